@@ -1,0 +1,112 @@
+-- revos bootstrap: runs first inside CREATE EXTENSION revos (schema revos, not relocatable).
+-- Everything here is plain SQL on purpose: the tenant functions are called once per statement
+-- by every RLS policy, and the ledger is read by people with psql.
+
+-- ---------------------------------------------------------------------------------------------
+-- Roles. revos_admin may change schemas through revos; app roles only use the tenant functions.
+-- ---------------------------------------------------------------------------------------------
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'revos_admin') THEN
+        CREATE ROLE revos_admin NOLOGIN;
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The migration ledger (contract section 7).
+-- ---------------------------------------------------------------------------------------------
+CREATE TABLE revos.schema_migrations (
+    id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    version           text NOT NULL CHECK (version ~ '^[A-Za-z0-9._-]{1,100}$'),
+    description       text NOT NULL,
+    schema_hash       text NOT NULL,
+    checksum          text NOT NULL,
+    status            text NOT NULL CHECK (status IN ('applied', 'failed')),
+    applied_at        timestamptz,
+    applied_by        text NOT NULL DEFAULT current_user,
+    tenant_id         text,
+    idempotency_key   text,
+    workflow_run_id   text,
+    sql_script        text NOT NULL,
+    error_message     text,
+    sqlstate          text,
+    execution_time_ms double precision,
+    metadata          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    created_at        timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE revos.schema_migrations IS
+    'One row per apply_schema/tenant_table call that ran DDL: applied or failed. Written only by revos.';
+
+-- At most one applied row per version, unless the re-apply was forced.
+CREATE UNIQUE INDEX schema_migrations_one_applied_per_version
+    ON revos.schema_migrations (version)
+    WHERE status = 'applied' AND NOT coalesce((metadata ->> 'force_apply')::boolean, false);
+CREATE INDEX schema_migrations_version_idx ON revos.schema_migrations (version, created_at DESC);
+
+-- ---------------------------------------------------------------------------------------------
+-- Tenancy (contract section 6).
+-- ---------------------------------------------------------------------------------------------
+
+-- The tenant of this transaction: app.current_tenant_id, else PostgREST's JWT claim tenant_id
+-- (top level, then app_metadata). Empty strings count as unset; claims that are not JSON too.
+CREATE FUNCTION revos.current_tenant_id() RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v      text := nullif(current_setting('app.current_tenant_id', true), '');
+    claims text;
+    j      jsonb;
+BEGIN
+    IF v IS NOT NULL THEN
+        RETURN v;
+    END IF;
+    claims := nullif(current_setting('request.jwt.claims', true), '');
+    IF claims IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        j := claims::jsonb;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+    IF jsonb_typeof(j) <> 'object' THEN
+        RETURN NULL;
+    END IF;
+    RETURN coalesce(nullif(j ->> 'tenant_id', ''), nullif(j -> 'app_metadata' ->> 'tenant_id', ''));
+END
+$$;
+COMMENT ON FUNCTION revos.current_tenant_id() IS
+    'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
+
+-- SET LOCAL (not set_config) so that Citus forwards it to workers; lasts until the transaction ends.
+CREATE FUNCTION revos.set_tenant(tenant text) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tenant IS NOT NULL AND length(tenant) > 200 THEN
+        RAISE EXCEPTION 'revos: tenant id is longer than 200 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF tenant IS NOT NULL AND position(chr(0) IN tenant) > 0 THEN
+        RAISE EXCEPTION 'revos: tenant id contains a NUL character' USING ERRCODE = '22023';
+    END IF;
+    EXECUTE format('SET LOCAL app.current_tenant_id = %L', coalesce(tenant, ''));
+    RETURN tenant;
+END
+$$;
+COMMENT ON FUNCTION revos.set_tenant(text) IS
+    'Sets the tenant for the current transaction only (SET LOCAL app.current_tenant_id). NULL clears it.';
+
+-- Keeps updated_at current on every tenant table revos creates.
+CREATE FUNCTION revos.touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;

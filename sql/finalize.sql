@@ -1,0 +1,21 @@
+-- revos finalize: privileges, after every object exists.
+--
+-- Schema changes run as the CALLER (the functions are SECURITY INVOKER): the tables a caller
+-- creates are owned by the caller, and a caller can only create what its own privileges allow.
+-- Who may call them is decided here: revos_admin (created by bootstrap.sql), not PUBLIC.
+
+GRANT USAGE ON SCHEMA revos TO PUBLIC;
+
+REVOKE ALL ON FUNCTION revos.apply_schema(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.plan_schema(jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.tenant_table(text, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.apply_schema(jsonb) TO revos_admin;
+GRANT EXECUTE ON FUNCTION revos.plan_schema(jsonb) TO revos_admin;
+GRANT EXECUTE ON FUNCTION revos.tenant_table(text, jsonb, jsonb) TO revos_admin;
+
+-- Every role's queries go through the tenant policy, which calls current_tenant_id().
+GRANT EXECUTE ON FUNCTION revos.current_tenant_id() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.set_tenant(text) TO PUBLIC;
+
+REVOKE ALL ON revos.schema_migrations FROM PUBLIC;
+GRANT SELECT, INSERT ON revos.schema_migrations TO revos_admin;

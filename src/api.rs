@@ -1,0 +1,137 @@
+//! The SQL surface: thin `#[pg_extern]` wrappers over `apply::run`.
+//!
+//! The `CREATE FUNCTION` statements are written out so that `apply_schema` and `plan_schema`
+//! take ONE UNNAMED jsonb parameter: PostgREST then passes the request body straight through
+//! (`POST /rpc/apply_schema`), and n8n can call `SELECT revos.apply_schema($1::jsonb)`.
+
+use pgrx::prelude::*;
+use pgrx::JsonB;
+use serde_json::{json, Map, Value};
+
+use crate::apply::{run, Mode};
+use crate::error::RevosError;
+use crate::ident::sha256_hex;
+use crate::normalize::canonical_json;
+
+pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+pgrx::extension_sql_file!("../sql/ledger.sql", name = "ledger", requires = ["bootstrap"]);
+pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+/// Raises a [`RevosError`] as a Postgres ERROR with its SQLSTATE.
+pub fn raise(e: RevosError) -> ! {
+    let code = match e.sqlstate() {
+        "22023" => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        _ => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+    };
+    pgrx::ereport!(ERROR, code, e.to_string());
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.apply_schema(jsonb) RETURNS jsonb
+    VOLATILE STRICT PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.apply_schema(jsonb) IS
+    'Validate, normalize, plan and execute a JSON schema in this transaction; records revos.schema_migrations. Returns the envelope.';
+"#)]
+fn apply_schema(payload: JsonB) -> JsonB {
+    JsonB(run(&payload.0, Mode::Apply, "revos.apply_schema"))
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.plan_schema(jsonb) RETURNS jsonb
+    VOLATILE STRICT PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.plan_schema(jsonb) IS
+    'Like apply_schema up to the plan: returns the SQL, changes and risks; executes and records nothing.';
+"#)]
+fn plan_schema(payload: JsonB) -> JsonB {
+    JsonB(run(&payload.0, Mode::Plan, "revos.plan_schema"))
+}
+
+/// Keys of `options` that are schema-level options; the rest describe the table.
+const SCHEMA_OPTIONS: &[&str] = &[
+    "tenant_column",
+    "tenant_type",
+    "force_rls",
+    "default_indexes",
+    "lock_timeout_ms",
+    "allow_destructive",
+    "backfill_tenant",
+];
+
+/// Builds the one-table payload for `tenant_table`. Its version is derived from the arguments,
+/// so calling it twice with the same arguments is a `noop`.
+pub fn tenant_table_payload(name: &str, columns: &Value, options: &Value) -> Result<Value, RevosError> {
+    let Value::Array(_) = columns else {
+        return Err(RevosError::InvalidArgument("tenant_table: columns must be a JSON array of column objects".into()));
+    };
+    let Value::Object(opts) = options else {
+        return Err(RevosError::InvalidArgument("tenant_table: options must be a JSON object".into()));
+    };
+    let mut table = Map::new();
+    let mut schema_opts = Map::new();
+    match name.split_once('.') {
+        Some((s, t)) => {
+            table.insert("schema".into(), json!(s));
+            table.insert("name".into(), json!(t));
+        }
+        None => {
+            table.insert("name".into(), json!(name));
+        }
+    }
+    table.insert("columns".into(), columns.clone());
+    for (k, v) in opts {
+        if SCHEMA_OPTIONS.contains(&k.as_str()) {
+            schema_opts.insert(k.clone(), v.clone());
+        } else {
+            table.insert(k.clone(), v.clone());
+        }
+    }
+    let digest = sha256_hex(canonical_json(&json!([name, columns, options])).as_bytes());
+    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).take(60).collect();
+    Ok(json!({
+        "schema_version": format!("tenant_table.{safe}.{}", &digest[..12]),
+        "description": format!("tenant_table({name})"),
+        "options": Value::Object(schema_opts),
+        "tables": [Value::Object(table)],
+    }))
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.tenant_table(name text, columns jsonb DEFAULT '[]', options jsonb DEFAULT '{}') RETURNS jsonb
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.tenant_table(text, jsonb, jsonb) IS
+    'Create one tenant-aware table, or make an existing table tenant-aware (options.backfill_tenant for existing rows).';
+"#)]
+fn tenant_table(name: Option<&str>, columns: Option<JsonB>, options: Option<JsonB>) -> JsonB {
+    let Some(name) = name else { raise(RevosError::InvalidArgument("tenant_table: name is required".into())) };
+    let columns = columns.map(|c| c.0).unwrap_or(json!([]));
+    let options = options.map(|o| o.0).unwrap_or(json!({}));
+    match tenant_table_payload(name, &columns, &options) {
+        Ok(payload) => JsonB(run(&payload, Mode::Apply, "revos.tenant_table")),
+        Err(e) => raise(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_table_payload_splits_schema_and_options() {
+        let p = tenant_table_payload(
+            "crm.Leads",
+            &json!([{"name": "email", "type": "text"}]),
+            &json!({"tenant_type": "text", "soft_delete": false, "backfill_tenant": "t1"}),
+        )
+        .unwrap();
+        assert_eq!(p["tables"][0]["schema"], "crm");
+        assert_eq!(p["tables"][0]["name"], "Leads");
+        assert_eq!(p["tables"][0]["soft_delete"], false);
+        assert_eq!(p["options"]["tenant_type"], "text");
+        assert_eq!(p["options"]["backfill_tenant"], "t1");
+        let v = p["schema_version"].as_str().unwrap();
+        assert!(crate::normalize::valid_version(v), "{v}");
+        let again = tenant_table_payload("crm.Leads", &json!([{"name": "email", "type": "text"}]), &json!({"tenant_type": "text", "soft_delete": false, "backfill_tenant": "t1"})).unwrap();
+        assert_eq!(again["schema_version"], p["schema_version"]);
+        assert!(tenant_table_payload("x", &json!({}), &json!({})).is_err());
+    }
+}

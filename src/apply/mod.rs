@@ -1,0 +1,405 @@
+//! Stage 5 — `apply`: runs the plan inside the caller's transaction and writes the ledger.
+//!
+//! ```text
+//! read + normalize (pure) ─ issues? ─> blocked
+//!   └ advisory lock (serializes every schema change) ─ ledger: same version applied?
+//!        same hash -> noop · other hash -> conflict (unless force_apply)
+//!   └ validate against the live catalog ─ issues? -> blocked
+//!   └ plan ─ risks? -> blocked (unless allow_destructive)
+//!   └ SAVEPOINT; lock_timeout; DDL; verify catalog == spec; RELEASE
+//!        error -> ROLLBACK TO SAVEPOINT, ledger row `failed` (+ sqlstate) -> failed
+//!   └ ledger row `applied` (its trigger writes the event) -> applied
+//! ```
+
+pub mod pg_catalog;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgTryBuilder};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::error::{code, Issue};
+use crate::ident::sha256_hex;
+use crate::model::Catalog;
+use crate::normalize::{canonical_json, normalize, schema_hash};
+use crate::plan::{plan, Plan};
+use crate::spec::{read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES};
+use crate::validate::validate;
+use crate::verify::{verify, Verification};
+use pg_catalog::{caught_message, load_snapshots, PgCatalog};
+
+/// Key of the transaction-level advisory lock that serializes schema changes ('revos').
+pub const ADVISORY_KEY: i64 = 0x7265_766f_73;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Plan,
+}
+
+/// Everything the envelope reports, gathered along the way.
+struct Outcome {
+    status: &'static str,
+    summary: String,
+    outputs: serde_json::Map<String, Value>,
+    extra: serde_json::Map<String, Value>,
+    data_written: Vec<Value>,
+}
+
+impl Outcome {
+    fn new(status: &'static str, summary: String) -> Self {
+        Outcome { status, summary, outputs: Default::default(), extra: Default::default(), data_written: vec![] }
+    }
+}
+
+/// The whole call: JSON in, envelope out. Errors a caller can cause come back in the envelope;
+/// only internal failures raise.
+pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
+    let started = Instant::now();
+    let input_text = canonical_json(input);
+    let inputs_hash = sha256_hex(input_text.as_bytes());
+    let mut issues: Vec<Issue> = vec![];
+    let (env, payload) = split_envelope(input, &mut issues);
+    let run_id = env.workflow_run_id.clone().unwrap_or_else(new_run_id);
+
+    let outcome = if input_text.len() > MAX_PAYLOAD_BYTES {
+        let msg = format!("the payload is {} bytes; the limit is {MAX_PAYLOAD_BYTES}", input_text.len());
+        blocked(vec![Issue::new("$", code::PAYLOAD_TOO_LARGE, msg)], vec![])
+    } else {
+        decide(&payload, &env, &run_id, mode, issues)
+    };
+
+    envelope(workflow_name, &run_id, started, &inputs_hash, outcome)
+}
+
+fn decide(payload: &Value, env: &Envelope, run_id: &str, mode: Mode, mut issues: Vec<Issue>) -> Outcome {
+    let raw = read_schema(payload, &mut issues);
+    let mut schema = normalize(&raw, &mut issues);
+    let hash = schema_hash(&schema);
+    let cat = PgCatalog::new(schema.options.tenant_column.as_str());
+    cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
+
+    if !issues.is_empty() {
+        // Report the catalog's problems too: every problem at once.
+        let (more, _) = validate(&mut schema, &cat);
+        issues.extend(more);
+        return blocked(issues, vec![]);
+    }
+
+    if mode == Mode::Apply {
+        Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[ADVISORY_KEY.into()])
+            .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
+        // Another caller may have changed the catalog while we waited.
+        cat.forget();
+        cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
+    }
+
+    // Idempotency: the ledger decides before anything else is looked at.
+    if let Some((id, prev_hash, applied_at)) = last_applied(&schema.version) {
+        let mut base = serde_json::Map::new();
+        base.insert("schema_version".into(), json!(schema.version));
+        base.insert("schema_hash".into(), json!(hash));
+        base.insert("migration_log_id".into(), json!(id));
+        if prev_hash == hash && !schema.force_apply {
+            let mut o = Outcome::new("noop", format!("Schema v{} is already applied (since {applied_at})", schema.version));
+            o.outputs = base;
+            o.outputs.insert("already_applied_at".into(), json!(applied_at));
+            o.extra.insert("already_applied_at".into(), json!(applied_at));
+            return o;
+        }
+        if !schema.force_apply {
+            let mut o = Outcome::new(
+                "conflict",
+                format!("Schema v{} was already applied with other content; change the version or set force_apply", schema.version),
+            );
+            o.outputs = base;
+            o.extra.insert("applied_schema_hash".into(), json!(prev_hash));
+            o.extra.insert("already_applied_at".into(), json!(applied_at));
+            return o;
+        }
+    }
+
+    let (more, state) = validate(&mut schema, &cat);
+    issues.extend(more);
+    if !issues.is_empty() {
+        return blocked(issues, vec![]);
+    }
+    let p = plan(&schema, &state);
+    let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
+    if !risks.is_empty() && !schema.options.allow_destructive {
+        return blocked(vec![], risks);
+    }
+    let checksum = p.checksum();
+    let mut outputs = serde_json::Map::new();
+    outputs.insert("schema_version".into(), json!(schema.version));
+    outputs.insert("tables_created".into(), json!(p.tables_created));
+    outputs.insert("tables_altered".into(), json!(p.tables_altered));
+    outputs.insert("indexes_created".into(), json!(p.indexes_created));
+    outputs.insert("policies_created".into(), json!(p.policies_created));
+    outputs.insert("enums_created".into(), json!(p.enums_created));
+    outputs.insert("schema_hash".into(), json!(hash));
+    outputs.insert("checksum".into(), json!(checksum));
+    outputs.insert("warnings".into(), json!(p.warnings));
+
+    if mode == Mode::Plan {
+        let mut o = Outcome::new(
+            "planned",
+            format!("Plan for schema v{}: {} statements, {} tables to create, {} to alter", schema.version, p.steps.len(), p.tables_created, p.tables_altered),
+        );
+        o.outputs = outputs;
+        o.extra.insert("risks".into(), json!(risks));
+        o.extra.insert("plan".into(), json!({"steps": p.steps, "sql": p.script()}));
+        return o;
+    }
+
+    let t0 = Instant::now();
+    let result = execute(&schema, &p);
+    let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let metadata = json!({
+        "table_count": schema.tables.len(),
+        "tables_created": p.tables_created,
+        "tables_altered": p.tables_altered,
+        "indexes_created": p.indexes_created,
+        "policies_created": p.policies_created,
+        "force_apply": schema.force_apply,
+        "actor_id": env.actor_id,
+        "trigger_source": env.trigger_source,
+        "warnings": p.warnings,
+    });
+    let ledger = LedgerRow {
+        version: &schema.version,
+        description: &schema.description,
+        schema_hash: &hash,
+        checksum: &checksum,
+        env,
+        run_id,
+        sql: p.script(),
+        elapsed_ms,
+        metadata,
+    };
+    match result {
+        Ok(verification) => {
+            let id = ledger.insert("applied", None);
+            let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
+            let mut o = Outcome::new(
+                "applied",
+                format!(
+                    "Applied schema v{}: {} tables ({} created, {} altered)",
+                    schema.version,
+                    schema.tables.len(),
+                    p.tables_created,
+                    p.tables_altered
+                ),
+            );
+            outputs.insert("migration_log_id".into(), json!(id));
+            o.outputs = outputs;
+            o.extra.insert("verification".into(), json!({"ok": verification.ok, "objects_checked": verification.objects_checked}));
+            o.data_written.push(json!({"table": "revos.schema_migrations", "record_id": id}));
+            o
+        }
+        Err((message, sqlstate)) => {
+            let id = ledger.insert("failed", Some((&message, &sqlstate)));
+            let mut o = Outcome::new("failed", format!("Schema v{} failed and was rolled back: {message}", schema.version));
+            outputs.insert("migration_log_id".into(), json!(id));
+            o.outputs = outputs;
+            o.extra.insert("error".into(), json!({"message": message, "sqlstate": sqlstate}));
+            o.data_written.push(json!({"table": "revos.schema_migrations", "record_id": id}));
+            o
+        }
+    }
+}
+
+fn blocked(issues: Vec<Issue>, risks: Vec<Value>) -> Outcome {
+    let summary = if issues.is_empty() {
+        format!("Blocked: {} risky change(s); set options.allow_destructive to apply them", risks.len())
+    } else {
+        format!("Blocked: {} validation error(s); nothing was executed", issues.len())
+    };
+    let mut o = Outcome::new("blocked", summary);
+    o.extra.insert("validation_errors".into(), json!(issues));
+    if !risks.is_empty() {
+        o.extra.insert("risks".into(), json!(risks));
+    }
+    o
+}
+
+fn envelope(workflow_name: &str, run_id: &str, started: Instant, inputs_hash: &str, o: Outcome) -> Value {
+    let success = matches!(o.status, "applied" | "noop" | "planned");
+    let mut result = serde_json::Map::new();
+    result.insert("status".into(), json!(o.status));
+    result.insert("summary".into(), json!(o.summary));
+    result.insert("primary_outputs".into(), Value::Object(o.outputs));
+    for (k, v) in o.extra {
+        result.insert(k, v);
+    }
+    let result = Value::Object(result);
+    let outputs_hash = sha256_hex(canonical_json(&result).as_bytes());
+    set_response_status(o.status);
+    json!({
+        "meta_out": {
+            "workflow_name": workflow_name,
+            "workflow_run_id": run_id,
+            "latency_ms": started.elapsed().as_millis() as u64,
+            "success": success,
+            "inputs_hash": inputs_hash,
+            "outputs_hash": outputs_hash,
+        },
+        "result": result,
+        "audit": {"phi_touched": false, "data_written": o.data_written, "external_calls": []},
+    })
+}
+
+/// Under PostgREST (`request.method` is set) the HTTP status follows the outcome.
+fn set_response_status(status: &str) {
+    let code = match status {
+        "applied" | "noop" | "planned" => "200",
+        "blocked" => "400",
+        "conflict" => "409",
+        _ => "500",
+    };
+    let under_postgrest: Option<String> =
+        Spi::get_one("SELECT nullif(current_setting('request.method', true), '')").ok().flatten();
+    if under_postgrest.is_some() {
+        let _ = Spi::run_with_args("SELECT set_config('response.status', $1, true)", &[code.into()]);
+    }
+}
+
+fn new_run_id() -> String {
+    let id: Option<String> = Spi::get_one("SELECT gen_random_uuid()::text").ok().flatten();
+    format!("wr_{}", id.unwrap_or_default())
+}
+
+fn last_applied(version: &str) -> Option<(String, String, String)> {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT id::text, schema_hash, applied_at::text FROM revos.schema_migrations
+              WHERE version = $1 AND status = 'applied' ORDER BY created_at DESC LIMIT 1",
+            None,
+            &[version.into()],
+        )?;
+        for row in t {
+            return Ok::<_, pgrx::spi::Error>(Some((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get::<String>(3)?.unwrap_or_default(),
+            )));
+        }
+        Ok(None)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the ledger failed: {e}"))
+}
+
+struct LedgerRow<'a> {
+    version: &'a str,
+    description: &'a str,
+    schema_hash: &'a str,
+    checksum: &'a str,
+    env: &'a Envelope,
+    run_id: &'a str,
+    sql: String,
+    elapsed_ms: f64,
+    metadata: Value,
+}
+
+impl LedgerRow<'_> {
+    fn insert(&self, status: &str, error: Option<(&str, &str)>) -> String {
+        let id: Option<String> = Spi::get_one_with_args(
+            "INSERT INTO revos.schema_migrations
+               (version, description, schema_hash, checksum, status, applied_at, tenant_id, idempotency_key,
+                workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata)
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'applied' THEN now() END, $6, $7, $8, $9, $10, $11, $12, $13)
+             RETURNING id::text",
+            &[
+                self.version.into(),
+                self.description.into(),
+                self.schema_hash.into(),
+                self.checksum.into(),
+                status.into(),
+                self.env.tenant_id.clone().into(),
+                self.env.idempotency_key.clone().into(),
+                self.run_id.into(),
+                self.sql.clone().into(),
+                error.map(|e| e.0.to_string()).into(),
+                error.map(|e| e.1.to_string()).into(),
+                self.elapsed_ms.into(),
+                JsonB(self.metadata.clone()).into(),
+            ],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos: writing the ledger failed: {e}"));
+        id.unwrap_or_default()
+    }
+}
+
+fn setting(name: &str) -> Option<String> {
+    Spi::get_one_with_args("SELECT current_setting($1, true)", &[name.into()]).ok().flatten()
+}
+
+fn set_local(name: &str, value: &str) {
+    Spi::run_with_args("SELECT set_config($1, $2, true)", &[name.into(), value.into()])
+        .unwrap_or_else(|e| pgrx::error!("revos: set_config({name}) failed: {e}"));
+}
+
+/// Runs the plan in a subtransaction and verifies the result; on any error rolls the
+/// subtransaction back and returns (message, sqlstate).
+fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (String, String)> {
+    let saved: Vec<(&str, Option<String>)> =
+        ["lock_timeout", "revos.applying", "standard_conforming_strings"].iter().map(|n| (*n, setting(n))).collect();
+    set_local("lock_timeout", &format!("{}ms", schema.options.lock_timeout_ms));
+    set_local("revos.applying", "on");
+    set_local("standard_conforming_strings", "on");
+
+    let result = unsafe {
+        let old_cxt = pg_sys::CurrentMemoryContext;
+        let old_owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        let r = PgTryBuilder::new(|| {
+            Spi::connect_mut(|c| {
+                for step in &p.steps {
+                    c.update(step.sql.as_str(), None, &[])?;
+                }
+                Ok::<_, pgrx::spi::Error>(())
+            })
+            .unwrap_or_else(|e| pgrx::error!("{e}"));
+            let v = verify_catalog(schema);
+            if !v.ok {
+                pgrx::ereport!(
+                    ERROR,
+                    PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
+                    format!("revos: verification failed after apply: {}", v.mismatches.join("; "))
+                );
+            }
+            Ok(v)
+        })
+        .catch_others(|e| Err(caught_message(&e)))
+        .execute();
+        match &r {
+            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
+            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        }
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        pg_sys::CurrentResourceOwner = old_owner;
+        r
+    };
+    for (name, value) in saved {
+        set_local(name, value.as_deref().unwrap_or(""));
+    }
+    result
+}
+
+/// Reads back every table and enum of the schema and compares (see `verify`).
+fn verify_catalog(schema: &crate::model::Schema) -> Verification {
+    let schemas: Vec<String> = schema.tables.iter().map(|t| t.schema.as_str().to_string()).collect();
+    let names: Vec<String> = schema.tables.iter().map(|t| t.name.as_str().to_string()).collect();
+    let tables = load_snapshots(&schemas, &names, None);
+    let cat = PgCatalog::new(schema.options.tenant_column.as_str());
+    let mut enums = HashMap::new();
+    for e in &schema.enums {
+        if let Some(l) = cat.enum_labels(e.schema.as_str(), e.name.as_str()) {
+            enums.insert((e.schema.as_str().to_string(), e.name.as_str().to_string()), l);
+        }
+    }
+    verify(schema, &tables, &enums)
+}

@@ -1,0 +1,266 @@
+//! The [`Catalog`] answered by the running server: Postgres' own type parser, Postgres' own SQL
+//! parser, and one catalog query per batch of tables.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgTryBuilder};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+
+use crate::model::*;
+
+pub struct PgCatalog {
+    /// `has_rows` is only looked up for tables that lack this column (a tenant retrofit), so that
+    /// reading the catalog never scans or waits on a table it does not have to.
+    tenant_column: String,
+    /// Snapshots loaded in one query up front, keyed by (schema, table).
+    cache: std::cell::RefCell<HashMap<(String, String), Option<TableSnapshot>>>,
+}
+
+/// A Postgres error caught while asking the catalog or parser: message and SQLSTATE.
+pub fn caught_message(e: &pg_sys::panic::CaughtError) -> (String, String) {
+    use pg_sys::panic::CaughtError::*;
+    match e {
+        PostgresError(r) | ErrorReport(r) | RustPanic { ereport: r, .. } => {
+            let mut msg = r.message().to_string();
+            if let Some(d) = r.detail() {
+                msg.push_str(&format!(" ({d})"));
+            }
+            (msg, sqlstate_text(r.sql_error_code() as i32))
+        }
+    }
+}
+
+/// Unpacks Postgres' MAKE_SQLSTATE encoding into the five characters.
+pub fn sqlstate_text(mut code: i32) -> String {
+    let mut s = String::with_capacity(5);
+    for _ in 0..5 {
+        s.push((((code & 0x3F) as u8) + b'0') as char);
+        code >>= 6;
+    }
+    s
+}
+
+impl PgCatalog {
+    pub fn new(tenant_column: &str) -> Self {
+        PgCatalog { tenant_column: tenant_column.to_string(), cache: Default::default() }
+    }
+
+    /// Loads the snapshots of many tables with one query (missing tables are remembered as such).
+    pub fn preload(&self, keys: &[(String, String)]) {
+        let todo: Vec<&(String, String)> = keys.iter().filter(|k| !self.cache.borrow().contains_key(*k)).collect();
+        if todo.is_empty() {
+            return;
+        }
+        let schemas: Vec<String> = todo.iter().map(|k| k.0.clone()).collect();
+        let names: Vec<String> = todo.iter().map(|k| k.1.clone()).collect();
+        let found = load_snapshots(&schemas, &names, Some(&self.tenant_column));
+        let mut cache = self.cache.borrow_mut();
+        for k in todo {
+            cache.insert(k.clone(), found.get(k).cloned());
+        }
+    }
+
+    pub fn forget(&self) {
+        self.cache.borrow_mut().clear();
+    }
+}
+
+impl Catalog for PgCatalog {
+    fn resolve_type(&self, type_text: &str) -> Result<String, String> {
+        let c = CString::new(type_text).map_err(|_| "type contains a NUL byte".to_string())?;
+        let parsed = PgTryBuilder::new(|| unsafe {
+            let mut oid = pg_sys::InvalidOid;
+            let mut typmod: i32 = -1;
+            #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+            pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, false);
+            #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+            pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, std::ptr::null_mut());
+            Ok((oid, typmod))
+        })
+        .catch_others(|e| Err(caught_message(&e).0))
+        .execute()?;
+        let (oid, typmod) = parsed;
+        // Pseudo-types (record, trigger, void, any*) and shell types cannot be column types.
+        let kind: Option<String> = Spi::get_one_with_args(
+            "SELECT t.typtype::text || CASE WHEN t.typisdefined THEN '' ELSE '!' END FROM pg_catalog.pg_type t WHERE t.oid = $1",
+            &[oid.into()],
+        )
+        .map_err(|e| e.to_string())?;
+        match kind.as_deref() {
+            Some("p") => return Err("it is a pseudo-type, not a column type".into()),
+            Some(k) if k.ends_with('!') => return Err("it is only a shell type".into()),
+            None => return Err("type not found".into()),
+            _ => {}
+        }
+        let rendered = unsafe {
+            let p = pg_sys::format_type_extended(oid, typmod, pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN as u16);
+            CStr::from_ptr(p).to_string_lossy().into_owned()
+        };
+        Ok(rendered)
+    }
+
+    fn check_expression(&self, expr: &str) -> Result<(), String> {
+        // Wrapped in parentheses: the parser must read exactly one statement, a bare SELECT with
+        // exactly one target and no other clause.
+        let sql = CString::new(format!("SELECT ({expr})")).map_err(|_| "NUL byte".to_string())?;
+        PgTryBuilder::new(|| unsafe {
+            let list = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+            if list.is_null() || (*list).length != 1 {
+                return Err("it is not exactly one statement".to_string());
+            }
+            let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+            let node = (*raw).stmt;
+            if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_SelectStmt {
+                return Err("it is not an expression".to_string());
+            }
+            let s = node as *mut pg_sys::SelectStmt;
+            let s = &*s;
+            let one_target = !s.targetList.is_null() && (*s.targetList).length == 1;
+            let bare = s.distinctClause.is_null()
+                && s.intoClause.is_null()
+                && s.fromClause.is_null()
+                && s.whereClause.is_null()
+                && s.groupClause.is_null()
+                && s.havingClause.is_null()
+                && s.windowClause.is_null()
+                && s.valuesLists.is_null()
+                && s.sortClause.is_null()
+                && s.limitOffset.is_null()
+                && s.limitCount.is_null()
+                && s.lockingClause.is_null()
+                && s.withClause.is_null()
+                && s.op == pg_sys::SetOperation::SETOP_NONE;
+            if !(one_target && bare) {
+                return Err("it is more than one expression".to_string());
+            }
+            Ok(())
+        })
+        .catch_others(|e| Err(caught_message(&e).0))
+        .execute()
+    }
+
+    fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot> {
+        let key = (schema.to_string(), name.to_string());
+        self.preload(std::slice::from_ref(&key));
+        self.cache.borrow().get(&key).cloned().flatten()
+    }
+
+    fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>> {
+        let labels: Option<Vec<String>> = Spi::get_one_with_args(
+            "SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder)
+               FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+               JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+              WHERE n.nspname = $1 AND t.typname = $2",
+            &[schema.into(), name.into()],
+        )
+        .ok()
+        .flatten();
+        labels
+    }
+}
+
+/// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
+/// triggers, as JSON per table.
+const SNAPSHOT_SQL: &str = r#"
+SELECT n.nspname::text, c.relname::text, jsonb_build_object(
+  'rls_enabled', c.relrowsecurity,
+  'rls_forced',  c.relforcerowsecurity,
+  'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
+                       a.attnotnull, a.atthasdef, a.attgenerated <> '') ORDER BY a.attnum)
+                FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
+  'indexes', coalesce((SELECT jsonb_agg(jsonb_build_array(ic.relname::text, i.indisunique, am.amname::text,
+                       (SELECT coalesce(jsonb_agg(coalesce(att.attname::text, '') ORDER BY k.ord), '[]')
+                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+                          LEFT JOIN pg_catalog.pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
+                         WHERE k.ord <= i.indnkeyatts),
+                       i.indpred IS NOT NULL))
+                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+                JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
+  'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text))
+                FROM pg_catalog.pg_constraint co WHERE co.conrelid = c.oid), '[]'),
+  'policies', coalesce((SELECT jsonb_agg(jsonb_build_array(p.polname::text, p.polcmd::text,
+                       pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)))
+                FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
+  'triggers', coalesce((SELECT jsonb_agg(t.tgname::text) FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
+FROM unnest($1::text[], $2::text[]) AS want(schema_name, table_name)
+JOIN pg_catalog.pg_namespace n ON n.nspname = want.schema_name
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = want.table_name AND c.relkind IN ('r', 'p')
+"#;
+
+pub fn load_snapshots(
+    schemas: &[String],
+    names: &[String],
+    rows_unless_column: Option<&str>,
+) -> HashMap<(String, String), TableSnapshot> {
+    let rows: Vec<(String, String, Value)> = Spi::connect(|c| {
+        let table = c.select(SNAPSHOT_SQL, None, &[schemas.to_vec().into(), names.to_vec().into()])?;
+        let mut out = vec![];
+        for row in table {
+            let s: String = row.get(1)?.unwrap_or_default();
+            let n: String = row.get(2)?.unwrap_or_default();
+            let j: JsonB = row.get(3)?.unwrap_or(JsonB(Value::Null));
+            out.push((s, n, j.0));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the catalog failed: {e}"));
+    let mut map = HashMap::new();
+    for (s, n, j) in rows {
+        let mut snap = parse_snapshot(&j);
+        if let Some(col) = rows_unless_column {
+            if snap.column(col).is_none() {
+                snap.has_rows = table_has_rows(&s, &n);
+            }
+        }
+        map.insert((s, n), snap);
+    }
+    map
+}
+
+fn table_has_rows(schema: &str, name: &str) -> bool {
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM {}.{})",
+        crate::ident::quote_ident(schema),
+        crate::ident::quote_ident(name)
+    );
+    Spi::get_one::<bool>(&sql).ok().flatten().unwrap_or(false)
+}
+
+fn parse_snapshot(j: &Value) -> TableSnapshot {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let b = |v: &Value| v.as_bool().unwrap_or(false);
+    let arr = |k: &str| j.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    TableSnapshot {
+        rls_enabled: b(&j["rls_enabled"]),
+        rls_forced: b(&j["rls_forced"]),
+        columns: arr("columns")
+            .iter()
+            .map(|c| ColumnSnapshot { name: s(&c[0]), sql_type: s(&c[1]), not_null: b(&c[2]), has_default: b(&c[3]), generated: b(&c[4]) })
+            .collect(),
+        indexes: arr("indexes")
+            .iter()
+            .map(|i| IndexSnapshot {
+                name: s(&i[0]),
+                unique: b(&i[1]),
+                method: s(&i[2]),
+                columns: i[3].as_array().map(|a| a.iter().map(s).collect()).unwrap_or_default(),
+                partial: b(&i[4]),
+            })
+            .collect(),
+        constraints: arr("constraints").iter().map(|c| (s(&c[0]), s(&c[1]).chars().next().unwrap_or('?'))).collect(),
+        policies: arr("policies")
+            .iter()
+            .map(|p| PolicySnapshot {
+                name: s(&p[0]),
+                command: s(&p[1]).chars().next().unwrap_or('?'),
+                using: p[2].as_str().map(str::to_string),
+                with_check: p[3].as_str().map(str::to_string),
+            })
+            .collect(),
+        triggers: arr("triggers").iter().map(s).collect(),
+        has_rows: false,
+    }
+}

@@ -1,0 +1,314 @@
+//! The normalized schema (output of `normalize`, input of `validate` and `plan`), and the
+//! catalog view the pure stages need: the [`Catalog`] trait and [`TableSnapshot`].
+//!
+//! The serialized form of [`Schema`] (fields not marked `skip`) is what the schema hash covers.
+
+use serde::Serialize;
+
+use crate::ident::Name;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Schema {
+    #[serde(skip)]
+    pub version: String,
+    #[serde(skip)]
+    pub description: String,
+    #[serde(skip)]
+    pub force_apply: bool,
+    pub options: Options,
+    pub enums: Vec<EnumType>,
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantType {
+    Uuid,
+    Text,
+    Bigint,
+}
+
+impl TenantType {
+    pub fn sql(self) -> &'static str {
+        match self {
+            TenantType::Uuid => "uuid",
+            TenantType::Text => "text",
+            TenantType::Bigint => "bigint",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Options {
+    pub tenant_column: Name,
+    pub tenant_type: TenantType,
+    pub soft_delete: bool,
+    pub timestamps: bool,
+    pub rls: bool,
+    pub force_rls: bool,
+    pub default_indexes: bool,
+    #[serde(skip)]
+    pub lock_timeout_ms: u64,
+    #[serde(skip)]
+    pub allow_destructive: bool,
+    #[serde(skip)]
+    pub backfill_tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnumType {
+    #[serde(skip)]
+    pub path: String,
+    pub schema: Name,
+    pub name: Name,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    #[serde(skip)]
+    pub path: String,
+    pub schema: Name,
+    pub name: Name,
+    pub tenant_scoped: bool,
+    pub rls: bool,
+    pub force_rls: bool,
+    pub columns: Vec<Column>,
+    pub primary_key: Vec<Name>,
+    #[serde(skip)]
+    pub primary_key_path: String,
+    pub uniques: Vec<Unique>,
+    pub checks: Vec<Check>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub indexes: Vec<Index>,
+    pub comment: Option<String>,
+    /// `updated_at` is kept current by a trigger.
+    pub touch_trigger: bool,
+}
+
+impl Table {
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+    pub fn key(&self) -> (String, String) {
+        (self.schema.as_str().to_string(), self.name.as_str().to_string())
+    }
+    pub fn column(&self, name: &Name) -> Option<&Column> {
+        self.columns.iter().find(|c| &c.name == name)
+    }
+    pub fn pk_name(&self) -> Name {
+        Name::derived(&format!("{}_pkey", self.name.as_str()))
+    }
+    pub fn policy_name() -> Name {
+        Name::derived("revos_tenant_isolation")
+    }
+    pub fn trigger_name() -> Name {
+        Name::derived("revos_touch_updated_at")
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    #[serde(skip)]
+    pub path: String,
+    pub name: Name,
+    /// The type as written (trimmed, lower-cased, whitespace collapsed): hashed.
+    #[serde(rename = "type")]
+    pub type_text: String,
+    /// The type as Postgres renders it (`format_type`), filled in by `validate`.
+    #[serde(skip)]
+    pub sql_type: Option<String>,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub generated: Option<String>,
+    pub comment: Option<String>,
+    /// Added by revos (id, tenant, timestamps), not written by the caller.
+    pub auto: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Unique {
+    #[serde(skip)]
+    pub path: String,
+    pub name: Name,
+    pub columns: Vec<Name>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    #[serde(skip)]
+    pub path: String,
+    pub name: Name,
+    pub expression: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FkAction {
+    Cascade,
+    Restrict,
+    NoAction,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    pub fn parse(s: &str) -> Option<FkAction> {
+        match s.trim().to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+            "cascade" => Some(FkAction::Cascade),
+            "restrict" => Some(FkAction::Restrict),
+            "no action" => Some(FkAction::NoAction),
+            "set null" => Some(FkAction::SetNull),
+            "set default" => Some(FkAction::SetDefault),
+            _ => None,
+        }
+    }
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::Cascade => "CASCADE",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::NoAction => "NO ACTION",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ForeignKey {
+    #[serde(skip)]
+    pub path: String,
+    pub name: Name,
+    pub column: Name,
+    pub target_schema: Name,
+    pub target_table: Name,
+    pub target_column: Name,
+    pub on_delete: Option<FkAction>,
+    pub on_update: Option<FkAction>,
+    /// Both ends tenant-scoped: the key is `(tenant, column) -> (tenant, target_column)`.
+    /// Decided by `validate` (the target may live only in the database).
+    #[serde(skip)]
+    pub tenant_bound: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexMethod {
+    Btree,
+    Hash,
+    Gin,
+    Gist,
+    Brin,
+}
+
+impl IndexMethod {
+    pub fn parse(s: &str) -> Option<IndexMethod> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "btree" => Some(IndexMethod::Btree),
+            "hash" => Some(IndexMethod::Hash),
+            "gin" => Some(IndexMethod::Gin),
+            "gist" => Some(IndexMethod::Gist),
+            "brin" => Some(IndexMethod::Brin),
+            _ => None,
+        }
+    }
+    pub fn sql(self) -> &'static str {
+        match self {
+            IndexMethod::Btree => "btree",
+            IndexMethod::Hash => "hash",
+            IndexMethod::Gin => "gin",
+            IndexMethod::Gist => "gist",
+            IndexMethod::Brin => "brin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Index {
+    #[serde(skip)]
+    pub path: String,
+    pub name: Name,
+    pub columns: Vec<Name>,
+    pub unique: bool,
+    pub method: IndexMethod,
+    #[serde(rename = "where")]
+    pub where_: Option<String>,
+    pub include: Vec<Name>,
+    pub auto: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the pure stages may ask of the database.
+// ---------------------------------------------------------------------------------------------
+
+/// One existing table as the catalog shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableSnapshot {
+    pub columns: Vec<ColumnSnapshot>,
+    /// Index names (including those backing constraints).
+    pub indexes: Vec<IndexSnapshot>,
+    /// Constraint name and kind (`p`, `u`, `f`, `c`).
+    pub constraints: Vec<(String, char)>,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    /// Policy name, command (`*` for ALL), USING and WITH CHECK as deparsed by Postgres.
+    pub policies: Vec<PolicySnapshot>,
+    pub triggers: Vec<String>,
+    pub has_rows: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnSnapshot {
+    pub name: String,
+    /// `format_type(atttypid, atttypmod)`
+    pub sql_type: String,
+    pub not_null: bool,
+    pub has_default: bool,
+    pub generated: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexSnapshot {
+    pub name: String,
+    pub unique: bool,
+    pub method: String,
+    /// Key column names in order (expression keys show as empty strings).
+    pub columns: Vec<String>,
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicySnapshot {
+    pub name: String,
+    pub command: char,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
+}
+
+impl TableSnapshot {
+    pub fn column(&self, name: &str) -> Option<&ColumnSnapshot> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+    pub fn index(&self, name: &str) -> Option<&IndexSnapshot> {
+        self.indexes.iter().find(|i| i.name == name)
+    }
+    pub fn has_constraint(&self, name: &str) -> bool {
+        self.constraints.iter().any(|(n, _)| n == name)
+    }
+    pub fn primary_key(&self) -> Option<&str> {
+        self.constraints.iter().find(|(_, k)| *k == 'p').map(|(n, _)| n.as_str())
+    }
+}
+
+/// The questions `validate` and `plan` ask of Postgres. The extension answers them from the
+/// live catalog and parser (`apply::pg_catalog`); unit tests answer from memory.
+pub trait Catalog {
+    /// Resolves a type as written to Postgres' own rendering of it (`format_type`), or says why not.
+    fn resolve_type(&self, type_text: &str) -> Result<String, String>;
+    /// Parses an SQL expression with Postgres' parser; Ok when it is exactly one expression.
+    fn check_expression(&self, expr: &str) -> Result<(), String>;
+    /// The table as it exists now, if it does.
+    fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot>;
+    /// The labels of an existing enum type, if it exists.
+    fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>>;
+}

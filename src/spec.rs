@@ -1,0 +1,558 @@
+//! Stage 1 — `spec`: the payload as the caller wrote it, read into typed structs.
+//!
+//! Reading never stops at the first problem: every missing key, wrong JSON type and unknown key is
+//! collected as an [`Issue`] with its path (`tables[0].columns[2].type`). Unknown keys are errors,
+//! because a misspelt `"not_nul": true` silently ignored is exactly the kind of skip revos exists
+//! to prevent. Nothing here knows about SQL.
+
+use serde_json::{Map, Value};
+
+use crate::error::{code, Issue};
+
+/// Largest payload accepted (bytes of JSON text), so one call cannot pin a backend for minutes.
+pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
+
+/// The orchestration envelope around a schema (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    pub tenant_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub workflow_run_id: Option<String>,
+    pub trigger_source: Option<String>,
+    pub actor_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawSchema {
+    pub version: Option<String>,
+    pub description: Option<String>,
+    pub schema: Option<String>,
+    pub force_apply: bool,
+    pub options: RawOptions,
+    pub enums: Vec<RawEnum>,
+    pub tables: Vec<RawTable>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawOptions {
+    pub tenant_column: Option<String>,
+    pub tenant_type: Option<String>,
+    pub soft_delete: Option<bool>,
+    pub timestamps: Option<bool>,
+    pub rls: Option<bool>,
+    pub force_rls: Option<bool>,
+    pub default_indexes: Option<bool>,
+    pub lock_timeout_ms: Option<i64>,
+    pub allow_destructive: Option<bool>,
+    pub backfill_tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawEnum {
+    pub path: String,
+    pub name: String,
+    pub schema: Option<String>,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawTable {
+    pub path: String,
+    pub name: String,
+    pub schema: Option<String>,
+    pub tenant_scoped: Option<bool>,
+    pub columns: Vec<RawColumn>,
+    pub primary_key: Option<Vec<String>>,
+    pub indexes: Vec<RawIndex>,
+    pub unique: Vec<Vec<String>>,
+    pub checks: Vec<RawCheck>,
+    pub comment: Option<String>,
+    pub soft_delete: Option<bool>,
+    pub timestamps: Option<bool>,
+    pub rls: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawColumn {
+    pub path: String,
+    pub name: String,
+    pub type_: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    pub unique: bool,
+    pub primary_key: bool,
+    pub references: Option<RawReference>,
+    pub check: Option<String>,
+    pub generated: Option<String>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawReference {
+    pub path: String,
+    /// `table` or `schema.table`
+    pub table: String,
+    pub schema: Option<String>,
+    pub column: Option<String>,
+    pub on_delete: Option<String>,
+    pub on_update: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawIndex {
+    pub path: String,
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub unique: bool,
+    pub method: Option<String>,
+    pub where_: Option<String>,
+    pub include: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawCheck {
+    pub path: String,
+    pub name: Option<String>,
+    pub expression: String,
+}
+
+/// Splits the envelope from the schema. Anything with a `payload` key is an envelope.
+pub fn split_envelope(input: &Value, issues: &mut Vec<Issue>) -> (Envelope, Value) {
+    let Some(obj) = input.as_object() else {
+        issues.push(Issue::new("$", code::WRONG_TYPE, "the argument must be a JSON object"));
+        return (Envelope::default(), Value::Null);
+    };
+    let Some(payload) = obj.get("payload") else {
+        return (Envelope::default(), input.clone());
+    };
+    let mut env = Envelope::default();
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    if let Some(meta) = obj.get("meta").and_then(Value::as_object) {
+        env.tenant_id = text(meta.get("tenant_id"));
+        env.idempotency_key = text(meta.get("idempotency_key"));
+        env.workflow_run_id = text(meta.get("workflow_run_id"));
+        env.trigger_source = text(meta.get("trigger_source"));
+    }
+    if env.tenant_id.is_none() {
+        env.tenant_id = obj.get("subject").and_then(|s| text(s.get("tenant_id")));
+    }
+    env.actor_id = obj.get("context").and_then(|c| text(c.get("actor_id")));
+    for key in obj.keys() {
+        if !["meta", "subject", "payload", "context"].contains(&key.as_str()) {
+            issues.push(Issue::new(
+                format!("$.{key}"),
+                code::UNKNOWN_KEY,
+                format!("unknown envelope key {key:?}; expected meta, subject, payload, context"),
+            ));
+        }
+    }
+    (env, payload.clone())
+}
+
+/// Reads the schema object. Always returns a (possibly partial) schema plus every issue found.
+pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
+    let mut r = Reader { issues };
+    let mut s = RawSchema::default();
+    let Some(obj) = r.object(v, "payload") else { return s };
+    r.known_keys(
+        obj,
+        "",
+        &["schema_version", "version", "description", "tables", "schema", "enums", "force_apply", "options"],
+    );
+    s.version = r.string(obj.get("schema_version").or_else(|| obj.get("version")), "schema_version");
+    if s.version.is_none() && obj.get("schema_version").is_none() && obj.get("version").is_none() {
+        r.missing("schema_version");
+    }
+    s.description = r.req_string(obj, "description", "description");
+    s.schema = r.string(obj.get("schema"), "schema");
+    s.force_apply = r.boolean(obj.get("force_apply"), "force_apply").unwrap_or(false);
+    if let Some(o) = obj.get("options") {
+        s.options = read_options(&mut r, o, "options");
+    }
+    if let Some(list) = r.array(obj.get("enums"), "enums") {
+        for (i, e) in list.iter().enumerate() {
+            s.enums.push(read_enum(&mut r, e, &format!("enums[{i}]")));
+        }
+    }
+    match obj.get("tables") {
+        None => r.missing("tables"),
+        Some(t) => {
+            if let Some(list) = r.array(Some(t), "tables") {
+                for (i, t) in list.iter().enumerate() {
+                    s.tables.push(read_table(&mut r, t, &format!("tables[{i}]")));
+                }
+            }
+        }
+    }
+    s
+}
+
+pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
+    let mut o = RawOptions::default();
+    let Some(obj) = r.object(v, path) else { return o };
+    r.known_keys(
+        obj,
+        path,
+        &[
+            "tenant_column",
+            "tenant_type",
+            "soft_delete",
+            "timestamps",
+            "rls",
+            "force_rls",
+            "default_indexes",
+            "lock_timeout_ms",
+            "allow_destructive",
+            "backfill_tenant",
+        ],
+    );
+    let p = |k: &str| format!("{path}.{k}");
+    o.tenant_column = r.string(obj.get("tenant_column"), &p("tenant_column"));
+    o.tenant_type = r.string(obj.get("tenant_type"), &p("tenant_type"));
+    o.soft_delete = r.boolean(obj.get("soft_delete"), &p("soft_delete"));
+    o.timestamps = r.boolean(obj.get("timestamps"), &p("timestamps"));
+    o.rls = r.boolean(obj.get("rls"), &p("rls"));
+    o.force_rls = r.boolean(obj.get("force_rls"), &p("force_rls"));
+    o.default_indexes = r.boolean(obj.get("default_indexes"), &p("default_indexes"));
+    o.allow_destructive = r.boolean(obj.get("allow_destructive"), &p("allow_destructive"));
+    o.backfill_tenant = r.string(obj.get("backfill_tenant"), &p("backfill_tenant"));
+    if let Some(v) = obj.get("lock_timeout_ms") {
+        match v.as_i64() {
+            Some(n) => o.lock_timeout_ms = Some(n),
+            None => r.wrong(&p("lock_timeout_ms"), "an integer number of milliseconds", v),
+        }
+    }
+    o
+}
+
+fn read_enum(r: &mut Reader, v: &Value, path: &str) -> RawEnum {
+    let mut e = RawEnum { path: path.to_string(), ..Default::default() };
+    let Some(obj) = r.object(v, path) else { return e };
+    r.known_keys(obj, path, &["name", "values", "schema"]);
+    e.name = r.req_string(obj, "name", &format!("{path}.name")).unwrap_or_default();
+    e.schema = r.string(obj.get("schema"), &format!("{path}.schema"));
+    match obj.get("values") {
+        None => r.missing(&format!("{path}.values")),
+        Some(vals) => e.values = r.string_list(Some(vals), &format!("{path}.values")),
+    }
+    e
+}
+
+fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
+    let mut t = RawTable { path: path.to_string(), ..Default::default() };
+    let Some(obj) = r.object(v, path) else { return t };
+    r.known_keys(
+        obj,
+        path,
+        &[
+            "name",
+            "schema",
+            "tenant_scoped",
+            "columns",
+            "primary_key",
+            "indexes",
+            "unique",
+            "checks",
+            "comment",
+            "soft_delete",
+            "timestamps",
+            "rls",
+        ],
+    );
+    let p = |k: &str| format!("{path}.{k}");
+    t.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
+    t.schema = r.string(obj.get("schema"), &p("schema"));
+    t.tenant_scoped = r.boolean(obj.get("tenant_scoped"), &p("tenant_scoped"));
+    t.comment = r.string(obj.get("comment"), &p("comment"));
+    t.soft_delete = r.boolean(obj.get("soft_delete"), &p("soft_delete"));
+    t.timestamps = r.boolean(obj.get("timestamps"), &p("timestamps"));
+    t.rls = r.boolean(obj.get("rls"), &p("rls"));
+    if obj.contains_key("primary_key") {
+        t.primary_key = Some(r.string_list(obj.get("primary_key"), &p("primary_key")));
+    }
+    if let Some(cols) = r.array(obj.get("columns"), &p("columns")) {
+        for (i, c) in cols.iter().enumerate() {
+            t.columns.push(read_column(r, c, &format!("{path}.columns[{i}]")));
+        }
+    }
+    if let Some(list) = r.array(obj.get("indexes"), &p("indexes")) {
+        for (i, x) in list.iter().enumerate() {
+            t.indexes.push(read_index(r, x, &format!("{path}.indexes[{i}]")));
+        }
+    }
+    if let Some(list) = r.array(obj.get("unique"), &p("unique")) {
+        for (i, u) in list.iter().enumerate() {
+            t.unique.push(r.string_list(Some(u), &format!("{path}.unique[{i}]")));
+        }
+    }
+    if let Some(list) = r.array(obj.get("checks"), &p("checks")) {
+        for (i, c) in list.iter().enumerate() {
+            let cp = format!("{path}.checks[{i}]");
+            let mut chk = RawCheck { path: cp.clone(), ..Default::default() };
+            if let Some(co) = r.object(c, &cp) {
+                r.known_keys(co, &cp, &["name", "expression"]);
+                chk.name = r.string(co.get("name"), &format!("{cp}.name"));
+                chk.expression = r.req_string(co, "expression", &format!("{cp}.expression")).unwrap_or_default();
+            }
+            t.checks.push(chk);
+        }
+    }
+    t
+}
+
+fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
+    let mut c = RawColumn { path: path.to_string(), ..Default::default() };
+    let Some(obj) = r.object(v, path) else { return c };
+    r.known_keys(
+        obj,
+        path,
+        &[
+            "name",
+            "type",
+            "not_null",
+            "default",
+            "unique",
+            "primary_key",
+            "references",
+            "check",
+            "generated",
+            "comment",
+        ],
+    );
+    let p = |k: &str| format!("{path}.{k}");
+    c.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
+    c.type_ = r.req_string(obj, "type", &p("type")).unwrap_or_default();
+    c.not_null = r.boolean(obj.get("not_null"), &p("not_null")).unwrap_or(false);
+    c.unique = r.boolean(obj.get("unique"), &p("unique")).unwrap_or(false);
+    c.primary_key = r.boolean(obj.get("primary_key"), &p("primary_key")).unwrap_or(false);
+    c.default = r.scalar_text(obj.get("default"), &p("default"));
+    c.check = r.string(obj.get("check"), &p("check"));
+    c.generated = r.string(obj.get("generated"), &p("generated"));
+    c.comment = r.string(obj.get("comment"), &p("comment"));
+    if let Some(refv) = obj.get("references") {
+        let rp = p("references");
+        let mut rf = RawReference { path: rp.clone(), ..Default::default() };
+        match refv {
+            Value::String(s) => rf.table = s.clone(),
+            Value::Object(ro) => {
+                r.known_keys(ro, &rp, &["table", "schema", "column", "on_delete", "on_update"]);
+                rf.table = r.req_string(ro, "table", &format!("{rp}.table")).unwrap_or_default();
+                rf.schema = r.string(ro.get("schema"), &format!("{rp}.schema"));
+                rf.column = r.string(ro.get("column"), &format!("{rp}.column"));
+                rf.on_delete = r.string(ro.get("on_delete"), &format!("{rp}.on_delete"));
+                rf.on_update = r.string(ro.get("on_update"), &format!("{rp}.on_update"));
+            }
+            other => r.wrong(&rp, "a table name or an object {\"table\", ...}", other),
+        }
+        c.references = Some(rf);
+    }
+    c
+}
+
+fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
+    let mut x = RawIndex { path: path.to_string(), ..Default::default() };
+    let Some(obj) = r.object(v, path) else { return x };
+    r.known_keys(obj, path, &["name", "columns", "unique", "method", "where", "include"]);
+    let p = |k: &str| format!("{path}.{k}");
+    x.name = r.string(obj.get("name"), &p("name"));
+    match obj.get("columns") {
+        None => r.missing(&p("columns")),
+        Some(c) => x.columns = r.string_list(Some(c), &p("columns")),
+    }
+    x.unique = r.boolean(obj.get("unique"), &p("unique")).unwrap_or(false);
+    x.method = r.string(obj.get("method"), &p("method"));
+    x.where_ = r.string(obj.get("where"), &p("where"));
+    if obj.contains_key("include") {
+        x.include = r.string_list(obj.get("include"), &p("include"));
+    }
+    x
+}
+
+/// Walks JSON values, recording issues instead of failing.
+pub struct Reader<'a> {
+    pub issues: &'a mut Vec<Issue>,
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(issues: &'a mut Vec<Issue>) -> Self {
+        Reader { issues }
+    }
+
+    fn missing(&mut self, path: &str) {
+        self.issues.push(Issue::new(path, code::MISSING_KEY, format!("{path} is required")));
+    }
+
+    fn wrong(&mut self, path: &str, want: &str, got: &Value) {
+        self.issues.push(Issue::new(
+            path,
+            code::WRONG_TYPE,
+            format!("{path} must be {want}, not {}", json_kind(got)),
+        ));
+    }
+
+    fn known_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+        for k in obj.keys() {
+            if !known.contains(&k.as_str()) {
+                let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                self.issues.push(Issue::new(
+                    at,
+                    code::UNKNOWN_KEY,
+                    format!("unknown key {k:?}; expected one of: {}", known.join(", ")),
+                ));
+            }
+        }
+    }
+
+    pub fn object<'v>(&mut self, v: &'v Value, path: &str) -> Option<&'v Map<String, Value>> {
+        match v {
+            Value::Object(m) => Some(m),
+            other => {
+                self.wrong(if path.is_empty() { "$" } else { path }, "an object", other);
+                None
+            }
+        }
+    }
+
+    fn array<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Vec<Value>> {
+        match v? {
+            Value::Array(a) => Some(a),
+            Value::Null => None,
+            other => {
+                self.wrong(path, "an array", other);
+                None
+            }
+        }
+    }
+
+    pub fn string(&mut self, v: Option<&Value>, path: &str) -> Option<String> {
+        match v? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => {
+                self.wrong(path, "a string", other);
+                None
+            }
+        }
+    }
+
+    fn req_string(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<String> {
+        match obj.get(key) {
+            None | Some(Value::Null) => {
+                self.missing(path);
+                None
+            }
+            v => self.string(v, path),
+        }
+    }
+
+    /// A default may be written as a JSON number or boolean too (`"default": 0`).
+    fn scalar_text(&mut self, v: Option<&Value>, path: &str) -> Option<String> {
+        match v? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null => None,
+            other => {
+                self.wrong(path, "an SQL expression as a string (or a number or boolean)", other);
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, v: Option<&Value>, path: &str) -> Option<bool> {
+        match v? {
+            Value::Bool(b) => Some(*b),
+            Value::Null => None,
+            other => {
+                self.wrong(path, "true or false", other);
+                None
+            }
+        }
+    }
+
+    fn string_list(&mut self, v: Option<&Value>, path: &str) -> Vec<String> {
+        let Some(list) = self.array(v, path) else { return vec![] };
+        let mut out = vec![];
+        for (i, x) in list.iter().enumerate() {
+            match x {
+                Value::String(s) => out.push(s.clone()),
+                other => self.wrong(&format!("{path}[{i}]"), "a string", other),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_every_problem_at_once() {
+        let mut issues = vec![];
+        let v = json!({
+            "schema_version": 7,
+            "tables": [
+                {"name": "a", "columns": [{"name": "x"}, {"type": "text", "not_nul": true}]},
+                "oops"
+            ]
+        });
+        read_schema(&v, &mut issues);
+        let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert!(got.contains(&("schema_version", code::WRONG_TYPE)), "{got:?}");
+        assert!(got.contains(&("description", code::MISSING_KEY)), "{got:?}");
+        assert!(got.contains(&("tables[0].columns[0].type", code::MISSING_KEY)), "{got:?}");
+        assert!(got.contains(&("tables[0].columns[1].name", code::MISSING_KEY)), "{got:?}");
+        assert!(got.contains(&("tables[0].columns[1].not_nul", code::UNKNOWN_KEY)), "{got:?}");
+        assert!(got.contains(&("tables[1]", code::WRONG_TYPE)), "{got:?}");
+    }
+
+    #[test]
+    fn envelope_or_bare() {
+        let mut issues = vec![];
+        let (env, payload) = split_envelope(
+            &json!({"meta": {"workflow_run_id": "wr_1"}, "subject": {"tenant_id": "t"}, "payload": {"x": 1},
+                    "context": {"actor_id": "u"}}),
+            &mut issues,
+        );
+        assert!(issues.is_empty());
+        assert_eq!(env.workflow_run_id.as_deref(), Some("wr_1"));
+        assert_eq!(env.tenant_id.as_deref(), Some("t"));
+        assert_eq!(env.actor_id.as_deref(), Some("u"));
+        assert_eq!(payload, json!({"x": 1}));
+        let (_, bare) = split_envelope(&json!({"tables": []}), &mut issues);
+        assert_eq!(bare, json!({"tables": []}));
+        split_envelope(&json!([1]), &mut issues);
+        assert_eq!(issues[0].code, code::WRONG_TYPE);
+    }
+
+    #[test]
+    fn version_alias_and_reference_forms() {
+        let mut issues = vec![];
+        let s = read_schema(
+            &json!({"version": "v1", "description": "d", "tables": [{"name": "t", "columns": [
+                {"name": "a", "type": "uuid", "references": "other"},
+                {"name": "b", "type": "uuid", "references": {"table": "s.other", "on_delete": "cascade"}},
+                {"name": "c", "type": "int", "default": 0}
+            ]}]}),
+            &mut issues,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.version.as_deref(), Some("v1"));
+        assert_eq!(s.tables[0].columns[0].references.as_ref().unwrap().table, "other");
+        assert_eq!(s.tables[0].columns[1].references.as_ref().unwrap().on_delete.as_deref(), Some("cascade"));
+        assert_eq!(s.tables[0].columns[2].default.as_deref(), Some("0"));
+    }
+}

@@ -1,0 +1,663 @@
+//! Stage 3 — `validate`: everything that must hold before any SQL is generated.
+//!
+//! Structural checks are pure. Questions only Postgres can answer (does this type exist, is this
+//! one expression, does the referenced table exist) go through the [`Catalog`] trait. Every issue
+//! is collected; the caller gets them all at once. The catalog facts gathered on the way
+//! ([`CatalogState`]) are handed to `plan`, which diffs against them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::error::{code, Issue};
+use crate::ident::{quote_ident, Name};
+use crate::model::*;
+use crate::normalize::normalize_type_text;
+
+/// Largest SQL expression accepted, in bytes.
+pub const MAX_EXPRESSION_BYTES: usize = 4096;
+/// Largest comment accepted, in bytes.
+pub const MAX_COMMENT_BYTES: usize = 8192;
+
+/// What the catalog showed, keyed by (schema, name).
+#[derive(Debug, Clone, Default)]
+pub struct CatalogState {
+    pub tables: HashMap<(String, String), TableSnapshot>,
+    pub enums: HashMap<(String, String), Vec<String>>,
+}
+
+impl CatalogState {
+    pub fn table(&self, schema: &Name, name: &Name) -> Option<&TableSnapshot> {
+        self.tables.get(&(schema.as_str().to_string(), name.as_str().to_string()))
+    }
+}
+
+/// Pure checks of one expression, before Postgres' parser sees it: it must not be able to leave
+/// its parentheses, end the statement, hide a comment or use dollar quoting.
+pub fn precheck_expression(expr: &str) -> Result<(), String> {
+    if expr.trim().is_empty() {
+        return Err("expression is empty".into());
+    }
+    if expr.len() > MAX_EXPRESSION_BYTES {
+        return Err(format!("expression is longer than {MAX_EXPRESSION_BYTES} bytes"));
+    }
+    if expr.contains('\0') {
+        return Err("expression contains a NUL character".into());
+    }
+    let b = expr.as_bytes();
+    let mut depth: i32 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' => {
+                // E'..' strings honour backslash escapes; plain ones only ''.
+                let escapes = i > 0
+                    && (b[i - 1] == b'e' || b[i - 1] == b'E')
+                    && (i < 2 || !(b[i - 2].is_ascii_alphanumeric() || b[i - 2] == b'_'));
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return Err("unterminated string literal".into());
+                    }
+                    if escapes && b[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == b'\'' {
+                        if i + 1 < b.len() && b[i + 1] == b'\'' {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'"' => {
+                i += 1;
+                loop {
+                    if i >= b.len() {
+                        return Err("unterminated quoted identifier".into());
+                    }
+                    if b[i] == b'"' {
+                        if i + 1 < b.len() && b[i + 1] == b'"' {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("a ')' closes more than the expression opened".into());
+                }
+            }
+            b';' => return Err("';' would end the statement".into()),
+            b'$' => return Err("'$' (dollar quoting or parameters) is not allowed in an expression".into()),
+            b'-' if i + 1 < b.len() && b[i + 1] == b'-' => return Err("'--' would start a comment".into()),
+            b'/' if i + 1 < b.len() && b[i + 1] == b'*' => return Err("'/*' would start a comment".into()),
+            b'\\' => return Err("backslash outside a string literal".into()),
+            _ => {}
+        }
+        i += 1;
+    }
+    if depth != 0 {
+        return Err("unbalanced parentheses".into());
+    }
+    Ok(())
+}
+
+/// Pure check of a type as written: the characters a type name can hold, nothing else.
+pub fn precheck_type(t: &str) -> Result<(), String> {
+    if t.trim().is_empty() {
+        return Err("type is empty".into());
+    }
+    if t.len() > 200 {
+        return Err("type is longer than 200 characters".into());
+    }
+    if let Some(bad) = t
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']' | '.')))
+    {
+        return Err(format!("type {t:?} contains {bad:?}"));
+    }
+    Ok(())
+}
+
+pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState) {
+    let mut issues = vec![];
+    let mut state = CatalogState::default();
+    structure(s, &mut issues);
+    expressions(s, cat, &mut issues);
+    enums(s, cat, &mut state, &mut issues);
+    types(s, cat, &mut issues);
+    for t in &s.tables {
+        if let Some(snap) = cat.table(t.schema.as_str(), t.name.as_str()) {
+            state.tables.insert(t.key(), snap);
+        }
+    }
+    references(s, cat, &mut state, &mut issues);
+    retrofit(s, &state, &mut issues);
+    (issues, state)
+}
+
+fn dup<'a>(seen: &mut BTreeMap<String, &'a str>, key: String, path: &'a str) -> Option<&'a str> {
+    match seen.get(&key) {
+        Some(first) => Some(first),
+        None => {
+            seen.insert(key, path);
+            None
+        }
+    }
+}
+
+fn structure(s: &Schema, issues: &mut Vec<Issue>) {
+    if s.tables.is_empty() && s.enums.is_empty() {
+        issues.push(Issue::new("tables", code::EMPTY_SCHEMA, "the schema has no tables and no enums: nothing to apply"));
+    }
+    let mut tables = BTreeMap::new();
+    // Tables, indexes and the indexes behind unique/primary keys share one namespace per schema.
+    let mut relations: BTreeMap<String, &str> = BTreeMap::new();
+    for t in &s.tables {
+        if let Some(first) = dup(&mut tables, format!("{}.{}", t.schema.as_str(), t.name.as_str()), &t.path) {
+            issues.push(Issue::new(
+                format!("{}.name", t.path),
+                code::DUPLICATE_NAME,
+                format!("table {}.{} is already defined at {first}", t.schema.as_str(), t.name.as_str()),
+            ));
+            continue;
+        }
+        let rel = |n: &Name| format!("{}.{}", t.schema.as_str(), n.as_str());
+        if let Some(first) = dup(&mut relations, rel(&t.name), &t.path) {
+            issues.push(Issue::new(
+                format!("{}.name", t.path),
+                code::DUPLICATE_NAME,
+                format!("{:?} is also the name of an index or key at {first}", t.name.as_str()),
+            ));
+        }
+        let mut cols = BTreeMap::new();
+        for c in &t.columns {
+            if let Some(first) = dup(&mut cols, c.name.as_str().to_string(), &c.path) {
+                let at = if c.path.is_empty() { t.path.clone() } else { format!("{}.name", c.path) };
+                let first = if first.is_empty() { "(added by revos)" } else { first };
+                issues.push(Issue::new(
+                    at,
+                    code::DUPLICATE_NAME,
+                    format!("column {:?} appears twice after normalization (first at {first})", c.name.as_str()),
+                ));
+            }
+            if c.generated.is_some() && c.default.is_some() {
+                issues.push(Issue::new(
+                    format!("{}.generated", c.path),
+                    code::CONFLICTING_DEFINITION,
+                    "a generated column cannot also have a default",
+                ));
+            }
+            if let Some(cm) = &c.comment {
+                if cm.len() > MAX_COMMENT_BYTES {
+                    issues.push(Issue::new(format!("{}.comment", c.path), code::INVALID_VALUE, format!("comment is longer than {MAX_COMMENT_BYTES} bytes")));
+                }
+            }
+        }
+        if t.comment.as_ref().is_some_and(|c| c.len() > MAX_COMMENT_BYTES) {
+            issues.push(Issue::new(format!("{}.comment", t.path), code::INVALID_VALUE, format!("comment is longer than {MAX_COMMENT_BYTES} bytes")));
+        }
+        let has = |n: &Name| t.column(n).is_some();
+        let unknown = |path: String, n: &Name, what: &str| {
+            Issue::new(
+                path,
+                code::UNKNOWN_COLUMN,
+                format!("{what} names column {:?}, which table {} will not have", n.as_str(), t.name.as_str()),
+            )
+        };
+        for (i, p) in t.primary_key.iter().enumerate() {
+            if !has(p) {
+                issues.push(unknown(format!("{}[{i}]", t.primary_key_path), p, "the primary key"));
+            }
+        }
+        if !t.primary_key.is_empty() {
+            if let Some(first) = dup(&mut relations, rel(&t.pk_name()), &t.path) {
+                issues.push(Issue::new(&t.primary_key_path, code::DUPLICATE_NAME, format!("primary key name {:?} clashes with {first}", t.pk_name().as_str())));
+            }
+        }
+        let mut constraints = BTreeMap::new();
+        for u in &t.uniques {
+            for c in &u.columns {
+                if !has(c) {
+                    issues.push(unknown(u.path.clone(), c, "a unique constraint"));
+                }
+            }
+            if let Some(first) = dup(&mut relations, rel(&u.name), &u.path) {
+                issues.push(Issue::new(&u.path, code::DUPLICATE_NAME, format!("unique constraint name {:?} clashes with {first}", u.name.as_str())));
+            }
+        }
+        for c in &t.checks {
+            if let Some(first) = dup(&mut constraints, c.name.as_str().to_string(), &c.path) {
+                issues.push(Issue::new(&c.path, code::DUPLICATE_NAME, format!("check constraint {:?} is already defined at {first}", c.name.as_str())));
+            }
+        }
+        for fk in &t.foreign_keys {
+            if let Some(col) = t.column(&fk.column) {
+                if fk.on_delete == Some(FkAction::SetNull) && col.not_null {
+                    issues.push(Issue::new(
+                        format!("{}.on_delete", fk.path),
+                        code::CONFLICTING_DEFINITION,
+                        format!("on_delete \"set null\" cannot null column {:?}, which is not_null", fk.column.as_str()),
+                    ));
+                }
+            }
+        }
+        for x in &t.indexes {
+            for c in x.columns.iter().chain(&x.include) {
+                if !has(c) {
+                    let p = if x.path.is_empty() { t.path.clone() } else { format!("{}.columns", x.path) };
+                    issues.push(unknown(p, c, &format!("index {:?}", x.name.as_str())));
+                }
+            }
+            if !x.include.is_empty() && !matches!(x.method, IndexMethod::Btree | IndexMethod::Gist) {
+                issues.push(Issue::new(
+                    format!("{}.include", x.path),
+                    code::INVALID_VALUE,
+                    format!("include is supported only by btree and gist indexes, not {}", x.method.sql()),
+                ));
+            }
+            if x.unique && x.method != IndexMethod::Btree {
+                issues.push(Issue::new(
+                    format!("{}.unique", x.path),
+                    code::INVALID_VALUE,
+                    format!("only btree indexes can be unique, not {}", x.method.sql()),
+                ));
+            }
+            if let Some(first) = dup(&mut relations, rel(&x.name), &x.path) {
+                let p = if x.path.is_empty() { t.path.clone() } else { format!("{}.name", x.path) };
+                let first = if first.is_empty() { "an index revos adds" } else { first };
+                issues.push(Issue::new(p, code::DUPLICATE_NAME, format!("index name {:?} clashes with {first}", x.name.as_str())));
+            }
+        }
+    }
+}
+
+fn expressions(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
+    let mut check = |path: String, e: &str| {
+        let r = precheck_expression(e).and_then(|_| cat.check_expression(e));
+        if let Err(why) = r {
+            issues.push(Issue::new(path, code::INVALID_EXPRESSION, format!("{e:?} is not one SQL expression: {why}")));
+        }
+    };
+    for t in &s.tables {
+        for c in t.columns.iter().filter(|c| !c.auto) {
+            if let Some(d) = &c.default {
+                check(format!("{}.default", c.path), d);
+            }
+            if let Some(g) = &c.generated {
+                check(format!("{}.generated", c.path), g);
+            }
+        }
+        for c in &t.checks {
+            check(c.path.clone(), &c.expression);
+        }
+        for x in &t.indexes {
+            if let Some(w) = &x.where_ {
+                check(format!("{}.where", x.path), w);
+            }
+        }
+    }
+}
+
+fn enums(s: &Schema, cat: &dyn Catalog, state: &mut CatalogState, issues: &mut Vec<Issue>) {
+    let mut seen = BTreeMap::new();
+    for e in &s.enums {
+        if let Some(first) = dup(&mut seen, format!("{}.{}", e.schema.as_str(), e.name.as_str()), &e.path) {
+            issues.push(Issue::new(format!("{}.name", e.path), code::DUPLICATE_NAME, format!("enum is already defined at {first}")));
+        }
+        if e.values.is_empty() {
+            issues.push(Issue::new(format!("{}.values", e.path), code::EMPTY_ENUM, "an enum needs at least one value"));
+        }
+        let mut vals = BTreeSet::new();
+        for (i, v) in e.values.iter().enumerate() {
+            if !vals.insert(v) {
+                issues.push(Issue::new(format!("{}.values[{i}]", e.path), code::DUPLICATE_VALUE, format!("enum value {v:?} appears twice")));
+            }
+            if v.is_empty() || v.len() > 63 || v.contains('\0') {
+                issues.push(Issue::new(format!("{}.values[{i}]", e.path), code::INVALID_VALUE, "an enum value must be 1-63 bytes"));
+            }
+        }
+        if let Some(labels) = cat.enum_labels(e.schema.as_str(), e.name.as_str()) {
+            state.enums.insert((e.schema.as_str().into(), e.name.as_str().into()), labels);
+        }
+    }
+}
+
+/// Splits trailing `[]` pairs off a type: `status[][]` -> (`status`, 2).
+fn split_array(t: &str) -> (&str, usize) {
+    let mut base = t.trim_end();
+    let mut dims = 0;
+    while let Some(b) = base.strip_suffix("[]") {
+        base = b.trim_end();
+        dims += 1;
+    }
+    (base, dims)
+}
+
+fn types(s: &mut Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
+    let payload_enums: HashMap<String, String> = s
+        .enums
+        .iter()
+        .flat_map(|e| {
+            let q = format!("{}.{}", quote_ident(e.schema.as_str()), quote_ident(e.name.as_str()));
+            let mut keys = vec![(format!("{}.{}", e.schema.as_str(), e.name.as_str()), q.clone())];
+            if e.schema == s.tables.first().map(|t| t.schema.clone()).unwrap_or_else(|| e.schema.clone())
+                || e.schema.as_str() == "public"
+            {
+                keys.push((e.name.as_str().to_string(), q));
+            }
+            keys
+        })
+        .collect();
+    for t in &mut s.tables {
+        for c in t.columns.iter_mut().filter(|c| c.sql_type.is_none()) {
+            let path = format!("{}.type", c.path);
+            if let Err(why) = precheck_type(&c.type_text) {
+                issues.push(Issue::new(path, code::UNKNOWN_TYPE, why));
+                continue;
+            }
+            let (base, dims) = split_array(&c.type_text);
+            let key = normalize_type_text(base);
+            if let Some(q) = payload_enums.get(&key) {
+                c.sql_type = Some(format!("{q}{}", "[]".repeat(dims)));
+                continue;
+            }
+            match cat.resolve_type(&c.type_text) {
+                Ok(sql) => c.sql_type = Some(sql),
+                Err(why) => issues.push(Issue::new(
+                    path,
+                    code::UNKNOWN_TYPE,
+                    format!("PostgreSQL does not know type {:?}: {why}", c.type_text),
+                )),
+            }
+        }
+    }
+}
+
+fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issues: &mut Vec<Issue>) {
+    // (schema, table) -> (tenant_scoped, columns) for every table the payload defines
+    let payload: HashMap<(String, String), (bool, Vec<String>)> = s
+        .tables
+        .iter()
+        .map(|t| (t.key(), (t.tenant_scoped, t.columns.iter().map(|c| c.name.as_str().to_string()).collect())))
+        .collect();
+    let tenant_col = s.options.tenant_column.as_str().to_string();
+    for t in &mut s.tables {
+        for fk in &mut t.foreign_keys {
+            let key = (fk.target_schema.as_str().to_string(), fk.target_table.as_str().to_string());
+            let target = match payload.get(&key) {
+                Some(p) => Some(p.clone()),
+                None => {
+                    if !state.tables.contains_key(&key) {
+                        if let Some(snap) = cat.table(&key.0, &key.1) {
+                            state.tables.insert(key.clone(), snap);
+                        }
+                    }
+                    state.tables.get(&key).map(|snap| {
+                        (snap.column(&tenant_col).is_some(), snap.columns.iter().map(|c| c.name.clone()).collect())
+                    })
+                }
+            };
+            let Some((target_tenant, target_cols)) = target else {
+                issues.push(Issue::new(
+                    format!("{}.table", fk.path),
+                    code::UNKNOWN_REFERENCE,
+                    format!("table {}.{} is neither in this payload nor in the database", key.0, key.1),
+                ));
+                continue;
+            };
+            if !target_cols.iter().any(|c| c == fk.target_column.as_str()) {
+                issues.push(Issue::new(
+                    format!("{}.column", fk.path),
+                    code::UNKNOWN_REFERENCE,
+                    format!("table {}.{} has no column {:?}", key.0, key.1, fk.target_column.as_str()),
+                ));
+            }
+            fk.tenant_bound = t.tenant_scoped && target_tenant;
+        }
+    }
+}
+
+/// An existing table that becomes tenant-scoped needs a tenant for the rows it already has.
+fn retrofit(s: &Schema, state: &CatalogState, issues: &mut Vec<Issue>) {
+    let tcol = s.options.tenant_column.as_str();
+    for t in s.tables.iter().filter(|t| t.tenant_scoped) {
+        let Some(snap) = state.table(&t.schema, &t.name) else { continue };
+        if snap.column(tcol).is_none() && snap.has_rows && s.options.backfill_tenant.is_none() {
+            issues.push(Issue::new(
+                format!("{}.name", t.path),
+                code::BACKFILL_REQUIRED,
+                format!(
+                    "table {}.{} already has rows but no {tcol:?} column; give options.backfill_tenant to say which tenant they belong to",
+                    t.schema.as_str(),
+                    t.name.as_str()
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+    use crate::spec::read_schema;
+    use serde_json::{json, Value};
+    use std::cell::RefCell;
+
+    /// An in-memory catalog for unit tests of the pure stages (the extension uses the real one).
+    #[derive(Default)]
+    pub struct MemCatalog {
+        pub tables: HashMap<(String, String), TableSnapshot>,
+        pub enums: HashMap<(String, String), Vec<String>>,
+        pub asked: RefCell<Vec<String>>,
+    }
+
+    impl Catalog for MemCatalog {
+        fn resolve_type(&self, t: &str) -> Result<String, String> {
+            let (base, dims) = split_array(t);
+            let known = match base {
+                "text" => "text",
+                "uuid" => "uuid",
+                "int" | "integer" | "int4" => "integer",
+                "bigint" => "bigint",
+                "boolean" | "bool" => "boolean",
+                "date" => "date",
+                "jsonb" => "jsonb",
+                "real" => "real",
+                "numeric" => "numeric",
+                "numeric(8,2)" => "numeric(8,2)",
+                "timestamptz" => "timestamp with time zone",
+                "timestamp" => "timestamp without time zone",
+                _ => return Err(format!("type \"{base}\" does not exist")),
+            };
+            Ok(format!("{known}{}", "[]".repeat(dims)))
+        }
+        fn check_expression(&self, e: &str) -> Result<(), String> {
+            self.asked.borrow_mut().push(e.to_string());
+            if e.contains("FROM") || e.contains(", ") && !e.contains('(') {
+                return Err("not a single expression".into());
+            }
+            Ok(())
+        }
+        fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot> {
+            self.tables.get(&(schema.to_string(), name.to_string())).cloned()
+        }
+        fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>> {
+            self.enums.get(&(schema.to_string(), name.to_string())).cloned()
+        }
+    }
+
+    pub fn run(v: Value, cat: &MemCatalog) -> (Schema, CatalogState, Vec<Issue>) {
+        let mut issues = vec![];
+        let raw = read_schema(&v, &mut issues);
+        let mut s = normalize(&raw, &mut issues);
+        let (more, state) = validate(&mut s, cat);
+        issues.extend(more);
+        (s, state, issues)
+    }
+
+    fn codes(issues: &[Issue]) -> Vec<(String, &'static str)> {
+        issues.iter().map(|i| (i.path.clone(), i.code)).collect()
+    }
+
+    fn one_table(cols: Value) -> Value {
+        json!({"schema_version": "1", "description": "d", "tables": [{"name": "t", "columns": cols}]})
+    }
+
+    #[test]
+    fn hostile_expressions_are_refused_before_postgres_sees_them() {
+        for e in [
+            "1); DROP TABLE x; --",
+            "true) OR (1=1",
+            "1 -- hidden",
+            "1 /* hidden */",
+            "$$x$$",
+            "'unterminated",
+            "(1",
+            "now()); SELECT 1; SELECT (1",
+            "E'\\'' ; drop",
+            "\\x",
+            "",
+        ] {
+            assert!(precheck_expression(e).is_err(), "{e:?} should be refused");
+        }
+        for e in ["now()", "'{}'::jsonb", "status IN ('a', 'b')", "'it''s; -- fine'", "E'a\\'b'", "\"Odd\"\"Name\" > 0", "(a + b) * 2"] {
+            assert!(precheck_expression(e).is_ok(), "{e:?} should pass");
+        }
+    }
+
+    #[test]
+    fn every_validation_problem_at_once_with_paths() {
+        let cat = MemCatalog::default();
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": [
+                {"name": "t", "columns": [
+                    {"name": "a", "type": "notatype"},
+                    {"name": "A", "type": "text"},
+                    {"name": "b", "type": "text; drop table x"},
+                    {"name": "c", "type": "text", "default": "1); drop table x; --"},
+                    {"name": "d", "type": "int", "generated": "1 FROM pg_class"},
+                    {"name": "e", "type": "uuid", "references": "nowhere"}],
+                 "indexes": [{"columns": ["missing"]}, {"columns": ["a"], "method": "gin", "unique": true}],
+                 "primary_key": ["ghost"]},
+                {"name": "T", "columns": []}],
+              "enums": [{"name": "e1", "values": []}, {"name": "e2", "values": ["x", "x"]}]}),
+            &cat,
+        );
+        let got = codes(&issues);
+        for want in [
+            ("tables[0].columns[0].type", code::UNKNOWN_TYPE),
+            ("tables[0].columns[1].name", code::DUPLICATE_NAME),
+            ("tables[0].columns[2].type", code::UNKNOWN_TYPE),
+            ("tables[0].columns[3].default", code::INVALID_EXPRESSION),
+            ("tables[0].columns[4].generated", code::INVALID_EXPRESSION),
+            ("tables[0].columns[5].references.table", code::UNKNOWN_REFERENCE),
+            ("tables[0].indexes[0].columns", code::UNKNOWN_COLUMN),
+            ("tables[0].indexes[1].unique", code::INVALID_VALUE),
+            ("tables[0].primary_key[0]", code::UNKNOWN_COLUMN),
+            ("tables[1].name", code::DUPLICATE_NAME),
+            ("enums[0].values", code::EMPTY_ENUM),
+            ("enums[1].values[1]", code::DUPLICATE_VALUE),
+        ] {
+            assert!(got.contains(&(want.0.to_string(), want.1)), "missing {want:?} in {got:#?}");
+        }
+    }
+
+    #[test]
+    fn empty_schema_and_conflicts() {
+        let cat = MemCatalog::default();
+        let (_, _, issues) = run(json!({"schema_version": "1", "description": "d", "tables": []}), &cat);
+        assert_eq!(codes(&issues), [("tables".to_string(), code::EMPTY_SCHEMA)]);
+        let (_, _, issues) = run(
+            one_table(json!([{"name": "g", "type": "int", "default": "1", "generated": "2"},
+                             {"name": "p", "type": "uuid", "not_null": true, "references": {"table": "t", "on_delete": "set null"}}])),
+            &cat,
+        );
+        let got = codes(&issues);
+        assert!(got.contains(&("tables[0].columns[0].generated".into(), code::CONFLICTING_DEFINITION)), "{got:?}");
+        assert!(got.contains(&("tables[0].columns[1].references.on_delete".into(), code::CONFLICTING_DEFINITION)), "{got:?}");
+    }
+
+    #[test]
+    fn index_name_clash_with_default_index() {
+        let cat = MemCatalog::default();
+        let (_, _, issues) =
+            run(json!({"schema_version": "1", "description": "d", "tables": [
+                {"name": "t", "columns": [{"name": "x", "type": "text"}], "indexes": [{"name": "idx_t_tenant_id", "columns": ["x"]}]}]}), &cat);
+        assert_eq!(codes(&issues), [("tables[0].indexes[0].name".to_string(), code::DUPLICATE_NAME)]);
+    }
+
+    #[test]
+    fn types_resolved_by_catalog_and_payload_enums() {
+        let cat = MemCatalog::default();
+        let (s, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "schema": "erp",
+                   "enums": [{"name": "Status", "values": ["a", "b"]}],
+                   "tables": [{"name": "t", "columns": [
+                       {"name": "s", "type": "status"}, {"name": "ss", "type": "erp.status[]"},
+                       {"name": "n", "type": "NUMERIC(8,2)"}, {"name": "ts", "type": "timestamptz"}]}]}),
+            &cat,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let ty = |n: &str| s.tables[0].columns.iter().find(|c| c.name.as_str() == n).unwrap().sql_type.clone().unwrap();
+        assert_eq!(ty("s"), "\"erp\".\"status\"");
+        assert_eq!(ty("ss"), "\"erp\".\"status\"[]");
+        assert_eq!(ty("n"), "numeric(8,2)");
+        assert_eq!(ty("ts"), "timestamp with time zone");
+    }
+
+    #[test]
+    fn references_to_payload_and_database_and_tenant_binding() {
+        let mut cat = MemCatalog::default();
+        cat.tables.insert(
+            ("public".into(), "legacy".into()),
+            TableSnapshot {
+                columns: vec![ColumnSnapshot { name: "id".into(), sql_type: "uuid".into(), ..Default::default() }],
+                ..Default::default()
+            },
+        );
+        let (s, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": [
+                {"name": "a", "columns": [{"name": "b_id", "type": "uuid", "references": "b"},
+                                          {"name": "l_id", "type": "uuid", "references": "legacy"},
+                                          {"name": "g_id", "type": "uuid", "references": "global"},
+                                          {"name": "x_id", "type": "uuid", "references": {"table": "b", "column": "nope"}}]},
+                {"name": "b", "columns": []},
+                {"name": "global", "tenant_scoped": false, "columns": []}]}),
+            &cat,
+        );
+        assert_eq!(codes(&issues), [("tables[0].columns[3].references.column".to_string(), code::UNKNOWN_REFERENCE)]);
+        let fks = &s.tables[0].foreign_keys;
+        assert!(fks[0].tenant_bound, "tenant table -> tenant table");
+        assert!(!fks[1].tenant_bound, "legacy table has no tenant column");
+        assert!(!fks[2].tenant_bound, "non-tenant target");
+    }
+
+    #[test]
+    fn retrofit_needs_backfill_when_rows_exist() {
+        let mut cat = MemCatalog::default();
+        cat.tables.insert(
+            ("public".into(), "t".into()),
+            TableSnapshot {
+                columns: vec![ColumnSnapshot { name: "id".into(), sql_type: "uuid".into(), ..Default::default() }],
+                has_rows: true,
+                ..Default::default()
+            },
+        );
+        let (_, _, issues) = run(one_table(json!([])), &cat);
+        assert_eq!(codes(&issues), [("tables[0].name".to_string(), code::BACKFILL_REQUIRED)]);
+        let mut v = one_table(json!([]));
+        v["options"] = json!({"backfill_tenant": "5b0b3c4e-9a4e-4a57-9d47-8f1f4f1f4f1f"});
+        let (_, _, issues) = run(v, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+    }
+}

@@ -1,0 +1,191 @@
+//! Stage 6 — `verify`: after the DDL ran, compare the catalog with the normalized schema.
+//!
+//! Pure: it compares a [`Schema`] with [`TableSnapshot`]s read back after apply. Any mismatch fails
+//! the call (and `apply` rolls the DDL back). Checked per table: existence, every column (type as
+//! Postgres renders it, NOT NULL, presence of a default, generated), primary/unique/check/foreign
+//! keys by name, every index by name and columns, the updated_at trigger, RLS enabled/forced, and
+//! the tenant policy (FOR ALL, USING and WITH CHECK both calling `revos.current_tenant_id()`).
+
+use serde::Serialize;
+use std::collections::HashMap;
+
+use crate::ident::Name;
+use crate::model::*;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Verification {
+    pub ok: bool,
+    pub objects_checked: usize,
+    pub mismatches: Vec<String>,
+}
+
+pub type Snapshots = HashMap<(String, String), TableSnapshot>;
+
+pub fn verify(s: &Schema, tables: &Snapshots, enums: &HashMap<(String, String), Vec<String>>) -> Verification {
+    let mut v = Verification::default();
+    let check = |ok: bool, what: String, v: &mut Verification| {
+        v.objects_checked += 1;
+        if !ok {
+            v.mismatches.push(what);
+        }
+    };
+    for e in &s.enums {
+        let labels = enums.get(&(e.schema.as_str().into(), e.name.as_str().into()));
+        let ok = labels.is_some_and(|l| e.values.iter().all(|x| l.contains(x)));
+        check(ok, format!("enum {}.{} is missing or lacks values", e.schema.as_str(), e.name.as_str()), &mut v);
+    }
+    for t in &s.tables {
+        let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
+        let Some(sn) = tables.get(&t.key()) else {
+            check(false, format!("table {q} does not exist"), &mut v);
+            continue;
+        };
+        check(true, String::new(), &mut v);
+        let keeps_own_pk = sn.column("id").is_none() && t.primary_key == [Name::from_catalog("id")];
+        for c in &t.columns {
+            if keeps_own_pk && c.auto && c.name.as_str() == "id" {
+                continue;
+            }
+            let Some(live) = sn.column(c.name.as_str()) else {
+                check(false, format!("column {q}.{} does not exist", c.name.as_str()), &mut v);
+                continue;
+            };
+            let want = c.sql_type.as_deref().unwrap_or_default();
+            check(live.sql_type == want, format!("column {q}.{} is {} (schema says {want})", c.name.as_str(), live.sql_type), &mut v);
+            if c.not_null {
+                check(live.not_null, format!("column {q}.{} is not NOT NULL", c.name.as_str()), &mut v);
+            }
+            if c.default.is_some() {
+                check(live.has_default, format!("column {q}.{} has no default", c.name.as_str()), &mut v);
+            }
+            check(
+                live.generated == c.generated.is_some(),
+                format!("column {q}.{} generated={} (schema says {})", c.name.as_str(), live.generated, c.generated.is_some()),
+                &mut v,
+            );
+        }
+        let constraint = |name: &Name, v: &mut Verification| {
+            check(sn.has_constraint(name.as_str()), format!("constraint {} on {q} does not exist", name.as_str()), v)
+        };
+        if !t.primary_key.is_empty() && !keeps_own_pk {
+            constraint(&t.pk_name(), &mut v);
+        }
+        for u in &t.uniques {
+            constraint(&u.name, &mut v);
+        }
+        for c in &t.checks {
+            constraint(&c.name, &mut v);
+        }
+        for f in &t.foreign_keys {
+            constraint(&f.name, &mut v);
+        }
+        for x in &t.indexes {
+            let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
+            let ok = sn.index(x.name.as_str()).is_some_and(|i| i.columns == want && i.unique == x.unique);
+            check(ok, format!("index {} on {q} is missing or has other columns", x.name.as_str()), &mut v);
+        }
+        if t.touch_trigger {
+            let ok = sn.triggers.iter().any(|n| n == Table::trigger_name().as_str());
+            check(ok, format!("trigger {} on {q} does not exist", Table::trigger_name().as_str()), &mut v);
+        }
+        if t.rls {
+            check(sn.rls_enabled, format!("row level security is not enabled on {q}"), &mut v);
+            if t.force_rls {
+                check(sn.rls_forced, format!("row level security is not forced on {q}"), &mut v);
+            }
+            if t.tenant_scoped {
+                let pol = sn.policies.iter().find(|p| p.name == Table::policy_name().as_str());
+                let tenant_expr = |e: &Option<String>| {
+                    e.as_deref().is_some_and(|e| e.contains("current_tenant_id()") && e.contains(s.options.tenant_column.as_str()))
+                };
+                let ok = pol.is_some_and(|p| p.command == '*' && tenant_expr(&p.using) && tenant_expr(&p.with_check));
+                check(ok, format!("tenant policy on {q} is missing or not FOR ALL with USING and WITH CHECK"), &mut v);
+            }
+        }
+    }
+    v.ok = v.mismatches.is_empty();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::tests::{run, MemCatalog};
+    use serde_json::json;
+
+    /// The snapshot Postgres would show right after the patients plan ran.
+    fn applied_snapshot() -> TableSnapshot {
+        let col = |n: &str, t: &str, nn: bool, d: bool| ColumnSnapshot { name: n.into(), sql_type: t.into(), not_null: nn, has_default: d, generated: false };
+        let ts = "timestamp with time zone";
+        let pred = Some("(tenant_id = ( SELECT (revos.current_tenant_id())::uuid AS current_tenant_id))".to_string());
+        TableSnapshot {
+            columns: vec![
+                col("id", "uuid", true, true),
+                col("tenant_id", "uuid", true, true),
+                col("created_at", ts, true, true),
+                col("updated_at", ts, true, true),
+                col("deleted_at", ts, false, false),
+                col("first_name", "text", true, false),
+            ],
+            indexes: vec![
+                IndexSnapshot { name: "patients_pkey".into(), unique: true, method: "btree".into(), columns: vec!["id".into()], partial: false },
+                IndexSnapshot { name: "idx_patients_tenant_id".into(), unique: false, method: "btree".into(), columns: vec!["tenant_id".into()], partial: false },
+                IndexSnapshot { name: "idx_patients_created_at".into(), unique: false, method: "btree".into(), columns: vec!["tenant_id".into(), "created_at".into()], partial: false },
+            ],
+            constraints: vec![("patients_pkey".into(), 'p')],
+            rls_enabled: true,
+            rls_forced: true,
+            policies: vec![PolicySnapshot { name: "revos_tenant_isolation".into(), command: '*', using: pred.clone(), with_check: pred }],
+            triggers: vec!["revos_touch_updated_at".into()],
+            has_rows: false,
+        }
+    }
+
+    fn schema() -> Schema {
+        let (s, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": [{"name": "patients", "columns": [{"name": "first_name", "type": "text", "not_null": true}]}]}),
+            &MemCatalog::default(),
+        );
+        assert!(issues.is_empty());
+        s
+    }
+
+    fn snaps(sn: TableSnapshot) -> Snapshots {
+        HashMap::from([(("public".to_string(), "patients".to_string()), sn)])
+    }
+
+    #[test]
+    fn matching_catalog_verifies() {
+        let v = verify(&schema(), &snaps(applied_snapshot()), &HashMap::new());
+        assert!(v.ok, "{:?}", v.mismatches);
+        assert!(v.objects_checked >= 20, "{}", v.objects_checked);
+    }
+
+    #[test]
+    fn each_kind_of_drift_is_caught() {
+        let s = schema();
+        let cases: Vec<(&str, Box<dyn Fn(&mut TableSnapshot)>)> = vec![
+            ("policy", Box::new(|sn| sn.policies.clear())),
+            ("policy", Box::new(|sn| sn.policies[0].with_check = None)),
+            ("policy", Box::new(|sn| sn.policies[0].command = 'r')),
+            ("not enabled", Box::new(|sn| sn.rls_enabled = false)),
+            ("not forced", Box::new(|sn| sn.rls_forced = false)),
+            ("idx_patients_created_at", Box::new(|sn| sn.indexes[2].columns = vec!["created_at".into()])),
+            ("first_name is integer", Box::new(|sn| sn.columns[5].sql_type = "integer".into())),
+            ("not NOT NULL", Box::new(|sn| sn.columns[5].not_null = false)),
+            ("no default", Box::new(|sn| sn.columns[1].has_default = false)),
+            ("deleted_at does not exist", Box::new(|sn| { sn.columns.remove(4); })),
+            ("patients_pkey", Box::new(|sn| sn.constraints.clear())),
+            ("trigger", Box::new(|sn| sn.triggers.clear())),
+        ];
+        for (want, mutate) in cases {
+            let mut sn = applied_snapshot();
+            mutate(&mut sn);
+            let v = verify(&s, &snaps(sn), &HashMap::new());
+            assert!(!v.ok, "{want}: drift not caught");
+            assert!(v.mismatches.iter().any(|m| m.contains(want)), "{want}: {:?}", v.mismatches);
+        }
+        let v = verify(&s, &HashMap::new(), &HashMap::new());
+        assert_eq!(v.mismatches, ["table public.patients does not exist"]);
+    }
+}
