@@ -90,9 +90,6 @@ BEGIN
         RAISE EXCEPTION 'revos: tenant id is longer than 200 characters'
             USING ERRCODE = '22023';
     END IF;
-    IF tenant IS NOT NULL AND position(chr(0) IN tenant) > 0 THEN
-        RAISE EXCEPTION 'revos: tenant id contains a NUL character' USING ERRCODE = '22023';
-    END IF;
     EXECUTE format('SET LOCAL app.current_tenant_id = %L', coalesce(tenant, ''));
     RETURN tenant;
 END

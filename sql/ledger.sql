@@ -4,7 +4,7 @@
 --
 -- What is here:
 --   revos.events              append-only event table, one SHA-256 hash chain per tenant
---   revos.event_chain_heads   the head (last id, last hash) of every chain; row-locked per insert
+--   revos.event_chain_heads   the head (last id) of every chain; row-locked per insert
 --   revos.event_hash(events)  THE canonical encoding + hash (used by the trigger and the verifier)
 --   revos.log_event(jsonb)    the one write API for applications (n8n, PostgREST /rpc/log_event)
 --   revos.verify_ledger(text) recomputes the chains
@@ -54,16 +54,18 @@ COMMENT ON COLUMN revos.events.prev_hash IS
 COMMENT ON COLUMN revos.events.hash IS
     'revos.event_hash(row): hex SHA-256 of the canonical encoding (see the function comment)';
 
--- chain = 'tenant:' || tenant_id, or 'global' for events without a tenant. The trigger locks the
--- chain's row for the rest of the inserting transaction: writers of ONE tenant serialize (the
--- chain cannot fork), writers of different tenants do not wait on each other.
+-- chain = 'tenant:' || tenant_id, or 'global' for events without a tenant. The chain trigger
+-- upserts the chain's row, which locks it for the rest of the inserting transaction: writers of
+-- ONE tenant serialize (the chain cannot fork), writers of different tenants do not wait on each
+-- other. last_id = the chain's newest event, prev_id = the one before it (the trigger reads that
+-- event's hash as the new event's prev_hash). verify_ledger checks last_id against the events.
 CREATE TABLE revos.event_chain_heads (
-    chain     text PRIMARY KEY,
-    last_id   bigint,
-    last_hash text NOT NULL
+    chain   text PRIMARY KEY,
+    last_id bigint,
+    prev_id bigint
 );
 COMMENT ON TABLE revos.event_chain_heads IS
-    'Head of each event hash chain (chain = ''tenant:<id>'' or ''global''): last event id and hash.';
+    'Head of each event hash chain (chain = ''tenant:<id>'' or ''global''): newest event id and the one before.';
 
 -- ---------------------------------------------------------------------------------------------
 -- Canonical encoding and hash
@@ -94,32 +96,51 @@ COMMENT ON FUNCTION revos.event_hash(revos.events) IS
 -- Insert trigger: chain head lock, id, recorded_at, prev_hash, hash
 -- ---------------------------------------------------------------------------------------------
 -- Whatever the writer supplied for id, recorded_at, prev_hash and hash is overwritten.
+--
+-- One upsert on the chain head per event: INSERT ... ON CONFLICT DO UPDATE locks the existing head
+-- row FIRST and only then evaluates the SET list, so nextval() there runs while this transaction
+-- holds the chain: ids grow along every chain. Then one primary-key read of the previous event's
+-- hash (a new statement, so READ COMMITTED sees the previous writer, who committed before we got
+-- the lock) and one sha256. Under REPEATABLE READ / SERIALIZABLE, two concurrent writers of the
+-- same tenant get a serialization failure (40001) instead of waiting; retry.
+--
+-- SECURITY INVOKER on purpose (it is the hot path: a definer + SET search_path wrapper costs about
+-- as much as the hashing). It always runs as the table owner anyway: nobody else holds INSERT on
+-- revos.events; applications, the migration trigger and the drift capture all insert through
+-- SECURITY DEFINER functions that pin search_path. Names and operators are qualified regardless.
 CREATE FUNCTION revos.events_chain() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_chain text := CASE WHEN NEW.tenant_id IS NULL THEN 'global' ELSE 'tenant:' || NEW.tenant_id END;
-    v_prev  text;
+    v_chain   pg_catalog.text := CASE WHEN NEW.tenant_id IS NULL THEN 'global'
+                                      ELSE 'tenant:' OPERATOR(pg_catalog.||) NEW.tenant_id END;
+    v_id      bigint;
+    v_prev_id bigint;
 BEGIN
-    -- Lock the head of this chain until the end of the transaction.
-    SELECT h.last_hash INTO v_prev FROM revos.event_chain_heads h WHERE h.chain = v_chain FOR UPDATE;
-    IF NOT FOUND THEN
-        -- First event of the chain. A concurrent first writer makes us wait here, then DO NOTHING.
-        INSERT INTO revos.event_chain_heads (chain, last_id, last_hash)
-        VALUES (v_chain, NULL, repeat('0', 64))
-        ON CONFLICT (chain) DO NOTHING;
-        SELECT h.last_hash INTO STRICT v_prev FROM revos.event_chain_heads h WHERE h.chain = v_chain FOR UPDATE;
+    INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
+    VALUES (v_chain, NULL, NULL)
+    ON CONFLICT (chain) DO UPDATE
+        SET prev_id = h.last_id,
+            last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
+    RETURNING h.last_id, h.prev_id INTO v_id, v_prev_id;
+
+    IF v_id IS NULL THEN
+        -- First event of the chain: we just inserted (and so hold) its head row. A concurrent
+        -- first writer waited on our insert and continues through the DO UPDATE branch.
+        v_id := pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass);
+        UPDATE revos.event_chain_heads SET last_id = v_id WHERE chain OPERATOR(pg_catalog.=) v_chain;
+        NEW.prev_hash := pg_catalog.repeat('0', 64);
+    ELSE
+        -- 'missing' only if the previous event was removed behind revos's back (triggers disabled):
+        -- the chain goes on and verify_ledger reports the break at this event.
+        NEW.prev_hash := coalesce((SELECT e.hash FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id),
+                                  'missing');
     END IF;
 
-    NEW.id          := nextval('revos.events_id_seq'::regclass);  -- after the lock: id order = chain order
-    NEW.recorded_at := clock_timestamp();
+    NEW.id          := v_id;
+    NEW.recorded_at := pg_catalog.clock_timestamp();
     NEW.occurred_at := coalesce(NEW.occurred_at, NEW.recorded_at);
-    NEW.payload     := coalesce(NEW.payload, '{}'::jsonb);
-    NEW.prev_hash   := v_prev;
     NEW.hash        := revos.event_hash(NEW);
-
-    UPDATE revos.event_chain_heads SET last_id = NEW.id, last_hash = NEW.hash WHERE chain = v_chain;
     RETURN NEW;
 END
 $$;
@@ -155,26 +176,6 @@ ALTER TABLE revos.events ENABLE ALWAYS TRIGGER events_no_truncate;
 -- ---------------------------------------------------------------------------------------------
 -- revos.log_event(jsonb)
 -- ---------------------------------------------------------------------------------------------
--- Reads one string field of an envelope part (meta / subject / context); NULL when absent, JSON
--- null or ''. allow_number: numbers are accepted and turned into text (subject.id).
-CREATE FUNCTION revos.log_event_field(obj jsonb, key text, what text, allow_number boolean DEFAULT false)
-RETURNS text
-LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v jsonb := obj -> key;
-BEGIN
-    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-        RETURN NULL;
-    ELSIF jsonb_typeof(v) = 'string' OR (allow_number AND jsonb_typeof(v) = 'number') THEN
-        RETURN nullif(v #>> '{}', '');
-    END IF;
-    RAISE EXCEPTION 'revos.log_event: % must be a JSON string, got %', what, jsonb_typeof(v)
-        USING ERRCODE = '22023';
-END
-$$;
-
 -- Accepts
 --   flat:     {"event_type", "tenant_id"?, "subject_type"?, "subject_id"?, "actor_id"?,
 --              "payload"?, "idempotency_key"?, "occurred_at"?}
@@ -186,10 +187,12 @@ $$;
 -- meta.actor_id. Other keys of meta/subject/context and of the envelope itself are ignored;
 -- unknown keys of the flat form are an error (typos must not silently lose data).
 -- A missing tenant_id falls back to revos.current_tenant_id(). Empty strings count as absent.
+-- Types: every field is a JSON string (or null), except subject_id (string or number) and
+-- payload (object or null; null/absent = {}).
 -- Limits: event_type 1..200 chars of [A-Za-z0-9_.:-]; tenant_id, subject_type <= 200 chars;
--- idempotency_key <= 255; subject_id, actor_id <= 1000; payload must be an object whose text form
--- is at most 1048576 bytes (1 MiB); occurred_at an ISO 8601 timestamp string (no offset = the
--- session's TimeZone), default = recorded_at.
+-- idempotency_key <= 255; subject_id, actor_id <= 1000; payload at most 1048576 bytes (1 MiB) as
+-- JSON text (payload::text); occurred_at an ISO 8601 timestamp string (no offset = the session's
+-- TimeZone), default = recorded_at.
 -- Returns {"status": "recorded" | "duplicate", "event_id": uuid, "id": bigint}; a repeated
 -- idempotency_key returns the FIRST event with status "duplicate" and records nothing.
 -- Concurrency: callers with the same key serialize on pg_advisory_xact_lock(1919252079, hashtext(key))
@@ -197,62 +200,81 @@ $$;
 -- concurrent duplicate can surface as unique_violation (23505) instead; retry the transaction.
 -- (No INSERT ... ON CONFLICT: the BEFORE INSERT chain trigger would advance the chain for a row
 -- that is then thrown away.)
-CREATE FUNCTION revos.log_event(event jsonb) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- Bad input: SQLSTATE 22023, the message names the field; nothing is recorded.
+
+-- One string field of an envelope part (meta / subject / context); NULL when absent, JSON null
+-- or ''. allow_number: numbers are accepted too (subject.id).
+CREATE FUNCTION revos.log_event_field(obj jsonb, key text, what text, allow_number boolean DEFAULT false)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    src        jsonb;
-    meta       jsonb;
-    subj       jsonb;
-    ctx        jsonb;
-    bad_key    text;
-    bad_type   text;
-    v_type     text;
-    v_tenant   text;
-    v_stype    text;
-    v_sid      text;
-    v_actor    text;
-    v_key      text;
-    v_occ      text;
-    v_occurred timestamptz;
-    v_payload  jsonb;
-    v_id       bigint;
-    v_event_id uuid;
+    v jsonb := obj -> key;
 BEGIN
-    IF event IS NULL OR jsonb_typeof(event) <> 'object' THEN
-        RAISE EXCEPTION 'revos.log_event: the argument must be a JSON object, got %',
-            coalesce(jsonb_typeof(event), 'NULL') USING ERRCODE = '22023';
+    IF v IS NULL OR jsonb_typeof(v) = 'null' OR v = '""'::jsonb THEN
+        RETURN NULL;
+    ELSIF jsonb_typeof(v) = 'string' OR (allow_number AND jsonb_typeof(v) = 'number') THEN
+        RETURN v;
     END IF;
+    RAISE EXCEPTION 'revos.log_event: % must be a JSON string, got %', what, jsonb_typeof(v)
+        USING ERRCODE = '22023';
+END
+$$;
 
-    IF event ?| ARRAY['meta', 'subject', 'context'] THEN
-        meta := event -> 'meta';
-        subj := event -> 'subject';
-        ctx  := event -> 'context';
-        IF jsonb_typeof(meta) NOT IN ('object', 'null') THEN
-            RAISE EXCEPTION 'revos.log_event: meta must be a JSON object, got %', jsonb_typeof(meta)
-                USING ERRCODE = '22023';
-        END IF;
-        IF jsonb_typeof(subj) NOT IN ('object', 'null') THEN
-            RAISE EXCEPTION 'revos.log_event: subject must be a JSON object, got %', jsonb_typeof(subj)
-                USING ERRCODE = '22023';
-        END IF;
-        IF jsonb_typeof(ctx) NOT IN ('object', 'null') THEN
-            RAISE EXCEPTION 'revos.log_event: context must be a JSON object, got %', jsonb_typeof(ctx)
-                USING ERRCODE = '22023';
-        END IF;
-        src := event -> 'payload';
-        IF src IS NULL OR jsonb_typeof(src) = 'null' THEN
-            src := '{}'::jsonb;
-        ELSIF jsonb_typeof(src) <> 'object' THEN
-            RAISE EXCEPTION 'revos.log_event: payload (the event fields of the envelope) must be a JSON object, got %',
-                jsonb_typeof(src) USING ERRCODE = '22023';
-        END IF;
-    ELSE
-        src := event;
+-- Envelope -> flat form (the payload object plus the fallbacks described above).
+CREATE FUNCTION revos.log_event_flatten(event jsonb) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    meta jsonb := nullif(event -> 'meta', 'null'::jsonb);
+    subj jsonb := nullif(event -> 'subject', 'null'::jsonb);
+    ctx  jsonb := nullif(event -> 'context', 'null'::jsonb);
+    src  jsonb := nullif(event -> 'payload', 'null'::jsonb);
+    fb   jsonb := '{}'::jsonb;
+BEGIN
+    IF jsonb_typeof(meta) <> 'object' THEN
+        RAISE EXCEPTION 'revos.log_event: meta must be a JSON object, got %', jsonb_typeof(meta)
+            USING ERRCODE = '22023';
+    ELSIF jsonb_typeof(subj) <> 'object' THEN
+        RAISE EXCEPTION 'revos.log_event: subject must be a JSON object, got %', jsonb_typeof(subj)
+            USING ERRCODE = '22023';
+    ELSIF jsonb_typeof(ctx) <> 'object' THEN
+        RAISE EXCEPTION 'revos.log_event: context must be a JSON object, got %', jsonb_typeof(ctx)
+            USING ERRCODE = '22023';
+    ELSIF jsonb_typeof(src) <> 'object' THEN
+        RAISE EXCEPTION 'revos.log_event: payload (the event fields of the envelope) must be a JSON object, got %',
+            jsonb_typeof(src) USING ERRCODE = '22023';
     END IF;
+    src := coalesce(src, '{}'::jsonb);
+    fb := jsonb_strip_nulls(jsonb_build_object(
+        'event_type',      revos.log_event_field(meta, 'event_type', 'meta.event_type'),
+        'tenant_id',       coalesce(revos.log_event_field(meta, 'tenant_id', 'meta.tenant_id'),
+                                    revos.log_event_field(subj, 'tenant_id', 'subject.tenant_id')),
+        'idempotency_key', revos.log_event_field(meta, 'idempotency_key', 'meta.idempotency_key'),
+        'occurred_at',     revos.log_event_field(meta, 'occurred_at', 'meta.occurred_at'),
+        'subject_type',    revos.log_event_field(subj, 'type', 'subject.type'),
+        'subject_id',      revos.log_event_field(subj, 'id', 'subject.id', true),
+        'actor_id',        coalesce(revos.log_event_field(ctx, 'actor_id', 'context.actor_id'),
+                                    revos.log_event_field(meta, 'actor_id', 'meta.actor_id'))));
+    -- payload fields win; absent, null and '' ones take the fallback
+    RETURN fb || (SELECT coalesce(jsonb_object_agg(f.key, f.value), '{}'::jsonb)
+                  FROM jsonb_each(src) f
+                  WHERE f.value NOT IN ('null'::jsonb, '""'::jsonb) OR NOT fb ? f.key);
+END
+$$;
 
-    -- Field names and JSON types of the flat form, in one pass.
+-- Slow path of log_event: says what is wrong with a flat-form object (always raises).
+CREATE FUNCTION revos.log_event_reject(src jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad_key  text;
+    bad_type text;
+    v_type   text := nullif(src ->> 'event_type', '');
+BEGIN
     SELECT f.key, jsonb_typeof(f.value) INTO bad_key, bad_type
     FROM jsonb_each(src) f
     WHERE CASE
@@ -278,32 +300,6 @@ BEGIN
                 USING ERRCODE = '22023';
         END IF;
     END IF;
-
-    v_type    := nullif(src ->> 'event_type', '');
-    v_tenant  := nullif(src ->> 'tenant_id', '');
-    v_stype   := nullif(src ->> 'subject_type', '');
-    v_sid     := nullif(src ->> 'subject_id', '');
-    v_actor   := nullif(src ->> 'actor_id', '');
-    v_key     := nullif(src ->> 'idempotency_key', '');
-    v_occ     := nullif(src ->> 'occurred_at', '');
-    v_payload := src -> 'payload';
-    IF v_payload IS NULL OR jsonb_typeof(v_payload) = 'null' THEN
-        v_payload := '{}'::jsonb;
-    END IF;
-
-    IF meta IS NOT NULL OR subj IS NOT NULL OR ctx IS NOT NULL THEN
-        v_type   := coalesce(v_type, revos.log_event_field(meta, 'event_type', 'meta.event_type'));
-        v_tenant := coalesce(v_tenant, revos.log_event_field(meta, 'tenant_id', 'meta.tenant_id'),
-                                       revos.log_event_field(subj, 'tenant_id', 'subject.tenant_id'));
-        v_key    := coalesce(v_key, revos.log_event_field(meta, 'idempotency_key', 'meta.idempotency_key'));
-        v_occ    := coalesce(v_occ, revos.log_event_field(meta, 'occurred_at', 'meta.occurred_at'));
-        v_stype  := coalesce(v_stype, revos.log_event_field(subj, 'type', 'subject.type'));
-        v_sid    := coalesce(v_sid, revos.log_event_field(subj, 'id', 'subject.id', true));
-        v_actor  := coalesce(v_actor, revos.log_event_field(ctx, 'actor_id', 'context.actor_id'),
-                                      revos.log_event_field(meta, 'actor_id', 'meta.actor_id'));
-    END IF;
-    v_tenant := coalesce(v_tenant, revos.current_tenant_id());
-
     IF v_type IS NULL THEN
         RAISE EXCEPTION 'revos.log_event: event_type is required' USING ERRCODE = '22023';
     ELSIF length(v_type) > 200 THEN
@@ -311,40 +307,85 @@ BEGIN
     ELSIF v_type !~ '^[A-Za-z0-9_.:-]+$' THEN
         RAISE EXCEPTION 'revos.log_event: event_type "%" must match ^[A-Za-z0-9_.:-]+$', v_type
             USING ERRCODE = '22023';
-    END IF;
-    IF length(v_tenant) > 200 THEN
+    ELSIF length(src ->> 'tenant_id') > 200 THEN
         RAISE EXCEPTION 'revos.log_event: tenant_id is longer than 200 characters' USING ERRCODE = '22023';
-    END IF;
-    IF length(v_stype) > 200 THEN
+    ELSIF length(src ->> 'subject_type') > 200 THEN
         RAISE EXCEPTION 'revos.log_event: subject_type is longer than 200 characters' USING ERRCODE = '22023';
-    END IF;
-    IF length(v_sid) > 1000 THEN
+    ELSIF length(src ->> 'subject_id') > 1000 THEN
         RAISE EXCEPTION 'revos.log_event: subject_id is longer than 1000 characters' USING ERRCODE = '22023';
-    END IF;
-    IF length(v_actor) > 1000 THEN
+    ELSIF length(src ->> 'actor_id') > 1000 THEN
         RAISE EXCEPTION 'revos.log_event: actor_id is longer than 1000 characters' USING ERRCODE = '22023';
-    END IF;
-    IF length(v_key) > 255 THEN
+    ELSIF length(src ->> 'idempotency_key') > 255 THEN
         RAISE EXCEPTION 'revos.log_event: idempotency_key is longer than 255 characters' USING ERRCODE = '22023';
-    END IF;
-    IF octet_length(v_payload::text) > 1048576 THEN
+    ELSIF octet_length((src -> 'payload')::text) > 1048576 THEN
         RAISE EXCEPTION 'revos.log_event: payload is larger than 1048576 bytes (1 MiB) as JSON text'
             USING ERRCODE = '22023';
     END IF;
+    RAISE EXCEPTION 'revos.log_event: invalid event' USING ERRCODE = '22023';
+END
+$$;
 
-    IF v_occ IS NOT NULL THEN
-        IF v_occ !~ '^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN
-            RAISE EXCEPTION 'revos.log_event: occurred_at "%" is not an ISO 8601 timestamp', v_occ
-                USING ERRCODE = '22023';
-        END IF;
-        BEGIN
-            v_occurred := v_occ::timestamptz;
-        EXCEPTION WHEN others THEN
-            RAISE EXCEPTION 'revos.log_event: occurred_at "%" is not a valid timestamp', v_occ
-                USING ERRCODE = '22023';
-        END;
+-- occurred_at text -> timestamptz (22023 when it is not an ISO 8601 timestamp).
+CREATE FUNCTION revos.log_event_time(v text) RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF v !~ '^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN
+        RAISE EXCEPTION 'revos.log_event: occurred_at "%" is not an ISO 8601 timestamp', v
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN v::timestamptz;
+EXCEPTION
+    WHEN invalid_parameter_value THEN
+        RAISE;
+    WHEN others THEN
+        RAISE EXCEPTION 'revos.log_event: occurred_at "%" is not a valid timestamp', v
+            USING ERRCODE = '22023';
+END
+$$;
+
+-- The hot path is short on purpose: one validity expression (details only on failure), the
+-- idempotency check when there is a key, one INSERT.
+CREATE FUNCTION revos.log_event(event jsonb) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src        jsonb := event;
+    v_key      text;
+    v_id       bigint;
+    v_event_id uuid;
+BEGIN
+    IF jsonb_typeof(event) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'revos.log_event: the argument must be a JSON object, got %',
+            coalesce(jsonb_typeof(event), 'NULL') USING ERRCODE = '22023';
+    END IF;
+    IF event ?| '{meta,subject,context}'::text[] THEN
+        src := revos.log_event_flatten(event);
+    END IF;
+    IF NOT coalesce(
+            (src - '{event_type,tenant_id,subject_type,subject_id,actor_id,payload,idempotency_key,occurred_at}'::text[]) = '{}'::jsonb
+        AND jsonb_typeof(src -> 'event_type') = 'string'
+        AND (src ->> 'event_type') ~ '^[A-Za-z0-9_.:-]{1,200}$'
+        AND coalesce(jsonb_typeof(src -> 'tenant_id'), 'null') IN ('string', 'null')
+        AND coalesce(length(src ->> 'tenant_id'), 0) <= 200
+        AND coalesce(jsonb_typeof(src -> 'subject_type'), 'null') IN ('string', 'null')
+        AND coalesce(length(src ->> 'subject_type'), 0) <= 200
+        AND coalesce(jsonb_typeof(src -> 'subject_id'), 'null') IN ('string', 'number', 'null')
+        AND coalesce(length(src ->> 'subject_id'), 0) <= 1000
+        AND coalesce(jsonb_typeof(src -> 'actor_id'), 'null') IN ('string', 'null')
+        AND coalesce(length(src ->> 'actor_id'), 0) <= 1000
+        AND coalesce(jsonb_typeof(src -> 'idempotency_key'), 'null') IN ('string', 'null')
+        AND coalesce(length(src ->> 'idempotency_key'), 0) <= 255
+        AND coalesce(jsonb_typeof(src -> 'occurred_at'), 'null') IN ('string', 'null')
+        AND coalesce(jsonb_typeof(src -> 'payload'), 'null') IN ('object', 'null')
+        AND coalesce(octet_length((src -> 'payload')::text), 0) <= 1048576, false)
+    THEN
+        PERFORM revos.log_event_reject(src);
     END IF;
 
+    v_key := nullif(src ->> 'idempotency_key', '');
     IF v_key IS NOT NULL THEN
         -- Same-key callers queue here; the winner's row is visible once it commits.
         PERFORM pg_advisory_xact_lock(1919252079, hashtext(v_key));
@@ -357,7 +398,15 @@ BEGIN
 
     INSERT INTO revos.events (id, tenant_id, event_type, subject_type, subject_id, actor_id,
                               payload, idempotency_key, occurred_at)
-    VALUES (NULL, v_tenant, v_type, v_stype, v_sid, v_actor, v_payload, v_key, v_occurred)
+    VALUES (NULL,
+            coalesce(nullif(src ->> 'tenant_id', ''), revos.current_tenant_id()),
+            src ->> 'event_type',
+            nullif(src ->> 'subject_type', ''),
+            nullif(src ->> 'subject_id', ''),
+            nullif(src ->> 'actor_id', ''),
+            CASE WHEN jsonb_typeof(src -> 'payload') = 'object' THEN src -> 'payload' ELSE '{}'::jsonb END,
+            v_key,
+            CASE WHEN src ->> 'occurred_at' <> '' THEN revos.log_event_time(src ->> 'occurred_at') END)
     RETURNING id, event_id INTO v_id, v_event_id;
 
     RETURN jsonb_build_object('status', 'recorded', 'event_id', v_event_id, 'id', v_id);
@@ -440,17 +489,17 @@ bad_rows AS (
        OR ev.prev_hash IS DISTINCT FROM coalesce(ev.prev_row_hash, repeat('0', 64))
 ),
 tails AS (
-    SELECT ev.chain, ev.id, ev.hash FROM ev WHERE ev.is_last
+    SELECT ev.chain, ev.id FROM ev WHERE ev.is_last
 ),
 heads AS (
-    SELECT h.chain, h.last_id, h.last_hash FROM revos.event_chain_heads h
+    SELECT h.chain, h.last_id FROM revos.event_chain_heads h
     WHERE $1 IS NULL OR h.chain = 'tenant:' || $1
 ),
 bad_heads AS (
     SELECT coalesce((SELECT min(ev.id) FROM ev WHERE ev.chain = h.chain AND ev.id > h.last_id),
                     h.last_id, t.id) AS id
     FROM tails t FULL JOIN heads h ON h.chain = t.chain
-    WHERE t.id IS DISTINCT FROM h.last_id OR t.hash IS DISTINCT FROM h.last_hash
+    WHERE t.id IS DISTINCT FROM h.last_id
 )
 SELECT jsonb_build_object(
     'ok',              NOT EXISTS (SELECT 1 FROM bad_rows) AND NOT EXISTS (SELECT 1 FROM bad_heads),
@@ -663,5 +712,8 @@ REVOKE ALL ON SEQUENCE revos.events_id_seq FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event(jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.verify_ledger(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_field(jsonb, text, text, boolean) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.log_event_flatten(jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.log_event_reject(jsonb) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.log_event_time(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_record(text, text, text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_is_managed(oid) FROM PUBLIC;

@@ -46,7 +46,7 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
     let tables = raw
         .tables
         .iter()
-        .filter_map(|t| normalize_table(t, &default_schema, &options, issues))
+        .map(|t| normalize_table(t, &default_schema, &options, issues))
         .collect();
 
     Schema {
@@ -159,13 +159,18 @@ fn join(names: &[Name]) -> String {
     names.iter().map(Name::as_str).collect::<Vec<_>>().join("_")
 }
 
-fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mut Vec<Issue>) -> Option<Table> {
-    let name = Name::normalize(&t.name, &format!("{}.name", t.path)).map_err(|i| issues.push(i)).ok();
+fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mut Vec<Issue>) -> Table {
+    // A bad table or schema name is reported, and the table is still normalized under a stand-in
+    // name so that the problems inside it are reported too (the payload is blocked either way).
+    let stand_in = || Name::derived(&format!("_invalid_{}", t.path.replace(|c: char| !c.is_ascii_alphanumeric(), "_")));
+    let name = Name::normalize(&t.name, &format!("{}.name", t.path)).unwrap_or_else(|i| {
+        issues.push(i);
+        stand_in()
+    });
     let schema = match &t.schema {
-        Some(s) => schema_name(Some(s), &format!("{}.schema", t.path), issues),
-        None => Some(default_schema.clone()),
+        Some(s) => schema_name(Some(s), &format!("{}.schema", t.path), issues).unwrap_or_else(|| default_schema.clone()),
+        None => default_schema.clone(),
     };
-    let (name, schema) = (name?, schema?);
     let tn = name.as_str().to_string();
     let tenant_scoped = t.tenant_scoped.unwrap_or(true);
     let soft_delete = t.soft_delete.unwrap_or(o.soft_delete);
@@ -377,7 +382,7 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     }
 
     let touch_trigger = timestamps && columns.iter().any(|c| c.name.as_str() == "updated_at");
-    Some(Table {
+    Table {
         path: t.path.clone(),
         schema,
         name,
@@ -393,7 +398,7 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
         indexes,
         comment: t.comment.clone(),
         touch_trigger,
-    })
+    }
 }
 
 fn normalize_reference(
@@ -604,6 +609,15 @@ mod tests {
         assert!(codes.contains(&("options.tenant_type", code::INVALID_VALUE)), "{codes:?}");
         assert!(codes.contains(&("options.lock_timeout_ms", code::INVALID_VALUE)), "{codes:?}");
         assert!(codes.contains(&("schema", code::RESERVED_NAME)), "{codes:?}");
+    }
+
+    #[test]
+    fn a_bad_table_name_still_reports_problems_inside_the_table() {
+        let (s, issues) = norm(json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "x;y", "columns": [{"name": "a b;", "type": "text"}]}]}));
+        let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert_eq!(got, [("tables[0].name", code::INVALID_NAME), ("tables[0].columns[0].name", code::INVALID_NAME)]);
+        assert_eq!(s.tables.len(), 1);
     }
 
     #[test]

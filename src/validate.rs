@@ -139,6 +139,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
             state.tables.insert(t.key(), snap);
         }
     }
+    adopt_live_auto_columns(s, &state);
     references(s, cat, &mut state, &mut issues);
     retrofit(s, &state, &mut issues);
     (issues, state)
@@ -422,6 +423,25 @@ fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issue
                 ));
             }
             fk.tenant_bound = t.tenant_scoped && target_tenant;
+        }
+    }
+}
+
+/// On an existing table, a column revos would add (id, timestamps) that the table already has
+/// is taken as it is: retrofitting never changes the type of a column the caller did not name.
+/// The tenant column is the exception: its type must be the tenant type (else a risk is reported).
+fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
+    let tcol = s.options.tenant_column.clone();
+    for t in &mut s.tables {
+        let Some(snap) = state.table(&t.schema, &t.name) else { continue };
+        for c in t.columns.iter_mut().filter(|c| c.auto && (c.name != tcol || !t.tenant_scoped)) {
+            if let Some(live) = snap.column(c.name.as_str()) {
+                c.sql_type = Some(live.sql_type.clone());
+                c.not_null = live.not_null;
+                if !live.has_default {
+                    c.default = None;
+                }
+            }
         }
     }
 }

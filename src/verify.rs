@@ -67,7 +67,11 @@ pub fn verify(s: &Schema, tables: &Snapshots, enums: &HashMap<(String, String), 
         let constraint = |name: &Name, v: &mut Verification| {
             check(sn.has_constraint(name.as_str()), format!("constraint {} on {q} does not exist", name.as_str()), v)
         };
-        if !t.primary_key.is_empty() && !keeps_own_pk {
+        let auto_pk = t.primary_key == [Name::from_catalog("id")] && t.column(&t.primary_key[0]).is_some_and(|c| c.auto);
+        if auto_pk && sn.primary_key().is_some() {
+            // an existing table keeps the primary key it has
+            check(true, String::new(), &mut v);
+        } else if !t.primary_key.is_empty() && !keeps_own_pk {
             constraint(&t.pk_name(), &mut v);
         }
         for u in &t.uniques {

@@ -79,22 +79,44 @@ fn decide(payload: &Value, env: &Envelope, run_id: &str, mode: Mode, mut issues:
     let mut schema = normalize(&raw, &mut issues);
     let hash = schema_hash(&schema);
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
-    cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
+    let timeout = format!("{}ms", schema.options.lock_timeout_ms);
 
     if !issues.is_empty() {
         // Report the catalog's problems too: every problem at once.
+        let saved = setting("lock_timeout");
+        set_local("lock_timeout", &timeout);
         let (more, _) = validate(&mut schema, &cat);
+        set_local("lock_timeout", saved.as_deref().unwrap_or("0"));
         issues.extend(more);
         return blocked(issues, vec![]);
     }
 
     if mode == Mode::Apply {
+        // Waiting for another schema change is not subject to lock_timeout (it may be long)...
         Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[ADVISORY_KEY.into()])
             .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
-        // Another caller may have changed the catalog while we waited.
+        // ...but everything after it is: no step may hang behind another session's table lock.
+        // Another caller may have changed the catalog while we waited: read it again.
         cat.forget();
-        cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
     }
+    let saved_timeout = setting("lock_timeout");
+    set_local("lock_timeout", &timeout);
+    cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
+    let outcome = decide_locked(schema, hash, cat, env, run_id, mode, issues);
+    set_local("lock_timeout", saved_timeout.as_deref().unwrap_or("0"));
+    outcome
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide_locked(
+    mut schema: crate::model::Schema,
+    hash: String,
+    cat: PgCatalog,
+    env: &Envelope,
+    run_id: &str,
+    mode: Mode,
+    mut issues: Vec<Issue>,
+) -> Outcome {
 
     // Idempotency: the ledger decides before anything else is looked at.
     if let Some((id, prev_hash, applied_at)) = last_applied(&schema.version) {
@@ -345,8 +367,7 @@ fn set_local(name: &str, value: &str) {
 /// subtransaction back and returns (message, sqlstate).
 fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (String, String)> {
     let saved: Vec<(&str, Option<String>)> =
-        ["lock_timeout", "revos.applying", "standard_conforming_strings"].iter().map(|n| (*n, setting(n))).collect();
-    set_local("lock_timeout", &format!("{}ms", schema.options.lock_timeout_ms));
+        ["revos.applying", "standard_conforming_strings"].iter().map(|n| (*n, setting(n))).collect();
     set_local("revos.applying", "on");
     set_local("standard_conforming_strings", "on");
 
@@ -393,7 +414,7 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
 fn verify_catalog(schema: &crate::model::Schema) -> Verification {
     let schemas: Vec<String> = schema.tables.iter().map(|t| t.schema.as_str().to_string()).collect();
     let names: Vec<String> = schema.tables.iter().map(|t| t.name.as_str().to_string()).collect();
-    let tables = load_snapshots(&schemas, &names, None);
+    let tables = load_snapshots(&schemas, &names, None, true);
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let mut enums = HashMap::new();
     for e in &schema.enums {

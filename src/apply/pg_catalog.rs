@@ -55,7 +55,7 @@ impl PgCatalog {
         }
         let schemas: Vec<String> = todo.iter().map(|k| k.0.clone()).collect();
         let names: Vec<String> = todo.iter().map(|k| k.1.clone()).collect();
-        let found = load_snapshots(&schemas, &names, Some(&self.tenant_column));
+        let found = load_snapshots(&schemas, &names, Some(&self.tenant_column), false);
         let mut cache = self.cache.borrow_mut();
         for k in todo {
             cache.insert(k.clone(), found.get(k).cloned());
@@ -162,7 +162,9 @@ impl Catalog for PgCatalog {
 }
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
-/// triggers, as JSON per table.
+/// triggers, as JSON per table. Only catalogs are read; `pg_get_expr` (which opens the table,
+/// and so would wait behind a lock another session holds) runs only when `$3` is true, which
+/// `verify` uses after the DDL already holds the table's lock.
 const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'rls_enabled', c.relrowsecurity,
@@ -181,7 +183,8 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text))
                 FROM pg_catalog.pg_constraint co WHERE co.conrelid = c.oid), '[]'),
   'policies', coalesce((SELECT jsonb_agg(jsonb_build_array(p.polname::text, p.polcmd::text,
-                       pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)))
+                       CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polqual, p.polrelid) END,
+                       CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) END))
                 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
   'triggers', coalesce((SELECT jsonb_agg(t.tgname::text) FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
@@ -194,9 +197,10 @@ pub fn load_snapshots(
     schemas: &[String],
     names: &[String],
     rows_unless_column: Option<&str>,
+    with_policy_expressions: bool,
 ) -> HashMap<(String, String), TableSnapshot> {
     let rows: Vec<(String, String, Value)> = Spi::connect(|c| {
-        let table = c.select(SNAPSHOT_SQL, None, &[schemas.to_vec().into(), names.to_vec().into()])?;
+        let table = c.select(SNAPSHOT_SQL, None, &[schemas.to_vec().into(), names.to_vec().into(), with_policy_expressions.into()])?;
         let mut out = vec![];
         for row in table {
             let s: String = row.get(1)?.unwrap_or_default();

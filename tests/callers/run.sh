@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# revos as its callers use it, for real, against a running PostgreSQL 15 with revos installed:
+#   n8n.test.js        pg-promise in n8n's three query-batching modes + the example workflow
+#   pgbouncer.test.js  pgbouncer, transaction pooling, pool size 1: no tenant leaks between clients
+#   postgrest.test.js  the SQL PostgREST v12 sends for POST /rpc/apply_schema (and a table), replayed
+#
+#   tests/callers/run.sh DSN        DSN: postgres://SUPERUSER@HOST:PORT/DB (a URL; trust auth
+#                                   for the test roles, as scripts/cluster sets up)
+#
+# Installs what it needs (node modules with npm, pgbouncer with apt-get), (re)creates its
+# databases revos_callers_{n8n,bouncer,postgrest}, runs node --test, exits non-zero on any
+# failure. The last line is "callers: N passed, N failed".
+# REVOS_CALLERS_ONLY="n8n.test.js" runs only the files named.
+set -euo pipefail
+
+DSN=${1:?usage: tests/callers/run.sh postgres://postgres@127.0.0.1:PORT/postgres}
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+work="$root/target/callers"
+mkdir -p "$work"
+# pgbouncer runs as the postgres OS user and must reach its config under target/callers.
+[ "$(id -u)" -eq 0 ] && chmod o+x "$root" "$root/target" "$work" 2>/dev/null || true
+
+say() { echo "callers: $*" >&2; }
+
+# --- node modules ----------------------------------------------------------------------------
+if [ ! -d "$here/node_modules" ]; then
+  say "installing node modules"
+  if [ -f "$here/package-lock.json" ]; then
+    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  else
+    (cd "$here" && npm install --no-audit --no-fund --loglevel=error) >&2
+  fi
+fi
+
+# --- pgbouncer -------------------------------------------------------------------------------
+PGBOUNCER_BIN="$(command -v pgbouncer || true)"
+[ -z "$PGBOUNCER_BIN" ] && [ -x /usr/sbin/pgbouncer ] && PGBOUNCER_BIN=/usr/sbin/pgbouncer
+if [ -z "$PGBOUNCER_BIN" ]; then
+  say "installing pgbouncer"
+  sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo_ apt-get install -y -q pgbouncer >&2 || { $sudo_ apt-get update -q >&2 && $sudo_ apt-get install -y -q pgbouncer >&2; }
+  PGBOUNCER_BIN=/usr/sbin/pgbouncer
+fi
+# The Debian package may start its own service; nothing here depends on it.
+export PGBOUNCER_BIN
+
+# --- databases -------------------------------------------------------------------------------
+base="${DSN%%\?*}"; query="${DSN#"$base"}"
+dsn_for() { echo "${base%/*}/$1$query"; }
+export REVOS_CALLERS_DSN="$DSN"
+for db in revos_callers_n8n revos_callers_bouncer revos_callers_postgrest; do
+  psql "$DSN" -X -q -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  psql "$(dsn_for "$db")" -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION revos" >/dev/null
+done
+
+# --- tests -----------------------------------------------------------------------------------
+export REVOS_CALLERS_WORK="$work"
+tap="$work/results.tap"
+rm -f "$tap"
+# pgbouncer.test.js starts and stops its own pgbouncer; should the test process die before its
+# after() hook, stop that pgbouncer here (by its pid file, and only if it runs our config).
+stop_our_pgbouncer() {
+  local pidfile="$work/pgbouncer/pgbouncer.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile" 2>/dev/null || true)
+  if [ -n "$pid" ] && grep -q "$work/pgbouncer/pgbouncer.ini" "/proc/$pid/cmdline" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+  fi
+}
+trap stop_our_pgbouncer EXIT
+cd "$here"
+set +e
+node --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  ${REVOS_CALLERS_ONLY:-n8n.test.js pgbouncer.test.js postgrest.test.js}
+rc=$?
+set -e
+
+pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -1)
+fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -1)
+pass=${pass:-0}; fail=${fail:-0}
+if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then fail=1; fi   # the runner itself failed
+if [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then fail=1; rc=1; fi  # ran nothing: a failure too
+echo "callers: $pass passed, $fail failed"
+exit "$rc"

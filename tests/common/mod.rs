@@ -1,0 +1,76 @@
+//! Helpers for the in-database tests: a real server (REVOS_TEST_DSN, a superuser on a throwaway
+//! cluster started by `scripts/test`), one fresh database per test, real roles.
+#![allow(dead_code)]
+
+use postgres::{Client, NoTls};
+use serde_json::Value;
+
+pub fn base_dsn() -> String {
+    std::env::var("REVOS_TEST_DSN").expect(
+        "REVOS_TEST_DSN is not set: the in-database tests need a server; run them with scripts/test",
+    )
+}
+
+/// The DSN of database `db` on the test server.
+pub fn dsn_for(db: &str) -> String {
+    let base = base_dsn();
+    let (head, _) = base.rsplit_once('/').expect("DSN ends with /database");
+    format!("{head}/{db}")
+}
+
+pub fn connect(db: &str) -> Client {
+    Client::connect(&dsn_for(db), NoTls).unwrap_or_else(|e| panic!("connect to {db}: {e}"))
+}
+
+pub fn connect_as(db: &str, user: &str) -> Client {
+    let dsn = dsn_for(db).replacen("postgres@", &format!("{user}@"), 1);
+    Client::connect(&dsn, NoTls).unwrap_or_else(|e| panic!("connect to {db} as {user}: {e}"))
+}
+
+/// Drops and creates database `name` with the extension installed; returns a superuser client.
+pub fn fresh_db(name: &str) -> Client {
+    let mut admin = Client::connect(&base_dsn(), NoTls).expect("connect to the test server");
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let mut c = connect(name);
+    c.batch_execute("CREATE EXTENSION revos").unwrap();
+    c
+}
+
+/// Creates a LOGIN role if it does not exist (roles are cluster-wide).
+pub fn ensure_role(c: &mut Client, role: &str, extra: &str) {
+    c.batch_execute(&format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN {extra}; END IF; END $$"
+    ))
+    .unwrap();
+}
+
+pub fn apply(c: &mut Client, payload: &Value) -> Value {
+    c.query_one("SELECT revos.apply_schema($1::jsonb)", &[payload]).unwrap().get(0)
+}
+
+pub fn plan(c: &mut Client, payload: &Value) -> Value {
+    c.query_one("SELECT revos.plan_schema($1::jsonb)", &[payload]).unwrap().get(0)
+}
+
+pub fn status(env: &Value) -> &str {
+    env["result"]["status"].as_str().unwrap_or("<none>")
+}
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+pub fn count(c: &mut Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+pub fn text(c: &mut Client, sql: &str) -> Option<String> {
+    c.query_one(sql, &[]).unwrap().get(0)
+}
+
+/// The SQLSTATE of a failed statement.
+pub fn sqlstate(e: &postgres::Error) -> String {
+    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no sqlstate: {e}"))
+}

@@ -1,0 +1,462 @@
+#!/usr/bin/env bash
+# Tests of the event ledger (sql/ledger.sql, contract sections 7 and 9) through psql.
+#
+#   tests/ledger_sql.sh DSN               load sql/bootstrap.sql + sql/ledger.sql into a fresh db
+#   tests/ledger_sql.sh DSN --extension   use CREATE EXTENSION revos instead (installed build)
+#
+# DSN: a superuser connection (URI or key=value), e.g. postgres://postgres@127.0.0.1:55440/postgres.
+# The script drops and recreates the database ledger_test and the role ledger_test_app.
+# Prints "N passed, M failed"; exits 1 when anything failed.
+set -uo pipefail
+
+DSN=${1:?usage: tests/ledger_sql.sh DSN [--extension]}
+MODE=${2:-}
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DB=ledger_test
+APP=ledger_test_app
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+case "$DSN" in
+  postgres://* | postgresql://*)
+    base=${DSN%%\?*}; query=""
+    [[ "$DSN" == *\?* ]] && query="?${DSN#*\?}"
+    scheme=${base%%://*}; rest=${base#*://}; auth=${rest%%/*}
+    TDSN="$scheme://$auth/$DB$query" ;;
+  *) TDSN="$DSN dbname=$DB" ;;
+esac
+
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); echo "ok    $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL  $1"; echo "        expected: $2"; echo "        got:      $3"; }
+die() { echo "FATAL: $*" >&2; exit 1; }
+
+# q SQL: one statement (or a script on stdin when SQL is -), unaligned, tuples only, errors fatal
+# to the psql run (the caller sees the error text in the output).
+q() {
+  if [ "$1" = - ]; then
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" -f - 2>&1
+  else
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" -c "$1" 2>&1
+  fi
+}
+# check NAME EXPECTED ACTUAL
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "$2" "$3"; fi; }
+# expect_error NAME SQLSTATE MESSAGE-SUBSTRING SQL...   (SQL may be several statements; the
+# last must fail). Checks the SQLSTATE and that the message contains the substring.
+expect_error() {
+  local name=$1 state=$2 msg=$3; shift 3
+  local out
+  out=$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$TDSN" -c '\set VERBOSITY verbose' \
+        "${@/#/-c}" 2>&1)
+  local got_state
+  got_state=$(printf '%s\n' "$out" | sed -n 's/^.*ERROR:  \([0-9A-Z]\{5\}\): .*$/\1/p' | head -1)
+  if [ "$got_state" != "$state" ]; then
+    bad "$name" "ERROR $state ($msg)" "${out:-<no error>}"
+  elif [[ "$out" != *"$msg"* ]]; then
+    bad "$name" "message containing '$msg'" "$out"
+  else
+    ok "$name"
+  fi
+}
+count_events() { q "SELECT count(*) FROM revos.events"; }
+
+# ---------------------------------------------------------------------------------------------
+echo "# setup ($TDSN${MODE:+, $MODE})"
+psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" >/dev/null 2>"$TMP/setup.err" <<SQL || die "cannot recreate $DB: $(cat "$TMP/setup.err")"
+DROP DATABASE IF EXISTS $DB WITH (FORCE);
+DROP ROLE IF EXISTS $APP;
+CREATE ROLE $APP NOLOGIN;
+CREATE DATABASE $DB;
+SQL
+if [ "$MODE" = --extension ]; then
+  q "CREATE EXTENSION revos" >"$TMP/load.out" || die "CREATE EXTENSION revos failed: $(cat "$TMP/load.out")"
+else
+  q "CREATE SCHEMA revos" >/dev/null || die "CREATE SCHEMA failed"
+  psql -X -q -v ON_ERROR_STOP=1 -d "$TDSN" -f "$ROOT/sql/bootstrap.sql" -f "$ROOT/sql/ledger.sql" \
+    >"$TMP/load.out" 2>&1 || die "loading the SQL files failed: $(cat "$TMP/load.out")"
+fi
+q "GRANT USAGE ON SCHEMA revos TO $APP" >/dev/null
+ZEROS=0000000000000000000000000000000000000000000000000000000000000000
+
+# ---------------------------------------------------------------------------------------------
+echo "# schema_migrations -> events (trigger, same transaction)"
+out=$(q - <<'SQL'
+BEGIN;
+INSERT INTO revos.schema_migrations (version, description, schema_hash, checksum, status, applied_at,
+       tenant_id, workflow_run_id, sql_script, metadata)
+VALUES ('1.0.0', 'first', 'sh-1', 'ck-1', 'applied', now(), 'tenant-m', 'wf-1', 'CREATE TABLE x ()',
+        '{"table_count": 3, "actor_id": "alice", "force_apply": false}')
+RETURNING id;
+COMMIT;
+SQL
+)
+mig=$out
+check "applied migration row inserted" 1 "$(q "SELECT count(*) FROM revos.schema_migrations WHERE id = '$mig'")"
+check "applied migration: one event" 1 "$(q "SELECT count(*) FROM revos.events WHERE subject_id = '$mig'")"
+check "applied migration: event columns" \
+  "schema_migration_applied|tenant-m|schema_migration|$mig|alice" \
+  "$(q "SELECT event_type, tenant_id, subject_type, subject_id, actor_id FROM revos.events WHERE subject_id = '$mig'")"
+check "applied migration: payload" \
+  "1.0.0|ck-1|sh-1|3|alice|wf-1|$mig|applied" \
+  "$(q "SELECT payload->>'version', payload->>'checksum', payload->>'schema_hash', payload->'table_count',
+               payload->>'actor_id', payload->>'workflow_run_id', payload->>'migration_id', payload->>'status'
+        FROM revos.events WHERE subject_id = '$mig'")"
+check "applied migration: table_count is a JSON number" number \
+  "$(q "SELECT jsonb_typeof(payload->'table_count') FROM revos.events WHERE subject_id = '$mig'")"
+check "migration row and event written by the same transaction" t \
+  "$(q "SELECT m.xmin::text = e.xmin::text FROM revos.schema_migrations m JOIN revos.events e ON e.subject_id = m.id::text WHERE m.id = '$mig'")"
+
+mig_failed=$(q "INSERT INTO revos.schema_migrations (version, description, schema_hash, checksum, status,
+       tenant_id, workflow_run_id, sql_script, error_message, sqlstate, metadata)
+VALUES ('1.0.1', 'broken', 'sh-2', 'ck-2', 'failed', NULL, 'wf-2', 'CREATE TABLE', 'syntax error', '42601',
+        '{\"table_count\": 1, \"actor_id\": \"bob\"}') RETURNING id")
+check "failed migration: event" \
+  "schema_migration_failed||schema_migration|$mig_failed|bob|1.0.1|42601|1|wf-2" \
+  "$(q "SELECT event_type, tenant_id, subject_type, subject_id, actor_id, payload->>'version',
+               payload->>'sqlstate', payload->'table_count', payload->>'workflow_run_id'
+        FROM revos.events WHERE subject_id = '$mig_failed'")"
+
+q - >/dev/null <<'SQL'
+BEGIN;
+INSERT INTO revos.schema_migrations (version, description, schema_hash, checksum, status, applied_at, sql_script, metadata)
+VALUES ('9.9.9', 'rolled back', 'sh-rb', 'ck-rb', 'applied', now(), 'CREATE TABLE y ()', '{"table_count": 1}');
+ROLLBACK;
+SQL
+check "rolled-back migration leaves neither row" "0|0" \
+  "$(q "SELECT (SELECT count(*) FROM revos.schema_migrations WHERE version = '9.9.9'),
+               (SELECT count(*) FROM revos.events WHERE payload->>'version' = '9.9.9')")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# log_event: flat and envelope forms"
+r=$(q "SELECT revos.log_event('{\"event_type\": \"order.created\", \"tenant_id\": \"tenant-a\", \"subject_type\": \"order\",
+        \"subject_id\": \"o-1\", \"actor_id\": \"u-1\", \"payload\": {\"total\": 12.50, \"items\": [1, 2]},
+        \"occurred_at\": \"2024-05-01T12:00:00Z\"}')")
+check "flat: status recorded" recorded "$(q "SELECT '$r'::jsonb->>'status'")"
+check "flat: returned id/event_id are the stored row" 1 \
+  "$(q "SELECT count(*) FROM revos.events WHERE id = ('$r'::jsonb->>'id')::bigint AND event_id = ('$r'::jsonb->>'event_id')::uuid")"
+check "flat: columns stored" \
+  'tenant-a|order.created|order|o-1|u-1|{"items": [1, 2], "total": 12.50}||2024-05-01 12:00:00+00' \
+  "$(q "SET TIME ZONE 'UTC'; SELECT tenant_id, event_type, subject_type, subject_id, actor_id, payload, idempotency_key, occurred_at
+        FROM revos.events WHERE id = ('$r'::jsonb->>'id')::bigint")"
+
+r=$(q "SELECT revos.log_event('{\"meta\": {\"tenant_id\": \"tenant-b\", \"idempotency_key\": \"env-key-1\", \"source\": \"n8n\"},
+        \"subject\": {\"tenant_id\": \"ignored\", \"type\": \"invoice\", \"id\": 42},
+        \"payload\": {\"event_type\": \"invoice.paid\", \"payload\": {\"amount\": 10}},
+        \"context\": {\"actor_id\": \"workflow-7\"}}')")
+check "envelope: status recorded" recorded "$(q "SELECT '$r'::jsonb->>'status'")"
+check "envelope: fields from payload/meta/subject/context" \
+  'tenant-b|invoice.paid|invoice|42|workflow-7|{"amount": 10}|env-key-1' \
+  "$(q "SELECT tenant_id, event_type, subject_type, subject_id, actor_id, payload, idempotency_key
+        FROM revos.events WHERE id = ('$r'::jsonb->>'id')::bigint")"
+r=$(q "SELECT revos.log_event('{\"meta\": {\"tenant_id\": \"tenant-meta\"}, \"subject\": {\"tenant_id\": \"tenant-subject\"},
+        \"payload\": {\"event_type\": \"x.y\", \"tenant_id\": \"tenant-payload\", \"subject_id\": \"s-1\"}}')")
+check "envelope: payload fields win over meta/subject" "tenant-payload|s-1" \
+  "$(q "SELECT tenant_id, subject_id FROM revos.events WHERE id = ('$r'::jsonb->>'id')::bigint")"
+r=$(q "SELECT revos.log_event('{\"subject\": {\"tenant_id\": \"tenant-subject\"}, \"payload\": {\"event_type\": \"x.y\"}}')")
+check "envelope: tenant_id falls back to subject.tenant_id" tenant-subject \
+  "$(q "SELECT tenant_id FROM revos.events WHERE id = ('$r'::jsonb->>'id')::bigint")"
+r=$(q - <<'SQL'
+BEGIN;
+SELECT set_config('app.current_tenant_id', 'tenant-ctx', true) \g /dev/null
+SELECT revos.log_event('{"event_type": "ctx.event"}')->>'id';
+COMMIT;
+SQL
+)
+check "no tenant_id given: revos.current_tenant_id() is used" tenant-ctx \
+  "$(q "SELECT tenant_id FROM revos.events WHERE id = ${r:-0}")"
+r=$(q "SELECT revos.log_event('{\"event_type\": \"global.thing\"}')->>'id'")
+check "no tenant at all: NULL tenant, on the global chain" "t|t" \
+  "$(q "SELECT tenant_id IS NULL, (SELECT last_id FROM revos.event_chain_heads WHERE chain = 'global') = id
+        FROM revos.events WHERE id = ${r:-0}")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# idempotency"
+r1=$(q "SELECT revos.log_event('{\"event_type\": \"dedup.test\", \"tenant_id\": \"tenant-a\", \"idempotency_key\": \"dedup-1\", \"payload\": {\"n\": 1}}')")
+r2=$(q "SELECT revos.log_event('{\"event_type\": \"dedup.test\", \"tenant_id\": \"tenant-a\", \"idempotency_key\": \"dedup-1\", \"payload\": {\"n\": 2}}')")
+check "dedup: first recorded, second duplicate" "recorded|duplicate" \
+  "$(q "SELECT '$r1'::jsonb->>'status', '$r2'::jsonb->>'status'")"
+check "dedup: duplicate returns the first event" t \
+  "$(q "SELECT '$r1'::jsonb->'event_id' = '$r2'::jsonb->'event_id' AND '$r1'::jsonb->'id' = '$r2'::jsonb->'id'")"
+check "dedup: one row, first payload kept" '1|{"n": 1}' \
+  "$(q "SELECT count(*), min(payload::text) FROM revos.events WHERE idempotency_key = 'dedup-1'")"
+r3=$(q "SELECT revos.log_event('{\"meta\": {\"idempotency_key\": \"dedup-1\"}, \"payload\": {\"event_type\": \"other\"}}')->>'status'")
+check "dedup: envelope with the same key is a duplicate too" duplicate "$r3"
+
+# 8 sessions, one key, released at the same instant; the winner holds its transaction open a little.
+T=$(date -u -d '+2 seconds' '+%Y-%m-%d %H:%M:%S.%N+00')
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" \
+    -c "SELECT pg_sleep_until('$T')" -c "BEGIN" \
+    -c "SELECT 'RESULT ' || (r->>'status') || ' ' || (r->>'event_id') FROM revos.log_event('{\"event_type\": \"conc.dedup\", \"tenant_id\": \"tenant-c\", \"idempotency_key\": \"conc-key\", \"payload\": {\"session\": $i}}') r" \
+    -c "SELECT pg_sleep(0.3)" -c "COMMIT" >"$TMP/dedup.$i" 2>&1 &
+  pids+=($!)
+done
+rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done
+check "8 concurrent same-key sessions all succeeded" 0 "$rc"
+check "8 concurrent same-key sessions: 1 recorded + 7 duplicate" "7 duplicate|1 recorded" \
+  "$(cat "$TMP"/dedup.* | sed -n 's/^RESULT \([a-z]*\) .*/\1/p' | sort | uniq -c | awk '{print $1" "$2}' | paste -sd'|')"
+check "8 concurrent same-key sessions: all got the same event_id" 1 \
+  "$(cat "$TMP"/dedup.* | sed -n 's/^RESULT [a-z]* \(.*\)/\1/p' | sort -u | wc -l | tr -d ' ')"
+check "8 concurrent same-key sessions: exactly one row, the one returned" 1 \
+  "$(q "SELECT count(*) FROM revos.events WHERE idempotency_key = 'conc-key'
+        AND event_id = '$(sed -n 's/^RESULT [a-z]* \(.*\)/\1/p' "$TMP/dedup.1")'")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# bad input: SQLSTATE 22023, nothing recorded"
+before=$(count_events)
+heads_before=$(q "SELECT md5(string_agg(chain || ':' || coalesce(last_id::text, '') || ':' || coalesce(prev_id::text, ''), ',' ORDER BY chain)) FROM revos.event_chain_heads")
+le() { printf "SELECT revos.log_event(%s)" "$1"; }
+expect_error "missing event_type"            22023 "event_type is required"        "$(le "'{}'")"
+expect_error "empty event_type"              22023 "event_type is required"        "$(le "'{\"event_type\": \"\"}'")"
+expect_error "null event_type"               22023 "event_type is required"        "$(le "'{\"event_type\": null, \"tenant_id\": \"t\"}'")"
+expect_error "event_type not a string"       22023 "event_type must be a JSON string" "$(le "'{\"event_type\": 5}'")"
+expect_error "event_type with a space"       22023 "event_type"                    "$(le "'{\"event_type\": \"order created\"}'")"
+expect_error "event_type with a quote"       22023 "event_type"                    "$(le "'{\"event_type\": \"a''b\"}'")"
+expect_error "event_type of 201 characters"  22023 "event_type is longer than 200" "$(le "jsonb_build_object('event_type', repeat('e', 201))")"
+expect_error "payload is an array"           22023 "payload must be a JSON object" "$(le "'{\"event_type\": \"x\", \"payload\": [1, 2]}'")"
+expect_error "payload is a string"           22023 "payload must be a JSON object" "$(le "'{\"event_type\": \"x\", \"payload\": \"text\"}'")"
+expect_error "occurred_at not a timestamp"   22023 "occurred_at"                   "$(le "'{\"event_type\": \"x\", \"occurred_at\": \"yesterday at noon\"}'")"
+expect_error "occurred_at impossible date"   22023 "occurred_at"                   "$(le "'{\"event_type\": \"x\", \"occurred_at\": \"2024-13-45T00:00:00Z\"}'")"
+expect_error "occurred_at is a number"       22023 "occurred_at must be a JSON string" "$(le "'{\"event_type\": \"x\", \"occurred_at\": 1700000000}'")"
+expect_error "occurred_at is 'infinity'"     22023 "occurred_at"                   "$(le "'{\"event_type\": \"x\", \"occurred_at\": \"infinity\"}'")"
+expect_error "tenant_id is a number"         22023 "tenant_id must be a JSON string" "$(le "'{\"event_type\": \"x\", \"tenant_id\": 7}'")"
+expect_error "tenant_id is an object"        22023 "tenant_id must be a JSON string" "$(le "'{\"event_type\": \"x\", \"tenant_id\": {\"id\": 1}}'")"
+expect_error "tenant_id of 201 characters"   22023 "tenant_id is longer than 200"  "$(le "jsonb_build_object('event_type', 'x', 'tenant_id', repeat('t', 201))")"
+expect_error "actor_id is a boolean"         22023 "actor_id must be a JSON string" "$(le "'{\"event_type\": \"x\", \"actor_id\": true}'")"
+expect_error "idempotency_key is a number"   22023 "idempotency_key must be a JSON string" "$(le "'{\"event_type\": \"x\", \"idempotency_key\": 12}'")"
+expect_error "idempotency_key too long"      22023 "idempotency_key is longer than 255" "$(le "jsonb_build_object('event_type', 'x', 'idempotency_key', repeat('k', 256))")"
+expect_error "unknown field (typo)"          22023 'unknown field "evnt_type"'     "$(le "'{\"evnt_type\": \"x\"}'")"
+expect_error "argument is an array"          22023 "must be a JSON object"         "$(le "'[1]'")"
+expect_error "argument is SQL NULL"          22023 "must be a JSON object"         "$(le "NULL")"
+expect_error "payload over 1 MiB"            22023 "payload is larger than 1048576 bytes" \
+  "$(le "jsonb_build_object('event_type', 'big', 'payload', jsonb_build_object('blob', repeat('x', 1048565)))")"
+expect_error "envelope: meta not an object"  22023 "meta must be a JSON object"    "$(le "'{\"meta\": \"m\", \"payload\": {\"event_type\": \"x\"}}'")"
+expect_error "envelope: payload not an object" 22023 "payload"                     "$(le "'{\"meta\": {}, \"payload\": [1]}'")"
+expect_error "envelope: meta.tenant_id a number" 22023 "meta.tenant_id must be a JSON string" \
+  "$(le "'{\"meta\": {\"tenant_id\": 5}, \"payload\": {\"event_type\": \"x\"}}'")"
+expect_error "envelope: context.actor_id an array" 22023 "context.actor_id must be a JSON string" \
+  "$(le "'{\"context\": {\"actor_id\": [1]}, \"payload\": {\"event_type\": \"x\"}}'")"
+expect_error "envelope: no event_type"       22023 "event_type is required"        "$(le "'{\"meta\": {\"tenant_id\": \"t\"}, \"payload\": {}}'")"
+expect_error "bad input with an idempotency key" 22023 "payload must be a JSON object" \
+  "$(le "'{\"event_type\": \"x\", \"idempotency_key\": \"after-bad\", \"payload\": 1}'")"
+check "bad input recorded nothing" "$before" "$(count_events)"
+check "bad input did not move any chain head" "$heads_before" \
+  "$(q "SELECT md5(string_agg(chain || ':' || coalesce(last_id::text, '') || ':' || coalesce(prev_id::text, ''), ',' ORDER BY chain)) FROM revos.event_chain_heads")"
+check "a key used by a rejected call is still free" recorded \
+  "$(q "SELECT revos.log_event('{\"event_type\": \"x\", \"idempotency_key\": \"after-bad\"}')->>'status'")"
+check "payload of exactly 1048576 bytes is accepted" recorded \
+  "$(q "SELECT revos.log_event(jsonb_build_object('event_type', 'big', 'payload', jsonb_build_object('blob', repeat('x', 1048564))))->>'status'")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# server-assigned columns and the documented hash encoding"
+r=$(q "INSERT INTO revos.events (id, event_type, tenant_id, prev_hash, hash, recorded_at)
+       VALUES (987654321, 'manual.insert', 'tenant-a', 'forged-prev', 'forged-hash', '2000-01-01')
+       RETURNING id <> 987654321, prev_hash <> 'forged-prev', hash = revos.event_hash(events), recorded_at > '2001-01-01'")
+check "direct INSERT cannot choose id, prev_hash, hash or recorded_at" "t|t|t|t" "$r"
+check "hash = documented canonical encoding (recomputed by hand) for every row" 0 \
+  "$(q "SELECT count(*) FROM revos.events WHERE hash IS DISTINCT FROM encode(sha256(convert_to(jsonb_build_array(
+          id, event_id, tenant_id, event_type, subject_type, subject_id, actor_id, payload, idempotency_key,
+          to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+          to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+          prev_hash)::text, 'UTF8')), 'hex')")"
+check "each chain starts at 64 zeros (one genesis per tenant chain)" 0 \
+  "$(q "SELECT count(*) FROM (SELECT tenant_id, count(*) FILTER (WHERE prev_hash = '$ZEROS') g
+        FROM revos.events GROUP BY tenant_id) c WHERE g <> 1")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# append-only"
+expect_error "UPDATE refused for the owner (superuser)"   42501 "append-only" "UPDATE revos.events SET actor_id = 'x'"
+expect_error "DELETE refused for the owner (superuser)"   42501 "append-only" "DELETE FROM revos.events"
+expect_error "TRUNCATE refused for the owner (superuser)" 42501 "append-only" "TRUNCATE revos.events"
+expect_error "UPDATE refused with session_replication_role=replica" 42501 "append-only" \
+  "SET session_replication_role = replica" "UPDATE revos.events SET actor_id = 'x'"
+expect_error "DELETE refused with session_replication_role=replica" 42501 "append-only" \
+  "SET session_replication_role = replica" "DELETE FROM revos.events"
+expect_error "non-superuser without grants: UPDATE denied"   42501 "permission denied" "SET ROLE $APP" "UPDATE revos.events SET actor_id = 'x'"
+expect_error "non-superuser without grants: SELECT denied"   42501 "permission denied" "SET ROLE $APP" "SELECT count(*) FROM revos.events"
+expect_error "non-superuser: chain heads not writable"       42501 "permission denied" "SET ROLE $APP" "UPDATE revos.event_chain_heads SET last_id = 0"
+expect_error "non-superuser: log_event needs an explicit grant" 42501 "permission denied" "SET ROLE $APP" "SELECT revos.log_event('{\"event_type\": \"x\"}')"
+expect_error "non-superuser: verify_ledger needs an explicit grant" 42501 "permission denied" "SET ROLE $APP" "SELECT revos.verify_ledger()"
+q "GRANT UPDATE, DELETE, TRUNCATE ON revos.events TO $APP; GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO $APP" >/dev/null
+expect_error "non-superuser with UPDATE grant: refused"   42501 "append-only" "SET ROLE $APP" "UPDATE revos.events SET actor_id = 'x'"
+expect_error "non-superuser with DELETE grant: refused"   42501 "append-only" "SET ROLE $APP" "DELETE FROM revos.events"
+expect_error "non-superuser with TRUNCATE grant: refused" 42501 "append-only" "SET ROLE $APP" "TRUNCATE revos.events"
+check "non-superuser with EXECUTE only can log events (SECURITY DEFINER)" recorded \
+  "$(q "SET ROLE $APP; SELECT revos.log_event('{\"event_type\": \"app.event\", \"tenant_id\": \"tenant-a\"}')->>'status'")"
+q "REVOKE UPDATE, DELETE, TRUNCATE ON revos.events FROM $APP" >/dev/null
+
+# ---------------------------------------------------------------------------------------------
+echo "# 8 concurrent writers x 50 events, one tenant"
+pids=()
+for w in 1 2 3 4 5 6 7 8; do
+  psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" -c "DO \$\$ BEGIN
+      FOR i IN 1..50 LOOP
+        PERFORM revos.log_event(jsonb_build_object('event_type', 'load.tick', 'tenant_id', 'tenant-load',
+                                                   'payload', jsonb_build_object('writer', $w, 'i', i)));
+        COMMIT;
+      END LOOP; END \$\$" >"$TMP/load.$w" 2>&1 &
+  pids+=($!)
+done
+# and, at the same time, another tenant and the global chain
+psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" -c "DO \$\$ BEGIN FOR i IN 1..50 LOOP
+    PERFORM revos.log_event(jsonb_build_object('event_type', 'side.tick', 'tenant_id', 'tenant-side'));
+    PERFORM revos.log_event(jsonb_build_object('event_type', 'side.tick'));
+    COMMIT; END LOOP; END \$\$" >"$TMP/load.side" 2>&1 &
+pids+=($!)
+rc=0; for p in "${pids[@]}"; do wait "$p" || rc=1; done
+check "concurrent writers all succeeded" 0 "$rc"
+[ "$rc" = 0 ] || cat "$TMP"/load.*
+check "400 events for tenant-load" 400 "$(q "SELECT count(*) FROM revos.events WHERE tenant_id = 'tenant-load'")"
+check "tenant-load chain did not fork (400 distinct prev_hash, 1 genesis)" "400|1" \
+  "$(q "SELECT count(DISTINCT prev_hash), count(*) FILTER (WHERE prev_hash = '$ZEROS') FROM revos.events WHERE tenant_id = 'tenant-load'")"
+check "verify_ledger('tenant-load'): ok, 400 checked" '{"ok": true, "events_checked": 400, "first_broken_id": null}' \
+  "$(q "SELECT jsonb_build_object('ok', v->'ok', 'events_checked', v->'events_checked', 'first_broken_id', v->'first_broken_id') FROM revos.verify_ledger('tenant-load') v")"
+total=$(count_events)
+check "verify_ledger(): ok and events_checked = count(*)" "true|$total|null" \
+  "$(q "SELECT v->>'ok', v->>'events_checked', coalesce(v->>'first_broken_id', 'null') FROM revos.verify_ledger() v")"
+check "chain heads point at each chain's last event" 0 \
+  "$(q "SELECT count(*) FROM revos.event_chain_heads h WHERE NOT EXISTS (
+        SELECT 1 FROM (SELECT e.id, e.hash FROM revos.events e
+                       WHERE (CASE WHEN e.tenant_id IS NULL THEN 'global' ELSE 'tenant:' || e.tenant_id END) = h.chain
+                       ORDER BY e.id DESC LIMIT 1) l
+        WHERE l.id = h.last_id)")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# tamper evidence"
+victim=$(q "SELECT id FROM revos.events WHERE tenant_id = 'tenant-load' ORDER BY id OFFSET 99 LIMIT 1")
+orig=$(q "SELECT payload FROM revos.events WHERE id = $victim")
+q - >/dev/null 2>&1 <<SQL
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+UPDATE revos.events SET payload = '{"writer": 1, "i": 999}' WHERE id = $victim;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+SQL
+check "forged payload (triggers disabled) found: first_broken_id = that row" "false|$victim" \
+  "$(q "SELECT v->>'ok', v->>'first_broken_id' FROM revos.verify_ledger('tenant-load') v")"
+check "forged row also reported by verify_ledger()" "false|$victim" \
+  "$(q "SELECT v->>'ok', v->>'first_broken_id' FROM revos.verify_ledger() v")"
+check "other tenants' chains unaffected" true "$(q "SELECT revos.verify_ledger('tenant-side')->>'ok'")"
+check "re-enabling the triggers was recorded as drift on revos.events" 1 \
+  "$(q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'
+        AND payload->>'object_identity' = 'revos.events' AND payload->>'command_tag' = 'ALTER TABLE'")"
+
+# forger also recomputes the row's own hash: the NEXT row's prev_hash link breaks
+next=$(q "SELECT id FROM revos.events WHERE tenant_id = 'tenant-load' AND id > $victim ORDER BY id LIMIT 1")
+q - >/dev/null 2>&1 <<SQL
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+UPDATE revos.events e SET hash = revos.event_hash(e) WHERE id = $victim;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+SQL
+check "forged row with a recomputed hash: break found at the next row" "false|$next" \
+  "$(q "SELECT v->>'ok', v->>'first_broken_id' FROM revos.verify_ledger('tenant-load') v")"
+q - >/dev/null 2>&1 <<SQL
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+UPDATE revos.events SET payload = '$orig' WHERE id = $victim;
+UPDATE revos.events e SET hash = revos.event_hash(e) WHERE id = $victim;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+SQL
+check "original content restored: chain verifies again" true "$(q "SELECT revos.verify_ledger('tenant-load')->>'ok'")"
+
+# removing the last event of a chain is caught through the chain head
+last=$(q "SELECT max(id) FROM revos.events WHERE tenant_id = 'tenant-load'")
+q - >/dev/null 2>&1 <<SQL
+CREATE TABLE public.saved_event AS SELECT * FROM revos.events WHERE id = $last;
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+DELETE FROM revos.events WHERE id = $last;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+SQL
+check "deleted tail event found (first_broken_id = the head's last_id)" "false|$last" \
+  "$(q "SELECT v->>'ok', v->>'first_broken_id' FROM revos.verify_ledger('tenant-load') v")"
+q - >/dev/null 2>&1 <<SQL
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+INSERT INTO revos.events SELECT * FROM public.saved_event;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+DROP TABLE public.saved_event;
+SQL
+check "tail restored: whole ledger verifies" true "$(q "SELECT revos.verify_ledger()->>'ok'")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# drift capture"
+mark=0
+drift() { # drift NAME EXPECTED-COUNT EXPECTED-LAST "command_tag|object_type|schema|table" SQL...
+  local name=$1 n=$2 last=$3; shift 3
+  local out
+  out=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" "${@/#/-c}" 2>&1) || { bad "$name" "DDL succeeds" "$out"; return; }
+  check "$name" "$n${last:+|$last}" \
+    "$(q "SELECT count(*) || coalesce('|' || (SELECT payload->>'command_tag' || '|' || (payload->>'object_type') || '|' ||
+                 (payload->>'schema') || '|' || (payload->>'table') FROM revos.events
+                 WHERE event_type = 'schema_drift_detected' AND id > $mark ORDER BY id DESC LIMIT 1), '')
+          FROM revos.events WHERE event_type = 'schema_drift_detected' AND id > $mark")"
+  mark=$(q "SELECT max(id) FROM revos.events")
+}
+mark=$(q "SELECT max(id) FROM revos.events")
+drift "revos's own DDL (revos.applying = on) is not drift" 0 "" \
+  "BEGIN" "SELECT set_config('revos.applying', 'on', true)" \
+  "CREATE TABLE public.orders (id int PRIMARY KEY, tenant_id text NOT NULL, n int, updated_at timestamptz)" \
+  "ALTER TABLE public.orders ENABLE ROW LEVEL SECURITY" "ALTER TABLE public.orders FORCE ROW LEVEL SECURITY" \
+  "CREATE POLICY revos_tenant_isolation ON public.orders USING (tenant_id = revos.current_tenant_id())" \
+  "CREATE INDEX orders_n_idx ON public.orders (n)" \
+  "CREATE TABLE public.notes (id int, updated_at timestamptz)" \
+  "CREATE TRIGGER revos_touch_updated_at BEFORE UPDATE ON public.notes FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()" \
+  "SELECT set_config('revos.applying', '', true)" "COMMIT"
+drift "DDL on an unmanaged table is not drift" 0 "" \
+  "CREATE TABLE public.plain (x int)" "ALTER TABLE public.plain ADD COLUMN y int" "CREATE INDEX plain_x ON public.plain (x)" \
+  "DROP INDEX public.plain_x" "DROP TABLE public.plain"
+drift "ALTER TABLE ADD COLUMN on a managed table" 1 "ALTER TABLE|table|public|orders" \
+  "ALTER TABLE public.orders ADD COLUMN note text"
+check "drift event shape" \
+  'schema_drift_detected||table|public.orders|["command_tag", "object_identity", "object_type", "schema", "table"]|public.orders' \
+  "$(q "SELECT event_type, tenant_id, subject_type, subject_id,
+               (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_object_keys(payload) k), payload->>'object_identity'
+        FROM revos.events WHERE id = (SELECT max(id) FROM revos.events)")"
+drift "ALTER TABLE ... DISABLE ROW LEVEL SECURITY" 1 "ALTER TABLE|table|public|orders" \
+  "ALTER TABLE public.orders DISABLE ROW LEVEL SECURITY"
+drift "ALTER TABLE ... NO FORCE ROW LEVEL SECURITY" 1 "ALTER TABLE|table|public|orders" \
+  "ALTER TABLE public.orders NO FORCE ROW LEVEL SECURITY"
+drift "CREATE POLICY on a managed table" 1 "CREATE POLICY|policy|public|orders" \
+  "CREATE POLICY side_door ON public.orders USING (true)"
+drift "ALTER POLICY on a managed table" 1 "ALTER POLICY|policy|public|orders" \
+  "ALTER POLICY side_door ON public.orders USING (false)"
+drift "DROP POLICY on a managed table" 1 "DROP POLICY|policy|public|orders" \
+  "DROP POLICY side_door ON public.orders"
+drift "CREATE INDEX on a managed table" 1 "CREATE INDEX|index|public|orders" \
+  "CREATE INDEX orders_note_idx ON public.orders (note)"
+drift "DROP INDEX on a managed table" 1 "DROP INDEX|index|public|orders" \
+  "DROP INDEX public.orders_n_idx"
+drift "DDL with revos.applying = on is not drift" 0 "" \
+  "BEGIN" "SELECT set_config('revos.applying', 'on', true)" "ALTER TABLE public.orders ADD COLUMN extra int" \
+  "CREATE POLICY revos_extra ON public.orders USING (true)" "DROP POLICY revos_extra ON public.orders" \
+  "SELECT set_config('revos.applying', '', true)" "COMMIT"
+drift "DROP POLICY revos_tenant_isolation (removes the marker)" 1 "DROP POLICY|policy|public|orders" \
+  "DROP POLICY revos_tenant_isolation ON public.orders"
+drift "table without a marker any more is not managed" 0 "" \
+  "ALTER TABLE public.orders ADD COLUMN later int"
+drift "ALTER TABLE on a trigger-managed table" 1 "ALTER TABLE|table|public|notes" \
+  "ALTER TABLE public.notes ADD COLUMN body text"
+drift "DROP TABLE of a managed table" 1 "DROP TABLE|table|public|notes" \
+  "DROP TABLE public.notes"
+drift "several commands in one transaction: one event each" 2 "ALTER TABLE|table|public|orders2" \
+  "BEGIN" "SELECT set_config('revos.applying', 'on', true)" \
+  "CREATE TABLE public.orders2 (id int, tenant_id text)" \
+  "CREATE POLICY revos_tenant_isolation ON public.orders2 USING (tenant_id = revos.current_tenant_id())" \
+  "SELECT set_config('revos.applying', '', true)" \
+  "ALTER TABLE public.orders2 DISABLE ROW LEVEL SECURITY" "ALTER TABLE public.orders2 ADD COLUMN z int" "COMMIT"
+drift "non-superuser DDL on a managed table is recorded too" 1 "ALTER TABLE|table|public|orders2" \
+  "BEGIN" "SELECT set_config('revos.applying', 'on', true)" "ALTER TABLE public.orders2 OWNER TO $APP" "COMMIT" \
+  "SET ROLE $APP" "ALTER TABLE public.orders2 ADD COLUMN w int"
+check "drift actor is the role that ran the DDL" "$APP" \
+  "$(q "SELECT actor_id FROM revos.events WHERE id = (SELECT max(id) FROM revos.events)")"
+check "rolled-back DDL leaves no drift event" 0 \
+  "$(q "BEGIN; ALTER TABLE public.orders2 ADD COLUMN gone int; ROLLBACK;
+        SELECT count(*) FROM revos.events WHERE id > $mark")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# end state"
+total=$(count_events)
+check "verify_ledger() ok over everything, events_checked = count(*)" "true|$total" \
+  "$(q "SELECT v->>'ok', v->>'events_checked' FROM revos.verify_ledger() v")"
+
+echo
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] || exit 1
