@@ -107,3 +107,22 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- How revos writes a column type, used both when it resolves a type and when it reads the
+-- catalog back, so the two compare as text: built-in types as format_type() renders them
+-- (with their modifiers), user types (enums, domains, composites) always schema-qualified and
+-- quoted, whatever the search_path: "schema"."name", with [] for an array of one.
+CREATE FUNCTION revos.type_sql(typ oid, typmod integer) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+             WHEN base.typnamespace = 'pg_catalog'::regnamespace THEN format_type(typ, typmod)
+             ELSE '"' || replace(n.nspname, '"', '""') || '"."' || replace(base.typname, '"', '""') || '"'
+                  || CASE WHEN base.oid <> t.oid THEN '[]' ELSE '' END
+           END
+      FROM pg_type t
+      JOIN pg_type base ON base.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END
+      JOIN pg_namespace n ON n.oid = base.typnamespace
+     WHERE t.oid = typ
+$$;

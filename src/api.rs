@@ -14,7 +14,11 @@ use crate::ident::sha256_hex;
 use crate::normalize::canonical_json;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
-pgrx::extension_sql_file!("../sql/ledger.sql", name = "ledger", requires = ["bootstrap"]);
+pgrx::extension_sql_file!(
+    "../sql/ledger.sql",
+    name = "ledger",
+    requires = ["bootstrap"]
+);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 /// Raises a [`RevosError`] as a Postgres ERROR with its SQLSTATE.
@@ -59,12 +63,20 @@ const SCHEMA_OPTIONS: &[&str] = &[
 
 /// Builds the one-table payload for `tenant_table`. Its version is derived from the arguments,
 /// so calling it twice with the same arguments is a `noop`.
-pub fn tenant_table_payload(name: &str, columns: &Value, options: &Value) -> Result<Value, RevosError> {
+pub fn tenant_table_payload(
+    name: &str,
+    columns: &Value,
+    options: &Value,
+) -> Result<Value, RevosError> {
     let Value::Array(_) = columns else {
-        return Err(RevosError::InvalidArgument("tenant_table: columns must be a JSON array of column objects".into()));
+        return Err(RevosError::InvalidArgument(
+            "tenant_table: columns must be a JSON array of column objects".into(),
+        ));
     };
     let Value::Object(opts) = options else {
-        return Err(RevosError::InvalidArgument("tenant_table: options must be a JSON object".into()));
+        return Err(RevosError::InvalidArgument(
+            "tenant_table: options must be a JSON object".into(),
+        ));
     };
     let mut table = Map::new();
     let mut schema_opts = Map::new();
@@ -86,7 +98,17 @@ pub fn tenant_table_payload(name: &str, columns: &Value, options: &Value) -> Res
         }
     }
     let digest = sha256_hex(canonical_json(&json!([name, columns, options])).as_bytes());
-    let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).take(60).collect();
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(60)
+        .collect();
     Ok(json!({
         "schema_version": format!("tenant_table.{safe}.{}", &digest[..12]),
         "description": format!("tenant_table({name})"),
@@ -102,7 +124,11 @@ COMMENT ON FUNCTION revos.tenant_table(text, jsonb, jsonb) IS
     'Create one tenant-aware table, or make an existing table tenant-aware (options.backfill_tenant for existing rows).';
 "#)]
 fn tenant_table(name: Option<&str>, columns: Option<JsonB>, options: Option<JsonB>) -> JsonB {
-    let Some(name) = name else { raise(RevosError::InvalidArgument("tenant_table: name is required".into())) };
+    let Some(name) = name else {
+        raise(RevosError::InvalidArgument(
+            "tenant_table: name is required".into(),
+        ))
+    };
     let columns = columns.map(|c| c.0).unwrap_or(json!([]));
     let options = options.map(|o| o.0).unwrap_or(json!({}));
     match tenant_table_payload(name, &columns, &options) {
@@ -130,7 +156,12 @@ mod tests {
         assert_eq!(p["options"]["backfill_tenant"], "t1");
         let v = p["schema_version"].as_str().unwrap();
         assert!(crate::normalize::valid_version(v), "{v}");
-        let again = tenant_table_payload("crm.Leads", &json!([{"name": "email", "type": "text"}]), &json!({"tenant_type": "text", "soft_delete": false, "backfill_tenant": "t1"})).unwrap();
+        let again = tenant_table_payload(
+            "crm.Leads",
+            &json!([{"name": "email", "type": "text"}]),
+            &json!({"tenant_type": "text", "soft_delete": false, "backfill_tenant": "t1"}),
+        )
+        .unwrap();
         assert_eq!(again["schema_version"], p["schema_version"]);
         assert!(tenant_table_payload("x", &json!({}), &json!({})).is_err());
     }

@@ -20,7 +20,11 @@ pub struct Issue {
 
 impl Issue {
     pub fn new(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Issue { path: path.into(), code, message: message.into() }
+        Issue {
+            path: path.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 

@@ -48,14 +48,20 @@ impl Name {
         }
         let snake = snake_case(raw);
         if snake.is_empty() {
-            return Err(Issue::new(path, code::INVALID_NAME, format!("name {raw:?} has no letters or digits")));
+            return Err(Issue::new(
+                path,
+                code::INVALID_NAME,
+                format!("name {raw:?} has no letters or digits"),
+            ));
         }
         let first = snake.chars().next().unwrap();
         if !(first.is_ascii_lowercase() || first == '_') {
             return Err(Issue::new(
                 path,
                 code::INVALID_NAME,
-                format!("name {raw:?} becomes {snake:?}, which does not start with a letter or '_'"),
+                format!(
+                    "name {raw:?} becomes {snake:?}, which does not start with a letter or '_'"
+                ),
             ));
         }
         if snake.len() > MAX_IDENT_BYTES {
@@ -75,7 +81,9 @@ impl Name {
     /// When it would exceed 63 bytes it is cut and suffixed with 8 hex digits of its SHA-256,
     /// so it stays unique and the same input always gives the same name.
     pub fn derived(text: &str) -> Name {
-        debug_assert!(text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+        debug_assert!(text
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         if text.len() <= MAX_IDENT_BYTES {
             return Name(text.to_string());
         }
@@ -163,7 +171,18 @@ mod tests {
 
     #[test]
     fn rejects_dangerous_characters_instead_of_stripping() {
-        for raw in ["a\"b", "a;b", "a.b", "a(b)", "drop table x;--", "a'b", "a/*b", "ünï", "a\nb", "tab\tle"] {
+        for raw in [
+            "a\"b",
+            "a;b",
+            "a.b",
+            "a(b)",
+            "drop table x;--",
+            "a'b",
+            "a/*b",
+            "ünï",
+            "a\nb",
+            "tab\tle",
+        ] {
             let e = Name::normalize(raw, "tables[0].name").unwrap_err();
             assert_eq!(e.code, code::INVALID_NAME, "{raw}");
             assert_eq!(e.path, "tables[0].name");
@@ -172,15 +191,30 @@ mod tests {
 
     #[test]
     fn rejects_leading_digit_empty_and_long() {
-        assert_eq!(Name::normalize("1abc", "p").unwrap_err().code, code::INVALID_NAME);
-        assert_eq!(Name::normalize("", "p").unwrap_err().code, code::INVALID_NAME);
-        assert_eq!(Name::normalize("---", "p").unwrap_err().code, code::INVALID_NAME);
+        assert_eq!(
+            Name::normalize("1abc", "p").unwrap_err().code,
+            code::INVALID_NAME
+        );
+        assert_eq!(
+            Name::normalize("", "p").unwrap_err().code,
+            code::INVALID_NAME
+        );
+        assert_eq!(
+            Name::normalize("---", "p").unwrap_err().code,
+            code::INVALID_NAME
+        );
         let long = "a".repeat(64);
-        assert_eq!(Name::normalize(&long, "p").unwrap_err().code, code::NAME_TOO_LONG);
+        assert_eq!(
+            Name::normalize(&long, "p").unwrap_err().code,
+            code::NAME_TOO_LONG
+        );
         assert!(Name::normalize(&"a".repeat(63), "p").is_ok());
         // camelCase growing past the limit is reported, not truncated
         let grows = "aB".repeat(32); // 64 chars -> longer after snake_case
-        assert_eq!(Name::normalize(&grows, "p").unwrap_err().code, code::NAME_TOO_LONG);
+        assert_eq!(
+            Name::normalize(&grows, "p").unwrap_err().code,
+            code::NAME_TOO_LONG
+        );
     }
 
     #[test]
@@ -199,6 +233,9 @@ mod tests {
     fn quoting() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
-        assert_eq!(format!("{}", Name::normalize("Order", "p").unwrap()), "\"order\"");
+        assert_eq!(
+            format!("{}", Name::normalize("Order", "p").unwrap()),
+            "\"order\""
+        );
     }
 }

@@ -91,7 +91,10 @@ impl Table {
         format!("{}.{}", self.schema, self.name)
     }
     pub fn key(&self) -> (String, String) {
-        (self.schema.as_str().to_string(), self.name.as_str().to_string())
+        (
+            self.schema.as_str().to_string(),
+            self.name.as_str().to_string(),
+        )
     }
     pub fn column(&self, name: &Name) -> Option<&Column> {
         self.columns.iter().find(|c| &c.name == name)
@@ -154,7 +157,12 @@ pub enum FkAction {
 
 impl FkAction {
     pub fn parse(s: &str) -> Option<FkAction> {
-        match s.trim().to_ascii_lowercase().replace(['_', '-'], " ").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['_', '-'], " ")
+            .as_str()
+        {
             "cascade" => Some(FkAction::Cascade),
             "restrict" => Some(FkAction::Restrict),
             "no action" => Some(FkAction::NoAction),
@@ -296,7 +304,10 @@ impl TableSnapshot {
         self.constraints.iter().any(|(n, _)| n == name)
     }
     pub fn primary_key(&self) -> Option<&str> {
-        self.constraints.iter().find(|(_, k)| *k == 'p').map(|(n, _)| n.as_str())
+        self.constraints
+            .iter()
+            .find(|(_, k)| *k == 'p')
+            .map(|(n, _)| n.as_str())
     }
 }
 

@@ -34,12 +34,19 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         .enums
         .iter()
         .filter_map(|e| {
-            let name = Name::normalize(&e.name, &format!("{}.name", e.path)).map_err(|i| issues.push(i)).ok()?;
+            let name = Name::normalize(&e.name, &format!("{}.name", e.path))
+                .map_err(|i| issues.push(i))
+                .ok()?;
             let schema = match &e.schema {
                 Some(s) => schema_name(Some(s), &format!("{}.schema", e.path), issues)?,
                 None => default_schema.clone(),
             };
-            Some(EnumType { path: e.path.clone(), schema, name, values: e.values.clone() })
+            Some(EnumType {
+                path: e.path.clone(),
+                schema,
+                name,
+                values: e.values.clone(),
+            })
         })
         .collect();
 
@@ -60,16 +67,24 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
 }
 
 pub fn valid_version(v: &str) -> bool {
-    !v.is_empty() && v.len() <= 100 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !v.is_empty()
+        && v.len() <= 100
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn schema_name(raw: Option<&str>, path: &str, issues: &mut Vec<Issue>) -> Option<Name> {
-    let n = Name::normalize(raw?, path).map_err(|i| issues.push(i)).ok()?;
+    let n = Name::normalize(raw?, path)
+        .map_err(|i| issues.push(i))
+        .ok()?;
     if RESERVED_SCHEMAS.contains(&n.as_str()) || n.as_str().starts_with("pg_") {
         issues.push(Issue::new(
             path,
             code::RESERVED_NAME,
-            format!("schema {:?} is reserved (revos, pg_*, information_schema)", n.as_str()),
+            format!(
+                "schema {:?} is reserved (revos, pg_*, information_schema)",
+                n.as_str()
+            ),
         ));
         return None;
     }
@@ -80,9 +95,17 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
     let tenant_column = o
         .tenant_column
         .as_deref()
-        .and_then(|t| Name::normalize(t, &format!("{path}.tenant_column")).map_err(|i| issues.push(i)).ok())
+        .and_then(|t| {
+            Name::normalize(t, &format!("{path}.tenant_column"))
+                .map_err(|i| issues.push(i))
+                .ok()
+        })
         .unwrap_or_else(|| Name::from_catalog("tenant_id"));
-    let tenant_type = match o.tenant_type.as_deref().map(|s| s.trim().to_ascii_lowercase()) {
+    let tenant_type = match o
+        .tenant_type
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
         None => TenantType::Uuid,
         Some(t) if t == "uuid" => TenantType::Uuid,
         Some(t) if t == "text" => TenantType::Text,
@@ -124,7 +147,10 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
 
 /// Collapses whitespace and lower-cases a type as written, for hashing and enum matching.
 pub fn normalize_type_text(t: &str) -> String {
-    t.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase()
+    t.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase()
 }
 
 fn auto_column(name: &str, ty: &str, not_null: bool, default: Option<String>) -> Column {
@@ -151,7 +177,11 @@ fn ty_sql(t: &str) -> String {
 fn names(list: &[String], path: &str, issues: &mut Vec<Issue>) -> Vec<Name> {
     list.iter()
         .enumerate()
-        .filter_map(|(i, c)| Name::normalize(c, &format!("{path}[{i}]")).map_err(|e| issues.push(e)).ok())
+        .filter_map(|(i, c)| {
+            Name::normalize(c, &format!("{path}[{i}]"))
+                .map_err(|e| issues.push(e))
+                .ok()
+        })
         .collect()
 }
 
@@ -159,16 +189,27 @@ fn join(names: &[Name]) -> String {
     names.iter().map(Name::as_str).collect::<Vec<_>>().join("_")
 }
 
-fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mut Vec<Issue>) -> Table {
+fn normalize_table(
+    t: &RawTable,
+    default_schema: &Name,
+    o: &Options,
+    issues: &mut Vec<Issue>,
+) -> Table {
     // A bad table or schema name is reported, and the table is still normalized under a stand-in
     // name so that the problems inside it are reported too (the payload is blocked either way).
-    let stand_in = || Name::derived(&format!("_invalid_{}", t.path.replace(|c: char| !c.is_ascii_alphanumeric(), "_")));
+    let stand_in = || {
+        Name::derived(&format!(
+            "_invalid_{}",
+            t.path.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        ))
+    };
     let name = Name::normalize(&t.name, &format!("{}.name", t.path)).unwrap_or_else(|i| {
         issues.push(i);
         stand_in()
     });
     let schema = match &t.schema {
-        Some(s) => schema_name(Some(s), &format!("{}.schema", t.path), issues).unwrap_or_else(|| default_schema.clone()),
+        Some(s) => schema_name(Some(s), &format!("{}.schema", t.path), issues)
+            .unwrap_or_else(|| default_schema.clone()),
         None => default_schema.clone(),
     };
     let tn = name.as_str().to_string();
@@ -181,7 +222,9 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     // Caller columns first (normalized), so auto columns can defer to them.
     let mut caller: Vec<(Column, &RawColumn)> = vec![];
     for c in &t.columns {
-        let Ok(cname) = Name::normalize(&c.name, &format!("{}.name", c.path)).map_err(|i| issues.push(i)) else {
+        let Ok(cname) =
+            Name::normalize(&c.name, &format!("{}.name", c.path)).map_err(|i| issues.push(i))
+        else {
             continue;
         };
         caller.push((
@@ -203,7 +246,11 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     // Primary key: table-level list, else column flags, else the auto `id`.
     let mut pk: Vec<Name> = match &t.primary_key {
         Some(list) => names(list, &format!("{}.primary_key", t.path), issues),
-        None => caller.iter().filter(|(_, r)| r.primary_key).map(|(c, _)| c.name.clone()).collect(),
+        None => caller
+            .iter()
+            .filter(|(_, r)| r.primary_key)
+            .map(|(c, _)| c.name.clone())
+            .collect(),
     };
     if t.primary_key.is_some() && caller.iter().any(|(_, r)| r.primary_key) {
         issues.push(Issue::new(
@@ -235,17 +282,37 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     }
     if tenant_scoped {
         let default = format!("(revos.current_tenant_id())::{}", o.tenant_type.sql());
-        take_or_auto(tcol, auto_column(tcol, o.tenant_type.sql(), true, Some(default)), &mut columns);
+        take_or_auto(
+            tcol,
+            auto_column(tcol, o.tenant_type.sql(), true, Some(default)),
+            &mut columns,
+        );
     }
     if timestamps {
-        take_or_auto("created_at", auto_column("created_at", "timestamptz", true, Some("now()".into())), &mut columns);
-        take_or_auto("updated_at", auto_column("updated_at", "timestamptz", true, Some("now()".into())), &mut columns);
+        take_or_auto(
+            "created_at",
+            auto_column("created_at", "timestamptz", true, Some("now()".into())),
+            &mut columns,
+        );
+        take_or_auto(
+            "updated_at",
+            auto_column("updated_at", "timestamptz", true, Some("now()".into())),
+            &mut columns,
+        );
     }
     if soft_delete {
-        take_or_auto("deleted_at", auto_column("deleted_at", "timestamptz", false, None), &mut columns);
+        take_or_auto(
+            "deleted_at",
+            auto_column("deleted_at", "timestamptz", false, None),
+            &mut columns,
+        );
     }
     let caller_rest: Vec<(Column, &RawColumn)> = std::mem::take(&mut caller);
-    let raw_by_name = |n: &Name| t.columns.iter().find(|c| Name::normalize(&c.name, "").ok().as_ref() == Some(n));
+    let raw_by_name = |n: &Name| {
+        t.columns
+            .iter()
+            .find(|c| Name::normalize(&c.name, "").ok().as_ref() == Some(n))
+    };
     for (c, _) in &caller_rest {
         columns.push(c.clone());
     }
@@ -264,7 +331,9 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     let mut checks = vec![];
     let mut fks = vec![];
     for col in &columns {
-        let Some(rc) = raw_by_name(&col.name) else { continue };
+        let Some(rc) = raw_by_name(&col.name) else {
+            continue;
+        };
         if col.auto {
             continue;
         }
@@ -292,7 +361,11 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     for (i, u) in t.unique.iter().enumerate() {
         let cols = names(u, &format!("{}.unique[{i}]", t.path), issues);
         if cols.is_empty() {
-            issues.push(Issue::new(format!("{}.unique[{i}]", t.path), code::INVALID_VALUE, "a unique constraint needs at least one column"));
+            issues.push(Issue::new(
+                format!("{}.unique[{i}]", t.path),
+                code::INVALID_VALUE,
+                "a unique constraint needs at least one column",
+            ));
             continue;
         }
         uniques.push(Unique {
@@ -312,7 +385,11 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
             },
             None => Name::derived(&format!("ck_{tn}_{}", i + 1)),
         };
-        checks.push(Check { path: format!("{}.expression", c.path), name, expression: c.expression.trim().to_string() });
+        checks.push(Check {
+            path: format!("{}.expression", c.path),
+            name,
+            expression: c.expression.trim().to_string(),
+        });
     }
 
     // Indexes: revos's defaults, then the caller's.
@@ -333,7 +410,10 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
         }
         if columns.iter().any(|c| c.name.as_str() == "created_at") {
             if tenant_scoped {
-                indexes.push(auto_idx(&[tcol, "created_at"], format!("idx_{tn}_created_at")));
+                indexes.push(auto_idx(
+                    &[tcol, "created_at"],
+                    format!("idx_{tn}_created_at"),
+                ));
             } else {
                 indexes.push(auto_idx(&["created_at"], format!("idx_{tn}_created_at")));
             }
@@ -342,7 +422,11 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
     for x in &t.indexes {
         let cols = names(&x.columns, &format!("{}.columns", x.path), issues);
         if x.columns.is_empty() {
-            issues.push(Issue::new(format!("{}.columns", x.path), code::INVALID_VALUE, "an index needs at least one column"));
+            issues.push(Issue::new(
+                format!("{}.columns", x.path),
+                code::INVALID_VALUE,
+                "an index needs at least one column",
+            ));
             continue;
         }
         let method = match x.method.as_deref() {
@@ -367,7 +451,18 @@ fn normalize_table(t: &RawTable, default_schema: &Name, o: &Options, issues: &mu
                     continue;
                 }
             },
-            None => Name::derived(&format!("{}_{tn}_{}", if x.unique { "uq" } else { "idx" }, join(&cols))),
+            // The method is part of a generated name unless it is btree, so that an unnamed gin or
+            // brin index never takes the name of revos's own btree index on the same columns.
+            None => Name::derived(&format!(
+                "{}_{tn}_{}{}",
+                if x.unique { "uq" } else { "idx" },
+                join(&cols),
+                if method == IndexMethod::Btree {
+                    String::new()
+                } else {
+                    format!("_{}", method.sql())
+                }
+            )),
         };
         indexes.push(Index {
             path: x.path.clone(),
@@ -422,13 +517,19 @@ fn normalize_reference(
             return None;
         }
     };
-    let target_table = Name::normalize(table_text, &format!("{}.table", r.path)).map_err(|i| issues.push(i)).ok()?;
+    let target_table = Name::normalize(table_text, &format!("{}.table", r.path))
+        .map_err(|i| issues.push(i))
+        .ok()?;
     let target_schema = match schema_text {
-        Some(s) => Name::normalize(s, &format!("{}.schema", r.path)).map_err(|i| issues.push(i)).ok()?,
+        Some(s) => Name::normalize(s, &format!("{}.schema", r.path))
+            .map_err(|i| issues.push(i))
+            .ok()?,
         None => own_schema.clone(),
     };
     let target_column = match &r.column {
-        Some(c) => Name::normalize(c, &format!("{}.column", r.path)).map_err(|i| issues.push(i)).ok()?,
+        Some(c) => Name::normalize(c, &format!("{}.column", r.path))
+            .map_err(|i| issues.push(i))
+            .ok()?,
         None => Name::from_catalog("id"),
     };
     let mut action = |v: &Option<String>, key: &str| -> Option<Option<FkAction>> {
@@ -525,34 +626,69 @@ mod tests {
 
     #[test]
     fn auto_columns_in_contract_order_then_callers() {
-        let (s, issues) = norm(json!({"schema_version": "1", "description": "d", "tables": [
-            {"name": "Patients", "columns": [{"name": "firstName", "type": "TEXT", "not_null": true}]}]}));
+        let (s, issues) = norm(
+            json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "Patients", "columns": [{"name": "firstName", "type": "TEXT", "not_null": true}]}]}),
+        );
         assert!(issues.is_empty(), "{issues:?}");
         let t = &s.tables[0];
         assert_eq!(t.name.as_str(), "patients");
-        assert_eq!(col_names(t), ["id", "tenant_id", "created_at", "updated_at", "deleted_at", "first_name"]);
+        assert_eq!(
+            col_names(t),
+            [
+                "id",
+                "tenant_id",
+                "created_at",
+                "updated_at",
+                "deleted_at",
+                "first_name"
+            ]
+        );
         assert_eq!(t.primary_key, [Name::from_catalog("id")]);
-        assert_eq!(t.columns[1].default.as_deref(), Some("(revos.current_tenant_id())::uuid"));
+        assert_eq!(
+            t.columns[1].default.as_deref(),
+            Some("(revos.current_tenant_id())::uuid")
+        );
         assert!(t.columns[1].not_null);
         assert!(t.rls && t.force_rls && t.touch_trigger);
-        let idx: Vec<(&str, Vec<&str>)> =
-            t.indexes.iter().map(|i| (i.name.as_str(), i.columns.iter().map(Name::as_str).collect())).collect();
+        let idx: Vec<(&str, Vec<&str>)> = t
+            .indexes
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.columns.iter().map(Name::as_str).collect(),
+                )
+            })
+            .collect();
         assert_eq!(
             idx,
-            [("idx_patients_tenant_id", vec!["tenant_id"]), ("idx_patients_created_at", vec!["tenant_id", "created_at"])]
+            [
+                ("idx_patients_tenant_id", vec!["tenant_id"]),
+                ("idx_patients_created_at", vec!["tenant_id", "created_at"])
+            ]
         );
     }
 
     #[test]
     fn non_tenant_table_gets_no_tenant_column_policy_or_rls() {
-        let (s, _) = norm(json!({"schema_version": "1", "description": "d", "tables": [
-            {"name": "tools", "tenant_scoped": false, "columns": [{"name": "name", "type": "text", "unique": true}]}]}));
+        let (s, _) = norm(
+            json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "tools", "tenant_scoped": false, "columns": [{"name": "name", "type": "text", "unique": true}]}]}),
+        );
         let t = &s.tables[0];
-        assert_eq!(col_names(t), ["id", "created_at", "updated_at", "deleted_at", "name"]);
+        assert_eq!(
+            col_names(t),
+            ["id", "created_at", "updated_at", "deleted_at", "name"]
+        );
         assert!(!t.rls);
         assert_eq!(t.indexes.len(), 1);
         assert_eq!(t.indexes[0].columns, [Name::from_catalog("created_at")]);
-        assert_eq!(t.uniques[0].columns, [Name::from_catalog("name")], "global unique on a non-tenant table");
+        assert_eq!(
+            t.uniques[0].columns,
+            [Name::from_catalog("name")],
+            "global unique on a non-tenant table"
+        );
     }
 
     #[test]
@@ -563,12 +699,19 @@ mod tests {
                 {"name": "a", "type": "uuid"}, {"name": "b", "type": "uuid"}, {"name": "n", "type": "text", "unique": true}]}]}));
         let t = &s.tables[0];
         assert_eq!(col_names(t), ["org_id", "a", "b", "n"]);
-        assert_eq!(t.primary_key.iter().map(Name::as_str).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            t.primary_key.iter().map(Name::as_str).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(t.columns[0].type_text, "text");
         assert!(!t.touch_trigger);
         assert_eq!(t.indexes.len(), 1, "no created_at index without timestamps");
         assert_eq!(
-            t.uniques[0].columns.iter().map(Name::as_str).collect::<Vec<_>>(),
+            t.uniques[0]
+                .columns
+                .iter()
+                .map(Name::as_str)
+                .collect::<Vec<_>>(),
             ["org_id", "n"],
             "unique is per tenant on a tenant table"
         );
@@ -576,10 +719,22 @@ mod tests {
 
     #[test]
     fn caller_definition_of_an_auto_column_wins_in_its_slot() {
-        let (s, _) = norm(json!({"schema_version": "1", "description": "d", "tables": [
-            {"name": "t", "columns": [{"name": "x", "type": "int"}, {"name": "createdAt", "type": "timestamp"}]}]}));
+        let (s, _) = norm(
+            json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "t", "columns": [{"name": "x", "type": "int"}, {"name": "createdAt", "type": "timestamp"}]}]}),
+        );
         let t = &s.tables[0];
-        assert_eq!(col_names(t), ["id", "tenant_id", "created_at", "updated_at", "deleted_at", "x"]);
+        assert_eq!(
+            col_names(t),
+            [
+                "id",
+                "tenant_id",
+                "created_at",
+                "updated_at",
+                "deleted_at",
+                "x"
+            ]
+        );
         assert!(!t.columns[2].auto);
         assert_eq!(t.columns[2].type_text, "timestamp");
     }
@@ -602,36 +757,66 @@ mod tests {
 
     #[test]
     fn bad_version_and_options_are_reported() {
-        let (_, issues) = norm(json!({"schema_version": "1; drop", "description": "d", "tables": [],
-            "options": {"tenant_type": "json", "lock_timeout_ms": -1}, "schema": "pg_temp"}));
+        let (_, issues) = norm(
+            json!({"schema_version": "1; drop", "description": "d", "tables": [],
+            "options": {"tenant_type": "json", "lock_timeout_ms": -1}, "schema": "pg_temp"}),
+        );
         let codes: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
-        assert!(codes.contains(&("schema_version", code::INVALID_VALUE)), "{codes:?}");
-        assert!(codes.contains(&("options.tenant_type", code::INVALID_VALUE)), "{codes:?}");
-        assert!(codes.contains(&("options.lock_timeout_ms", code::INVALID_VALUE)), "{codes:?}");
-        assert!(codes.contains(&("schema", code::RESERVED_NAME)), "{codes:?}");
+        assert!(
+            codes.contains(&("schema_version", code::INVALID_VALUE)),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&("options.tenant_type", code::INVALID_VALUE)),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&("options.lock_timeout_ms", code::INVALID_VALUE)),
+            "{codes:?}"
+        );
+        assert!(
+            codes.contains(&("schema", code::RESERVED_NAME)),
+            "{codes:?}"
+        );
     }
 
     #[test]
     fn a_bad_table_name_still_reports_problems_inside_the_table() {
-        let (s, issues) = norm(json!({"schema_version": "1", "description": "d", "tables": [
-            {"name": "x;y", "columns": [{"name": "a b;", "type": "text"}]}]}));
+        let (s, issues) = norm(
+            json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "x;y", "columns": [{"name": "a b;", "type": "text"}]}]}),
+        );
         let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
-        assert_eq!(got, [("tables[0].name", code::INVALID_NAME), ("tables[0].columns[0].name", code::INVALID_NAME)]);
+        assert_eq!(
+            got,
+            [
+                ("tables[0].name", code::INVALID_NAME),
+                ("tables[0].columns[0].name", code::INVALID_NAME)
+            ]
+        );
         assert_eq!(s.tables.len(), 1);
     }
 
     #[test]
     fn references_in_all_forms() {
-        let (s, issues) = norm(json!({"schema_version": "1", "description": "d", "schema": "erp", "tables": [
+        let (s, issues) = norm(
+            json!({"schema_version": "1", "description": "d", "schema": "erp", "tables": [
             {"name": "a", "columns": [
                 {"name": "p", "type": "uuid", "references": "people"},
                 {"name": "q", "type": "uuid", "references": "agent.facts"},
                 {"name": "r", "type": "uuid", "references": {"table": "x", "schema": "s", "column": "code", "on_delete": "set null"}},
-                {"name": "z", "type": "uuid", "references": {"table": "x", "on_delete": "explode"}}]}]}));
+                {"name": "z", "type": "uuid", "references": {"table": "x", "on_delete": "explode"}}]}]}),
+        );
         let fk = &s.tables[0].foreign_keys;
         assert_eq!(fk.len(), 3);
-        assert_eq!((fk[0].target_schema.as_str(), fk[0].target_table.as_str()), ("erp", "people"));
-        assert_eq!((fk[1].target_schema.as_str(), fk[1].target_table.as_str()), ("agent", "facts"));
+        assert_eq!(
+            (fk[0].target_schema.as_str(), fk[0].target_table.as_str()),
+            ("erp", "people")
+        );
+        assert_eq!(
+            (fk[1].target_schema.as_str(), fk[1].target_table.as_str()),
+            ("agent", "facts")
+        );
         assert_eq!(fk[2].target_column.as_str(), "code");
         assert_eq!(fk[2].on_delete, Some(FkAction::SetNull));
         assert_eq!(issues.len(), 1);

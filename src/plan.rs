@@ -63,15 +63,26 @@ impl Plan {
 
 /// The tenant predicate, in the sub-select form Postgres evaluates once per statement.
 pub fn tenant_predicate(o: &Options) -> String {
-    format!("({} = (SELECT (revos.current_tenant_id())::{}))", o.tenant_column, o.tenant_type.sql())
+    format!(
+        "({} = (SELECT (revos.current_tenant_id())::{}))",
+        o.tenant_column,
+        o.tenant_type.sql()
+    )
 }
 
 fn col_list(cols: &[Name]) -> String {
-    cols.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+    cols.iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn column_sql(c: &Column) -> String {
-    let mut s = format!("{} {}", c.name, c.sql_type.as_deref().expect("validated column has a type"));
+    let mut s = format!(
+        "{} {}",
+        c.name,
+        c.sql_type.as_deref().expect("validated column has a type")
+    );
     if let Some(g) = &c.generated {
         s.push_str(&format!(" GENERATED ALWAYS AS (({g})) STORED"));
     }
@@ -137,7 +148,12 @@ fn index_sql(t: &Table, x: &Index) -> String {
 /// The `(tenant, column)` keys that tenant-bound foreign keys point at: name and columns.
 fn tenant_target_key(tenant: &Name, table: &Name, column: &Name) -> (Name, Vec<Name>) {
     (
-        Name::derived(&format!("uq_{}_{}_{}", table.as_str(), tenant.as_str(), column.as_str())),
+        Name::derived(&format!(
+            "uq_{}_{}_{}",
+            table.as_str(),
+            tenant.as_str(),
+            column.as_str()
+        )),
         vec![tenant.clone(), column.clone()],
     )
 }
@@ -155,24 +171,49 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
         schemas.insert(e.schema.clone());
     }
     for sc in schemas.iter().filter(|n| n.as_str() != "public") {
-        p.push("schema", sc.as_str().to_string(), format!("CREATE SCHEMA IF NOT EXISTS {sc}"));
+        p.push(
+            "schema",
+            sc.as_str().to_string(),
+            format!("CREATE SCHEMA IF NOT EXISTS {sc}"),
+        );
     }
 
     // 2. enums
     for e in &s.enums {
         let q = format!("{}.{}", e.schema, e.name);
-        match st.enums.get(&(e.schema.as_str().to_string(), e.name.as_str().to_string())) {
+        match st
+            .enums
+            .get(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
+        {
             None => {
-                let vals = e.values.iter().map(|v| quote_literal(v)).collect::<Vec<_>>().join(", ");
-                p.push("enum", q.clone(), format!("CREATE TYPE {q} AS ENUM ({vals})"));
+                let vals = e
+                    .values
+                    .iter()
+                    .map(|v| quote_literal(v))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                p.push(
+                    "enum",
+                    q.clone(),
+                    format!("CREATE TYPE {q} AS ENUM ({vals})"),
+                );
                 p.enums_created += 1;
             }
             Some(existing) => {
                 for v in e.values.iter().filter(|v| !existing.contains(v)) {
-                    p.push("enum_value", q.clone(), format!("ALTER TYPE {q} ADD VALUE IF NOT EXISTS {}", quote_literal(v)));
+                    p.push(
+                        "enum_value",
+                        q.clone(),
+                        format!(
+                            "ALTER TYPE {q} ADD VALUE IF NOT EXISTS {}",
+                            quote_literal(v)
+                        ),
+                    );
                 }
                 for v in existing.iter().filter(|v| !e.values.contains(v)) {
-                    p.warnings.push(format!("enum {q} has value {v:?} that the schema does not list; it is kept"));
+                    p.warnings.push(format!(
+                        "enum {q} has value {v:?} that the schema does not list; it is kept"
+                    ));
                 }
             }
         }
@@ -182,7 +223,11 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     let mut needed_keys: Vec<(Name, Name, Name)> = vec![]; // (schema, table, column)
     for t in &s.tables {
         for fk in t.foreign_keys.iter().filter(|f| f.tenant_bound) {
-            let k = (fk.target_schema.clone(), fk.target_table.clone(), fk.target_column.clone());
+            let k = (
+                fk.target_schema.clone(),
+                fk.target_table.clone(),
+                fk.target_column.clone(),
+            );
             if !needed_keys.contains(&k) {
                 needed_keys.push(k);
             }
@@ -209,7 +254,8 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
         }
         let (kname, kcols) = tenant_target_key(&o.tenant_column, tn, col);
         let snap = st.tables.get(&key);
-        let has = snap.is_some_and(|sn| has_unique_on(sn, &kcols) || sn.has_constraint(kname.as_str()));
+        let has =
+            snap.is_some_and(|sn| has_unique_on(sn, &kcols) || sn.has_constraint(kname.as_str()));
         if !has {
             let spec_has = s
                 .tables
@@ -217,7 +263,14 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
                 .find(|t| t.key() == key)
                 .is_some_and(|t| t.uniques.iter().any(|u| u.columns == kcols));
             if !spec_has || !payload_tables.contains(&key) {
-                p.push("constraint", format!("{sc}.{tn}"), format!("ALTER TABLE {sc}.{tn} ADD CONSTRAINT {kname} UNIQUE ({})", col_list(&kcols)));
+                p.push(
+                    "constraint",
+                    format!("{sc}.{tn}"),
+                    format!(
+                        "ALTER TABLE {sc}.{tn} ADD CONSTRAINT {kname} UNIQUE ({})",
+                        col_list(&kcols)
+                    ),
+                );
             }
         }
     }
@@ -229,7 +282,11 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
             if snap.is_some_and(|sn| sn.has_constraint(fk.name.as_str())) {
                 continue;
             }
-            p.push("foreign_key", t.qualified(), format!("ALTER TABLE {} ADD {}", t.qualified(), fk_sql(fk, o)));
+            p.push(
+                "foreign_key",
+                t.qualified(),
+                format!("ALTER TABLE {} ADD {}", t.qualified(), fk_sql(fk, o)),
+            );
         }
     }
 
@@ -239,7 +296,10 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
         for x in &t.indexes {
             if let Some(existing) = snap.and_then(|sn| sn.index(x.name.as_str())) {
                 let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-                if existing.columns != want || existing.unique != x.unique || existing.method != x.method.sql() {
+                if existing.columns != want
+                    || existing.unique != x.unique
+                    || existing.method != x.method.sql()
+                {
                     p.warnings.push(format!(
                         "index {} on {} exists with another definition ({} {:?}); it is kept as it is",
                         x.name.as_str(),
@@ -258,7 +318,13 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     // 6. triggers, 7. RLS, 8. policies
     for t in &s.tables {
         let snap = st.table(&t.schema, &t.name);
-        if t.touch_trigger && !snap.is_some_and(|sn| sn.triggers.iter().any(|n| n == Table::trigger_name().as_str())) {
+        if t.touch_trigger
+            && !snap.is_some_and(|sn| {
+                sn.triggers
+                    .iter()
+                    .any(|n| n == Table::trigger_name().as_str())
+            })
+        {
             p.push(
                 "trigger",
                 t.qualified(),
@@ -271,12 +337,26 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
         }
         if t.rls {
             if !snap.is_some_and(|sn| sn.rls_enabled) {
-                p.push("rls", t.qualified(), format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t.qualified()));
+                p.push(
+                    "rls",
+                    t.qualified(),
+                    format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t.qualified()),
+                );
             }
             if t.force_rls && !snap.is_some_and(|sn| sn.rls_forced) {
-                p.push("rls", t.qualified(), format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", t.qualified()));
+                p.push(
+                    "rls",
+                    t.qualified(),
+                    format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", t.qualified()),
+                );
             }
-            if t.tenant_scoped && !snap.is_some_and(|sn| sn.policies.iter().any(|x| x.name == Table::policy_name().as_str())) {
+            if t.tenant_scoped
+                && !snap.is_some_and(|sn| {
+                    sn.policies
+                        .iter()
+                        .any(|x| x.name == Table::policy_name().as_str())
+                })
+            {
                 let pred = tenant_predicate(o);
                 p.push(
                     "policy",
@@ -295,11 +375,24 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     // 9. comments
     for t in &s.tables {
         if let Some(c) = &t.comment {
-            p.push("comment", t.qualified(), format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)));
+            p.push(
+                "comment",
+                t.qualified(),
+                format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)),
+            );
         }
         for c in &t.columns {
             if let Some(cm) = &c.comment {
-                p.push("comment", t.qualified(), format!("COMMENT ON COLUMN {}.{} IS {}", t.qualified(), c.name, quote_literal(cm)));
+                p.push(
+                    "comment",
+                    t.qualified(),
+                    format!(
+                        "COMMENT ON COLUMN {}.{} IS {}",
+                        t.qualified(),
+                        c.name,
+                        quote_literal(cm)
+                    ),
+                );
             }
         }
     }
@@ -308,16 +401,26 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
 
 fn has_unique_on(sn: &TableSnapshot, cols: &[Name]) -> bool {
     let want: Vec<&str> = cols.iter().map(Name::as_str).collect();
-    sn.indexes.iter().any(|i| i.unique && !i.partial && i.columns == want)
+    sn.indexes
+        .iter()
+        .any(|i| i.unique && !i.partial && i.columns == want)
 }
 
 fn create_table(p: &mut Plan, t: &Table, needed_keys: &[(Name, Name, Name)], o: &Options) {
     let mut parts: Vec<String> = t.columns.iter().map(column_sql).collect();
     if !t.primary_key.is_empty() {
-        parts.push(format!("CONSTRAINT {} PRIMARY KEY ({})", t.pk_name(), col_list(&t.primary_key)));
+        parts.push(format!(
+            "CONSTRAINT {} PRIMARY KEY ({})",
+            t.pk_name(),
+            col_list(&t.primary_key)
+        ));
     }
     for u in &t.uniques {
-        parts.push(format!("CONSTRAINT {} UNIQUE ({})", u.name, col_list(&u.columns)));
+        parts.push(format!(
+            "CONSTRAINT {} UNIQUE ({})",
+            u.name,
+            col_list(&u.columns)
+        ));
     }
     for (sc, tn, col) in needed_keys {
         if sc == &t.schema && tn == &t.name {
@@ -330,17 +433,36 @@ fn create_table(p: &mut Plan, t: &Table, needed_keys: &[(Name, Name, Name)], o: 
     for c in &t.checks {
         parts.push(format!("CONSTRAINT {} CHECK (({}))", c.name, c.expression));
     }
-    p.push("table", t.qualified(), format!("CREATE TABLE {} (\n  {}\n)", t.qualified(), parts.join(",\n  ")));
+    p.push(
+        "table",
+        t.qualified(),
+        format!(
+            "CREATE TABLE {} (\n  {}\n)",
+            t.qualified(),
+            parts.join(",\n  ")
+        ),
+    );
     p.tables_created += 1;
 }
 
-fn alter_table(p: &mut Plan, s: &Schema, t: &Table, sn: &TableSnapshot, needed_keys: &[(Name, Name, Name)]) {
+fn alter_table(
+    p: &mut Plan,
+    s: &Schema,
+    t: &Table,
+    sn: &TableSnapshot,
+    needed_keys: &[(Name, Name, Name)],
+) {
     let o = &s.options;
     let q = t.qualified();
     let before = p.steps.len();
-    let keeps_own_pk = sn.primary_key().is_some() && sn.column("id").is_none() && t.primary_key == [Name::from_catalog("id")];
+    let keeps_own_pk = sn.primary_key().is_some()
+        && sn.column("id").is_none()
+        && t.primary_key == [Name::from_catalog("id")];
     if keeps_own_pk {
-        p.warnings.push(format!("{q} keeps its primary key {:?}; no id column is added", sn.primary_key().unwrap_or_default()));
+        p.warnings.push(format!(
+            "{q} keeps its primary key {:?}; no id column is added",
+            sn.primary_key().unwrap_or_default()
+        ));
     }
     for c in &t.columns {
         if keeps_own_pk && c.auto && c.name.as_str() == "id" {
@@ -352,14 +474,41 @@ fn alter_table(p: &mut Plan, s: &Schema, t: &Table, sn: &TableSnapshot, needed_k
                 match (&o.backfill_tenant, is_tenant && sn.has_rows) {
                     (Some(tenant), true) => {
                         let ty = o.tenant_type.sql();
-                        p.push("column", q.clone(), format!("ALTER TABLE {q} ADD COLUMN {} {ty}", c.name));
-                        p.push("backfill", q.clone(), format!("UPDATE {q} SET {} = {}::{ty}", c.name, quote_literal(tenant)));
-                        p.push("column", q.clone(), format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name));
+                        p.push(
+                            "column",
+                            q.clone(),
+                            format!("ALTER TABLE {q} ADD COLUMN {} {ty}", c.name),
+                        );
+                        p.push(
+                            "backfill",
+                            q.clone(),
+                            format!(
+                                "UPDATE {q} SET {} = {}::{ty}",
+                                c.name,
+                                quote_literal(tenant)
+                            ),
+                        );
+                        p.push(
+                            "column",
+                            q.clone(),
+                            format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
+                        );
                         if let Some(d) = &c.default {
-                            p.push("column", q.clone(), format!("ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({d})", c.name));
+                            p.push(
+                                "column",
+                                q.clone(),
+                                format!(
+                                    "ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({d})",
+                                    c.name
+                                ),
+                            );
                         }
                     }
-                    _ => p.push("column", q.clone(), format!("ALTER TABLE {q} ADD COLUMN {}", column_sql(c))),
+                    _ => p.push(
+                        "column",
+                        q.clone(),
+                        format!("ALTER TABLE {q} ADD COLUMN {}", column_sql(c)),
+                    ),
                 }
             }
             Some(live) => {
@@ -368,44 +517,86 @@ fn alter_table(p: &mut Plan, s: &Schema, t: &Table, sn: &TableSnapshot, needed_k
                     p.risks.push(Risk {
                         path: format!("{}.type", c.path),
                         code: "type_change",
-                        message: format!("{q}.{} is {} in the database and {want} in the schema", c.name, live.sql_type),
+                        message: format!(
+                            "{q}.{} is {} in the database and {want} in the schema",
+                            c.name, live.sql_type
+                        ),
                     });
                     p.push(
                         "column",
                         q.clone(),
-                        format!("ALTER TABLE {q} ALTER COLUMN {} TYPE {want} USING {}::{want}", c.name, c.name),
+                        format!(
+                            "ALTER TABLE {q} ALTER COLUMN {} TYPE {want} USING {}::{want}",
+                            c.name, c.name
+                        ),
                     );
                 }
                 if c.not_null && !live.not_null {
                     p.risks.push(Risk {
                         path: format!("{}.not_null", c.path),
                         code: "set_not_null",
-                        message: format!("{q}.{} becomes NOT NULL; rows holding NULL would make this fail", c.name),
+                        message: format!(
+                            "{q}.{} becomes NOT NULL; rows holding NULL would make this fail",
+                            c.name
+                        ),
                     });
-                    p.push("column", q.clone(), format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name));
+                    p.push(
+                        "column",
+                        q.clone(),
+                        format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
+                    );
                 }
                 if !c.not_null && live.not_null && !c.auto {
-                    p.warnings.push(format!("{q}.{} is NOT NULL in the database; it is kept NOT NULL", c.name));
+                    p.warnings.push(format!(
+                        "{q}.{} is NOT NULL in the database; it is kept NOT NULL",
+                        c.name
+                    ));
                 }
             }
         }
     }
     for live in &sn.columns {
         if t.column(&Name::from_catalog(&live.name)).is_none() {
-            p.warnings.push(format!("{q}.{} exists in the database but not in the schema; it is kept (never dropped)", live.name));
+            p.warnings.push(format!(
+                "{q}.{} exists in the database but not in the schema; it is kept (never dropped)",
+                live.name
+            ));
         }
     }
     if !keeps_own_pk && !t.primary_key.is_empty() && sn.primary_key().is_none() {
-        p.push("constraint", q.clone(), format!("ALTER TABLE {q} ADD CONSTRAINT {} PRIMARY KEY ({})", t.pk_name(), col_list(&t.primary_key)));
+        p.push(
+            "constraint",
+            q.clone(),
+            format!(
+                "ALTER TABLE {q} ADD CONSTRAINT {} PRIMARY KEY ({})",
+                t.pk_name(),
+                col_list(&t.primary_key)
+            ),
+        );
     }
     for u in &t.uniques {
         if !sn.has_constraint(u.name.as_str()) {
-            p.push("constraint", q.clone(), format!("ALTER TABLE {q} ADD CONSTRAINT {} UNIQUE ({})", u.name, col_list(&u.columns)));
+            p.push(
+                "constraint",
+                q.clone(),
+                format!(
+                    "ALTER TABLE {q} ADD CONSTRAINT {} UNIQUE ({})",
+                    u.name,
+                    col_list(&u.columns)
+                ),
+            );
         }
     }
     for c in &t.checks {
         if !sn.has_constraint(c.name.as_str()) {
-            p.push("constraint", q.clone(), format!("ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({}))", c.name, c.expression));
+            p.push(
+                "constraint",
+                q.clone(),
+                format!(
+                    "ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({}))",
+                    c.name, c.expression
+                ),
+            );
         }
     }
     let _ = needed_keys;
@@ -452,7 +643,10 @@ ALTER TABLE "public"."patients" FORCE ROW LEVEL SECURITY;
 CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR ALL TO PUBLIC USING ("tenant_id" = (SELECT (revos.current_tenant_id())::uuid)) WITH CHECK ("tenant_id" = (SELECT (revos.current_tenant_id())::uuid));
 "#;
         assert_eq!(p.script(), want);
-        assert_eq!((p.tables_created, p.indexes_created, p.policies_created), (1, 3, 1));
+        assert_eq!(
+            (p.tables_created, p.indexes_created, p.policies_created),
+            (1, 3, 1)
+        );
         assert_eq!(p.checksum().len(), 64);
     }
 
@@ -476,15 +670,27 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         assert_eq!(kinds[0], "schema");
         let sql = p.script();
         assert!(sql.contains(r#"FOREIGN KEY ("tenant_id", "event_id") REFERENCES "agent"."events" ("tenant_id", "id") ON DELETE SET NULL ("event_id")"#), "{sql}");
-        assert!(sql.contains(r#"CONSTRAINT "uq_events_tenant_id_id" UNIQUE ("tenant_id", "id")"#), "{sql}");
-        assert!(sql.contains(r#"FOREIGN KEY ("tool_id") REFERENCES "agent"."tools" ("id")"#), "{sql}");
+        assert!(
+            sql.contains(r#"CONSTRAINT "uq_events_tenant_id_id" UNIQUE ("tenant_id", "id")"#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"FOREIGN KEY ("tool_id") REFERENCES "agent"."tools" ("id")"#),
+            "{sql}"
+        );
         assert!(!sql.contains(r#"CREATE POLICY "revos_tenant_isolation" ON "agent"."tools""#));
     }
 
     #[test]
     fn existing_table_is_diffed_not_skipped() {
         let mut cat = MemCatalog::default();
-        let col = |n: &str, t: &str, nn: bool| ColumnSnapshot { name: n.into(), sql_type: t.into(), not_null: nn, has_default: true, generated: false };
+        let col = |n: &str, t: &str, nn: bool| ColumnSnapshot {
+            name: n.into(),
+            sql_type: t.into(),
+            not_null: nn,
+            has_default: true,
+            generated: false,
+        };
         cat.tables.insert(
             ("public".into(), "t".into()),
             TableSnapshot {
@@ -497,7 +703,13 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                     col("a", "integer", false),
                     col("legacy", "text", false),
                 ],
-                indexes: vec![IndexSnapshot { name: "idx_t_tenant_id".into(), unique: false, method: "btree".into(), columns: vec!["tenant_id".into()], partial: false }],
+                indexes: vec![IndexSnapshot {
+                    name: "idx_t_tenant_id".into(),
+                    unique: false,
+                    method: "btree".into(),
+                    columns: vec!["tenant_id".into()],
+                    partial: false,
+                }],
                 constraints: vec![("t_pkey".into(), 'p')],
                 rls_enabled: true,
                 rls_forced: false,
@@ -515,16 +727,29 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         let p = plan(&s, &st);
         let sql = p.script();
         assert!(!sql.contains("CREATE TABLE"), "{sql}");
-        assert!(sql.contains(r#"ALTER TABLE "public"."t" ADD COLUMN "b" text"#), "{sql}");
-        assert!(sql.contains(r#"ALTER COLUMN "a" TYPE bigint USING "a"::bigint"#), "{sql}");
+        assert!(
+            sql.contains(r#"ALTER TABLE "public"."t" ADD COLUMN "b" text"#),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(r#"ALTER COLUMN "a" TYPE bigint USING "a"::bigint"#),
+            "{sql}"
+        );
         assert!(sql.contains(r#"CREATE INDEX "idx_t_created_at""#), "{sql}");
         assert!(!sql.contains(r#"CREATE INDEX "idx_t_tenant_id""#), "{sql}");
-        assert!(sql.contains("FORCE ROW LEVEL SECURITY") && !sql.contains("ENABLE ROW LEVEL SECURITY"), "{sql}");
+        assert!(
+            sql.contains("FORCE ROW LEVEL SECURITY") && !sql.contains("ENABLE ROW LEVEL SECURITY"),
+            "{sql}"
+        );
         assert!(sql.contains("CREATE POLICY"), "{sql}");
         assert!(!sql.contains("CREATE TRIGGER"), "{sql}");
         let risks: Vec<&str> = p.risks.iter().map(|r| r.code).collect();
         assert_eq!(risks, ["type_change", "set_not_null"]);
-        assert!(p.warnings.iter().any(|w| w.contains("legacy")), "{:?}", p.warnings);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("legacy")),
+            "{:?}",
+            p.warnings
+        );
         assert_eq!(p.tables_altered, 1);
     }
 
@@ -538,7 +763,10 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         );
         assert!(issues.is_empty(), "{issues:?}");
         let sql = plan(&s, &st).script();
-        assert!(sql.contains(r#"CREATE TYPE "public"."mood" AS ENUM ('it''s', 'ok')"#), "{sql}");
+        assert!(
+            sql.contains(r#"CREATE TYPE "public"."mood" AS ENUM ('it''s', 'ok')"#),
+            "{sql}"
+        );
         assert!(sql.contains(r#"CREATE TABLE "public"."order""#), "{sql}");
         assert!(sql.contains(r#""select" "public"."mood""#), "{sql}");
         assert!(sql.contains(r#"IS 'O''Brien''s'"#), "{sql}");

@@ -119,7 +119,11 @@ pub struct RawCheck {
 /// Splits the envelope from the schema. Anything with a `payload` key is an envelope.
 pub fn split_envelope(input: &Value, issues: &mut Vec<Issue>) -> (Envelope, Value) {
     let Some(obj) = input.as_object() else {
-        issues.push(Issue::new("$", code::WRONG_TYPE, "the argument must be a JSON object"));
+        issues.push(Issue::new(
+            "$",
+            code::WRONG_TYPE,
+            "the argument must be a JSON object",
+        ));
         return (Envelope::default(), Value::Null);
     };
     let Some(payload) = obj.get("payload") else {
@@ -153,19 +157,35 @@ pub fn split_envelope(input: &Value, issues: &mut Vec<Issue>) -> (Envelope, Valu
 pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
     let mut r = Reader { issues };
     let mut s = RawSchema::default();
-    let Some(obj) = r.object(v, "payload") else { return s };
+    let Some(obj) = r.object(v, "payload") else {
+        return s;
+    };
     r.known_keys(
         obj,
         "",
-        &["schema_version", "version", "description", "tables", "schema", "enums", "force_apply", "options"],
+        &[
+            "schema_version",
+            "version",
+            "description",
+            "tables",
+            "schema",
+            "enums",
+            "force_apply",
+            "options",
+        ],
     );
-    s.version = r.string(obj.get("schema_version").or_else(|| obj.get("version")), "schema_version");
+    s.version = r.string(
+        obj.get("schema_version").or_else(|| obj.get("version")),
+        "schema_version",
+    );
     if s.version.is_none() && obj.get("schema_version").is_none() && obj.get("version").is_none() {
         r.missing("schema_version");
     }
     s.description = r.req_string(obj, "description", "description");
     s.schema = r.string(obj.get("schema"), "schema");
-    s.force_apply = r.boolean(obj.get("force_apply"), "force_apply").unwrap_or(false);
+    s.force_apply = r
+        .boolean(obj.get("force_apply"), "force_apply")
+        .unwrap_or(false);
     if let Some(o) = obj.get("options") {
         s.options = read_options(&mut r, o, "options");
     }
@@ -179,7 +199,8 @@ pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
         Some(t) => {
             if let Some(list) = r.array(Some(t), "tables") {
                 for (i, t) in list.iter().enumerate() {
-                    s.tables.push(read_table(&mut r, t, &format!("tables[{i}]")));
+                    s.tables
+                        .push(read_table(&mut r, t, &format!("tables[{i}]")));
                 }
             }
         }
@@ -189,7 +210,9 @@ pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
 
 pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     let mut o = RawOptions::default();
-    let Some(obj) = r.object(v, path) else { return o };
+    let Some(obj) = r.object(v, path) else {
+        return o;
+    };
     r.known_keys(
         obj,
         path,
@@ -219,17 +242,28 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     if let Some(v) = obj.get("lock_timeout_ms") {
         match v.as_i64() {
             Some(n) => o.lock_timeout_ms = Some(n),
-            None => r.wrong(&p("lock_timeout_ms"), "an integer number of milliseconds", v),
+            None => r.wrong(
+                &p("lock_timeout_ms"),
+                "an integer number of milliseconds",
+                v,
+            ),
         }
     }
     o
 }
 
 fn read_enum(r: &mut Reader, v: &Value, path: &str) -> RawEnum {
-    let mut e = RawEnum { path: path.to_string(), ..Default::default() };
-    let Some(obj) = r.object(v, path) else { return e };
+    let mut e = RawEnum {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    let Some(obj) = r.object(v, path) else {
+        return e;
+    };
     r.known_keys(obj, path, &["name", "values", "schema"]);
-    e.name = r.req_string(obj, "name", &format!("{path}.name")).unwrap_or_default();
+    e.name = r
+        .req_string(obj, "name", &format!("{path}.name"))
+        .unwrap_or_default();
     e.schema = r.string(obj.get("schema"), &format!("{path}.schema"));
     match obj.get("values") {
         None => r.missing(&format!("{path}.values")),
@@ -239,8 +273,13 @@ fn read_enum(r: &mut Reader, v: &Value, path: &str) -> RawEnum {
 }
 
 fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
-    let mut t = RawTable { path: path.to_string(), ..Default::default() };
-    let Some(obj) = r.object(v, path) else { return t };
+    let mut t = RawTable {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    let Some(obj) = r.object(v, path) else {
+        return t;
+    };
     r.known_keys(
         obj,
         path,
@@ -272,27 +311,35 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
     }
     if let Some(cols) = r.array(obj.get("columns"), &p("columns")) {
         for (i, c) in cols.iter().enumerate() {
-            t.columns.push(read_column(r, c, &format!("{path}.columns[{i}]")));
+            t.columns
+                .push(read_column(r, c, &format!("{path}.columns[{i}]")));
         }
     }
     if let Some(list) = r.array(obj.get("indexes"), &p("indexes")) {
         for (i, x) in list.iter().enumerate() {
-            t.indexes.push(read_index(r, x, &format!("{path}.indexes[{i}]")));
+            t.indexes
+                .push(read_index(r, x, &format!("{path}.indexes[{i}]")));
         }
     }
     if let Some(list) = r.array(obj.get("unique"), &p("unique")) {
         for (i, u) in list.iter().enumerate() {
-            t.unique.push(r.string_list(Some(u), &format!("{path}.unique[{i}]")));
+            t.unique
+                .push(r.string_list(Some(u), &format!("{path}.unique[{i}]")));
         }
     }
     if let Some(list) = r.array(obj.get("checks"), &p("checks")) {
         for (i, c) in list.iter().enumerate() {
             let cp = format!("{path}.checks[{i}]");
-            let mut chk = RawCheck { path: cp.clone(), ..Default::default() };
+            let mut chk = RawCheck {
+                path: cp.clone(),
+                ..Default::default()
+            };
             if let Some(co) = r.object(c, &cp) {
                 r.known_keys(co, &cp, &["name", "expression"]);
                 chk.name = r.string(co.get("name"), &format!("{cp}.name"));
-                chk.expression = r.req_string(co, "expression", &format!("{cp}.expression")).unwrap_or_default();
+                chk.expression = r
+                    .req_string(co, "expression", &format!("{cp}.expression"))
+                    .unwrap_or_default();
             }
             t.checks.push(chk);
         }
@@ -301,8 +348,13 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
 }
 
 fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
-    let mut c = RawColumn { path: path.to_string(), ..Default::default() };
-    let Some(obj) = r.object(v, path) else { return c };
+    let mut c = RawColumn {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    let Some(obj) = r.object(v, path) else {
+        return c;
+    };
     r.known_keys(
         obj,
         path,
@@ -322,21 +374,34 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     let p = |k: &str| format!("{path}.{k}");
     c.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
     c.type_ = r.req_string(obj, "type", &p("type")).unwrap_or_default();
-    c.not_null = r.boolean(obj.get("not_null"), &p("not_null")).unwrap_or(false);
+    c.not_null = r
+        .boolean(obj.get("not_null"), &p("not_null"))
+        .unwrap_or(false);
     c.unique = r.boolean(obj.get("unique"), &p("unique")).unwrap_or(false);
-    c.primary_key = r.boolean(obj.get("primary_key"), &p("primary_key")).unwrap_or(false);
+    c.primary_key = r
+        .boolean(obj.get("primary_key"), &p("primary_key"))
+        .unwrap_or(false);
     c.default = r.scalar_text(obj.get("default"), &p("default"));
     c.check = r.string(obj.get("check"), &p("check"));
     c.generated = r.string(obj.get("generated"), &p("generated"));
     c.comment = r.string(obj.get("comment"), &p("comment"));
     if let Some(refv) = obj.get("references") {
         let rp = p("references");
-        let mut rf = RawReference { path: rp.clone(), ..Default::default() };
+        let mut rf = RawReference {
+            path: rp.clone(),
+            ..Default::default()
+        };
         match refv {
             Value::String(s) => rf.table = s.clone(),
             Value::Object(ro) => {
-                r.known_keys(ro, &rp, &["table", "schema", "column", "on_delete", "on_update"]);
-                rf.table = r.req_string(ro, "table", &format!("{rp}.table")).unwrap_or_default();
+                r.known_keys(
+                    ro,
+                    &rp,
+                    &["table", "schema", "column", "on_delete", "on_update"],
+                );
+                rf.table = r
+                    .req_string(ro, "table", &format!("{rp}.table"))
+                    .unwrap_or_default();
                 rf.schema = r.string(ro.get("schema"), &format!("{rp}.schema"));
                 rf.column = r.string(ro.get("column"), &format!("{rp}.column"));
                 rf.on_delete = r.string(ro.get("on_delete"), &format!("{rp}.on_delete"));
@@ -350,9 +415,18 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
 }
 
 fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
-    let mut x = RawIndex { path: path.to_string(), ..Default::default() };
-    let Some(obj) = r.object(v, path) else { return x };
-    r.known_keys(obj, path, &["name", "columns", "unique", "method", "where", "include"]);
+    let mut x = RawIndex {
+        path: path.to_string(),
+        ..Default::default()
+    };
+    let Some(obj) = r.object(v, path) else {
+        return x;
+    };
+    r.known_keys(
+        obj,
+        path,
+        &["name", "columns", "unique", "method", "where", "include"],
+    );
     let p = |k: &str| format!("{path}.{k}");
     x.name = r.string(obj.get("name"), &p("name"));
     match obj.get("columns") {
@@ -390,7 +464,11 @@ impl<'a> Reader<'a> {
     }
 
     fn missing(&mut self, path: &str) {
-        self.issues.push(Issue::new(path, code::MISSING_KEY, format!("{path} is required")));
+        self.issues.push(Issue::new(
+            path,
+            code::MISSING_KEY,
+            format!("{path} is required"),
+        ));
     }
 
     fn wrong(&mut self, path: &str, want: &str, got: &Value) {
@@ -404,7 +482,11 @@ impl<'a> Reader<'a> {
     fn known_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
         for k in obj.keys() {
             if !known.contains(&k.as_str()) {
-                let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 self.issues.push(Issue::new(
                     at,
                     code::UNKNOWN_KEY,
@@ -464,7 +546,11 @@ impl<'a> Reader<'a> {
             Value::Bool(b) => Some(b.to_string()),
             Value::Null => None,
             other => {
-                self.wrong(path, "an SQL expression as a string (or a number or boolean)", other);
+                self.wrong(
+                    path,
+                    "an SQL expression as a string (or a number or boolean)",
+                    other,
+                );
                 None
             }
         }
@@ -482,7 +568,9 @@ impl<'a> Reader<'a> {
     }
 
     fn string_list(&mut self, v: Option<&Value>, path: &str) -> Vec<String> {
-        let Some(list) = self.array(v, path) else { return vec![] };
+        let Some(list) = self.array(v, path) else {
+            return vec![];
+        };
         let mut out = vec![];
         for (i, x) in list.iter().enumerate() {
             match x {
@@ -511,11 +599,23 @@ mod tests {
         });
         read_schema(&v, &mut issues);
         let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
-        assert!(got.contains(&("schema_version", code::WRONG_TYPE)), "{got:?}");
+        assert!(
+            got.contains(&("schema_version", code::WRONG_TYPE)),
+            "{got:?}"
+        );
         assert!(got.contains(&("description", code::MISSING_KEY)), "{got:?}");
-        assert!(got.contains(&("tables[0].columns[0].type", code::MISSING_KEY)), "{got:?}");
-        assert!(got.contains(&("tables[0].columns[1].name", code::MISSING_KEY)), "{got:?}");
-        assert!(got.contains(&("tables[0].columns[1].not_nul", code::UNKNOWN_KEY)), "{got:?}");
+        assert!(
+            got.contains(&("tables[0].columns[0].type", code::MISSING_KEY)),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("tables[0].columns[1].name", code::MISSING_KEY)),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&("tables[0].columns[1].not_nul", code::UNKNOWN_KEY)),
+            "{got:?}"
+        );
         assert!(got.contains(&("tables[1]", code::WRONG_TYPE)), "{got:?}");
     }
 
@@ -551,8 +651,19 @@ mod tests {
         );
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(s.version.as_deref(), Some("v1"));
-        assert_eq!(s.tables[0].columns[0].references.as_ref().unwrap().table, "other");
-        assert_eq!(s.tables[0].columns[1].references.as_ref().unwrap().on_delete.as_deref(), Some("cascade"));
+        assert_eq!(
+            s.tables[0].columns[0].references.as_ref().unwrap().table,
+            "other"
+        );
+        assert_eq!(
+            s.tables[0].columns[1]
+                .references
+                .as_ref()
+                .unwrap()
+                .on_delete
+                .as_deref(),
+            Some("cascade")
+        );
         assert_eq!(s.tables[0].columns[2].default.as_deref(), Some("0"));
     }
 }

@@ -26,7 +26,8 @@ pub struct CatalogState {
 
 impl CatalogState {
     pub fn table(&self, schema: &Name, name: &Name) -> Option<&TableSnapshot> {
-        self.tables.get(&(schema.as_str().to_string(), name.as_str().to_string()))
+        self.tables
+            .get(&(schema.as_str().to_string(), name.as_str().to_string()))
     }
 }
 
@@ -37,7 +38,9 @@ pub fn precheck_expression(expr: &str) -> Result<(), String> {
         return Err("expression is empty".into());
     }
     if expr.len() > MAX_EXPRESSION_BYTES {
-        return Err(format!("expression is longer than {MAX_EXPRESSION_BYTES} bytes"));
+        return Err(format!(
+            "expression is longer than {MAX_EXPRESSION_BYTES} bytes"
+        ));
     }
     if expr.contains('\0') {
         return Err("expression contains a NUL character".into());
@@ -96,9 +99,17 @@ pub fn precheck_expression(expr: &str) -> Result<(), String> {
                 }
             }
             b';' => return Err("';' would end the statement".into()),
-            b'$' => return Err("'$' (dollar quoting or parameters) is not allowed in an expression".into()),
-            b'-' if i + 1 < b.len() && b[i + 1] == b'-' => return Err("'--' would start a comment".into()),
-            b'/' if i + 1 < b.len() && b[i + 1] == b'*' => return Err("'/*' would start a comment".into()),
+            b'$' => {
+                return Err(
+                    "'$' (dollar quoting or parameters) is not allowed in an expression".into(),
+                )
+            }
+            b'-' if i + 1 < b.len() && b[i + 1] == b'-' => {
+                return Err("'--' would start a comment".into())
+            }
+            b'/' if i + 1 < b.len() && b[i + 1] == b'*' => {
+                return Err("'/*' would start a comment".into())
+            }
             b'\\' => return Err("backslash outside a string literal".into()),
             _ => {}
         }
@@ -118,10 +129,9 @@ pub fn precheck_type(t: &str) -> Result<(), String> {
     if t.len() > 200 {
         return Err("type is longer than 200 characters".into());
     }
-    if let Some(bad) = t
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']' | '.')))
-    {
+    if let Some(bad) = t.chars().find(|c| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '_' | ' ' | '(' | ')' | ',' | '[' | ']' | '.'))
+    }) {
         return Err(format!("type {t:?} contains {bad:?}"));
     }
     Ok(())
@@ -157,17 +167,29 @@ fn dup<'a>(seen: &mut BTreeMap<String, &'a str>, key: String, path: &'a str) -> 
 
 fn structure(s: &Schema, issues: &mut Vec<Issue>) {
     if s.tables.is_empty() && s.enums.is_empty() {
-        issues.push(Issue::new("tables", code::EMPTY_SCHEMA, "the schema has no tables and no enums: nothing to apply"));
+        issues.push(Issue::new(
+            "tables",
+            code::EMPTY_SCHEMA,
+            "the schema has no tables and no enums: nothing to apply",
+        ));
     }
     let mut tables = BTreeMap::new();
     // Tables, indexes and the indexes behind unique/primary keys share one namespace per schema.
     let mut relations: BTreeMap<String, &str> = BTreeMap::new();
     for t in &s.tables {
-        if let Some(first) = dup(&mut tables, format!("{}.{}", t.schema.as_str(), t.name.as_str()), &t.path) {
+        if let Some(first) = dup(
+            &mut tables,
+            format!("{}.{}", t.schema.as_str(), t.name.as_str()),
+            &t.path,
+        ) {
             issues.push(Issue::new(
                 format!("{}.name", t.path),
                 code::DUPLICATE_NAME,
-                format!("table {}.{} is already defined at {first}", t.schema.as_str(), t.name.as_str()),
+                format!(
+                    "table {}.{} is already defined at {first}",
+                    t.schema.as_str(),
+                    t.name.as_str()
+                ),
             ));
             continue;
         }
@@ -176,18 +198,32 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
             issues.push(Issue::new(
                 format!("{}.name", t.path),
                 code::DUPLICATE_NAME,
-                format!("{:?} is also the name of an index or key at {first}", t.name.as_str()),
+                format!(
+                    "{:?} is also the name of an index or key at {first}",
+                    t.name.as_str()
+                ),
             ));
         }
         let mut cols = BTreeMap::new();
         for c in &t.columns {
             if let Some(first) = dup(&mut cols, c.name.as_str().to_string(), &c.path) {
-                let at = if c.path.is_empty() { t.path.clone() } else { format!("{}.name", c.path) };
-                let first = if first.is_empty() { "(added by revos)" } else { first };
+                let at = if c.path.is_empty() {
+                    t.path.clone()
+                } else {
+                    format!("{}.name", c.path)
+                };
+                let first = if first.is_empty() {
+                    "(added by revos)"
+                } else {
+                    first
+                };
                 issues.push(Issue::new(
                     at,
                     code::DUPLICATE_NAME,
-                    format!("column {:?} appears twice after normalization (first at {first})", c.name.as_str()),
+                    format!(
+                        "column {:?} appears twice after normalization (first at {first})",
+                        c.name.as_str()
+                    ),
                 ));
             }
             if c.generated.is_some() && c.default.is_some() {
@@ -199,29 +235,55 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
             }
             if let Some(cm) = &c.comment {
                 if cm.len() > MAX_COMMENT_BYTES {
-                    issues.push(Issue::new(format!("{}.comment", c.path), code::INVALID_VALUE, format!("comment is longer than {MAX_COMMENT_BYTES} bytes")));
+                    issues.push(Issue::new(
+                        format!("{}.comment", c.path),
+                        code::INVALID_VALUE,
+                        format!("comment is longer than {MAX_COMMENT_BYTES} bytes"),
+                    ));
                 }
             }
         }
-        if t.comment.as_ref().is_some_and(|c| c.len() > MAX_COMMENT_BYTES) {
-            issues.push(Issue::new(format!("{}.comment", t.path), code::INVALID_VALUE, format!("comment is longer than {MAX_COMMENT_BYTES} bytes")));
+        if t.comment
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_COMMENT_BYTES)
+        {
+            issues.push(Issue::new(
+                format!("{}.comment", t.path),
+                code::INVALID_VALUE,
+                format!("comment is longer than {MAX_COMMENT_BYTES} bytes"),
+            ));
         }
         let has = |n: &Name| t.column(n).is_some();
         let unknown = |path: String, n: &Name, what: &str| {
             Issue::new(
                 path,
                 code::UNKNOWN_COLUMN,
-                format!("{what} names column {:?}, which table {} will not have", n.as_str(), t.name.as_str()),
+                format!(
+                    "{what} names column {:?}, which table {} will not have",
+                    n.as_str(),
+                    t.name.as_str()
+                ),
             )
         };
         for (i, p) in t.primary_key.iter().enumerate() {
             if !has(p) {
-                issues.push(unknown(format!("{}[{i}]", t.primary_key_path), p, "the primary key"));
+                issues.push(unknown(
+                    format!("{}[{i}]", t.primary_key_path),
+                    p,
+                    "the primary key",
+                ));
             }
         }
         if !t.primary_key.is_empty() {
             if let Some(first) = dup(&mut relations, rel(&t.pk_name()), &t.path) {
-                issues.push(Issue::new(&t.primary_key_path, code::DUPLICATE_NAME, format!("primary key name {:?} clashes with {first}", t.pk_name().as_str())));
+                issues.push(Issue::new(
+                    &t.primary_key_path,
+                    code::DUPLICATE_NAME,
+                    format!(
+                        "primary key name {:?} clashes with {first}",
+                        t.pk_name().as_str()
+                    ),
+                ));
             }
         }
         let mut constraints = BTreeMap::new();
@@ -232,12 +294,26 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
                 }
             }
             if let Some(first) = dup(&mut relations, rel(&u.name), &u.path) {
-                issues.push(Issue::new(&u.path, code::DUPLICATE_NAME, format!("unique constraint name {:?} clashes with {first}", u.name.as_str())));
+                issues.push(Issue::new(
+                    &u.path,
+                    code::DUPLICATE_NAME,
+                    format!(
+                        "unique constraint name {:?} clashes with {first}",
+                        u.name.as_str()
+                    ),
+                ));
             }
         }
         for c in &t.checks {
             if let Some(first) = dup(&mut constraints, c.name.as_str().to_string(), &c.path) {
-                issues.push(Issue::new(&c.path, code::DUPLICATE_NAME, format!("check constraint {:?} is already defined at {first}", c.name.as_str())));
+                issues.push(Issue::new(
+                    &c.path,
+                    code::DUPLICATE_NAME,
+                    format!(
+                        "check constraint {:?} is already defined at {first}",
+                        c.name.as_str()
+                    ),
+                ));
             }
         }
         for fk in &t.foreign_keys {
@@ -246,7 +322,10 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
                     issues.push(Issue::new(
                         format!("{}.on_delete", fk.path),
                         code::CONFLICTING_DEFINITION,
-                        format!("on_delete \"set null\" cannot null column {:?}, which is not_null", fk.column.as_str()),
+                        format!(
+                            "on_delete \"set null\" cannot null column {:?}, which is not_null",
+                            fk.column.as_str()
+                        ),
                     ));
                 }
             }
@@ -254,15 +333,23 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
         for x in &t.indexes {
             for c in x.columns.iter().chain(&x.include) {
                 if !has(c) {
-                    let p = if x.path.is_empty() { t.path.clone() } else { format!("{}.columns", x.path) };
+                    let p = if x.path.is_empty() {
+                        t.path.clone()
+                    } else {
+                        format!("{}.columns", x.path)
+                    };
                     issues.push(unknown(p, c, &format!("index {:?}", x.name.as_str())));
                 }
             }
-            if !x.include.is_empty() && !matches!(x.method, IndexMethod::Btree | IndexMethod::Gist) {
+            if !x.include.is_empty() && !matches!(x.method, IndexMethod::Btree | IndexMethod::Gist)
+            {
                 issues.push(Issue::new(
                     format!("{}.include", x.path),
                     code::INVALID_VALUE,
-                    format!("include is supported only by btree and gist indexes, not {}", x.method.sql()),
+                    format!(
+                        "include is supported only by btree and gist indexes, not {}",
+                        x.method.sql()
+                    ),
                 ));
             }
             if x.unique && x.method != IndexMethod::Btree {
@@ -273,9 +360,21 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
                 ));
             }
             if let Some(first) = dup(&mut relations, rel(&x.name), &x.path) {
-                let p = if x.path.is_empty() { t.path.clone() } else { format!("{}.name", x.path) };
-                let first = if first.is_empty() { "an index revos adds" } else { first };
-                issues.push(Issue::new(p, code::DUPLICATE_NAME, format!("index name {:?} clashes with {first}", x.name.as_str())));
+                let p = if x.path.is_empty() {
+                    t.path.clone()
+                } else {
+                    format!("{}.name", x.path)
+                };
+                let first = if first.is_empty() {
+                    "an index revos adds"
+                } else {
+                    first
+                };
+                issues.push(Issue::new(
+                    p,
+                    code::DUPLICATE_NAME,
+                    format!("index name {:?} clashes with {first}", x.name.as_str()),
+                ));
             }
         }
     }
@@ -285,7 +384,11 @@ fn expressions(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
     let mut check = |path: String, e: &str| {
         let r = precheck_expression(e).and_then(|_| cat.check_expression(e));
         if let Err(why) = r {
-            issues.push(Issue::new(path, code::INVALID_EXPRESSION, format!("{e:?} is not one SQL expression: {why}")));
+            issues.push(Issue::new(
+                path,
+                code::INVALID_EXPRESSION,
+                format!("{e:?} is not one SQL expression: {why}"),
+            ));
         }
     };
     for t in &s.tables {
@@ -311,23 +414,45 @@ fn expressions(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
 fn enums(s: &Schema, cat: &dyn Catalog, state: &mut CatalogState, issues: &mut Vec<Issue>) {
     let mut seen = BTreeMap::new();
     for e in &s.enums {
-        if let Some(first) = dup(&mut seen, format!("{}.{}", e.schema.as_str(), e.name.as_str()), &e.path) {
-            issues.push(Issue::new(format!("{}.name", e.path), code::DUPLICATE_NAME, format!("enum is already defined at {first}")));
+        if let Some(first) = dup(
+            &mut seen,
+            format!("{}.{}", e.schema.as_str(), e.name.as_str()),
+            &e.path,
+        ) {
+            issues.push(Issue::new(
+                format!("{}.name", e.path),
+                code::DUPLICATE_NAME,
+                format!("enum is already defined at {first}"),
+            ));
         }
         if e.values.is_empty() {
-            issues.push(Issue::new(format!("{}.values", e.path), code::EMPTY_ENUM, "an enum needs at least one value"));
+            issues.push(Issue::new(
+                format!("{}.values", e.path),
+                code::EMPTY_ENUM,
+                "an enum needs at least one value",
+            ));
         }
         let mut vals = BTreeSet::new();
         for (i, v) in e.values.iter().enumerate() {
             if !vals.insert(v) {
-                issues.push(Issue::new(format!("{}.values[{i}]", e.path), code::DUPLICATE_VALUE, format!("enum value {v:?} appears twice")));
+                issues.push(Issue::new(
+                    format!("{}.values[{i}]", e.path),
+                    code::DUPLICATE_VALUE,
+                    format!("enum value {v:?} appears twice"),
+                ));
             }
             if v.is_empty() || v.len() > 63 || v.contains('\0') {
-                issues.push(Issue::new(format!("{}.values[{i}]", e.path), code::INVALID_VALUE, "an enum value must be 1-63 bytes"));
+                issues.push(Issue::new(
+                    format!("{}.values[{i}]", e.path),
+                    code::INVALID_VALUE,
+                    "an enum value must be 1-63 bytes",
+                ));
             }
         }
         if let Some(labels) = cat.enum_labels(e.schema.as_str(), e.name.as_str()) {
-            state.enums.insert((e.schema.as_str().into(), e.name.as_str().into()), labels);
+            state
+                .enums
+                .insert((e.schema.as_str().into(), e.name.as_str().into()), labels);
         }
     }
 }
@@ -344,31 +469,69 @@ fn split_array(t: &str) -> (&str, usize) {
 }
 
 fn types(s: &mut Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
-    let payload_enums: HashMap<String, String> = s
+    // Enums of this payload do not exist yet, so Postgres cannot resolve them: revos does.
+    // `schema.name` names one; a bare `name` means the table's own schema first, else the one
+    // payload enum of that name. Enum names are already snake_case, so the written type is
+    // matched in its snake_case form too (`Status` -> status).
+    let qualified: HashMap<String, String> = s
         .enums
         .iter()
-        .flat_map(|e| {
-            let q = format!("{}.{}", quote_ident(e.schema.as_str()), quote_ident(e.name.as_str()));
-            let mut keys = vec![(format!("{}.{}", e.schema.as_str(), e.name.as_str()), q.clone())];
-            if e.schema == s.tables.first().map(|t| t.schema.clone()).unwrap_or_else(|| e.schema.clone())
-                || e.schema.as_str() == "public"
-            {
-                keys.push((e.name.as_str().to_string(), q));
-            }
-            keys
+        .map(|e| {
+            let q = format!(
+                "{}.{}",
+                quote_ident(e.schema.as_str()),
+                quote_ident(e.name.as_str())
+            );
+            (format!("{}.{}", e.schema.as_str(), e.name.as_str()), q)
         })
         .collect();
-    for t in &mut s.tables {
-        for c in t.columns.iter_mut().filter(|c| c.sql_type.is_none()) {
+    let by_name = |n: &str| -> Option<String> {
+        let mut hits = s.enums.iter().filter(|e| e.name.as_str() == n);
+        match (hits.next(), hits.next()) {
+            (Some(e), None) => qualified
+                .get(&format!("{}.{}", e.schema.as_str(), e.name.as_str()))
+                .cloned(),
+            _ => None,
+        }
+    };
+    let lookups: Vec<Vec<Option<String>>> = s
+        .tables
+        .iter()
+        .map(|t| {
+            t.columns
+                .iter()
+                .map(|c| {
+                    let (base, _) = split_array(&c.type_text);
+                    let key = normalize_type_text(base);
+                    if key.contains('.') {
+                        qualified.get(&key).cloned()
+                    } else {
+                        let snake = crate::ident::snake_case(&key);
+                        qualified
+                            .get(&format!("{}.{snake}", t.schema.as_str()))
+                            .cloned()
+                            .or_else(|| by_name(&snake))
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    for (t, found) in s.tables.iter_mut().zip(lookups) {
+        for (c, enum_sql) in t
+            .columns
+            .iter_mut()
+            .zip(found)
+            .filter(|(c, _)| c.sql_type.is_none())
+        {
             let path = format!("{}.type", c.path);
             if let Err(why) = precheck_type(&c.type_text) {
                 issues.push(Issue::new(path, code::UNKNOWN_TYPE, why));
                 continue;
             }
-            let (base, dims) = split_array(&c.type_text);
-            let key = normalize_type_text(base);
-            if let Some(q) = payload_enums.get(&key) {
-                c.sql_type = Some(format!("{q}{}", "[]".repeat(dims)));
+            let (_, dims) = split_array(&c.type_text);
+            if let Some(q) = enum_sql {
+                // Postgres keeps no array dimensions: int[][] is int[] (as format_type shows it).
+                c.sql_type = Some(format!("{q}{}", if dims > 0 { "[]" } else { "" }));
                 continue;
             }
             match cat.resolve_type(&c.type_text) {
@@ -383,17 +546,36 @@ fn types(s: &mut Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
     }
 }
 
-fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issues: &mut Vec<Issue>) {
+fn references(
+    s: &mut Schema,
+    cat: &dyn Catalog,
+    state: &mut CatalogState,
+    issues: &mut Vec<Issue>,
+) {
     // (schema, table) -> (tenant_scoped, columns) for every table the payload defines
     let payload: HashMap<(String, String), (bool, Vec<String>)> = s
         .tables
         .iter()
-        .map(|t| (t.key(), (t.tenant_scoped, t.columns.iter().map(|c| c.name.as_str().to_string()).collect())))
+        .map(|t| {
+            (
+                t.key(),
+                (
+                    t.tenant_scoped,
+                    t.columns
+                        .iter()
+                        .map(|c| c.name.as_str().to_string())
+                        .collect(),
+                ),
+            )
+        })
         .collect();
     let tenant_col = s.options.tenant_column.as_str().to_string();
     for t in &mut s.tables {
         for fk in &mut t.foreign_keys {
-            let key = (fk.target_schema.as_str().to_string(), fk.target_table.as_str().to_string());
+            let key = (
+                fk.target_schema.as_str().to_string(),
+                fk.target_table.as_str().to_string(),
+            );
             let target = match payload.get(&key) {
                 Some(p) => Some(p.clone()),
                 None => {
@@ -403,7 +585,10 @@ fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issue
                         }
                     }
                     state.tables.get(&key).map(|snap| {
-                        (snap.column(&tenant_col).is_some(), snap.columns.iter().map(|c| c.name.clone()).collect())
+                        (
+                            snap.column(&tenant_col).is_some(),
+                            snap.columns.iter().map(|c| c.name.clone()).collect(),
+                        )
                     })
                 }
             };
@@ -411,7 +596,10 @@ fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issue
                 issues.push(Issue::new(
                     format!("{}.table", fk.path),
                     code::UNKNOWN_REFERENCE,
-                    format!("table {}.{} is neither in this payload nor in the database", key.0, key.1),
+                    format!(
+                        "table {}.{} is neither in this payload nor in the database",
+                        key.0, key.1
+                    ),
                 ));
                 continue;
             };
@@ -419,7 +607,12 @@ fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issue
                 issues.push(Issue::new(
                     format!("{}.column", fk.path),
                     code::UNKNOWN_REFERENCE,
-                    format!("table {}.{} has no column {:?}", key.0, key.1, fk.target_column.as_str()),
+                    format!(
+                        "table {}.{} has no column {:?}",
+                        key.0,
+                        key.1,
+                        fk.target_column.as_str()
+                    ),
                 ));
             }
             fk.tenant_bound = t.tenant_scoped && target_tenant;
@@ -433,8 +626,14 @@ fn references(s: &mut Schema, cat: &dyn Catalog, state: &mut CatalogState, issue
 fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
     let tcol = s.options.tenant_column.clone();
     for t in &mut s.tables {
-        let Some(snap) = state.table(&t.schema, &t.name) else { continue };
-        for c in t.columns.iter_mut().filter(|c| c.auto && (c.name != tcol || !t.tenant_scoped)) {
+        let Some(snap) = state.table(&t.schema, &t.name) else {
+            continue;
+        };
+        for c in t
+            .columns
+            .iter_mut()
+            .filter(|c| c.auto && (c.name != tcol || !t.tenant_scoped))
+        {
             if let Some(live) = snap.column(c.name.as_str()) {
                 c.sql_type = Some(live.sql_type.clone());
                 c.not_null = live.not_null;
@@ -450,7 +649,9 @@ fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
 fn retrofit(s: &Schema, state: &CatalogState, issues: &mut Vec<Issue>) {
     let tcol = s.options.tenant_column.as_str();
     for t in s.tables.iter().filter(|t| t.tenant_scoped) {
-        let Some(snap) = state.table(&t.schema, &t.name) else { continue };
+        let Some(snap) = state.table(&t.schema, &t.name) else {
+            continue;
+        };
         if snap.column(tcol).is_none() && snap.has_rows && s.options.backfill_tenant.is_none() {
             issues.push(Issue::new(
                 format!("{}.name", t.path),
@@ -509,10 +710,14 @@ pub mod tests {
             Ok(())
         }
         fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot> {
-            self.tables.get(&(schema.to_string(), name.to_string())).cloned()
+            self.tables
+                .get(&(schema.to_string(), name.to_string()))
+                .cloned()
         }
         fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>> {
-            self.enums.get(&(schema.to_string(), name.to_string())).cloned()
+            self.enums
+                .get(&(schema.to_string(), name.to_string()))
+                .cloned()
         }
     }
 
@@ -550,7 +755,15 @@ pub mod tests {
         ] {
             assert!(precheck_expression(e).is_err(), "{e:?} should be refused");
         }
-        for e in ["now()", "'{}'::jsonb", "status IN ('a', 'b')", "'it''s; -- fine'", "E'a\\'b'", "\"Odd\"\"Name\" > 0", "(a + b) * 2"] {
+        for e in [
+            "now()",
+            "'{}'::jsonb",
+            "status IN ('a', 'b')",
+            "'it''s; -- fine'",
+            "E'a\\'b'",
+            "\"Odd\"\"Name\" > 0",
+            "(a + b) * 2",
+        ] {
             assert!(precheck_expression(e).is_ok(), "{e:?} should pass");
         }
     }
@@ -580,7 +793,10 @@ pub mod tests {
             ("tables[0].columns[2].type", code::UNKNOWN_TYPE),
             ("tables[0].columns[3].default", code::INVALID_EXPRESSION),
             ("tables[0].columns[4].generated", code::INVALID_EXPRESSION),
-            ("tables[0].columns[5].references.table", code::UNKNOWN_REFERENCE),
+            (
+                "tables[0].columns[5].references.table",
+                code::UNKNOWN_REFERENCE,
+            ),
             ("tables[0].indexes[0].columns", code::UNKNOWN_COLUMN),
             ("tables[0].indexes[1].unique", code::INVALID_VALUE),
             ("tables[0].primary_key[0]", code::UNKNOWN_COLUMN),
@@ -588,32 +804,60 @@ pub mod tests {
             ("enums[0].values", code::EMPTY_ENUM),
             ("enums[1].values[1]", code::DUPLICATE_VALUE),
         ] {
-            assert!(got.contains(&(want.0.to_string(), want.1)), "missing {want:?} in {got:#?}");
+            assert!(
+                got.contains(&(want.0.to_string(), want.1)),
+                "missing {want:?} in {got:#?}"
+            );
         }
     }
 
     #[test]
     fn empty_schema_and_conflicts() {
         let cat = MemCatalog::default();
-        let (_, _, issues) = run(json!({"schema_version": "1", "description": "d", "tables": []}), &cat);
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": []}),
+            &cat,
+        );
         assert_eq!(codes(&issues), [("tables".to_string(), code::EMPTY_SCHEMA)]);
         let (_, _, issues) = run(
-            one_table(json!([{"name": "g", "type": "int", "default": "1", "generated": "2"},
-                             {"name": "p", "type": "uuid", "not_null": true, "references": {"table": "t", "on_delete": "set null"}}])),
+            one_table(
+                json!([{"name": "g", "type": "int", "default": "1", "generated": "2"},
+                             {"name": "p", "type": "uuid", "not_null": true, "references": {"table": "t", "on_delete": "set null"}}]),
+            ),
             &cat,
         );
         let got = codes(&issues);
-        assert!(got.contains(&("tables[0].columns[0].generated".into(), code::CONFLICTING_DEFINITION)), "{got:?}");
-        assert!(got.contains(&("tables[0].columns[1].references.on_delete".into(), code::CONFLICTING_DEFINITION)), "{got:?}");
+        assert!(
+            got.contains(&(
+                "tables[0].columns[0].generated".into(),
+                code::CONFLICTING_DEFINITION
+            )),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&(
+                "tables[0].columns[1].references.on_delete".into(),
+                code::CONFLICTING_DEFINITION
+            )),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn index_name_clash_with_default_index() {
         let cat = MemCatalog::default();
-        let (_, _, issues) =
-            run(json!({"schema_version": "1", "description": "d", "tables": [
-                {"name": "t", "columns": [{"name": "x", "type": "text"}], "indexes": [{"name": "idx_t_tenant_id", "columns": ["x"]}]}]}), &cat);
-        assert_eq!(codes(&issues), [("tables[0].indexes[0].name".to_string(), code::DUPLICATE_NAME)]);
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": [
+                {"name": "t", "columns": [{"name": "x", "type": "text"}], "indexes": [{"name": "idx_t_tenant_id", "columns": ["x"]}]}]}),
+            &cat,
+        );
+        assert_eq!(
+            codes(&issues),
+            [(
+                "tables[0].indexes[0].name".to_string(),
+                code::DUPLICATE_NAME
+            )]
+        );
     }
 
     #[test]
@@ -623,14 +867,28 @@ pub mod tests {
             json!({"schema_version": "1", "description": "d", "schema": "erp",
                    "enums": [{"name": "Status", "values": ["a", "b"]}],
                    "tables": [{"name": "t", "columns": [
-                       {"name": "s", "type": "status"}, {"name": "ss", "type": "erp.status[]"},
+                       {"name": "s", "type": "status"}, {"name": "ss", "type": "erp.status[]"}, {"name": "sss", "type": "status[][]"},
                        {"name": "n", "type": "NUMERIC(8,2)"}, {"name": "ts", "type": "timestamptz"}]}]}),
             &cat,
         );
         assert!(issues.is_empty(), "{issues:?}");
-        let ty = |n: &str| s.tables[0].columns.iter().find(|c| c.name.as_str() == n).unwrap().sql_type.clone().unwrap();
+        let ty = |n: &str| {
+            s.tables[0]
+                .columns
+                .iter()
+                .find(|c| c.name.as_str() == n)
+                .unwrap()
+                .sql_type
+                .clone()
+                .unwrap()
+        };
         assert_eq!(ty("s"), "\"erp\".\"status\"");
         assert_eq!(ty("ss"), "\"erp\".\"status\"[]");
+        assert_eq!(
+            ty("sss"),
+            "\"erp\".\"status\"[]",
+            "Postgres keeps no array dimensions"
+        );
         assert_eq!(ty("n"), "numeric(8,2)");
         assert_eq!(ty("ts"), "timestamp with time zone");
     }
@@ -641,7 +899,11 @@ pub mod tests {
         cat.tables.insert(
             ("public".into(), "legacy".into()),
             TableSnapshot {
-                columns: vec![ColumnSnapshot { name: "id".into(), sql_type: "uuid".into(), ..Default::default() }],
+                columns: vec![ColumnSnapshot {
+                    name: "id".into(),
+                    sql_type: "uuid".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             },
         );
@@ -655,7 +917,13 @@ pub mod tests {
                 {"name": "global", "tenant_scoped": false, "columns": []}]}),
             &cat,
         );
-        assert_eq!(codes(&issues), [("tables[0].columns[3].references.column".to_string(), code::UNKNOWN_REFERENCE)]);
+        assert_eq!(
+            codes(&issues),
+            [(
+                "tables[0].columns[3].references.column".to_string(),
+                code::UNKNOWN_REFERENCE
+            )]
+        );
         let fks = &s.tables[0].foreign_keys;
         assert!(fks[0].tenant_bound, "tenant table -> tenant table");
         assert!(!fks[1].tenant_bound, "legacy table has no tenant column");
@@ -668,13 +936,20 @@ pub mod tests {
         cat.tables.insert(
             ("public".into(), "t".into()),
             TableSnapshot {
-                columns: vec![ColumnSnapshot { name: "id".into(), sql_type: "uuid".into(), ..Default::default() }],
+                columns: vec![ColumnSnapshot {
+                    name: "id".into(),
+                    sql_type: "uuid".into(),
+                    ..Default::default()
+                }],
                 has_rows: true,
                 ..Default::default()
             },
         );
         let (_, _, issues) = run(one_table(json!([])), &cat);
-        assert_eq!(codes(&issues), [("tables[0].name".to_string(), code::BACKFILL_REQUIRED)]);
+        assert_eq!(
+            codes(&issues),
+            [("tables[0].name".to_string(), code::BACKFILL_REQUIRED)]
+        );
         let mut v = one_table(json!([]));
         v["options"] = json!({"backfill_tenant": "5b0b3c4e-9a4e-4a57-9d47-8f1f4f1f4f1f"});
         let (_, _, issues) = run(v, &cat);

@@ -21,7 +21,11 @@ pub struct Verification {
 
 pub type Snapshots = HashMap<(String, String), TableSnapshot>;
 
-pub fn verify(s: &Schema, tables: &Snapshots, enums: &HashMap<(String, String), Vec<String>>) -> Verification {
+pub fn verify(
+    s: &Schema,
+    tables: &Snapshots,
+    enums: &HashMap<(String, String), Vec<String>>,
+) -> Verification {
     let mut v = Verification::default();
     let check = |ok: bool, what: String, v: &mut Verification| {
         v.objects_checked += 1;
@@ -32,7 +36,15 @@ pub fn verify(s: &Schema, tables: &Snapshots, enums: &HashMap<(String, String), 
     for e in &s.enums {
         let labels = enums.get(&(e.schema.as_str().into(), e.name.as_str().into()));
         let ok = labels.is_some_and(|l| e.values.iter().all(|x| l.contains(x)));
-        check(ok, format!("enum {}.{} is missing or lacks values", e.schema.as_str(), e.name.as_str()), &mut v);
+        check(
+            ok,
+            format!(
+                "enum {}.{} is missing or lacks values",
+                e.schema.as_str(),
+                e.name.as_str()
+            ),
+            &mut v,
+        );
     }
     for t in &s.tables {
         let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
@@ -47,27 +59,57 @@ pub fn verify(s: &Schema, tables: &Snapshots, enums: &HashMap<(String, String), 
                 continue;
             }
             let Some(live) = sn.column(c.name.as_str()) else {
-                check(false, format!("column {q}.{} does not exist", c.name.as_str()), &mut v);
+                check(
+                    false,
+                    format!("column {q}.{} does not exist", c.name.as_str()),
+                    &mut v,
+                );
                 continue;
             };
             let want = c.sql_type.as_deref().unwrap_or_default();
-            check(live.sql_type == want, format!("column {q}.{} is {} (schema says {want})", c.name.as_str(), live.sql_type), &mut v);
+            check(
+                live.sql_type == want,
+                format!(
+                    "column {q}.{} is {} (schema says {want})",
+                    c.name.as_str(),
+                    live.sql_type
+                ),
+                &mut v,
+            );
             if c.not_null {
-                check(live.not_null, format!("column {q}.{} is not NOT NULL", c.name.as_str()), &mut v);
+                check(
+                    live.not_null,
+                    format!("column {q}.{} is not NOT NULL", c.name.as_str()),
+                    &mut v,
+                );
             }
             if c.default.is_some() {
-                check(live.has_default, format!("column {q}.{} has no default", c.name.as_str()), &mut v);
+                check(
+                    live.has_default,
+                    format!("column {q}.{} has no default", c.name.as_str()),
+                    &mut v,
+                );
             }
             check(
                 live.generated == c.generated.is_some(),
-                format!("column {q}.{} generated={} (schema says {})", c.name.as_str(), live.generated, c.generated.is_some()),
+                format!(
+                    "column {q}.{} generated={} (schema says {})",
+                    c.name.as_str(),
+                    live.generated,
+                    c.generated.is_some()
+                ),
                 &mut v,
             );
         }
         let constraint = |name: &Name, v: &mut Verification| {
-            check(sn.has_constraint(name.as_str()), format!("constraint {} on {q} does not exist", name.as_str()), v)
+            check(
+                sn.has_constraint(name.as_str()),
+                format!("constraint {} on {q} does not exist", name.as_str()),
+                v,
+            )
         };
-        let auto_pk = t.primary_key == [Name::from_catalog("id")] && t.column(&t.primary_key[0]).is_some_and(|c| c.auto);
+        let auto_pk = t.primary_key == [Name::from_catalog("id")]
+            && t.column(&t.primary_key[0]).is_some_and(|c| c.auto);
         if auto_pk && sn.primary_key().is_some() {
             // an existing table keeps the primary key it has
             check(true, String::new(), &mut v);
@@ -85,25 +127,66 @@ pub fn verify(s: &Schema, tables: &Snapshots, enums: &HashMap<(String, String), 
         }
         for x in &t.indexes {
             let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-            let ok = sn.index(x.name.as_str()).is_some_and(|i| i.columns == want && i.unique == x.unique);
-            check(ok, format!("index {} on {q} is missing or has other columns", x.name.as_str()), &mut v);
+            let ok = sn
+                .index(x.name.as_str())
+                .is_some_and(|i| i.columns == want && i.unique == x.unique);
+            check(
+                ok,
+                format!(
+                    "index {} on {q} is missing or has other columns",
+                    x.name.as_str()
+                ),
+                &mut v,
+            );
         }
         if t.touch_trigger {
-            let ok = sn.triggers.iter().any(|n| n == Table::trigger_name().as_str());
-            check(ok, format!("trigger {} on {q} does not exist", Table::trigger_name().as_str()), &mut v);
+            let ok = sn
+                .triggers
+                .iter()
+                .any(|n| n == Table::trigger_name().as_str());
+            check(
+                ok,
+                format!(
+                    "trigger {} on {q} does not exist",
+                    Table::trigger_name().as_str()
+                ),
+                &mut v,
+            );
         }
         if t.rls {
-            check(sn.rls_enabled, format!("row level security is not enabled on {q}"), &mut v);
+            check(
+                sn.rls_enabled,
+                format!("row level security is not enabled on {q}"),
+                &mut v,
+            );
             if t.force_rls {
-                check(sn.rls_forced, format!("row level security is not forced on {q}"), &mut v);
+                check(
+                    sn.rls_forced,
+                    format!("row level security is not forced on {q}"),
+                    &mut v,
+                );
             }
             if t.tenant_scoped {
-                let pol = sn.policies.iter().find(|p| p.name == Table::policy_name().as_str());
+                let pol = sn
+                    .policies
+                    .iter()
+                    .find(|p| p.name == Table::policy_name().as_str());
                 let tenant_expr = |e: &Option<String>| {
-                    e.as_deref().is_some_and(|e| e.contains("current_tenant_id()") && e.contains(s.options.tenant_column.as_str()))
+                    e.as_deref().is_some_and(|e| {
+                        e.contains("current_tenant_id()")
+                            && e.contains(s.options.tenant_column.as_str())
+                    })
                 };
-                let ok = pol.is_some_and(|p| p.command == '*' && tenant_expr(&p.using) && tenant_expr(&p.with_check));
-                check(ok, format!("tenant policy on {q} is missing or not FOR ALL with USING and WITH CHECK"), &mut v);
+                let ok = pol.is_some_and(|p| {
+                    p.command == '*' && tenant_expr(&p.using) && tenant_expr(&p.with_check)
+                });
+                check(
+                    ok,
+                    format!(
+                        "tenant policy on {q} is missing or not FOR ALL with USING and WITH CHECK"
+                    ),
+                    &mut v,
+                );
             }
         }
     }
@@ -119,9 +202,18 @@ mod tests {
 
     /// The snapshot Postgres would show right after the patients plan ran.
     fn applied_snapshot() -> TableSnapshot {
-        let col = |n: &str, t: &str, nn: bool, d: bool| ColumnSnapshot { name: n.into(), sql_type: t.into(), not_null: nn, has_default: d, generated: false };
+        let col = |n: &str, t: &str, nn: bool, d: bool| ColumnSnapshot {
+            name: n.into(),
+            sql_type: t.into(),
+            not_null: nn,
+            has_default: d,
+            generated: false,
+        };
         let ts = "timestamp with time zone";
-        let pred = Some("(tenant_id = ( SELECT (revos.current_tenant_id())::uuid AS current_tenant_id))".to_string());
+        let pred = Some(
+            "(tenant_id = ( SELECT (revos.current_tenant_id())::uuid AS current_tenant_id))"
+                .to_string(),
+        );
         TableSnapshot {
             columns: vec![
                 col("id", "uuid", true, true),
@@ -132,14 +224,37 @@ mod tests {
                 col("first_name", "text", true, false),
             ],
             indexes: vec![
-                IndexSnapshot { name: "patients_pkey".into(), unique: true, method: "btree".into(), columns: vec!["id".into()], partial: false },
-                IndexSnapshot { name: "idx_patients_tenant_id".into(), unique: false, method: "btree".into(), columns: vec!["tenant_id".into()], partial: false },
-                IndexSnapshot { name: "idx_patients_created_at".into(), unique: false, method: "btree".into(), columns: vec!["tenant_id".into(), "created_at".into()], partial: false },
+                IndexSnapshot {
+                    name: "patients_pkey".into(),
+                    unique: true,
+                    method: "btree".into(),
+                    columns: vec!["id".into()],
+                    partial: false,
+                },
+                IndexSnapshot {
+                    name: "idx_patients_tenant_id".into(),
+                    unique: false,
+                    method: "btree".into(),
+                    columns: vec!["tenant_id".into()],
+                    partial: false,
+                },
+                IndexSnapshot {
+                    name: "idx_patients_created_at".into(),
+                    unique: false,
+                    method: "btree".into(),
+                    columns: vec!["tenant_id".into(), "created_at".into()],
+                    partial: false,
+                },
             ],
             constraints: vec![("patients_pkey".into(), 'p')],
             rls_enabled: true,
             rls_forced: true,
-            policies: vec![PolicySnapshot { name: "revos_tenant_isolation".into(), command: '*', using: pred.clone(), with_check: pred }],
+            policies: vec![PolicySnapshot {
+                name: "revos_tenant_isolation".into(),
+                command: '*',
+                using: pred.clone(),
+                with_check: pred,
+            }],
             triggers: vec!["revos_touch_updated_at".into()],
             has_rows: false,
         }
@@ -174,11 +289,28 @@ mod tests {
             ("policy", Box::new(|sn| sn.policies[0].command = 'r')),
             ("not enabled", Box::new(|sn| sn.rls_enabled = false)),
             ("not forced", Box::new(|sn| sn.rls_forced = false)),
-            ("idx_patients_created_at", Box::new(|sn| sn.indexes[2].columns = vec!["created_at".into()])),
-            ("first_name is integer", Box::new(|sn| sn.columns[5].sql_type = "integer".into())),
-            ("not NOT NULL", Box::new(|sn| sn.columns[5].not_null = false)),
-            ("no default", Box::new(|sn| sn.columns[1].has_default = false)),
-            ("deleted_at does not exist", Box::new(|sn| { sn.columns.remove(4); })),
+            (
+                "idx_patients_created_at",
+                Box::new(|sn| sn.indexes[2].columns = vec!["created_at".into()]),
+            ),
+            (
+                "first_name is integer",
+                Box::new(|sn| sn.columns[5].sql_type = "integer".into()),
+            ),
+            (
+                "not NOT NULL",
+                Box::new(|sn| sn.columns[5].not_null = false),
+            ),
+            (
+                "no default",
+                Box::new(|sn| sn.columns[1].has_default = false),
+            ),
+            (
+                "deleted_at does not exist",
+                Box::new(|sn| {
+                    sn.columns.remove(4);
+                }),
+            ),
             ("patients_pkey", Box::new(|sn| sn.constraints.clear())),
             ("trigger", Box::new(|sn| sn.triggers.clear())),
         ];
@@ -187,7 +319,11 @@ mod tests {
             mutate(&mut sn);
             let v = verify(&s, &snaps(sn), &HashMap::new());
             assert!(!v.ok, "{want}: drift not caught");
-            assert!(v.mismatches.iter().any(|m| m.contains(want)), "{want}: {:?}", v.mismatches);
+            assert!(
+                v.mismatches.iter().any(|m| m.contains(want)),
+                "{want}: {:?}",
+                v.mismatches
+            );
         }
         let v = verify(&s, &HashMap::new(), &HashMap::new());
         assert_eq!(v.mismatches, ["table public.patients does not exist"]);

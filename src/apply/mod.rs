@@ -50,7 +50,13 @@ struct Outcome {
 
 impl Outcome {
     fn new(status: &'static str, summary: String) -> Self {
-        Outcome { status, summary, outputs: Default::default(), extra: Default::default(), data_written: vec![] }
+        Outcome {
+            status,
+            summary,
+            outputs: Default::default(),
+            extra: Default::default(),
+            data_written: vec![],
+        }
     }
 }
 
@@ -65,7 +71,10 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
     let run_id = env.workflow_run_id.clone().unwrap_or_else(new_run_id);
 
     let outcome = if input_text.len() > MAX_PAYLOAD_BYTES {
-        let msg = format!("the payload is {} bytes; the limit is {MAX_PAYLOAD_BYTES}", input_text.len());
+        let msg = format!(
+            "the payload is {} bytes; the limit is {MAX_PAYLOAD_BYTES}",
+            input_text.len()
+        );
         blocked(vec![Issue::new("$", code::PAYLOAD_TOO_LARGE, msg)], vec![])
     } else {
         decide(&payload, &env, &run_id, mode, issues)
@@ -74,7 +83,13 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
     envelope(workflow_name, &run_id, started, &inputs_hash, outcome)
 }
 
-fn decide(payload: &Value, env: &Envelope, run_id: &str, mode: Mode, mut issues: Vec<Issue>) -> Outcome {
+fn decide(
+    payload: &Value,
+    env: &Envelope,
+    run_id: &str,
+    mode: Mode,
+    mut issues: Vec<Issue>,
+) -> Outcome {
     let raw = read_schema(payload, &mut issues);
     let mut schema = normalize(&raw, &mut issues);
     let hash = schema_hash(&schema);
@@ -93,8 +108,11 @@ fn decide(payload: &Value, env: &Envelope, run_id: &str, mode: Mode, mut issues:
 
     if mode == Mode::Apply {
         // Waiting for another schema change is not subject to lock_timeout (it may be long)...
-        Spi::run_with_args("SELECT pg_catalog.pg_advisory_xact_lock($1)", &[ADVISORY_KEY.into()])
-            .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
+            &[ADVISORY_KEY.into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
         // ...but everything after it is: no step may hang behind another session's table lock.
         // Another caller may have changed the catalog while we waited: read it again.
         cat.forget();
@@ -117,7 +135,6 @@ fn decide_locked(
     mode: Mode,
     mut issues: Vec<Issue>,
 ) -> Outcome {
-
     // Idempotency: the ledger decides before anything else is looked at.
     if let Some((id, prev_hash, applied_at)) = last_applied(&schema.version) {
         let mut base = serde_json::Map::new();
@@ -125,10 +142,18 @@ fn decide_locked(
         base.insert("schema_hash".into(), json!(hash));
         base.insert("migration_log_id".into(), json!(id));
         if prev_hash == hash && !schema.force_apply {
-            let mut o = Outcome::new("noop", format!("Schema v{} is already applied (since {applied_at})", schema.version));
+            let mut o = Outcome::new(
+                "noop",
+                format!(
+                    "Schema v{} is already applied (since {applied_at})",
+                    schema.version
+                ),
+            );
             o.outputs = base;
-            o.outputs.insert("already_applied_at".into(), json!(applied_at));
-            o.extra.insert("already_applied_at".into(), json!(applied_at));
+            o.outputs
+                .insert("already_applied_at".into(), json!(applied_at));
+            o.extra
+                .insert("already_applied_at".into(), json!(applied_at));
             return o;
         }
         if !schema.force_apply {
@@ -137,8 +162,10 @@ fn decide_locked(
                 format!("Schema v{} was already applied with other content; change the version or set force_apply", schema.version),
             );
             o.outputs = base;
-            o.extra.insert("applied_schema_hash".into(), json!(prev_hash));
-            o.extra.insert("already_applied_at".into(), json!(applied_at));
+            o.extra
+                .insert("applied_schema_hash".into(), json!(prev_hash));
+            o.extra
+                .insert("already_applied_at".into(), json!(applied_at));
             return o;
         }
     }
@@ -168,11 +195,18 @@ fn decide_locked(
     if mode == Mode::Plan {
         let mut o = Outcome::new(
             "planned",
-            format!("Plan for schema v{}: {} statements, {} tables to create, {} to alter", schema.version, p.steps.len(), p.tables_created, p.tables_altered),
+            format!(
+                "Plan for schema v{}: {} statements, {} tables to create, {} to alter",
+                schema.version,
+                p.steps.len(),
+                p.tables_created,
+                p.tables_altered
+            ),
         );
         o.outputs = outputs;
         o.extra.insert("risks".into(), json!(risks));
-        o.extra.insert("plan".into(), json!({"steps": p.steps, "sql": p.script()}));
+        o.extra
+            .insert("plan".into(), json!({"steps": p.steps, "sql": p.script()}));
         return o;
     }
 
@@ -217,17 +251,31 @@ fn decide_locked(
             );
             outputs.insert("migration_log_id".into(), json!(id));
             o.outputs = outputs;
-            o.extra.insert("verification".into(), json!({"ok": verification.ok, "objects_checked": verification.objects_checked}));
-            o.data_written.push(json!({"table": "revos.schema_migrations", "record_id": id}));
+            o.extra.insert(
+                "verification".into(),
+                json!({"ok": verification.ok, "objects_checked": verification.objects_checked}),
+            );
+            o.data_written
+                .push(json!({"table": "revos.schema_migrations", "record_id": id}));
             o
         }
         Err((message, sqlstate)) => {
             let id = ledger.insert("failed", Some((&message, &sqlstate)));
-            let mut o = Outcome::new("failed", format!("Schema v{} failed and was rolled back: {message}", schema.version));
+            let mut o = Outcome::new(
+                "failed",
+                format!(
+                    "Schema v{} failed and was rolled back: {message}",
+                    schema.version
+                ),
+            );
             outputs.insert("migration_log_id".into(), json!(id));
             o.outputs = outputs;
-            o.extra.insert("error".into(), json!({"message": message, "sqlstate": sqlstate}));
-            o.data_written.push(json!({"table": "revos.schema_migrations", "record_id": id}));
+            o.extra.insert(
+                "error".into(),
+                json!({"message": message, "sqlstate": sqlstate}),
+            );
+            o.data_written
+                .push(json!({"table": "revos.schema_migrations", "record_id": id}));
             o
         }
     }
@@ -235,9 +283,15 @@ fn decide_locked(
 
 fn blocked(issues: Vec<Issue>, risks: Vec<Value>) -> Outcome {
     let summary = if issues.is_empty() {
-        format!("Blocked: {} risky change(s); set options.allow_destructive to apply them", risks.len())
+        format!(
+            "Blocked: {} risky change(s); set options.allow_destructive to apply them",
+            risks.len()
+        )
     } else {
-        format!("Blocked: {} validation error(s); nothing was executed", issues.len())
+        format!(
+            "Blocked: {} validation error(s); nothing was executed",
+            issues.len()
+        )
     };
     let mut o = Outcome::new("blocked", summary);
     o.extra.insert("validation_errors".into(), json!(issues));
@@ -247,7 +301,13 @@ fn blocked(issues: Vec<Issue>, risks: Vec<Value>) -> Outcome {
     o
 }
 
-fn envelope(workflow_name: &str, run_id: &str, started: Instant, inputs_hash: &str, o: Outcome) -> Value {
+fn envelope(
+    workflow_name: &str,
+    run_id: &str,
+    started: Instant,
+    inputs_hash: &str,
+    o: Outcome,
+) -> Value {
     let success = matches!(o.status, "applied" | "noop" | "planned");
     let mut result = serde_json::Map::new();
     result.insert("status".into(), json!(o.status));
@@ -282,14 +342,21 @@ fn set_response_status(status: &str) {
         _ => "500",
     };
     let under_postgrest: Option<String> =
-        Spi::get_one("SELECT nullif(current_setting('request.method', true), '')").ok().flatten();
+        Spi::get_one("SELECT nullif(current_setting('request.method', true), '')")
+            .ok()
+            .flatten();
     if under_postgrest.is_some() {
-        let _ = Spi::run_with_args("SELECT set_config('response.status', $1, true)", &[code.into()]);
+        let _ = Spi::run_with_args(
+            "SELECT set_config('response.status', $1, true)",
+            &[code.into()],
+        );
     }
 }
 
 fn new_run_id() -> String {
-    let id: Option<String> = Spi::get_one("SELECT gen_random_uuid()::text").ok().flatten();
+    let id: Option<String> = Spi::get_one("SELECT gen_random_uuid()::text")
+        .ok()
+        .flatten();
     format!("wr_{}", id.unwrap_or_default())
 }
 
@@ -355,19 +422,26 @@ impl LedgerRow<'_> {
 }
 
 fn setting(name: &str) -> Option<String> {
-    Spi::get_one_with_args("SELECT current_setting($1, true)", &[name.into()]).ok().flatten()
+    Spi::get_one_with_args("SELECT current_setting($1, true)", &[name.into()])
+        .ok()
+        .flatten()
 }
 
 fn set_local(name: &str, value: &str) {
-    Spi::run_with_args("SELECT set_config($1, $2, true)", &[name.into(), value.into()])
-        .unwrap_or_else(|e| pgrx::error!("revos: set_config({name}) failed: {e}"));
+    Spi::run_with_args(
+        "SELECT set_config($1, $2, true)",
+        &[name.into(), value.into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: set_config({name}) failed: {e}"));
 }
 
 /// Runs the plan in a subtransaction and verifies the result; on any error rolls the
 /// subtransaction back and returns (message, sqlstate).
 fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (String, String)> {
-    let saved: Vec<(&str, Option<String>)> =
-        ["revos.applying", "standard_conforming_strings"].iter().map(|n| (*n, setting(n))).collect();
+    let saved: Vec<(&str, Option<String>)> = ["revos.applying", "standard_conforming_strings"]
+        .iter()
+        .map(|n| (*n, setting(n)))
+        .collect();
     set_local("revos.applying", "on");
     set_local("standard_conforming_strings", "on");
 
@@ -389,7 +463,10 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
                 pgrx::ereport!(
                     ERROR,
                     PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
-                    format!("revos: verification failed after apply: {}", v.mismatches.join("; "))
+                    format!(
+                        "revos: verification failed after apply: {}",
+                        v.mismatches.join("; ")
+                    )
                 );
             }
             Ok(v)
@@ -412,14 +489,25 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
 
 /// Reads back every table and enum of the schema and compares (see `verify`).
 fn verify_catalog(schema: &crate::model::Schema) -> Verification {
-    let schemas: Vec<String> = schema.tables.iter().map(|t| t.schema.as_str().to_string()).collect();
-    let names: Vec<String> = schema.tables.iter().map(|t| t.name.as_str().to_string()).collect();
+    let schemas: Vec<String> = schema
+        .tables
+        .iter()
+        .map(|t| t.schema.as_str().to_string())
+        .collect();
+    let names: Vec<String> = schema
+        .tables
+        .iter()
+        .map(|t| t.name.as_str().to_string())
+        .collect();
     let tables = load_snapshots(&schemas, &names, None, true);
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let mut enums = HashMap::new();
     for e in &schema.enums {
         if let Some(l) = cat.enum_labels(e.schema.as_str(), e.name.as_str()) {
-            enums.insert((e.schema.as_str().to_string(), e.name.as_str().to_string()), l);
+            enums.insert(
+                (e.schema.as_str().to_string(), e.name.as_str().to_string()),
+                l,
+            );
         }
     }
     verify(schema, &tables, &enums)

@@ -6,7 +6,7 @@ use pgrx::prelude::*;
 use pgrx::{JsonB, PgTryBuilder};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 
 use crate::model::*;
 
@@ -44,12 +44,18 @@ pub fn sqlstate_text(mut code: i32) -> String {
 
 impl PgCatalog {
     pub fn new(tenant_column: &str) -> Self {
-        PgCatalog { tenant_column: tenant_column.to_string(), cache: Default::default() }
+        PgCatalog {
+            tenant_column: tenant_column.to_string(),
+            cache: Default::default(),
+        }
     }
 
     /// Loads the snapshots of many tables with one query (missing tables are remembered as such).
     pub fn preload(&self, keys: &[(String, String)]) {
-        let todo: Vec<&(String, String)> = keys.iter().filter(|k| !self.cache.borrow().contains_key(*k)).collect();
+        let todo: Vec<&(String, String)> = keys
+            .iter()
+            .filter(|k| !self.cache.borrow().contains_key(*k))
+            .collect();
         if todo.is_empty() {
             return;
         }
@@ -94,11 +100,12 @@ impl Catalog for PgCatalog {
             None => return Err("type not found".into()),
             _ => {}
         }
-        let rendered = unsafe {
-            let p = pg_sys::format_type_extended(oid, typmod, pg_sys::FORMAT_TYPE_TYPEMOD_GIVEN as u16);
-            CStr::from_ptr(p).to_string_lossy().into_owned()
-        };
-        Ok(rendered)
+        let rendered: Option<String> = Spi::get_one_with_args(
+            "SELECT revos.type_sql($1, $2)",
+            &[oid.into(), typmod.into()],
+        )
+        .map_err(|e| e.to_string())?;
+        rendered.ok_or_else(|| "type not found".to_string())
     }
 
     fn check_expression(&self, expr: &str) -> Result<(), String> {
@@ -169,7 +176,7 @@ const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'rls_enabled', c.relrowsecurity,
   'rls_forced',  c.relforcerowsecurity,
-  'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod),
+  'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text, revos.type_sql(a.atttypid, a.atttypmod),
                        a.attnotnull, a.atthasdef, a.attgenerated <> '') ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
   'indexes', coalesce((SELECT jsonb_agg(jsonb_build_array(ic.relname::text, i.indisunique, am.amname::text,
@@ -200,7 +207,15 @@ pub fn load_snapshots(
     with_policy_expressions: bool,
 ) -> HashMap<(String, String), TableSnapshot> {
     let rows: Vec<(String, String, Value)> = Spi::connect(|c| {
-        let table = c.select(SNAPSHOT_SQL, None, &[schemas.to_vec().into(), names.to_vec().into(), with_policy_expressions.into()])?;
+        let table = c.select(
+            SNAPSHOT_SQL,
+            None,
+            &[
+                schemas.to_vec().into(),
+                names.to_vec().into(),
+                with_policy_expressions.into(),
+            ],
+        )?;
         let mut out = vec![];
         for row in table {
             let s: String = row.get(1)?.unwrap_or_default();
@@ -236,13 +251,24 @@ fn table_has_rows(schema: &str, name: &str) -> bool {
 fn parse_snapshot(j: &Value) -> TableSnapshot {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     let b = |v: &Value| v.as_bool().unwrap_or(false);
-    let arr = |k: &str| j.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+    let arr = |k: &str| {
+        j.get(k)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
     TableSnapshot {
         rls_enabled: b(&j["rls_enabled"]),
         rls_forced: b(&j["rls_forced"]),
         columns: arr("columns")
             .iter()
-            .map(|c| ColumnSnapshot { name: s(&c[0]), sql_type: s(&c[1]), not_null: b(&c[2]), has_default: b(&c[3]), generated: b(&c[4]) })
+            .map(|c| ColumnSnapshot {
+                name: s(&c[0]),
+                sql_type: s(&c[1]),
+                not_null: b(&c[2]),
+                has_default: b(&c[3]),
+                generated: b(&c[4]),
+            })
             .collect(),
         indexes: arr("indexes")
             .iter()
@@ -250,11 +276,17 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                 name: s(&i[0]),
                 unique: b(&i[1]),
                 method: s(&i[2]),
-                columns: i[3].as_array().map(|a| a.iter().map(s).collect()).unwrap_or_default(),
+                columns: i[3]
+                    .as_array()
+                    .map(|a| a.iter().map(s).collect())
+                    .unwrap_or_default(),
                 partial: b(&i[4]),
             })
             .collect(),
-        constraints: arr("constraints").iter().map(|c| (s(&c[0]), s(&c[1]).chars().next().unwrap_or('?'))).collect(),
+        constraints: arr("constraints")
+            .iter()
+            .map(|c| (s(&c[0]), s(&c[1]).chars().next().unwrap_or('?')))
+            .collect(),
         policies: arr("policies")
             .iter()
             .map(|p| PolicySnapshot {

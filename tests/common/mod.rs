@@ -30,8 +30,12 @@ pub fn connect_as(db: &str, user: &str) -> Client {
 /// Drops and creates database `name` with the extension installed; returns a superuser client.
 pub fn fresh_db(name: &str) -> Client {
     let mut admin = Client::connect(&base_dsn(), NoTls).expect("connect to the test server");
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).unwrap();
-    admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
     let mut c = connect(name);
     c.batch_execute("CREATE EXTENSION revos").unwrap();
     c
@@ -46,11 +50,15 @@ pub fn ensure_role(c: &mut Client, role: &str, extra: &str) {
 }
 
 pub fn apply(c: &mut Client, payload: &Value) -> Value {
-    c.query_one("SELECT revos.apply_schema($1::jsonb)", &[payload]).unwrap().get(0)
+    c.query_one("SELECT revos.apply_schema($1::jsonb)", &[payload])
+        .unwrap()
+        .get(0)
 }
 
 pub fn plan(c: &mut Client, payload: &Value) -> Value {
-    c.query_one("SELECT revos.plan_schema($1::jsonb)", &[payload]).unwrap().get(0)
+    c.query_one("SELECT revos.plan_schema($1::jsonb)", &[payload])
+        .unwrap()
+        .get(0)
 }
 
 pub fn status(env: &Value) -> &str {
@@ -72,5 +80,7 @@ pub fn text(c: &mut Client, sql: &str) -> Option<String> {
 
 /// The SQLSTATE of a failed statement.
 pub fn sqlstate(e: &postgres::Error) -> String {
-    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| format!("no sqlstate: {e}"))
+    e.code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| format!("no sqlstate: {e}"))
 }
