@@ -18,6 +18,9 @@ pub mod spec;
 pub mod validate;
 pub mod verify;
 
+#[cfg(test)]
+mod fuzz;
+
 pub mod api;
 pub mod apply;
 

@@ -66,6 +66,18 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
     }
 }
 
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 pub fn valid_version(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 100
@@ -131,6 +143,23 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
             5000
         }
     };
+    if let Some(b) = &o.backfill_tenant {
+        let ok = match tenant_type {
+            TenantType::Uuid => is_uuid(b),
+            TenantType::Bigint => b.parse::<i64>().is_ok(),
+            TenantType::Text => !b.is_empty() && b.len() <= 200,
+        };
+        if !ok {
+            issues.push(Issue::new(
+                format!("{path}.backfill_tenant"),
+                code::INVALID_VALUE,
+                format!(
+                    "backfill_tenant {b:?} is not a valid {} tenant id",
+                    tenant_type.sql()
+                ),
+            ));
+        }
+    }
     Options {
         tenant_column,
         tenant_type,

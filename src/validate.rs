@@ -99,6 +99,9 @@ pub fn precheck_expression(expr: &str) -> Result<(), String> {
                 }
             }
             b';' => return Err("';' would end the statement".into()),
+            b',' if depth == 0 => {
+                return Err("a ',' outside parentheses makes a list of expressions, not one".into())
+            }
             b'$' => {
                 return Err(
                     "'$' (dollar quoting or parameters) is not allowed in an expression".into(),
@@ -751,6 +754,7 @@ pub mod tests {
             "now()); SELECT 1; SELECT (1",
             "E'\\'' ; drop",
             "\\x",
+            "'a', 'b'",
             "",
         ] {
             assert!(precheck_expression(e).is_err(), "{e:?} should be refused");
@@ -759,6 +763,8 @@ pub mod tests {
             "now()",
             "'{}'::jsonb",
             "status IN ('a', 'b')",
+            "coalesce(a, b)",
+            "'x,y'",
             "'it''s; -- fine'",
             "E'a\\'b'",
             "\"Odd\"\"Name\" > 0",

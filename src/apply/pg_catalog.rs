@@ -142,6 +142,15 @@ impl Catalog for PgCatalog {
             if !(one_target && bare) {
                 return Err("it is more than one expression".to_string());
             }
+            // `(a, b)` parses as one implicit row constructor: a list, not one expression.
+            let target = (*(*s.targetList).elements).ptr_value as *mut pg_sys::ResTarget;
+            let val = (*target).val;
+            if !val.is_null() && (*val).type_ == pg_sys::NodeTag::T_RowExpr {
+                let row = val as *mut pg_sys::RowExpr;
+                if (*row).row_format == pg_sys::CoercionForm::COERCE_IMPLICIT_CAST {
+                    return Err("it is a list of expressions, not one".to_string());
+                }
+            }
             Ok(())
         })
         .catch_others(|e| Err(caught_message(&e).0))
