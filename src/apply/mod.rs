@@ -119,7 +119,6 @@ fn decide(
     }
     let saved_timeout = setting("lock_timeout");
     set_local("lock_timeout", &timeout);
-    cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
     let outcome = decide_locked(schema, hash, cat, env, run_id, mode, issues);
     set_local("lock_timeout", saved_timeout.as_deref().unwrap_or("0"));
     outcome
@@ -170,6 +169,8 @@ fn decide_locked(
         }
     }
 
+    // Only now is the catalog needed (a noop or conflict never reads it): one query for all tables.
+    cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
     let (more, state) = validate(&mut schema, &cat);
     issues.extend(more);
     if !issues.is_empty() {

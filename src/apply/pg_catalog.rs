@@ -14,6 +14,8 @@ pub struct PgCatalog {
     /// `has_rows` is only looked up for tables that lack this column (a tenant retrofit), so that
     /// reading the catalog never scans or waits on a table it does not have to.
     tenant_column: String,
+    /// Types resolved so far: a schema repeats a handful of types over many columns.
+    types: std::cell::RefCell<HashMap<String, Result<String, String>>>,
     /// Snapshots loaded in one query up front, keyed by (schema, table).
     cache: std::cell::RefCell<HashMap<(String, String), Option<TableSnapshot>>>,
 }
@@ -46,6 +48,7 @@ impl PgCatalog {
     pub fn new(tenant_column: &str) -> Self {
         PgCatalog {
             tenant_column: tenant_column.to_string(),
+            types: Default::default(),
             cache: Default::default(),
         }
     }
@@ -75,37 +78,14 @@ impl PgCatalog {
 
 impl Catalog for PgCatalog {
     fn resolve_type(&self, type_text: &str) -> Result<String, String> {
-        let c = CString::new(type_text).map_err(|_| "type contains a NUL byte".to_string())?;
-        let parsed = PgTryBuilder::new(|| unsafe {
-            let mut oid = pg_sys::InvalidOid;
-            let mut typmod: i32 = -1;
-            #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
-            pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, false);
-            #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
-            pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, std::ptr::null_mut());
-            Ok((oid, typmod))
-        })
-        .catch_others(|e| Err(caught_message(&e).0))
-        .execute()?;
-        let (oid, typmod) = parsed;
-        // Pseudo-types (record, trigger, void, any*) and shell types cannot be column types.
-        let kind: Option<String> = Spi::get_one_with_args(
-            "SELECT t.typtype::text || CASE WHEN t.typisdefined THEN '' ELSE '!' END FROM pg_catalog.pg_type t WHERE t.oid = $1",
-            &[oid.into()],
-        )
-        .map_err(|e| e.to_string())?;
-        match kind.as_deref() {
-            Some("p") => return Err("it is a pseudo-type, not a column type".into()),
-            Some(k) if k.ends_with('!') => return Err("it is only a shell type".into()),
-            None => return Err("type not found".into()),
-            _ => {}
+        if let Some(known) = self.types.borrow().get(type_text) {
+            return known.clone();
         }
-        let rendered: Option<String> = Spi::get_one_with_args(
-            "SELECT revos.type_sql($1, $2)",
-            &[oid.into(), typmod.into()],
-        )
-        .map_err(|e| e.to_string())?;
-        rendered.ok_or_else(|| "type not found".to_string())
+        let resolved = resolve_type_uncached(type_text);
+        self.types
+            .borrow_mut()
+            .insert(type_text.to_string(), resolved.clone());
+        resolved
     }
 
     fn check_expression(&self, expr: &str) -> Result<(), String> {
@@ -175,6 +155,41 @@ impl Catalog for PgCatalog {
         .flatten();
         labels
     }
+}
+
+/// Postgres' own type parser, then revos's rendering of the type (`revos.type_sql`).
+fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
+    let c = CString::new(type_text).map_err(|_| "type contains a NUL byte".to_string())?;
+    let parsed = PgTryBuilder::new(|| unsafe {
+        let mut oid = pg_sys::InvalidOid;
+        let mut typmod: i32 = -1;
+        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, false);
+        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+        pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, std::ptr::null_mut());
+        Ok((oid, typmod))
+    })
+    .catch_others(|e| Err(caught_message(&e).0))
+    .execute()?;
+    let (oid, typmod) = parsed;
+    // Pseudo-types (record, trigger, void, any*) and shell types cannot be column types.
+    let kind: Option<String> = Spi::get_one_with_args(
+        "SELECT t.typtype::text || CASE WHEN t.typisdefined THEN '' ELSE '!' END FROM pg_catalog.pg_type t WHERE t.oid = $1",
+        &[oid.into()],
+    )
+    .map_err(|e| e.to_string())?;
+    match kind.as_deref() {
+        Some("p") => return Err("it is a pseudo-type, not a column type".into()),
+        Some(k) if k.ends_with('!') => return Err("it is only a shell type".into()),
+        None => return Err("type not found".into()),
+        _ => {}
+    }
+    let rendered: Option<String> = Spi::get_one_with_args(
+        "SELECT revos.type_sql($1, $2)",
+        &[oid.into(), typmod.into()],
+    )
+    .map_err(|e| e.to_string())?;
+    rendered.ok_or_else(|| "type not found".to_string())
 }
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
