@@ -243,7 +243,7 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
                 create_table(&mut p, t, &needed_keys, o);
                 new_tables.insert(t.key());
             }
-            Some(snap) => alter_table(&mut p, s, t, snap, &needed_keys),
+            Some(snap) => alter_table(&mut p, s, t, snap),
         }
     }
     // keys on tables that are not in the payload (or exist already) and lack them
@@ -445,13 +445,7 @@ fn create_table(p: &mut Plan, t: &Table, needed_keys: &[(Name, Name, Name)], o: 
     p.tables_created += 1;
 }
 
-fn alter_table(
-    p: &mut Plan,
-    s: &Schema,
-    t: &Table,
-    sn: &TableSnapshot,
-    needed_keys: &[(Name, Name, Name)],
-) {
+fn alter_table(p: &mut Plan, s: &Schema, t: &Table, sn: &TableSnapshot) {
     let o = &s.options;
     let q = t.qualified();
     let before = p.steps.len();
@@ -599,7 +593,6 @@ fn alter_table(
             );
         }
     }
-    let _ = needed_keys;
     if p.steps.len() > before {
         p.tables_altered += 1;
     }
