@@ -3,12 +3,16 @@
 -- by every RLS policy, and the ledger is read by people with psql.
 
 -- ---------------------------------------------------------------------------------------------
--- Roles. revos_admin may change schemas through revos; app roles only use the tenant functions.
+-- Roles (cluster-wide, kept on DROP EXTENSION). revos_admin may change schemas through revos;
+-- revos_app may log events; everyone may use the tenant functions (every policy calls them).
 -- ---------------------------------------------------------------------------------------------
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'revos_admin') THEN
         CREATE ROLE revos_admin NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'revos_app') THEN
+        CREATE ROLE revos_app NOLOGIN;
     END IF;
 END
 $$;

@@ -19,3 +19,9 @@ GRANT EXECUTE ON FUNCTION revos.set_tenant(text) TO PUBLIC;
 
 REVOKE ALL ON revos.schema_migrations FROM PUBLIC;
 GRANT SELECT, INSERT ON revos.schema_migrations TO revos_admin;
+
+-- The event ledger: app roles log events (log_event is SECURITY DEFINER: no table privileges
+-- needed); admins also verify the chains and read the ledger.
+GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO revos_app, revos_admin;
+GRANT EXECUTE ON FUNCTION revos.verify_ledger(text) TO revos_admin;
+GRANT SELECT ON revos.events TO revos_admin;

@@ -183,6 +183,17 @@ check "dedup: one row, first payload kept" '1|{"n": 1}' \
 r3=$(q "SELECT revos.log_event('{\"meta\": {\"idempotency_key\": \"dedup-1\"}, \"payload\": {\"event_type\": \"other\"}}')->>'status'")
 check "dedup: envelope with the same key is a duplicate too" duplicate "$r3"
 
+# A transaction with a tenant cannot write another tenant's events, nor read them back by key.
+expect_error "log_event: tenant_id other than the current tenant is refused" 42501 "not the current tenant" \
+  "BEGIN" "SELECT revos.set_tenant('tenant_guard_a')" \
+  "SELECT revos.log_event('{\"event_type\": \"x\", \"tenant_id\": \"tenant_guard_b\"}')"
+q "SELECT revos.log_event('{\"event_type\": \"x\", \"tenant_id\": \"tenant_guard_b\", \"idempotency_key\": \"guard-key\"}')" >/dev/null
+expect_error "log_event: a key used by another tenant is not handed over" 42501 "outside this tenant" \
+  "BEGIN" "SELECT revos.set_tenant('tenant_guard_a')" \
+  "SELECT revos.log_event('{\"event_type\": \"x\", \"idempotency_key\": \"guard-key\"}')"
+check "log_event: the current tenant's own key still dedups" duplicate \
+  "$(q "BEGIN; SELECT set_config('app.current_tenant_id', 'tenant_guard_b', true) IS NULL; SELECT revos.log_event('{\"event_type\": \"x\", \"idempotency_key\": \"guard-key\"}')->>'status'; COMMIT;" | tail -1)"
+
 # 8 sessions, one key, released at the same instant; the winner holds its transaction open a little.
 T=$(date -u -d '+2 seconds' '+%Y-%m-%d %H:%M:%S.%N+00')
 pids=()
@@ -256,14 +267,52 @@ r=$(q "INSERT INTO revos.events (id, event_type, tenant_id, prev_hash, hash, rec
        RETURNING id <> 987654321, prev_hash <> 'forged-prev', hash = revos.event_hash(events), recorded_at > '2001-01-01'")
 check "direct INSERT cannot choose id, prev_hash, hash or recorded_at" "t|t|t|t" "$r"
 check "hash = documented canonical encoding (recomputed by hand) for every row" 0 \
-  "$(q "SELECT count(*) FROM revos.events WHERE hash IS DISTINCT FROM encode(sha256(convert_to(jsonb_build_array(
-          id, event_id, tenant_id, event_type, subject_type, subject_id, actor_id, payload, idempotency_key,
+  "$(q "SELECT count(*) FROM revos.events WHERE hash IS DISTINCT FROM encode(sha256(convert_to(array_to_json(ARRAY[
+          id::text, event_id::text, tenant_id, event_type, subject_type, subject_id, actor_id, payload::text,
+          idempotency_key,
           to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
           to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
-          prev_hash)::text, 'UTF8')), 'hex')")"
+          prev_hash])::text, 'UTF8')), 'hex')")"
+# The same, independently of PostgreSQL's JSON functions: build the documented JSON array in bash
+# and hash it with sha256sum.
+json_str() { # JSON string for $1, or null when $1 is the NULL marker
+  if [ "$1" = '<NULL>' ]; then printf null; return; fi
+  local v=${1//\\/\\\\}; v=${v//\"/\\\"}; printf '"%s"' "$v"
+}
+row=$(q "SELECT id, event_id, coalesce(tenant_id, '<NULL>'), event_type, coalesce(subject_type, '<NULL>'),
+                coalesce(subject_id, '<NULL>'), coalesce(actor_id, '<NULL>'), payload::text,
+                coalesce(idempotency_key, '<NULL>'),
+                to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+                prev_hash, hash
+         FROM revos.events WHERE event_type = 'order.created' ORDER BY id LIMIT 1")
+IFS='|' read -r f1 f2 f3 f4 f5 f6 f7 f8 f9 f10 f11 f12 stored <<<"$row"
+canon="[$(json_str "$f1"),$(json_str "$f2"),$(json_str "$f3"),$(json_str "$f4"),$(json_str "$f5"),$(json_str "$f6"),$(json_str "$f7"),$(json_str "$f8"),$(json_str "$f9"),$(json_str "$f10"),$(json_str "$f11"),$(json_str "$f12")]"
+check "hash = sha256sum of the documented encoding built outside the database" "$stored" \
+  "$(printf '%s' "$canon" | sha256sum | cut -d' ' -f1)"
 check "each chain starts at 64 zeros (one genesis per tenant chain)" 0 \
   "$(q "SELECT count(*) FROM (SELECT tenant_id, count(*) FILTER (WHERE prev_hash = '$ZEROS') g
         FROM revos.events GROUP BY tenant_id) c WHERE g <> 1")"
+
+# ---------------------------------------------------------------------------------------------
+echo "# per-tenant chains: one tenant's open transaction blocks only that tenant"
+psql -X -q -At -d "$TDSN" -c "BEGIN" \
+  -c "SELECT revos.log_event('{\"event_type\": \"lock.hold\", \"tenant_id\": \"tenant-lock-a\"}')" \
+  -c "SELECT pg_sleep(3)" -c "COMMIT" >/dev/null 2>&1 &
+holder=$!
+sleep 1
+check "another tenant is not blocked while tenant-lock-a's transaction is open" recorded \
+  "$(q "SET lock_timeout = '1s'; SELECT revos.log_event('{\"event_type\": \"lock.free\", \"tenant_id\": \"tenant-lock-b\"}')->>'status'")"
+check "the global chain is not blocked either" recorded \
+  "$(q "SET lock_timeout = '1s'; SELECT revos.log_event('{\"event_type\": \"lock.free\"}')->>'status'")"
+expect_error "the same tenant waits for it (lock_timeout fires)" 55P03 "lock timeout" \
+  "SET lock_timeout = '300ms'" "SELECT revos.log_event('{\"event_type\": \"lock.wait\", \"tenant_id\": \"tenant-lock-a\"}')"
+wait "$holder"
+check "after the holder commits the tenant writes again" recorded \
+  "$(q "SELECT revos.log_event('{\"event_type\": \"lock.after\", \"tenant_id\": \"tenant-lock-a\"}')->>'status'")"
+r=$(q "SELECT revos.log_event('{\"event_type\": \"defaults\", \"payload\": null}')->>'id'")
+check "occurred_at defaults to recorded_at; payload null becomes {}" "t|{}" \
+  "$(q "SELECT occurred_at = recorded_at, payload FROM revos.events WHERE id = ${r:-0}")"
 
 # ---------------------------------------------------------------------------------------------
 echo "# append-only"
