@@ -6,14 +6,21 @@
 -- Roles (cluster-wide, kept on DROP EXTENSION). revos_admin may change schemas through revos;
 -- revos_app may log events; everyone may use the tenant functions (every policy calls them).
 -- ---------------------------------------------------------------------------------------------
+-- Two databases may install revos at the same moment: the loser of the race to create a role
+-- sees it already exists (42710) or collides on the catalog's unique index (23505); both are fine.
 DO $$
+DECLARE
+    r text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'revos_admin') THEN
-        CREATE ROLE revos_admin NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'revos_app') THEN
-        CREATE ROLE revos_app NOLOGIN;
-    END IF;
+    FOREACH r IN ARRAY ARRAY['revos_admin', 'revos_app'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END;
+        END IF;
+    END LOOP;
 END
 $$;
 

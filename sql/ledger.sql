@@ -594,7 +594,12 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF current_setting('revos.applying', true) = 'on' THEN
+    -- Only a DROP or an ALTER (rename, drop column/constraint, cascades) can make a managed
+    -- object disappear before ddl_command_end / sql_drop look at it; CREATE, COMMENT, GRANT and
+    -- the like need no snapshot (it costs a catalog scan of every managed table per statement).
+    IF current_setting('revos.applying', true) = 'on'
+       OR NOT (tg_tag LIKE 'DROP %' OR tg_tag LIKE 'ALTER %') THEN
+        PERFORM set_config('revos.drift_snapshot', '', true);
         RETURN;
     END IF;
     BEGIN

@@ -661,26 +661,50 @@ fn privileges_admin_changes_schemas_app_logs_events_public_neither() {
         ("revos_priv_nobody", false, false),
     ] {
         let mut c = connect_as("core_privileges", role);
-        let applied = c.query_one("SELECT revos.apply_schema($1::jsonb)", &[&fixture("smoke-test-002.json")]);
-        assert_eq!(applied.is_ok(), can_apply, "{role} apply_schema: {applied:?}");
+        let applied = c.query_one(
+            "SELECT revos.apply_schema($1::jsonb)",
+            &[&fixture("smoke-test-002.json")],
+        );
+        assert_eq!(
+            applied.is_ok(),
+            can_apply,
+            "{role} apply_schema: {applied:?}"
+        );
         if let Err(e) = applied {
             assert_eq!(sqlstate(&e), "42501", "{role}");
         }
-        let planned = c.query_one("SELECT revos.plan_schema($1::jsonb)", &[&fixture("smoke-test-002.json")]);
+        let planned = c.query_one(
+            "SELECT revos.plan_schema($1::jsonb)",
+            &[&fixture("smoke-test-002.json")],
+        );
         assert_eq!(planned.is_ok(), can_apply, "{role} plan_schema");
         let logged = c.query_one("SELECT revos.log_event($1::jsonb)", &[&event]);
         assert_eq!(logged.is_ok(), can_log, "{role} log_event: {logged:?}");
         // everyone can use the tenant functions (every policy calls current_tenant_id)
         let mut tx = c.transaction().unwrap();
         tx.query_one("SELECT revos.set_tenant($1)", &[&T1]).unwrap();
-        let t: Option<String> = tx.query_one("SELECT revos.current_tenant_id()", &[]).unwrap().get(0);
+        let t: Option<String> = tx
+            .query_one("SELECT revos.current_tenant_id()", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(t.as_deref(), Some(T1));
         drop(tx);
         // nobody but revos writes the ledger tables directly
-        let e = c.execute("INSERT INTO revos.events (event_type) VALUES ('forged')", &[]).unwrap_err();
+        let e = c
+            .execute(
+                "INSERT INTO revos.events (event_type) VALUES ('forged')",
+                &[],
+            )
+            .unwrap_err();
         assert_eq!(sqlstate(&e), "42501", "{role}");
     }
     // the admin's table is owned by the admin: DDL ran as the caller, not as a definer
-    let owner: String = su.query_one("SELECT tableowner::text FROM pg_tables WHERE tablename = 'test_success'", &[]).unwrap().get(0);
+    let owner: String = su
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 'test_success'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     assert_eq!(owner, "revos_priv_admin");
 }

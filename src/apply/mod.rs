@@ -68,6 +68,12 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
     let inputs_hash = sha256_hex(input_text.as_bytes());
     let mut issues: Vec<Issue> = vec![];
     let (env, payload) = split_envelope(input, &mut issues);
+    // The payload's own hash: without an envelope the payload is the input.
+    let payload_hash = if input.get("payload").is_none() {
+        inputs_hash.clone()
+    } else {
+        sha256_hex(canonical_json(&payload).as_bytes())
+    };
     let run_id = env.workflow_run_id.clone().unwrap_or_else(new_run_id);
 
     let outcome = if input_text.len() > MAX_PAYLOAD_BYTES {
@@ -77,19 +83,64 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
         );
         blocked(vec![Issue::new("$", code::PAYLOAD_TOO_LARGE, msg)], vec![])
     } else {
-        decide(&payload, &env, &run_id, mode, issues)
+        decide(&payload, &payload_hash, &env, &run_id, mode, issues)
     };
 
     envelope(workflow_name, &run_id, started, &inputs_hash, outcome)
 }
 
+/// The no-op fast path: the version's last applied row was applied from exactly this payload
+/// (same canonical JSON hash, recorded in its metadata): a noop, without reading, normalizing and
+/// hashing the schema.
+fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome> {
+    let obj = payload.as_object()?;
+    let version = obj
+        .get("schema_version")
+        .or_else(|| obj.get("version"))?
+        .as_str()?;
+    if obj
+        .get("force_apply")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+    {
+        return None;
+    }
+    if mode == Mode::Apply {
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
+            &[ADVISORY_KEY.into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
+    }
+    let (id, hash, applied_at, prev) = last_applied(version)?;
+    if prev.as_deref() != Some(payload_hash) {
+        return None;
+    }
+    let mut o = Outcome::new(
+        "noop",
+        format!("Schema v{version} is already applied (since {applied_at})"),
+    );
+    o.outputs.insert("schema_version".into(), json!(version));
+    o.outputs.insert("schema_hash".into(), json!(hash));
+    o.outputs.insert("migration_log_id".into(), json!(id));
+    o.outputs
+        .insert("already_applied_at".into(), json!(applied_at));
+    o.extra
+        .insert("already_applied_at".into(), json!(applied_at));
+    Some(o)
+}
+
 fn decide(
     payload: &Value,
+    payload_hash: &str,
     env: &Envelope,
     run_id: &str,
     mode: Mode,
     mut issues: Vec<Issue>,
 ) -> Outcome {
+    if let Some(o) = fast_noop(payload, payload_hash, mode) {
+        return o;
+    }
     let raw = read_schema(payload, &mut issues);
     let mut schema = normalize(&raw, &mut issues);
     let hash = schema_hash(&schema);
@@ -119,7 +170,7 @@ fn decide(
     }
     let saved_timeout = setting("lock_timeout");
     set_local("lock_timeout", &timeout);
-    let outcome = decide_locked(schema, hash, cat, env, run_id, mode, issues);
+    let outcome = decide_locked(schema, hash, payload_hash, cat, env, run_id, mode, issues);
     set_local("lock_timeout", saved_timeout.as_deref().unwrap_or("0"));
     outcome
 }
@@ -128,6 +179,7 @@ fn decide(
 fn decide_locked(
     mut schema: crate::model::Schema,
     hash: String,
+    payload_hash: &str,
     cat: PgCatalog,
     env: &Envelope,
     run_id: &str,
@@ -135,7 +187,7 @@ fn decide_locked(
     mut issues: Vec<Issue>,
 ) -> Outcome {
     // Idempotency: the ledger decides before anything else is looked at.
-    if let Some((id, prev_hash, applied_at)) = last_applied(&schema.version) {
+    if let Some((id, prev_hash, applied_at, _)) = last_applied(&schema.version) {
         let mut base = serde_json::Map::new();
         base.insert("schema_version".into(), json!(schema.version));
         base.insert("schema_hash".into(), json!(hash));
@@ -224,6 +276,7 @@ fn decide_locked(
         "actor_id": env.actor_id,
         "trigger_source": env.trigger_source,
         "warnings": p.warnings,
+        "payload_hash": payload_hash,
     });
     let ledger = LedgerRow {
         version: &schema.version,
@@ -361,10 +414,12 @@ fn new_run_id() -> String {
     format!("wr_{}", id.unwrap_or_default())
 }
 
-fn last_applied(version: &str) -> Option<(String, String, String)> {
+/// The version's last applied row: id, schema_hash, applied_at, and the payload hash it was
+/// applied from (`metadata.payload_hash`; absent on rows written before it was recorded).
+fn last_applied(version: &str) -> Option<(String, String, String, Option<String>)> {
     Spi::connect(|c| {
         let t = c.select(
-            "SELECT id::text, schema_hash, applied_at::text FROM revos.schema_migrations
+            "SELECT id::text, schema_hash, applied_at::text, metadata ->> 'payload_hash' FROM revos.schema_migrations
               WHERE version = $1 AND status = 'applied' ORDER BY created_at DESC LIMIT 1",
             None,
             &[version.into()],
@@ -374,6 +429,7 @@ fn last_applied(version: &str) -> Option<(String, String, String)> {
                 row.get::<String>(1)?.unwrap_or_default(),
                 row.get::<String>(2)?.unwrap_or_default(),
                 row.get::<String>(3)?.unwrap_or_default(),
+                row.get::<String>(4)?,
             )));
         }
         Ok(None)

@@ -200,9 +200,16 @@ const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'rls_enabled', c.relrowsecurity,
   'rls_forced',  c.relforcerowsecurity,
-  'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text, revos.type_sql(a.atttypid, a.atttypmod),
+  'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text,
+                       CASE WHEN bt.typnamespace = 11 THEN pg_catalog.format_type(a.atttypid, a.atttypmod)
+                            ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.replace(bn.nspname, '"', '""') OPERATOR(pg_catalog.||) '"."' OPERATOR(pg_catalog.||) pg_catalog.replace(bt.typname, '"', '""') OPERATOR(pg_catalog.||) '"'
+                                 OPERATOR(pg_catalog.||) CASE WHEN bt.oid OPERATOR(pg_catalog.<>) tt.oid THEN '[]' ELSE '' END END,
                        a.attnotnull, a.atthasdef, a.attgenerated <> '') ORDER BY a.attnum)
-                FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
+                FROM pg_catalog.pg_attribute a
+                JOIN pg_catalog.pg_type tt ON tt.oid = a.atttypid
+                JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN tt.typcategory = 'A' AND tt.typelem <> 0 THEN tt.typelem ELSE tt.oid END
+                JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
+                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
   'indexes', coalesce((SELECT jsonb_agg(jsonb_build_array(ic.relname::text, i.indisunique, am.amname::text,
                        (SELECT coalesce(jsonb_agg(coalesce(att.attname::text, '') ORDER BY k.ord), '[]')
                           FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
