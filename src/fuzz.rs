@@ -15,54 +15,35 @@ use std::collections::HashMap;
 
 use crate::normalize::normalize;
 use crate::plan::plan;
-use crate::spec::{read_schema, split_envelope};
+use crate::spec::{
+    read_schema, split_envelope, CHECK_KEYS, COLUMN_KEYS, ENUM_KEYS, INDEX_KEYS, OPTION_KEYS,
+    REFERENCE_KEYS, SCHEMA_KEYS, TABLE_KEYS,
+};
 use crate::validate::tests::MemCatalog;
 use crate::validate::validate;
 use crate::verify::verify;
 
-const KEYS: &[&str] = &[
-    "payload",
-    "meta",
-    "schema_version",
-    "version",
-    "description",
-    "tables",
-    "schema",
-    "enums",
-    "force_apply",
-    "options",
-    "name",
-    "columns",
-    "type",
-    "not_null",
-    "default",
-    "unique",
-    "primary_key",
-    "references",
-    "check",
-    "generated",
-    "comment",
-    "indexes",
-    "where",
-    "method",
-    "include",
-    "checks",
-    "expression",
-    "values",
-    "table",
-    "column",
-    "on_delete",
-    "on_update",
-    "tenant_scoped",
-    "soft_delete",
-    "timestamps",
-    "rls",
-    "tenant_type",
-    "lock_timeout_ms",
-    "backfill_tenant",
-    "allow_destructive",
-    "tenant_column",
-];
+/// Every key of the schema language (from `spec`) and of the envelope.
+fn keys() -> Vec<&'static str> {
+    let mut k: Vec<&'static str> = ["payload", "meta", "subject", "context"].to_vec();
+    for list in [
+        SCHEMA_KEYS,
+        OPTION_KEYS,
+        ENUM_KEYS,
+        TABLE_KEYS,
+        CHECK_KEYS,
+        COLUMN_KEYS,
+        REFERENCE_KEYS,
+        INDEX_KEYS,
+    ] {
+        for key in list {
+            if !k.contains(key) {
+                k.push(key);
+            }
+        }
+    }
+    k
+}
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -83,7 +64,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::vec(
                 (
-                    prop::sample::select(KEYS.to_vec()).prop_map(str::to_string),
+                    prop::sample::select(keys()).prop_map(str::to_string),
                     inner.clone()
                 ),
                 0..8

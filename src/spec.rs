@@ -12,6 +12,60 @@ use crate::error::{code, Issue};
 /// Largest payload accepted (bytes of JSON text), so one call cannot pin a backend for minutes.
 pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
 
+/// The keys each object of the schema language may have (anything else is `unknown_key`).
+pub const SCHEMA_KEYS: &[&str] = &[
+    "schema_version",
+    "version",
+    "description",
+    "tables",
+    "schema",
+    "enums",
+    "force_apply",
+    "options",
+];
+pub const OPTION_KEYS: &[&str] = &[
+    "tenant_column",
+    "tenant_type",
+    "soft_delete",
+    "timestamps",
+    "rls",
+    "force_rls",
+    "default_indexes",
+    "lock_timeout_ms",
+    "allow_destructive",
+    "backfill_tenant",
+];
+pub const ENUM_KEYS: &[&str] = &["name", "values", "schema"];
+pub const TABLE_KEYS: &[&str] = &[
+    "name",
+    "schema",
+    "tenant_scoped",
+    "columns",
+    "primary_key",
+    "indexes",
+    "unique",
+    "checks",
+    "comment",
+    "soft_delete",
+    "timestamps",
+    "rls",
+];
+pub const CHECK_KEYS: &[&str] = &["name", "expression"];
+pub const COLUMN_KEYS: &[&str] = &[
+    "name",
+    "type",
+    "not_null",
+    "default",
+    "unique",
+    "primary_key",
+    "references",
+    "check",
+    "generated",
+    "comment",
+];
+pub const REFERENCE_KEYS: &[&str] = &["table", "schema", "column", "on_delete", "on_update"];
+pub const INDEX_KEYS: &[&str] = &["name", "columns", "unique", "method", "where", "include"];
+
 /// The orchestration envelope around a schema (all optional).
 #[derive(Debug, Clone, Default)]
 pub struct Envelope {
@@ -160,20 +214,7 @@ pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
     let Some(obj) = r.object(v, "payload") else {
         return s;
     };
-    r.known_keys(
-        obj,
-        "",
-        &[
-            "schema_version",
-            "version",
-            "description",
-            "tables",
-            "schema",
-            "enums",
-            "force_apply",
-            "options",
-        ],
-    );
+    r.known_keys(obj, "", SCHEMA_KEYS);
     s.version = r.string(
         obj.get("schema_version").or_else(|| obj.get("version")),
         "schema_version",
@@ -213,22 +254,7 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     let Some(obj) = r.object(v, path) else {
         return o;
     };
-    r.known_keys(
-        obj,
-        path,
-        &[
-            "tenant_column",
-            "tenant_type",
-            "soft_delete",
-            "timestamps",
-            "rls",
-            "force_rls",
-            "default_indexes",
-            "lock_timeout_ms",
-            "allow_destructive",
-            "backfill_tenant",
-        ],
-    );
+    r.known_keys(obj, path, OPTION_KEYS);
     let p = |k: &str| format!("{path}.{k}");
     o.tenant_column = r.string(obj.get("tenant_column"), &p("tenant_column"));
     o.tenant_type = r.string(obj.get("tenant_type"), &p("tenant_type"));
@@ -260,7 +286,7 @@ fn read_enum(r: &mut Reader, v: &Value, path: &str) -> RawEnum {
     let Some(obj) = r.object(v, path) else {
         return e;
     };
-    r.known_keys(obj, path, &["name", "values", "schema"]);
+    r.known_keys(obj, path, ENUM_KEYS);
     e.name = r
         .req_string(obj, "name", &format!("{path}.name"))
         .unwrap_or_default();
@@ -280,24 +306,7 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
     let Some(obj) = r.object(v, path) else {
         return t;
     };
-    r.known_keys(
-        obj,
-        path,
-        &[
-            "name",
-            "schema",
-            "tenant_scoped",
-            "columns",
-            "primary_key",
-            "indexes",
-            "unique",
-            "checks",
-            "comment",
-            "soft_delete",
-            "timestamps",
-            "rls",
-        ],
-    );
+    r.known_keys(obj, path, TABLE_KEYS);
     let p = |k: &str| format!("{path}.{k}");
     t.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
     t.schema = r.string(obj.get("schema"), &p("schema"));
@@ -335,7 +344,7 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
                 ..Default::default()
             };
             if let Some(co) = r.object(c, &cp) {
-                r.known_keys(co, &cp, &["name", "expression"]);
+                r.known_keys(co, &cp, CHECK_KEYS);
                 chk.name = r.string(co.get("name"), &format!("{cp}.name"));
                 chk.expression = r
                     .req_string(co, "expression", &format!("{cp}.expression"))
@@ -355,22 +364,7 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     let Some(obj) = r.object(v, path) else {
         return c;
     };
-    r.known_keys(
-        obj,
-        path,
-        &[
-            "name",
-            "type",
-            "not_null",
-            "default",
-            "unique",
-            "primary_key",
-            "references",
-            "check",
-            "generated",
-            "comment",
-        ],
-    );
+    r.known_keys(obj, path, COLUMN_KEYS);
     let p = |k: &str| format!("{path}.{k}");
     c.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
     c.type_ = r.req_string(obj, "type", &p("type")).unwrap_or_default();
@@ -394,11 +388,7 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
         match refv {
             Value::String(s) => rf.table = s.clone(),
             Value::Object(ro) => {
-                r.known_keys(
-                    ro,
-                    &rp,
-                    &["table", "schema", "column", "on_delete", "on_update"],
-                );
+                r.known_keys(ro, &rp, REFERENCE_KEYS);
                 rf.table = r
                     .req_string(ro, "table", &format!("{rp}.table"))
                     .unwrap_or_default();
@@ -422,11 +412,7 @@ fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
     let Some(obj) = r.object(v, path) else {
         return x;
     };
-    r.known_keys(
-        obj,
-        path,
-        &["name", "columns", "unique", "method", "where", "include"],
-    );
+    r.known_keys(obj, path, INDEX_KEYS);
     let p = |k: &str| format!("{path}.{k}");
     x.name = r.string(obj.get("name"), &p("name"));
     match obj.get("columns") {
