@@ -168,6 +168,16 @@ fn dup<'a>(seen: &mut BTreeMap<String, &'a str>, key: String, path: &'a str) -> 
     }
 }
 
+/// Where to report a problem with a name: the item's `.name`, or the table for what revos added
+/// (auto columns and default indexes have no path of their own).
+fn name_path(item_path: &str, table_path: &str) -> String {
+    if item_path.is_empty() {
+        table_path.to_string()
+    } else {
+        format!("{item_path}.name")
+    }
+}
+
 fn structure(s: &Schema, issues: &mut Vec<Issue>) {
     if s.tables.is_empty() && s.enums.is_empty() {
         issues.push(Issue::new(
@@ -210,11 +220,7 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
         let mut cols = BTreeMap::new();
         for c in &t.columns {
             if let Some(first) = dup(&mut cols, c.name.as_str().to_string(), &c.path) {
-                let at = if c.path.is_empty() {
-                    t.path.clone()
-                } else {
-                    format!("{}.name", c.path)
-                };
+                let at = name_path(&c.path, &t.path);
                 let first = if first.is_empty() {
                     "(added by revos)"
                 } else {
@@ -363,11 +369,7 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
                 ));
             }
             if let Some(first) = dup(&mut relations, rel(&x.name), &x.path) {
-                let p = if x.path.is_empty() {
-                    t.path.clone()
-                } else {
-                    format!("{}.name", x.path)
-                };
+                let p = name_path(&x.path, &t.path);
                 let first = if first.is_empty() {
                     "an index revos adds"
                 } else {
