@@ -54,42 +54,14 @@ CREATE UNIQUE INDEX schema_migrations_one_applied_per_version
     ON revos.schema_migrations (version)
     WHERE status = 'applied' AND NOT coalesce((metadata ->> 'force_apply')::boolean, false);
 CREATE INDEX schema_migrations_version_idx ON revos.schema_migrations (version, created_at DESC);
+-- Kept by pg_dump / pg_restore (extension configuration: its rows are dumped).
+SELECT pg_catalog.pg_extension_config_dump('revos.schema_migrations', '');
 
 -- ---------------------------------------------------------------------------------------------
 -- Tenancy (contract section 6).
 -- ---------------------------------------------------------------------------------------------
 
--- The tenant of this transaction: app.current_tenant_id, else PostgREST's JWT claim tenant_id
--- (top level, then app_metadata). Empty strings count as unset; claims that are not JSON too.
-CREATE FUNCTION revos.current_tenant_id() RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v      text := nullif(current_setting('app.current_tenant_id', true), '');
-    claims text;
-    j      jsonb;
-BEGIN
-    IF v IS NOT NULL THEN
-        RETURN v;
-    END IF;
-    claims := nullif(current_setting('request.jwt.claims', true), '');
-    IF claims IS NULL THEN
-        RETURN NULL;
-    END IF;
-    BEGIN
-        j := claims::jsonb;
-    EXCEPTION WHEN others THEN
-        RETURN NULL;
-    END;
-    IF jsonb_typeof(j) <> 'object' THEN
-        RETURN NULL;
-    END IF;
-    RETURN coalesce(nullif(j ->> 'tenant_id', ''), nullif(j -> 'app_metadata' ->> 'tenant_id', ''));
-END
-$$;
-COMMENT ON FUNCTION revos.current_tenant_id() IS
-    'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
+-- revos.current_tenant_id() is defined next to revos.jwt_claims_tenant() (src/api.rs), which it calls.
 
 -- SET LOCAL (not set_config) so that Citus forwards it to workers; lasts until the transaction ends.
 CREATE FUNCTION revos.set_tenant(tenant text) RETURNS text

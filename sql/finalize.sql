@@ -16,12 +16,28 @@ GRANT EXECUTE ON FUNCTION revos.tenant_table(text, jsonb, jsonb) TO revos_admin;
 -- Every role's queries go through the tenant policy, which calls current_tenant_id().
 GRANT EXECUTE ON FUNCTION revos.current_tenant_id() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.set_tenant(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.jwt_claims_tenant(text) TO PUBLIC;
 
+-- Internal helpers and trigger functions: not for PUBLIC (CREATE TRIGGER needs EXECUTE on the
+-- function, so nobody else can attach them to a table). revos_admin runs apply_schema as itself,
+-- which resolves types with type_sql and creates tenant tables' revos_touch_updated_at triggers.
+REVOKE ALL ON FUNCTION revos.touch_updated_at() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.type_sql(oid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.touch_updated_at() TO revos_admin;
+GRANT EXECUTE ON FUNCTION revos.type_sql(oid, integer) TO revos_admin;
+-- The apply state the triggers read (src/apply/writer.rs): the owner's functions only.
+REVOKE ALL ON FUNCTION revos.writing_ledger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.drift_paused() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.note_restore() FROM PUBLIC;
+
+-- Read-only for admins: only revos's own code writes the ledger (apply inserts as the table's
+-- owner; the no-op fast path trusts these rows).
 REVOKE ALL ON revos.schema_migrations FROM PUBLIC;
-GRANT SELECT, INSERT ON revos.schema_migrations TO revos_admin;
+GRANT SELECT ON revos.schema_migrations TO revos_admin;
 
 -- The event ledger: app roles log events (log_event is SECURITY DEFINER: no table privileges
 -- needed); admins also verify the chains and read the ledger.
 GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO revos_app, revos_admin;
 GRANT EXECUTE ON FUNCTION revos.verify_ledger(text) TO revos_admin;
 GRANT SELECT ON revos.events TO revos_admin;
+GRANT EXECUTE ON FUNCTION revos.event_hash(revos.events) TO revos_admin;

@@ -14,10 +14,12 @@ use crate::ident::sha256_hex;
 use crate::normalize::canonical_json;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
+#[allow(unused_imports)] // named in `requires` below: ledger.sql calls them
+use crate::apply::writer::{drift_paused, note_restore, writing_ledger};
 pgrx::extension_sql_file!(
     "../sql/ledger.sql",
     name = "ledger",
-    requires = ["bootstrap"]
+    requires = ["bootstrap", writing_ledger, drift_paused, note_restore]
 );
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
@@ -137,9 +139,65 @@ fn tenant_table(name: Option<&str>, columns: Option<JsonB>, options: Option<Json
     }
 }
 
+/// The tenant in PostgREST's JWT claims (`tenant_id`, then `app_metadata.tenant_id`; empty =
+/// unset). Never raises: claims that are not a JSON object give NULL. Written in Rust so that
+/// `current_tenant_id()` needs no EXCEPTION block (a subtransaction cannot start during a
+/// parallel query, and the function is PARALLEL SAFE: every RLS policy calls it).
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.jwt_claims_tenant(claims text) RETURNS text
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.jwt_claims_tenant(text) IS
+    'tenant_id (or app_metadata.tenant_id) of a JWT claims JSON text; NULL when absent, empty or not JSON.';
+
+-- The tenant of this transaction: app.current_tenant_id, else PostgREST's JWT claim tenant_id
+-- (top level, then app_metadata). Empty strings count as unset; claims that are not JSON too.
+-- Plain SQL, PARALLEL SAFE (no EXCEPTION block).
+CREATE FUNCTION revos.current_tenant_id() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true), ''),
+                revos.jwt_claims_tenant(pg_catalog.current_setting('request.jwt.claims', true)))
+$$;
+COMMENT ON FUNCTION revos.current_tenant_id() IS
+    'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
+"#)]
+fn jwt_claims_tenant(claims: &str) -> Option<String> {
+    claims_tenant(claims)
+}
+
+/// `->>` of jsonb: strings as they are, other scalars as JSON text; null and "" are absent.
+pub fn claims_tenant(claims: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(claims).ok()?;
+    let text = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    let obj = v.as_object()?;
+    text(obj.get("tenant_id")).or_else(|| text(obj.get("app_metadata")?.get("tenant_id")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_tenant_never_fails() {
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id":"acme"}"#).as_deref(),
+            Some("acme")
+        );
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id":"","app_metadata":{"tenant_id":"b"}}"#).as_deref(),
+            Some("b")
+        );
+        assert_eq!(claims_tenant(r#"{"tenant_id":42}"#).as_deref(), Some("42"));
+        assert_eq!(claims_tenant("not json"), None);
+        assert_eq!(claims_tenant("[1]"), None);
+        assert_eq!(claims_tenant(r#"{"app_metadata":"x"}"#), None);
+        assert_eq!(claims_tenant(""), None);
+    }
 
     #[test]
     fn tenant_table_payload_splits_schema_and_options() {

@@ -12,6 +12,7 @@
 //! ```
 
 pub mod pg_catalog;
+pub mod writer;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -450,12 +451,17 @@ struct LedgerRow<'a> {
 }
 
 impl LedgerRow<'_> {
+    /// Only revos writes this table: the insert runs as the table's owner (see `writer`).
     fn insert(&self, status: &str, error: Option<(&str, &str)>) -> String {
+        writer::as_ledger_writer(|caller| self.insert_as_owner(status, error, caller))
+    }
+
+    fn insert_as_owner(&self, status: &str, error: Option<(&str, &str)>, caller: &str) -> String {
         let id: Option<String> = Spi::get_one_with_args(
             "INSERT INTO revos.schema_migrations
                (version, description, schema_hash, checksum, status, applied_at, tenant_id, idempotency_key,
-                workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata)
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'applied' THEN now() END, $6, $7, $8, $9, $10, $11, $12, $13)
+                workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata, applied_by)
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'applied' THEN now() END, $6, $7, $8, $9, $10, $11, $12, $13, $14)
              RETURNING id::text",
             &[
                 self.version.into(),
@@ -471,6 +477,7 @@ impl LedgerRow<'_> {
                 error.map(|e| e.1.to_string()).into(),
                 self.elapsed_ms.into(),
                 JsonB(self.metadata.clone()).into(),
+                caller.into(),
             ],
         )
         .unwrap_or_else(|e| pgrx::error!("revos: writing the ledger failed: {e}"));
@@ -495,14 +502,11 @@ fn set_local(name: &str, value: &str) {
 /// Runs the plan in a subtransaction and verifies the result; on any error rolls the
 /// subtransaction back and returns (message, sqlstate).
 fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (String, String)> {
-    let saved: Vec<(&str, Option<String>)> = ["revos.applying", "standard_conforming_strings"]
-        .iter()
-        .map(|n| (*n, setting(n)))
-        .collect();
-    set_local("revos.applying", "on");
+    let saved = setting("standard_conforming_strings");
     set_local("standard_conforming_strings", "on");
 
-    let result = unsafe {
+    // Phase::Ddl: the drift capture does not record revos's own DDL.
+    let result = writer::with_phase(writer::Phase::Ddl, || unsafe {
         let old_cxt = pg_sys::CurrentMemoryContext;
         let old_owner = pg_sys::CurrentResourceOwner;
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
@@ -537,10 +541,11 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
         pg_sys::MemoryContextSwitchTo(old_cxt);
         pg_sys::CurrentResourceOwner = old_owner;
         r
-    };
-    for (name, value) in saved {
-        set_local(name, value.as_deref().unwrap_or(""));
-    }
+    });
+    set_local(
+        "standard_conforming_strings",
+        saved.as_deref().unwrap_or("on"),
+    );
     result
 }
 
