@@ -1,0 +1,63 @@
+# Shared by the psql-driven suites (tests/trust.sh, tests/restore.sh, tests/upgrade.sh):
+# sourced, not run. The suite sets DSN (a superuser connection) before calling db_dsn.
+#
+#   db_dsn NAME            prints DSN with its database replaced by NAME
+#   q DB_DSN SQL|-         runs SQL (or stdin), unaligned, tuples only, errors fatal to the run;
+#                          the caller sees the error text in the output
+#   check NAME EXPECTED ACTUAL
+#   expect_error NAME SQLSTATE MESSAGE-SUBSTRING DB_DSN SQL...   the last statement must fail
+#   finish                 prints "N passed, M failed"; exits 1 when anything failed
+
+pass=0; fail=0
+ok()  { pass=$((pass + 1)); echo "ok    $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL  $1"; echo "        expected: $2"; echo "        got:      $3"; }
+die() { echo "FATAL: $*" >&2; exit 1; }
+
+db_dsn() {
+  case "$DSN" in
+    postgres://* | postgresql://*)
+      local base=${DSN%%\?*} query="" scheme rest auth
+      [[ "$DSN" == *\?* ]] && query="?${DSN#*\?}"
+      scheme=${base%%://*}; rest=${base#*://}; auth=${rest%%/*}
+      echo "$scheme://$auth/$1$query" ;;
+    *) echo "$DSN dbname=$1" ;;
+  esac
+}
+
+q() {
+  local d=$1; shift
+  if [ "$1" = - ]; then
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -f - 2>&1
+  else
+    psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -c "$1" 2>&1
+  fi
+}
+
+check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "$2" "$3"; fi; }
+
+expect_error() {
+  local name=$1 state=$2 msg=$3 d=$4; shift 4
+  local out got_state
+  out=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -c '\set VERBOSITY verbose' "${@/#/-c}" 2>&1)
+  got_state=$(printf '%s\n' "$out" | sed -n 's/^.*ERROR:  \([0-9A-Z]\{5\}\): .*$/\1/p' | head -1)
+  if [ "$got_state" != "$state" ]; then
+    bad "$name" "ERROR $state ($msg)" "${out:-<no error>}"
+  elif [[ "$out" != *"$msg"* ]]; then
+    bad "$name" "message containing '$msg'" "$out"
+  else
+    ok "$name"
+  fi
+}
+
+# fresh_db NAME: drops and creates the database NAME (superuser DSN)
+fresh_db() {
+  psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" \
+    >/dev/null 2>&1 || die "cannot recreate database $1"
+}
+
+finish() {
+  echo
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ] || exit 1
+  exit 0
+}
