@@ -1,0 +1,333 @@
+-- revos 0.1.0 -> 0.2.0 (ALTER EXTENSION revos UPDATE). Issue 10: ledgers you can trust.
+-- tests/upgrade.sh checks that the result equals a fresh 0.2.0 install, object for object, and
+-- that every row is kept. Function bodies are copies of sql/ledger.sql and src/ (the test fails
+-- when they differ).
+\echo Use "ALTER EXTENSION revos UPDATE TO '0.2.0'" to load this file. \quit
+
+-- The apply state, held in the extension's backend memory (src/apply/writer.rs). First: the
+-- replaced drift-capture functions below call drift_paused() while this script runs.
+
+CREATE FUNCTION revos.writing_ledger() RETURNS boolean
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'writing_ledger_wrapper';
+COMMENT ON FUNCTION revos.writing_ledger() IS
+    'Internal (revos''s triggers): true while revos itself inserts its schema_migrations row.';
+
+
+CREATE FUNCTION revos.drift_paused() RETURNS boolean
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drift_paused_wrapper';
+COMMENT ON FUNCTION revos.drift_paused() IS
+    'Internal (drift capture): true while revos runs its own DDL, or after this session restored ledger rows.';
+
+
+CREATE FUNCTION revos.note_restore() RETURNS void
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'note_restore_wrapper';
+COMMENT ON FUNCTION revos.note_restore() IS
+    'Internal (ledger triggers): this session inserted ledger rows revos did not write (a restore).';
+
+
+-- current_tenant_id without an EXCEPTION block (PARALLEL SAFE for real).
+
+CREATE FUNCTION revos.jwt_claims_tenant(claims text) RETURNS text
+    IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'jwt_claims_tenant_wrapper';
+COMMENT ON FUNCTION revos.jwt_claims_tenant(text) IS
+    'tenant_id (or app_metadata.tenant_id) of a JWT claims JSON text; NULL when absent, empty or not JSON.';
+
+
+CREATE OR REPLACE FUNCTION revos.current_tenant_id() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true), ''),
+                revos.jwt_claims_tenant(pg_catalog.current_setting('request.jwt.claims', true)))
+$$;
+COMMENT ON FUNCTION revos.current_tenant_id() IS
+    'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
+
+
+-- Backup and restore keep both ledgers (extension configuration: pg_dump dumps their rows).
+SELECT pg_catalog.pg_extension_config_dump('revos.schema_migrations', '');
+SELECT pg_catalog.pg_extension_config_dump('revos.events', 'ORDER BY id');
+SELECT pg_catalog.pg_extension_config_dump('revos.events_id_seq', '');
+
+-- Trigger functions: TG_RELID checks, the restore path, the apply state instead of revos.applying.
+
+CREATE OR REPLACE FUNCTION revos.events_chain() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_chain   pg_catalog.text := CASE WHEN NEW.tenant_id IS NULL THEN 'global'
+                                      ELSE 'tenant:' OPERATOR(pg_catalog.||) NEW.tenant_id END;
+    v_id      bigint;
+    v_prev_id bigint;
+    v_prev    pg_catalog.text;
+BEGIN
+    IF TG_RELID OPERATOR(pg_catalog.<>) 'revos.events'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'revos.events_chain() is the trigger of revos.events only' USING ERRCODE = '42501';
+    END IF;
+    IF NEW.hash IS NOT NULL AND NEW.id IS NOT NULL THEN
+        INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
+        VALUES (v_chain, NEW.id, NULL)
+        ON CONFLICT (chain) DO UPDATE
+            SET prev_id = h.last_id, last_id = greatest(h.last_id, NEW.id)
+        RETURNING h.prev_id INTO v_prev_id;
+        IF v_prev_id IS NULL THEN
+            v_prev := pg_catalog.repeat('0', 64);
+        ELSE
+            SELECT e.hash INTO v_prev FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id;
+        END IF;
+        IF NEW.prev_hash IS DISTINCT FROM v_prev OR NEW.hash OPERATOR(pg_catalog.<>) revos.event_hash(NEW)
+           OR NEW.id OPERATOR(pg_catalog.<=) v_prev_id THEN
+            RAISE WARNING 'revos: restored event % does not chain onto its predecessor; kept as it is (revos.verify_ledger() reports it)',
+                NEW.id;
+        END IF;
+        PERFORM pg_catalog.setval('revos.events_id_seq'::pg_catalog.regclass, NEW.id)
+           FROM revos.events_id_seq s WHERE NEW.id OPERATOR(pg_catalog.>=) s.last_value;
+        PERFORM revos.note_restore();
+        RETURN NEW;
+    END IF;
+
+    INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
+    VALUES (v_chain, NULL, NULL)
+    ON CONFLICT (chain) DO UPDATE
+        SET prev_id = h.last_id,
+            last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
+    RETURNING h.last_id, h.prev_id INTO v_id, v_prev_id;
+
+    IF v_id IS NULL THEN
+        -- First event of the chain: we just inserted (and so hold) its head row. A concurrent
+        -- first writer waited on our insert and continues through the DO UPDATE branch.
+        v_id := pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass);
+        UPDATE revos.event_chain_heads SET last_id = v_id WHERE chain OPERATOR(pg_catalog.=) v_chain;
+        v_prev := pg_catalog.repeat('0', 64);
+    ELSE
+        SELECT e.hash INTO v_prev FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id;
+        IF NOT FOUND THEN
+            -- Only if the previous event was removed behind revos's back (triggers disabled): the
+            -- chain goes on and verify_ledger reports the break at this event.
+            v_prev := 'missing';
+        END IF;
+    END IF;
+
+    NEW.id          := v_id;
+    NEW.prev_hash   := v_prev;
+    NEW.recorded_at := pg_catalog.clock_timestamp();
+    NEW.occurred_at := coalesce(NEW.occurred_at, NEW.recorded_at);
+    NEW.hash        := revos.event_hash(NEW);
+    RETURN NEW;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION revos.schema_migration_event() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_RELID <> 'revos.schema_migrations'::regclass THEN
+        RAISE EXCEPTION 'revos.schema_migration_event() is the trigger of revos.schema_migrations only'
+            USING ERRCODE = '42501';
+    END IF;
+    IF NOT revos.writing_ledger() THEN
+        PERFORM revos.note_restore();
+        RETURN NULL;
+    END IF;
+    INSERT INTO revos.events (id, tenant_id, event_type, subject_type, subject_id, actor_id,
+                              payload, occurred_at)
+    VALUES (
+        NULL,
+        nullif(NEW.tenant_id, ''),
+        CASE WHEN NEW.status = 'applied' THEN 'schema_migration_applied' ELSE 'schema_migration_failed' END,
+        'schema_migration',
+        NEW.id::text,
+        coalesce(nullif(NEW.metadata ->> 'actor_id', ''), NEW.applied_by),
+        jsonb_build_object(
+            'migration_id',      NEW.id,
+            'version',           NEW.version,
+            'status',            NEW.status,
+            'checksum',          NEW.checksum,
+            'schema_hash',       NEW.schema_hash,
+            'table_count',       NEW.metadata -> 'table_count',
+            'actor_id',          NEW.metadata -> 'actor_id',
+            'applied_by',        NEW.applied_by,
+            'workflow_run_id',   NEW.workflow_run_id,
+            'idempotency_key',   NEW.idempotency_key,
+            'force_apply',       NEW.metadata -> 'force_apply',
+            'execution_time_ms', NEW.execution_time_ms,
+            'error_message',     NEW.error_message,
+            'sqlstate',          NEW.sqlstate),
+        coalesce(NEW.applied_at, NEW.created_at));
+    RETURN NULL;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION revos.drift_snapshot() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- Only a DROP or an ALTER (rename, drop column/constraint, cascades) can make a managed
+    -- object disappear before ddl_command_end / sql_drop look at it; CREATE, COMMENT, GRANT and
+    -- the like need no snapshot (it costs a catalog scan of every managed table per statement).
+    IF revos.drift_paused()
+       OR NOT (tg_tag LIKE 'DROP %' OR tg_tag LIKE 'ALTER %') THEN
+        PERFORM set_config('revos.drift_snapshot', '', true);
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM set_config('revos.drift_snapshot', coalesce((
+            WITH managed AS (
+                SELECT p.polrelid AS rel FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
+                UNION
+                SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+            )
+            SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
+                SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
+                UNION ALL
+                SELECT 'pg_class'::regclass::oid::text || ':' || i.indexrelid, i.indrelid
+                FROM pg_index i JOIN managed m ON m.rel = i.indrelid
+                UNION ALL
+                SELECT 'pg_policy'::regclass::oid::text || ':' || p.oid, p.polrelid
+                FROM pg_policy p JOIN managed m ON m.rel = p.polrelid
+                UNION ALL
+                SELECT 'pg_trigger'::regclass::oid::text || ':' || t.oid, t.tgrelid
+                FROM pg_trigger t JOIN managed m ON m.rel = t.tgrelid
+                WHERE NOT t.tgisinternal
+            ) o), ''), true);
+    EXCEPTION WHEN others THEN
+        RAISE WARNING 'revos: drift capture (ddl_command_start) failed: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+    END;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION revos.drift_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r      record;
+    snap   jsonb;
+    v_rel  oid;
+    v_nsp  text;
+    v_name text;
+    seen   text[] := '{}';
+BEGIN
+    IF revos.drift_paused() THEN
+        RETURN;
+    END IF;
+    BEGIN
+        snap := coalesce(nullif(current_setting('revos.drift_snapshot', true), '')::jsonb, '{}'::jsonb);
+        PERFORM set_config('revos.drift_snapshot', '', true);
+        FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension LOOP
+            v_rel := NULL;
+            IF r.classid = 'pg_class'::regclass THEN
+                SELECT CASE WHEN c.relkind IN ('i', 'I')
+                            THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.oid)
+                            WHEN c.relkind IN ('r', 'p') THEN c.oid END
+                INTO v_rel FROM pg_class c WHERE c.oid = r.objid;
+            ELSIF r.classid = 'pg_policy'::regclass THEN
+                SELECT p.polrelid INTO v_rel FROM pg_policy p WHERE p.oid = r.objid;
+            ELSIF r.classid = 'pg_trigger'::regclass THEN
+                SELECT t.tgrelid INTO v_rel FROM pg_trigger t WHERE t.oid = r.objid AND NOT t.tgisinternal;
+            END IF;
+            v_rel := coalesce(v_rel, (snap ->> (r.classid::text || ':' || r.objid))::oid);
+            CONTINUE WHEN v_rel IS NULL;
+            CONTINUE WHEN NOT (revos.drift_is_managed(v_rel)
+                               OR snap ? ('pg_class'::regclass::oid::text || ':' || v_rel)
+                               OR v_rel IN ('revos.events'::regclass, 'revos.event_chain_heads'::regclass,
+                                            'revos.schema_migrations'::regclass));
+            CONTINUE WHEN (r.command_tag || '|' || r.object_identity) = ANY (seen);
+            seen := seen || (r.command_tag || '|' || r.object_identity);
+            IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = 'revos.events'::regclass
+                          AND t.tgname = 'events_chain' AND t.tgenabled = 'D') THEN
+                RAISE WARNING 'revos: the triggers of revos.events are disabled: % on % is not recorded and the ledger is not tamper-protected',
+                    r.command_tag, r.object_identity;
+                EXIT;
+            END IF;
+            SELECT n.nspname, c.relname INTO v_nsp, v_name
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
+            PERFORM revos.drift_record(r.command_tag, r.object_type, r.object_identity, v_nsp, v_name);
+        END LOOP;
+    EXCEPTION WHEN others THEN
+        RAISE WARNING 'revos: drift capture (ddl_command_end) failed: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+    END;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION revos.drift_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r       record;
+    snap    jsonb;
+    v_rel   oid;
+    v_nsp   text;
+    v_name  text;
+    managed boolean;
+BEGIN
+    IF revos.drift_paused() OR tg_tag NOT LIKE 'DROP %' THEN
+        RETURN;  -- ALTER TABLE ... DROP COLUMN/CONSTRAINT is reported by ddl_command_end
+    END IF;
+    BEGIN
+        snap := coalesce(nullif(current_setting('revos.drift_snapshot', true), '')::jsonb, '{}'::jsonb);
+        FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+            managed := false;
+            v_nsp := NULL;
+            v_name := NULL;
+            IF r.object_type IN ('table', 'partitioned table') THEN
+                -- The table is gone; managed if it was at command start or if its marker policy /
+                -- trigger went with it.
+                v_nsp := r.address_names[1];
+                v_name := r.address_names[2];
+                managed := snap ? (r.classid::text || ':' || r.objid)
+                    OR EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+                               WHERE d.address_names[1] = v_nsp AND d.address_names[2] = v_name
+                                 AND ((d.object_type = 'policy' AND d.address_names[3] = 'revos_tenant_isolation')
+                                   OR (d.object_type = 'trigger' AND d.address_names[3] = 'revos_touch_updated_at')));
+            ELSIF r.original AND r.object_type IN ('policy', 'trigger', 'rule') THEN
+                v_nsp := r.address_names[1];
+                v_name := r.address_names[2];
+                v_rel := to_regclass(quote_ident(v_nsp) || '.' || quote_ident(v_name));
+                managed := (r.object_type = 'policy' AND r.address_names[3] = 'revos_tenant_isolation')
+                    OR (r.object_type = 'trigger' AND r.address_names[3] = 'revos_touch_updated_at')
+                    OR snap ? (r.classid::text || ':' || r.objid)
+                    OR (v_rel IS NOT NULL AND revos.drift_is_managed(v_rel));
+            ELSIF r.original AND r.object_type = 'index' THEN
+                v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
+                IF v_rel IS NOT NULL THEN
+                    managed := true;
+                    SELECT n.nspname, c.relname INTO v_nsp, v_name
+                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
+                END IF;
+            END IF;
+            IF managed THEN
+                PERFORM revos.drift_record(tg_tag, r.object_type, r.object_identity, v_nsp, v_name);
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN others THEN
+        RAISE WARNING 'revos: drift capture (sql_drop) failed: % (SQLSTATE %)', SQLERRM, SQLSTATE;
+    END;
+END
+$$;
+
+
+-- Privileges (sql/ledger.sql and sql/finalize.sql of 0.2.0).
+REVOKE EXECUTE ON FUNCTION revos.events_chain() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.events_append_only() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.schema_migration_event() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_snapshot() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_ddl_end() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_sql_drop() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.event_hash(revos.events) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.jwt_claims_tenant(text) TO PUBLIC;
+REVOKE ALL ON FUNCTION revos.touch_updated_at() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.type_sql(oid, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.touch_updated_at() TO revos_admin;
+GRANT EXECUTE ON FUNCTION revos.type_sql(oid, integer) TO revos_admin;
+REVOKE ALL ON FUNCTION revos.writing_ledger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.drift_paused() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.note_restore() FROM PUBLIC;
+REVOKE INSERT ON revos.schema_migrations FROM revos_admin;
+GRANT EXECUTE ON FUNCTION revos.event_hash(revos.events) TO revos_admin;

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# ALTER EXTENSION revos UPDATE from every released version keeps every row and leaves the same
+# objects as a fresh install (contract section 11, issue 10).
+#
+#   tests/upgrade.sh DSN      DSN: a superuser connection; the installed revos build is used.
+#
+# Released versions and their install scripts (kept in sql/, built by cargo pgrx from the release
+# commit): 0.1.0 (sql/revos--0.1.0.sql, commit 6833f8e). The old install script is copied into
+# the server's extension directory (cargo pgrx install copies only the update scripts,
+# sql/revos--A--B.sql) and runs against the CURRENT revos.so: every release keeps the C symbols
+# older install scripts reference (apply_schema_wrapper, plan_schema_wrapper,
+# tenant_table_wrapper). Every later release adds its install script to FROM_VERSIONS below and
+# its update script to sql/.
+#
+# For each old version: install it, apply schemas (one fails), log events on three chains,
+# ALTER EXTENSION revos UPDATE, then: every row of both ledgers kept (every column), verify_ledger
+# ok, the objects equal a fresh install's (pg_dump --binary-upgrade --schema-only, which lists
+# extension members one by one, normalised only for oids, xids and sequence positions), and new
+# writes continue the chains. Recreates the databases upgrade_old, upgrade_fresh.
+set -uo pipefail
+DSN=${1:?usage: tests/upgrade.sh DSN}
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/tests/lib.sh"
+PG_CONFIG=${PG_CONFIG:-pg_config}
+BIN=$("$PG_CONFIG" --bindir)
+EXTDIR="$("$PG_CONFIG" --sharedir)/extension"
+FROM_VERSIONS="0.1.0"
+CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+OLD=$(db_dsn upgrade_old)
+NEW=$(db_dsn upgrade_fresh)
+
+LEDGERS="SELECT (SELECT md5(string_agg(e::text, E'\n' ORDER BY e.id)) FROM revos.events e) || ' ' ||
+                (SELECT md5(string_agg(m::text, E'\n' ORDER BY m.id)) FROM revos.schema_migrations m) || ' ' ||
+                (SELECT count(*) FROM revos.events) || ' ' || (SELECT count(*) FROM revos.schema_migrations) || ' ' ||
+                (SELECT string_agg(chain || ':' || last_id, ',' ORDER BY chain) FROM revos.event_chain_heads)"
+
+# The objects of the extension, one statement each; what differs between two equal installs
+# (oids, relfrozenxid, the sequence's position, pg_dump's random \restrict key) normalised away.
+objects() {
+  "$BIN/pg_dump" --binary-upgrade --schema-only --exclude-schema=public "$1" 2>&1 |
+    grep -v 'binary_upgrade_set_next_\|^\\restrict\|^\\unrestrict\|^SELECT pg_catalog.setval(' |
+    sed -E "s/'[0-9]+'::pg_catalog\.oid/OID/g; s/'\{[0-9,]+\}'/'{OIDS}'/g;
+            s/relfrozenxid = '[0-9]+', relminmxid = '[0-9]+'/relfrozenxid = X/; s/WHERE oid = '[0-9]+'/WHERE oid = OID/"
+}
+
+fresh_db upgrade_fresh
+q "$NEW" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos (fresh $CURRENT) failed"
+objects "$NEW" >"$TMP/fresh.sql"
+
+for v in $FROM_VERSIONS; do
+  echo "# $v -> $CURRENT"
+  cmp -s "$ROOT/sql/revos--$v.sql" "$EXTDIR/revos--$v.sql" || cp "$ROOT/sql/revos--$v.sql" "$EXTDIR/" ||
+    die "cannot copy sql/revos--$v.sql into $EXTDIR"
+  fresh_db upgrade_old
+  out=$(q "$OLD" - <<SQL
+CREATE EXTENSION revos VERSION '$v';
+SELECT extversion FROM pg_extension WHERE extname = 'revos';
+SELECT revos.apply_schema('{"schema_version": "u-001", "description": "patients",
+  "tables": [{"name": "patients", "columns": [{"name": "name", "type": "text"}]}]}') -> 'result' ->> 'status';
+SELECT revos.apply_schema('{"meta": {"tenant_id": "acme"}, "payload": {"schema_version": "u-002", "description": "notes",
+  "tables": [{"name": "notes", "columns": [{"name": "body", "type": "text"}]}]}}') -> 'result' ->> 'status';
+CREATE TABLE public.full_table (tenant_id text NOT NULL, x int);
+INSERT INTO public.full_table VALUES ('t', 1);
+SELECT revos.apply_schema('{"schema_version": "u-003", "description": "fails", "options": {"tenant_type": "text"},
+  "tables": [{"name": "full_table", "columns": [{"name": "x", "type": "int"},
+    {"name": "y", "type": "int", "not_null": true, "default": "1/0"}]}]}') -> 'result' ->> 'status';
+SELECT count(*) FROM (SELECT revos.log_event(jsonb_build_object('event_type', 'order.created', 'tenant_id', t,
+    'payload', jsonb_build_object('n', i), 'idempotency_key', t || i))
+  FROM generate_series(1, 10) i, unnest(ARRAY['acme', 'globex']) t) s;
+SELECT revos.log_event('{"event_type": "system.note"}') ->> 'status';
+SELECT revos.verify_ledger() ->> 'ok';
+SQL
+)
+  check "$v installed, schemas applied (one failed), events logged" "$v
+applied
+applied
+failed
+20
+recorded
+true" "$out"
+  before=$(q "$OLD" "$LEDGERS")
+  check "ALTER EXTENSION revos UPDATE" "$CURRENT" \
+    "$(q "$OLD" "ALTER EXTENSION revos UPDATE; SELECT extversion FROM pg_extension WHERE extname = 'revos'")"
+  check "every row of both ledgers kept (every column), same chain heads" "$before" "$(q "$OLD" "$LEDGERS")"
+  check "verify_ledger() ok" true "$(q "$OLD" "SELECT revos.verify_ledger() ->> 'ok'")"
+  objects "$OLD" >"$TMP/upgraded.sql"
+  if diff -u "$TMP/fresh.sql" "$TMP/upgraded.sql" >"$TMP/objects.diff"; then
+    ok "the objects equal a fresh $CURRENT install ($(grep -c '^CREATE\|^ALTER\|^GRANT\|^REVOKE\|^COMMENT' "$TMP/fresh.sql") statements compared)"
+  else
+    bad "the objects equal a fresh $CURRENT install" "no difference" "$(head -40 "$TMP/objects.diff")"
+  fi
+  out=$(q "$OLD" - <<'SQL'
+SELECT revos.apply_schema('{"schema_version": "u-001", "description": "patients",
+  "tables": [{"name": "patients", "columns": [{"name": "name", "type": "text"}]}]}') -> 'result' ->> 'status';
+SELECT revos.apply_schema('{"schema_version": "u-004", "description": "after the update",
+  "tables": [{"name": "later", "columns": [{"name": "n", "type": "int"}]}]}') -> 'result' ->> 'status';
+SELECT revos.log_event('{"event_type": "after.update", "tenant_id": "acme"}') ->> 'status';
+SELECT revos.verify_ledger() ->> 'ok';
+SELECT has_table_privilege('revos_admin', 'revos.schema_migrations', 'INSERT');
+SQL
+)
+  check "after the update: re-apply noop, new apply and event continue the chains, verify ok, no INSERT for revos_admin" \
+    "noop
+applied
+recorded
+true
+f" "$out"
+done
+
+finish
