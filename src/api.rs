@@ -5,10 +5,10 @@
 //! (`POST /rpc/apply_schema`), and n8n can call `SELECT revos.apply_schema($1::jsonb)`.
 
 use pgrx::prelude::*;
-use pgrx::JsonB;
+use pgrx::{Internal, JsonB};
 use serde_json::{json, Map, Value};
 
-use crate::apply::{run, Mode};
+use crate::apply::{run, run_text, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
 use crate::normalize::canonical_json;
@@ -38,8 +38,12 @@ CREATE FUNCTION revos.apply_schema(jsonb) RETURNS jsonb
 COMMENT ON FUNCTION revos.apply_schema(jsonb) IS
     'Validate, normalize, plan and execute a JSON schema in this transaction; records revos.schema_migrations. Returns the envelope.';
 "#)]
-fn apply_schema(payload: JsonB) -> JsonB {
-    JsonB(run(&payload.0, Mode::Apply, "revos.apply_schema"))
+fn apply_schema(payload: Internal) -> JsonB {
+    JsonB(run_text(
+        &jsonb_text(payload).unwrap_or_default(),
+        Mode::Apply,
+        "revos.apply_schema",
+    ))
 }
 
 #[pg_extern(sql = r#"
@@ -48,8 +52,28 @@ CREATE FUNCTION revos.plan_schema(jsonb) RETURNS jsonb
 COMMENT ON FUNCTION revos.plan_schema(jsonb) IS
     'Like apply_schema up to the plan: returns the SQL, changes and risks; executes and records nothing.';
 "#)]
-fn plan_schema(payload: JsonB) -> JsonB {
-    JsonB(run(&payload.0, Mode::Plan, "revos.plan_schema"))
+fn plan_schema(payload: Internal) -> JsonB {
+    JsonB(run_text(
+        &jsonb_text(payload).unwrap_or_default(),
+        Mode::Plan,
+        "revos.plan_schema",
+    ))
+}
+
+/// The jsonb argument as PostgreSQL prints it (NULL -> None). The functions take the raw datum
+/// (declared jsonb in their SQL) instead of letting pgrx parse it, so that its size and depth are
+/// checked before anything parses or canonicalizes it (`spec::check_payload_text`).
+fn jsonb_text(arg: Internal) -> Option<String> {
+    let datum = arg.into_datum()?;
+    unsafe {
+        let raw = datum.cast_mut_ptr::<pg_sys::varlena>();
+        let detoasted = pg_sys::pg_detoast_datum_packed(raw);
+        let text = pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
+            pg_sys::jsonb_out,
+            &[Some(pg_sys::Datum::from(detoasted))],
+        )?;
+        Some(text.to_string_lossy().into_owned())
+    }
 }
 
 /// Keys of `options` that are schema-level options; the rest describe the table.

@@ -48,6 +48,7 @@ pub mod code {
     pub const CONFLICTING_DEFINITION: &str = "conflicting_definition";
     pub const BACKFILL_REQUIRED: &str = "backfill_required";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const PAYLOAD_TOO_DEEP: &str = "payload_too_deep";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -69,6 +70,7 @@ pub mod code {
         CONFLICTING_DEFINITION,
         BACKFILL_REQUIRED,
         PAYLOAD_TOO_LARGE,
+        PAYLOAD_TOO_DEEP,
     ];
 }
 

@@ -16,6 +16,8 @@ const RESERVED_SCHEMAS: &[&str] = &["revos", "pg_catalog", "information_schema",
 
 /// Upper bound for `lock_timeout_ms` (10 minutes).
 pub const MAX_LOCK_TIMEOUT_MS: i64 = 600_000;
+/// `lock_timeout_ms` when the schema gives none.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 5000;
 
 pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
     let version = raw.version.clone().unwrap_or_default();
@@ -132,7 +134,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
         }
     };
     let lock_timeout_ms = match o.lock_timeout_ms {
-        None => 5000,
+        None => DEFAULT_LOCK_TIMEOUT_MS,
         Some(n) if (0..=MAX_LOCK_TIMEOUT_MS).contains(&n) => n as u64,
         Some(n) => {
             issues.push(Issue::new(
@@ -140,7 +142,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
                 code::INVALID_VALUE,
                 format!("lock_timeout_ms {n} must be between 0 and {MAX_LOCK_TIMEOUT_MS}"),
             ));
-            5000
+            DEFAULT_LOCK_TIMEOUT_MS
         }
     };
     if let Some(b) = &o.backfill_tenant {

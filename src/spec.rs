@@ -12,6 +12,56 @@ use crate::error::{code, Issue};
 /// Largest payload accepted (bytes of JSON text), so one call cannot pin a backend for minutes.
 pub const MAX_PAYLOAD_BYTES: usize = 8 * 1024 * 1024;
 
+/// Deepest nesting of arrays and objects accepted. A schema needs about 6; serde_json stops at
+/// 128 and canonicalization recurses, so anything deeper is refused before it is parsed.
+pub const MAX_PAYLOAD_DEPTH: usize = 64;
+
+/// Checks the payload's JSON text (as PostgreSQL prints the jsonb) before anything parses or
+/// canonicalizes it: at most [`MAX_PAYLOAD_BYTES`] bytes and [`MAX_PAYLOAD_DEPTH`] levels.
+pub fn check_payload_text(text: &str) -> Option<Issue> {
+    if text.len() > MAX_PAYLOAD_BYTES {
+        let msg = format!(
+            "the payload is {} bytes of JSON text; the limit is {MAX_PAYLOAD_BYTES}",
+            text.len()
+        );
+        return Some(Issue::new("$", code::PAYLOAD_TOO_LARGE, msg));
+    }
+    let depth = json_depth(text);
+    if depth > MAX_PAYLOAD_DEPTH {
+        let msg =
+            format!("the payload is nested {depth} levels deep; the limit is {MAX_PAYLOAD_DEPTH}");
+        return Some(Issue::new("$", code::PAYLOAD_TOO_DEEP, msg));
+    }
+    None
+}
+
+/// Deepest nesting of `[` / `{` in a JSON text (brackets inside strings do not count); one
+/// pass, no recursion.
+pub fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 /// The keys each object of the schema language may have (anything else is `unknown_key`).
 pub const SCHEMA_KEYS: &[&str] = &[
     "schema_version",
@@ -572,6 +622,24 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn payload_text_limits() {
+        assert_eq!(json_depth(r#"{"a": [1, {"b": "[[[{{"}], "c": "\\\"["}"#), 3);
+        assert_eq!(json_depth("1"), 0);
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(
+            check_payload_text(&deep).unwrap().code,
+            code::PAYLOAD_TOO_DEEP
+        );
+        let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
+        assert!(check_payload_text(&ok).is_none());
+        let big = format!("\"{}\"", "x".repeat(MAX_PAYLOAD_BYTES));
+        assert_eq!(
+            check_payload_text(&big).unwrap().code,
+            code::PAYLOAD_TOO_LARGE
+        );
+    }
 
     #[test]
     fn reads_every_problem_at_once() {

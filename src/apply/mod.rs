@@ -14,9 +14,8 @@
 pub mod pg_catalog;
 pub mod writer;
 
-use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgTryBuilder};
+use pgrx::JsonB;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -24,12 +23,14 @@ use std::time::Instant;
 use crate::error::{code, Issue};
 use crate::ident::sha256_hex;
 use crate::model::Catalog;
-use crate::normalize::{canonical_json, normalize, schema_hash};
+use crate::normalize::{
+    canonical_json, normalize, schema_hash, DEFAULT_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS,
+};
 use crate::plan::{plan, Plan};
-use crate::spec::{read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES};
+use crate::spec::{check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES};
 use crate::validate::validate;
 use crate::verify::{verify, Verification};
-use pg_catalog::{caught_message, load_snapshots, PgCatalog};
+use pg_catalog::{load_snapshots, subtransaction, PgCatalog};
 
 /// Key of the transaction-level advisory lock that serializes schema changes ('revos').
 pub const ADVISORY_KEY: i64 = 0x7265_766f_73;
@@ -90,6 +91,30 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
     envelope(workflow_name, &run_id, started, &inputs_hash, outcome)
 }
 
+/// The SQL entry point: the payload's JSON text is checked for size and depth
+/// (`spec::check_payload_text`) before it is parsed, canonicalized or hashed.
+pub fn run_text(text: &str, mode: Mode, workflow_name: &str) -> Value {
+    let started = Instant::now();
+    let parsed = match check_payload_text(text) {
+        Some(issue) => Err(issue),
+        None => serde_json::from_str::<Value>(text).map_err(|e| {
+            Issue::new(
+                "$",
+                code::WRONG_TYPE,
+                format!("the payload is not JSON: {e}"),
+            )
+        }),
+    };
+    match parsed {
+        Ok(v) => run(&v, mode, workflow_name),
+        Err(issue) => {
+            let inputs_hash = sha256_hex(text.as_bytes());
+            let outcome = blocked(vec![issue], vec![]);
+            envelope(workflow_name, &new_run_id(), started, &inputs_hash, outcome)
+        }
+    }
+}
+
 /// The no-op fast path: the version's last applied row was applied from exactly this payload
 /// (same canonical JSON hash, recorded in its metadata): a noop, without reading, normalizing and
 /// hashing the schema.
@@ -107,11 +132,15 @@ fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome>
         return None;
     }
     if mode == Mode::Apply {
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
-            &[ADVISORY_KEY.into()],
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
+        let timeout = obj
+            .get("options")
+            .and_then(|o| o.get("lock_timeout_ms"))
+            .and_then(Value::as_u64)
+            .filter(|n| *n <= MAX_LOCK_TIMEOUT_MS as u64)
+            .unwrap_or(DEFAULT_LOCK_TIMEOUT_MS);
+        if let Err(e) = apply_lock(timeout) {
+            return Some(lock_wait_failed(e));
+        }
     }
     let (id, hash, applied_at, prev) = last_applied(version)?;
     if prev.as_deref() != Some(payload_hash) {
@@ -159,13 +188,11 @@ fn decide(
     }
 
     if mode == Mode::Apply {
-        // Waiting for another schema change is not subject to lock_timeout (it may be long)...
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
-            &[ADVISORY_KEY.into()],
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
-        // ...but everything after it is: no step may hang behind another session's table lock.
+        // Waiting for another schema change is subject to lock_timeout_ms like every other
+        // wait: no call may hang behind another session.
+        if let Err(e) = apply_lock(schema.options.lock_timeout_ms) {
+            return lock_wait_failed(e);
+        }
         // Another caller may have changed the catalog while we waited: read it again.
         cat.forget();
     }
@@ -334,6 +361,46 @@ fn decide_locked(
             o
         }
     }
+}
+
+/// Takes the transaction-level advisory lock that serializes schema changes, waiting at most
+/// `timeout_ms` (0 = no limit, as for lock_timeout). Free: one pg_try_advisory_xact_lock. Busy:
+/// pg_advisory_xact_lock under lock_timeout in a subtransaction, so that running out of time
+/// (55P03) comes back as a value, not a raised error.
+fn apply_lock(timeout_ms: u64) -> Result<(), (String, String)> {
+    let got: Option<bool> = Spi::get_one_with_args(
+        "SELECT pg_catalog.pg_try_advisory_xact_lock($1)",
+        &[ADVISORY_KEY.into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
+    if got == Some(true) {
+        return Ok(());
+    }
+    let saved = setting("lock_timeout");
+    set_local("lock_timeout", &format!("{timeout_ms}ms"));
+    let r = subtransaction(|| {
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
+            &[ADVISORY_KEY.into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"))
+    });
+    set_local("lock_timeout", saved.as_deref().unwrap_or("0"));
+    r
+}
+
+/// Another schema change held the apply lock past lock_timeout_ms: nothing ran, nothing is
+/// recorded; the caller may retry.
+fn lock_wait_failed((message, sqlstate): (String, String)) -> Outcome {
+    let mut o = Outcome::new(
+        "failed",
+        format!("Another schema change held the apply lock past lock_timeout_ms ({message}); nothing was executed"),
+    );
+    o.extra.insert(
+        "error".into(),
+        json!({"message": message, "sqlstate": sqlstate}),
+    );
+    o
 }
 
 fn blocked(issues: Vec<Issue>, risks: Vec<Value>) -> Outcome {
@@ -506,12 +573,8 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
     set_local("standard_conforming_strings", "on");
 
     // Phase::Ddl: the drift capture does not record revos's own DDL.
-    let result = writer::with_phase(writer::Phase::Ddl, || unsafe {
-        let old_cxt = pg_sys::CurrentMemoryContext;
-        let old_owner = pg_sys::CurrentResourceOwner;
-        pg_sys::BeginInternalSubTransaction(std::ptr::null());
-        pg_sys::MemoryContextSwitchTo(old_cxt);
-        let r = PgTryBuilder::new(|| {
+    let result = writer::with_phase(writer::Phase::Ddl, || {
+        subtransaction(|| {
             Spi::connect_mut(|c| {
                 for step in &p.steps {
                     c.update(step.sql.as_str(), None, &[])?;
@@ -530,17 +593,8 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
                     )
                 );
             }
-            Ok(v)
+            v
         })
-        .catch_others(|e| Err(caught_message(&e)))
-        .execute();
-        match &r {
-            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
-            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
-        }
-        pg_sys::MemoryContextSwitchTo(old_cxt);
-        pg_sys::CurrentResourceOwner = old_owner;
-        r
     });
     set_local(
         "standard_conforming_strings",

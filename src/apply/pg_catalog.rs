@@ -34,6 +34,29 @@ pub fn caught_message(e: &pg_sys::panic::CaughtError) -> (String, String) {
     }
 }
 
+/// Runs `f` in an internal subtransaction: released when `f` succeeds, rolled back when it raises
+/// (the error then comes back as message and SQLSTATE). Catching a Postgres error is only safe
+/// together with such a rollback: it releases whatever the failed code held (locks, buffer pins,
+/// cache references, memory) and undoes what it wrote.
+pub fn subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, (String, String)> {
+    unsafe {
+        let old_cxt = pg_sys::CurrentMemoryContext;
+        let old_owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        let r = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
+            .catch_others(|e| Err(caught_message(&e)))
+            .execute();
+        match &r {
+            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
+            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        }
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        pg_sys::CurrentResourceOwner = old_owner;
+        r
+    }
+}
+
 /// Unpacks Postgres' MAKE_SQLSTATE encoding into the five characters.
 pub fn sqlstate_text(mut code: i32) -> String {
     let mut s = String::with_capacity(5);
@@ -92,6 +115,10 @@ impl Catalog for PgCatalog {
         // Wrapped in parentheses: the parser must read exactly one statement, a bare SELECT with
         // exactly one target and no other clause.
         let sql = CString::new(format!("SELECT ({expr})")).map_err(|_| "NUL byte".to_string())?;
+        // Parsed under standard_conforming_strings = on, like apply executes it: with it off,
+        // 'a\' || x || ' would be one string literal here and an expression there.
+        let scs = unsafe { pg_sys::standard_conforming_strings };
+        unsafe { pg_sys::standard_conforming_strings = true };
         PgTryBuilder::new(|| unsafe {
             let list = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
             if list.is_null() || (*list).length != 1 {
@@ -134,6 +161,7 @@ impl Catalog for PgCatalog {
             Ok(())
         })
         .catch_others(|e| Err(caught_message(&e).0))
+        .finally(|| unsafe { pg_sys::standard_conforming_strings = scs })
         .execute()
     }
 
@@ -160,17 +188,18 @@ impl Catalog for PgCatalog {
 /// Postgres' own type parser, then revos's rendering of the type (`revos.type_sql`).
 fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
     let c = CString::new(type_text).map_err(|_| "type contains a NUL byte".to_string())?;
-    let parsed = PgTryBuilder::new(|| unsafe {
+    // parseTypeString raises for unknown types and bad modifiers (which run the type's typmodin):
+    // caught inside a subtransaction, so that whatever it held or did is rolled back.
+    let parsed = subtransaction(|| unsafe {
         let mut oid = pg_sys::InvalidOid;
         let mut typmod: i32 = -1;
         #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
         pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, false);
         #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
         pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, std::ptr::null_mut());
-        Ok((oid, typmod))
+        (oid, typmod)
     })
-    .catch_others(|e| Err(caught_message(&e).0))
-    .execute()?;
+    .map_err(|e| e.0)?;
     let (oid, typmod) = parsed;
     // Pseudo-types (record, trigger, void, any*) and shell types cannot be column types.
     let kind: Option<String> = Spi::get_one_with_args(

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Postgres-internals hygiene (issue 10, item 4): errors a caller can cause come back as envelopes,
+# and what revos declares about its functions is true.
+#
+#   tests/hygiene.sh DSN      DSN: a superuser connection; the installed revos build is used.
+# Recreates the databases hygiene_test, hygiene_drop.
+set -uo pipefail
+DSN=${1:?usage: tests/hygiene.sh DSN}
+. "$(dirname "$0")/lib.sh"
+H=$(db_dsn hygiene_test)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"; [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null' EXIT
+
+fresh_db hygiene_test
+q "$H" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos failed"
+
+echo "# current_tenant_id() is PARALLEL SAFE for real (no EXCEPTION block)"
+# Every query is run by a parallel worker (force_parallel_mode, renamed debug_parallel_query in
+# 16): a PL/pgSQL EXCEPTION block there fails ("cannot start subtransactions during a parallel
+# operation").
+PAR="SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                            THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false)"
+out=$(q "$H" - <<SQL
+$PAR \g /dev/null
+SET parallel_setup_cost = 0;
+SET request.jwt.claims = 'not json';
+SELECT coalesce(revos.current_tenant_id(), '<null>');
+SET request.jwt.claims = '{"app_metadata": {"tenant_id": "acme"}}';
+SELECT revos.current_tenant_id();
+SET request.jwt.claims = '{"tenant_id": "", "app_metadata": {"tenant_id": "globex"}}';
+SELECT revos.current_tenant_id();
+SET app.current_tenant_id = 'set-by-app';
+SELECT revos.current_tenant_id();
+SQL
+)
+check "in a parallel worker: bad claims -> NULL, app_metadata, empty = unset, app.current_tenant_id first" \
+  "<null>
+acme
+globex
+set-by-app" "$out"
+check "no PARALLEL SAFE revos function has an EXCEPTION block" 0 \
+  "$(q "$H" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'revos'::regnamespace AND proparallel = 's'
+             AND prosrc ~* '\\mexception\\M'")"
+
+echo "# payload size and depth: envelopes, checked before parsing"
+deep=$(python3 -c "print('{\"schema_version\": \"d-1\", \"description\": \"deep\", \"tables\": ' + '[' * 200 + ']' * 200 + '}')")
+check "nested 200 deep: blocked, payload_too_deep" "blocked|payload_too_deep" \
+  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+             FROM revos.apply_schema('$deep') r")"
+check "plan_schema too" "blocked|payload_too_deep" \
+  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+             FROM revos.plan_schema('$deep') r")"
+ok64=$(python3 -c "print('{\"schema_version\": \"d-2\", \"description\": \"x\", \"tables\": [{\"name\": \"t\", \"columns\": [{\"name\": \"c\", \"type\": \"int\", \"x\": ' + '[' * 59 + ']' * 59 + '}]}]}')")
+check "nested 64 deep: read normally (here: an unknown key)" "blocked|unknown_key" \
+  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+             FROM revos.plan_schema('$ok64') r")"
+check "9 MiB and nested 300 deep: blocked, payload_too_large (size checked first)" "blocked|payload_too_large" \
+  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+             FROM revos.apply_schema(('{\"schema_version\": \"d-3\", \"description\": \"' || repeat('x', 9 * 1024 * 1024)
+                                      || '\", \"tables\": ' || repeat('[', 300) || repeat(']', 300) || '}')::jsonb) r")"
+check "nothing recorded" "0|0" \
+  "$(q "$H" "SELECT (SELECT count(*) FROM revos.schema_migrations) || '|' || (SELECT count(*) FROM revos.events)")"
+
+echo "# expressions are validated under standard_conforming_strings = on, as they are executed"
+# 'a\' || 'b' is the text a\b under standard_conforming_strings = on; with it off, 'a\' || ' is one
+# literal and b' starts an unterminated bit string.
+cat >"$TMP/scs.json" <<'JSON'
+{"schema_version": "s-1", "description": "scs", "tables": [{"name": "scs", "columns": [
+  {"name": "c", "type": "text", "default": "'a\\' || 'b'"}]}]}
+JSON
+check "session with standard_conforming_strings = off: validated as executed, applied" "applied|('a\\'::text || 'b'::text)" \
+  "$(psql -X -q -At -d "$H" -v p="$(cat "$TMP/scs.json")" <<'SQL' 2>&1
+SET standard_conforming_strings = off;
+SET escape_string_warning = off;
+SELECT r->'result'->>'status' AS status FROM revos.apply_schema(:'p') r \gset
+SET standard_conforming_strings = on;
+SELECT :'status' || '|' || pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+ WHERE d.adrelid = 'public.scs'::regclass AND a.attname = 'c';
+SQL
+)"
+check "and the session's setting is left as it was" off \
+  "$(psql -X -q -At -d "$H" -c "SET standard_conforming_strings = off" \
+       -c "SELECT revos.plan_schema('{\"schema_version\": \"s-2\", \"description\": \"x\", \"tables\": [{\"name\": \"t\", \"columns\": [{\"name\": \"c\", \"type\": \"text\", \"default\": \"''x''\"}]}]}') IS NULL" \
+       -c "SHOW standard_conforming_strings" | tail -1)"
+
+echo "# type errors are caught in a subtransaction; the transaction goes on"
+out=$(q "$H" - <<'SQL'
+BEGIN;
+SELECT r->'result'->'validation_errors'->0->>'code' FROM revos.plan_schema('{"schema_version": "t-1", "description": "x",
+  "tables": [{"name": "t", "columns": [{"name": "a", "type": "numeric(1000)"}, {"name": "b", "type": "varchar(0)"},
+                                       {"name": "c", "type": "nosuchschema.nosuchtype"}]}]}') r;
+SELECT r->'result'->>'status' FROM revos.apply_schema('{"schema_version": "t-2", "description": "x",
+  "tables": [{"name": "typed", "columns": [{"name": "a", "type": "numeric(10,2)"}]}]}') r;
+COMMIT;
+SELECT count(*) FROM revos.schema_migrations WHERE version = 't-2';
+SQL
+)
+check "bad modifiers and unknown types: unknown_type; a later apply in the same transaction commits" "unknown_type
+applied
+1" "$out"
+
+echo "# waiting for the apply lock is bounded by lock_timeout_ms: an envelope, not an error"
+psql -X -q -d "$H" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($((0x7265766f73)))" -c "SELECT pg_sleep(8)" -c "COMMIT" \
+  >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do
+  [ "$(q "$H" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+  sleep 0.1
+done
+out=$(q "$H" - <<'SQL'
+SET statement_timeout = '5s';
+SELECT r->'result'->>'status' || '|' || (r->'result'->'error'->>'sqlstate') FROM revos.apply_schema('{"schema_version": "l-1",
+  "description": "waits", "options": {"lock_timeout_ms": 300},
+  "tables": [{"name": "waits", "columns": [{"name": "a", "type": "int"}]}]}') r;
+SELECT r->'result'->>'status' || '|' || (r->'result'->'error'->>'sqlstate') FROM revos.apply_schema('{"schema_version": "t-2", "description": "x",
+  "options": {"lock_timeout_ms": 300}, "tables": [{"name": "typed", "columns": [{"name": "a", "type": "numeric(10,2)"}]}]}') r;
+SELECT count(*) FROM revos.schema_migrations WHERE version = 'l-1';
+SHOW lock_timeout;
+SQL
+)
+check "new version and re-apply (fast path) both: failed, 55P03; nothing recorded; lock_timeout restored" "failed|55P03
+failed|55P03
+0
+0" "$out"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; holder=
+
+echo "# DROP EXTENSION leaves the roles (README: how to remove them)"
+fresh_db hygiene_drop
+HD=$(db_dsn hygiene_drop)
+check "after DROP EXTENSION revos the cluster-wide roles remain" "2" \
+  "$(q "$HD" "CREATE EXTENSION revos; DROP EXTENSION revos; SELECT count(*) FROM pg_roles WHERE rolname IN ('revos_admin', 'revos_app')")"
+check "and nothing in that database refers to them any more" 0 \
+  "$(q "$HD" "SELECT count(*) FROM pg_shdepend d JOIN pg_database db ON db.oid = d.dbid AND db.datname = current_database()
+              WHERE d.refobjid IN (SELECT oid FROM pg_roles WHERE rolname IN ('revos_admin', 'revos_app'))")"
+
+finish
