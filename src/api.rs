@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 use pgrx::{Internal, JsonB};
 use serde_json::{json, Map, Value};
 
-use crate::apply::{run, run_text, Mode};
+use crate::apply::{read_checked, run, run_text, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
 use crate::normalize::canonical_json;
@@ -149,14 +149,25 @@ CREATE FUNCTION revos.tenant_table(name text, columns jsonb DEFAULT '[]', option
 COMMENT ON FUNCTION revos.tenant_table(text, jsonb, jsonb) IS
     'Create one tenant-aware table, or make an existing table tenant-aware (options.backfill_tenant for existing rows).';
 "#)]
-fn tenant_table(name: Option<&str>, columns: Option<JsonB>, options: Option<JsonB>) -> JsonB {
+fn tenant_table(name: Option<&str>, columns: Internal, options: Internal) -> JsonB {
     let Some(name) = name else {
         raise(RevosError::InvalidArgument(
             "tenant_table: name is required".into(),
         ))
     };
-    let columns = columns.map(|c| c.0).unwrap_or(json!([]));
-    let options = options.map(|o| o.0).unwrap_or(json!({}));
+    // Too large or too deep arguments: the blocked envelope, like apply_schema's payload.
+    let read = |arg: Internal, default: Value| match jsonb_text(arg) {
+        None => Ok(default),
+        Some(text) => read_checked(&text, "revos.tenant_table"),
+    };
+    let columns = match read(columns, json!([])) {
+        Ok(v) => v,
+        Err(envelope) => return JsonB(envelope),
+    };
+    let options = match read(options, json!({})) {
+        Ok(v) => v,
+        Err(envelope) => return JsonB(envelope),
+    };
     match tenant_table_payload(name, &columns, &options) {
         Ok(payload) => JsonB(run(&payload, Mode::Apply, "revos.tenant_table")),
         Err(e) => raise(e),

@@ -50,6 +50,9 @@ check "nested 200 deep: blocked, payload_too_deep" "blocked|payload_too_deep" \
 check "plan_schema too" "blocked|payload_too_deep" \
   "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
              FROM revos.plan_schema('$deep') r")"
+check "tenant_table: columns nested 200 deep: blocked, payload_too_deep" "blocked|payload_too_deep" \
+  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+             FROM revos.tenant_table('deep', ('[' || repeat('[', 200) || repeat(']', 200) || ']')::jsonb) r")"
 ok64=$(python3 -c "print('{\"schema_version\": \"d-2\", \"description\": \"x\", \"tables\": [{\"name\": \"t\", \"columns\": [{\"name\": \"c\", \"type\": \"int\", \"x\": ' + '[' * 59 + ']' * 59 + '}]}]}')")
 check "nested 64 deep: read normally (here: an unknown key)" "blocked|unknown_key" \
   "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')

@@ -107,12 +107,27 @@ pub fn run_text(text: &str, mode: Mode, workflow_name: &str) -> Value {
     };
     match parsed {
         Ok(v) => run(&v, mode, workflow_name),
-        Err(issue) => {
-            let inputs_hash = sha256_hex(text.as_bytes());
-            let outcome = blocked(vec![issue], vec![]);
-            envelope(workflow_name, &new_run_id(), started, &inputs_hash, outcome)
-        }
+        Err(issue) => rejected(issue, text, workflow_name, started),
     }
+}
+
+/// Parses one jsonb argument's text after the same checks; the `Err` is the `blocked` envelope.
+pub fn read_checked(text: &str, workflow_name: &str) -> Result<Value, Value> {
+    let started = Instant::now();
+    match check_payload_text(text) {
+        Some(issue) => Err(rejected(issue, text, workflow_name, started)),
+        None => serde_json::from_str(text).map_err(|e| {
+            let issue = Issue::new("$", code::WRONG_TYPE, format!("not JSON: {e}"));
+            rejected(issue, text, workflow_name, started)
+        }),
+    }
+}
+
+/// The envelope for input refused before it was parsed.
+fn rejected(issue: Issue, text: &str, workflow_name: &str, started: Instant) -> Value {
+    let inputs_hash = sha256_hex(text.as_bytes());
+    let outcome = blocked(vec![issue], vec![]);
+    envelope(workflow_name, &new_run_id(), started, &inputs_hash, outcome)
 }
 
 /// The no-op fast path: the version's last applied row was applied from exactly this payload
