@@ -247,7 +247,8 @@ ALTER TABLE revos.events ENABLE ALWAYS TRIGGER events_no_truncate;
 -- A missing tenant_id falls back to revos.current_tenant_id(). Empty strings count as absent.
 -- Types: every field is a JSON string (or null), except subject_id (string or number) and
 -- payload (object or null; null/absent = {}).
--- Limits: event_type 1..200 chars of [A-Za-z0-9_.:-]; tenant_id, subject_type <= 200 chars;
+-- Limits: event_type 1..200 chars of [A-Za-z0-9_.:-], not one of revos's own (schema_migration_applied,
+-- schema_migration_failed, schema_drift_detected); tenant_id, subject_type <= 200 chars;
 -- idempotency_key <= 255; subject_id, actor_id <= 1000; payload at most 1048576 bytes (1 MiB) as
 -- JSON text (payload::text); occurred_at an ISO 8601 timestamp string (no offset = the session's
 -- TimeZone), default = recorded_at.
@@ -373,6 +374,9 @@ BEGIN
     ELSIF v_type !~ '^[A-Za-z0-9_.:-]+$' THEN
         RAISE EXCEPTION 'revos.log_event: event_type "%" must match ^[A-Za-z0-9_.:-]+$', v_type
             USING ERRCODE = '22023';
+    ELSIF v_type IN ('schema_migration_applied', 'schema_migration_failed', 'schema_drift_detected') THEN
+        RAISE EXCEPTION 'revos.log_event: event_type "%" is reserved: only revos writes it', v_type
+            USING ERRCODE = '22023';
     ELSIF length(src ->> 'tenant_id') > 200 THEN
         RAISE EXCEPTION 'revos.log_event: tenant_id is longer than 200 characters' USING ERRCODE = '22023';
     ELSIF length(src ->> 'subject_type') > 200 THEN
@@ -444,6 +448,7 @@ BEGIN
             && (!exists($.payload) || $.payload.type() == "object" || $.payload.type() == "null")'
         AND (src - '{event_type,tenant_id,subject_type,subject_id,actor_id,payload,idempotency_key,occurred_at}'::text[]) = '{}'::jsonb
         AND length(src ->> 'event_type') <= 200
+        AND src ->> 'event_type' NOT IN ('schema_migration_applied', 'schema_migration_failed', 'schema_drift_detected')
         AND coalesce(length(src ->> 'tenant_id'), 0) <= 200
         AND coalesce(octet_length((src -> 'payload')::text), 0) <= 1048576, false)
        OR (src ?| '{subject_type,subject_id,actor_id,idempotency_key}'::text[]

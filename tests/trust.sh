@@ -4,7 +4,7 @@
 # member), is refused and adds nothing to either ledger; revos.verify_ledger() is ok afterwards.
 #
 #   tests/trust.sh DSN      DSN: a superuser connection; the installed revos build is used.
-# Recreates the database trust_test and the roles trust_ordinary, trust_owner.
+# Recreates the database trust_test and the roles trust_ordinary, trust_owner, trust_app.
 set -uo pipefail
 DSN=${1:?usage: tests/trust.sh DSN}
 . "$(dirname "$0")/lib.sh"
@@ -16,6 +16,7 @@ fresh_db $DB
 psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" >/dev/null 2>&1 <<'SQL' || die "cannot create the roles"
 DROP ROLE IF EXISTS trust_ordinary;
 DROP ROLE IF EXISTS trust_owner;
+DROP ROLE IF EXISTS trust_app;
 CREATE ROLE trust_ordinary NOLOGIN;
 CREATE ROLE trust_owner NOLOGIN;
 SQL
@@ -82,6 +83,15 @@ for role in trust_ordinary trust_owner; do
     refused "$role: call revos.$f()" $role 42501 "permission denied for function $f" "SELECT revos.$f()"
   done
 done
+
+echo "# log_event cannot write revos's own event types"
+q "$T" "CREATE ROLE trust_app NOLOGIN; GRANT revos_app TO trust_app" >/dev/null
+for t in schema_migration_applied schema_migration_failed schema_drift_detected; do
+  refused "revos_app member: log_event of a $t event (flat form)" trust_app 22023 "event_type \"$t\" is reserved" \
+    "SELECT revos.log_event('{\"event_type\": \"$t\", \"tenant_id\": \"other\", \"subject_type\": \"schema_migration\"}')"
+done
+refused "revos_app member: log_event of a schema_migration_applied event (envelope form)" trust_app 22023 "is reserved" \
+  "SELECT revos.log_event('{\"meta\": {\"tenant_id\": \"other\", \"event_type\": \"schema_migration_applied\"}, \"payload\": {}}')"
 
 echo "# the table owner cannot hide DDL from drift capture"
 before=$(q "$T" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")
