@@ -12,7 +12,7 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"; [ -n "${holder:-}" ] && kill "$holder" 2>/dev/null' EXIT
 
 fresh_db hygiene_test
-q "$H" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos failed"
+qdb "$H" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos failed"
 
 echo "# current_tenant_id() is PARALLEL SAFE for real (no EXCEPTION block)"
 # Every query is run by a parallel worker (force_parallel_mode, renamed debug_parallel_query in
@@ -20,7 +20,7 @@ echo "# current_tenant_id() is PARALLEL SAFE for real (no EXCEPTION block)"
 # operation").
 PAR="SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
                             THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false)"
-out=$(q "$H" - <<SQL
+out=$(qdb "$H" - <<SQL
 $PAR \g /dev/null
 SET parallel_setup_cost = 0;
 SET request.jwt.claims = 'not json';
@@ -39,30 +39,30 @@ acme
 globex
 set-by-app" "$out"
 check "no PARALLEL SAFE revos function has an EXCEPTION block" 0 \
-  "$(q "$H" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'revos'::regnamespace AND proparallel = 's'
+  "$(qdb "$H" "SELECT count(*) FROM pg_proc WHERE pronamespace = 'revos'::regnamespace AND proparallel = 's'
              AND prosrc ~* '\\mexception\\M'")"
 
 echo "# payload size and depth: envelopes, checked before parsing"
 deep=$(python3 -c "print('{\"schema_version\": \"d-1\", \"description\": \"deep\", \"tables\": ' + '[' * 200 + ']' * 200 + '}')")
 check "nested 200 deep: blocked, payload_too_deep" "blocked|payload_too_deep" \
-  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+  "$(qdb "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
              FROM revos.apply_schema('$deep') r")"
 check "plan_schema too" "blocked|payload_too_deep" \
-  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+  "$(qdb "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
              FROM revos.plan_schema('$deep') r")"
 check "tenant_table: columns nested 200 deep: blocked, payload_too_deep" "blocked|payload_too_deep" \
-  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+  "$(qdb "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
              FROM revos.tenant_table('deep', ('[' || repeat('[', 200) || repeat(']', 200) || ']')::jsonb) r")"
 ok64=$(python3 -c "print('{\"schema_version\": \"d-2\", \"description\": \"x\", \"tables\": [{\"name\": \"t\", \"columns\": [{\"name\": \"c\", \"type\": \"int\", \"x\": ' + '[' * 59 + ']' * 59 + '}]}]}')")
 check "nested 64 deep: read normally (here: an unknown key)" "blocked|unknown_key" \
-  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+  "$(qdb "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
              FROM revos.plan_schema('$ok64') r")"
 check "9 MiB and nested 300 deep: blocked, payload_too_large (size checked first)" "blocked|payload_too_large" \
-  "$(q "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
+  "$(qdb "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'validation_errors'->0->>'code')
              FROM revos.apply_schema(('{\"schema_version\": \"d-3\", \"description\": \"' || repeat('x', 9 * 1024 * 1024)
                                       || '\", \"tables\": ' || repeat('[', 300) || repeat(']', 300) || '}')::jsonb) r")"
 check "nothing recorded" "0|0" \
-  "$(q "$H" "SELECT (SELECT count(*) FROM revos.schema_migrations) || '|' || (SELECT count(*) FROM revos.events)")"
+  "$(qdb "$H" "SELECT (SELECT count(*) FROM revos.schema_migrations) || '|' || (SELECT count(*) FROM revos.events)")"
 
 echo "# expressions are validated under standard_conforming_strings = on, as they are executed"
 # 'a\' || 'b' is the text a\b under standard_conforming_strings = on; with it off, 'a\' || ' is one
@@ -87,7 +87,7 @@ check "and the session's setting is left as it was" off \
        -c "SHOW standard_conforming_strings" | tail -1)"
 
 echo "# type errors are caught in a subtransaction; the transaction goes on"
-out=$(q "$H" - <<'SQL'
+out=$(qdb "$H" - <<'SQL'
 BEGIN;
 SELECT r->'result'->'validation_errors'->0->>'code' FROM revos.plan_schema('{"schema_version": "t-1", "description": "x",
   "tables": [{"name": "t", "columns": [{"name": "a", "type": "numeric(1000)"}, {"name": "b", "type": "varchar(0)"},
@@ -107,10 +107,10 @@ psql -X -q -d "$H" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($((0x7265766f73))
   >/dev/null 2>&1 &
 holder=$!
 for _ in $(seq 50); do
-  [ "$(q "$H" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+  [ "$(qdb "$H" "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
   sleep 0.1
 done
-out=$(q "$H" - <<'SQL'
+out=$(qdb "$H" - <<'SQL'
 SET statement_timeout = '5s';
 SELECT r->'result'->>'status' || '|' || (r->'result'->'error'->>'sqlstate') FROM revos.apply_schema('{"schema_version": "l-1",
   "description": "waits", "options": {"lock_timeout_ms": 300},
@@ -131,9 +131,9 @@ echo "# DROP EXTENSION leaves the roles (README: how to remove them)"
 fresh_db hygiene_drop
 HD=$(db_dsn hygiene_drop)
 check "after DROP EXTENSION revos the cluster-wide roles remain" "2" \
-  "$(q "$HD" "CREATE EXTENSION revos; DROP EXTENSION revos; SELECT count(*) FROM pg_roles WHERE rolname IN ('revos_admin', 'revos_app')")"
+  "$(qdb "$HD" "CREATE EXTENSION revos; DROP EXTENSION revos; SELECT count(*) FROM pg_roles WHERE rolname IN ('revos_admin', 'revos_app')")"
 check "and nothing in that database refers to them any more" 0 \
-  "$(q "$HD" "SELECT count(*) FROM pg_shdepend d JOIN pg_database db ON db.oid = d.dbid AND db.datname = current_database()
+  "$(qdb "$HD" "SELECT count(*) FROM pg_shdepend d JOIN pg_database db ON db.oid = d.dbid AND db.datname = current_database()
               WHERE d.refobjid IN (SELECT oid FROM pg_roles WHERE rolname IN ('revos_admin', 'revos_app'))")"
 
 finish

@@ -13,52 +13,20 @@ set -uo pipefail
 DSN=${1:?usage: tests/ledger_sql.sh DSN [--extension]}
 MODE=${2:-}
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+. "$ROOT/tests/lib.sh"
 DB=ledger_test
 APP=ledger_test_app
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+TDSN=$(db_dsn $DB)
 
-case "$DSN" in
-  postgres://* | postgresql://*)
-    base=${DSN%%\?*}; query=""
-    [[ "$DSN" == *\?* ]] && query="?${DSN#*\?}"
-    scheme=${base%%://*}; rest=${base#*://}; auth=${rest%%/*}
-    TDSN="$scheme://$auth/$DB$query" ;;
-  *) TDSN="$DSN dbname=$DB" ;;
-esac
-
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); echo "ok    $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL  $1"; echo "        expected: $2"; echo "        got:      $3"; }
-die() { echo "FATAL: $*" >&2; exit 1; }
-
-# q SQL: one statement (or a script on stdin when SQL is -), unaligned, tuples only, errors fatal
-# to the psql run (the caller sees the error text in the output).
-q() {
-  if [ "$1" = - ]; then
-    psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" -f - 2>&1
-  else
-    psql -X -q -At -v ON_ERROR_STOP=1 -d "$TDSN" -c "$1" 2>&1
-  fi
-}
-# check NAME EXPECTED ACTUAL
-check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "$2" "$3"; fi; }
+# q SQL|-: on the test database (tests/lib.sh's qdb)
+q() { qdb "$TDSN" "$@"; }
 # expect_error NAME SQLSTATE MESSAGE-SUBSTRING SQL...   (SQL may be several statements; the
 # last must fail). Checks the SQLSTATE and that the message contains the substring.
 expect_error() {
   local name=$1 state=$2 msg=$3; shift 3
-  local out
-  out=$(psql -X -q -At -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$TDSN" -c '\set VERBOSITY verbose' \
-        "${@/#/-c}" 2>&1)
-  local got_state
-  got_state=$(printf '%s\n' "$out" | sed -n 's/^.*ERROR:  \([0-9A-Z]\{5\}\): .*$/\1/p' | head -1)
-  if [ "$got_state" != "$state" ]; then
-    bad "$name" "ERROR $state ($msg)" "${out:-<no error>}"
-  elif [[ "$out" != *"$msg"* ]]; then
-    bad "$name" "message containing '$msg'" "$out"
-  else
-    ok "$name"
-  fi
+  expect_error_db "$name" "$state" "$msg" "$TDSN" "$@"
 }
 count_events() { q "SELECT count(*) FROM revos.events"; }
 
@@ -505,6 +473,4 @@ total=$(count_events)
 check "verify_ledger() ok over everything, events_checked = count(*)" "true|$total" \
   "$(q "SELECT v->>'ok', v->>'events_checked' FROM revos.verify_ledger() v")"
 
-echo
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ] || exit 1
+finish

@@ -1,11 +1,11 @@
-# Shared by the psql-driven suites (tests/trust.sh, tests/restore.sh, tests/upgrade.sh):
+# Shared by the psql-driven suites (tests/ledger_sql.sh, trust.sh, restore.sh, upgrade.sh, hygiene.sh):
 # sourced, not run. The suite sets DSN (a superuser connection) before calling db_dsn.
 #
 #   db_dsn NAME            prints DSN with its database replaced by NAME
-#   q DB_DSN SQL|-         runs SQL (or stdin), unaligned, tuples only, errors fatal to the run;
+#   qdb DB_DSN SQL|-       runs SQL (or stdin), unaligned, tuples only, errors fatal to the run;
 #                          the caller sees the error text in the output
 #   check NAME EXPECTED ACTUAL
-#   expect_error NAME SQLSTATE MESSAGE-SUBSTRING DB_DSN SQL...   the last statement must fail
+#   expect_error_db NAME SQLSTATE MESSAGE-SUBSTRING DB_DSN SQL...   the last statement must fail
 #   finish                 prints "N passed, M failed"; exits 1 when anything failed
 
 pass=0; fail=0
@@ -24,7 +24,7 @@ db_dsn() {
   esac
 }
 
-q() {
+qdb() {
   local d=$1; shift
   if [ "$1" = - ]; then
     psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -f - 2>&1
@@ -35,7 +35,7 @@ q() {
 
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "$2" "$3"; fi; }
 
-expect_error() {
+expect_error_db() {
   local name=$1 state=$2 msg=$3 d=$4; shift 4
   local out got_state
   out=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$d" -c '\set VERBOSITY verbose' "${@/#/-c}" 2>&1)

@@ -18,7 +18,7 @@ SRC=$(db_dsn restore_src)
 echo "# source database: migrations (applied, failed), events of three chains, drift"
 fresh_db restore_src
 P1='{"schema_version": "r-001", "description": "patients", "tables": [{"name": "patients", "columns": [{"name": "name", "type": "text", "not_null": true}], "indexes": [{"columns": ["name"]}]}]}'
-out=$(q "$SRC" - <<SQL
+out=$(qdb "$SRC" - <<SQL
 CREATE EXTENSION revos;
 SELECT revos.apply_schema('$P1') -> 'result' ->> 'status';
 SELECT revos.apply_schema('{"meta": {"tenant_id": "acme"}, "payload": {"schema_version": "r-002", "description": "notes",
@@ -49,8 +49,8 @@ LEDGERS="SELECT (SELECT md5(string_agg(e::text, E'\n' ORDER BY e.id)) FROM revos
                 (SELECT md5(string_agg(m::text, E'\n' ORDER BY m.id)) FROM revos.schema_migrations m) || ' ' ||
                 (SELECT count(*) FROM revos.events) || ' ' || (SELECT count(*) FROM revos.schema_migrations) || ' ' ||
                 (SELECT string_agg(chain || ':' || last_id, ',' ORDER BY chain) FROM revos.event_chain_heads)"
-src_ledgers=$(q "$SRC" "$LEDGERS")
-src_max=$(q "$SRC" "SELECT max(id) FROM revos.events")
+src_ledgers=$(qdb "$SRC" "$LEDGERS")
+src_max=$(qdb "$SRC" "SELECT max(id) FROM revos.events")
 
 "$BIN/pg_dump" -Fc -f "$TMP/dump.custom" "$SRC" 2>"$TMP/dump.err" || die "pg_dump -Fc: $(cat "$TMP/dump.err")"
 "$BIN/pg_dump" -Fp -f "$TMP/dump.sql" "$SRC" 2>"$TMP/dump.err" || die "pg_dump -Fp: $(cat "$TMP/dump.err")"
@@ -68,11 +68,11 @@ for fmt in custom plain; do
   rc=$?
   check "$fmt: the restore runs without errors or warnings" "0|" "$rc|$(grep -E 'ERROR|WARNING' "$TMP/restore.out" | head -3)"
   check "$fmt: both ledgers row for row (ids, hashes, every column), no extra event, same chain heads" \
-    "$src_ledgers" "$(q "$DST" "$LEDGERS")"
-  check "$fmt: verify_ledger() ok" true "$(q "$DST" "SELECT revos.verify_ledger() ->> 'ok'")"
+    "$src_ledgers" "$(qdb "$DST" "$LEDGERS")"
+  check "$fmt: verify_ledger() ok" true "$(qdb "$DST" "SELECT revos.verify_ledger() ->> 'ok'")"
   check "$fmt: re-applying an applied version is a noop" noop \
-    "$(q "$DST" "SELECT revos.apply_schema('$P1') -> 'result' ->> 'status'")"
-  out=$(q "$DST" - <<'SQL'
+    "$(qdb "$DST" "SELECT revos.apply_schema('$P1') -> 'result' ->> 'status'")"
+  out=$(qdb "$DST" - <<'SQL'
 SELECT revos.apply_schema('{"schema_version": "r-004", "description": "after restore",
   "tables": [{"name": "later", "columns": [{"name": "n", "type": "int"}]}]}') -> 'result' ->> 'status';
 SELECT revos.log_event('{"event_type": "after.restore", "tenant_id": "acme"}') ->> 'status';
@@ -86,21 +86,21 @@ recorded
 recorded" "$out"
   check "$fmt: each chain continues from its restored head (prev_hash = the head's hash), ids after the restored ones" \
     "acme|true|true,global|true|true,globex|true|true" \
-    "$(q "$DST" "SELECT string_agg(coalesce(e.tenant_id, 'global') || '|' || (e.id > $src_max) || '|' ||
+    "$(qdb "$DST" "SELECT string_agg(coalesce(e.tenant_id, 'global') || '|' || (e.id > $src_max) || '|' ||
                    (e.prev_hash = (SELECT p.hash FROM revos.events p WHERE p.id < e.id AND p.tenant_id IS NOT DISTINCT FROM e.tenant_id
                                    ORDER BY p.id DESC LIMIT 1)), ',' ORDER BY coalesce(e.tenant_id, 'global'))
                  FROM revos.events e WHERE e.event_type = 'after.restore'")"
-  check "$fmt: verify_ledger() ok after the new writes" "true|$(( $(q "$SRC" "SELECT count(*) FROM revos.events") + 4 ))" \
-    "$(q "$DST" "SELECT v ->> 'ok' || '|' || (v ->> 'events_checked') FROM revos.verify_ledger() v")"
+  check "$fmt: verify_ledger() ok after the new writes" "true|$(( $(qdb "$SRC" "SELECT count(*) FROM revos.events") + 4 ))" \
+    "$(qdb "$DST" "SELECT v ->> 'ok' || '|' || (v ->> 'events_checked') FROM revos.verify_ledger() v")"
   check "$fmt: drift capture works again in other sessions" 1 \
-    "$(q "$DST" "ALTER TABLE public.notes ADD COLUMN drifted int;
+    "$(qdb "$DST" "ALTER TABLE public.notes ADD COLUMN drifted int;
                  SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected' AND id > $src_max")"
 done
 
 echo "# a restored row that does not chain is kept as it is, with a warning; verify_ledger reports it"
 fresh_db restore_scratch
 SCR=$(db_dsn restore_scratch)
-out=$(q "$SCR" - <<SQL 2>&1
+out=$(qdb "$SCR" - <<SQL 2>&1
 CREATE EXTENSION revos;
 INSERT INTO revos.events (id, event_type, prev_hash, hash, recorded_at, occurred_at)
 VALUES (41, 'forged', '$(printf '0%.0s' {1..64})', 'not-the-hash', now(), now());
@@ -112,6 +112,6 @@ check "kept with its id and hash, warned, reported" "psql:<stdin>:3: WARNING:  r
 41|not-the-hash|41
 false|41" "$out"
 check "the next event gets an id after it" t \
-  "$(q "$SCR" "SELECT (revos.log_event('{\"event_type\": \"x\"}') ->> 'id')::bigint > 41")"
+  "$(qdb "$SCR" "SELECT (revos.log_event('{\"event_type\": \"x\"}') ->> 'id')::bigint > 41")"
 
 finish

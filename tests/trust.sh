@@ -20,7 +20,7 @@ DROP ROLE IF EXISTS trust_app;
 CREATE ROLE trust_ordinary NOLOGIN;
 CREATE ROLE trust_owner NOLOGIN;
 SQL
-out=$(q "$T" - <<'SQL'
+out=$(qdb "$T" - <<'SQL'
 CREATE EXTENSION revos;
 GRANT revos_admin TO trust_owner;
 GRANT CREATE ON SCHEMA public TO trust_ordinary, trust_owner;
@@ -33,9 +33,9 @@ SQL
 check "setup: trust_owner applies trust-1 and logs an event" "applied
 recorded" "$out"
 check "the ledger row names the caller, not the table owner revos inserted as" "trust_owner" \
-  "$(q "$T" "SELECT applied_by FROM revos.schema_migrations WHERE version = 'trust-1'")"
+  "$(qdb "$T" "SELECT applied_by FROM revos.schema_migrations WHERE version = 'trust-1'")"
 
-ledgers() { q "$T" "SELECT (SELECT count(*) FROM revos.events) || '|' || (SELECT count(*) FROM revos.schema_migrations)"; }
+ledgers() { qdb "$T" "SELECT (SELECT count(*) FROM revos.events) || '|' || (SELECT count(*) FROM revos.schema_migrations)"; }
 
 # refused NAME ROLE SQLSTATE MESSAGE SQL...: SQL (run as ROLE) fails with SQLSTATE and both
 # ledgers are unchanged.
@@ -43,7 +43,7 @@ refused() {
   local name=$1 role=$2 state=$3 msg=$4; shift 4
   local before
   before=$(ledgers)
-  expect_error "$name" "$state" "$msg" "$T" "SET ROLE $role" "$@"
+  expect_error_db "$name" "$state" "$msg" "$T" "SET ROLE $role" "$@"
   check "  ... and adds nothing to either ledger" "$before" "$(ledgers)"
 }
 
@@ -57,7 +57,7 @@ EVT_COLS="id bigint, event_id uuid DEFAULT gen_random_uuid(), tenant_id text, ev
 
 for role in trust_ordinary trust_owner; do
   echo "# forgeries by $role"
-  q "$T" "SET ROLE $role; CREATE TABLE public.fake_mig_$role ($MIG_COLS); CREATE TABLE public.fake_evt_$role ($EVT_COLS)" >/dev/null
+  qdb "$T" "SET ROLE $role; CREATE TABLE public.fake_mig_$role ($MIG_COLS); CREATE TABLE public.fake_evt_$role ($EVT_COLS)" >/dev/null
   refused "$role: attach revos.schema_migration_event() to a look-alike table (the issue's forgery)" $role \
     42501 "permission denied for function revos.schema_migration_event" \
     "CREATE TRIGGER forge AFTER INSERT ON public.fake_mig_$role FOR EACH ROW EXECUTE FUNCTION revos.schema_migration_event()"
@@ -85,7 +85,7 @@ for role in trust_ordinary trust_owner; do
 done
 
 echo "# log_event cannot write revos's own event types"
-q "$T" "CREATE ROLE trust_app NOLOGIN; GRANT revos_app TO trust_app" >/dev/null
+qdb "$T" "CREATE ROLE trust_app NOLOGIN; GRANT revos_app TO trust_app" >/dev/null
 for t in schema_migration_applied schema_migration_failed schema_drift_detected; do
   refused "revos_app member: log_event of a $t event (flat form)" trust_app 22023 "event_type \"$t\" is reserved" \
     "SELECT revos.log_event('{\"event_type\": \"$t\", \"tenant_id\": \"other\", \"subject_type\": \"schema_migration\"}')"
@@ -94,13 +94,13 @@ refused "revos_app member: log_event of a schema_migration_applied event (envelo
   "SELECT revos.log_event('{\"meta\": {\"tenant_id\": \"other\", \"event_type\": \"schema_migration_applied\"}, \"payload\": {}}')"
 
 echo "# the table owner cannot hide DDL from drift capture"
-before=$(q "$T" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")
-q "$T" "SET ROLE trust_owner; SET revos.applying = 'on'; ALTER TABLE public.t_owned DISABLE ROW LEVEL SECURITY" >/dev/null
+before=$(qdb "$T" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")
+qdb "$T" "SET ROLE trust_owner; SET revos.applying = 'on'; ALTER TABLE public.t_owned DISABLE ROW LEVEL SECURITY" >/dev/null
 check "SET revos.applying = on, then DISABLE ROW LEVEL SECURITY: recorded as drift" "$((before + 1))|trust_owner" \
-  "$(q "$T" "SELECT count(*) || '|' || max(actor_id) FILTER (WHERE payload->>'table' = 't_owned')
+  "$(qdb "$T" "SELECT count(*) || '|' || max(actor_id) FILTER (WHERE payload->>'table' = 't_owned')
              FROM revos.events WHERE event_type = 'schema_drift_detected'")"
-q "$T" "ALTER TABLE public.t_owned ENABLE ROW LEVEL SECURITY" >/dev/null
-out=$(q "$T" - <<'SQL'
+qdb "$T" "ALTER TABLE public.t_owned ENABLE ROW LEVEL SECURITY" >/dev/null
+out=$(qdb "$T" - <<'SQL'
 BEGIN;
 SET ROLE trust_owner;
 SELECT revos.apply_schema('{"schema_version": "trust-3", "description": "more",
@@ -117,25 +117,25 @@ check "apply's own DDL is not drift; DDL right after it, same transaction, is" "
 schema_migration_applied,schema_drift_detected:ALTER TABLE" "$out"
 
 echo "# a superuser's misattached trigger functions refuse to run (TG_RELID)"
-expect_error "schema_migration_event() on another table" 42501 "trigger of revos.schema_migrations only" "$T" \
+expect_error_db "schema_migration_event() on another table" 42501 "trigger of revos.schema_migrations only" "$T" \
   "CREATE TABLE public.su_mig ($MIG_COLS)" \
   "CREATE TRIGGER forge AFTER INSERT ON public.su_mig FOR EACH ROW EXECUTE FUNCTION revos.schema_migration_event()" \
   "INSERT INTO public.su_mig (version, status) VALUES ('x', 'applied')"
-expect_error "events_chain() on another table" 42501 "trigger of revos.events only" "$T" \
+expect_error_db "events_chain() on another table" 42501 "trigger of revos.events only" "$T" \
   "CREATE TABLE public.su_evt ($EVT_COLS)" \
   "CREATE TRIGGER forge BEFORE INSERT ON public.su_evt FOR EACH ROW EXECUTE FUNCTION revos.events_chain()" \
   "INSERT INTO public.su_evt (event_type) VALUES ('x')"
 
 echo "# the no-op fast path trusts only revos's rows"
 check "trust-2 (the forged version) applies for real: applied, not noop" "applied|true" \
-  "$(q "$T" "SET ROLE trust_owner; SELECT r->'result'->>'status' || '|' || (to_regclass('public.t_two') IS NOT NULL)::text
+  "$(qdb "$T" "SET ROLE trust_owner; SELECT r->'result'->>'status' || '|' || (to_regclass('public.t_two') IS NOT NULL)::text
              FROM revos.apply_schema('{\"schema_version\": \"trust-2\", \"description\": \"real\",
                \"tables\": [{\"name\": \"t_two\", \"columns\": [{\"name\": \"n\", \"type\": \"int\"}]}]}') r")"
 
 echo "# end state"
 check "no forged event anywhere (no migration event for a version revos did not apply)" 0 \
-  "$(q "$T" "SELECT count(*) FROM revos.events e WHERE e.event_type LIKE 'schema_migration_%'
+  "$(qdb "$T" "SELECT count(*) FROM revos.events e WHERE e.event_type LIKE 'schema_migration_%'
              AND NOT EXISTS (SELECT 1 FROM revos.schema_migrations m WHERE m.id::text = e.subject_id)")"
-check "verify_ledger() ok" true "$(q "$T" "SELECT revos.verify_ledger()->>'ok'")"
+check "verify_ledger() ok" true "$(qdb "$T" "SELECT revos.verify_ledger()->>'ok'")"
 
 finish

@@ -46,7 +46,7 @@ objects() {
 }
 
 fresh_db upgrade_fresh
-q "$NEW" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos (fresh $CURRENT) failed"
+qdb "$NEW" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos (fresh $CURRENT) failed"
 objects "$NEW" >"$TMP/fresh.sql"
 
 for v in $FROM_VERSIONS; do
@@ -54,7 +54,7 @@ for v in $FROM_VERSIONS; do
   cmp -s "$ROOT/sql/revos--$v.sql" "$EXTDIR/revos--$v.sql" || cp "$ROOT/sql/revos--$v.sql" "$EXTDIR/" ||
     die "cannot copy sql/revos--$v.sql into $EXTDIR"
   fresh_db upgrade_old
-  out=$(q "$OLD" - <<SQL
+  out=$(qdb "$OLD" - <<SQL
 CREATE EXTENSION revos VERSION '$v';
 SELECT extversion FROM pg_extension WHERE extname = 'revos';
 SELECT revos.apply_schema('{"schema_version": "u-001", "description": "patients",
@@ -80,18 +80,18 @@ failed
 20
 recorded
 true" "$out"
-  before=$(q "$OLD" "$LEDGERS")
+  before=$(qdb "$OLD" "$LEDGERS")
   check "ALTER EXTENSION revos UPDATE" "$CURRENT" \
-    "$(q "$OLD" "ALTER EXTENSION revos UPDATE; SELECT extversion FROM pg_extension WHERE extname = 'revos'")"
-  check "every row of both ledgers kept (every column), same chain heads" "$before" "$(q "$OLD" "$LEDGERS")"
-  check "verify_ledger() ok" true "$(q "$OLD" "SELECT revos.verify_ledger() ->> 'ok'")"
+    "$(qdb "$OLD" "ALTER EXTENSION revos UPDATE; SELECT extversion FROM pg_extension WHERE extname = 'revos'")"
+  check "every row of both ledgers kept (every column), same chain heads" "$before" "$(qdb "$OLD" "$LEDGERS")"
+  check "verify_ledger() ok" true "$(qdb "$OLD" "SELECT revos.verify_ledger() ->> 'ok'")"
   objects "$OLD" >"$TMP/upgraded.sql"
   if diff -u "$TMP/fresh.sql" "$TMP/upgraded.sql" >"$TMP/objects.diff"; then
     ok "the objects equal a fresh $CURRENT install ($(grep -c '^CREATE\|^ALTER\|^GRANT\|^REVOKE\|^COMMENT' "$TMP/fresh.sql") statements compared)"
   else
     bad "the objects equal a fresh $CURRENT install" "no difference" "$(head -40 "$TMP/objects.diff")"
   fi
-  out=$(q "$OLD" - <<'SQL'
+  out=$(qdb "$OLD" - <<'SQL'
 SELECT revos.apply_schema('{"schema_version": "u-001", "description": "patients",
   "tables": [{"name": "patients", "columns": [{"name": "name", "type": "text"}]}]}') -> 'result' ->> 'status';
 SELECT revos.apply_schema('{"schema_version": "u-004", "description": "after the update",
