@@ -8,7 +8,8 @@ use pgrx::prelude::*;
 use pgrx::{Internal, JsonB};
 use serde_json::{json, Map, Value};
 
-use crate::apply::{read_checked, run, run_text, Mode};
+use crate::apply::fast::run_jsonb;
+use crate::apply::{read_checked, run, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
 use crate::normalize::canonical_json;
@@ -39,8 +40,8 @@ COMMENT ON FUNCTION revos.apply_schema(jsonb) IS
     'Validate, normalize, plan and execute a JSON schema in this transaction; records revos.schema_migrations. Returns the envelope.';
 "#)]
 fn apply_schema(payload: Internal) -> JsonB {
-    JsonB(run_text(
-        &jsonb_text(payload).unwrap_or_default(),
+    JsonB(run_jsonb(
+        payload.into_datum(),
         Mode::Apply,
         "revos.apply_schema",
     ))
@@ -53,8 +54,8 @@ COMMENT ON FUNCTION revos.plan_schema(jsonb) IS
     'Like apply_schema up to the plan: returns the SQL, changes and risks; executes and records nothing.';
 "#)]
 fn plan_schema(payload: Internal) -> JsonB {
-    JsonB(run_text(
-        &jsonb_text(payload).unwrap_or_default(),
+    JsonB(run_jsonb(
+        payload.into_datum(),
         Mode::Plan,
         "revos.plan_schema",
     ))

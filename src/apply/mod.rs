@@ -11,6 +11,7 @@
 //!   └ ledger row `applied` (its trigger writes the event) -> applied
 //! ```
 
+pub mod fast;
 pub mod pg_catalog;
 pub mod writer;
 
@@ -189,6 +190,9 @@ fn decide(
     let raw = read_schema(payload, &mut issues);
     let mut schema = normalize(&raw, &mut issues);
     let hash = schema_hash(&schema);
+    if issues.is_empty() && !schema.force_apply {
+        fast::remember(&schema.version, &hash, payload_hash);
+    }
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let timeout = format!("{}ms", schema.options.lock_timeout_ms);
 
@@ -320,6 +324,7 @@ fn decide_locked(
         "trigger_source": env.trigger_source,
         "warnings": p.warnings,
         "payload_hash": payload_hash,
+        "payload_jsonb_sha256": fast::current(),
     });
     let ledger = LedgerRow {
         version: &schema.version,

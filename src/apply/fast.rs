@@ -1,0 +1,282 @@
+//! The answer before the pipeline: `noop` and `conflict` from one hash and one ledger lookup.
+//!
+//! A re-apply of a version that is already applied is the most frequent call (every deploy sends
+//! the whole schema again). Turning a 100 KB jsonb into text, parsing, canonicalizing and
+//! normalizing it costs milliseconds; this module answers from the jsonb's binary form instead:
+//!
+//! ```text
+//! jsonb datum (detoasted) ─ a bare payload object (no envelope)? ─ sha256 of its bytes = bin
+//!   └ try the apply lock (Apply mode; busy -> the normal path, which waits by the rules)
+//!   └ the version's last applied row (one prepared statement per backend)
+//!        row.metadata.payload_jsonb_sha256 == bin            -> noop
+//!        this backend normalized bin before (MEMO):
+//!            memo.schema_hash == row.schema_hash             -> noop
+//!            otherwise                                       -> conflict
+//!   └ anything else -> the normal path (`run_text`), which records bin in the applied row
+//! ```
+//!
+//! Guarantees: the answer is the one the normal path gives. The ledger decides (a row only revos
+//! can write, read under the apply lock); MEMO only caches a pure function of the payload's
+//! bytes (its normalized schema hash), never a ledger answer. A payload that differs only in key
+//! order, whitespace or case of keys has other bytes: it takes the normal path once per backend,
+//! then MEMO answers. Envelopes (`{"meta", "payload", …}`) always take the normal path: their
+//! `inputs_hash` covers the whole input in canonical form.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::spi::OwnedPreparedStatement;
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use super::{envelope, new_run_id, run_text, Mode, Outcome, ADVISORY_KEY};
+use crate::ident::sha256_hex;
+
+/// Bound on MEMO's entries (each ~200 bytes); cleared when full.
+const MEMO_MAX: usize = 256;
+
+/// What the normal path learnt about one payload (keyed by the sha256 of its jsonb bytes).
+#[derive(Clone)]
+struct Memo {
+    version: String,
+    schema_hash: String,
+    payload_hash: String,
+}
+
+thread_local! {
+    static MEMO: RefCell<HashMap<String, Memo>> = RefCell::new(HashMap::new());
+    /// The binary hash of the payload of the call under way (None: envelope, tenant_table, tests).
+    static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
+    static LEDGER_STMT: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+}
+
+const LEDGER_SQL: &str =
+    "SELECT id::text, schema_hash, applied_at::text, metadata ->> 'payload_hash',
+        metadata ->> 'payload_jsonb_sha256'
+   FROM revos.schema_migrations
+  WHERE version = $1 AND status = 'applied' ORDER BY created_at DESC LIMIT 1";
+
+/// The SQL entry of apply_schema / plan_schema: the fast answer when there is one, else the
+/// normal path on the jsonb's text.
+pub fn run_jsonb(datum: Option<pg_sys::Datum>, mode: Mode, workflow_name: &str) -> Value {
+    let started = Instant::now();
+    let Some(datum) = datum else {
+        return run_text("", mode, workflow_name);
+    };
+    let raw = unsafe { pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr::<pg_sys::varlena>()) };
+    let bin = unsafe { bare_payload(raw) }.then(|| sha256_hex(unsafe { bytes(raw) }));
+    if let Some(bin) = &bin {
+        if let Some(v) = unsafe { answer(raw, bin, mode, workflow_name, started) } {
+            return v;
+        }
+    }
+    let text = unsafe {
+        pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
+            pg_sys::jsonb_out,
+            &[Some(pg_sys::Datum::from(raw))],
+        )
+    }
+    .map(|t| t.to_string_lossy().into_owned())
+    .unwrap_or_default();
+    let _current = Current::set(bin);
+    run_text(&text, mode, workflow_name)
+}
+
+/// The binary hash of the call under way, for the ledger row's metadata.
+pub fn current() -> Option<String> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// The normal path computed this payload's schema hash (no issues, not forced): remember it.
+pub fn remember(version: &str, schema_hash: &str, payload_hash: &str) {
+    let Some(bin) = current() else { return };
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_MAX {
+            m.clear();
+        }
+        m.insert(
+            bin,
+            Memo {
+                version: version.to_string(),
+                schema_hash: schema_hash.to_string(),
+                payload_hash: payload_hash.to_string(),
+            },
+        );
+    });
+}
+
+/// Sets CURRENT for the duration of the normal path; cleared on drop (errors included).
+struct Current;
+
+impl Current {
+    fn set(bin: Option<String>) -> Current {
+        CURRENT.with(|c| *c.borrow_mut() = bin);
+        Current
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        CURRENT.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// The jsonb's container bytes (header excluded).
+unsafe fn bytes<'a>(raw: *mut pg_sys::varlena) -> &'a [u8] {
+    std::slice::from_raw_parts(
+        pgrx::varlena::vardata_any(raw) as *const u8,
+        pgrx::varlena::varsize_any_exhdr(raw),
+    )
+}
+
+fn container(raw: *mut pg_sys::varlena) -> *mut pg_sys::JsonbContainer {
+    unsafe { pgrx::varlena::vardata_any(raw) as *mut pg_sys::JsonbContainer }
+}
+
+/// A JSON object without a `payload` key (the payload itself, not an envelope).
+unsafe fn bare_payload(raw: *mut pg_sys::varlena) -> bool {
+    if pgrx::varlena::varsize_any_exhdr(raw) < 4 {
+        return false;
+    }
+    let header = std::ptr::read_unaligned(container(raw) as *const u32);
+    header & pg_sys::JB_FOBJECT != 0 && key(raw, "payload").is_none()
+}
+
+/// One top-level key's value.
+unsafe fn key(raw: *mut pg_sys::varlena, k: &str) -> Option<pg_sys::JsonbValue> {
+    let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+    let found = pg_sys::getKeyJsonValueFromContainer(
+        container(raw),
+        k.as_ptr() as *const std::ffi::c_char,
+        k.len() as i32,
+        &mut v,
+    );
+    (!found.is_null()).then_some(v)
+}
+
+unsafe fn string(v: &pg_sys::JsonbValue) -> Option<String> {
+    if v.type_ != pg_sys::jbvType::jbvString {
+        return None;
+    }
+    let s = v.val.string;
+    let b = std::slice::from_raw_parts(s.val as *const u8, s.len as usize);
+    std::str::from_utf8(b).ok().map(str::to_string)
+}
+
+struct Applied {
+    id: String,
+    schema_hash: String,
+    applied_at: String,
+    payload_hash: Option<String>,
+    bin: Option<String>,
+}
+
+/// The version's last applied row, through a statement prepared once per backend.
+fn last_applied(version: &str) -> Option<Applied> {
+    LEDGER_STMT
+        .with(|cell| {
+            Spi::connect(|c| {
+                let mut slot = cell.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(
+                        c.prepare(LEDGER_SQL, &[PgOid::from(pg_sys::TEXTOID)])?
+                            .keep(),
+                    );
+                }
+                let t = c.select(slot.as_ref().unwrap(), Some(1), &[version.into()])?;
+                for row in t {
+                    return Ok::<_, pgrx::spi::Error>(Some(Applied {
+                        id: row.get::<String>(1)?.unwrap_or_default(),
+                        schema_hash: row.get::<String>(2)?.unwrap_or_default(),
+                        applied_at: row.get::<String>(3)?.unwrap_or_default(),
+                        payload_hash: row.get::<String>(4)?,
+                        bin: row.get::<String>(5)?,
+                    }));
+                }
+                Ok(None)
+            })
+        })
+        .unwrap_or_else(|e| pgrx::error!("revos: reading the ledger failed: {e}"))
+}
+
+/// `Some(envelope)` when the ledger answers `noop` or `conflict` for this payload.
+unsafe fn answer(
+    raw: *mut pg_sys::varlena,
+    bin: &str,
+    mode: Mode,
+    workflow_name: &str,
+    started: Instant,
+) -> Option<Value> {
+    // force_apply (any value but false) and anything unusual: the normal path decides.
+    if let Some(f) = key(raw, "force_apply") {
+        if !(f.type_ == pg_sys::jbvType::jbvBool && !f.val.boolean) {
+            return None;
+        }
+    }
+    let memo = MEMO.with(|m| m.borrow().get(bin).cloned());
+    let version = match &memo {
+        Some(m) => m.version.clone(),
+        None => key(raw, "schema_version")
+            .or_else(|| key(raw, "version"))
+            .and_then(|v| string(&v))?,
+    };
+    if mode == Mode::Apply {
+        // Busy: the normal path waits for it under lock_timeout_ms.
+        let got: Option<bool> = Spi::get_one_with_args(
+            "SELECT pg_catalog.pg_try_advisory_xact_lock($1)",
+            &[ADVISORY_KEY.into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
+        if got != Some(true) {
+            return None;
+        }
+    }
+    let row = last_applied(&version)?;
+    let (status, schema_hash, inputs_hash) = if row.bin.as_deref() == Some(bin) {
+        ("noop", row.schema_hash.clone(), row.payload_hash.clone()?)
+    } else if let Some(m) = memo {
+        let s = if m.schema_hash == row.schema_hash {
+            "noop"
+        } else {
+            "conflict"
+        };
+        (s, m.schema_hash, m.payload_hash)
+    } else {
+        return None;
+    };
+    let mut o = if status == "noop" {
+        Outcome::new(
+            "noop",
+            format!(
+                "Schema v{version} is already applied (since {})",
+                row.applied_at
+            ),
+        )
+    } else {
+        let mut o = Outcome::new(
+            "conflict",
+            format!("Schema v{version} was already applied with other content; change the version or set force_apply"),
+        );
+        o.extra
+            .insert("applied_schema_hash".into(), json!(row.schema_hash));
+        o
+    };
+    o.outputs.insert("schema_version".into(), json!(version));
+    o.outputs.insert("schema_hash".into(), json!(schema_hash));
+    o.outputs.insert("migration_log_id".into(), json!(row.id));
+    if status == "noop" {
+        o.outputs
+            .insert("already_applied_at".into(), json!(row.applied_at));
+    }
+    o.extra
+        .insert("already_applied_at".into(), json!(row.applied_at));
+    Some(envelope(
+        workflow_name,
+        &new_run_id(),
+        started,
+        &inputs_hash,
+        o,
+    ))
+}
