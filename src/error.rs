@@ -49,6 +49,7 @@ pub mod code {
     pub const BACKFILL_REQUIRED: &str = "backfill_required";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const PAYLOAD_TOO_DEEP: &str = "payload_too_deep";
+    pub const ENUM_VALUE_IN_USE: &str = "enum_value_in_use";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -71,6 +72,7 @@ pub mod code {
         BACKFILL_REQUIRED,
         PAYLOAD_TOO_LARGE,
         PAYLOAD_TOO_DEEP,
+        ENUM_VALUE_IN_USE,
     ];
 }
 

@@ -84,11 +84,14 @@ fn pipeline(input: &Value) -> Option<String> {
     let mut schema = normalize(&raw, &mut issues);
     let _ = crate::normalize::schema_hash(&schema);
     let cat = MemCatalog::default();
-    let (more, state) = validate(&mut schema, &cat);
+    let (more, mut state) = validate(&mut schema, &cat);
     issues.extend(more);
+    let evolution = crate::evolve::evolve(&schema, &mut state);
+    issues.extend(evolution.issues.iter().cloned());
     // plan and verify must not panic even on a schema with issues once types are known
     if issues.is_empty() {
-        let p = plan(&schema, &state);
+        let mut p = plan(&schema, &state);
+        evolution.prepend_to(&mut p);
         let _ = verify(&schema, &HashMap::new(), &HashMap::new());
         return Some(p.script());
     }

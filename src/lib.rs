@@ -4,12 +4,13 @@
 //! `cargo test` without a server):
 //!
 //! ```text
-//! spec (read JSON) -> normalize -> validate (+ Catalog) -> plan (SQL) -> apply (SPI, ledger)
+//! spec (read JSON) -> normalize -> validate (+ Catalog) -> evolve -> plan (SQL) -> apply (SPI, ledger)
 //! ```
 //!
 //! `api` is the thin `#[pg_extern]` layer that Postgres calls.
 
 pub mod error;
+pub mod evolve;
 pub mod ident;
 pub mod model;
 pub mod normalize;

@@ -18,6 +18,60 @@ pub struct Schema {
     pub options: Options,
     pub enums: Vec<EnumType>,
     pub tables: Vec<Table>,
+    /// `drop_tables` (evolution): hashed, because it changes what a version does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drop_tables: Vec<DroppedTable>,
+}
+
+/// A name in `drop_columns` or `drop_indexes`, with where it was written. Hashed as the name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dropped {
+    pub path: String,
+    pub name: Name,
+}
+
+impl Serialize for Dropped {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.name.serialize(s)
+    }
+}
+
+/// A table in `drop_tables`. Hashed as `schema.table`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DroppedTable {
+    pub path: String,
+    pub schema: Name,
+    pub name: Name,
+}
+
+impl DroppedTable {
+    pub fn key(&self) -> (String, String) {
+        (
+            self.schema.as_str().to_string(),
+            self.name.as_str().to_string(),
+        )
+    }
+}
+
+impl Serialize for DroppedTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}.{}", self.schema.as_str(), self.name.as_str()))
+    }
+}
+
+/// What a revos-derived object (index or constraint) was called before a rename of its table or
+/// columns, so that evolution renames it along instead of adding a twin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DerivedKind {
+    Index,
+    Constraint,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DerivedRename {
+    pub kind: DerivedKind,
+    pub from: Name,
+    pub to: Name,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,6 +138,16 @@ pub struct Table {
     pub comment: Option<String>,
     /// `updated_at` is kept current by a trigger.
     pub touch_trigger: bool,
+    /// Evolution: the table's previous name (same schema). Hashed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<Name>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drop_columns: Vec<Dropped>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drop_indexes: Vec<Dropped>,
+    /// Derived index and constraint names as they were before the renames (see [`DerivedRename`]).
+    #[serde(skip)]
+    pub derived_renames: Vec<DerivedRename>,
 }
 
 impl Table {
@@ -127,6 +191,12 @@ pub struct Column {
     pub comment: Option<String>,
     /// Added by revos (id, tenant, timestamps), not written by the caller.
     pub auto: bool,
+    /// Evolution: the column's previous name. Hashed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<Name>,
+    /// Evolution: how a type change converts existing values. Hashed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub using: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -263,6 +333,22 @@ pub struct TableSnapshot {
     pub policies: Vec<PolicySnapshot>,
     pub triggers: Vec<String>,
     pub has_rows: bool,
+    /// `pg_class.reltuples`, or None when the table was never analyzed or vacuumed.
+    pub est_rows: Option<i64>,
+}
+
+/// A table column whose type is an enum (or an array of it), for removing enum values.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnumUse {
+    pub schema: String,
+    pub table: String,
+    pub column: String,
+    pub array: bool,
+    /// The column default as Postgres deparses it (schema-qualified), set again after the type
+    /// is recreated.
+    pub default: Option<String>,
+    /// Rows holding one of the values being removed (counted).
+    pub rows: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -322,4 +408,8 @@ pub trait Catalog {
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot>;
     /// The labels of an existing enum type, if it exists.
     fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>>;
+    /// Exact count of a table's rows, or of those where `null_in` is NULL.
+    fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> i64;
+    /// The table columns of an enum type, with the rows holding any of `removed`.
+    fn enum_usage(&self, schema: &str, name: &str, removed: &[String]) -> Vec<EnumUse>;
 }

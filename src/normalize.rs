@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
 use crate::model::*;
-use crate::spec::{RawColumn, RawOptions, RawSchema, RawTable};
+use crate::spec::{RawColumn, RawIndex, RawOptions, RawSchema, RawTable};
 
 /// Schemas revos will not create tables or types in.
 const RESERVED_SCHEMAS: &[&str] = &["revos", "pg_catalog", "information_schema", "pg_toast"];
@@ -58,6 +58,7 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         .map(|t| normalize_table(t, &default_schema, &options, issues))
         .collect();
 
+    let drop_tables = dropped_tables(&raw.drop_tables, &default_schema, issues);
     Schema {
         version,
         description: raw.description.clone().unwrap_or_default(),
@@ -65,7 +66,32 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         options,
         enums,
         tables,
+        drop_tables,
     }
+}
+
+/// `drop_tables`: `table` (in the payload's schema) or `schema.table`, each name checked.
+fn dropped_tables(
+    list: &[(String, String)],
+    default_schema: &Name,
+    issues: &mut Vec<Issue>,
+) -> Vec<DroppedTable> {
+    list.iter()
+        .filter_map(|(text, path)| {
+            let (schema, name) = match text.split_once('.') {
+                Some((s, n)) => (schema_name(Some(s), path, issues)?, n),
+                None => (default_schema.clone(), text.as_str()),
+            };
+            let name = Name::normalize(name, path)
+                .map_err(|i| issues.push(i))
+                .ok()?;
+            Some(DroppedTable {
+                path: path.clone(),
+                schema,
+                name,
+            })
+        })
+        .collect()
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -195,6 +221,8 @@ fn auto_column(name: &str, ty: &str, not_null: bool, default: Option<String>) ->
         generated: None,
         comment: None,
         auto: true,
+        renamed_from: None,
+        using: None,
     }
 }
 
@@ -220,44 +248,118 @@ fn join(names: &[Name]) -> String {
     names.iter().map(Name::as_str).collect::<Vec<_>>().join("_")
 }
 
+/// What every step of [`normalize_table`] needs to know about the table being normalized.
+struct TableCtx<'a> {
+    raw: &'a RawTable,
+    schema: Name,
+    name: Name,
+    /// the table name as text (derived names are built from it)
+    tn: String,
+    tenant_scoped: bool,
+    tcol: String,
+}
+
+/// One table: identity, columns (revos's and the caller's), keys, constraints, indexes, and the
+/// evolution keys — each a step below, in the order the table is built.
 fn normalize_table(
     t: &RawTable,
     default_schema: &Name,
     o: &Options,
     issues: &mut Vec<Issue>,
 ) -> Table {
-    // A bad table or schema name is reported, and the table is still normalized under a stand-in
-    // name so that the problems inside it are reported too (the payload is blocked either way).
-    let stand_in = || {
+    let cx = table_identity(t, default_schema, o, issues);
+    let mut table = build_table(&cx, o, issues);
+    evolution_keys(&cx, &mut table, issues);
+    table.derived_renames = derived_renames(&cx, &table, default_schema, o);
+    table
+}
+
+/// Steps 1–6 (without the evolution keys): what the table is to be.
+fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
+    let t = cx.raw;
+    let soft_delete = t.soft_delete.unwrap_or(o.soft_delete);
+    let timestamps = t.timestamps.unwrap_or(o.timestamps);
+    // RLS without a tenant policy would hide every row from everyone; non-tenant tables get none.
+    let rls = cx.tenant_scoped && t.rls.unwrap_or(o.rls);
+
+    let caller = caller_columns(t, issues);
+    let mut pk = primary_key(t, &caller, issues);
+    let columns = assemble_columns(cx, o, caller, &mut pk, timestamps, soft_delete);
+    let (mut uniques, mut checks, foreign_keys) = column_constraints(cx, &columns, issues);
+    uniques.extend(table_uniques(cx, issues));
+    checks.extend(table_checks(cx, issues));
+    let indexes = indexes(cx, o, &columns, issues);
+
+    let touch_trigger = timestamps && columns.iter().any(|c| c.name.as_str() == "updated_at");
+    Table {
+        path: t.path.clone(),
+        schema: cx.schema.clone(),
+        name: cx.name.clone(),
+        tenant_scoped: cx.tenant_scoped,
+        rls,
+        force_rls: rls && o.force_rls,
+        columns,
+        primary_key: pk,
+        primary_key_path: format!("{}.primary_key", t.path),
+        uniques,
+        checks,
+        foreign_keys,
+        indexes,
+        comment: t.comment.clone(),
+        touch_trigger,
+        renamed_from: None,
+        drop_columns: vec![],
+        drop_indexes: vec![],
+        derived_renames: vec![],
+    }
+}
+
+/// Step 1: the table's name and schema, and whether it is tenant-scoped.
+///
+/// A bad table or schema name is reported, and the table is still normalized under a stand-in
+/// name so that the problems inside it are reported too (the payload is blocked either way).
+fn table_identity<'a>(
+    t: &'a RawTable,
+    default_schema: &Name,
+    o: &Options,
+    issues: &mut Vec<Issue>,
+) -> TableCtx<'a> {
+    let name = Name::normalize(&t.name, &format!("{}.name", t.path)).unwrap_or_else(|i| {
+        issues.push(i);
         Name::derived(&format!(
             "_invalid_{}",
             t.path.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
         ))
-    };
-    let name = Name::normalize(&t.name, &format!("{}.name", t.path)).unwrap_or_else(|i| {
-        issues.push(i);
-        stand_in()
     });
     let schema = match &t.schema {
         Some(s) => schema_name(Some(s), &format!("{}.schema", t.path), issues)
             .unwrap_or_else(|| default_schema.clone()),
         None => default_schema.clone(),
     };
-    let tn = name.as_str().to_string();
-    let tenant_scoped = t.tenant_scoped.unwrap_or(true);
-    let soft_delete = t.soft_delete.unwrap_or(o.soft_delete);
-    let timestamps = t.timestamps.unwrap_or(o.timestamps);
-    // RLS without a tenant policy would hide every row from everyone; non-tenant tables get none.
-    let rls = tenant_scoped && t.rls.unwrap_or(o.rls);
+    TableCtx {
+        raw: t,
+        tn: name.as_str().to_string(),
+        schema,
+        name,
+        tenant_scoped: t.tenant_scoped.unwrap_or(true),
+        tcol: o.tenant_column.as_str().to_string(),
+    }
+}
 
-    // Caller columns first (normalized), so auto columns can defer to them.
-    let mut caller: Vec<(Column, &RawColumn)> = vec![];
+/// Step 2: the caller's columns, normalized (a column with a bad name is reported and left out).
+fn caller_columns<'a>(t: &'a RawTable, issues: &mut Vec<Issue>) -> Vec<(Column, &'a RawColumn)> {
+    let mut caller = vec![];
     for c in &t.columns {
         let Ok(cname) =
             Name::normalize(&c.name, &format!("{}.name", c.path)).map_err(|i| issues.push(i))
         else {
             continue;
         };
+        let renamed_from = c.renamed_from.as_deref().and_then(|r| {
+            Name::normalize(r, &format!("{}.renamed_from", c.path))
+                .map_err(|i| issues.push(i))
+                .ok()
+        });
         caller.push((
             Column {
                 path: c.path.clone(),
@@ -269,20 +371,22 @@ fn normalize_table(
                 generated: c.generated.as_deref().map(|g| g.trim().to_string()),
                 comment: c.comment.clone(),
                 auto: false,
+                renamed_from,
+                using: c.using.as_deref().map(|u| u.trim().to_string()),
             },
             c,
         ));
     }
+    caller
+}
 
-    // Primary key: table-level list, else column flags, else the auto `id`.
-    let mut pk: Vec<Name> = match &t.primary_key {
-        Some(list) => names(list, &format!("{}.primary_key", t.path), issues),
-        None => caller
-            .iter()
-            .filter(|(_, r)| r.primary_key)
-            .map(|(c, _)| c.name.clone())
-            .collect(),
-    };
+/// Step 3: the primary key as given — a table-level list or column flags (not both); empty when
+/// neither, and [`assemble_columns`] then adds the auto `id`.
+fn primary_key(
+    t: &RawTable,
+    caller: &[(Column, &RawColumn)],
+    issues: &mut Vec<Issue>,
+) -> Vec<Name> {
     if t.primary_key.is_some() && caller.iter().any(|(_, r)| r.primary_key) {
         issues.push(Issue::new(
             format!("{}.primary_key", t.path),
@@ -290,9 +394,28 @@ fn normalize_table(
             "give the primary key either as a table-level list or as column flags, not both",
         ));
     }
-    let explicit_pk = !pk.is_empty();
-    let tcol = o.tenant_column.as_str();
+    match &t.primary_key {
+        Some(list) => names(list, &format!("{}.primary_key", t.path), issues),
+        None => caller
+            .iter()
+            .filter(|(_, r)| r.primary_key)
+            .map(|(c, _)| c.name.clone())
+            .collect(),
+    }
+}
 
+/// Step 4: revos's columns in the contract's order (id, tenant, created_at, updated_at,
+/// deleted_at), each replaced in its slot by a caller column of the same name, then the caller's.
+fn assemble_columns(
+    cx: &TableCtx,
+    o: &Options,
+    mut caller: Vec<(Column, &RawColumn)>,
+    pk: &mut Vec<Name>,
+    timestamps: bool,
+    soft_delete: bool,
+) -> Vec<Column> {
+    let explicit_pk = !pk.is_empty();
+    let tcol = cx.tcol.as_str();
     let mut columns: Vec<Column> = vec![];
     let mut take_or_auto = |n: &str, auto: Column, columns: &mut Vec<Column>| {
         if let Some(pos) = caller.iter().position(|(c, _)| c.name.as_str() == n) {
@@ -303,7 +426,7 @@ fn normalize_table(
     };
     if !explicit_pk || pk.iter().any(|p| p.as_str() == "id") {
         if !explicit_pk {
-            pk = vec![Name::from_catalog("id")];
+            *pk = vec![Name::from_catalog("id")];
         }
         take_or_auto(
             "id",
@@ -311,7 +434,7 @@ fn normalize_table(
             &mut columns,
         );
     }
-    if tenant_scoped {
+    if cx.tenant_scoped {
         let default = format!("(revos.current_tenant_id())::{}", o.tenant_type.sql());
         take_or_auto(
             tcol,
@@ -320,16 +443,13 @@ fn normalize_table(
         );
     }
     if timestamps {
-        take_or_auto(
-            "created_at",
-            auto_column("created_at", "timestamptz", true, Some("now()".into())),
-            &mut columns,
-        );
-        take_or_auto(
-            "updated_at",
-            auto_column("updated_at", "timestamptz", true, Some("now()".into())),
-            &mut columns,
-        );
+        for ts in ["created_at", "updated_at"] {
+            take_or_auto(
+                ts,
+                auto_column(ts, "timestamptz", true, Some("now()".into())),
+                &mut columns,
+            );
+        }
     }
     if soft_delete {
         take_or_auto(
@@ -338,42 +458,38 @@ fn normalize_table(
             &mut columns,
         );
     }
-    let caller_rest: Vec<(Column, &RawColumn)> = std::mem::take(&mut caller);
-    let raw_by_name = |n: &Name| {
-        t.columns
-            .iter()
-            .find(|c| Name::normalize(&c.name, "").ok().as_ref() == Some(n))
-    };
-    for (c, _) in &caller_rest {
-        columns.push(c.clone());
-    }
+    columns.extend(caller.into_iter().map(|(c, _)| c));
+    columns
+}
 
-    // Constraints that columns declare.
-    let tenant_prefix = |cols: Vec<Name>| -> Vec<Name> {
-        if tenant_scoped && !cols.iter().any(|c| c.as_str() == tcol) {
-            let mut v = vec![Name::from_catalog(tcol)];
-            v.extend(cols);
-            v
-        } else {
-            cols
-        }
-    };
-    let mut uniques = vec![];
-    let mut checks = vec![];
-    let mut fks = vec![];
-    for col in &columns {
-        let Some(rc) = raw_by_name(&col.name) else {
+/// On a tenant-scoped table a key is per tenant: the tenant column goes first.
+fn tenant_prefix(cx: &TableCtx, cols: Vec<Name>) -> Vec<Name> {
+    if cx.tenant_scoped && !cols.iter().any(|c| c.as_str() == cx.tcol) {
+        let mut v = vec![Name::from_catalog(&cx.tcol)];
+        v.extend(cols);
+        v
+    } else {
+        cols
+    }
+}
+
+/// Step 5a: the unique keys, checks and foreign keys that columns declare.
+fn column_constraints(
+    cx: &TableCtx,
+    columns: &[Column],
+    issues: &mut Vec<Issue>,
+) -> (Vec<Unique>, Vec<Check>, Vec<ForeignKey>) {
+    let tn = &cx.tn;
+    let (mut uniques, mut checks, mut fks) = (vec![], vec![], vec![]);
+    for col in columns.iter().filter(|c| !c.auto) {
+        let Some(rc) = cx.raw.columns.iter().find(|r| r.path == col.path) else {
             continue;
         };
-        if col.auto {
-            continue;
-        }
         if rc.unique {
-            let cols = tenant_prefix(vec![col.name.clone()]);
             uniques.push(Unique {
                 path: format!("{}.unique", rc.path),
                 name: Name::derived(&format!("uq_{tn}_{}", col.name.as_str())),
-                columns: cols,
+                columns: tenant_prefix(cx, vec![col.name.clone()]),
             });
         }
         if let Some(chk) = &rc.check {
@@ -384,11 +500,18 @@ fn normalize_table(
             });
         }
         if let Some(r) = &rc.references {
-            if let Some(fk) = normalize_reference(r, &tn, &col.name, &schema, issues) {
+            if let Some(fk) = normalize_reference(r, tn, &col.name, &cx.schema, issues) {
                 fks.push(fk);
             }
         }
     }
+    (uniques, checks, fks)
+}
+
+/// Step 5b: the table-level `unique` lists.
+fn table_uniques(cx: &TableCtx, issues: &mut Vec<Issue>) -> Vec<Unique> {
+    let t = cx.raw;
+    let mut uniques = vec![];
     for (i, u) in t.unique.iter().enumerate() {
         let cols = names(u, &format!("{}.unique[{i}]", t.path), issues);
         if cols.is_empty() {
@@ -401,11 +524,17 @@ fn normalize_table(
         }
         uniques.push(Unique {
             path: format!("{}.unique[{i}]", t.path),
-            name: Name::derived(&format!("uq_{tn}_{}", join(&cols))),
-            columns: tenant_prefix(cols),
+            name: Name::derived(&format!("uq_{}_{}", cx.tn, join(&cols))),
+            columns: tenant_prefix(cx, cols),
         });
     }
-    for (i, c) in t.checks.iter().enumerate() {
+    uniques
+}
+
+/// Step 5c: the table-level `checks` (unnamed ones are `ck_<table>_<n>`).
+fn table_checks(cx: &TableCtx, issues: &mut Vec<Issue>) -> Vec<Check> {
+    let mut checks = vec![];
+    for (i, c) in cx.raw.checks.iter().enumerate() {
         let name = match &c.name {
             Some(n) => match Name::normalize(n, &format!("{}.name", c.path)) {
                 Ok(n) => n,
@@ -414,7 +543,7 @@ fn normalize_table(
                     continue;
                 }
             },
-            None => Name::derived(&format!("ck_{tn}_{}", i + 1)),
+            None => Name::derived(&format!("ck_{}_{}", cx.tn, i + 1)),
         };
         checks.push(Check {
             path: format!("{}.expression", c.path),
@@ -422,8 +551,12 @@ fn normalize_table(
             expression: c.expression.trim().to_string(),
         });
     }
+    checks
+}
 
-    // Indexes: revos's defaults, then the caller's.
+/// Step 6: revos's default indexes (tenant, tenant + created_at), then the caller's.
+fn indexes(cx: &TableCtx, o: &Options, columns: &[Column], issues: &mut Vec<Issue>) -> Vec<Index> {
+    let (tn, tcol) = (&cx.tn, cx.tcol.as_str());
     let mut indexes = vec![];
     if o.default_indexes {
         let auto_idx = |cols: &[&str], name: String| Index {
@@ -436,95 +569,189 @@ fn normalize_table(
             include: vec![],
             auto: true,
         };
-        if tenant_scoped {
+        if cx.tenant_scoped {
             indexes.push(auto_idx(&[tcol], format!("idx_{tn}_{tcol}")));
         }
         if columns.iter().any(|c| c.name.as_str() == "created_at") {
-            if tenant_scoped {
-                indexes.push(auto_idx(
-                    &[tcol, "created_at"],
-                    format!("idx_{tn}_created_at"),
-                ));
+            let cols: &[&str] = if cx.tenant_scoped {
+                &[tcol, "created_at"]
             } else {
-                indexes.push(auto_idx(&["created_at"], format!("idx_{tn}_created_at")));
-            }
+                &["created_at"]
+            };
+            indexes.push(auto_idx(cols, format!("idx_{tn}_created_at")));
         }
     }
-    for x in &t.indexes {
-        let cols = names(&x.columns, &format!("{}.columns", x.path), issues);
-        if x.columns.is_empty() {
-            issues.push(Issue::new(
-                format!("{}.columns", x.path),
-                code::INVALID_VALUE,
-                "an index needs at least one column",
-            ));
-            continue;
+    for x in &cx.raw.indexes {
+        if let Some(index) = caller_index(cx, x, issues) {
+            indexes.push(index);
         }
-        let method = match x.method.as_deref() {
-            None => IndexMethod::Btree,
-            Some(m) => match IndexMethod::parse(m) {
-                Some(m) => m,
-                None => {
-                    issues.push(Issue::new(
-                        format!("{}.method", x.path),
-                        code::INVALID_VALUE,
-                        format!("index method {m:?} must be one of btree, hash, gin, gist, brin"),
-                    ));
-                    continue;
-                }
-            },
-        };
-        let name = match &x.name {
-            Some(n) => match Name::normalize(n, &format!("{}.name", x.path)) {
-                Ok(n) => n,
-                Err(e) => {
-                    issues.push(e);
-                    continue;
-                }
-            },
-            // The method is part of a generated name unless it is btree, so that an unnamed gin or
-            // brin index never takes the name of revos's own btree index on the same columns.
-            None => Name::derived(&format!(
-                "{}_{tn}_{}{}",
-                if x.unique { "uq" } else { "idx" },
-                join(&cols),
-                if method == IndexMethod::Btree {
-                    String::new()
-                } else {
-                    format!("_{}", method.sql())
-                }
-            )),
-        };
-        indexes.push(Index {
-            path: x.path.clone(),
-            name,
-            columns: cols,
-            unique: x.unique,
-            method,
-            where_: x.where_.as_deref().map(|w| w.trim().to_string()),
-            include: names(&x.include, &format!("{}.include", x.path), issues),
-            auto: false,
-        });
     }
+    indexes
+}
 
-    let touch_trigger = timestamps && columns.iter().any(|c| c.name.as_str() == "updated_at");
-    Table {
-        path: t.path.clone(),
-        schema,
-        name,
-        tenant_scoped,
-        rls,
-        force_rls: rls && o.force_rls,
-        columns,
-        primary_key: pk,
-        primary_key_path: format!("{}.primary_key", t.path),
-        uniques,
-        checks,
-        foreign_keys: fks,
-        indexes,
-        comment: t.comment.clone(),
-        touch_trigger,
+fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<Index> {
+    let cols = names(&x.columns, &format!("{}.columns", x.path), issues);
+    if x.columns.is_empty() {
+        issues.push(Issue::new(
+            format!("{}.columns", x.path),
+            code::INVALID_VALUE,
+            "an index needs at least one column",
+        ));
+        return None;
     }
+    let method = match x.method.as_deref() {
+        None => IndexMethod::Btree,
+        Some(m) => match IndexMethod::parse(m) {
+            Some(m) => m,
+            None => {
+                issues.push(Issue::new(
+                    format!("{}.method", x.path),
+                    code::INVALID_VALUE,
+                    format!("index method {m:?} must be one of btree, hash, gin, gist, brin"),
+                ));
+                return None;
+            }
+        },
+    };
+    let name = match &x.name {
+        Some(n) => Name::normalize(n, &format!("{}.name", x.path))
+            .map_err(|e| issues.push(e))
+            .ok()?,
+        // The method is part of a generated name unless it is btree, so that an unnamed gin or
+        // brin index never takes the name of revos's own btree index on the same columns.
+        None => Name::derived(&format!(
+            "{}_{}_{}{}",
+            if x.unique { "uq" } else { "idx" },
+            cx.tn,
+            join(&cols),
+            if method == IndexMethod::Btree {
+                String::new()
+            } else {
+                format!("_{}", method.sql())
+            }
+        )),
+    };
+    Some(Index {
+        path: x.path.clone(),
+        name,
+        columns: cols,
+        unique: x.unique,
+        method,
+        where_: x.where_.as_deref().map(|w| w.trim().to_string()),
+        include: names(&x.include, &format!("{}.include", x.path), issues),
+        auto: false,
+    })
+}
+
+/// Step 7 (evolution): `renamed_from`, `drop_columns`, `drop_indexes`, names checked and
+/// snake_cased like every other name. What they do is decided by `evolve`, against the catalog.
+fn evolution_keys(cx: &TableCtx, table: &mut Table, issues: &mut Vec<Issue>) {
+    let t = cx.raw;
+    table.renamed_from = t.renamed_from.as_deref().and_then(|r| {
+        Name::normalize(r, &format!("{}.renamed_from", t.path))
+            .map_err(|i| issues.push(i))
+            .ok()
+    });
+    let dropped = |list: &[(String, String)], issues: &mut Vec<Issue>| -> Vec<Dropped> {
+        list.iter()
+            .filter_map(|(n, path)| {
+                Name::normalize(n, path)
+                    .map_err(|i| issues.push(i))
+                    .ok()
+                    .map(|name| Dropped {
+                        path: path.clone(),
+                        name,
+                    })
+            })
+            .collect()
+    };
+    table.drop_columns = dropped(&t.drop_columns, issues);
+    table.drop_indexes = dropped(&t.drop_indexes, issues);
+}
+
+/// Step 8 (evolution): the names revos derived for this table's indexes and constraints as they
+/// were before its renames — the table normalized again under its old name and old column names,
+/// paired with the new by position (normalization is deterministic, so the lists line up).
+fn derived_renames(
+    cx: &TableCtx,
+    table: &Table,
+    default_schema: &Name,
+    o: &Options,
+) -> Vec<DerivedRename> {
+    let t = cx.raw;
+    let col_renamed = t.columns.iter().any(|c| c.renamed_from.is_some());
+    if t.renamed_from.is_none() && !col_renamed {
+        return vec![];
+    }
+    // new column name -> old column name, as raw text (normalization snake_cases both)
+    let old_of: Vec<(Name, String)> = t
+        .columns
+        .iter()
+        .filter_map(|c| {
+            let new = Name::normalize(&c.name, "").ok()?;
+            Some((new, c.renamed_from.clone()?))
+        })
+        .collect();
+    let back = |n: &String| -> String {
+        match Name::normalize(n, "") {
+            Ok(name) => old_of
+                .iter()
+                .find(|(new, _)| *new == name)
+                .map(|(_, old)| old.clone())
+                .unwrap_or_else(|| n.clone()),
+            Err(_) => n.clone(),
+        }
+    };
+    let mut before = t.clone();
+    if let Some(old) = &t.renamed_from {
+        before.name = old.clone();
+    }
+    for c in &mut before.columns {
+        if let Some(old) = c.renamed_from.take() {
+            c.name = old;
+        }
+    }
+    if let Some(pk) = &mut before.primary_key {
+        *pk = pk.iter().map(back).collect();
+    }
+    for u in &mut before.unique {
+        *u = u.iter().map(back).collect();
+    }
+    for x in &mut before.indexes {
+        x.columns = x.columns.iter().map(back).collect();
+    }
+    let mut ignored = vec![];
+    let bcx = table_identity(&before, default_schema, o, &mut ignored);
+    let old = build_table(&bcx, o, &mut ignored);
+    if !ignored.is_empty() {
+        return vec![];
+    }
+    let mut out = vec![];
+    let mut pair = |kind, from: &Name, to: &Name| {
+        if from != to {
+            out.push(DerivedRename {
+                kind,
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
+    };
+    if !table.primary_key.is_empty() && !old.primary_key.is_empty() {
+        pair(DerivedKind::Constraint, &old.pk_name(), &table.pk_name());
+    }
+    for (a, b) in old.uniques.iter().zip(&table.uniques) {
+        pair(DerivedKind::Constraint, &a.name, &b.name);
+    }
+    for (a, b) in old.checks.iter().zip(&table.checks) {
+        pair(DerivedKind::Constraint, &a.name, &b.name);
+    }
+    for (a, b) in old.foreign_keys.iter().zip(&table.foreign_keys) {
+        pair(DerivedKind::Constraint, &a.name, &b.name);
+    }
+    for (a, b) in old.indexes.iter().zip(&table.indexes) {
+        pair(DerivedKind::Index, &a.name, &b.name);
+    }
+    out
 }
 
 fn normalize_reference(
@@ -784,6 +1011,47 @@ mod tests {
         assert_eq!(schema_hash(&sa), schema_hash(&sb));
         assert_ne!(schema_hash(&sa), schema_hash(&sc));
         assert_eq!(schema_hash(&sa).len(), 64);
+    }
+
+    #[test]
+    fn evolution_keys_are_hashed_and_absent_ones_change_no_hash() {
+        let base = json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "t", "columns": [{"name": "a", "type": "int"}]}]});
+        let (s, _) = norm(base.clone());
+        let text = serde_json::to_string(&s).unwrap();
+        for k in [
+            "renamed_from",
+            "drop_columns",
+            "drop_indexes",
+            "drop_tables",
+            "using",
+        ] {
+            assert!(
+                !text.contains(k),
+                "{k} in the hashed form of a schema without it"
+            );
+        }
+        let h = schema_hash(&s);
+        for (ptr, v) in [
+            ("/tables/0/renamed_from", json!("old")),
+            ("/tables/0/drop_columns", json!(["b"])),
+            ("/tables/0/drop_indexes", json!(["i"])),
+            ("/drop_tables", json!(["x"])),
+            ("/tables/0/columns/0/renamed_from", json!("b")),
+            ("/tables/0/columns/0/using", json!("a::int")),
+        ] {
+            let mut v2 = base.clone();
+            let (parent, key) = ptr.rsplit_once('/').unwrap();
+            let target = if parent.is_empty() {
+                &mut v2
+            } else {
+                v2.pointer_mut(parent).unwrap()
+            };
+            target[key] = v;
+            let (s2, issues) = norm(v2);
+            assert!(issues.is_empty(), "{issues:?}");
+            assert_ne!(schema_hash(&s2), h, "{ptr} changes what a version does");
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub const SCHEMA_KEYS: &[&str] = &[
     "enums",
     "force_apply",
     "options",
+    "drop_tables",
 ];
 pub const OPTION_KEYS: &[&str] = &[
     "tenant_column",
@@ -99,6 +100,9 @@ pub const TABLE_KEYS: &[&str] = &[
     "soft_delete",
     "timestamps",
     "rls",
+    "renamed_from",
+    "drop_columns",
+    "drop_indexes",
 ];
 pub const CHECK_KEYS: &[&str] = &["name", "expression"];
 pub const COLUMN_KEYS: &[&str] = &[
@@ -112,6 +116,8 @@ pub const COLUMN_KEYS: &[&str] = &[
     "check",
     "generated",
     "comment",
+    "renamed_from",
+    "using",
 ];
 pub const REFERENCE_KEYS: &[&str] = &["table", "schema", "column", "on_delete", "on_update"];
 pub const INDEX_KEYS: &[&str] = &["name", "columns", "unique", "method", "where", "include"];
@@ -135,6 +141,8 @@ pub struct RawSchema {
     pub options: RawOptions,
     pub enums: Vec<RawEnum>,
     pub tables: Vec<RawTable>,
+    /// `drop_tables`: `table` or `schema.table`, each with its path.
+    pub drop_tables: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -174,6 +182,11 @@ pub struct RawTable {
     pub soft_delete: Option<bool>,
     pub timestamps: Option<bool>,
     pub rls: Option<bool>,
+    /// The table's previous name (same schema): renamed when only that one exists.
+    pub renamed_from: Option<String>,
+    /// `drop_columns` and `drop_indexes`: names with their paths.
+    pub drop_columns: Vec<(String, String)>,
+    pub drop_indexes: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -189,6 +202,10 @@ pub struct RawColumn {
     pub check: Option<String>,
     pub generated: Option<String>,
     pub comment: Option<String>,
+    /// The column's previous name: renamed when only that one exists.
+    pub renamed_from: Option<String>,
+    /// The expression a type change converts existing values with (`ALTER … TYPE … USING`).
+    pub using: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -296,6 +313,7 @@ pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
             }
         }
     }
+    s.drop_tables = r.named_list(obj.get("drop_tables"), "drop_tables");
     s
 }
 
@@ -365,6 +383,9 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
     t.soft_delete = r.boolean(obj.get("soft_delete"), &p("soft_delete"));
     t.timestamps = r.boolean(obj.get("timestamps"), &p("timestamps"));
     t.rls = r.boolean(obj.get("rls"), &p("rls"));
+    t.renamed_from = r.string(obj.get("renamed_from"), &p("renamed_from"));
+    t.drop_columns = r.named_list(obj.get("drop_columns"), &p("drop_columns"));
+    t.drop_indexes = r.named_list(obj.get("drop_indexes"), &p("drop_indexes"));
     if obj.contains_key("primary_key") {
         t.primary_key = Some(r.string_list(obj.get("primary_key"), &p("primary_key")));
     }
@@ -429,6 +450,8 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     c.check = r.string(obj.get("check"), &p("check"));
     c.generated = r.string(obj.get("generated"), &p("generated"));
     c.comment = r.string(obj.get("comment"), &p("comment"));
+    c.renamed_from = r.string(obj.get("renamed_from"), &p("renamed_from"));
+    c.using = r.string(obj.get("using"), &p("using"));
     if let Some(refv) = obj.get("references") {
         let rp = p("references");
         let mut rf = RawReference {
@@ -601,6 +624,22 @@ impl<'a> Reader<'a> {
                 None
             }
         }
+    }
+
+    /// A list of strings, each with its own path (`drop_columns[1]`), for keys whose items are
+    /// checked one by one later.
+    fn named_list(&mut self, v: Option<&Value>, path: &str) -> Vec<(String, String)> {
+        let Some(list) = self.array(v, path) else {
+            return vec![];
+        };
+        let mut out = vec![];
+        for (i, x) in list.iter().enumerate() {
+            match x {
+                Value::String(s) => out.push((s.clone(), format!("{path}[{i}]"))),
+                other => self.wrong(&format!("{path}[{i}]"), "a string", other),
+            }
+        }
+        out
     }
 
     fn string_list(&mut self, v: Option<&Value>, path: &str) -> Vec<String> {

@@ -22,6 +22,10 @@ pub const MAX_COMMENT_BYTES: usize = 8192;
 pub struct CatalogState {
     pub tables: HashMap<(String, String), TableSnapshot>,
     pub enums: HashMap<(String, String), Vec<String>>,
+    /// Exact row counts evolution needs (see `evolve::counts_needed`), in the payload's names.
+    pub row_counts: HashMap<crate::evolve::RowCountKey, i64>,
+    /// Columns using an enum that loses values, keyed by the enum.
+    pub enum_usage: HashMap<(String, String), Vec<EnumUse>>,
 }
 
 impl CatalogState {
@@ -147,15 +151,41 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     expressions(s, cat, &mut issues);
     enums(s, cat, &mut state, &mut issues);
     types(s, cat, &mut issues);
-    for t in &s.tables {
-        if let Some(snap) = cat.table(t.schema.as_str(), t.name.as_str()) {
-            state.tables.insert(t.key(), snap);
+    for key in crate::evolve::catalog_keys(s) {
+        if let Some(snap) = cat.table(&key.0, &key.1) {
+            state.tables.insert(key, snap);
         }
     }
     adopt_live_auto_columns(s, &state);
     references(s, cat, &mut state, &mut issues);
     retrofit(s, &state, &mut issues);
+    evolution_facts(s, cat, &mut state);
     (issues, state)
+}
+
+/// What evolution needs beyond the snapshots, read only when a payload asks for it: exact row
+/// counts (drops on never-analyzed tables, NOT NULL on rows) and the columns using an enum that
+/// loses values. A payload without evolution keys or new NOT NULLs reads nothing more.
+fn evolution_facts(s: &Schema, cat: &dyn Catalog, state: &mut CatalogState) {
+    for r in crate::evolve::counts_needed(s, state) {
+        let n = cat.count_rows(&r.schema, &r.table, r.null_in.as_deref());
+        state.row_counts.insert(r.key, n);
+    }
+    for e in &s.enums {
+        let key = (e.schema.as_str().to_string(), e.name.as_str().to_string());
+        let Some(labels) = state.enums.get(&key) else {
+            continue;
+        };
+        let removed: Vec<String> = labels
+            .iter()
+            .filter(|v| !e.values.contains(v))
+            .cloned()
+            .collect();
+        if !removed.is_empty() {
+            let uses = cat.enum_usage(&key.0, &key.1, &removed);
+            state.enum_usage.insert(key, uses);
+        }
+    }
 }
 
 fn dup<'a>(seen: &mut BTreeMap<String, &'a str>, key: String, path: &'a str) -> Option<&'a str> {
@@ -178,16 +208,18 @@ fn name_path(item_path: &str, table_path: &str) -> String {
     }
 }
 
+/// The pure checks, table by table: names, columns, keys, indexes, evolution keys. Tables,
+/// indexes and the indexes behind unique/primary keys share one namespace per schema
+/// (`relations`), so a clash anywhere in the payload is found.
 fn structure(s: &Schema, issues: &mut Vec<Issue>) {
-    if s.tables.is_empty() && s.enums.is_empty() {
+    if s.tables.is_empty() && s.enums.is_empty() && s.drop_tables.is_empty() {
         issues.push(Issue::new(
             "tables",
             code::EMPTY_SCHEMA,
-            "the schema has no tables and no enums: nothing to apply",
+            "the schema has no tables, no enums and no drop_tables: nothing to apply",
         ));
     }
     let mut tables = BTreeMap::new();
-    // Tables, indexes and the indexes behind unique/primary keys share one namespace per schema.
     let mut relations: BTreeMap<String, &str> = BTreeMap::new();
     for t in &s.tables {
         if let Some(first) = dup(
@@ -217,170 +249,359 @@ fn structure(s: &Schema, issues: &mut Vec<Issue>) {
                 ),
             ));
         }
-        let mut cols = BTreeMap::new();
-        for c in &t.columns {
-            if let Some(first) = dup(&mut cols, c.name.as_str().to_string(), &c.path) {
-                let at = name_path(&c.path, &t.path);
-                let first = if first.is_empty() {
-                    "(added by revos)"
-                } else {
-                    first
-                };
-                issues.push(Issue::new(
-                    at,
-                    code::DUPLICATE_NAME,
-                    format!(
-                        "column {:?} appears twice after normalization (first at {first})",
-                        c.name.as_str()
-                    ),
-                ));
-            }
-            if c.generated.is_some() && c.default.is_some() {
-                issues.push(Issue::new(
-                    format!("{}.generated", c.path),
-                    code::CONFLICTING_DEFINITION,
-                    "a generated column cannot also have a default",
-                ));
-            }
-            if let Some(cm) = &c.comment {
-                if cm.len() > MAX_COMMENT_BYTES {
-                    issues.push(Issue::new(
-                        format!("{}.comment", c.path),
-                        code::INVALID_VALUE,
-                        format!("comment is longer than {MAX_COMMENT_BYTES} bytes"),
-                    ));
-                }
-            }
-        }
-        if t.comment
-            .as_ref()
-            .is_some_and(|c| c.len() > MAX_COMMENT_BYTES)
-        {
+        table_columns(t, issues);
+        table_keys(t, &mut relations, issues);
+        table_indexes(t, &mut relations, issues);
+        table_evolution(t, issues);
+    }
+    schema_evolution(s, issues);
+}
+
+fn unknown_column(t: &Table, path: String, n: &Name, what: &str) -> Issue {
+    Issue::new(
+        path,
+        code::UNKNOWN_COLUMN,
+        format!(
+            "{what} names column {:?}, which table {} will not have",
+            n.as_str(),
+            t.name.as_str()
+        ),
+    )
+}
+
+/// Columns: unique names after normalization, no generated column with a default, comment size.
+fn table_columns(t: &Table, issues: &mut Vec<Issue>) {
+    let mut cols = BTreeMap::new();
+    for c in &t.columns {
+        if let Some(first) = dup(&mut cols, c.name.as_str().to_string(), &c.path) {
+            let at = name_path(&c.path, &t.path);
+            let first = if first.is_empty() {
+                "(added by revos)"
+            } else {
+                first
+            };
             issues.push(Issue::new(
-                format!("{}.comment", t.path),
-                code::INVALID_VALUE,
-                format!("comment is longer than {MAX_COMMENT_BYTES} bytes"),
+                at,
+                code::DUPLICATE_NAME,
+                format!(
+                    "column {:?} appears twice after normalization (first at {first})",
+                    c.name.as_str()
+                ),
             ));
         }
-        let has = |n: &Name| t.column(n).is_some();
-        let unknown = |path: String, n: &Name, what: &str| {
-            Issue::new(
-                path,
-                code::UNKNOWN_COLUMN,
+        if c.generated.is_some() && c.default.is_some() {
+            issues.push(Issue::new(
+                format!("{}.generated", c.path),
+                code::CONFLICTING_DEFINITION,
+                "a generated column cannot also have a default",
+            ));
+        }
+        if let Some(cm) = &c.comment {
+            if cm.len() > MAX_COMMENT_BYTES {
+                issues.push(Issue::new(
+                    format!("{}.comment", c.path),
+                    code::INVALID_VALUE,
+                    format!("comment is longer than {MAX_COMMENT_BYTES} bytes"),
+                ));
+            }
+        }
+    }
+    if t.comment
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_COMMENT_BYTES)
+    {
+        issues.push(Issue::new(
+            format!("{}.comment", t.path),
+            code::INVALID_VALUE,
+            format!("comment is longer than {MAX_COMMENT_BYTES} bytes"),
+        ));
+    }
+}
+
+/// Keys: primary key, unique and check names, foreign keys whose action contradicts the column.
+fn table_keys<'a>(
+    t: &'a Table,
+    relations: &mut BTreeMap<String, &'a str>,
+    issues: &mut Vec<Issue>,
+) {
+    let rel = |n: &Name| format!("{}.{}", t.schema.as_str(), n.as_str());
+    let has = |n: &Name| t.column(n).is_some();
+    for (i, p) in t.primary_key.iter().enumerate() {
+        if !has(p) {
+            issues.push(unknown_column(
+                t,
+                format!("{}[{i}]", t.primary_key_path),
+                p,
+                "the primary key",
+            ));
+        }
+    }
+    if !t.primary_key.is_empty() {
+        if let Some(first) = dup(relations, rel(&t.pk_name()), &t.path) {
+            issues.push(Issue::new(
+                &t.primary_key_path,
+                code::DUPLICATE_NAME,
                 format!(
-                    "{what} names column {:?}, which table {} will not have",
-                    n.as_str(),
-                    t.name.as_str()
+                    "primary key name {:?} clashes with {first}",
+                    t.pk_name().as_str()
                 ),
-            )
-        };
-        for (i, p) in t.primary_key.iter().enumerate() {
-            if !has(p) {
-                issues.push(unknown(
-                    format!("{}[{i}]", t.primary_key_path),
-                    p,
-                    "the primary key",
-                ));
+            ));
+        }
+    }
+    for u in &t.uniques {
+        for c in &u.columns {
+            if !has(c) {
+                issues.push(unknown_column(t, u.path.clone(), c, "a unique constraint"));
             }
         }
-        if !t.primary_key.is_empty() {
-            if let Some(first) = dup(&mut relations, rel(&t.pk_name()), &t.path) {
+        if let Some(first) = dup(relations, rel(&u.name), &u.path) {
+            issues.push(Issue::new(
+                &u.path,
+                code::DUPLICATE_NAME,
+                format!(
+                    "unique constraint name {:?} clashes with {first}",
+                    u.name.as_str()
+                ),
+            ));
+        }
+    }
+    let mut constraints = BTreeMap::new();
+    for c in &t.checks {
+        if let Some(first) = dup(&mut constraints, c.name.as_str().to_string(), &c.path) {
+            issues.push(Issue::new(
+                &c.path,
+                code::DUPLICATE_NAME,
+                format!(
+                    "check constraint {:?} is already defined at {first}",
+                    c.name.as_str()
+                ),
+            ));
+        }
+    }
+    for fk in &t.foreign_keys {
+        if let Some(col) = t.column(&fk.column) {
+            if fk.on_delete == Some(FkAction::SetNull) && col.not_null {
                 issues.push(Issue::new(
-                    &t.primary_key_path,
-                    code::DUPLICATE_NAME,
+                    format!("{}.on_delete", fk.path),
+                    code::CONFLICTING_DEFINITION,
                     format!(
-                        "primary key name {:?} clashes with {first}",
-                        t.pk_name().as_str()
+                        "on_delete \"set null\" cannot null column {:?}, which is not_null",
+                        fk.column.as_str()
                     ),
                 ));
             }
         }
-        let mut constraints = BTreeMap::new();
-        for u in &t.uniques {
-            for c in &u.columns {
-                if !has(c) {
-                    issues.push(unknown(u.path.clone(), c, "a unique constraint"));
-                }
-            }
-            if let Some(first) = dup(&mut relations, rel(&u.name), &u.path) {
-                issues.push(Issue::new(
-                    &u.path,
-                    code::DUPLICATE_NAME,
-                    format!(
-                        "unique constraint name {:?} clashes with {first}",
-                        u.name.as_str()
-                    ),
-                ));
-            }
-        }
-        for c in &t.checks {
-            if let Some(first) = dup(&mut constraints, c.name.as_str().to_string(), &c.path) {
-                issues.push(Issue::new(
-                    &c.path,
-                    code::DUPLICATE_NAME,
-                    format!(
-                        "check constraint {:?} is already defined at {first}",
-                        c.name.as_str()
-                    ),
-                ));
-            }
-        }
-        for fk in &t.foreign_keys {
-            if let Some(col) = t.column(&fk.column) {
-                if fk.on_delete == Some(FkAction::SetNull) && col.not_null {
-                    issues.push(Issue::new(
-                        format!("{}.on_delete", fk.path),
-                        code::CONFLICTING_DEFINITION,
-                        format!(
-                            "on_delete \"set null\" cannot null column {:?}, which is not_null",
-                            fk.column.as_str()
-                        ),
-                    ));
-                }
-            }
-        }
-        for x in &t.indexes {
-            for c in x.columns.iter().chain(&x.include) {
-                if !has(c) {
-                    let p = if x.path.is_empty() {
-                        t.path.clone()
-                    } else {
-                        format!("{}.columns", x.path)
-                    };
-                    issues.push(unknown(p, c, &format!("index {:?}", x.name.as_str())));
-                }
-            }
-            if !x.include.is_empty() && !matches!(x.method, IndexMethod::Btree | IndexMethod::Gist)
-            {
-                issues.push(Issue::new(
-                    format!("{}.include", x.path),
-                    code::INVALID_VALUE,
-                    format!(
-                        "include is supported only by btree and gist indexes, not {}",
-                        x.method.sql()
-                    ),
-                ));
-            }
-            if x.unique && x.method != IndexMethod::Btree {
-                issues.push(Issue::new(
-                    format!("{}.unique", x.path),
-                    code::INVALID_VALUE,
-                    format!("only btree indexes can be unique, not {}", x.method.sql()),
-                ));
-            }
-            if let Some(first) = dup(&mut relations, rel(&x.name), &x.path) {
-                let p = name_path(&x.path, &t.path);
-                let first = if first.is_empty() {
-                    "an index revos adds"
+    }
+}
+
+/// Indexes: known columns, what the method supports, names that clash.
+fn table_indexes<'a>(
+    t: &'a Table,
+    relations: &mut BTreeMap<String, &'a str>,
+    issues: &mut Vec<Issue>,
+) {
+    let rel = |n: &Name| format!("{}.{}", t.schema.as_str(), n.as_str());
+    for x in &t.indexes {
+        for c in x.columns.iter().chain(&x.include) {
+            if t.column(c).is_none() {
+                let p = if x.path.is_empty() {
+                    t.path.clone()
                 } else {
-                    first
+                    format!("{}.columns", x.path)
                 };
-                issues.push(Issue::new(
+                issues.push(unknown_column(
+                    t,
                     p,
-                    code::DUPLICATE_NAME,
-                    format!("index name {:?} clashes with {first}", x.name.as_str()),
+                    c,
+                    &format!("index {:?}", x.name.as_str()),
                 ));
             }
+        }
+        if !x.include.is_empty() && !matches!(x.method, IndexMethod::Btree | IndexMethod::Gist) {
+            issues.push(Issue::new(
+                format!("{}.include", x.path),
+                code::INVALID_VALUE,
+                format!(
+                    "include is supported only by btree and gist indexes, not {}",
+                    x.method.sql()
+                ),
+            ));
+        }
+        if x.unique && x.method != IndexMethod::Btree {
+            issues.push(Issue::new(
+                format!("{}.unique", x.path),
+                code::INVALID_VALUE,
+                format!("only btree indexes can be unique, not {}", x.method.sql()),
+            ));
+        }
+        if let Some(first) = dup(relations, rel(&x.name), &x.path) {
+            let p = name_path(&x.path, &t.path);
+            let first = if first.is_empty() {
+                "an index revos adds"
+            } else {
+                first
+            };
+            issues.push(Issue::new(
+                p,
+                code::DUPLICATE_NAME,
+                format!("index name {:?} clashes with {first}", x.name.as_str()),
+            ));
+        }
+    }
+}
+
+/// Evolution keys of one table that contradict the table itself (the catalog is not needed):
+/// a column renamed from itself or from a column the table still declares, two columns renamed
+/// from one, a column both declared and dropped, an index both declared and dropped, `using`
+/// on a generated column.
+fn table_evolution(t: &Table, issues: &mut Vec<Issue>) {
+    let conflict = |path: String, msg: String| Issue::new(path, code::CONFLICTING_DEFINITION, msg);
+    if t.renamed_from.as_ref() == Some(&t.name) {
+        issues.push(Issue::new(
+            format!("{}.renamed_from", t.path),
+            code::INVALID_VALUE,
+            format!("table {:?} cannot be renamed from itself", t.name.as_str()),
+        ));
+    }
+    let mut olds = BTreeMap::new();
+    for c in &t.columns {
+        if c.using.is_some() && c.generated.is_some() {
+            issues.push(conflict(
+                format!("{}.using", c.path),
+                "a generated column is computed, not converted: it cannot have using".into(),
+            ));
+        }
+        let Some(old) = &c.renamed_from else {
+            continue;
+        };
+        let path = format!("{}.renamed_from", c.path);
+        if old == &c.name {
+            issues.push(Issue::new(
+                path,
+                code::INVALID_VALUE,
+                format!("column {:?} cannot be renamed from itself", c.name.as_str()),
+            ));
+        } else if t.column(old).is_some() {
+            issues.push(conflict(
+                path,
+                format!(
+                    "column {:?} is renamed from {:?}, which the table also declares",
+                    c.name.as_str(),
+                    old.as_str()
+                ),
+            ));
+        } else if let Some(first) = dup(&mut olds, old.as_str().to_string(), &c.path) {
+            issues.push(Issue::new(
+                path,
+                code::DUPLICATE_NAME,
+                format!("column {:?} is already renamed at {first}", old.as_str()),
+            ));
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for d in &t.drop_columns {
+        if let Some(first) = dup(&mut seen, d.name.as_str().to_string(), &d.path) {
+            issues.push(Issue::new(
+                &d.path,
+                code::DUPLICATE_NAME,
+                format!("column {:?} is already dropped at {first}", d.name.as_str()),
+            ));
+        } else if t.column(&d.name).is_some() {
+            issues.push(conflict(
+                d.path.clone(),
+                format!("column {:?} is both declared and dropped", d.name.as_str()),
+            ));
+        } else if t
+            .columns
+            .iter()
+            .any(|c| c.renamed_from.as_ref() == Some(&d.name))
+        {
+            issues.push(conflict(
+                d.path.clone(),
+                format!("column {:?} is both renamed and dropped", d.name.as_str()),
+            ));
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for d in &t.drop_indexes {
+        if let Some(first) = dup(&mut seen, d.name.as_str().to_string(), &d.path) {
+            issues.push(Issue::new(
+                &d.path,
+                code::DUPLICATE_NAME,
+                format!("index {:?} is already dropped at {first}", d.name.as_str()),
+            ));
+        } else if t.indexes.iter().any(|x| x.name == d.name)
+            || t.uniques.iter().any(|u| u.name == d.name)
+            || (!t.primary_key.is_empty() && t.pk_name() == d.name)
+        {
+            issues.push(conflict(
+                d.path.clone(),
+                format!(
+                    "index {:?} is both declared and dropped (to change an index, give it another name)",
+                    d.name.as_str()
+                ),
+            ));
+        }
+    }
+}
+
+/// Evolution keys across tables: a table dropped twice, dropped and declared, renamed from a
+/// table the payload declares or drops, two tables renamed from one.
+fn schema_evolution(s: &Schema, issues: &mut Vec<Issue>) {
+    let declared = |schema: &Name, name: &Name| {
+        s.tables
+            .iter()
+            .any(|t| &t.schema == schema && &t.name == name)
+    };
+    let mut seen = BTreeMap::new();
+    for d in &s.drop_tables {
+        let q = format!("{}.{}", d.schema.as_str(), d.name.as_str());
+        if let Some(first) = dup(&mut seen, q.clone(), &d.path) {
+            issues.push(Issue::new(
+                &d.path,
+                code::DUPLICATE_NAME,
+                format!("table {q} is already dropped at {first}"),
+            ));
+        } else if declared(&d.schema, &d.name) {
+            issues.push(Issue::new(
+                &d.path,
+                code::CONFLICTING_DEFINITION,
+                format!("table {q} is both declared and dropped"),
+            ));
+        }
+    }
+    let mut olds = BTreeMap::new();
+    for t in &s.tables {
+        let Some(old) = &t.renamed_from else {
+            continue;
+        };
+        let path = format!("{}.renamed_from", t.path);
+        let q = format!("{}.{}", t.schema.as_str(), old.as_str());
+        if old == &t.name {
+            continue; // reported by table_evolution
+        }
+        if declared(&t.schema, old) {
+            issues.push(Issue::new(
+                path,
+                code::CONFLICTING_DEFINITION,
+                format!("table {q} is renamed, and the payload also declares it"),
+            ));
+        } else if s
+            .drop_tables
+            .iter()
+            .any(|d| d.schema == t.schema && &d.name == old)
+        {
+            issues.push(Issue::new(
+                path,
+                code::CONFLICTING_DEFINITION,
+                format!("table {q} is both renamed and dropped"),
+            ));
+        } else if let Some(first) = dup(&mut olds, q.clone(), &t.path) {
+            issues.push(Issue::new(
+                path,
+                code::DUPLICATE_NAME,
+                format!("table {q} is already renamed at {first}"),
+            ));
         }
     }
 }
@@ -403,6 +624,9 @@ fn expressions(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
             }
             if let Some(g) = &c.generated {
                 check(format!("{}.generated", c.path), g);
+            }
+            if let Some(u) = &c.using {
+                check(format!("{}.using", c.path), u);
             }
         }
         for c in &t.checks {
@@ -631,7 +855,8 @@ fn references(
 fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
     let tcol = s.options.tenant_column.clone();
     for t in &mut s.tables {
-        let Some(snap) = state.table(&t.schema, &t.name) else {
+        let Some(snap) = crate::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
+        else {
             continue;
         };
         for c in t
@@ -654,7 +879,8 @@ fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
 fn retrofit(s: &Schema, state: &CatalogState, issues: &mut Vec<Issue>) {
     let tcol = s.options.tenant_column.as_str();
     for t in s.tables.iter().filter(|t| t.tenant_scoped) {
-        let Some(snap) = state.table(&t.schema, &t.name) else {
+        let Some(snap) = crate::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
+        else {
             continue;
         };
         if snap.column(tcol).is_none() && snap.has_rows && s.options.backfill_tenant.is_none() {
@@ -685,6 +911,9 @@ pub mod tests {
         pub tables: HashMap<(String, String), TableSnapshot>,
         pub enums: HashMap<(String, String), Vec<String>>,
         pub asked: RefCell<Vec<String>>,
+        /// (schema, table, NULLs in column) -> exact count
+        pub counts: HashMap<(String, String, Option<String>), i64>,
+        pub usage: HashMap<(String, String), Vec<EnumUse>>,
     }
 
     impl Catalog for MemCatalog {
@@ -723,6 +952,21 @@ pub mod tests {
             self.enums
                 .get(&(schema.to_string(), name.to_string()))
                 .cloned()
+        }
+        fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> i64 {
+            self.asked
+                .borrow_mut()
+                .push(format!("count {schema}.{table} {null_in:?}"));
+            *self
+                .counts
+                .get(&(schema.into(), table.into(), null_in.map(str::to_string)))
+                .unwrap_or(&0)
+        }
+        fn enum_usage(&self, schema: &str, name: &str, _removed: &[String]) -> Vec<EnumUse> {
+            self.usage
+                .get(&(schema.to_string(), name.to_string()))
+                .cloned()
+                .unwrap_or_default()
         }
     }
 
@@ -961,6 +1205,82 @@ pub mod tests {
         let mut v = one_table(json!([]));
         v["options"] = json!({"backfill_tenant": "5b0b3c4e-9a4e-4a57-9d47-8f1f4f1f4f1f"});
         let (_, _, issues) = run(v, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+    }
+}
+
+#[cfg(test)]
+mod evolution_key_tests {
+    use super::tests::{run, MemCatalog};
+    use crate::error::code;
+    use serde_json::json;
+
+    #[test]
+    fn evolution_keys_that_contradict_the_payload_are_reported_with_paths() {
+        let (s, _, issues) = run(
+            json!({"schema_version": "1", "description": "d",
+                   "drop_tables": ["keep", "x.y", "bad;name", "keep", "old_t"],
+                   "tables": [
+                {"name": "keep", "columns": []},
+                {"name": "t2", "renamed_from": "old t", "drop_columns": ["a", "B", "b", "c"],
+                 "drop_indexes": ["idx_t2_tenant_id", "ix", "ix"],
+                 "columns": [{"name": "a", "type": "text"},
+                             {"name": "n1", "type": "text", "renamed_from": "c"},
+                             {"name": "n2", "type": "text", "renamed_from": "c"},
+                             {"name": "n3", "type": "text", "renamed_from": "n3"},
+                             {"name": "n4", "type": "text", "renamed_from": "a"},
+                             {"name": "g", "type": "int", "generated": "1", "using": "g::int"}]},
+                {"name": "t3", "renamed_from": "t3", "columns": []}]}),
+            &MemCatalog::default(),
+        );
+        let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        for want in [
+            ("drop_tables[0]", code::CONFLICTING_DEFINITION),
+            ("drop_tables[2]", code::INVALID_NAME),
+            ("drop_tables[3]", code::DUPLICATE_NAME),
+            ("tables[1].renamed_from", code::CONFLICTING_DEFINITION),
+            ("tables[1].drop_columns[0]", code::CONFLICTING_DEFINITION),
+            ("tables[1].drop_columns[2]", code::DUPLICATE_NAME),
+            ("tables[1].drop_columns[3]", code::CONFLICTING_DEFINITION),
+            ("tables[1].drop_indexes[0]", code::CONFLICTING_DEFINITION),
+            ("tables[1].drop_indexes[2]", code::DUPLICATE_NAME),
+            ("tables[1].columns[2].renamed_from", code::DUPLICATE_NAME),
+            ("tables[1].columns[3].renamed_from", code::INVALID_VALUE),
+            (
+                "tables[1].columns[4].renamed_from",
+                code::CONFLICTING_DEFINITION,
+            ),
+            ("tables[1].columns[5].using", code::CONFLICTING_DEFINITION),
+            ("tables[2].renamed_from", code::INVALID_VALUE),
+        ] {
+            assert!(got.contains(&want), "missing {want:?} in {got:#?}");
+        }
+        // names are snake_cased like every other name: "old t" -> old_t, "B" -> b
+        assert_eq!(s.tables[1].renamed_from.as_ref().unwrap().as_str(), "old_t");
+        assert_eq!(s.drop_tables[1].schema.as_str(), "x");
+        assert_eq!(s.drop_tables[1].name.as_str(), "y");
+    }
+
+    #[test]
+    fn misspelt_evolution_keys_are_unknown_and_drop_tables_alone_is_a_schema() {
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "drop_table": ["x"],
+                   "tables": [{"name": "t", "renamed_form": "s", "columns": [{"name": "a", "type": "text", "usign": "a"}]}]}),
+            &MemCatalog::default(),
+        );
+        let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert_eq!(
+            got,
+            [
+                ("drop_table", code::UNKNOWN_KEY),
+                ("tables[0].renamed_form", code::UNKNOWN_KEY),
+                ("tables[0].columns[0].usign", code::UNKNOWN_KEY)
+            ]
+        );
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "drop_tables": ["x"], "tables": []}),
+            &MemCatalog::default(),
+        );
         assert!(issues.is_empty(), "{issues:?}");
     }
 }

@@ -35,11 +35,14 @@ pub fn verify(
     };
     for e in &s.enums {
         let labels = enums.get(&(e.schema.as_str().into(), e.name.as_str().into()));
-        let ok = labels.is_some_and(|l| e.values.iter().all(|x| l.contains(x)));
+        // Exactly the values: evolution removes the ones the payload no longer lists.
+        let ok = labels.is_some_and(|l| {
+            e.values.iter().all(|x| l.contains(x)) && l.iter().all(|x| e.values.contains(x))
+        });
         check(
             ok,
             format!(
-                "enum {}.{} is missing or lacks values",
+                "enum {}.{} is missing or its values differ",
                 e.schema.as_str(),
                 e.name.as_str()
             ),
@@ -190,8 +193,67 @@ pub fn verify(
             }
         }
     }
+    evolution(s, tables, &mut v);
     v.ok = v.mismatches.is_empty();
     v
+}
+
+/// What evolution removed is gone: dropped tables, columns and indexes, and the old names of
+/// renamed tables and columns (`tables` must hold the snapshots of `evolve::catalog_keys`).
+fn evolution(s: &Schema, tables: &Snapshots, v: &mut Verification) {
+    let mut gone = |ok: bool, what: String| {
+        v.objects_checked += 1;
+        if !ok {
+            v.mismatches.push(what);
+        }
+    };
+    for d in &s.drop_tables {
+        gone(
+            !tables.contains_key(&d.key()),
+            format!(
+                "table {}.{} still exists",
+                d.schema.as_str(),
+                d.name.as_str()
+            ),
+        );
+    }
+    for t in &s.tables {
+        let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
+        if let Some(old) = &t.renamed_from {
+            let key = (t.schema.as_str().to_string(), old.as_str().to_string());
+            gone(
+                !tables.contains_key(&key),
+                format!(
+                    "table {}.{} (renamed) still exists",
+                    t.schema.as_str(),
+                    old.as_str()
+                ),
+            );
+        }
+        let Some(sn) = tables.get(&t.key()) else {
+            continue;
+        };
+        for c in &t.columns {
+            if let Some(old) = &c.renamed_from {
+                gone(
+                    sn.column(old.as_str()).is_none(),
+                    format!("column {q}.{} (renamed) still exists", old.as_str()),
+                );
+            }
+        }
+        for d in &t.drop_columns {
+            gone(
+                sn.column(d.name.as_str()).is_none(),
+                format!("column {q}.{} (dropped) still exists", d.name.as_str()),
+            );
+        }
+        for d in &t.drop_indexes {
+            gone(
+                sn.index(d.name.as_str()).is_none(),
+                format!("index {} on {q} (dropped) still exists", d.name.as_str()),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -257,6 +319,7 @@ mod tests {
             }],
             triggers: vec!["revos_touch_updated_at".into()],
             has_rows: false,
+            est_rows: None,
         }
     }
 
@@ -327,5 +390,49 @@ mod tests {
         }
         let v = verify(&s, &HashMap::new(), &HashMap::new());
         assert_eq!(v.mismatches, ["table public.patients does not exist"]);
+    }
+
+    #[test]
+    fn what_evolution_removed_must_be_gone() {
+        let (s, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "drop_tables": ["old_stuff"],
+                   "tables": [{"name": "patients", "renamed_from": "people", "drop_columns": ["fax"],
+                               "drop_indexes": ["idx_fax"],
+                               "columns": [{"name": "first_name", "type": "text", "not_null": true, "renamed_from": "fname"}]}]}),
+            &MemCatalog::default(),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let v = verify(&s, &snaps(applied_snapshot()), &HashMap::new());
+        assert!(v.ok, "{:?}", v.mismatches);
+        let mut sn = applied_snapshot();
+        sn.columns.push(ColumnSnapshot {
+            name: "fax".into(),
+            ..Default::default()
+        });
+        sn.columns.push(ColumnSnapshot {
+            name: "fname".into(),
+            ..Default::default()
+        });
+        sn.indexes.push(IndexSnapshot {
+            name: "idx_fax".into(),
+            ..Default::default()
+        });
+        let mut all = snaps(sn);
+        all.insert(
+            ("public".into(), "old_stuff".into()),
+            TableSnapshot::default(),
+        );
+        all.insert(("public".into(), "people".into()), TableSnapshot::default());
+        let v = verify(&s, &all, &HashMap::new());
+        assert_eq!(
+            v.mismatches,
+            [
+                "table public.old_stuff still exists",
+                "table public.people (renamed) still exists",
+                "column public.patients.fname (renamed) still exists",
+                "column public.patients.fax (dropped) still exists",
+                "index idx_fax on public.patients (dropped) still exists"
+            ]
+        );
     }
 }

@@ -4,8 +4,8 @@
 //! read + normalize (pure) ─ issues? ─> blocked
 //!   └ advisory lock (serializes every schema change) ─ ledger: same version applied?
 //!        same hash -> noop · other hash -> conflict (unless force_apply)
-//!   └ validate against the live catalog ─ issues? -> blocked
-//!   └ plan ─ risks? -> blocked (unless allow_destructive)
+//!   └ validate against the live catalog, evolve (renames, drops) ─ issues? -> blocked
+//!   └ plan (evolution steps first) ─ risks? -> blocked (unless allow_destructive)
 //!   └ SAVEPOINT; lock_timeout; DDL; verify catalog == spec; RELEASE
 //!        error -> ROLLBACK TO SAVEPOINT, ledger row `failed` (+ sqlstate) -> failed
 //!   └ ledger row `applied` (its trigger writes the event) -> applied
@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::error::{code, Issue};
+use crate::evolve;
 use crate::ident::sha256_hex;
 use crate::model::Catalog;
 use crate::normalize::{
@@ -162,6 +163,11 @@ fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome>
     if prev.as_deref() != Some(payload_hash) {
         return None;
     }
+    Some(noop(version, &hash, &id, &applied_at))
+}
+
+/// The answer for a version already applied with this content.
+fn noop(version: &str, hash: &str, id: &str, applied_at: &str) -> Outcome {
     let mut o = Outcome::new(
         "noop",
         format!("Schema v{version} is already applied (since {applied_at})"),
@@ -173,7 +179,7 @@ fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome>
         .insert("already_applied_at".into(), json!(applied_at));
     o.extra
         .insert("already_applied_at".into(), json!(applied_at));
-    Some(o)
+    o
 }
 
 fn decide(
@@ -222,6 +228,8 @@ fn decide(
     outcome
 }
 
+/// Under the advisory lock: the ledger first (noop / conflict without reading the catalog), then
+/// validate → evolve → plan → risks → (plan_schema: the plan) → execute → ledger.
 #[allow(clippy::too_many_arguments)]
 fn decide_locked(
     mut schema: crate::model::Schema,
@@ -233,54 +241,63 @@ fn decide_locked(
     mode: Mode,
     mut issues: Vec<Issue>,
 ) -> Outcome {
-    // Idempotency: the ledger decides before anything else is looked at.
-    if let Some((id, prev_hash, applied_at, _)) = last_applied(&schema.version) {
-        let mut base = serde_json::Map::new();
-        base.insert("schema_version".into(), json!(schema.version));
-        base.insert("schema_hash".into(), json!(hash));
-        base.insert("migration_log_id".into(), json!(id));
-        if prev_hash == hash && !schema.force_apply {
-            let mut o = Outcome::new(
-                "noop",
-                format!(
-                    "Schema v{} is already applied (since {applied_at})",
-                    schema.version
-                ),
-            );
-            o.outputs = base;
-            o.outputs
-                .insert("already_applied_at".into(), json!(applied_at));
-            o.extra
-                .insert("already_applied_at".into(), json!(applied_at));
-            return o;
-        }
-        if !schema.force_apply {
-            let mut o = Outcome::new(
-                "conflict",
-                format!("Schema v{} was already applied with other content; change the version or set force_apply", schema.version),
-            );
-            o.outputs = base;
-            o.extra
-                .insert("applied_schema_hash".into(), json!(prev_hash));
-            o.extra
-                .insert("already_applied_at".into(), json!(applied_at));
-            return o;
-        }
+    if let Some(o) = ledger_decides(&schema, &hash) {
+        return o;
     }
-
-    // Only now is the catalog needed (a noop or conflict never reads it): one query for all tables.
-    cat.preload(&schema.tables.iter().map(|t| t.key()).collect::<Vec<_>>());
-    let (more, state) = validate(&mut schema, &cat);
+    // Only now is the catalog needed (a noop or conflict never reads it): one query for all
+    // tables, their old names and the tables to drop.
+    cat.preload(&evolve::catalog_keys(&schema));
+    let (more, mut state) = validate(&mut schema, &cat);
     issues.extend(more);
+    let evolution = evolve::evolve(&schema, &mut state);
+    issues.extend(evolution.issues.iter().cloned());
     if !issues.is_empty() {
         return blocked(issues, vec![]);
     }
-    let p = plan(&schema, &state);
+    let mut p = plan(&schema, &state);
+    evolution.prepend_to(&mut p);
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
     if !risks.is_empty() && !schema.options.allow_destructive {
         return blocked(vec![], risks);
     }
-    let checksum = p.checksum();
+    let outputs = plan_outputs(&schema, &p, &hash);
+    if mode == Mode::Plan {
+        return planned(&schema, &p, outputs, risks);
+    }
+    execute_and_record(&schema, &p, outputs, &hash, payload_hash, env, run_id)
+}
+
+/// Idempotency: the version's ledger row decides before anything else is looked at — the same
+/// schema hash is a `noop`, another one a `conflict` (unless `force_apply`).
+fn ledger_decides(schema: &crate::model::Schema, hash: &str) -> Option<Outcome> {
+    let (id, prev_hash, applied_at, _) = last_applied(&schema.version)?;
+    if schema.force_apply {
+        return None;
+    }
+    if prev_hash == hash {
+        return Some(noop(&schema.version, hash, &id, &applied_at));
+    }
+    let mut o = Outcome::new(
+        "conflict",
+        format!("Schema v{} was already applied with other content; change the version or set force_apply", schema.version),
+    );
+    o.outputs
+        .insert("schema_version".into(), json!(schema.version));
+    o.outputs.insert("schema_hash".into(), json!(hash));
+    o.outputs.insert("migration_log_id".into(), json!(id));
+    o.extra
+        .insert("applied_schema_hash".into(), json!(prev_hash));
+    o.extra
+        .insert("already_applied_at".into(), json!(applied_at));
+    Some(o)
+}
+
+/// The counts and hashes every envelope of a plan reports.
+fn plan_outputs(
+    schema: &crate::model::Schema,
+    p: &Plan,
+    hash: &str,
+) -> serde_json::Map<String, Value> {
     let mut outputs = serde_json::Map::new();
     outputs.insert("schema_version".into(), json!(schema.version));
     outputs.insert("tables_created".into(), json!(p.tables_created));
@@ -289,29 +306,49 @@ fn decide_locked(
     outputs.insert("policies_created".into(), json!(p.policies_created));
     outputs.insert("enums_created".into(), json!(p.enums_created));
     outputs.insert("schema_hash".into(), json!(hash));
-    outputs.insert("checksum".into(), json!(checksum));
+    outputs.insert("checksum".into(), json!(p.checksum()));
     outputs.insert("warnings".into(), json!(p.warnings));
+    outputs
+}
 
-    if mode == Mode::Plan {
-        let mut o = Outcome::new(
-            "planned",
-            format!(
-                "Plan for schema v{}: {} statements, {} tables to create, {} to alter",
-                schema.version,
-                p.steps.len(),
-                p.tables_created,
-                p.tables_altered
-            ),
-        );
-        o.outputs = outputs;
-        o.extra.insert("risks".into(), json!(risks));
-        o.extra
-            .insert("plan".into(), json!({"steps": p.steps, "sql": p.script()}));
-        return o;
-    }
+/// plan_schema's answer: the steps, the SQL and the risks; nothing executed or recorded.
+fn planned(
+    schema: &crate::model::Schema,
+    p: &Plan,
+    outputs: serde_json::Map<String, Value>,
+    risks: Vec<Value>,
+) -> Outcome {
+    let mut o = Outcome::new(
+        "planned",
+        format!(
+            "Plan for schema v{}: {} statements, {} tables to create, {} to alter",
+            schema.version,
+            p.steps.len(),
+            p.tables_created,
+            p.tables_altered
+        ),
+    );
+    o.outputs = outputs;
+    o.extra.insert("risks".into(), json!(risks));
+    o.extra
+        .insert("plan".into(), json!({"steps": p.steps, "sql": p.script()}));
+    o
+}
 
+/// Runs the plan under its savepoint, verifies, and writes the ledger row: `applied`, or
+/// `failed` (rolled back, with the message and SQLSTATE).
+fn execute_and_record(
+    schema: &crate::model::Schema,
+    p: &Plan,
+    mut outputs: serde_json::Map<String, Value>,
+    hash: &str,
+    payload_hash: &str,
+    env: &Envelope,
+    run_id: &str,
+) -> Outcome {
+    let checksum = p.checksum();
     let t0 = Instant::now();
-    let result = execute(&schema, &p);
+    let result = execute(schema, p);
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let metadata = json!({
         "table_count": schema.tables.len(),
@@ -329,7 +366,7 @@ fn decide_locked(
     let ledger = LedgerRow {
         version: &schema.version,
         description: &schema.description,
-        schema_hash: &hash,
+        schema_hash: hash,
         checksum: &checksum,
         env,
         run_id,
@@ -337,7 +374,7 @@ fn decide_locked(
         elapsed_ms,
         metadata,
     };
-    match result {
+    let mut o = match result {
         Ok(verification) => {
             let id = ledger.insert("applied", None);
             let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
@@ -352,13 +389,10 @@ fn decide_locked(
                 ),
             );
             outputs.insert("migration_log_id".into(), json!(id));
-            o.outputs = outputs;
             o.extra.insert(
                 "verification".into(),
                 json!({"ok": verification.ok, "objects_checked": verification.objects_checked}),
             );
-            o.data_written
-                .push(json!({"table": "revos.schema_migrations", "record_id": id}));
             o
         }
         Err((message, sqlstate)) => {
@@ -371,16 +405,18 @@ fn decide_locked(
                 ),
             );
             outputs.insert("migration_log_id".into(), json!(id));
-            o.outputs = outputs;
             o.extra.insert(
                 "error".into(),
                 json!({"message": message, "sqlstate": sqlstate}),
             );
-            o.data_written
-                .push(json!({"table": "revos.schema_migrations", "record_id": id}));
             o
         }
-    }
+    };
+    let id = outputs["migration_log_id"].clone();
+    o.outputs = outputs;
+    o.data_written
+        .push(json!({"table": "revos.schema_migrations", "record_id": id}));
+    o
 }
 
 /// Takes the transaction-level advisory lock that serializes schema changes, waiting at most
@@ -625,16 +661,10 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
 
 /// Reads back every table and enum of the schema and compares (see `verify`).
 fn verify_catalog(schema: &crate::model::Schema) -> Verification {
-    let schemas: Vec<String> = schema
-        .tables
-        .iter()
-        .map(|t| t.schema.as_str().to_string())
-        .collect();
-    let names: Vec<String> = schema
-        .tables
-        .iter()
-        .map(|t| t.name.as_str().to_string())
-        .collect();
+    // the payload's tables, and the old names and dropped tables that must be gone
+    let keys = evolve::catalog_keys(schema);
+    let schemas: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+    let names: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
     let tables = load_snapshots(&schemas, &names, None, true);
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let mut enums = HashMap::new();

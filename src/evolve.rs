@@ -1,0 +1,976 @@
+//! Stage 3½ — `evolve`: what a version does to objects that already exist, before the tables are
+//! diffed. Pure: it reads the [`CatalogState`] that `validate` gathered and returns the steps,
+//! risks and warnings, and leaves the state as the catalog will be *after* those steps, so that
+//! `plan` diffs the tables against what will be there (a renamed table under its new name, a
+//! dropped column gone).
+//!
+//! ```text
+//! drop_tables → table renamed_from → column renamed_from → derived names renamed along
+//!   → drop_indexes → drop_columns → enum values removed → NOT NULL on rows
+//! ```
+//!
+//! Every key is idempotent: a rename whose old name is gone and new name is there, a drop of
+//! something already gone, an enum that already lacks the value — nothing to do, so re-running
+//! a version (or a later version that keeps the key) does nothing for it. Both the old and the
+//! new name present is `conflicting_definition`. Drops and removed enum values are risks
+//! (`drop_table`, `drop_column`, `drop_index`, `drop_enum_value`) with the rows affected; a new
+//! NOT NULL that rows would violate is `set_not_null` with the count of those rows.
+
+use crate::error::{code, Issue};
+use crate::ident::{quote_literal, Name};
+use crate::model::*;
+use crate::plan::{Plan, Risk, Step};
+use crate::validate::CatalogState;
+
+/// What evolution does; [`Evolution::prepend_to`] puts it in front of the table plan.
+#[derive(Debug, Clone, Default)]
+pub struct Evolution {
+    pub steps: Vec<Step>,
+    pub risks: Vec<Risk>,
+    pub warnings: Vec<String>,
+    /// Problems only the catalog shows (old and new name both present, a removed enum value
+    /// still in use): validation errors, the call is blocked.
+    pub issues: Vec<Issue>,
+}
+
+impl Evolution {
+    fn step(&mut self, kind: &'static str, object: String, sql: String) {
+        self.steps.push(Step::new(kind, object, sql));
+    }
+
+    /// The evolution steps run before every table step; risks and warnings join the plan's.
+    pub fn prepend_to(self, p: &mut Plan) {
+        let rest = std::mem::take(&mut p.steps);
+        p.steps = self.steps;
+        p.steps.extend(rest);
+        let risks = std::mem::take(&mut p.risks);
+        p.risks = self.risks;
+        p.risks.extend(risks);
+        p.warnings.extend(self.warnings);
+    }
+}
+
+/// How many rows a change touches, and how that number was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rows {
+    /// `pg_class.reltuples` (the table was analyzed or vacuumed).
+    Estimate(i64),
+    /// `count(*)`, read while planning.
+    Counted(i64),
+}
+
+impl Rows {
+    pub fn n(self) -> i64 {
+        match self {
+            Rows::Estimate(n) | Rows::Counted(n) => n,
+        }
+    }
+    fn words(self) -> String {
+        match self {
+            Rows::Estimate(n) => format!("about {n} row(s), estimated from pg_class.reltuples"),
+            Rows::Counted(n) => format!("{n} row(s), counted"),
+        }
+    }
+}
+
+/// Every table the catalog must be read for: the payload's tables, their old names, and the
+/// tables to drop.
+pub fn catalog_keys(s: &Schema) -> Vec<(String, String)> {
+    let mut keys: Vec<(String, String)> = s.tables.iter().map(Table::key).collect();
+    for t in &s.tables {
+        if let Some(old) = &t.renamed_from {
+            keys.push((t.schema.as_str().to_string(), old.as_str().to_string()));
+        }
+    }
+    keys.extend(s.drop_tables.iter().map(DroppedTable::key));
+    keys
+}
+
+/// The table as it exists now: under its name, else (when it is renamed) under its old name.
+pub fn live_key(t: &Table, state: &CatalogState) -> Option<(String, String)> {
+    if state.tables.contains_key(&t.key()) {
+        return Some(t.key());
+    }
+    let old = (
+        t.schema.as_str().to_string(),
+        t.renamed_from.as_ref()?.as_str().to_string(),
+    );
+    state.tables.contains_key(&old).then_some(old)
+}
+
+/// The column as it exists now: under its name, else (when it is renamed) under its old name.
+pub fn live_column<'a>(c: &Column, snap: &'a TableSnapshot) -> Option<&'a ColumnSnapshot> {
+    snap.column(c.name.as_str()).or_else(|| {
+        c.renamed_from
+            .as_ref()
+            .and_then(|old| snap.column(old.as_str()))
+    })
+}
+
+/// Rows in the table (for drops): reltuples when known, else the count `validate` read.
+fn table_rows(state: &CatalogState, key: &(String, String)) -> Option<Rows> {
+    if let Some(n) = state.tables.get(key).and_then(|t| t.est_rows) {
+        return Some(Rows::Estimate(n));
+    }
+    state
+        .row_counts
+        .get(&(key.0.clone(), key.1.clone(), None))
+        .map(|n| Rows::Counted(*n))
+}
+
+/// A count `validate` reads for evolution: every row (`null_in: None`) or the rows where a
+/// column is NULL, of the table as it exists now (`schema`, `table`, `null_in` are live names),
+/// stored under the payload's names (`key`) for [`evolve`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountRequest {
+    pub schema: String,
+    pub table: String,
+    pub null_in: Option<String>,
+    pub key: RowCountKey,
+}
+
+/// (schema, table, column) in the payload's names; no column: every row of the table.
+pub type RowCountKey = (String, String, Option<String>);
+
+/// The rows `validate` must count because no estimate will do: tables to drop (or with columns
+/// to drop) that were never analyzed, and the rows a new NOT NULL would violate.
+pub fn counts_needed(s: &Schema, state: &CatalogState) -> Vec<CountRequest> {
+    let mut out: Vec<CountRequest> = vec![];
+    let unanalyzed =
+        |k: &(String, String)| state.tables.get(k).is_some_and(|t| t.est_rows.is_none());
+    let all = |live: &(String, String), key: &(String, String)| CountRequest {
+        schema: live.0.clone(),
+        table: live.1.clone(),
+        null_in: None,
+        key: (key.0.clone(), key.1.clone(), None),
+    };
+    for d in &s.drop_tables {
+        if unanalyzed(&d.key()) {
+            out.push(all(&d.key(), &d.key()));
+        }
+    }
+    let tcol = s.options.tenant_column.as_str();
+    for t in &s.tables {
+        let Some(live) = live_key(t, state) else {
+            continue;
+        };
+        let snap = &state.tables[&live];
+        let drops = t
+            .drop_columns
+            .iter()
+            .any(|d| snap.column(d.name.as_str()).is_some());
+        if drops && unanalyzed(&live) {
+            out.push(all(&live, &t.key()));
+        }
+        for c in t.columns.iter().filter(|c| c.not_null) {
+            match live_column(c, snap) {
+                None if c.default.is_none()
+                    && c.generated.is_none()
+                    && !(t.tenant_scoped && c.name.as_str() == tcol) =>
+                {
+                    out.push(all(&live, &t.key()))
+                }
+                Some(col) if !col.not_null => out.push(CountRequest {
+                    schema: live.0.clone(),
+                    table: live.1.clone(),
+                    null_in: Some(col.name.clone()),
+                    key: (
+                        t.schema.as_str().to_string(),
+                        t.name.as_str().to_string(),
+                        Some(c.name.as_str().to_string()),
+                    ),
+                }),
+                _ => {}
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| seen.insert(r.key.clone()));
+    out
+}
+
+/// The evolution of `s` against `state`; `state` becomes the catalog as it will be after it.
+pub fn evolve(s: &Schema, state: &mut CatalogState) -> Evolution {
+    let mut e = Evolution::default();
+    drop_tables(s, state, &mut e);
+    rename_tables(s, state, &mut e);
+    rename_columns(s, state, &mut e);
+    rename_derived(s, state, &mut e);
+    drop_indexes(s, state, &mut e);
+    drop_columns(s, state, &mut e);
+    drop_enum_values(s, state, &mut e);
+    not_null_on_rows(s, state, &mut e);
+    e
+}
+
+fn qualified(schema: &str, name: &str) -> String {
+    format!(
+        "{}.{}",
+        Name::from_catalog(schema),
+        Name::from_catalog(name)
+    )
+}
+
+/// `drop_tables`: each existing table is the risk `drop_table` and `DROP TABLE` (no CASCADE:
+/// a foreign key from another table makes it fail, and roll back, rather than drop more).
+fn drop_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for d in &s.drop_tables {
+        let key = d.key();
+        if !state.tables.contains_key(&key) {
+            continue;
+        }
+        let q = qualified(&key.0, &key.1);
+        let rows = table_rows(state, &key);
+        e.risks.push(risk(
+            &d.path,
+            "drop_table",
+            format!(
+                "table {}.{} is dropped with its data{}",
+                key.0,
+                key.1,
+                rows.map(|r| format!(" ({})", r.words()))
+                    .unwrap_or_default()
+            ),
+            rows,
+        ));
+        e.step("drop_table", q.clone(), format!("DROP TABLE {q}"));
+        state.tables.remove(&key);
+    }
+}
+
+/// Table `renamed_from`: the old table there and the new one not → `ALTER TABLE … RENAME TO`,
+/// and the snapshot moves to the new name; both there → `conflicting_definition`; only the new
+/// one (already renamed) or neither (a new table) → nothing here.
+fn rename_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for t in &s.tables {
+        let Some(old) = &t.renamed_from else {
+            continue;
+        };
+        let old_key = (t.schema.as_str().to_string(), old.as_str().to_string());
+        let has_old = state.tables.contains_key(&old_key);
+        let has_new = state.tables.contains_key(&t.key());
+        if has_old && has_new {
+            e.issues.push(Issue::new(
+                format!("{}.renamed_from", t.path),
+                code::CONFLICTING_DEFINITION,
+                format!(
+                    "both {}.{} and {}.{} exist: revos cannot rename one onto the other",
+                    t.schema.as_str(),
+                    old.as_str(),
+                    t.schema.as_str(),
+                    t.name.as_str()
+                ),
+            ));
+        } else if has_old {
+            let snap = state.tables.remove(&old_key).expect("checked");
+            e.step(
+                "rename_table",
+                t.qualified(),
+                format!("ALTER TABLE {}.{old} RENAME TO {}", t.schema, t.name),
+            );
+            state.tables.insert(t.key(), snap);
+        }
+    }
+}
+
+/// Column `renamed_from`, on a table that exists: old there and new not → `RENAME COLUMN`; both
+/// → `conflicting_definition`; neither → the column is added as new, with a warning naming the
+/// old name (so a misspelt old name is seen, and the old column is reported as undeclared).
+fn rename_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for t in &s.tables {
+        let Some(snap) = state.tables.get_mut(&t.key()) else {
+            continue;
+        };
+        for c in &t.columns {
+            let Some(old) = &c.renamed_from else {
+                continue;
+            };
+            let has_old = snap.column(old.as_str()).is_some();
+            let has_new = snap.column(c.name.as_str()).is_some();
+            match (has_old, has_new) {
+                (true, true) => e.issues.push(Issue::new(
+                    format!("{}.renamed_from", c.path),
+                    code::CONFLICTING_DEFINITION,
+                    format!(
+                        "{} has both columns {:?} and {:?}: revos cannot rename one onto the other",
+                        t.qualified(),
+                        old.as_str(),
+                        c.name.as_str()
+                    ),
+                )),
+                (true, false) => {
+                    e.step(
+                        "rename_column",
+                        t.qualified(),
+                        format!(
+                            "ALTER TABLE {} RENAME COLUMN {old} TO {}",
+                            t.qualified(),
+                            c.name
+                        ),
+                    );
+                    rename_column_in(snap, old.as_str(), c.name.as_str());
+                }
+                (false, false) => e.warnings.push(format!(
+                    "{}.{}: renamed_from {:?}, but neither column exists; it is added as a new column",
+                    t.qualified(),
+                    c.name.as_str(),
+                    old.as_str()
+                )),
+                (false, true) => {}
+            }
+        }
+    }
+}
+
+/// The snapshot after `RENAME COLUMN`: the column and the index key columns that name it.
+fn rename_column_in(snap: &mut TableSnapshot, old: &str, new: &str) {
+    for col in snap.columns.iter_mut().filter(|c| c.name == old) {
+        col.name = new.to_string();
+    }
+    for x in &mut snap.indexes {
+        for k in x.columns.iter_mut().filter(|k| *k == old) {
+            *k = new.to_string();
+        }
+    }
+}
+
+/// Indexes and constraints whose names revos derived from the old table or column names are
+/// renamed along (`idx_old_tenant_id` → `idx_new_tenant_id`), so a rename never leaves a twin.
+fn rename_derived(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for t in &s.tables {
+        let Some(snap) = state.tables.get_mut(&t.key()) else {
+            continue;
+        };
+        for r in &t.derived_renames {
+            let (from, to) = (r.from.as_str(), r.to.as_str());
+            let present = match r.kind {
+                DerivedKind::Index => snap.index(from).is_some() && !snap.has_constraint(from),
+                DerivedKind::Constraint => snap.has_constraint(from),
+            };
+            let taken = snap.index(to).is_some() || snap.has_constraint(to);
+            if !present || taken {
+                continue;
+            }
+            let sql = match r.kind {
+                DerivedKind::Index => {
+                    format!("ALTER INDEX {}.{} RENAME TO {}", t.schema, r.from, r.to)
+                }
+                DerivedKind::Constraint => format!(
+                    "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+                    t.qualified(),
+                    r.from,
+                    r.to
+                ),
+            };
+            e.step("rename_derived", t.qualified(), sql);
+            // Renaming a unique or primary key constraint renames its index too.
+            for x in snap.indexes.iter_mut().filter(|x| x.name == from) {
+                x.name = to.to_string();
+            }
+            for (n, _) in snap.constraints.iter_mut().filter(|(n, _)| n == from) {
+                *n = to.to_string();
+            }
+        }
+    }
+}
+
+/// `drop_indexes`: each existing index is the risk `drop_index` and `DROP INDEX` (or, for the
+/// index behind a unique or primary key, `ALTER TABLE … DROP CONSTRAINT`).
+fn drop_indexes(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for t in &s.tables {
+        let key = t.key();
+        let rows = table_rows(state, &key);
+        let Some(snap) = state.tables.get_mut(&key) else {
+            continue;
+        };
+        for d in &t.drop_indexes {
+            if snap.index(d.name.as_str()).is_none() {
+                continue;
+            }
+            let is_constraint = snap.has_constraint(d.name.as_str());
+            e.risks.push(risk(
+                &d.path,
+                "drop_index",
+                format!(
+                    "index {} on {} is dropped{}{}",
+                    d.name.as_str(),
+                    t.qualified(),
+                    if is_constraint {
+                        " with the constraint it backs"
+                    } else {
+                        ""
+                    },
+                    rows.map(|r| format!(" (the table has {})", r.words()))
+                        .unwrap_or_default()
+                ),
+                rows,
+            ));
+            let sql = if is_constraint {
+                format!("ALTER TABLE {} DROP CONSTRAINT {}", t.qualified(), d.name)
+            } else {
+                format!("DROP INDEX {}.{}", t.schema, d.name)
+            };
+            e.step("drop_index", t.qualified(), sql);
+            snap.indexes.retain(|x| x.name != d.name.as_str());
+            snap.constraints.retain(|(n, _)| n != d.name.as_str());
+        }
+    }
+}
+
+/// `drop_columns`: each existing column is the risk `drop_column` and `ALTER TABLE … DROP
+/// COLUMN` (no CASCADE: Postgres drops the indexes and constraints of the table that use it, and
+/// refuses when a view or another table's foreign key depends on it).
+fn drop_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for t in &s.tables {
+        let key = t.key();
+        let rows = table_rows(state, &key);
+        let Some(snap) = state.tables.get_mut(&key) else {
+            continue;
+        };
+        for d in &t.drop_columns {
+            if snap.column(d.name.as_str()).is_none() {
+                continue;
+            }
+            e.risks.push(risk(
+                &d.path,
+                "drop_column",
+                format!(
+                    "column {}.{} is dropped with its values{}",
+                    t.qualified(),
+                    d.name.as_str(),
+                    rows.map(|r| format!(" ({})", r.words()))
+                        .unwrap_or_default()
+                ),
+                rows,
+            ));
+            e.step(
+                "drop_column",
+                t.qualified(),
+                format!("ALTER TABLE {} DROP COLUMN {}", t.qualified(), d.name),
+            );
+            snap.columns.retain(|c| c.name != d.name.as_str());
+            snap.indexes
+                .retain(|x| !x.columns.iter().any(|k| k == d.name.as_str()));
+        }
+    }
+}
+
+/// An enum in the payload without a value the database has: the value is removed, which
+/// Postgres can only do by recreating the type — rename the old one, create the new one, convert
+/// every column that uses it (`USING col::text::new`, defaults dropped and set again), drop the
+/// old one. The risk `drop_enum_value` says how many rows use the removed values (counted); if
+/// any do, the conversion would fail, so it is refused outright (`enum_value_in_use`).
+fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
+    for en in &s.enums {
+        let key = (en.schema.as_str().to_string(), en.name.as_str().to_string());
+        let Some(labels) = state.enums.get(&key) else {
+            continue;
+        };
+        let removed: Vec<String> = labels
+            .iter()
+            .filter(|v| !en.values.contains(v))
+            .cloned()
+            .collect();
+        if removed.is_empty() {
+            continue;
+        }
+        let uses = state.enum_usage.get(&key).cloned().unwrap_or_default();
+        let in_use: i64 = uses.iter().map(|u| u.rows).sum();
+        let q = format!("{}.{}", en.schema, en.name);
+        e.risks.push(risk(
+            &format!("{}.values", en.path),
+            "drop_enum_value",
+            format!(
+                "enum {}.{} loses value(s) {removed:?}; the type is recreated and {} column(s) converted; {in_use} row(s) use the removed value(s), counted",
+                en.schema.as_str(),
+                en.name.as_str(),
+                uses.len()
+            ),
+            Some(Rows::Counted(in_use)),
+        ));
+        if in_use > 0 {
+            let at: Vec<String> = uses
+                .iter()
+                .filter(|u| u.rows > 0)
+                .map(|u| format!("{}.{}.{} ({} rows)", u.schema, u.table, u.column, u.rows))
+                .collect();
+            e.issues.push(Issue::new(
+                format!("{}.values", en.path),
+                code::ENUM_VALUE_IN_USE,
+                format!(
+                    "enum {}.{} value(s) {removed:?} are still used: {}; change those rows first",
+                    en.schema.as_str(),
+                    en.name.as_str(),
+                    at.join(", ")
+                ),
+            ));
+        }
+        let old = Name::derived(&format!("{}_revos_old", en.name.as_str()));
+        e.step(
+            "enum_recreate",
+            q.clone(),
+            format!("ALTER TYPE {q} RENAME TO {old}"),
+        );
+        let vals: Vec<String> = en.values.iter().map(|v| quote_literal(v)).collect();
+        e.step(
+            "enum_recreate",
+            q.clone(),
+            format!("CREATE TYPE {q} AS ENUM ({})", vals.join(", ")),
+        );
+        for u in &uses {
+            let tq = qualified(&u.schema, &u.table);
+            let col = Name::from_catalog(&u.column);
+            let ty = if u.array { format!("{q}[]") } else { q.clone() };
+            let via = if u.array { "text[]" } else { "text" };
+            if u.default.is_some() {
+                e.step(
+                    "enum_recreate",
+                    tq.clone(),
+                    format!("ALTER TABLE {tq} ALTER COLUMN {col} DROP DEFAULT"),
+                );
+            }
+            e.step(
+                "enum_recreate",
+                tq.clone(),
+                format!("ALTER TABLE {tq} ALTER COLUMN {col} TYPE {ty} USING {col}::{via}::{ty}"),
+            );
+            if let Some(d) = &u.default {
+                e.step(
+                    "enum_recreate",
+                    tq.clone(),
+                    format!("ALTER TABLE {tq} ALTER COLUMN {col} SET DEFAULT {d}"),
+                );
+            }
+        }
+        e.step(
+            "enum_recreate",
+            q.clone(),
+            format!("DROP TYPE {}.{old}", en.schema),
+        );
+        state.enums.insert(key, en.values.clone());
+    }
+}
+
+/// NOT NULL where rows would violate it: a new NOT NULL column without a default (every row
+/// would hold NULL) or `not_null` on a column holding NULLs. The risk `set_not_null` gives the
+/// count read while planning; allowed anyway, the statement fails and everything rolls back.
+fn not_null_on_rows(s: &Schema, state: &CatalogState, e: &mut Evolution) {
+    let tcol = s.options.tenant_column.as_str();
+    for t in &s.tables {
+        let Some(snap) = state.tables.get(&t.key()) else {
+            continue;
+        };
+        let count = |col: Option<&str>| {
+            state
+                .row_counts
+                .get(&(
+                    t.schema.as_str().to_string(),
+                    t.name.as_str().to_string(),
+                    col.map(str::to_string),
+                ))
+                .copied()
+        };
+        for c in t.columns.iter().filter(|c| c.not_null) {
+            let (n, what) = match snap.column(c.name.as_str()) {
+                None if c.default.is_none()
+                    && c.generated.is_none()
+                    && !(t.tenant_scoped && c.name.as_str() == tcol) =>
+                {
+                    (
+                        count(None),
+                        "is a new NOT NULL column without a default; every existing row would hold NULL",
+                    )
+                }
+                Some(live) if !live.not_null => (
+                    count(Some(c.name.as_str())),
+                    "becomes NOT NULL and rows hold NULL in it",
+                ),
+                _ => continue,
+            };
+            let Some(n) = n.filter(|n| *n > 0) else {
+                continue;
+            };
+            e.risks.push(risk(
+                &format!("{}.not_null", c.path),
+                "set_not_null",
+                format!(
+                    "{}.{} {what}: {n} row(s), counted; give a default, or fill them first",
+                    t.qualified(),
+                    c.name.as_str()
+                ),
+                Some(Rows::Counted(n)),
+            ));
+        }
+    }
+}
+
+fn risk(path: &str, code: &'static str, message: String, rows: Option<Rows>) -> Risk {
+    Risk {
+        path: path.to_string(),
+        code,
+        message,
+        rows: rows.map(Rows::n),
+        rows_counted: rows.map(|r| matches!(r, Rows::Counted(_))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::code;
+    use crate::plan::plan;
+    use crate::validate::tests::{run, MemCatalog};
+    use serde_json::{json, Value};
+
+    fn col(n: &str, t: &str, nn: bool) -> ColumnSnapshot {
+        ColumnSnapshot {
+            name: n.into(),
+            sql_type: t.into(),
+            not_null: nn,
+            has_default: nn,
+            generated: false,
+        }
+    }
+
+    fn idx(n: &str, cols: &[&str], unique: bool) -> IndexSnapshot {
+        IndexSnapshot {
+            name: n.into(),
+            unique,
+            method: "btree".into(),
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+            partial: false,
+        }
+    }
+
+    /// Table `name` as revos v1 made it, with a caller column `email` (unique per tenant).
+    fn revos_table(name: &str, est_rows: Option<i64>) -> TableSnapshot {
+        let ts = "timestamp with time zone";
+        TableSnapshot {
+            columns: vec![
+                col("id", "uuid", true),
+                col("tenant_id", "uuid", true),
+                col("created_at", ts, true),
+                col("updated_at", ts, true),
+                col("deleted_at", ts, false),
+                col("email", "text", false),
+            ],
+            indexes: vec![
+                idx(&format!("{name}_pkey"), &["id"], true),
+                idx(&format!("idx_{name}_tenant_id"), &["tenant_id"], false),
+                idx(
+                    &format!("idx_{name}_created_at"),
+                    &["tenant_id", "created_at"],
+                    false,
+                ),
+                idx(&format!("uq_{name}_email"), &["tenant_id", "email"], true),
+            ],
+            constraints: vec![
+                (format!("{name}_pkey"), 'p'),
+                (format!("uq_{name}_email"), 'u'),
+            ],
+            rls_enabled: true,
+            rls_forced: true,
+            policies: vec![PolicySnapshot {
+                name: "revos_tenant_isolation".into(),
+                command: '*',
+                using: None,
+                with_check: None,
+            }],
+            triggers: vec!["revos_touch_updated_at".into()],
+            has_rows: true,
+            est_rows,
+        }
+    }
+
+    fn cat_with(tables: &[(&str, TableSnapshot)]) -> MemCatalog {
+        let mut cat = MemCatalog::default();
+        for (n, t) in tables {
+            cat.tables
+                .insert(("public".into(), n.to_string()), t.clone());
+        }
+        cat
+    }
+
+    fn payload(tables: Value) -> Value {
+        json!({"schema_version": "2", "description": "d", "tables": tables})
+    }
+
+    /// validate → evolve → plan, as `apply` runs them.
+    fn pipeline(v: Value, cat: &MemCatalog) -> (Plan, Vec<Issue>) {
+        let (s, mut state, mut issues) = run(v, cat);
+        let e = evolve(&s, &mut state);
+        issues.extend(e.issues.iter().cloned());
+        let mut p = plan(&s, &state);
+        e.prepend_to(&mut p);
+        (p, issues)
+    }
+
+    fn codes(p: &Plan) -> Vec<&str> {
+        p.risks.iter().map(|r| r.code).collect()
+    }
+
+    #[test]
+    fn table_rename_renames_the_table_and_what_revos_named_after_it() {
+        let cat = cat_with(&[("people", revos_table("people", Some(10)))]);
+        let (p, issues) = pipeline(
+            payload(json!([{"name": "persons", "renamed_from": "people",
+                            "columns": [{"name": "email", "type": "text", "unique": true}]}])),
+            &cat,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let sql = p.script();
+        let want = [
+            r#"ALTER TABLE "public"."people" RENAME TO "persons""#,
+            r#"ALTER TABLE "public"."persons" RENAME CONSTRAINT "people_pkey" TO "persons_pkey""#,
+            r#"ALTER TABLE "public"."persons" RENAME CONSTRAINT "uq_people_email" TO "uq_persons_email""#,
+            r#"ALTER INDEX "public"."idx_people_tenant_id" RENAME TO "idx_persons_tenant_id""#,
+            r#"ALTER INDEX "public"."idx_people_created_at" RENAME TO "idx_persons_created_at""#,
+        ];
+        for w in want {
+            assert!(sql.contains(w), "missing {w} in\n{sql}");
+        }
+        // nothing else: the renamed table already is what the schema says
+        assert_eq!(p.steps.len(), want.len(), "{sql}");
+        assert!(p.risks.is_empty(), "{:?}", p.risks);
+    }
+
+    #[test]
+    fn table_rename_is_idempotent_and_refuses_two_tables() {
+        let v = payload(json!([{"name": "persons", "renamed_from": "people",
+                                "columns": [{"name": "email", "type": "text", "unique": true}]}]));
+        // already renamed: nothing to do
+        let cat = cat_with(&[("persons", revos_table("persons", Some(10)))]);
+        let (p, issues) = pipeline(v.clone(), &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            p.script(),
+            "",
+            "a rename that already happened does nothing"
+        );
+        // both there
+        let cat = cat_with(&[
+            ("persons", revos_table("persons", Some(10))),
+            ("people", revos_table("people", Some(10))),
+        ]);
+        let (_, issues) = pipeline(v.clone(), &cat);
+        assert_eq!(
+            issues
+                .iter()
+                .map(|i| (i.path.as_str(), i.code))
+                .collect::<Vec<_>>(),
+            [("tables[0].renamed_from", code::CONFLICTING_DEFINITION)]
+        );
+        // neither: the table is created
+        let (p, issues) = pipeline(v, &MemCatalog::default());
+        assert!(issues.is_empty(), "{issues:?}");
+        assert!(p.script().starts_with(r#"CREATE TABLE "public"."persons""#));
+    }
+
+    #[test]
+    fn column_rename_keeps_the_column_and_renames_its_key() {
+        let v = payload(json!([{"name": "people",
+            "columns": [{"name": "mail", "renamed_from": "email", "type": "text", "unique": true}]}]));
+        let cat = cat_with(&[("people", revos_table("people", Some(10)))]);
+        let (p, issues) = pipeline(v.clone(), &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            p.script(),
+            "ALTER TABLE \"public\".\"people\" RENAME COLUMN \"email\" TO \"mail\";\n\
+             ALTER TABLE \"public\".\"people\" RENAME CONSTRAINT \"uq_people_email\" TO \"uq_people_mail\";\n"
+        );
+        // both columns there
+        let mut both = revos_table("people", Some(10));
+        both.columns.push(col("mail", "text", false));
+        let (_, issues) = pipeline(v.clone(), &cat_with(&[("people", both)]));
+        assert_eq!(issues[0].path, "tables[0].columns[0].renamed_from");
+        assert_eq!(issues[0].code, code::CONFLICTING_DEFINITION);
+        // neither: added as a new column, with a warning naming the old name
+        let mut neither = revos_table("people", Some(10));
+        neither.columns.retain(|c| c.name != "email");
+        let (p, issues) = pipeline(v, &cat_with(&[("people", neither)]));
+        assert!(issues.is_empty(), "{issues:?}");
+        assert!(
+            p.script().contains(r#"ADD COLUMN "mail" text"#),
+            "{}",
+            p.script()
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("renamed_from \"email\"")),
+            "{:?}",
+            p.warnings
+        );
+    }
+
+    #[test]
+    fn drops_are_risks_with_rows_and_idempotent() {
+        let mut people = revos_table("people", Some(1234));
+        people
+            .indexes
+            .push(idx("idx_people_legacy", &["email"], false));
+        let cat = cat_with(&[
+            ("people", people),
+            ("old_stuff", revos_table("old_stuff", None)),
+        ]);
+        let mut cat = cat;
+        cat.counts
+            .insert(("public".into(), "old_stuff".into(), None), 7);
+        let v = json!({"schema_version": "2", "description": "d", "drop_tables": ["old_stuff", "gone_already"],
+            "tables": [{"name": "people", "drop_columns": ["email", "neverThere"],
+                        "drop_indexes": ["idx_people_legacy", "uq_people_email", "no_such_index"], "columns": []}]});
+        let (p, issues) = pipeline(v, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(
+            codes(&p),
+            ["drop_table", "drop_index", "drop_index", "drop_column"]
+        );
+        let r = &p.risks[0];
+        assert_eq!(
+            (r.rows, r.rows_counted),
+            (Some(7), Some(true)),
+            "never analyzed: counted"
+        );
+        assert_eq!(r.path, "drop_tables[0]");
+        let r = &p.risks[3];
+        assert_eq!(
+            (r.rows, r.rows_counted),
+            (Some(1234), Some(false)),
+            "estimated from reltuples"
+        );
+        assert_eq!(r.path, "tables[0].drop_columns[0]");
+        let sql = p.script();
+        for w in [
+            r#"DROP TABLE "public"."old_stuff""#,
+            r#"DROP INDEX "public"."idx_people_legacy""#,
+            r#"ALTER TABLE "public"."people" DROP CONSTRAINT "uq_people_email""#,
+            r#"ALTER TABLE "public"."people" DROP COLUMN "email""#,
+        ] {
+            assert!(sql.contains(w), "missing {w} in\n{sql}");
+        }
+        assert!(
+            !sql.contains("gone_already")
+                && !sql.contains("never_there")
+                && !sql.contains("no_such_index"),
+            "{sql}"
+        );
+        // the table analyzed: reltuples, not a count
+        assert!(
+            !cat.asked.borrow().iter().any(|q| q.contains("people")),
+            "{:?}",
+            cat.asked.borrow()
+        );
+    }
+
+    #[test]
+    fn enum_value_removal_recreates_the_type_or_refuses_when_used() {
+        let mut cat = cat_with(&[]);
+        cat.enums.insert(
+            ("public".into(), "mood".into()),
+            vec!["happy".into(), "sad".into(), "meh".into()],
+        );
+        let use_ = |rows| EnumUse {
+            schema: "public".into(),
+            table: "diary".into(),
+            column: "mood".into(),
+            array: false,
+            default: Some("'happy'::public.mood".into()),
+            rows,
+        };
+        cat.usage
+            .insert(("public".into(), "mood".into()), vec![use_(0)]);
+        let v = json!({"schema_version": "2", "description": "d", "tables": [],
+                       "enums": [{"name": "mood", "values": ["happy", "sad", "ok"]}]});
+        let (p, issues) = pipeline(v.clone(), &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(codes(&p), ["drop_enum_value"]);
+        assert_eq!(p.risks[0].rows, Some(0));
+        assert_eq!(
+            p.script(),
+            "ALTER TYPE \"public\".\"mood\" RENAME TO \"mood_revos_old\";\n\
+             CREATE TYPE \"public\".\"mood\" AS ENUM ('happy', 'sad', 'ok');\n\
+             ALTER TABLE \"public\".\"diary\" ALTER COLUMN \"mood\" DROP DEFAULT;\n\
+             ALTER TABLE \"public\".\"diary\" ALTER COLUMN \"mood\" TYPE \"public\".\"mood\" USING \"mood\"::text::\"public\".\"mood\";\n\
+             ALTER TABLE \"public\".\"diary\" ALTER COLUMN \"mood\" SET DEFAULT 'happy'::public.mood;\n\
+             DROP TYPE \"public\".\"mood_revos_old\";\n",
+            "recreated, so no ADD VALUE for 'ok' either"
+        );
+        cat.usage
+            .insert(("public".into(), "mood".into()), vec![use_(3)]);
+        let (_, issues) = pipeline(v, &cat);
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(
+            (issues[0].path.as_str(), issues[0].code),
+            ("enums[0].values", code::ENUM_VALUE_IN_USE)
+        );
+        assert!(issues[0].message.contains("public.diary.mood (3 rows)"));
+    }
+
+    #[test]
+    fn not_null_on_rows_is_a_risk_with_the_count() {
+        let mut cat = cat_with(&[("people", revos_table("people", Some(10)))]);
+        cat.counts
+            .insert(("public".into(), "people".into(), None), 10);
+        cat.counts
+            .insert(("public".into(), "people".into(), Some("email".into())), 4);
+        let v = payload(json!([{"name": "people", "columns": [
+            {"name": "email", "type": "text", "unique": true, "not_null": true},
+            {"name": "code", "type": "text", "not_null": true},
+            {"name": "flag", "type": "boolean", "not_null": true, "default": "false"}]}]));
+        let (p, issues) = pipeline(v, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        let got: Vec<(&str, Option<i64>)> =
+            p.risks.iter().map(|r| (r.path.as_str(), r.rows)).collect();
+        assert_eq!(
+            got,
+            [
+                ("tables[0].columns[0].not_null", Some(4)),
+                ("tables[0].columns[1].not_null", Some(10))
+            ],
+            "a NOT NULL with a default is no risk"
+        );
+        // no NULLs: nothing to risk
+        let mut cat = cat_with(&[("people", revos_table("people", Some(10)))]);
+        cat.counts
+            .insert(("public".into(), "people".into(), Some("email".into())), 0);
+        let v = payload(json!([{"name": "people", "columns": [
+            {"name": "email", "type": "text", "unique": true, "not_null": true}]}]));
+        let (p, _) = pipeline(v, &cat);
+        assert!(p.risks.is_empty(), "{:?}", p.risks);
+        assert!(p.script().contains(r#"ALTER COLUMN "email" SET NOT NULL"#));
+    }
+
+    #[test]
+    fn using_converts_a_type_change() {
+        let cat = cat_with(&[("people", revos_table("people", Some(10)))]);
+        let v = payload(json!([{"name": "people", "columns": [
+            {"name": "email", "type": "integer", "unique": true, "using": "nullif(email, '')::integer"}]}]));
+        let (p, issues) = pipeline(v, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(codes(&p), ["type_change"]);
+        assert!(
+            p.script().contains(
+                r#"ALTER COLUMN "email" TYPE integer USING (nullif(email, '')::integer)"#
+            ),
+            "{}",
+            p.script()
+        );
+        assert!(
+            cat.asked
+                .borrow()
+                .contains(&"nullif(email, '')::integer".to_string()),
+            "using is parsed by the catalog like any expression"
+        );
+        // a hostile using never reaches SQL
+        let v = payload(json!([{"name": "people", "columns": [
+            {"name": "email", "type": "integer", "using": "1); DROP TABLE people; --"}]}]));
+        let (_, issues) = pipeline(v, &cat);
+        assert_eq!(
+            issues
+                .iter()
+                .map(|i| (i.path.as_str(), i.code))
+                .collect::<Vec<_>>(),
+            [("tables[0].columns[0].using", code::INVALID_EXPRESSION)]
+        );
+    }
+}
