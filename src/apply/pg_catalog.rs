@@ -274,9 +274,10 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
     let parsed = subtransaction(|| unsafe {
         let mut oid = pg_sys::InvalidOid;
         let mut typmod: i32 = -1;
-        #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15"))]
+        // PostgreSQL 16 replaced `missing_ok` with a soft-error context; NULL means "raise".
+        #[cfg(feature = "pg15")]
         pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, false);
-        #[cfg(not(any(feature = "pg13", feature = "pg14", feature = "pg15")))]
+        #[cfg(not(feature = "pg15"))]
         pg_sys::parseTypeString(c.as_ptr(), &mut oid, &mut typmod, std::ptr::null_mut());
         (oid, typmod)
     })
