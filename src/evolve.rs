@@ -38,10 +38,12 @@ impl Evolution {
         self.steps.push(Step::new(kind, object, sql));
     }
 
-    /// The evolution steps run before every table step; risks and warnings join the plan's.
+    /// The evolution steps run after the schemas are created and before every other step (enums,
+    /// tables, keys, indexes); risks and warnings join the plan's.
     pub fn prepend_to(self, p: &mut Plan) {
-        let rest = std::mem::take(&mut p.steps);
-        p.steps = self.steps;
+        let at = p.steps.iter().take_while(|s| s.kind == "schema").count();
+        let rest = p.steps.split_off(at);
+        p.steps.extend(self.steps);
         p.steps.extend(rest);
         let risks = std::mem::take(&mut p.risks);
         p.risks = self.risks;

@@ -440,8 +440,14 @@ fn not_null_on_rows_is_counted_in_the_plan() {
         json!([{"name": "contacts", "columns": [{"name": "phone", "type": "text", "not_null": true},
                                                  {"name": "kind", "type": "text", "not_null": true}]}]),
     );
+    // plan_schema shows the plan and its risks (apply_schema would be blocked)
     let env = plan(&mut c, &v2);
-    assert_eq!(status(&env), "blocked", "{env:#}");
+    assert_eq!(status(&env), "planned", "{env:#}");
+    assert!(env["result"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("2 risky change(s) would block apply_schema"));
+    assert_eq!(status(&apply(&mut c, &v2)), "blocked");
     assert_eq!(
         risks(&env),
         [

@@ -257,12 +257,13 @@ fn decide_locked(
     let mut p = plan(&schema, &state);
     evolution.prepend_to(&mut p);
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
-    if !risks.is_empty() && !schema.options.allow_destructive {
-        return blocked(vec![], risks);
-    }
     let outputs = plan_outputs(&schema, &p, &hash);
     if mode == Mode::Plan {
+        // plan_schema shows the whole plan, risks included: nothing runs either way.
         return planned(&schema, &p, outputs, risks);
+    }
+    if !risks.is_empty() && !schema.options.allow_destructive {
+        return blocked(vec![], risks);
     }
     execute_and_record(&schema, &p, outputs, &hash, payload_hash, env, run_id)
 }
@@ -318,10 +319,18 @@ fn planned(
     outputs: serde_json::Map<String, Value>,
     risks: Vec<Value>,
 ) -> Outcome {
+    let blocks = if risks.is_empty() || schema.options.allow_destructive {
+        String::new()
+    } else {
+        format!(
+            "; {} risky change(s) would block apply_schema unless options.allow_destructive",
+            risks.len()
+        )
+    };
     let mut o = Outcome::new(
         "planned",
         format!(
-            "Plan for schema v{}: {} statements, {} tables to create, {} to alter",
+            "Plan for schema v{}: {} statements, {} tables to create, {} to alter{blocks}",
             schema.version,
             p.steps.len(),
             p.tables_created,
