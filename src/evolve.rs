@@ -202,6 +202,7 @@ pub fn evolve(s: &Schema, state: &mut CatalogState) -> Evolution {
     drop_columns(s, state, &mut e);
     drop_enum_values(s, state, &mut e);
     not_null_on_rows(s, state, &mut e);
+    using_without_values(s, state, &mut e);
     e
 }
 
@@ -606,6 +607,26 @@ fn not_null_on_rows(s: &Schema, state: &CatalogState, e: &mut Evolution) {
     }
 }
 
+/// `using` converts values a column already has; on a column the table does not have yet there
+/// are none, so it does nothing — said with a warning, not skipped silently. (On a column whose
+/// type already matches it does nothing either: the conversion already happened.)
+fn using_without_values(s: &Schema, state: &CatalogState, e: &mut Evolution) {
+    for t in &s.tables {
+        let Some(snap) = state.tables.get(&t.key()) else {
+            continue;
+        };
+        for c in t.columns.iter().filter(|c| c.using.is_some()) {
+            if snap.column(c.name.as_str()).is_none() {
+                e.warnings.push(format!(
+                    "{}.{}: using is for converting existing values; the column is new, so it is not used",
+                    t.qualified(),
+                    c.name.as_str()
+                ));
+            }
+        }
+    }
+}
+
 fn risk(path: &str, code: &'static str, message: String, rows: Option<Rows>) -> Risk {
     Risk {
         path: path.to_string(),
@@ -962,6 +983,16 @@ mod tests {
                 .borrow()
                 .contains(&"nullif(email, '')::integer".to_string()),
             "using is parsed by the catalog like any expression"
+        );
+        // on a new column there is nothing to convert: said, not skipped silently
+        let v = payload(json!([{"name": "people", "columns": [
+            {"name": "email", "type": "text", "unique": true},
+            {"name": "age", "type": "integer", "using": "1"}]}]));
+        let (p, _) = pipeline(v, &cat);
+        assert!(
+            p.warnings.iter().any(|w| w.contains("age: using")),
+            "{:?}",
+            p.warnings
         );
         // a hostile using never reaches SQL
         let v = payload(json!([{"name": "people", "columns": [
