@@ -16,6 +16,7 @@ GRANT EXECUTE ON FUNCTION revos.tenant_table(text, jsonb, jsonb) TO revos_admin;
 -- Every role's queries go through the tenant policy, which calls current_tenant_id().
 GRANT EXECUTE ON FUNCTION revos.current_tenant_id() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.set_tenant(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.pre_request() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.jwt_claims_tenant(text) TO PUBLIC;
 
 -- Internal helpers and trigger functions: not for PUBLIC (CREATE TRIGGER needs EXECUTE on the

@@ -16,7 +16,7 @@ COMMENT ON FUNCTION revos.writing_ledger() IS
 CREATE FUNCTION revos.drift_paused() RETURNS boolean
     VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drift_paused_wrapper';
 COMMENT ON FUNCTION revos.drift_paused() IS
-    'Internal (drift capture): true while revos runs its own DDL, or after this session restored ledger rows.';
+    'Internal (drift capture): true while revos runs its own DDL, after this session restored ledger rows, or on a Citus worker.';
 
 
 CREATE FUNCTION revos.note_restore() RETURNS void
@@ -41,6 +41,43 @@ SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true)
 $$;
 COMMENT ON FUNCTION revos.current_tenant_id() IS
     'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
+
+
+-- Citus (issue 12): set_tenant propagates to the workers; pre_request for PostgREST.
+CREATE OR REPLACE FUNCTION revos.set_tenant(tenant text) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tenant IS NOT NULL AND length(tenant) > 200 THEN
+        RAISE EXCEPTION 'revos: tenant id is longer than 200 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF current_setting('citus.propagate_set_commands', true) IS NOT NULL THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+    END IF;
+    EXECUTE format('SET LOCAL app.current_tenant_id = %L', coalesce(tenant, ''));
+    RETURN tenant;
+END
+$$;
+COMMENT ON FUNCTION revos.set_tenant(text) IS
+    'Sets the tenant for the current transaction only (SET LOCAL app.current_tenant_id; propagated to Citus workers). NULL clears it.';
+
+-- For PostgREST's db-pre-request: the tenant of the JWT (request.jwt.claims tenant_id, then
+-- app_metadata.tenant_id) becomes the transaction's tenant through set_tenant(), so that it also
+-- reaches Citus workers (PostgREST's own set_config() calls do not). A request without a tenant
+-- claim clears it.
+CREATE FUNCTION revos.pre_request() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM revos.set_tenant(revos.jwt_claims_tenant(current_setting('request.jwt.claims', true)));
+END
+$$;
+COMMENT ON FUNCTION revos.pre_request() IS
+    'PostgREST db-pre-request: set_tenant() from the JWT claims (request.jwt.claims), so the tenant reaches Citus workers too.';
+GRANT EXECUTE ON FUNCTION revos.pre_request() TO PUBLIC;
 
 
 -- Backup and restore keep both ledgers (extension configuration: pg_dump dumps their rows).

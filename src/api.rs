@@ -86,6 +86,7 @@ const SCHEMA_OPTIONS: &[&str] = &[
     "lock_timeout_ms",
     "allow_destructive",
     "backfill_tenant",
+    "distribute",
 ];
 
 /// Builds the one-table payload for `tenant_table`. Its version is derived from the arguments,

@@ -50,6 +50,8 @@ pub mod code {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const PAYLOAD_TOO_DEEP: &str = "payload_too_deep";
     pub const ENUM_VALUE_IN_USE: &str = "enum_value_in_use";
+    /// Citus cannot place the schema as asked (contract §13; `distribute`).
+    pub const NOT_DISTRIBUTABLE: &str = "not_distributable";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -73,6 +75,7 @@ pub mod code {
         PAYLOAD_TOO_LARGE,
         PAYLOAD_TOO_DEEP,
         ENUM_VALUE_IN_USE,
+        NOT_DISTRIBUTABLE,
     ];
 }
 

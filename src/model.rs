@@ -107,6 +107,24 @@ pub struct Options {
     pub allow_destructive: bool,
     #[serde(skip)]
     pub backfill_tenant: Option<String>,
+    /// `options.distribute`: how to place the tables on a Citus cluster (contract §13). Not hashed:
+    /// it says where the schema lives, not what it is.
+    #[serde(skip)]
+    pub distribute: Distribute,
+    /// Decided by the `distribute` stage from the catalog: this apply distributes on Citus (bare
+    /// policy form, `(tenant, id)` primary keys, distribution steps).
+    #[serde(skip)]
+    pub citus: bool,
+}
+
+/// `options.distribute`: `"auto"` (default: distribute when the database is a Citus coordinator
+/// with workers), `true` (distribute, or block when it cannot), `false` (plain local tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Distribute {
+    #[default]
+    Auto,
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Serialize)]

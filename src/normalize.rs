@@ -199,6 +199,8 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
         lock_timeout_ms,
         allow_destructive: o.allow_destructive.unwrap_or(false),
         backfill_tenant: o.backfill_tenant.clone(),
+        distribute: o.distribute.unwrap_or_default(),
+        citus: false,
     }
 }
 

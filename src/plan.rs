@@ -68,13 +68,17 @@ impl Plan {
     pub fn checksum(&self) -> String {
         sha256_hex(self.script().as_bytes())
     }
-    fn push(&mut self, kind: &'static str, object: String, sql: String) {
+    pub(crate) fn push(&mut self, kind: &'static str, object: String, sql: String) {
         self.steps.push(Step { kind, object, sql });
     }
 }
 
-/// The tenant predicate, in the sub-select form Postgres evaluates once per statement.
+/// The tenant predicate, in the sub-select form Postgres evaluates once per statement; on Citus
+/// (`o.citus`) the bare form, because Citus refuses sub-selects in a distributed table's policy.
 pub fn tenant_predicate(o: &Options) -> String {
+    if o.citus {
+        return crate::distribute::tenant_predicate(o);
+    }
     format!(
         "({} = (SELECT (revos.current_tenant_id())::{}))",
         o.tenant_column,
@@ -437,7 +441,7 @@ fn create_table(p: &mut Plan, t: &Table, needed_keys: &[(Name, Name, Name)], o: 
     for (sc, tn, col) in needed_keys {
         if sc == &t.schema && tn == &t.name {
             let (kname, kcols) = tenant_target_key(&o.tenant_column, tn, col);
-            if !t.uniques.iter().any(|u| u.columns == kcols) {
+            if !t.uniques.iter().any(|u| u.columns == kcols) && t.primary_key != kcols {
                 parts.push(format!("CONSTRAINT {kname} UNIQUE ({})", col_list(&kcols)));
             }
         }

@@ -85,6 +85,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "lock_timeout_ms",
     "allow_destructive",
     "backfill_tenant",
+    "distribute",
 ];
 pub const ENUM_KEYS: &[&str] = &["name", "values", "schema"];
 pub const TABLE_KEYS: &[&str] = &[
@@ -157,6 +158,7 @@ pub struct RawOptions {
     pub lock_timeout_ms: Option<i64>,
     pub allow_destructive: Option<bool>,
     pub backfill_tenant: Option<String>,
+    pub distribute: Option<crate::model::Distribute>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -333,6 +335,15 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     o.default_indexes = r.boolean(obj.get("default_indexes"), &p("default_indexes"));
     o.allow_destructive = r.boolean(obj.get("allow_destructive"), &p("allow_destructive"));
     o.backfill_tenant = r.string(obj.get("backfill_tenant"), &p("backfill_tenant"));
+    if let Some(v) = obj.get("distribute") {
+        use crate::model::Distribute;
+        match v {
+            Value::Bool(true) => o.distribute = Some(Distribute::On),
+            Value::Bool(false) => o.distribute = Some(Distribute::Off),
+            Value::String(s) if s == "auto" => o.distribute = Some(Distribute::Auto),
+            _ => r.wrong(&p("distribute"), "true, false or \"auto\"", v),
+        }
+    }
     if let Some(v) = obj.get("lock_timeout_ms") {
         match v.as_i64() {
             Some(n) => o.lock_timeout_ms = Some(n),

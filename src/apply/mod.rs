@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
 
+use crate::distribute;
 use crate::error::{code, Issue};
 use crate::evolve;
 use crate::ident::sha256_hex;
@@ -251,11 +252,17 @@ fn decide_locked(
     issues.extend(more);
     let evolution = evolve::evolve(&schema, &mut state);
     issues.extend(evolution.issues.iter().cloned());
+    // Citus (contract §13): the mode, and what Citus would refuse, before anything runs.
+    let citus = pg_catalog::citus_state();
+    let (more, citus_warnings) = distribute::prepare(&mut schema, &state, &citus);
+    issues.extend(more);
     if !issues.is_empty() {
         return blocked(issues, vec![]);
     }
     let mut p = plan(&schema, &state);
     evolution.prepend_to(&mut p);
+    distribute::add_steps(&mut p, &schema, &state, &citus);
+    p.warnings.extend(citus_warnings);
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
     let outputs = plan_outputs(&schema, &p, &hash);
     if mode == Mode::Plan {
@@ -636,6 +643,13 @@ fn set_local(name: &str, value: &str) {
 fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (String, String)> {
     let saved = setting("standard_conforming_strings");
     set_local("standard_conforming_strings", "on");
+    // Settings the plan sets for itself (Citus's) are put back afterwards.
+    let plan_settings: Vec<(&str, Option<String>)> = p
+        .steps
+        .iter()
+        .filter(|x| x.kind == "citus_setting")
+        .map(|x| (x.object.as_str(), setting(&x.object)))
+        .collect();
 
     // Phase::Ddl: the drift capture does not record revos's own DDL.
     let result = writer::with_phase(writer::Phase::Ddl, || {
@@ -665,6 +679,11 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
         "standard_conforming_strings",
         saved.as_deref().unwrap_or("on"),
     );
+    for (name, value) in plan_settings {
+        if let Some(v) = value {
+            set_local(name, &v);
+        }
+    }
     result
 }
 
@@ -685,5 +704,12 @@ fn verify_catalog(schema: &crate::model::Schema) -> Verification {
             );
         }
     }
-    verify(schema, &tables, &enums)
+    let mut v = verify(schema, &tables, &enums);
+    if schema.options.citus {
+        let (n, mismatches) = distribute::verify_placement(schema, &pg_catalog::citus_state());
+        v.objects_checked += n;
+        v.mismatches.extend(mismatches);
+        v.ok = v.mismatches.is_empty();
+    }
+    v
 }

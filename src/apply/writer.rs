@@ -123,10 +123,12 @@ pub fn writing_ledger() -> bool {
 CREATE FUNCTION revos.drift_paused() RETURNS boolean
     VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION revos.drift_paused() IS
-    'Internal (drift capture): true while revos runs its own DDL, or after this session restored ledger rows.';
+    'Internal (drift capture): true while revos runs its own DDL, after this session restored ledger rows, or on a Citus worker.';
 "#)]
 pub fn drift_paused() -> bool {
-    phase() == Phase::Ddl || RESTORED.load(Ordering::Relaxed)
+    phase() == Phase::Ddl
+        || RESTORED.load(Ordering::Relaxed)
+        || crate::apply::pg_catalog::citus_worker()
 }
 
 #[pg_extern(sql = r#"
