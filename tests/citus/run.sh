@@ -12,7 +12,7 @@ export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 . "$root/tests/lib.sh"
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 # qi DSN: SQL from stdin (psql meta-commands such as \g /dev/null allowed)
-qi() { q "$1" -; }
+qi() { qdb "$1" -; }
 
 skip() {
   echo
@@ -25,7 +25,7 @@ skip() {
 if [ ! -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]; then
   echo "# building Citus 13.2.2 into $("$PG_CONFIG" --pkglibdir) (about 2 minutes)"
   # Debian's server headers include <gssapi/gssapi.h> (libpq-be.h): the build needs libkrb5-dev.
-  if ! dpkg-query -W -f='${Status}' libkrb5-dev 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Status}' libkrb5-dev 2>/dev/null | grep -qdb "install ok installed"; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO apt-get install -y -qq libkrb5-dev >/dev/null 2>&1 || true
   fi
@@ -70,30 +70,30 @@ payload() { echo "pg_read_file('$work/$1')::jsonb"; }
 chmod -R a+rX "$work"
 
 echo "# revos on the coordinator, propagated to the workers by Citus"
-q "$DSN" - >/dev/null <<'SQL' || die "cannot create the extension and roles"
+qdb "$DSN" - >/dev/null <<'SQL' || die "cannot create the extension and roles"
 CREATE EXTENSION revos;
 CREATE ROLE citus_app LOGIN;
 SQL
 check "revos is on both workers" "t
-t" "$(q "$DSN" "SELECT result = (SELECT extversion FROM pg_extension WHERE extname = 'revos') FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'revos'\$\$) ORDER BY nodeport")"
+t" "$(qdb "$DSN" "SELECT result = (SELECT extversion FROM pg_extension WHERE extname = 'revos') FROM run_command_on_workers(\$\$SELECT extversion FROM pg_extension WHERE extname = 'revos'\$\$) ORDER BY nodeport")"
 
 echo "# erp-agent v1: applied and distributed in the same call"
-check "apply erp-agent" "applied" "$(q "$DSN" "SELECT revos.apply_schema($(payload v1.json)) -> 'result' ->> 'status'")"
-check "one ledger row for it" "1" "$(q "$DSN" "SELECT count(*) FROM revos.schema_migrations WHERE version = 'erp-agent-001' AND status = 'applied'")"
+check "apply erp-agent" "applied" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v1.json)) -> 'result' ->> 'status'")"
+check "one ledger row for it" "1" "$(qdb "$DSN" "SELECT count(*) FROM revos.schema_migrations WHERE version = 'erp-agent-001' AND status = 'applied'")"
 check "its SQL holds the distribution steps" "t" \
-  "$(q "$DSN" "SELECT sql_script LIKE '%create_reference_table%' AND sql_script LIKE '%create_distributed_table%' FROM revos.schema_migrations WHERE version = 'erp-agent-001'")"
+  "$(qdb "$DSN" "SELECT sql_script LIKE '%create_reference_table%' AND sql_script LIKE '%create_distributed_table%' FROM revos.schema_migrations WHERE version = 'erp-agent-001'")"
 tenant_n=$(python3 -c "import json; p=json.load(open('$work/v1.json')); print(sum(1 for t in p['tables'] if t.get('tenant_scoped', True)))")
 ref_n=$(python3 -c "import json; p=json.load(open('$work/v1.json')); print(sum(1 for t in p['tables'] if not t.get('tenant_scoped', True)))")
 check "every tenant table distributed by tenant_id, in ONE co-location group" "$tenant_n|1" \
-  "$(q "$DSN" "SELECT count(*) || '|' || count(DISTINCT colocationid) FROM pg_dist_partition WHERE partmethod = 'h' AND column_to_column_name(logicalrelid, partkey) = 'tenant_id' AND logicalrelid::regclass::text ~ '^(erp|agent)\.'")"
+  "$(qdb "$DSN" "SELECT count(*) || '|' || count(DISTINCT colocationid) FROM pg_dist_partition WHERE partmethod = 'h' AND column_to_column_name(logicalrelid, partkey) = 'tenant_id' AND logicalrelid::regclass::text ~ '^(erp|agent)\.'")"
 check "every non-tenant table a reference table" "$ref_n" \
-  "$(q "$DSN" "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't' AND logicalrelid::regclass::text ~ '^(erp|agent)\.'")"
+  "$(qdb "$DSN" "SELECT count(*) FROM pg_dist_partition WHERE partmethod = 'n' AND repmodel = 't' AND logicalrelid::regclass::text ~ '^(erp|agent)\.'")"
 check "tenant primary keys lead with tenant_id" "$tenant_n" \
-  "$(q "$DSN" "SELECT count(*) FROM pg_constraint c JOIN pg_dist_partition p ON p.logicalrelid = c.conrelid WHERE c.contype = 'p' AND p.partmethod = 'h' AND pg_get_constraintdef(c.oid) LIKE 'PRIMARY KEY (tenant_id, %'")"
+  "$(qdb "$DSN" "SELECT count(*) FROM pg_constraint c JOIN pg_dist_partition p ON p.logicalrelid = c.conrelid WHERE c.contype = 'p' AND p.partmethod = 'h' AND pg_get_constraintdef(c.oid) LIKE 'PRIMARY KEY (tenant_id, %'")"
 check "the policy is the bare form Citus accepts" "(tenant_id = (revos.current_tenant_id())::uuid)" \
-  "$(q "$DSN" "SELECT DISTINCT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polname = 'revos_tenant_isolation'")"
+  "$(qdb "$DSN" "SELECT DISTINCT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polname = 'revos_tenant_isolation'")"
 check "the policy reached every shard (erp.people)" "t" \
-  "$(q "$DSN" "SELECT bool_and(success AND result = '1') AND count(*) = (SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'erp.people'::regclass) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_policy WHERE polrelid = '%s'::regclass AND polname = 'revos_tenant_isolation'\$\$)")"
+  "$(qdb "$DSN" "SELECT bool_and(success AND result = '1') AND count(*) = (SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'erp.people'::regclass) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_policy WHERE polrelid = '%s'::regclass AND polname = 'revos_tenant_isolation'\$\$)")"
 
 echo "# a non-owner role, 24 tenants spread over both workers"
 tenants=24
@@ -101,7 +101,7 @@ tid() { printf '00000000-0000-4000-8000-%012d' "$1"; }
 {
   echo "GRANT USAGE ON SCHEMA erp, agent TO citus_app;"
   echo "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA erp, agent TO citus_app;"
-} | q "$DSN" - >/dev/null || die "grants"
+} | qdb "$DSN" - >/dev/null || die "grants"
 {
   for i in $(seq 1 $tenants); do
     echo "BEGIN; SELECT revos.set_tenant('$(tid "$i")');"
@@ -109,11 +109,11 @@ tid() { printf '00000000-0000-4000-8000-%012d' "$1"; }
     for j in $(seq 1 "$i"); do printf "('person %s of %s')%s" "$j" "$i" "$([ "$j" -lt "$i" ] && echo ,)"; done
     echo "; COMMIT;"
   done
-} | q "$APP" - >/dev/null
+} | qdb "$APP" - >/dev/null
 check "citus_app inserted 1+2+…+$tenants rows, each under its own tenant" "$((tenants * (tenants + 1) / 2))|$tenants" \
-  "$(q "$DSN" "SELECT count(*) || '|' || count(DISTINCT tenant_id) FROM erp.people")"
+  "$(qdb "$DSN" "SELECT count(*) || '|' || count(DISTINCT tenant_id) FROM erp.people")"
 check "the tenants live on both workers" "2" \
-  "$(q "$DSN" "SELECT count(DISTINCT n.nodeport) FROM (SELECT DISTINCT tenant_id FROM erp.people) t
+  "$(qdb "$DSN" "SELECT count(DISTINCT n.nodeport) FROM (SELECT DISTINCT tenant_id FROM erp.people) t
                JOIN pg_dist_placement pl ON pl.shardid = get_shard_id_for_distribution_column('erp.people', t.tenant_id)
                JOIN pg_dist_node n ON n.groupid = pl.groupid")"
 expected=""; script=""
@@ -122,17 +122,17 @@ for i in $(seq 1 $tenants); do
   script+="BEGIN; SELECT revos.set_tenant('$(tid "$i")') \\g /dev/null"$'\n'
   script+="SELECT count(*) || '|' || count(*) FILTER (WHERE tenant_id <> '$(tid "$i")') FROM erp.people; COMMIT;"$'\n'
 done
-check "isolation matrix: each of $tenants tenants sees exactly its own rows" "${expected%$'\n'}" "$(printf '%s' "$script" | q "$APP" -)"
-check "no tenant: 0 rows" "0" "$(q "$APP" "SELECT count(*) FROM erp.people")"
+check "isolation matrix: each of $tenants tenants sees exactly its own rows" "${expected%$'\n'}" "$(printf '%s' "$script" | qdb "$APP" -)"
+check "no tenant: 0 rows" "0" "$(qdb "$APP" "SELECT count(*) FROM erp.people")"
 check "set_config() alone (what PostgREST does) does not reach the workers: 0 rows" "0" "$(qi "$APP" <<SQL
 BEGIN; SELECT set_config('app.current_tenant_id', '$(tid 7)', true) \g /dev/null
 SELECT count(*) FROM erp.people; COMMIT;
 SQL
 )"
-expect_error "no tenant: no insert" 22004 "NULL in the partition column" "$APP" "INSERT INTO erp.people (full_name) VALUES ('nobody')"
-expect_error "another tenant's insert is refused" 42501 "row-level security" "$APP" \
+expect_error_db "no tenant: no insert" 22004 "NULL in the partition column" "$APP" "INSERT INTO erp.people (full_name) VALUES ('nobody')"
+expect_error_db "another tenant's insert is refused" 42501 "row-level security" "$APP" \
   "BEGIN; SELECT revos.set_tenant('$(tid 3)'); INSERT INTO erp.people (tenant_id, full_name) VALUES ('$(tid 4)', 'intruder'); COMMIT;"
-check "nothing was inserted by the refused statements" "$((tenants * (tenants + 1) / 2))" "$(q "$DSN" "SELECT count(*) FROM erp.people")"
+check "nothing was inserted by the refused statements" "$((tenants * (tenants + 1) / 2))" "$(qdb "$DSN" "SELECT count(*) FROM erp.people")"
 
 echo "# the JWT path: PostgREST's set_config() calls, then db-pre-request = revos.pre_request()"
 check "claims alone: 0 rows on the workers; after pre_request(): the tenant's 5 rows" "0
@@ -163,15 +163,15 @@ SQL
 )"
 
 echo "# foreign keys between tenants, the updated_at trigger on the shards"
-other=$(q "$DSN" "SELECT id FROM erp.people WHERE tenant_id = '$(tid 9)' LIMIT 1")
-mine=$(q "$DSN" "SELECT id FROM erp.people WHERE tenant_id = '$(tid 8)' LIMIT 1")
+other=$(qdb "$DSN" "SELECT id FROM erp.people WHERE tenant_id = '$(tid 9)' LIMIT 1")
+mine=$(qdb "$DSN" "SELECT id FROM erp.people WHERE tenant_id = '$(tid 8)' LIMIT 1")
 check "a project pointing at its own tenant's person" "1" "$(qi "$APP" <<SQL
 BEGIN; SELECT revos.set_tenant('$(tid 8)') \g /dev/null
 INSERT INTO erp.projects (name, owner_person_id) VALUES ('own', '$mine');
 SELECT count(*) FROM erp.projects; COMMIT;
 SQL
 )"
-expect_error "a project pointing at another tenant's person is refused (23503)" 23503 "foreign key" "$APP" \
+expect_error_db "a project pointing at another tenant's person is refused (23503)" 23503 "foreign key" "$APP" \
   "BEGIN; SELECT revos.set_tenant('$(tid 8)'); INSERT INTO erp.projects (name, owner_person_id) VALUES ('cross', '$other'); COMMIT;"
 check "updated_at is set by the trigger on the shard" "t" "$(qi "$APP" <<SQL
 BEGIN; SELECT revos.set_tenant('$(tid 8)') \g /dev/null
@@ -181,36 +181,36 @@ SQL
 )"
 
 echo "# drift capture: not fired by Citus's own shard DDL"
-drift_workers() { q "$DSN" "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'\$\$)"; }
+drift_workers() { qdb "$DSN" "SELECT string_agg(result, ',' ORDER BY nodeport) FROM run_command_on_workers(\$\$SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'\$\$)"; }
 check "no drift event on the coordinator or the workers after apply" "0|0,0" \
-  "$(q "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
+  "$(qdb "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
 
 echo "# v2: a column, an index and a check on every shard"
-check "apply v2" "applied" "$(q "$DSN" "SELECT revos.apply_schema($(payload v2.json)) -> 'result' ->> 'status'")"
-shards=$(q "$DSN" "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'erp.people'::regclass")
+check "apply v2" "applied" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v2.json)) -> 'result' ->> 'status'")"
+shards=$(qdb "$DSN" "SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'erp.people'::regclass")
 check "the new column on all $shards shards" "$shards" \
-  "$(q "$DSN" "SELECT count(*) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_attribute WHERE attrelid = '%s'::regclass AND attname = 'nickname' AND NOT attisdropped\$\$) WHERE success AND result = '1'")"
+  "$(qdb "$DSN" "SELECT count(*) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_attribute WHERE attrelid = '%s'::regclass AND attname = 'nickname' AND NOT attisdropped\$\$) WHERE success AND result = '1'")"
 check "the new index on all $shards shards" "$shards" \
-  "$(q "$DSN" "SELECT count(*) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = '%s'::regclass AND c.relname LIKE 'idx_people_nickname%%'\$\$) WHERE success AND result = '1'")"
+  "$(qdb "$DSN" "SELECT count(*) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = '%s'::regclass AND c.relname LIKE 'idx_people_nickname%%'\$\$) WHERE success AND result = '1'")"
 check "the new check on all $shards shards" "$shards" \
-  "$(q "$DSN" "SELECT count(*) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_constraint WHERE conrelid = '%s'::regclass AND contype = 'c' AND conname LIKE 'people_nickname_short%%'\$\$) WHERE success AND result = '1'")"
-expect_error "the check holds on the shards" 23514 "people_nickname_short" "$APP" \
+  "$(qdb "$DSN" "SELECT count(*) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_constraint WHERE conrelid = '%s'::regclass AND contype = 'c' AND conname LIKE 'people_nickname_short%%'\$\$) WHERE success AND result = '1'")"
+expect_error_db "the check holds on the shards" 23514 "people_nickname_short" "$APP" \
   "BEGIN; SELECT revos.set_tenant('$(tid 2)'); UPDATE erp.people SET nickname = repeat('x', 50); COMMIT;"
 check "still no drift event anywhere" "0|0,0" \
-  "$(q "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
-q "$DSN" "ALTER TABLE erp.people ADD COLUMN by_hand int" >/dev/null
+  "$(qdb "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
+qdb "$DSN" "ALTER TABLE erp.people ADD COLUMN by_hand int" >/dev/null
 check "DDL by hand on the coordinator: one drift event there, none on the workers" "1|0,0" \
-  "$(q "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
+  "$(qdb "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
 
 echo "# noop, conflict, plan_schema"
-check "v1 again: noop" "noop" "$(q "$DSN" "SELECT revos.apply_schema($(payload v1.json)) -> 'result' ->> 'status'")"
-check "v2 again: noop" "noop" "$(q "$DSN" "SELECT revos.apply_schema($(payload v2.json)) -> 'result' ->> 'status'")"
-check "v1 with other content: conflict" "conflict" "$(q "$DSN" "SELECT revos.apply_schema($(payload v1-changed.json)) -> 'result' ->> 'status'")"
+check "v1 again: noop" "noop" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v1.json)) -> 'result' ->> 'status'")"
+check "v2 again: noop" "noop" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v2.json)) -> 'result' ->> 'status'")"
+check "v1 with other content: conflict" "conflict" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v1-changed.json)) -> 'result' ->> 'status'")"
 check "plan_schema v3 shows the distribution steps of its new tables" "erp.currencies:reference_table,erp.invoices:distributed_table" \
-  "$(q "$DSN" "SELECT string_agg(replace(s ->> 'object', '\"', '') || ':' || (s ->> 'kind'), ',' ORDER BY s ->> 'object') FROM jsonb_array_elements(revos.plan_schema($(payload v3.json)) -> 'result' -> 'plan' -> 'steps') s WHERE s ->> 'kind' IN ('distributed_table', 'reference_table')")"
+  "$(qdb "$DSN" "SELECT string_agg(replace(s ->> 'object', '\"', '') || ':' || (s ->> 'kind'), ',' ORDER BY s ->> 'object') FROM jsonb_array_elements(revos.plan_schema($(payload v3.json)) -> 'result' -> 'plan' -> 'steps') s WHERE s ->> 'kind' IN ('distributed_table', 'reference_table')")"
 check "plan_schema with distribute: false: no distribution step" "0" \
-  "$(q "$DSN" "SELECT count(*) FROM jsonb_array_elements(revos.plan_schema($(payload v3.json) || '{\"options\": {\"distribute\": false}}') -> 'result' -> 'plan' -> 'steps') s WHERE s ->> 'kind' IN ('distributed_table', 'reference_table')")"
-check "two applied ledger rows in all" "2" "$(q "$DSN" "SELECT count(*) FROM revos.schema_migrations WHERE status = 'applied'")"
+  "$(qdb "$DSN" "SELECT count(*) FROM jsonb_array_elements(revos.plan_schema($(payload v3.json) || '{\"options\": {\"distribute\": false}}') -> 'result' -> 'plan' -> 'steps') s WHERE s ->> 'kind' IN ('distributed_table', 'reference_table')")"
+check "two applied ledger rows in all" "2" "$(qdb "$DSN" "SELECT count(*) FROM revos.schema_migrations WHERE status = 'applied'")"
 
 rm -rf "$work"
 finish
