@@ -231,15 +231,15 @@ pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Is
 
 /// The Citus settings the distribution steps need, each set for this transaction only.
 fn setting(name: &str, value: &str) -> Step {
-    Step {
-        kind: "citus_setting",
-        object: name.to_string(),
-        sql: format!(
+    Step::new(
+        "citus_setting",
+        name.to_string(),
+        format!(
             "SELECT pg_catalog.set_config({}, {}, true)",
             quote_literal(name),
             quote_literal(value)
         ),
-    }
+    )
 }
 
 /// Adds the distribution steps to the plan: the settings first; `create_reference_table` for the
@@ -257,14 +257,14 @@ pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState
         .collect();
     let mut place: Vec<Step> = vec![];
     for t in new.iter().filter(|t| !t.tenant_scoped) {
-        place.push(Step {
-            kind: "reference_table",
-            object: t.qualified(),
-            sql: format!(
+        place.push(Step::new(
+            "reference_table",
+            t.qualified(),
+            format!(
                 "SELECT pg_catalog.create_reference_table({})",
                 quote_literal(&t.qualified())
             ),
-        });
+        ));
     }
     // One co-location group: with a tenant table of this schema that is already distributed, else
     // Citus's default group for the tenant type (the first new table), and the first new one.
@@ -279,16 +279,16 @@ pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState
         .map(Table::qualified);
     for t in new.iter().filter(|t| t.tenant_scoped) {
         let with = anchor.clone().unwrap_or_else(|| "default".to_string());
-        place.push(Step {
-            kind: "distributed_table",
-            object: t.qualified(),
-            sql: format!(
+        place.push(Step::new(
+            "distributed_table",
+            t.qualified(),
+            format!(
                 "SELECT pg_catalog.create_distributed_table({}, {}, colocate_with => {})",
                 quote_literal(&t.qualified()),
                 quote_literal(s.options.tenant_column.as_str()),
                 quote_literal(&with)
             ),
-        });
+        ));
         anchor.get_or_insert_with(|| t.qualified());
     }
     let mut settings = vec![];
@@ -585,7 +585,7 @@ mod tests {
                 with_check: pred,
             }],
             triggers: vec!["revos_touch_updated_at".into()],
-            has_rows: false,
+            ..Default::default()
         };
         cat.tables.insert(("public".into(), "t".into()), snap);
         drop(st0);
