@@ -335,6 +335,93 @@ fn rename_column_in(snap: &mut TableSnapshot, old: &str, new: &str) {
             *k = new.to_string();
         }
     }
+    for p in &mut snap.policies {
+        for e in [&mut p.using, &mut p.with_check].into_iter().flatten() {
+            *e = rename_identifier(e, old, new);
+        }
+    }
+}
+
+/// `text` (SQL as Postgres deparses it) with every reference to column `old` changed to `new`:
+/// bare or double-quoted identifiers equal to `old`, not inside string literals, not qualified
+/// (`x.old`), not a type after `::`, not a function name (followed by `(`). So that a snapshot
+/// reads after `RENAME COLUMN` as Postgres will deparse it then.
+pub fn rename_identifier(text: &str, old: &str, new: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let bare_ok = |s: &str| {
+        s.bytes()
+            .enumerate()
+            .all(|(k, c)| c == b'_' || c.is_ascii_lowercase() || (k > 0 && c.is_ascii_digit()))
+    };
+    let replacement = if bare_ok(new) {
+        new.to_string()
+    } else {
+        crate::ident::quote_ident(new)
+    };
+    let qualified_before = |start: usize| {
+        let before = text[..start].trim_end();
+        before.ends_with('.') || before.ends_with("::")
+    };
+    let call_after = |end: usize| text[end..].trim_start().starts_with('(');
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' {
+            let start = i;
+            i += 1;
+            while i < b.len() {
+                if b[i] == b'\'' {
+                    if i + 1 < b.len() && b[i + 1] == b'\'' {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(b.len());
+            out.push_str(&text[start..i]);
+        } else if c == b'"' {
+            let start = i;
+            i += 1;
+            let mut ident = String::new();
+            while i < b.len() {
+                if b[i] == b'"' {
+                    if i + 1 < b.len() && b[i + 1] == b'"' {
+                        ident.push('"');
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                ident.push(b[i] as char);
+                i += 1;
+            }
+            i = (i + 1).min(b.len());
+            if ident == old && !qualified_before(start) && !call_after(i) {
+                out.push_str(&replacement);
+            } else {
+                out.push_str(&text[start..i]);
+            }
+        } else if c == b'_' || c.is_ascii_alphabetic() {
+            let start = i;
+            while i < b.len() && (b[i] == b'_' || b[i] == b'$' || b[i].is_ascii_alphanumeric()) {
+                i += 1;
+            }
+            let word = &text[start..i];
+            if word == old && !qualified_before(start) && !call_after(i) {
+                out.push_str(&replacement);
+            } else {
+                out.push_str(word);
+            }
+        } else {
+            let ch = text[i..].chars().next().expect("in bounds");
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
 }
 
 /// Indexes and constraints whose names revos derived from the old table or column names are
@@ -961,6 +1048,28 @@ mod tests {
         let (p, _) = pipeline(v, &cat);
         assert!(p.risks.is_empty(), "{:?}", p.risks);
         assert!(p.script().contains(r#"ALTER COLUMN "email" SET NOT NULL"#));
+    }
+
+    #[test]
+    fn renaming_an_identifier_in_deparsed_sql() {
+        for (text, want) in [
+            ("(email <> ''::text)", "(mail <> ''::text)"),
+            ("lower(email)", "lower(mail)"),
+            ("UNIQUE (tenant_id, email)", "UNIQUE (tenant_id, mail)"),
+            ("(\"email\" = 'email')", "(mail = 'email')"),
+            ("(x.email = email(1))", "(x.email = email(1))"),
+            (
+                "('a''email' || email_2 || email)",
+                "('a''email' || email_2 || mail)",
+            ),
+            ("(v)::email", "(v)::email"),
+        ] {
+            assert_eq!(rename_identifier(text, "email", "mail"), want, "{text}");
+        }
+        assert_eq!(
+            rename_identifier("(a > 0)", "a", "Odd Name"),
+            "(\"Odd Name\" > 0)"
+        );
     }
 
     #[test]
