@@ -1057,6 +1057,42 @@ mod tests {
     }
 
     #[test]
+    fn derived_names_before_a_rename_are_paired_with_the_new_ones() {
+        let (s, issues) = norm(
+            json!({"schema_version": "1", "description": "d", "tables": [
+            {"name": "persons", "renamed_from": "People", "unique": [["mail", "nick"]],
+             "indexes": [{"columns": ["mail"]}, {"name": "my_idx", "columns": ["mail"]}],
+             "columns": [{"name": "mail", "renamedFrom": "x", "renamed_from": "eMail", "type": "text", "check": "mail <> ''"},
+                         {"name": "nick", "type": "text"},
+                         {"name": "org_id", "renamed_from": "company_id", "type": "uuid", "references": "orgs"}]}]}),
+        );
+        assert_eq!(
+            issues.iter().map(|i| i.path.as_str()).collect::<Vec<_>>(),
+            ["tables[0].columns[0].renamedFrom"],
+            "unknown keys are still errors"
+        );
+        let got: Vec<(DerivedKind, &str, &str)> = s.tables[0]
+            .derived_renames
+            .iter()
+            .map(|r| (r.kind, r.from.as_str(), r.to.as_str()))
+            .collect();
+        use DerivedKind::*;
+        assert_eq!(
+            got,
+            [
+                (Constraint, "people_pkey", "persons_pkey"),
+                (Constraint, "uq_people_e_mail_nick", "uq_persons_mail_nick"),
+                (Constraint, "ck_people_e_mail", "ck_persons_mail"),
+                (Constraint, "fk_people_company_id", "fk_persons_org_id"),
+                (Index, "idx_people_tenant_id", "idx_persons_tenant_id"),
+                (Index, "idx_people_created_at", "idx_persons_created_at"),
+                (Index, "idx_people_e_mail", "idx_persons_mail"),
+            ],
+            "my_idx was named by the caller: not renamed"
+        );
+    }
+
+    #[test]
     fn bad_version_and_options_are_reported() {
         let (_, issues) = norm(
             json!({"schema_version": "1; drop", "description": "d", "tables": [],

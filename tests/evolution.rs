@@ -494,3 +494,49 @@ fn not_null_on_rows_is_counted_in_the_plan() {
     );
     assert_eq!(status(&apply(&mut c, &v4)), "applied");
 }
+
+#[test]
+fn renaming_a_table_other_tables_reference_keeps_the_foreign_keys() {
+    let mut c = fresh_db("evo_rename_fk");
+    let v1 = v(
+        "1",
+        json!([{"name": "parents", "columns": [{"name": "name", "type": "text"}]},
+               {"name": "kids", "columns": [{"name": "parent_id", "type": "uuid", "references": {"table": "parents", "on_delete": "cascade"}}]}]),
+    );
+    assert_eq!(status(&apply(&mut c, &v1)), "applied");
+    c.batch_execute(&format!(
+        "INSERT INTO parents (id, tenant_id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000001', '{T1}', 'P');
+         INSERT INTO kids (tenant_id, parent_id) VALUES ('{T1}', 'aaaaaaaa-0000-0000-0000-000000000001')"
+    ))
+    .unwrap();
+    let v2 = v(
+        "2",
+        json!([{"name": "guardians", "renamed_from": "parents", "columns": [{"name": "name", "type": "text"}]},
+               {"name": "kids", "columns": [{"name": "guardian_id", "renamed_from": "parent_id", "type": "uuid",
+                                             "references": {"table": "guardians", "on_delete": "cascade"}}]}]),
+    );
+    let env = apply(&mut c, &v2);
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let sql = text(
+        &mut c,
+        "SELECT sql_script FROM revos.schema_migrations WHERE version = '2'",
+    )
+    .unwrap();
+    assert!(!sql.contains("ADD CONSTRAINT"), "no twin key: {sql}");
+    assert!(
+        sql.contains("RENAME CONSTRAINT \"fk_kids_parent_id\" TO \"fk_kids_guardian_id\""),
+        "{sql}"
+    );
+    // one foreign key, to the renamed table, still cascading and tenant-bound
+    assert_eq!(
+        text(&mut c, "SELECT string_agg(conname || ' ' || pg_get_constraintdef(oid), '; ') FROM pg_constraint WHERE conrelid = 'kids'::regclass AND contype = 'f'").as_deref(),
+        Some("fk_kids_guardian_id FOREIGN KEY (tenant_id, guardian_id) REFERENCES guardians(tenant_id, id) ON DELETE CASCADE")
+    );
+    c.batch_execute("DELETE FROM guardians").unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM kids"),
+        0,
+        "cascade works"
+    );
+    assert_eq!(status(&apply(&mut c, &v2)), "noop");
+}
