@@ -562,6 +562,7 @@ mod tests {
                     not_null: c.not_null,
                     has_default: c.default.is_some(),
                     generated: false,
+                    ..Default::default()
                 })
                 .collect(),
             indexes: t0
@@ -573,9 +574,14 @@ mod tests {
                     method: x.method.sql().into(),
                     columns: x.columns.iter().map(|c| c.as_str().to_string()).collect(),
                     partial: false,
+                    ..Default::default()
                 })
                 .collect(),
-            constraints: vec![("t_pkey".into(), 'p')],
+            constraints: vec![crate::model::ConstraintSnapshot {
+                name: "t_pkey".into(),
+                kind: 'p',
+                ..Default::default()
+            }],
             rls_enabled: true,
             rls_forced: true,
             policies: vec![crate::model::PolicySnapshot {
@@ -583,6 +589,7 @@ mod tests {
                 command: '*',
                 using: pred.clone(),
                 with_check: pred,
+                ..Default::default()
             }],
             triggers: vec!["revos_touch_updated_at".into()],
             ..Default::default()

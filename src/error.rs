@@ -118,3 +118,124 @@ impl fmt::Display for RevosError {
 }
 
 impl std::error::Error for RevosError {}
+
+/// The `result.status` of every call (contract §8), serialized as its lower-case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Applied,
+    Noop,
+    Blocked,
+    Conflict,
+    Failed,
+    /// `plan_schema`: the plan was made, nothing ran.
+    Planned,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Applied => "applied",
+            Status::Noop => "noop",
+            Status::Blocked => "blocked",
+            Status::Conflict => "conflict",
+            Status::Failed => "failed",
+            Status::Planned => "planned",
+        }
+    }
+    /// `meta_out.success`: the caller got what it asked for.
+    pub fn success(self) -> bool {
+        matches!(self, Status::Applied | Status::Noop | Status::Planned)
+    }
+    /// The HTTP status PostgREST answers with.
+    pub fn http(self) -> &'static str {
+        match self {
+            Status::Applied | Status::Noop | Status::Planned => "200",
+            Status::Blocked => "400",
+            Status::Conflict => "409",
+            Status::Failed => "500",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a planned change blocks until `options.allow_destructive` (a [`crate::plan::Risk`]'s code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskCode {
+    /// A column's type changes (rewrites the table; may fail or lose precision).
+    TypeChange,
+    /// A column becomes NOT NULL (fails on rows holding NULL).
+    SetNotNull,
+    /// A column's generated expression changes (the column is dropped and added again).
+    GeneratedChange,
+    /// A check constraint changes and existing rows violate the new one.
+    CheckChange,
+    /// A foreign key changes its columns or target (existing rows may not match the new target).
+    FkChange,
+    /// A unique index changes (existing rows may hold duplicates).
+    IndexChange,
+    /// An undeclared PERMISSIVE policy on a tenant-scoped table: it widens what a tenant sees.
+    ForeignPolicy,
+    DropColumn,
+    DropTable,
+    DropIndex,
+    DropEnumValue,
+}
+
+impl RiskCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskCode::TypeChange => "type_change",
+            RiskCode::SetNotNull => "set_not_null",
+            RiskCode::GeneratedChange => "generated_change",
+            RiskCode::CheckChange => "check_change",
+            RiskCode::FkChange => "fk_change",
+            RiskCode::IndexChange => "index_change",
+            RiskCode::ForeignPolicy => "foreign_policy",
+            RiskCode::DropColumn => "drop_column",
+            RiskCode::DropTable => "drop_table",
+            RiskCode::DropIndex => "drop_index",
+            RiskCode::DropEnumValue => "drop_enum_value",
+        }
+    }
+}
+
+impl fmt::Display for RiskCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_risk_codes_serialize_as_their_names() {
+        for s in [
+            Status::Applied,
+            Status::Noop,
+            Status::Blocked,
+            Status::Conflict,
+            Status::Failed,
+            Status::Planned,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for r in [
+            RiskCode::TypeChange,
+            RiskCode::SetNotNull,
+            RiskCode::ForeignPolicy,
+            RiskCode::DropEnumValue,
+            RiskCode::GeneratedChange,
+        ] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+}

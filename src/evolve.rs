@@ -16,10 +16,10 @@
 //! (`drop_table`, `drop_column`, `drop_index`, `drop_enum_value`) with the rows affected; a new
 //! NOT NULL that rows would violate is `set_not_null` with the count of those rows.
 
-use crate::error::{code, Issue};
+use crate::error::{code, Issue, RiskCode};
 use crate::ident::{quote_literal, Name};
 use crate::model::*;
-use crate::plan::{Plan, Risk, Step};
+use crate::plan::{Cost, Plan, Risk, Step};
 use crate::validate::CatalogState;
 
 /// What evolution does; [`Evolution::prepend_to`] puts it in front of the table plan.
@@ -35,7 +35,9 @@ pub struct Evolution {
 
 impl Evolution {
     fn step(&mut self, kind: &'static str, object: String, sql: String) {
-        self.steps.push(Step::new(kind, object, sql));
+        // Renames and drops are catalog changes under ACCESS EXCLUSIVE (no rewrite, no scan).
+        self.steps
+            .push(Step::costed(kind, object, sql, Cost::ALTER, None));
     }
 
     /// The evolution steps run after the schemas are created and before every other step (enums,
@@ -226,7 +228,7 @@ fn drop_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         let rows = table_rows(state, &key);
         e.risks.push(risk(
             &d.path,
-            "drop_table",
+            RiskCode::DropTable,
             format!(
                 "table {}.{} is dropped with its data{}",
                 key.0,
@@ -457,8 +459,8 @@ fn rename_derived(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             for x in snap.indexes.iter_mut().filter(|x| x.name == from) {
                 x.name = to.to_string();
             }
-            for (n, _) in snap.constraints.iter_mut().filter(|(n, _)| n == from) {
-                *n = to.to_string();
+            for c in snap.constraints.iter_mut().filter(|c| c.name == from) {
+                c.name = to.to_string();
             }
         }
     }
@@ -480,7 +482,7 @@ fn drop_indexes(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             let is_constraint = snap.has_constraint(d.name.as_str());
             e.risks.push(risk(
                 &d.path,
-                "drop_index",
+                RiskCode::DropIndex,
                 format!(
                     "index {} on {} is dropped{}{}",
                     d.name.as_str(),
@@ -502,7 +504,7 @@ fn drop_indexes(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             };
             e.step("drop_index", t.qualified(), sql);
             snap.indexes.retain(|x| x.name != d.name.as_str());
-            snap.constraints.retain(|(n, _)| n != d.name.as_str());
+            snap.constraints.retain(|c| c.name != d.name.as_str());
         }
     }
 }
@@ -523,7 +525,7 @@ fn drop_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             }
             e.risks.push(risk(
                 &d.path,
-                "drop_column",
+                RiskCode::DropColumn,
                 format!(
                     "column {}.{} is dropped with its values{}",
                     t.qualified(),
@@ -569,7 +571,7 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         let q = format!("{}.{}", en.schema, en.name);
         e.risks.push(risk(
             &format!("{}.values", en.path),
-            "drop_enum_value",
+            RiskCode::DropEnumValue,
             format!(
                 "enum {}.{} loses value(s) {removed:?}; the type is recreated and {} column(s) converted; {in_use} row(s) use the removed value(s), counted",
                 en.schema.as_str(),
@@ -682,7 +684,7 @@ fn not_null_on_rows(s: &Schema, state: &CatalogState, e: &mut Evolution) {
             };
             e.risks.push(risk(
                 &format!("{}.not_null", c.path),
-                "set_not_null",
+                RiskCode::SetNotNull,
                 format!(
                     "{}.{} {what}: {n} row(s), counted; give a default, or fill them first",
                     t.qualified(),
@@ -714,7 +716,7 @@ fn using_without_values(s: &Schema, state: &CatalogState, e: &mut Evolution) {
     }
 }
 
-fn risk(path: &str, code: &'static str, message: String, rows: Option<Rows>) -> Risk {
+fn risk(path: &str, code: RiskCode, message: String, rows: Option<Rows>) -> Risk {
     Risk {
         path: path.to_string(),
         code,
@@ -739,6 +741,7 @@ mod tests {
             not_null: nn,
             has_default: nn,
             generated: false,
+            ..Default::default()
         }
     }
 
@@ -749,6 +752,7 @@ mod tests {
             method: "btree".into(),
             columns: cols.iter().map(|c| c.to_string()).collect(),
             partial: false,
+            ..Default::default()
         }
     }
 
@@ -775,8 +779,16 @@ mod tests {
                 idx(&format!("uq_{name}_email"), &["tenant_id", "email"], true),
             ],
             constraints: vec![
-                (format!("{name}_pkey"), 'p'),
-                (format!("uq_{name}_email"), 'u'),
+                ConstraintSnapshot {
+                    name: format!("{name}_pkey"),
+                    kind: 'p',
+                    ..Default::default()
+                },
+                ConstraintSnapshot {
+                    name: format!("uq_{name}_email"),
+                    kind: 'u',
+                    ..Default::default()
+                },
             ],
             rls_enabled: true,
             rls_forced: true,
@@ -785,10 +797,12 @@ mod tests {
                 command: '*',
                 using: None,
                 with_check: None,
+                ..Default::default()
             }],
             triggers: vec!["revos_touch_updated_at".into()],
             has_rows: true,
             est_rows,
+            ..Default::default()
         }
     }
 
@@ -816,7 +830,7 @@ mod tests {
     }
 
     fn codes(p: &Plan) -> Vec<&str> {
-        p.risks.iter().map(|r| r.code).collect()
+        p.risks.iter().map(|r| r.code.as_str()).collect()
     }
 
     #[test]

@@ -337,22 +337,29 @@ pub struct Index {
 // What the pure stages may ask of the database.
 // ---------------------------------------------------------------------------------------------
 
-/// One existing table as the catalog shows it.
+/// One existing table as the catalog shows it. Expressions are as Postgres deparses them
+/// (`pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`) under `search_path = pg_catalog`,
+/// so every name outside `pg_catalog` is schema-qualified and a caller's search_path never
+/// changes the text.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableSnapshot {
     pub columns: Vec<ColumnSnapshot>,
-    /// Index names (including those backing constraints).
+    /// Indexes (including those backing constraints).
     pub indexes: Vec<IndexSnapshot>,
-    /// Constraint name and kind (`p`, `u`, `f`, `c`).
-    pub constraints: Vec<(String, char)>,
+    pub constraints: Vec<ConstraintSnapshot>,
     pub rls_enabled: bool,
     pub rls_forced: bool,
-    /// Policy name, command (`*` for ALL), USING and WITH CHECK as deparsed by Postgres.
     pub policies: Vec<PolicySnapshot>,
+    /// Names of the user (not internal) triggers.
     pub triggers: Vec<String>,
     pub has_rows: bool,
-    /// `pg_class.reltuples`, or None when the table was never analyzed or vacuumed.
+    /// `pg_class.reltuples`; None when the table was never vacuumed or analyzed.
     pub est_rows: Option<i64>,
+    /// `obj_description` of the table.
+    pub comment: Option<String>,
+    /// How Postgres deparses what the spec declares for this table, filled in by `apply` (the
+    /// shadow table, `apply::shadow`) before `plan`; None when nothing was deparsed.
+    pub declared: Option<Declared>,
 }
 
 /// A table column whose type is an enum (or an array of it), for removing enum values.
@@ -372,11 +379,17 @@ pub struct EnumUse {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ColumnSnapshot {
     pub name: String,
-    /// `format_type(atttypid, atttypmod)`
+    /// `format_type(atttypid, atttypmod)` (qualified and quoted outside pg_catalog)
     pub sql_type: String,
     pub not_null: bool,
     pub has_default: bool,
     pub generated: bool,
+    /// `pg_get_expr(adbin)` of the default (a generated column's expression is in `expression`).
+    pub default: Option<String>,
+    /// `pg_get_expr(adbin)` of a generated column.
+    pub expression: Option<String>,
+    /// `col_description`
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -387,14 +400,81 @@ pub struct IndexSnapshot {
     /// Key column names in order (expression keys show as empty strings).
     pub columns: Vec<String>,
     pub partial: bool,
+    /// The index backs a constraint (primary key, unique, exclusion).
+    pub constraint: bool,
+    /// `pg_get_indexdef` from ` USING ` on: method, keys, INCLUDE, WITH, WHERE, without the
+    /// index and table names, so that two tables' indexes compare.
+    pub definition: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConstraintSnapshot {
+    pub name: String,
+    /// `p`, `u`, `f`, `c`, `x`
+    pub kind: char,
+    /// `pg_get_constraintdef`
+    pub definition: Option<String>,
+    /// The structure of a foreign key.
+    pub foreign_key: Option<ForeignKeySnapshot>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ForeignKeySnapshot {
+    pub columns: Vec<String>,
+    pub target_schema: String,
+    pub target_table: String,
+    pub target_columns: Vec<String>,
+    /// `confdeltype` / `confupdtype`: `a` no action, `r` restrict, `c` cascade, `n` set null,
+    /// `d` set default.
+    pub on_delete: char,
+    pub on_update: char,
+    /// `confdelsetcols`: the columns `ON DELETE SET NULL/DEFAULT (…)` names (empty: all).
+    pub delete_set_columns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicySnapshot {
     pub name: String,
+    /// `polcmd`: `*` for ALL, `r`, `a`, `w`, `d`.
     pub command: char,
     pub using: Option<String>,
     pub with_check: Option<String>,
+    pub permissive: bool,
+    /// Role names; `public` for PUBLIC.
+    pub roles: Vec<String>,
+}
+
+/// What the spec declares for an existing table, deparsed by Postgres the same way as the
+/// catalog (see [`TableSnapshot`]): built on a shadow table in a rolled-back subtransaction.
+/// A key missing from a map means Postgres could not build that object on the shadow (it
+/// depends on something the plan creates first); it is then compared as "different".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Declared {
+    /// Column -> deparsed default.
+    pub defaults: std::collections::HashMap<String, String>,
+    /// Column -> deparsed generated expression.
+    pub generated: std::collections::HashMap<String, String>,
+    /// Check constraint name -> `pg_get_constraintdef`.
+    pub checks: std::collections::HashMap<String, String>,
+    /// Index name -> definition from ` USING ` on (see [`IndexSnapshot::definition`]).
+    pub indexes: std::collections::HashMap<String, String>,
+    /// The tenant policy's USING and WITH CHECK.
+    pub policy: Option<(Option<String>, Option<String>)>,
+    /// Columns whose declared default is volatile (ADD COLUMN then rewrites the table).
+    pub volatile_defaults: std::collections::HashSet<String>,
+}
+
+impl FkAction {
+    /// The `confdeltype` / `confupdtype` letter.
+    pub fn catalog_char(self) -> char {
+        match self {
+            FkAction::Cascade => 'c',
+            FkAction::Restrict => 'r',
+            FkAction::NoAction => 'a',
+            FkAction::SetNull => 'n',
+            FkAction::SetDefault => 'd',
+        }
+    }
 }
 
 impl TableSnapshot {
@@ -405,13 +485,16 @@ impl TableSnapshot {
         self.indexes.iter().find(|i| i.name == name)
     }
     pub fn has_constraint(&self, name: &str) -> bool {
-        self.constraints.iter().any(|(n, _)| n == name)
+        self.constraints.iter().any(|c| c.name == name)
     }
     pub fn primary_key(&self) -> Option<&str> {
         self.constraints
             .iter()
-            .find(|(_, k)| *k == 'p')
-            .map(|(n, _)| n.as_str())
+            .find(|c| c.kind == 'p')
+            .map(|c| c.name.as_str())
+    }
+    pub fn constraint(&self, name: &str) -> Option<&ConstraintSnapshot> {
+        self.constraints.iter().find(|c| c.name == name)
     }
 }
 

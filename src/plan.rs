@@ -1,39 +1,159 @@
 //! Stage 4 — `plan`: the SQL, generated from the validated schema and the catalog state. Pure.
 //!
-//! Order: schemas → enums → tables (no foreign keys) → keys that foreign keys need → foreign keys
-//! → indexes → triggers → RLS → policies → comments. Creating every table before any foreign key
-//! is what lets cyclic and cross-schema references apply in any payload order.
+//! The plan is built by named stages, in this order (see [`plan`]):
 //!
-//! A table that already exists is diffed, never skipped: missing columns, constraints, indexes,
-//! RLS and policy are added; columns only in the database are reported as warnings; changes that
-//! could lose data or fail on existing rows are reported as [`Risk`]s (the caller blocks on them
-//! unless `allow_destructive`). Every name is a quoted [`Name`], every literal is quoted, and the
-//! only caller text pasted in is expressions that `validate` had Postgres' parser accept.
+//! ```text
+//! [evolve: renames, drops — prepended by apply] → schemas → enums → tables → [distribute: Citus]
+//!   → target keys → foreign keys → indexes → triggers → rls → policies → comments → cost warnings
+//! ```
+//!
+//! Creating every table before any foreign key is what lets cyclic and cross-schema references
+//! apply in any payload order. A table that already exists is diffed, never skipped: missing
+//! columns, constraints, indexes, RLS and policy are added; columns only in the database are
+//! reported as warnings; changes that could lose data or fail on existing rows are reported as
+//! [`Risk`]s (the caller blocks on them unless `allow_destructive`). Every name is a quoted
+//! [`Name`], every literal is quoted, and the only caller text pasted in is expressions that
+//! `validate` had Postgres' parser accept.
+//!
+//! Every [`Step`] states what it costs: the lock it takes on its table, whether it rewrites or
+//! scans it, and the table's estimated rows (`pg_class.reltuples`; 0 for a table it creates).
 
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 
+use crate::error::RiskCode;
 use crate::ident::{quote_literal, sha256_hex, Name};
 use crate::model::*;
 use crate::validate::CatalogState;
+
+/// A table-level lock mode, as Postgres names it (the strongest one a statement takes on the
+/// table it changes; see the "Explicit Locking" chapter and each statement's page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Lock {
+    #[serde(rename = "ROW EXCLUSIVE")]
+    RowExclusive,
+    #[serde(rename = "SHARE UPDATE EXCLUSIVE")]
+    ShareUpdateExclusive,
+    #[serde(rename = "SHARE")]
+    Share,
+    #[serde(rename = "SHARE ROW EXCLUSIVE")]
+    ShareRowExclusive,
+    #[serde(rename = "ACCESS EXCLUSIVE")]
+    AccessExclusive,
+}
+
+impl Lock {
+    /// Locks that stop writers (SHARE) or everyone (ACCESS EXCLUSIVE) for the whole statement.
+    pub fn blocks_writes(self) -> bool {
+        matches!(self, Lock::Share | Lock::AccessExclusive)
+    }
+}
+
+/// What a statement costs on its table: the lock it takes, and whether it rewrites every row
+/// or reads every row (to build an index or check a constraint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    pub lock: Option<Lock>,
+    pub rewrites: bool,
+    pub scans: bool,
+}
+
+impl Cost {
+    /// No table lock (CREATE SCHEMA, CREATE TYPE, ALTER TYPE … ADD VALUE).
+    pub const NONE: Cost = Cost::lock(None);
+    /// A catalog-only ALTER TABLE (SET/DROP DEFAULT, DROP CONSTRAINT, RLS flags, policies).
+    pub const ALTER: Cost = Cost::lock(Some(Lock::AccessExclusive));
+    /// ALTER TABLE that reads every row under ACCESS EXCLUSIVE (SET NOT NULL, ADD CHECK,
+    /// ADD PRIMARY KEY / UNIQUE, which also build an index).
+    pub const ALTER_SCAN: Cost = Cost {
+        lock: Some(Lock::AccessExclusive),
+        rewrites: false,
+        scans: true,
+    };
+    /// ALTER TABLE that writes every row again (ALTER TYPE that is not binary-coercible,
+    /// ADD COLUMN with a volatile default or a stored generated expression).
+    pub const REWRITE: Cost = Cost {
+        lock: Some(Lock::AccessExclusive),
+        rewrites: true,
+        scans: true,
+    };
+    /// CREATE INDEX (without CONCURRENTLY, which cannot run in a transaction): SHARE, reads all rows.
+    pub const CREATE_INDEX: Cost = Cost {
+        lock: Some(Lock::Share),
+        rewrites: false,
+        scans: true,
+    };
+    /// ADD FOREIGN KEY: SHARE ROW EXCLUSIVE on both tables, reads the rows to validate them.
+    pub const ADD_FOREIGN_KEY: Cost = Cost {
+        lock: Some(Lock::ShareRowExclusive),
+        rewrites: false,
+        scans: true,
+    };
+    /// CREATE TRIGGER: SHARE ROW EXCLUSIVE.
+    pub const CREATE_TRIGGER: Cost = Cost::lock(Some(Lock::ShareRowExclusive));
+    /// COMMENT ON: SHARE UPDATE EXCLUSIVE.
+    pub const COMMENT: Cost = Cost::lock(Some(Lock::ShareUpdateExclusive));
+    /// UPDATE of every row (a backfill): ROW EXCLUSIVE, every row gets a new version.
+    pub const UPDATE_ALL: Cost = Cost {
+        lock: Some(Lock::RowExclusive),
+        rewrites: true,
+        scans: true,
+    };
+
+    pub const fn lock(lock: Option<Lock>) -> Cost {
+        Cost {
+            lock,
+            rewrites: false,
+            scans: false,
+        }
+    }
+}
+
+/// Tables estimated above this many rows get a warning when a step locks them for writes.
+pub const LARGE_TABLE_ROWS: i64 = 1_000_000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub kind: &'static str,
     pub object: String,
     pub sql: String,
+    pub lock: Option<Lock>,
+    pub rewrites: bool,
+    pub scans: bool,
+    /// `pg_class.reltuples` of the table (0 for a table this plan creates; null when the table
+    /// was never analyzed, or the step touches no table).
+    pub est_rows: Option<i64>,
 }
 
 impl Step {
+    /// A step whose cost is not stated (no table lock known; prefer [`Step::costed`]).
     pub fn new(kind: &'static str, object: String, sql: String) -> Step {
-        Step { kind, object, sql }
+        Step::costed(kind, object, sql, Cost::NONE, None)
+    }
+    /// A step with its cost: the lock it takes on `object`, and the table's estimated rows.
+    pub fn costed(
+        kind: &'static str,
+        object: String,
+        sql: String,
+        cost: Cost,
+        est_rows: Option<i64>,
+    ) -> Step {
+        Step {
+            kind,
+            object,
+            sql,
+            lock: cost.lock,
+            rewrites: cost.rewrites,
+            scans: cost.scans,
+            est_rows,
+        }
     }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Risk {
     pub path: String,
-    pub code: &'static str,
+    pub code: RiskCode,
     pub message: String,
     /// Rows the change touches (drops, removed enum values, NOT NULL on rows).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,8 +188,76 @@ impl Plan {
     pub fn checksum(&self) -> String {
         sha256_hex(self.script().as_bytes())
     }
-    pub(crate) fn push(&mut self, kind: &'static str, object: String, sql: String) {
-        self.steps.push(Step { kind, object, sql });
+    /// A step that touches no table.
+    pub(crate) fn push_global(&mut self, kind: &'static str, object: String, sql: String) {
+        self.steps.push(Step {
+            kind,
+            object,
+            sql,
+            lock: None,
+            rewrites: false,
+            scans: false,
+            est_rows: None,
+        });
+    }
+    pub fn risk(&mut self, path: String, code: RiskCode, message: String) {
+        self.risks.push(Risk {
+            path,
+            code,
+            message,
+            rows: None,
+            rows_counted: None,
+        });
+    }
+}
+
+/// The plan under construction, with what every stage needs to know.
+pub struct Planner<'a> {
+    pub s: &'a Schema,
+    pub st: &'a CatalogState,
+    pub p: Plan,
+    /// Tables this plan creates.
+    pub new_tables: HashSet<(String, String)>,
+    /// `(schema, table, column)` keys that tenant-bound foreign keys need on their targets.
+    needed_keys: Vec<(Name, Name, Name)>,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(s: &'a Schema, st: &'a CatalogState) -> Self {
+        Planner {
+            s,
+            st,
+            p: Plan::default(),
+            new_tables: HashSet::new(),
+            needed_keys: needed_keys(s),
+        }
+    }
+
+    /// Estimated rows of `schema.table`: 0 for a table this plan creates.
+    pub fn rows_of(&self, schema: &Name, name: &Name) -> Option<i64> {
+        match self.st.table(schema, name) {
+            Some(sn) => sn.est_rows,
+            None => Some(0),
+        }
+    }
+
+    /// A step on table `t` (schema, name), with its cost.
+    pub fn push(&mut self, kind: &'static str, t: (&Name, &Name), sql: String, cost: Cost) {
+        let est_rows = self.rows_of(t.0, t.1);
+        self.p.steps.push(Step {
+            kind,
+            object: format!("{}.{}", t.0, t.1),
+            sql,
+            lock: cost.lock,
+            rewrites: cost.rewrites,
+            scans: cost.scans,
+            est_rows,
+        });
+    }
+
+    /// A step on a table of the payload.
+    pub fn push_on(&mut self, kind: &'static str, t: &Table, sql: String, cost: Cost) {
+        self.push(kind, (&t.schema, &t.name), sql, cost);
     }
 }
 
@@ -86,14 +274,14 @@ pub fn tenant_predicate(o: &Options) -> String {
     )
 }
 
-fn col_list(cols: &[Name]) -> String {
+pub fn col_list(cols: &[Name]) -> String {
     cols.iter()
         .map(|c| c.to_string())
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn column_sql(c: &Column) -> String {
+pub fn column_sql(c: &Column) -> String {
     let mut s = format!(
         "{} {}",
         c.name,
@@ -111,7 +299,7 @@ fn column_sql(c: &Column) -> String {
     s
 }
 
-fn fk_sql(fk: &ForeignKey, o: &Options) -> String {
+pub fn fk_sql(fk: &ForeignKey, o: &Options) -> String {
     let (from, to) = if fk.tenant_bound {
         (
             vec![o.tenant_column.clone(), fk.column.clone()],
@@ -143,7 +331,7 @@ fn fk_sql(fk: &ForeignKey, o: &Options) -> String {
     s
 }
 
-fn index_sql(t: &Table, x: &Index) -> String {
+pub fn index_sql(t: &Table, x: &Index) -> String {
     let mut s = format!(
         "CREATE {}INDEX {} ON {} USING {} ({})",
         if x.unique { "UNIQUE " } else { "" },
@@ -161,6 +349,15 @@ fn index_sql(t: &Table, x: &Index) -> String {
     s
 }
 
+pub fn policy_sql(t: &Table, o: &Options) -> String {
+    let pred = tenant_predicate(o);
+    format!(
+        "CREATE POLICY {} ON {} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
+        Table::policy_name(),
+        t.qualified()
+    )
+}
+
 /// The `(tenant, column)` keys that tenant-bound foreign keys point at: name and columns.
 fn tenant_target_key(tenant: &Name, table: &Name, column: &Name) -> (Name, Vec<Name>) {
     (
@@ -174,69 +371,8 @@ fn tenant_target_key(tenant: &Name, table: &Name, column: &Name) -> (Name, Vec<N
     )
 }
 
-pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
-    let mut p = Plan::default();
-    let o = &s.options;
-
-    // 1. schemas
-    let mut schemas = BTreeSet::new();
-    for t in &s.tables {
-        schemas.insert(t.schema.clone());
-    }
-    for e in &s.enums {
-        schemas.insert(e.schema.clone());
-    }
-    for sc in schemas.iter().filter(|n| n.as_str() != "public") {
-        p.push(
-            "schema",
-            sc.as_str().to_string(),
-            format!("CREATE SCHEMA IF NOT EXISTS {sc}"),
-        );
-    }
-
-    // 2. enums
-    for e in &s.enums {
-        let q = format!("{}.{}", e.schema, e.name);
-        match st
-            .enums
-            .get(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
-        {
-            None => {
-                let vals = e
-                    .values
-                    .iter()
-                    .map(|v| quote_literal(v))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                p.push(
-                    "enum",
-                    q.clone(),
-                    format!("CREATE TYPE {q} AS ENUM ({vals})"),
-                );
-                p.enums_created += 1;
-            }
-            Some(existing) => {
-                for v in e.values.iter().filter(|v| !existing.contains(v)) {
-                    p.push(
-                        "enum_value",
-                        q.clone(),
-                        format!(
-                            "ALTER TYPE {q} ADD VALUE IF NOT EXISTS {}",
-                            quote_literal(v)
-                        ),
-                    );
-                }
-                for v in existing.iter().filter(|v| !e.values.contains(v)) {
-                    p.warnings.push(format!(
-                        "enum {q} has value {v:?} that the schema does not list; it is kept"
-                    ));
-                }
-            }
-        }
-    }
-
-    // Keys that tenant-bound foreign keys need on their targets.
-    let mut needed_keys: Vec<(Name, Name, Name)> = vec![]; // (schema, table, column)
+fn needed_keys(s: &Schema) -> Vec<(Name, Name, Name)> {
+    let mut needed: Vec<(Name, Name, Name)> = vec![];
     for t in &s.tables {
         for fk in t.foreign_keys.iter().filter(|f| f.tenant_bound) {
             let k = (
@@ -244,175 +380,309 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
                 fk.target_table.clone(),
                 fk.target_column.clone(),
             );
-            if !needed_keys.contains(&k) {
-                needed_keys.push(k);
+            if !needed.contains(&k) {
+                needed.push(k);
             }
         }
     }
-    let payload_tables: HashSet<(String, String)> = s.tables.iter().map(Table::key).collect();
+    needed
+}
 
-    // 3. tables
-    let mut new_tables: HashSet<(String, String)> = HashSet::new();
-    for t in &s.tables {
-        match st.table(&t.schema, &t.name) {
-            None => {
-                create_table(&mut p, t, &needed_keys, o);
-                new_tables.insert(t.key());
-            }
-            Some(snap) => alter_table(&mut p, s, t, snap),
+/// The plan: every stage in pipeline order. A new capability is a new stage here.
+pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
+    let mut pl = Planner::new(s, st);
+    pl.schemas();
+    pl.enums();
+    // evolve's renames and drops come first: apply prepends them (evolve::Evolution::prepend_to).
+    pl.tables();
+    // distribute (Citus): after every table exists, before keys and foreign keys.
+    pl.target_keys();
+    pl.foreign_keys();
+    pl.indexes();
+    pl.triggers();
+    pl.rls();
+    pl.policies();
+    pl.comments();
+    pl.cost_warnings();
+    pl.p
+}
+
+impl Planner<'_> {
+    /// 1. `CREATE SCHEMA IF NOT EXISTS` for every schema but `public`.
+    fn schemas(&mut self) {
+        let mut schemas = BTreeSet::new();
+        for t in &self.s.tables {
+            schemas.insert(t.schema.clone());
+        }
+        for e in &self.s.enums {
+            schemas.insert(e.schema.clone());
+        }
+        for sc in schemas.iter().filter(|n| n.as_str() != "public") {
+            self.p.push_global(
+                "schema",
+                sc.as_str().to_string(),
+                format!("CREATE SCHEMA IF NOT EXISTS {sc}"),
+            );
         }
     }
-    // keys on tables that are not in the payload (or exist already) and lack them
-    for (sc, tn, col) in &needed_keys {
-        let key = (sc.as_str().to_string(), tn.as_str().to_string());
-        if new_tables.contains(&key) {
-            continue;
+
+    /// 2. New enums are created; new values are added to existing ones.
+    fn enums(&mut self) {
+        for e in &self.s.enums {
+            let q = format!("{}.{}", e.schema, e.name);
+            match self
+                .st
+                .enums
+                .get(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
+            {
+                None => {
+                    let vals = e
+                        .values
+                        .iter()
+                        .map(|v| quote_literal(v))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.p.push_global(
+                        "enum",
+                        q.clone(),
+                        format!("CREATE TYPE {q} AS ENUM ({vals})"),
+                    );
+                    self.p.enums_created += 1;
+                }
+                Some(existing) => {
+                    for v in e.values.iter().filter(|v| !existing.contains(v)) {
+                        self.p.push_global(
+                            "enum_value",
+                            q.clone(),
+                            format!(
+                                "ALTER TYPE {q} ADD VALUE IF NOT EXISTS {}",
+                                quote_literal(v)
+                            ),
+                        );
+                    }
+                    for v in existing.iter().filter(|v| !e.values.contains(v)) {
+                        self.p.warnings.push(format!(
+                            "enum {q} has value {v:?} that the schema does not list; it is kept"
+                        ));
+                    }
+                }
+            }
         }
-        let (kname, kcols) = tenant_target_key(&o.tenant_column, tn, col);
-        let snap = st.tables.get(&key);
-        let has =
-            snap.is_some_and(|sn| has_unique_on(sn, &kcols) || sn.has_constraint(kname.as_str()));
-        if !has {
-            let spec_has = s
+    }
+
+    /// 3. Tables: created (without foreign keys), or diffed against the catalog.
+    fn tables(&mut self) {
+        for t in &self.s.tables {
+            match self.st.table(&t.schema, &t.name) {
+                None => {
+                    self.create_table(t);
+                    self.new_tables.insert(t.key());
+                }
+                Some(snap) => self.alter_table(t, snap),
+            }
+        }
+    }
+
+    /// 4. The `(tenant, column)` unique keys that tenant-bound foreign keys need, on tables that
+    /// exist already or are not in the payload (a new payload table got it in its CREATE TABLE).
+    fn target_keys(&mut self) {
+        let payload_tables: HashSet<(String, String)> =
+            self.s.tables.iter().map(Table::key).collect();
+        for (sc, tn, col) in self.needed_keys.clone() {
+            let key = (sc.as_str().to_string(), tn.as_str().to_string());
+            if self.new_tables.contains(&key) {
+                continue;
+            }
+            let (kname, kcols) = tenant_target_key(&self.s.options.tenant_column, &tn, &col);
+            let snap = self.st.tables.get(&key);
+            let has = snap
+                .is_some_and(|sn| has_unique_on(sn, &kcols) || sn.has_constraint(kname.as_str()));
+            if has {
+                continue;
+            }
+            let spec_has = self
+                .s
                 .tables
                 .iter()
                 .find(|t| t.key() == key)
                 .is_some_and(|t| t.uniques.iter().any(|u| u.columns == kcols));
             if !spec_has || !payload_tables.contains(&key) {
-                p.push(
+                self.push(
                     "constraint",
-                    format!("{sc}.{tn}"),
+                    (&sc, &tn),
                     format!(
                         "ALTER TABLE {sc}.{tn} ADD CONSTRAINT {kname} UNIQUE ({})",
                         col_list(&kcols)
                     ),
+                    Cost::ALTER_SCAN,
                 );
             }
         }
     }
 
-    // 4. foreign keys
-    for t in &s.tables {
-        let snap = st.table(&t.schema, &t.name);
-        for fk in &t.foreign_keys {
-            if snap.is_some_and(|sn| sn.has_constraint(fk.name.as_str())) {
-                continue;
-            }
-            p.push(
-                "foreign_key",
-                t.qualified(),
-                format!("ALTER TABLE {} ADD {}", t.qualified(), fk_sql(fk, o)),
-            );
-        }
-    }
-
-    // 5. indexes
-    for t in &s.tables {
-        let snap = st.table(&t.schema, &t.name);
-        for x in &t.indexes {
-            if let Some(existing) = snap.and_then(|sn| sn.index(x.name.as_str())) {
-                let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-                if existing.columns != want
-                    || existing.unique != x.unique
-                    || existing.method != x.method.sql()
-                {
-                    p.warnings.push(format!(
-                        "index {} on {} exists with another definition ({} {:?}); it is kept as it is",
-                        x.name.as_str(),
-                        t.qualified(),
-                        existing.method,
-                        existing.columns
-                    ));
+    /// 5. Foreign keys, once every table exists.
+    fn foreign_keys(&mut self) {
+        for t in &self.s.tables {
+            let snap = self.st.table(&t.schema, &t.name);
+            for fk in &t.foreign_keys {
+                if snap.is_some_and(|sn| sn.has_constraint(fk.name.as_str())) {
+                    continue;
                 }
-                continue;
+                self.push_on(
+                    "foreign_key",
+                    t,
+                    format!(
+                        "ALTER TABLE {} ADD {}",
+                        t.qualified(),
+                        fk_sql(fk, &self.s.options)
+                    ),
+                    Cost::ADD_FOREIGN_KEY,
+                );
             }
-            p.push("index", t.qualified(), index_sql(t, x));
-            p.indexes_created += 1;
         }
     }
 
-    // 6. triggers, 7. RLS, 8. policies
-    for t in &s.tables {
-        let snap = st.table(&t.schema, &t.name);
-        if t.touch_trigger
-            && !snap.is_some_and(|sn| {
+    /// 6. Indexes.
+    fn indexes(&mut self) {
+        for t in &self.s.tables {
+            let snap = self.st.table(&t.schema, &t.name);
+            for x in &t.indexes {
+                if let Some(existing) = snap.and_then(|sn| sn.index(x.name.as_str())) {
+                    let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
+                    if existing.columns != want
+                        || existing.unique != x.unique
+                        || existing.method != x.method.sql()
+                    {
+                        self.p.warnings.push(format!(
+                            "index {} on {} exists with another definition ({} {:?}); it is kept as it is",
+                            x.name.as_str(),
+                            t.qualified(),
+                            existing.method,
+                            existing.columns
+                        ));
+                    }
+                    continue;
+                }
+                self.push_on("index", t, index_sql(t, x), Cost::CREATE_INDEX);
+                self.p.indexes_created += 1;
+            }
+        }
+    }
+
+    /// 7. The `updated_at` trigger.
+    fn triggers(&mut self) {
+        for t in &self.s.tables {
+            let snap = self.st.table(&t.schema, &t.name);
+            let has = snap.is_some_and(|sn| {
                 sn.triggers
                     .iter()
                     .any(|n| n == Table::trigger_name().as_str())
-            })
-        {
-            p.push(
-                "trigger",
-                t.qualified(),
-                format!(
-                    "CREATE TRIGGER {} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()",
-                    Table::trigger_name(),
-                    t.qualified()
-                ),
-            );
-        }
-        if t.rls {
-            if !snap.is_some_and(|sn| sn.rls_enabled) {
-                p.push(
-                    "rls",
-                    t.qualified(),
-                    format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t.qualified()),
-                );
-            }
-            if t.force_rls && !snap.is_some_and(|sn| sn.rls_forced) {
-                p.push(
-                    "rls",
-                    t.qualified(),
-                    format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", t.qualified()),
-                );
-            }
-            if t.tenant_scoped
-                && !snap.is_some_and(|sn| {
-                    sn.policies
-                        .iter()
-                        .any(|x| x.name == Table::policy_name().as_str())
-                })
-            {
-                let pred = tenant_predicate(o);
-                p.push(
-                    "policy",
-                    t.qualified(),
+            });
+            if t.touch_trigger && !has {
+                self.push_on(
+                    "trigger",
+                    t,
                     format!(
-                        "CREATE POLICY {} ON {} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
-                        Table::policy_name(),
+                        "CREATE TRIGGER {} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()",
+                        Table::trigger_name(),
                         t.qualified()
                     ),
+                    Cost::CREATE_TRIGGER,
                 );
-                p.policies_created += 1;
             }
         }
     }
 
-    // 9. comments
-    for t in &s.tables {
-        if let Some(c) = &t.comment {
-            p.push(
-                "comment",
-                t.qualified(),
-                format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)),
-            );
-        }
-        for c in &t.columns {
-            if let Some(cm) = &c.comment {
-                p.push(
-                    "comment",
-                    t.qualified(),
-                    format!(
-                        "COMMENT ON COLUMN {}.{} IS {}",
-                        t.qualified(),
-                        c.name,
-                        quote_literal(cm)
-                    ),
+    /// 8. ENABLE and FORCE row level security.
+    fn rls(&mut self) {
+        for t in self.s.tables.iter().filter(|t| t.rls) {
+            let snap = self.st.table(&t.schema, &t.name);
+            if !snap.is_some_and(|sn| sn.rls_enabled) {
+                self.push_on(
+                    "rls",
+                    t,
+                    format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", t.qualified()),
+                    Cost::ALTER,
+                );
+            }
+            if t.force_rls && !snap.is_some_and(|sn| sn.rls_forced) {
+                self.push_on(
+                    "rls",
+                    t,
+                    format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", t.qualified()),
+                    Cost::ALTER,
                 );
             }
         }
     }
-    p
+
+    /// 9. The tenant policy.
+    fn policies(&mut self) {
+        for t in self.s.tables.iter().filter(|t| t.rls && t.tenant_scoped) {
+            let snap = self.st.table(&t.schema, &t.name);
+            let has = snap.is_some_and(|sn| {
+                sn.policies
+                    .iter()
+                    .any(|x| x.name == Table::policy_name().as_str())
+            });
+            if !has {
+                self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
+                self.p.policies_created += 1;
+            }
+        }
+    }
+
+    /// 10. Table and column comments.
+    fn comments(&mut self) {
+        for t in &self.s.tables {
+            if let Some(c) = &t.comment {
+                self.push_on(
+                    "comment",
+                    t,
+                    format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)),
+                    Cost::COMMENT,
+                );
+            }
+            for c in &t.columns {
+                if let Some(cm) = &c.comment {
+                    self.push_on(
+                        "comment",
+                        t,
+                        format!(
+                            "COMMENT ON COLUMN {}.{} IS {}",
+                            t.qualified(),
+                            c.name,
+                            quote_literal(cm)
+                        ),
+                        Cost::COMMENT,
+                    );
+                }
+            }
+        }
+    }
+
+    /// 11. A warning (not a risk) for every large table that a step locks against writes.
+    fn cost_warnings(&mut self) {
+        let mut seen: BTreeSet<(String, Lock)> = BTreeSet::new();
+        for st in &self.p.steps {
+            let (Some(lock), Some(rows)) = (st.lock, st.est_rows) else {
+                continue;
+            };
+            if lock.blocks_writes()
+                && rows > LARGE_TABLE_ROWS
+                && seen.insert((st.object.clone(), lock))
+            {
+                let lock_name = serde_json::to_value(lock)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                self.p.warnings.push(format!(
+                    "{} holds about {rows} rows and is locked {lock_name} while it changes; plan a quiet moment",
+                    st.object
+                ));
+            }
+        }
+    }
 }
 
 fn has_unique_on(sn: &TableSnapshot, cols: &[Name]) -> bool {
@@ -422,197 +692,266 @@ fn has_unique_on(sn: &TableSnapshot, cols: &[Name]) -> bool {
         .any(|i| i.unique && !i.partial && i.columns == want)
 }
 
-fn create_table(p: &mut Plan, t: &Table, needed_keys: &[(Name, Name, Name)], o: &Options) {
-    let mut parts: Vec<String> = t.columns.iter().map(column_sql).collect();
-    if !t.primary_key.is_empty() {
-        parts.push(format!(
-            "CONSTRAINT {} PRIMARY KEY ({})",
-            t.pk_name(),
-            col_list(&t.primary_key)
-        ));
-    }
-    for u in &t.uniques {
-        parts.push(format!(
-            "CONSTRAINT {} UNIQUE ({})",
-            u.name,
-            col_list(&u.columns)
-        ));
-    }
-    for (sc, tn, col) in needed_keys {
-        if sc == &t.schema && tn == &t.name {
-            let (kname, kcols) = tenant_target_key(&o.tenant_column, tn, col);
-            if !t.uniques.iter().any(|u| u.columns == kcols) && t.primary_key != kcols {
-                parts.push(format!("CONSTRAINT {kname} UNIQUE ({})", col_list(&kcols)));
-            }
-        }
-    }
-    for c in &t.checks {
-        parts.push(format!("CONSTRAINT {} CHECK (({}))", c.name, c.expression));
-    }
-    p.push(
-        "table",
-        t.qualified(),
-        format!(
-            "CREATE TABLE {} (\n  {}\n)",
-            t.qualified(),
-            parts.join(",\n  ")
-        ),
-    );
-    p.tables_created += 1;
-}
-
-fn alter_table(p: &mut Plan, s: &Schema, t: &Table, sn: &TableSnapshot) {
-    let o = &s.options;
-    let q = t.qualified();
-    let before = p.steps.len();
-    let keeps_own_pk = sn.primary_key().is_some()
-        && sn.column("id").is_none()
-        && t.primary_key == [Name::from_catalog("id")];
-    if keeps_own_pk {
-        p.warnings.push(format!(
-            "{q} keeps its primary key {:?}; no id column is added",
-            sn.primary_key().unwrap_or_default()
-        ));
-    }
-    for c in &t.columns {
-        if keeps_own_pk && c.auto && c.name.as_str() == "id" {
-            continue;
-        }
-        match sn.column(c.name.as_str()) {
-            None => {
-                let is_tenant = t.tenant_scoped && c.name == o.tenant_column;
-                match (&o.backfill_tenant, is_tenant && sn.has_rows) {
-                    (Some(tenant), true) => {
-                        let ty = o.tenant_type.sql();
-                        p.push(
-                            "column",
-                            q.clone(),
-                            format!("ALTER TABLE {q} ADD COLUMN {} {ty}", c.name),
-                        );
-                        p.push(
-                            "backfill",
-                            q.clone(),
-                            format!(
-                                "UPDATE {q} SET {} = {}::{ty}",
-                                c.name,
-                                quote_literal(tenant)
-                            ),
-                        );
-                        p.push(
-                            "column",
-                            q.clone(),
-                            format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
-                        );
-                        if let Some(d) = &c.default {
-                            p.push(
-                                "column",
-                                q.clone(),
-                                format!(
-                                    "ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({d})",
-                                    c.name
-                                ),
-                            );
-                        }
-                    }
-                    _ => p.push(
-                        "column",
-                        q.clone(),
-                        format!("ALTER TABLE {q} ADD COLUMN {}", column_sql(c)),
-                    ),
-                }
-            }
-            Some(live) => {
-                let want = c.sql_type.as_deref().unwrap_or_default();
-                if live.sql_type != want {
-                    p.risks.push(Risk {
-                        path: format!("{}.type", c.path),
-                        code: "type_change",
-                        message: format!(
-                            "{q}.{} is {} in the database and {want} in the schema",
-                            c.name, live.sql_type
-                        ),
-                        rows: None,
-                        rows_counted: None,
-                    });
-                    // `using` (checked by validate like any expression) converts the values;
-                    // without it, a cast.
-                    let using = match &c.using {
-                        Some(u) => format!("({u})"),
-                        None => format!("{}::{want}", c.name),
-                    };
-                    p.push(
-                        "column",
-                        q.clone(),
-                        format!(
-                            "ALTER TABLE {q} ALTER COLUMN {} TYPE {want} USING {using}",
-                            c.name
-                        ),
-                    );
-                }
-                // NOT NULL on rows holding NULL is the risk `set_not_null`, with their count
-                // (evolve::not_null_on_rows).
-                if c.not_null && !live.not_null {
-                    p.push(
-                        "column",
-                        q.clone(),
-                        format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
-                    );
-                }
-                if !c.not_null && live.not_null && !c.auto {
-                    p.warnings.push(format!(
-                        "{q}.{} is NOT NULL in the database; it is kept NOT NULL",
-                        c.name
-                    ));
-                }
-            }
-        }
-    }
-    for live in &sn.columns {
-        if t.column(&Name::from_catalog(&live.name)).is_none() {
-            p.warnings.push(format!(
-                "{q}.{} exists in the database but not in the schema; it is kept (never dropped)",
-                live.name
-            ));
-        }
-    }
-    if !keeps_own_pk && !t.primary_key.is_empty() && sn.primary_key().is_none() {
-        p.push(
-            "constraint",
-            q.clone(),
-            format!(
-                "ALTER TABLE {q} ADD CONSTRAINT {} PRIMARY KEY ({})",
+impl Planner<'_> {
+    fn create_table(&mut self, t: &Table) {
+        let o = &self.s.options;
+        let mut parts: Vec<String> = t.columns.iter().map(column_sql).collect();
+        if !t.primary_key.is_empty() {
+            parts.push(format!(
+                "CONSTRAINT {} PRIMARY KEY ({})",
                 t.pk_name(),
                 col_list(&t.primary_key)
+            ));
+        }
+        for u in &t.uniques {
+            parts.push(format!(
+                "CONSTRAINT {} UNIQUE ({})",
+                u.name,
+                col_list(&u.columns)
+            ));
+        }
+        for (sc, tn, col) in &self.needed_keys {
+            if sc == &t.schema && tn == &t.name {
+                let (kname, kcols) = tenant_target_key(&o.tenant_column, tn, col);
+                if !t.uniques.iter().any(|u| u.columns == kcols) && t.primary_key != kcols {
+                    parts.push(format!("CONSTRAINT {kname} UNIQUE ({})", col_list(&kcols)));
+                }
+            }
+        }
+        for c in &t.checks {
+            parts.push(format!("CONSTRAINT {} CHECK (({}))", c.name, c.expression));
+        }
+        self.push_on(
+            "table",
+            t,
+            format!(
+                "CREATE TABLE {} (\n  {}\n)",
+                t.qualified(),
+                parts.join(",\n  ")
             ),
+            Cost::ALTER,
         );
+        self.p.tables_created += 1;
     }
-    for u in &t.uniques {
-        if !sn.has_constraint(u.name.as_str()) {
-            p.push(
+
+    fn alter_table(&mut self, t: &Table, sn: &TableSnapshot) {
+        let o = &self.s.options;
+        let q = t.qualified();
+        let before = self.p.steps.len();
+        let keeps_own_pk = sn.primary_key().is_some()
+            && sn.column("id").is_none()
+            && t.primary_key == [Name::from_catalog("id")];
+        if keeps_own_pk {
+            self.p.warnings.push(format!(
+                "{q} keeps its primary key {:?}; no id column is added",
+                sn.primary_key().unwrap_or_default()
+            ));
+        }
+        for c in &t.columns {
+            if keeps_own_pk && c.auto && c.name.as_str() == "id" {
+                continue;
+            }
+            match sn.column(c.name.as_str()) {
+                None => self.add_column(t, sn, c),
+                Some(live) => {
+                    let want = c.sql_type.as_deref().unwrap_or_default();
+                    if live.sql_type != want {
+                        self.p.risk(
+                            format!("{}.type", c.path),
+                            RiskCode::TypeChange,
+                            format!(
+                                "{q}.{} is {} in the database and {want} in the schema",
+                                c.name, live.sql_type
+                            ),
+                        );
+                        // `using` (checked by validate like any expression) converts the values;
+                        // without it, a cast.
+                        let using = match &c.using {
+                            Some(u) => format!("({u})"),
+                            None => format!("{}::{want}", c.name),
+                        };
+                        self.push_on(
+                            "column",
+                            t,
+                            format!(
+                                "ALTER TABLE {q} ALTER COLUMN {} TYPE {want} USING {using}",
+                                c.name
+                            ),
+                            type_change_cost(&live.sql_type, want),
+                        );
+                    }
+                    // NOT NULL on rows holding NULL is the risk `set_not_null`, with their count
+                    // (evolve::not_null_on_rows).
+                    if c.not_null && !live.not_null {
+                        self.push_on(
+                            "column",
+                            t,
+                            format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
+                            Cost::ALTER_SCAN,
+                        );
+                    }
+                    if !c.not_null && live.not_null && !c.auto {
+                        self.p.warnings.push(format!(
+                            "{q}.{} is NOT NULL in the database; it is kept NOT NULL",
+                            c.name
+                        ));
+                    }
+                }
+            }
+        }
+        for live in &sn.columns {
+            if t.column(&Name::from_catalog(&live.name)).is_none() {
+                self.p.warnings.push(format!(
+                    "{q}.{} exists in the database but not in the schema; it is kept (never dropped)",
+                    live.name
+                ));
+            }
+        }
+        if !keeps_own_pk && !t.primary_key.is_empty() && sn.primary_key().is_none() {
+            self.push_on(
                 "constraint",
-                q.clone(),
+                t,
                 format!(
-                    "ALTER TABLE {q} ADD CONSTRAINT {} UNIQUE ({})",
-                    u.name,
-                    col_list(&u.columns)
+                    "ALTER TABLE {q} ADD CONSTRAINT {} PRIMARY KEY ({})",
+                    t.pk_name(),
+                    col_list(&t.primary_key)
                 ),
+                Cost::ALTER_SCAN,
             );
         }
+        for u in &t.uniques {
+            if !sn.has_constraint(u.name.as_str()) {
+                self.push_on(
+                    "constraint",
+                    t,
+                    format!(
+                        "ALTER TABLE {q} ADD CONSTRAINT {} UNIQUE ({})",
+                        u.name,
+                        col_list(&u.columns)
+                    ),
+                    Cost::ALTER_SCAN,
+                );
+            }
+        }
+        for c in &t.checks {
+            if !sn.has_constraint(c.name.as_str()) {
+                self.push_on(
+                    "constraint",
+                    t,
+                    format!(
+                        "ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({}))",
+                        c.name, c.expression
+                    ),
+                    Cost::ALTER_SCAN,
+                );
+            }
+        }
+        if self.p.steps.len() > before {
+            self.p.tables_altered += 1;
+        }
+        let _ = o;
     }
-    for c in &t.checks {
-        if !sn.has_constraint(c.name.as_str()) {
-            p.push(
-                "constraint",
-                q.clone(),
-                format!(
-                    "ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({}))",
-                    c.name, c.expression
-                ),
-            );
+
+    /// A column the table does not have yet. A tenant column added to a table with rows is
+    /// backfilled first (`options.backfill_tenant`), then made NOT NULL.
+    fn add_column(&mut self, t: &Table, sn: &TableSnapshot, c: &Column) {
+        let o = &self.s.options;
+        let q = t.qualified();
+        let is_tenant = t.tenant_scoped && c.name == o.tenant_column;
+        match (&o.backfill_tenant, is_tenant && sn.has_rows) {
+            (Some(tenant), true) => {
+                let ty = o.tenant_type.sql();
+                self.push_on(
+                    "column",
+                    t,
+                    format!("ALTER TABLE {q} ADD COLUMN {} {ty}", c.name),
+                    Cost::ALTER,
+                );
+                self.push_on(
+                    "backfill",
+                    t,
+                    format!(
+                        "UPDATE {q} SET {} = {}::{ty}",
+                        c.name,
+                        quote_literal(tenant)
+                    ),
+                    Cost::UPDATE_ALL,
+                );
+                self.push_on(
+                    "column",
+                    t,
+                    format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
+                    Cost::ALTER_SCAN,
+                );
+                if let Some(d) = &c.default {
+                    self.push_on(
+                        "column",
+                        t,
+                        format!("ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({d})", c.name),
+                        Cost::ALTER,
+                    );
+                }
+            }
+            _ => {
+                let cost = add_column_cost(c, sn);
+                self.push_on(
+                    "column",
+                    t,
+                    format!("ALTER TABLE {q} ADD COLUMN {}", column_sql(c)),
+                    cost,
+                );
+            }
         }
     }
-    if p.steps.len() > before {
-        p.tables_altered += 1;
+}
+
+/// ADD COLUMN rewrites the table when the column is stored-generated or its default is volatile
+/// (Postgres evaluates a non-volatile default once and stores it in the catalog). Whether a
+/// default is volatile is Postgres' answer, recorded in the snapshot by `apply`; without it
+/// (unit tests) any default that calls a function counts as possibly volatile. NOT NULL without
+/// a default scans (to find a row it would leave NULL).
+fn add_column_cost(c: &Column, sn: &TableSnapshot) -> Cost {
+    let volatile = c.default.as_deref().is_some_and(|d| match &sn.declared {
+        Some(dec) => dec.volatile_defaults.contains(c.name.as_str()),
+        None => d.contains('('),
+    });
+    if c.generated.is_some() || volatile {
+        Cost::REWRITE
+    } else if c.not_null {
+        Cost::ALTER_SCAN
+    } else {
+        Cost::ALTER
+    }
+}
+
+/// ALTER COLUMN TYPE rewrites the table unless the change is binary-coercible; the cases
+/// Postgres skips the rewrite for that revos can tell from the type names alone: varchar to text,
+/// varchar(n) to a longer varchar or unbounded varchar, and numeric(p,s) to a larger precision
+/// with the same scale or to unbounded numeric. Anything else is counted as a rewrite.
+pub fn type_change_cost(from: &str, to: &str) -> Cost {
+    fn args(t: &str, base: &str) -> Option<Vec<i64>> {
+        let rest = t.strip_prefix(base)?;
+        if rest.is_empty() {
+            return Some(vec![]);
+        }
+        let inner = rest.strip_prefix('(')?.strip_suffix(')')?;
+        inner.split(',').map(|x| x.trim().parse().ok()).collect()
+    }
+    let vc = "character varying";
+    let coercible = match (args(from, vc), args(to, vc)) {
+        (Some(a), Some(b)) => b.is_empty() || (!a.is_empty() && b[0] >= a[0]),
+        (Some(_), None) => to == "text",
+        _ => match (args(from, "numeric"), args(to, "numeric")) {
+            (Some(a), Some(b)) => {
+                b.is_empty() || (a.len() == 2 && b.len() == 2 && b[0] >= a[0] && b[1] == a[1])
+            }
+            _ => false,
+        },
+    };
+    if coercible {
+        Cost::ALTER
+    } else {
+        Cost::REWRITE
     }
 }
 
@@ -701,6 +1040,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
             not_null: nn,
             has_default: true,
             generated: false,
+            ..Default::default()
         };
         cat.tables.insert(
             ("public".into(), "t".into()),
@@ -720,14 +1060,19 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                     method: "btree".into(),
                     columns: vec!["tenant_id".into()],
                     partial: false,
+                    ..Default::default()
                 }],
-                constraints: vec![("t_pkey".into(), 'p')],
+                constraints: vec![ConstraintSnapshot {
+                    name: "t_pkey".into(),
+                    kind: 'p',
+                    ..Default::default()
+                }],
                 rls_enabled: true,
                 rls_forced: false,
                 policies: vec![],
                 triggers: vec!["revos_touch_updated_at".into()],
                 has_rows: true,
-                est_rows: None,
+                ..Default::default()
             },
         );
         let (s, st, issues) = run(
@@ -755,7 +1100,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         );
         assert!(sql.contains("CREATE POLICY"), "{sql}");
         assert!(!sql.contains("CREATE TRIGGER"), "{sql}");
-        let risks: Vec<&str> = p.risks.iter().map(|r| r.code).collect();
+        let risks: Vec<&str> = p.risks.iter().map(|r| r.code.as_str()).collect();
         // set_not_null needs the count of NULLs: evolve's (see evolve::tests)
         assert_eq!(risks, ["type_change"]);
         assert!(sql.contains(r#"ALTER COLUMN "a" SET NOT NULL"#), "{sql}");
@@ -765,6 +1110,89 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
             p.warnings
         );
         assert_eq!(p.tables_altered, 1);
+    }
+
+    #[test]
+    fn every_step_states_its_lock_scan_rewrite_and_rows() {
+        let mut cat = MemCatalog::default();
+        let col = |n: &str, t: &str| ColumnSnapshot {
+            name: n.into(),
+            sql_type: t.into(),
+            ..Default::default()
+        };
+        cat.tables.insert(
+            ("public".into(), "big".into()),
+            TableSnapshot {
+                columns: vec![
+                    col("id", "uuid"),
+                    col("a", "integer"),
+                    col("v", "character varying(10)"),
+                ],
+                constraints: vec![ConstraintSnapshot {
+                    name: "big_pkey".into(),
+                    kind: 'p',
+                    ..Default::default()
+                }],
+                est_rows: Some(2_500_000),
+                ..Default::default()
+            },
+        );
+        let (s, st, issues) = run(
+            json!({"schema_version": "2", "description": "d", "tables": [
+                {"name": "big", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "rls": false, "columns": [
+                    {"name": "a", "type": "bigint"}, {"name": "v", "type": "text"},
+                    {"name": "b", "type": "timestamptz", "default": "clock_timestamp()"}],
+                 "indexes": [{"columns": ["a"]}]},
+                {"name": "fresh", "tenant_scoped": false, "columns": []}]}),
+            &cat,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let p = plan(&s, &st);
+        let step = |needle: &str| {
+            p.steps
+                .iter()
+                .find(|x| x.sql.contains(needle))
+                .unwrap_or_else(|| panic!("no step with {needle}: {}", p.script()))
+        };
+        let add = step(r#"ADD COLUMN "b""#);
+        assert_eq!(
+            (add.lock, add.rewrites, add.est_rows),
+            (Some(Lock::AccessExclusive), true, Some(2_500_000))
+        );
+        let ty = step(r#"ALTER COLUMN "a" TYPE bigint"#);
+        assert!(ty.rewrites && ty.scans);
+        let vc = step(r#"ALTER COLUMN "v" TYPE text"#);
+        assert!(!vc.rewrites, "varchar to text is binary-coercible");
+        let ix = step(r#"CREATE INDEX "idx_big_a""#);
+        assert_eq!(
+            (ix.lock, ix.scans, ix.rewrites),
+            (Some(Lock::Share), true, false)
+        );
+        let create = step(r#"CREATE TABLE "public"."fresh""#);
+        assert_eq!(create.est_rows, Some(0));
+        let json = serde_json::to_value(ix).unwrap();
+        assert_eq!(json["lock"], "SHARE");
+        assert_eq!(json["est_rows"], 2_500_000);
+        let big: Vec<&String> = p
+            .warnings
+            .iter()
+            .filter(|w| w.contains("2500000 rows"))
+            .collect();
+        assert_eq!(big.len(), 2, "one per lock mode: {:?}", p.warnings);
+        assert!(!p
+            .warnings
+            .iter()
+            .any(|w| w.contains("fresh") && w.contains("rows")));
+    }
+
+    #[test]
+    fn binary_coercible_type_changes_do_not_rewrite() {
+        assert!(!type_change_cost("character varying(10)", "character varying(20)").rewrites);
+        assert!(!type_change_cost("character varying(10)", "character varying").rewrites);
+        assert!(type_change_cost("character varying(20)", "character varying(10)").rewrites);
+        assert!(!type_change_cost("numeric(8,2)", "numeric(10,2)").rewrites);
+        assert!(type_change_cost("numeric(8,2)", "numeric(10,3)").rewrites);
+        assert!(type_change_cost("integer", "bigint").rewrites);
     }
 
     #[test]

@@ -21,181 +21,216 @@ pub struct Verification {
 
 pub type Snapshots = HashMap<(String, String), TableSnapshot>;
 
+/// The checks, in pipeline order: enums, then per table its existence, columns, keys, indexes,
+/// trigger, RLS flags and tenant policy.
 pub fn verify(
     s: &Schema,
     tables: &Snapshots,
     enums: &HashMap<(String, String), Vec<String>>,
 ) -> Verification {
     let mut v = Verification::default();
-    let check = |ok: bool, what: String, v: &mut Verification| {
-        v.objects_checked += 1;
+    verify_enums(s, enums, &mut v);
+    for t in &s.tables {
+        let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
+        let Some(sn) = tables.get(&t.key()) else {
+            v.check(false, || format!("table {q} does not exist"));
+            continue;
+        };
+        v.check(true, String::new);
+        let cx = TableCheck { s, t, sn, q };
+        cx.columns(&mut v);
+        cx.keys(&mut v);
+        cx.indexes(&mut v);
+        cx.triggers(&mut v);
+        cx.rls(&mut v);
+        cx.policies(&mut v);
+    }
+    evolution(s, tables, &mut v);
+    v.ok = v.mismatches.is_empty();
+    v
+}
+
+impl Verification {
+    /// Counts one checked object; records `what` when it does not match.
+    pub fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        self.objects_checked += 1;
         if !ok {
-            v.mismatches.push(what);
+            self.mismatches.push(what());
         }
-    };
+    }
+}
+
+fn verify_enums(s: &Schema, enums: &HashMap<(String, String), Vec<String>>, v: &mut Verification) {
     for e in &s.enums {
         let labels = enums.get(&(e.schema.as_str().into(), e.name.as_str().into()));
         // Exactly the values: evolution removes the ones the payload no longer lists.
         let ok = labels.is_some_and(|l| {
             e.values.iter().all(|x| l.contains(x)) && l.iter().all(|x| e.values.contains(x))
         });
-        check(
-            ok,
+        v.check(ok, || {
             format!(
                 "enum {}.{} is missing or its values differ",
                 e.schema.as_str(),
                 e.name.as_str()
-            ),
-            &mut v,
-        );
+            )
+        });
     }
-    for t in &s.tables {
-        let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
-        let Some(sn) = tables.get(&t.key()) else {
-            check(false, format!("table {q} does not exist"), &mut v);
-            continue;
-        };
-        check(true, String::new(), &mut v);
-        let keeps_own_pk = sn.column("id").is_none() && t.primary_key == [Name::from_catalog("id")];
+}
+
+/// One table of the schema and its snapshot.
+struct TableCheck<'a> {
+    s: &'a Schema,
+    t: &'a Table,
+    sn: &'a TableSnapshot,
+    q: String,
+}
+
+impl TableCheck<'_> {
+    fn keeps_own_pk(&self) -> bool {
+        self.sn.column("id").is_none() && self.t.primary_key == [Name::from_catalog("id")]
+    }
+
+    fn columns(&self, v: &mut Verification) {
+        let (t, sn, q) = (self.t, self.sn, &self.q);
+        let keeps_own_pk = self.keeps_own_pk();
         for c in &t.columns {
             if keeps_own_pk && c.auto && c.name.as_str() == "id" {
                 continue;
             }
             let Some(live) = sn.column(c.name.as_str()) else {
-                check(
-                    false,
-                    format!("column {q}.{} does not exist", c.name.as_str()),
-                    &mut v,
-                );
+                v.check(false, || {
+                    format!("column {q}.{} does not exist", c.name.as_str())
+                });
                 continue;
             };
             let want = c.sql_type.as_deref().unwrap_or_default();
-            check(
-                live.sql_type == want,
+            v.check(live.sql_type == want, || {
                 format!(
                     "column {q}.{} is {} (schema says {want})",
                     c.name.as_str(),
                     live.sql_type
-                ),
-                &mut v,
-            );
+                )
+            });
             if c.not_null {
-                check(
-                    live.not_null,
-                    format!("column {q}.{} is not NOT NULL", c.name.as_str()),
-                    &mut v,
-                );
+                v.check(live.not_null, || {
+                    format!("column {q}.{} is not NOT NULL", c.name.as_str())
+                });
             }
             if c.default.is_some() {
-                check(
-                    live.has_default,
-                    format!("column {q}.{} has no default", c.name.as_str()),
-                    &mut v,
-                );
+                v.check(live.has_default, || {
+                    format!("column {q}.{} has no default", c.name.as_str())
+                });
             }
-            check(
-                live.generated == c.generated.is_some(),
+            v.check(live.generated == c.generated.is_some(), || {
                 format!(
                     "column {q}.{} generated={} (schema says {})",
                     c.name.as_str(),
                     live.generated,
                     c.generated.is_some()
-                ),
-                &mut v,
-            );
+                )
+            });
         }
+    }
+
+    fn keys(&self, v: &mut Verification) {
+        let (t, sn, q) = (self.t, self.sn, &self.q);
         let constraint = |name: &Name, v: &mut Verification| {
-            check(
-                sn.has_constraint(name.as_str()),
-                format!("constraint {} on {q} does not exist", name.as_str()),
-                v,
-            )
+            v.check(sn.has_constraint(name.as_str()), || {
+                format!("constraint {} on {q} does not exist", name.as_str())
+            })
         };
         let auto_pk = t.primary_key == [Name::from_catalog("id")]
             && t.column(&t.primary_key[0]).is_some_and(|c| c.auto);
         if auto_pk && sn.primary_key().is_some() {
             // an existing table keeps the primary key it has
-            check(true, String::new(), &mut v);
-        } else if !t.primary_key.is_empty() && !keeps_own_pk {
-            constraint(&t.pk_name(), &mut v);
+            v.check(true, String::new);
+        } else if !t.primary_key.is_empty() && !self.keeps_own_pk() {
+            constraint(&t.pk_name(), v);
         }
         for u in &t.uniques {
-            constraint(&u.name, &mut v);
+            constraint(&u.name, v);
         }
         for c in &t.checks {
-            constraint(&c.name, &mut v);
+            constraint(&c.name, v);
         }
         for f in &t.foreign_keys {
-            constraint(&f.name, &mut v);
+            constraint(&f.name, v);
         }
-        for x in &t.indexes {
+    }
+
+    fn indexes(&self, v: &mut Verification) {
+        for x in &self.t.indexes {
             let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-            let ok = sn
+            let ok = self
+                .sn
                 .index(x.name.as_str())
                 .is_some_and(|i| i.columns == want && i.unique == x.unique);
-            check(
-                ok,
+            v.check(ok, || {
                 format!(
-                    "index {} on {q} is missing or has other columns",
-                    x.name.as_str()
-                ),
-                &mut v,
-            );
+                    "index {} on {} is missing or has other columns",
+                    x.name.as_str(),
+                    self.q
+                )
+            });
         }
-        if t.touch_trigger {
-            let ok = sn
+    }
+
+    fn triggers(&self, v: &mut Verification) {
+        if self.t.touch_trigger {
+            let ok = self
+                .sn
                 .triggers
                 .iter()
                 .any(|n| n == Table::trigger_name().as_str());
-            check(
-                ok,
+            v.check(ok, || {
                 format!(
-                    "trigger {} on {q} does not exist",
-                    Table::trigger_name().as_str()
-                ),
-                &mut v,
-            );
-        }
-        if t.rls {
-            check(
-                sn.rls_enabled,
-                format!("row level security is not enabled on {q}"),
-                &mut v,
-            );
-            if t.force_rls {
-                check(
-                    sn.rls_forced,
-                    format!("row level security is not forced on {q}"),
-                    &mut v,
-                );
-            }
-            if t.tenant_scoped {
-                let pol = sn
-                    .policies
-                    .iter()
-                    .find(|p| p.name == Table::policy_name().as_str());
-                let tenant_expr = |e: &Option<String>| {
-                    e.as_deref().is_some_and(|e| {
-                        e.contains("current_tenant_id()")
-                            && e.contains(s.options.tenant_column.as_str())
-                    })
-                };
-                let ok = pol.is_some_and(|p| {
-                    p.command == '*' && tenant_expr(&p.using) && tenant_expr(&p.with_check)
-                });
-                check(
-                    ok,
-                    format!(
-                        "tenant policy on {q} is missing or not FOR ALL with USING and WITH CHECK"
-                    ),
-                    &mut v,
-                );
-            }
+                    "trigger {} on {} does not exist",
+                    Table::trigger_name().as_str(),
+                    self.q
+                )
+            });
         }
     }
-    evolution(s, tables, &mut v);
-    v.ok = v.mismatches.is_empty();
-    v
+
+    fn rls(&self, v: &mut Verification) {
+        if !self.t.rls {
+            return;
+        }
+        v.check(self.sn.rls_enabled, || {
+            format!("row level security is not enabled on {}", self.q)
+        });
+        if self.t.force_rls {
+            v.check(self.sn.rls_forced, || {
+                format!("row level security is not forced on {}", self.q)
+            });
+        }
+    }
+
+    fn policies(&self, v: &mut Verification) {
+        if !(self.t.rls && self.t.tenant_scoped) {
+            return;
+        }
+        let pol = self
+            .sn
+            .policies
+            .iter()
+            .find(|p| p.name == Table::policy_name().as_str());
+        let tenant_expr = |e: &Option<String>| {
+            e.as_deref().is_some_and(|e| {
+                e.contains("current_tenant_id()")
+                    && e.contains(self.s.options.tenant_column.as_str())
+            })
+        };
+        let ok = pol.is_some_and(|p| {
+            p.command == '*' && tenant_expr(&p.using) && tenant_expr(&p.with_check)
+        });
+        v.check(ok, || {
+            format!(
+                "tenant policy on {} is missing or not FOR ALL with USING and WITH CHECK",
+                self.q
+            )
+        });
+    }
 }
 
 /// What evolution removed is gone: dropped tables, columns and indexes, and the old names of
@@ -270,6 +305,7 @@ mod tests {
             not_null: nn,
             has_default: d,
             generated: false,
+            ..Default::default()
         };
         let ts = "timestamp with time zone";
         let pred = Some(
@@ -292,6 +328,7 @@ mod tests {
                     method: "btree".into(),
                     columns: vec!["id".into()],
                     partial: false,
+                    ..Default::default()
                 },
                 IndexSnapshot {
                     name: "idx_patients_tenant_id".into(),
@@ -299,6 +336,7 @@ mod tests {
                     method: "btree".into(),
                     columns: vec!["tenant_id".into()],
                     partial: false,
+                    ..Default::default()
                 },
                 IndexSnapshot {
                     name: "idx_patients_created_at".into(),
@@ -306,9 +344,14 @@ mod tests {
                     method: "btree".into(),
                     columns: vec!["tenant_id".into(), "created_at".into()],
                     partial: false,
+                    ..Default::default()
                 },
             ],
-            constraints: vec![("patients_pkey".into(), 'p')],
+            constraints: vec![ConstraintSnapshot {
+                name: "patients_pkey".into(),
+                kind: 'p',
+                ..Default::default()
+            }],
             rls_enabled: true,
             rls_forced: true,
             policies: vec![PolicySnapshot {
@@ -316,10 +359,12 @@ mod tests {
                 command: '*',
                 using: pred.clone(),
                 with_check: pred,
+                permissive: true,
+                roles: vec!["public".into()],
             }],
             triggers: vec!["revos_touch_updated_at".into()],
             has_rows: false,
-            est_rows: None,
+            ..Default::default()
         }
     }
 

@@ -248,7 +248,7 @@ unsafe fn answer(
     };
     let mut o = if status == "noop" {
         Outcome::new(
-            "noop",
+            crate::error::Status::Noop,
             format!(
                 "Schema v{version} is already applied (since {})",
                 row.applied_at
@@ -256,7 +256,7 @@ unsafe fn answer(
         )
     } else {
         let mut o = Outcome::new(
-            "conflict",
+            crate::error::Status::Conflict,
             format!("Schema v{version} was already applied with other content; change the version or set force_apply"),
         );
         o.extra

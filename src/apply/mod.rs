@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::distribute;
-use crate::error::{code, Issue};
+use crate::error::{code, Issue, Status};
 use crate::evolve;
 use crate::ident::sha256_hex;
 use crate::model::Catalog;
@@ -46,7 +46,7 @@ pub enum Mode {
 
 /// Everything the envelope reports, gathered along the way.
 struct Outcome {
-    status: &'static str,
+    status: Status,
     summary: String,
     outputs: serde_json::Map<String, Value>,
     extra: serde_json::Map<String, Value>,
@@ -54,7 +54,7 @@ struct Outcome {
 }
 
 impl Outcome {
-    fn new(status: &'static str, summary: String) -> Self {
+    fn new(status: Status, summary: String) -> Self {
         Outcome {
             status,
             summary,
@@ -170,7 +170,7 @@ fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome>
 /// The answer for a version already applied with this content.
 fn noop(version: &str, hash: &str, id: &str, applied_at: &str) -> Outcome {
     let mut o = Outcome::new(
-        "noop",
+        Status::Noop,
         format!("Schema v{version} is already applied (since {applied_at})"),
     );
     o.outputs.insert("schema_version".into(), json!(version));
@@ -286,7 +286,7 @@ fn ledger_decides(schema: &crate::model::Schema, hash: &str) -> Option<Outcome> 
         return Some(noop(&schema.version, hash, &id, &applied_at));
     }
     let mut o = Outcome::new(
-        "conflict",
+        Status::Conflict,
         format!("Schema v{} was already applied with other content; change the version or set force_apply", schema.version),
     );
     o.outputs
@@ -335,7 +335,7 @@ fn planned(
         )
     };
     let mut o = Outcome::new(
-        "planned",
+        Status::Planned,
         format!(
             "Plan for schema v{}: {} statements, {} tables to create, {} to alter{blocks}",
             schema.version,
@@ -395,7 +395,7 @@ fn execute_and_record(
             let id = ledger.insert("applied", None);
             let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
             let mut o = Outcome::new(
-                "applied",
+                Status::Applied,
                 format!(
                     "Applied schema v{}: {} tables ({} created, {} altered)",
                     schema.version,
@@ -414,7 +414,7 @@ fn execute_and_record(
         Err((message, sqlstate)) => {
             let id = ledger.insert("failed", Some((&message, &sqlstate)));
             let mut o = Outcome::new(
-                "failed",
+                Status::Failed,
                 format!(
                     "Schema v{} failed and was rolled back: {message}",
                     schema.version
@@ -465,7 +465,7 @@ fn apply_lock(timeout_ms: u64) -> Result<(), (String, String)> {
 /// recorded; the caller may retry.
 fn lock_wait_failed((message, sqlstate): (String, String)) -> Outcome {
     let mut o = Outcome::new(
-        "failed",
+        Status::Failed,
         format!("Another schema change held the apply lock past lock_timeout_ms ({message}); nothing was executed"),
     );
     o.extra.insert(
@@ -487,7 +487,7 @@ fn blocked(issues: Vec<Issue>, risks: Vec<Value>) -> Outcome {
             issues.len()
         )
     };
-    let mut o = Outcome::new("blocked", summary);
+    let mut o = Outcome::new(Status::Blocked, summary);
     o.extra.insert("validation_errors".into(), json!(issues));
     if !risks.is_empty() {
         o.extra.insert("risks".into(), json!(risks));
@@ -502,7 +502,7 @@ fn envelope(
     inputs_hash: &str,
     o: Outcome,
 ) -> Value {
-    let success = matches!(o.status, "applied" | "noop" | "planned");
+    let success = o.status.success();
     let mut result = serde_json::Map::new();
     result.insert("status".into(), json!(o.status));
     result.insert("summary".into(), json!(o.summary));
@@ -528,13 +528,8 @@ fn envelope(
 }
 
 /// Under PostgREST (`request.method` is set) the HTTP status follows the outcome.
-fn set_response_status(status: &str) {
-    let code = match status {
-        "applied" | "noop" | "planned" => "200",
-        "blocked" => "400",
-        "conflict" => "409",
-        _ => "500",
-    };
+fn set_response_status(status: Status) {
+    let code = status.http();
     let under_postgrest: Option<String> =
         Spi::get_one("SELECT nullif(current_setting('request.method', true), '')")
             .ok()

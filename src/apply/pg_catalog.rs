@@ -304,37 +304,64 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 }
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
-/// triggers, as JSON per table. Only catalogs are read; `pg_get_expr` (which opens the table,
-/// and so would wait behind a lock another session holds) runs only when `$3` is true, which
-/// `verify` uses after the DDL already holds the table's lock.
+/// triggers, comments and estimated rows, as JSON per table. Only catalogs are read, except that
+/// `pg_get_expr` (defaults, generated expressions, policies) opens the table with ACCESS SHARE,
+/// so it runs only when `$3` is true and under the call's `lock_timeout`. [`load_snapshots`]
+/// runs it under `search_path = pg_catalog`: every deparsed name is schema-qualified.
 const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'rls_enabled', c.relrowsecurity,
   'rls_forced',  c.relforcerowsecurity,
-  'reltuples',   c.reltuples,
+  'est_rows', CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END,
+  'comment', (SELECT ds.description FROM pg_catalog.pg_description ds
+               WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = 0),
   'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text,
                        CASE WHEN bt.typnamespace = 11 THEN pg_catalog.format_type(a.atttypid, a.atttypmod)
                             ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.replace(bn.nspname, '"', '""') OPERATOR(pg_catalog.||) '"."' OPERATOR(pg_catalog.||) pg_catalog.replace(bt.typname, '"', '""') OPERATOR(pg_catalog.||) '"'
                                  OPERATOR(pg_catalog.||) CASE WHEN bt.oid OPERATOR(pg_catalog.<>) tt.oid THEN '[]' ELSE '' END END,
-                       a.attnotnull, a.atthasdef, a.attgenerated <> '') ORDER BY a.attnum)
+                       a.attnotnull, a.atthasdef, a.attgenerated <> '',
+                       CASE WHEN $3 AND ad.oid IS NOT NULL THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
+                       (SELECT ds.description FROM pg_catalog.pg_description ds
+                         WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = a.attnum))
+                       ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a
                 JOIN pg_catalog.pg_type tt ON tt.oid = a.atttypid
                 JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN tt.typcategory = 'A' AND tt.typelem <> 0 THEN tt.typelem ELSE tt.oid END
                 JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
+                LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
   'indexes', coalesce((SELECT jsonb_agg(jsonb_build_array(ic.relname::text, i.indisunique, am.amname::text,
                        (SELECT coalesce(jsonb_agg(coalesce(att.attname::text, '') ORDER BY k.ord), '[]')
                           FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
                           LEFT JOIN pg_catalog.pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
                          WHERE k.ord <= i.indnkeyatts),
-                       i.indpred IS NOT NULL))
+                       i.indpred IS NOT NULL,
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_constraint ico WHERE ico.conindid = i.indexrelid AND ico.conrelid = c.oid),
+                       CASE WHEN $3 THEN (SELECT pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') + 1)
+                                            FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
-  'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text))
-                FROM pg_catalog.pg_constraint co WHERE co.conrelid = c.oid), '[]'),
+  'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text,
+                       CASE WHEN $3 THEN pg_catalog.pg_get_constraintdef(co.oid) END,
+                       CASE WHEN co.contype = 'f' THEN jsonb_build_array(
+                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
+                         fn.nspname::text, fc.relname::text,
+                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.confkey) WITH ORDINALITY k(attnum, ord)
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.confrelid AND fa.attnum = k.attnum),
+                         co.confdeltype::text, co.confupdtype::text,
+                         (SELECT coalesce(jsonb_agg(fa.attname::text ORDER BY k.ord), '[]') FROM unnest(co.confdelsetcols) WITH ORDINALITY k(attnum, ord)
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum)) END))
+                FROM pg_catalog.pg_constraint co
+                LEFT JOIN pg_catalog.pg_class fc ON fc.oid = co.confrelid
+                LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+                WHERE co.conrelid = c.oid), '[]'),
   'policies', coalesce((SELECT jsonb_agg(jsonb_build_array(p.polname::text, p.polcmd::text,
                        CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polqual, p.polrelid) END,
-                       CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) END))
+                       CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) END,
+                       p.polpermissive,
+                       (SELECT coalesce(jsonb_agg(CASE WHEN r.role = 0 THEN 'public' ELSE pr.rolname::text END ORDER BY 1), '[]')
+                          FROM unnest(p.polroles) AS r(role) LEFT JOIN pg_catalog.pg_roles pr ON pr.oid = r.role)))
                 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
   'triggers', coalesce((SELECT jsonb_agg(t.tgname::text) FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
@@ -349,6 +376,7 @@ pub fn load_snapshots(
     rows_unless_column: Option<&str>,
     with_policy_expressions: bool,
 ) -> HashMap<(String, String), TableSnapshot> {
+    let saved_path = with_catalog_search_path();
     let rows: Vec<(String, String, Value)> = Spi::connect(|c| {
         let table = c.select(
             SNAPSHOT_SQL,
@@ -369,6 +397,7 @@ pub fn load_snapshots(
         Ok::<_, pgrx::spi::Error>(out)
     })
     .unwrap_or_else(|e| pgrx::error!("revos: reading the catalog failed: {e}"));
+    restore_search_path(saved_path);
     let mut map = HashMap::new();
     for (s, n, j) in rows {
         let mut snap = parse_snapshot(&j);
@@ -391,9 +420,35 @@ fn table_has_rows(schema: &str, name: &str) -> bool {
     Spi::get_one::<bool>(&sql).ok().flatten().unwrap_or(false)
 }
 
+/// Sets `search_path = pg_catalog` for this transaction and returns the previous value: under it
+/// Postgres deparses every name outside pg_catalog schema-qualified.
+pub fn with_catalog_search_path() -> Option<String> {
+    let saved: Option<String> = Spi::get_one("SELECT pg_catalog.current_setting('search_path')")
+        .ok()
+        .flatten();
+    Spi::run("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
+        .unwrap_or_else(|e| pgrx::error!("revos: setting search_path failed: {e}"));
+    saved
+}
+
+pub fn restore_search_path(saved: Option<String>) {
+    Spi::run_with_args(
+        "SELECT pg_catalog.set_config('search_path', $1, true)",
+        &[saved.unwrap_or_default().into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: restoring search_path failed: {e}"));
+}
+
 fn parse_snapshot(j: &Value) -> TableSnapshot {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let os = |v: &Value| v.as_str().map(str::to_string);
     let b = |v: &Value| v.as_bool().unwrap_or(false);
+    let ch = |v: &Value| v.as_str().and_then(|x| x.chars().next()).unwrap_or('?');
+    let names = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| a.iter().map(s).collect())
+            .unwrap_or_default()
+    };
     let arr = |k: &str| {
         j.get(k)
             .and_then(Value::as_array)
@@ -403,14 +458,22 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
     TableSnapshot {
         rls_enabled: b(&j["rls_enabled"]),
         rls_forced: b(&j["rls_forced"]),
+        est_rows: j["est_rows"].as_i64(),
+        comment: os(&j["comment"]),
         columns: arr("columns")
             .iter()
-            .map(|c| ColumnSnapshot {
-                name: s(&c[0]),
-                sql_type: s(&c[1]),
-                not_null: b(&c[2]),
-                has_default: b(&c[3]),
-                generated: b(&c[4]),
+            .map(|c| {
+                let generated = b(&c[4]);
+                ColumnSnapshot {
+                    name: s(&c[0]),
+                    sql_type: s(&c[1]),
+                    not_null: b(&c[2]),
+                    has_default: b(&c[3]) && !generated,
+                    generated,
+                    default: if generated { None } else { os(&c[5]) },
+                    expression: if generated { os(&c[5]) } else { None },
+                    comment: os(&c[6]),
+                }
             })
             .collect(),
         indexes: arr("indexes")
@@ -419,33 +482,43 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                 name: s(&i[0]),
                 unique: b(&i[1]),
                 method: s(&i[2]),
-                columns: i[3]
-                    .as_array()
-                    .map(|a| a.iter().map(s).collect())
-                    .unwrap_or_default(),
+                columns: names(&i[3]),
                 partial: b(&i[4]),
+                constraint: b(&i[5]),
+                definition: os(&i[6]),
             })
             .collect(),
         constraints: arr("constraints")
             .iter()
-            .map(|c| (s(&c[0]), s(&c[1]).chars().next().unwrap_or('?')))
+            .map(|c| ConstraintSnapshot {
+                name: s(&c[0]),
+                kind: ch(&c[1]),
+                definition: os(&c[2]),
+                foreign_key: c[3].as_array().map(|f| ForeignKeySnapshot {
+                    columns: names(&f[0]),
+                    target_schema: s(&f[1]),
+                    target_table: s(&f[2]),
+                    target_columns: names(&f[3]),
+                    on_delete: ch(&f[4]),
+                    on_update: ch(&f[5]),
+                    delete_set_columns: names(&f[6]),
+                }),
+            })
             .collect(),
         policies: arr("policies")
             .iter()
             .map(|p| PolicySnapshot {
                 name: s(&p[0]),
-                command: s(&p[1]).chars().next().unwrap_or('?'),
-                using: p[2].as_str().map(str::to_string),
-                with_check: p[3].as_str().map(str::to_string),
+                command: ch(&p[1]),
+                using: os(&p[2]),
+                with_check: os(&p[3]),
+                permissive: b(&p[4]),
+                roles: names(&p[5]),
             })
             .collect(),
         triggers: arr("triggers").iter().map(s).collect(),
         has_rows: false,
-        // -1: never analyzed or vacuumed (PostgreSQL 14+), so no estimate.
-        est_rows: j["reltuples"]
-            .as_f64()
-            .filter(|n| *n >= 0.0)
-            .map(|n| n.round() as i64),
+        declared: None,
     }
 }
 
