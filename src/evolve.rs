@@ -566,7 +566,13 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         if removed.is_empty() {
             continue;
         }
-        let uses = state.enum_usage.get(&key).cloned().unwrap_or_default();
+        let uses: Vec<EnumUse> = state
+            .enum_usage
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|u| after_evolution(s, u))
+            .collect();
         let in_use: i64 = uses.iter().map(|u| u.rows).sum();
         let q = format!("{}.{}", en.schema, en.name);
         e.risks.push(risk(
@@ -641,6 +647,41 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         );
         state.enums.insert(key, en.values.clone());
     }
+}
+
+/// A column using an enum, as it will be named when the type is recreated (evolution renamed
+/// its table or itself before); None when evolution drops it (nothing to convert or refuse).
+fn after_evolution(s: &Schema, u: &EnumUse) -> Option<EnumUse> {
+    if s.drop_tables
+        .iter()
+        .any(|d| d.schema.as_str() == u.schema && d.name.as_str() == u.table)
+    {
+        return None;
+    }
+    let mut out = u.clone();
+    let table = s.tables.iter().find(|t| {
+        t.schema.as_str() == u.schema
+            && (t
+                .renamed_from
+                .as_ref()
+                .is_some_and(|o| o.as_str() == u.table)
+                || t.name.as_str() == u.table)
+    });
+    let Some(t) = table else {
+        return Some(out);
+    };
+    out.table = t.name.as_str().to_string();
+    if t.drop_columns.iter().any(|d| d.name.as_str() == u.column) {
+        return None;
+    }
+    if let Some(c) = t.columns.iter().find(|c| {
+        c.renamed_from
+            .as_ref()
+            .is_some_and(|o| o.as_str() == u.column)
+    }) {
+        out.column = c.name.as_str().to_string();
+    }
+    Some(out)
 }
 
 /// NOT NULL where rows would violate it: a new NOT NULL column without a default (every row
@@ -1021,13 +1062,36 @@ mod tests {
         );
         cat.usage
             .insert(("public".into(), "mood".into()), vec![use_(3)]);
-        let (_, issues) = pipeline(v, &cat);
+        let (_, issues) = pipeline(v.clone(), &cat);
         assert_eq!(issues.len(), 1, "{issues:?}");
         assert_eq!(
             (issues[0].path.as_str(), issues[0].code),
             ("enums[0].values", code::ENUM_VALUE_IN_USE)
         );
         assert!(issues[0].message.contains("public.diary.mood (3 rows)"));
+        // the column's table renamed and the column renamed before: converted under the new
+        // names; a dropped column is neither converted nor counted
+        let mut v2 = v.clone();
+        v2["tables"] = json!([{"name": "journal", "renamed_from": "diary", "drop_columns": ["old_mood"],
+            "columns": [{"name": "feeling", "renamed_from": "mood", "type": "mood"}]}]);
+        let mut dropped = use_(5);
+        dropped.column = "old_mood".into();
+        cat.usage
+            .insert(("public".into(), "mood".into()), vec![use_(0), dropped]);
+        let mut diary = TableSnapshot::default();
+        diary.columns = vec![
+            col("mood", "\"public\".\"mood\"", false),
+            col("old_mood", "\"public\".\"mood\"", false),
+        ];
+        cat.tables.insert(("public".into(), "diary".into()), diary);
+        let (p, issues) = pipeline(v2, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        let sql = p.script();
+        assert!(
+            sql.contains(r#"ALTER TABLE "public"."journal" ALTER COLUMN "feeling" TYPE "public"."mood" USING "feeling"::text"#),
+            "{sql}"
+        );
+        assert!(!sql.contains("old_mood\" TYPE"), "{sql}");
     }
 
     #[test]
