@@ -16,10 +16,12 @@
 //! (`drop_table`, `drop_column`, `drop_index`, `drop_enum_value`) with the rows affected; a new
 //! NOT NULL that rows would violate is `set_not_null` with the count of those rows.
 
+use std::collections::HashMap;
+
 use crate::error::{code, Issue, RiskCode};
 use crate::ident::{quote_literal, Name};
 use crate::model::*;
-use crate::plan::{Cost, Plan, Risk, Step};
+use crate::plan::{Cost, Plan, Risk, Step, LARGE_TABLE_ROWS};
 use crate::validate::CatalogState;
 
 /// What evolution does; [`Evolution::prepend_to`] puts it in front of the table plan.
@@ -34,10 +36,14 @@ pub struct Evolution {
 }
 
 impl Evolution {
+    /// Renames and drops are catalog changes under ACCESS EXCLUSIVE (no rewrite, no scan).
     fn step(&mut self, kind: &'static str, object: String, sql: String) {
-        // Renames and drops are catalog changes under ACCESS EXCLUSIVE (no rewrite, no scan).
-        self.steps
-            .push(Step::costed(kind, object, sql, Cost::ALTER, None));
+        self.costed(kind, object, sql, Cost::ALTER);
+    }
+
+    /// `est_rows` is filled in at the end of [`evolve`], from the table the step names.
+    fn costed(&mut self, kind: &'static str, object: String, sql: String, cost: Cost) {
+        self.steps.push(Step::costed(kind, object, sql, cost, None));
     }
 
     /// The evolution steps run after the schemas are created and before every other step (enums,
@@ -45,6 +51,21 @@ impl Evolution {
     pub fn prepend_to(self, p: &mut Plan) {
         let at = p.steps.iter().take_while(|s| s.kind == "schema").count();
         let rest = p.steps.split_off(at);
+        // the plan's own rule for large tables (plan::cost_warnings), for these steps
+        let mut warned = std::collections::BTreeSet::new();
+        for st in &self.steps {
+            if let (Some(lock), Some(rows)) = (st.lock, st.est_rows) {
+                if lock.blocks_writes()
+                    && rows > LARGE_TABLE_ROWS
+                    && warned.insert(st.object.clone())
+                {
+                    p.warnings.push(format!(
+                        "{} holds about {rows} rows and is locked ACCESS EXCLUSIVE while it changes; plan a quiet moment",
+                        st.object
+                    ));
+                }
+            }
+        }
         p.steps.extend(self.steps);
         p.steps.extend(rest);
         let risks = std::mem::take(&mut p.risks);
@@ -196,6 +217,7 @@ pub fn counts_needed(s: &Schema, state: &CatalogState) -> Vec<CountRequest> {
 /// The evolution of `s` against `state`; `state` becomes the catalog as it will be after it.
 pub fn evolve(s: &Schema, state: &mut CatalogState) -> Evolution {
     let mut e = Evolution::default();
+    let mut est: HashMap<String, Option<i64>> = estimates(state);
     drop_tables(s, state, &mut e);
     rename_tables(s, state, &mut e);
     rename_columns(s, state, &mut e);
@@ -205,7 +227,21 @@ pub fn evolve(s: &Schema, state: &mut CatalogState) -> Evolution {
     drop_enum_values(s, state, &mut e);
     not_null_on_rows(s, state, &mut e);
     using_without_values(s, state, &mut e);
+    // each step's est_rows: its table as it was (drops) or as it will be (renames)
+    est.extend(estimates(state));
+    for st in &mut e.steps {
+        st.est_rows = est.get(&st.object).copied().flatten();
+    }
     e
+}
+
+/// `"schema"."table"` → `pg_class.reltuples` of every table in the state.
+fn estimates(state: &CatalogState) -> HashMap<String, Option<i64>> {
+    state
+        .tables
+        .iter()
+        .map(|((sc, tn), snap)| (qualified(sc, tn), snap.est_rows))
+        .collect()
 }
 
 fn qualified(schema: &str, name: &str) -> String {
@@ -274,6 +310,12 @@ fn rename_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
                 format!("ALTER TABLE {}.{old} RENAME TO {}", t.schema, t.name),
             );
             state.tables.insert(t.key(), snap);
+            retarget_foreign_keys(
+                state,
+                t.schema.as_str(),
+                (old.as_str(), t.name.as_str()),
+                None,
+            );
         }
     }
 }
@@ -283,6 +325,7 @@ fn rename_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
 /// old name (so a misspelt old name is seen, and the old column is reported as undeclared).
 fn rename_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
     for t in &s.tables {
+        let mut renamed: Vec<(&str, &str)> = vec![];
         let Some(snap) = state.tables.get_mut(&t.key()) else {
             continue;
         };
@@ -314,6 +357,7 @@ fn rename_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
                         ),
                     );
                     rename_column_in(snap, old.as_str(), c.name.as_str());
+                    renamed.push((old.as_str(), c.name.as_str()));
                 }
                 (false, false) => e.warnings.push(format!(
                     "{}.{}: renamed_from {:?}, but neither column exists; it is added as a new column",
@@ -324,22 +368,77 @@ fn rename_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
                 (false, true) => {}
             }
         }
+        for (old, new) in renamed {
+            let name = t.name.as_str();
+            retarget_foreign_keys(state, t.schema.as_str(), (name, name), Some((old, new)));
+        }
     }
 }
 
-/// The snapshot after `RENAME COLUMN`: the column and the index key columns that name it.
+/// The snapshot after `RENAME COLUMN`, as Postgres will show it then: the column, index key
+/// columns, foreign key columns, and every deparsed expression that names it (defaults,
+/// generated expressions, index and constraint definitions, policies).
 fn rename_column_in(snap: &mut TableSnapshot, old: &str, new: &str) {
-    for col in snap.columns.iter_mut().filter(|c| c.name == old) {
-        col.name = new.to_string();
+    let re = |e: &mut String| *e = rename_identifier(e, old, new);
+    for col in &mut snap.columns {
+        if col.name == old {
+            col.name = new.to_string();
+        }
+        col.default
+            .iter_mut()
+            .chain(col.expression.iter_mut())
+            .for_each(re);
     }
     for x in &mut snap.indexes {
         for k in x.columns.iter_mut().filter(|k| *k == old) {
             *k = new.to_string();
         }
+        x.definition.iter_mut().for_each(re);
+    }
+    for c in &mut snap.constraints {
+        c.definition.iter_mut().for_each(re);
+        if let Some(fk) = &mut c.foreign_key {
+            for k in fk
+                .columns
+                .iter_mut()
+                .chain(fk.delete_set_columns.iter_mut())
+            {
+                if k == old {
+                    *k = new.to_string();
+                }
+            }
+        }
     }
     for p in &mut snap.policies {
-        for e in [&mut p.using, &mut p.with_check].into_iter().flatten() {
-            *e = rename_identifier(e, old, new);
+        p.using
+            .iter_mut()
+            .chain(p.with_check.iter_mut())
+            .for_each(re);
+    }
+}
+
+/// Foreign keys of every table in the state that point at a renamed table (or column) point at
+/// the new name, as Postgres will show them after the rename.
+fn retarget_foreign_keys(
+    state: &mut CatalogState,
+    schema: &str,
+    table: (&str, &str),
+    column: Option<(&str, &str)>,
+) {
+    for snap in state.tables.values_mut() {
+        for c in &mut snap.constraints {
+            let Some(fk) = &mut c.foreign_key else {
+                continue;
+            };
+            if fk.target_schema != schema || fk.target_table != table.0 {
+                continue;
+            }
+            fk.target_table = table.1.to_string();
+            if let Some((old, new)) = column {
+                for k in fk.target_columns.iter_mut().filter(|k| *k == old) {
+                    *k = new.to_string();
+                }
+            }
         }
     }
 }
@@ -604,16 +703,18 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             ));
         }
         let old = Name::derived(&format!("{}_revos_old", en.name.as_str()));
-        e.step(
+        e.costed(
             "enum_recreate",
             q.clone(),
             format!("ALTER TYPE {q} RENAME TO {old}"),
+            Cost::NONE,
         );
         let vals: Vec<String> = en.values.iter().map(|v| quote_literal(v)).collect();
-        e.step(
+        e.costed(
             "enum_recreate",
             q.clone(),
             format!("CREATE TYPE {q} AS ENUM ({})", vals.join(", ")),
+            Cost::NONE,
         );
         for u in &uses {
             let tq = qualified(&u.schema, &u.table);
@@ -627,10 +728,11 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
                     format!("ALTER TABLE {tq} ALTER COLUMN {col} DROP DEFAULT"),
                 );
             }
-            e.step(
+            e.costed(
                 "enum_recreate",
                 tq.clone(),
                 format!("ALTER TABLE {tq} ALTER COLUMN {col} TYPE {ty} USING {col}::{via}::{ty}"),
+                Cost::REWRITE,
             );
             if let Some(d) = &u.default {
                 e.step(
@@ -640,10 +742,11 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
                 );
             }
         }
-        e.step(
+        e.costed(
             "enum_recreate",
             q.clone(),
             format!("DROP TYPE {}.{old}", en.schema),
+            Cost::NONE,
         );
         state.enums.insert(key, en.values.clone());
     }
@@ -1092,6 +1195,12 @@ mod tests {
             "{sql}"
         );
         assert!(!sql.contains("old_mood\" TYPE"), "{sql}");
+        let convert = p
+            .steps
+            .iter()
+            .find(|st| st.sql.contains("\"feeling\" TYPE"))
+            .unwrap();
+        assert!(convert.rewrites, "ALTER COLUMN … TYPE rewrites the table");
     }
 
     #[test]
@@ -1126,6 +1235,78 @@ mod tests {
         let (p, _) = pipeline(v, &cat);
         assert!(p.risks.is_empty(), "{:?}", p.risks);
         assert!(p.script().contains(r#"ALTER COLUMN "email" SET NOT NULL"#));
+    }
+
+    #[test]
+    fn after_a_rename_the_snapshot_reads_as_postgres_will_show_it() {
+        let mut people = revos_table("people", Some(2_000_000));
+        people.columns[5].default = Some("lower(email)".into());
+        people.indexes[3].definition = Some("btree (tenant_id, email)".into());
+        people.constraints.push(ConstraintSnapshot {
+            name: "ck_people_email".into(),
+            kind: 'c',
+            definition: Some("CHECK ((email <> ''::text))".into()),
+            foreign_key: None,
+        });
+        let mut kids = revos_table("kids", Some(5));
+        kids.constraints.push(ConstraintSnapshot {
+            name: "fk_kids_parent".into(),
+            kind: 'f',
+            definition: None,
+            foreign_key: Some(ForeignKeySnapshot {
+                columns: vec!["tenant_id".into(), "parent".into()],
+                target_schema: "public".into(),
+                target_table: "people".into(),
+                target_columns: vec!["tenant_id".into(), "email".into()],
+                ..Default::default()
+            }),
+        });
+        let cat = cat_with(&[("people", people), ("kids", kids)]);
+        let (s, mut state, issues) = run(
+            payload(json!([
+                {"name": "persons", "renamed_from": "people", "columns": [
+                    {"name": "mail", "renamed_from": "email", "type": "text", "unique": true}]},
+                {"name": "kids", "columns": [{"name": "parent", "type": "text"}]}])),
+            &cat,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let e = evolve(&s, &mut state);
+        let sn = &state.tables[&("public".to_string(), "persons".to_string())];
+        assert_eq!(sn.columns[5].name, "mail");
+        assert_eq!(sn.columns[5].default.as_deref(), Some("lower(mail)"));
+        assert_eq!(
+            sn.index("uq_persons_mail").unwrap().definition.as_deref(),
+            Some("btree (tenant_id, mail)")
+        );
+        assert_eq!(
+            sn.constraints.last().unwrap().definition.as_deref(),
+            Some("CHECK ((mail <> ''::text))")
+        );
+        let fk = state.tables[&("public".to_string(), "kids".to_string())]
+            .constraints
+            .last()
+            .unwrap()
+            .foreign_key
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (fk.target_table.as_str(), fk.target_columns),
+            ("persons", vec!["tenant_id".to_string(), "mail".to_string()])
+        );
+        // every step states its cost: ACCESS EXCLUSIVE, no rewrite, the table's rows
+        assert!(e
+            .steps
+            .iter()
+            .all(|st| st.est_rows == Some(2_000_000) && !st.rewrites && st.lock.is_some()));
+        let mut p = Plan::default();
+        e.prepend_to(&mut p);
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("\"public\".\"persons\" holds about 2000000 rows")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]
