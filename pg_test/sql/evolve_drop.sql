@@ -30,6 +30,9 @@ ANALYZE evo_drop.scratch;
 SELECT r ->> 'code' AS code, r ->> 'rows' AS rows, r ->> 'rows_counted' AS counted
   FROM jsonb_array_elements(revos.plan_schema(:'v2') -> 'result' -> 'risks') AS r;
 SELECT revos.plan_schema(:'v2') -> 'result' -> 'plan' ->> 'sql' AS sql;
+-- what each step costs: the lock it takes, whether it rewrites or scans, the table's estimated rows
+SELECT st ->> 'kind' AS kind, st ->> 'lock' AS lock, st ->> 'rewrites' AS rewrites, st ->> 'scans' AS scans, st ->> 'est_rows' AS est_rows
+  FROM jsonb_array_elements(revos.plan_schema(:'v2') -> 'result' -> 'plan' -> 'steps') AS st;
 
 -- 3. allowed: dropped, and verified gone
 SELECT r -> 'result' ->> 'status' AS status, r -> 'result' -> 'verification' ->> 'ok' AS verified

@@ -27,6 +27,9 @@ UPDATE evo_enum.diary SET mood = 'sad' WHERE mood = 'meh';
 SELECT r ->> 'code' AS code, r ->> 'rows' AS rows
   FROM jsonb_array_elements(revos.plan_schema(:'v2') -> 'result' -> 'risks') AS r;
 SELECT revos.plan_schema(:'v2') -> 'result' -> 'plan' ->> 'sql' AS sql;
+-- converting the column rewrites the table
+SELECT st ->> 'object' AS object, st ->> 'lock' AS lock, st ->> 'rewrites' AS rewrites, left(st ->> 'sql', 60) AS sql
+  FROM jsonb_array_elements(revos.plan_schema(:'v2') -> 'result' -> 'plan' -> 'steps') AS st;
 SELECT revos.apply_schema(:'v2') -> 'result' ->> 'status' AS status;
 
 -- the new type has exactly the listed values; the data and the default came along
