@@ -266,7 +266,83 @@ const SQL_WORDS: &[&str] = &[
     "numeric",
     "8",
     "2",
+    // evolution
+    "RENAME",
+    "DROP",
 ];
+
+/// The catalog as it would be after `schema` applied (names, types, indexes, keys), so that a
+/// second version can evolve it.
+fn catalog_after(schema: &crate::model::Schema) -> MemCatalog {
+    use crate::model::*;
+    let mut cat = MemCatalog::default();
+    for t in &schema.tables {
+        let mut constraints = vec![];
+        let mut indexes: Vec<IndexSnapshot> = t
+            .indexes
+            .iter()
+            .map(|x| IndexSnapshot {
+                name: x.name.as_str().into(),
+                columns: x.columns.iter().map(|c| c.as_str().into()).collect(),
+                method: x.method.sql().into(),
+                ..Default::default()
+            })
+            .collect();
+        for (name, kind) in std::iter::once((t.pk_name(), 'p'))
+            .chain(t.uniques.iter().map(|u| (u.name.clone(), 'u')))
+        {
+            indexes.push(IndexSnapshot {
+                name: name.as_str().into(),
+                unique: true,
+                ..Default::default()
+            });
+            constraints.push(ConstraintSnapshot {
+                name: name.as_str().into(),
+                kind,
+                ..Default::default()
+            });
+        }
+        let snap = TableSnapshot {
+            columns: t
+                .columns
+                .iter()
+                .map(|c| ColumnSnapshot {
+                    name: c.name.as_str().into(),
+                    sql_type: c.sql_type.clone().unwrap_or_default(),
+                    not_null: c.not_null,
+                    has_default: c.default.is_some(),
+                    ..Default::default()
+                })
+                .collect(),
+            indexes,
+            constraints,
+            est_rows: Some(3),
+            ..Default::default()
+        };
+        cat.tables.insert(t.key(), snap);
+    }
+    cat
+}
+
+/// Version 2 of a generated schema: every table renamed, its first column renamed, its caller
+/// index dropped, a table that does not exist dropped.
+fn evolved(v1: &Value) -> Value {
+    let mut v2 = v1.clone();
+    v2["schema_version"] = json!("2");
+    v2["drop_tables"] = json!(["no such table"]);
+    for t in v2["tables"].as_array_mut().unwrap() {
+        let old = t["name"].as_str().unwrap().to_string();
+        t["renamed_from"] = json!(old);
+        t["name"] = json!(format!("{old} v2"));
+        if let Some(c) = t["columns"].as_array_mut().unwrap().first_mut() {
+            let old = c["name"].as_str().unwrap().to_string();
+            c["renamed_from"] = json!(old);
+            c["name"] = json!(format!("{old} v2"));
+        }
+        t["indexes"] = json!([]);
+    }
+    v2
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
@@ -276,6 +352,34 @@ proptest! {
         let _ = pipeline(&v);
         let _ = pipeline(&json!({"payload": v.clone()}));
         let _ = pipeline(&json!({"schema_version": "1", "description": "d", "tables": [v]}));
+    }
+
+    #[test]
+    fn every_identifier_in_evolution_sql_is_quoted(s in arb_valid_schema()) {
+        let mut issues = vec![];
+        let raw = read_schema(&s, &mut issues);
+        let mut v1 = normalize(&raw, &mut issues);
+        let (more, _) = validate(&mut v1, &MemCatalog::default());
+        prop_assert!(issues.is_empty() && more.is_empty(), "{issues:?} {more:?}");
+        let cat = catalog_after(&v1);
+        let v2 = evolved(&s);
+        let raw = read_schema(&v2, &mut issues);
+        let mut schema = normalize(&raw, &mut issues);
+        let (more, mut state) = validate(&mut schema, &cat);
+        issues.extend(more);
+        let e = crate::evolve::evolve(&schema, &mut state);
+        issues.extend(e.issues.iter().cloned());
+        prop_assert!(issues.is_empty(), "{issues:?}");
+        let renames = e.steps.iter().filter(|st| st.kind == "rename_table").count();
+        prop_assert_eq!(renames, schema.tables.len());
+        let mut p = plan(&schema, &state);
+        e.prepend_to(&mut p);
+        let sql = p.script();
+        prop_assert!(!sql.contains("CREATE TABLE"), "a renamed table is not created again:\n{sql}");
+        let bare = strip_quoted(&sql);
+        for word in bare.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty()) {
+            prop_assert!(SQL_WORDS.contains(&word), "unquoted word {word:?} in\n{sql}");
+        }
     }
 
     #[test]
