@@ -75,6 +75,25 @@ impl Evolution {
     }
 }
 
+/// What evolution did, counted from the plan's steps (for the envelope's `primary_outputs`).
+pub fn counts(p: &Plan) -> Vec<(&'static str, usize)> {
+    let n = |kind: &str| p.steps.iter().filter(|st| st.kind == kind).count();
+    vec![
+        ("tables_renamed", n("rename_table")),
+        ("columns_renamed", n("rename_column")),
+        ("tables_dropped", n("drop_table")),
+        ("columns_dropped", n("drop_column")),
+        ("indexes_dropped", n("drop_index")),
+        (
+            "enums_recreated",
+            p.steps
+                .iter()
+                .filter(|st| st.kind == "enum_recreate" && st.sql.starts_with("CREATE TYPE"))
+                .count(),
+        ),
+    ]
+}
+
 /// How many rows a change touches, and how that number was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rows {

@@ -234,6 +234,22 @@ fn drops_are_blocked_with_their_rows_then_applied_and_idempotent() {
     // allowed: dropped, and verified gone
     let env = apply(&mut c, &allow(v2.clone()));
     assert_eq!(status(&env), "applied", "{env:#}");
+    let out = &env["result"]["primary_outputs"];
+    assert_eq!(
+        (
+            &out["tables_dropped"],
+            &out["columns_dropped"],
+            &out["indexes_dropped"]
+        ),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    assert!(
+        env["result"]["summary"]
+            .as_str()
+            .unwrap()
+            .ends_with("; evolution: 1 tables dropped, 1 columns dropped, 1 indexes dropped"),
+        "{env:#}"
+    );
     assert_eq!(text(&mut c, "SELECT to_regclass('scratch')::text"), None);
     assert_eq!(
         text(&mut c, "SELECT to_regclass('idx_orders_code')::text"),

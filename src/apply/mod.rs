@@ -313,10 +313,27 @@ fn plan_outputs(
     outputs.insert("indexes_created".into(), json!(p.indexes_created));
     outputs.insert("policies_created".into(), json!(p.policies_created));
     outputs.insert("enums_created".into(), json!(p.enums_created));
+    for (key, n) in evolve::counts(p) {
+        outputs.insert(key.into(), json!(n));
+    }
     outputs.insert("schema_hash".into(), json!(hash));
     outputs.insert("checksum".into(), json!(p.checksum()));
     outputs.insert("warnings".into(), json!(p.warnings));
     outputs
+}
+
+/// `; evolution: 1 tables renamed, 2 columns dropped` — only what happened.
+fn evolution_summary(p: &Plan) -> String {
+    let done: Vec<String> = evolve::counts(p)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
+        .collect();
+    if done.is_empty() {
+        String::new()
+    } else {
+        format!("; evolution: {}", done.join(", "))
+    }
 }
 
 /// plan_schema's answer: the steps, the SQL and the risks; nothing executed or recorded.
@@ -397,11 +414,12 @@ fn execute_and_record(
             let mut o = Outcome::new(
                 Status::Applied,
                 format!(
-                    "Applied schema v{}: {} tables ({} created, {} altered)",
+                    "Applied schema v{}: {} tables ({} created, {} altered){}",
                     schema.version,
                     schema.tables.len(),
                     p.tables_created,
-                    p.tables_altered
+                    p.tables_altered,
+                    evolution_summary(p)
                 ),
             );
             outputs.insert("migration_log_id".into(), json!(id));
