@@ -802,7 +802,7 @@ impl Planner<'_> {
         for live in &sn.columns {
             if t.column(&Name::from_catalog(&live.name)).is_none() {
                 self.p.warnings.push(format!(
-                    "{q}.{} exists in the database but not in the schema; it is kept (never dropped)",
+                    "{q}.{} exists in the database but not in the schema; it is kept (list it in drop_columns to drop it)",
                     live.name
                 ));
             }
