@@ -497,6 +497,55 @@ BEGIN
 END
 $$;
 
+-- The event hash in Rust (same bytes as the SQL definition) and verify_ledger in one pass over the
+-- events (issue 13).
+CREATE OR REPLACE FUNCTION revos.event_hash(e revos.events) RETURNS text
+LANGUAGE c STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'event_hash_wrapper';
+
+CREATE OR REPLACE FUNCTION revos.verify_ledger(tenant text DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH ev AS (
+    SELECT e.id,
+           e.tenant_id,
+           e.hash IS NOT DISTINCT FROM revos.event_hash(e)
+           AND e.prev_hash IS NOT DISTINCT FROM coalesce(lag(e.hash) OVER w, repeat('0', 64)) AS ok,
+           lead(e.id) OVER w IS NULL AS is_last
+    FROM revos.events e
+    WHERE $1 IS NULL OR e.tenant_id = $1
+    WINDOW w AS (PARTITION BY e.tenant_id ORDER BY e.id)
+),
+one_pass AS (
+    SELECT count(*) AS events,
+           min(ev.id) FILTER (WHERE NOT ev.ok) AS first_bad,
+           coalesce(jsonb_object_agg(CASE WHEN ev.tenant_id IS NULL THEN 'global' ELSE 'tenant:' || ev.tenant_id END, ev.id)
+                    FILTER (WHERE ev.is_last), '{}'::jsonb) AS tails
+    FROM ev
+),
+tails AS (
+    SELECT t.key AS chain, t.value::text::bigint AS id FROM one_pass, jsonb_each(one_pass.tails) t
+),
+heads AS (
+    SELECT h.chain, h.last_id FROM revos.event_chain_heads h
+    WHERE $1 IS NULL OR h.chain = 'tenant:' || $1
+),
+bad_heads AS (
+    SELECT coalesce((SELECT min(e.id) FROM revos.events e
+                      WHERE (CASE WHEN e.tenant_id IS NULL THEN 'global' ELSE 'tenant:' || e.tenant_id END) = h.chain
+                        AND e.id > h.last_id),
+                    h.last_id, t.id) AS id
+    FROM tails t FULL JOIN heads h ON h.chain = t.chain
+    WHERE t.id IS DISTINCT FROM h.last_id
+)
+SELECT jsonb_build_object(
+    'ok',              (SELECT first_bad IS NULL FROM one_pass) AND NOT EXISTS (SELECT 1 FROM bad_heads),
+    'events_checked',  (SELECT events FROM one_pass),
+    'chains_checked',  (SELECT count(*) FROM (SELECT chain FROM tails UNION SELECT chain FROM heads) c),
+    'first_broken_id', (SELECT min(b.id) FROM (SELECT first_bad AS id FROM one_pass UNION ALL SELECT id FROM bad_heads) b))
+$$;
+
 -- Privileges (sql/ledger.sql and sql/finalize.sql of 0.2.0).
 REVOKE EXECUTE ON FUNCTION revos.events_chain() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.events_append_only() FROM PUBLIC;

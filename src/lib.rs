@@ -25,6 +25,7 @@ mod fuzz;
 
 pub mod api;
 pub mod apply;
+pub mod event_hash;
 
 ::pgrx::pg_module_magic!(name, version);
 
