@@ -9,6 +9,7 @@
 //!
 //! `api` is the thin `#[pg_extern]` layer that Postgres calls.
 
+pub mod compare;
 pub mod distribute;
 pub mod error;
 pub mod evolve;

@@ -462,6 +462,9 @@ pub struct Declared {
     pub policy: Option<(Option<String>, Option<String>)>,
     /// Columns whose declared default is volatile (ADD COLUMN then rewrites the table).
     pub volatile_defaults: std::collections::HashSet<String>,
+    /// Check name -> rows that violate its declared expression, counted for checks whose
+    /// definition changes.
+    pub check_violations: std::collections::HashMap<String, i64>,
 }
 
 impl FkAction {

@@ -21,6 +21,7 @@
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 
+use crate::compare;
 use crate::error::RiskCode;
 use crate::ident::{quote_literal, sha256_hex, Name};
 use crate::model::*;
@@ -173,6 +174,10 @@ pub struct Plan {
     pub enums_created: usize,
     pub warnings: Vec<String>,
     pub risks: Vec<Risk>,
+    /// What the spec declares for each existing table, deparsed (see [`Declared`]): `verify`
+    /// compares the catalog after the DDL with the same forms.
+    #[serde(skip)]
+    pub declared: std::collections::HashMap<(String, String), Declared>,
 }
 
 impl Plan {
@@ -220,6 +225,9 @@ pub struct Planner<'a> {
     pub new_tables: HashSet<(String, String)>,
     /// `(schema, table, column)` keys that tenant-bound foreign keys need on their targets.
     needed_keys: Vec<(Name, Name, Name)>,
+    /// Columns dropped and added again (a changed generated expression): what depended on them
+    /// (indexes, checks) is gone and is created again.
+    rebuilt: HashSet<(String, String, String)>,
 }
 
 impl<'a> Planner<'a> {
@@ -230,7 +238,26 @@ impl<'a> Planner<'a> {
             p: Plan::default(),
             new_tables: HashSet::new(),
             needed_keys: needed_keys(s),
+            rebuilt: HashSet::new(),
         }
+    }
+
+    /// The live table and what the spec declares for it, deparsed.
+    fn live(&self, t: &Table) -> Option<(&'a TableSnapshot, Option<&'a Declared>)> {
+        self.st
+            .table(&t.schema, &t.name)
+            .map(|sn| (sn, sn.declared.as_ref()))
+    }
+
+    /// Whether any of `cols` of `t` is dropped and added again by this plan.
+    fn touches_rebuilt(&self, t: &Table, cols: &[Name]) -> bool {
+        cols.iter().any(|c| {
+            self.rebuilt.contains(&(
+                t.schema.as_str().to_string(),
+                t.name.as_str().to_string(),
+                c.as_str().to_string(),
+            ))
+        })
     }
 
     /// Estimated rows of `schema.table`: 0 for a table this plan creates.
@@ -404,6 +431,14 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     pl.policies();
     pl.comments();
     pl.cost_warnings();
+    for t in &s.tables {
+        if let Some(d) = st
+            .table(&t.schema, &t.name)
+            .and_then(|sn| sn.declared.clone())
+        {
+            pl.p.declared.insert(t.key(), d);
+        }
+    }
     pl.p
 }
 
@@ -520,48 +555,53 @@ impl Planner<'_> {
         }
     }
 
-    /// 5. Foreign keys, once every table exists.
+    /// 5. Foreign keys, once every table exists. An existing one whose columns, target or
+    /// actions differ is replaced (dropped and added in one statement).
     fn foreign_keys(&mut self) {
+        let o = &self.s.options;
         for t in &self.s.tables {
             let snap = self.st.table(&t.schema, &t.name);
             for fk in &t.foreign_keys {
-                if snap.is_some_and(|sn| sn.has_constraint(fk.name.as_str())) {
-                    continue;
-                }
-                self.push_on(
-                    "foreign_key",
-                    t,
-                    format!(
-                        "ALTER TABLE {} ADD {}",
-                        t.qualified(),
-                        fk_sql(fk, &self.s.options)
+                let sql = format!("ALTER TABLE {} ADD {}", t.qualified(), fk_sql(fk, o));
+                match snap.and_then(|sn| compare::fk_matches(fk, o, sn)) {
+                    Some(true) => {}
+                    Some(false) => self.push_on(
+                        "foreign_key",
+                        t,
+                        format!(
+                            "ALTER TABLE {} DROP CONSTRAINT {}, ADD {}",
+                            t.qualified(),
+                            fk.name,
+                            fk_sql(fk, o)
+                        ),
+                        Cost::ALTER_SCAN,
                     ),
-                    Cost::ADD_FOREIGN_KEY,
-                );
+                    None => self.push_on("foreign_key", t, sql, Cost::ADD_FOREIGN_KEY),
+                }
             }
         }
     }
 
-    /// 6. Indexes.
+    /// 6. Indexes. An existing one whose uniqueness, method, keys, INCLUDE or WHERE differ is
+    /// rebuilt (DROP INDEX, CREATE INDEX).
     fn indexes(&mut self) {
         for t in &self.s.tables {
-            let snap = self.st.table(&t.schema, &t.name);
+            let live = self.live(t);
             for x in &t.indexes {
-                if let Some(existing) = snap.and_then(|sn| sn.index(x.name.as_str())) {
-                    let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-                    if existing.columns != want
-                        || existing.unique != x.unique
-                        || existing.method != x.method.sql()
-                    {
-                        self.p.warnings.push(format!(
-                            "index {} on {} exists with another definition ({} {:?}); it is kept as it is",
-                            x.name.as_str(),
-                            t.qualified(),
-                            existing.method,
-                            existing.columns
-                        ));
+                let mut cols = x.columns.clone();
+                cols.extend(x.include.iter().cloned());
+                let rebuilt = self.touches_rebuilt(t, &cols);
+                match live.and_then(|(sn, d)| compare::index_matches(x, sn, d)) {
+                    Some(true) if !rebuilt => continue,
+                    Some(false) if !rebuilt => {
+                        self.push_on(
+                            "index",
+                            t,
+                            format!("DROP INDEX {}.{}", t.schema, x.name),
+                            Cost::ALTER,
+                        );
                     }
-                    continue;
+                    _ => {}
                 }
                 self.push_on("index", t, index_sql(t, x), Cost::CREATE_INDEX);
                 self.p.indexes_created += 1;
@@ -616,47 +656,83 @@ impl Planner<'_> {
         }
     }
 
-    /// 9. The tenant policy.
+    /// 9. The tenant policy: created, or replaced when its command, roles, USING or WITH CHECK
+    /// differ. Another PERMISSIVE policy on a tenant-scoped table is OR-ed with it and widens
+    /// what a tenant sees: the risk `foreign_policy`, dropped when allowed.
     fn policies(&mut self) {
         for t in self.s.tables.iter().filter(|t| t.rls && t.tenant_scoped) {
-            let snap = self.st.table(&t.schema, &t.name);
-            let has = snap.is_some_and(|sn| {
-                sn.policies
-                    .iter()
-                    .any(|x| x.name == Table::policy_name().as_str())
-            });
-            if !has {
-                self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
-                self.p.policies_created += 1;
+            let live = self.live(t);
+            match live.and_then(|(sn, d)| compare::policy_matches(sn, d)) {
+                Some(true) => {}
+                Some(false) => {
+                    self.push_on(
+                        "policy",
+                        t,
+                        format!("DROP POLICY {} ON {}", Table::policy_name(), t.qualified()),
+                        Cost::ALTER,
+                    );
+                    self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
+                }
+                None => {
+                    self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
+                    self.p.policies_created += 1;
+                }
+            }
+            let Some((sn, _)) = live else { continue };
+            for fp in compare::foreign_policies(t, sn) {
+                let name = Name::from_catalog(&fp.name);
+                self.p.risk(
+                    t.path.clone(),
+                    RiskCode::ForeignPolicy,
+                    format!(
+                        "{} has the PERMISSIVE policy {} (USING {}), which the schema does not declare; it is OR-ed with the tenant policy and lets a tenant see other rows; allow_destructive drops it",
+                        t.qualified(),
+                        name,
+                        fp.using.as_deref().unwrap_or("-")
+                    ),
+                );
+                self.push_on(
+                    "policy",
+                    t,
+                    format!("DROP POLICY {name} ON {}", t.qualified()),
+                    Cost::ALTER,
+                );
             }
         }
     }
 
-    /// 10. Table and column comments.
+    /// 10. Table and column comments: on a new table or column when declared; on an existing
+    /// one when the declared comment differs from `obj_description` / `col_description`.
     fn comments(&mut self) {
         for t in &self.s.tables {
+            let snap = self.st.table(&t.schema, &t.name);
             if let Some(c) = &t.comment {
-                self.push_on(
-                    "comment",
-                    t,
-                    format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)),
-                    Cost::COMMENT,
-                );
-            }
-            for c in &t.columns {
-                if let Some(cm) = &c.comment {
+                if !snap.is_some_and(|sn| compare::comment_matches(&t.comment, &sn.comment)) {
                     self.push_on(
                         "comment",
                         t,
-                        format!(
-                            "COMMENT ON COLUMN {}.{} IS {}",
-                            t.qualified(),
-                            c.name,
-                            quote_literal(cm)
-                        ),
+                        format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)),
                         Cost::COMMENT,
                     );
                 }
+            }
+            for c in &t.columns {
+                let Some(cm) = &c.comment else { continue };
+                let live = snap.and_then(|sn| sn.column(c.name.as_str()));
+                if live.is_some_and(|l| compare::comment_matches(&c.comment, &l.comment)) {
+                    continue;
+                }
+                self.push_on(
+                    "comment",
+                    t,
+                    format!(
+                        "COMMENT ON COLUMN {}.{} IS {}",
+                        t.qualified(),
+                        c.name,
+                        quote_literal(cm)
+                    ),
+                    Cost::COMMENT,
+                );
             }
         }
     }
@@ -796,6 +872,7 @@ impl Planner<'_> {
                             c.name
                         ));
                     }
+                    self.column_expressions(t, sn, c, live);
                 }
             }
         }
@@ -833,23 +910,152 @@ impl Planner<'_> {
                 );
             }
         }
-        for c in &t.checks {
-            if !sn.has_constraint(c.name.as_str()) {
-                self.push_on(
-                    "constraint",
-                    t,
-                    format!(
-                        "ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({}))",
-                        c.name, c.expression
-                    ),
-                    Cost::ALTER_SCAN,
-                );
-            }
+        self.checks(t, sn);
+        for (kind, name) in compare::undeclared(self.s, t, sn) {
+            self.p.warnings.push(format!(
+                "{q} has the {kind} {} that the schema does not declare; it is kept",
+                Name::from_catalog(&name)
+            ));
+        }
+        if sn.declared.is_none() {
+            self.p.warnings.push(format!(
+                "{q}: the declared defaults, checks, generated expressions, index definitions and policy could not be deparsed by Postgres for comparison; they were compared by presence and structure only"
+            ));
         }
         if self.p.steps.len() > before {
             self.p.tables_altered += 1;
         }
         let _ = o;
+    }
+
+    /// An existing column's default and generated expression, compared as Postgres deparses
+    /// them. A default is set or dropped (catalog only); a generated expression that differs is
+    /// the risk `generated_change` (PostgreSQL 15 cannot alter it: the column is dropped and added
+    /// again, which rewrites the table and recomputes every value); a generated column the schema
+    /// declares plain keeps its values (DROP EXPRESSION).
+    fn column_expressions(
+        &mut self,
+        t: &Table,
+        sn: &TableSnapshot,
+        c: &Column,
+        live: &ColumnSnapshot,
+    ) {
+        let q = t.qualified();
+        let d = sn.declared.as_ref();
+        // revos's own columns on an adopted table keep the defaults they have (validate adopts
+        // them), except the tenant column, whose default is the tenant.
+        let adopted = c.auto && !(t.tenant_scoped && c.name == self.s.options.tenant_column);
+        match compare::generated_matches(c, live, d) {
+            Some(false) if c.generated.is_none() => self.push_on(
+                "column",
+                t,
+                format!("ALTER TABLE {q} ALTER COLUMN {} DROP EXPRESSION", c.name),
+                Cost::ALTER,
+            ),
+            Some(false) => {
+                self.p.risk(
+                    format!("{}.generated", c.path),
+                    RiskCode::GeneratedChange,
+                    format!(
+                        "{q}.{} is generated as {} in the database; the schema says {}: the column is dropped and added again (the table is rewritten; indexes and checks on it are created again)",
+                        c.name,
+                        live.expression.as_deref().unwrap_or("(not generated)"),
+                        c.generated.as_deref().unwrap_or_default()
+                    ),
+                );
+                self.push_on(
+                    "column",
+                    t,
+                    format!(
+                        "ALTER TABLE {q} DROP COLUMN {}, ADD COLUMN {}",
+                        c.name,
+                        column_sql(c)
+                    ),
+                    Cost::REWRITE,
+                );
+                self.rebuilt.insert((
+                    t.schema.as_str().to_string(),
+                    t.name.as_str().to_string(),
+                    c.name.as_str().to_string(),
+                ));
+                return;
+            }
+            _ => {}
+        }
+        if adopted || c.generated.is_some() {
+            return;
+        }
+        if compare::default_matches(c, live, d) == Some(false) {
+            let sql = match &c.default {
+                Some(def) => format!(
+                    "ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({def})",
+                    c.name
+                ),
+                None => format!("ALTER TABLE {q} ALTER COLUMN {} DROP DEFAULT", c.name),
+            };
+            self.push_on("column", t, sql, Cost::ALTER);
+        }
+    }
+
+    /// Check constraints: added when missing; replaced (dropped and added in one statement, so
+    /// the new one is validated against every row) when `pg_get_constraintdef` differs. A new
+    /// definition that existing rows violate is the risk `check_change` with their count; with
+    /// allow_destructive it is added NOT VALID (new rows are checked, those rows are kept).
+    fn checks(&mut self, t: &Table, sn: &TableSnapshot) {
+        let q = t.qualified();
+        for c in &t.checks {
+            let add = format!("ADD CONSTRAINT {} CHECK (({}))", c.name, c.expression);
+            if !sn.has_constraint(c.name.as_str()) {
+                self.push_on(
+                    "constraint",
+                    t,
+                    format!("ALTER TABLE {q} {add}"),
+                    Cost::ALTER_SCAN,
+                );
+                continue;
+            }
+            // A column of this table is dropped and added again: Postgres dropped the checks on
+            // it along, so every check is put back (IF EXISTS: the others are still there).
+            let rebuilt = self
+                .rebuilt
+                .iter()
+                .any(|(sc, tn, _)| sc == t.schema.as_str() && tn == t.name.as_str());
+            let differs = compare::check_matches(c, sn, sn.declared.as_ref()) == Some(false);
+            if !differs && !rebuilt {
+                continue;
+            }
+            let violating = sn
+                .declared
+                .as_ref()
+                .and_then(|d| d.check_violations.get(c.name.as_str()))
+                .copied()
+                .unwrap_or(0);
+            let not_valid = if violating > 0 {
+                self.p.risks.push(Risk {
+                    path: c.path.clone(),
+                    code: RiskCode::CheckChange,
+                    message: format!(
+                        "{q}: check {} becomes {}; {violating} existing row(s) violate it (counted); allow_destructive adds it NOT VALID (new rows are checked, those rows are kept)",
+                        c.name, c.expression
+                    ),
+                    rows: Some(violating),
+                    rows_counted: Some(true),
+                });
+                " NOT VALID"
+            } else {
+                ""
+            };
+            self.push_on(
+                "constraint",
+                t,
+                format!(
+                    "ALTER TABLE {q} DROP CONSTRAINT {}{}, {add}{not_valid}",
+                    if rebuilt { "IF EXISTS " } else { "" },
+                    c.name
+                ),
+                Cost::ALTER_SCAN,
+            );
+        }
     }
 
     /// A column the table does not have yet. A tenant column added to a table with rows is

@@ -9,6 +9,7 @@
 use serde::Serialize;
 use std::collections::HashMap;
 
+use crate::compare;
 use crate::ident::Name;
 use crate::model::*;
 
@@ -116,18 +117,40 @@ impl TableCheck<'_> {
                     format!("column {q}.{} is not NOT NULL", c.name.as_str())
                 });
             }
-            if c.default.is_some() {
+            let d = sn.declared.as_ref();
+            let adopted = c.auto && !(t.tenant_scoped && c.name == self.s.options.tenant_column);
+            if c.generated.is_none() && !adopted {
+                // the same comparison as plan's: deparsed defaults when the spec side was deparsed
+                let ok = match compare::default_matches(c, live, d) {
+                    Some(ok) => ok,
+                    None => live.has_default == c.default.is_some(),
+                };
+                v.check(ok, || {
+                    format!(
+                        "column {q}.{} has default {} (schema says {})",
+                        c.name.as_str(),
+                        live.default.as_deref().unwrap_or("none"),
+                        c.default.as_deref().unwrap_or("none")
+                    )
+                });
+            } else if c.default.is_some() {
                 v.check(live.has_default, || {
                     format!("column {q}.{} has no default", c.name.as_str())
                 });
             }
-            v.check(live.generated == c.generated.is_some(), || {
-                format!(
-                    "column {q}.{} generated={} (schema says {})",
-                    c.name.as_str(),
-                    live.generated,
-                    c.generated.is_some()
-                )
+            v.check(
+                compare::generated_matches(c, live, d) != Some(false),
+                || {
+                    format!(
+                        "column {q}.{} is generated as {} (schema says {})",
+                        c.name.as_str(),
+                        live.expression.as_deref().unwrap_or("nothing"),
+                        c.generated.as_deref().unwrap_or("nothing")
+                    )
+                },
+            );
+            v.check(compare::comment_matches(&c.comment, &live.comment), || {
+                format!("column {q}.{} has another comment", c.name.as_str())
             });
         }
     }
@@ -150,26 +173,49 @@ impl TableCheck<'_> {
         for u in &t.uniques {
             constraint(&u.name, v);
         }
+        let d = sn.declared.as_ref();
         for c in &t.checks {
             constraint(&c.name, v);
+            v.check(compare::check_matches(c, sn, d) != Some(false), || {
+                format!(
+                    "check {} on {q} is {} (schema says {})",
+                    c.name.as_str(),
+                    sn.constraint(c.name.as_str())
+                        .and_then(|x| x.definition.as_deref())
+                        .unwrap_or("-"),
+                    c.expression
+                )
+            });
         }
         for f in &t.foreign_keys {
             constraint(&f.name, v);
+            v.check(
+                compare::fk_matches(f, &self.s.options, sn) != Some(false),
+                || {
+                    format!(
+                        "foreign key {} on {q} has other columns, target or actions than the schema says",
+                        f.name.as_str()
+                    )
+                },
+            );
         }
+        v.check(compare::comment_matches(&t.comment, &sn.comment), || {
+            format!("table {q} has another comment")
+        });
     }
 
     fn indexes(&self, v: &mut Verification) {
         for x in &self.t.indexes {
-            let want: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-            let ok = self
-                .sn
-                .index(x.name.as_str())
-                .is_some_and(|i| i.columns == want && i.unique == x.unique);
-            v.check(ok, || {
+            let ok = compare::index_matches(x, self.sn, self.sn.declared.as_ref());
+            v.check(ok == Some(true), || {
                 format!(
-                    "index {} on {} is missing or has other columns",
+                    "index {} on {} is missing or defined otherwise ({})",
                     x.name.as_str(),
-                    self.q
+                    self.q,
+                    self.sn
+                        .index(x.name.as_str())
+                        .and_then(|i| i.definition.as_deref())
+                        .unwrap_or("missing")
                 )
             });
         }
@@ -210,26 +256,21 @@ impl TableCheck<'_> {
         if !(self.t.rls && self.t.tenant_scoped) {
             return;
         }
-        let pol = self
-            .sn
-            .policies
-            .iter()
-            .find(|p| p.name == Table::policy_name().as_str());
-        let tenant_expr = |e: &Option<String>| {
-            e.as_deref().is_some_and(|e| {
-                e.contains("current_tenant_id()")
-                    && e.contains(self.s.options.tenant_column.as_str())
-            })
-        };
-        let ok = pol.is_some_and(|p| {
-            p.command == '*' && tenant_expr(&p.using) && tenant_expr(&p.with_check)
-        });
-        v.check(ok, || {
+        let ok = compare::policy_matches(self.sn, self.sn.declared.as_ref());
+        v.check(ok == Some(true), || {
             format!(
-                "tenant policy on {} is missing or not FOR ALL with USING and WITH CHECK",
+                "tenant policy on {} is missing, or not FOR ALL TO PUBLIC with the tenant USING and WITH CHECK",
                 self.q
             )
         });
+        for p in compare::foreign_policies(self.t, self.sn) {
+            v.check(false, || {
+                format!(
+                    "{} still has the PERMISSIVE policy {} that the schema does not declare",
+                    self.q, p.name
+                )
+            });
+        }
     }
 }
 
@@ -410,7 +451,7 @@ mod tests {
                 Box::new(|sn| sn.columns[5].not_null = false),
             ),
             (
-                "no default",
+                "has default none",
                 Box::new(|sn| sn.columns[1].has_default = false),
             ),
             (
@@ -435,6 +476,73 @@ mod tests {
         }
         let v = verify(&s, &HashMap::new(), &HashMap::new());
         assert_eq!(v.mismatches, ["table public.patients does not exist"]);
+    }
+
+    #[test]
+    fn a_change_that_did_not_land_fails_with_the_deparsed_forms() {
+        let (s, _, issues) = run(
+            json!({"schema_version": "2", "description": "d", "tables": [{"name": "patients", "columns": [
+                {"name": "first_name", "type": "text", "not_null": true, "default": "'x'"}],
+                "checks": [{"name": "ck_len", "expression": "length(first_name) > 1"}]}]}),
+            &MemCatalog::default(),
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let mut sn = applied_snapshot();
+        sn.columns[5].has_default = true;
+        sn.columns[5].default = Some("'x'::text".into());
+        sn.constraints.push(ConstraintSnapshot {
+            name: "ck_len".into(),
+            kind: 'c',
+            definition: Some("CHECK ((length(first_name) > 1))".into()),
+            ..Default::default()
+        });
+        let mut d = Declared::default();
+        d.defaults.insert("first_name".into(), "'x'::text".into());
+        d.checks
+            .insert("ck_len".into(), "CHECK ((length(first_name) > 1))".into());
+        let pred = sn.policies[0].using.clone();
+        d.policy = Some((pred.clone(), pred));
+        sn.declared = Some(d);
+        let v = verify(&s, &snaps(sn.clone()), &HashMap::new());
+        assert!(v.ok, "{:?}", v.mismatches);
+        // the catalog still holds the old definitions
+        let mut old = sn.clone();
+        old.columns[5].default = Some("'y'::text".into());
+        old.constraints[1].definition = Some("CHECK ((length(first_name) > 0))".into());
+        old.policies[0].using = Some("true".into());
+        let v = verify(&s, &snaps(old), &HashMap::new());
+        assert_eq!(v.mismatches.len(), 3, "{:?}", v.mismatches);
+        assert!(
+            v.mismatches[0].contains("has default 'y'::text"),
+            "{:?}",
+            v.mismatches
+        );
+        assert!(
+            v.mismatches[1].contains("check ck_len"),
+            "{:?}",
+            v.mismatches
+        );
+        assert!(
+            v.mismatches[2].contains("tenant policy"),
+            "{:?}",
+            v.mismatches
+        );
+        // a leftover permissive policy is a mismatch too
+        let mut extra = sn;
+        extra.policies.push(PolicySnapshot {
+            name: "all_rows".into(),
+            command: '*',
+            using: Some("true".into()),
+            permissive: true,
+            roles: vec!["public".into()],
+            ..Default::default()
+        });
+        let v = verify(&s, &snaps(extra), &HashMap::new());
+        assert!(
+            v.mismatches.iter().any(|m| m.contains("all_rows")),
+            "{:?}",
+            v.mismatches
+        );
     }
 
     #[test]

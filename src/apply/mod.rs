@@ -13,6 +13,7 @@
 
 pub mod fast;
 pub mod pg_catalog;
+pub mod shadow;
 pub mod writer;
 
 use pgrx::prelude::*;
@@ -259,6 +260,8 @@ fn decide_locked(
     if !issues.is_empty() {
         return blocked(issues, vec![]);
     }
+    // How Postgres deparses what the spec declares for the tables that exist (compare.rs).
+    shadow::declare(&schema, &mut state);
     let mut p = plan(&schema, &state);
     evolution.prepend_to(&mut p);
     distribute::add_steps(&mut p, &schema, &state, &citus);
@@ -674,7 +677,7 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
                 Ok::<_, pgrx::spi::Error>(())
             })
             .unwrap_or_else(|e| pgrx::error!("{e}"));
-            let v = verify_catalog(schema);
+            let v = verify_catalog(schema, &p.declared);
             if !v.ok {
                 pgrx::ereport!(
                     ERROR,
@@ -701,12 +704,21 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
 }
 
 /// Reads back every table and enum of the schema and compares (see `verify`).
-fn verify_catalog(schema: &crate::model::Schema) -> Verification {
+fn verify_catalog(
+    schema: &crate::model::Schema,
+    declared: &HashMap<(String, String), crate::model::Declared>,
+) -> Verification {
     // the payload's tables, and the old names and dropped tables that must be gone
     let keys = evolve::catalog_keys(schema);
     let schemas: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
     let names: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
-    let tables = load_snapshots(&schemas, &names, None, true);
+    let mut tables = load_snapshots(&schemas, &names, None, true);
+    // compared with the forms the plan compared with (the same deparse of the spec)
+    for (k, d) in declared {
+        if let Some(sn) = tables.get_mut(k) {
+            sn.declared = Some(d.clone());
+        }
+    }
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let mut enums = HashMap::new();
     for e in &schema.enums {

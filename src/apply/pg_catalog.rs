@@ -304,9 +304,11 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 }
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
-/// triggers, comments and estimated rows, as JSON per table. Only catalogs are read, except that
-/// `pg_get_expr` (defaults, generated expressions, policies) opens the table with ACCESS SHARE,
-/// so it runs only when `$3` is true and under the call's `lock_timeout`. [`load_snapshots`]
+/// triggers, comments and estimated rows, as JSON per table. Only catalogs are read: `pg_get_expr`
+/// with a table (generated expressions, policies) and `pg_get_indexdef` open it with ACCESS SHARE, so it runs only
+/// when `$3` is true (verify, which holds the table's lock already); plan reads them in
+/// `apply::shadow`, in a subtransaction. Defaults name no column: deparsed without the table;
+/// `pg_get_constraintdef` reads only catalogs (`pg_get_indexdef` locks the table, like pg_get_expr). [`load_snapshots`]
 /// runs it under `search_path = pg_catalog`: every deparsed name is schema-qualified.
 const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, jsonb_build_object(
@@ -320,7 +322,9 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                             ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.replace(bn.nspname, '"', '""') OPERATOR(pg_catalog.||) '"."' OPERATOR(pg_catalog.||) pg_catalog.replace(bt.typname, '"', '""') OPERATOR(pg_catalog.||) '"'
                                  OPERATOR(pg_catalog.||) CASE WHEN bt.oid OPERATOR(pg_catalog.<>) tt.oid THEN '[]' ELSE '' END END,
                        a.attnotnull, a.atthasdef, a.attgenerated <> '',
-                       CASE WHEN $3 AND ad.oid IS NOT NULL THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
+                       CASE WHEN ad.oid IS NULL THEN NULL
+                            WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0)
+                            WHEN $3 THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
                        (SELECT ds.description FROM pg_catalog.pg_description ds
                          WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = a.attnum))
                        ORDER BY a.attnum)
@@ -338,11 +342,11 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                        i.indpred IS NOT NULL,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint ico WHERE ico.conindid = i.indexrelid AND ico.conrelid = c.oid),
                        CASE WHEN $3 THEN (SELECT pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') + 1)
-                                            FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END))
+                          FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
   'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text,
-                       CASE WHEN $3 THEN pg_catalog.pg_get_constraintdef(co.oid) END,
+                       pg_catalog.pg_get_constraintdef(co.oid),
                        CASE WHEN co.contype = 'f' THEN jsonb_build_array(
                          (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
                             JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),

@@ -1,0 +1,367 @@
+//! How Postgres deparses what the spec declares for tables that already exist ([`Declared`]).
+//!
+//! For each existing table of the payload, a shadow table is built in `pg_temp` inside a
+//! subtransaction that is always rolled back: the spec's columns and types, generated
+//! expressions, defaults, checks, indexes and tenant policy, each created under the caller's
+//! search_path (so names resolve exactly as they will in the real DDL), then read back with the
+//! same functions the catalog snapshot uses (`pg_get_expr`, `pg_get_constraintdef`,
+//! `pg_get_indexdef`) under `search_path = pg_catalog`. What Postgres refuses to build on the
+//! shadow (an expression naming something the plan creates first) is left out, and compared as
+//! "different" (it is then replaced, and verify checks it by presence).
+//!
+//! Only existing tables pay for this: a fresh create has nothing to compare (P1), and a noop or
+//! conflict never gets here (P2). Nothing of it survives the call: the subtransaction is rolled
+//! back, and the temporary table with it.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{JsonB, PgTryBuilder};
+use serde_json::Value;
+use std::collections::HashMap;
+
+use super::pg_catalog::{
+    caught_message, restore_search_path, subtransaction, with_catalog_search_path,
+};
+use crate::compare;
+use crate::ident::quote_ident;
+use crate::model::*;
+use crate::plan::{col_list, tenant_predicate};
+use crate::validate::CatalogState;
+
+/// Fills `declared` of every existing table of the schema in `state`.
+pub fn declare(s: &Schema, state: &mut CatalogState) {
+    let existing: Vec<(usize, &Table)> = s
+        .tables
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| state.tables.contains_key(&t.key()))
+        .collect();
+    if existing.is_empty() {
+        return;
+    }
+    let new_enums: Vec<&EnumType> = s
+        .enums
+        .iter()
+        .filter(|e| {
+            !state
+                .enums
+                .contains_key(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
+        })
+        .collect();
+    let found = rolled_back(|| {
+        let mut live = vec![];
+        for (_, t) in &existing {
+            if let Ok(Some(x)) = subtransaction(|| live_expressions(t)) {
+                live.push((t.key(), x));
+            }
+        }
+        for e in &new_enums {
+            let vals = e
+                .values
+                .iter()
+                .map(|v| crate::ident::quote_literal(v))
+                .collect::<Vec<_>>()
+                .join(", ");
+            try_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", e.schema));
+            try_sql(&format!(
+                "CREATE TYPE {}.{} AS ENUM ({vals})",
+                e.schema, e.name
+            ));
+        }
+        let declared = existing
+            .iter()
+            .filter_map(|(i, t)| shadow_of(s, *i, t).map(|d| (t.key(), d)))
+            .collect::<Vec<_>>();
+        (live, declared)
+    })
+    .unwrap_or_default();
+    let (live, declared) = found;
+    // Only a table whose generated expressions and policies could be read (not locked by
+    // another session past lock_timeout) is compared by its deparsed forms.
+    for (key, (generated, policies, indexes)) in live {
+        let Some(sn) = state.tables.get_mut(&key) else {
+            continue;
+        };
+        for c in sn.columns.iter_mut().filter(|c| c.generated) {
+            c.expression = generated.get(&c.name).cloned();
+        }
+        for x in sn.indexes.iter_mut() {
+            x.definition = indexes.get(&x.name).cloned();
+        }
+        for p in sn.policies.iter_mut() {
+            if let Some((u, w)) = policies.get(&p.name) {
+                p.using = u.clone();
+                p.with_check = w.clone();
+            }
+        }
+        if let Some((_, d)) = declared.iter().find(|(k, _)| *k == key) {
+            sn.declared = Some(d.clone());
+        }
+    }
+    count_check_violations(s, state);
+}
+
+type LiveExpressions = (
+    HashMap<String, String>,
+    HashMap<String, (Option<String>, Option<String>)>,
+    HashMap<String, String>,
+);
+
+/// The live table's generated expressions and policy expressions (`pg_get_expr` opens the table:
+/// ACCESS SHARE, under lock_timeout), under the names evolution gives them. None when the table
+/// is not there under its new or old name.
+fn live_expressions(t: &Table) -> Option<LiveExpressions> {
+    let mut rel = format!("{}.{}", t.schema, t.name);
+    let exists = |r: &str| {
+        Spi::get_one_with_args::<bool>("SELECT pg_catalog.to_regclass($1) IS NOT NULL", &[r.into()])
+            .ok()
+            .flatten()
+            .unwrap_or(false)
+    };
+    if !exists(&rel) {
+        rel = format!("{}.{}", t.schema, t.renamed_from.as_ref()?);
+        if !exists(&rel) {
+            return None;
+        }
+    }
+    let saved = with_catalog_search_path();
+    let read = Spi::get_one_with_args::<JsonB>(LIVE_SQL, &[rel.into()]);
+    restore_search_path(saved);
+    let j = read.ok().flatten()?.0;
+    let renamed = |mut text: String| {
+        for c in &t.columns {
+            if let Some(old) = &c.renamed_from {
+                text = crate::evolve::rename_identifier(&text, old.as_str(), c.name.as_str());
+            }
+        }
+        text
+    };
+    let mut generated = HashMap::new();
+    for (k, v) in j["generated"].as_object().into_iter().flatten() {
+        let name = t
+            .columns
+            .iter()
+            .find(|c| c.renamed_from.as_ref().is_some_and(|o| o.as_str() == k))
+            .map(|c| c.name.as_str().to_string())
+            .unwrap_or_else(|| k.clone());
+        if let Some(v) = v.as_str() {
+            generated.insert(name, renamed(v.to_string()));
+        }
+    }
+    let mut policies = HashMap::new();
+    for (k, v) in j["policies"].as_object().into_iter().flatten() {
+        let e = |i: usize| {
+            v.get(i)
+                .and_then(Value::as_str)
+                .map(|x| renamed(x.to_string()))
+        };
+        policies.insert(k.clone(), (e(0), e(1)));
+    }
+    let indexes = j["indexes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), renamed(v.to_string()))))
+        .collect();
+    Some((generated, policies, indexes))
+}
+
+const LIVE_SQL: &str = r#"
+SELECT jsonb_build_object(
+  'generated', (SELECT jsonb_object_agg(a.attname, pg_get_expr(d.adbin, d.adrelid))
+                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                WHERE d.adrelid = $1::regclass AND a.attgenerated <> ''),
+  'policies', (SELECT jsonb_object_agg(p.polname, jsonb_build_array(pg_get_expr(p.polqual, p.polrelid),
+                                                                    pg_get_expr(p.polwithcheck, p.polrelid)))
+                 FROM pg_policy p WHERE p.polrelid = $1::regclass),
+  'indexes', (SELECT jsonb_object_agg(ic.relname, substr(x.def, strpos(x.def, ' USING ') + 1))
+                FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid,
+                     LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) x
+               WHERE i.indrelid = $1::regclass))
+"#;
+
+/// Builds the shadow of `t` and reads back how Postgres deparses it.
+fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
+    let name = format!("revos_shadow_{i}");
+    let shadow = format!("pg_temp.{}", quote_ident(&name));
+    let columns = |generated: bool| {
+        t.columns
+            .iter()
+            .map(|c| {
+                let mut sql = format!("{} {}", c.name, c.sql_type.as_deref().unwrap_or("text"));
+                if let (true, Some(g)) = (generated, &c.generated) {
+                    sql.push_str(&format!(" GENERATED ALWAYS AS (({g})) STORED"));
+                }
+                sql
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(true)))
+        && !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(false)))
+    {
+        return None;
+    }
+    for c in t.columns.iter().filter(|c| c.generated.is_none()) {
+        if let Some(d) = &c.default {
+            try_sql(&format!(
+                "ALTER TABLE {shadow} ALTER COLUMN {} SET DEFAULT ({d})",
+                c.name
+            ));
+        }
+    }
+    for c in &t.checks {
+        try_sql(&format!(
+            "ALTER TABLE {shadow} ADD CONSTRAINT {} CHECK (({}))",
+            c.name, c.expression
+        ));
+    }
+    let mut index_names = HashMap::new();
+    for (j, x) in t.indexes.iter().enumerate() {
+        let iname = format!("{name}_{j}");
+        let mut sql = format!(
+            "CREATE {}INDEX {} ON {shadow} USING {} ({})",
+            if x.unique { "UNIQUE " } else { "" },
+            quote_ident(&iname),
+            x.method.sql(),
+            col_list(&x.columns)
+        );
+        if !x.include.is_empty() {
+            sql.push_str(&format!(" INCLUDE ({})", col_list(&x.include)));
+        }
+        if let Some(w) = &x.where_ {
+            sql.push_str(&format!(" WHERE ({w})"));
+        }
+        if try_sql(&sql) {
+            index_names.insert(iname, x.name.as_str().to_string());
+        }
+    }
+    if t.rls && t.tenant_scoped {
+        let pred = tenant_predicate(&s.options);
+        try_sql(&format!(
+            "CREATE POLICY {} ON {shadow} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
+            Table::policy_name()
+        ));
+    }
+    let saved = with_catalog_search_path();
+    let read = Spi::get_one_with_args::<JsonB>(DEPARSE_SQL, &[shadow.clone().into()]);
+    restore_search_path(saved);
+    let j = read.ok().flatten()?.0;
+    let map = |k: &str| -> HashMap<String, String> {
+        j[k].as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let policy = j["policy"].as_array().map(|a| {
+        (
+            a.first().and_then(Value::as_str).map(str::to_string),
+            a.get(1).and_then(Value::as_str).map(str::to_string),
+        )
+    });
+    Some(Declared {
+        defaults: map("defaults"),
+        generated: map("generated"),
+        checks: map("checks"),
+        indexes: map("indexes")
+            .into_iter()
+            .filter_map(|(k, v)| index_names.get(&k).map(|n| (n.clone(), v)))
+            .collect(),
+        policy,
+        volatile_defaults: j["volatile"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        check_violations: HashMap::new(),
+    })
+}
+
+/// The shadow read back, under `search_path = pg_catalog`. A default is volatile when it calls
+/// a volatile function, directly or through an operator (its dependencies in `pg_depend`).
+const DEPARSE_SQL: &str = r#"
+SELECT jsonb_build_object(
+  'defaults', (SELECT jsonb_object_agg(a.attname, pg_get_expr(d.adbin, d.adrelid))
+                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                WHERE d.adrelid = $1::regclass AND a.attgenerated = ''),
+  'generated', (SELECT jsonb_object_agg(a.attname, pg_get_expr(d.adbin, d.adrelid))
+                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                WHERE d.adrelid = $1::regclass AND a.attgenerated <> ''),
+  'volatile', (SELECT jsonb_agg(DISTINCT a.attname)
+                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                 JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
+                 LEFT JOIN pg_operator op ON dep.refclassid = 'pg_operator'::regclass AND op.oid = dep.refobjid
+                 JOIN pg_proc p ON p.oid = CASE WHEN dep.refclassid = 'pg_proc'::regclass THEN dep.refobjid ELSE op.oprcode END
+                WHERE d.adrelid = $1::regclass AND a.attgenerated = '' AND p.provolatile = 'v'),
+  'checks', (SELECT jsonb_object_agg(co.conname, pg_get_constraintdef(co.oid))
+               FROM pg_constraint co WHERE co.conrelid = $1::regclass AND co.contype = 'c'),
+  'indexes', (SELECT jsonb_object_agg(ic.relname, substr(x.def, strpos(x.def, ' USING ') + 1))
+                FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid,
+                     LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) x
+               WHERE i.indrelid = $1::regclass),
+  'policy', (SELECT jsonb_build_array(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
+               FROM pg_policy p WHERE p.polrelid = $1::regclass))
+"#;
+
+/// For every check whose definition changes, the rows the new expression rejects (counted:
+/// `NOT (expr)`; a NULL result passes a check, as in Postgres). The count reads the rows this
+/// caller can see; the real ADD CONSTRAINT still validates every row.
+fn count_check_violations(s: &Schema, state: &mut CatalogState) {
+    for t in &s.tables {
+        let Some(sn) = state.tables.get(&t.key()) else {
+            continue;
+        };
+        let changed: Vec<&Check> = t
+            .checks
+            .iter()
+            .filter(|c| compare::check_matches(c, sn, sn.declared.as_ref()) == Some(false))
+            .collect();
+        let mut counts = HashMap::new();
+        for c in changed {
+            let sql = format!(
+                "SELECT count(*) FROM {} WHERE NOT (({}))",
+                t.qualified(),
+                c.expression
+            );
+            if let Ok(Ok(Some(n))) = subtransaction(|| Spi::get_one::<i64>(&sql)) {
+                counts.insert(c.name.as_str().to_string(), n);
+            }
+        }
+        if let Some(d) = state
+            .tables
+            .get_mut(&t.key())
+            .and_then(|sn| sn.declared.as_mut())
+        {
+            d.check_violations = counts;
+        }
+    }
+}
+
+/// One statement in its own subtransaction: true when Postgres accepted it.
+fn try_sql(sql: &str) -> bool {
+    matches!(subtransaction(|| Spi::run(sql)), Ok(Ok(())))
+}
+
+/// Runs `f` in a subtransaction that is always rolled back (whatever `f` created is gone);
+/// `f`'s result must own its data.
+fn rolled_back<R>(f: impl FnOnce() -> R) -> Result<R, (String, String)> {
+    unsafe {
+        let old_cxt = pg_sys::CurrentMemoryContext;
+        let old_owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        let r = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
+            .catch_others(|e| Err(caught_message(&e)))
+            .execute();
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(old_cxt);
+        pg_sys::CurrentResourceOwner = old_owner;
+        r
+    }
+}
