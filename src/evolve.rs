@@ -460,29 +460,6 @@ fn retarget_foreign_keys(
             }
         }
     }
-    for c in &mut snap.constraints {
-        if let Some(d) = c.definition.as_mut() {
-            *d = rename_identifier(d, old, new);
-        }
-        if let Some(fk) = c.foreign_key.as_mut() {
-            for k in fk
-                .columns
-                .iter_mut()
-                .chain(fk.delete_set_columns.iter_mut())
-                .filter(|k| **k == old)
-            {
-                *k = new.to_string();
-            }
-        }
-    }
-    for col in snap.columns.iter_mut() {
-        for e in [&mut col.default, &mut col.expression]
-            .into_iter()
-            .flatten()
-        {
-            *e = rename_identifier(e, old, new);
-        }
-    }
 }
 
 /// `text` (SQL as Postgres deparses it) with every reference to column `old` changed to `new`:
