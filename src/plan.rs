@@ -1391,6 +1391,94 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
             .any(|w| w.contains("fresh") && w.contains("rows")));
     }
 
+    /// An existing table whose catalog holds other definitions than the spec, with the deparsed
+    /// forms `apply::shadow` would give: each difference is replaced; equal forms plan nothing.
+    #[test]
+    fn differing_properties_of_an_existing_table_are_replaced() {
+        let payload = json!({"schema_version": "2", "description": "d", "tables": [
+            {"name": "items", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "rls": false,
+             "comment": "stock", "columns": [
+                {"name": "qty", "type": "integer", "default": "5", "check": "qty >= 10"}],
+             "indexes": [{"name": "idx_items_qty", "columns": ["qty"], "where": "qty > 0"}]}]});
+        let mut cat = MemCatalog::default();
+        let (s0, _, _) = run(payload.clone(), &cat);
+        let check = s0.tables[0].checks[0].name.as_str().to_string();
+        let live = |default: &str, checkdef: &str, pred: &str, comment: &str| TableSnapshot {
+            columns: vec![
+                ColumnSnapshot {
+                    name: "id".into(),
+                    sql_type: "uuid".into(),
+                    not_null: true,
+                    has_default: true,
+                    default: Some("gen_random_uuid()".into()),
+                    ..Default::default()
+                },
+                ColumnSnapshot {
+                    name: "qty".into(),
+                    sql_type: "integer".into(),
+                    has_default: true,
+                    default: Some(default.into()),
+                    ..Default::default()
+                },
+            ],
+            constraints: vec![
+                ConstraintSnapshot {
+                    name: "items_pkey".into(),
+                    kind: 'p',
+                    ..Default::default()
+                },
+                ConstraintSnapshot {
+                    name: check.clone(),
+                    kind: 'c',
+                    definition: Some(checkdef.into()),
+                    ..Default::default()
+                },
+            ],
+            indexes: vec![IndexSnapshot {
+                name: "idx_items_qty".into(),
+                method: "btree".into(),
+                columns: vec!["qty".into()],
+                partial: true,
+                definition: Some(format!("USING btree (qty) WHERE {pred}")),
+                ..Default::default()
+            }],
+            comment: Some(comment.into()),
+            declared: Some(Declared {
+                defaults: [("qty".to_string(), "5".to_string())].into(),
+                checks: [(check.clone(), "CHECK ((qty >= 10))".to_string())].into(),
+                indexes: [(
+                    "idx_items_qty".to_string(),
+                    "USING btree (qty) WHERE (qty > 0)".to_string(),
+                )]
+                .into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cat.tables.insert(
+            ("public".into(), "items".into()),
+            live("1", "CHECK ((qty >= 0))", "(qty IS NOT NULL)", "old"),
+        );
+        let (s, st, issues) = run(payload.clone(), &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        let sql = plan(&s, &st).script();
+        for want in [
+            r#"ALTER COLUMN "qty" SET DEFAULT (5)"#,
+            r#"DROP CONSTRAINT "ck_items_qty", ADD CONSTRAINT "ck_items_qty" CHECK ((qty >= 10))"#,
+            r#"DROP INDEX "public"."idx_items_qty""#,
+            r#"CREATE INDEX "idx_items_qty" ON "public"."items" USING btree ("qty") WHERE (qty > 0)"#,
+            r#"COMMENT ON TABLE "public"."items" IS 'stock'"#,
+        ] {
+            assert!(sql.contains(want), "{want}\n{sql}");
+        }
+        cat.tables.insert(
+            ("public".into(), "items".into()),
+            live("5", "CHECK ((qty >= 10))", "(qty > 0)", "stock"),
+        );
+        let (s, st, _) = run(payload, &cat);
+        assert_eq!(plan(&s, &st).script(), "", "the same forms: nothing to do");
+    }
+
     #[test]
     fn binary_coercible_type_changes_do_not_rewrite() {
         assert!(!type_change_cost("character varying(10)", "character varying(20)").rewrites);
