@@ -58,6 +58,14 @@ pub fn check_matches(c: &Check, sn: &TableSnapshot, d: Option<&Declared>) -> Opt
     Some(have.strip_suffix(" NOT VALID").unwrap_or(have) == want)
 }
 
+/// A unique constraint: a `u` constraint whose index has exactly these key columns, not partial.
+pub fn unique_matches(u: &Unique, sn: &TableSnapshot) -> Option<bool> {
+    let live = sn.constraint(u.name.as_str())?;
+    let cols: Vec<&str> = u.columns.iter().map(Name::as_str).collect();
+    let index = sn.index(u.name.as_str());
+    Some(live.kind == 'u' && index.is_some_and(|i| i.unique && !i.partial && i.columns == cols))
+}
+
 /// The structure a foreign key must have in `pg_constraint`.
 pub fn fk_expected(fk: &ForeignKey, o: &Options) -> ForeignKeySnapshot {
     let (from, to) = if fk.tenant_bound {

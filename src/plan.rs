@@ -897,18 +897,17 @@ impl Planner<'_> {
             );
         }
         for u in &t.uniques {
-            if !sn.has_constraint(u.name.as_str()) {
-                self.push_on(
-                    "constraint",
-                    t,
-                    format!(
-                        "ALTER TABLE {q} ADD CONSTRAINT {} UNIQUE ({})",
-                        u.name,
-                        col_list(&u.columns)
-                    ),
-                    Cost::ALTER_SCAN,
-                );
-            }
+            let add = format!(
+                "ADD CONSTRAINT {} UNIQUE ({})",
+                u.name,
+                col_list(&u.columns)
+            );
+            let sql = match compare::unique_matches(u, sn) {
+                None => format!("ALTER TABLE {q} {add}"),
+                Some(false) => format!("ALTER TABLE {q} DROP CONSTRAINT {}, {add}", u.name),
+                Some(true) => continue,
+            };
+            self.push_on("constraint", t, sql, Cost::ALTER_SCAN);
         }
         self.checks(t, sn);
         for (kind, name) in compare::undeclared(self.s, t, sn) {

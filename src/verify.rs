@@ -172,6 +172,12 @@ impl TableCheck<'_> {
         }
         for u in &t.uniques {
             constraint(&u.name, v);
+            v.check(compare::unique_matches(u, sn) != Some(false), || {
+                format!(
+                    "unique key {} on {q} is not UNIQUE on the declared columns",
+                    u.name.as_str()
+                )
+            });
         }
         let d = sn.declared.as_ref();
         for c in &t.checks {
