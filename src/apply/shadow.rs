@@ -197,26 +197,62 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(true)))
+    // First the whole table in one statement (columns with their defaults and generated
+    // expressions, checks): DDL on the shadow is most of its cost. Only when Postgres refuses it,
+    // the columns alone and then each object on its own.
+    let mut whole: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| {
+            let mut sql = format!("{} {}", c.name, c.sql_type.as_deref().unwrap_or("text"));
+            match (&c.generated, &c.default) {
+                (Some(g), _) => sql.push_str(&format!(" GENERATED ALWAYS AS (({g})) STORED")),
+                (None, Some(d)) => sql.push_str(&format!(" DEFAULT ({d})")),
+                _ => {}
+            }
+            sql
+        })
+        .collect();
+    whole.extend(
+        t.checks
+            .iter()
+            .map(|c| format!("CONSTRAINT {} CHECK (({}))", c.name, c.expression)),
+    );
+    let in_one = try_sql(&format!("CREATE TABLE {shadow} ({})", whole.join(", ")));
+    if !in_one
+        && !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(true)))
         && !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(false)))
     {
         return None;
     }
-    for c in t.columns.iter().filter(|c| c.generated.is_none()) {
+    // Every declared object as one statement; tried all at once (one subtransaction), and one by
+    // one only when Postgres refuses one of them (each statement in its own subtransaction
+    // would cost a subtransaction per object).
+    let mut stmts: Vec<(String, Option<(String, String)>)> = vec![];
+    for c in t
+        .columns
+        .iter()
+        .filter(|c| c.generated.is_none() && !in_one)
+    {
         if let Some(d) = &c.default {
-            try_sql(&format!(
-                "ALTER TABLE {shadow} ALTER COLUMN {} SET DEFAULT ({d})",
-                c.name
+            stmts.push((
+                format!(
+                    "ALTER TABLE {shadow} ALTER COLUMN {} SET DEFAULT ({d})",
+                    c.name
+                ),
+                None,
             ));
         }
     }
-    for c in &t.checks {
-        try_sql(&format!(
-            "ALTER TABLE {shadow} ADD CONSTRAINT {} CHECK (({}))",
-            c.name, c.expression
+    for c in t.checks.iter().filter(|_| !in_one) {
+        stmts.push((
+            format!(
+                "ALTER TABLE {shadow} ADD CONSTRAINT {} CHECK (({}))",
+                c.name, c.expression
+            ),
+            None,
         ));
     }
-    let mut index_names = HashMap::new();
     for (j, x) in t.indexes.iter().enumerate() {
         let iname = format!("{name}_{j}");
         let mut sql = format!(
@@ -232,16 +268,30 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
         if let Some(w) = &x.where_ {
             sql.push_str(&format!(" WHERE ({w})"));
         }
-        if try_sql(&sql) {
-            index_names.insert(iname, x.name.as_str().to_string());
-        }
+        stmts.push((sql, Some((iname, x.name.as_str().to_string()))));
     }
     if t.rls && t.tenant_scoped {
         let pred = tenant_predicate(&s.options);
-        try_sql(&format!(
-            "CREATE POLICY {} ON {shadow} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
-            Table::policy_name()
+        stmts.push((
+            format!(
+                "CREATE POLICY {} ON {shadow} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
+                Table::policy_name()
+            ),
+            None,
         ));
+    }
+    let all = subtransaction(|| {
+        for (sql, _) in &stmts {
+            Spi::run(sql)?;
+        }
+        Ok::<_, pgrx::spi::Error>(())
+    });
+    let mut index_names = HashMap::new();
+    for (sql, index) in &stmts {
+        let ok = matches!(all, Ok(Ok(()))) || try_sql(sql);
+        if let (true, Some((shadow_name, spec_name))) = (ok, index) {
+            index_names.insert(shadow_name.clone(), spec_name.clone());
+        }
     }
     let saved = with_catalog_search_path();
     let read = Spi::get_one_with_args::<JsonB>(DEPARSE_SQL, &[shadow.clone().into()]);
