@@ -68,11 +68,11 @@ pub fn declare(s: &Schema, state: &mut CatalogState) {
                 e.schema, e.name
             ));
         }
-        let declared = existing
+        let built = existing
             .iter()
-            .filter_map(|(i, t)| shadow_of(s, *i, t).map(|d| (t.key(), d)))
+            .filter_map(|(i, t)| shadow_of(s, *i, t).map(|(rel, ix)| (t.key(), rel, ix)))
             .collect::<Vec<_>>();
-        (live, declared)
+        (live, deparse_all(built))
     })
     .unwrap_or_default();
     let (live, declared) = found;
@@ -181,7 +181,7 @@ SELECT jsonb_build_object(
 "#;
 
 /// Builds the shadow of `t` and reads back how Postgres deparses it.
-fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
+fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String, String>)> {
     let name = format!("revos_shadow_{i}");
     let shadow = format!("pg_temp.{}", quote_ident(&name));
     let columns = |generated: bool| {
@@ -293,10 +293,39 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
             index_names.insert(shadow_name.clone(), spec_name.clone());
         }
     }
+    Some((shadow, index_names))
+}
+
+/// Every shadow read back in one query (see [`DEPARSE_SQL`]).
+fn deparse_all(
+    built: Vec<((String, String), String, HashMap<String, String>)>,
+) -> Vec<((String, String), Declared)> {
+    if built.is_empty() {
+        return vec![];
+    }
+    let rels: Vec<String> = built.iter().map(|b| b.1.clone()).collect();
     let saved = with_catalog_search_path();
-    let read = Spi::get_one_with_args::<JsonB>(DEPARSE_SQL, &[shadow.clone().into()]);
+    let rows: Result<Vec<(String, Value)>, pgrx::spi::Error> = Spi::connect(|c| {
+        let mut out = vec![];
+        for row in c.select(DEPARSE_SQL, None, &[rels.into()])? {
+            let rel: String = row.get(1)?.unwrap_or_default();
+            let j: JsonB = row.get(2)?.unwrap_or(JsonB(Value::Null));
+            out.push((rel, j.0));
+        }
+        Ok(out)
+    });
     restore_search_path(saved);
-    let j = read.ok().flatten()?.0;
+    let rows: HashMap<String, Value> = rows.unwrap_or_default().into_iter().collect();
+    built
+        .into_iter()
+        .filter_map(|(key, rel, index_names)| {
+            rows.get(&rel)
+                .map(|j| (key, declared_from(j, &index_names)))
+        })
+        .collect()
+}
+
+fn declared_from(j: &Value, index_names: &HashMap<String, String>) -> Declared {
     let map = |k: &str| -> HashMap<String, String> {
         j[k].as_object()
             .map(|o| {
@@ -312,7 +341,7 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
             a.get(1).and_then(Value::as_str).map(str::to_string),
         )
     });
-    Some(Declared {
+    Declared {
         defaults: map("defaults"),
         generated: map("generated"),
         checks: map("checks"),
@@ -330,33 +359,34 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<Declared> {
             })
             .unwrap_or_default(),
         check_violations: HashMap::new(),
-    })
+    }
 }
 
 /// The shadow read back, under `search_path = pg_catalog`. A default is volatile when it calls
 /// a volatile function, directly or through an operator (its dependencies in `pg_depend`).
 const DEPARSE_SQL: &str = r#"
-SELECT jsonb_build_object(
+SELECT r.rel, jsonb_build_object(
   'defaults', (SELECT jsonb_object_agg(a.attname, pg_get_expr(d.adbin, d.adrelid))
                  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-                WHERE d.adrelid = $1::regclass AND a.attgenerated = ''),
+                WHERE d.adrelid = o.oid AND a.attgenerated = ''),
   'generated', (SELECT jsonb_object_agg(a.attname, pg_get_expr(d.adbin, d.adrelid))
                  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-                WHERE d.adrelid = $1::regclass AND a.attgenerated <> ''),
+                WHERE d.adrelid = o.oid AND a.attgenerated <> ''),
   'volatile', (SELECT jsonb_agg(DISTINCT a.attname)
                  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
                  JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
                  LEFT JOIN pg_operator op ON dep.refclassid = 'pg_operator'::regclass AND op.oid = dep.refobjid
                  JOIN pg_proc p ON p.oid = CASE WHEN dep.refclassid = 'pg_proc'::regclass THEN dep.refobjid ELSE op.oprcode END
-                WHERE d.adrelid = $1::regclass AND a.attgenerated = '' AND p.provolatile = 'v'),
+                WHERE d.adrelid = o.oid AND a.attgenerated = '' AND p.provolatile = 'v'),
   'checks', (SELECT jsonb_object_agg(co.conname, pg_get_constraintdef(co.oid))
-               FROM pg_constraint co WHERE co.conrelid = $1::regclass AND co.contype = 'c'),
+               FROM pg_constraint co WHERE co.conrelid = o.oid AND co.contype = 'c'),
   'indexes', (SELECT jsonb_object_agg(ic.relname, substr(x.def, strpos(x.def, ' USING ') + 1))
                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid,
                      LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def) x
-               WHERE i.indrelid = $1::regclass),
+               WHERE i.indrelid = o.oid),
   'policy', (SELECT jsonb_build_array(pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid))
-               FROM pg_policy p WHERE p.polrelid = $1::regclass))
+               FROM pg_policy p WHERE p.polrelid = o.oid))
+  FROM unnest($1::text[]) AS r(rel) CROSS JOIN LATERAL (SELECT r.rel::regclass AS oid) o
 "#;
 
 /// For every check whose definition changes, the rows the new expression rejects (counted:
