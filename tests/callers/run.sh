@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # revos as its callers use it, for real, against a running PostgreSQL 15 with revos installed:
 #   n8n.test.js        pg-promise in n8n's three query-batching modes + the example workflow
+#   n8n-cli.test.js    the real n8n 1.123.81 (npm) runs the example workflow with `n8n execute`
 #   pgbouncer.test.js  pgbouncer, transaction pooling, pool size 1: no tenant leaks between clients
 #   postgrest.test.js  the SQL PostgREST v12 sends for POST /rpc/apply_schema (and a table), replayed
 #
 #   tests/callers/run.sh DSN        DSN: postgres://SUPERUSER@HOST:PORT/DB (a URL; trust auth
 #                                   for the test roles, as scripts/cluster sets up)
 #
-# Installs what it needs (node modules with npm, pgbouncer with apt-get), (re)creates its
-# databases revos_callers_{n8n,bouncer,postgrest}, runs node --test, exits non-zero on any
-# failure. The last line is "callers: N passed, N failed".
+# Installs what it needs (node modules with npm, n8n under target/n8n, pgbouncer with apt-get),
+# (re)creates its databases revos_callers_{n8n,n8n_cli,bouncer,postgrest}, runs node --test, exits
+# non-zero on any failure. The last line is "callers: N passed, N failed".
 # REVOS_CALLERS_ONLY="n8n.test.js" runs only the files named.
 set -euo pipefail
 
@@ -33,6 +34,24 @@ if [ ! -d "$here/node_modules" ]; then
   fi
 fi
 
+# --- n8n (the real one, for n8n-cli.test.js) ----------------------------------------------------
+# Installed once into target/n8n from n8n-cli/package.json + package-lock.json, again only when those
+# change. n8n 1.123 pulls xlsx from a CDN that is not reachable: package.json overrides it with the
+# registry's 0.18.5. --ignore-scripts: isolated-vm's build needs Node 22 and is not used (legacy
+# expression engine); sqlite3, n8n's own database, is then built from source (node-gyp, offline).
+n8n_dir="$root/target/n8n"
+n8n_stamp=$(cat "$here/n8n-cli/package.json" "$here/n8n-cli/package-lock.json" | sha256sum | cut -c1-16)
+if [ "$(cat "$n8n_dir/.installed" 2>/dev/null)" != "$n8n_stamp" ]; then
+  say "installing n8n into target/n8n (npm ci + npm rebuild sqlite3; once)"
+  t0=$SECONDS
+  rm -rf "$n8n_dir" && mkdir -p "$n8n_dir"
+  cp "$here/n8n-cli/package.json" "$here/n8n-cli/package-lock.json" "$n8n_dir/"
+  (cd "$n8n_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && npm rebuild sqlite3 --loglevel=error) >&2
+  echo "$n8n_stamp" >"$n8n_dir/.installed"
+  say "n8n installed in $((SECONDS - t0)) s"
+fi
+export REVOS_N8N_BIN="$n8n_dir/node_modules/.bin/n8n"
+
 # --- pgbouncer -------------------------------------------------------------------------------
 PGBOUNCER_BIN="$(command -v pgbouncer || true)"
 [ -z "$PGBOUNCER_BIN" ] && [ -x /usr/sbin/pgbouncer ] && PGBOUNCER_BIN=/usr/sbin/pgbouncer
@@ -50,7 +69,7 @@ export PGBOUNCER_BIN
 base="${DSN%%\?*}"; query="${DSN#"$base"}"
 dsn_for() { echo "${base%/*}/$1$query"; }
 export REVOS_CALLERS_DSN="$DSN"
-for db in revos_callers_n8n revos_callers_bouncer revos_callers_postgrest; do
+for db in revos_callers_n8n revos_callers_n8n_cli revos_callers_bouncer revos_callers_postgrest; do
   psql "$DSN" -X -q -v ON_ERROR_STOP=1 \
     -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
   psql "$(dsn_for "$db")" -X -q -v ON_ERROR_STOP=1 -c "CREATE EXTENSION revos" >/dev/null
@@ -76,7 +95,7 @@ set +e
 node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
-  ${REVOS_CALLERS_ONLY:-n8n.test.js pgbouncer.test.js postgrest.test.js}
+  ${REVOS_CALLERS_ONLY:-n8n.test.js n8n-cli.test.js pgbouncer.test.js postgrest.test.js}
 rc=$?
 set -e
 

@@ -25,6 +25,7 @@ function dsnFor({ database, user } = {}) {
 /** Database names used by the tests (run.sh creates them with the same names). */
 const DB = {
   n8n: process.env.REVOS_CALLERS_DB_N8N || 'revos_callers_n8n',
+  n8nCli: process.env.REVOS_CALLERS_DB_N8N_CLI || 'revos_callers_n8n_cli',
   bouncer: process.env.REVOS_CALLERS_DB_BOUNCER || 'revos_callers_bouncer',
   postgrest: process.env.REVOS_CALLERS_DB_POSTGREST || 'revos_callers_postgrest',
 };
