@@ -42,3 +42,7 @@ GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO revos_app, revos_admin;
 GRANT EXECUTE ON FUNCTION revos.verify_ledger(text) TO revos_admin;
 GRANT SELECT ON revos.events TO revos_admin;
 GRANT EXECUTE ON FUNCTION revos.event_hash(revos.events) TO revos_admin;
+
+-- Citus (sql/citus.sql): checking the shards is for admins.
+REVOKE ALL ON FUNCTION revos.verify_shards() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.verify_shards() TO revos_admin;

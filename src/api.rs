@@ -22,6 +22,7 @@ pgrx::extension_sql_file!(
     name = "ledger",
     requires = ["bootstrap", writing_ledger, drift_paused, note_restore]
 );
+pgrx::extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["bootstrap"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 /// Raises a [`RevosError`] as a Postgres ERROR with its SQLSTATE.

@@ -5,16 +5,17 @@
 //!                                  tenant primary keys lead with the tenant column; what Citus
 //!                                  would refuse is reported as `not_distributable`)
 //!          ─> plan ─> distribute::add_steps (settings first; create_reference_table, then
-//!                                            create_distributed_table right after the tables,
-//!                                            before any key, index, trigger or policy)
+//!                                            create_distributed_table after the tables, indexes,
+//!                                            triggers, RLS and policies, before the foreign keys)
 //!          ─> apply ─> verify + distribute::verify_placement (metadata, in the same transaction)
 //! ```
 //!
 //! Every tenant table is distributed by the tenant column, all of them in one co-location group
 //! (so tenant foreign keys `(tenant, col) → (tenant, id)` and joins stay on one worker); every
 //! non-tenant table becomes a reference table (a copy on every node, so any table may reference it).
-//! The tables are distributed while still empty and bare: the keys, indexes, triggers, RLS and
-//! policies that follow are then propagated by Citus to every shard, in the same transaction.
+//! The tables are distributed while still empty, with their keys, indexes, trigger, RLS and policy
+//! (each shard is created with all of them), and before the foreign keys (which need both ends
+//! distributed; Citus propagates them to every shard), in the same transaction.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -243,9 +244,8 @@ fn setting(name: &str, value: &str) -> Step {
 }
 
 /// Adds the distribution steps to the plan: the settings first; `create_reference_table` for the
-/// new non-tenant tables, then `create_distributed_table` for the new tenant tables, right after
-/// the last `CREATE TABLE` (the tables are still empty and carry no key, index, trigger or policy
-/// yet: what follows is propagated to every shard by Citus).
+/// new non-tenant tables, then `create_distributed_table` for the new tenant tables, after every
+/// other step but the foreign keys (the tables are still empty).
 pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState) {
     if !s.options.citus {
         return;
@@ -301,17 +301,17 @@ pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState
         // The updated_at trigger only sets NEW.updated_at on the row's own shard.
         settings.push(setting("citus.enable_unsafe_triggers", "on"));
     }
-    let after_tables = p
-        .steps
-        .iter()
-        .rposition(|x| x.kind == "table")
-        .map_or(0, |i| i + 1);
-    let tail = p.steps.split_off(after_tables);
-    p.steps.extend(place);
-    p.steps.extend(tail);
-    let body = std::mem::take(&mut p.steps);
+    // Distributed after everything but the foreign keys: create_distributed_table then creates each
+    // shard with all its indexes, trigger, RLS and policy in one go (one round trip per shard instead of
+    // one per statement and shard); the foreign keys need both ends distributed, so they come last and
+    // Citus propagates them.
+    let (fks, rest): (Vec<Step>, Vec<Step>) = std::mem::take(&mut p.steps)
+        .into_iter()
+        .partition(|x| x.kind == "foreign_key");
     p.steps = settings;
-    p.steps.extend(body);
+    p.steps.extend(rest);
+    p.steps.extend(place);
+    p.steps.extend(fks);
 }
 
 /// After the DDL, in the same transaction: every tenant table is distributed by the tenant
@@ -434,17 +434,26 @@ mod tests {
         assert!(issues.is_empty(), "{issues:?}");
         let kinds: Vec<&str> = p.steps.iter().map(|x| x.kind).collect();
         assert_eq!(kinds[0], "citus_setting");
-        let last_table = kinds.iter().rposition(|k| *k == "table").unwrap();
+        // settings, then the tables with their indexes, triggers, RLS and policies, then the
+        // placement (reference tables first), then the foreign keys
         let first_place = kinds
             .iter()
             .position(|k| *k == "reference_table" || *k == "distributed_table")
             .unwrap();
-        assert_eq!(first_place, last_table + 1, "{kinds:?}");
-        let first_other = kinds
+        let last_place = kinds
             .iter()
-            .position(|k| !matches!(*k, "citus_setting" | "schema" | "enum" | "table"))
+            .rposition(|k| *k == "reference_table" || *k == "distributed_table")
             .unwrap();
-        assert_eq!(first_other, first_place, "{kinds:?}");
+        for (i, k) in kinds.iter().enumerate() {
+            let want_before =
+                !matches!(*k, "reference_table" | "distributed_table" | "foreign_key");
+            assert_eq!(i < first_place, want_before, "{i} {k}: {kinds:?}");
+        }
+        assert!(
+            kinds[last_place + 1..].iter().all(|k| *k == "foreign_key"),
+            "{kinds:?}"
+        );
+        assert!(kinds.contains(&"foreign_key") && kinds.contains(&"policy"));
         if let Some(last_ref) = kinds.iter().rposition(|k| *k == "reference_table") {
             let first_dist = kinds
                 .iter()

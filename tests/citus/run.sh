@@ -95,6 +95,9 @@ check "the policy is the bare form Citus accepts" "(tenant_id = (revos.current_t
 check "the policy reached every shard (erp.people)" "t" \
   "$(qdb "$DSN" "SELECT bool_and(success AND result = '1') AND count(*) = (SELECT count(*) FROM pg_dist_shard WHERE logicalrelid = 'erp.people'::regclass) FROM run_command_on_shards('erp.people', \$\$SELECT count(*) FROM pg_policy WHERE polrelid = '%s'::regclass AND polname = 'revos_tenant_isolation'\$\$)")"
 
+check "verify_shards(): every placement of the $((tenant_n + ref_n)) tables matches its table" "true|$((tenant_n + ref_n))" \
+  "$(qdb "$DSN" "SELECT (v ->> 'ok') || '|' || (v ->> 'tables_checked') FROM revos.verify_shards() v")"
+
 echo "# a non-owner role, 24 tenants spread over both workers"
 tenants=24
 tid() { printf '00000000-0000-4000-8000-%012d' "$1"; }
@@ -202,6 +205,8 @@ qdb "$DSN" "ALTER TABLE erp.people ADD COLUMN by_hand int" >/dev/null
 check "DDL by hand on the coordinator: one drift event there, none on the workers" "1|0,0" \
   "$(qdb "$DSN" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")|$(drift_workers)"
 
+check "verify_shards() after v2" "true" "$(qdb "$DSN" "SELECT revos.verify_shards() ->> 'ok'")"
+
 echo "# noop, conflict, plan_schema"
 check "v1 again: noop" "noop" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v1.json)) -> 'result' ->> 'status'")"
 check "v2 again: noop" "noop" "$(qdb "$DSN" "SELECT revos.apply_schema($(payload v2.json)) -> 'result' ->> 'status'")"
@@ -211,6 +216,23 @@ check "plan_schema v3 shows the distribution steps of its new tables" "erp.curre
 check "plan_schema with distribute: false: no distribution step" "0" \
   "$(qdb "$DSN" "SELECT count(*) FROM jsonb_array_elements(revos.plan_schema($(payload v3.json) || '{\"options\": {\"distribute\": false}}') -> 'result' -> 'plan' -> 'steps') s WHERE s ->> 'kind' IN ('distributed_table', 'reference_table')")"
 check "two applied ledger rows in all" "2" "$(qdb "$DSN" "SELECT count(*) FROM revos.schema_migrations WHERE status = 'applied'")"
+
+echo "# the Citus settings of an apply end with it"
+check "in the caller's transaction: applied, then multi_shard_modify_mode and enable_unsafe_triggers as before" \
+  "applied|parallel|off" "$(qdb "$DSN" - <<'SQL'
+BEGIN;
+SELECT (revos.apply_schema('{"schema_version": "erp-agent-004", "description": "one more table", "tables": [
+  {"schema": "erp", "name": "notes", "columns": [{"name": "body", "type": "text"}]}]}') -> 'result' ->> 'status')
+       || '|' || current_setting('citus.multi_shard_modify_mode') || '|' || current_setting('citus.enable_unsafe_triggers');
+COMMIT;
+SQL
+)"
+
+echo "# verify_shards() sees a shard changed by hand on a worker"
+shard=$(qdb "$DSN" "SELECT shard_name FROM citus_shards WHERE table_name = 'erp.people'::regclass AND nodeport = $((BASE + 1)) ORDER BY shardid LIMIT 1")
+qdb "${DSN/:$BASE\//:$((BASE + 1))/}" "SET citus.enable_manual_changes_to_shards = on; ALTER TABLE $shard DROP COLUMN notes" >/dev/null
+check "one mismatch, on that shard" "false|1|$shard" \
+  "$(qdb "$DSN" "SELECT (v ->> 'ok') || '|' || jsonb_array_length(v -> 'mismatches') || '|' || (SELECT shard_name FROM citus_shards WHERE shardid = (v -> 'mismatches' -> 0 ->> 'shardid')::bigint) FROM revos.verify_shards() v")"
 
 rm -rf "$work"
 finish
