@@ -1,5 +1,5 @@
 'use strict';
-// The real n8n (1.123.81, from npm; installed under target/n8n by tests/callers/run.sh) runs the
+// The real n8n (1.123.81, from npm; installed in ~/.cache/revos/n8n by tests/callers/run.sh) runs the
 // shipped workflow examples/n8n-apply-schema.workflow.json against the test cluster, through its own
 // Postgres node and its own credential store, with `n8n execute`. What the test changes in the
 // workflow, and why: `n8n execute` starts only from a Manual Trigger, so the Webhook trigger is

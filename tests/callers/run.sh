@@ -8,7 +8,7 @@
 #   tests/callers/run.sh DSN        DSN: postgres://SUPERUSER@HOST:PORT/DB (a URL; trust auth
 #                                   for the test roles, as scripts/cluster sets up)
 #
-# Installs what it needs (node modules with npm, n8n under target/n8n, pgbouncer with apt-get),
+# Installs what it needs (node modules with npm, n8n in ~/.cache/revos/n8n, pgbouncer with apt-get),
 # (re)creates its databases revos_callers_{n8n,n8n_cli,bouncer,postgrest}, runs node --test, exits
 # non-zero on any failure. The last line is "callers: N passed, N failed".
 # REVOS_CALLERS_ONLY="n8n.test.js" runs only the files named.
@@ -35,14 +35,14 @@ if [ ! -d "$here/node_modules" ]; then
 fi
 
 # --- n8n (the real one, for n8n-cli.test.js) ----------------------------------------------------
-# Installed once into target/n8n from n8n-cli/package.json + package-lock.json, again only when those
-# change. n8n 1.123 pulls xlsx from a CDN that is not reachable: package.json overrides it with the
+# Installed once from n8n-cli/package.json + package-lock.json, again only when those change, into a
+# per-machine cache ($REVOS_N8N_DIR, default ~/.cache/revos/n8n) so that a fresh clone (CI) reuses it. n8n 1.123 pulls xlsx from a CDN that is not reachable: package.json overrides it with the
 # registry's 0.18.5. --ignore-scripts: isolated-vm's build needs Node 22 and is not used (legacy
 # expression engine); sqlite3, n8n's own database, is then built from source (node-gyp, offline).
-n8n_dir="$root/target/n8n"
+n8n_dir="${REVOS_N8N_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/revos/n8n}"
 n8n_stamp=$(cat "$here/n8n-cli/package.json" "$here/n8n-cli/package-lock.json" | sha256sum | cut -c1-16)
 if [ "$(cat "$n8n_dir/.installed" 2>/dev/null)" != "$n8n_stamp" ]; then
-  say "installing n8n into target/n8n (npm ci + npm rebuild sqlite3; once)"
+  say "installing n8n into $n8n_dir (npm ci + npm rebuild sqlite3; once)"
   t0=$SECONDS
   rm -rf "$n8n_dir" && mkdir -p "$n8n_dir"
   cp "$here/n8n-cli/package.json" "$here/n8n-cli/package-lock.json" "$n8n_dir/"
