@@ -665,6 +665,23 @@ fn drop_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
     }
 }
 
+/// The values an existing enum has that the payload's `en` does not list, with the enum's key;
+/// None when the enum is new or loses nothing.
+pub fn removed_enum_values(
+    en: &EnumType,
+    state: &CatalogState,
+) -> Option<((String, String), Vec<String>)> {
+    let key = (en.schema.as_str().to_string(), en.name.as_str().to_string());
+    let removed: Vec<String> = state
+        .enums
+        .get(&key)?
+        .iter()
+        .filter(|v| !en.values.contains(v))
+        .cloned()
+        .collect();
+    (!removed.is_empty()).then_some((key, removed))
+}
+
 /// An enum in the payload without a value the database has: the value is removed, which
 /// Postgres can only do by recreating the type — rename the old one, create the new one, convert
 /// every column that uses it (`USING col::text::new`, defaults dropped and set again), drop the
@@ -672,18 +689,9 @@ fn drop_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
 /// any do, the conversion would fail, so it is refused outright (`enum_value_in_use`).
 fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
     for en in &s.enums {
-        let key = (en.schema.as_str().to_string(), en.name.as_str().to_string());
-        let Some(labels) = state.enums.get(&key) else {
+        let Some((key, removed)) = removed_enum_values(en, state) else {
             continue;
         };
-        let removed: Vec<String> = labels
-            .iter()
-            .filter(|v| !en.values.contains(v))
-            .cloned()
-            .collect();
-        if removed.is_empty() {
-            continue;
-        }
         let uses: Vec<EnumUse> = state
             .enum_usage
             .get(&key)

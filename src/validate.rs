@@ -172,16 +172,7 @@ fn evolution_facts(s: &Schema, cat: &dyn Catalog, state: &mut CatalogState) {
         state.row_counts.insert(r.key, n);
     }
     for e in &s.enums {
-        let key = (e.schema.as_str().to_string(), e.name.as_str().to_string());
-        let Some(labels) = state.enums.get(&key) else {
-            continue;
-        };
-        let removed: Vec<String> = labels
-            .iter()
-            .filter(|v| !e.values.contains(v))
-            .cloned()
-            .collect();
-        if !removed.is_empty() {
+        if let Some((key, removed)) = crate::evolve::removed_enum_values(e, state) {
             let uses = cat.enum_usage(&key.0, &key.1, &removed);
             state.enum_usage.insert(key, uses);
         }

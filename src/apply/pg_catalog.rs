@@ -39,6 +39,16 @@ pub fn caught_message(e: &pg_sys::panic::CaughtError) -> (String, String) {
 /// together with such a rollback: it releases whatever the failed code held (locks, buffer pins,
 /// cache references, memory) and undoes what it wrote.
 pub fn subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, (String, String)> {
+    in_subtransaction(f, true)
+}
+
+/// Runs `f` in a subtransaction that is always rolled back (whatever `f` created is gone);
+/// `f`'s result must own its data.
+pub fn rolled_back<R>(f: impl FnOnce() -> R) -> Result<R, (String, String)> {
+    in_subtransaction(f, false)
+}
+
+fn in_subtransaction<R>(f: impl FnOnce() -> R, keep: bool) -> Result<R, (String, String)> {
     unsafe {
         let old_cxt = pg_sys::CurrentMemoryContext;
         let old_owner = pg_sys::CurrentResourceOwner;
@@ -47,9 +57,10 @@ pub fn subtransaction<R>(f: impl FnOnce() -> R) -> Result<R, (String, String)> {
         let r = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
             .catch_others(|e| Err(caught_message(&e)))
             .execute();
-        match &r {
-            Ok(_) => pg_sys::ReleaseCurrentSubTransaction(),
-            Err(_) => pg_sys::RollbackAndReleaseCurrentSubTransaction(),
+        if keep && r.is_ok() {
+            pg_sys::ReleaseCurrentSubTransaction();
+        } else {
+            pg_sys::RollbackAndReleaseCurrentSubTransaction();
         }
         pg_sys::MemoryContextSwitchTo(old_cxt);
         pg_sys::CurrentResourceOwner = old_owner;

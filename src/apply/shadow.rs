@@ -13,14 +13,13 @@
 //! conflict never gets here (P2). Nothing of it survives the call: the subtransaction is rolled
 //! back, and the temporary table with it.
 
-use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgTryBuilder};
+use pgrx::JsonB;
 use serde_json::Value;
 use std::collections::HashMap;
 
 use super::pg_catalog::{
-    caught_message, restore_search_path, subtransaction, with_catalog_search_path,
+    restore_search_path, rolled_back, subtransaction, with_catalog_search_path,
 };
 use crate::compare;
 use crate::ident::quote_ident;
@@ -426,22 +425,4 @@ fn count_check_violations(s: &Schema, state: &mut CatalogState) {
 /// One statement in its own subtransaction: true when Postgres accepted it.
 fn try_sql(sql: &str) -> bool {
     matches!(subtransaction(|| Spi::run(sql)), Ok(Ok(())))
-}
-
-/// Runs `f` in a subtransaction that is always rolled back (whatever `f` created is gone);
-/// `f`'s result must own its data.
-fn rolled_back<R>(f: impl FnOnce() -> R) -> Result<R, (String, String)> {
-    unsafe {
-        let old_cxt = pg_sys::CurrentMemoryContext;
-        let old_owner = pg_sys::CurrentResourceOwner;
-        pg_sys::BeginInternalSubTransaction(std::ptr::null());
-        pg_sys::MemoryContextSwitchTo(old_cxt);
-        let r = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
-            .catch_others(|e| Err(caught_message(&e)))
-            .execute();
-        pg_sys::RollbackAndReleaseCurrentSubTransaction();
-        pg_sys::MemoryContextSwitchTo(old_cxt);
-        pg_sys::CurrentResourceOwner = old_owner;
-        r
-    }
 }
