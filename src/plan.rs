@@ -44,9 +44,15 @@ pub enum Lock {
 }
 
 impl Lock {
-    /// Locks that stop writers (SHARE) or everyone (ACCESS EXCLUSIVE) for the whole statement.
+    /// Locks that conflict with the ROW EXCLUSIVE lock every INSERT, UPDATE and DELETE takes:
+    /// SHARE, SHARE ROW EXCLUSIVE (ADD FOREIGN KEY, CREATE TRIGGER) and ACCESS EXCLUSIVE. Writers
+    /// wait from the moment the step takes it until the transaction ends (apply's transaction
+    /// holds every lock to its commit), not only while the statement runs.
     pub fn blocks_writes(self) -> bool {
-        matches!(self, Lock::Share | Lock::AccessExclusive)
+        matches!(
+            self,
+            Lock::Share | Lock::ShareRowExclusive | Lock::AccessExclusive
+        )
     }
 }
 
@@ -84,7 +90,8 @@ impl Cost {
         rewrites: false,
         scans: true,
     };
-    /// ADD FOREIGN KEY: SHARE ROW EXCLUSIVE on both tables, reads the rows to validate them.
+    /// ADD FOREIGN KEY: SHARE ROW EXCLUSIVE on both tables (the step states the referencing
+    /// one), reads the referencing table's rows to validate them.
     pub const ADD_FOREIGN_KEY: Cost = Cost {
         lock: Some(Lock::ShareRowExclusive),
         rewrites: false,
@@ -1114,7 +1121,8 @@ impl Planner<'_> {
 /// (Postgres evaluates a non-volatile default once and stores it in the catalog). Whether a
 /// default is volatile is Postgres' answer, recorded in the snapshot by `apply`; without it
 /// (unit tests) any default that calls a function counts as possibly volatile. NOT NULL without
-/// a default scans (to find a row it would leave NULL).
+/// a default scans (to find a row it would leave NULL); with a non-volatile default it does not
+/// (every row reads the stored default, Postgres checks nothing).
 fn add_column_cost(c: &Column, sn: &TableSnapshot) -> Cost {
     let volatile = c.default.as_deref().is_some_and(|d| match &sn.declared {
         Some(dec) => dec.volatile_defaults.contains(c.name.as_str()),
@@ -1122,7 +1130,7 @@ fn add_column_cost(c: &Column, sn: &TableSnapshot) -> Cost {
     });
     if c.generated.is_some() || volatile {
         Cost::REWRITE
-    } else if c.not_null {
+    } else if c.not_null && c.default.is_none() {
         Cost::ALTER_SCAN
     } else {
         Cost::ALTER
@@ -1317,6 +1325,14 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         assert_eq!(p.tables_altered, 1);
     }
 
+    /// The plan's step whose SQL contains `needle`.
+    fn step_with<'a>(p: &'a Plan, needle: &str) -> &'a Step {
+        p.steps
+            .iter()
+            .find(|x| x.sql.contains(needle))
+            .unwrap_or_else(|| panic!("no step with {needle}: {}", p.script()))
+    }
+
     #[test]
     fn every_step_states_its_lock_scan_rewrite_and_rows() {
         let mut cat = MemCatalog::default();
@@ -1353,12 +1369,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         );
         assert!(issues.is_empty(), "{issues:?}");
         let p = plan(&s, &st);
-        let step = |needle: &str| {
-            p.steps
-                .iter()
-                .find(|x| x.sql.contains(needle))
-                .unwrap_or_else(|| panic!("no step with {needle}: {}", p.script()))
-        };
+        let step = |needle: &str| step_with(&p, needle);
         let add = step(r#"ADD COLUMN "b""#);
         assert_eq!(
             (add.lock, add.rewrites, add.est_rows),
@@ -1388,6 +1399,69 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
             .warnings
             .iter()
             .any(|w| w.contains("fresh") && w.contains("rows")));
+    }
+
+    /// What Postgres 11+ does, measured in tests/costs.rs: ADD COLUMN … NOT NULL with a constant
+    /// default neither scans nor rewrites; ADD FOREIGN KEY's SHARE ROW EXCLUSIVE stops writers
+    /// like SHARE and ACCESS EXCLUSIVE, so a large table gets the warning for it too.
+    #[test]
+    fn not_null_with_a_constant_default_does_not_scan_and_a_foreign_key_blocks_writers() {
+        let mut cat = MemCatalog::default();
+        cat.tables.insert(
+            ("public".into(), "big".into()),
+            TableSnapshot {
+                columns: vec![
+                    ColumnSnapshot {
+                        name: "id".into(),
+                        sql_type: "uuid".into(),
+                        ..Default::default()
+                    },
+                    ColumnSnapshot {
+                        name: "ref_id".into(),
+                        sql_type: "uuid".into(),
+                        ..Default::default()
+                    },
+                ],
+                constraints: vec![ConstraintSnapshot {
+                    name: "big_pkey".into(),
+                    kind: 'p',
+                    ..Default::default()
+                }],
+                est_rows: Some(2_500_000),
+                has_rows: true,
+                ..Default::default()
+            },
+        );
+        let (s, st, issues) = run(
+            json!({"schema_version": "2", "description": "d", "tables": [
+                {"name": "parent", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "rls": false, "columns": []},
+                {"name": "big", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "rls": false, "columns": [
+                    {"name": "ref_id", "type": "uuid", "references": "parent"},
+                    {"name": "n", "type": "integer", "not_null": true, "default": "0"}]}]}),
+            &cat,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let p = plan(&s, &st);
+        let step = |needle: &str| step_with(&p, needle);
+        let n = step(r#"ADD COLUMN "n""#);
+        assert_eq!(
+            (n.lock, n.scans, n.rewrites),
+            (Some(Lock::AccessExclusive), false, false),
+            "{}",
+            n.sql
+        );
+        let fk = step("FOREIGN KEY");
+        assert_eq!(
+            (fk.lock, fk.scans, fk.rewrites),
+            (Some(Lock::ShareRowExclusive), true, false)
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("2500000 rows") && w.contains("SHARE ROW EXCLUSIVE")),
+            "{:?}",
+            p.warnings
+        );
     }
 
     /// An existing table whose catalog holds other definitions than the spec, with the deparsed
