@@ -503,26 +503,25 @@ CREATE OR REPLACE FUNCTION revos.event_hash(e revos.events) RETURNS text
 LANGUAGE c STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'event_hash_wrapper';
 
+-- The pass over the events, in Rust (src/verify_chains.rs): every event in id order, one cursor,
+-- the last row of each chain kept in a map. A row is broken when its hash is not
+-- revos.event_hash(row) or its prev_hash is not the previous row's (stored) hash in its chain (64
+-- zeros for the first). Returns {"events", "first_bad", "tails": {chain: last id}}. The SQL
+-- window it replaces (PARTITION BY tenant_id ORDER BY id over whole rows) sorted the ledger:
+-- ~6 s per million events against ~2 s.
+CREATE FUNCTION revos.verify_chains(tenant text) RETURNS jsonb
+LANGUAGE c STABLE
+AS 'MODULE_PATHNAME', 'verify_chains_wrapper';
+COMMENT ON FUNCTION revos.verify_chains(text) IS
+    'The pass of revos.verify_ledger over the events (id order): {events, first_bad, tails}. Internal.';
+
 CREATE OR REPLACE FUNCTION revos.verify_ledger(tenant text DEFAULT NULL) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-WITH ev AS (
-    SELECT e.id,
-           e.tenant_id,
-           e.hash IS NOT DISTINCT FROM revos.event_hash(e)
-           AND e.prev_hash IS NOT DISTINCT FROM coalesce(lag(e.hash) OVER w, repeat('0', 64)) AS ok,
-           lead(e.id) OVER w IS NULL AS is_last
-    FROM revos.events e
-    WHERE $1 IS NULL OR e.tenant_id = $1
-    WINDOW w AS (PARTITION BY e.tenant_id ORDER BY e.id)
-),
-one_pass AS (
-    SELECT count(*) AS events,
-           min(ev.id) FILTER (WHERE NOT ev.ok) AS first_bad,
-           coalesce(jsonb_object_agg(CASE WHEN ev.tenant_id IS NULL THEN 'global' ELSE 'tenant:' || ev.tenant_id END, ev.id)
-                    FILTER (WHERE ev.is_last), '{}'::jsonb) AS tails
-    FROM ev
+WITH one_pass AS (
+    SELECT (v ->> 'events')::bigint AS events, (v ->> 'first_bad')::bigint AS first_bad, v -> 'tails' AS tails
+    FROM revos.verify_chains($1) v
 ),
 tails AS (
     SELECT t.key AS chain, t.value::text::bigint AS id FROM one_pass, jsonb_each(one_pass.tails) t
@@ -554,6 +553,7 @@ REVOKE EXECUTE ON FUNCTION revos.drift_snapshot() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_ddl_end() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_sql_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.event_hash(revos.events) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.verify_chains(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.jwt_claims_tenant(text) TO PUBLIC;
 REVOKE ALL ON FUNCTION revos.touch_updated_at() FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.type_sql(oid, integer) FROM PUBLIC;

@@ -21,8 +21,6 @@ use pgrx::prelude::*;
 use pgrx::{Internal, PgTupleDesc};
 use sha2::{Digest, Sha256};
 
-use crate::ident::sha256_hex;
-
 /// The encoded fields, in order (columns of revos.events).
 const FIELDS: [&str; 12] = [
     "id",
@@ -91,7 +89,7 @@ unsafe fn layout(desc: &PgTupleDesc, typ: pg_sys::Oid, typmod: i32) -> [Option<u
 }
 
 /// A text datum's bytes (detoasted; no UTF-8 check: the database's encoding is what is hashed).
-unsafe fn text_bytes<'a>(v: pg_sys::Datum) -> &'a [u8] {
+pub(crate) unsafe fn text_bytes<'a>(v: pg_sys::Datum) -> &'a [u8] {
     let t = pg_sys::pg_detoast_datum_packed(v.cast_mut_ptr::<pg_sys::varlena>());
     std::slice::from_raw_parts(
         pgrx::varlena::vardata_any(t) as *const u8,
@@ -121,8 +119,22 @@ unsafe fn hash_row(datum: pg_sys::Datum) -> String {
         nulls.as_mut_ptr(),
     );
     let idx = layout(&desc, typ, typmod);
+    let mut buf = Vec::with_capacity(512);
+    let hex = hash_fields(&values, &nulls, &idx, &mut buf);
+    String::from_utf8_unchecked(hex.to_vec())
+}
 
-    let mut out: Vec<u8> = Vec::with_capacity(512);
+/// The hash (64 lowercase hex bytes) of one event given as deformed datums: `idx[k]` is the
+/// position of FIELDS[k] in `values`/`nulls` (None: the column is missing, encoded as null).
+/// `buf` is scratch space for the encoding (cleared here; reused by callers that hash many rows).
+pub(crate) unsafe fn hash_fields(
+    values: &[pg_sys::Datum],
+    nulls: &[bool],
+    idx: &[Option<usize>; 12],
+    buf: &mut Vec<u8>,
+) -> [u8; 64] {
+    let out = buf;
+    out.clear();
     out.push(b'[');
     for (k, name) in FIELDS.iter().enumerate() {
         if k > 0 {
@@ -135,37 +147,66 @@ unsafe fn hash_row(datum: pg_sys::Datum) -> String {
         let v = values[i];
         match *name {
             "id" => {
-                let s = (v.value() as i64).to_string();
-                json_string(&mut out, s.as_bytes());
+                out.push(b'"');
+                push_int(out, v.value() as i64);
+                out.push(b'"');
             }
-            "event_id" => json_string(&mut out, &uuid_text(v)),
+            "event_id" => json_string(out, &uuid_text(v)),
             "payload" => {
                 match pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
                     pg_sys::jsonb_out,
                     &[Some(v)],
                 ) {
-                    Some(c) => json_string(&mut out, c.to_bytes()),
+                    Some(c) => json_string(out, c.to_bytes()),
                     None => out.extend_from_slice(b"null"),
                 }
             }
-            "occurred_at" | "recorded_at" => match timestamp_text(v) {
-                Some(t) => json_string(&mut out, t.as_bytes()),
-                None => out.extend_from_slice(b"null"),
-            },
-            _ => json_string(&mut out, text_bytes(v)),
+            "occurred_at" | "recorded_at" => timestamp_json(out, v),
+            _ => json_string(out, text_bytes(v)),
         }
     }
     out.push(b']');
-    if pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
+    let digest = if pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
         let conv = pg_sys::pg_server_to_any(
             out.as_ptr() as *const std::ffi::c_char,
             out.len() as i32,
             pg_sys::pg_enc::PG_UTF8 as i32,
         );
-        let bytes = std::ffi::CStr::from_ptr(conv).to_bytes();
-        return crate::ident::hex(&Sha256::digest(bytes));
+        Sha256::digest(std::ffi::CStr::from_ptr(conv).to_bytes())
+    } else {
+        Sha256::digest(&out[..])
+    };
+    hex64(&digest)
+}
+
+/// 32 bytes -> 64 lowercase hex digits.
+fn hex64(d: &[u8]) -> [u8; 64] {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = [0u8; 64];
+    for (i, b) in d.iter().take(32).enumerate() {
+        s[2 * i] = H[(b >> 4) as usize];
+        s[2 * i + 1] = H[(b & 15) as usize];
     }
-    sha256_hex(&out)
+    s
+}
+
+/// A decimal integer, as int8out writes it.
+fn push_int(out: &mut Vec<u8>, n: i64) {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let mut m = n.unsigned_abs();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&tmp[i..]);
 }
 
 unsafe fn uuid_text(v: pg_sys::Datum) -> [u8; 36] {
@@ -182,6 +223,23 @@ unsafe fn uuid_text(v: pg_sys::Datum) -> [u8; 36] {
         j += 2;
     }
     s
+}
+
+/// The timestamp as a JSON string (see timestamp_text), or null for ±infinity.
+unsafe fn timestamp_json(out: &mut Vec<u8>, v: pg_sys::Datum) {
+    let us = v.value() as i64;
+    if us != i64::MIN && us != i64::MAX {
+        if let Some(s) = format_utc_bytes(us) {
+            out.push(b'"');
+            out.extend_from_slice(&s);
+            out.push(b'"');
+            return;
+        }
+    }
+    match timestamp_text(v) {
+        Some(t) => json_string(out, t.as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
 }
 
 /// to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'); NULL for ±infinity.
@@ -203,6 +261,11 @@ unsafe fn timestamp_text(v: pg_sys::Datum) -> Option<String> {
 
 /// Microseconds since 2000-01-01 00:00 UTC -> "YYYY-MM-DDTHH:MI:SS.ffffffZ" for years 1–9999.
 pub fn format_utc(us: i64) -> Option<String> {
+    format_utc_bytes(us).map(|b| b.iter().map(|&c| c as char).collect())
+}
+
+/// format_utc without allocating: "YYYY-MM-DDTHH:MI:SS.ffffffZ" (27 bytes) for years 1–9999.
+pub fn format_utc_bytes(us: i64) -> Option<[u8; 27]> {
     let days = us.div_euclid(USECS_PER_DAY);
     let rem = us.rem_euclid(USECS_PER_DAY);
     let (y, m, d) = civil_from_days(days + PG_EPOCH_DAYS_FROM_UNIX);
@@ -211,12 +274,21 @@ pub fn format_utc(us: i64) -> Option<String> {
     }
     let secs = rem / 1_000_000;
     let frac = rem % 1_000_000;
-    Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    ))
+    let mut s = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut n: i64| {
+        for k in (0..width).rev() {
+            s[at + k] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m as i64);
+    put(8, 2, d as i64);
+    put(11, 2, secs / 3600);
+    put(14, 2, secs / 60 % 60);
+    put(17, 2, secs % 60);
+    put(20, 6, frac);
+    Some(s)
 }
 
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
@@ -235,21 +307,34 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// A JSON string as PostgreSQL's escape_json writes it (byte-wise: \b \f \n \r \t \" \\, other
 /// bytes below 0x20 as \u00XX, everything else as it is).
-fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
-    for &c in s {
-        match c {
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            c if c < 0x20 => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
-            c => out.push(c),
+    let mut run = 0;
+    for (i, &c) in s.iter().enumerate() {
+        let esc: &[u8] = match c {
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            c if c < 0x20 => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&s[run..i]);
+        run = i + 1;
+        if esc.is_empty() {
+            const H: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(H[(c >> 4) as usize]);
+            out.push(H[(c & 15) as usize]);
+        } else {
+            out.extend_from_slice(esc);
         }
     }
+    out.extend_from_slice(&s[run..]);
     out.push(b'"');
 }
 
@@ -271,6 +356,20 @@ mod tests {
     }
 
     #[test]
+    fn integers_and_hex() {
+        for n in [0i64, 7, -7, 10, 1_000_000, i64::MAX, i64::MIN] {
+            let mut out = vec![];
+            push_int(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+        let d: Vec<u8> = (0u8..32).map(|i| i.wrapping_mul(37)).collect();
+        assert_eq!(
+            String::from_utf8(hex64(&d).to_vec()).unwrap(),
+            crate::ident::hex(&d)
+        );
+    }
+
+    #[test]
     fn json_escaping() {
         let mut out = vec![];
         json_string(&mut out, "a\"b\\c\n\u{1}é\u{7f}".as_bytes());
@@ -278,5 +377,12 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"a\\\"b\\\\c\\n\\u0001é\u{7f}\""
         );
+        // every byte below 0x20 and the two escaped printable ones, against serde_json's
+        // escaping (which writes the same forms as PostgreSQL's escape_json for these bytes)
+        let all: Vec<u8> = (0u8..0x20).chain(*b"\"\\ az").collect();
+        let mut out = vec![];
+        json_string(&mut out, &all);
+        let expect = serde_json::to_string(std::str::from_utf8(&all).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), expect);
     }
 }

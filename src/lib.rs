@@ -27,6 +27,7 @@ mod fuzz;
 pub mod api;
 pub mod apply;
 pub mod event_hash;
+pub mod verify_chains;
 
 ::pgrx::pg_module_magic!(name, version);
 
