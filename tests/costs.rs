@@ -1,13 +1,14 @@
 //! Issue 13 (P7), contract §10 — every planned step states its lock, whether it rewrites or
 //! scans its table, and the table's estimated rows. Checked against the server for the six
 //! changes bench/run's P7 makes to a table with rows: a nullable column, a column with a constant
-//! default, an index, a foreign key, a check, NOT NULL on a clean column. For each:
+//! default, an index, a foreign key, a check, NOT NULL on a clean column (and a NOT NULL column
+//! with a constant default, which reads no row). For each:
 //! - the step's SQL alone, in a transaction rolled back: the strongest lock this backend then
 //!   holds on the table (pg_locks), whether its relfilenode changed (a rewrite), and the rows the
 //!   transaction read from it (pg_stat_xact_user_tables: a scan reads every row);
 //! - the apply itself, in the caller's transaction: revos holds no stronger lock than the plan
-//!   states, rewrites only when it says so, and a writer (lock_timeout 100 ms) cannot insert
-//!   until the apply's transaction commits when the lock is one that blocks writes.
+//!   states, rewrites and reads the rows only when it says so, and a writer (lock_timeout
+//!   100 ms) cannot insert until the apply's transaction commits when the lock blocks writes.
 
 mod common;
 use common::*;
@@ -141,6 +142,18 @@ fn changes() -> Vec<(&'static str, fn(&mut Value), &'static str, bool, bool)> {
             false,
             true,
         ),
+        // not in P7: a NOT NULL column with a constant default reads no row (Postgres 11+)
+        (
+            "NOT NULL column with a constant default",
+            |t| {
+                t["columns"].as_array_mut().unwrap().push(
+                    json!({"name": "d2", "type": "integer", "not_null": true, "default": "7"}),
+                )
+            },
+            "ACCESS EXCLUSIVE",
+            false,
+            false,
+        ),
     ]
 }
 
@@ -223,19 +236,26 @@ fn each_steps_lock_rewrite_scan_and_rows_are_what_postgres_does() {
 
         // ... and by the apply, in the caller's transaction
         let mut tx = c.transaction().unwrap();
-        let (file0, _) = file_and_reads(&mut tx);
+        let (file0, read0) = file_and_reads(&mut tx);
         let env: Value = tx
             .query_one("SELECT revos.apply_schema($1::jsonb)", &[&payload])
             .unwrap()
             .get(0);
         assert_eq!(status(&env), "applied", "{what}: {env}");
-        let (file1, _) = file_and_reads(&mut tx);
+        let (file1, read1) = file_and_reads(&mut tx);
         assert_eq!(
             strongest_lock(&mut tx, "public.big"),
             Some(pg_mode(lock)),
             "{what}: apply holds no stronger lock than its plan states"
         );
         assert_eq!(file1 != file0, rewrites, "{what}: relfilenode after apply");
+        // revos's own checks included, the apply reads the rows only when the plan says it scans
+        assert_eq!(
+            read1 - read0 >= rows,
+            scans,
+            "{what}: {} rows read by the apply",
+            read1 - read0
+        );
         // a writer waits for the apply's commit, not only for the statement
         let mut w = writer.transaction().unwrap();
         w.batch_execute("SET LOCAL lock_timeout = '100ms'").unwrap();
