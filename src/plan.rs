@@ -583,9 +583,30 @@ impl Planner<'_> {
                         ),
                         Cost::ALTER_SCAN,
                     ),
-                    None => self.push_on("foreign_key", t, sql, Cost::ADD_FOREIGN_KEY),
+                    None => {
+                        self.push_on("foreign_key", t, sql, Cost::ADD_FOREIGN_KEY);
+                        self.referenced_lock_warning(t, fk);
+                    }
                 }
             }
+        }
+    }
+
+    /// Adding a foreign key also takes SHARE ROW EXCLUSIVE on the referenced table (the step
+    /// states the referencing one): writers to it wait while a large referencing table is
+    /// checked, whatever the referenced table's own size.
+    fn referenced_lock_warning(&mut self, t: &Table, fk: &ForeignKey) {
+        let Some(rows) = self.rows_of(&t.schema, &t.name) else {
+            return;
+        };
+        if rows > LARGE_TABLE_ROWS {
+            self.p.warnings.push(format!(
+                "{}.{} is locked SHARE ROW EXCLUSIVE too while the {rows} rows of {} are checked against it (foreign key {}); writers to it wait as well",
+                fk.target_schema,
+                fk.target_table,
+                t.qualified(),
+                fk.name
+            ));
         }
     }
 
@@ -1460,6 +1481,13 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                 .iter()
                 .any(|w| w.contains("2500000 rows") && w.contains("SHARE ROW EXCLUSIVE")),
             "{:?}",
+            p.warnings
+        );
+        assert!(
+            p.warnings.iter().any(|w| w.starts_with(
+                r#""public"."parent" is locked SHARE ROW EXCLUSIVE too while the 2500000 rows"#
+            )),
+            "the referenced table is named: {:?}",
             p.warnings
         );
     }
