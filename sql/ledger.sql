@@ -132,75 +132,47 @@ COMMENT ON FUNCTION revos.event_hash(revos.events) IS
 -- the lock) and one sha256. Under REPEATABLE READ / SERIALIZABLE, two concurrent writers of the
 -- same tenant get a serialization failure (40001) instead of waiting; retry.
 --
--- SECURITY INVOKER on purpose (it is the hot path, and a definer + SET search_path wrapper costs
--- several percent of an event). It always runs as the table owner anyway: nobody else holds INSERT
+-- The trigger is C (Rust, src/event_chain.rs: two statements prepared once per backend, the row
+-- deformed and formed once, the hash from the datums); the restore branch is the PL/pgSQL
+-- function revos.events_chain_restore below. As PL/pgSQL the trigger cost about a third of a
+-- log_event call. SECURITY INVOKER on purpose (it is the hot path, and a definer + SET
+-- search_path wrapper costs several percent of an event). It always runs as the table owner anyway: nobody else holds INSERT
 -- on revos.events; applications, the migration trigger and the drift capture all insert through
 -- SECURITY DEFINER functions that pin search_path. Names and operators are qualified regardless.
 -- Not ENABLE ALWAYS: with session_replication_role = replica (logical replication apply, or a
 -- superuser on purpose) rows keep the id/hash they arrive with; verify_ledger still checks them.
 CREATE FUNCTION revos.events_chain() RETURNS trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'events_chain_wrapper';
+
+-- The restore branch of the trigger (a row that arrives with its id and hash), called by it.
+CREATE FUNCTION revos.events_chain_restore(r revos.events) RETURNS void
 LANGUAGE plpgsql
 AS $$
 DECLARE
-    v_chain   pg_catalog.text := CASE WHEN NEW.tenant_id IS NULL THEN 'global'
-                                      ELSE 'tenant:' OPERATOR(pg_catalog.||) NEW.tenant_id END;
-    v_id      bigint;
+    v_chain   pg_catalog.text := CASE WHEN r.tenant_id IS NULL THEN 'global'
+                                      ELSE 'tenant:' OPERATOR(pg_catalog.||) r.tenant_id END;
     v_prev_id bigint;
     v_prev    pg_catalog.text;
 BEGIN
-    IF TG_RELID OPERATOR(pg_catalog.<>) 'revos.events'::pg_catalog.regclass THEN
-        RAISE EXCEPTION 'revos.events_chain() is the trigger of revos.events only' USING ERRCODE = '42501';
-    END IF;
-    IF NEW.hash IS NOT NULL AND NEW.id IS NOT NULL THEN
-        INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
-        VALUES (v_chain, NEW.id, NULL)
-        ON CONFLICT (chain) DO UPDATE
-            SET prev_id = h.last_id, last_id = greatest(h.last_id, NEW.id)
-        RETURNING h.prev_id INTO v_prev_id;
-        IF v_prev_id IS NULL THEN
-            v_prev := pg_catalog.repeat('0', 64);
-        ELSE
-            SELECT e.hash INTO v_prev FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id;
-        END IF;
-        IF NEW.prev_hash IS DISTINCT FROM v_prev OR NEW.hash OPERATOR(pg_catalog.<>) revos.event_hash(NEW)
-           OR NEW.id OPERATOR(pg_catalog.<=) v_prev_id THEN
-            RAISE WARNING 'revos: restored event % does not chain onto its predecessor; kept as it is (revos.verify_ledger() reports it)',
-                NEW.id;
-        END IF;
-        PERFORM pg_catalog.setval('revos.events_id_seq'::pg_catalog.regclass, NEW.id)
-           FROM revos.events_id_seq s WHERE NEW.id OPERATOR(pg_catalog.>=) s.last_value;
-        PERFORM revos.note_restore();
-        RETURN NEW;
-    END IF;
-
     INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
-    VALUES (v_chain, NULL, NULL)
+    VALUES (v_chain, r.id, NULL)
     ON CONFLICT (chain) DO UPDATE
-        SET prev_id = h.last_id,
-            last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
-    RETURNING h.last_id, h.prev_id INTO v_id, v_prev_id;
-
-    IF v_id IS NULL THEN
-        -- First event of the chain: we just inserted (and so hold) its head row. A concurrent
-        -- first writer waited on our insert and continues through the DO UPDATE branch.
-        v_id := pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass);
-        UPDATE revos.event_chain_heads SET last_id = v_id WHERE chain OPERATOR(pg_catalog.=) v_chain;
+        SET prev_id = h.last_id, last_id = greatest(h.last_id, r.id)
+    RETURNING h.prev_id INTO v_prev_id;
+    IF v_prev_id IS NULL THEN
         v_prev := pg_catalog.repeat('0', 64);
     ELSE
         SELECT e.hash INTO v_prev FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id;
-        IF NOT FOUND THEN
-            -- Only if the previous event was removed behind revos's back (triggers disabled): the
-            -- chain goes on and verify_ledger reports the break at this event.
-            v_prev := 'missing';
-        END IF;
     END IF;
-
-    NEW.id          := v_id;
-    NEW.prev_hash   := v_prev;
-    NEW.recorded_at := pg_catalog.clock_timestamp();
-    NEW.occurred_at := coalesce(NEW.occurred_at, NEW.recorded_at);
-    NEW.hash        := revos.event_hash(NEW);
-    RETURN NEW;
+    IF r.prev_hash IS DISTINCT FROM v_prev OR r.hash OPERATOR(pg_catalog.<>) revos.event_hash(r)
+       OR r.id OPERATOR(pg_catalog.<=) v_prev_id THEN
+        RAISE WARNING 'revos: restored event % does not chain onto its predecessor; kept as it is (revos.verify_ledger() reports it)',
+            r.id;
+    END IF;
+    PERFORM pg_catalog.setval('revos.events_id_seq'::pg_catalog.regclass, r.id)
+       FROM revos.events_id_seq s WHERE r.id OPERATOR(pg_catalog.>=) s.last_value;
+    PERFORM revos.note_restore();
 END
 $$;
 
@@ -818,6 +790,7 @@ REVOKE ALL ON SEQUENCE revos.events_id_seq FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event(jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.verify_ledger(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.verify_chains(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.events_chain_restore(revos.events) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_field(jsonb, text, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_flatten(jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_reject(jsonb) FROM PUBLIC;

@@ -88,6 +88,17 @@ unsafe fn layout(desc: &PgTupleDesc, typ: pg_sys::Oid, typmod: i32) -> [Option<u
     idx
 }
 
+/// The positions of FIELDS and of the `hash` column in a revos.events row descriptor.
+pub(crate) unsafe fn layout_of(
+    desc: &PgTupleDesc,
+    typ: pg_sys::Oid,
+    typmod: i32,
+) -> ([Option<usize>; 12], Option<usize>) {
+    let idx = layout(desc, typ, typmod);
+    let hash = (0..desc.len()).rev().find(|&i| attr_is(desc, i, "hash"));
+    (idx, hash)
+}
+
 /// A text datum's bytes (detoasted; no UTF-8 check: the database's encoding is what is hashed).
 pub(crate) unsafe fn text_bytes<'a>(v: pg_sys::Datum) -> &'a [u8] {
     let t = pg_sys::pg_detoast_datum_packed(v.cast_mut_ptr::<pg_sys::varlena>());

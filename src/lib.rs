@@ -26,6 +26,7 @@ mod fuzz;
 
 pub mod api;
 pub mod apply;
+pub mod event_chain;
 pub mod event_hash;
 pub mod verify_chains;
 
