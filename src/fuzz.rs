@@ -382,6 +382,19 @@ proptest! {
         }
     }
 
+    /// schema_hash is written straight from the Schema's serialization (canonical::of): the
+    /// same bytes as the canonical JSON of its serde_json::Value, for valid and invalid payloads.
+    #[test]
+    fn the_schema_hash_text_is_the_canonical_json_of_its_value(s in arb_valid_schema(), junk in arb_json()) {
+        for input in [s.clone(), junk, json!({"schema_version": "1", "description": "d", "tables": [s]})] {
+            let mut issues = vec![];
+            let (_, payload) = split_envelope(&input, &mut issues);
+            let schema = normalize(&read_schema(&payload, &mut issues), &mut issues);
+            let want = crate::canonical::tests::reference(&serde_json::to_value(&schema).unwrap());
+            prop_assert_eq!(crate::canonical::of(&schema).unwrap(), want);
+        }
+    }
+
     #[test]
     fn every_identifier_in_valid_sql_is_quoted(s in arb_valid_schema()) {
         let sql = pipeline(&s);

@@ -9,6 +9,7 @@
 //!
 //! `api` is the thin `#[pg_extern]` layer that Postgres calls.
 
+pub mod canonical;
 pub mod compare;
 pub mod distribute;
 pub mod error;
@@ -42,3 +43,4 @@ pub mod pg_test {
         vec![]
     }
 }
+#[cfg(test)]

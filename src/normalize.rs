@@ -826,45 +826,13 @@ fn normalize_reference(
 /// SHA-256 (hex) of the canonical JSON (keys sorted, no whitespace) of the normalized schema.
 /// Version, description and force_apply are not part of it: they name a change, they are not it.
 pub fn schema_hash(s: &Schema) -> String {
-    let v = serde_json::to_value(s).expect("schema serializes");
-    sha256_hex(canonical_json(&v).as_bytes())
+    let text = crate::canonical::of(s).expect("schema serializes");
+    sha256_hex(text.as_bytes())
 }
 
 /// JSON with object keys sorted at every level and no insignificant whitespace.
 pub fn canonical_json(v: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(v, &mut out);
-    out
-}
-
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String((*k).clone()).to_string());
-                out.push(':');
-                write_canonical(&m[*k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
+    crate::canonical::of_value(v)
 }
 
 #[cfg(test)]
@@ -1013,6 +981,26 @@ mod tests {
         assert_eq!(schema_hash(&sa), schema_hash(&sb));
         assert_ne!(schema_hash(&sa), schema_hash(&sc));
         assert_eq!(schema_hash(&sa).len(), 64);
+    }
+
+    /// The hash of the fixtures' schemas is the sha256 of the canonical JSON of their
+    /// serde_json::Value (what every ledger row's schema_hash was computed from).
+    #[test]
+    fn hash_of_the_fixtures_is_that_of_their_canonical_value() {
+        for text in [
+            include_str!("../tests/fixtures/wf106-patients.json"),
+            include_str!("../tests/fixtures/erp-agent.json"),
+            include_str!("../tests/fixtures/smoke-test-002.json"),
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let mut issues = vec![];
+            let (_, payload) = crate::spec::split_envelope(&v, &mut issues);
+            let (s, _) = norm(payload);
+            let value = serde_json::to_value(&s).unwrap();
+            let text = crate::canonical::tests::reference(&value);
+            assert_eq!(schema_hash(&s), sha256_hex(text.as_bytes()));
+            assert_eq!(canonical_json(&value), text);
+        }
     }
 
     #[test]
