@@ -43,4 +43,3 @@ pub mod pg_test {
         vec![]
     }
 }
-#[cfg(test)]
