@@ -995,7 +995,7 @@ mod tests {
             let v: Value = serde_json::from_str(text).unwrap();
             let mut issues = vec![];
             let (_, payload) = crate::spec::split_envelope(&v, &mut issues);
-            let (s, _) = norm(payload);
+            let (s, _) = norm(payload.clone());
             let value = serde_json::to_value(&s).unwrap();
             let text = crate::canonical::tests::reference(&value);
             assert_eq!(schema_hash(&s), sha256_hex(text.as_bytes()));

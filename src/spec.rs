@@ -6,6 +6,7 @@
 //! to prevent. Nothing here knows about SQL.
 
 use serde_json::{Map, Value};
+use std::fmt::{self, Display};
 
 use crate::error::{code, Issue};
 
@@ -239,18 +240,20 @@ pub struct RawCheck {
     pub expression: String,
 }
 
-/// Splits the envelope from the schema. Anything with a `payload` key is an envelope.
-pub fn split_envelope(input: &Value, issues: &mut Vec<Issue>) -> (Envelope, Value) {
+/// Splits the envelope from the schema. Anything with a `payload` key is an envelope. The
+/// payload is borrowed from the input (null when the input is not an object).
+pub fn split_envelope<'a>(input: &'a Value, issues: &mut Vec<Issue>) -> (Envelope, &'a Value) {
+    static NULL: Value = Value::Null;
     let Some(obj) = input.as_object() else {
         issues.push(Issue::new(
             "$",
             code::WRONG_TYPE,
             "the argument must be a JSON object",
         ));
-        return (Envelope::default(), Value::Null);
+        return (Envelope::default(), &NULL);
     };
     let Some(payload) = obj.get("payload") else {
-        return (Envelope::default(), input.clone());
+        return (Envelope::default(), input);
     };
     let mut env = Envelope::default();
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
@@ -273,7 +276,7 @@ pub fn split_envelope(input: &Value, issues: &mut Vec<Issue>) -> (Envelope, Valu
             ));
         }
     }
-    (env, payload.clone())
+    (env, payload)
 }
 
 /// Reads the schema object. Always returns a (possibly partial) schema plus every issue found.
@@ -325,7 +328,7 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
         return o;
     };
     r.known_keys(obj, path, OPTION_KEYS);
-    let p = |k: &str| format!("{path}.{k}");
+    let p = |k: &'static str| At(path, k);
     o.tenant_column = r.string(obj.get("tenant_column"), &p("tenant_column"));
     o.tenant_type = r.string(obj.get("tenant_type"), &p("tenant_type"));
     o.soft_delete = r.boolean(obj.get("soft_delete"), &p("soft_delete"));
@@ -367,12 +370,12 @@ fn read_enum(r: &mut Reader, v: &Value, path: &str) -> RawEnum {
     };
     r.known_keys(obj, path, ENUM_KEYS);
     e.name = r
-        .req_string(obj, "name", &format!("{path}.name"))
+        .req_string(obj, "name", At(path, "name"))
         .unwrap_or_default();
-    e.schema = r.string(obj.get("schema"), &format!("{path}.schema"));
+    e.schema = r.string(obj.get("schema"), At(path, "schema"));
     match obj.get("values") {
-        None => r.missing(&format!("{path}.values")),
-        Some(vals) => e.values = r.string_list(Some(vals), &format!("{path}.values")),
+        None => r.missing(At(path, "values")),
+        Some(vals) => e.values = r.string_list(Some(vals), At(path, "values")),
     }
     e
 }
@@ -386,7 +389,7 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
         return t;
     };
     r.known_keys(obj, path, TABLE_KEYS);
-    let p = |k: &str| format!("{path}.{k}");
+    let p = |k: &'static str| At(path, k);
     t.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
     t.schema = r.string(obj.get("schema"), &p("schema"));
     t.tenant_scoped = r.boolean(obj.get("tenant_scoped"), &p("tenant_scoped"));
@@ -427,9 +430,9 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
             };
             if let Some(co) = r.object(c, &cp) {
                 r.known_keys(co, &cp, CHECK_KEYS);
-                chk.name = r.string(co.get("name"), &format!("{cp}.name"));
+                chk.name = r.string(co.get("name"), At(&cp, "name"));
                 chk.expression = r
-                    .req_string(co, "expression", &format!("{cp}.expression"))
+                    .req_string(co, "expression", At(&cp, "expression"))
                     .unwrap_or_default();
             }
             t.checks.push(chk);
@@ -447,7 +450,7 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
         return c;
     };
     r.known_keys(obj, path, COLUMN_KEYS);
-    let p = |k: &str| format!("{path}.{k}");
+    let p = |k: &'static str| At(path, k);
     c.name = r.req_string(obj, "name", &p("name")).unwrap_or_default();
     c.type_ = r.req_string(obj, "type", &p("type")).unwrap_or_default();
     c.not_null = r
@@ -464,7 +467,7 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     c.renamed_from = r.string(obj.get("renamed_from"), &p("renamed_from"));
     c.using = r.string(obj.get("using"), &p("using"));
     if let Some(refv) = obj.get("references") {
-        let rp = p("references");
+        let rp = p("references").to_string();
         let mut rf = RawReference {
             path: rp.clone(),
             ..Default::default()
@@ -474,12 +477,12 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
             Value::Object(ro) => {
                 r.known_keys(ro, &rp, REFERENCE_KEYS);
                 rf.table = r
-                    .req_string(ro, "table", &format!("{rp}.table"))
+                    .req_string(ro, "table", At(&rp, "table"))
                     .unwrap_or_default();
-                rf.schema = r.string(ro.get("schema"), &format!("{rp}.schema"));
-                rf.column = r.string(ro.get("column"), &format!("{rp}.column"));
-                rf.on_delete = r.string(ro.get("on_delete"), &format!("{rp}.on_delete"));
-                rf.on_update = r.string(ro.get("on_update"), &format!("{rp}.on_update"));
+                rf.schema = r.string(ro.get("schema"), At(&rp, "schema"));
+                rf.column = r.string(ro.get("column"), At(&rp, "column"));
+                rf.on_delete = r.string(ro.get("on_delete"), At(&rp, "on_delete"));
+                rf.on_update = r.string(ro.get("on_update"), At(&rp, "on_update"));
             }
             other => r.wrong(&rp, "a table name or an object {\"table\", ...}", other),
         }
@@ -497,7 +500,7 @@ fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
         return x;
     };
     r.known_keys(obj, path, INDEX_KEYS);
-    let p = |k: &str| format!("{path}.{k}");
+    let p = |k: &'static str| At(path, k);
     x.name = r.string(obj.get("name"), &p("name"));
     match obj.get("columns") {
         None => r.missing(&p("columns")),
@@ -510,6 +513,17 @@ fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
         x.include = r.string_list(obj.get("include"), &p("include"));
     }
     x
+}
+
+/// `{base}.{key}`: a path written only when an issue needs it (reading the 123-table payload made
+/// thousands of these strings that nobody read).
+#[derive(Clone, Copy)]
+struct At<'a>(&'a str, &'static str);
+
+impl Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
 }
 
 /// Walks JSON values, recording issues instead of failing.
@@ -533,17 +547,19 @@ impl<'a> Reader<'a> {
         Reader { issues }
     }
 
-    fn missing(&mut self, path: &str) {
+    fn missing(&mut self, path: impl Display) {
+        let path = path.to_string();
         self.issues.push(Issue::new(
-            path,
+            &path,
             code::MISSING_KEY,
             format!("{path} is required"),
         ));
     }
 
-    fn wrong(&mut self, path: &str, want: &str, got: &Value) {
+    fn wrong(&mut self, path: impl Display, want: &str, got: &Value) {
+        let path = path.to_string();
         self.issues.push(Issue::new(
-            path,
+            &path,
             code::WRONG_TYPE,
             format!("{path} must be {want}, not {}", json_kind(got)),
         ));
@@ -576,7 +592,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Vec<Value>> {
+    fn array<'v>(&mut self, v: Option<&'v Value>, path: impl Display) -> Option<&'v Vec<Value>> {
         match v? {
             Value::Array(a) => Some(a),
             Value::Null => None,
@@ -587,7 +603,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn string(&mut self, v: Option<&Value>, path: &str) -> Option<String> {
+    pub fn string(&mut self, v: Option<&Value>, path: impl Display) -> Option<String> {
         match v? {
             Value::String(s) => Some(s.clone()),
             Value::Null => None,
@@ -598,7 +614,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn req_string(&mut self, obj: &Map<String, Value>, key: &str, path: &str) -> Option<String> {
+    fn req_string(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        path: impl Display,
+    ) -> Option<String> {
         match obj.get(key) {
             None | Some(Value::Null) => {
                 self.missing(path);
@@ -609,7 +630,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A default may be written as a JSON number or boolean too (`"default": 0`).
-    fn scalar_text(&mut self, v: Option<&Value>, path: &str) -> Option<String> {
+    fn scalar_text(&mut self, v: Option<&Value>, path: impl Display) -> Option<String> {
         match v? {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -626,7 +647,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub fn boolean(&mut self, v: Option<&Value>, path: &str) -> Option<bool> {
+    pub fn boolean(&mut self, v: Option<&Value>, path: impl Display) -> Option<bool> {
         match v? {
             Value::Bool(b) => Some(*b),
             Value::Null => None,
@@ -639,8 +660,8 @@ impl<'a> Reader<'a> {
 
     /// A list of strings, each with its own path (`drop_columns[1]`), for keys whose items are
     /// checked one by one later.
-    fn named_list(&mut self, v: Option<&Value>, path: &str) -> Vec<(String, String)> {
-        let Some(list) = self.array(v, path) else {
+    fn named_list(&mut self, v: Option<&Value>, path: impl Display) -> Vec<(String, String)> {
+        let Some(list) = self.array(v, &path) else {
             return vec![];
         };
         let mut out = vec![];
@@ -653,8 +674,8 @@ impl<'a> Reader<'a> {
         out
     }
 
-    fn string_list(&mut self, v: Option<&Value>, path: &str) -> Vec<String> {
-        let Some(list) = self.array(v, path) else {
+    fn string_list(&mut self, v: Option<&Value>, path: impl Display) -> Vec<String> {
+        let Some(list) = self.array(v, &path) else {
             return vec![];
         };
         let mut out = vec![];
@@ -726,18 +747,17 @@ mod tests {
     #[test]
     fn envelope_or_bare() {
         let mut issues = vec![];
-        let (env, payload) = split_envelope(
-            &json!({"meta": {"workflow_run_id": "wr_1"}, "subject": {"tenant_id": "t"}, "payload": {"x": 1},
-                    "context": {"actor_id": "u"}}),
-            &mut issues,
-        );
+        let input = json!({"meta": {"workflow_run_id": "wr_1"}, "subject": {"tenant_id": "t"},
+                           "payload": {"x": 1}, "context": {"actor_id": "u"}});
+        let (env, payload) = split_envelope(&input, &mut issues);
         assert!(issues.is_empty());
         assert_eq!(env.workflow_run_id.as_deref(), Some("wr_1"));
         assert_eq!(env.tenant_id.as_deref(), Some("t"));
         assert_eq!(env.actor_id.as_deref(), Some("u"));
-        assert_eq!(payload, json!({"x": 1}));
-        let (_, bare) = split_envelope(&json!({"tables": []}), &mut issues);
-        assert_eq!(bare, json!({"tables": []}));
+        assert_eq!(*payload, json!({"x": 1}));
+        let input = json!({"tables": []});
+        let (_, bare) = split_envelope(&input, &mut issues);
+        assert_eq!(*bare, json!({"tables": []}));
         split_envelope(&json!([1]), &mut issues);
         assert_eq!(issues[0].code, code::WRONG_TYPE);
     }
