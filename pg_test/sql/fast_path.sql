@@ -56,3 +56,28 @@ SELECT revos.apply_schema(jsonb_build_object('meta', jsonb_build_object('workflo
        'payload', :'other'::jsonb)) -> 'result' ->> 'status' AS envelope;
 SELECT version, status, metadata ->> 'force_apply' AS forced FROM revos.schema_migrations
  WHERE version = 'fp-001' ORDER BY created_at;
+
+-- 7. a new backend (nothing remembered): the first sight of each payload takes the normal path,
+-- the second one the fast answer; both give the same result and inputs_hash. The applied content
+-- is now :'other' (section 5 forced it): :'s' and its re-cased form are conflicts, :'other' and
+-- its re-cased, re-described form are noops.
+\c
+SELECT i, label, r -> 'result' ->> 'status' AS status,
+       r -> 'result' -> 'primary_outputs' ->> 'schema_hash' = m.schema_hash AS ledger_schema_hash
+  FROM (VALUES ('other', :'other'::jsonb), ('same', :'s'::jsonb),
+               ('recased', :'recased'::jsonb),
+               ('other_recased', '{"schema_version": "fp-001", "description": "other words", "tables": [{"name": "FpItems", "columns": [{"type": "TEXT", "name": "Title"}, {"name": "Extra", "type": " Text"}]}]}'::jsonb))
+       AS p(label, j),
+       generate_series(1, 2) i,
+       LATERAL revos.apply_schema(p.j) AS r,
+       (SELECT schema_hash FROM revos.schema_migrations WHERE version = 'fp-001' AND status = 'applied'
+         ORDER BY created_at DESC LIMIT 1) m
+ ORDER BY label, i;
+\c
+CREATE TEMP TABLE fp_answers AS
+SELECT label, i, r -> 'result' AS result, r -> 'meta_out' ->> 'inputs_hash' AS inputs_hash
+  FROM (VALUES ('other', :'other'::jsonb), ('same', :'s'::jsonb)) AS p(label, j),
+       generate_series(1, 2) i, LATERAL revos.apply_schema(p.j) AS r;
+SELECT a.label, a.result ->> 'status' AS status, a.result = b.result AS same_result,
+       a.inputs_hash = b.inputs_hash AS same_inputs_hash
+  FROM fp_answers a JOIN fp_answers b ON a.label = b.label AND a.i = 1 AND b.i = 2 ORDER BY 1;
