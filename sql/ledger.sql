@@ -625,7 +625,10 @@ VALUES (NULL, NULL, 'schema_drift_detected', 'table',
                                       'schema', schema_name, 'table', table_name))
 $$;
 
-CREATE FUNCTION revos.drift_snapshot() RETURNS event_trigger
+-- The event trigger functions are one C gate (src/drift_gate.rs), each declared after its worker:
+-- nothing to do while the capture is paused (revos's own DDL), otherwise the PL/pgSQL worker of the
+-- event (below), given the command tag.
+CREATE FUNCTION revos.drift_snapshot_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -663,8 +666,11 @@ BEGIN
     END;
 END
 $$;
+CREATE FUNCTION revos.drift_snapshot() RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
-CREATE FUNCTION revos.drift_ddl_end() RETURNS event_trigger
+CREATE FUNCTION revos.drift_ddl_end_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -717,8 +723,11 @@ BEGIN
     END;
 END
 $$;
+CREATE FUNCTION revos.drift_ddl_end() RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
-CREATE FUNCTION revos.drift_sql_drop() RETURNS event_trigger
+CREATE FUNCTION revos.drift_sql_drop_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -774,6 +783,9 @@ BEGIN
     END;
 END
 $$;
+CREATE FUNCTION revos.drift_sql_drop() RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
 CREATE EVENT TRIGGER revos_drift_start ON ddl_command_start EXECUTE FUNCTION revos.drift_snapshot();
 CREATE EVENT TRIGGER revos_drift ON ddl_command_end EXECUTE FUNCTION revos.drift_ddl_end();
@@ -790,6 +802,9 @@ REVOKE ALL ON SEQUENCE revos.events_id_seq FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event(jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.verify_ledger(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.verify_chains(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_snapshot_run(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_ddl_end_run(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_sql_drop_run(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.events_chain_restore(revos.events) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_field(jsonb, text, text, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_flatten(jsonb) FROM PUBLIC;

@@ -166,7 +166,10 @@ END
 $$;
 
 
-CREATE OR REPLACE FUNCTION revos.drift_snapshot() RETURNS event_trigger
+-- The event trigger functions are one C gate (src/drift_gate.rs), each declared after its worker:
+-- nothing to do while the capture is paused (revos's own DDL), otherwise the PL/pgSQL worker of the
+-- event (below), given the command tag.
+CREATE FUNCTION revos.drift_snapshot_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -204,9 +207,12 @@ BEGIN
     END;
 END
 $$;
+CREATE OR REPLACE FUNCTION revos.drift_snapshot() RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
 
-CREATE OR REPLACE FUNCTION revos.drift_ddl_end() RETURNS event_trigger
+CREATE FUNCTION revos.drift_ddl_end_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -259,9 +265,12 @@ BEGIN
     END;
 END
 $$;
+CREATE OR REPLACE FUNCTION revos.drift_ddl_end() RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
 
-CREATE OR REPLACE FUNCTION revos.drift_sql_drop() RETURNS event_trigger
+CREATE FUNCTION revos.drift_sql_drop_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -317,6 +326,9 @@ BEGIN
     END;
 END
 $$;
+CREATE OR REPLACE FUNCTION revos.drift_sql_drop() RETURNS event_trigger
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
 
 -- log_event: revos's own event types are reserved.
@@ -523,6 +535,9 @@ REVOKE EXECUTE ON FUNCTION revos.drift_ddl_end() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_sql_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.event_hash(revos.events) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.verify_chains(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_snapshot_run(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_ddl_end_run(text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_sql_drop_run(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.events_chain_restore(revos.events) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.jwt_claims_tenant(text) TO PUBLIC;
 REVOKE ALL ON FUNCTION revos.touch_updated_at() FROM PUBLIC;

@@ -27,6 +27,7 @@ mod fuzz;
 
 pub mod api;
 pub mod apply;
+pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
 pub mod verify_chains;
