@@ -34,7 +34,7 @@ use crate::plan::{plan, Plan};
 use crate::spec::{check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES};
 use crate::validate::validate;
 use crate::verify::{verify, Verification};
-use pg_catalog::{load_snapshots, subtransaction, PgCatalog};
+use pg_catalog::{subtransaction, PgCatalog};
 
 /// Key of the transaction-level advisory lock that serializes schema changes ('revos').
 pub const ADVISORY_KEY: i64 = 0x7265_766f_73;
@@ -712,7 +712,10 @@ fn verify_catalog(
     let keys = evolve::catalog_keys(schema);
     let schemas: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
     let names: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
-    let mut tables = load_snapshots(&schemas, &names, None, true);
+    // Index definitions are deparsed only where the plan deparsed the spec's (tables that existed
+    // before): a table created by this apply is compared by structure (compare::index_matches).
+    let index_defs: Vec<bool> = keys.iter().map(|k| declared.contains_key(k)).collect();
+    let mut tables = pg_catalog::load_snapshots_with(&schemas, &names, None, true, &index_defs);
     // compared with the forms the plan compared with (the same deparse of the spec)
     for (k, d) in declared {
         if let Some(sn) = tables.get_mut(k) {

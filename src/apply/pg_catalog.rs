@@ -317,7 +317,9 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
 /// triggers, comments and estimated rows, as JSON per table. Only catalogs are read: `pg_get_expr`
 /// with a table (generated expressions, policies) and `pg_get_indexdef` open it with ACCESS SHARE, so it runs only
-/// when `$3` is true (verify, which holds the table's lock already); plan reads them in
+/// when `$3` is true (verify, which holds the table's lock already; `pg_get_indexdef`, about 0.1 ms an
+/// index, only for the tables whose `$4` flag is set: those with a deparsed spec side to compare
+/// with); plan reads them in
 /// `apply::shadow`, in a subtransaction. Defaults name no column: deparsed without the table;
 /// `pg_get_constraintdef` reads only catalogs (`pg_get_indexdef` locks the table, like pg_get_expr). [`load_snapshots`]
 /// runs it under `search_path = pg_catalog`: every deparsed name is schema-qualified.
@@ -352,7 +354,7 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                          WHERE k.ord <= i.indnkeyatts),
                        i.indpred IS NOT NULL,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint ico WHERE ico.conindid = i.indexrelid AND ico.conrelid = c.oid),
-                       CASE WHEN $3 THEN (SELECT pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') + 1)
+                       CASE WHEN $3 AND want.index_defs THEN (SELECT pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') + 1)
                           FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
@@ -380,7 +382,7 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
   'triggers', coalesce((SELECT jsonb_agg(t.tgname::text) FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
-FROM unnest($1::text[], $2::text[]) AS want(schema_name, table_name)
+FROM unnest($1::text[], $2::text[], $4::boolean[]) AS want(schema_name, table_name, index_defs)
 JOIN pg_catalog.pg_namespace n ON n.nspname = want.schema_name
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = want.table_name AND c.relkind IN ('r', 'p')
 "#;
@@ -391,6 +393,25 @@ pub fn load_snapshots(
     rows_unless_column: Option<&str>,
     with_policy_expressions: bool,
 ) -> HashMap<(String, String), TableSnapshot> {
+    let index_defs = vec![with_policy_expressions; names.len()];
+    load_snapshots_with(
+        schemas,
+        names,
+        rows_unless_column,
+        with_policy_expressions,
+        &index_defs,
+    )
+}
+
+/// [`load_snapshots`] with `pg_get_indexdef` per table: `index_defs[i]` for `names[i]` (only
+/// when `with_policy_expressions` too).
+pub fn load_snapshots_with(
+    schemas: &[String],
+    names: &[String],
+    rows_unless_column: Option<&str>,
+    with_policy_expressions: bool,
+    index_defs: &[bool],
+) -> HashMap<(String, String), TableSnapshot> {
     let saved_path = with_catalog_search_path();
     let rows: Vec<(String, String, Value)> = Spi::connect(|c| {
         let table = c.select(
@@ -400,6 +421,7 @@ pub fn load_snapshots(
                 schemas.to_vec().into(),
                 names.to_vec().into(),
                 with_policy_expressions.into(),
+                index_defs.to_vec().into(),
             ],
         )?;
         let mut out = vec![];
