@@ -52,6 +52,9 @@ pub mod code {
     pub const ENUM_VALUE_IN_USE: &str = "enum_value_in_use";
     /// Citus cannot place the schema as asked (contract §13; `distribute`).
     pub const NOT_DISTRIBUTABLE: &str = "not_distributable";
+    /// A row count the plan needs (NOT NULL, drops, enum values) could not be read, e.g. the
+    /// caller may not SELECT from the table.
+    pub const ROWS_UNREADABLE: &str = "rows_unreadable";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -75,6 +78,7 @@ pub mod code {
         PAYLOAD_TOO_LARGE,
         PAYLOAD_TOO_DEEP,
         ENUM_VALUE_IN_USE,
+        ROWS_UNREADABLE,
         NOT_DISTRIBUTABLE,
     ];
 }

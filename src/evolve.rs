@@ -1265,6 +1265,19 @@ mod tests {
     }
 
     #[test]
+    fn rows_that_cannot_be_counted_block_with_an_issue() {
+        let mut cat = cat_with(&[("people", revos_table("people", Some(10)))]);
+        cat.unreadable.push(("public".into(), "people".into()));
+        let v = payload(json!([{"name": "people", "columns": [
+            {"name": "email", "type": "text", "unique": true, "not_null": true}]}]));
+        let (_, issues) = pipeline(v, &cat);
+        let got: Vec<(&str, &str)> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert_eq!(got, [("$.tables[0]", code::ROWS_UNREADABLE)], "{issues:?}");
+        assert!(issues[0].message.contains("public.people"));
+        assert!(issues[0].message.contains("42501"));
+    }
+
+    #[test]
     fn after_a_rename_the_snapshot_reads_as_postgres_will_show_it() {
         let mut people = revos_table("people", Some(2_000_000));
         people.columns[5].default = Some("lower(email)".into());

@@ -512,8 +512,14 @@ pub trait Catalog {
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot>;
     /// The labels of an existing enum type, if it exists.
     fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>>;
-    /// Exact count of a table's rows, or of those where `null_in` is NULL.
-    fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> i64;
-    /// The table columns of an enum type, with the rows holding any of `removed`.
-    fn enum_usage(&self, schema: &str, name: &str, removed: &[String]) -> Vec<EnumUse>;
+    /// Exact count of a table's rows, or of those where `null_in` is NULL; Err says why it could
+    /// not be counted (e.g. no SELECT privilege), which blocks the call.
+    fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> Result<i64, String>;
+    /// The table columns of an enum type, with the rows holding any of `removed`; Err as above.
+    fn enum_usage(
+        &self,
+        schema: &str,
+        name: &str,
+        removed: &[String],
+    ) -> Result<Vec<EnumUse>, String>;
 }

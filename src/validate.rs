@@ -159,22 +159,59 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     adopt_live_auto_columns(s, &state);
     references(s, cat, &mut state, &mut issues);
     retrofit(s, &state, &mut issues);
-    evolution_facts(s, cat, &mut state);
+    evolution_facts(s, cat, &mut state, &mut issues);
     (issues, state)
 }
 
 /// What evolution needs beyond the snapshots, read only when a payload asks for it: exact row
 /// counts (drops on never-analyzed tables, NOT NULL on rows) and the columns using an enum that
 /// loses values. A payload without evolution keys or new NOT NULLs reads nothing more.
-fn evolution_facts(s: &Schema, cat: &dyn Catalog, state: &mut CatalogState) {
+/// A count that cannot be read (no SELECT privilege, a lock timeout) blocks the call with
+/// `rows_unreadable` rather than raising.
+fn evolution_facts(
+    s: &Schema,
+    cat: &dyn Catalog,
+    state: &mut CatalogState,
+    issues: &mut Vec<Issue>,
+) {
     for r in crate::evolve::counts_needed(s, state) {
-        let n = cat.count_rows(&r.schema, &r.table, r.null_in.as_deref());
-        state.row_counts.insert(r.key, n);
+        match cat.count_rows(&r.schema, &r.table, r.null_in.as_deref()) {
+            Ok(n) => {
+                state.row_counts.insert(r.key, n);
+            }
+            Err(e) => {
+                let path = s
+                    .tables
+                    .iter()
+                    .position(|t| t.key() == (r.key.0.clone(), r.key.1.clone()))
+                    .map(|i| format!("$.tables[{i}]"))
+                    .unwrap_or_else(|| "$.drop_tables".to_string());
+                issues.push(Issue::new(
+                    &path,
+                    code::ROWS_UNREADABLE,
+                    format!(
+                        "the rows of {}.{} could not be counted, which this change needs: {e}",
+                        r.schema, r.table
+                    ),
+                ));
+            }
+        }
     }
-    for e in &s.enums {
+    for (i, e) in s.enums.iter().enumerate() {
         if let Some((key, removed)) = crate::evolve::removed_enum_values(e, state) {
-            let uses = cat.enum_usage(&key.0, &key.1, &removed);
-            state.enum_usage.insert(key, uses);
+            match cat.enum_usage(&key.0, &key.1, &removed) {
+                Ok(uses) => {
+                    state.enum_usage.insert(key, uses);
+                }
+                Err(err) => issues.push(Issue::new(
+                    &format!("$.enums[{i}]"),
+                    code::ROWS_UNREADABLE,
+                    format!(
+                        "the rows using the removed values of {}.{} could not be counted: {err}",
+                        key.0, key.1
+                    ),
+                )),
+            }
         }
     }
 }
@@ -905,6 +942,8 @@ pub mod tests {
         /// (schema, table, NULLs in column) -> exact count
         pub counts: HashMap<(String, String, Option<String>), i64>,
         pub usage: HashMap<(String, String), Vec<EnumUse>>,
+        /// tables (or enum types) whose rows cannot be read: counts fail
+        pub unreadable: Vec<(String, String)>,
     }
 
     impl Catalog for MemCatalog {
@@ -944,20 +983,45 @@ pub mod tests {
                 .get(&(schema.to_string(), name.to_string()))
                 .cloned()
         }
-        fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> i64 {
+        fn count_rows(
+            &self,
+            schema: &str,
+            table: &str,
+            null_in: Option<&str>,
+        ) -> Result<i64, String> {
             self.asked
                 .borrow_mut()
                 .push(format!("count {schema}.{table} {null_in:?}"));
-            *self
+            if self
+                .unreadable
+                .contains(&(schema.to_string(), table.to_string()))
+            {
+                return Err(format!(
+                    "permission denied for table {table} (SQLSTATE 42501)"
+                ));
+            }
+            Ok(*self
                 .counts
                 .get(&(schema.into(), table.into(), null_in.map(str::to_string)))
-                .unwrap_or(&0)
+                .unwrap_or(&0))
         }
-        fn enum_usage(&self, schema: &str, name: &str, _removed: &[String]) -> Vec<EnumUse> {
-            self.usage
+        fn enum_usage(
+            &self,
+            schema: &str,
+            name: &str,
+            _removed: &[String],
+        ) -> Result<Vec<EnumUse>, String> {
+            if self
+                .unreadable
+                .contains(&(schema.to_string(), name.to_string()))
+            {
+                return Err("permission denied for table orders (SQLSTATE 42501)".into());
+            }
+            Ok(self
+                .usage
                 .get(&(schema.to_string(), name.to_string()))
                 .cloned()
-                .unwrap_or_default()
+                .unwrap_or_default())
         }
     }
 

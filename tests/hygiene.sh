@@ -102,6 +102,34 @@ check "bad modifiers and unknown types: unknown_type; a later apply in the same 
 applied
 1" "$out"
 
+echo "# a row count the plan needs but may not read: an envelope (rows_unreadable), not an error"
+# The table's owner revoked its own SELECT: SET NOT NULL needs the count of NULL rows.
+out=$(qdb "$H" - <<'SQL'
+SELECT revos.apply_schema('{"schema_version": "rc-1", "description": "x",
+  "tables": [{"name": "rc_people", "columns": [{"name": "email", "type": "text"}]}]}') -> 'result' ->> 'status';
+INSERT INTO rc_people (tenant_id, email) VALUES (gen_random_uuid(), NULL);
+DROP ROLE IF EXISTS rc_owner;
+CREATE ROLE rc_owner;
+GRANT revos_admin TO rc_owner;
+GRANT USAGE, CREATE ON SCHEMA public TO rc_owner;
+ALTER TABLE rc_people OWNER TO rc_owner;
+REVOKE SELECT ON rc_people FROM rc_owner;
+SET ROLE rc_owner;
+SELECT r -> 'result' ->> 'status', r -> 'result' -> 'validation_errors' -> 0 ->> 'code',
+       r -> 'result' -> 'validation_errors' -> 0 ->> 'path',
+       (r -> 'result' -> 'validation_errors' -> 0 ->> 'message') LIKE '%public.rc_people%42501%'
+  FROM revos.apply_schema('{"schema_version": "rc-2", "description": "x",
+  "tables": [{"name": "rc_people", "columns": [{"name": "email", "type": "text", "not_null": true}]}]}') r;
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'rc_people'::regclass AND attname = 'email' AND attnotnull;
+RESET ROLE;
+SELECT count(*) FROM revos.schema_migrations WHERE version = 'rc-2';
+SQL
+)
+check "owner without SELECT: blocked, rows_unreadable at the table, nothing changed or recorded" "applied
+blocked|rows_unreadable|\$.tables[0]|t
+0
+0" "$out"
+
 echo "# waiting for the apply lock is bounded by lock_timeout_ms: an envelope, not an error"
 psql -X -q -d "$H" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($((0x7265766f73)))" -c "SELECT pg_sleep(8)" -c "COMMIT" \
   >/dev/null 2>&1 &

@@ -108,6 +108,88 @@ impl PgCatalog {
     pub fn forget(&self) {
         self.cache.borrow_mut().clear();
     }
+
+    /// The count itself (errors raise; `count_rows` runs it in a subtransaction).
+    fn count_rows_now(&self, schema: &str, table: &str, null_in: Option<&str>) -> i64 {
+        let q = crate::ident::quote_ident;
+        let sql = match null_in {
+            None => format!("SELECT count(*) FROM {}.{}", q(schema), q(table)),
+            Some(c) => format!(
+                "SELECT count(*) FROM {}.{} WHERE {} IS NULL",
+                q(schema),
+                q(table),
+                q(c)
+            ),
+        };
+        Spi::get_one::<i64>(&sql)
+            .unwrap_or_else(|e| {
+                pgrx::error!("revos: counting rows of {schema}.{table} failed: {e}")
+            })
+            .unwrap_or(0)
+    }
+
+    fn enum_usage_now(&self, schema: &str, name: &str, removed: &[String]) -> Vec<EnumUse> {
+        // Defaults are deparsed schema-qualified (search_path = pg_catalog), so the same text
+        // names the recreated type.
+        let saved: Option<String> =
+            Spi::get_one("SELECT current_setting('search_path')").unwrap_or(None);
+        let _ = Spi::run("SELECT set_config('search_path', 'pg_catalog', true)");
+        let cols: Result<Vec<(String, String, String, bool, Option<String>)>, pgrx::spi::Error> =
+            Spi::connect(|c| {
+                let t = c.select(
+                    "SELECT n.nspname::text, c.relname::text, a.attname::text, a.atttypid = t.typarray,
+                            pg_catalog.pg_get_expr(d.adbin, d.adrelid)
+                       FROM pg_catalog.pg_type t
+                       JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
+                       JOIN pg_catalog.pg_attribute a ON a.atttypid IN (t.oid, t.typarray) AND a.attnum > 0 AND NOT a.attisdropped
+                       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p')
+                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                       LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                      WHERE tn.nspname = $1 AND t.typname = $2
+                      ORDER BY 1, 2, a.attnum",
+                    None,
+                    &[schema.into(), name.into()],
+                )?;
+                let mut out = vec![];
+                for row in t {
+                    out.push((
+                        row.get::<String>(1)?.unwrap_or_default(),
+                        row.get::<String>(2)?.unwrap_or_default(),
+                        row.get::<String>(3)?.unwrap_or_default(),
+                        row.get::<bool>(4)?.unwrap_or(false),
+                        row.get::<String>(5)?,
+                    ));
+                }
+                Ok(out)
+            });
+        let _ = Spi::run_with_args(
+            "SELECT set_config('search_path', $1, true)",
+            &[saved.unwrap_or_default().into()],
+        );
+        let cols = cols.unwrap_or_else(|e| pgrx::error!("revos: reading enum usage failed: {e}"));
+        let q = crate::ident::quote_ident;
+        cols.into_iter()
+            .map(|(s, t, col, array, default)| {
+                let test = if array {
+                    format!("{}::text[] && $1", q(&col))
+                } else {
+                    format!("{}::text = ANY($1)", q(&col))
+                };
+                let sql = format!("SELECT count(*) FROM {}.{} WHERE {test}", q(&s), q(&t));
+                let rows = Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()])
+                    .unwrap_or_else(|e| pgrx::error!("revos: counting enum values failed: {e}"))
+                    .unwrap_or(0);
+                EnumUse {
+                    schema: s,
+                    table: t,
+                    column: col,
+                    array,
+                    default,
+                    rows,
+                }
+            })
+            .collect()
+    }
 }
 
 impl Catalog for PgCatalog {
@@ -182,85 +264,21 @@ impl Catalog for PgCatalog {
         self.cache.borrow().get(&key).cloned().flatten()
     }
 
-    fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> i64 {
-        let q = crate::ident::quote_ident;
-        let sql = match null_in {
-            None => format!("SELECT count(*) FROM {}.{}", q(schema), q(table)),
-            Some(c) => format!(
-                "SELECT count(*) FROM {}.{} WHERE {} IS NULL",
-                q(schema),
-                q(table),
-                q(c)
-            ),
-        };
-        Spi::get_one::<i64>(&sql)
-            .unwrap_or_else(|e| {
-                pgrx::error!("revos: counting rows of {schema}.{table} failed: {e}")
-            })
-            .unwrap_or(0)
+    fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> Result<i64, String> {
+        // In a subtransaction: a count the caller may not make (no SELECT privilege, a lock
+        // timeout) becomes a `rows_unreadable` issue, not an error of the whole call.
+        rolled_back(|| self.count_rows_now(schema, table, null_in))
+            .map_err(|(message, sqlstate)| format!("{message} (SQLSTATE {sqlstate})"))
     }
 
-    fn enum_usage(&self, schema: &str, name: &str, removed: &[String]) -> Vec<EnumUse> {
-        // Defaults are deparsed schema-qualified (search_path = pg_catalog), so the same text
-        // names the recreated type.
-        let saved: Option<String> =
-            Spi::get_one("SELECT current_setting('search_path')").unwrap_or(None);
-        let _ = Spi::run("SELECT set_config('search_path', 'pg_catalog', true)");
-        let cols: Result<Vec<(String, String, String, bool, Option<String>)>, pgrx::spi::Error> =
-            Spi::connect(|c| {
-                let t = c.select(
-                    "SELECT n.nspname::text, c.relname::text, a.attname::text, a.atttypid = t.typarray,
-                            pg_catalog.pg_get_expr(d.adbin, d.adrelid)
-                       FROM pg_catalog.pg_type t
-                       JOIN pg_catalog.pg_namespace tn ON tn.oid = t.typnamespace
-                       JOIN pg_catalog.pg_attribute a ON a.atttypid IN (t.oid, t.typarray) AND a.attnum > 0 AND NOT a.attisdropped
-                       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p')
-                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                       LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                      WHERE tn.nspname = $1 AND t.typname = $2
-                      ORDER BY 1, 2, a.attnum",
-                    None,
-                    &[schema.into(), name.into()],
-                )?;
-                let mut out = vec![];
-                for row in t {
-                    out.push((
-                        row.get::<String>(1)?.unwrap_or_default(),
-                        row.get::<String>(2)?.unwrap_or_default(),
-                        row.get::<String>(3)?.unwrap_or_default(),
-                        row.get::<bool>(4)?.unwrap_or(false),
-                        row.get::<String>(5)?,
-                    ));
-                }
-                Ok(out)
-            });
-        let _ = Spi::run_with_args(
-            "SELECT set_config('search_path', $1, true)",
-            &[saved.unwrap_or_default().into()],
-        );
-        let cols = cols.unwrap_or_else(|e| pgrx::error!("revos: reading enum usage failed: {e}"));
-        let q = crate::ident::quote_ident;
-        cols.into_iter()
-            .map(|(s, t, col, array, default)| {
-                let test = if array {
-                    format!("{}::text[] && $1", q(&col))
-                } else {
-                    format!("{}::text = ANY($1)", q(&col))
-                };
-                let sql = format!("SELECT count(*) FROM {}.{} WHERE {test}", q(&s), q(&t));
-                let rows = Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()])
-                    .unwrap_or_else(|e| pgrx::error!("revos: counting enum values failed: {e}"))
-                    .unwrap_or(0);
-                EnumUse {
-                    schema: s,
-                    table: t,
-                    column: col,
-                    array,
-                    default,
-                    rows,
-                }
-            })
-            .collect()
+    fn enum_usage(
+        &self,
+        schema: &str,
+        name: &str,
+        removed: &[String],
+    ) -> Result<Vec<EnumUse>, String> {
+        rolled_back(|| self.enum_usage_now(schema, name, removed))
+            .map_err(|(message, sqlstate)| format!("{message} (SQLSTATE {sqlstate})"))
     }
 
     fn enum_labels(&self, schema: &str, name: &str) -> Option<Vec<String>> {
