@@ -47,31 +47,35 @@ pub fn declare(s: &Schema, state: &mut CatalogState) {
                 .contains_key(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
         })
         .collect();
-    let found = rolled_back(|| {
-        let mut live = vec![];
-        for (_, t) in &existing {
-            if let Ok(Some(x)) = subtransaction(|| live_expressions(t)) {
-                live.push((t.key(), x));
+    // The shadows are revos's own DDL (pg_temp, always rolled back): the drift capture skips them
+    // like apply's DDL (its workers cost ~2 ms per shadow otherwise).
+    let found = super::writer::with_phase(super::writer::Phase::Ddl, || {
+        rolled_back(|| {
+            let mut live = vec![];
+            for (_, t) in &existing {
+                if let Ok(Some(x)) = subtransaction(|| live_expressions(t)) {
+                    live.push((t.key(), x));
+                }
             }
-        }
-        for e in &new_enums {
-            let vals = e
-                .values
+            for e in &new_enums {
+                let vals = e
+                    .values
+                    .iter()
+                    .map(|v| crate::ident::quote_literal(v))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                try_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", e.schema));
+                try_sql(&format!(
+                    "CREATE TYPE {}.{} AS ENUM ({vals})",
+                    e.schema, e.name
+                ));
+            }
+            let built = existing
                 .iter()
-                .map(|v| crate::ident::quote_literal(v))
-                .collect::<Vec<_>>()
-                .join(", ");
-            try_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", e.schema));
-            try_sql(&format!(
-                "CREATE TYPE {}.{} AS ENUM ({vals})",
-                e.schema, e.name
-            ));
-        }
-        let built = existing
-            .iter()
-            .filter_map(|(i, t)| shadow_of(s, *i, t).map(|(rel, ix)| (t.key(), rel, ix)))
-            .collect::<Vec<_>>();
-        (live, deparse_all(built))
+                .filter_map(|(i, t)| shadow_of(s, *i, t).map(|(rel, ix)| (t.key(), rel, ix)))
+                .collect::<Vec<_>>();
+            (live, deparse_all(built))
+        })
     })
     .unwrap_or_default();
     let (live, declared) = found;
