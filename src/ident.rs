@@ -30,16 +30,18 @@ impl Name {
     /// The text as given may hold only ASCII letters, digits, `_`, `-` and spaces. Anything else
     /// is an `invalid_name` issue, never silently stripped. The result must start with a letter
     /// or `_` and fit in 63 bytes (`name_too_long`, never truncated).
-    pub fn normalize(raw: &str, path: &str) -> Result<Name, Issue> {
+    pub fn normalize(raw: &str, path: impl fmt::Display) -> Result<Name, Issue> {
+        // The path is written only into an issue (most names have none).
+        let path = || path.to_string();
         if raw.trim().is_empty() {
-            return Err(Issue::new(path, code::INVALID_NAME, "name is empty"));
+            return Err(Issue::new(path(), code::INVALID_NAME, "name is empty"));
         }
         if let Some(bad) = raw
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == ' '))
         {
             return Err(Issue::new(
-                path,
+                path(),
                 code::INVALID_NAME,
                 format!(
                     "name {raw:?} contains {bad:?}; names may hold only letters, digits, '_', '-' and spaces"
@@ -49,7 +51,7 @@ impl Name {
         let snake = snake_case(raw);
         if snake.is_empty() {
             return Err(Issue::new(
-                path,
+                path(),
                 code::INVALID_NAME,
                 format!("name {raw:?} has no letters or digits"),
             ));
@@ -57,7 +59,7 @@ impl Name {
         let first = snake.chars().next().unwrap();
         if !(first.is_ascii_lowercase() || first == '_') {
             return Err(Issue::new(
-                path,
+                path(),
                 code::INVALID_NAME,
                 format!(
                     "name {raw:?} becomes {snake:?}, which does not start with a letter or '_'"
@@ -66,7 +68,7 @@ impl Name {
         }
         if snake.len() > MAX_IDENT_BYTES {
             return Err(Issue::new(
-                path,
+                path(),
                 code::NAME_TOO_LONG,
                 format!(
                     "name {raw:?} becomes {snake:?} ({} bytes); PostgreSQL allows {MAX_IDENT_BYTES} and revos never truncates a name you gave",

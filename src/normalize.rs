@@ -36,7 +36,7 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         .enums
         .iter()
         .filter_map(|e| {
-            let name = Name::normalize(&e.name, &format!("{}.name", e.path))
+            let name = Name::normalize(&e.name, format_args!("{}.name", e.path))
                 .map_err(|i| issues.push(i))
                 .ok()?;
             let schema = match &e.schema {
@@ -136,7 +136,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
         .tenant_column
         .as_deref()
         .and_then(|t| {
-            Name::normalize(t, &format!("{path}.tenant_column"))
+            Name::normalize(t, format_args!("{path}.tenant_column"))
                 .map_err(|i| issues.push(i))
                 .ok()
         })
@@ -249,7 +249,7 @@ fn names(list: &[String], path: &str, issues: &mut Vec<Issue>) -> Vec<Name> {
     list.iter()
         .enumerate()
         .filter_map(|(i, c)| {
-            Name::normalize(c, &format!("{path}[{i}]"))
+            Name::normalize(c, format_args!("{path}[{i}]"))
                 .map_err(|e| issues.push(e))
                 .ok()
         })
@@ -336,7 +336,7 @@ fn table_identity<'a>(
     o: &Options,
     issues: &mut Vec<Issue>,
 ) -> TableCtx<'a> {
-    let name = Name::normalize(&t.name, &format!("{}.name", t.path)).unwrap_or_else(|i| {
+    let name = Name::normalize(&t.name, format_args!("{}.name", t.path)).unwrap_or_else(|i| {
         issues.push(i);
         Name::derived(&format!(
             "_invalid_{}",
@@ -363,12 +363,12 @@ fn caller_columns<'a>(t: &'a RawTable, issues: &mut Vec<Issue>) -> Vec<(Column, 
     let mut caller = vec![];
     for c in &t.columns {
         let Ok(cname) =
-            Name::normalize(&c.name, &format!("{}.name", c.path)).map_err(|i| issues.push(i))
+            Name::normalize(&c.name, format_args!("{}.name", c.path)).map_err(|i| issues.push(i))
         else {
             continue;
         };
         let renamed_from = c.renamed_from.as_deref().and_then(|r| {
-            Name::normalize(r, &format!("{}.renamed_from", c.path))
+            Name::normalize(r, format_args!("{}.renamed_from", c.path))
                 .map_err(|i| issues.push(i))
                 .ok()
         });
@@ -548,7 +548,7 @@ fn table_checks(cx: &TableCtx, issues: &mut Vec<Issue>) -> Vec<Check> {
     let mut checks = vec![];
     for (i, c) in cx.raw.checks.iter().enumerate() {
         let name = match &c.name {
-            Some(n) => match Name::normalize(n, &format!("{}.name", c.path)) {
+            Some(n) => match Name::normalize(n, format_args!("{}.name", c.path)) {
                 Ok(n) => n,
                 Err(e) => {
                     issues.push(e);
@@ -626,7 +626,7 @@ fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<
         },
     };
     let name = match &x.name {
-        Some(n) => Name::normalize(n, &format!("{}.name", x.path))
+        Some(n) => Name::normalize(n, format_args!("{}.name", x.path))
             .map_err(|e| issues.push(e))
             .ok()?,
         // The method is part of a generated name unless it is btree, so that an unnamed gin or
@@ -660,7 +660,7 @@ fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<
 fn evolution_keys(cx: &TableCtx, table: &mut Table, issues: &mut Vec<Issue>) {
     let t = cx.raw;
     table.renamed_from = t.renamed_from.as_deref().and_then(|r| {
-        Name::normalize(r, &format!("{}.renamed_from", t.path))
+        Name::normalize(r, format_args!("{}.renamed_from", t.path))
             .map_err(|i| issues.push(i))
             .ok()
     });
@@ -787,17 +787,17 @@ fn normalize_reference(
             return None;
         }
     };
-    let target_table = Name::normalize(table_text, &format!("{}.table", r.path))
+    let target_table = Name::normalize(table_text, format_args!("{}.table", r.path))
         .map_err(|i| issues.push(i))
         .ok()?;
     let target_schema = match schema_text {
-        Some(s) => Name::normalize(s, &format!("{}.schema", r.path))
+        Some(s) => Name::normalize(s, format_args!("{}.schema", r.path))
             .map_err(|i| issues.push(i))
             .ok()?,
         None => own_schema.clone(),
     };
     let target_column = match &r.column {
-        Some(c) => Name::normalize(c, &format!("{}.column", r.path))
+        Some(c) => Name::normalize(c, format_args!("{}.column", r.path))
             .map_err(|i| issues.push(i))
             .ok()?,
         None => Name::from_catalog("id"),
