@@ -108,7 +108,9 @@ out=$(qdb "$H" - <<'SQL'
 SELECT revos.apply_schema('{"schema_version": "rc-1", "description": "x",
   "tables": [{"name": "rc_people", "columns": [{"name": "email", "type": "text"}]}]}') -> 'result' ->> 'status';
 INSERT INTO rc_people (tenant_id, email) VALUES (gen_random_uuid(), NULL);
+SET client_min_messages = warning;
 DROP ROLE IF EXISTS rc_owner;
+RESET client_min_messages;
 CREATE ROLE rc_owner;
 GRANT revos_admin TO rc_owner;
 GRANT USAGE, CREATE ON SCHEMA public TO rc_owner;
