@@ -57,6 +57,22 @@ CREATE INDEX schema_migrations_version_idx ON revos.schema_migrations (version, 
 -- Kept by pg_dump / pg_restore (extension configuration: its rows are dumped).
 SELECT pg_catalog.pg_extension_config_dump('revos.schema_migrations', '');
 
+-- What revos learnt about a payload's bytes: sha256 of the jsonb's binary form -> the version and
+-- normalized schema hash the normal path computed for it (a pure function of the bytes). Lets a
+-- NEW backend answer `noop` / `conflict` for a payload some backend already normalized without
+-- normalizing it again (src/apply/fast.rs). Written only by revos (as the ledger's owner, under the
+-- apply lock); nobody else may write it, since a forged row could turn a conflict into a noop. A
+-- cache: not dumped (empty after a restore), any row may be deleted by the owner.
+CREATE TABLE revos.payload_memo (
+    jsonb_sha256  text PRIMARY KEY,
+    version       text NOT NULL,
+    schema_hash   text NOT NULL,
+    payload_hash  text NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE revos.payload_memo IS
+    'Cache: jsonb bytes hash -> version and normalized schema hash of a payload revos normalized. Written only by revos.';
+
 -- ---------------------------------------------------------------------------------------------
 -- Tenancy (contract section 6).
 -- ---------------------------------------------------------------------------------------------

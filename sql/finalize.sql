@@ -34,6 +34,7 @@ REVOKE ALL ON FUNCTION revos.note_restore() FROM PUBLIC;
 -- Read-only for admins: only revos's own code writes the ledger (apply inserts as the table's
 -- owner; the no-op fast path trusts these rows).
 REVOKE ALL ON revos.schema_migrations FROM PUBLIC;
+REVOKE ALL ON revos.payload_memo FROM PUBLIC;
 GRANT SELECT ON revos.schema_migrations TO revos_admin;
 
 -- The event ledger: app roles log events (log_event is SECURITY DEFINER: no table privileges

@@ -81,3 +81,31 @@ SELECT label, i, r -> 'result' AS result, r -> 'meta_out' ->> 'inputs_hash' AS i
 SELECT a.label, a.result ->> 'status' AS status, a.result = b.result AS same_result,
        a.inputs_hash = b.inputs_hash AS same_inputs_hash
   FROM fp_answers a JOIN fp_answers b ON a.label = b.label AND a.i = 1 AND b.i = 2 ORDER BY 1;
+
+-- 8. what a backend learnt is kept for the others in revos.payload_memo (bytes hash -> version,
+-- normalized schema hash), written only by revos under the apply lock: a new backend answers a
+-- payload some backend normalized without normalizing it again. Two contents under fp-001, so
+-- two schema hashes, however many byte forms were seen; envelopes are not memoized.
+SELECT version, count(*) > 0 AS memoized, count(DISTINCT schema_hash) AS schema_hashes
+  FROM revos.payload_memo WHERE version = 'fp-001' GROUP BY 1;
+SELECT count(*) AS memo_rows_for_applied_hash FROM revos.payload_memo m
+ WHERE m.version = 'fp-001' AND m.schema_hash = (SELECT schema_hash FROM revos.schema_migrations
+        WHERE version = 'fp-001' AND status = 'applied' ORDER BY created_at DESC LIMIT 1);
+-- nobody else writes it (a forged row could turn a conflict into a noop)
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS fp_writer;
+RESET client_min_messages;
+CREATE ROLE fp_writer;
+GRANT revos_admin TO fp_writer;
+SET ROLE fp_writer;
+INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash) VALUES ('x', 'fp-001', 'h', 'p');
+UPDATE revos.payload_memo SET schema_hash = 'h';
+RESET ROLE;
+DROP ROLE fp_writer;
+-- a cache: emptied, the answers are the same (the normal path fills it again)
+DELETE FROM revos.payload_memo;
+\c
+SELECT label, r -> 'result' ->> 'status' AS status
+  FROM (VALUES ('other', :'other'::jsonb), ('same', :'s'::jsonb), ('recased', :'recased'::jsonb)) AS p(label, j),
+       LATERAL revos.apply_schema(p.j) AS r ORDER BY 1;
+SELECT count(*) AS memo_rows_again FROM revos.payload_memo WHERE version = 'fp-001';

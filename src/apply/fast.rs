@@ -9,17 +9,21 @@
 //!   └ try the apply lock (Apply mode; busy -> the normal path, which waits by the rules)
 //!   └ the version's last applied row (one prepared statement per backend)
 //!        row.metadata.payload_jsonb_sha256 == bin            -> noop
-//!        this backend normalized bin before (MEMO):
+//!        this backend normalized bin before (MEMO), or another one did (revos.payload_memo):
 //!            memo.schema_hash == row.schema_hash             -> noop
 //!            otherwise                                       -> conflict
-//!   └ anything else -> the normal path (`run_text`), which records bin in the applied row
+//!   └ anything else -> the normal path (`run_text`), which records bin in the applied row and,
+//!     in apply_schema, in revos.payload_memo (`persist`)
 //! ```
 //!
 //! Guarantees: the answer is the one the normal path gives. The ledger decides (a row only revos
 //! can write, read under the apply lock); MEMO only caches a pure function of the payload's
 //! bytes (its normalized schema hash), never a ledger answer. A payload that differs only in key
-//! order, whitespace or case of keys has other bytes: it takes the normal path once per backend,
-//! then MEMO answers. Envelopes (`{"meta", "payload", …}`) always take the normal path: their
+//! order, whitespace or case of keys has other bytes: it takes the normal path the first time any
+//! backend sees it (apply_schema; plan_schema records nothing, so once per backend there), then
+//! MEMO or revos.payload_memo answers. revos.payload_memo is written only by revos, as the
+//! ledger's owner, and nobody else may write it: a forged row could turn
+//! a conflict into a noop, like a forged ledger row. Envelopes (`{"meta", "payload", …}`) always take the normal path: their
 //! `inputs_hash` covers the whole input in canonical form.
 
 use pgrx::pg_sys;
@@ -49,7 +53,11 @@ thread_local! {
     /// The binary hash of the payload of the call under way (None: envelope, tenant_table, tests).
     static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
     static LEDGER_STMT: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
+    static MEMO_STMT: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
 }
+
+const MEMO_SQL: &str = "SELECT version, schema_hash, payload_hash FROM revos.payload_memo
+  WHERE jsonb_sha256 = $1";
 
 const LEDGER_SQL: &str =
     "SELECT id::text, schema_hash, applied_at::text, metadata ->> 'payload_hash',
@@ -105,6 +113,52 @@ pub fn remember(version: &str, schema_hash: &str, payload_hash: &str) {
             },
         );
     });
+}
+
+/// Under the apply lock, in `apply_schema` only (plan_schema records nothing): keep what the
+/// normal path learnt about this payload's bytes in `revos.payload_memo`, so that another backend
+/// answers the same bytes without normalizing them. Written as the ledger's owner (nobody else
+/// may write it), in a subtransaction: a read-only transaction or any other failure only means
+/// nothing is cached.
+pub fn persist(version: &str, schema_hash: &str, payload_hash: &str) {
+    let Some(bin) = current() else { return };
+    let _ = super::pg_catalog::subtransaction(|| {
+        super::writer::as_ledger_writer(|_| {
+            Spi::run_with_args(
+                "INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (jsonb_sha256) DO NOTHING",
+                &[
+                    bin.as_str().into(),
+                    version.into(),
+                    schema_hash.into(),
+                    payload_hash.into(),
+                ],
+            )
+        })
+    });
+}
+
+/// What `revos.payload_memo` says about these bytes (a row only revos writes).
+fn stored_memo(bin: &str) -> Option<Memo> {
+    MEMO_STMT
+        .with(|cell| {
+            Spi::connect(|c| {
+                let mut slot = cell.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(c.prepare(MEMO_SQL, &[PgOid::from(pg_sys::TEXTOID)])?.keep());
+                }
+                let t = c.select(slot.as_ref().unwrap(), Some(1), &[bin.into()])?;
+                for row in t {
+                    return Ok::<_, pgrx::spi::Error>(Some(Memo {
+                        version: row.get::<String>(1)?.unwrap_or_default(),
+                        schema_hash: row.get::<String>(2)?.unwrap_or_default(),
+                        payload_hash: row.get::<String>(3)?.unwrap_or_default(),
+                    }));
+                }
+                Ok(None)
+            })
+        })
+        .unwrap_or(None)
 }
 
 /// Sets CURRENT for the duration of the normal path; cleared on drop (errors included).
@@ -234,6 +288,14 @@ unsafe fn answer(
         }
     }
     let row = last_applied(&version)?;
+    // Not this backend's memo: what another backend learnt (revos.payload_memo), if anything.
+    let memo = match memo {
+        Some(m) => Some(m),
+        None if row.bin.as_deref() != Some(bin) => {
+            stored_memo(bin).filter(|m| m.version == version)
+        }
+        None => None,
+    };
     let (status, schema_hash, inputs_hash) = if row.bin.as_deref() == Some(bin) {
         ("noop", row.schema_hash.clone(), row.payload_hash.clone()?)
     } else if let Some(m) = memo {

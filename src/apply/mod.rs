@@ -243,6 +243,9 @@ fn decide_locked(
     mode: Mode,
     mut issues: Vec<Issue>,
 ) -> Outcome {
+    if mode == Mode::Apply && issues.is_empty() && !schema.force_apply {
+        fast::persist(&schema.version, &hash, payload_hash);
+    }
     if let Some(o) = ledger_decides(&schema, &hash) {
         return o;
     }
