@@ -35,6 +35,8 @@ REVOKE ALL ON FUNCTION revos.note_restore() FROM PUBLIC;
 -- owner; the no-op fast path trusts these rows).
 REVOKE ALL ON revos.schema_migrations FROM PUBLIC;
 REVOKE ALL ON revos.payload_memo FROM PUBLIC;
+-- read by apply_schema's fast answer as the caller (a revos_admin member), like the ledger
+GRANT SELECT ON revos.payload_memo TO revos_admin;
 GRANT SELECT ON revos.schema_migrations TO revos_admin;
 
 -- The event ledger: app roles log events (log_event is SECURITY DEFINER: no table privileges

@@ -101,6 +101,8 @@ CREATE TABLE revos.payload_memo (
 COMMENT ON TABLE revos.payload_memo IS
     'Cache: jsonb bytes hash -> version and normalized schema hash of a payload revos normalized. Written only by revos.';
 REVOKE ALL ON revos.payload_memo FROM PUBLIC;
+-- read by apply_schema's fast answer as the caller (a revos_admin member), like the ledger
+GRANT SELECT ON revos.payload_memo TO revos_admin;
 
 -- Trigger functions: TG_RELID checks, the restore path, the apply state instead of revos.applying.
 

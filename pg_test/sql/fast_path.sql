@@ -97,7 +97,10 @@ DROP ROLE IF EXISTS fp_writer;
 RESET client_min_messages;
 CREATE ROLE fp_writer;
 GRANT revos_admin TO fp_writer;
+-- a revos_admin member in a new backend reads it (the conflict answered from it) but cannot write it
+\c
 SET ROLE fp_writer;
+SELECT revos.apply_schema(:'s'::jsonb) -> 'result' ->> 'status' AS as_admin_member;
 INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash) VALUES ('x', 'fp-001', 'h', 'p');
 UPDATE revos.payload_memo SET schema_hash = 'h';
 RESET ROLE;
