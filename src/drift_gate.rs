@@ -14,23 +14,8 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
-/// Declared in sql/ledger.sql for the three event triggers (`LANGUAGE c … 'drift_gate_wrapper'`).
-#[no_mangle]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_drift_gate_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
-
-/// # Safety
-/// Called by PostgreSQL's event trigger manager with a valid `fcinfo`.
-#[no_mangle]
-#[doc(hidden)]
-pub unsafe extern "C-unwind" fn drift_gate_wrapper(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    pg_sys::submodules::panic::pgrx_extern_c_guard(move || unsafe { gate(fcinfo) })
-}
+// Declared in sql/ledger.sql for the three event triggers (`LANGUAGE c … 'drift_gate_wrapper'`).
+crate::v1_c_function!(pg_finfo_drift_gate_wrapper, drift_gate_wrapper, gate);
 
 /// The worker for an event trigger event.
 fn worker(event: &[u8]) -> Option<&'static str> {

@@ -42,24 +42,9 @@ thread_local! {
     static PLANS: RefCell<Option<[OwnedPreparedStatement; 2]>> = const { RefCell::new(None) };
 }
 
-/// Declared in sql/ledger.sql (`LANGUAGE c … 'events_chain_wrapper'`, RETURNS trigger): a plain
-/// V1 C function (what `#[pg_trigger]` generates, but returning the tuple formed here).
-#[no_mangle]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_events_chain_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1
-}
-
-/// # Safety
-/// Called by PostgreSQL's trigger manager with a valid `fcinfo`.
-#[no_mangle]
-#[doc(hidden)]
-pub unsafe extern "C-unwind" fn events_chain_wrapper(
-    fcinfo: pg_sys::FunctionCallInfo,
-) -> pg_sys::Datum {
-    pg_sys::submodules::panic::pgrx_extern_c_guard(move || unsafe { fire(fcinfo) })
-}
+// Declared in sql/ledger.sql (`LANGUAGE c … 'events_chain_wrapper'`, RETURNS trigger): a plain
+// V1 C function (what `#[pg_trigger]` generates, but returning the tuple formed here).
+crate::v1_c_function!(pg_finfo_events_chain_wrapper, events_chain_wrapper, fire);
 
 fn refuse(msg: &str) -> ! {
     pgrx::ereport!(

@@ -25,6 +25,32 @@ pub mod verify;
 #[cfg(test)]
 mod fuzz;
 
+/// A V1 C function taking the raw `fcinfo` (triggers and event triggers that return a tuple or
+/// nothing, which `#[pg_extern]` cannot declare): `$finfo` and `$name` are the exported symbols,
+/// `$body` an `unsafe fn(FunctionCallInfo) -> Datum` run under pgrx's error guard.
+#[macro_export]
+macro_rules! v1_c_function {
+    ($finfo:ident, $name:ident, $body:path) => {
+        #[no_mangle]
+        #[doc(hidden)]
+        pub extern "C" fn $finfo() -> &'static ::pgrx::pg_sys::Pg_finfo_record {
+            const V1: ::pgrx::pg_sys::Pg_finfo_record =
+                ::pgrx::pg_sys::Pg_finfo_record { api_version: 1 };
+            &V1
+        }
+
+        /// # Safety
+        /// Called by PostgreSQL with a valid `fcinfo`.
+        #[no_mangle]
+        #[doc(hidden)]
+        pub unsafe extern "C-unwind" fn $name(
+            fcinfo: ::pgrx::pg_sys::FunctionCallInfo,
+        ) -> ::pgrx::pg_sys::Datum {
+            ::pgrx::pg_sys::submodules::panic::pgrx_extern_c_guard(move || unsafe { $body(fcinfo) })
+        }
+    };
+}
+
 pub mod api;
 pub mod apply;
 pub mod drift_gate;

@@ -140,25 +140,38 @@ pub fn persist(version: &str, schema_hash: &str, payload_hash: &str) {
 
 /// What `revos.payload_memo` says about these bytes (a row only revos writes).
 fn stored_memo(bin: &str) -> Option<Memo> {
-    MEMO_STMT
-        .with(|cell| {
-            Spi::connect(|c| {
-                let mut slot = cell.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(c.prepare(MEMO_SQL, &[PgOid::from(pg_sys::TEXTOID)])?.keep());
-                }
-                let t = c.select(slot.as_ref().unwrap(), Some(1), &[bin.into()])?;
-                for row in t {
-                    return Ok::<_, pgrx::spi::Error>(Some(Memo {
-                        version: row.get::<String>(1)?.unwrap_or_default(),
-                        schema_hash: row.get::<String>(2)?.unwrap_or_default(),
-                        payload_hash: row.get::<String>(3)?.unwrap_or_default(),
-                    }));
-                }
-                Ok(None)
-            })
+    let mut r = first_row(&MEMO_STMT, MEMO_SQL, bin, 3)?.into_iter();
+    let mut next = || r.next().flatten().unwrap_or_default();
+    Some(Memo {
+        version: next(),
+        schema_hash: next(),
+        payload_hash: next(),
+    })
+}
+
+/// The first row of a one-argument (text) statement prepared once per backend in `stmt`, its
+/// first `ncols` columns as text.
+fn first_row(
+    stmt: &'static std::thread::LocalKey<RefCell<Option<OwnedPreparedStatement>>>,
+    sql: &str,
+    arg: &str,
+    ncols: usize,
+) -> Option<Vec<Option<String>>> {
+    stmt.with(|cell| {
+        Spi::connect(|c| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(c.prepare(sql, &[PgOid::from(pg_sys::TEXTOID)])?.keep());
+            }
+            let t = c.select(slot.as_ref().unwrap(), Some(1), &[arg.into()])?;
+            for row in t {
+                let cols = (1..=ncols).map(|i| row.get::<String>(i));
+                return Ok::<_, pgrx::spi::Error>(Some(cols.collect::<Result<Vec<_>, _>>()?));
+            }
+            Ok(None)
         })
-        .unwrap_or(None)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the ledger failed: {e}"))
 }
 
 /// Sets CURRENT for the duration of the normal path; cleared on drop (errors included).
@@ -229,30 +242,15 @@ struct Applied {
 
 /// The version's last applied row, through a statement prepared once per backend.
 fn last_applied(version: &str) -> Option<Applied> {
-    LEDGER_STMT
-        .with(|cell| {
-            Spi::connect(|c| {
-                let mut slot = cell.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(
-                        c.prepare(LEDGER_SQL, &[PgOid::from(pg_sys::TEXTOID)])?
-                            .keep(),
-                    );
-                }
-                let t = c.select(slot.as_ref().unwrap(), Some(1), &[version.into()])?;
-                for row in t {
-                    return Ok::<_, pgrx::spi::Error>(Some(Applied {
-                        id: row.get::<String>(1)?.unwrap_or_default(),
-                        schema_hash: row.get::<String>(2)?.unwrap_or_default(),
-                        applied_at: row.get::<String>(3)?.unwrap_or_default(),
-                        payload_hash: row.get::<String>(4)?,
-                        bin: row.get::<String>(5)?,
-                    }));
-                }
-                Ok(None)
-            })
-        })
-        .unwrap_or_else(|e| pgrx::error!("revos: reading the ledger failed: {e}"))
+    let mut r = first_row(&LEDGER_STMT, LEDGER_SQL, version, 5)?.into_iter();
+    let mut next = || r.next().flatten();
+    Some(Applied {
+        id: next().unwrap_or_default(),
+        schema_hash: next().unwrap_or_default(),
+        applied_at: next().unwrap_or_default(),
+        payload_hash: next(),
+        bin: next(),
+    })
 }
 
 /// `Some(envelope)` when the ledger answers `noop` or `conflict` for this payload.
