@@ -56,6 +56,7 @@ pub mod apply;
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
+pub mod log_event;
 pub mod verify_chains;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -227,6 +227,23 @@ check "payload of exactly 1048576 bytes is accepted" recorded \
   "$(q "SELECT revos.log_event(jsonb_build_object('event_type', 'big', 'payload', jsonb_build_object('blob', repeat('x', 1048564))))->>'status'")"
 
 # ---------------------------------------------------------------------------------------------
+echo "# log_event (C) answers every input as its PL/pgSQL definition did (tests/log_event_reference.sql)"
+before=$(count_events)
+q - <"$ROOT/tests/log_event_reference.sql" >/dev/null
+out=$(q - <"$ROOT/tests/log_event_compare.sql" 2>&1)
+val() { echo "$out" | sed -n "s/^$1|//p" | head -1; }
+check "corpus: 4 contexts x every input, through both functions" yes \
+  "$( [ "$(val calls)" -ge 2800 ] 2>/dev/null && echo yes || echo "no: $(val calls) ($out)")"
+check "no input answered differently" 0 "$(val differ)"
+[ "$(val differ)" = 0 ] || echo "$out" | sed -n '/^example|/,$p'
+check "the corpus records events (>= 300 calls)" yes "$( [ "$(val recorded)" -ge 300 ] 2>/dev/null && echo yes || echo "no: $(val recorded)")"
+check "the corpus finds duplicates (>= 50 calls)" yes "$( [ "$(val duplicate)" -ge 50 ] 2>/dev/null && echo yes || echo "no: $(val duplicate)")"
+check "the corpus hits many distinct errors (>= 30)" yes "$( [ "$(val errors)" -ge 30 ] 2>/dev/null && echo yes || echo "no: $(val errors)")"
+check "the corpus's errors: bad input (22023) and another tenant's (42501)" 22023,42501 "$(val sqlstates)"
+check "the comparison recorded nothing (every call rolled back)" "$((before + 2))" "$(count_events)"
+q "DROP SCHEMA revos_ref CASCADE" >/dev/null
+
+# ---------------------------------------------------------------------------------------------
 echo "# server-assigned columns and the documented hash encoding"
 # (A row inserted WITH its id and hash is a restored one and kept as it is: tests/restore.sh.)
 r=$(q "INSERT INTO revos.events (id, event_type, tenant_id, prev_hash, recorded_at)

@@ -93,6 +93,49 @@ done
 refused "revos_app member: log_event of a schema_migration_applied event (envelope form)" trust_app 22023 "is reserved" \
   "SELECT revos.log_event('{\"meta\": {\"tenant_id\": \"other\", \"event_type\": \"schema_migration_applied\"}, \"payload\": {}}')"
 
+echo "# SECURITY DEFINER functions cannot be steered by the caller's search_path"
+check "every SECURITY DEFINER function of revos pins search_path, or is C (resolves no name but schema-qualified ones)" "" \
+  "$(qdb "$T" "SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+               WHERE p.pronamespace = 'revos'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
+                 AND NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)")"
+# A revos_app member puts its own schema first, with look-alikes of what log_event's statements
+# and the chain trigger use (=, hashtext, nextval, jsonb_build_object, coalesce's cast target, ...):
+# each raises 'hijacked' if it ever runs with revos's privileges.
+qdb "$T" "CREATE SCHEMA trust_evil AUTHORIZATION trust_app" >/dev/null
+check "a revos_app member creates look-alikes in its own schema" "" "$(qdb "$T" - <<'SQL'
+SET ROLE trust_app;
+CREATE FUNCTION trust_evil.hijack(text, text) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'hijacked: = ran as %', current_user; END $$;
+CREATE OPERATOR trust_evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = trust_evil.hijack);
+CREATE FUNCTION trust_evil.hashtext(text) RETURNS integer LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'hijacked: hashtext ran as %', current_user; END $$;
+CREATE FUNCTION trust_evil.nextval(regclass) RETURNS bigint LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'hijacked: nextval ran as %', current_user; END $$;
+CREATE FUNCTION trust_evil.pg_advisory_xact_lock(integer, integer) RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'hijacked: pg_advisory_xact_lock ran as %', current_user; END $$;
+CREATE FUNCTION trust_evil.jsonb_build_object(text, text, text, uuid, text, bigint) RETURNS jsonb
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked: jsonb_build_object ran as %', current_user; END $$;
+CREATE TABLE trust_evil.events (id bigint, event_id uuid, tenant_id text, idempotency_key text);
+SQL
+)"
+steered() { # NAME EXPECTED SQL: run as trust_app with trust_evil first on search_path
+  check "$1" "$2" "$(qdb "$T" "SET ROLE trust_app; SET search_path = trust_evil, pg_catalog, pg_temp; $3" | head -1)"
+}
+steered "log_event (flat, with a key and occurred_at) as a revos_app member with a hostile search_path" recorded \
+  "SELECT revos.log_event('{\"event_type\": \"evil.try\", \"tenant_id\": \"other\", \"idempotency_key\": \"evil-1\",
+                          \"occurred_at\": \"2024-01-02T03:04:05Z\", \"payload\": {\"a\": 1}}')->>'status'"
+steered "the same key again: duplicate (the key lookup used pg_catalog's =)" duplicate \
+  "SELECT revos.log_event('{\"event_type\": \"evil.try\", \"tenant_id\": \"other\", \"idempotency_key\": \"evil-1\"}')->>'status'"
+steered "log_event (envelope) with a hostile search_path" recorded \
+  "SELECT revos.log_event('{\"meta\": {\"tenant_id\": \"other\", \"event_type\": \"evil.env\"}, \"payload\": {}}')->>'status'"
+steered "bad input with a hostile search_path: the usual 22023 message" \
+  'ERROR:  revos.log_event: unknown field "evnt_type"' \
+  "SELECT revos.log_event('{\"evnt_type\": \"x\"}')"
+check "the events went to revos.events, none to the look-alike table" "2|0" \
+  "$(qdb "$T" "SELECT (SELECT count(*) FROM revos.events WHERE event_type LIKE 'evil.%') || '|' ||
+                      (SELECT count(*) FROM trust_evil.events)")"
+qdb "$T" "DROP SCHEMA trust_evil CASCADE" >/dev/null
+
 echo "# the table owner cannot hide DDL from drift capture"
 before=$(qdb "$T" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'")
 qdb "$T" "SET ROLE trust_owner; SET revos.applying = 'on'; ALTER TABLE public.t_owned DISABLE ROW LEVEL SECURITY" >/dev/null

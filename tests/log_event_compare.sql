@@ -1,0 +1,177 @@
+-- revos.log_event (C, src/log_event.rs) against revos_ref.log_event (its PL/pgSQL definition,
+-- tests/log_event_reference.sql), input by input: each call runs in a subtransaction that is
+-- rolled back, and its outcome is written down as text: the answer's status and the recorded row
+-- (or, for a duplicate, the row it points at), or the error's SQLSTATE and message. Run by
+-- tests/ledger_sql.sh, which checks that no outcome differs and that the corpus is not trivial.
+\set ON_ERROR_STOP on
+SET client_min_messages = warning;
+
+-- Two events to be duplicates of.
+SELECT revos.log_event('{"event_type": "seed", "tenant_id": "acme", "idempotency_key": "dup-acme"}') IS NOT NULL AS seeded;
+SELECT revos.log_event('{"event_type": "seed", "idempotency_key": "dup-global"}') IS NOT NULL AS seeded;
+
+CREATE FUNCTION revos_ref.try(impl text, input jsonb) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+    e jsonb;
+BEGIN
+    BEGIN
+        IF impl = 'c' THEN
+            r := revos.log_event(input);
+        ELSE
+            r := revos_ref.log_event(input);
+        END IF;
+        SELECT to_jsonb(x) - '{id,event_id,recorded_at,prev_hash,hash,occurred_at}'::text[]
+               || jsonb_build_object('occurred_at', CASE WHEN x.occurred_at = x.recorded_at THEN 'default'
+                                                         ELSE x.occurred_at::text END,
+                                     'event_id_matches', x.event_id::text = r ->> 'event_id',
+                                     'seed', x.event_type = 'seed')
+          INTO e FROM revos.events x WHERE x.id = (r ->> 'id')::bigint;
+        RAISE EXCEPTION USING ERRCODE = 'RV000', MESSAGE = jsonb_build_object(
+            'status', r -> 'status',
+            'answer', (SELECT jsonb_object_agg(k, jsonb_typeof(r -> k)) FROM jsonb_object_keys(r) k),
+            'row', e)::text;
+    EXCEPTION WHEN OTHERS THEN
+        IF SQLSTATE = 'RV000' THEN
+            RETURN SQLERRM;
+        END IF;
+        RETURN SQLSTATE || ' ' || SQLERRM;
+    END;
+END
+$$;
+
+CREATE TEMP TABLE corpus (n serial PRIMARY KEY, input jsonb);
+
+-- By hand: shapes, limits and the envelope.
+INSERT INTO corpus (input) VALUES
+    (NULL), ('null'), ('[]'), ('[1]'), ('"meta"'), ('["meta"]'), ('5'), ('true'), ('{}'),
+    ('{"event_type": "ok"}'),
+    ('{"event_type": "ok", "evnt_type": "typo"}'),
+    ('{"event_type": "ok", "meta": 1}'),
+    ('{"meta": {"event_type": "m.e", "tenant_id": "acme", "idempotency_key": "dup-acme"}, "payload": {}}'),
+    ('{"meta": {"event_type": "m.e", "actor_id": "meta-actor"}, "subject": {"type": "order", "id": 5, "tenant_id": "other"},
+      "context": {"actor_id": "u"}, "payload": {"subject_id": "", "payload": {"a": 1}}}'),
+    ('{"meta": null, "payload": {"event_type": "x"}}'),
+    ('{"subject": 5, "payload": {"event_type": "x"}}'),
+    ('{"context": {"actor_id": 5}, "payload": {"event_type": "x"}}'),
+    ('{"context": {"actor_id": [1]}, "payload": {"event_type": "x"}}'),
+    ('{"meta": {}, "payload": {"meta": 1, "event_type": "x"}}'),
+    ('{"meta": {}, "payload": null}'),
+    ('{"meta": {}, "payload": [1]}'),
+    ('{"meta": {"occurred_at": "2024-01-01"}, "payload": {"event_type": "x"}}'),
+    ('{"meta": {"tenant_id": ""}, "subject": {"tenant_id": "other"}, "payload": {"event_type": "x", "tenant_id": null}}'),
+    ('{"meta": {"idempotency_key": "dup-global"}, "payload": {"event_type": "x", "idempotency_key": ""}}'),
+    (jsonb_build_object('event_type', 'big', 'payload', jsonb_build_object('blob', repeat('x', 1048564)))),
+    (jsonb_build_object('event_type', 'big', 'payload', jsonb_build_object('blob', repeat('x', 1048565)))),
+    -- 8 numbers of 131,072 digits each: a few bytes in jsonb, over 1 MiB as text
+    (jsonb_build_object('event_type', 'wide', 'payload',
+        (SELECT jsonb_object_agg('n' || i, '1e131071'::jsonb) FROM generate_series(1, 8) i))),
+    (jsonb_build_object('event_type', 'wide', 'payload',
+        (SELECT jsonb_object_agg('n' || i, '1e131071'::jsonb) FROM generate_series(1, 7) i))),
+    (jsonb_build_object('event_type', 'wide', 'subject_id', '1e999'::jsonb)),
+    (jsonb_build_object('event_type', 'wide', 'subject_id', '1e1000'::jsonb)),
+    (jsonb_build_object('event_type', 'x', 'tenant_id', repeat('é', 200), 'actor_id', repeat('ß', 1000))),
+    (jsonb_build_object('event_type', 'x', 'tenant_id', repeat('é', 201))),
+    (jsonb_build_object('event_type', 'x', 'idempotency_key', repeat('ü', 255))),
+    (jsonb_build_object('event_type', 'x', 'idempotency_key', repeat('ü', 256)));
+
+-- Generated: every field absent or one of its values (invalid ones less often), and a fifth
+-- of them wrapped in an envelope with generated meta / subject / context.
+CREATE TEMP TABLE vals (field text, v jsonb, valid boolean);
+INSERT INTO vals VALUES
+    ('event_type', NULL, false), ('event_type', 'null', false), ('event_type', '""', false),
+    ('event_type', '"order.created"', true), ('event_type', '"x:y-z_1."', true),
+    ('event_type', '"a b"', false), ('event_type', '"schema_drift_detected"', false),
+    ('event_type', '"schema_migration_applied"', false), ('event_type', '"é"', false),
+    ('event_type', to_jsonb(repeat('e', 200)), true), ('event_type', to_jsonb(repeat('e', 201)), false),
+    ('event_type', '5', false),
+    ('tenant_id', NULL, true), ('tenant_id', 'null', true), ('tenant_id', '""', true),
+    ('tenant_id', '"acme"', true), ('tenant_id', '"other"', true),
+    ('tenant_id', to_jsonb(repeat('t', 200)), true), ('tenant_id', to_jsonb(repeat('t', 201)), false),
+    ('tenant_id', '7', false), ('tenant_id', '{"a": 1}', false),
+    ('subject_type', NULL, true), ('subject_type', 'null', true), ('subject_type', '""', true),
+    ('subject_type', '"order"', true), ('subject_type', to_jsonb(repeat('s', 201)), false),
+    ('subject_type', 'true', false),
+    ('subject_id', NULL, true), ('subject_id', 'null', true), ('subject_id', '""', true),
+    ('subject_id', '"o-1"', true), ('subject_id', '42', true), ('subject_id', '1.50', true),
+    ('subject_id', '-0', true), ('subject_id', to_jsonb(repeat('i', 1000)), true),
+    ('subject_id', to_jsonb(repeat('i', 1001)), false), ('subject_id', '[1]', false),
+    ('actor_id', NULL, true), ('actor_id', 'null', true), ('actor_id', '""', true), ('actor_id', '"u-1"', true),
+    ('actor_id', to_jsonb(repeat('a', 1001)), false), ('actor_id', 'false', false),
+    ('payload', NULL, true), ('payload', 'null', true), ('payload', '{}', true),
+    ('payload', '{"n": 1, "s": "x", "nested": {"a": [1, 2, {"b": null}]}}', true),
+    ('payload', '[1]', false), ('payload', '"p"', false), ('payload', '3', false),
+    ('idempotency_key', NULL, true), ('idempotency_key', 'null', true), ('idempotency_key', '""', true),
+    ('idempotency_key', '"dup-acme"', true), ('idempotency_key', '"dup-global"', true),
+    ('idempotency_key', '"k-new"', true), ('idempotency_key', to_jsonb(repeat('k', 255)), true),
+    ('idempotency_key', to_jsonb(repeat('k', 256)), false), ('idempotency_key', '12', false),
+    ('occurred_at', NULL, true), ('occurred_at', 'null', true), ('occurred_at', '""', true),
+    ('occurred_at', '"2024-01-02T03:04:05Z"', true), ('occurred_at', '"2024-01-02 03:04"', true),
+    ('occurred_at', '"2024-01-02T03:04:05.123456+02:00"', true),
+    ('occurred_at', '"2024-13-45T00:00:00Z"', false), ('occurred_at', '"yesterday"', false),
+    ('occurred_at', '"infinity"', false), ('occurred_at', '1700000000', false),
+    ('evnt_type', NULL, true), ('evnt_type', '"x"', false);
+CREATE TEMP TABLE envelope_vals (part text, field text, v jsonb);
+INSERT INTO envelope_vals VALUES
+    ('meta', 'event_type', NULL), ('meta', 'event_type', '"meta.type"'), ('meta', 'event_type', '5'),
+    ('meta', 'tenant_id', NULL), ('meta', 'tenant_id', '"acme"'), ('meta', 'tenant_id', '""'),
+    ('meta', 'idempotency_key', NULL), ('meta', 'idempotency_key', '"dup-global"'),
+    ('meta', 'occurred_at', NULL), ('meta', 'occurred_at', '"2023-05-06T07:08:09Z"'),
+    ('meta', 'actor_id', NULL), ('meta', 'actor_id', '"meta-actor"'),
+    ('subject', 'tenant_id', NULL), ('subject', 'tenant_id', '"other"'),
+    ('subject', 'type', NULL), ('subject', 'type', '"thing"'),
+    ('subject', 'id', NULL), ('subject', 'id', '17'), ('subject', 'id', '"s-17"'), ('subject', 'id', 'true'),
+    ('context', 'actor_id', NULL), ('context', 'actor_id', '"ctx-actor"'), ('context', 'actor_id', '[1]');
+
+SELECT setseed(0.4242);
+INSERT INTO corpus (input)
+SELECT CASE WHEN random() < 0.2 THEN
+           jsonb_build_object('payload', flat) || coalesce((
+               SELECT jsonb_object_agg(part, obj) FROM (
+                   SELECT part, coalesce(jsonb_object_agg(field, v) FILTER (WHERE v IS NOT NULL), '{}') obj
+                   FROM (SELECT DISTINCT ON (part, field) part, field, v FROM envelope_vals
+                         ORDER BY part, field, random() + g * 0) pick
+                   GROUP BY part) parts
+               WHERE random() < 0.7), '{"meta": {}}')
+       ELSE flat END
+FROM (SELECT g, coalesce((
+          SELECT jsonb_object_agg(field, v) FILTER (WHERE v IS NOT NULL)
+          FROM (SELECT DISTINCT ON (field) field, v FROM vals
+                ORDER BY field, (NOT valid AND random() < 0.85), random() + g * 0) pick), '{}') flat
+      FROM generate_series(1, 700) g) gen;
+
+-- Every input, in four transaction contexts, through both functions.
+CREATE TEMP TABLE outcome (ctx text, n int, c text, ref text);
+DO $$
+DECLARE
+    ctx record;
+    i record;
+BEGIN
+    FOR ctx IN SELECT * FROM (VALUES
+            ('no tenant', '', ''),
+            ('app.current_tenant_id = acme', 'acme', ''),
+            ('jwt claims tenant acme', '', '{"tenant_id": "acme"}'),
+            ('jwt claims app_metadata other', '', '{"app_metadata": {"tenant_id": "other"}}')) c(name, app, claims) LOOP
+        PERFORM set_config('app.current_tenant_id', ctx.app, false);
+        PERFORM set_config('request.jwt.claims', ctx.claims, false);
+        FOR i IN SELECT * FROM corpus ORDER BY n LOOP
+            INSERT INTO outcome VALUES (ctx.name, i.n, revos_ref.try('c', i.input), revos_ref.try('ref', i.input));
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('app.current_tenant_id', '', false);
+    PERFORM set_config('request.jwt.claims', '', false);
+END
+$$;
+
+\pset format unaligned
+\pset tuples_only on
+SELECT 'calls|' || count(*) FROM outcome;
+SELECT 'differ|' || count(*) FILTER (WHERE c IS DISTINCT FROM ref) FROM outcome;
+SELECT 'recorded|' || count(*) FILTER (WHERE c LIKE '{"row": %"status": "recorded"}') FROM outcome;
+SELECT 'duplicate|' || count(*) FILTER (WHERE c LIKE '{"row": %"status": "duplicate"}') FROM outcome;
+SELECT 'errors|' || count(DISTINCT c) FILTER (WHERE c NOT LIKE '{%') FROM outcome;
+SELECT 'sqlstates|' || string_agg(DISTINCT left(c, 5), ',' ORDER BY left(c, 5)) FILTER (WHERE c NOT LIKE '{%') FROM outcome;
+SELECT 'example|' || o.ctx || '|' || left(coalesce(k.input::text, 'NULL'), 300) || E'\n    C:   ' || left(o.c, 400)
+       || E'\n    ref: ' || left(o.ref, 400)
+FROM outcome o JOIN corpus k USING (n) WHERE o.c IS DISTINCT FROM o.ref ORDER BY o.n, o.ctx LIMIT 8;
