@@ -179,23 +179,39 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
         .unwrap_or_else(|e| pgrx::error!("revos.events_chain: {e}"))
 }
 
+/// The primary key index of `rel` (InvalidOid: none).
+pub(crate) unsafe fn primary_key(rel: pg_sys::Relation) -> pg_sys::Oid {
+    #[cfg(not(feature = "pg18"))]
+    return pg_sys::RelationGetPrimaryKeyIndex(rel);
+    #[cfg(feature = "pg18")]
+    return pg_sys::RelationGetPrimaryKeyIndex(rel, false);
+}
+
+/// index_beginscan with `nkeys` scan keys and no ordering operators (PostgreSQL 18 added an
+/// instrumentation argument).
+pub(crate) unsafe fn begin_index_scan(
+    rel: pg_sys::Relation,
+    index: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
+    nkeys: i32,
+) -> pg_sys::IndexScanDesc {
+    #[cfg(not(feature = "pg18"))]
+    return pg_sys::index_beginscan(rel, index, snapshot, nkeys, 0);
+    #[cfg(feature = "pg18")]
+    return pg_sys::index_beginscan(rel, index, snapshot, std::ptr::null_mut(), nkeys, 0);
+}
+
 /// The stored hash of event `id`, read through the primary key with a fresh snapshot (what a
 /// new statement sees under READ COMMITTED: the previous writer of the chain committed before
 /// this transaction got the chain's head). One index probe instead of a statement.
 unsafe fn stored_hash(rel: pg_sys::Relation, id: i64, hash_at: usize) -> Option<Vec<u8>> {
-    #[cfg(not(feature = "pg18"))]
-    let pk = pg_sys::RelationGetPrimaryKeyIndex(rel);
-    #[cfg(feature = "pg18")]
-    let pk = pg_sys::RelationGetPrimaryKeyIndex(rel, false);
+    let pk = primary_key(rel);
     if pk == pg_sys::InvalidOid {
         pgrx::error!("revos.events_chain: revos.events has no primary key");
     }
     let index = pg_sys::index_open(pk, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
     let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-    #[cfg(not(feature = "pg18"))]
-    let scan = pg_sys::index_beginscan(rel, index, snapshot, 1, 0);
-    #[cfg(feature = "pg18")]
-    let scan = pg_sys::index_beginscan(rel, index, snapshot, std::ptr::null_mut(), 1, 0);
+    let scan = begin_index_scan(rel, index, snapshot, 1);
     let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
     pg_sys::ScanKeyInit(
         &mut key,

@@ -22,6 +22,13 @@ use pgrx::{Internal, PgTupleDesc};
 use sha2::{Digest, Sha256};
 
 /// The encoded fields, in order (columns of revos.events).
+// Positions in FIELDS of the fields not encoded as plain text.
+const ID: usize = 0;
+const EVENT_ID: usize = 1;
+const PAYLOAD: usize = 7;
+const OCCURRED_AT: usize = 9;
+const RECORDED_AT: usize = 10;
+
 const FIELDS: [&str; 12] = [
     "id",
     "event_id",
@@ -147,7 +154,7 @@ pub(crate) unsafe fn hash_fields(
     let out = buf;
     out.clear();
     out.push(b'[');
-    for (k, name) in FIELDS.iter().enumerate() {
+    for k in 0..FIELDS.len() {
         if k > 0 {
             out.push(b',');
         }
@@ -156,14 +163,14 @@ pub(crate) unsafe fn hash_fields(
             continue;
         };
         let v = values[i];
-        match *name {
-            "id" => {
+        match k {
+            ID => {
                 out.push(b'"');
                 push_int(out, v.value() as i64);
                 out.push(b'"');
             }
-            "event_id" => json_string(out, &uuid_text(v)),
-            "payload" => {
+            EVENT_ID => json_string(out, &uuid_text(v)),
+            PAYLOAD => {
                 match pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
                     pg_sys::jsonb_out,
                     &[Some(v)],
@@ -172,7 +179,7 @@ pub(crate) unsafe fn hash_fields(
                     None => out.extend_from_slice(b"null"),
                 }
             }
-            "occurred_at" | "recorded_at" => timestamp_json(out, v),
+            OCCURRED_AT | RECORDED_AT => timestamp_json(out, v),
             _ => json_string(out, text_bytes(v)),
         }
     }
@@ -319,30 +326,45 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// A JSON string as PostgreSQL's escape_json writes it (byte-wise: \b \f \n \r \t \" \\, other
 /// bytes below 0x20 as \u00XX, everything else as it is).
 pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
+    /// 0: as it is; 1: \u00XX; anything else: a backslash and that byte.
+    const ESC: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut c = 0;
+        while c < 0x20 {
+            t[c] = 1;
+            c += 1;
+        }
+        t[0x08] = b'b';
+        t[0x0c] = b'f';
+        t[b'\n' as usize] = b'n';
+        t[b'\r' as usize] = b'r';
+        t[b'\t' as usize] = b't';
+        t[b'"' as usize] = b'"';
+        t[b'\\' as usize] = b'\\';
+        t
+    };
+    const H: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push(b'"');
     let mut run = 0;
     for (i, &c) in s.iter().enumerate() {
-        let esc: &[u8] = match c {
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            c if c < 0x20 => b"",
-            _ => continue,
-        };
+        let e = ESC[c as usize];
+        if e == 0 {
+            continue;
+        }
         out.extend_from_slice(&s[run..i]);
         run = i + 1;
-        if esc.is_empty() {
-            const H: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(H[(c >> 4) as usize]);
-            out.push(H[(c & 15) as usize]);
+        if e == 1 {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                H[(c >> 4) as usize],
+                H[(c & 15) as usize],
+            ]);
         } else {
-            out.extend_from_slice(esc);
+            out.extend_from_slice(&[b'\\', e]);
         }
     }
     out.extend_from_slice(&s[run..]);
@@ -378,6 +400,30 @@ mod tests {
             String::from_utf8(hex64(&d).to_vec()).unwrap(),
             crate::ident::hex(&d)
         );
+    }
+
+    #[test]
+    fn field_positions() {
+        assert_eq!(
+            [
+                FIELDS[ID],
+                FIELDS[EVENT_ID],
+                FIELDS[PAYLOAD],
+                FIELDS[OCCURRED_AT],
+                FIELDS[RECORDED_AT]
+            ],
+            ["id", "event_id", "payload", "occurred_at", "recorded_at"]
+        );
+    }
+
+    proptest::proptest! {
+        // escape_json's rules are serde_json's for UTF-8 text (control characters, '"', '\\')
+        #[test]
+        fn json_string_is_escape_json(s in "\\PC*|[\\x00-\\x7f]*") {
+            let mut out = vec![];
+            json_string(&mut out, s.as_bytes());
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+        }
     }
 
     #[test]

@@ -46,6 +46,14 @@ SELECT (revos.verify_chains('vc-1') ->> 'first_bad')::bigint = :forged_payload A
 SELECT revos.verify_chains(E'vc "q"\\\n') = (SELECT jsonb_build_object('events', count(*), 'first_bad', NULL,
            'tails', jsonb_build_object(E'tenant:vc "q"\\\n', max(id))) FROM revos.events WHERE tenant_id = E'vc "q"\\\n')
        AS untouched_chain_ok;
+-- one tenant's pass reads the (tenant_id, id) index; without it, the primary key and a filter:
+-- the same answers
+CREATE TEMP TABLE vc_per_tenant AS
+  SELECT t, revos.verify_chains(t) AS r FROM unnest(ARRAY['vc-0', 'vc-1', E'vc "q"\\\n', 'nobody']) t;
+BEGIN;
+DROP INDEX revos.events_tenant_id_idx;
+SELECT bool_and(revos.verify_chains(t) = r) AS same_without_tenant_index, count(*) AS tenants FROM vc_per_tenant;
+ROLLBACK;
 SELECT v ->> 'ok' AS ok, v ->> 'first_broken_id' = :'forged_payload' AS first_broken
   FROM revos.verify_ledger('vc-1') v;
 -- ordinary roles cannot call the pass directly
