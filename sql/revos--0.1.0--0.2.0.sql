@@ -25,7 +25,8 @@ COMMENT ON FUNCTION revos.note_restore() IS
     'Internal (ledger triggers): this session inserted ledger rows revos did not write (a restore).';
 
 
--- current_tenant_id without an EXCEPTION block (PARALLEL SAFE for real).
+-- current_tenant_id without an EXCEPTION block (PARALLEL SAFE for real), in C (not inlined and
+-- re-parsed into every policy at every plan).
 
 CREATE FUNCTION revos.jwt_claims_tenant(claims text) RETURNS text
     IMMUTABLE STRICT PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'jwt_claims_tenant_wrapper';
@@ -34,11 +35,8 @@ COMMENT ON FUNCTION revos.jwt_claims_tenant(text) IS
 
 
 CREATE OR REPLACE FUNCTION revos.current_tenant_id() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true), ''),
-                revos.jwt_claims_tenant(pg_catalog.current_setting('request.jwt.claims', true)))
-$$;
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'current_tenant_id_wrapper';
 COMMENT ON FUNCTION revos.current_tenant_id() IS
     'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
 

@@ -189,13 +189,11 @@ COMMENT ON FUNCTION revos.jwt_claims_tenant(text) IS
 
 -- The tenant of this transaction: app.current_tenant_id, else PostgREST's JWT claim tenant_id
 -- (top level, then app_metadata). Empty strings count as unset; claims that are not JSON too.
--- Plain SQL, PARALLEL SAFE (no EXCEPTION block).
+-- C (src/log_event.rs, current_tenant), PARALLEL SAFE (no EXCEPTION block). As a SQL function
+-- the planner inlined it into every RLS policy, parsing its body again for every query planned.
 CREATE FUNCTION revos.current_tenant_id() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
-AS $$
-SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true), ''),
-                revos.jwt_claims_tenant(pg_catalog.current_setting('request.jwt.claims', true)))
-$$;
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'current_tenant_id_wrapper';
 COMMENT ON FUNCTION revos.current_tenant_id() IS
     'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
 "#)]

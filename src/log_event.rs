@@ -404,8 +404,26 @@ fn jsonb_in(text: &CStr) -> pg_sys::Datum {
     .expect("jsonb_in returns a value")
 }
 
-/// revos.current_tenant_id(): app.current_tenant_id, else the tenant of request.jwt.claims.
-unsafe fn current_tenant() -> Option<Vec<u8>> {
+// revos.current_tenant_id() (declared in src/api.rs beside revos.jwt_claims_tenant).
+crate::v1_c_function!(
+    pg_finfo_current_tenant_id_wrapper,
+    current_tenant_id_wrapper,
+    current_tenant_id
+);
+
+unsafe fn current_tenant_id(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    match current_tenant() {
+        Some(t) => to_text(&t),
+        None => {
+            (*fcinfo).isnull = true;
+            pg_sys::Datum::from(0usize)
+        }
+    }
+}
+
+/// revos.current_tenant_id(): app.current_tenant_id, else the tenant of request.jwt.claims
+/// (tenant_id, then app_metadata.tenant_id); empty strings count as unset.
+pub(crate) unsafe fn current_tenant() -> Option<Vec<u8>> {
     let guc = |name: &CStr| {
         let v = pg_sys::GetConfigOption(name.as_ptr(), true, false);
         (!v.is_null())

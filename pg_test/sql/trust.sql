@@ -40,7 +40,7 @@ VALUES ('x', 'forged', 'x', 'x', 'applied', '');
 SELECT count(*) AS events FROM revos.events;
 DROP TABLE public.look_alike;
 
--- 6. the tenant functions: plain SQL / C, PARALLEL SAFE, and no EXCEPTION block
+-- 6. the tenant functions: C, PARALLEL SAFE, and no EXCEPTION block
 SELECT p.proname, l.lanname, p.provolatile, p.proparallel
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'revos'::regnamespace AND p.proname IN ('current_tenant_id', 'jwt_claims_tenant')
