@@ -164,6 +164,30 @@ BEGIN
 END
 $$;
 
+-- revos.current_tenant_id() (C) against its SQL definition, over settings and claims.
+CREATE TEMP TABLE tenant_outcome (app text, claims text, c text, ref text);
+DO $$
+DECLARE
+    a text;
+    cl text;
+BEGIN
+    FOREACH a IN ARRAY ARRAY['', 'acme', ' ', 'é'] LOOP
+        FOREACH cl IN ARRAY ARRAY['', 'not json', '[]', '5', 'null', '{}', '{"tenant_id": "t1"}',
+                                  '{"tenant_id": ""}', '{"tenant_id": null}', '{"tenant_id": 42}',
+                                  '{"tenant_id": 1.50}', '{"tenant_id": true}', '{"tenant_id": {"a": 1}}',
+                                  '{"tenant_id": "", "app_metadata": {"tenant_id": "t2"}}',
+                                  '{"app_metadata": {"tenant_id": "t3"}}', '{"app_metadata": "x"}',
+                                  '{"app_metadata": {"tenant_id": ""}}', '{"tenant_id": "\u00e9\"q"}'] LOOP
+            PERFORM set_config('app.current_tenant_id', a, false);
+            PERFORM set_config('request.jwt.claims', cl, false);
+            INSERT INTO tenant_outcome VALUES (a, cl, revos.current_tenant_id(), revos_ref.current_tenant_id());
+        END LOOP;
+    END LOOP;
+    PERFORM set_config('app.current_tenant_id', '', false);
+    PERFORM set_config('request.jwt.claims', '', false);
+END
+$$;
+
 \pset format unaligned
 \pset tuples_only on
 SELECT 'calls|' || count(*) FROM outcome;
@@ -172,6 +196,8 @@ SELECT 'recorded|' || count(*) FILTER (WHERE c LIKE '{"row": %"status": "recorde
 SELECT 'duplicate|' || count(*) FILTER (WHERE c LIKE '{"row": %"status": "duplicate"}') FROM outcome;
 SELECT 'errors|' || count(DISTINCT c) FILTER (WHERE c NOT LIKE '{%') FROM outcome;
 SELECT 'sqlstates|' || string_agg(DISTINCT left(c, 5), ',' ORDER BY left(c, 5)) FILTER (WHERE c NOT LIKE '{%') FROM outcome;
+SELECT 'tenant_cases|' || count(*) || '|' || count(DISTINCT c) || '|' || count(*) FILTER (WHERE c IS DISTINCT FROM ref)
+  FROM tenant_outcome;
 SELECT 'example|' || o.ctx || '|' || left(coalesce(k.input::text, 'NULL'), 300) || E'\n    C:   ' || left(o.c, 400)
        || E'\n    ref: ' || left(o.ref, 400)
 FROM outcome o JOIN corpus k USING (n) WHERE o.c IS DISTINCT FROM o.ref ORDER BY o.n, o.ctx LIMIT 8;

@@ -82,3 +82,11 @@ BEGIN
     RETURN jsonb_build_object('status', 'recorded', 'event_id', v_event_id, 'id', v_id);
 END
 $$;
+
+-- revos.current_tenant_id() before it became C (src/log_event.rs, current_tenant).
+CREATE FUNCTION revos_ref.current_tenant_id() RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+AS $$
+SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true), ''),
+                revos.jwt_claims_tenant(pg_catalog.current_setting('request.jwt.claims', true)))
+$$;
