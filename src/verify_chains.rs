@@ -246,11 +246,14 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
     let mut pass = Pass::default();
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut rows = 0u64;
-    let old = pg_sys::MemoryContextSwitchTo(scratch);
+    // The scan itself runs in the caller's context: the index AM allocates state lazily while it
+    // scans (btree's killed-items array once it meets dead tuples, for one), which must outlive
+    // every row. Only the per-row work runs in the scratch context.
     while pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {
         pg_sys::slot_getallattrs(slot);
         let values = std::slice::from_raw_parts((*slot).tts_values, (*desc).natts as usize);
         let isnull = std::slice::from_raw_parts((*slot).tts_isnull, (*desc).natts as usize);
+        let old = pg_sys::MemoryContextSwitchTo(scratch);
         let text = |k: usize| (!isnull[k]).then(|| text_bytes(values[k]));
         let row_tenant = text(tenant_at);
         if wanted.is_none() || row_tenant == wanted {
@@ -263,13 +266,13 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
                 text(prev_at),
             );
         }
+        pg_sys::MemoryContextSwitchTo(old);
         pg_sys::MemoryContextReset(scratch);
         rows += 1;
         if rows % 1024 == 0 {
             pgrx::check_for_interrupts!();
         }
     }
-    pg_sys::MemoryContextSwitchTo(old);
     pg_sys::MemoryContextDelete(scratch);
     pg_sys::ExecDropSingleTupleTableSlot(slot);
     pg_sys::index_endscan(scan);
