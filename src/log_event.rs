@@ -147,7 +147,9 @@ unsafe fn log_event(
         reject(c, Some(src));
     }
     let f = &read.fields;
-    let text = |i: usize| field_text(f[i]);
+    // `src ->> key` of every field, once (a number's text is made here, not at each use)
+    let texts: [Text; 8] = std::array::from_fn(|i| field_text(f[i]));
+    let text = |i: usize| &texts[i];
     let tenant = text(TENANT);
     for i in [TENANT, SUBJECT_TYPE, SUBJECT_ID, ACTOR, KEY] {
         if let Some(b) = text(i).bytes() {

@@ -141,12 +141,16 @@ FROM (SELECT g, coalesce((
                 ORDER BY field, (NOT valid AND random() < 0.85), random() + g * 0) pick), '{}') flat
       FROM generate_series(1, 700) g) gen;
 
--- Every input, in four transaction contexts, through both functions.
+-- Every input, in four transaction contexts, through both functions; then revos.current_tenant_id()
+-- itself against its SQL definition, over settings and claims.
 CREATE TEMP TABLE outcome (ctx text, n int, c text, ref text);
+CREATE TEMP TABLE tenant_outcome (app text, claims text, c text, ref text);
 DO $$
 DECLARE
     ctx record;
     i record;
+    a text;
+    cl text;
 BEGIN
     FOR ctx IN SELECT * FROM (VALUES
             ('no tenant', '', ''),
@@ -159,18 +163,7 @@ BEGIN
             INSERT INTO outcome VALUES (ctx.name, i.n, revos_ref.try('c', i.input), revos_ref.try('ref', i.input));
         END LOOP;
     END LOOP;
-    PERFORM set_config('app.current_tenant_id', '', false);
-    PERFORM set_config('request.jwt.claims', '', false);
-END
-$$;
-
--- revos.current_tenant_id() (C) against its SQL definition, over settings and claims.
-CREATE TEMP TABLE tenant_outcome (app text, claims text, c text, ref text);
-DO $$
-DECLARE
-    a text;
-    cl text;
-BEGIN
+    -- revos.current_tenant_id() (C) against its SQL definition, over settings and claims.
     FOREACH a IN ARRAY ARRAY['', 'acme', ' ', 'é'] LOOP
         FOREACH cl IN ARRAY ARRAY['', 'not json', '[]', '5', 'null', '{}', '{"tenant_id": "t1"}',
                                   '{"tenant_id": ""}', '{"tenant_id": null}', '{"tenant_id": 42}',
