@@ -26,7 +26,7 @@ REVOKE ALL ON FUNCTION revos.touch_updated_at() FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.type_sql(oid, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.touch_updated_at() TO revos_admin;
 GRANT EXECUTE ON FUNCTION revos.type_sql(oid, integer) TO revos_admin;
--- The apply state the triggers read (src/apply/writer.rs): the owner's functions only.
+-- The apply state the triggers read (src/ledger/writer.rs): the owner's functions only.
 REVOKE ALL ON FUNCTION revos.writing_ledger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.drift_paused() FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.note_restore() FROM PUBLIC;

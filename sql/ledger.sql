@@ -101,7 +101,7 @@ COMMENT ON TABLE revos.event_chain_heads IS
 --       to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 --       to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 --       e.prev_hash])::text, 'UTF8')), 'hex')
--- The function computes the same bytes in Rust (src/event_hash.rs; pg_test/sql/event_hash.sql
+-- The function computes the same bytes in Rust (src/ledger/event_hash.rs; pg_test/sql/event_hash.sql
 -- checks it against the expression above): the SQL form costs about 9 us per event, paid by every
 -- log_event and by verify_ledger for every event.
 CREATE FUNCTION revos.event_hash(e revos.events) RETURNS text
@@ -132,7 +132,7 @@ COMMENT ON FUNCTION revos.event_hash(revos.events) IS
 -- the lock) and one sha256. Under REPEATABLE READ / SERIALIZABLE, two concurrent writers of the
 -- same tenant get a serialization failure (40001) instead of waiting; retry.
 --
--- The trigger is C (Rust, src/event_chain.rs: two statements prepared once per backend, the row
+-- The trigger is C (Rust, src/ledger/event_chain.rs: two statements prepared once per backend, the row
 -- deformed and formed once, the hash from the datums); the restore branch is the PL/pgSQL
 -- function revos.events_chain_restore below. As PL/pgSQL the trigger cost about a third of a
 -- log_event call. SECURITY INVOKER on purpose (it is the hot path, and a definer + SET
@@ -388,7 +388,7 @@ EXCEPTION
 END
 $$;
 
--- The function is C (Rust, src/log_event.rs): it reads the object once and runs two statements
+-- The function is C (Rust, src/ledger/log_event.rs): it reads the object once and runs two statements
 -- prepared once per backend, and falls back to the PL/pgSQL functions above for the envelope
 -- (log_event_flatten), occurred_at (log_event_time) and every error (log_event_reject). As
 -- PL/pgSQL it cost about 0.1 ms of a call (tests/log_event_reference.sql keeps that definition;
@@ -468,7 +468,7 @@ CREATE TRIGGER schema_migrations_event AFTER INSERT ON revos.schema_migrations
 -- rows removed from the end of a chain; for such a chain first_broken_id is the head's last_id
 -- (or the first id after it, when rows were appended behind revos's back).
 -- Returns {"ok", "events_checked", "chains_checked", "first_broken_id"}.
--- The pass over the events, in Rust (src/verify_chains.rs): every event in id order, one cursor,
+-- The pass over the events, in Rust (src/ledger/verify_chains.rs): every event in id order, one cursor,
 -- the last row of each chain kept in a map. A row is broken when its hash is not
 -- revos.event_hash(row) or its prev_hash is not the previous row's (stored) hash in its chain (64
 -- zeros for the first). Returns {"events", "first_bad", "tails": {chain: last id}}. The SQL
@@ -556,7 +556,7 @@ VALUES (NULL, NULL, 'schema_drift_detected', 'table',
                                       'schema', schema_name, 'table', table_name))
 $$;
 
--- The event trigger functions are one C gate (src/drift_gate.rs), each declared after its worker:
+-- The event trigger functions are one C gate (src/ledger/drift_gate.rs), each declared after its worker:
 -- nothing to do while the capture is paused (revos's own DDL), otherwise the PL/pgSQL worker of the
 -- event (below), given the command tag.
 CREATE FUNCTION revos.drift_snapshot_run(tg_tag text) RETURNS void

@@ -4,7 +4,7 @@
 -- when they differ).
 \echo Use "ALTER EXTENSION revos UPDATE TO '0.2.0'" to load this file. \quit
 
--- The apply state, held in the extension's backend memory (src/apply/writer.rs). First: the
+-- The apply state, held in the extension's backend memory (src/ledger/writer.rs). First: the
 -- replaced drift-capture functions below call drift_paused() while this script runs.
 
 CREATE FUNCTION revos.writing_ledger() RETURNS boolean
@@ -183,7 +183,7 @@ END
 $$;
 
 
--- The event trigger functions are one C gate (src/drift_gate.rs), each declared after its worker:
+-- The event trigger functions are one C gate (src/ledger/drift_gate.rs), each declared after its worker:
 -- nothing to do while the capture is paused (revos's own DDL), otherwise the PL/pgSQL worker of the
 -- event (below), given the command tag.
 CREATE FUNCTION revos.drift_snapshot_run(tg_tag text) RETURNS void
@@ -416,7 +416,7 @@ BEGIN
 END
 $$;
 
--- log_event in C (src/log_event.rs): the same answers, a fraction of the cost.
+-- log_event in C (src/ledger/log_event.rs): the same answers, a fraction of the cost.
 CREATE OR REPLACE FUNCTION revos.log_event(jsonb) RETURNS jsonb
 LANGUAGE c VOLATILE SECURITY DEFINER
 AS 'MODULE_PATHNAME', 'log_event_wrapper';
@@ -427,7 +427,7 @@ CREATE OR REPLACE FUNCTION revos.event_hash(e revos.events) RETURNS text
 LANGUAGE c STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'event_hash_wrapper';
 
--- The pass over the events, in Rust (src/verify_chains.rs): every event in id order, one cursor,
+-- The pass over the events, in Rust (src/ledger/verify_chains.rs): every event in id order, one cursor,
 -- the last row of each chain kept in a map. A row is broken when its hash is not
 -- revos.event_hash(row) or its prev_hash is not the previous row's (stored) hash in its chain (64
 -- zeros for the first). Returns {"events", "first_bad", "tails": {chain: last id}}. The SQL

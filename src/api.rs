@@ -12,11 +12,11 @@ use crate::apply::fast::run_jsonb;
 use crate::apply::{read_checked, run, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
-use crate::normalize::canonical_json;
+use crate::schema::normalize::canonical_json;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 #[allow(unused_imports)] // named in `requires` below: ledger.sql calls them
-use crate::apply::writer::{drift_paused, note_restore, writing_ledger};
+use crate::ledger::writer::{drift_paused, note_restore, writing_ledger};
 pgrx::extension_sql_file!(
     "../sql/ledger.sql",
     name = "ledger",
@@ -189,7 +189,7 @@ COMMENT ON FUNCTION revos.jwt_claims_tenant(text) IS
 
 -- The tenant of this transaction: app.current_tenant_id, else PostgREST's JWT claim tenant_id
 -- (top level, then app_metadata). Empty strings count as unset; claims that are not JSON too.
--- C (src/log_event.rs, current_tenant), PARALLEL SAFE (no EXCEPTION block). As a SQL function
+-- C (src/ledger/log_event.rs, current_tenant), PARALLEL SAFE (no EXCEPTION block). As a SQL function
 -- the planner inlined it into every RLS policy, parsing its body again for every query planned.
 CREATE FUNCTION revos.current_tenant_id() RETURNS text
 LANGUAGE c STABLE PARALLEL SAFE
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(p["options"]["tenant_type"], "text");
         assert_eq!(p["options"]["backfill_tenant"], "t1");
         let v = p["schema_version"].as_str().unwrap();
-        assert!(crate::normalize::valid_version(v), "{v}");
+        assert!(crate::schema::normalize::valid_version(v), "{v}");
         let again = tenant_table_payload(
             "crm.Leads",
             &json!([{"name": "email", "type": "text"}]),

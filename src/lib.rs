@@ -1,29 +1,20 @@
 //! revos — declarative, tenant-aware schema changes inside PostgreSQL.
 //!
-//! The pipeline, one module per stage (everything before `apply` is plain Rust, tested by
-//! `cargo test` without a server):
+//! One folder per subsystem; a module may call only the ones below it:
 //!
 //! ```text
-//! spec (read JSON) -> normalize -> validate (+ Catalog) -> evolve -> plan (SQL) -> apply (SPI, ledger)
+//! api            the #[pg_extern] SQL surface (thin)
+//!  ├ apply/      running a plan inside the caller's transaction (SPI)
+//!  ├ ledger/     the event ledger and drift capture, in C (Rust)
+//!  └ citus/      placement on a Citus cluster and the placement check
+//! schema/        the declarative pipeline, pure Rust (no SPI): spec -> normalize -> validate ->
+//!                evolve -> plan -> compare/verify; `cargo test --lib` runs it without a server
+//! error, ident   the base every module uses: issues and SQLSTATEs, checked identifiers
 //! ```
-//!
-//! `api` is the thin `#[pg_extern]` layer that Postgres calls.
 
-pub mod canonical;
-pub mod compare;
-pub mod distribute;
 pub mod error;
-pub mod evolve;
 pub mod ident;
-pub mod model;
-pub mod normalize;
-pub mod plan;
-pub mod spec;
-pub mod validate;
-pub mod verify;
-
-#[cfg(test)]
-mod fuzz;
+pub mod schema;
 
 /// A V1 C function taking the raw `fcinfo` (triggers and event triggers that return a tuple or
 /// nothing, which `#[pg_extern]` cannot declare): `$finfo` and `$name` are the exported symbols,
@@ -53,11 +44,8 @@ macro_rules! v1_c_function {
 
 pub mod api;
 pub mod apply;
-pub mod drift_gate;
-pub mod event_chain;
-pub mod event_hash;
-pub mod log_event;
-pub mod verify_chains;
+pub mod citus;
+pub mod ledger;
 
 ::pgrx::pg_module_magic!(name, version);
 

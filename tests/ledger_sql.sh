@@ -2,7 +2,7 @@
 # Tests of the event ledger (sql/ledger.sql, contract sections 7 and 9) through psql.
 #
 #   tests/ledger_sql.sh DSN [--extension]   CREATE EXTENSION revos (the installed build) in a fresh db
-# (The ledger's SQL calls C functions of the extension, src/apply/writer.rs, so it is tested only
+# (The ledger's SQL calls C functions of the extension, src/ledger/writer.rs, so it is tested only
 # as part of the extension; --extension is accepted for compatibility.)
 #
 # DSN: a superuser connection (URI or key=value), e.g. postgres://postgres@127.0.0.1:55440/postgres.

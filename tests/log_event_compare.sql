@@ -1,4 +1,4 @@
--- revos.log_event (C, src/log_event.rs) against revos_ref.log_event (its PL/pgSQL definition,
+-- revos.log_event (C, src/ledger/log_event.rs) against revos_ref.log_event (its PL/pgSQL definition,
 -- tests/log_event_reference.sql), input by input: each call runs in a subtransaction that is
 -- rolled back, and its outcome is written down as text: the answer's status and the recorded row
 -- (or, for a duplicate, the row it points at), or the error's SQLSTATE and message. Run by

@@ -1,4 +1,4 @@
--- The PL/pgSQL definition of revos.log_event(jsonb) before it became C (src/log_event.rs), kept
+-- The PL/pgSQL definition of revos.log_event(jsonb) before it became C (src/ledger/log_event.rs), kept
 -- as the reference: tests/ledger_sql.sh creates it as revos_ref.log_event in its test database and
 -- checks that both functions answer every input of a generated corpus alike (the same status and
 -- row, or the same SQLSTATE and message). It calls the same helpers (revos.log_event_flatten,
@@ -83,7 +83,7 @@ BEGIN
 END
 $$;
 
--- revos.current_tenant_id() before it became C (src/log_event.rs, current_tenant).
+-- revos.current_tenant_id() before it became C (src/ledger/log_event.rs, current_tenant).
 CREATE FUNCTION revos_ref.current_tenant_id() RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$

@@ -123,7 +123,7 @@ pub fn remember(version: &str, schema_hash: &str, payload_hash: &str) {
 pub fn persist(version: &str, schema_hash: &str, payload_hash: &str) {
     let Some(bin) = current() else { return };
     let _ = super::pg_catalog::subtransaction(|| {
-        super::writer::as_ledger_writer(|_| {
+        crate::ledger::writer::as_ledger_writer(|_| {
             Spi::run_with_args(
                 "INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (jsonb_sha256) DO NOTHING",

@@ -10,11 +10,16 @@
 //!        error -> ROLLBACK TO SAVEPOINT, ledger row `failed` (+ sqlstate) -> failed
 //!   └ ledger row `applied` (its trigger writes the event) -> applied
 //! ```
+//!
+//! `fast` answers noop/conflict from the jsonb's bytes before this pipeline; `pg_catalog` is the
+//! live catalog reader (the `Catalog` of `schema`), `shadow` how Postgres deparses the spec.
+//!
+//! May call: `crate::schema`, `crate::citus`, `crate::ledger` (the writer phases),
+//! `crate::error`, `crate::ident`. Never `api`.
 
 pub mod fast;
 pub mod pg_catalog;
 pub mod shadow;
-pub mod writer;
 
 use pgrx::prelude::*;
 use pgrx::JsonB;
@@ -22,18 +27,21 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::distribute;
+use crate::citus::distribute;
 use crate::error::{code, Issue, Status};
-use crate::evolve;
 use crate::ident::sha256_hex;
-use crate::model::Catalog;
-use crate::normalize::{
+use crate::ledger::writer;
+use crate::schema::evolve;
+use crate::schema::model::Catalog;
+use crate::schema::normalize::{
     canonical_json, normalize, schema_hash, DEFAULT_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS,
 };
-use crate::plan::{plan, Plan};
-use crate::spec::{check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES};
-use crate::validate::validate;
-use crate::verify::{verify, Verification};
+use crate::schema::plan::{plan, Plan};
+use crate::schema::spec::{
+    check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES,
+};
+use crate::schema::validate::validate;
+use crate::schema::verify::{verify, Verification};
 use pg_catalog::{subtransaction, PgCatalog};
 
 /// Key of the transaction-level advisory lock that serializes schema changes ('revos').
@@ -234,7 +242,7 @@ fn decide(
 /// validate → evolve → plan → risks → (plan_schema: the plan) → execute → ledger.
 #[allow(clippy::too_many_arguments)]
 fn decide_locked(
-    mut schema: crate::model::Schema,
+    mut schema: crate::schema::model::Schema,
     hash: String,
     payload_hash: &str,
     cat: PgCatalog,
@@ -283,7 +291,7 @@ fn decide_locked(
 
 /// Idempotency: the version's ledger row decides before anything else is looked at — the same
 /// schema hash is a `noop`, another one a `conflict` (unless `force_apply`).
-fn ledger_decides(schema: &crate::model::Schema, hash: &str) -> Option<Outcome> {
+fn ledger_decides(schema: &crate::schema::model::Schema, hash: &str) -> Option<Outcome> {
     let (id, prev_hash, applied_at, _) = last_applied(&schema.version)?;
     if schema.force_apply {
         return None;
@@ -308,7 +316,7 @@ fn ledger_decides(schema: &crate::model::Schema, hash: &str) -> Option<Outcome> 
 
 /// The counts and hashes every envelope of a plan reports.
 fn plan_outputs(
-    schema: &crate::model::Schema,
+    schema: &crate::schema::model::Schema,
     p: &Plan,
     hash: &str,
 ) -> serde_json::Map<String, Value> {
@@ -344,7 +352,7 @@ fn evolution_summary(p: &Plan) -> String {
 
 /// plan_schema's answer: the steps, the SQL and the risks; nothing executed or recorded.
 fn planned(
-    schema: &crate::model::Schema,
+    schema: &crate::schema::model::Schema,
     p: &Plan,
     outputs: serde_json::Map<String, Value>,
     risks: Vec<Value>,
@@ -377,7 +385,7 @@ fn planned(
 /// Runs the plan under its savepoint, verifies, and writes the ledger row: `applied`, or
 /// `failed` (rolled back, with the message and SQLSTATE).
 fn execute_and_record(
-    schema: &crate::model::Schema,
+    schema: &crate::schema::model::Schema,
     p: &Plan,
     mut outputs: serde_json::Map<String, Value>,
     hash: &str,
@@ -659,7 +667,10 @@ fn set_local(name: &str, value: &str) {
 
 /// Runs the plan in a subtransaction and verifies the result; on any error rolls the
 /// subtransaction back and returns (message, sqlstate).
-fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (String, String)> {
+fn execute(
+    schema: &crate::schema::model::Schema,
+    p: &Plan,
+) -> Result<Verification, (String, String)> {
     let saved = setting("standard_conforming_strings");
     set_local("standard_conforming_strings", "on");
     // Settings the plan sets for itself (Citus's) are put back afterwards.
@@ -708,8 +719,8 @@ fn execute(schema: &crate::model::Schema, p: &Plan) -> Result<Verification, (Str
 
 /// Reads back every table and enum of the schema and compares (see `verify`).
 fn verify_catalog(
-    schema: &crate::model::Schema,
-    declared: &HashMap<(String, String), crate::model::Declared>,
+    schema: &crate::schema::model::Schema,
+    declared: &HashMap<(String, String), crate::schema::model::Declared>,
 ) -> Verification {
     // the payload's tables, and the old names and dropped tables that must be gone
     let keys = evolve::catalog_keys(schema);

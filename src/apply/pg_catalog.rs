@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::CString;
 
-use crate::model::*;
+use crate::schema::model::*;
 
 pub struct PgCatalog {
     /// `has_rows` is only looked up for tables that lack this column (a tenant retrofit), so that
@@ -580,8 +580,8 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
 /// What this database says about Citus (contract §13): whether the extension is installed, this
 /// node is the coordinator, how many active workers it has, and how its tables are placed. Only
 /// `pg_extension` is read when Citus is not installed.
-pub fn citus_state() -> crate::distribute::CitusState {
-    use crate::distribute::{CitusState, Placement};
+pub fn citus_state() -> crate::citus::distribute::CitusState {
+    use crate::citus::distribute::{CitusState, Placement};
     let mut st = CitusState::default();
     let installed: Option<bool> = Spi::get_one(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')",

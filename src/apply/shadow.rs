@@ -21,11 +21,11 @@ use std::collections::HashMap;
 use super::pg_catalog::{
     restore_search_path, rolled_back, subtransaction, with_catalog_search_path,
 };
-use crate::compare;
 use crate::ident::quote_ident;
-use crate::model::*;
-use crate::plan::{col_list, tenant_predicate};
-use crate::validate::CatalogState;
+use crate::schema::compare;
+use crate::schema::model::*;
+use crate::schema::plan::{col_list, tenant_predicate};
+use crate::schema::validate::CatalogState;
 
 /// Fills `declared` of every existing table of the schema in `state`.
 pub fn declare(s: &Schema, state: &mut CatalogState) {
@@ -49,7 +49,7 @@ pub fn declare(s: &Schema, state: &mut CatalogState) {
         .collect();
     // The shadows are revos's own DDL (pg_temp, always rolled back): the drift capture skips them
     // like apply's DDL (its workers cost ~2 ms per shadow otherwise).
-    let found = super::writer::with_phase(super::writer::Phase::Ddl, || {
+    let found = crate::ledger::writer::with_phase(crate::ledger::writer::Phase::Ddl, || {
         rolled_back(|| {
             let mut live = vec![];
             for (_, t) in &existing {
@@ -134,7 +134,8 @@ fn live_expressions(t: &Table) -> Option<LiveExpressions> {
     let renamed = |mut text: String| {
         for c in &t.columns {
             if let Some(old) = &c.renamed_from {
-                text = crate::evolve::rename_identifier(&text, old.as_str(), c.name.as_str());
+                text =
+                    crate::schema::evolve::rename_identifier(&text, old.as_str(), c.name.as_str());
             }
         }
         text

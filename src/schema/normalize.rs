@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
-use crate::model::*;
-use crate::spec::{RawColumn, RawIndex, RawOptions, RawSchema, RawTable};
+use crate::schema::model::*;
+use crate::schema::spec::{RawColumn, RawIndex, RawOptions, RawSchema, RawTable};
 
 /// Schemas revos will not create tables or types in.
 const RESERVED_SCHEMAS: &[&str] = &["revos", "pg_catalog", "information_schema", "pg_toast"];
@@ -767,7 +767,7 @@ fn derived_renames(
 }
 
 fn normalize_reference(
-    r: &crate::spec::RawReference,
+    r: &crate::schema::spec::RawReference,
     table: &str,
     column: &Name,
     own_schema: &Name,
@@ -836,19 +836,19 @@ fn normalize_reference(
 /// SHA-256 (hex) of the canonical JSON (keys sorted, no whitespace) of the normalized schema.
 /// Version, description and force_apply are not part of it: they name a change, they are not it.
 pub fn schema_hash(s: &Schema) -> String {
-    let text = crate::canonical::of(s).expect("schema serializes");
+    let text = crate::schema::canonical::of(s).expect("schema serializes");
     sha256_hex(text.as_bytes())
 }
 
 /// JSON with object keys sorted at every level and no insignificant whitespace.
 pub fn canonical_json(v: &Value) -> String {
-    crate::canonical::of_value(v)
+    crate::schema::canonical::of_value(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::read_schema;
+    use crate::schema::spec::read_schema;
     use serde_json::json;
 
     fn norm(v: Value) -> (Schema, Vec<Issue>) {
@@ -1007,16 +1007,16 @@ mod tests {
     #[test]
     fn hash_of_the_fixtures_is_that_of_their_canonical_value() {
         for text in [
-            include_str!("../tests/fixtures/wf106-patients.json"),
-            include_str!("../tests/fixtures/erp-agent.json"),
-            include_str!("../tests/fixtures/smoke-test-002.json"),
+            include_str!("../../tests/fixtures/wf106-patients.json"),
+            include_str!("../../tests/fixtures/erp-agent.json"),
+            include_str!("../../tests/fixtures/smoke-test-002.json"),
         ] {
             let v: Value = serde_json::from_str(text).unwrap();
             let mut issues = vec![];
-            let (_, payload) = crate::spec::split_envelope(&v, &mut issues);
+            let (_, payload) = crate::schema::spec::split_envelope(&v, &mut issues);
             let (s, _) = norm(payload.clone());
             let value = serde_json::to_value(&s).unwrap();
-            let text = crate::canonical::tests::reference(&value);
+            let text = crate::schema::canonical::tests::reference(&value);
             assert_eq!(schema_hash(&s), sha256_hex(text.as_bytes()));
             assert_eq!(canonical_json(&value), text);
         }

@@ -26,7 +26,7 @@ use pgrx::spi::OwnedPreparedStatement;
 use pgrx::{Internal, PgOid};
 use std::cell::RefCell;
 
-use crate::event_hash::{hash_fields, layout_of, text_bytes};
+use crate::ledger::event_hash::{hash_fields, layout_of, text_bytes};
 
 const HEAD_SQL: &str = "INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
     VALUES ($1, NULL, NULL)

@@ -13,7 +13,7 @@
 //! the spec side was not deparsed — a table this call creates, or a shadow Postgres refused).
 
 use crate::ident::Name;
-use crate::model::*;
+use crate::schema::model::*;
 
 /// The default: the spec's deparsed default against `pg_get_expr(adbin)`.
 pub fn default_matches(c: &Column, live: &ColumnSnapshot, d: Option<&Declared>) -> Option<bool> {
@@ -208,7 +208,7 @@ pub fn undeclared(s: &Schema, t: &Table, sn: &TableSnapshot) -> Vec<(&'static st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::tests::{run, MemCatalog};
+    use crate::schema::validate::tests::{run, MemCatalog};
     use serde_json::json;
 
     fn table() -> (Schema, Table) {

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{code, Issue};
 use crate::ident::{quote_ident, Name};
-use crate::model::*;
-use crate::normalize::normalize_type_text;
+use crate::schema::model::*;
+use crate::schema::normalize::normalize_type_text;
 
 /// Largest SQL expression accepted, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 4096;
@@ -23,7 +23,7 @@ pub struct CatalogState {
     pub tables: HashMap<(String, String), TableSnapshot>,
     pub enums: HashMap<(String, String), Vec<String>>,
     /// Exact row counts evolution needs (see `evolve::counts_needed`), in the payload's names.
-    pub row_counts: HashMap<crate::evolve::RowCountKey, i64>,
+    pub row_counts: HashMap<crate::schema::evolve::RowCountKey, i64>,
     /// Columns using an enum that loses values, keyed by the enum.
     pub enum_usage: HashMap<(String, String), Vec<EnumUse>>,
 }
@@ -151,7 +151,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     expressions(s, cat, &mut issues);
     enums(s, cat, &mut state, &mut issues);
     types(s, cat, &mut issues);
-    for key in crate::evolve::catalog_keys(s) {
+    for key in crate::schema::evolve::catalog_keys(s) {
         if let Some(snap) = cat.table(&key.0, &key.1) {
             state.tables.insert(key, snap);
         }
@@ -174,7 +174,7 @@ fn evolution_facts(
     state: &mut CatalogState,
     issues: &mut Vec<Issue>,
 ) {
-    for r in crate::evolve::counts_needed(s, state) {
+    for r in crate::schema::evolve::counts_needed(s, state) {
         match cat.count_rows(&r.schema, &r.table, r.null_in.as_deref()) {
             Ok(n) => {
                 state.row_counts.insert(r.key, n);
@@ -198,7 +198,7 @@ fn evolution_facts(
         }
     }
     for (i, e) in s.enums.iter().enumerate() {
-        if let Some((key, removed)) = crate::evolve::removed_enum_values(e, state) {
+        if let Some((key, removed)) = crate::schema::evolve::removed_enum_values(e, state) {
             match cat.enum_usage(&key.0, &key.1, &removed) {
                 Ok(uses) => {
                     state.enum_usage.insert(key, uses);
@@ -883,7 +883,8 @@ fn references(
 fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
     let tcol = s.options.tenant_column.clone();
     for t in &mut s.tables {
-        let Some(snap) = crate::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
+        let Some(snap) =
+            crate::schema::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
         else {
             continue;
         };
@@ -907,7 +908,8 @@ fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
 fn retrofit(s: &Schema, state: &CatalogState, issues: &mut Vec<Issue>) {
     let tcol = s.options.tenant_column.as_str();
     for t in s.tables.iter().filter(|t| t.tenant_scoped) {
-        let Some(snap) = crate::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
+        let Some(snap) =
+            crate::schema::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
         else {
             continue;
         };
@@ -928,8 +930,8 @@ fn retrofit(s: &Schema, state: &CatalogState, issues: &mut Vec<Issue>) {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::normalize::normalize;
-    use crate::spec::read_schema;
+    use crate::schema::normalize::normalize;
+    use crate::schema::spec::read_schema;
     use serde_json::{json, Value};
     use std::cell::RefCell;
 

@@ -9,9 +9,9 @@
 use serde::Serialize;
 use std::collections::HashMap;
 
-use crate::compare;
 use crate::ident::Name;
-use crate::model::*;
+use crate::schema::compare;
+use crate::schema::model::*;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Verification {
@@ -341,7 +341,7 @@ fn evolution(s: &Schema, tables: &Snapshots, v: &mut Verification) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::tests::{run, MemCatalog};
+    use crate::schema::validate::tests::{run, MemCatalog};
     use serde_json::json;
 
     /// The snapshot Postgres would show right after the patients plan ran.

@@ -159,7 +159,7 @@ pub struct RawOptions {
     pub lock_timeout_ms: Option<i64>,
     pub allow_destructive: Option<bool>,
     pub backfill_tenant: Option<String>,
-    pub distribute: Option<crate::model::Distribute>,
+    pub distribute: Option<crate::schema::model::Distribute>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -339,7 +339,7 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     o.allow_destructive = r.boolean(obj.get("allow_destructive"), &p("allow_destructive"));
     o.backfill_tenant = r.string(obj.get("backfill_tenant"), &p("backfill_tenant"));
     if let Some(v) = obj.get("distribute") {
-        use crate::model::Distribute;
+        use crate::schema::model::Distribute;
         match v {
             Value::Bool(true) => o.distribute = Some(Distribute::On),
             Value::Bool(false) => o.distribute = Some(Distribute::Off),

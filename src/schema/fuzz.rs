@@ -13,15 +13,15 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
-use crate::normalize::normalize;
-use crate::plan::plan;
-use crate::spec::{
+use crate::schema::normalize::normalize;
+use crate::schema::plan::plan;
+use crate::schema::spec::{
     read_schema, split_envelope, CHECK_KEYS, COLUMN_KEYS, ENUM_KEYS, INDEX_KEYS, OPTION_KEYS,
     REFERENCE_KEYS, SCHEMA_KEYS, TABLE_KEYS,
 };
-use crate::validate::tests::MemCatalog;
-use crate::validate::validate;
-use crate::verify::verify;
+use crate::schema::validate::tests::MemCatalog;
+use crate::schema::validate::validate;
+use crate::schema::verify::verify;
 
 /// Every key of the schema language (from `spec`) and of the envelope.
 fn keys() -> Vec<&'static str> {
@@ -82,11 +82,11 @@ fn pipeline(input: &Value) -> Option<String> {
     let (_, payload) = split_envelope(input, &mut issues);
     let raw = read_schema(&payload, &mut issues);
     let mut schema = normalize(&raw, &mut issues);
-    let _ = crate::normalize::schema_hash(&schema);
+    let _ = crate::schema::normalize::schema_hash(&schema);
     let cat = MemCatalog::default();
     let (more, mut state) = validate(&mut schema, &cat);
     issues.extend(more);
-    let evolution = crate::evolve::evolve(&schema, &mut state);
+    let evolution = crate::schema::evolve::evolve(&schema, &mut state);
     issues.extend(evolution.issues.iter().cloned());
     // plan and verify must not panic even on a schema with issues once types are known
     if issues.is_empty() {
@@ -273,8 +273,8 @@ const SQL_WORDS: &[&str] = &[
 
 /// The catalog as it would be after `schema` applied (names, types, indexes, keys), so that a
 /// second version can evolve it.
-fn catalog_after(schema: &crate::model::Schema) -> MemCatalog {
-    use crate::model::*;
+fn catalog_after(schema: &crate::schema::model::Schema) -> MemCatalog {
+    use crate::schema::model::*;
     let mut cat = MemCatalog::default();
     for t in &schema.tables {
         let mut constraints = vec![];
@@ -367,7 +367,7 @@ proptest! {
         let mut schema = normalize(&raw, &mut issues);
         let (more, mut state) = validate(&mut schema, &cat);
         issues.extend(more);
-        let e = crate::evolve::evolve(&schema, &mut state);
+        let e = crate::schema::evolve::evolve(&schema, &mut state);
         issues.extend(e.issues.iter().cloned());
         prop_assert!(issues.is_empty(), "{issues:?}");
         let renames = e.steps.iter().filter(|st| st.kind == "rename_table").count();
@@ -390,8 +390,8 @@ proptest! {
             let mut issues = vec![];
             let (_, payload) = split_envelope(&input, &mut issues);
             let schema = normalize(&read_schema(&payload, &mut issues), &mut issues);
-            let want = crate::canonical::tests::reference(&serde_json::to_value(&schema).unwrap());
-            prop_assert_eq!(crate::canonical::of(&schema).unwrap(), want);
+            let want = crate::schema::canonical::tests::reference(&serde_json::to_value(&schema).unwrap());
+            prop_assert_eq!(crate::schema::canonical::of(&schema).unwrap(), want);
         }
     }
 

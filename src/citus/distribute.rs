@@ -21,9 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{code, Issue};
 use crate::ident::{quote_literal, Name};
-use crate::model::{Distribute, FkAction, Options, Schema, Table};
-use crate::plan::{Plan, Step};
-use crate::validate::CatalogState;
+use crate::schema::model::{Distribute, FkAction, Options, Schema, Table};
+use crate::schema::plan::{Plan, Step};
+use crate::schema::validate::CatalogState;
 
 /// How a table is placed on Citus (`pg_dist_partition`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,8 +350,8 @@ pub fn verify_placement(s: &Schema, citus: &CitusState) -> (usize, Vec<String>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::plan;
-    use crate::validate::tests::{run, MemCatalog};
+    use crate::schema::plan::plan;
+    use crate::schema::validate::tests::{run, MemCatalog};
     use serde_json::json;
 
     fn cluster() -> CitusState {
@@ -560,12 +560,12 @@ mod tests {
         // the table as v1 left it: every column but b, its primary key (tenant_id, id)
         let t0 = &s0.tables[0];
         let pred = Some(format!("({})", tenant_predicate(&s0.options)));
-        let snap = crate::model::TableSnapshot {
+        let snap = crate::schema::model::TableSnapshot {
             columns: t0
                 .columns
                 .iter()
                 .filter(|c| c.name.as_str() != "b")
-                .map(|c| crate::model::ColumnSnapshot {
+                .map(|c| crate::schema::model::ColumnSnapshot {
                     name: c.name.as_str().into(),
                     sql_type: c.sql_type.clone().unwrap(),
                     not_null: c.not_null,
@@ -577,7 +577,7 @@ mod tests {
             indexes: t0
                 .indexes
                 .iter()
-                .map(|x| crate::model::IndexSnapshot {
+                .map(|x| crate::schema::model::IndexSnapshot {
                     name: x.name.as_str().into(),
                     unique: x.unique,
                     method: x.method.sql().into(),
@@ -586,14 +586,14 @@ mod tests {
                     ..Default::default()
                 })
                 .collect(),
-            constraints: vec![crate::model::ConstraintSnapshot {
+            constraints: vec![crate::schema::model::ConstraintSnapshot {
                 name: "t_pkey".into(),
                 kind: 'p',
                 ..Default::default()
             }],
             rls_enabled: true,
             rls_forced: true,
-            policies: vec![crate::model::PolicySnapshot {
+            policies: vec![crate::schema::model::PolicySnapshot {
                 name: "revos_tenant_isolation".into(),
                 command: '*',
                 using: pred.clone(),

@@ -5,7 +5,7 @@
 //! While revos runs its own DDL (or after a restore, or on a Citus worker) the capture is paused,
 //! and a PL/pgSQL SECURITY DEFINER function with `SET search_path` cost ~25 µs per call just to
 //! find that out — about 15 % of a large apply. Here the pause is checked in Rust (the flag the
-//! apply itself set, `apply::writer`), and only DDL that is really captured reaches the PL/pgSQL
+//! apply itself set, `ledger::writer`), and only DDL that is really captured reaches the PL/pgSQL
 //! workers `revos.drift_snapshot_run`, `revos.drift_ddl_end_run` and `revos.drift_sql_drop_run`
 //! (SECURITY DEFINER, search_path pinned, not executable by PUBLIC: called here through fmgr,
 //! as a trigger function is, without an EXECUTE check).
@@ -37,7 +37,7 @@ unsafe fn gate(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             "revos's drift capture functions are event triggers"
         );
     }
-    if crate::apply::writer::drift_paused() {
+    if crate::ledger::writer::drift_paused() {
         return none;
     }
     let data = ctx as *mut pg_sys::EventTriggerData;

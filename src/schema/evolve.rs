@@ -20,9 +20,9 @@ use std::collections::HashMap;
 
 use crate::error::{code, Issue, RiskCode};
 use crate::ident::{quote_literal, Name};
-use crate::model::*;
-use crate::plan::{Cost, Plan, Risk, Step, LARGE_TABLE_ROWS};
-use crate::validate::CatalogState;
+use crate::schema::model::*;
+use crate::schema::plan::{Cost, Plan, Risk, Step, LARGE_TABLE_ROWS};
+use crate::schema::validate::CatalogState;
 
 /// What evolution does; [`Evolution::prepend_to`] puts it in front of the table plan.
 #[derive(Debug, Clone, Default)]
@@ -901,8 +901,8 @@ fn risk(path: &str, code: RiskCode, message: String, rows: Option<Rows>) -> Risk
 mod tests {
     use super::*;
     use crate::error::code;
-    use crate::plan::plan;
-    use crate::validate::tests::{run, MemCatalog};
+    use crate::schema::plan::plan;
+    use crate::schema::validate::tests::{run, MemCatalog};
     use serde_json::{json, Value};
 
     fn col(n: &str, t: &str, nn: bool) -> ColumnSnapshot {

@@ -21,11 +21,11 @@
 use serde::Serialize;
 use std::collections::{BTreeSet, HashSet};
 
-use crate::compare;
 use crate::error::RiskCode;
 use crate::ident::{quote_literal, sha256_hex, Name};
-use crate::model::*;
-use crate::validate::CatalogState;
+use crate::schema::compare;
+use crate::schema::model::*;
+use crate::schema::validate::CatalogState;
 
 /// A table-level lock mode, as Postgres names it (the strongest one a statement takes on the
 /// table it changes; see the "Explicit Locking" chapter and each statement's page).
@@ -299,7 +299,7 @@ impl<'a> Planner<'a> {
 /// (`o.citus`) the bare form, because Citus refuses sub-selects in a distributed table's policy.
 pub fn tenant_predicate(o: &Options) -> String {
     if o.citus {
-        return crate::distribute::tenant_predicate(o);
+        return crate::citus::distribute::tenant_predicate(o);
     }
     format!(
         "({} = (SELECT (revos.current_tenant_id())::{}))",
@@ -1192,12 +1192,12 @@ pub fn type_change_cost(from: &str, to: &str) -> Cost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::tests::{run, MemCatalog};
+    use crate::schema::validate::tests::{run, MemCatalog};
     use serde_json::json;
 
     fn patients() -> serde_json::Value {
         let v: serde_json::Value =
-            serde_json::from_str(include_str!("../tests/fixtures/wf106-patients.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/fixtures/wf106-patients.json")).unwrap();
         v["payload"].clone()
     }
 

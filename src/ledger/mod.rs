@@ -1,0 +1,13 @@
+//! The event ledger's C-level code (its SQL is sql/ledger.sql) and the drift capture's gate:
+//! `revos.log_event`, the chain trigger of `revos.events`, the event hash, `verify_ledger`'s pass,
+//! and who is writing (the phases revos's own SQL trusts, set around apply's DDL and ledger row).
+//!
+//! May call: `crate::schema`, `crate::citus` (is this node a Citus worker), `crate::error`,
+//! `crate::ident`. Never `apply` or `api`.
+
+pub mod drift_gate;
+pub mod event_chain;
+pub mod event_hash;
+pub mod log_event;
+pub mod verify_chains;
+pub mod writer;

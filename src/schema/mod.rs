@@ -1,0 +1,25 @@
+//! The declarative pipeline: a JSON schema in, a plan of SQL steps out, and the check that the
+//! catalog matches it afterwards. Pure Rust: no SPI, no pgrx; questions only Postgres can answer
+//! go through the [`model::Catalog`] trait, which `apply::pg_catalog` implements and the unit
+//! tests answer from memory (`cargo test --lib` runs all of it without a server).
+//!
+//! ```text
+//! spec (read JSON) -> normalize -> validate (+ Catalog) -> evolve -> plan (SQL) -> [apply] -> verify
+//!                                                                    compare: what "matches" means
+//! ```
+//!
+//! May call: `crate::error`, `crate::ident` and the modules of this folder. Never `apply`,
+//! `ledger`, `citus` or `api`.
+
+pub mod canonical;
+pub mod compare;
+pub mod evolve;
+pub mod model;
+pub mod normalize;
+pub mod plan;
+pub mod spec;
+pub mod validate;
+pub mod verify;
+
+#[cfg(test)]
+mod fuzz;
