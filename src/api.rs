@@ -13,6 +13,7 @@ use crate::apply::{read_checked, run, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
 use crate::schema::normalize::canonical_json;
+use crate::schema::tenancy::claims_tenant;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 #[allow(unused_imports)] // named in `requires` below: ledger.sql calls them
@@ -201,39 +202,9 @@ fn jwt_claims_tenant(claims: &str) -> Option<String> {
     claims_tenant(claims)
 }
 
-/// `->>` of jsonb: strings as they are, other scalars as JSON text; null and "" are absent.
-pub fn claims_tenant(claims: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(claims).ok()?;
-    let text = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(other.to_string()),
-    };
-    let obj = v.as_object()?;
-    text(obj.get("tenant_id")).or_else(|| text(obj.get("app_metadata")?.get("tenant_id")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn claims_tenant_never_fails() {
-        assert_eq!(
-            claims_tenant(r#"{"tenant_id":"acme"}"#).as_deref(),
-            Some("acme")
-        );
-        assert_eq!(
-            claims_tenant(r#"{"tenant_id":"","app_metadata":{"tenant_id":"b"}}"#).as_deref(),
-            Some("b")
-        );
-        assert_eq!(claims_tenant(r#"{"tenant_id":42}"#).as_deref(), Some("42"));
-        assert_eq!(claims_tenant("not json"), None);
-        assert_eq!(claims_tenant("[1]"), None);
-        assert_eq!(claims_tenant(r#"{"app_metadata":"x"}"#), None);
-        assert_eq!(claims_tenant(""), None);
-    }
 
     #[test]
     fn tenant_table_payload_splits_schema_and_options() {

@@ -168,7 +168,7 @@ impl fmt::Display for Status {
     }
 }
 
-/// Why a planned change blocks until `options.allow_destructive` (a [`crate::schema::plan::Risk`]'s code).
+/// Why a planned change blocks until `options.allow_destructive` (a [`crate::schema::steps::Risk`]'s code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskCode {

@@ -1,15 +1,16 @@
 //! revos — declarative, tenant-aware schema changes inside PostgreSQL.
 //!
-//! One folder per subsystem; a module may call only the ones below it:
+//! One folder per subsystem. A module may call only those below it in this list, and no module
+//! imports another that imports it back (both checked by `layering`, a unit test):
 //!
 //! ```text
 //! api            the #[pg_extern] SQL surface (thin)
-//!  ├ apply/      running a plan inside the caller's transaction (SPI)
-//!  ├ ledger/     the event ledger and drift capture, in C (Rust)
-//!  └ citus/      placement on a Citus cluster and the placement check
+//! apply/         running a plan inside the caller's transaction (SPI): lock, DDL, verify, ledger row
+//! ledger/        the event ledger and drift capture, in C (Rust); who is writing (apply's phases)
+//! citus/         placement on a Citus cluster (pure) and what the database says about Citus (SPI)
 //! schema/        the declarative pipeline, pure Rust (no SPI): spec -> normalize -> validate ->
 //!                evolve -> plan -> compare/verify; `cargo test --lib` runs it without a server
-//! error, ident   the base every module uses: issues and SQLSTATEs, checked identifiers
+//! ident, error   the base every module uses: checked identifiers, issues and SQLSTATEs
 //! ```
 
 pub mod error;
@@ -46,6 +47,9 @@ pub mod api;
 pub mod apply;
 pub mod citus;
 pub mod ledger;
+
+#[cfg(test)]
+mod layering;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -31,33 +31,15 @@ use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
 use serde_json::{json, Value};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::time::Instant;
 
+use super::memo::{first_row, stored_memo, Current, MEMO};
 use super::{envelope, new_run_id, run_text, Mode, Outcome, ADVISORY_KEY};
 use crate::ident::sha256_hex;
 
-/// Bound on MEMO's entries (each ~200 bytes); cleared when full.
-const MEMO_MAX: usize = 256;
-
-/// What the normal path learnt about one payload (keyed by the sha256 of its jsonb bytes).
-#[derive(Clone)]
-struct Memo {
-    version: String,
-    schema_hash: String,
-    payload_hash: String,
-}
-
 thread_local! {
-    static MEMO: RefCell<HashMap<String, Memo>> = RefCell::new(HashMap::new());
-    /// The binary hash of the payload of the call under way (None: envelope, tenant_table, tests).
-    static CURRENT: RefCell<Option<String>> = const { RefCell::new(None) };
     static LEDGER_STMT: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
-    static MEMO_STMT: RefCell<Option<OwnedPreparedStatement>> = const { RefCell::new(None) };
 }
-
-const MEMO_SQL: &str = "SELECT version, schema_hash, payload_hash FROM revos.payload_memo
-  WHERE jsonb_sha256 = $1";
 
 const LEDGER_SQL: &str =
     "SELECT id::text, schema_hash, applied_at::text, metadata ->> 'payload_hash',
@@ -89,105 +71,6 @@ pub fn run_jsonb(datum: Option<pg_sys::Datum>, mode: Mode, workflow_name: &str) 
     .unwrap_or_default();
     let _current = Current::set(bin);
     run_text(&text, mode, workflow_name)
-}
-
-/// The binary hash of the call under way, for the ledger row's metadata.
-pub fn current() -> Option<String> {
-    CURRENT.with(|c| c.borrow().clone())
-}
-
-/// The normal path computed this payload's schema hash (no issues, not forced): remember it.
-pub fn remember(version: &str, schema_hash: &str, payload_hash: &str) {
-    let Some(bin) = current() else { return };
-    MEMO.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= MEMO_MAX {
-            m.clear();
-        }
-        m.insert(
-            bin,
-            Memo {
-                version: version.to_string(),
-                schema_hash: schema_hash.to_string(),
-                payload_hash: payload_hash.to_string(),
-            },
-        );
-    });
-}
-
-/// Under the apply lock, in `apply_schema` only (plan_schema records nothing): keep what the
-/// normal path learnt about this payload's bytes in `revos.payload_memo`, so that another backend
-/// answers the same bytes without normalizing them. Written as the ledger's owner (nobody else
-/// may write it), in a subtransaction: a read-only transaction or any other failure only means
-/// nothing is cached.
-pub fn persist(version: &str, schema_hash: &str, payload_hash: &str) {
-    let Some(bin) = current() else { return };
-    let _ = super::pg_catalog::subtransaction(|| {
-        crate::ledger::writer::as_ledger_writer(|_| {
-            Spi::run_with_args(
-                "INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (jsonb_sha256) DO NOTHING",
-                &[
-                    bin.as_str().into(),
-                    version.into(),
-                    schema_hash.into(),
-                    payload_hash.into(),
-                ],
-            )
-        })
-    });
-}
-
-/// What `revos.payload_memo` says about these bytes (a row only revos writes).
-fn stored_memo(bin: &str) -> Option<Memo> {
-    let mut r = first_row(&MEMO_STMT, MEMO_SQL, bin, 3)?.into_iter();
-    let mut next = || r.next().flatten().unwrap_or_default();
-    Some(Memo {
-        version: next(),
-        schema_hash: next(),
-        payload_hash: next(),
-    })
-}
-
-/// The first row of a one-argument (text) statement prepared once per backend in `stmt`, its
-/// first `ncols` columns as text.
-fn first_row(
-    stmt: &'static std::thread::LocalKey<RefCell<Option<OwnedPreparedStatement>>>,
-    sql: &str,
-    arg: &str,
-    ncols: usize,
-) -> Option<Vec<Option<String>>> {
-    stmt.with(|cell| {
-        Spi::connect(|c| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(c.prepare(sql, &[PgOid::from(pg_sys::TEXTOID)])?.keep());
-            }
-            let t = c.select(slot.as_ref().unwrap(), Some(1), &[arg.into()])?;
-            for row in t {
-                let cols = (1..=ncols).map(|i| row.get::<String>(i));
-                return Ok::<_, pgrx::spi::Error>(Some(cols.collect::<Result<Vec<_>, _>>()?));
-            }
-            Ok(None)
-        })
-    })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading the ledger failed: {e}"))
-}
-
-/// Sets CURRENT for the duration of the normal path; cleared on drop (errors included).
-struct Current;
-
-impl Current {
-    fn set(bin: Option<String>) -> Current {
-        CURRENT.with(|c| *c.borrow_mut() = bin);
-        Current
-    }
-}
-
-impl Drop for Current {
-    fn drop(&mut self) {
-        CURRENT.with(|c| *c.borrow_mut() = None);
-    }
 }
 
 /// The jsonb's container bytes (header excluded).

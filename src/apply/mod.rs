@@ -11,13 +11,15 @@
 //!   └ ledger row `applied` (its trigger writes the event) -> applied
 //! ```
 //!
-//! `fast` answers noop/conflict from the jsonb's bytes before this pipeline; `pg_catalog` is the
-//! live catalog reader (the `Catalog` of `schema`), `shadow` how Postgres deparses the spec.
+//! `fast` answers noop/conflict from the jsonb's bytes before this pipeline (`memo`: what it
+//! remembers); `pg_catalog` is the live catalog reader (the `Catalog` of `schema`), `shadow` how
+//! Postgres deparses the spec.
 //!
 //! May call: `crate::schema`, `crate::citus`, `crate::ledger` (the writer phases),
 //! `crate::error`, `crate::ident`. Never `api`.
 
 pub mod fast;
+pub mod memo;
 pub mod pg_catalog;
 pub mod shadow;
 
@@ -28,18 +30,21 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::citus::distribute;
+use crate::citus::metadata::citus_state;
 use crate::error::{code, Issue, Status};
 use crate::ident::sha256_hex;
 use crate::ledger::writer;
+use crate::schema::catalog;
 use crate::schema::evolve;
 use crate::schema::model::Catalog;
 use crate::schema::normalize::{
     canonical_json, normalize, schema_hash, DEFAULT_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS,
 };
-use crate::schema::plan::{plan, Plan};
+use crate::schema::plan::plan;
 use crate::schema::spec::{
     check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES,
 };
+use crate::schema::steps::Plan;
 use crate::schema::validate::validate;
 use crate::schema::verify::{verify, Verification};
 use pg_catalog::{subtransaction, PgCatalog};
@@ -207,7 +212,7 @@ fn decide(
     let mut schema = normalize(&raw, &mut issues);
     let hash = schema_hash(&schema);
     if issues.is_empty() && !schema.force_apply {
-        fast::remember(&schema.version, &hash, payload_hash);
+        memo::remember(&schema.version, &hash, payload_hash);
     }
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let timeout = format!("{}ms", schema.options.lock_timeout_ms);
@@ -252,20 +257,20 @@ fn decide_locked(
     mut issues: Vec<Issue>,
 ) -> Outcome {
     if mode == Mode::Apply && issues.is_empty() && !schema.force_apply {
-        fast::persist(&schema.version, &hash, payload_hash);
+        memo::persist(&schema.version, &hash, payload_hash);
     }
     if let Some(o) = ledger_decides(&schema, &hash) {
         return o;
     }
     // Only now is the catalog needed (a noop or conflict never reads it): one query for all
     // tables, their old names and the tables to drop.
-    cat.preload(&evolve::catalog_keys(&schema));
+    cat.preload(&catalog::catalog_keys(&schema));
     let (more, mut state) = validate(&mut schema, &cat);
     issues.extend(more);
     let evolution = evolve::evolve(&schema, &mut state);
     issues.extend(evolution.issues.iter().cloned());
     // Citus (contract §13): the mode, and what Citus would refuse, before anything runs.
-    let citus = pg_catalog::citus_state();
+    let citus = citus_state();
     let (more, citus_warnings) = distribute::prepare(&mut schema, &state, &citus);
     issues.extend(more);
     if !issues.is_empty() {
@@ -408,7 +413,7 @@ fn execute_and_record(
         "trigger_source": env.trigger_source,
         "warnings": p.warnings,
         "payload_hash": payload_hash,
-        "payload_jsonb_sha256": fast::current(),
+        "payload_jsonb_sha256": memo::current(),
     });
     let ledger = LedgerRow {
         version: &schema.version,
@@ -723,7 +728,7 @@ fn verify_catalog(
     declared: &HashMap<(String, String), crate::schema::model::Declared>,
 ) -> Verification {
     // the payload's tables, and the old names and dropped tables that must be gone
-    let keys = evolve::catalog_keys(schema);
+    let keys = catalog::catalog_keys(schema);
     let schemas: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
     let names: Vec<String> = keys.iter().map(|k| k.1.clone()).collect();
     // Index definitions are deparsed only where the plan deparsed the spec's (tables that existed
@@ -748,7 +753,7 @@ fn verify_catalog(
     }
     let mut v = verify(schema, &tables, &enums);
     if schema.options.citus {
-        let (n, mismatches) = distribute::verify_placement(schema, &pg_catalog::citus_state());
+        let (n, mismatches) = distribute::verify_placement(schema, &citus_state());
         v.objects_checked += n;
         v.mismatches.extend(mismatches);
         v.ok = v.mismatches.is_empty();

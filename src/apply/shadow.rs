@@ -22,10 +22,11 @@ use super::pg_catalog::{
     restore_search_path, rolled_back, subtransaction, with_catalog_search_path,
 };
 use crate::ident::quote_ident;
+use crate::schema::catalog::CatalogState;
 use crate::schema::compare;
 use crate::schema::model::*;
-use crate::schema::plan::{col_list, tenant_predicate};
-use crate::schema::validate::CatalogState;
+use crate::schema::plan::col_list;
+use crate::schema::tenancy::tenant_predicate;
 
 /// Fills `declared` of every existing table of the schema in `state`.
 pub fn declare(s: &Schema, state: &mut CatalogState) {

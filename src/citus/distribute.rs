@@ -21,9 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{code, Issue};
 use crate::ident::{quote_literal, Name};
-use crate::schema::model::{Distribute, FkAction, Options, Schema, Table};
-use crate::schema::plan::{Plan, Step};
-use crate::schema::validate::CatalogState;
+use crate::schema::catalog::CatalogState;
+use crate::schema::model::{Distribute, FkAction, Schema, Table};
+use crate::schema::steps::{Plan, Step};
 
 /// How a table is placed on Citus (`pg_dist_partition`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub enum Placement {
     Other,
 }
 
-/// What the catalog says about Citus: read by `apply::pg_catalog::citus_state`.
+/// What the catalog says about Citus: read by `citus::metadata::citus_state`.
 #[derive(Debug, Clone, Default)]
 pub struct CitusState {
     /// The `citus` extension is installed in this database.
@@ -60,16 +60,6 @@ impl CitusState {
     pub fn usable(&self) -> bool {
         self.installed && self.coordinator && self.workers > 0
     }
-}
-
-/// The policy predicate Citus accepts on a distributed table: no sub-select (Citus refuses a
-/// SubLink in a shard's policy), the function call as is.
-pub fn tenant_predicate(o: &Options) -> String {
-    format!(
-        "({} = (revos.current_tenant_id())::{})",
-        o.tenant_column,
-        o.tenant_type.sql()
-    )
 }
 
 /// Decides the mode (sets `options.citus`) and makes the schema one Citus accepts: the primary
@@ -351,6 +341,7 @@ pub fn verify_placement(s: &Schema, citus: &CitusState) -> (usize, Vec<String>) 
 mod tests {
     use super::*;
     use crate::schema::plan::plan;
+    use crate::schema::tenancy::citus_tenant_predicate;
     use crate::schema::validate::tests::{run, MemCatalog};
     use serde_json::json;
 
@@ -559,7 +550,7 @@ mod tests {
         let (s0, st0, _) = run(v.clone(), &cat);
         // the table as v1 left it: every column but b, its primary key (tenant_id, id)
         let t0 = &s0.tables[0];
-        let pred = Some(format!("({})", tenant_predicate(&s0.options)));
+        let pred = Some(format!("({})", citus_tenant_predicate(&s0.options)));
         let snap = crate::schema::model::TableSnapshot {
             columns: t0
                 .columns

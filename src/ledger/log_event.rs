@@ -434,7 +434,8 @@ pub(crate) unsafe fn current_tenant() -> Option<Vec<u8>> {
     };
     guc(c"app.current_tenant_id").or_else(|| {
         let claims = guc(c"request.jwt.claims")?;
-        crate::api::claims_tenant(std::str::from_utf8(&claims).ok()?).map(String::into_bytes)
+        crate::schema::tenancy::claims_tenant(std::str::from_utf8(&claims).ok()?)
+            .map(String::into_bytes)
     })
 }
 

@@ -128,7 +128,7 @@ COMMENT ON FUNCTION revos.drift_paused() IS
 pub fn drift_paused() -> bool {
     phase() == Phase::Ddl
         || RESTORED.load(Ordering::Relaxed)
-        || crate::apply::pg_catalog::citus_worker()
+        || crate::citus::metadata::citus_worker()
 }
 
 #[pg_extern(sql = r#"

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::error::{code, Issue};
 use crate::ident::{quote_ident, Name};
+use crate::schema::catalog::CatalogState;
 use crate::schema::model::*;
 use crate::schema::normalize::normalize_type_text;
 
@@ -16,24 +17,6 @@ use crate::schema::normalize::normalize_type_text;
 pub const MAX_EXPRESSION_BYTES: usize = 4096;
 /// Largest comment accepted, in bytes.
 pub const MAX_COMMENT_BYTES: usize = 8192;
-
-/// What the catalog showed, keyed by (schema, name).
-#[derive(Debug, Clone, Default)]
-pub struct CatalogState {
-    pub tables: HashMap<(String, String), TableSnapshot>,
-    pub enums: HashMap<(String, String), Vec<String>>,
-    /// Exact row counts evolution needs (see `evolve::counts_needed`), in the payload's names.
-    pub row_counts: HashMap<crate::schema::evolve::RowCountKey, i64>,
-    /// Columns using an enum that loses values, keyed by the enum.
-    pub enum_usage: HashMap<(String, String), Vec<EnumUse>>,
-}
-
-impl CatalogState {
-    pub fn table(&self, schema: &Name, name: &Name) -> Option<&TableSnapshot> {
-        self.tables
-            .get(&(schema.as_str().to_string(), name.as_str().to_string()))
-    }
-}
 
 /// Pure checks of one expression, before Postgres' parser sees it: it must not be able to leave
 /// its parentheses, end the statement, hide a comment or use dollar quoting.
@@ -151,7 +134,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     expressions(s, cat, &mut issues);
     enums(s, cat, &mut state, &mut issues);
     types(s, cat, &mut issues);
-    for key in crate::schema::evolve::catalog_keys(s) {
+    for key in crate::schema::catalog::catalog_keys(s) {
         if let Some(snap) = cat.table(&key.0, &key.1) {
             state.tables.insert(key, snap);
         }
@@ -174,7 +157,7 @@ fn evolution_facts(
     state: &mut CatalogState,
     issues: &mut Vec<Issue>,
 ) {
-    for r in crate::schema::evolve::counts_needed(s, state) {
+    for r in crate::schema::catalog::counts_needed(s, state) {
         match cat.count_rows(&r.schema, &r.table, r.null_in.as_deref()) {
             Ok(n) => {
                 state.row_counts.insert(r.key, n);
@@ -198,7 +181,7 @@ fn evolution_facts(
         }
     }
     for (i, e) in s.enums.iter().enumerate() {
-        if let Some((key, removed)) = crate::schema::evolve::removed_enum_values(e, state) {
+        if let Some((key, removed)) = crate::schema::catalog::removed_enum_values(e, state) {
             match cat.enum_usage(&key.0, &key.1, &removed) {
                 Ok(uses) => {
                     state.enum_usage.insert(key, uses);
@@ -884,7 +867,7 @@ fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
     let tcol = s.options.tenant_column.clone();
     for t in &mut s.tables {
         let Some(snap) =
-            crate::schema::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
+            crate::schema::catalog::live_key(t, state).and_then(|k| state.tables.get(&k))
         else {
             continue;
         };
@@ -909,7 +892,7 @@ fn retrofit(s: &Schema, state: &CatalogState, issues: &mut Vec<Issue>) {
     let tcol = s.options.tenant_column.as_str();
     for t in s.tables.iter().filter(|t| t.tenant_scoped) {
         let Some(snap) =
-            crate::schema::evolve::live_key(t, state).and_then(|k| state.tables.get(&k))
+            crate::schema::catalog::live_key(t, state).and_then(|k| state.tables.get(&k))
         else {
             continue;
         };

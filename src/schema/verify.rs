@@ -281,7 +281,7 @@ impl TableCheck<'_> {
 }
 
 /// What evolution removed is gone: dropped tables, columns and indexes, and the old names of
-/// renamed tables and columns (`tables` must hold the snapshots of `evolve::catalog_keys`).
+/// renamed tables and columns (`tables` must hold the snapshots of `catalog::catalog_keys`).
 fn evolution(s: &Schema, tables: &Snapshots, v: &mut Verification) {
     let mut gone = |ok: bool, what: String| {
         v.objects_checked += 1;

@@ -1,0 +1,378 @@
+//! The module tree's rules, checked on the source (`cargo test --lib layering`):
+//!
+//! * no import cycle: no module (file) reaches, through the paths it names, a module that reaches
+//!   it back — between folders or inside one;
+//! * each folder calls only the folders below it ([`MAY_CALL`]): `schema` never `apply`, `ledger`,
+//!   `citus` or `api`.
+//!
+//! A reference is every path the code names (`use` lines and paths in expressions, tests
+//! included) that starts with `crate::`, `super::`, `self::` or a child module the file declares;
+//! comments are left out. The longest prefix of the path that is a module file is the target.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The top-level modules (folders, or files at the top of src/) and what each may call.
+const MAY_CALL: &[(&str, &[&str])] = &[
+    (
+        "api",
+        &["apply", "ledger", "citus", "schema", "error", "ident"],
+    ),
+    ("apply", &["ledger", "citus", "schema", "error", "ident"]),
+    ("ledger", &["citus", "schema", "error", "ident"]),
+    ("citus", &["schema", "error", "ident"]),
+    ("schema", &["error", "ident"]),
+    ("ident", &["error"]),
+    ("error", &[]),
+    ("layering", &[]),
+];
+
+/// A module by its path from the crate root (`["schema", "plan"]`; the root is `[]`).
+type Module = Vec<String>;
+
+/// Every `.rs` file under `src` as its module path, with its text.
+fn modules(src: &Path) -> BTreeMap<Module, String> {
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![src.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/ is readable") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let rel = path.strip_prefix(src).unwrap().with_extension("");
+            let mut m: Module = rel.iter().map(|s| s.to_string_lossy().into()).collect();
+            if matches!(m.last().map(String::as_str), Some("mod" | "lib")) {
+                m.pop();
+            }
+            out.insert(m, std::fs::read_to_string(&path).expect("a source file"));
+        }
+    }
+    out
+}
+
+/// The text without `//` comments (doc comments included).
+fn code(text: &str) -> String {
+    text.lines()
+        .map(|l| l.find("//").map_or(l, |i| &l[..i]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ident_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The paths named at byte `at` of `s` (a `use` group `a::{b, c::{d}}` names several), each as
+/// its segments, and where the path ends.
+fn paths_at(s: &str, at: usize) -> (Vec<Vec<String>>, usize) {
+    let b = s.as_bytes();
+    let mut i = at;
+    let mut segs: Vec<String> = vec![];
+    loop {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i < b.len() && b[i] == b'{' {
+            let mut out = vec![];
+            i += 1;
+            loop {
+                while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b',') {
+                    i += 1;
+                }
+                if i >= b.len() || b[i] == b'}' {
+                    break;
+                }
+                let (inner, end) = paths_at(s, i);
+                out.extend(inner.into_iter().map(|p| [segs.clone(), p].concat()));
+                i = end.max(i + 1);
+                // `as alias` and anything else up to the next item
+                while i < b.len() && b[i] != b',' && b[i] != b'}' {
+                    i += 1;
+                }
+            }
+            return (out, i + 1);
+        }
+        if i < b.len() && b[i] == b'*' && !segs.is_empty() {
+            segs.push("*".into());
+            return (vec![segs], i + 1);
+        }
+        let start = i;
+        while i < b.len() && ident_char(b[i] as char) {
+            i += 1;
+        }
+        if i == start {
+            break;
+        }
+        segs.push(s[start..i].to_string());
+        if s[i..].starts_with("::") {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    (vec![segs], i)
+}
+
+/// The modules `m` (text `text`) names, among `known`.
+fn references(m: &Module, text: &str, known: &BTreeSet<Module>) -> BTreeSet<Module> {
+    let s = code(text);
+    // child modules declared in this file (`mod x;`), which the file may name bare
+    let children: BTreeSet<String> = s
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            let name = l.strip_prefix("mod ")?.strip_suffix(';')?;
+            Some(name.trim().to_string())
+        })
+        .collect();
+    // `super` inside an inline module (`mod tests { … }`) is this file's module
+    let inline_from = s
+        .lines()
+        .scan(0usize, |pos, l| {
+            let at = *pos;
+            *pos += l.len() + 1;
+            Some((at, l))
+        })
+        .find(|(_, l)| {
+            let t = l.trim_start();
+            let t = t
+                .strip_prefix("pub(crate) ")
+                .or_else(|| t.strip_prefix("pub "))
+                .unwrap_or(t);
+            t.starts_with("mod ") && t.trim_end().ends_with('{')
+        })
+        .map_or(usize::MAX, |(at, _)| at);
+    let mut out = BTreeSet::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let starts_word = i == 0 || !(ident_char(b[i - 1] as char) || b[i - 1] == b':');
+        if !starts_word || !ident_char(b[i] as char) {
+            i += 1;
+            continue;
+        }
+        let (paths, end) = paths_at(&s, i);
+        for p in paths {
+            if let Some(target) = resolve(m, &p, i >= inline_from, &children, known) {
+                if &target != m {
+                    out.insert(target);
+                }
+            }
+        }
+        i = end.max(i + 1);
+    }
+    out
+}
+
+/// The module a path names (its longest prefix that is a module), if it starts with `crate`,
+/// `super`, `self` or a child module; None for the crate root and for anything else.
+fn resolve(
+    m: &Module,
+    p: &[String],
+    in_inline_mod: bool,
+    children: &BTreeSet<String>,
+    known: &BTreeSet<Module>,
+) -> Option<Module> {
+    // a bare `super` / `self` / `crate` (as in `pub(super)`) names no path
+    if p.len() < 2 {
+        return None;
+    }
+    let first = p[0].as_str();
+    let (mut abs, rest): (Module, &[String]) = match first {
+        "crate" => (vec![], &p[1..]),
+        "self" => (m.clone(), &p[1..]),
+        "super" => {
+            let mut base = m.clone();
+            let supers = p.iter().take_while(|s| *s == "super").count();
+            // in an inline module the first `super` is this file's module
+            let up = supers - usize::from(in_inline_mod);
+            for _ in 0..up {
+                base.pop()?;
+            }
+            (base, &p[supers..])
+        }
+        c if children.contains(c) => (m.clone(), p),
+        _ => return None,
+    };
+    let mut best = abs.clone();
+    for seg in rest {
+        abs.push(seg.clone());
+        if known.contains(&abs) {
+            best = abs.clone();
+        }
+    }
+    (!best.is_empty()).then_some(best)
+}
+
+/// The module graph of the source: each module and the modules it names.
+fn graph(src: &Path) -> BTreeMap<Module, BTreeSet<Module>> {
+    let files = modules(src);
+    let known: BTreeSet<Module> = files.keys().cloned().collect();
+    files
+        .iter()
+        .map(|(m, text)| (m.clone(), references(m, text, &known)))
+        .collect()
+}
+
+/// The modules reachable from `m`.
+fn reachable<'a>(m: &'a Module, g: &'a BTreeMap<Module, BTreeSet<Module>>) -> BTreeSet<&'a Module> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<&Module> = g.get(m).into_iter().flatten().collect();
+    while let Some(n) = todo.pop() {
+        if seen.insert(n) {
+            todo.extend(g.get(n).into_iter().flatten());
+        }
+    }
+    seen
+}
+
+/// The cycles of the graph: each group of modules that reach each other (strongly connected,
+/// more than one module), sorted.
+fn cycles(g: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<Vec<Module>> {
+    let reach: BTreeMap<&Module, BTreeSet<&Module>> =
+        g.keys().map(|m| (m, reachable(m, g))).collect();
+    let mut out: Vec<Vec<Module>> = vec![];
+    for m in g.keys() {
+        if out.iter().any(|c| c.contains(m)) {
+            continue;
+        }
+        let group: Vec<Module> = g
+            .keys()
+            .filter(|n| *n == m || (reach[m].contains(n) && reach[n].contains(m)))
+            .cloned()
+            .collect();
+        if group.len() > 1 {
+            out.push(group);
+        }
+    }
+    out
+}
+
+fn name(m: &Module) -> String {
+    if m.is_empty() {
+        "crate".into()
+    } else {
+        m.join("::")
+    }
+}
+
+/// The top-level module a module belongs to (its folder, or itself).
+fn top(m: &Module) -> &str {
+    m.first().map_or("crate", String::as_str)
+}
+
+/// Every edge that leaves its folder for one it may not call.
+fn forbidden(g: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<String> {
+    let rules: BTreeMap<&str, &[&str]> = MAY_CALL.iter().copied().collect();
+    let mut out = vec![];
+    for (m, targets) in g {
+        for t in targets {
+            let (from, to) = (top(m), top(t));
+            let allowed = from == to || rules.get(from).is_some_and(|r| r.contains(&to));
+            if !allowed {
+                out.push(format!("{} -> {}", name(m), name(t)));
+            }
+        }
+    }
+    out
+}
+
+fn src() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn no_import_cycle() {
+    let g = graph(&src());
+    let found: Vec<String> = cycles(&g)
+        .iter()
+        .map(|c| c.iter().map(name).collect::<Vec<_>>().join(", "))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "modules that import each other (directly or round a circle):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn each_folder_calls_only_the_ones_below_it() {
+    let g = graph(&src());
+    let bad = forbidden(&g);
+    assert!(
+        bad.is_empty(),
+        "references against MAY_CALL:\n{}",
+        bad.join("\n")
+    );
+    // every top-level module has its rule (a new folder must say what it may call)
+    let rules: BTreeSet<&str> = MAY_CALL.iter().map(|(m, _)| *m).collect();
+    let tops: BTreeSet<&str> = g.keys().filter(|m| !m.is_empty()).map(top).collect();
+    let missing: Vec<&&str> = tops.difference(&rules).collect();
+    assert!(missing.is_empty(), "no MAY_CALL rule for {missing:?}");
+}
+
+/// The check reads the tree it is meant to: every subsystem, and edges it must see.
+#[test]
+fn the_graph_is_the_source() {
+    let g = graph(&src());
+    let m = |s: &str| -> Module { s.split("::").map(String::from).collect() };
+    for folder in ["schema", "apply", "ledger", "citus"] {
+        assert!(g.contains_key(&m(folder)), "{folder}/mod.rs not found");
+    }
+    for (from, to) in [
+        ("api", "apply"),                     // use crate::apply::{…}
+        ("apply", "apply::pg_catalog"),       // use pg_catalog::{…} (a child, bare)
+        ("schema::plan", "schema::validate"), // use crate::schema::validate::tests::{…}
+        ("apply::shadow", "schema::evolve"),  // a path in an expression
+        ("ledger::event_chain", "ledger::event_hash"),
+    ] {
+        assert!(
+            g[&m(from)].contains(&m(to)),
+            "{from} -> {to} not seen; {from} names {:?}",
+            g[&m(from)]
+        );
+    }
+}
+
+#[test]
+fn paths_and_cycles_are_read_as_written() {
+    let known: BTreeSet<Module> = [
+        vec![],
+        vec!["a".into()],
+        vec!["a".into(), "b".into()],
+        vec!["c".into()],
+    ]
+    .into_iter()
+    .collect();
+    let a_b: Module = vec!["a".into(), "b".into()];
+    let refs = references(
+        &vec!["c".into()],
+        "use crate::{a::{b::X, Y as Z}};\n// crate::nothing\nfn f() { crate::v1!(); }",
+        &known,
+    );
+    assert_eq!(
+        refs,
+        [vec!["a".to_string()], a_b.clone()].into_iter().collect()
+    );
+    // `super` in a file's inline test module is the file itself; outside it, the parent
+    let refs = references(
+        &a_b,
+        "fn f() { super::g() }\nmod tests {\n use super::*;\n}",
+        &known,
+    );
+    assert_eq!(refs, [vec!["a".to_string()]].into_iter().collect());
+
+    let mut g: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
+    g.insert(vec!["a".into()], [a_b.clone()].into_iter().collect());
+    g.insert(a_b.clone(), [vec!["c".into()]].into_iter().collect());
+    g.insert(vec!["c".into()], BTreeSet::new());
+    assert!(cycles(&g).is_empty());
+    g.insert(vec!["c".into()], [vec!["a".into()]].into_iter().collect());
+    assert_eq!(cycles(&g).iter().map(Vec::len).collect::<Vec<_>>(), [3]);
+}
