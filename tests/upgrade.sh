@@ -4,13 +4,13 @@
 #
 #   tests/upgrade.sh DSN      DSN: a superuser connection; the installed revos build is used.
 #
-# Released versions and their install scripts (kept in sql/, built by cargo pgrx from the release
-# commit): 0.1.0 (sql/revos--0.1.0.sql, commit 6833f8e). The old install script is copied into
-# the server's extension directory (cargo pgrx install copies only the update scripts,
+# Released versions and their install scripts (kept in sql/releases/, built by cargo pgrx from the
+# release commit): 0.1.0 (sql/releases/revos--0.1.0.sql, commit 6833f8e). The old install script is
+# copied into the server's extension directory (cargo pgrx install copies only the update scripts,
 # sql/revos--A--B.sql) and runs against the CURRENT revos.so: every release keeps the C symbols
 # older install scripts reference (apply_schema_wrapper, plan_schema_wrapper,
-# tenant_table_wrapper). Every later release adds its install script to FROM_VERSIONS below and
-# its update script to sql/.
+# tenant_table_wrapper). Every later release adds its install script to sql/releases/ and
+# FROM_VERSIONS below, and its update script to sql/.
 #
 # For each old version: install it, apply schemas (one fails), log events on three chains,
 # ALTER EXTENSION revos UPDATE, then: every row of both ledgers kept (every column), verify_ledger
@@ -51,8 +51,8 @@ objects "$NEW" >"$TMP/fresh.sql"
 
 for v in $FROM_VERSIONS; do
   echo "# $v -> $CURRENT"
-  cmp -s "$ROOT/sql/revos--$v.sql" "$EXTDIR/revos--$v.sql" || cp "$ROOT/sql/revos--$v.sql" "$EXTDIR/" ||
-    die "cannot copy sql/revos--$v.sql into $EXTDIR"
+  cmp -s "$ROOT/sql/releases/revos--$v.sql" "$EXTDIR/revos--$v.sql" || cp "$ROOT/sql/releases/revos--$v.sql" "$EXTDIR/" ||
+    die "cannot copy sql/releases/revos--$v.sql into $EXTDIR"
   fresh_db upgrade_old
   out=$(qdb "$OLD" - <<SQL
 CREATE EXTENSION revos VERSION '$v';
