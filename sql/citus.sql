@@ -1,11 +1,40 @@
 -- revos on Citus (contract §13, issue 12): every shard of every revos-managed Citus table has what its
 -- table on the coordinator has. Needs no Citus to install; answers only where Citus is installed.
 
--- The shape of one table, the same text for a table and for each of its shards (shard names and the
--- names Citus derives from them are left out): columns (name, type, NOT NULL, default or not), the
--- constraints (kind and columns; a check's expression), indexes (unique, key columns, partial), the
--- RLS flags, the policies (name, command, USING, WITH CHECK) and the triggers by name (a shard's
--- trigger may carry the shard id as a suffix). %1$s stands for the table; run_command_on_placements puts each shard's name there (format()).
+-- One table's shape as text, the same for a table and for each of its shards (shard names and the
+-- names Citus derives from them are left out): columns (name, type, NOT NULL, the default as deparsed),
+-- the constraints (kind and columns; a check's expression), indexes (unique, key columns, the
+-- predicate as deparsed), the RLS flags, the policies (name, command, USING, WITH CHECK) and the
+-- triggers by name (a shard's trigger may carry the shard id as a suffix). Run on the coordinator
+-- for the table and, through run_command_on_placements, on each worker for each shard. A function of
+-- revos's own, so that what runs on a worker is `SELECT revos.shard_shape('<shard>'::pg_catalog.regclass)`
+-- and resolves nothing through that connection's search_path.
+CREATE FUNCTION revos.shard_shape(rel pg_catalog.regclass) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT concat_ws(' | ',
+      (SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+                         || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+                         || coalesce(' default ' || (SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef d
+                                                      WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), ''), ', ' ORDER BY a.attnum)
+         FROM pg_catalog.pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped),
+      (SELECT string_agg(x, ', ' ORDER BY x) FROM (
+         SELECT c.contype::text || '(' || (SELECT string_agg(a.attname, ',' ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
+                                      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) || ')'
+                || CASE WHEN c.contype = 'c' THEN ' ' || pg_catalog.pg_get_constraintdef(c.oid) ELSE '' END AS x
+           FROM pg_catalog.pg_constraint c WHERE c.conrelid = rel) cs),
+      (SELECT string_agg(x, ', ' ORDER BY x) FROM (
+         SELECT CASE WHEN i.indisunique THEN 'unique ' ELSE '' END || '(' || i.indkey::text || ')'
+                || coalesce(' where ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid), '') AS x
+           FROM pg_catalog.pg_index i WHERE i.indrelid = rel) ix),
+      (SELECT 'rls ' || c.relrowsecurity || ' force ' || c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.oid = rel),
+      (SELECT string_agg(p.polname || ' ' || p.polcmd::text || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-')
+                         || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), ', ' ORDER BY p.polname)
+         FROM pg_catalog.pg_policy p WHERE p.polrelid = rel),
+      (SELECT string_agg(pg_catalog.regexp_replace(t.tgname, '_[0-9]+$', ''), ', ' ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
+        WHERE t.tgrelid = rel AND NOT t.tgisinternal))
+$$;
 
 -- Compares every placement of every shard of the revos-managed Citus tables (a revos policy or
 -- updated_at trigger) with its table on the coordinator, through run_command_on_placements (its own
@@ -16,26 +45,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    shape      text := $s$SELECT concat_ws(' | ',
-      (SELECT string_agg(a.attname || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
-                         || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-                         || CASE WHEN a.atthasdef THEN ' default' ELSE '' END, ', ' ORDER BY a.attnum)
-         FROM pg_catalog.pg_attribute a WHERE a.attrelid = '%1$s'::regclass AND a.attnum > 0 AND NOT a.attisdropped),
-      (SELECT string_agg(x, ', ' ORDER BY x) FROM (
-         SELECT c.contype::text || '(' || (SELECT string_agg(a.attname, ',' ORDER BY k.o) FROM unnest(c.conkey) WITH ORDINALITY k(n, o)
-                                      JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n) || ')'
-                || CASE WHEN c.contype = 'c' THEN ' ' || pg_catalog.pg_get_constraintdef(c.oid) ELSE '' END AS x
-           FROM pg_catalog.pg_constraint c WHERE c.conrelid = '%1$s'::regclass) cs),
-      (SELECT string_agg(x, ', ' ORDER BY x) FROM (
-         SELECT CASE WHEN i.indisunique THEN 'unique ' ELSE '' END || '(' || i.indkey::text || ')'
-                || CASE WHEN i.indpred IS NOT NULL THEN ' partial' ELSE '' END AS x
-           FROM pg_catalog.pg_index i WHERE i.indrelid = '%1$s'::regclass) ix),
-      (SELECT 'rls ' || c.relrowsecurity || ' force ' || c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.oid = '%1$s'::regclass),
-      (SELECT string_agg(p.polname || ' ' || p.polcmd::text || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-')
-                         || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), ', ' ORDER BY p.polname)
-         FROM pg_catalog.pg_policy p WHERE p.polrelid = '%1$s'::regclass),
-      (SELECT string_agg(pg_catalog.regexp_replace(t.tgname, '_[0-9]+$', ''), ', ' ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
-        WHERE t.tgrelid = '%1$s'::regclass AND NOT t.tgisinternal))$s$;
+    shape      text := $s$SELECT revos.shard_shape('%1$s'::pg_catalog.regclass)$s$;
     r          record;
     s          record;
     want       text;
@@ -54,8 +64,8 @@ BEGIN
                                        AND x.tgname = ''revos_touch_updated_at'')
                        ORDER BY p.logicalrelid::regclass::text' LOOP
         tables := tables + 1;
-        EXECUTE format(shape, r.rel::text) INTO want;
-        FOR s IN EXECUTE 'SELECT shardid, nodename, nodeport, success, result FROM run_command_on_placements($1, $2)'
+        want := revos.shard_shape(r.rel);
+        FOR s IN EXECUTE 'SELECT shardid, nodename, nodeport, success, result FROM pg_catalog.run_command_on_placements($1, $2)'
                  USING r.rel, shape LOOP
             placements := placements + 1;
             IF NOT s.success OR s.result IS DISTINCT FROM want THEN

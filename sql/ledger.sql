@@ -148,6 +148,7 @@ AS 'MODULE_PATHNAME', 'events_chain_wrapper';
 -- The restore branch of the trigger (a row that arrives with its id and hash), called by it.
 CREATE FUNCTION revos.events_chain_restore(r revos.events) RETURNS void
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_chain   pg_catalog.text := CASE WHEN r.tenant_id IS NULL THEN 'global'
@@ -522,13 +523,15 @@ COMMENT ON FUNCTION revos.verify_ledger(text) IS
 -- revos_tenant_isolation, ALTER POLICY ... RENAME, DROP INDEX, DROP TABLE) is still attributed to
 -- the managed table. For ALTER-type commands revos.events, revos.event_chain_heads and
 -- revos.schema_migrations count as managed too (e.g. ALTER TABLE revos.events ENABLE TRIGGER ALL).
--- Skipped: revos's own DDL and a restore's (revos.drift_paused(): a flag held in the extension's
--- backend memory, set only while apply runs its DDL or after this session restored ledger rows;
--- no SQL caller can set it), extension scripts (in_extension), GRANT/REVOKE (no object address
--- in the event trigger API).
+-- Skipped: revos's own planned statements, one command each, and a restore's (revos.drift_paused():
+-- state held in the extension's backend memory: true only while the command under way is the one
+-- revos announced, not for DDL nested in it, or after this session restored ledger rows; no SQL
+-- caller can set it), extension scripts (in_extension), GRANT/REVOKE (no object address in the
+-- event trigger API).
 -- Event: tenant NULL (global chain), subject 'table' / 'schema.table', actor = the SET ROLE role
 -- or else session_user, payload {command_tag, object_type, object_identity, schema, table}.
--- The event trigger functions never fail the user's DDL: any error becomes a WARNING.
+-- The capture cannot be muted: an error in a worker fails the DDL (a command the ledger cannot record
+-- does not run), and the C gate finds the workers by OID, not through the caller's search_path.
 
 CREATE FUNCTION revos.drift_is_managed(rel oid) RETURNS boolean
 LANGUAGE sql STABLE
@@ -592,8 +595,6 @@ BEGIN
                 FROM pg_trigger t JOIN managed m ON m.rel = t.tgrelid
                 WHERE NOT t.tgisinternal
             ) o), ''), true);
-    EXCEPTION WHEN others THEN
-        RAISE WARNING 'revos: drift capture (ddl_command_start) failed: % (SQLSTATE %)', SQLERRM, SQLSTATE;
     END;
 END
 $$;
@@ -649,8 +650,6 @@ BEGIN
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
             PERFORM revos.drift_record(r.command_tag, r.object_type, r.object_identity, v_nsp, v_name);
         END LOOP;
-    EXCEPTION WHEN others THEN
-        RAISE WARNING 'revos: drift capture (ddl_command_end) failed: % (SQLSTATE %)', SQLERRM, SQLSTATE;
     END;
 END
 $$;
@@ -709,8 +708,6 @@ BEGIN
                 PERFORM revos.drift_record(tg_tag, r.object_type, r.object_identity, v_nsp, v_name);
             END IF;
         END LOOP;
-    EXCEPTION WHEN others THEN
-        RAISE WARNING 'revos: drift capture (sql_drop) failed: % (SQLSTATE %)', SQLERRM, SQLSTATE;
     END;
 END
 $$;

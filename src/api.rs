@@ -1,5 +1,8 @@
 //! The SQL surface: thin `#[pg_extern]` wrappers over `apply::run`.
 //!
+//! Every entry point that runs SQL of its own runs it under `privilege::pinned` (search_path
+//! `pg_catalog, revos, pg_temp`): nothing on the caller's search_path resolves inside revos.
+//!
 //! The `CREATE FUNCTION` statements are written out so that `apply_schema` and `plan_schema`
 //! take ONE UNNAMED jsonb parameter: PostgREST then passes the request body straight through
 //! (`POST /rpc/apply_schema`), and n8n can call `SELECT revos.apply_schema($1::jsonb)`.
@@ -12,6 +15,7 @@ use crate::apply::fast::run_jsonb;
 use crate::apply::{read_checked, run, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
+use crate::privilege::pinned;
 use crate::schema::normalize::canonical_json;
 use crate::schema::tenancy::claims_tenant;
 
@@ -42,11 +46,13 @@ COMMENT ON FUNCTION revos.apply_schema(jsonb) IS
     'Validate, normalize, plan and execute a JSON schema in this transaction; records revos.schema_migrations. Returns the envelope.';
 "#)]
 fn apply_schema(payload: Internal) -> JsonB {
-    JsonB(run_jsonb(
-        payload.into_datum(),
-        Mode::Apply,
-        "revos.apply_schema",
-    ))
+    pinned(|| {
+        JsonB(run_jsonb(
+            payload.into_datum(),
+            Mode::Apply,
+            "revos.apply_schema",
+        ))
+    })
 }
 
 #[pg_extern(sql = r#"
@@ -56,11 +62,13 @@ COMMENT ON FUNCTION revos.plan_schema(jsonb) IS
     'Like apply_schema up to the plan: returns the SQL, changes and risks; executes and records nothing.';
 "#)]
 fn plan_schema(payload: Internal) -> JsonB {
-    JsonB(run_jsonb(
-        payload.into_datum(),
-        Mode::Plan,
-        "revos.plan_schema",
-    ))
+    pinned(|| {
+        JsonB(run_jsonb(
+            payload.into_datum(),
+            Mode::Plan,
+            "revos.plan_schema",
+        ))
+    })
 }
 
 /// The jsonb argument as PostgreSQL prints it (NULL -> None). The functions take the raw datum
@@ -154,6 +162,10 @@ COMMENT ON FUNCTION revos.tenant_table(text, jsonb, jsonb) IS
     'Create one tenant-aware table, or make an existing table tenant-aware (options.backfill_tenant for existing rows).';
 "#)]
 fn tenant_table(name: Option<&str>, columns: Internal, options: Internal) -> JsonB {
+    pinned(|| tenant_table_pinned(name, columns, options))
+}
+
+fn tenant_table_pinned(name: Option<&str>, columns: Internal, options: Internal) -> JsonB {
     let Some(name) = name else {
         raise(RevosError::InvalidArgument(
             "tenant_table: name is required".into(),

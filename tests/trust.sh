@@ -98,6 +98,17 @@ check "every SECURITY DEFINER function of revos pins search_path, or is C (resol
   "$(qdb "$T" "SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                WHERE p.pronamespace = 'revos'::regnamespace AND p.prosecdef AND l.lanname <> 'c'
                  AND NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)")"
+# Every function of revos is accounted for in docs/security.md (a new one, privileged or not, is
+# added there in the same commit), and every one that is not C pins search_path with pg_temp last.
+documented=$(grep -o 'revos\.[a-z_]*(' "$(dirname "$0")/../docs/security.md" | sed 's/^revos\.//; s/($//' | sort -u | tr '\n' ' ')
+check "every function of revos is listed in docs/security.md with what pins it" "" \
+  "$(qdb "$T" "SELECT string_agg(p.proname, ', ' ORDER BY p.proname) FROM pg_proc p
+               WHERE p.pronamespace = 'revos'::regnamespace
+                 AND NOT p.proname = ANY (string_to_array(trim('$documented'), ' '))")"
+check "every non-C function of revos pins search_path (pg_catalog first, pg_temp last)" "" \
+  "$(qdb "$T" "SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+               WHERE p.pronamespace = 'revos'::regnamespace AND l.lanname <> 'c'
+                 AND NOT coalesce(p.proconfig::text[] && ARRAY['search_path=pg_catalog, pg_temp'], false)")"
 # A revos_app member puts its own schema first, with look-alikes of what log_event's statements
 # and the chain trigger use (=, hashtext, nextval, jsonb_build_object, coalesce's cast target, ...):
 # each raises 'hijacked' if it ever runs with revos's privileges.

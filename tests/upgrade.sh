@@ -5,7 +5,8 @@
 #   tests/upgrade.sh DSN      DSN: a superuser connection; the installed revos build is used.
 #
 # Released versions and their install scripts (kept in sql/releases/, built by cargo pgrx from the
-# release commit): 0.1.0 (sql/releases/revos--0.1.0.sql, commit 6833f8e). The old install script is
+# release commit): 0.1.0 (sql/releases/revos--0.1.0.sql, commit 6833f8e), 0.2.0
+# (sql/releases/revos--0.2.0.sql, commit 0f51fab). The old install script is
 # copied into the server's extension directory (cargo pgrx install copies only the update scripts,
 # sql/revos--A--B.sql) and runs against the CURRENT revos.so: every release keeps the C symbols
 # older install scripts reference (apply_schema_wrapper, plan_schema_wrapper,
@@ -24,7 +25,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PG_CONFIG=${PG_CONFIG:-pg_config}
 BIN=$("$PG_CONFIG" --bindir)
 EXTDIR="$("$PG_CONFIG" --sharedir)/extension"
-FROM_VERSIONS="0.1.0"
+FROM_VERSIONS="0.1.0 0.2.0"
 CURRENT=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -622,7 +622,8 @@ struct LedgerRow<'a> {
 }
 
 impl LedgerRow<'_> {
-    /// Only revos writes this table: the insert runs as the table's owner (see `writer`).
+    /// Only revos writes this table: the insert runs as the table's owner (see `writer`), under the
+    /// pinned search_path, with its operator and function schema-qualified besides.
     fn insert(&self, status: &str, error: Option<(&str, &str)>) -> String {
         writer::as_ledger_writer(|caller| self.insert_as_owner(status, error, caller))
     }
@@ -632,7 +633,8 @@ impl LedgerRow<'_> {
             "INSERT INTO revos.schema_migrations
                (version, description, schema_hash, checksum, status, applied_at, tenant_id, idempotency_key,
                 workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata, applied_by)
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 = 'applied' THEN now() END, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 OPERATOR(pg_catalog.=) 'applied' THEN pg_catalog.now() END,
+                     $6, $7, $8, $9, $10, $11, $12, $13, $14)
              RETURNING id::text",
             &[
                 self.version.into(),
@@ -686,12 +688,19 @@ fn execute(
         .map(|x| (x.object.as_str(), setting(&x.object)))
         .collect();
 
-    // Phase::Ddl: the drift capture does not record revos's own DDL.
-    let result = writer::with_phase(writer::Phase::Ddl, || {
+    // Each step is announced to the drift capture as revos's own (`writer::own_statement`; a
+    // Citus distribution call with all its internal DDL: `own_call`); DDL that anything else runs
+    // meanwhile (a function in a caller's expression) is recorded as drift.
+    let result = {
         subtransaction(|| {
             Spi::connect_mut(|c| {
                 for step in &p.steps {
-                    c.update(step.sql.as_str(), None, &[])?;
+                    let run = || c.update(step.sql.as_str(), None, &[]).map(|_| ());
+                    if matches!(step.kind, "distributed_table" | "reference_table") {
+                        writer::own_call(run)?;
+                    } else {
+                        writer::own_statement(run)?;
+                    }
                 }
                 Ok::<_, pgrx::spi::Error>(())
             })
@@ -709,7 +718,7 @@ fn execute(
             }
             v
         })
-    });
+    };
     set_local(
         "standard_conforming_strings",
         saved.as_deref().unwrap_or("on"),

@@ -22,6 +22,7 @@ use super::pg_catalog::{
     restore_search_path, rolled_back, subtransaction, with_catalog_search_path,
 };
 use crate::ident::quote_ident;
+use crate::ledger::writer::own_statement;
 use crate::schema::catalog::CatalogState;
 use crate::schema::compare;
 use crate::schema::model::*;
@@ -48,9 +49,10 @@ pub fn declare(s: &Schema, state: &mut CatalogState) {
                 .contains_key(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
         })
         .collect();
-    // The shadows are revos's own DDL (pg_temp, always rolled back): the drift capture skips them
-    // like apply's DDL (its workers cost ~2 ms per shadow otherwise).
-    let found = crate::ledger::writer::with_phase(crate::ledger::writer::Phase::Ddl, || {
+    // The shadows are revos's own DDL (pg_temp, always rolled back): each statement is announced
+    // (`own_statement`), so the drift capture skips it like apply's DDL (its workers cost ~2 ms
+    // per shadow otherwise) and still records any other DDL that runs meanwhile.
+    let found = {
         rolled_back(|| {
             let mut live = vec![];
             for (_, t) in &existing {
@@ -77,7 +79,7 @@ pub fn declare(s: &Schema, state: &mut CatalogState) {
                 .collect::<Vec<_>>();
             (live, deparse_all(built))
         })
-    })
+    }
     .unwrap_or_default();
     let (live, declared) = found;
     // Only a table whose generated expressions and policies could be read (not locked by
@@ -287,7 +289,7 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String,
     }
     let all = subtransaction(|| {
         for (sql, _) in &stmts {
-            Spi::run(sql)?;
+            own_statement(|| Spi::run(sql))?;
         }
         Ok::<_, pgrx::spi::Error>(())
     });
@@ -429,6 +431,10 @@ fn count_check_violations(s: &Schema, state: &mut CatalogState) {
 }
 
 /// One statement in its own subtransaction: true when Postgres accepted it.
+/// Runs one statement of revos's own (a shadow's DDL) in a subtransaction: whether it worked.
 fn try_sql(sql: &str) -> bool {
-    matches!(subtransaction(|| Spi::run(sql)), Ok(Ok(())))
+    matches!(
+        subtransaction(|| own_statement(|| Spi::run(sql))),
+        Ok(Ok(()))
+    )
 }

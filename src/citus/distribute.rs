@@ -487,7 +487,9 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains(r#"USING ("tenant_id" = (revos.current_tenant_id())::uuid)"#),
+            sql.contains(
+                r#"USING ("tenant_id" OPERATOR(pg_catalog.=) (revos.current_tenant_id())::uuid)"#
+            ),
             "{sql}"
         );
         for t in &tenant_tables {

@@ -2,6 +2,7 @@
 //! (extension, coordinator, workers, how tables are placed) and whether this node is a worker
 //! (the drift capture records nothing there).
 
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::citus::distribute::{CitusState, Placement};
@@ -68,16 +69,17 @@ pub fn citus_state() -> CitusState {
 /// This node is a Citus worker: the DDL it runs comes from the coordinator (Citus's own shard and
 /// shell-table DDL), so drift capture records nothing here; DDL is recorded on the coordinator.
 pub fn citus_worker() -> bool {
-    let installed: Option<bool> = Spi::get_one(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')",
-    )
-    .ok()
-    .flatten();
-    if installed != Some(true) {
+    // The extension by name from the catalog cache, then Citus's own catalog, schema-qualified
+    // with a qualified operator under the pinned search_path: nothing in the session decides it.
+    if unsafe { pg_sys::get_extension_oid(c"citus".as_ptr(), true) } == pg_sys::InvalidOid {
         return false;
     }
-    Spi::get_one::<bool>("SELECT groupid <> 0 FROM pg_catalog.pg_dist_local_group")
+    crate::privilege::pinned(|| {
+        Spi::get_one::<bool>(
+            "SELECT l.groupid OPERATOR(pg_catalog.<>) 0 FROM pg_catalog.pg_dist_local_group l",
+        )
         .ok()
         .flatten()
         .unwrap_or(false)
+    })
 }

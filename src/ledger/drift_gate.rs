@@ -2,27 +2,32 @@
 //!
 //! Every DDL statement in the database fires `ddl_command_start` and `ddl_command_end` (and
 //! `sql_drop` for drops), revos's own apply included: 1,200 statements for a 123-table schema.
-//! While revos runs its own DDL (or after a restore, or on a Citus worker) the capture is paused,
-//! and a PL/pgSQL SECURITY DEFINER function with `SET search_path` cost ~25 µs per call just to
-//! find that out — about 15 % of a large apply. Here the pause is checked in Rust (the flag the
-//! apply itself set, `ledger::writer`), and only DDL that is really captured reaches the PL/pgSQL
-//! workers `revos.drift_snapshot_run`, `revos.drift_ddl_end_run` and `revos.drift_sql_drop_run`
-//! (SECURITY DEFINER, search_path pinned, not executable by PUBLIC: called here through fmgr,
-//! as a trigger function is, without an EXECUTE check).
+//! Exactly revos's own planned statements are exempt (`ledger::writer`'s command frames: a token
+//! taken by the one command revos announced; DDL nested in it, from a function in a caller's
+//! expression, is captured), and so is everything after a restore or on a Citus worker. A
+//! PL/pgSQL SECURITY DEFINER function with `SET search_path` cost ~25 µs per call just to find
+//! that out — about 15 % of a large apply — so the gate decides in Rust, and only DDL that is
+//! really captured reaches the PL/pgSQL workers `revos.drift_snapshot_run`,
+//! `revos.drift_ddl_end_run` and `revos.drift_sql_drop_run` (SECURITY DEFINER, search_path
+//! pinned, not executable by PUBLIC: called here through fmgr, as a trigger function is, without
+//! an EXECUTE check), found by OID and run under the pinned search_path. When a worker cannot be
+//! found or fails, the DDL fails: the capture is never skipped.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
+use crate::ledger::writer;
+
 // Declared in sql/ledger.sql for the three event triggers (`LANGUAGE c … 'drift_gate_wrapper'`).
 crate::v1_c_function!(pg_finfo_drift_gate_wrapper, drift_gate_wrapper, gate);
 
-/// The worker for an event trigger event.
+/// The worker for an event trigger event (a function `revos.<worker>(text)`).
 fn worker(event: &[u8]) -> Option<&'static str> {
     match event {
-        b"ddl_command_start" => Some("revos.drift_snapshot_run(text)"),
-        b"ddl_command_end" => Some("revos.drift_ddl_end_run(text)"),
-        b"sql_drop" => Some("revos.drift_sql_drop_run(text)"),
+        b"ddl_command_start" => Some("drift_snapshot_run"),
+        b"ddl_command_end" => Some("drift_ddl_end_run"),
+        b"sql_drop" => Some("drift_sql_drop_run"),
         _ => None,
     }
 }
@@ -37,28 +42,47 @@ unsafe fn gate(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             "revos's drift capture functions are event triggers"
         );
     }
-    if crate::ledger::writer::drift_paused() {
-        return none;
-    }
     let data = ctx as *mut pg_sys::EventTriggerData;
-    let Some(worker) = worker(CStr::from_ptr((*data).event).to_bytes()) else {
+    let event = CStr::from_ptr((*data).event).to_bytes();
+    let Some(worker) = worker(event) else {
         return none;
     };
-    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT pg_catalog.to_regprocedure($1)::pg_catalog.oid",
-        &[worker.into()],
-    )
-    .ok()
-    .flatten()
-    .filter(|o| *o != pg_sys::InvalidOid);
-    let Some(oid) = oid else {
-        pgrx::warning!("revos: drift capture: {worker} is missing; this DDL is not recorded");
-        return none;
+    // The command's frame: pushed at its start, popped at its end (after its worker ran, which
+    // asks revos.drift_paused() about this very command).
+    let own = if event == b"ddl_command_start" {
+        writer::command_started()
+    } else {
+        writer::command_is_own()
     };
-    let tag = pg_sys::GetCommandTagName((*data).tag);
+    if !own {
+        let tag = pg_sys::GetCommandTagName((*data).tag);
+        crate::privilege::pinned(|| run_worker(worker, tag));
+    }
+    if event == b"ddl_command_end" {
+        writer::command_ended();
+    }
+    none
+}
+
+/// Calls `revos.<worker>(tag)` (SECURITY DEFINER, search_path pinned, not executable by PUBLIC:
+/// called through fmgr, as a trigger function is). Found by OID in the `revos` schema with the
+/// argument type `pg_catalog.text` given by OID: nothing in the session (a temporary domain
+/// named `text`, a function on the search_path) can redirect the lookup. A worker that is
+/// missing fails the DDL: a command the ledger cannot record does not run.
+unsafe fn run_worker(worker: &str, tag: *const std::ffi::c_char) {
+    if writer::drift_paused() {
+        return;
+    }
+    let Some(oid) = crate::privilege::revos_function(worker, &[pg_sys::TEXTOID]) else {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            format!("revos: drift capture cannot record this command: revos.{worker}(text) is missing"),
+            "Reinstall the extension (ALTER EXTENSION revos UPDATE, or DROP and CREATE EXTENSION revos)."
+        );
+    };
     let tag = pg_sys::cstring_to_text(tag);
     pg_sys::OidFunctionCall1Coll(oid, pg_sys::InvalidOid, pg_sys::Datum::from(tag));
-    none
 }
 
 #[cfg(test)]
@@ -67,16 +91,10 @@ mod tests {
     fn each_event_has_its_worker() {
         assert_eq!(
             super::worker(b"ddl_command_start"),
-            Some("revos.drift_snapshot_run(text)")
+            Some("drift_snapshot_run")
         );
-        assert_eq!(
-            super::worker(b"ddl_command_end"),
-            Some("revos.drift_ddl_end_run(text)")
-        );
-        assert_eq!(
-            super::worker(b"sql_drop"),
-            Some("revos.drift_sql_drop_run(text)")
-        );
+        assert_eq!(super::worker(b"ddl_command_end"), Some("drift_ddl_end_run"));
+        assert_eq!(super::worker(b"sql_drop"), Some("drift_sql_drop_run"));
         assert_eq!(super::worker(b"table_rewrite"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Who is writing: backend-local state that revos's own SQL (the ledger triggers and the drift
 //! capture) trusts, and that no SQL caller can set.
 //!
-//! * `Phase::Ddl` while `apply` runs its DDL: the drift capture skips it (it is not drift).
+//! * revos's own DDL statements (`own_statement`, `own_call`): the drift capture skips exactly
+//!   those commands (they are not drift); any other DDL, nested in them or not, is captured.
 //! * `Phase::Ledger` while `apply` inserts its `revos.schema_migrations` row: the row's trigger
 //!   writes the `schema_migration_*` event. A row inserted any other way (only the tables' owner
 //!   can, e.g. pg_restore / psql replaying a dump) writes no event.
@@ -22,7 +23,6 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 #[repr(u8)]
 pub enum Phase {
     Idle = 0,
-    Ddl = 1,
     Ledger = 2,
 }
 
@@ -34,7 +34,6 @@ static CALLBACKS: AtomicBool = AtomicBool::new(false);
 
 pub fn phase() -> Phase {
     match PHASE.load(Ordering::Relaxed) {
-        1 => Phase::Ddl,
         2 => Phase::Ledger,
         _ => Phase::Idle,
     }
@@ -55,27 +54,93 @@ pub fn with_phase<R>(p: Phase, f: impl FnOnce() -> R) -> R {
 /// Runs `f` (revos's insert into its ledger) as the owner of `revos.schema_migrations`, in
 /// `Phase::Ledger`: nobody else holds INSERT on the ledgers, so this is the only way a row gets
 /// there besides the owner's own inserts. Returns the caller's role name (for `applied_by`) too.
+/// The owner is read from the relation cache and the caller's name from the role cache (no SQL
+/// before the switch); the switch is a security-restricted operation under the pinned
+/// search_path (`privilege::as_role`).
 pub fn as_ledger_writer<R>(f: impl FnOnce(&str) -> R) -> R {
-    let owner: pg_sys::Oid = Spi::get_one(
-        "SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = 'revos.schema_migrations'::pg_catalog.regclass",
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_else(|| pgrx::error!("revos: revos.schema_migrations is missing"));
-    let caller: String = Spi::get_one("SELECT current_user::text")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let (mut uid, mut ctx) = (pg_sys::InvalidOid, 0);
-    unsafe {
-        pg_sys::GetUserIdAndSecContext(&mut uid, &mut ctx);
-        pg_sys::SetUserIdAndSecContext(owner, ctx | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32);
+    let owner = crate::privilege::revos_relation_owner("schema_migrations");
+    let caller = crate::privilege::current_user_name();
+    crate::privilege::as_role(owner, || with_phase(Phase::Ledger, || f(&caller)))
+}
+
+// ---- revos's own DDL: exempt from the drift capture, one statement at a time ------------------
+//
+// Every DDL command fires `ddl_command_start` before it runs and `ddl_command_end` after it
+// (`sql_drop` in between for drops), for nested commands too (DDL run by a function that a
+// command calls). The gate keeps a stack of the commands under way in this backend: a frame is
+// pushed at `ddl_command_start` and popped at `ddl_command_end` (frames of a subtransaction that
+// aborts are dropped with it). A frame is revos's own only when revos announced exactly that
+// command: `own_statement` arms a token for the next command started at the current depth, and
+// the command that takes it is exempt. Anything else — DDL run by a function in a caller's
+// check, default or `using` expression while revos's statement runs (one frame deeper), or any
+// DDL before or after — is captured. `own_call` (a trusted function such as Citus's
+// `create_distributed_table`, whose internal DDL is all revos's) exempts every command started
+// while it runs.
+
+#[derive(Clone, Copy)]
+struct Frame {
+    own: bool,
+    subxact: pg_sys::SubTransactionId,
+}
+
+thread_local! {
+    static FRAMES: std::cell::RefCell<Vec<Frame>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+/// The token: the next command started at depth `OWN_DEPTH` is revos's own.
+static OWN_NEXT: AtomicBool = AtomicBool::new(false);
+static OWN_DEPTH: AtomicU32 = AtomicU32::new(0);
+/// While `own_call` runs: every command started at depth >= `DEEP_DEPTH` is revos's own.
+static DEEP: AtomicBool = AtomicBool::new(false);
+static DEEP_DEPTH: AtomicU32 = AtomicU32::new(0);
+
+fn depth() -> u32 {
+    FRAMES.with(|f| f.borrow().len() as u32)
+}
+
+/// Runs `f`, which executes exactly one statement of revos's own (a planned step, a shadow): the
+/// DDL command that statement is, and only that one, is not drift.
+pub fn own_statement<R>(f: impl FnOnce() -> R) -> R {
+    register_callbacks();
+    OWN_DEPTH.store(depth(), Ordering::Relaxed);
+    OWN_NEXT.store(true, Ordering::Relaxed);
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| OWN_NEXT.store(false, Ordering::Relaxed))
+        .execute()
+}
+
+/// Runs `f`, a call of a trusted function (never the caller's) whose every DDL command is revos's
+/// own: Citus's distribution functions.
+pub fn own_call<R>(f: impl FnOnce() -> R) -> R {
+    register_callbacks();
+    DEEP_DEPTH.store(depth(), Ordering::Relaxed);
+    DEEP.store(true, Ordering::Relaxed);
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| DEEP.store(false, Ordering::Relaxed))
+        .execute()
+}
+
+/// `ddl_command_start`: pushes the command's frame; true when it is revos's own.
+pub fn command_started() -> bool {
+    register_callbacks();
+    let d = depth();
+    let token = OWN_NEXT.load(Ordering::Relaxed) && OWN_DEPTH.load(Ordering::Relaxed) == d;
+    if token {
+        OWN_NEXT.store(false, Ordering::Relaxed);
     }
-    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        with_phase(Phase::Ledger, || f(&caller))
-    }))
-    .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(uid, ctx) })
-    .execute()
+    let own = token || (DEEP.load(Ordering::Relaxed) && d >= DEEP_DEPTH.load(Ordering::Relaxed));
+    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    FRAMES.with(|f| f.borrow_mut().push(Frame { own, subxact }));
+    own
+}
+
+/// `sql_drop`: whether the command under way is revos's own.
+pub fn command_is_own() -> bool {
+    FRAMES.with(|f| f.borrow().last().is_some_and(|x| x.own))
+}
+
+/// `ddl_command_end`: pops the command's frame; true when it was revos's own.
+pub fn command_ended() -> bool {
+    FRAMES.with(|f| f.borrow_mut().pop().is_some_and(|x| x.own))
 }
 
 fn register_callbacks() {
@@ -92,8 +157,11 @@ unsafe extern "C-unwind" fn xact_callback(
     _event: pg_sys::XactEvent::Type,
     _arg: *mut std::ffi::c_void,
 ) {
-    // Any end of the transaction (commit, abort, prepare) ends a phase.
+    // Any end of the transaction (commit, abort, prepare) ends a phase and every command.
     PHASE.store(Phase::Idle as u8, Ordering::Relaxed);
+    FRAMES.with(|f| f.borrow_mut().clear());
+    OWN_NEXT.store(false, Ordering::Relaxed);
+    DEEP.store(false, Ordering::Relaxed);
 }
 
 unsafe extern "C-unwind" fn subxact_callback(
@@ -102,11 +170,14 @@ unsafe extern "C-unwind" fn subxact_callback(
     _parent: pg_sys::SubTransactionId,
     _arg: *mut std::ffi::c_void,
 ) {
-    if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB
-        && my_subid <= PHASE_SUBXACT.load(Ordering::Relaxed)
-    {
+    if event != pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
+        return;
+    }
+    if my_subid <= PHASE_SUBXACT.load(Ordering::Relaxed) {
         PHASE.store(Phase::Idle as u8, Ordering::Relaxed);
     }
+    // Commands started in the aborted subtransaction (or a later one) end with it.
+    FRAMES.with(|f| f.borrow_mut().retain(|x| x.subxact < my_subid));
 }
 
 #[pg_extern(sql = r#"
@@ -123,12 +194,10 @@ pub fn writing_ledger() -> bool {
 CREATE FUNCTION revos.drift_paused() RETURNS boolean
     VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 COMMENT ON FUNCTION revos.drift_paused() IS
-    'Internal (drift capture): true while revos runs its own DDL, after this session restored ledger rows, or on a Citus worker.';
+    'Internal (drift capture): true while the DDL command under way is one of revos''s own planned statements, after this session restored ledger rows, or on a Citus worker.';
 "#)]
 pub fn drift_paused() -> bool {
-    phase() == Phase::Ddl
-        || RESTORED.load(Ordering::Relaxed)
-        || crate::citus::metadata::citus_worker()
+    command_is_own() || RESTORED.load(Ordering::Relaxed) || crate::citus::metadata::citus_worker()
 }
 
 #[pg_extern(sql = r#"

@@ -210,6 +210,8 @@ const SQL_WORDS: &[&str] = &[
     "NULL",
     "DEFAULT",
     "gen_random_uuid",
+    "OPERATOR",
+    "pg_catalog",
     "revos",
     "current_tenant_id",
     "touch_updated_at",

@@ -1016,7 +1016,7 @@ CREATE INDEX "idx_patients_phone" ON "public"."patients" USING btree ("phone");
 CREATE TRIGGER "revos_touch_updated_at" BEFORE UPDATE ON "public"."patients" FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at();
 ALTER TABLE "public"."patients" ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "public"."patients" FORCE ROW LEVEL SECURITY;
-CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR ALL TO PUBLIC USING ("tenant_id" = (SELECT (revos.current_tenant_id())::uuid)) WITH CHECK ("tenant_id" = (SELECT (revos.current_tenant_id())::uuid));
+CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR ALL TO PUBLIC USING ("tenant_id" OPERATOR(pg_catalog.=) (SELECT (revos.current_tenant_id())::uuid)) WITH CHECK ("tenant_id" OPERATOR(pg_catalog.=) (SELECT (revos.current_tenant_id())::uuid));
 "#;
         assert_eq!(p.script(), want);
         assert_eq!(

@@ -9,12 +9,14 @@ use crate::schema::model::Options;
 
 /// The tenant predicate, in the sub-select form Postgres evaluates once per statement; on Citus
 /// (`o.citus`) the bare form, because Citus refuses sub-selects in a distributed table's policy.
+/// The operator is schema-qualified: the policy is bound to `pg_catalog.=` whatever the search_path
+/// (it is also created under the pinned one), and deparses as a plain `=`.
 pub fn tenant_predicate(o: &Options) -> String {
     if o.citus {
         return citus_tenant_predicate(o);
     }
     format!(
-        "({} = (SELECT (revos.current_tenant_id())::{}))",
+        "({} OPERATOR(pg_catalog.=) (SELECT (revos.current_tenant_id())::{}))",
         o.tenant_column,
         o.tenant_type.sql()
     )
@@ -24,7 +26,7 @@ pub fn tenant_predicate(o: &Options) -> String {
 /// SubLink in a shard's policy), the function call as is.
 pub fn citus_tenant_predicate(o: &Options) -> String {
     format!(
-        "({} = (revos.current_tenant_id())::{})",
+        "({} OPERATOR(pg_catalog.=) (revos.current_tenant_id())::{})",
         o.tenant_column,
         o.tenant_type.sql()
     )

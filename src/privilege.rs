@@ -1,0 +1,126 @@
+//! How revos acts: under a search_path nobody but revos chooses, and as another role only in a
+//! security-restricted operation (docs/security.md lists every place).
+//!
+//! * [`pinned`]: every SQL entry point runs its body with `search_path = pg_catalog, revos,
+//!   pg_temp` in a GUC nest level of its own (what a `SET search_path` clause on a function
+//!   does, and what PostgreSQL 17's maintenance commands do with `RestrictSearchPath()`). The
+//!   caller's functions, operators and types on their own path never resolve inside revos;
+//!   `pg_temp` is last, so a temp table or domain named like a catalog or a core type never
+//!   shadows it. The caller's own expressions (checks, defaults, generated, `where`, `using`)
+//!   resolve under this path too, in plan, apply and verify alike.
+//! * [`as_role`]: runs `f` as another role (the ledgers' owner) the way PostgreSQL runs index
+//!   expressions of a maintenance command: `SetUserIdAndSecContext` with
+//!   `SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION`, inside a pinned path, and
+//!   the previous user and context restored afterwards, error or not.
+
+use pgrx::pg_sys;
+use std::ffi::CString;
+
+/// The search_path revos runs under: PostgreSQL's catalog, revos's own schema, and the session's
+/// temporary schema explicitly last (never first, as it is when a path leaves it out).
+pub const PINNED_SEARCH_PATH: &str = "pg_catalog, revos, pg_temp";
+
+/// Runs `f` with the search_path pinned to [`PINNED_SEARCH_PATH`], in a GUC nest level of its own:
+/// the caller's search_path is back afterwards; settings `f` changes with `SET LOCAL` (or
+/// `set_config(…, true)`) other than search_path last until the end of the transaction as usual.
+pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
+    let nest = unsafe { pg_sys::NewGUCNestLevel() };
+    set_search_path(PINNED_SEARCH_PATH);
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| unsafe { pg_sys::AtEOXact_GUC(true, nest) })
+        .execute()
+}
+
+fn set_search_path(path: &str) {
+    let name = CString::new("search_path").expect("no NUL");
+    let value = CString::new(path).expect("no NUL");
+    unsafe {
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            pg_sys::PGERROR as i32,
+            false,
+        );
+    }
+}
+
+/// Runs `f` as `role` in a security-restricted operation under the pinned search_path; the
+/// current user and security context are restored afterwards, error or not.
+pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
+    pinned(|| {
+        let (mut uid, mut ctx) = (pg_sys::InvalidOid, 0);
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut uid, &mut ctx);
+            pg_sys::SetUserIdAndSecContext(role, ctx | RESTRICTED);
+        }
+        pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+            .finally(|| unsafe { pg_sys::SetUserIdAndSecContext(uid, ctx) })
+            .execute()
+    })
+}
+
+const RESTRICTED: i32 =
+    (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
+
+/// The name of the current user (no SQL, so no name resolution).
+pub fn current_user_name() -> String {
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), false);
+        std::ffi::CStr::from_ptr(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// The OID of `revos.<name>`'s owner, read from the relation cache by OID (no SQL, so nothing
+/// the caller defines can answer instead). Raises when the relation is missing.
+pub fn revos_relation_owner(name: &str) -> pg_sys::Oid {
+    let rel =
+        revos_relation(name).unwrap_or_else(|| pgrx::error!("revos: revos.{name} is missing"));
+    unsafe {
+        let r = pg_sys::RelationIdGetRelation(rel);
+        if r.is_null() {
+            pgrx::error!("revos: revos.{name} is missing");
+        }
+        let owner = (*(*r).rd_rel).relowner;
+        pg_sys::RelationClose(r);
+        owner
+    }
+}
+
+/// The OID of relation `revos.<name>`, looked up in the `revos` schema by name (no search_path).
+pub fn revos_relation(name: &str) -> Option<pg_sys::Oid> {
+    let nsp = revos_namespace()?;
+    let c = CString::new(name).ok()?;
+    let oid = unsafe { pg_sys::get_relname_relid(c.as_ptr(), nsp) };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// The OID of function `revos.<name>(<args>)` with argument types given by OID, read from the
+/// catalog cache by schema OID, name and argument types: neither the search_path, nor a session's
+/// temporary types, nor a schema privilege check take part.
+pub fn revos_function(name: &str, args: &[pg_sys::Oid]) -> Option<pg_sys::Oid> {
+    let nsp = revos_namespace()?;
+    let fname = CString::new(name).ok()?;
+    let oid = unsafe {
+        let argv = pg_sys::buildoidvector(args.as_ptr(), args.len() as i32);
+        pg_sys::GetSysCacheOid(
+            pg_sys::SysCacheIdentifier::PROCNAMEARGSNSP as i32,
+            pg_sys::Anum_pg_proc_oid as pg_sys::AttrNumber,
+            pg_sys::Datum::from(fname.as_ptr()),
+            pg_sys::Datum::from(argv),
+            pg_sys::Datum::from(nsp),
+            pg_sys::Datum::from(0usize),
+        )
+    };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+fn revos_namespace() -> Option<pg_sys::Oid> {
+    let oid = unsafe { pg_sys::get_namespace_oid(c"revos".as_ptr(), true) };
+    (oid != pg_sys::InvalidOid).then_some(oid)
+}
