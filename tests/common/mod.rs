@@ -50,15 +50,48 @@ pub fn ensure_role(c: &mut Client, role: &str, extra: &str) {
 }
 
 pub fn apply(c: &mut Client, payload: &Value) -> Value {
-    c.query_one("SELECT revos.apply_schema($1::jsonb)", &[payload])
+    let env: Value = c
+        .query_one("SELECT revos.apply_schema($1::jsonb)", &[payload])
         .unwrap()
-        .get(0)
+        .get(0);
+    harvest("apply_schema", payload, &env);
+    env
 }
 
 pub fn plan(c: &mut Client, payload: &Value) -> Value {
-    c.query_one("SELECT revos.plan_schema($1::jsonb)", &[payload])
+    let env: Value = c
+        .query_one("SELECT revos.plan_schema($1::jsonb)", &[payload])
         .unwrap()
-        .get(0)
+        .get(0);
+    harvest("plan_schema", payload, &env);
+    env
+}
+
+/// With `REVOS_HARVEST_DIR` set (scripts/test sets it for this suite), every payload sent through
+/// [`apply`] and [`plan`] is appended, with the answer's status and validation errors, to
+/// `<dir>/<process id>.jsonl`; `tests/format/schema_check.py --harvest` then checks the JSON
+/// Schema against each of them (suite schema_harvest).
+fn harvest(call: &str, payload: &Value, env: &Value) {
+    use std::io::Write;
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let Some(dir) = std::env::var_os("REVOS_HARVEST_DIR") else {
+        return;
+    };
+    let line = serde_json::json!({
+        "call": call,
+        "test": std::thread::current().name().unwrap_or("?"),
+        "payload": payload,
+        "status": env["result"]["status"],
+        "validation_errors": env["result"]["validation_errors"],
+    });
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let path = std::path::Path::new(&dir).join(format!("{}.jsonl", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("harvest file {}: {e}", path.display()));
+    writeln!(f, "{line}").expect("write the harvest file");
 }
 
 pub fn status(env: &Value) -> &str {

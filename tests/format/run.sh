@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The payload format (issue 20): schema/revos.schema.json against revos on a real server.
+#
+#   tests/format/run.sh DSN                the fixtures, the payloads docs mark, pg_test's payloads, ~1,800
+#                                          mutations of a payload that uses every key, and the probes
+#   tests/format/run.sh --harvest DIR      the payloads the in-database tests sent (tests/common writes
+#                                          them to DIR when REVOS_HARVEST_DIR is set); exit 77 when none
+#
+# DSN: a superuser URL of a throwaway cluster with revos installed (the database format_schema is
+# created and dropped). Installs the Python package jsonschema (pinned) into target/py-format once.
+# REVOS_SCHEMA_REPORT=FILE writes every payload's two verdicts to FILE.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+py="$root/target/py-format"
+JSONSCHEMA=jsonschema==4.26.0
+# python3 -S: no site-packages, so that only this copy is used, whatever the machine has installed.
+if ! PYTHONPATH="$py" python3 -S -c 'import importlib.metadata as m, sys; sys.exit(m.version("jsonschema") != sys.argv[1])' \
+     "${JSONSCHEMA#*==}" 2>/dev/null; then
+  echo "installing $JSONSCHEMA into target/py-format (pip)"
+  rm -rf "$py"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$py" "$JSONSCHEMA"
+fi
+PYTHONPATH="$py" exec python3 -S "$root/tests/format/schema_check.py" "$@"
