@@ -7,7 +7,9 @@
 #                                          them to DIR when REVOS_HARVEST_DIR is set); exit 77 when none
 #
 # DSN: a superuser URL of a throwaway cluster with revos installed (the database format_schema is
-# created and dropped). Installs the Python package jsonschema (pinned) into target/py-format once.
+# created and dropped). Installs the Python package jsonschema into target/py-format and the npm
+# package ajv into target/node-format once (both pinned): each payload's verdict must be the same
+# from both validators.
 # REVOS_SCHEMA_REPORT=FILE writes every payload's two verdicts to FILE.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -20,4 +22,13 @@ if ! PYTHONPATH="$py" python3 -S -c 'import importlib.metadata as m, sys; sys.ex
   rm -rf "$py"
   python3 -m pip install --quiet --disable-pip-version-check --target "$py" "$JSONSCHEMA"
 fi
+# ajv, as JavaScript callers (n8n's Code node) validate: the same verdicts are required of it.
+node_dir="$root/target/node-format"
+AJV=ajv@8.20.0
+if [ "$(node -p 'require(process.argv[1] + "/node_modules/ajv/package.json").version' "$node_dir" 2>/dev/null)" != "${AJV#*@}" ]; then
+  echo "installing $AJV into target/node-format (npm)"
+  mkdir -p "$node_dir"
+  npm install --silent --no-audit --no-fund --prefix "$node_dir" "$AJV" >/dev/null
+fi
+export REVOS_AJV_NODE_PATH="$node_dir/node_modules"
 PYTHONPATH="$py" exec python3 -S "$root/tests/format/schema_check.py" "$@"

@@ -480,15 +480,34 @@ def schema_validator():
     return jsonschema.Draft202012Validator(schema)
 
 
+def ajv_verdicts(payloads):
+    """ajv's verdict on each payload (tests/format/ajv_verdicts.js; REVOS_AJV_NODE_PATH: its
+    node_modules, set by run.sh), or None when not asked for."""
+    modules = os.environ.get("REVOS_AJV_NODE_PATH")
+    if not modules:
+        return None
+    p = subprocess.run(["node", os.path.join(ROOT, "tests", "format", "ajv_verdicts.js"),
+                        os.path.join(ROOT, "schema", "revos.schema.json")],
+                       input="".join(json.dumps(x) + "\n" for x in payloads), capture_output=True,
+                       text=True, env={**os.environ, "NODE_PATH": modules})
+    if p.returncode != 0:
+        sys.exit(f"ajv failed: {p.stderr}")
+    return [v == "valid" for v in p.stdout.split()]
+
+
 def compare(cases, results, validator):
     """cases: [{name, payload, must_apply}], results: revos's `result` objects. Returns failures."""
     failures, agree, differ = [], 0, 0
-    for case, result in zip(cases, results):
+    ajv = ajv_verdicts([c["payload"] for c in cases])
+    for n, (case, result) in enumerate(zip(cases, results)):
         if "raised" in result:
             failures.append(f"{case['name']}: revos raised an error: {result['raised']}")
             continue
         errors = list(validator.iter_errors(case["payload"]))
         issues = revos_issues(result)
+        if ajv is not None and ajv[n] != (not errors):
+            failures.append(f"{case['name']}: ajv says {'valid' if ajv[n] else 'invalid'}, Python's "
+                            f"jsonschema {[e.message[:160] for e in errors][:3] or 'valid'}")
         if REPORT is not None:
             REPORT.write(json.dumps({"case": case["name"], "schema": [e.message[:160] for e in errors],
                                      "revos": [f"{i['path']}: {i['code']}" for i in issues],
