@@ -242,4 +242,94 @@ mod tests {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
     }
+
+    /// Risk codes that no stage raises (yet): each must stay unraised, and leaves this list the
+    /// day a stage raises it — with its test in tests/risk_gates.rs.
+    const NEVER_RAISED: &[&str] = &["FkChange", "IndexChange"];
+
+    /// The variants of `RiskCode`, read from this file's source (so a new one cannot be missed).
+    fn risk_code_variants() -> Vec<String> {
+        let src = include_str!("error.rs");
+        let body = src
+            .split_once("pub enum RiskCode {")
+            .and_then(|(_, rest)| rest.split_once("\n}"))
+            .expect("pub enum RiskCode { … } in src/error.rs")
+            .0;
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with("//") && !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.trim_end_matches(',').to_string())
+            .collect()
+    }
+
+    /// Every `.rs` file under `dir`: (path, text).
+    fn sources(dir: &str) -> Vec<(String, String)> {
+        let mut out = vec![];
+        let mut dirs = vec![std::path::PathBuf::from(dir)];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("src/ is readable") {
+                let path = e.expect("a directory entry").path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("a source file");
+                    out.push((path.to_string_lossy().into_owned(), text));
+                }
+            }
+        }
+        out
+    }
+
+    /// Issue 19: each risk gates on its own. Every `RiskCode` that a stage raises has an
+    /// in-database test of its own, `fn <code>_alone()` in tests/risk_gates.rs (a payload with
+    /// that one risk: blocked, nothing changed; applied when allowed). A variant added without
+    /// such a test fails here.
+    #[test]
+    fn every_risk_code_has_a_gate_test_of_its_own() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let gates = std::fs::read_to_string(format!("{root}/tests/risk_gates.rs"))
+            .expect("tests/risk_gates.rs");
+        let variants = risk_code_variants();
+        assert!(variants.len() >= 11, "{variants:?}");
+        for n in NEVER_RAISED {
+            assert!(
+                variants.iter().any(|v| v == n),
+                "{n} is no longer a RiskCode"
+            );
+        }
+        let raised_in = |variant: &str| -> Vec<String> {
+            sources(&format!("{root}/src"))
+                .into_iter()
+                .filter(|(path, text)| {
+                    !path.ends_with("/src/error.rs")
+                        && text
+                            .lines()
+                            .map(|l| l.split("//").next().unwrap_or_default())
+                            .any(|l| l.contains(&format!("RiskCode::{variant}")))
+                })
+                .map(|(path, _)| path)
+                .collect()
+        };
+        let mut missing = vec![];
+        for v in &variants {
+            let code = heck::ToSnakeCase::to_snake_case(v.as_str());
+            if NEVER_RAISED.contains(&v.as_str()) {
+                let at = raised_in(v);
+                assert!(
+                    at.is_empty(),
+                    "RiskCode::{v} is raised in {at:?}: take it out of NEVER_RAISED and write fn {code}_alone() in tests/risk_gates.rs"
+                );
+                continue;
+            }
+            if !gates.contains(&format!("fn {code}_alone()"))
+                || !gates.contains(&format!("code: \"{code}\""))
+            {
+                missing.push(code);
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "risk codes without a gate test of their own in tests/risk_gates.rs: {missing:?}"
+        );
+    }
 }

@@ -13,11 +13,6 @@ fn v(version: &str, tables: Value) -> Value {
     json!({"schema_version": version, "description": "compare", "tables": tables})
 }
 
-fn allow(mut p: Value) -> Value {
-    p["options"] = json!({"allow_destructive": true});
-    p
-}
-
 fn risk_codes(env: &Value) -> Vec<String> {
     env["result"]["risks"]
         .as_array()

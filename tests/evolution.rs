@@ -13,27 +13,6 @@ fn v(version: &str, tables: Value) -> Value {
     json!({"schema_version": version, "description": "evolution", "tables": tables})
 }
 
-fn allow(mut p: Value) -> Value {
-    p["options"] = json!({"allow_destructive": true});
-    p
-}
-
-fn risks(env: &Value) -> Vec<(String, String, Option<i64>)> {
-    env["result"]["risks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|r| {
-            (
-                r["code"].as_str().unwrap_or_default().to_string(),
-                r["path"].as_str().unwrap_or_default().to_string(),
-                r["rows"].as_i64(),
-            )
-        })
-        .collect()
-}
-
 fn errors(env: &Value) -> Vec<(String, String)> {
     env["result"]["validation_errors"]
         .as_array()

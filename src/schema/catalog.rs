@@ -74,7 +74,7 @@ pub struct CountRequest {
 pub type RowCountKey = (String, String, Option<String>);
 
 /// The rows `validate` must count because no estimate will do: tables to drop (or with columns
-/// to drop) that were never analyzed, and the rows a new NOT NULL would violate.
+/// or indexes to drop) that were never analyzed, and the rows a new NOT NULL would violate.
 pub fn counts_needed(s: &Schema, state: &CatalogState) -> Vec<CountRequest> {
     let mut out: Vec<CountRequest> = vec![];
     let unanalyzed =
@@ -96,10 +96,14 @@ pub fn counts_needed(s: &Schema, state: &CatalogState) -> Vec<CountRequest> {
             continue;
         };
         let snap = &state.tables[&live];
+        // a dropped index states its table's rows too, also when it is the only drop
         let drops = t
             .drop_columns
             .iter()
-            .any(|d| snap.column(d.name.as_str()).is_some());
+            .any(|d| snap.column(d.name.as_str()).is_some())
+            || t.drop_indexes
+                .iter()
+                .any(|d| snap.index(d.name.as_str()).is_some());
         if drops && unanalyzed(&live) {
             out.push(all(&live, &t.key()));
         }

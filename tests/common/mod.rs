@@ -117,3 +117,26 @@ pub fn sqlstate(e: &postgres::Error) -> String {
         .map(|c| c.code().to_string())
         .unwrap_or_else(|| format!("no sqlstate: {e}"))
 }
+
+/// The payload with `options.allow_destructive` (its risks do not block it).
+pub fn allow(mut p: Value) -> Value {
+    p["options"] = serde_json::json!({"allow_destructive": true});
+    p
+}
+
+/// An envelope's risks as (code, path, rows).
+pub fn risks(env: &Value) -> Vec<(String, String, Option<i64>)> {
+    env["result"]["risks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap_or_default().to_string(),
+                r["path"].as_str().unwrap_or_default().to_string(),
+                r["rows"].as_i64(),
+            )
+        })
+        .collect()
+}
