@@ -145,6 +145,40 @@ FROM (SELECT g, coalesce((
 -- itself against its SQL definition, over settings and claims.
 CREATE TEMP TABLE outcome (ctx text, n int, c text, ref text);
 CREATE TEMP TABLE tenant_outcome (app text, claims text, c text, ref text);
+-- JWT claims: the shapes a tenant id comes in, then numbers of every form jsonb reads (issue 19:
+-- the C function parsed them into f64, so 30-digit ids differing in the last digit were one).
+CREATE TEMP TABLE tenant_claims (n serial, claims text);
+INSERT INTO tenant_claims (claims) SELECT unnest(ARRAY[
+    '', 'not json', '[]', '5', 'null', '{}', '{"tenant_id": "t1"}',
+    '{"tenant_id": ""}', '{"tenant_id": null}', '{"tenant_id": 42}',
+    '{"tenant_id": 1.50}', '{"tenant_id": true}', '{"tenant_id": false}', '{"tenant_id": {"a": 1}}',
+    '{"tenant_id": "", "app_metadata": {"tenant_id": "t2"}}',
+    '{"app_metadata": {"tenant_id": "t3"}}', '{"app_metadata": "x"}', '{"app_metadata": [1]}',
+    '{"app_metadata": {"tenant_id": ""}}', '{"tenant_id": "\u00e9\"q"}',
+    '{"app_metadata": {"tenant_id": true}}', '{"tenant_id": null, "app_metadata": {"tenant_id": false}}',
+    '{"tenant_id": 1, "tenant_id": 2}', '{"tenant_id": "a", "tenant_id": ""}',
+    '{"tenant_id": {"bb": 1.50, "a": [1e2, -0, true, null, "x\"\u001f\\/"], "bb": 2e-1, "c": {}}}',
+    '{"tenant_id": [], "app_metadata": {"tenant_id": 7}}', '{"tenant_id": [[[1.0e1]]]}',
+    '{"tenant_id": "a\u0000b"}', '{"tenant_id": "\ud800"}', '{"tenant_id": "\ud83d\ude00"}',
+    '{"tenant_id": 01}', '{"tenant_id": 1.}', '{"tenant_id": -}', '{"tenant_id": 1e}', '{"tenant_id": +1}',
+    ' {"tenant_id":"ws"} ', '{"tenant_id": "t1"} x', '{"tenant_id": "t1",}']);
+-- numbers: large integers (the issue's two), negative ones, decimals with trailing zeros,
+-- exponents of every form, and the limits of numeric (what it cannot hold, jsonb refuses)
+INSERT INTO tenant_claims (claims)
+SELECT format(f, num)
+  FROM unnest(ARRAY['{"tenant_id": %s}', '{"app_metadata": {"tenant_id": %s}}',
+                    '{"tenant_id": "", "app_metadata": {"tenant_id": [%s]}}']) f,
+       (SELECT '12345678901234567890123456789' || d FROM generate_series(0, 9) d
+        UNION ALL SELECT '-9' || repeat('8', d) || '7' FROM generate_series(15, 40, 5) d
+        UNION ALL SELECT (2::numeric ^ 53 + d)::text FROM generate_series(-1, 1) d
+        UNION ALL SELECT m || e
+            FROM unnest(ARRAY['0', '-0', '1', '-1', '1.50', '-2.500', '0.0', '123.4500', '0.000001', '7.0']) m,
+                 unnest(ARRAY['', 'e0', 'e2', 'E+2', 'e-2', 'E-7', 'e20', 'e-20', 'e+00003']) e
+        UNION ALL SELECT unnest(ARRAY['1.7976931348623157e308', '5e-324', '1e400', '-1e-400', '4.9e-325',
+                                      '1e1000', '1e-1000', '1e-16383', '1e-16384', '0e-16384', '0.5e-16383',
+                                      '1e131071', '10e131071', '1e131072', '0e131072', '1e1073741822',
+                                      '0e1073741822', '1e1073741823', '0e-1073741823', '1e99999999999999999999'])
+       ) nums(num);
 DO $$
 DECLARE
     ctx record;
@@ -165,12 +199,7 @@ BEGIN
     END LOOP;
     -- revos.current_tenant_id() (C) against its SQL definition, over settings and claims.
     FOREACH a IN ARRAY ARRAY['', 'acme', ' ', 'é'] LOOP
-        FOREACH cl IN ARRAY ARRAY['', 'not json', '[]', '5', 'null', '{}', '{"tenant_id": "t1"}',
-                                  '{"tenant_id": ""}', '{"tenant_id": null}', '{"tenant_id": 42}',
-                                  '{"tenant_id": 1.50}', '{"tenant_id": true}', '{"tenant_id": {"a": 1}}',
-                                  '{"tenant_id": "", "app_metadata": {"tenant_id": "t2"}}',
-                                  '{"app_metadata": {"tenant_id": "t3"}}', '{"app_metadata": "x"}',
-                                  '{"app_metadata": {"tenant_id": ""}}', '{"tenant_id": "\u00e9\"q"}'] LOOP
+        FOR cl IN SELECT claims FROM tenant_claims ORDER BY n LOOP
             PERFORM set_config('app.current_tenant_id', a, false);
             PERFORM set_config('request.jwt.claims', cl, false);
             INSERT INTO tenant_outcome VALUES (a, cl, revos.current_tenant_id(), revos_ref.current_tenant_id());
@@ -191,6 +220,9 @@ SELECT 'errors|' || count(DISTINCT c) FILTER (WHERE c NOT LIKE '{%') FROM outcom
 SELECT 'sqlstates|' || string_agg(DISTINCT left(c, 5), ',' ORDER BY left(c, 5)) FILTER (WHERE c NOT LIKE '{%') FROM outcome;
 SELECT 'tenant_cases|' || count(*) || '|' || count(DISTINCT c) || '|' || count(*) FILTER (WHERE c IS DISTINCT FROM ref)
   FROM tenant_outcome;
+SELECT 'tenant_example|app=' || quote_literal(app) || ' claims=' || left(claims, 120)
+       || E'\n    C:   ' || coalesce(left(c, 120), 'NULL') || E'\n    ref: ' || coalesce(left(ref, 120), 'NULL')
+  FROM tenant_outcome WHERE c IS DISTINCT FROM ref ORDER BY claims ~ '[0-9]{20}' DESC, app, claims LIMIT 12;
 SELECT 'example|' || o.ctx || '|' || left(coalesce(k.input::text, 'NULL'), 300) || E'\n    C:   ' || left(o.c, 400)
        || E'\n    ref: ' || left(o.ref, 400)
 FROM outcome o JOIN corpus k USING (n) WHERE o.c IS DISTINCT FROM o.ref ORDER BY o.n, o.ctx LIMIT 8;

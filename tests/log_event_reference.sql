@@ -83,10 +83,34 @@ BEGIN
 END
 $$;
 
--- revos.current_tenant_id() before it became C (src/ledger/log_event.rs, current_tenant).
+-- revos.current_tenant_id() as SQL defined it before it became C (sql/releases/revos--0.1.0.sql): the
+-- claims read by jsonb (->>), never by revos's own code — the C function is compared with this, so
+-- a number keeps every digit as jsonb prints it (issue 19; before, this called the C
+-- revos.jwt_claims_tenant and compared the C parser with itself).
 CREATE FUNCTION revos_ref.current_tenant_id() RETURNS text
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT coalesce(nullif(pg_catalog.current_setting('app.current_tenant_id', true), ''),
-                revos.jwt_claims_tenant(pg_catalog.current_setting('request.jwt.claims', true)))
+DECLARE
+    v      text := nullif(current_setting('app.current_tenant_id', true), '');
+    claims text;
+    j      jsonb;
+BEGIN
+    IF v IS NOT NULL THEN
+        RETURN v;
+    END IF;
+    claims := nullif(current_setting('request.jwt.claims', true), '');
+    IF claims IS NULL THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        j := claims::jsonb;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+    IF jsonb_typeof(j) <> 'object' THEN
+        RETURN NULL;
+    END IF;
+    RETURN coalesce(nullif(j ->> 'tenant_id', ''), nullif(j -> 'app_metadata' ->> 'tenant_id', ''));
+END
 $$;

@@ -15,6 +15,7 @@ pub mod canonical;
 pub mod catalog;
 pub mod compare;
 pub mod evolve;
+pub mod jsonb_text;
 pub mod model;
 pub mod normalize;
 pub mod plan;

@@ -3,8 +3,7 @@
 //! request's JWT claims (what `revos.current_tenant_id()` falls back to). Pure; one place for the
 //! planner (`plan`), the shadow (`apply::shadow`), Citus placement and the SQL functions.
 
-use serde_json::Value;
-
+use crate::schema::jsonb_text::Doc;
 use crate::schema::model::Options;
 
 /// The tenant predicate, in the sub-select form Postgres evaluates once per statement; on Citus
@@ -32,18 +31,15 @@ pub fn citus_tenant_predicate(o: &Options) -> String {
     )
 }
 
-/// The tenant in JWT claims text (`tenant_id`, then `app_metadata.tenant_id`), read as
-/// `->>` of jsonb: strings as they are, other scalars as JSON text; null and "" are absent.
+/// The tenant in JWT claims text (`tenant_id`, then `app_metadata.tenant_id`), exactly as its SQL
+/// definition reads it: `coalesce(nullif(j ->> 'tenant_id', ''), nullif(j -> 'app_metadata' ->>
+/// 'tenant_id', ''))` with `j = claims::jsonb`, NULL when that cast fails. Strings as they are,
+/// numbers with every digit as jsonb prints them, other values as jsonb text (`jsonb_text`).
 pub fn claims_tenant(claims: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(claims).ok()?;
-    let text = |v: Option<&Value>| match v {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(other) => Some(other.to_string()),
-    };
-    let obj = v.as_object()?;
-    text(obj.get("tenant_id")).or_else(|| text(obj.get("app_metadata")?.get("tenant_id")))
+    let doc = Doc::parse(claims)?;
+    let non_empty = |t: Option<String>| t.filter(|t| !t.is_empty());
+    non_empty(doc.get_text("tenant_id"))
+        .or_else(|| non_empty(doc.get_text_in("app_metadata", "tenant_id")))
 }
 
 #[cfg(test)]
@@ -65,5 +61,36 @@ mod tests {
         assert_eq!(claims_tenant("[1]"), None);
         assert_eq!(claims_tenant(r#"{"app_metadata":"x"}"#), None);
         assert_eq!(claims_tenant(""), None);
+    }
+
+    /// Issue 19: two tenants whose ids differ in the 18th digit are two tenants (parsed as f64,
+    /// both were 1.2345678901234568e+29).
+    #[test]
+    fn claims_numbers_keep_every_digit() {
+        let a = claims_tenant(r#"{"tenant_id": 123456789012345678901234567891}"#);
+        let b = claims_tenant(r#"{"app_metadata": {"tenant_id": 123456789012345678901234567892}}"#);
+        assert_eq!(a.as_deref(), Some("123456789012345678901234567891"));
+        assert_eq!(b.as_deref(), Some("123456789012345678901234567892"));
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id": 1.50}"#).as_deref(),
+            Some("1.50")
+        );
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id": 1e2}"#).as_deref(),
+            Some("100")
+        );
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id": {"b": 1, "a": 2}}"#).as_deref(),
+            Some(r#"{"a": 2, "b": 1}"#)
+        );
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id": [], "app_metadata": [1]}"#).as_deref(),
+            Some("[]")
+        );
+        assert_eq!(
+            claims_tenant(r#"{"tenant_id": null, "app_metadata": {"tenant_id": false}}"#)
+                .as_deref(),
+            Some("false")
+        );
     }
 }
