@@ -24,6 +24,14 @@ BEGIN
 END
 $$;
 
+-- The scratch schema for the shadows of apply (src/apply/shadow.rs): when a caller may not create
+-- temporary tables (REVOKE TEMP ON DATABASE ... FROM PUBLIC), how Postgres deparses what a payload
+-- declares is read from shadow tables built here, in a subtransaction that is always rolled back.
+-- Nothing is ever kept in it; nobody has it on a search_path.
+CREATE SCHEMA revos_shadow;
+REVOKE ALL ON SCHEMA revos_shadow FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA revos_shadow TO revos_admin;
+
 -- ---------------------------------------------------------------------------------------------
 -- The migration ledger (contract section 7).
 -- ---------------------------------------------------------------------------------------------

@@ -49,5 +49,7 @@ GRANT EXECUTE ON FUNCTION revos.event_hash(revos.events) TO revos_admin;
 -- Citus (sql/citus.sql): checking the shards is for admins.
 REVOKE ALL ON FUNCTION revos.verify_shards() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.verify_shards() TO revos_admin;
+REVOKE ALL ON FUNCTION revos.property_table() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.property_table() TO revos_admin;
 REVOKE ALL ON FUNCTION revos.shard_shape(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.shard_shape(regclass) TO revos_admin;

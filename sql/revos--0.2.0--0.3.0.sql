@@ -223,3 +223,16 @@ END
 $$;
 REVOKE ALL ON FUNCTION revos.shard_shape(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.shard_shape(regclass) TO revos_admin;
+
+-- Issue 19: the scratch schema for apply's shadows when the caller has no TEMP privilege.
+CREATE SCHEMA revos_shadow;
+REVOKE ALL ON SCHEMA revos_shadow FROM PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA revos_shadow TO revos_admin;
+
+-- Issue 19: the property table.
+CREATE FUNCTION revos.property_table() RETURNS jsonb
+    IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', 'property_table_wrapper';
+COMMENT ON FUNCTION revos.property_table() IS
+    'The property table: every declared property apply compares, how it is read and compared, what a difference becomes, how it is verified.';
+REVOKE ALL ON FUNCTION revos.property_table() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.property_table() TO revos_admin;

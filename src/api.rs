@@ -190,6 +190,18 @@ fn tenant_table_pinned(name: Option<&str>, columns: Internal, options: Internal)
     }
 }
 
+/// The property table (`schema::properties`): what apply compares on an existing object, how, and
+/// what a difference becomes. Pure data; for people and for the generated mutation tests.
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.property_table() RETURNS jsonb
+    IMMUTABLE PARALLEL SAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.property_table() IS
+    'The property table: every declared property apply compares, how it is read and compared, what a difference becomes, how it is verified.';
+"#)]
+fn property_table() -> JsonB {
+    JsonB(json!(crate::schema::properties::TABLE))
+}
+
 /// The tenant in PostgREST's JWT claims (`tenant_id`, then `app_metadata.tenant_id`; empty =
 /// unset). Never raises: claims that are not a JSON object give NULL. Written in Rust so that
 /// `current_tenant_id()` needs no EXCEPTION block (a subtransaction cannot start during a

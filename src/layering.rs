@@ -16,10 +16,24 @@ use std::path::Path;
 const MAY_CALL: &[(&str, &[&str])] = &[
     (
         "api",
-        &["apply", "ledger", "citus", "schema", "privilege", "error", "ident"],
+        &[
+            "apply",
+            "ledger",
+            "citus",
+            "schema",
+            "privilege",
+            "error",
+            "ident",
+        ],
     ),
-    ("apply", &["ledger", "citus", "schema", "privilege", "error", "ident"]),
-    ("ledger", &["citus", "schema", "privilege", "error", "ident"]),
+    (
+        "apply",
+        &["ledger", "citus", "schema", "privilege", "error", "ident"],
+    ),
+    (
+        "ledger",
+        &["citus", "schema", "privilege", "error", "ident"],
+    ),
     ("citus", &["schema", "privilege", "error", "ident"]),
     ("schema", &["error", "ident"]),
     // how revos acts: the pinned search_path, another role; SPI-free, below every runtime folder

@@ -63,6 +63,14 @@ pub fn as_role<R>(role: pg_sys::Oid, f: impl FnOnce() -> R) -> R {
     })
 }
 
+/// Runs `f` as the owner of revos's ledgers (the extension's owner, a superuser): row counts that
+/// gate a change are read there, so the caller's row-level security cannot hide rows from them.
+/// Only revos-built SQL runs there (counts of rows, of NULLs, of enum labels, of built-in type
+/// conversions) — never an expression of the caller's.
+pub fn as_extension_owner<R>(f: impl FnOnce() -> R) -> R {
+    as_role(revos_relation_owner("schema_migrations"), f)
+}
+
 const RESTRICTED: i32 =
     (pg_sys::SECURITY_LOCAL_USERID_CHANGE | pg_sys::SECURITY_RESTRICTED_OPERATION) as i32;
 

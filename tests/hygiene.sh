@@ -102,8 +102,8 @@ check "bad modifiers and unknown types: unknown_type; a later apply in the same 
 applied
 1" "$out"
 
-echo "# a row count the plan needs but may not read: an envelope (rows_unreadable), not an error"
-# The table's owner revoked its own SELECT: SET NOT NULL needs the count of NULL rows.
+echo "# a row count that gates is read as the extension's owner: the caller's own privileges hide nothing"
+# The table's owner revoked its own SELECT: SET NOT NULL still gets the count of NULL rows.
 out=$(qdb "$H" - <<'SQL'
 SELECT revos.apply_schema('{"schema_version": "rc-1", "description": "x",
   "tables": [{"name": "rc_people", "columns": [{"name": "email", "type": "text"}]}]}') -> 'result' ->> 'status';
@@ -117,9 +117,7 @@ GRANT USAGE, CREATE ON SCHEMA public TO rc_owner;
 ALTER TABLE rc_people OWNER TO rc_owner;
 REVOKE SELECT ON rc_people FROM rc_owner;
 SET ROLE rc_owner;
-SELECT r -> 'result' ->> 'status', r -> 'result' -> 'validation_errors' -> 0 ->> 'code',
-       r -> 'result' -> 'validation_errors' -> 0 ->> 'path',
-       (r -> 'result' -> 'validation_errors' -> 0 ->> 'message') LIKE '%public.rc_people%42501%'
+SELECT r -> 'result' ->> 'status', r -> 'result' -> 'risks' -> 0 ->> 'code', r -> 'result' -> 'risks' -> 0 ->> 'rows'
   FROM revos.apply_schema('{"schema_version": "rc-2", "description": "x",
   "tables": [{"name": "rc_people", "columns": [{"name": "email", "type": "text", "not_null": true}]}]}') r;
 SELECT count(*) FROM pg_attribute WHERE attrelid = 'rc_people'::regclass AND attname = 'email' AND attnotnull;
@@ -127,10 +125,33 @@ RESET ROLE;
 SELECT count(*) FROM revos.schema_migrations WHERE version = 'rc-2';
 SQL
 )
-check "owner without SELECT: blocked, rows_unreadable at the table, nothing changed or recorded" "applied
-blocked|rows_unreadable|\$.tables[0]|t
+check "owner without SELECT: the NULL row is counted all the same (set_not_null, 1 row); nothing changed or recorded" "applied
+blocked|set_not_null|1
 0
 0" "$out"
+
+echo "# a row count the plan needs but cannot read: an envelope (rows_unreadable), not an error"
+# Another session holds the table past lock_timeout_ms while the NULL rows are counted.
+psql -X -q -d "$H" -c "BEGIN" -c "LOCK TABLE rc_people IN ACCESS EXCLUSIVE MODE" -c "SELECT pg_sleep(8)" -c "COMMIT" \
+  >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 50); do
+  [ "$(qdb "$H" "SELECT count(*) FROM pg_locks WHERE relation = 'rc_people'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+  sleep 0.1
+done
+out=$(qdb "$H" - <<'SQL'
+SET statement_timeout = '5s';
+SELECT r -> 'result' ->> 'status', r -> 'result' -> 'validation_errors' -> 0 ->> 'code',
+       r -> 'result' -> 'validation_errors' -> 0 ->> 'path',
+       (r -> 'result' -> 'validation_errors' -> 0 ->> 'message') LIKE '%public.rc_people%55P03%'
+  FROM revos.apply_schema('{"schema_version": "rc-3", "description": "x", "options": {"lock_timeout_ms": 300},
+  "tables": [{"name": "rc_people", "columns": [{"name": "email", "type": "text", "not_null": true}]}]}') r;
+SELECT count(*) FROM revos.schema_migrations WHERE version = 'rc-3';
+SQL
+)
+check "a count past lock_timeout_ms: blocked, rows_unreadable at the table, nothing recorded" "blocked|rows_unreadable|\$.tables[0]|t
+0" "$out"
+kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; holder=
 
 echo "# waiting for the apply lock is bounded by lock_timeout_ms: an envelope, not an error"
 psql -X -q -d "$H" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($((0x7265766f73)))" -c "SELECT pg_sleep(8)" -c "COMMIT" \

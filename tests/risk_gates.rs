@@ -458,3 +458,187 @@ fn check_change_alone() {
         }),
     });
 }
+
+/// Another primary key declared over an existing one: blocked; allowed, the key is replaced.
+#[test]
+fn primary_key_change_alone() {
+    let t = |pk: Value, version: &str| {
+        payload(
+            version,
+            json!({"tables": [{"name": "items", "primary_key": pk, "columns": [
+                {"name": "id", "type": "uuid", "not_null": true, "default": "gen_random_uuid()"},
+                {"name": "code", "type": "text", "not_null": true}]}]}),
+        )
+    };
+    gate(Case {
+        db: "gate_primary_key_change",
+        v1: t(json!(["id"]), "1"),
+        setup: rows(", code", ", 'c' || g"),
+        v2: t(json!(["code"]), "2"),
+        code: "primary_key_change",
+        path: "tables[0].primary_key",
+        rows: None,
+        allowed: Allowed::Applies(|c| {
+            assert_eq!(
+                text(c, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'items'::regclass AND contype = 'p'").as_deref(),
+                Some("PRIMARY KEY (code)")
+            );
+            assert_eq!(count(c, "SELECT count(*) FROM items"), 30);
+        }),
+    });
+}
+
+/// The same labels declared in another order: blocked; allowed, the type is recreated in the
+/// declared order and every row keeps its label.
+#[test]
+fn enum_order_alone() {
+    let enums = |values: Value| json!([{"name": "mood", "values": values}]);
+    let tables = json!([items(json!([{"name": "mood", "type": "mood"}]))]);
+    gate(Case {
+        db: "gate_enum_order",
+        v1: payload(
+            "1",
+            json!({"enums": enums(json!(["happy", "sad"])), "tables": tables}),
+        ),
+        setup: rows(
+            ", mood",
+            ", CASE WHEN g % 3 = 0 THEN 'sad' ELSE 'happy' END::mood",
+        ),
+        v2: payload(
+            "2",
+            json!({"enums": enums(json!(["sad", "happy"])), "tables": tables}),
+        ),
+        code: "enum_order",
+        path: "enums[0].values",
+        rows: None,
+        allowed: Allowed::Applies(|c| {
+            assert_eq!(
+                text(c, "SELECT string_agg(enumlabel::text, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'mood'::regtype").as_deref(),
+                Some("sad,happy")
+            );
+            assert_eq!(
+                text(c, "SELECT string_agg(mood::text || '=' || n, ',' ORDER BY mood) FROM (SELECT mood, count(*) AS n FROM items GROUP BY mood) s").as_deref(),
+                Some("sad=10,happy=20")
+            );
+        }),
+    });
+}
+
+/// A declared check that is NOT VALID with rows violating it: blocked with their count. Allowed,
+/// nothing can make it valid without changing those rows (revos never deletes them): it stays
+/// NOT VALID and verification says so (`not_validated`), the rest of the version applies.
+#[test]
+fn not_validated_alone() {
+    let v = |version: &str| {
+        payload(
+            version,
+            json!({"tables": [items(json!([{"name": "qty", "type": "integer", "check": "qty >= 0"}]))]}),
+        )
+    };
+    let mut c = fresh_db("gate_not_validated");
+    assert_eq!(status(&apply(&mut c, &v("1"))), "applied");
+    c.batch_execute(&format!(
+        "{} ALTER TABLE items DROP CONSTRAINT ck_items_qty;
+         UPDATE items SET qty = -1 WHERE qty <= 4;
+         ALTER TABLE items ADD CONSTRAINT ck_items_qty CHECK (qty >= 0) NOT VALID;",
+        rows(", qty", ", g")
+    ))
+    .unwrap();
+    let (cat, rows) = (catalog(&mut c), data(&mut c));
+    let env = apply(&mut c, &v("2"));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    assert_eq!(
+        risks(&env),
+        [(
+            "not_validated".to_string(),
+            "tables[0].columns[0].check".to_string(),
+            Some(4)
+        )],
+        "{env:#}"
+    );
+    assert_eq!((catalog(&mut c), data(&mut c)), (cat.clone(), rows.clone()));
+    assert_eq!(ledger(&mut c, "2").1, 0);
+    let env = apply(&mut c, &allow(v("2")));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let nv = env["result"]["verification"]["not_validated"].to_string();
+    assert!(nv.contains("ck_items_qty"), "{env:#}");
+    assert_eq!(
+        (catalog(&mut c), data(&mut c)),
+        (cat, rows),
+        "kept as it was"
+    );
+    // and once the rows are fixed, the next version validates it
+    c.batch_execute("UPDATE items SET qty = 0 WHERE qty < 0")
+        .unwrap();
+    let env = apply(&mut c, &v("3"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT convalidated::text FROM pg_constraint WHERE conname = 'ck_items_qty'"
+        )
+        .as_deref(),
+        Some("true")
+    );
+}
+
+/// A property that cannot be compared (here: a caller who may neither create temporary tables
+/// nor build in revos_shadow, so no declared form can be deparsed) blocks; the risks are
+/// `cannot_compare` and nothing else, one per property, naming it and why. Allowed, the declared
+/// forms are applied and verification lists what it could not compare — never counted as equal.
+#[test]
+fn cannot_compare_alone() {
+    let v = |version: &str| {
+        payload(
+            version,
+            json!({"tables": [items(json!([{"name": "qty", "type": "integer", "default": "1"}]))]}),
+        )
+    };
+    let mut c = fresh_db("gate_cannot_compare");
+    assert_eq!(status(&apply(&mut c, &v("1"))), "applied");
+    ensure_role(&mut c, "gate_caller", "");
+    c.batch_execute(&format!(
+        "{} ALTER TABLE items ALTER COLUMN qty SET DEFAULT 5;
+         GRANT revos_admin TO gate_caller; GRANT CREATE ON SCHEMA public TO gate_caller;
+         ALTER TABLE items OWNER TO gate_caller;
+         REVOKE TEMP ON DATABASE gate_cannot_compare FROM PUBLIC;
+         REVOKE CREATE ON SCHEMA revos_shadow FROM revos_admin;",
+        rows(", qty", ", g")
+    ))
+    .unwrap();
+    let (cat, rows) = (catalog(&mut c), data(&mut c));
+    let mut caller = connect_as("gate_cannot_compare", "gate_caller");
+    let env = apply(&mut caller, &v("2"));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    let found = risks(&env);
+    assert!(!found.is_empty(), "{env:#}");
+    assert!(
+        found.iter().all(|r| r.0 == "cannot_compare"),
+        "only cannot_compare: {found:?}"
+    );
+    let text_of = env["result"]["risks"].to_string();
+    for want in [
+        "column.default",
+        "index",
+        "policy.tenant",
+        "temporary tables",
+    ] {
+        assert!(text_of.contains(want), "{want}: {text_of}");
+    }
+    assert_eq!((catalog(&mut c), data(&mut c)), (cat.clone(), rows.clone()));
+    assert_eq!(ledger(&mut c, "2").1, 0);
+    let env = apply(&mut caller, &allow(v("2")));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert!(
+        env["result"]["verification"]["unverified"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{env:#}"
+    );
+    assert_eq!(
+        text(&mut c, "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef WHERE adrelid = 'items'::regclass AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'items'::regclass AND attname = 'qty')").as_deref(),
+        Some("1"),
+        "the declared default, applied"
+    );
+    assert_eq!(data(&mut c), rows);
+}

@@ -294,6 +294,13 @@ fn existing_tables_are_diffed_and_risky_changes_blocked() {
     assert_eq!(text(&mut c, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'patients'::regclass AND attname = 'phone'").as_deref(), Some("text"));
     let mut v3 = v3;
     v3["options"] = json!({"allow_destructive": true});
+    // without `using`, Postgres's assignment conversion: text has none to bigint, so it refuses
+    // (42804) and nothing changes — revos never writes an explicit cast of its own
+    let env = apply(&mut c, &v3);
+    assert_eq!(status(&env), "failed", "{env:#}");
+    assert_eq!(env["result"]["error"]["sqlstate"], "42804", "{env:#}");
+    assert_eq!(text(&mut c, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'patients'::regclass AND attname = 'phone'").as_deref(), Some("text"));
+    v3["tables"][0]["columns"][1]["using"] = json!("phone::bigint");
     assert_eq!(status(&apply(&mut c, &v3)), "applied");
     assert_eq!(text(&mut c, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'patients'::regclass AND attname = 'phone'").as_deref(), Some("bigint"));
     assert_eq!(

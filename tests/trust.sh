@@ -170,6 +170,29 @@ SQL
 check "apply's own DDL is not drift; DDL right after it, same transaction, is" "applied
 schema_migration_applied,schema_drift_detected:ALTER TABLE" "$out"
 
+echo "# only revos's planned DDL is exempt: DDL a caller's trigger runs during revos's backfill UPDATE is drift"
+# A tenant retrofit backfills the existing rows with an UPDATE (a planned step, but not a DDL command:
+# nothing is announced for it). The owner's own row trigger on that table alters another managed
+# table's tenant policy meanwhile: that must be recorded, as any DDL outside revos's own statements.
+out=$(qdb "$T" - <<'SQL'
+SET ROLE trust_owner;
+CREATE TABLE public.bf_legacy (note text);
+INSERT INTO public.bf_legacy VALUES ('a'), ('b');
+CREATE FUNCTION public.bf_sneak() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN EXECUTE 'ALTER POLICY revos_tenant_isolation ON public.t_owned USING (true)'; RETURN NEW; END $$;
+CREATE TRIGGER bf_sneak BEFORE UPDATE ON public.bf_legacy FOR EACH ROW EXECUTE FUNCTION public.bf_sneak();
+SELECT revos.tenant_table('bf_legacy', '[]', '{"backfill_tenant": "5b0b3c4e-9a4e-4a57-9d47-8f1f4f1f4f1f"}') -> 'result' ->> 'status';
+RESET ROLE;
+SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'
+   AND payload->>'command_tag' = 'ALTER POLICY' AND payload->>'table' = 't_owned';
+ALTER POLICY revos_tenant_isolation ON public.t_owned
+  USING (tenant_id OPERATOR(pg_catalog.=) (SELECT revos.current_tenant_id()::uuid))
+  WITH CHECK (tenant_id OPERATOR(pg_catalog.=) (SELECT revos.current_tenant_id()::uuid));
+SQL
+)
+check "tenant_table applies, and the trigger's ALTER POLICY is recorded (once per backfilled row)" "applied
+2" "$out"
+
 echo "# a superuser's misattached trigger functions refuse to run (TG_RELID)"
 expect_error_db "schema_migration_event() on another table" 42501 "trigger of revos.schema_migrations only" "$T" \
   "CREATE TABLE public.su_mig ($MIG_COLS)" \

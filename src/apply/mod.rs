@@ -46,7 +46,7 @@ use crate::schema::spec::{
 };
 use crate::schema::steps::Plan;
 use crate::schema::validate::validate;
-use crate::schema::verify::{verify, Verification};
+use crate::schema::verify::{verify_with, Verification};
 use pg_catalog::{subtransaction, PgCatalog};
 
 /// Key of the transaction-level advisory lock that serializes schema changes ('revos').
@@ -264,7 +264,24 @@ fn decide_locked(
     }
     // Only now is the catalog needed (a noop or conflict never reads it): one query for all
     // tables, their old names and the tables to drop.
-    cat.preload(&catalog::catalog_keys(&schema));
+    if let Err(e) = cat.preload(&catalog::catalog_keys(&schema)) {
+        // another session held a table past lock_timeout: failed as the DDL would have, named
+        if mode == Mode::Plan {
+            return failed_before_planning(e);
+        }
+        let outputs = plan_outputs(&schema, &Plan::default(), &hash);
+        let nothing = Plan::default();
+        return execute_and_record(
+            &schema,
+            &nothing,
+            outputs,
+            &hash,
+            payload_hash,
+            env,
+            run_id,
+            Some(e),
+        );
+    }
     let (more, mut state) = validate(&mut schema, &cat);
     issues.extend(more);
     let evolution = evolve::evolve(&schema, &mut state);
@@ -288,10 +305,39 @@ fn decide_locked(
         // plan_schema shows the whole plan, risks included: nothing runs either way.
         return planned(&schema, &p, outputs, risks);
     }
-    if !risks.is_empty() && !schema.options.allow_destructive {
+    // Another session held a table past lock_timeout while its live forms were read: the apply
+    // fails as the DDL would have (55P03, recorded), naming the table — not "cannot compare".
+    let waited = lock_timed_out(&state);
+    if waited.is_none() && !risks.is_empty() && !schema.options.allow_destructive {
         return blocked(vec![], risks);
     }
-    execute_and_record(&schema, &p, outputs, &hash, payload_hash, env, run_id)
+    execute_and_record(
+        &schema,
+        &p,
+        outputs,
+        &hash,
+        payload_hash,
+        env,
+        run_id,
+        waited,
+    )
+}
+
+/// The first table whose live forms could not be read because another session held it past
+/// lock_timeout: the error to record (message naming the table, 55P03).
+fn lock_timed_out(state: &crate::schema::catalog::CatalogState) -> Option<(String, String)> {
+    let mut waited: Vec<(&(String, String), &String)> = state
+        .tables
+        .iter()
+        .filter_map(|(k, sn)| sn.unreadable.as_ref().map(|why| (k, why)))
+        .filter(|(_, why)| why.contains("(SQLSTATE 55P03)"))
+        .collect();
+    waited.sort();
+    let ((schema, table), why) = waited.first()?;
+    Some((
+        format!("{schema}.{table} was locked by another session past lock_timeout_ms: {why}"),
+        "55P03".to_string(),
+    ))
 }
 
 /// Idempotency: the version's ledger row decides before anything else is looked at — the same
@@ -388,7 +434,8 @@ fn planned(
 }
 
 /// Runs the plan under its savepoint, verifies, and writes the ledger row: `applied`, or
-/// `failed` (rolled back, with the message and SQLSTATE).
+/// `failed` (rolled back, with the message and SQLSTATE; `preempted`: nothing ran, for that
+/// error).
 fn execute_and_record(
     schema: &crate::schema::model::Schema,
     p: &Plan,
@@ -397,10 +444,14 @@ fn execute_and_record(
     payload_hash: &str,
     env: &Envelope,
     run_id: &str,
+    preempted: Option<(String, String)>,
 ) -> Outcome {
     let checksum = p.checksum();
     let t0 = Instant::now();
-    let result = execute(schema, p);
+    let result = match preempted {
+        Some(e) => Err(e),
+        None => execute(schema, p),
+    };
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let metadata = json!({
         "table_count": schema.tables.len(),
@@ -444,7 +495,9 @@ fn execute_and_record(
             outputs.insert("migration_log_id".into(), json!(id));
             o.extra.insert(
                 "verification".into(),
-                json!({"ok": verification.ok, "objects_checked": verification.objects_checked}),
+                json!({"ok": verification.ok, "objects_checked": verification.objects_checked,
+                       "unverified": verification.unverified,
+                       "not_validated": verification.not_validated}),
             );
             o
         }
@@ -496,6 +549,17 @@ fn apply_lock(timeout_ms: u64) -> Result<(), (String, String)> {
     });
     set_local("lock_timeout", saved.as_deref().unwrap_or("0"));
     r
+}
+
+/// plan_schema could not read the catalog (another session held a table past lock_timeout):
+/// `failed`, with the error naming the tables; nothing recorded.
+fn failed_before_planning((message, sqlstate): (String, String)) -> Outcome {
+    let mut o = Outcome::new(Status::Failed, format!("Nothing was planned: {message}"));
+    o.extra.insert(
+        "error".into(),
+        json!({"message": message, "sqlstate": sqlstate}),
+    );
+    o
 }
 
 /// Another schema change held the apply lock past lock_timeout_ms: nothing ran, nothing is
@@ -695,17 +759,21 @@ fn execute(
         subtransaction(|| {
             Spi::connect_mut(|c| {
                 for step in &p.steps {
-                    let run = || c.update(step.sql.as_str(), None, &[]).map(|_| ());
+                    let mut run = || c.update(step.sql.as_str(), None, &[]).map(|_| ());
                     if matches!(step.kind, "distributed_table" | "reference_table") {
                         writer::own_call(run)?;
-                    } else {
+                    } else if is_ddl(&step.sql) {
                         writer::own_statement(run)?;
+                    } else {
+                        // not a DDL command (a backfill's UPDATE, a setting): nothing to exempt,
+                        // and DDL a trigger of the caller's runs meanwhile is captured
+                        run()?;
                     }
                 }
                 Ok::<_, pgrx::spi::Error>(())
             })
             .unwrap_or_else(|e| pgrx::error!("{e}"));
-            let v = verify_catalog(schema, &p.declared);
+            let v = verify_catalog(schema, p);
             if !v.ok {
                 pgrx::ereport!(
                     ERROR,
@@ -731,11 +799,24 @@ fn execute(
     result
 }
 
+/// Whether a planned statement is a DDL command (the only kind the drift capture sees, so the
+/// only kind announced as revos's own).
+fn is_ddl(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .split(|c: char| c.is_whitespace())
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    matches!(
+        first.as_str(),
+        "CREATE" | "ALTER" | "DROP" | "COMMENT" | "GRANT" | "REVOKE"
+    )
+}
+
 /// Reads back every table and enum of the schema and compares (see `verify`).
-fn verify_catalog(
-    schema: &crate::schema::model::Schema,
-    declared: &HashMap<(String, String), crate::schema::model::Declared>,
-) -> Verification {
+fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verification {
+    let declared = &p.declared;
     // the payload's tables, and the old names and dropped tables that must be gone
     let keys = catalog::catalog_keys(schema);
     let schemas: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
@@ -744,10 +825,19 @@ fn verify_catalog(
     // before): a table created by this apply is compared by structure (compare::index_matches).
     let index_defs: Vec<bool> = keys.iter().map(|k| declared.contains_key(k)).collect();
     let mut tables = pg_catalog::load_snapshots_with(&schemas, &names, None, true, &index_defs);
-    // compared with the forms the plan compared with (the same deparse of the spec)
-    for (k, d) in declared {
+    // compared with the forms the plan compared with (the same deparse of the spec); a table
+    // whose forms could not be deparsed stays "cannot compare", with the plan's reason
+    for (k, why) in &p.existed {
         if let Some(sn) = tables.get_mut(k) {
-            sn.declared = Some(d.clone());
+            sn.declared = declared.get(k).cloned();
+            sn.unreadable = if sn.declared.is_some() {
+                None
+            } else {
+                Some(
+                    why.clone()
+                        .unwrap_or_else(|| "the declared forms were not deparsed".into()),
+                )
+            };
         }
     }
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
@@ -760,7 +850,11 @@ fn verify_catalog(
             );
         }
     }
-    let mut v = verify(schema, &tables, &enums);
+    let cx = crate::schema::verify::Context {
+        existed: p.existed.keys().cloned().collect(),
+        allow_destructive: schema.options.allow_destructive,
+    };
+    let mut v = verify_with(schema, &tables, &enums, &cx);
     if schema.options.citus {
         let (n, mismatches) = distribute::verify_placement(schema, &citus_state());
         v.objects_checked += n;

@@ -88,21 +88,35 @@ impl PgCatalog {
     }
 
     /// Loads the snapshots of many tables with one query (missing tables are remembered as such).
-    pub fn preload(&self, keys: &[(String, String)]) {
+    /// Deparsing a check opens its table, so another session holding one past lock_timeout makes
+    /// the read fail: Err is that error (message naming the tables, SQLSTATE), as a value.
+    pub fn preload(&self, keys: &[(String, String)]) -> Result<(), (String, String)> {
         let todo: Vec<&(String, String)> = keys
             .iter()
             .filter(|k| !self.cache.borrow().contains_key(*k))
             .collect();
         if todo.is_empty() {
-            return;
+            return Ok(());
         }
         let schemas: Vec<String> = todo.iter().map(|k| k.0.clone()).collect();
         let names: Vec<String> = todo.iter().map(|k| k.1.clone()).collect();
-        let found = load_snapshots(&schemas, &names, Some(&self.tenant_column), false);
+        let found =
+            subtransaction(|| load_snapshots(&schemas, &names, Some(&self.tenant_column), false))
+                .map_err(|(message, sqlstate)| {
+                let tables: Vec<String> = todo.iter().map(|k| format!("{}.{}", k.0, k.1)).collect();
+                (
+                    format!(
+                        "reading the catalog of {} failed: {message}",
+                        tables.join(", ")
+                    ),
+                    sqlstate,
+                )
+            })?;
         let mut cache = self.cache.borrow_mut();
         for k in todo {
             cache.insert(k.clone(), found.get(k).cloned());
         }
+        Ok(())
     }
 
     pub fn forget(&self) {
@@ -121,19 +135,53 @@ impl PgCatalog {
                 q(c)
             ),
         };
-        Spi::get_one::<i64>(&sql)
+        owner_view(schema, table, || Spi::get_one::<i64>(&sql))
             .unwrap_or_else(|e| {
                 pgrx::error!("revos: counting rows of {schema}.{table} failed: {e}")
             })
             .unwrap_or(0)
     }
 
+    /// The rows whose value the conversion `from` -> `to` changes: converted and back, the value
+    /// differs (rounding, truncation); `timestamptz` <-> `timestamp`: every value (its meaning
+    /// depends on the TimeZone setting). Between built-in types it is read as the extension's
+    /// owner (the casts are Postgres's own); a user type's conversion is read as the caller.
+    fn count_changed_now(
+        &self,
+        schema: &str,
+        table: &str,
+        column: &str,
+        from: &str,
+        to: &str,
+    ) -> i64 {
+        let q = crate::ident::quote_ident;
+        let col = q(column);
+        let zone = ["timestamp with time zone", "timestamp without time zone"];
+        let changed = if zone.contains(&from) && zone.contains(&to) {
+            "true".to_string()
+        } else {
+            format!("(({col})::{to})::{from} IS DISTINCT FROM {col}")
+        };
+        let sql = format!(
+            "SELECT pg_catalog.count(*) FROM {}.{} WHERE {col} IS NOT NULL AND {changed}",
+            q(schema),
+            q(table)
+        );
+        let builtin = |t: &str| !t.contains("\".\"");
+        let count = || Spi::get_one::<i64>(&sql);
+        let n = if builtin(from) && builtin(to) {
+            owner_view(schema, table, count)
+        } else {
+            count()
+        };
+        n.unwrap_or_else(|e| pgrx::error!("revos: counting changed values failed: {e}"))
+            .unwrap_or(0)
+    }
+
     fn enum_usage_now(&self, schema: &str, name: &str, removed: &[String]) -> Vec<EnumUse> {
         // Defaults are deparsed schema-qualified (search_path = pg_catalog), so the same text
         // names the recreated type.
-        let saved: Option<String> =
-            Spi::get_one("SELECT current_setting('search_path')").unwrap_or(None);
-        let _ = Spi::run("SELECT set_config('search_path', 'pg_catalog', true)");
+        let saved = with_catalog_search_path();
         let cols: Result<Vec<(String, String, String, bool, Option<String>)>, pgrx::spi::Error> =
             Spi::connect(|c| {
                 let t = c.select(
@@ -162,23 +210,29 @@ impl PgCatalog {
                 }
                 Ok(out)
             });
-        let _ = Spi::run_with_args(
-            "SELECT set_config('search_path', $1, true)",
-            &[saved.unwrap_or_default().into()],
-        );
+        restore_search_path(saved);
         let cols = cols.unwrap_or_else(|e| pgrx::error!("revos: reading enum usage failed: {e}"));
         let q = crate::ident::quote_ident;
         cols.into_iter()
             .map(|(s, t, col, array, default)| {
                 let test = if array {
-                    format!("{}::text[] && $1", q(&col))
+                    format!("{}::pg_catalog.text[] OPERATOR(pg_catalog.&&) $1", q(&col))
                 } else {
-                    format!("{}::text = ANY($1)", q(&col))
+                    format!(
+                        "{}::pg_catalog.text OPERATOR(pg_catalog.=) ANY($1)",
+                        q(&col)
+                    )
                 };
-                let sql = format!("SELECT count(*) FROM {}.{} WHERE {test}", q(&s), q(&t));
-                let rows = Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()])
-                    .unwrap_or_else(|e| pgrx::error!("revos: counting enum values failed: {e}"))
-                    .unwrap_or(0);
+                let sql = format!(
+                    "SELECT pg_catalog.count(*) FROM {}.{} WHERE {test}",
+                    q(&s),
+                    q(&t)
+                );
+                let rows = owner_view(&s, &t, || {
+                    Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()])
+                })
+                .unwrap_or_else(|e| pgrx::error!("revos: counting enum values failed: {e}"))
+                .unwrap_or(0);
                 EnumUse {
                     schema: s,
                     table: t,
@@ -202,6 +256,37 @@ impl Catalog for PgCatalog {
             .borrow_mut()
             .insert(type_text.to_string(), resolved.clone());
         resolved
+    }
+
+    fn resolve_collation(&self, text: &str) -> Result<String, String> {
+        let (schema, name) = match text.split_once('.') {
+            Some((s, n)) => (s.trim_matches('"'), n.trim_matches('"')),
+            None => ("pg_catalog", text.trim_matches('"')),
+        };
+        let found: Option<String> = Spi::get_one_with_args(
+            "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.collname)
+               FROM pg_catalog.pg_collation c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.collnamespace
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.collname OPERATOR(pg_catalog.=) $2
+                AND c.collencoding IN (-1, pg_catalog.pg_char_to_encoding(pg_catalog.getdatabaseencoding()))
+              LIMIT 1",
+            &[schema.into(), name.into()],
+        )
+        .map_err(|e| e.to_string())?;
+        found.ok_or_else(|| {
+            format!("no collation {name:?} in schema {schema:?} for this database's encoding")
+        })
+    }
+
+    fn count_changed(
+        &self,
+        schema: &str,
+        table: &str,
+        column: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<i64, String> {
+        rolled_back(|| self.count_changed_now(schema, table, column, from, to))
+            .map_err(|(message, sqlstate)| format!("{message} (SQLSTATE {sqlstate})"))
     }
 
     fn check_expression(&self, expr: &str) -> Result<(), String> {
@@ -260,7 +345,9 @@ impl Catalog for PgCatalog {
 
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot> {
         let key = (schema.to_string(), name.to_string());
-        self.preload(std::slice::from_ref(&key));
+        if let Err((message, sqlstate)) = self.preload(std::slice::from_ref(&key)) {
+            pgrx::error!("revos: {message} (SQLSTATE {sqlstate})");
+        }
         self.cache.borrow().get(&key).cloned().flatten()
     }
 
@@ -357,7 +444,12 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                             WHEN a.attgenerated = '' THEN pg_catalog.pg_get_expr(ad.adbin, 0)
                             WHEN $3 THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
                        (SELECT ds.description FROM pg_catalog.pg_description ds
-                         WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = a.attnum))
+                         WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = a.attnum),
+                       a.attidentity::text,
+                       CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) tt.typcollation THEN
+                         (SELECT pg_catalog.quote_ident(cn.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(cl.collname)
+                            FROM pg_catalog.pg_collation cl JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.collnamespace
+                           WHERE cl.oid = a.attcollation) END)
                        ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a
                 JOIN pg_catalog.pg_type tt ON tt.oid = a.atttypid
@@ -373,7 +465,8 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                        i.indpred IS NOT NULL,
                        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint ico WHERE ico.conindid = i.indexrelid AND ico.conrelid = c.oid),
                        CASE WHEN $3 AND want.index_defs THEN (SELECT pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') + 1)
-                          FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END))
+                          FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END,
+                       i.indisvalid))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
   'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text,
@@ -386,7 +479,11 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                             JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.confrelid AND fa.attnum = k.attnum),
                          co.confdeltype::text, co.confupdtype::text,
                          (SELECT coalesce(jsonb_agg(fa.attname::text ORDER BY k.ord), '[]') FROM unnest(co.confdelsetcols) WITH ORDINALITY k(attnum, ord)
-                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum)) END))
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
+                         co.confmatchtype::text) END,
+                       (SELECT coalesce(jsonb_agg(ka.attname::text ORDER BY k.ord), '[]') FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
+                          JOIN pg_catalog.pg_attribute ka ON ka.attrelid = co.conrelid AND ka.attnum = k.attnum),
+                       co.convalidated, co.condeferrable, co.condeferred))
                 FROM pg_catalog.pg_constraint co
                 LEFT JOIN pg_catalog.pg_class fc ON fc.oid = co.confrelid
                 LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
@@ -398,7 +495,11 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                        (SELECT coalesce(jsonb_agg(CASE WHEN r.role = 0 THEN 'public' ELSE pr.rolname::text END ORDER BY 1), '[]')
                           FROM unnest(p.polroles) AS r(role) LEFT JOIN pg_catalog.pg_roles pr ON pr.oid = r.role)))
                 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
-  'triggers', coalesce((SELECT jsonb_agg(t.tgname::text) FROM pg_catalog.pg_trigger t
+  'triggers', coalesce((SELECT jsonb_agg(jsonb_build_array(t.tgname::text,
+                       pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid),
+                                          ' ON ' OPERATOR(pg_catalog.||) c.oid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.||) ' ',
+                                          ' ON <table> ')))
+                FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
 FROM unnest($1::text[], $2::text[], $4::boolean[]) AS want(schema_name, table_name, index_defs)
 JOIN pg_catalog.pg_namespace n ON n.nspname = want.schema_name
@@ -472,16 +573,47 @@ fn table_has_rows(schema: &str, name: &str) -> bool {
         crate::ident::quote_ident(schema),
         crate::ident::quote_ident(name)
     );
-    Spi::get_one::<bool>(&sql).ok().flatten().unwrap_or(false)
+    // as the extension's owner: the caller's row-level security must not hide the rows that
+    // decide whether a tenant backfill is required
+    owner_view(schema, name, || Spi::get_one::<bool>(&sql))
+        .ok()
+        .flatten()
+        .unwrap_or(false)
 }
 
-/// Sets `search_path = pg_catalog` for this transaction and returns the previous value: under it
-/// Postgres deparses every name outside pg_catalog schema-qualified.
+/// Runs a count of revos's own on `schema.table` as the extension's owner, so that the caller's
+/// row-level security hides no row from it — unless the table has a foreign table among its
+/// partitions or children (reading it as the owner would use the owner's user mapping on a
+/// remote server): then as the caller.
+fn owner_view<R>(schema: &str, table: &str, f: impl FnOnce() -> R) -> R {
+    let foreign: bool = Spi::get_one_with_args(
+        "WITH RECURSIVE t(oid) AS (
+             SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2
+             UNION
+             SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent OPERATOR(pg_catalog.=) t.oid)
+         SELECT EXISTS (SELECT 1 FROM t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid
+                         WHERE c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::\"char\"[]))",
+        &[schema.into(), table.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(true);
+    if foreign {
+        f()
+    } else {
+        crate::privilege::as_extension_owner(f)
+    }
+}
+
+/// Sets `search_path = pg_catalog, pg_temp` for this transaction and returns the previous value:
+/// under it Postgres deparses every name outside pg_catalog schema-qualified (pg_temp explicitly
+/// last, so a temporary table or domain named like a catalog or a core type changes nothing).
 pub fn with_catalog_search_path() -> Option<String> {
     let saved: Option<String> = Spi::get_one("SELECT pg_catalog.current_setting('search_path')")
         .ok()
         .flatten();
-    Spi::run("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
+    Spi::run("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
         .unwrap_or_else(|e| pgrx::error!("revos: setting search_path failed: {e}"));
     saved
 }
@@ -528,6 +660,8 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                     default: if generated { None } else { os(&c[5]) },
                     expression: if generated { os(&c[5]) } else { None },
                     comment: os(&c[6]),
+                    identity: c[7].as_str().and_then(|x| x.chars().next()),
+                    collation: os(&c[8]),
                 }
             })
             .collect(),
@@ -541,6 +675,7 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                 partial: b(&i[4]),
                 constraint: b(&i[5]),
                 definition: os(&i[6]),
+                invalid: i[7].as_bool() == Some(false),
             })
             .collect(),
         constraints: arr("constraints")
@@ -557,7 +692,12 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                     on_delete: ch(&f[4]),
                     on_update: ch(&f[5]),
                     delete_set_columns: names(&f[6]),
+                    match_type: ch(&f[7]),
                 }),
+                columns: names(&c[4]),
+                not_valid: c[5].as_bool() == Some(false),
+                deferrable: b(&c[6]),
+                deferred: b(&c[7]),
             })
             .collect(),
         policies: arr("policies")
@@ -571,8 +711,13 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                 roles: names(&p[5]),
             })
             .collect(),
-        triggers: arr("triggers").iter().map(s).collect(),
+        triggers: arr("triggers").iter().map(|t| s(&t[0])).collect(),
+        trigger_defs: arr("triggers")
+            .iter()
+            .map(|t| (s(&t[0]), s(&t[1])))
+            .collect(),
         has_rows: false,
         declared: None,
+        unreadable: None,
     }
 }

@@ -29,7 +29,9 @@ use crate::schema::model::*;
 use crate::schema::plan::col_list;
 use crate::schema::tenancy::tenant_predicate;
 
-/// Fills `declared` of every existing table of the schema in `state`.
+/// Fills `declared` of every existing table of the schema in `state`; where the declared forms
+/// or the live expressions cannot be read, `unreadable` says why (every comparison that needs
+/// them is then "cannot compare", never equal).
 pub fn declare(s: &Schema, state: &mut CatalogState) {
     let existing: Vec<(usize, &Table)> = s
         .tables
@@ -49,62 +51,114 @@ pub fn declare(s: &Schema, state: &mut CatalogState) {
                 .contains_key(&(e.schema.as_str().to_string(), e.name.as_str().to_string()))
         })
         .collect();
-    // The shadows are revos's own DDL (pg_temp, always rolled back): each statement is announced
+    let place = shadow_place();
+    // The shadows are revos's own DDL (always rolled back): each statement is announced
     // (`own_statement`), so the drift capture skips it like apply's DDL (its workers cost ~2 ms
     // per shadow otherwise) and still records any other DDL that runs meanwhile.
-    let found = {
-        rolled_back(|| {
-            let mut live = vec![];
-            for (_, t) in &existing {
-                if let Ok(Some(x)) = subtransaction(|| live_expressions(t)) {
-                    live.push((t.key(), x));
-                }
-            }
-            for e in &new_enums {
-                let vals = e
-                    .values
-                    .iter()
-                    .map(|v| crate::ident::quote_literal(v))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                try_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", e.schema));
-                try_sql(&format!(
-                    "CREATE TYPE {}.{} AS ENUM ({vals})",
-                    e.schema, e.name
-                ));
-            }
-            let built = existing
+    let found = rolled_back(|| {
+        let live: Vec<_> = existing
+            .iter()
+            .map(|(_, t)| (t.key(), read_live(t)))
+            .collect();
+        let Ok(place) = &place else {
+            return (live, vec![]);
+        };
+        for e in &new_enums {
+            let vals = e
+                .values
                 .iter()
-                .filter_map(|(i, t)| shadow_of(s, *i, t).map(|(rel, ix)| (t.key(), rel, ix)))
-                .collect::<Vec<_>>();
-            (live, deparse_all(built))
-        })
-    }
-    .unwrap_or_default();
-    let (live, declared) = found;
-    // Only a table whose generated expressions and policies could be read (not locked by
-    // another session past lock_timeout) is compared by its deparsed forms.
-    for (key, (generated, policies, indexes)) in live {
+                .map(|v| crate::ident::quote_literal(v))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = try_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", e.schema));
+            let _ = try_sql(&format!(
+                "CREATE TYPE {}.{} AS ENUM ({vals})",
+                e.schema, e.name
+            ));
+        }
+        let built = existing
+            .iter()
+            .map(|(i, t)| (t.key(), shadow_of(s, place, *i, t)))
+            .collect::<Vec<_>>();
+        (live, deparse_all(built))
+    });
+    let mut failure = place.clone().err();
+    let (live, declared) = found.unwrap_or_else(|(msg, state)| {
+        failure = Some(format!(
+            "building the shadows failed: {msg} (SQLSTATE {state})"
+        ));
+        (vec![], vec![])
+    });
+    for (_, t) in &existing {
+        let key = t.key();
         let Some(sn) = state.tables.get_mut(&key) else {
             continue;
         };
-        for c in sn.columns.iter_mut().filter(|c| c.generated) {
-            c.expression = generated.get(&c.name).cloned();
-        }
-        for x in sn.indexes.iter_mut() {
-            x.definition = indexes.get(&x.name).cloned();
-        }
-        for p in sn.policies.iter_mut() {
-            if let Some((u, w)) = policies.get(&p.name) {
-                p.using = u.clone();
-                p.with_check = w.clone();
+        match declared.iter().find(|(k, _)| *k == key) {
+            Some((_, Ok(d))) => sn.declared = Some(d.clone()),
+            Some((_, Err(why))) => sn.unreadable = Some(why.clone()),
+            None => {
+                sn.unreadable = Some(
+                    failure
+                        .clone()
+                        .unwrap_or_else(|| "the declared forms could not be deparsed".into()),
+                )
             }
         }
-        if let Some((_, d)) = declared.iter().find(|(k, _)| *k == key) {
-            sn.declared = Some(d.clone());
+    }
+    // The live side: only a table whose generated expressions, policies and index definitions
+    // could be read (not locked by another session past lock_timeout) is compared by them.
+    for (key, read) in live {
+        let Some(sn) = state.tables.get_mut(&key) else {
+            continue;
+        };
+        match read {
+            Ok((generated, policies, indexes)) => {
+                for c in sn.columns.iter_mut().filter(|c| c.generated) {
+                    c.expression = generated.get(&c.name).cloned();
+                }
+                for x in sn.indexes.iter_mut() {
+                    x.definition = indexes.get(&x.name).cloned();
+                }
+                for p in sn.policies.iter_mut() {
+                    if let Some((u, w)) = policies.get(&p.name) {
+                        p.using = u.clone();
+                        p.with_check = w.clone();
+                    }
+                }
+            }
+            Err(why) => sn.unreadable = Some(why),
         }
     }
     count_check_violations(s, state);
+}
+
+/// Where shadows can be built: `pg_temp` when the caller may create temporary tables, else
+/// revos's scratch schema `revos_shadow` (CREATE granted to revos_admin; everything built there is
+/// rolled back), else nowhere — and why.
+fn shadow_place() -> Result<String, String> {
+    let can = |sql: &str| Spi::get_one::<bool>(sql).ok().flatten().unwrap_or(false);
+    if can("SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMP')") {
+        return Ok("pg_temp".into());
+    }
+    if can("SELECT pg_catalog.has_schema_privilege('revos_shadow', 'CREATE')") {
+        return Ok("revos_shadow".into());
+    }
+    Err(format!(
+        "{} may neither create temporary tables in this database nor create tables in schema revos_shadow, so the declared forms cannot be deparsed (GRANT revos_admin to it, or TEMP on the database)",
+        crate::privilege::current_user_name()
+    ))
+}
+
+/// The live expressions of `t` in a subtransaction (a lock timeout, say, becomes the reason).
+fn read_live(t: &Table) -> Result<LiveExpressions, String> {
+    match subtransaction(|| live_expressions(t)) {
+        Ok(Some(x)) => Ok(x),
+        Ok(None) => Err(format!("{} is not there to read", t.qualified())),
+        Err((msg, state)) => Err(format!(
+            "its live expressions could not be read: {msg} (SQLSTATE {state})"
+        )),
+    }
 }
 
 type LiveExpressions = (
@@ -164,11 +218,20 @@ fn live_expressions(t: &Table) -> Option<LiveExpressions> {
         };
         policies.insert(k.clone(), (e(0), e(1)));
     }
+    // under the names evolution gives them: an index revos named after the table's old name
+    // (`idx_people_tenant_id`) is renamed with it
+    let derived = |k: &String| {
+        t.derived_renames
+            .iter()
+            .find(|r| r.from.as_str() == k)
+            .map(|r| r.to.as_str().to_string())
+            .unwrap_or_else(|| k.clone())
+    };
     let indexes = j["indexes"]
         .as_object()
         .into_iter()
         .flatten()
-        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), renamed(v.to_string()))))
+        .filter_map(|(k, v)| v.as_str().map(|v| (derived(k), renamed(v.to_string()))))
         .collect();
     Some((generated, policies, indexes))
 }
@@ -187,10 +250,14 @@ SELECT jsonb_build_object(
                WHERE i.indrelid = $1::regclass))
 "#;
 
-/// Builds the shadow of `t` and reads back how Postgres deparses it.
-fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String, String>)> {
-    let name = format!("revos_shadow_{i}");
-    let shadow = format!("pg_temp.{}", quote_ident(&name));
+/// A shadow built: its relation, its index names (shadow -> spec) and the objects Postgres
+/// refused to build on it, with why.
+type Built = (String, HashMap<String, String>, HashMap<String, String>);
+
+/// Builds the shadow of `t` in `place` (`pg_temp` or `revos_shadow`); Err says why it could not.
+fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, String> {
+    let name = format!("revos_shadow_{}_{i}", std::process::id());
+    let shadow = format!("{place}.{}", quote_ident(&name));
     let columns = |generated: bool| {
         t.columns
             .iter()
@@ -225,17 +292,22 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String,
             .iter()
             .map(|c| format!("CONSTRAINT {} CHECK (({}))", c.name, c.expression)),
     );
-    let in_one = try_sql(&format!("CREATE TABLE {shadow} ({})", whole.join(", ")));
-    if !in_one
-        && !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(true)))
-        && !try_sql(&format!("CREATE TABLE {shadow} ({})", columns(false)))
-    {
-        return None;
+    let mut failed: HashMap<String, String> = HashMap::new();
+    let in_one = try_sql(&format!("CREATE TABLE {shadow} ({})", whole.join(", "))).is_ok();
+    if !in_one {
+        if let Err(why) = try_sql(&format!("CREATE TABLE {shadow} ({})", columns(true))) {
+            let plain = try_sql(&format!("CREATE TABLE {shadow} ({})", columns(false)));
+            plain.map_err(|e| format!("the table's columns could not be built: {e}"))?;
+            for c in t.columns.iter().filter(|c| c.generated.is_some()) {
+                failed.insert(c.name.as_str().to_string(), why.clone());
+            }
+        }
     }
     // Every declared object as one statement; tried all at once (one subtransaction), and one by
     // one only when Postgres refuses one of them (each statement in its own subtransaction
     // would cost a subtransaction per object).
-    let mut stmts: Vec<(String, Option<(String, String)>)> = vec![];
+    // (statement, the spec object it builds, shadow index name when an index)
+    let mut stmts: Vec<(String, String, Option<String>)> = vec![];
     for c in t
         .columns
         .iter()
@@ -247,6 +319,7 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String,
                     "ALTER TABLE {shadow} ALTER COLUMN {} SET DEFAULT ({d})",
                     c.name
                 ),
+                c.name.as_str().to_string(),
                 None,
             ));
         }
@@ -257,6 +330,7 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String,
                 "ALTER TABLE {shadow} ADD CONSTRAINT {} CHECK (({}))",
                 c.name, c.expression
             ),
+            c.name.as_str().to_string(),
             None,
         ));
     }
@@ -275,7 +349,7 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String,
         if let Some(w) = &x.where_ {
             sql.push_str(&format!(" WHERE ({w})"));
         }
-        stmts.push((sql, Some((iname, x.name.as_str().to_string()))));
+        stmts.push((sql, x.name.as_str().to_string(), Some(iname)));
     }
     if t.rls && t.tenant_scoped {
         let pred = tenant_predicate(&s.options);
@@ -284,55 +358,77 @@ fn shadow_of(s: &Schema, i: usize, t: &Table) -> Option<(String, HashMap<String,
                 "CREATE POLICY {} ON {shadow} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
                 Table::policy_name()
             ),
+            Table::policy_name().as_str().to_string(),
             None,
         ));
     }
     let all = subtransaction(|| {
-        for (sql, _) in &stmts {
+        for (sql, _, _) in &stmts {
             own_statement(|| Spi::run(sql))?;
         }
         Ok::<_, pgrx::spi::Error>(())
     });
     let mut index_names = HashMap::new();
-    for (sql, index) in &stmts {
-        let ok = matches!(all, Ok(Ok(()))) || try_sql(sql);
-        if let (true, Some((shadow_name, spec_name))) = (ok, index) {
-            index_names.insert(shadow_name.clone(), spec_name.clone());
+    for (sql, object, index) in &stmts {
+        let built = if matches!(all, Ok(Ok(()))) {
+            Ok(())
+        } else {
+            try_sql(sql)
+        };
+        match (built, index) {
+            (Ok(()), Some(shadow_name)) => {
+                index_names.insert(shadow_name.clone(), object.clone());
+            }
+            (Ok(()), None) => {}
+            (Err(why), _) => {
+                failed.insert(object.clone(), why);
+            }
         }
     }
-    Some((shadow, index_names))
+    Ok((shadow, index_names, failed))
 }
 
 /// Every shadow read back in one query (see [`DEPARSE_SQL`]).
 fn deparse_all(
-    built: Vec<((String, String), String, HashMap<String, String>)>,
-) -> Vec<((String, String), Declared)> {
-    if built.is_empty() {
-        return vec![];
+    built: Vec<((String, String), Result<Built, String>)>,
+) -> Vec<((String, String), Result<Declared, String>)> {
+    let rels: Vec<String> = built
+        .iter()
+        .filter_map(|(_, b)| b.as_ref().ok().map(|b| b.0.clone()))
+        .collect();
+    let mut rows: HashMap<String, Value> = HashMap::new();
+    if !rels.is_empty() {
+        let saved = with_catalog_search_path();
+        let read: Result<Vec<(String, Value)>, pgrx::spi::Error> = Spi::connect(|c| {
+            let mut out = vec![];
+            for row in c.select(DEPARSE_SQL, None, &[rels.into()])? {
+                let rel: String = row.get(1)?.unwrap_or_default();
+                let j: JsonB = row.get(2)?.unwrap_or(JsonB(Value::Null));
+                out.push((rel, j.0));
+            }
+            Ok(out)
+        });
+        restore_search_path(saved);
+        rows = read.unwrap_or_default().into_iter().collect();
     }
-    let rels: Vec<String> = built.iter().map(|b| b.1.clone()).collect();
-    let saved = with_catalog_search_path();
-    let rows: Result<Vec<(String, Value)>, pgrx::spi::Error> = Spi::connect(|c| {
-        let mut out = vec![];
-        for row in c.select(DEPARSE_SQL, None, &[rels.into()])? {
-            let rel: String = row.get(1)?.unwrap_or_default();
-            let j: JsonB = row.get(2)?.unwrap_or(JsonB(Value::Null));
-            out.push((rel, j.0));
-        }
-        Ok(out)
-    });
-    restore_search_path(saved);
-    let rows: HashMap<String, Value> = rows.unwrap_or_default().into_iter().collect();
     built
         .into_iter()
-        .filter_map(|(key, rel, index_names)| {
-            rows.get(&rel)
-                .map(|j| (key, declared_from(j, &index_names)))
+        .map(|(key, b)| {
+            let d = b.and_then(|(rel, index_names, failed)| {
+                rows.get(&rel)
+                    .map(|j| declared_from(j, &index_names, failed))
+                    .ok_or_else(|| "the shadow could not be read back".to_string())
+            });
+            (key, d)
         })
         .collect()
 }
 
-fn declared_from(j: &Value, index_names: &HashMap<String, String>) -> Declared {
+fn declared_from(
+    j: &Value,
+    index_names: &HashMap<String, String>,
+    failed: HashMap<String, String>,
+) -> Declared {
     let map = |k: &str| -> HashMap<String, String> {
         j[k].as_object()
             .map(|o| {
@@ -366,6 +462,7 @@ fn declared_from(j: &Value, index_names: &HashMap<String, String>) -> Declared {
             })
             .unwrap_or_default(),
         check_violations: HashMap::new(),
+        failed,
     }
 }
 
@@ -396,9 +493,11 @@ SELECT r.rel, jsonb_build_object(
   FROM unnest($1::text[]) AS r(rel) CROSS JOIN LATERAL (SELECT r.rel::regclass AS oid) o
 "#;
 
-/// For every check whose definition changes, the rows the new expression rejects (counted:
-/// `NOT (expr)`; a NULL result passes a check, as in Postgres). The count reads the rows this
-/// caller can see; the real ADD CONSTRAINT still validates every row.
+/// For every check whose definition changes or that is NOT VALID, the rows the declared
+/// expression rejects (counted: `NOT (expr)`; a NULL result passes a check, as in Postgres).
+/// The expression is the caller's, so the count runs as the caller (never as another role) and
+/// reads the rows this caller can see; the real ADD / VALIDATE CONSTRAINT still checks every row
+/// (and fails the apply, with the SQLSTATE, when one violates it).
 fn count_check_violations(s: &Schema, state: &mut CatalogState) {
     for t in &s.tables {
         let Some(sn) = state.tables.get(&t.key()) else {
@@ -407,7 +506,11 @@ fn count_check_violations(s: &Schema, state: &mut CatalogState) {
         let changed: Vec<&Check> = t
             .checks
             .iter()
-            .filter(|c| compare::check_matches(c, sn, sn.declared.as_ref()) == Some(false))
+            .filter(|c| {
+                sn.has_constraint(c.name.as_str())
+                    && (compare::check(c, sn, sn.declared.as_ref()).differs()
+                        || compare::validated(&c.name, sn).differs())
+            })
             .collect();
         let mut counts = HashMap::new();
         for c in changed {
@@ -430,11 +533,12 @@ fn count_check_violations(s: &Schema, state: &mut CatalogState) {
     }
 }
 
-/// One statement in its own subtransaction: true when Postgres accepted it.
-/// Runs one statement of revos's own (a shadow's DDL) in a subtransaction: whether it worked.
-fn try_sql(sql: &str) -> bool {
-    matches!(
-        subtransaction(|| own_statement(|| Spi::run(sql))),
-        Ok(Ok(()))
-    )
+/// Runs one statement of revos's own (a shadow's DDL) in a subtransaction: Err says why Postgres
+/// refused it.
+fn try_sql(sql: &str) -> Result<(), String> {
+    match subtransaction(|| own_statement(|| Spi::run(sql))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err((msg, state)) => Err(format!("{msg} (SQLSTATE {state})")),
+    }
 }

@@ -582,6 +582,7 @@ mod tests {
             constraints: vec![crate::schema::model::ConstraintSnapshot {
                 name: "t_pkey".into(),
                 kind: 'p',
+                columns: vec!["tenant_id".into(), "id".into()],
                 ..Default::default()
             }],
             rls_enabled: true,
@@ -596,6 +597,7 @@ mod tests {
             triggers: vec!["revos_touch_updated_at".into()],
             ..Default::default()
         };
+        let snap = crate::schema::catalog::testing::as_applied(snap);
         cat.tables.insert(("public".into(), "t".into()), snap);
         drop(st0);
         let (mut s, st, issues) = run(v, &cat);

@@ -1,69 +1,212 @@
-//! What "the catalog matches the spec" means, property by property: one predicate per declared
-//! property, used by `plan` (to decide what to change on an existing table) and by `verify` (to
-//! prove the change landed). Pure.
+//! What "the catalog matches the spec" means, property by property: one predicate per row of
+//! the property table (`properties`), used by `plan` (to decide what to change on an existing
+//! table) and by `verify` (to prove the change landed). Pure.
 //!
 //! Expressions are compared as Postgres deparses them, never by name or substring: the catalog
-//! side comes from the snapshot (`pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`, the
-//! policy's `polqual` / `polwithcheck`), the spec side from [`Declared`] — the same functions run
-//! on a shadow of the table built from the spec (`apply::shadow`), both under
-//! `search_path = pg_catalog`. Foreign keys are compared structurally (columns, target,
-//! `confdeltype` / `confupdtype` / `confdelsetcols`), comments and types as text.
+//! side comes from the snapshot (`pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`,
+//! `pg_get_triggerdef`, the policy's `polqual` / `polwithcheck`), the spec side from
+//! [`Declared`] — the same functions run on a shadow of the table built from the spec
+//! (`apply::shadow`), both under `search_path = pg_catalog, pg_temp`. Keys are compared
+//! structurally (columns, target, actions, match, deferrable, validated), comments and types as
+//! text.
 //!
-//! Each predicate answers `Some(true)` (matches), `Some(false)` (differs) or `None` (cannot tell:
-//! the spec side was not deparsed — a table this call creates, or a shadow Postgres refused).
+//! Each predicate answers a [`Verdict`]: `Same`, `Differs`, or `Unknown(why)` when one side could
+//! not be read or deparsed (no privilege to build the shadow, a lock timeout, a deparse error).
+//! `Unknown` is never equal: `plan` turns it into the risk `cannot_compare`, `verify` into a
+//! mismatch.
 
 use crate::ident::Name;
 use crate::schema::model::*;
 
-/// The default: the spec's deparsed default against `pg_get_expr(adbin)`.
-pub fn default_matches(c: &Column, live: &ColumnSnapshot, d: Option<&Declared>) -> Option<bool> {
-    match (&c.default, &live.default) {
-        // a snapshot read without expressions knows only that there is a default
-        (_, None) if live.has_default => None,
-        (None, None) => Some(true),
-        (None, Some(_)) => Some(false),
-        (Some(_), None) => Some(false),
-        (Some(_), Some(have)) => d
-            .and_then(|d| d.defaults.get(c.name.as_str()))
-            .map(|want| want == have),
-    }
+/// How one comparison came out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Same,
+    Differs,
+    /// One side could not be read or deparsed: why.
+    Unknown(String),
 }
 
-/// The generated expression (`GENERATED ALWAYS AS (…) STORED`).
-pub fn generated_matches(c: &Column, live: &ColumnSnapshot, d: Option<&Declared>) -> Option<bool> {
-    match (&c.generated, live.generated) {
-        (None, false) => Some(true),
-        (None, true) | (Some(_), false) => Some(false),
-        (Some(_), true) => {
-            let want = d.and_then(|d| d.generated.get(c.name.as_str()))?;
-            Some(live.expression.as_ref() == Some(want))
+impl Verdict {
+    pub fn of(same: bool) -> Verdict {
+        if same {
+            Verdict::Same
+        } else {
+            Verdict::Differs
+        }
+    }
+    pub fn is_same(&self) -> bool {
+        *self == Verdict::Same
+    }
+    pub fn differs(&self) -> bool {
+        *self == Verdict::Differs
+    }
+    /// `Same` and `Differs` as they are; `Unknown` through `f`.
+    pub fn or_else(self, f: impl FnOnce(String) -> Verdict) -> Verdict {
+        match self {
+            Verdict::Unknown(why) => f(why),
+            v => v,
         }
     }
 }
 
-/// A comment compares only when the spec declares one (an undeclared comment is left alone).
-pub fn comment_matches(want: &Option<String>, have: &Option<String>) -> bool {
-    want.is_none() || want == have
+/// The spec side of an existing table, or why there is none.
+fn declared<'a>(sn: &'a TableSnapshot, d: Option<&'a Declared>) -> Result<&'a Declared, String> {
+    d.ok_or_else(|| {
+        sn.unreadable
+            .clone()
+            .unwrap_or_else(|| "the declared form was not deparsed".into())
+    })
 }
 
-/// A check constraint, by `pg_get_constraintdef`. A constraint added `NOT VALID` (a changed
-/// check that existing rows violate, applied with allow_destructive) matches its definition.
-pub fn check_matches(c: &Check, sn: &TableSnapshot, d: Option<&Declared>) -> Option<bool> {
-    let live = sn.constraint(c.name.as_str())?;
-    if live.kind != 'c' {
-        return Some(false);
+/// One deparsed object of the spec side, or why Postgres could not build it on the shadow.
+fn declared_form<'a>(
+    sn: &'a TableSnapshot,
+    d: Option<&'a Declared>,
+    map: impl FnOnce(&'a Declared) -> Option<&'a String>,
+    key: &str,
+) -> Result<&'a String, String> {
+    let d = declared(sn, d)?;
+    map(d).ok_or_else(|| {
+        d.failed
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| format!("{key} was not deparsed"))
+    })
+}
+
+/// The live side's expressions, or why they could not be read.
+fn live_readable(sn: &TableSnapshot) -> Result<(), String> {
+    match &sn.unreadable {
+        Some(why) => Err(why.clone()),
+        None => Ok(()),
     }
-    let want = d.and_then(|d| d.checks.get(c.name.as_str()))?;
-    let have = live.definition.as_deref()?;
-    Some(have.strip_suffix(" NOT VALID").unwrap_or(have) == want)
 }
 
-/// A unique constraint: a `u` constraint whose index has exactly these key columns, not partial.
-pub fn unique_matches(u: &Unique, sn: &TableSnapshot) -> Option<bool> {
-    let live = sn.constraint(u.name.as_str())?;
+/// The column type, as Postgres renders it (`format_type`; user types schema-qualified).
+pub fn column_type(c: &Column, live: &ColumnSnapshot) -> Verdict {
+    Verdict::of(live.sql_type == c.sql_type.as_deref().unwrap_or_default())
+}
+
+/// NOT NULL, both ways: declared (or in the primary key) and in the catalog.
+pub fn not_null(want: bool, live: &ColumnSnapshot) -> Verdict {
+    Verdict::of(want == live.not_null)
+}
+
+/// The default: the spec's deparsed default against `pg_get_expr(adbin)`.
+pub fn default(
+    c: &Column,
+    live: &ColumnSnapshot,
+    sn: &TableSnapshot,
+    d: Option<&Declared>,
+) -> Verdict {
+    if live.identity.is_some() || c.identity.is_some() {
+        // an identity column's value comes from its sequence (see `identity`)
+        return Verdict::of(c.default.is_none() && live.default.is_none());
+    }
+    match (&c.default, &live.default) {
+        (None, None) if !live.has_default => Verdict::Same,
+        (None, _) => Verdict::Differs,
+        (Some(_), None) if !live.has_default => Verdict::Differs,
+        (Some(_), None) => Verdict::Unknown("the live default was not read".into()),
+        (Some(_), Some(have)) => {
+            match declared_form(sn, d, |d| d.defaults.get(c.name.as_str()), c.name.as_str()) {
+                Ok(want) => Verdict::of(want == have),
+                Err(why) => Verdict::Unknown(why),
+            }
+        }
+    }
+}
+
+/// The generated expression (`GENERATED ALWAYS AS (…) STORED`).
+pub fn generated(
+    c: &Column,
+    live: &ColumnSnapshot,
+    sn: &TableSnapshot,
+    d: Option<&Declared>,
+) -> Verdict {
+    match (&c.generated, live.generated) {
+        (None, false) => Verdict::Same,
+        (None, true) | (Some(_), false) => Verdict::Differs,
+        (Some(_), true) => {
+            if let Err(why) = live_readable(sn) {
+                return Verdict::Unknown(why);
+            }
+            match declared_form(sn, d, |d| d.generated.get(c.name.as_str()), c.name.as_str()) {
+                Ok(want) => Verdict::of(live.expression.as_ref() == Some(want)),
+                Err(why) => Verdict::Unknown(why),
+            }
+        }
+    }
+}
+
+/// Identity (`GENERATED ALWAYS | BY DEFAULT AS IDENTITY`): declared or not, and which.
+pub fn identity(c: &Column, live: &ColumnSnapshot) -> Verdict {
+    Verdict::of(c.identity.map(Identity::catalog_char) == live.identity)
+}
+
+/// The collation: declared (None: the type's default) against the catalog's.
+pub fn collation(c: &Column, live: &ColumnSnapshot) -> Verdict {
+    Verdict::of(c.collation == live.collation)
+}
+
+/// A comment compares only when the spec declares one; `""` declares "no comment".
+pub fn comment(want: &Option<String>, have: &Option<String>) -> Verdict {
+    match want.as_deref() {
+        None => Verdict::Same,
+        Some("") => Verdict::of(have.is_none()),
+        Some(w) => Verdict::of(have.as_deref() == Some(w)),
+    }
+}
+
+/// The primary key's columns, in order.
+pub fn primary_key(t: &Table, sn: &TableSnapshot) -> Verdict {
+    let want: Vec<&str> = t.primary_key.iter().map(Name::as_str).collect();
+    match sn.constraints.iter().find(|c| c.kind == 'p') {
+        None => Verdict::of(want.is_empty()),
+        Some(pk) => Verdict::of(pk.columns == want && !pk.deferrable),
+    }
+}
+
+/// A check constraint, by `pg_get_constraintdef` (without `NOT VALID`: whether it is validated
+/// is its own property, [`validated`]).
+pub fn check(c: &Check, sn: &TableSnapshot, d: Option<&Declared>) -> Verdict {
+    let Some(live) = sn.constraint(c.name.as_str()) else {
+        return Verdict::Differs;
+    };
+    if live.kind != 'c' {
+        return Verdict::Differs;
+    }
+    let Some(have) = live.definition.as_deref() else {
+        return Verdict::Unknown(format!("the definition of {} was not read", c.name));
+    };
+    match declared_form(sn, d, |d| d.checks.get(c.name.as_str()), c.name.as_str()) {
+        Ok(want) => Verdict::of(have.strip_suffix(" NOT VALID").unwrap_or(have) == want),
+        Err(why) => Verdict::Unknown(why),
+    }
+}
+
+/// A constraint that exists is validated (`convalidated`): its rows were all checked.
+pub fn validated(name: &Name, sn: &TableSnapshot) -> Verdict {
+    match sn.constraint(name.as_str()) {
+        None => Verdict::Differs,
+        Some(c) => Verdict::of(!c.not_valid),
+    }
+}
+
+/// A unique constraint: a `u` constraint whose index has exactly these key columns, not partial,
+/// valid, not deferrable.
+pub fn unique(u: &Unique, sn: &TableSnapshot) -> Verdict {
+    let Some(live) = sn.constraint(u.name.as_str()) else {
+        return Verdict::Differs;
+    };
     let cols: Vec<&str> = u.columns.iter().map(Name::as_str).collect();
     let index = sn.index(u.name.as_str());
-    Some(live.kind == 'u' && index.is_some_and(|i| i.unique && !i.partial && i.columns == cols))
+    Verdict::of(
+        live.kind == 'u'
+            && !live.deferrable
+            && index.is_some_and(|i| i.unique && !i.partial && !i.invalid && i.columns == cols),
+    )
 }
 
 /// The structure a foreign key must have in `pg_constraint`.
@@ -91,59 +234,122 @@ pub fn fk_expected(fk: &ForeignKey, o: &Options) -> ForeignKeySnapshot {
         on_delete: fk.on_delete.unwrap_or(FkAction::NoAction).catalog_char(),
         on_update: fk.on_update.unwrap_or(FkAction::NoAction).catalog_char(),
         delete_set_columns: set_cols,
+        match_type: 's',
     }
 }
 
-/// A foreign key: columns, target table and columns, actions — structurally.
-pub fn fk_matches(fk: &ForeignKey, o: &Options, sn: &TableSnapshot) -> Option<bool> {
-    let live = sn.constraint(fk.name.as_str())?;
-    Some(live.foreign_key.as_ref() == Some(&fk_expected(fk, o)))
+/// A foreign key: columns, target table and columns, actions, MATCH SIMPLE, not deferrable —
+/// structurally (whether it is validated is [`validated`]).
+pub fn foreign_key(fk: &ForeignKey, o: &Options, sn: &TableSnapshot) -> Verdict {
+    let Some(live) = sn.constraint(fk.name.as_str()) else {
+        return Verdict::Differs;
+    };
+    Verdict::of(live.foreign_key.as_ref() == Some(&fk_expected(fk, o)) && !live.deferrable)
 }
 
-/// An index: uniqueness, then method, keys, INCLUDE and WHERE as `pg_get_indexdef` shows them.
-/// Without a deparsed spec side, the structure Postgres keeps (method, key columns, uniqueness,
-/// whether it is partial) is compared.
-pub fn index_matches(x: &Index, sn: &TableSnapshot, d: Option<&Declared>) -> Option<bool> {
-    let live = sn.index(x.name.as_str())?;
-    if live.unique != x.unique {
-        return Some(false);
+/// Whether only the actions, the match type or deferrability differ (the same columns and
+/// target): then the key is replaced without the risk `fk_change`.
+pub fn fk_same_target(fk: &ForeignKey, o: &Options, sn: &TableSnapshot) -> bool {
+    let want = fk_expected(fk, o);
+    sn.constraint(fk.name.as_str())
+        .and_then(|c| c.foreign_key.as_ref())
+        .is_some_and(|f| {
+            f.columns == want.columns
+                && f.target_schema == want.target_schema
+                && f.target_table == want.target_table
+                && f.target_columns == want.target_columns
+        })
+}
+
+/// An index: valid, uniqueness, then method, keys, INCLUDE and WHERE as `pg_get_indexdef` shows
+/// them. On a table this call created from the spec's own text (`created`, and no deparsed spec
+/// side), the structure Postgres keeps (method, key columns, uniqueness, whether it is partial)
+/// is compared.
+pub fn index(x: &Index, sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
+    let Some(live) = sn.index(x.name.as_str()) else {
+        return Verdict::Differs;
+    };
+    if live.unique != x.unique || live.invalid {
+        return Verdict::Differs;
     }
-    match (
-        d.and_then(|d| d.indexes.get(x.name.as_str())),
-        &live.definition,
-    ) {
-        (Some(want), Some(have)) => Some(want == have),
-        _ => {
-            let cols: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
-            Some(
-                live.method == x.method.sql()
-                    && live.columns == cols
-                    && live.partial == x.where_.is_some(),
-            )
-        }
+    if created && d.is_none() {
+        let cols: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
+        return Verdict::of(
+            live.method == x.method.sql()
+                && live.columns == cols
+                && live.partial == x.where_.is_some(),
+        );
+    }
+    let Some(have) = &live.definition else {
+        return Verdict::Unknown(
+            sn.unreadable
+                .clone()
+                .unwrap_or_else(|| format!("the definition of index {} was not read", x.name)),
+        );
+    };
+    match declared_form(sn, d, |d| d.indexes.get(x.name.as_str()), x.name.as_str()) {
+        Ok(want) => Verdict::of(want == have),
+        Err(why) => Verdict::Unknown(why),
+    }
+}
+
+/// The `updated_at` trigger, by its definition (`pg_get_triggerdef`, the table's name left out):
+/// BEFORE UPDATE, FOR EACH ROW, no WHEN, revos.touch_updated_at().
+pub fn touch_trigger(sn: &TableSnapshot) -> Verdict {
+    let want = format!(
+        "CREATE TRIGGER {} BEFORE UPDATE ON <table> FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()",
+        Table::trigger_name().as_str()
+    );
+    if !sn
+        .triggers
+        .iter()
+        .any(|n| n == Table::trigger_name().as_str())
+    {
+        return Verdict::Differs;
+    }
+    match sn.trigger_defs.get(Table::trigger_name().as_str()) {
+        Some(have) => Verdict::of(*have == want),
+        None => Verdict::Unknown("the trigger's definition was not read".into()),
     }
 }
 
 /// The tenant policy: FOR ALL, PERMISSIVE, TO PUBLIC, and USING / WITH CHECK as deparsed.
-/// Without a deparsed spec side, only its shape (command, permissive, roles, both expressions
-/// present) is compared.
-pub fn policy_matches(sn: &TableSnapshot, d: Option<&Declared>) -> Option<bool> {
-    let live = sn
+pub fn policy(sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
+    let Some(live) = sn
         .policies
         .iter()
-        .find(|p| p.name == Table::policy_name().as_str())?;
-    // A policy always has a role: no roles means a snapshot read without policy details.
-    if live.roles.is_empty() {
-        return Some(live.command == '*');
+        .find(|p| p.name == Table::policy_name().as_str())
+    else {
+        return Verdict::Differs;
+    };
+    if !(live.command == '*' && live.permissive && live.roles == ["public"]) {
+        return Verdict::Differs;
     }
-    let shape = live.command == '*' && live.permissive && live.roles == ["public"];
-    if !shape {
-        return Some(false);
+    if let Err(why) = live_readable(sn) {
+        return Verdict::Unknown(why);
     }
-    match d.and_then(|d| d.policy.as_ref()) {
-        Some((using, check)) => Some(&live.using == using && &live.with_check == check),
-        None => Some(live.using.is_some() && live.with_check.is_some()),
+    if live.using.is_none() || live.with_check.is_none() {
+        return Verdict::Differs;
     }
+    if created && d.is_none() {
+        return Verdict::Same;
+    }
+    match declared(sn, d).and_then(|d| {
+        d.policy.as_ref().ok_or_else(|| {
+            d.failed
+                .get(Table::policy_name().as_str())
+                .cloned()
+                .unwrap_or_else(|| "the tenant policy was not deparsed".into())
+        })
+    }) {
+        Ok((using, check)) => Verdict::of(&live.using == using && &live.with_check == check),
+        Err(why) => Verdict::Unknown(why),
+    }
+}
+
+/// An enum's values: the same set, in the same order.
+pub fn enum_values(e: &EnumType, labels: &[String]) -> Verdict {
+    Verdict::of(e.values == labels)
 }
 
 /// Policies on a tenant-scoped table other than revos's: a PERMISSIVE one is OR-ed with the
@@ -236,10 +442,35 @@ mod tests {
         };
         let mut d = Declared::default();
         d.defaults.insert("qty".into(), "1".into());
-        assert_eq!(default_matches(c, &live(Some("1")), Some(&d)), Some(true));
-        assert_eq!(default_matches(c, &live(Some("5")), Some(&d)), Some(false));
-        assert_eq!(default_matches(c, &live(None), Some(&d)), Some(false));
-        assert_eq!(default_matches(c, &live(Some("1")), None), None);
+        let sn = TableSnapshot::default();
+        assert_eq!(default(c, &live(Some("1")), &sn, Some(&d)), Verdict::Same);
+        assert_eq!(
+            default(c, &live(Some("5")), &sn, Some(&d)),
+            Verdict::Differs
+        );
+        assert_eq!(default(c, &live(None), &sn, Some(&d)), Verdict::Differs);
+        // no spec side: never equal
+        assert!(matches!(
+            default(c, &live(Some("1")), &sn, None),
+            Verdict::Unknown(_)
+        ));
+        let locked = TableSnapshot {
+            unreadable: Some("canceling statement due to lock timeout".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            default(c, &live(Some("1")), &locked, None),
+            Verdict::Unknown("canceling statement due to lock timeout".into())
+        );
+        // Postgres refused to build it on the shadow: that reason
+        let mut refused = Declared::default();
+        refused
+            .failed
+            .insert("qty".into(), "function f() does not exist".into());
+        assert_eq!(
+            default(c, &live(Some("1")), &sn, Some(&refused)),
+            Verdict::Unknown("function f() does not exist".into())
+        );
     }
 
     #[test]
@@ -257,13 +488,28 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(fk_matches(fk, &s.options, &sn(live.clone())), Some(true));
+        assert_eq!(
+            foreign_key(fk, &s.options, &sn(live.clone())),
+            Verdict::Same
+        );
         live.on_delete = 'r';
-        assert_eq!(fk_matches(fk, &s.options, &sn(live.clone())), Some(false));
+        assert_eq!(
+            foreign_key(fk, &s.options, &sn(live.clone())),
+            Verdict::Differs
+        );
         live.on_delete = 'c';
+        live.match_type = 'f';
+        assert_eq!(
+            foreign_key(fk, &s.options, &sn(live.clone())),
+            Verdict::Differs
+        );
+        live.match_type = 's';
         live.target_table = "other".into();
-        assert_eq!(fk_matches(fk, &s.options, &sn(live)), Some(false));
-        assert_eq!(fk_matches(fk, &s.options, &TableSnapshot::default()), None);
+        assert_eq!(foreign_key(fk, &s.options, &sn(live)), Verdict::Differs);
+        assert_eq!(
+            foreign_key(fk, &s.options, &TableSnapshot::default()),
+            Verdict::Differs
+        );
     }
 
     #[test]
@@ -301,6 +547,6 @@ mod tests {
         // the revos policy with USING (true) is not the tenant policy
         let mut bad = sn.clone();
         bad.policies[0].with_check = None;
-        assert_eq!(policy_matches(&bad, None), Some(false));
+        assert_eq!(policy(&bad, None, false), Verdict::Differs);
     }
 }

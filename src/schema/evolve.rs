@@ -311,6 +311,9 @@ fn rename_column_in(snap: &mut TableSnapshot, old: &str, new: &str) {
     }
     for c in &mut snap.constraints {
         c.definition.iter_mut().for_each(re);
+        for k in c.columns.iter_mut().filter(|k| *k == old) {
+            *k = new.to_string();
+        }
         if let Some(fk) = &mut c.foreign_key {
             for k in fk
                 .columns
@@ -475,6 +478,14 @@ fn rename_derived(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             for c in snap.constraints.iter_mut().filter(|c| c.name == from) {
                 c.name = to.to_string();
             }
+            // (the declared forms, when already read, follow the names)
+            if let Some(d) = snap.declared.as_mut() {
+                for m in [&mut d.indexes, &mut d.checks] {
+                    if let Some(v) = m.remove(from) {
+                        m.insert(to.to_string(), v);
+                    }
+                }
+            }
         }
     }
 }
@@ -579,17 +590,33 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             .collect();
         let in_use: i64 = uses.iter().map(|u| u.rows).sum();
         let q = format!("{}.{}", en.schema, en.name);
-        e.risks.push(risk(
-            &format!("{}.values", en.path),
-            RiskCode::DropEnumValue,
-            format!(
-                "enum {}.{} loses value(s) {removed:?}; the type is recreated and {} column(s) converted; {in_use} row(s) use the removed value(s), counted",
-                en.schema.as_str(),
-                en.name.as_str(),
-                uses.len()
-            ),
-            Some(Rows::Counted(in_use)),
-        ));
+        if removed.is_empty() {
+            let live = state.enums.get(&key).cloned().unwrap_or_default();
+            e.risks.push(risk(
+                &format!("{}.values", en.path),
+                RiskCode::EnumOrder,
+                format!(
+                    "enum {}.{} has its values in the order {live:?}; the schema declares {:?}: the type is recreated in the declared order and {} column(s) converted (comparisons and ORDER BY on them change)",
+                    en.schema.as_str(),
+                    en.name.as_str(),
+                    en.values,
+                    uses.len()
+                ),
+                None,
+            ));
+        } else {
+            e.risks.push(risk(
+                &format!("{}.values", en.path),
+                RiskCode::DropEnumValue,
+                format!(
+                    "enum {}.{} loses value(s) {removed:?}; the type is recreated and {} column(s) converted; {in_use} row(s) use the removed value(s), counted",
+                    en.schema.as_str(),
+                    en.name.as_str(),
+                    uses.len()
+                ),
+                Some(Rows::Counted(in_use)),
+            ));
+        }
         if in_use > 0 {
             let at: Vec<String> = uses
                 .iter()
@@ -808,7 +835,7 @@ mod tests {
     /// Table `name` as revos v1 made it, with a caller column `email` (unique per tenant).
     fn revos_table(name: &str, est_rows: Option<i64>) -> TableSnapshot {
         let ts = "timestamp with time zone";
-        TableSnapshot {
+        crate::schema::catalog::testing::as_applied(TableSnapshot {
             columns: vec![
                 col("id", "uuid", true),
                 col("tenant_id", "uuid", true),
@@ -852,7 +879,7 @@ mod tests {
             has_rows: true,
             est_rows,
             ..Default::default()
-        }
+        })
     }
 
     fn cat_with(tables: &[(&str, TableSnapshot)]) -> MemCatalog {
@@ -1165,6 +1192,7 @@ mod tests {
             kind: 'c',
             definition: Some("CHECK ((email <> ''::text))".into()),
             foreign_key: None,
+            ..Default::default()
         });
         let mut kids = revos_table("kids", Some(5));
         kids.constraints.push(ConstraintSnapshot {
@@ -1178,6 +1206,7 @@ mod tests {
                 target_columns: vec!["tenant_id".into(), "email".into()],
                 ..Default::default()
             }),
+            ..Default::default()
         });
         let cat = cat_with(&[("people", people), ("kids", kids)]);
         let (s, mut state, issues) = run(

@@ -290,17 +290,20 @@ fn catalog_after(schema: &crate::schema::model::Schema) -> MemCatalog {
                 ..Default::default()
             })
             .collect();
-        for (name, kind) in std::iter::once((t.pk_name(), 'p'))
-            .chain(t.uniques.iter().map(|u| (u.name.clone(), 'u')))
+        for (name, kind, cols) in std::iter::once((t.pk_name(), 'p', &t.primary_key))
+            .chain(t.uniques.iter().map(|u| (u.name.clone(), 'u', &u.columns)))
         {
+            let cols: Vec<String> = cols.iter().map(|c| c.as_str().to_string()).collect();
             indexes.push(IndexSnapshot {
                 name: name.as_str().into(),
                 unique: true,
+                columns: cols.clone(),
                 ..Default::default()
             });
             constraints.push(ConstraintSnapshot {
                 name: name.as_str().into(),
                 kind,
+                columns: cols,
                 ..Default::default()
             });
         }
@@ -321,7 +324,8 @@ fn catalog_after(schema: &crate::schema::model::Schema) -> MemCatalog {
             est_rows: Some(3),
             ..Default::default()
         };
-        cat.tables.insert(t.key(), snap);
+        cat.tables
+            .insert(t.key(), crate::schema::catalog::testing::as_applied(snap));
     }
     cat
 }

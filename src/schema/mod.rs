@@ -19,6 +19,7 @@ pub mod jsonb_text;
 pub mod model;
 pub mod normalize;
 pub mod plan;
+pub mod properties;
 pub mod spec;
 pub mod steps;
 pub mod tenancy;

@@ -136,6 +136,16 @@ pub struct EnumType {
     pub values: Vec<String>,
 }
 
+impl EnumType {
+    /// Whether the existing labels keep their declared relative order (new values can then be
+    /// added `BEFORE` / `AFTER` their neighbours; otherwise the type must be recreated).
+    pub fn keeps_order(&self, labels: &[String]) -> bool {
+        let declared: Vec<&String> = self.values.iter().filter(|v| labels.contains(v)).collect();
+        let live: Vec<&String> = labels.iter().filter(|v| self.values.contains(v)).collect();
+        declared == live
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Table {
     #[serde(skip)]
@@ -215,6 +225,39 @@ pub struct Column {
     /// Evolution: how a type change converts existing values. Hashed when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub using: Option<String>,
+    /// `GENERATED ALWAYS | BY DEFAULT AS IDENTITY`. Hashed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// The column's collation (None: its type's default), as Postgres names it
+    /// (`"schema"."name"`, filled in by `validate`); the text as written is hashed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collation_text: Option<String>,
+    #[serde(skip)]
+    pub collation: Option<String>,
+}
+
+/// An identity column's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identity {
+    Always,
+    ByDefault,
+}
+
+impl Identity {
+    /// `attidentity`.
+    pub fn catalog_char(self) -> char {
+        match self {
+            Identity::Always => 'a',
+            Identity::ByDefault => 'd',
+        }
+    }
+    pub fn sql(self) -> &'static str {
+        match self {
+            Identity::Always => "ALWAYS",
+            Identity::ByDefault => "BY DEFAULT",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -352,6 +395,8 @@ pub struct TableSnapshot {
     pub policies: Vec<PolicySnapshot>,
     /// Names of the user (not internal) triggers.
     pub triggers: Vec<String>,
+    /// Trigger name -> `pg_get_triggerdef`, with the table's name as `<table>`.
+    pub trigger_defs: std::collections::HashMap<String, String>,
     pub has_rows: bool,
     /// `pg_class.reltuples`; None when the table was never vacuumed or analyzed.
     pub est_rows: Option<i64>,
@@ -360,6 +405,10 @@ pub struct TableSnapshot {
     /// How Postgres deparses what the spec declares for this table, filled in by `apply` (the
     /// shadow table, `apply::shadow`) before `plan`; None when nothing was deparsed.
     pub declared: Option<Declared>,
+    /// Why the declared forms or the live expressions (generated, policies, index definitions)
+    /// could not be read, when they could not: every comparison that needs them is then
+    /// "cannot compare" (never equal).
+    pub unreadable: Option<String>,
 }
 
 /// A table column whose type is an enum (or an array of it), for removing enum values.
@@ -390,6 +439,10 @@ pub struct ColumnSnapshot {
     pub expression: Option<String>,
     /// `col_description`
     pub comment: Option<String>,
+    /// `attidentity`: `a` (ALWAYS), `d` (BY DEFAULT); None when not an identity column.
+    pub identity: Option<char>,
+    /// The column's collation when it is not its type's default (`schema.name`, quoted).
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -405,6 +458,9 @@ pub struct IndexSnapshot {
     /// `pg_get_indexdef` from ` USING ` on: method, keys, INCLUDE, WITH, WHERE, without the
     /// index and table names, so that two tables' indexes compare.
     pub definition: Option<String>,
+    /// `NOT indisvalid`: an index whose concurrent build failed (it is not used, and a unique one
+    /// does not enforce uniqueness).
+    pub invalid: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -416,6 +472,14 @@ pub struct ConstraintSnapshot {
     pub definition: Option<String>,
     /// The structure of a foreign key.
     pub foreign_key: Option<ForeignKeySnapshot>,
+    /// `conkey`: the constrained columns in order.
+    pub columns: Vec<String>,
+    /// `NOT convalidated`: a constraint added `NOT VALID` and never validated (existing rows were
+    /// not checked).
+    pub not_valid: bool,
+    /// `condeferrable`, `condeferred`.
+    pub deferrable: bool,
+    pub deferred: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -430,6 +494,8 @@ pub struct ForeignKeySnapshot {
     pub on_update: char,
     /// `confdelsetcols`: the columns `ON DELETE SET NULL/DEFAULT (…)` names (empty: all).
     pub delete_set_columns: Vec<String>,
+    /// `confmatchtype`: `s` SIMPLE, `f` FULL, `p` PARTIAL.
+    pub match_type: char,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -463,8 +529,11 @@ pub struct Declared {
     /// Columns whose declared default is volatile (ADD COLUMN then rewrites the table).
     pub volatile_defaults: std::collections::HashSet<String>,
     /// Check name -> rows that violate its declared expression, counted for checks whose
-    /// definition changes.
+    /// definition changes or that are not validated.
     pub check_violations: std::collections::HashMap<String, i64>,
+    /// Object (column, check, index or policy name) -> why Postgres could not build it on the
+    /// shadow: it is then "cannot compare", never equal.
+    pub failed: std::collections::HashMap<String, String>,
 }
 
 impl FkAction {
@@ -515,6 +584,19 @@ pub trait Catalog {
     /// Exact count of a table's rows, or of those where `null_in` is NULL; Err says why it could
     /// not be counted (e.g. no SELECT privilege), which blocks the call.
     fn count_rows(&self, schema: &str, table: &str, null_in: Option<&str>) -> Result<i64, String>;
+    /// A collation as written (`"C"`, `und-x-icu`, `schema.name`) as Postgres names it
+    /// (`"schema"."name"`), or why it is not one.
+    fn resolve_collation(&self, text: &str) -> Result<String, String>;
+    /// The rows of `schema.table` whose `column` (of type `from`) would hold another value once
+    /// converted to `to`; Err says why they could not be counted.
+    fn count_changed(
+        &self,
+        schema: &str,
+        table: &str,
+        column: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<i64, String>;
     /// The table columns of an enum type, with the rows holding any of `removed`; Err as above.
     fn enum_usage(
         &self,

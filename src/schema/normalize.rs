@@ -12,7 +12,13 @@ use crate::schema::model::*;
 use crate::schema::spec::{RawColumn, RawIndex, RawOptions, RawSchema, RawTable};
 
 /// Schemas revos will not create tables or types in.
-const RESERVED_SCHEMAS: &[&str] = &["revos", "pg_catalog", "information_schema", "pg_toast"];
+const RESERVED_SCHEMAS: &[&str] = &[
+    "revos",
+    "revos_shadow",
+    "pg_catalog",
+    "information_schema",
+    "pg_toast",
+];
 
 /// Upper bound for `lock_timeout_ms` (10 minutes).
 pub const MAX_LOCK_TIMEOUT_MS: i64 = 600_000;
@@ -235,6 +241,9 @@ fn auto_column(name: &str, ty: &str, not_null: bool, default: Option<String>) ->
         auto: true,
         renamed_from: None,
         using: None,
+        identity: None,
+        collation_text: None,
+        collation: None,
     }
 }
 
@@ -385,11 +394,30 @@ fn caller_columns<'a>(t: &'a RawTable, issues: &mut Vec<Issue>) -> Vec<(Column, 
                 auto: false,
                 renamed_from,
                 using: c.using.as_deref().map(|u| u.trim().to_string()),
+                identity: identity(c, issues),
+                collation_text: c.collation.as_deref().map(|x| x.trim().to_string()),
+                collation: None,
             },
             c,
         ));
     }
     caller
+}
+
+/// `"identity": "always" | "by_default"`.
+fn identity(c: &RawColumn, issues: &mut Vec<Issue>) -> Option<Identity> {
+    match c.identity.as_deref()? {
+        "always" => Some(Identity::Always),
+        "by_default" => Some(Identity::ByDefault),
+        other => {
+            issues.push(Issue::new(
+                format!("{}.identity", c.path),
+                code::INVALID_VALUE,
+                format!("identity is \"always\" or \"by_default\", not {other:?}"),
+            ));
+            None
+        }
+    }
 }
 
 /// Step 3: the primary key as given — a table-level list or column flags (not both); empty when

@@ -23,8 +23,9 @@ use std::collections::{BTreeSet, HashSet};
 use crate::error::RiskCode;
 use crate::ident::{quote_literal, Name};
 use crate::schema::catalog::CatalogState;
-use crate::schema::compare;
+use crate::schema::compare::{self, Verdict};
 use crate::schema::model::*;
+use crate::schema::properties::{row, Prop};
 use crate::schema::steps::{Cost, Lock, Plan, Risk, Step, LARGE_TABLE_ROWS};
 use crate::schema::tenancy::tenant_predicate;
 
@@ -72,6 +73,28 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// What a property's verdict asks of the plan: true when the declared form must be (re)applied
+    /// — it differs, or it could not be compared (then also the risk `cannot_compare`, which
+    /// blocks unless `allow_destructive`: the declared form is then applied without knowing
+    /// whether it differed, and verification reports what it could not compare).
+    fn needs_change(&mut self, v: Verdict, path: &str, prop: Prop, object: &str) -> bool {
+        match v {
+            Verdict::Same => false,
+            Verdict::Differs => true,
+            Verdict::Unknown(why) => {
+                self.p.risk(
+                    path.to_string(),
+                    RiskCode::CannotCompare,
+                    format!(
+                        "cannot compare {} of {object}: {why}; it is never counted as equal (allow_destructive applies the declared form without comparing)",
+                        row(prop).name
+                    ),
+                );
+                true
+            }
+        }
+    }
+
     /// Estimated rows of `schema.table`: 0 for a table this plan creates.
     pub fn rows_of(&self, schema: &Name, name: &Name) -> Option<i64> {
         match self.st.table(schema, name) {
@@ -113,8 +136,14 @@ pub fn column_sql(c: &Column) -> String {
         c.name,
         c.sql_type.as_deref().expect("validated column has a type")
     );
+    if let Some(x) = &c.collation {
+        s.push_str(&format!(" COLLATE {x}"));
+    }
     if let Some(g) = &c.generated {
         s.push_str(&format!(" GENERATED ALWAYS AS (({g})) STORED"));
+    }
+    if let Some(k) = c.identity {
+        s.push_str(&format!(" GENERATED {} AS IDENTITY", k.sql()));
     }
     if c.not_null {
         s.push_str(" NOT NULL");
@@ -231,12 +260,13 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     pl.comments();
     pl.cost_warnings();
     for t in &s.tables {
-        if let Some(d) = st
-            .table(&t.schema, &t.name)
-            .and_then(|sn| sn.declared.clone())
-        {
+        let Some(sn) = st.table(&t.schema, &t.name) else {
+            continue;
+        };
+        if let Some(d) = sn.declared.clone() {
             pl.p.declared.insert(t.key(), d);
         }
+        pl.p.existed.insert(t.key(), sn.unreadable.clone());
     }
     pl.p
 }
@@ -284,20 +314,13 @@ impl Planner<'_> {
                     self.p.enums_created += 1;
                 }
                 Some(existing) => {
-                    for v in e.values.iter().filter(|v| !existing.contains(v)) {
-                        self.p.push_global(
-                            "enum_value",
-                            q.clone(),
-                            format!(
-                                "ALTER TYPE {q} ADD VALUE IF NOT EXISTS {}",
-                                quote_literal(v)
-                            ),
-                        );
+                    // A removed value or another order recreates the type (evolve: risks
+                    // drop_enum_value / enum_order), with every declared value in its place.
+                    if existing.iter().any(|v| !e.values.contains(v)) || !e.keeps_order(existing) {
+                        continue;
                     }
-                    for v in existing.iter().filter(|v| !e.values.contains(v)) {
-                        self.p.warnings.push(format!(
-                            "enum {q} has value {v:?} that the schema does not list; it is kept"
-                        ));
+                    for sql in enum_additions(&q, &e.values, existing) {
+                        self.p.push_global("enum_value", q.clone(), sql);
                     }
                 }
             }
@@ -354,17 +377,24 @@ impl Planner<'_> {
         }
     }
 
-    /// 5. Foreign keys, once every table exists. An existing one whose columns, target or
-    /// actions differ is replaced (dropped and added in one statement).
+    /// 5. Foreign keys, once every table exists. An existing one whose columns, target, actions,
+    /// match type or deferrability differ is replaced (dropped and added in one statement, which
+    /// checks every row); one that is NOT VALID is validated.
     fn foreign_keys(&mut self) {
         let o = &self.s.options;
         for t in &self.s.tables {
             let snap = self.st.table(&t.schema, &t.name);
             for fk in &t.foreign_keys {
-                let sql = format!("ALTER TABLE {} ADD {}", t.qualified(), fk_sql(fk, o));
-                match snap.and_then(|sn| compare::fk_matches(fk, o, sn)) {
-                    Some(true) => {}
-                    Some(false) => self.push_on(
+                let Some(sn) = snap.filter(|sn| sn.has_constraint(fk.name.as_str())) else {
+                    let sql = format!("ALTER TABLE {} ADD {}", t.qualified(), fk_sql(fk, o));
+                    self.push_on("foreign_key", t, sql, Cost::ADD_FOREIGN_KEY);
+                    self.referenced_lock_warning(t, fk);
+                    continue;
+                };
+                let object = format!("foreign key {} on {}", fk.name, t.qualified());
+                let v = compare::foreign_key(fk, o, sn);
+                if self.needs_change(v, &fk.path, Prop::ForeignKey, &object) {
+                    self.push_on(
                         "foreign_key",
                         t,
                         format!(
@@ -374,14 +404,26 @@ impl Planner<'_> {
                             fk_sql(fk, o)
                         ),
                         Cost::ALTER_SCAN,
-                    ),
-                    None => {
-                        self.push_on("foreign_key", t, sql, Cost::ADD_FOREIGN_KEY);
-                        self.referenced_lock_warning(t, fk);
-                    }
+                    );
+                    continue;
+                }
+                let v = compare::validated(&fk.name, sn);
+                if self.needs_change(v, &fk.path, Prop::ForeignKeyValidated, &object) {
+                    self.validate_constraint(t, &fk.name);
                 }
             }
         }
+    }
+
+    /// `VALIDATE CONSTRAINT`: every row is checked (SHARE UPDATE EXCLUSIVE: writers go on); a
+    /// row that violates it fails the apply with the SQLSTATE.
+    fn validate_constraint(&mut self, t: &Table, name: &Name) {
+        self.push_on(
+            "constraint",
+            t,
+            format!("ALTER TABLE {} VALIDATE CONSTRAINT {name}", t.qualified()),
+            Cost::VALIDATE,
+        );
     }
 
     /// Adding a foreign key also takes SHARE ROW EXCLUSIVE on the referenced table (the step
@@ -402,8 +444,8 @@ impl Planner<'_> {
         }
     }
 
-    /// 6. Indexes. An existing one whose uniqueness, method, keys, INCLUDE or WHERE differ is
-    /// rebuilt (DROP INDEX, CREATE INDEX).
+    /// 6. Indexes. An existing one that is INVALID, or whose uniqueness, method, keys, INCLUDE
+    /// or WHERE differ, is rebuilt (DROP INDEX, CREATE INDEX).
     fn indexes(&mut self) {
         for t in &self.s.tables {
             let live = self.live(t);
@@ -411,17 +453,21 @@ impl Planner<'_> {
                 let mut cols = x.columns.clone();
                 cols.extend(x.include.iter().cloned());
                 let rebuilt = self.touches_rebuilt(t, &cols);
-                match live.and_then(|(sn, d)| compare::index_matches(x, sn, d)) {
-                    Some(true) if !rebuilt => continue,
-                    Some(false) if !rebuilt => {
-                        self.push_on(
-                            "index",
-                            t,
-                            format!("DROP INDEX {}.{}", t.schema, x.name),
-                            Cost::ALTER,
-                        );
+                let exists = live.is_some_and(|(sn, _)| sn.index(x.name.as_str()).is_some());
+                if exists && !rebuilt {
+                    let (sn, d) = live.expect("exists");
+                    let object = format!("index {} on {}", x.name, t.qualified());
+                    let v = compare::index(x, sn, d, false);
+                    let path = path_of(&x.path, t, &format!("indexes.{}", x.name.as_str()));
+                    if !self.needs_change(v, &path, Prop::Index, &object) {
+                        continue;
                     }
-                    _ => {}
+                    self.push_on(
+                        "index",
+                        t,
+                        format!("DROP INDEX {}.{}", t.schema, x.name),
+                        Cost::ALTER,
+                    );
                 }
                 self.push_on("index", t, index_sql(t, x), Cost::CREATE_INDEX);
                 self.p.indexes_created += 1;
@@ -429,27 +475,35 @@ impl Planner<'_> {
         }
     }
 
-    /// 7. The `updated_at` trigger.
+    /// 7. The `updated_at` trigger, compared by its definition: created when missing, created
+    /// again when it is not exactly revos's (a WHEN clause, another event or function).
     fn triggers(&mut self) {
-        for t in &self.s.tables {
-            let snap = self.st.table(&t.schema, &t.name);
-            let has = snap.is_some_and(|sn| {
-                sn.triggers
-                    .iter()
-                    .any(|n| n == Table::trigger_name().as_str())
-            });
-            if t.touch_trigger && !has {
-                self.push_on(
-                    "trigger",
-                    t,
-                    format!(
-                        "CREATE TRIGGER {} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()",
-                        Table::trigger_name(),
-                        t.qualified()
-                    ),
-                    Cost::CREATE_TRIGGER,
-                );
+        for t in self.s.tables.iter().filter(|t| t.touch_trigger) {
+            let name = Table::trigger_name();
+            if let Some(sn) = self.st.table(&t.schema, &t.name) {
+                let v = compare::touch_trigger(sn);
+                let object = format!("trigger {name} on {}", t.qualified());
+                if !self.needs_change(v, &t.path, Prop::TouchTrigger, &object) {
+                    continue;
+                }
+                if sn.triggers.iter().any(|n| n == name.as_str()) {
+                    self.push_on(
+                        "trigger",
+                        t,
+                        format!("DROP TRIGGER {name} ON {}", t.qualified()),
+                        Cost::CREATE_TRIGGER,
+                    );
+                }
             }
+            self.push_on(
+                "trigger",
+                t,
+                format!(
+                    "CREATE TRIGGER {name} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()",
+                    t.qualified()
+                ),
+                Cost::CREATE_TRIGGER,
+            );
         }
     }
 
@@ -482,9 +536,16 @@ impl Planner<'_> {
     fn policies(&mut self) {
         for t in self.s.tables.iter().filter(|t| t.rls && t.tenant_scoped) {
             let live = self.live(t);
-            match live.and_then(|(sn, d)| compare::policy_matches(sn, d)) {
-                Some(true) => {}
-                Some(false) => {
+            let exists = live.is_some_and(|(sn, _)| {
+                sn.policies
+                    .iter()
+                    .any(|p| p.name == Table::policy_name().as_str())
+            });
+            if exists {
+                let (sn, d) = live.expect("exists");
+                let object = format!("the tenant policy on {}", t.qualified());
+                let v = compare::policy(sn, d, false);
+                if self.needs_change(v, &t.path, Prop::TenantPolicy, &object) {
                     self.push_on(
                         "policy",
                         t,
@@ -493,10 +554,9 @@ impl Planner<'_> {
                     );
                     self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
                 }
-                None => {
-                    self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
-                    self.p.policies_created += 1;
-                }
+            } else {
+                self.push_on("policy", t, policy_sql(t, &self.s.options), Cost::ALTER);
+                self.p.policies_created += 1;
             }
             let Some((sn, _)) = live else { continue };
             for fp in compare::foreign_policies(t, sn) {
@@ -522,37 +582,36 @@ impl Planner<'_> {
     }
 
     /// 10. Table and column comments: on a new table or column when declared; on an existing
-    /// one when the declared comment differs from `obj_description` / `col_description`.
+    /// one when the declared comment differs from `obj_description` / `col_description`. `""`
+    /// declares "no comment" (`IS NULL`: Postgres stores an empty comment as none).
     fn comments(&mut self) {
         for t in &self.s.tables {
             let snap = self.st.table(&t.schema, &t.name);
-            if let Some(c) = &t.comment {
-                if !snap.is_some_and(|sn| compare::comment_matches(&t.comment, &sn.comment)) {
-                    self.push_on(
-                        "comment",
-                        t,
-                        format!("COMMENT ON TABLE {} IS {}", t.qualified(), quote_literal(c)),
-                        Cost::COMMENT,
-                    );
-                }
+            if t.comment.is_some()
+                && !snap.is_some_and(|sn| compare::comment(&t.comment, &sn.comment).is_same())
+            {
+                let sql = format!(
+                    "COMMENT ON TABLE {} IS {}",
+                    t.qualified(),
+                    comment_sql(&t.comment)
+                );
+                self.push_on("comment", t, sql, Cost::COMMENT);
             }
-            for c in &t.columns {
-                let Some(cm) = &c.comment else { continue };
+            for c in t.columns.iter().filter(|c| c.comment.is_some()) {
                 let live = snap.and_then(|sn| sn.column(c.name.as_str()));
-                if live.is_some_and(|l| compare::comment_matches(&c.comment, &l.comment)) {
+                if live.is_some_and(|l| compare::comment(&c.comment, &l.comment).is_same()) {
                     continue;
                 }
-                self.push_on(
-                    "comment",
-                    t,
-                    format!(
-                        "COMMENT ON COLUMN {}.{} IS {}",
-                        t.qualified(),
-                        c.name,
-                        quote_literal(cm)
-                    ),
-                    Cost::COMMENT,
+                if live.is_none() && c.comment.as_deref() == Some("") {
+                    continue;
+                }
+                let sql = format!(
+                    "COMMENT ON COLUMN {}.{} IS {}",
+                    t.qualified(),
+                    c.name,
+                    comment_sql(&c.comment)
                 );
+                self.push_on("comment", t, sql, Cost::COMMENT);
             }
         }
     }
@@ -579,6 +638,52 @@ impl Planner<'_> {
             }
         }
     }
+}
+
+/// Where a risk points: the object's own path, or — for what revos adds itself (its columns and
+/// indexes have no path in the payload) — the table's path and the object.
+fn path_of(own: &str, t: &Table, what: &str) -> String {
+    if own.is_empty() {
+        format!("{}.{what}", t.path)
+    } else {
+        own.to_string()
+    }
+}
+
+/// A declared comment as SQL: `""` is no comment (`NULL`).
+fn comment_sql(c: &Option<String>) -> String {
+    match c.as_deref() {
+        None | Some("") => "NULL".into(),
+        Some(x) => quote_literal(x),
+    }
+}
+
+/// `ALTER TYPE … ADD VALUE` for each declared value the type lacks, `BEFORE` the next declared
+/// value that exists (or `AFTER` the previous one), so that it sorts where it is declared.
+fn enum_additions(q: &str, declared: &[String], existing: &[String]) -> Vec<String> {
+    let mut have: Vec<String> = existing.to_vec();
+    let mut out = vec![];
+    for (i, v) in declared.iter().enumerate() {
+        if have.contains(v) {
+            continue;
+        }
+        let next = declared[i + 1..].iter().find(|n| have.contains(n));
+        let prev = declared[..i].iter().rev().find(|n| have.contains(n));
+        let place = match (next, prev) {
+            (Some(n), _) => format!(" BEFORE {}", quote_literal(n)),
+            (None, Some(p)) => format!(" AFTER {}", quote_literal(p)),
+            (None, None) => String::new(),
+        };
+        out.push(format!(
+            "ALTER TYPE {q} ADD VALUE IF NOT EXISTS {}{place}",
+            quote_literal(v)
+        ));
+        match next.and_then(|n| have.iter().position(|h| h == n)) {
+            Some(at) => have.insert(at, v.clone()),
+            None => have.push(v.clone()),
+        }
+    }
+    out
 }
 
 fn has_unique_on(sn: &TableSnapshot, cols: &[Name]) -> bool {
@@ -631,7 +736,6 @@ impl Planner<'_> {
     }
 
     fn alter_table(&mut self, t: &Table, sn: &TableSnapshot) {
-        let o = &self.s.options;
         let q = t.qualified();
         let before = self.p.steps.len();
         let keeps_own_pk = sn.primary_key().is_some()
@@ -649,51 +753,7 @@ impl Planner<'_> {
             }
             match sn.column(c.name.as_str()) {
                 None => self.add_column(t, sn, c),
-                Some(live) => {
-                    let want = c.sql_type.as_deref().unwrap_or_default();
-                    if live.sql_type != want {
-                        self.p.risk(
-                            format!("{}.type", c.path),
-                            RiskCode::TypeChange,
-                            format!(
-                                "{q}.{} is {} in the database and {want} in the schema",
-                                c.name, live.sql_type
-                            ),
-                        );
-                        // `using` (checked by validate like any expression) converts the values;
-                        // without it, a cast.
-                        let using = match &c.using {
-                            Some(u) => format!("({u})"),
-                            None => format!("{}::{want}", c.name),
-                        };
-                        self.push_on(
-                            "column",
-                            t,
-                            format!(
-                                "ALTER TABLE {q} ALTER COLUMN {} TYPE {want} USING {using}",
-                                c.name
-                            ),
-                            type_change_cost(&live.sql_type, want),
-                        );
-                    }
-                    // NOT NULL on rows holding NULL is the risk `set_not_null`, with their count
-                    // (evolve::not_null_on_rows).
-                    if c.not_null && !live.not_null {
-                        self.push_on(
-                            "column",
-                            t,
-                            format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name),
-                            Cost::ALTER_SCAN,
-                        );
-                    }
-                    if !c.not_null && live.not_null && !c.auto {
-                        self.p.warnings.push(format!(
-                            "{q}.{} is NOT NULL in the database; it is kept NOT NULL",
-                            c.name
-                        ));
-                    }
-                    self.column_expressions(t, sn, c, live);
-                }
+                Some(live) => self.alter_column(t, sn, c, live),
             }
         }
         for live in &sn.columns {
@@ -704,17 +764,8 @@ impl Planner<'_> {
                 ));
             }
         }
-        if !keeps_own_pk && !t.primary_key.is_empty() && sn.primary_key().is_none() {
-            self.push_on(
-                "constraint",
-                t,
-                format!(
-                    "ALTER TABLE {q} ADD CONSTRAINT {} PRIMARY KEY ({})",
-                    t.pk_name(),
-                    col_list(&t.primary_key)
-                ),
-                Cost::ALTER_SCAN,
-            );
+        if !keeps_own_pk {
+            self.primary_key(t, sn);
         }
         for u in &t.uniques {
             let add = format!(
@@ -722,10 +773,12 @@ impl Planner<'_> {
                 u.name,
                 col_list(&u.columns)
             );
-            let sql = match compare::unique_matches(u, sn) {
-                None => format!("ALTER TABLE {q} {add}"),
-                Some(false) => format!("ALTER TABLE {q} DROP CONSTRAINT {}, {add}", u.name),
-                Some(true) => continue,
+            let sql = if !sn.has_constraint(u.name.as_str()) {
+                format!("ALTER TABLE {q} {add}")
+            } else if compare::unique(u, sn).differs() {
+                format!("ALTER TABLE {q} DROP CONSTRAINT {}, {add}", u.name)
+            } else {
+                continue;
             };
             self.push_on("constraint", t, sql, Cost::ALTER_SCAN);
         }
@@ -736,15 +789,158 @@ impl Planner<'_> {
                 Name::from_catalog(&name)
             ));
         }
-        if sn.declared.is_none() {
-            self.p.warnings.push(format!(
-                "{q}: the declared defaults, checks, generated expressions, index definitions and policy could not be deparsed by Postgres for comparison; they were compared by presence and structure only"
-            ));
-        }
         if self.p.steps.len() > before {
             self.p.tables_altered += 1;
         }
-        let _ = o;
+    }
+
+    /// The primary key's columns: added when the table has none; another set of columns is the
+    /// risk `primary_key_change` (the key is dropped and added again: foreign keys that
+    /// reference it make that fail, with the SQLSTATE).
+    fn primary_key(&mut self, t: &Table, sn: &TableSnapshot) {
+        if t.primary_key.is_empty() || compare::primary_key(t, sn).is_same() {
+            return;
+        }
+        let q = t.qualified();
+        let add = format!(
+            "ADD CONSTRAINT {} PRIMARY KEY ({})",
+            t.pk_name(),
+            col_list(&t.primary_key)
+        );
+        let Some(live) = sn.constraints.iter().find(|c| c.kind == 'p') else {
+            self.push_on(
+                "constraint",
+                t,
+                format!("ALTER TABLE {q} {add}"),
+                Cost::ALTER_SCAN,
+            );
+            return;
+        };
+        self.p.risk(
+            t.primary_key_path.clone(),
+            RiskCode::PrimaryKeyChange,
+            format!(
+                "{q}'s primary key is ({}) in the database and ({}) in the schema: it is dropped and added again",
+                live.columns.join(", "),
+                col_list(&t.primary_key)
+            ),
+        );
+        let sql = format!(
+            "ALTER TABLE {q} DROP CONSTRAINT {}, {add}",
+            Name::from_catalog(&live.name)
+        );
+        self.push_on("constraint", t, sql, Cost::ALTER_SCAN);
+    }
+
+    /// An existing column, property by property: type (and collation), NOT NULL both ways,
+    /// identity, then the default and generated expression.
+    fn alter_column(&mut self, t: &Table, sn: &TableSnapshot, c: &Column, live: &ColumnSnapshot) {
+        let q = t.qualified();
+        let type_differs = compare::column_type(c, live).differs();
+        let collation_differs = compare::collation(c, live).differs();
+        if type_differs {
+            self.type_change(t, c, live);
+        } else if collation_differs {
+            let want = c.sql_type.as_deref().unwrap_or_default();
+            let sql = format!(
+                "ALTER TABLE {q} ALTER COLUMN {} TYPE {want} COLLATE {}",
+                c.name,
+                c.collation.as_deref().unwrap_or("pg_catalog.\"default\"")
+            );
+            self.push_on("column", t, sql, Cost::ALTER_SCAN);
+        }
+        self.not_null(t, sn, c, live);
+        if compare::identity(c, live).differs() {
+            let what = match (c.identity, live.identity) {
+                (Some(k), None) => format!("ADD GENERATED {} AS IDENTITY", k.sql()),
+                (Some(k), Some(_)) => format!("SET GENERATED {}", k.sql()),
+                (None, _) => "DROP IDENTITY".to_string(),
+            };
+            self.push_on(
+                "column",
+                t,
+                format!("ALTER TABLE {q} ALTER COLUMN {} {what}", c.name),
+                Cost::ALTER,
+            );
+        }
+        self.column_expressions(t, sn, c, live);
+    }
+
+    /// NOT NULL both ways. Rows holding NULL make SET NOT NULL the risk `set_not_null`, with
+    /// their count (evolve::not_null_on_rows). revos's own columns and primary key columns keep
+    /// the NOT NULL they have.
+    fn not_null(&mut self, t: &Table, sn: &TableSnapshot, c: &Column, live: &ColumnSnapshot) {
+        let in_pk = t.primary_key.contains(&c.name)
+            || sn
+                .constraints
+                .iter()
+                .any(|k| k.kind == 'p' && k.columns.iter().any(|x| x == c.name.as_str()));
+        let want = c.not_null || in_pk;
+        if !compare::not_null(want, live).differs() || (c.auto && !want) {
+            return;
+        }
+        let q = t.qualified();
+        let (what, cost) = if want {
+            ("SET NOT NULL", Cost::ALTER_SCAN)
+        } else {
+            ("DROP NOT NULL", Cost::ALTER)
+        };
+        self.push_on(
+            "column",
+            t,
+            format!("ALTER TABLE {q} ALTER COLUMN {} {what}", c.name),
+            cost,
+        );
+    }
+
+    /// A type change is the risk `type_change` (with the rows whose value would change, counted
+    /// as the owner, when the catalog could count them). Without `using` it is a plain
+    /// `ALTER COLUMN … TYPE`: Postgres's assignment conversion, which refuses a value that does
+    /// not fit (the apply then fails with the SQLSTATE and nothing changes) — never an explicit
+    /// cast, which would truncate or round silently.
+    fn type_change(&mut self, t: &Table, c: &Column, live: &ColumnSnapshot) {
+        let q = t.qualified();
+        let want = c.sql_type.as_deref().unwrap_or_default();
+        let key = (
+            t.schema.as_str().to_string(),
+            t.name.as_str().to_string(),
+            c.name.as_str().to_string(),
+        );
+        let changed = self.st.conversions.get(&key).copied();
+        let counted = match changed {
+            Some(Ok(n)) => format!("; {n} row(s) hold a value the conversion changes (counted)"),
+            Some(Err(())) => "; the rows whose value would change could not be counted".into(),
+            None => String::new(),
+        };
+        self.p.risks.push(Risk {
+            path: format!("{}.type", c.path),
+            code: RiskCode::TypeChange,
+            message: format!(
+                "{q}.{} is {} in the database and {want} in the schema{counted}",
+                c.name, live.sql_type
+            ),
+            rows: changed.and_then(Result::ok),
+            rows_counted: changed.and_then(Result::ok).map(|_| true),
+        });
+        let using = c
+            .using
+            .as_ref()
+            .map(|u| format!(" USING ({u})"))
+            .unwrap_or_default();
+        let collate = c
+            .collation
+            .as_ref()
+            .map(|x| format!(" COLLATE {x}"))
+            .unwrap_or_default();
+        self.push_on(
+            "column",
+            t,
+            format!(
+                "ALTER TABLE {q} ALTER COLUMN {} TYPE {want}{collate}{using}",
+                c.name
+            ),
+            type_change_cost(&live.sql_type, want),
+        );
     }
 
     /// An existing column's default and generated expression, compared as Postgres deparses
@@ -761,50 +957,32 @@ impl Planner<'_> {
     ) {
         let q = t.qualified();
         let d = sn.declared.as_ref();
+        let object = format!("{q}.{}", c.name);
         // revos's own columns on an adopted table keep the defaults they have (validate adopts
         // them), except the tenant column, whose default is the tenant.
         let adopted = c.auto && !(t.tenant_scoped && c.name == self.s.options.tenant_column);
-        match compare::generated_matches(c, live, d) {
-            Some(false) if c.generated.is_none() => self.push_on(
-                "column",
-                t,
-                format!("ALTER TABLE {q} ALTER COLUMN {} DROP EXPRESSION", c.name),
-                Cost::ALTER,
-            ),
-            Some(false) => {
-                self.p.risk(
-                    format!("{}.generated", c.path),
-                    RiskCode::GeneratedChange,
-                    format!(
-                        "{q}.{} is generated as {} in the database; the schema says {}: the column is dropped and added again (the table is rewritten; indexes and checks on it are created again)",
-                        c.name,
-                        live.expression.as_deref().unwrap_or("(not generated)"),
-                        c.generated.as_deref().unwrap_or_default()
-                    ),
-                );
+        let v = compare::generated(c, live, sn, d);
+        let at = path_of(&c.path, t, &format!("columns.{}", c.name.as_str()));
+        let path = format!("{at}.generated");
+        if self.needs_change(v, &path, Prop::Generated, &object) {
+            if c.generated.is_none() {
                 self.push_on(
                     "column",
                     t,
-                    format!(
-                        "ALTER TABLE {q} DROP COLUMN {}, ADD COLUMN {}",
-                        c.name,
-                        column_sql(c)
-                    ),
-                    Cost::REWRITE,
+                    format!("ALTER TABLE {q} ALTER COLUMN {} DROP EXPRESSION", c.name),
+                    Cost::ALTER,
                 );
-                self.rebuilt.insert((
-                    t.schema.as_str().to_string(),
-                    t.name.as_str().to_string(),
-                    c.name.as_str().to_string(),
-                ));
+            } else {
+                self.regenerate(t, c, live);
                 return;
             }
-            _ => {}
         }
         if adopted || c.generated.is_some() {
             return;
         }
-        if compare::default_matches(c, live, d) == Some(false) {
+        let v = compare::default(c, live, sn, d);
+        let path = format!("{at}.default");
+        if self.needs_change(v, &path, Prop::Default, &object) {
             let sql = match &c.default {
                 Some(def) => format!(
                     "ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({def})",
@@ -816,10 +994,43 @@ impl Planner<'_> {
         }
     }
 
+    /// A changed generated expression: the risk `generated_change`; the column is dropped and
+    /// added again (indexes and checks on it are created again).
+    fn regenerate(&mut self, t: &Table, c: &Column, live: &ColumnSnapshot) {
+        let q = t.qualified();
+        self.p.risk(
+            format!("{}.generated", c.path),
+            RiskCode::GeneratedChange,
+            format!(
+                "{q}.{} is generated as {} in the database; the schema says {}: the column is dropped and added again (the table is rewritten; indexes and checks on it are created again)",
+                c.name,
+                live.expression.as_deref().unwrap_or("(not generated)"),
+                c.generated.as_deref().unwrap_or_default()
+            ),
+        );
+        self.push_on(
+            "column",
+            t,
+            format!(
+                "ALTER TABLE {q} DROP COLUMN {}, ADD COLUMN {}",
+                c.name,
+                column_sql(c)
+            ),
+            Cost::REWRITE,
+        );
+        self.rebuilt.insert((
+            t.schema.as_str().to_string(),
+            t.name.as_str().to_string(),
+            c.name.as_str().to_string(),
+        ));
+    }
+
     /// Check constraints: added when missing; replaced (dropped and added in one statement, so
     /// the new one is validated against every row) when `pg_get_constraintdef` differs. A new
     /// definition that existing rows violate is the risk `check_change` with their count; with
-    /// allow_destructive it is added NOT VALID (new rows are checked, those rows are kept).
+    /// allow_destructive it is added NOT VALID (new rows are checked, those rows are kept, and
+    /// verification reports it as not validated). A declared check that is NOT VALID in the
+    /// catalog is validated; rows that violate it are the risk `not_validated`, with their count.
     fn checks(&mut self, t: &Table, sn: &TableSnapshot) {
         let q = t.qualified();
         for c in &t.checks {
@@ -839,27 +1050,23 @@ impl Planner<'_> {
                 .rebuilt
                 .iter()
                 .any(|(sc, tn, _)| sc == t.schema.as_str() && tn == t.name.as_str());
-            let differs = compare::check_matches(c, sn, sn.declared.as_ref()) == Some(false);
+            let object = format!("check {} on {q}", c.name);
+            let v = compare::check(c, sn, sn.declared.as_ref());
+            let differs = self.needs_change(v, &c.path, Prop::Check, &object);
             if !differs && !rebuilt {
+                let v = compare::validated(&c.name, sn);
+                if self.needs_change(v, &c.path, Prop::CheckValidated, &object)
+                    && !self.violations_risk(
+                        c,
+                        RiskCode::NotValidated,
+                        "is NOT VALID in the database",
+                    )
+                {
+                    self.validate_constraint(t, &c.name);
+                }
                 continue;
             }
-            let violating = sn
-                .declared
-                .as_ref()
-                .and_then(|d| d.check_violations.get(c.name.as_str()))
-                .copied()
-                .unwrap_or(0);
-            let not_valid = if violating > 0 {
-                self.p.risks.push(Risk {
-                    path: c.path.clone(),
-                    code: RiskCode::CheckChange,
-                    message: format!(
-                        "{q}: check {} becomes {}; {violating} existing row(s) violate it (counted); allow_destructive adds it NOT VALID (new rows are checked, those rows are kept)",
-                        c.name, c.expression
-                    ),
-                    rows: Some(violating),
-                    rows_counted: Some(true),
-                });
+            let not_valid = if self.violations_risk(c, RiskCode::CheckChange, "changes") {
                 " NOT VALID"
             } else {
                 ""
@@ -875,6 +1082,37 @@ impl Planner<'_> {
                 Cost::ALTER_SCAN,
             );
         }
+    }
+
+    /// The rows that violate a check's declared expression (counted while planning): the risk
+    /// `code` when there are any. Returns whether there are.
+    fn violations_risk(&mut self, c: &Check, code: RiskCode, what: &str) -> bool {
+        let t = self
+            .s
+            .tables
+            .iter()
+            .find(|t| t.checks.iter().any(|x| x.path == c.path));
+        let violating = t
+            .and_then(|t| self.st.table(&t.schema, &t.name))
+            .and_then(|sn| sn.declared.as_ref())
+            .and_then(|d| d.check_violations.get(c.name.as_str()))
+            .copied()
+            .unwrap_or(0);
+        if violating == 0 {
+            return false;
+        }
+        let q = t.map(Table::qualified).unwrap_or_default();
+        self.p.risks.push(Risk {
+            path: c.path.clone(),
+            code,
+            message: format!(
+                "{q}: check {} ({}) {what}; {violating} existing row(s) violate it (counted); allow_destructive keeps it NOT VALID (new rows are checked, those rows are kept; verification reports it as not validated)",
+                c.name, c.expression
+            ),
+            rows: Some(violating),
+            rows_counted: Some(true),
+        });
+        true
     }
 
     /// A column the table does not have yet. A tenant column added to a table with rows is
@@ -1070,7 +1308,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
         };
         cat.tables.insert(
             ("public".into(), "t".into()),
-            TableSnapshot {
+            crate::schema::catalog::testing::as_applied(TableSnapshot {
                 columns: vec![
                     col("id", "uuid", true),
                     col("tenant_id", "uuid", true),
@@ -1091,6 +1329,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                 constraints: vec![ConstraintSnapshot {
                     name: "t_pkey".into(),
                     kind: 'p',
+                    columns: vec!["id".into()],
                     ..Default::default()
                 }],
                 rls_enabled: true,
@@ -1099,7 +1338,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                 triggers: vec!["revos_touch_updated_at".into()],
                 has_rows: true,
                 ..Default::default()
-            },
+            }),
         );
         let (s, st, issues) = run(
             json!({"schema_version": "2", "description": "d", "tables": [{"name": "t", "columns": [
@@ -1114,10 +1353,14 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
             sql.contains(r#"ALTER TABLE "public"."t" ADD COLUMN "b" text"#),
             "{sql}"
         );
+        // assignment conversion: no explicit cast that would round or truncate silently
         assert!(
-            sql.contains(r#"ALTER COLUMN "a" TYPE bigint USING "a"::bigint"#),
+            sql.contains("ALTER COLUMN \"a\" TYPE bigint;\n") && !sql.contains("bigint USING"),
             "{sql}"
         );
+        // the catalog's default on a, which the schema does not declare, is dropped (it used to
+        // be left when only its presence was known)
+        assert!(sql.contains(r#"ALTER COLUMN "a" DROP DEFAULT"#), "{sql}");
         assert!(sql.contains(r#"CREATE INDEX "idx_t_created_at""#), "{sql}");
         assert!(!sql.contains(r#"CREATE INDEX "idx_t_tenant_id""#), "{sql}");
         assert!(
@@ -1165,6 +1408,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                 constraints: vec![ConstraintSnapshot {
                     name: "big_pkey".into(),
                     kind: 'p',
+                    columns: vec!["id".into()],
                     ..Default::default()
                 }],
                 est_rows: Some(2_500_000),
@@ -1238,6 +1482,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                 constraints: vec![ConstraintSnapshot {
                     name: "big_pkey".into(),
                     kind: 'p',
+                    columns: vec!["id".into()],
                     ..Default::default()
                 }],
                 est_rows: Some(2_500_000),
@@ -1318,6 +1563,7 @@ CREATE POLICY "revos_tenant_isolation" ON "public"."patients" AS PERMISSIVE FOR 
                 ConstraintSnapshot {
                     name: "items_pkey".into(),
                     kind: 'p',
+                    columns: vec!["id".into()],
                     ..Default::default()
                 },
                 ConstraintSnapshot {

@@ -120,6 +120,8 @@ pub const COLUMN_KEYS: &[&str] = &[
     "comment",
     "renamed_from",
     "using",
+    "identity",
+    "collation",
 ];
 pub const REFERENCE_KEYS: &[&str] = &["table", "schema", "column", "on_delete", "on_update"];
 pub const INDEX_KEYS: &[&str] = &["name", "columns", "unique", "method", "where", "include"];
@@ -209,6 +211,10 @@ pub struct RawColumn {
     pub renamed_from: Option<String>,
     /// The expression a type change converts existing values with (`ALTER … TYPE … USING`).
     pub using: Option<String>,
+    /// `always` or `by_default`: an identity column.
+    pub identity: Option<String>,
+    /// A collation name (`"C"`, `"und-x-icu"`, `schema.name`).
+    pub collation: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -466,6 +472,8 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     c.comment = r.string(obj.get("comment"), &p("comment"));
     c.renamed_from = r.string(obj.get("renamed_from"), &p("renamed_from"));
     c.using = r.string(obj.get("using"), &p("using"));
+    c.identity = r.string(obj.get("identity"), &p("identity"));
+    c.collation = r.string(obj.get("collation"), &p("collation"));
     if let Some(refv) = obj.get("references") {
         let rp = p("references").to_string();
         let mut rf = RawReference {

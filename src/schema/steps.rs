@@ -78,6 +78,12 @@ impl Cost {
         rewrites: false,
         scans: true,
     };
+    /// ALTER TABLE … VALIDATE CONSTRAINT: SHARE UPDATE EXCLUSIVE (writers go on), reads every row.
+    pub const VALIDATE: Cost = Cost {
+        lock: Some(Lock::ShareUpdateExclusive),
+        rewrites: false,
+        scans: true,
+    };
     /// CREATE TRIGGER: SHARE ROW EXCLUSIVE.
     pub const CREATE_TRIGGER: Cost = Cost::lock(Some(Lock::ShareRowExclusive));
     /// COMMENT ON: SHARE UPDATE EXCLUSIVE.
@@ -166,6 +172,10 @@ pub struct Plan {
     /// compares the catalog after the DDL with the same forms.
     #[serde(skip)]
     pub declared: std::collections::HashMap<(String, String), Declared>,
+    /// The payload's tables that existed before this plan, with why their declared forms could
+    /// not be read (None: they were): `verify` compares those by the deparsed forms.
+    #[serde(skip)]
+    pub existed: std::collections::HashMap<(String, String), Option<String>>,
 }
 
 impl Plan {

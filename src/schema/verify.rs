@@ -10,24 +10,52 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::ident::Name;
-use crate::schema::compare;
+use crate::schema::compare::{self, Verdict};
 use crate::schema::model::*;
+use crate::schema::properties::{row, Prop};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Verification {
     pub ok: bool,
     pub objects_checked: usize,
     pub mismatches: Vec<String>,
+    /// Properties that could not be compared and were applied from the spec anyway
+    /// (`allow_destructive` over the risk `cannot_compare`): never counted as matching.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverified: Vec<String>,
+    /// Checks kept NOT VALID over rows that violate them (`allow_destructive` over
+    /// `check_change`): enforced for new rows only, never counted as enforced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_validated: Vec<String>,
 }
 
 pub type Snapshots = HashMap<(String, String), TableSnapshot>;
 
-/// The checks, in pipeline order: enums, then per table its existence, columns, keys, indexes,
-/// trigger, RLS flags and tenant policy.
+/// What verification needs to know of the apply: the tables that existed before it (a table it
+/// created was built from the spec's own text, so what only a deparse could compare is checked
+/// by structure and presence there), and what the caller accepted with `allow_destructive`.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub existed: std::collections::HashSet<(String, String)>,
+    pub allow_destructive: bool,
+}
+
+/// The checks with a default context: every table counts as created by the apply.
 pub fn verify(
     s: &Schema,
     tables: &Snapshots,
     enums: &HashMap<(String, String), Vec<String>>,
+) -> Verification {
+    verify_with(s, tables, enums, &Context::default())
+}
+
+/// The checks, in pipeline order: enums, then per table its existence, columns, keys, indexes,
+/// trigger, RLS flags and tenant policy — each property through `compare`, as `plan` compared it.
+pub fn verify_with(
+    s: &Schema,
+    tables: &Snapshots,
+    enums: &HashMap<(String, String), Vec<String>>,
+    cx: &Context,
 ) -> Verification {
     let mut v = Verification::default();
     verify_enums(s, enums, &mut v);
@@ -38,13 +66,20 @@ pub fn verify(
             continue;
         };
         v.check(true, String::new);
-        let cx = TableCheck { s, t, sn, q };
-        cx.columns(&mut v);
-        cx.keys(&mut v);
-        cx.indexes(&mut v);
-        cx.triggers(&mut v);
-        cx.rls(&mut v);
-        cx.policies(&mut v);
+        let tc = TableCheck {
+            s,
+            t,
+            sn,
+            q,
+            created: !cx.existed.contains(&t.key()),
+            accept_unknown: cx.allow_destructive,
+        };
+        tc.columns(&mut v);
+        tc.keys(&mut v);
+        tc.indexes(&mut v);
+        tc.triggers(&mut v);
+        tc.rls(&mut v);
+        tc.policies(&mut v);
     }
     evolution(s, tables, &mut v);
     v.ok = v.mismatches.is_empty();
@@ -64,15 +99,14 @@ impl Verification {
 fn verify_enums(s: &Schema, enums: &HashMap<(String, String), Vec<String>>, v: &mut Verification) {
     for e in &s.enums {
         let labels = enums.get(&(e.schema.as_str().into(), e.name.as_str().into()));
-        // Exactly the values: evolution removes the ones the payload no longer lists.
-        let ok = labels.is_some_and(|l| {
-            e.values.iter().all(|x| l.contains(x)) && l.iter().all(|x| e.values.contains(x))
-        });
+        // Exactly the values, in the declared order.
+        let ok = labels.is_some_and(|l| compare::enum_values(e, l).is_same());
         v.check(ok, || {
             format!(
-                "enum {}.{} is missing or its values differ",
+                "enum {}.{} is missing, or its values or their order differ ({})",
                 e.schema.as_str(),
-                e.name.as_str()
+                e.name.as_str(),
+                labels.map(|l| l.join(", ")).unwrap_or_default()
             )
         });
     }
@@ -84,11 +118,53 @@ struct TableCheck<'a> {
     t: &'a Table,
     sn: &'a TableSnapshot,
     q: String,
+    /// The apply created the table (from the spec's own text).
+    created: bool,
+    /// allow_destructive: a property that cannot be compared is reported, not a mismatch.
+    accept_unknown: bool,
 }
 
 impl TableCheck<'_> {
     fn keeps_own_pk(&self) -> bool {
         self.sn.column("id").is_none() && self.t.primary_key == [Name::from_catalog("id")]
+    }
+
+    /// One property's verdict: `Same` passes; `Differs` is a mismatch (`what` says how);
+    /// `Unknown` is a mismatch too, or — when the caller accepted it — listed as unverified.
+    fn property(
+        &self,
+        v: &mut Verification,
+        verdict: Verdict,
+        prop: Prop,
+        object: &str,
+        what: impl FnOnce() -> String,
+    ) {
+        v.objects_checked += 1;
+        match verdict {
+            Verdict::Same => {}
+            Verdict::Differs => v.mismatches.push(what()),
+            Verdict::Unknown(why) => {
+                let msg = format!(
+                    "{} of {object} could not be compared: {why}",
+                    row(prop).name
+                );
+                if self.accept_unknown {
+                    v.unverified.push(msg);
+                } else {
+                    v.mismatches.push(msg);
+                }
+            }
+        }
+    }
+
+    /// What only a deparse can compare, on a table the apply created from the spec's own text:
+    /// presence and structure are what is checked there.
+    fn by_construction(&self, verdict: Verdict, present: bool) -> Verdict {
+        if self.created {
+            verdict.or_else(|_| Verdict::of(present))
+        } else {
+            verdict
+        }
     }
 
     fn columns(&self, v: &mut Verification) {
@@ -104,120 +180,185 @@ impl TableCheck<'_> {
                 });
                 continue;
             };
+            let object = format!("column {q}.{}", c.name.as_str());
             let want = c.sql_type.as_deref().unwrap_or_default();
-            v.check(live.sql_type == want, || {
-                format!(
-                    "column {q}.{} is {} (schema says {want})",
-                    c.name.as_str(),
-                    live.sql_type
-                )
-            });
+            self.property(
+                v,
+                compare::column_type(c, live),
+                Prop::ColumnType,
+                &object,
+                || format!("{object} is {} (schema says {want})", live.sql_type),
+            );
             if c.not_null {
-                v.check(live.not_null, || {
-                    format!("column {q}.{} is not NOT NULL", c.name.as_str())
+                v.check(live.not_null, || format!("{object} is not NOT NULL"));
+            } else if !c.auto && !self.in_primary_key(c) {
+                v.check(!live.not_null, || {
+                    format!("{object} is NOT NULL (schema says nullable)")
                 });
             }
-            let d = sn.declared.as_ref();
-            let adopted = c.auto && !(t.tenant_scoped && c.name == self.s.options.tenant_column);
-            if c.generated.is_none() && !adopted {
-                // the same comparison as plan's: deparsed defaults when the spec side was deparsed
-                let ok = match compare::default_matches(c, live, d) {
-                    Some(ok) => ok,
-                    None => live.has_default == c.default.is_some(),
-                };
-                v.check(ok, || {
-                    format!(
-                        "column {q}.{} has default {} (schema says {})",
-                        c.name.as_str(),
-                        live.default.as_deref().unwrap_or("none"),
-                        c.default.as_deref().unwrap_or("none")
-                    )
-                });
-            } else if c.default.is_some() {
-                v.check(live.has_default, || {
-                    format!("column {q}.{} has no default", c.name.as_str())
-                });
-            }
-            v.check(
-                compare::generated_matches(c, live, d) != Some(false),
+            self.property(
+                v,
+                compare::identity(c, live),
+                Prop::Identity,
+                &object,
                 || {
                     format!(
-                        "column {q}.{} is generated as {} (schema says {})",
-                        c.name.as_str(),
-                        live.expression.as_deref().unwrap_or("nothing"),
-                        c.generated.as_deref().unwrap_or("nothing")
+                        "{object} has another identity (schema says {:?})",
+                        c.identity
                     )
                 },
             );
-            v.check(compare::comment_matches(&c.comment, &live.comment), || {
-                format!("column {q}.{} has another comment", c.name.as_str())
-            });
+            self.property(
+                v,
+                compare::collation(c, live),
+                Prop::Collation,
+                &object,
+                || {
+                    format!(
+                        "{object} has collation {} (schema says {})",
+                        live.collation.as_deref().unwrap_or("default"),
+                        c.collation.as_deref().unwrap_or("default")
+                    )
+                },
+            );
+            self.column_expressions(v, c, live, &object);
+            self.property(
+                v,
+                compare::comment(&c.comment, &live.comment),
+                Prop::ColumnComment,
+                &object,
+                || format!("{object} has another comment"),
+            );
         }
+    }
+
+    fn in_primary_key(&self, c: &Column) -> bool {
+        self.t.primary_key.contains(&c.name)
+            || self
+                .sn
+                .constraints
+                .iter()
+                .any(|k| k.kind == 'p' && k.columns.iter().any(|x| x == c.name.as_str()))
+    }
+
+    fn column_expressions(
+        &self,
+        v: &mut Verification,
+        c: &Column,
+        live: &ColumnSnapshot,
+        object: &str,
+    ) {
+        let (t, sn) = (self.t, self.sn);
+        let d = sn.declared.as_ref();
+        let adopted = c.auto && !(t.tenant_scoped && c.name == self.s.options.tenant_column);
+        if c.generated.is_none() && !adopted {
+            let verdict = compare::default(c, live, sn, d);
+            let verdict = self.by_construction(verdict, live.has_default == c.default.is_some());
+            self.property(v, verdict, Prop::Default, object, || {
+                format!(
+                    "{object} has default {} (schema says {})",
+                    live.default.as_deref().unwrap_or("none"),
+                    c.default.as_deref().unwrap_or("none")
+                )
+            });
+        } else if c.default.is_some() {
+            v.check(live.has_default, || format!("{object} has no default"));
+        }
+        let verdict = compare::generated(c, live, sn, d);
+        let verdict = self.by_construction(verdict, live.generated == c.generated.is_some());
+        self.property(v, verdict, Prop::Generated, object, || {
+            format!(
+                "{object} is generated as {} (schema says {})",
+                live.expression.as_deref().unwrap_or("nothing"),
+                c.generated.as_deref().unwrap_or("nothing")
+            )
+        });
     }
 
     fn keys(&self, v: &mut Verification) {
         let (t, sn, q) = (self.t, self.sn, &self.q);
-        let constraint = |name: &Name, v: &mut Verification| {
-            v.check(sn.has_constraint(name.as_str()), || {
-                format!("constraint {} on {q} does not exist", name.as_str())
-            })
-        };
         let auto_pk = t.primary_key == [Name::from_catalog("id")]
             && t.column(&t.primary_key[0]).is_some_and(|c| c.auto);
-        if auto_pk && sn.primary_key().is_some() {
-            // an existing table keeps the primary key it has
+        if auto_pk && sn.primary_key().is_some() && self.keeps_own_pk() {
+            // an adopted table keeps the primary key it has
             v.check(true, String::new);
-        } else if !t.primary_key.is_empty() && !self.keeps_own_pk() {
-            constraint(&t.pk_name(), v);
-        }
-        for u in &t.uniques {
-            constraint(&u.name, v);
-            v.check(compare::unique_matches(u, sn) != Some(false), || {
+        } else if !t.primary_key.is_empty() {
+            self.property(v, compare::primary_key(t, sn), Prop::PrimaryKey, q, || {
                 format!(
-                    "unique key {} on {q} is not UNIQUE on the declared columns",
-                    u.name.as_str()
+                    "primary key {} of {q} is missing or not ({})",
+                    t.pk_name().as_str(),
+                    crate::schema::plan::col_list(&t.primary_key)
                 )
             });
         }
+        for u in &t.uniques {
+            let object = format!("unique key {} on {q}", u.name.as_str());
+            self.property(v, compare::unique(u, sn), Prop::Unique, &object, || {
+                format!("{object} is missing or not UNIQUE on the declared columns")
+            });
+        }
+        self.checks(v);
+        for f in &t.foreign_keys {
+            let object = format!("foreign key {} on {q}", f.name.as_str());
+            self.property(v, compare::foreign_key(f, &self.s.options, sn), Prop::ForeignKey, &object, || {
+                format!("{object} is missing or has other columns, target, actions, match or deferrability than the schema says")
+            });
+            self.property(
+                v,
+                compare::validated(&f.name, sn),
+                Prop::ForeignKeyValidated,
+                &object,
+                || format!("{object} is NOT VALID"),
+            );
+        }
+        self.property(
+            v,
+            compare::comment(&t.comment, &sn.comment),
+            Prop::TableComment,
+            q,
+            || format!("table {q} has another comment"),
+        );
+    }
+
+    fn checks(&self, v: &mut Verification) {
+        let (t, sn, q) = (self.t, self.sn, &self.q);
         let d = sn.declared.as_ref();
         for c in &t.checks {
-            constraint(&c.name, v);
-            v.check(compare::check_matches(c, sn, d) != Some(false), || {
+            let object = format!("check {} on {q}", c.name.as_str());
+            let present = sn
+                .constraint(c.name.as_str())
+                .is_some_and(|k| k.kind == 'c');
+            let verdict = self.by_construction(compare::check(c, sn, d), present);
+            self.property(v, verdict, Prop::Check, &object, || {
                 format!(
-                    "check {} on {q} is {} (schema says {})",
-                    c.name.as_str(),
+                    "{object} is {} (schema says {})",
                     sn.constraint(c.name.as_str())
                         .and_then(|x| x.definition.as_deref())
                         .unwrap_or("-"),
                     c.expression
                 )
             });
+            let validated = compare::validated(&c.name, sn);
+            if validated.differs() && present && self.accept_unknown {
+                // kept NOT VALID over violating rows, as the caller allowed
+                v.objects_checked += 1;
+                v.not_validated
+                    .push(format!("{object} is NOT VALID: existing rows violate it"));
+                continue;
+            }
+            self.property(v, validated, Prop::CheckValidated, &object, || {
+                format!("{object} is NOT VALID")
+            });
         }
-        for f in &t.foreign_keys {
-            constraint(&f.name, v);
-            v.check(
-                compare::fk_matches(f, &self.s.options, sn) != Some(false),
-                || {
-                    format!(
-                        "foreign key {} on {q} has other columns, target or actions than the schema says",
-                        f.name.as_str()
-                    )
-                },
-            );
-        }
-        v.check(compare::comment_matches(&t.comment, &sn.comment), || {
-            format!("table {q} has another comment")
-        });
     }
 
     fn indexes(&self, v: &mut Verification) {
         for x in &self.t.indexes {
-            let ok = compare::index_matches(x, self.sn, self.sn.declared.as_ref());
-            v.check(ok == Some(true), || {
+            let object = format!("index {} on {}", x.name.as_str(), self.q);
+            let verdict = compare::index(x, self.sn, self.sn.declared.as_ref(), self.created);
+            self.property(v, verdict, Prop::Index, &object, || {
                 format!(
-                    "index {} on {} is missing or defined otherwise ({})",
-                    x.name.as_str(),
-                    self.q,
+                    "{object} is missing or defined otherwise ({})",
                     self.sn
                         .index(x.name.as_str())
                         .and_then(|i| i.definition.as_deref())
@@ -229,18 +370,23 @@ impl TableCheck<'_> {
 
     fn triggers(&self, v: &mut Verification) {
         if self.t.touch_trigger {
-            let ok = self
-                .sn
-                .triggers
-                .iter()
-                .any(|n| n == Table::trigger_name().as_str());
-            v.check(ok, || {
-                format!(
-                    "trigger {} on {} does not exist",
-                    Table::trigger_name().as_str(),
-                    self.q
-                )
-            });
+            let object = format!("trigger {} on {}", Table::trigger_name().as_str(), self.q);
+            self.property(
+                v,
+                compare::touch_trigger(self.sn),
+                Prop::TouchTrigger,
+                &object,
+                || {
+                    format!(
+                        "{object} is missing or not revos's ({})",
+                        self.sn
+                            .trigger_defs
+                            .get(Table::trigger_name().as_str())
+                            .map(String::as_str)
+                            .unwrap_or("missing")
+                    )
+                },
+            );
         }
     }
 
@@ -262,8 +408,9 @@ impl TableCheck<'_> {
         if !(self.t.rls && self.t.tenant_scoped) {
             return;
         }
-        let ok = compare::policy_matches(self.sn, self.sn.declared.as_ref());
-        v.check(ok == Some(true), || {
+        let object = format!("the tenant policy on {}", self.q);
+        let verdict = compare::policy(self.sn, self.sn.declared.as_ref(), self.created);
+        self.property(v, verdict, Prop::TenantPolicy, &object, || {
             format!(
                 "tenant policy on {} is missing, or not FOR ALL TO PUBLIC with the tenant USING and WITH CHECK",
                 self.q
@@ -359,7 +506,7 @@ mod tests {
             "(tenant_id = ( SELECT (revos.current_tenant_id())::uuid AS current_tenant_id))"
                 .to_string(),
         );
-        TableSnapshot {
+        crate::schema::catalog::testing::as_applied(TableSnapshot {
             columns: vec![
                 col("id", "uuid", true, true),
                 col("tenant_id", "uuid", true, true),
@@ -412,7 +559,7 @@ mod tests {
             triggers: vec!["revos_touch_updated_at".into()],
             has_rows: false,
             ..Default::default()
-        }
+        })
     }
 
     fn schema() -> Schema {
@@ -446,7 +593,10 @@ mod tests {
             ("not forced", Box::new(|sn| sn.rls_forced = false)),
             (
                 "idx_patients_created_at",
-                Box::new(|sn| sn.indexes[2].columns = vec!["created_at".into()]),
+                Box::new(|sn| {
+                    sn.indexes[2].columns = vec!["created_at".into()];
+                    sn.indexes[2].definition = Some("btree (created_at)".into());
+                }),
             ),
             (
                 "first_name is integer",
@@ -458,7 +608,10 @@ mod tests {
             ),
             (
                 "has default none",
-                Box::new(|sn| sn.columns[1].has_default = false),
+                Box::new(|sn| {
+                    sn.columns[1].has_default = false;
+                    sn.columns[1].default = None;
+                }),
             ),
             (
                 "deleted_at does not exist",
@@ -502,7 +655,7 @@ mod tests {
             definition: Some("CHECK ((length(first_name) > 1))".into()),
             ..Default::default()
         });
-        let mut d = Declared::default();
+        let mut d = sn.declared.clone().unwrap_or_default();
         d.defaults.insert("first_name".into(), "'x'::text".into());
         d.checks
             .insert("ck_len".into(), "CHECK ((length(first_name) > 1))".into());

@@ -1,0 +1,341 @@
+//! The property table: every property of an existing object that a payload declares, how it is
+//! read from the catalog, how it is compared, what a difference becomes (a change, or a risk that
+//! blocks until `allow_destructive`), and how the result is verified. `plan` and `verify` decide
+//! through the predicates of `compare` named here, and report by the row's `name`; a comparison
+//! that cannot be made (`compare::Verdict::Unknown`) is the risk `cannot_compare` in `plan` and a
+//! mismatch in `verify`, never a match. `revos.property_table()` returns this table, and the
+//! in-database test `tests/properties.rs` mutates the catalog as a person would for every row that
+//! has a `mutation`, re-applies the declared version and expects the row's `expect`.
+
+use serde::Serialize;
+
+use crate::error::RiskCode;
+
+/// One declared property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prop {
+    ColumnType,
+    NotNull,
+    Default,
+    Generated,
+    Identity,
+    Collation,
+    ColumnComment,
+    TableComment,
+    PrimaryKey,
+    Unique,
+    Check,
+    CheckValidated,
+    ForeignKey,
+    ForeignKeyValidated,
+    Index,
+    TouchTrigger,
+    RlsEnabled,
+    RlsForced,
+    TenantPolicy,
+    ForeignPolicy,
+    EnumValues,
+}
+
+/// What the generated mutation test expects after re-applying the declared version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// `applied`, with a step that changes the property back (and verification ok).
+    Changed,
+    /// `blocked` with this risk (nothing changed).
+    Risk(RiskCode),
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Row {
+    pub prop: Prop,
+    /// How plans, risks and verification name it: `column.default`, `index.where`, …
+    pub name: &'static str,
+    /// How the catalog side is read.
+    pub read: &'static str,
+    /// How the two sides are compared.
+    pub compared: &'static str,
+    /// What a difference becomes.
+    pub on_diff: &'static str,
+    /// The risk a difference is (when it is one), besides `cannot_compare`.
+    pub risk: Option<RiskCode>,
+    /// How verification proves the result.
+    pub verified: &'static str,
+    /// An out-of-band change a person would make (placeholders: `{table}`, `{column}` — the
+    /// fixture's columns are named in `tests/properties.rs`), or None when no SQL can make it.
+    pub mutation: Option<&'static str>,
+    pub expect: Expect,
+}
+
+const DEPARSE: &str =
+    "the spec's text built on a shadow table (rolled back) and both sides deparsed under search_path = pg_catalog, pg_temp; equal text";
+
+pub const TABLE: &[Row] = &[
+    Row {
+        prop: Prop::ColumnType,
+        name: "column.type",
+        read: "format_type(atttypid, atttypmod); user types schema-qualified",
+        compared: "text equality with the declared type as Postgres renders it (validate resolves it)",
+        on_diff: "ALTER COLUMN … TYPE (assignment conversion: a value that does not fit fails the apply; `using` when declared), after the risk",
+        risk: Some(RiskCode::TypeChange),
+        verified: "format_type after the DDL",
+        mutation: Some("ALTER TABLE {table} ALTER COLUMN seq TYPE integer"),
+        expect: Expect::Risk(RiskCode::TypeChange),
+    },
+    Row {
+        prop: Prop::NotNull,
+        name: "column.not_null",
+        read: "attnotnull",
+        compared: "both ways: declared not_null (or in the primary key) = attnotnull",
+        on_diff: "SET NOT NULL (the risk set_not_null when rows hold NULL, counted as the owner) or DROP NOT NULL",
+        risk: None,
+        verified: "attnotnull after the DDL",
+        mutation: Some("ALTER TABLE {table} ALTER COLUMN code SET NOT NULL"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Default,
+        name: "column.default",
+        read: "pg_get_expr(adbin)",
+        compared: DEPARSE,
+        on_diff: "SET DEFAULT / DROP DEFAULT (catalog only)",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER TABLE {table} ALTER COLUMN qty SET DEFAULT 42"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Generated,
+        name: "column.generated",
+        read: "pg_get_expr(adbin) of a generated column, attgenerated",
+        compared: DEPARSE,
+        on_diff: "DROP EXPRESSION when declared plain; otherwise the column is dropped and added again (rewrite), after the risk",
+        risk: Some(RiskCode::GeneratedChange),
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER TABLE {table} ALTER COLUMN total DROP EXPRESSION"),
+        expect: Expect::Risk(RiskCode::GeneratedChange),
+    },
+    Row {
+        prop: Prop::Identity,
+        name: "column.identity",
+        read: "attidentity",
+        compared: "declared identity (always / by_default / none) = attidentity",
+        on_diff: "ADD GENERATED … AS IDENTITY / SET GENERATED … / DROP IDENTITY (catalog only)",
+        risk: None,
+        verified: "attidentity after the DDL",
+        mutation: Some("ALTER TABLE {table} ALTER COLUMN seq DROP DEFAULT, ALTER COLUMN seq ADD GENERATED BY DEFAULT AS IDENTITY"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Collation,
+        name: "column.collation",
+        read: "attcollation when it is not the type's default, schema-qualified",
+        compared: "declared collation (none: the type's default) as Postgres names it",
+        on_diff: "ALTER COLUMN … TYPE <same type> COLLATE … (indexes on the column are rebuilt)",
+        risk: None,
+        verified: "attcollation after the DDL",
+        mutation: Some(r#"ALTER TABLE {table} ALTER COLUMN code TYPE text COLLATE "C""#),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::ColumnComment,
+        name: "column.comment",
+        read: "col_description",
+        compared: "the declared text; \"\" declares no comment; not declared: not compared",
+        on_diff: "COMMENT ON COLUMN … IS … (IS NULL for \"\")",
+        risk: None,
+        verified: "col_description after the DDL",
+        mutation: Some("COMMENT ON COLUMN {table}.qty IS 'changed by hand'"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::TableComment,
+        name: "table.comment",
+        read: "obj_description",
+        compared: "the declared text; \"\" declares no comment; not declared: not compared",
+        on_diff: "COMMENT ON TABLE … IS … (IS NULL for \"\")",
+        risk: None,
+        verified: "obj_description after the DDL",
+        mutation: Some("COMMENT ON TABLE {table} IS NULL"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::PrimaryKey,
+        name: "primary_key",
+        read: "the p constraint's conkey, condeferrable",
+        compared: "the declared columns in order, not deferrable",
+        on_diff: "ADD PRIMARY KEY when missing; otherwise DROP CONSTRAINT and ADD PRIMARY KEY, after the risk",
+        risk: Some(RiskCode::PrimaryKeyChange),
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER TABLE {table} DROP CONSTRAINT {table_name}_pkey, ADD PRIMARY KEY (id, code)"),
+        expect: Expect::Risk(RiskCode::PrimaryKeyChange),
+    },
+    Row {
+        prop: Prop::Unique,
+        name: "unique",
+        read: "the u constraint and its index (indkey, indpred, indisvalid), condeferrable",
+        compared: "a valid, not partial, not deferrable UNIQUE on exactly the declared columns",
+        on_diff: "ADD CONSTRAINT … UNIQUE, or DROP and ADD in one statement",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER TABLE {table} DROP CONSTRAINT uq_{table_name}_code"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Check,
+        name: "check",
+        read: "pg_get_constraintdef",
+        compared: DEPARSE,
+        on_diff: "DROP and ADD in one statement (every row checked); the risk check_change when rows violate the new expression (counted)",
+        risk: Some(RiskCode::CheckChange),
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER TABLE {table} DROP CONSTRAINT ck_{table_name}_qty, ADD CONSTRAINT ck_{table_name}_qty CHECK (qty > -100)"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::CheckValidated,
+        name: "check.validated",
+        read: "convalidated",
+        compared: "a declared check is validated (a NOT VALID one is never counted as enforced)",
+        on_diff: "VALIDATE CONSTRAINT; the risk not_validated when rows violate it (counted)",
+        risk: Some(RiskCode::NotValidated),
+        verified: "convalidated after the DDL",
+        mutation: Some("ALTER TABLE {table} DROP CONSTRAINT ck_{table_name}_qty, ADD CONSTRAINT ck_{table_name}_qty CHECK (qty >= 0) NOT VALID"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::ForeignKey,
+        name: "foreign_key",
+        read: "conkey, confrelid, confkey, confdeltype, confupdtype, confdelsetcols, confmatchtype, condeferrable",
+        compared: "structurally: columns, target, actions, MATCH SIMPLE, not deferrable",
+        on_diff: "DROP and ADD in one statement (rows checked against the target)",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER TABLE {table} ALTER CONSTRAINT fk_{table_name}_part_id DEFERRABLE INITIALLY DEFERRED"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::ForeignKeyValidated,
+        name: "foreign_key.validated",
+        read: "convalidated",
+        compared: "a declared foreign key is validated",
+        on_diff: "VALIDATE CONSTRAINT (a row without its target fails the apply with the SQLSTATE)",
+        risk: None,
+        verified: "convalidated after the DDL",
+        mutation: Some("ALTER TABLE {table} DROP CONSTRAINT fk_{table_name}_part_id, ADD CONSTRAINT fk_{table_name}_part_id FOREIGN KEY (part_id) REFERENCES {schema}.parts (id) NOT VALID"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Index,
+        name: "index",
+        read: "pg_get_indexdef from USING on (method, keys, INCLUDE, WHERE), indisunique, indisvalid",
+        compared: DEPARSE,
+        on_diff: "DROP INDEX and CREATE INDEX (an INVALID index is rebuilt)",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("DROP INDEX {schema}.idx_{table_name}_code; CREATE INDEX idx_{table_name}_code ON {table} (code) WHERE code <> ''"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::TouchTrigger,
+        name: "trigger.updated_at",
+        read: "pg_get_triggerdef, the table's name left out",
+        compared: "exactly BEFORE UPDATE … FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at(), no WHEN",
+        on_diff: "DROP TRIGGER and CREATE TRIGGER",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("DROP TRIGGER revos_touch_updated_at ON {table}; CREATE TRIGGER revos_touch_updated_at BEFORE UPDATE ON {table} FOR EACH ROW WHEN (false) EXECUTE FUNCTION revos.touch_updated_at()"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::RlsEnabled,
+        name: "rls.enabled",
+        read: "relrowsecurity",
+        compared: "true when the table declares rls",
+        on_diff: "ENABLE ROW LEVEL SECURITY",
+        risk: None,
+        verified: "relrowsecurity after the DDL",
+        mutation: Some("ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::RlsForced,
+        name: "rls.forced",
+        read: "relforcerowsecurity",
+        compared: "true when the table declares force_rls",
+        on_diff: "FORCE ROW LEVEL SECURITY",
+        risk: None,
+        verified: "relforcerowsecurity after the DDL",
+        mutation: Some("ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::TenantPolicy,
+        name: "policy.tenant",
+        read: "polcmd, polpermissive, polroles, pg_get_expr(polqual), pg_get_expr(polwithcheck)",
+        compared: "FOR ALL, PERMISSIVE, TO PUBLIC, and USING / WITH CHECK by DEPARSE",
+        on_diff: "DROP POLICY and CREATE POLICY",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER POLICY revos_tenant_isolation ON {table} USING (true)"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::ForeignPolicy,
+        name: "policy.undeclared",
+        read: "every other policy on the table, polpermissive",
+        compared: "an undeclared PERMISSIVE policy on a tenant table widens what a tenant sees",
+        on_diff: "the risk foreign_policy; allow_destructive drops it",
+        risk: Some(RiskCode::ForeignPolicy),
+        verified: "verification fails while one remains",
+        mutation: Some("CREATE POLICY leak ON {table} USING (true)"),
+        expect: Expect::Risk(RiskCode::ForeignPolicy),
+    },
+    Row {
+        prop: Prop::EnumValues,
+        name: "enum.values",
+        read: "pg_enum labels by enumsortorder",
+        compared: "the declared values, in the declared order",
+        on_diff: "ADD VALUE … BEFORE / AFTER its declared neighbour (sorts where declared); a value no longer declared is the risk drop_enum_value; existing values in another order are the risk enum_order (the type is recreated)",
+        risk: Some(RiskCode::DropEnumValue),
+        verified: "the labels in order after the DDL",
+        mutation: Some("ALTER TYPE {schema}.{table_name}_level ADD VALUE 'extra'"),
+        expect: Expect::Risk(RiskCode::DropEnumValue),
+    },
+];
+
+/// The row of a property.
+pub fn row(p: Prop) -> &'static Row {
+    TABLE
+        .iter()
+        .find(|r| r.prop == p)
+        .expect("every property has a row")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_property_has_exactly_one_row_and_a_unique_name() {
+        let mut names = std::collections::BTreeSet::new();
+        for r in TABLE {
+            assert!(names.insert(r.name), "{} twice", r.name);
+            assert_eq!(TABLE.iter().filter(|x| x.prop == r.prop).count(), 1);
+            if let Expect::Risk(code) = r.expect {
+                assert_eq!(
+                    r.risk,
+                    Some(code),
+                    "{}: the expected risk is the row's risk",
+                    r.name
+                );
+            }
+        }
+        // the issue's list: type, NOT NULL, default, generated, identity, collation, comment;
+        // keys, checks, foreign keys, indexes, the trigger, RLS flags and policies, enum values
+        assert_eq!(TABLE.len(), 21);
+    }
+}

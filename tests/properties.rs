@@ -1,0 +1,452 @@
+//! The property table, tested from the table itself (issue 19): for every row of
+//! `revos.property_table()` with a mutation, the fixture schema is applied, the catalog is changed
+//! out of band the way a person would (the row's SQL), the same declaration is applied again as a
+//! new version, and the outcome must be the row's `expect` — changed back (then a plan of the same
+//! declaration has nothing left to do) or blocked with the row's risk (then nothing changed) —
+//! never "applied and unchanged". Beside it, the cases the issue lists that a single mutation
+//! cannot express: a hardened database without TEMP, a lock timeout while reading, conversions
+//! that would lose data, counts that row-level security must not hide, enum order.
+mod common;
+
+use common::*;
+use postgres::Client;
+use serde_json::{json, Value};
+
+const TABLE: &str = "public.things";
+
+fn things(version: &str) -> Value {
+    json!({"schema_version": version, "description": "the property fixture",
+        "enums": [{"name": "things_level", "values": ["low", "high"]}],
+        "tables": [
+            {"name": "parts", "tenant_scoped": false, "columns": [{"name": "label", "type": "text"}]},
+            {"name": "things", "comment": "every property", "columns": [
+                {"name": "qty", "type": "integer", "default": "1", "check": "qty >= 0", "comment": "how many"},
+                {"name": "code", "type": "text", "unique": true},
+                {"name": "total", "type": "integer", "generated": "qty * 2"},
+                {"name": "seq", "type": "bigint", "not_null": true, "default": "0"},
+                {"name": "level", "type": "things_level"},
+                {"name": "part_id", "type": "uuid", "references": "parts"}],
+             "indexes": [{"name": "idx_things_code", "columns": ["code"]}]}]})
+}
+
+fn allow(mut p: Value) -> Value {
+    p["options"] = json!({"allow_destructive": true});
+    p
+}
+
+fn risk_codes(env: &Value) -> Vec<String> {
+    env["result"]["risks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["code"].as_str().map(str::to_string))
+        .collect()
+}
+
+fn steps(env: &Value) -> usize {
+    env["result"]["plan"]["steps"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0)
+}
+
+/// A fresh database with the fixture applied and two rows in it.
+fn fixture_db(db: &str) -> Client {
+    let mut c = fresh_db(db);
+    let env = apply(&mut c, &things("p1"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c.batch_execute(
+        "BEGIN; SELECT revos.set_tenant('5b0b3c4e-9a4e-4a57-9d47-8f1f4f1f4f1f');
+         INSERT INTO public.parts (label) VALUES ('p');
+         INSERT INTO public.things (qty, code, level, part_id)
+           SELECT 2, 'a', 'low', id FROM public.parts;
+         INSERT INTO public.things (qty, code, level) VALUES (3, 'b', 'high');
+         COMMIT;",
+    )
+    .unwrap();
+    c
+}
+
+/// The same declaration applied again after `mutation`: the row's expectation.
+fn mutated(row: &Value, db: &str) {
+    let name = row["name"].as_str().unwrap();
+    let Some(mutation) = row["mutation"].as_str() else {
+        return;
+    };
+    let mut c = fixture_db(db);
+    let sql = mutation
+        .replace("{table}", TABLE)
+        .replace("{table_name}", "things")
+        .replace("{schema}", "public");
+    c.batch_execute(&sql)
+        .unwrap_or_else(|e| panic!("{name}: the mutation failed: {e}\n{sql}"));
+    let env = apply(&mut c, &things("p2"));
+    match &row["expect"] {
+        Value::String(s) if s == "changed" => {
+            assert_eq!(status(&env), "applied", "{name}: {env:#}");
+            assert_eq!(
+                env["result"]["verification"]["ok"],
+                json!(true),
+                "{name}: {env:#}"
+            );
+            // the property is back: the same declaration has nothing left to do
+            let again = plan(&mut c, &things("p3"));
+            assert_eq!(status(&again), "planned", "{name}: {again:#}");
+            assert_eq!(
+                steps(&again),
+                0,
+                "{name}: still to do after the apply: {again:#}"
+            );
+        }
+        Value::Object(o) => {
+            let code = o["risk"].as_str().unwrap();
+            assert_eq!(status(&env), "blocked", "{name}: {env:#}");
+            assert!(
+                risk_codes(&env).iter().any(|r| r == code),
+                "{name}: {env:#}"
+            );
+            // nothing changed: the same risk is still there
+            let again = plan(&mut c, &things("p3"));
+            assert!(
+                risk_codes(&again).iter().any(|r| r == code),
+                "{name}: {again:#}"
+            );
+            assert_eq!(
+                count(&mut c, "SELECT count(*) FROM public.things"),
+                2,
+                "{name}"
+            );
+        }
+        other => panic!("{name}: unknown expectation {other}"),
+    }
+}
+
+#[test]
+fn every_row_of_the_property_table_is_changed_or_a_risk_never_applied_and_unchanged() {
+    let mut c = fresh_db("props_table");
+    let table: Value = c
+        .query_one("SELECT revos.property_table()", &[])
+        .unwrap()
+        .get(0);
+    let rows = table.as_array().unwrap();
+    assert!(rows.len() >= 20, "{table:#}");
+    let mut tested = 0;
+    for (i, row) in rows.iter().enumerate() {
+        if row["mutation"].is_null() {
+            continue;
+        }
+        mutated(row, &format!("props_{i}"));
+        tested += 1;
+    }
+    assert!(tested >= 20, "only {tested} rows have a mutation");
+}
+
+#[test]
+fn without_temp_the_shadows_are_built_in_revos_shadow_and_compare_truthfully() {
+    let mut c = fixture_db("props_notemp");
+    ensure_role(&mut c, "props_admin", "");
+    c.batch_execute(
+        "REVOKE TEMP ON DATABASE props_notemp FROM PUBLIC;
+         GRANT revos_admin TO props_admin;
+         ALTER TABLE public.things OWNER TO props_admin;
+         ALTER TABLE public.parts OWNER TO props_admin;
+         ALTER TYPE public.things_level OWNER TO props_admin;
+         GRANT CREATE ON SCHEMA public TO props_admin;
+         ALTER TABLE public.things ALTER COLUMN qty SET DEFAULT 42;
+         ALTER POLICY revos_tenant_isolation ON public.things USING (true);",
+    )
+    .unwrap();
+    let mut admin = connect_as("props_notemp", "props_admin");
+    let temp: bool = admin
+        .query_one(
+            "SELECT has_database_privilege(current_database(), 'TEMP')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!temp, "the caller still has TEMP");
+    let env = apply(&mut admin, &things("p2"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let sql = env["result"].to_string();
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef d JOIN pg_attribute a
+              ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE d.adrelid = 'public.things'::regclass AND a.attname = 'qty'"
+        )
+        .as_deref(),
+        Some("1"),
+        "{sql}"
+    );
+    let policy = text(
+        &mut c,
+        "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'public.things'::regclass",
+    )
+    .unwrap();
+    assert!(policy.contains("current_tenant_id"), "{policy}");
+    // and with no place to build a shadow at all: never "applied", the risk says why
+    c.batch_execute("REVOKE CREATE ON SCHEMA revos_shadow FROM revos_admin;")
+        .unwrap();
+    c.batch_execute("ALTER TABLE public.things ALTER COLUMN qty SET DEFAULT 7")
+        .unwrap();
+    let env = apply(&mut admin, &things("p3"));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    let risks = env["result"]["risks"].to_string();
+    assert!(
+        risk_codes(&env).contains(&"cannot_compare".to_string()),
+        "{risks}"
+    );
+    assert!(risks.contains("temporary tables"), "{risks}");
+    assert!(risks.contains("column.default"), "{risks}");
+    // allowed: the declared form is applied, and verification says what it could not compare
+    let env = apply(&mut admin, &allow(things("p4")));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let unverified = env["result"]["verification"]["unverified"].to_string();
+    assert!(unverified.contains("could not be compared"), "{env:#}");
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef d JOIN pg_attribute a
+              ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE d.adrelid = 'public.things'::regclass AND a.attname = 'qty'"
+        )
+        .as_deref(),
+        Some("1")
+    );
+}
+
+#[test]
+fn a_lock_timeout_while_reading_the_catalog_fails_the_call_naming_the_table() {
+    let mut c = fixture_db("props_lock");
+    c.batch_execute("ALTER POLICY revos_tenant_isolation ON public.things USING (true)")
+        .unwrap();
+    let mut other = connect("props_lock");
+    other
+        .batch_execute("BEGIN; LOCK TABLE public.things IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let mut p = things("p2");
+    p["options"] = json!({"lock_timeout_ms": 200});
+    let env = apply(&mut c, &p);
+    // not "cannot compare" and never "applied": failed as the DDL would have, naming the table
+    assert_eq!(status(&env), "failed", "{env:#}");
+    assert_eq!(env["result"]["error"]["sqlstate"], "55P03", "{env:#}");
+    let message = env["result"]["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("public.things"), "{env:#}");
+    other.batch_execute("ROLLBACK").unwrap();
+    let env = apply(&mut c, &things("p3"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let policy = text(
+        &mut c,
+        "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = 'public.things'::regclass",
+    )
+    .unwrap();
+    assert!(policy.contains("current_tenant_id"), "{policy}");
+}
+
+fn one_table(version: &str, columns: Value) -> Value {
+    json!({"schema_version": version, "description": "d",
+           "tables": [{"name": "conv", "tenant_scoped": false, "columns": columns}]})
+}
+
+#[test]
+fn a_narrowing_type_change_is_counted_and_never_truncates() {
+    let mut c = fresh_db("props_conv");
+    let env = apply(
+        &mut c,
+        &one_table(
+            "c1",
+            json!([{"name": "code", "type": "varchar(12)"}, {"name": "amount", "type": "numeric(10,2)"}]),
+        ),
+    );
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c.batch_execute(
+        "INSERT INTO public.conv (code, amount) VALUES ('ABCDEFGHIJ', 1.25), ('AB', 2.00)",
+    )
+    .unwrap();
+    // varchar(12) -> varchar(4): the risk counts the one row the conversion would change
+    let narrow = one_table(
+        "c2",
+        json!([{"name": "code", "type": "varchar(4)"}, {"name": "amount", "type": "numeric(10,2)"}]),
+    );
+    let env = apply(&mut c, &narrow);
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    let risk = &env["result"]["risks"][0];
+    assert_eq!(risk["code"], "type_change", "{env:#}");
+    assert_eq!(risk["rows"], 1, "{env:#}");
+    // allowed: Postgres's assignment conversion refuses the value; nothing changed
+    let env = apply(&mut c, &allow(narrow));
+    assert_eq!(status(&env), "failed", "{env:#}");
+    assert_eq!(env["result"]["error"]["sqlstate"], "22001", "{env:#}");
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT string_agg(code, ',' ORDER BY code) FROM public.conv"
+        )
+        .as_deref(),
+        Some("AB,ABCDEFGHIJ")
+    );
+    // numeric(10,2) -> numeric(10,0): rounding is counted too
+    let round = one_table(
+        "c3",
+        json!([{"name": "code", "type": "varchar(12)"}, {"name": "amount", "type": "numeric(10,0)"}]),
+    );
+    let env = apply(&mut c, &round);
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    assert_eq!(env["result"]["risks"][0]["rows"], 1, "{env:#}");
+}
+
+#[test]
+fn counts_that_gate_are_not_hidden_by_row_level_security() {
+    let mut c = fresh_db("props_rls");
+    ensure_role(&mut c, "props_owner", "");
+    c.batch_execute(
+        "GRANT revos_admin TO props_owner; GRANT CREATE ON SCHEMA public TO props_owner;
+         SET ROLE props_owner;
+         CREATE TABLE public.legacy (note text);
+         INSERT INTO public.legacy VALUES ('a'), ('b');
+         ALTER TABLE public.legacy ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE public.legacy FORCE ROW LEVEL SECURITY;
+         RESET ROLE;",
+    )
+    .unwrap();
+    let mut owner = connect_as("props_rls", "props_owner");
+    let seen = count(&mut owner, "SELECT count(*) FROM public.legacy");
+    assert_eq!(seen, 0, "the owner's own RLS hides the rows");
+    // tenant_table must still see that the table has rows: a tenant must be named for them
+    let env: Value = owner
+        .query_one("SELECT revos.tenant_table('legacy')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    assert!(env.to_string().contains("backfill_required"), "{env:#}");
+    assert_eq!(count(&mut c, "SELECT count(*) FROM public.legacy"), 2);
+}
+
+#[test]
+fn a_not_null_on_rows_hidden_by_the_tenant_policy_is_still_counted() {
+    let mut c = fresh_db("props_nn");
+    let p1 = one_tenant_table("n1", false);
+    assert_eq!(status(&apply(&mut c, &p1)), "applied");
+    c.batch_execute(
+        "BEGIN; SELECT revos.set_tenant('5b0b3c4e-9a4e-4a57-9d47-8f1f4f1f4f1f');
+         INSERT INTO public.notes (body) VALUES (NULL), (NULL), ('x'); COMMIT;",
+    )
+    .unwrap();
+    // the caller has no tenant: the policy hides every row from it
+    let env = apply(&mut c, &one_tenant_table("n2", true));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    let risk = &env["result"]["risks"][0];
+    assert_eq!(risk["code"], "set_not_null", "{env:#}");
+    assert_eq!(risk["rows"], 2, "{env:#}");
+}
+
+fn one_tenant_table(version: &str, not_null: bool) -> Value {
+    json!({"schema_version": version, "description": "d",
+           "tables": [{"name": "notes", "columns": [{"name": "body", "type": "text", "not_null": not_null}]}]})
+}
+
+fn labels(c: &mut Client) -> String {
+    text(
+        c,
+        "SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = 'public.mood'::regtype",
+    )
+    .unwrap()
+}
+
+fn mood(version: &str, values: Value) -> Value {
+    json!({"schema_version": version, "description": "d", "enums": [{"name": "mood", "values": values}],
+           "tables": [{"name": "moods", "tenant_scoped": false, "columns": [{"name": "m", "type": "mood"}]}]})
+}
+
+#[test]
+fn enum_values_are_added_where_declared_and_another_order_is_a_risk() {
+    let mut c = fresh_db("props_enum");
+    assert_eq!(
+        status(&apply(&mut c, &mood("e1", json!(["low", "high"])))),
+        "applied"
+    );
+    let env = apply(&mut c, &mood("e2", json!(["low", "medium", "high"])));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(labels(&mut c), "low,medium,high");
+    let medium_before_high: bool = c
+        .query_one("SELECT 'medium'::mood < 'high'::mood", &[])
+        .unwrap()
+        .get(0);
+    assert!(medium_before_high);
+    let env = apply(&mut c, &mood("e3", json!(["high", "medium", "low"])));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    assert_eq!(risk_codes(&env), ["enum_order"], "{env:#}");
+    let env = apply(&mut c, &allow(mood("e4", json!(["high", "medium", "low"]))));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(labels(&mut c), "high,medium,low");
+}
+
+#[test]
+fn an_empty_comment_means_none_and_nullable_means_nullable() {
+    let mut c = fresh_db("props_misc");
+    let t = |v: &str, comment: &str, not_null: bool| {
+        json!({"schema_version": v, "description": "d", "tables": [{"name": "misc", "tenant_scoped": false,
+            "comment": comment, "columns": [{"name": "a", "type": "text", "not_null": not_null, "comment": comment}]}]})
+    };
+    assert_eq!(status(&apply(&mut c, &t("m1", "first", true))), "applied");
+    let env = apply(&mut c, &t("m2", "", false));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT obj_description('public.misc'::regclass, 'pg_class')"
+        ),
+        None
+    );
+    let nn: bool = c
+        .query_one(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.misc'::regclass AND attname = 'a'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!nn, "not_null: false declared over NOT NULL");
+    let again = plan(&mut c, &t("m3", "", false));
+    assert_eq!(steps(&again), 0, "{again:#}");
+}
+
+#[test]
+fn a_not_valid_check_with_violating_rows_is_a_risk_then_reported_not_enforced() {
+    let mut c = fixture_db("props_notvalid");
+    c.batch_execute(
+        "ALTER TABLE public.things DROP CONSTRAINT ck_things_qty;
+         UPDATE public.things SET qty = -5 WHERE code = 'a';
+         ALTER TABLE public.things ADD CONSTRAINT ck_things_qty CHECK (qty >= 0) NOT VALID;",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let env = apply(&mut c, &things("p2"));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    let risk = env["result"]["risks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "not_validated")
+        .cloned()
+        .unwrap_or_else(|| panic!("{env:#}"));
+    assert_eq!(risk["rows"], 1, "{env:#}");
+    let env = apply(&mut c, &allow(things("p3")));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let nv = env["result"]["verification"]["not_validated"].to_string();
+    assert!(nv.contains("ck_things_qty"), "{env:#}");
+}
+
+#[test]
+fn a_primary_key_on_other_columns_is_a_risk() {
+    let mut c = fresh_db("props_pk");
+    let t = |v: &str, pk: Value| {
+        json!({"schema_version": v, "description": "d", "tables": [{"name": "coded", "tenant_scoped": false,
+            "primary_key": pk, "columns": [{"name": "code", "type": "text", "not_null": true}, {"name": "id", "type": "uuid", "not_null": true, "default": "gen_random_uuid()"}]}]})
+    };
+    assert_eq!(status(&apply(&mut c, &t("k1", json!(["id"])))), "applied");
+    let env = apply(&mut c, &t("k2", json!(["code"])));
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    assert_eq!(risk_codes(&env), ["primary_key_change"], "{env:#}");
+}
