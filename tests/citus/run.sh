@@ -234,5 +234,12 @@ qdb "${DSN/:$BASE\//:$((BASE + 1))/}" "SET citus.enable_manual_changes_to_shards
 check "one mismatch, on that shard" "false|1|$shard" \
   "$(qdb "$DSN" "SELECT (v ->> 'ok') || '|' || jsonb_array_length(v -> 'mismatches') || '|' || (SELECT shard_name FROM citus_shards WHERE shardid = (v -> 'mismatches' -> 0 ->> 'shardid')::bigint) FROM revos.verify_shards() v")"
 
+echo "# the hostile-names attacks on the coordinator (issue 17: tests/hostile_names.sh --citus)"
+if "$root/tests/hostile_names.sh" "$DSN" --citus; then
+  ok "hostile names on Citus: every check above passed"
+else
+  bad "hostile names on Citus" "every check ok" "some FAILED (above)"
+fi
+
 rm -rf "$work"
 finish

@@ -54,6 +54,7 @@ DECLARE
     proc    int := 0;
     poly    int := 0;
     opoly   int := 0;
+    unusable int := 0;
     failed  int := 0;
 BEGIN
     FOR p IN
@@ -67,7 +68,11 @@ BEGIN
                OR EXISTS (SELECT 1 FROM pg_type ty WHERE ty.oid = f.prorettype AND ty.typtype = 'p'
                             AND ty.oid <> 'pg_catalog.void'::regtype
                             -- record is concrete when OUT parameters say what it holds
-                            AND NOT (ty.oid = 'pg_catalog.record'::regtype AND f.proallargtypes IS NOT NULL)) AS pseudo
+                            AND NOT (ty.oid = 'pg_catalog.record'::regtype AND f.proallargtypes IS NOT NULL)) AS pseudo,
+               -- a type in a schema the attacker may not use (Citus's citus.distribution_type)
+               EXISTS (SELECT 1 FROM unnest(coalesce(f.proallargtypes, f.proargtypes::oid[]) || f.prorettype) t(o)
+                         JOIN pg_type ty ON ty.oid = t.o
+                        WHERE NOT has_schema_privilege(ty.typnamespace, 'USAGE')) AS unusable
           FROM pg_proc f
          WHERE f.pronamespace = 'pg_catalog'::regnamespace
            AND f.proname IN (SELECT c.name FROM hlog.candidates c WHERE c.kind = 'f')
@@ -77,6 +82,7 @@ BEGIN
         IF p.prokind = 'w' THEN win := win + 1; CONTINUE; END IF;
         IF p.prokind = 'p' THEN proc := proc + 1; CONTINUE; END IF;
         IF p.pseudo THEN poly := poly + 1; CONTINUE; END IF;
+        IF p.unusable THEN unusable := unusable + 1; CONTINUE; END IF;
         SELECT string_agg(CASE WHEN p.variadic AND i = p.pronargs THEN 'VARIADIC ' ELSE '' END || '$' || i, ', '
                           ORDER BY i)
           INTO calls FROM generate_series(1, p.pronargs) i;
@@ -128,7 +134,7 @@ BEGIN
     INSERT INTO gen_result VALUES
         ('functions', made), ('operators', ops), ('skipped_aggregates', agg), ('skipped_window', win),
         ('skipped_procedures', proc), ('skipped_polymorphic_functions', poly),
-        ('skipped_polymorphic_operators', opoly), ('failed', failed);
+        ('skipped_polymorphic_operators', opoly), ('skipped_unusable_types', unusable), ('failed', failed);
 END
 $gen$;
 
