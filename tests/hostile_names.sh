@@ -28,7 +28,9 @@
 #   DRIFT       the caller's own DDL on a managed table (with the shadows present) is recorded
 #               as drift or refused; verify_ledger() stays ok
 #   privileges (roles, memberships, revos ACLs) unchanged; issue 17 item 3 (DDL hidden in a
-#   caller's check or default during an apply) and item 1 (the superuser recipe, verbatim).
+#   caller's check or default during an apply); superuser recipes: item 1 verbatim, a temp domain
+#   named text with the default search_path, and look-alikes in a schema named after the ledger's
+#   owner reached through "$user" once revos switches to that owner.
 # Recreates the databases hostile_names, hostile_names_base and hostile_names_recipe and the
 # roles hn_admin, hn_owner, hn_app, hn_recipe. Exit 0 only when every check passed.
 #
@@ -51,10 +53,12 @@ TENANT=11111111-1111-4111-8111-111111111111
 # (views: catalog-named temp views; all: those and the core-type-named temp domains). mp and mpv
 # keep some attacks apart: where the temp domains already break every apply, the look-alikes
 # (mp) and the catalog-named views (mpv) alone still get their chance inside a working apply.
-VARIANTS=(mp mpv mu um tm)
+# us: "$user" is nobody's schema for the caller, and the ledger owner's (look-alikes there too)
+# once revos switches to that owner.
+VARIANTS=(mp mpv mu um tm us)
 declare -A SPATH=([mp]='mal, pg_catalog' [mpv]='mal, pg_catalog' [mu]='mal, public' [um]='"$user", mal'
-                  [tm]='pg_temp, mal, pg_catalog')
-declare -A SHADOWS=([mp]=none [mpv]=views [mu]=all [um]=all [tm]=all)
+                  [tm]='pg_temp, mal, pg_catalog' [us]='"$user", pg_catalog')
+declare -A SHADOWS=([mp]=none [mpv]=views [mu]=all [um]=all [tm]=all [us]=none)
 CORE_TYPES="text uuid oid name regclass regprocedure regnamespace regtype regrole jsonb json int2 int4 int8 bool
   timestamptz timestamp numeric float8 varchar bpchar char bytea"
 CORE_RELATIONS="pg_class pg_namespace pg_attribute pg_attrdef pg_constraint pg_index pg_policy pg_proc pg_type
@@ -231,9 +235,9 @@ else
 fi
 global_deps=$(psql -X -q -At -d "$(db_dsn $HDB)" -v case=after-all -c "SET search_path = pg_catalog" -f "$HN/deps.sql" 2>&1)
 if [ -z "$global_deps" ]; then
-  ok "after the run: nothing depends on schema mal (pg_depend)"
+  ok "after the run: nothing depends on the look-alikes' schemas (pg_depend)"
 else
-  failed "after the run: nothing depends on schema mal" "$(echo "$global_deps" | sed 's/^DEPS|after-all|//' | head -10)"
+  failed "after the run: nothing depends on the look-alikes' schemas" "$(echo "$global_deps" | sed 's/^DEPS|after-all|//' | head -10)"
 fi
 catalog() { # DB: what revos created, deparsed under search_path = pg_catalog
   sq "$(db_dsn "$1")" "$(cat "$HN/catalog.sql")"
@@ -254,7 +258,7 @@ done
 
 # ---- issue 17 item 3: DDL hidden in a caller's expression during an apply ------------------------
 . "$HN/item3.sh"
-# ---- issue 17 item 1: the superuser recipe, verbatim ---------------------------------------------
+# ---- superuser recipes: issue 17 item 1 verbatim, and two it does not list ----------------------
 . "$HN/recipe.sh"
 
 echo

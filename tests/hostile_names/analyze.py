@@ -19,7 +19,8 @@ PATHS = {"mp": "search_path mal, pg_catalog (look-alikes only)",
          "mpv": "search_path mal, pg_catalog + temp views (no temp domains)",
          "mu": "search_path mal, public + temp shadows",
          "um": 'search_path "$user", mal + temp shadows',
-         "tm": "search_path pg_temp, mal, pg_catalog + temp shadows"}
+         "tm": "search_path pg_temp, mal, pg_catalog + temp shadows",
+         "us": 'search_path "$user", pg_catalog (look-alikes in a schema named after the ledger owner)'}
 
 
 def parse(path):
@@ -195,7 +196,7 @@ def main():
             # were reported with that call
             d = [x for x in deps.get(case, []) if x not in seen_deps]
             seen_deps.update(deps.get(case, []))
-            r.check(not d, f"{label}: DEPENDS — nothing revos created depends on mal or pg_temp",
+            r.check(not d, f"{label}: DEPENDS — nothing revos created depends on a look-alike schema or pg_temp",
                     *[short(x, 200) for x in d[:8]], *([f"(+{len(d) - 8} more)"] if len(d) > 8 else []))
         expected = base_by_case.get(case, {}).get("results", [])
         for rc in (expected + [x for x in s["results"] if x not in expected]) if baseline else []:

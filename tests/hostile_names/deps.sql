@@ -1,5 +1,5 @@
--- tests/hostile_names.sh: every dependency of an object outside the attacker's schemas (mal, any
--- pg_temp_N, hlog) on an object inside mal or a pg_temp_N schema: a default, check, policy,
+-- tests/hostile_names.sh: every dependency of an object outside the attacker's schemas (those of
+-- hlog.lookalikes, any pg_temp_N, hlog) on an object inside one of them or a pg_temp_N schema: a default, check, policy,
 -- trigger, index, column type ... that revos created and that now calls or uses a look-alike.
 -- Run inside the attacking session right after the call (its temp objects still exist; they are
 -- dropped, CASCADE, when it ends), under search_path = pg_catalog, pg_temp. Prints
@@ -34,6 +34,7 @@ SELECT 'DEPS|' || :'case' || '|' || pg_describe_object(d.classid, d.objid, d.obj
        || ' -> ' || pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid)
   FROM d JOIN pg_namespace rn ON rn.oid = d.ref_nsp
   LEFT JOIN pg_namespace dn ON dn.oid = d.dep_nsp
- WHERE (rn.nspname = 'mal' OR rn.nspname LIKE 'pg\_temp\_%')
-   AND (dn.nspname IS NULL OR NOT (dn.nspname IN ('mal', 'hlog') OR dn.nspname LIKE 'pg\_temp\_%'))
+ WHERE (rn.nspname IN (SELECT l.schema_name FROM hlog.lookalikes l) OR rn.nspname LIKE 'pg\_temp\_%')
+   AND (dn.nspname IS NULL OR NOT (dn.nspname IN (SELECT l.schema_name FROM hlog.lookalikes l UNION SELECT 'hlog')
+                                   OR dn.nspname LIKE 'pg\_temp\_%'))
  ORDER BY 1;

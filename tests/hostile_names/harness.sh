@@ -13,9 +13,11 @@ sq() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "SET search_path = pg_catalo
 # candidates already loaded into hlog.candidates; then the generator's report and its checks.
 arm() {
   local d out; d=$(db_dsn "$1")
-  out=$(psql -X -q -At -d "$d" -c "SET SESSION AUTHORIZATION hn_admin" -f "$HN/lookalikes.sql" 2>&1) \
+  out=$(psql -X -q -At -d "$d" -v target=mal -c "SET SESSION AUTHORIZATION hn_admin" -f "$HN/lookalikes.sql" 2>&1) \
     || die "lookalikes.sql: $out"
   echo "$out" >"$W/generated.txt"
+  out=$(psql -X -q -At -d "$d" -v target="$(ledger_owner "$1")" -c "SET SESSION AUTHORIZATION hn_admin" \
+    -f "$HN/lookalikes.sql" 2>&1) || die "lookalikes.sql (the ledger owner's name): $out"
   psql -X -q -At -d "$d" -v core_types="$CORE_TYPES" -v core_relations="$CORE_RELATIONS" \
     -f "$HN/shadows.sql" >"$W/shadows.txt" 2>&1 || die "shadows.sql: $(cat "$W/shadows.txt")"
   sed -n 's/^1|//p' "$W/shadows.txt" >"$W/shadow-domains.sql"
@@ -23,6 +25,9 @@ arm() {
   report_generated "$1"
 }
 gen() { sed -n "s/^$1|//p" "$W/generated.txt"; }
+# the role that owns revos's ledger (the one apply switches to): its name, unquoted
+ledger_owner() { sq "$(db_dsn "$1")" "SELECT rolname FROM pg_roles r JOIN pg_class c ON c.relowner = r.oid
+                                      WHERE c.oid = 'revos.schema_migrations'::regclass"; }
 report_generated() { # DB
   local NF NO must
   NF=$(gen functions) NO=$(gen operators)
@@ -40,7 +45,7 @@ report_generated() { # DB
   for must in "function now()" "function gen_random_uuid()" "operator =(text, text)" "operator =(uuid, uuid)" \
     "function to_regprocedure(text)" "function quote_ident(text)" "operator ||(text, text)" "operator ->>(jsonb, text)" \
     "operator <>(integer, integer)" "operator ~~(text, text)"; do
-    [ "$(sq "$(db_dsn "$1")" "SELECT count(*) FROM hlog.lookalikes WHERE label = '$must'")" = 1 ] \
+    [ "$(sq "$(db_dsn "$1")" "SELECT count(*) FROM hlog.lookalikes WHERE schema_name = 'mal' AND label = '$must'")" = 1 ] \
       || failed "the generated look-alikes include $must" "missing: extract.py or lookalikes.sql broke"
   done
 }

@@ -1,4 +1,5 @@
--- tests/hostile_names.sh: generates the look-alikes in schema mal, as the attacker (hn_admin).
+-- tests/hostile_names.sh: generates the look-alikes in the schema named by the psql variable
+-- target (mal, or one named after the ledger's owner), as the attacker (hn_admin).
 -- Input: hlog.candidates (extract.py's names, loaded by the suite). For every pg_catalog function
 -- and operator whose name revos's SQL mentions, and for each of its overloads whose argument and
 -- result types are concrete (no polymorphic, internal or other pseudo-type; void results allowed),
@@ -9,14 +10,15 @@
 SET client_min_messages = warning;
 SET search_path = pg_catalog, pg_temp;
 SET check_function_bodies = on;
+SELECT set_config('hostile.target', :'target', false) \g /dev/null
 
 CREATE TEMP TABLE gen_result (kind text, n int);
 
--- CREATE FUNCTION mal.<name>(<args>) for a look-alike: hlog.note(label), then BODY (the original).
+-- CREATE FUNCTION <target>.<name>(<args>) for a look-alike: hlog.note(label), then BODY (the original).
 CREATE FUNCTION pg_temp.lookalike_sql(name text, args text, result text, volatility "char", strict boolean,
                                       label text, body text) RETURNS text LANGUAGE sql AS $$
-    SELECT format('CREATE FUNCTION mal.%I(%s) RETURNS %s LANGUAGE sql %s %s PARALLEL UNSAFE AS %L',
-                  name, args, result,
+    SELECT format('CREATE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE sql %s %s PARALLEL UNSAFE AS %L',
+                  current_setting('hostile.target'), name, args, result,
                   CASE volatility WHEN 'i' THEN 'IMMUTABLE' WHEN 's' THEN 'STABLE' ELSE 'VOLATILE' END,
                   CASE WHEN strict THEN 'STRICT' ELSE 'CALLED ON NULL INPUT' END,
                   format('SELECT hlog.note(%L); %s', label, body))
@@ -29,7 +31,7 @@ BEGIN
     FOREACH stmt IN ARRAY stmts LOOP
         EXECUTE stmt;
     END LOOP;
-    INSERT INTO hlog.lookalikes VALUES (kind, label);
+    INSERT INTO hlog.lookalikes VALUES (current_setting('hostile.target'), kind, label);
     RETURN true;
 EXCEPTION WHEN others THEN
     RAISE WARNING 'look-alike of % not created: %', label, SQLERRM;
@@ -122,8 +124,10 @@ BEGIN
         IF pg_temp.make_lookalike('operator', label, ARRAY[
                pg_temp.lookalike_sql(fname, concat_ws(', ', CASE WHEN o.oprkind = 'b' THEN l END, r),
                                      format_type(o.oprresult, NULL), o.provolatile, o.proisstrict, label, sel),
-               format('CREATE OPERATOR mal.%s (%s RIGHTARG = %s, FUNCTION = mal.%I%s%s)', o.oprname,
-                      CASE WHEN o.oprkind = 'b' THEN format('LEFTARG = %s,', l) ELSE '' END, r, fname,
+               format('CREATE OPERATOR %I.%s (%s RIGHTARG = %s, FUNCTION = %I.%I%s%s)',
+                      current_setting('hostile.target'), o.oprname,
+                      CASE WHEN o.oprkind = 'b' THEN format('LEFTARG = %s,', l) ELSE '' END, r,
+                      current_setting('hostile.target'), fname,
                       CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = pg_catalog.' || o.oprrest::text ELSE '' END,
                       CASE WHEN o.oprjoin <> 0 THEN ', JOIN = pg_catalog.' || o.oprjoin::text ELSE '' END)]) THEN
             ops := ops + 1;
