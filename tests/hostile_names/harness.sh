@@ -43,7 +43,7 @@ report_generated() { # DB
     failed "the generator made a plausible set of look-alikes" "functions=$NF operators=$NO failed=$(gen failed): the generator broke"
   fi
   for must in "function now()" "function gen_random_uuid()" "operator =(text, text)" "operator =(uuid, uuid)" \
-    "function to_regprocedure(text)" "function quote_ident(text)" "operator ||(text, text)" "operator ->>(jsonb, text)" \
+    "function set_config(text, text, boolean)" "function quote_ident(text)" "operator ||(text, text)" "operator ->>(jsonb, text)" \
     "operator <>(integer, integer)" "operator ~~(text, text)"; do
     [ "$(sq "$(db_dsn "$1")" "SELECT count(*) FROM hlog.lookalikes WHERE schema_name = 'mal' AND label = '$must'")" = 1 ] \
       || failed "the generated look-alikes include $must" "missing: extract.py or lookalikes.sql broke"
