@@ -13,6 +13,10 @@ SET check_function_bodies = on;
 SELECT set_config('hostile.target', :'target', false) \g /dev/null
 
 CREATE TEMP TABLE gen_result (kind text, n int);
+-- every kind reported, 0 when nothing of it
+INSERT INTO gen_result SELECT unnest(ARRAY['functions', 'operators', 'skipped_aggregates', 'skipped_window',
+    'skipped_procedures', 'skipped_polymorphic_functions', 'skipped_polymorphic_operators',
+    'skipped_unusable_types', 'failed']), 0;
 
 -- CREATE FUNCTION <target>.<name>(<args>) for a look-alike: hlog.note(label), then BODY (the original).
 CREATE FUNCTION pg_temp.lookalike_sql(name text, args text, result text, volatility "char", strict boolean,
@@ -39,25 +43,13 @@ EXCEPTION WHEN others THEN
 END
 $$;
 
+-- the functions
 DO $gen$
 DECLARE
-    p       record;
-    o       record;
-    calls   text;
-    sel     text;
-    label   text;
-    fname   text;
-    l       text;
-    r       text;
-    made    int := 0;
-    ops     int := 0;
-    agg     int := 0;
-    win     int := 0;
-    proc    int := 0;
-    poly    int := 0;
-    opoly   int := 0;
-    unusable int := 0;
-    failed  int := 0;
+    p     record;
+    calls text;
+    sel   text;
+    label text;
 BEGIN
     FOR p IN
         SELECT f.oid, f.proname, f.prokind, f.provolatile, f.proisstrict, f.proretset, f.pronargs,
@@ -80,11 +72,11 @@ BEGIN
            AND f.proname IN (SELECT c.name FROM hlog.candidates c WHERE c.kind = 'f')
          ORDER BY f.proname, f.oid
     LOOP
-        IF p.prokind = 'a' THEN agg := agg + 1; CONTINUE; END IF;
-        IF p.prokind = 'w' THEN win := win + 1; CONTINUE; END IF;
-        IF p.prokind = 'p' THEN proc := proc + 1; CONTINUE; END IF;
-        IF p.pseudo THEN poly := poly + 1; CONTINUE; END IF;
-        IF p.unusable THEN unusable := unusable + 1; CONTINUE; END IF;
+        IF p.prokind = 'a' THEN INSERT INTO gen_result VALUES ('skipped_aggregates', 1); CONTINUE; END IF;
+        IF p.prokind = 'w' THEN INSERT INTO gen_result VALUES ('skipped_window', 1); CONTINUE; END IF;
+        IF p.prokind = 'p' THEN INSERT INTO gen_result VALUES ('skipped_procedures', 1); CONTINUE; END IF;
+        IF p.pseudo THEN INSERT INTO gen_result VALUES ('skipped_polymorphic_functions', 1); CONTINUE; END IF;
+        IF p.unusable THEN INSERT INTO gen_result VALUES ('skipped_unusable_types', 1); CONTINUE; END IF;
         SELECT string_agg(CASE WHEN p.variadic AND i = p.pronargs THEN 'VARIADIC ' ELSE '' END || '$' || i, ', '
                           ORDER BY i)
           INTO calls FROM generate_series(1, p.pronargs) i;
@@ -94,12 +86,24 @@ BEGIN
         label := format('function %s(%s)', p.proname, p.ident);
         IF pg_temp.make_lookalike('function', label, ARRAY[pg_temp.lookalike_sql(
                p.proname, p.args, p.res, p.provolatile, p.proisstrict, label, sel)]) THEN
-            made := made + 1;
+            INSERT INTO gen_result VALUES ('functions', 1);
         ELSE
-            failed := failed + 1;
+            INSERT INTO gen_result VALUES ('failed', 1);
         END IF;
     END LOOP;
+END
+$gen$;
 
+-- the operators
+DO $gen$
+DECLARE
+    o      record;
+    sel    text;
+    label  text;
+    fname  text;
+    l      text;
+    r      text;
+BEGIN
     FOR o IN
         SELECT op.oid, op.oprname, op.oprkind, op.oprleft, op.oprright, op.oprresult,
                op.oprrest, op.oprjoin, pr.provolatile, pr.proisstrict,
@@ -110,7 +114,7 @@ BEGIN
            AND op.oprname IN (SELECT c.name FROM hlog.candidates c WHERE c.kind = 'o')
          ORDER BY op.oprname, op.oid
     LOOP
-        IF o.pseudo THEN opoly := opoly + 1; CONTINUE; END IF;
+        IF o.pseudo THEN INSERT INTO gen_result VALUES ('skipped_polymorphic_operators', 1); CONTINUE; END IF;
         fname := 'op_' || o.oid;
         l := format_type(o.oprleft, NULL);
         r := format_type(o.oprright, NULL);
@@ -130,16 +134,12 @@ BEGIN
                       current_setting('hostile.target'), fname,
                       CASE WHEN o.oprrest <> 0 THEN ', RESTRICT = pg_catalog.' || o.oprrest::text ELSE '' END,
                       CASE WHEN o.oprjoin <> 0 THEN ', JOIN = pg_catalog.' || o.oprjoin::text ELSE '' END)]) THEN
-            ops := ops + 1;
+            INSERT INTO gen_result VALUES ('operators', 1);
         ELSE
-            failed := failed + 1;
+            INSERT INTO gen_result VALUES ('failed', 1);
         END IF;
     END LOOP;
-    INSERT INTO gen_result VALUES
-        ('functions', made), ('operators', ops), ('skipped_aggregates', agg), ('skipped_window', win),
-        ('skipped_procedures', proc), ('skipped_polymorphic_functions', poly),
-        ('skipped_polymorphic_operators', opoly), ('skipped_unusable_types', unusable), ('failed', failed);
 END
 $gen$;
 
-SELECT kind || '|' || n FROM gen_result ORDER BY kind;
+SELECT kind || '|' || sum(n) FROM gen_result GROUP BY kind ORDER BY kind;
