@@ -1,0 +1,817 @@
+#!/usr/bin/env bash
+# An adversary's attempts on issue 17's fix ("no name the caller controls resolves inside revos",
+# docs/security.md): every attempt is a check that asserts the attack FAILS — no escalation, no code
+# run as another role, no unrecorded DDL on a revos-managed table, no cross-tenant row, no false ok.
+# A FAIL line here is an attack that worked (see the adversary's report for the findings).
+#
+# The attackers (LOGIN roles, trust authentication of the test clusters):
+#   atk_admin   a revos_admin member (a migration role: CREATE on the database and on public)
+#   atk_owner   a plain role with CREATE on public (and TEMP, as PUBLIC has)
+#   atk_app     a revos_app member (the application / PostgREST role: reads and writes tenant rows)
+#   atk_admin2, atk_other   helpers (REASSIGN OWNED)
+#
+#   tests/attacks.sh DSN      DSN: a superuser connection; the installed revos build is used.
+# Recreates the database attacks_test and the roles above.
+set -uo pipefail
+DSN=${1:?usage: tests/attacks.sh DSN}
+. "$(dirname "$0")/lib.sh"
+DB=attacks_test
+T=$(db_dsn $DB)
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
+T1=11111111-1111-1111-1111-111111111111
+T2=22222222-2222-2222-2222-222222222222
+
+q() { qdb "$T" "$@"; }                         # as the superuser
+as() { local r=$1; shift; qdb "$T" "SET ROLE $r; $*"; } # one transaction, as role $1
+as_login() { local r=$1; shift; qdb "${T/postgres@/$r@}" "$@"; } # a session of role $1 itself
+mark() { q "SELECT coalesce(max(id), 0) FROM revos.events"; }
+# drift events naming the table $1 (schema.table, as revos writes subject_id) after event id $2
+drift_on() { q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = '$1' AND id > $2"; }
+# rows the look-alikes and spies logged (who|what), optionally only those matching $1
+spied() { q "SELECT coalesce(string_agg(who || '|' || what, ',' ORDER BY n), '') FROM public.atk_log ${1:+WHERE $1}"; }
+forget_spies() { q "TRUNCATE public.atk_log" >/dev/null; }
+status_of() { sed -n 's/.*"status": "\([a-z]*\)".*/\1/p' <<<"$1" | head -1; }
+qual() { q "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = '$1'::regclass AND polname = 'revos_tenant_isolation'"; }
+# everything revos created on the tables $1 (a regclass[] literal) that depends on an object in a
+# schema named in $2 (a text[] literal) or in a temporary schema
+bound_to() { q "$(bound_sql "$@")"; }
+bound_sql() {
+  echo "SELECT count(*) FROM pg_depend d
+       LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND ad.oid = d.objid
+       LEFT JOIN pg_constraint co ON d.classid = 'pg_constraint'::regclass AND co.oid = d.objid
+       LEFT JOIN pg_policy po ON d.classid = 'pg_policy'::regclass AND po.oid = d.objid
+       LEFT JOIN pg_trigger tg ON d.classid = 'pg_trigger'::regclass AND tg.oid = d.objid
+       LEFT JOIN pg_index ix ON d.classid = 'pg_class'::regclass AND ix.indexrelid = d.objid
+       LEFT JOIN pg_proc rp ON d.refclassid = 'pg_proc'::regclass AND rp.oid = d.refobjid
+       LEFT JOIN pg_operator ro ON d.refclassid = 'pg_operator'::regclass AND ro.oid = d.refobjid
+       LEFT JOIN pg_type rt ON d.refclassid = 'pg_type'::regclass AND rt.oid = d.refobjid
+       JOIN pg_namespace n ON n.oid = coalesce(rp.pronamespace, ro.oprnamespace, rt.typnamespace)
+      WHERE coalesce(ad.adrelid, co.conrelid, po.polrelid, tg.tgrelid, ix.indrelid,
+                     CASE WHEN d.classid = 'pg_class'::regclass THEN d.objid END) = ANY ('$1'::regclass[])
+        AND (n.nspname = ANY ('$2'::text[]) OR n.nspname LIKE 'pg\_temp\_%')"
+}
+
+setup() {
+  echo "# setup"
+  fresh_db $DB
+  psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" >/dev/null 2>&1 <<'SQL' || die "cannot create the roles"
+DROP ROLE IF EXISTS atk_admin; DROP ROLE IF EXISTS atk_admin2; DROP ROLE IF EXISTS atk_owner;
+DROP ROLE IF EXISTS atk_app; DROP ROLE IF EXISTS atk_other;
+CREATE ROLE atk_admin LOGIN; CREATE ROLE atk_admin2 LOGIN; CREATE ROLE atk_owner LOGIN;
+CREATE ROLE atk_app LOGIN; CREATE ROLE atk_other NOLOGIN;
+SQL
+  out=$(q - <<SQL
+CREATE EXTENSION revos;
+GRANT revos_admin TO atk_admin, atk_admin2;
+GRANT revos_app TO atk_app;
+GRANT atk_other TO atk_admin2;
+GRANT CREATE ON DATABASE $DB TO atk_admin;
+GRANT CREATE ON SCHEMA public TO atk_admin, atk_admin2, atk_owner, atk_other;
+-- the spies' log: every look-alike and every planted function writes (current_user, what) here
+CREATE TABLE public.atk_log (n bigserial, who text, what text);
+GRANT INSERT, SELECT ON public.atk_log TO PUBLIC;
+GRANT USAGE ON SEQUENCE public.atk_log_n_seq TO PUBLIC;
+CREATE FUNCTION public.atk_note(what text) RETURNS boolean LANGUAGE sql VOLATILE
+  AS 'INSERT INTO public.atk_log (who, what) VALUES (current_user, what) RETURNING true';
+-- runs any SQL as the current user (the attackers' DDL inside expressions, triggers, rules)
+CREATE FUNCTION public.atk_ddl(sql text) RETURNS boolean LANGUAGE plpgsql VOLATILE
+  AS \$\$ BEGIN EXECUTE sql; RETURN true; END \$\$;
+CREATE FUNCTION public.atk_ddl(sql text, x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE
+  AS \$\$ BEGIN RETURN public.atk_ddl(sql); END \$\$;
+CREATE FUNCTION public.atk_ddl_trigger() RETURNS trigger LANGUAGE plpgsql
+  AS \$\$ BEGIN PERFORM public.atk_ddl(TG_ARGV[0]); RETURN NEW; END \$\$;
+SELECT revos.set_tenant('$T1') \g /dev/null
+SQL
+  ) || die "setup failed: $out"
+  PRIVS_BEFORE=$(privileges)
+  # A managed tenant table of atk_admin's, with one row of each tenant: the target of most attacks.
+  check "setup: atk_admin creates the tenant table public.a_victim" "applied" \
+    "$(as atk_admin "SELECT revos.tenant_table('public.a_victim', '[{\"name\": \"secret\", \"type\": \"text\"}]') -> 'result' ->> 'status'")"
+  q "INSERT INTO public.a_victim (tenant_id, secret) VALUES ('$T1', 'one'), ('$T2', 'two');
+     GRANT SELECT, INSERT, UPDATE ON public.a_victim TO atk_app" >/dev/null
+}
+
+# roles' attributes and memberships: the end state must equal the start
+privileges() {
+  q "SELECT string_agg(rolname || ':' || rolsuper || rolcreaterole || rolcreatedb || rolbypassrls, ',' ORDER BY rolname)
+       || ' / ' || coalesce((SELECT string_agg(m.roleid::regrole || '>' || m.member::regrole, ',' ORDER BY 1)
+                               FROM pg_auth_members m WHERE m.member::regrole::text LIKE 'atk\_%'), '')
+       FROM pg_roles WHERE rolname LIKE 'atk\_%' OR rolname LIKE 'revos\_%'"
+}
+
+# ---- A. names: look-alikes of what revos's SQL mentions, first on the attacker's search_path ------
+# lookalikes SCHEMA: functions, operators, types and tables named like revos's (and PostgreSQL's)
+lookalikes() {
+  cat <<SQL
+CREATE FUNCTION $1.now() RETURNS timestamptz LANGUAGE plpgsql AS \$\$ BEGIN
+  PERFORM public.atk_note('$1.now');
+  IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+    EXECUTE 'ALTER ROLE atk_admin SUPERUSER';
+  END IF;
+  RETURN pg_catalog.now(); END \$\$;
+CREATE FUNCTION $1.gen_random_uuid() RETURNS pg_catalog.uuid LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.gen_random_uuid'); RETURN pg_catalog.gen_random_uuid(); END \$\$;
+CREATE FUNCTION $1.current_setting(pg_catalog.text, boolean) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.current_setting'); RETURN pg_catalog.current_setting(\$1, \$2); END \$\$;
+CREATE FUNCTION $1.set_config(pg_catalog.text, pg_catalog.text, boolean) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.set_config'); RETURN pg_catalog.set_config(\$1, \$2, \$3); END \$\$;
+CREATE FUNCTION $1.to_regclass(pg_catalog.text) RETURNS regclass LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.to_regclass'); RETURN pg_catalog.to_regclass(\$1); END \$\$;
+CREATE FUNCTION $1.pg_get_expr(pg_node_tree, oid) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.pg_get_expr'); RETURN pg_catalog.pg_get_expr(\$1, \$2); END \$\$;
+CREATE FUNCTION $1.format_type(oid, integer) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.format_type'); RETURN pg_catalog.format_type(\$1, \$2); END \$\$;
+CREATE FUNCTION $1.quote_ident(pg_catalog.text) RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.quote_ident'); RETURN pg_catalog.quote_ident(\$1); END \$\$;
+CREATE FUNCTION $1.current_tenant_id() RETURNS pg_catalog.text LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.current_tenant_id'); RETURN revos.current_tenant_id(); END \$\$;
+CREATE FUNCTION $1.uuid_eq(pg_catalog.uuid, pg_catalog.uuid) RETURNS boolean LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.=(uuid)'); RETURN true; END \$\$;
+CREATE OPERATOR $1.= (LEFTARG = pg_catalog.uuid, RIGHTARG = pg_catalog.uuid, FUNCTION = $1.uuid_eq);
+CREATE FUNCTION $1.text_eq(pg_catalog.text, pg_catalog.text) RETURNS boolean LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.=(text)'); RETURN true; END \$\$;
+CREATE OPERATOR $1.= (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = $1.text_eq);
+CREATE OPERATOR $1.<> (LEFTARG = pg_catalog.text, RIGHTARG = pg_catalog.text, FUNCTION = $1.text_eq);
+CREATE FUNCTION $1.atk_only() RETURNS pg_catalog.uuid LANGUAGE plpgsql AS
+  \$\$ BEGIN PERFORM public.atk_note('$1.atk_only'); RETURN pg_catalog.gen_random_uuid(); END \$\$;
+CREATE DOMAIN $1.uuid AS pg_catalog.uuid CHECK (public.atk_note('$1.uuid'));
+CREATE DOMAIN $1.text AS pg_catalog.text CHECK (public.atk_note('$1.text'));
+CREATE DOMAIN $1.jsonb AS pg_catalog.jsonb CHECK (public.atk_note('$1.jsonb'));
+CREATE TABLE $1.pg_class (oid oid, relname name, relkind "char", relnamespace oid);
+CREATE TABLE $1.pg_policy (oid oid, polname name, polrelid oid);
+CREATE TABLE $1.schema_migrations (version pg_catalog.text, status pg_catalog.text);
+SQL
+}
+
+P_A1='{"schema_version": "atk-a1", "description": "look-alikes", "tables": [
+  {"name": "a1_t", "columns": [{"name": "note", "type": "text", "default": "'"''x''"'"},
+    {"name": "amount", "type": "int", "check": "amount > 0"}, {"name": "ref", "type": "uuid"}],
+   "indexes": [{"columns": ["amount"], "where": "amount > 1"}]}]}'
+P_A1B='{"schema_version": "atk-a1b", "description": "look-alikes, altering", "tables": [
+  {"name": "a1_t", "columns": [{"name": "note", "type": "text", "default": "'"''y''"'"},
+    {"name": "amount", "type": "int", "check": "amount > 1"}, {"name": "ref", "type": "uuid"},
+    {"name": "seen", "type": "timestamptz", "default": "now()"}],
+   "indexes": [{"columns": ["amount"], "where": "amount > 2"}, {"columns": ["seen"]}]}]}'
+
+# plan_sql PAYLOAD PATH: the plan's SQL as atk_admin with search_path PATH (and its temp objects)
+plan_sql() {
+  q - <<SQL
+SET ROLE atk_admin;
+$(temp_lookalikes)
+SET search_path = $2;
+SELECT revos.plan_schema('$1') -> 'result' -> 'plan' ->> 'sql';
+SQL
+}
+# temporary look-alikes of the session: domains named like core types, tables named like catalogs
+temp_lookalikes() {
+  cat <<'SQL'
+CREATE DOMAIN pg_temp.text AS pg_catalog.text CHECK (public.atk_note('pg_temp.text'));
+CREATE DOMAIN pg_temp.uuid AS pg_catalog.uuid CHECK (public.atk_note('pg_temp.uuid'));
+CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb CHECK (public.atk_note('pg_temp.jsonb'));
+CREATE DOMAIN pg_temp.timestamptz AS pg_catalog.timestamptz CHECK (public.atk_note('pg_temp.timestamptz'));
+CREATE TEMP TABLE pg_class (oid oid, relname name, relkind "char", relnamespace oid);
+CREATE TEMP TABLE pg_attribute (attrelid oid, attname name, attnum int2);
+CREATE TEMP TABLE pg_policy (oid oid, polname name, polrelid oid);
+CREATE TEMP TABLE pg_depend (objid oid);
+CREATE TEMP TABLE schema_migrations (version text, status text);
+CREATE TEMP TABLE events (id bigint, tenant_id text);
+SQL
+}
+
+attack_lookalikes() {
+  echo "# A1. look-alikes first on a revos_admin member's search_path (the issue's recipes and variants)"
+  q "CREATE SCHEMA mal AUTHORIZATION atk_admin; CREATE SCHEMA atk_admin AUTHORIZATION atk_admin" >/dev/null
+  as atk_admin "$(lookalikes mal) $(lookalikes atk_admin)" >/dev/null || die "look-alikes"
+  forget_spies
+  local base
+  base=$(q "SET ROLE atk_admin; SELECT revos.plan_schema('$P_A1') -> 'result' -> 'plan' ->> 'sql'")
+  [[ "$base" == ALTER* || "$base" == CREATE* ]] || die "no baseline plan: $base"
+  local path
+  for path in "mal, pg_catalog" '"$user", pg_catalog' "pg_temp, mal, pg_catalog" "''" "pg_temp" "mal"; do
+    check "plan_schema with search_path = $path (and temp domains text/uuid/jsonb, temp tables pg_class ...): the same SQL" \
+      "$base" "$(plan_sql "$P_A1" "$path")"
+  done
+  check "  ... and no look-alike in a schema of atk_admin's ran while planning" "" "$(spied "what NOT LIKE 'pg\_temp.%'")"
+  check "  ... and no temporary look-alike (a domain named text, uuid, jsonb) ran inside revos either" "" "$(spied "what LIKE 'pg\_temp.%'")"
+  forget_spies
+  check "apply_schema (creating) with search_path = mal, pg_catalog: applied" applied \
+    "$(q "SET ROLE atk_admin; SET search_path = mal, pg_catalog; SELECT revos.apply_schema('$P_A1') -> 'result' ->> 'status'")"
+  check "apply_schema (altering: shadows, a now() default) with search_path = \"\$user\", pg_temp: applied" applied \
+    "$(q "SET ROLE atk_admin; SET search_path = \"\$user\", pg_temp; SELECT revos.apply_schema('$P_A1B') -> 'result' ->> 'status'")"
+  check "  ... no look-alike ran during either apply" "" "$(spied)"
+  check "  ... atk_admin is no superuser (the issue's mal.now() escalation)" f \
+    "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'atk_admin'")"
+  check "  ... nothing revos created on a1_t depends on an object of mal, atk_admin or pg_temp" 0 \
+    "$(bound_to '{public.a1_t}' '{mal,atk_admin}')"
+  q "GRANT SELECT, INSERT, UPDATE ON public.a1_t TO atk_app" >/dev/null
+  as atk_app "SELECT revos.set_tenant('$T1'); INSERT INTO public.a1_t (amount) VALUES (5);
+              UPDATE public.a1_t SET note = 'z'; SELECT count(*) FROM public.a1_t" >/dev/null
+  check "  ... the application role writing and reading a1_t runs no look-alike" "" "$(spied)"
+  local p_tmp=${P_A1//a1_t/a1_tmp}
+  p_tmp=${p_tmp//atk-a1/atk-a1t}
+  check "apply_schema of the same kind of payload with the temporary look-alikes in the session: applied too" applied \
+    "$(q - <<SQL
+SET ROLE atk_admin;
+$(temp_lookalikes)
+SELECT revos.apply_schema('$p_tmp') -> 'result' ->> 'status';
+SQL
+)"
+  check "  ... no temporary look-alike ran inside revos" "" "$(spied)"
+  forget_spies
+  check "a look-alike function named in a payload without its schema is not found (pinned path): not applied" \
+    "failed-or-blocked" "$(r=$(q "SET ROLE atk_admin; SET search_path = mal, pg_catalog;
+      SELECT revos.apply_schema('{\"schema_version\": \"atk-a1c\", \"description\": \"x\", \"tables\": [{\"name\": \"a1_u\",
+        \"columns\": [{\"name\": \"k\", \"type\": \"uuid\", \"default\": \"atk_only()\"}]}]}') -> 'result' ->> 'status'");
+      case $r in failed|blocked) echo failed-or-blocked ;; *) echo "$r" ;; esac)"
+  check "  ... and the look-alike did not run" "" "$(spied)"
+}
+
+attack_role_setting() {
+  echo "# A2. ALTER ROLE ... SET search_path on oneself, then a session of one's own"
+  local p=${P_A1B//atk-a1b/atk-a2} base
+  p=${p//\'\'y\'\'/\'\'z\'\'}
+  base=$(q "SET ROLE atk_admin; SELECT revos.plan_schema('$p') -> 'result' -> 'plan' ->> 'sql'")
+  [[ "$base" == ALTER* ]] || die "A2: no baseline plan: $base"
+  as atk_admin "ALTER ROLE atk_admin SET search_path = mal, pg_catalog" >/dev/null
+  forget_spies
+  check "atk_admin's own session starts with search_path = mal, pg_catalog" "mal, pg_catalog" "$(as_login atk_admin "SHOW search_path")"
+  check "  ... plan_schema there gives the same SQL" "$base" \
+    "$(as_login atk_admin "SELECT revos.plan_schema('$p') -> 'result' -> 'plan' ->> 'sql'")"
+  check "  ... and no look-alike ran" "" "$(spied)"
+  as atk_admin "ALTER ROLE atk_admin RESET search_path" >/dev/null
+}
+
+# A2b. revos reads parts of the catalog with search_path = pg_catalog alone
+# (apply::pg_catalog::with_catalog_search_path: pg_temp is then searched FIRST for relations and
+# types), unqualified: a temporary view named pg_policy in the caller's session is what plan_schema
+# compares a live tenant policy with.
+attack_temp_catalog() {
+  echo "# A2b. a temporary view named pg_policy while revos reads the live policies"
+  managed a2b
+  q "SET ROLE atk_admin; ALTER POLICY revos_tenant_isolation ON public.a2b USING (true) WITH CHECK (true)" >/dev/null
+  local p='{"schema_version": "atk-a2b", "description": "x", "tables": [{"name": "a2b", "columns": [{"name": "secret", "type": "text"}, {"name": "more", "type": "int"}]}]}'
+  local honest
+  honest=$(q "SET ROLE atk_admin; SELECT revos.plan_schema('$p') -> 'result' -> 'plan' ->> 'sql'")
+  [[ "$honest" == *"CREATE POLICY"* ]] || die "A2b: the honest plan does not replace the open policy: $honest"
+  check "plan_schema with a temporary view pg_policy forging a2b's policy: the same plan (the open policy replaced)" "$honest" \
+    "$(q - <<SQL
+SET ROLE atk_admin;
+CREATE TEMP VIEW pg_policy AS SELECT p.oid, p.polname, p.polrelid, p.polcmd, p.polpermissive, p.polroles,
+  CASE WHEN p.polrelid = 'public.a2b'::regclass THEN (SELECT x.polqual FROM pg_catalog.pg_policy x WHERE x.polrelid = 'public.a_victim'::regclass) ELSE p.polqual END AS polqual,
+  CASE WHEN p.polrelid = 'public.a2b'::regclass THEN (SELECT x.polwithcheck FROM pg_catalog.pg_policy x WHERE x.polrelid = 'public.a_victim'::regclass) ELSE p.polwithcheck END AS polwithcheck
+  FROM pg_catalog.pg_policy p;
+SELECT revos.plan_schema('$p') -> 'result' -> 'plan' ->> 'sql';
+SQL
+)"
+}
+
+# A3. The caller's check function changes search_path in the middle of an apply
+# (set_config(..., true) inside the pinned GUC nest level): revos's later statements resolve their
+# unqualified names (gen_random_uuid(), now(), types) through the attacker's path.
+attack_path_mid_apply() {
+  echo "# A3. a function in the caller's own check sets search_path during the apply"
+  q "CREATE SCHEMA mal3 AUTHORIZATION atk_admin" >/dev/null
+  q - >/dev/null <<'SQL'
+SET ROLE atk_admin;
+CREATE FUNCTION mal3.now() RETURNS timestamptz LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM public.atk_note('mal3.now'); RETURN pg_catalog.now(); END $$;
+CREATE FUNCTION mal3.gen_random_uuid() RETURNS pg_catalog.uuid LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM public.atk_note('mal3.gen_random_uuid'); RETURN pg_catalog.gen_random_uuid(); END $$;
+GRANT USAGE ON SCHEMA mal3 TO PUBLIC;
+CREATE FUNCTION public.atk_setpath(int) RETURNS boolean LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_catalog.set_config('search_path', 'mal3, pg_catalog', true); RETURN true; END $$;
+CREATE TABLE public.a3_pre (id int);
+INSERT INTO public.a3_pre VALUES (1);
+SQL
+  forget_spies
+  check "apply: an existing table gets a check calling public.atk_setpath(), then a new tenant table" applied \
+    "$(q "SET ROLE atk_admin; SELECT revos.apply_schema('{\"schema_version\": \"atk-a3\", \"description\": \"x\", \"tables\": [
+        {\"name\": \"a3_pre\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"id\", \"type\": \"int\", \"check\": \"public.atk_setpath(id)\"}]},
+        {\"name\": \"a3_new\", \"columns\": [{\"name\": \"n\", \"type\": \"int\"}]}]}') -> 'result' ->> 'status'")"
+  check "  ... the defaults revos wrote on a3_new (gen_random_uuid(), now()) are pg_catalog's, not mal3's" 0 \
+    "$(bound_to '{public.a3_new}' '{mal3}')"
+  q "GRANT SELECT, INSERT ON public.a3_new TO atk_app" >/dev/null
+  as atk_app "SELECT revos.set_tenant('$T1'); INSERT INTO public.a3_new (n) VALUES (1)" >/dev/null
+  check "  ... the application role inserting into a3_new runs none of atk_admin's code" "" "$(spied)"
+}
+
+# A4. Session-temporary objects named in a payload: pg_temp is on the pinned path (last), so an
+# unqualified type resolves to a temporary domain, and pg_temp.f() is accepted in a check. When the
+# session ends, PostgreSQL drops them with CASCADE: the managed table loses its column and check,
+# without any event trigger firing.
+attack_temp_objects() {
+  echo "# A4. a payload bound to the applying session's temporary objects"
+  local out
+  out=$(q - <<SQL
+SET ROLE atk_admin;
+CREATE FUNCTION pg_temp.atk_tchk(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+CREATE DOMAIN pg_temp.atk_tdom AS int;
+SELECT revos.apply_schema('{"schema_version": "atk-a4", "description": "x", "tables": [{"name": "a4_t",
+  "columns": [{"name": "n", "type": "int", "check": "pg_temp.atk_tchk(n)"}, {"name": "m", "type": "atk_tdom"}]}]}')
+  -> 'result' ->> 'status';
+SELECT CASE WHEN to_regclass('public.a4_t') IS NULL THEN 0 ELSE ($(bound_sql '{public.a4_t}' '{}')) END;
+SQL
+  )
+  check "apply_schema does not bind a managed table to the session's temporary function and domain" \
+    "0" "$(sed -n 2p <<<"$out")"
+  local kept drift
+  kept=$(q "SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.a4_t'::regclass AND contype = 'c')
+             || ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.a4_t'::regclass AND attname = 'm' AND NOT attisdropped)" 2>&1)
+  drift=$(drift_on public.a4_t 0)
+  check "  ... after that session ended, a4_t still has its check and column m, or their loss is in the ledger" \
+    "kept-or-recorded" "$(if [ "$(head -1 <<<"$out")" != applied ] || [ "$kept" = "1 1" ] || [ "${drift:-0}" -gt 0 ]; then
+      echo kept-or-recorded; else echo "lost (checks, column m: $kept; drift events: $drift)"; fi)"
+}
+
+# A5. revos reads tables it did not create, as the caller: the table's owner's RLS policy (or view)
+# then runs the owner's code as the revos_admin member (PostgreSQL runs policy expressions as the
+# querying user). atk_owner's spy grants atk_owner what atk_admin may grant.
+attack_foreign_tables() {
+  echo "# A5. a plain role's table that revos reads while a revos_admin member plans"
+  q - >/dev/null <<'SQL'
+SET ROLE atk_owner;
+CREATE FUNCTION public.atk_steal() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM public.atk_note('atk_steal');
+  IF current_user = 'atk_admin' THEN
+    BEGIN EXECUTE 'GRANT SELECT, UPDATE ON public.a_victim TO atk_owner'; EXCEPTION WHEN others THEN NULL; END;
+  END IF;
+  RETURN true;
+END $$;
+-- referenced by a foreign key of atk_admin's payload
+CREATE TABLE public.a5_customers (id int PRIMARY KEY);
+INSERT INTO public.a5_customers VALUES (1);
+ALTER TABLE public.a5_customers ENABLE ROW LEVEL SECURITY;
+CREATE POLICY spy ON public.a5_customers USING (public.atk_steal());
+GRANT SELECT, REFERENCES ON public.a5_customers TO PUBLIC;
+-- squatting the name of a table atk_admin's payload will create
+CREATE TABLE public.a5_invoices (amount int);
+INSERT INTO public.a5_invoices VALUES (1);
+ALTER TABLE public.a5_invoices ENABLE ROW LEVEL SECURITY;
+CREATE POLICY spy ON public.a5_invoices USING (public.atk_steal());
+GRANT SELECT ON public.a5_invoices TO PUBLIC;
+-- the same with views (revos must not read them either)
+CREATE VIEW public.a5_vcustomers AS SELECT 1 AS id WHERE public.atk_steal();
+CREATE VIEW public.a5_vorders AS SELECT 1 AS amount WHERE public.atk_steal();
+GRANT SELECT ON public.a5_vcustomers, public.a5_vorders TO PUBLIC;
+SQL
+  local case label p
+  for case in "a5_buyer, a foreign key to atk_owner's table with an RLS policy|{\"name\": \"a5_buyer\", \"columns\": [{\"name\": \"cid\", \"type\": \"int\", \"references\": {\"table\": \"public.a5_customers\", \"column\": \"id\"}}]}" \
+              "a5_invoices, a name atk_owner squatted with a table with an RLS policy|{\"name\": \"a5_invoices\", \"columns\": [{\"name\": \"amount\", \"type\": \"int\", \"check\": \"amount > 0\"}]}" \
+              "a5_vbuyer, a foreign key to atk_owner's view|{\"name\": \"a5_vbuyer\", \"columns\": [{\"name\": \"cid\", \"type\": \"int\", \"references\": {\"table\": \"public.a5_vcustomers\", \"column\": \"id\"}}]}" \
+              "a5_vorders, a name atk_owner squatted with a view|{\"name\": \"a5_vorders\", \"columns\": [{\"name\": \"amount\", \"type\": \"int\"}]}"; do
+    label=${case%%|*} p=${case#*|}
+    forget_spies
+    q "SET ROLE atk_admin; SELECT revos.plan_schema('{\"schema_version\": \"atk-a5\", \"description\": \"x\", \"tables\": [$p]}')" >/dev/null 2>&1
+    check "plan_schema of $label: atk_owner's code does not run as atk_admin" "" "$(spied "who = 'atk_admin'")"
+  done
+  check "  ... and atk_owner gained no privilege on atk_admin's managed table public.a_victim" "f|f" \
+    "$(q "SELECT has_table_privilege('atk_owner', 'public.a_victim', 'SELECT') || '|' || has_table_privilege('atk_owner', 'public.a_victim', 'UPDATE')")"
+  q "REVOKE ALL ON public.a_victim FROM atk_owner" >/dev/null
+}
+
+# A6. A name in a payload qualified with a schema others can create in: a plain role adds an exact
+# overload next to the admin's function, and the check revos writes binds to it.
+attack_overload() {
+  echo "# A6. an overload squatted in public next to the function a payload's check names"
+  q - >/dev/null <<'SQL'
+SET ROLE atk_admin;
+CREATE FUNCTION public.atk_is_email(text) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1 LIKE '%@%' $$;
+SET ROLE atk_owner;
+CREATE FUNCTION public.atk_is_email(varchar) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS
+  $$ BEGIN PERFORM public.atk_note('atk_is_email(varchar)'); RETURN true; END $$;
+SQL
+  forget_spies
+  as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-a6\", \"description\": \"x\", \"tables\": [{\"name\": \"a6_t\",
+    \"columns\": [{\"name\": \"email\", \"type\": \"varchar(200)\", \"check\": \"public.atk_is_email(email)\"}]}]}')" >/dev/null
+  check "the check on a6_t calls atk_admin's public.atk_is_email(text), not atk_owner's overload" "0" \
+    "$(q "SELECT count(*) FROM pg_depend d JOIN pg_constraint c ON d.classid = 'pg_constraint'::regclass AND c.oid = d.objid
+           JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+          WHERE c.conrelid = 'public.a6_t'::regclass AND p.proowner = 'atk_owner'::regrole")"
+  q "GRANT INSERT ON public.a6_t TO atk_app" >/dev/null
+  as atk_app "SELECT revos.set_tenant('$T1'); INSERT INTO public.a6_t (email) VALUES ('nobody')" >/dev/null 2>&1
+  check "  ... the application role's insert runs none of atk_owner's code" "" "$(spied)"
+}
+
+# A7. log_event (SECURITY DEFINER, no SET clause: the caller's search_path stays in force while it
+# runs as the ledger owner) with look-alikes, temporary domains and tables, pg_temp first.
+attack_log_event() {
+  echo "# A7. log_event as a revos_app member with a hostile session"
+  q "CREATE SCHEMA appmal AUTHORIZATION atk_app" >/dev/null
+  as atk_app "$(lookalikes appmal)
+    CREATE FUNCTION appmal.nextval(regclass) RETURNS bigint LANGUAGE plpgsql AS
+      \$\$ BEGIN PERFORM public.atk_note('appmal.nextval'); RETURN 1; END \$\$;
+    CREATE FUNCTION appmal.hashtext(text) RETURNS integer LANGUAGE plpgsql AS
+      \$\$ BEGIN PERFORM public.atk_note('appmal.hashtext'); RETURN 1; END \$\$;
+    CREATE FUNCTION appmal.event_hash(revos.events) RETURNS text LANGUAGE plpgsql AS
+      \$\$ BEGIN PERFORM public.atk_note('appmal.event_hash'); RETURN 'x'; END \$\$;
+    CREATE TABLE appmal.events (id bigint, event_id uuid, tenant_id text, idempotency_key text);
+    CREATE TABLE appmal.event_chain_heads (chain text, last_id bigint, prev_id bigint)" >/dev/null || die "appmal"
+  forget_spies
+  local path out
+  for path in "appmal, pg_catalog" "pg_temp, appmal, pg_catalog" "''"; do
+    out=$(q - <<SQL
+SET ROLE atk_app;
+$(temp_lookalikes)
+CREATE TEMP TABLE event_chain_heads (chain text, last_id bigint, prev_id bigint);
+SET search_path = $path;
+BEGIN;
+SELECT revos.set_tenant('$T1') \g /dev/null
+SELECT revos.log_event('{"event_type": "atk.a7", "idempotency_key": "a7 $path", "occurred_at": "2024-01-02T03:04:05Z",
+                         "subject_id": 7, "payload": {"p": 1}}') ->> 'status';
+SELECT revos.log_event('{"event_type": "atk.a7", "idempotency_key": "a7 $path"}') ->> 'status';
+SELECT revos.log_event('{"meta": {"event_type": "atk.a7env"}, "subject": {"tenant_id": "$T1"}, "payload": {}}') ->> 'status';
+COMMIT;
+SQL
+    )
+    check "log_event (flat with key and occurred_at, duplicate, envelope) with search_path = $path" \
+      "recorded
+duplicate
+recorded" "$out"
+  done
+  check "  ... no look-alike ran (as the ledger owner or at all)" "" "$(spied)"
+  check "  ... the events are in revos.events, in tenant $T1's chain" "6|0" \
+    "$(q "SELECT (SELECT count(*) FROM revos.events WHERE event_type LIKE 'atk.a7%' AND tenant_id = '$T1') || '|' ||
+                 (SELECT count(*) FROM appmal.events)")"
+}
+
+# A8. verify_ledger, verify_shards and the tenant functions with a hostile path
+attack_verifiers() {
+  echo "# A8. verify_ledger / verify_shards / the tenant functions with look-alikes first"
+  forget_spies
+  check "verify_ledger with search_path = mal, pg_catalog (and temporary look-alikes): ok" "true" \
+    "$(q - <<SQL
+SET ROLE atk_admin;
+$(temp_lookalikes)
+SET search_path = pg_temp, mal, pg_catalog;
+SELECT revos.verify_ledger() ->> 'ok';
+SQL
+)"
+  check "verify_shards without Citus, same path: ok, nothing checked" "true|0|false" \
+    "$(q "SET ROLE atk_admin; SET search_path = mal, pg_catalog; SELECT (v->>'ok') || '|' || (v->>'tables_checked') || '|' || (v->>'citus') FROM revos.verify_shards() v")"
+  check "set_tenant / pre_request / current_tenant_id with search_path = appmal, pg_catalog" "$T2|$T1" \
+    "$(q "SET ROLE atk_app; SET search_path = appmal, pg_catalog; SELECT revos.set_tenant('$T2') || '|';
+          SET request.jwt.claims = '{\"tenant_id\": \"$T1\"}'; SELECT revos.set_tenant(NULL); SELECT revos.pre_request();
+          SELECT revos.current_tenant_id()" | tr -d '\n')"
+  check "  ... no look-alike ran" "" "$(spied)"
+}
+
+# A9. Crafted tenant values and claims: never SQL, never another tenant's rows
+attack_tenant_values() {
+  echo "# A9. crafted tenant ids and JWT claims"
+  check "set_tenant('x''; RESET ROLE; --'): the value is the tenant, nothing runs" "x'; RESET ROLE; --|atk_app" \
+    "$(as atk_app "SELECT revos.set_tenant('x''; RESET ROLE; --'); SELECT revos.current_tenant_id() || '|' || current_user" 2>&1 | tail -1)"
+  check "pre_request with a tenant claim holding a quote and a statement" "a'; SET ROLE postgres; --|atk_app" \
+    "$(q "SET ROLE atk_app; SET request.jwt.claims = '{\"tenant_id\": \"a''; SET ROLE postgres; --\"}';
+          SELECT revos.pre_request(); SELECT revos.current_tenant_id() || '|' || current_user" | tail -1)"
+  expect_error_db "set_tenant with 201 characters is refused" 22023 "longer than 200" "$T" \
+    "SET ROLE atk_app" "SELECT revos.set_tenant(repeat('a', 201))"
+  check "claims that are not an object, or whose tenant is null or empty: no tenant, 0 rows" "0|0|0" \
+    "$(for c in '[1]' '{"tenant_id": null}' '{"tenant_id": ""}'; do
+         q "SET ROLE atk_app; SET request.jwt.claims = '$c'; SELECT revos.pre_request(); SELECT count(*) FROM public.a_victim" | tail -1
+       done | paste -sd'|')"
+}
+
+# A10. The application role and other tenants' rows and events
+attack_cross_tenant() {
+  echo "# A10. cross-tenant reads and writes by the application role"
+  check "tenant $T1 sees only its own row of a_victim" "one" \
+    "$(as atk_app "SELECT revos.set_tenant('$T1'); SELECT string_agg(secret, ',') FROM public.a_victim" | tail -1)"
+  expect_error_db "tenant $T1 cannot insert a row of tenant $T2" 42501 "row-level security" "$T" \
+    "SET ROLE atk_app; SELECT revos.set_tenant('$T1'); INSERT INTO public.a_victim (tenant_id, secret) VALUES ('$T2', 'x')"
+  check "tenant $T1 cannot move its row to tenant $T2 (UPDATE ... SET tenant_id)" "refused" \
+    "$(as atk_app "SELECT revos.set_tenant('$T1'); UPDATE public.a_victim SET tenant_id = '$T2'" >/dev/null 2>&1 && echo moved || echo refused)"
+  expect_error_db "log_event for tenant $T2 in a transaction of tenant $T1" 42501 "not the current tenant" "$T" \
+    "SET ROLE atk_app; SELECT revos.set_tenant('$T1'); SELECT revos.log_event('{\"event_type\": \"atk.a10\", \"tenant_id\": \"$T2\"}')"
+  q "SET ROLE atk_app; SELECT revos.set_tenant('$T2'); SELECT revos.log_event('{\"event_type\": \"atk.a10\", \"idempotency_key\": \"t2-key\"}')" >/dev/null
+  expect_error_db "tenant $T1 asks for tenant $T2's event by its idempotency key" 42501 "outside this tenant" "$T" \
+    "SET ROLE atk_app; SELECT revos.set_tenant('$T1'); SELECT revos.log_event('{\"event_type\": \"atk.a10\", \"idempotency_key\": \"t2-key\"}')"
+  expect_error_db "envelope: a reserved event type through meta, the payload's own event_type empty" 22023 "reserved" "$T" \
+    "SET ROLE atk_app" "SELECT revos.log_event('{\"meta\": {\"event_type\": \"schema_drift_detected\"}, \"payload\": {\"event_type\": \"\"}}')"
+}
+
+# A11. revos's internal functions called directly
+attack_internals() {
+  echo "# A11. revos's internal functions, called directly"
+  local f
+  for f in "drift_snapshot()" "drift_ddl_end()" "drift_sql_drop()" "drift_snapshot_run('ALTER TABLE')" \
+           "drift_ddl_end_run('ALTER TABLE')" "drift_sql_drop_run('DROP TABLE')" "drift_is_managed(0)" \
+           "verify_chains(NULL)" "events_chain_restore(NULL)" "log_event_time('2024-01-01')"; do
+    expect_error_db "atk_admin calls revos.$f" 42501 "permission denied for function" "$T" \
+      "SET ROLE atk_admin" "SELECT revos.$f"
+  done
+}
+
+# A12. The actor of a drift event: the role that ran the DDL, not the one that called a SECURITY
+# DEFINER function of someone else's.
+attack_actor() {
+  echo "# A12. who the drift capture names as the actor"
+  q - >/dev/null <<'SQL'
+SET ROLE atk_admin;
+CREATE FUNCTION public.atk_blame() RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS
+  $$ BEGIN EXECUTE 'COMMENT ON TABLE public.a_victim IS ''by atk_admin'''; END $$;
+GRANT EXECUTE ON FUNCTION public.atk_blame() TO atk_app;
+SQL
+  local m
+  m=$(mark)
+  as atk_app "SELECT public.atk_blame()" >/dev/null
+  check "atk_admin's DDL, run through its SECURITY DEFINER function called by atk_app, is recorded as atk_admin's" \
+    "atk_admin" "$(q "SELECT string_agg(actor_id, ',') FROM revos.events WHERE id > $m AND event_type = 'schema_drift_detected'")"
+}
+
+# ---- B. the drift capture: DDL on a revos-managed table must be recorded ----------------------------
+# managed NAME: a tenant table of atk_admin's (its policy is the usual target)
+managed() {
+  [ "$(as atk_admin "SELECT revos.tenant_table('public.$1', '[{\"name\": \"secret\", \"type\": \"text\"}]') -> 'result' ->> 'status'")" = applied ] \
+    || die "cannot create the managed table $1"
+}
+# recorded NAME TABLE MARK: at least one drift event names public.TABLE after MARK
+recorded() { local n; n=$(drift_on "public.$2" "$3"); check "$1" recorded "$([ "${n:-0}" -ge 1 ] && echo recorded || echo "not recorded ($n events)")"; }
+
+attack_session_objects() {
+  echo "# B1. session objects and settings do not mute the capture"
+  managed b1
+  local m
+  m=$(mark)
+  q "SET ROLE atk_admin; CREATE DOMAIN pg_temp.text AS pg_catalog.text; SET search_path = pg_temp, public;
+     ALTER POLICY revos_tenant_isolation ON public.b1 USING (true)" >/dev/null
+  recorded "a temporary domain named text, pg_temp first on the path, then ALTER POLICY ... USING (true)" b1 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; CREATE TEMP TABLE pg_policy (polname name, polrelid oid); CREATE TEMP TABLE pg_trigger (tgname name, tgrelid oid);
+     SET search_path = pg_temp, pg_catalog; ALTER TABLE public.b1 NO FORCE ROW LEVEL SECURITY" >/dev/null
+  recorded "temporary tables named pg_policy and pg_trigger first on the path, then NO FORCE ROW LEVEL SECURITY" b1 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; SET revos.drift_snapshot = 'not json'; CREATE POLICY leak ON public.b1 USING (true)" >/dev/null
+  recorded "SET revos.drift_snapshot = 'not json', then CREATE POLICY leak" b1 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; SET revos.drift_snapshot = '{}'; DROP POLICY leak ON public.b1" >/dev/null
+  recorded "SET revos.drift_snapshot = '{}', then DROP POLICY leak" b1 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; SET revos.applying = 'on'; SET revos.drift_paused = 'on'; ALTER TABLE public.b1 FORCE ROW LEVEL SECURITY" >/dev/null
+  recorded "SET revos.applying / revos.drift_paused = on (placeholders), then FORCE ROW LEVEL SECURITY" b1 "$m"
+  expect_error_db "SET session_replication_role = replica (event triggers would not fire) is refused" 42501 "permission denied" \
+    "$T" "SET ROLE atk_admin" "SET session_replication_role = replica"
+  check "SET event_triggers = off is refused (PostgreSQL 17+) or does not exist" refused \
+    "$(as atk_admin "SET event_triggers = off" >/dev/null 2>&1 && echo accepted || echo refused)"
+  m=$(mark)
+  q "SET ROLE atk_admin; PREPARE p AS SELECT 1; DECLARE c CURSOR WITH HOLD FOR SELECT 1;
+     ALTER POLICY revos_tenant_isolation ON public.b1 RENAME TO b1_renamed" >/dev/null 2>&1
+  q "SET ROLE atk_admin; BEGIN; DECLARE c CURSOR FOR SELECT public.atk_ddl('ALTER POLICY b1_renamed ON public.b1 RENAME TO revos_tenant_isolation'); FETCH c; COMMIT" >/dev/null
+  recorded "ALTER POLICY ... RENAME, then back through a function fetched by a cursor: both recorded" b1 "$m"
+  check "  ... (two events)" 2 "$(drift_on public.b1 "$m")"
+}
+
+attack_subtransactions() {
+  echo "# B2. subtransactions and EXCEPTION blocks"
+  managed b2
+  local m
+  m=$(mark)
+  q "SET ROLE atk_admin; BEGIN; SAVEPOINT s; ALTER TABLE public.b2 NO FORCE ROW LEVEL SECURITY; RELEASE s; COMMIT" >/dev/null
+  recorded "DDL in a released savepoint" b2 "$m"
+  m=$(mark)
+  q - >/dev/null <<'SQL'
+SET ROLE atk_admin;
+DO $$ BEGIN
+  BEGIN EXECUTE 'ALTER TABLE public.b2 FORCE ROW LEVEL SECURITY'; EXCEPTION WHEN others THEN NULL; END;
+  BEGIN EXECUTE 'ALTER POLICY revos_tenant_isolation ON public.b2 USING (true)'; RAISE EXCEPTION 'undo'; EXCEPTION WHEN others THEN NULL; END;
+END $$;
+SQL
+  check "DDL in an EXCEPTION block that completes is recorded; one rolled back by its block is neither done nor recorded" \
+    "1|f" "$(drift_on public.b2 "$m")|$(q "SELECT pg_get_expr(polqual, polrelid) = 'true' FROM pg_policy WHERE polrelid = 'public.b2'::regclass")"
+  m=$(mark)
+  q "SET ROLE atk_admin; BEGIN; SAVEPOINT a; ALTER TABLE public.b2 NO FORCE ROW LEVEL SECURITY; ROLLBACK TO a;
+     ALTER TABLE public.b2 DISABLE ROW LEVEL SECURITY; COMMIT" >/dev/null
+  check "after ROLLBACK TO SAVEPOINT, the next DDL is recorded (the stack of commands is consistent)" 1 "$(drift_on public.b2 "$m")"
+  q "ALTER TABLE public.b2 ENABLE ROW LEVEL SECURITY" >/dev/null
+}
+
+# B3. DDL run by a function in the caller's own expressions while revos's statement runs (one
+# command deeper than revos's own): recorded.
+attack_nested_in_apply() {
+  echo "# B3. DDL from the caller's expressions during apply_schema and plan_schema"
+  managed b3
+  local m open="public.atk_ddl(''ALTER POLICY revos_tenant_isolation ON public.b3 USING (true)''"
+  local cases=(
+    "a check validated by ADD CONSTRAINT|{\"name\": \"n\", \"type\": \"int\", \"check\": \"$open)\"}"
+    "a volatile default evaluated by ADD COLUMN|{\"name\": \"n\", \"type\": \"int\"}, {\"name\": \"d\", \"type\": \"boolean\", \"default\": \"$open)\"}"
+    "an index predicate evaluated by CREATE INDEX|{\"name\": \"n\", \"type\": \"int\"}], \"indexes\": [{\"columns\": [\"n\"], \"where\": \"$open, n)\"}"
+    "a using evaluated by ALTER COLUMN TYPE|{\"name\": \"n\", \"type\": \"bigint\", \"using\": \"CASE WHEN $open) THEN n END\"}"
+  )
+  local c i=0
+  for c in "${cases[@]}"; do
+    i=$((i + 1))
+    q "SET ROLE atk_admin; CREATE TABLE public.b3_rows_$i (n int); INSERT INTO public.b3_rows_$i VALUES (1)" >/dev/null
+    q "ALTER POLICY revos_tenant_isolation ON public.b3 USING (tenant_id OPERATOR(pg_catalog.=) (SELECT (revos.current_tenant_id())::uuid))" >/dev/null
+    m=$(mark)
+    as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b3-$i\", \"description\": \"x\",
+      \"options\": {\"allow_destructive\": true}, \"tables\": [{\"name\": \"b3_rows_$i\", \"tenant_scoped\": false, \"rls\": false,
+      \"columns\": [${c#*|}]}]}') -> 'result' ->> 'status'" >/dev/null
+    recorded "the function in ${c%%|*} opens b3's policy: recorded" b3 "$m"
+  done
+  m=$(mark)
+  as atk_admin "SELECT revos.plan_schema('{\"schema_version\": \"atk-b3-p\", \"description\": \"x\", \"tables\": [{\"name\": \"b3_rows_1\",
+    \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"n\", \"type\": \"bigint\", \"check\": \"$open) AND n > 5\"}]}]}')" >/dev/null
+  recorded "plan_schema counting the rows a changed check rejects: the function's DDL is recorded" b3 "$m"
+  m=$(mark)
+  as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b3-s\", \"description\": \"x\", \"tables\": [{\"name\": \"b3_more\",
+    \"columns\": [{\"name\": \"n\", \"type\": \"int\"}]}]}'), public.atk_ddl('COMMENT ON TABLE public.b3 IS ''same statement''')" >/dev/null
+  recorded "DDL in the same SELECT as apply_schema (after it returned): recorded" b3 "$m"
+}
+
+# B4. The one-shot token of revos's own statement (writer::own_statement) is armed for the backfill
+# UPDATE too, which is no DDL: the first DDL command that anything run by the UPDATE starts at the
+# same depth (a trigger, a rule of the table being adopted) takes it and is exempt.
+attack_backfill_token() {
+  echo "# B4. DDL from a trigger or rule fired by revos's backfill UPDATE"
+  local kind setup
+  for kind in trigger rule statement-trigger; do
+    local v="b4_${kind//-/_}" l="b4_legacy_${kind//-/_}"
+    managed "$v"
+    case $kind in
+      trigger) setup="CREATE TRIGGER t BEFORE UPDATE ON public.$l FOR EACH ROW EXECUTE FUNCTION public.atk_ddl_trigger('ALTER POLICY revos_tenant_isolation ON public.$v USING (true) WITH CHECK (true)')" ;;
+      rule) setup="CREATE RULE r AS ON UPDATE TO public.$l DO ALSO SELECT public.atk_ddl('ALTER POLICY revos_tenant_isolation ON public.$v USING (true) WITH CHECK (true)')" ;;
+      statement-trigger) setup="CREATE TRIGGER t AFTER UPDATE ON public.$l FOR EACH STATEMENT EXECUTE FUNCTION public.atk_ddl_trigger('ALTER POLICY revos_tenant_isolation ON public.$v USING (true) WITH CHECK (true)')" ;;
+    esac
+    q "SET ROLE atk_admin; CREATE TABLE public.$l (id serial PRIMARY KEY, name text); INSERT INTO public.$l (name) VALUES ('a'); $setup" >/dev/null \
+      || die "b4 setup $kind"
+    local m
+    m=$(mark)
+    check "adopting $l (backfill_tenant) with a $kind that opens $v's policy: applied" applied \
+      "$(as atk_admin "SELECT revos.tenant_table('public.$l', '[]', '{\"backfill_tenant\": \"$T1\"}') -> 'result' ->> 'status'")"
+    recorded "  ... the $kind's ALTER POLICY on $v is recorded" "$v" "$m"
+    if [ "$kind" = trigger ]; then
+      check "  ... and re-applying $v's version does not answer noop while its policy is USING (true) unrecorded" \
+        "not-noop-or-recorded" "$(s=$(as atk_admin "SELECT revos.tenant_table('public.$v', '[{\"name\": \"secret\", \"type\": \"text\"}]') -> 'result' ->> 'status'");
+          if [ "$s" != noop ] || [ "$(drift_on "public.$v" "$m")" -ge 1 ] || [ "$(qual "public.$v")" != true ]; then echo not-noop-or-recorded; else echo "noop, policy: true"; fi)"
+      q "SET ROLE atk_admin; SELECT revos.set_tenant('$T2'); INSERT INTO public.$v (secret) VALUES ('t2 secret')" >/dev/null
+      q "GRANT SELECT ON public.$v TO atk_app" >/dev/null
+      check "  ... and tenant $T1 reads no row of tenant $T2 in $v" 0 \
+        "$(as atk_app "SELECT revos.set_tenant('$T1'); SELECT count(*) FROM public.$v WHERE tenant_id = '$T2'" | tail -1)"
+    fi
+  done
+  managed b4_deferred
+  q "SET ROLE atk_admin; CREATE TABLE public.b4_legacy_deferred (id serial PRIMARY KEY, name text); INSERT INTO public.b4_legacy_deferred (name) VALUES ('a');
+     CREATE CONSTRAINT TRIGGER t AFTER UPDATE ON public.b4_legacy_deferred DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+       EXECUTE FUNCTION public.atk_ddl_trigger('ALTER POLICY revos_tenant_isolation ON public.b4_deferred USING (true)')" >/dev/null
+  m=$(mark)
+  local st
+  st=$(as atk_admin "SELECT revos.tenant_table('public.b4_legacy_deferred', '[]', '{\"backfill_tenant\": \"$T1\"}') -> 'result' ->> 'status'")
+  check "a deferred constraint trigger queued by the backfill: the apply fails (pending trigger events) or its DDL at COMMIT is recorded" \
+    safe "$(if [ "$st" != applied ] || [ "$(drift_on public.b4_deferred "$m")" -ge 1 ]; then echo safe; else echo "applied, not recorded"; fi)"
+}
+
+# B5. DDL that changes a managed table through objects the capture does not look at
+attack_uncaptured_objects() {
+  echo "# B5. rules, statistics, inheritance on a managed table"
+  managed b5
+  local m
+  m=$(mark)
+  q "SET ROLE atk_admin; CREATE RULE atk_void AS ON INSERT TO public.b5 DO INSTEAD NOTHING" >/dev/null
+  recorded "CREATE RULE ... ON INSERT TO a managed table DO INSTEAD NOTHING: recorded" b5 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; ALTER RULE atk_void ON public.b5 RENAME TO atk_void2" >/dev/null
+  recorded "ALTER RULE ... RENAME on a managed table: recorded" b5 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; DROP RULE atk_void2 ON public.b5" >/dev/null
+  recorded "DROP RULE on a managed table: recorded" b5 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; CREATE TABLE public.b5_child (extra int) INHERITS (public.b5)" >/dev/null
+  recorded "CREATE TABLE ... INHERITS (a managed table): recorded" b5 "$m"
+  m=$(mark)
+  q "SET ROLE atk_admin; CREATE STATISTICS public.b5_st ON secret, tenant_id FROM public.b5" >/dev/null
+  recorded "CREATE STATISTICS on a managed table: recorded" b5 "$m"
+}
+
+# B6. DROP ... CASCADE of an object a managed table depends on: PostgreSQL drops the dependent
+# check, default, index, foreign key or column of the managed table with it — and the owner of the
+# function, type or table (here a plain role) need not own the managed table.
+attack_cascades() {
+  echo "# B6. cascaded drops on a managed table by the owner of what it depends on"
+  q - >/dev/null <<'SQL'
+SET ROLE atk_owner;
+CREATE FUNCTION public.atk_positive(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0';
+CREATE FUNCTION public.atk_one() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION public.atk_big(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 100';
+CREATE TYPE public.atk_mood AS ENUM ('calm', 'angry');
+CREATE TABLE public.b6_parent (id int PRIMARY KEY);
+CREATE TABLE public.b6_parent2 (id int PRIMARY KEY);
+GRANT SELECT, REFERENCES ON public.b6_parent, public.b6_parent2 TO atk_admin;
+SQL
+  check "atk_admin applies b6 (a check, a default and an index predicate calling atk_owner's functions, a column of its type, two foreign keys to its tables)" \
+    applied "$(as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b6\", \"description\": \"x\", \"tables\": [{\"name\": \"b6\",
+      \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"public.atk_positive(n)\", \"default\": \"public.atk_one()\"},
+                    {\"name\": \"mood\", \"type\": \"public.atk_mood\"},
+                    {\"name\": \"p\", \"type\": \"int\", \"references\": {\"table\": \"public.b6_parent\", \"column\": \"id\"}},
+                    {\"name\": \"p2\", \"type\": \"int\", \"references\": {\"table\": \"public.b6_parent2\", \"column\": \"id\"}}],
+      \"indexes\": [{\"columns\": [\"n\"], \"where\": \"public.atk_big(n)\"}]}]}') -> 'result' ->> 'status'")"
+  local c m
+  for c in "DROP FUNCTION public.atk_positive(int) CASCADE|the check" \
+           "DROP FUNCTION public.atk_one() CASCADE|the default" \
+           "DROP FUNCTION public.atk_big(int) CASCADE|the partial index" \
+           "DROP TYPE public.atk_mood CASCADE|the column mood" \
+           "DROP TABLE public.b6_parent CASCADE|the foreign key on p" \
+           "ALTER TABLE public.b6_parent2 DROP CONSTRAINT b6_parent2_pkey CASCADE|the foreign key on p2"; do
+    m=$(mark)
+    q "SET ROLE atk_owner; ${c%%|*}" >/dev/null
+    recorded "atk_owner runs ${c%%|*}, dropping ${c#*|} of managed b6: recorded" b6 "$m"
+  done
+}
+
+# B7. Schema-level and ownership DDL around managed tables
+attack_schema_level() {
+  echo "# B7. the schema, the enum types and the owner of managed tables"
+  check "atk_admin applies b7s.acct with the enum b7s.status" applied \
+    "$(as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b7\", \"description\": \"x\",
+       \"enums\": [{\"schema\": \"b7s\", \"name\": \"status\", \"values\": [\"open\", \"closed\"]}],
+       \"tables\": [{\"schema\": \"b7s\", \"name\": \"acct\", \"columns\": [{\"name\": \"s\", \"type\": \"b7s.status\"}]}]}') -> 'result' ->> 'status'")"
+  local m n
+  m=$(mark)
+  q "SET ROLE atk_admin; ALTER TYPE b7s.status RENAME VALUE 'open' TO 'anything'" >/dev/null
+  n=$(q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected' AND id > $m")
+  check "ALTER TYPE ... RENAME VALUE of an enum revos created (a managed table's column type): recorded" recorded \
+    "$([ "$n" -ge 1 ] && echo recorded || echo "not recorded")"
+  m=$(mark)
+  q "SET ROLE atk_admin; ALTER SCHEMA b7s RENAME TO b7s_moved" >/dev/null
+  n=$(q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected' AND id > $m")
+  check "ALTER SCHEMA ... RENAME of the schema of a managed table: recorded" recorded \
+    "$([ "$n" -ge 1 ] && echo recorded || echo "not recorded")"
+  q "SET ROLE atk_admin; ALTER SCHEMA b7s_moved RENAME TO b7s" >/dev/null
+  check "atk_admin2 applies b7_reown" applied \
+    "$(as atk_admin2 "SELECT revos.tenant_table('public.b7_reown', '[]') -> 'result' ->> 'status'")"
+  m=$(mark)
+  q "SET ROLE atk_admin2; REASSIGN OWNED BY atk_admin2 TO atk_other" >/dev/null
+  check "REASSIGN OWNED (no event trigger fires) changes a managed table's owner: recorded" recorded \
+    "$(o=$(q "SELECT relowner::regrole FROM pg_class WHERE oid = 'public.b7_reown'::regclass"); n=$(drift_on public.b7_reown "$m");
+       [ "$o" = atk_admin2 ] || [ "$n" -ge 1 ] && echo recorded || echo "not recorded (owner now $o)")"
+}
+
+# B8. Changing what a managed table's check calls, without touching the table
+attack_replaced_function() {
+  echo "# B8. CREATE OR REPLACE of a function a managed table's check calls"
+  q "SET ROLE atk_admin; CREATE FUNCTION public.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 BETWEEN 1 AND 10'" >/dev/null
+  as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b8\", \"description\": \"x\", \"tables\": [{\"name\": \"b8\",
+    \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"public.atk_valid(n)\"}]}]}')" >/dev/null
+  local m
+  m=$(mark)
+  q "SET ROLE atk_admin; CREATE OR REPLACE FUNCTION public.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true'" >/dev/null
+  recorded "the check of managed b8 now accepts everything (its function replaced): recorded" b8 "$m"
+}
+
+# B9. The capture's snapshot is a setting anyone can set: a plain role's DDL, whose own code runs in
+# the middle of the command, makes revos record a drift event naming a managed table it never touched.
+attack_forged_snapshot() {
+  echo "# B9. a forged revos.drift_snapshot"
+  local m
+  m=$(mark)
+  q - >/dev/null <<'SQL'
+SET ROLE atk_owner;
+CREATE DOMAIN public.atk_dom AS int;
+CREATE TABLE public.b9_own (x public.atk_dom);
+INSERT INTO public.b9_own VALUES (1);
+CREATE FUNCTION public.atk_forge(int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN
+  PERFORM pg_catalog.set_config('revos.drift_snapshot', pg_catalog.jsonb_build_object(
+    'pg_type'::regclass::oid::text || ':' || 'public.atk_dom'::regtype::oid::text, 'public.a_victim'::regclass::oid)::text, true);
+  RETURN true; END $$;
+ALTER DOMAIN public.atk_dom ADD CONSTRAINT c CHECK (public.atk_forge(VALUE));
+SQL
+  check "atk_owner's ALTER DOMAIN on its own domain is not recorded as drift of atk_admin's public.a_victim" 0 \
+    "$(drift_on public.a_victim "$m")"
+}
+
+# ---- the end state ----------------------------------------------------------------------------
+end_state() {
+  echo "# end state"
+  check "no attacker role changed its attributes or memberships (superuser, createrole, bypassrls, grants of roles)" \
+    "$PRIVS_BEFORE" "$(privileges)"
+  check "no attacker holds a privilege on revos's ledgers beyond its grants" "" \
+    "$(q "SELECT string_agg(r || ':' || t || ':' || p, ',') FROM unnest(ARRAY['atk_admin', 'atk_owner', 'atk_app']) r,
+            unnest(ARRAY['revos.events', 'revos.schema_migrations', 'revos.event_chain_heads', 'revos.payload_memo']) t,
+            unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p WHERE has_table_privilege(r, t, p)")"
+  check "verify_ledger() ok" true "$(q "SELECT revos.verify_ledger() ->> 'ok'")"
+}
+
+setup
+attack_lookalikes
+attack_role_setting
+attack_temp_catalog
+attack_path_mid_apply
+attack_temp_objects
+attack_foreign_tables
+attack_overload
+attack_log_event
+attack_verifiers
+attack_tenant_values
+attack_cross_tenant
+attack_internals
+attack_actor
+attack_session_objects
+attack_subtransactions
+attack_nested_in_apply
+attack_backfill_token
+attack_uncaptured_objects
+attack_cascades
+attack_schema_level
+attack_replaced_function
+attack_forged_snapshot
+end_state
+finish
