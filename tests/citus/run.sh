@@ -234,6 +234,29 @@ qdb "${DSN/:$BASE\//:$((BASE + 1))/}" "SET citus.enable_manual_changes_to_shards
 check "one mismatch, on that shard" "false|1|$shard" \
   "$(qdb "$DSN" "SELECT (v ->> 'ok') || '|' || jsonb_array_length(v -> 'mismatches') || '|' || (SELECT shard_name FROM citus_shards WHERE shardid = (v -> 'mismatches' -> 0 ->> 'shardid')::bigint) FROM revos.verify_shards() v")"
 
+echo "# attacks (tests/attacks.sh has the rest): what a table owner changes by hand on a worker's shard"
+# DDL on a worker is not recorded (its DDL comes from the coordinator); verify_shards() is what finds it.
+W2="${DSN/:$BASE\//:$((BASE + 2))/}"
+ashard=$(qdb "$DSN" "SELECT shard_name FROM citus_shards WHERE table_name = 'erp.people'::regclass AND nodeport = $((BASE + 2)) ORDER BY shardid LIMIT 1")
+atrig=$(qdb "$W2" "SELECT tgname FROM pg_trigger WHERE tgrelid = '$ashard'::regclass AND tgname LIKE 'revos_touch_updated_at%'")
+qdb "$DSN" "CREATE FUNCTION public.atk_shard_spy() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN RETURN NEW; END \$\$" >/dev/null
+# names_shard SQL-ON-THE-WORKER UNDO-SQL: verify_shards() lists $ashard after SQL, then UNDO restores it
+names_shard() {
+  qdb "$W2" "SET citus.enable_manual_changes_to_shards = on; $1" >/dev/null || { echo "could not run: $1"; return; }
+  qdb "$DSN" "SELECT count(*) FROM revos.verify_shards() v, jsonb_array_elements(v -> 'mismatches') m
+              WHERE (SELECT shard_name FROM citus_shards WHERE shardid = (m ->> 'shardid')::bigint) = '$ashard'"
+  qdb "$W2" "SET citus.enable_manual_changes_to_shards = on; $2" >/dev/null
+}
+check "verify_shards() sees the shard's revos_touch_updated_at trigger disabled" 1 \
+  "$(names_shard "ALTER TABLE $ashard DISABLE TRIGGER $atrig" "ALTER TABLE $ashard ENABLE TRIGGER $atrig")"
+check "verify_shards() sees the shard's trigger replaced by one of the same name pattern calling another function" 1 \
+  "$(names_shard "DROP TRIGGER $atrig ON $ashard; CREATE TRIGGER revos_touch_updated_at_999 BEFORE UPDATE ON $ashard FOR EACH ROW EXECUTE FUNCTION public.atk_shard_spy()" \
+                 "DROP TRIGGER revos_touch_updated_at_999 ON $ashard; CREATE TRIGGER $atrig BEFORE UPDATE ON $ashard FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()")"
+check "verify_shards() sees a rule on the shard (ON INSERT DO INSTEAD NOTHING)" 1 \
+  "$(names_shard "CREATE RULE atk_void AS ON INSERT TO $ashard DO INSTEAD NOTHING" "DROP RULE atk_void ON $ashard")"
+check "verify_shards() sees the shard's tenant policy limited to another role" 1 \
+  "$(names_shard "ALTER POLICY revos_tenant_isolation ON $ashard TO citus_app" "ALTER POLICY revos_tenant_isolation ON $ashard TO public")"
+
 echo "# the hostile-names attacks on the coordinator (issue 17: tests/hostile_names.sh --citus)"
 if "$root/tests/hostile_names.sh" "$DSN" --citus; then
   ok "hostile names on Citus: every check above passed"
