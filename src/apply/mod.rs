@@ -759,14 +759,22 @@ fn execute(
         subtransaction(|| {
             Spi::connect_mut(|c| {
                 for step in &p.steps {
-                    let mut run = || c.update(step.sql.as_str(), None, &[]).map(|_| ());
+                    // Each step under a search_path pinned afresh: a caller's function that an
+                    // earlier step (or the plan) ran may have set another one for the rest of
+                    // the call (`set_config('search_path', …, true)` inside revos's nest level),
+                    // and the step's unqualified names would resolve through it.
+                    let mut run = || {
+                        crate::privilege::pinned(|| c.update(step.sql.as_str(), None, &[]))
+                            .map(|_| ())
+                    };
                     if matches!(step.kind, "distributed_table" | "reference_table") {
                         writer::own_call(run)?;
                     } else if is_ddl(&step.sql) {
                         writer::own_statement(run)?;
                     } else {
                         // not a DDL command (a backfill's UPDATE, a setting): nothing to exempt,
-                        // and DDL a trigger of the caller's runs meanwhile is captured
+                        // and DDL a trigger of the caller's runs meanwhile is captured (a token
+                        // armed for it would go to the first DDL a trigger or rule of the table runs)
                         run()?;
                     }
                 }

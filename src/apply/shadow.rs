@@ -519,7 +519,10 @@ fn count_check_violations(s: &Schema, state: &mut CatalogState) {
                 t.qualified(),
                 c.expression
             );
-            if let Ok(Ok(Some(n))) = subtransaction(|| Spi::get_one::<i64>(&sql)) {
+            // The caller's expression runs here: pinned afresh, so that a search_path it sets
+            // does not last into revos's next statements.
+            let n = subtransaction(|| crate::privilege::pinned(|| Spi::get_one::<i64>(&sql)));
+            if let Ok(Ok(Some(n))) = n {
                 counts.insert(c.name.as_str().to_string(), n);
             }
         }
