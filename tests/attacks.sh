@@ -527,28 +527,20 @@ managed() {
 }
 # recorded NAME TABLE MARK: at least one drift event names public.TABLE after MARK
 recorded() { local n; n=$(drift_on "public.$2" "$3"); check "$1" recorded "$([ "${n:-0}" -ge 1 ] && echo recorded || echo "not recorded ($n events)")"; }
+# attempt NAME TABLE SQL: SQL as atk_admin (one transaction), then a drift event names public.TABLE
+attempt() { local m; m=$(mark); q "SET ROLE atk_admin; $3" >/dev/null; recorded "$1" "$2" "$m"; }
 
 attack_session_objects() {
   echo "# B1. session objects and settings do not mute the capture"
   managed b1
   local m
-  m=$(mark)
-  q "SET ROLE atk_admin; CREATE DOMAIN pg_temp.text AS pg_catalog.text; SET search_path = pg_temp, public;
-     ALTER POLICY revos_tenant_isolation ON public.b1 USING (true)" >/dev/null
-  recorded "a temporary domain named text, pg_temp first on the path, then ALTER POLICY ... USING (true)" b1 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; CREATE TEMP TABLE pg_policy (polname name, polrelid oid); CREATE TEMP TABLE pg_trigger (tgname name, tgrelid oid);
-     SET search_path = pg_temp, pg_catalog; ALTER TABLE public.b1 NO FORCE ROW LEVEL SECURITY" >/dev/null
-  recorded "temporary tables named pg_policy and pg_trigger first on the path, then NO FORCE ROW LEVEL SECURITY" b1 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; SET revos.drift_snapshot = 'not json'; CREATE POLICY leak ON public.b1 USING (true)" >/dev/null
-  recorded "SET revos.drift_snapshot = 'not json', then CREATE POLICY leak" b1 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; SET revos.drift_snapshot = '{}'; DROP POLICY leak ON public.b1" >/dev/null
-  recorded "SET revos.drift_snapshot = '{}', then DROP POLICY leak" b1 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; SET revos.applying = 'on'; SET revos.drift_paused = 'on'; ALTER TABLE public.b1 FORCE ROW LEVEL SECURITY" >/dev/null
-  recorded "SET revos.applying / revos.drift_paused = on (placeholders), then FORCE ROW LEVEL SECURITY" b1 "$m"
+  attempt "a temporary domain named text, pg_temp first on the path, then ALTER POLICY ... USING (true)" b1 "CREATE DOMAIN pg_temp.text AS pg_catalog.text; SET search_path = pg_temp, public;
+     ALTER POLICY revos_tenant_isolation ON public.b1 USING (true)"
+  attempt "temporary tables named pg_policy and pg_trigger first on the path, then NO FORCE ROW LEVEL SECURITY" b1 "CREATE TEMP TABLE pg_policy (polname name, polrelid oid); CREATE TEMP TABLE pg_trigger (tgname name, tgrelid oid);
+     SET search_path = pg_temp, pg_catalog; ALTER TABLE public.b1 NO FORCE ROW LEVEL SECURITY"
+  attempt "SET revos.drift_snapshot = 'not json', then CREATE POLICY leak" b1 "SET revos.drift_snapshot = 'not json'; CREATE POLICY leak ON public.b1 USING (true)"
+  attempt "SET revos.drift_snapshot = '{}', then DROP POLICY leak" b1 "SET revos.drift_snapshot = '{}'; DROP POLICY leak ON public.b1"
+  attempt "SET revos.applying / revos.drift_paused = on (placeholders), then FORCE ROW LEVEL SECURITY" b1 "SET revos.applying = 'on'; SET revos.drift_paused = 'on'; ALTER TABLE public.b1 FORCE ROW LEVEL SECURITY"
   expect_error_db "SET session_replication_role = replica (event triggers would not fire) is refused" 42501 "permission denied" \
     "$T" "SET ROLE atk_admin" "SET session_replication_role = replica"
   check "SET event_triggers = off is refused (PostgreSQL 17+) or does not exist" refused \
@@ -565,9 +557,7 @@ attack_subtransactions() {
   echo "# B2. subtransactions and EXCEPTION blocks"
   managed b2
   local m
-  m=$(mark)
-  q "SET ROLE atk_admin; BEGIN; SAVEPOINT s; ALTER TABLE public.b2 NO FORCE ROW LEVEL SECURITY; RELEASE s; COMMIT" >/dev/null
-  recorded "DDL in a released savepoint" b2 "$m"
+  attempt "DDL in a released savepoint" b2 "BEGIN; SAVEPOINT s; ALTER TABLE public.b2 NO FORCE ROW LEVEL SECURITY; RELEASE s; COMMIT"
   m=$(mark)
   q - >/dev/null <<'SQL'
 SET ROLE atk_admin;
@@ -666,21 +656,11 @@ attack_uncaptured_objects() {
   echo "# B5. rules, statistics, inheritance on a managed table"
   managed b5
   local m
-  m=$(mark)
-  q "SET ROLE atk_admin; CREATE RULE atk_void AS ON INSERT TO public.b5 DO INSTEAD NOTHING" >/dev/null
-  recorded "CREATE RULE ... ON INSERT TO a managed table DO INSTEAD NOTHING: recorded" b5 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; ALTER RULE atk_void ON public.b5 RENAME TO atk_void2" >/dev/null
-  recorded "ALTER RULE ... RENAME on a managed table: recorded" b5 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; DROP RULE atk_void2 ON public.b5" >/dev/null
-  recorded "DROP RULE on a managed table: recorded" b5 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; CREATE TABLE public.b5_child (extra int) INHERITS (public.b5)" >/dev/null
-  recorded "CREATE TABLE ... INHERITS (a managed table): recorded" b5 "$m"
-  m=$(mark)
-  q "SET ROLE atk_admin; CREATE STATISTICS public.b5_st ON secret, tenant_id FROM public.b5" >/dev/null
-  recorded "CREATE STATISTICS on a managed table: recorded" b5 "$m"
+  attempt "CREATE RULE ... ON INSERT TO a managed table DO INSTEAD NOTHING: recorded" b5 "CREATE RULE atk_void AS ON INSERT TO public.b5 DO INSTEAD NOTHING"
+  attempt "ALTER RULE ... RENAME on a managed table: recorded" b5 "ALTER RULE atk_void ON public.b5 RENAME TO atk_void2"
+  attempt "DROP RULE on a managed table: recorded" b5 "DROP RULE atk_void2 ON public.b5"
+  attempt "CREATE TABLE ... INHERITS (a managed table): recorded" b5 "CREATE TABLE public.b5_child (extra int) INHERITS (public.b5)"
+  attempt "CREATE STATISTICS on a managed table: recorded" b5 "CREATE STATISTICS public.b5_st ON secret, tenant_id FROM public.b5"
 }
 
 # B6. DROP ... CASCADE of an object a managed table depends on: PostgreSQL drops the dependent
@@ -758,9 +738,7 @@ attack_replaced_function() {
   as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b8\", \"description\": \"x\", \"tables\": [{\"name\": \"b8\",
     \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"public.atk_valid(n)\"}]}]}')" >/dev/null
   local m
-  m=$(mark)
-  q "SET ROLE atk_admin; CREATE OR REPLACE FUNCTION public.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true'" >/dev/null
-  recorded "the check of managed b8 now accepts everything (its function replaced): recorded" b8 "$m"
+  attempt "the check of managed b8 now accepts everything (its function replaced): recorded" b8 "CREATE OR REPLACE FUNCTION public.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true'"
 }
 
 # B9. The capture's snapshot is a setting anyone can set: a plain role's DDL, whose own code runs in
