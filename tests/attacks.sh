@@ -762,6 +762,24 @@ SQL
     "$(drift_on public.a_victim "$m")"
 }
 
+# B10. A managed table is only "a table with a marker" (a policy named revos_tenant_isolation or a
+# trigger named revos_touch_updated_at): renamed away, the table is no longer watched.
+attack_unmanage() {
+  echo "# B10. the markers renamed away and back"
+  managed b10
+  local m
+  m=$(mark)
+  q "SET ROLE atk_admin; ALTER TRIGGER revos_touch_updated_at ON public.b10 RENAME TO x_t;
+     ALTER POLICY revos_tenant_isolation ON public.b10 RENAME TO x_p" >/dev/null
+  q "SET ROLE atk_admin; ALTER POLICY x_p ON public.b10 USING (true) WITH CHECK (true)" >/dev/null
+  q "SET ROLE atk_admin; ALTER POLICY x_p ON public.b10 RENAME TO revos_tenant_isolation;
+     ALTER TRIGGER x_t ON public.b10 RENAME TO revos_touch_updated_at" >/dev/null
+  check "the renames are recorded, and so is the ALTER POLICY ... USING (true) made while the markers were away" \
+    "ALTER TRIGGER,ALTER POLICY,ALTER POLICY,ALTER POLICY,ALTER TRIGGER" \
+    "$(q "SELECT string_agg(payload ->> 'command_tag', ',' ORDER BY id) FROM revos.events
+           WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b10' AND id > $m")"
+}
+
 # ---- the end state ----------------------------------------------------------------------------
 end_state() {
   echo "# end state"
@@ -797,5 +815,6 @@ attack_cascades
 attack_schema_level
 attack_replaced_function
 attack_forged_snapshot
+attack_unmanage
 end_state
 finish
