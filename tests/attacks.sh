@@ -519,6 +519,26 @@ SQL
     "atk_admin" "$(q "SELECT string_agg(actor_id, ',') FROM revos.events WHERE id > $m AND event_type = 'schema_drift_detected'")"
 }
 
+# A13. The global chain (tenant NULL) is shared by log_event without a tenant, the drift capture and
+# untenanted migration events: an application's transaction that logged an untenanted event holds
+# its head row until it ends, and every DDL on a managed table waits for it.
+attack_global_chain_lock() {
+  echo "# A13. an application transaction holding the global chain"
+  managed a13
+  psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
+SET ROLE atk_app;
+BEGIN;
+SELECT revos.log_event('{"event_type": "atk.a13"}');
+SELECT pg_sleep(6);
+COMMIT;
+SQL
+  local holder=$!
+  sleep 2
+  check "while atk_app's transaction is open, atk_admin's ALTER TABLE on a managed table completes (lock_timeout 2s)" done \
+    "$(as atk_admin "SET lock_timeout = '2s'; ALTER TABLE public.a13 NO FORCE ROW LEVEL SECURITY" >/dev/null 2>&1 && echo done || echo "blocked (lock timeout)")"
+  wait "$holder"
+}
+
 # ---- B. the drift capture: DDL on a revos-managed table must be recorded ----------------------------
 # managed NAME: a tenant table of atk_admin's (its policy is the usual target)
 managed() {
@@ -806,6 +826,7 @@ attack_tenant_values
 attack_cross_tenant
 attack_internals
 attack_actor
+attack_global_chain_lock
 attack_session_objects
 attack_subtransactions
 attack_nested_in_apply
