@@ -314,7 +314,12 @@ SQL
   )
   check "apply_schema does not bind a managed table to the session's temporary function and domain" \
     "0" "$(sed -n 2p <<<"$out")"
-  local kept drift
+  local kept drift i
+  # the session's temporary objects go when its backend exits, a moment after psql returned
+  for i in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM pg_proc WHERE proname = 'atk_tchk'")" = 0 ] && break
+    sleep 0.2
+  done
   kept=$(q "SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.a4_t'::regclass AND contype = 'c')
              || ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.a4_t'::regclass AND attname = 'm' AND NOT attisdropped)" 2>&1)
   drift=$(drift_on public.a4_t 0)
