@@ -4,8 +4,9 @@
 -- One table's shape as text, the same for a table and for each of its shards (shard names and the
 -- names Citus derives from them are left out): columns (name, type, NOT NULL, the default as deparsed),
 -- the constraints (kind and columns; a check's expression), indexes (unique, key columns, the
--- predicate as deparsed), the RLS flags, the policies (name, command, USING, WITH CHECK) and the
--- triggers by name (a shard's trigger may carry the shard id as a suffix). Run on the coordinator
+-- predicate as deparsed), the RLS flags, the policies (name, command, permissive, roles, USING, WITH
+-- CHECK), the triggers (name — a shard's may carry the shard id as a suffix —, enabled, events, function,
+-- whether it has a WHEN) and the rules. Run on the coordinator
 -- for the table and, through run_command_on_placements, on each worker for each shard. A function of
 -- revos's own, so that what runs on a worker is `SELECT revos.shard_shape('<shard>'::pg_catalog.regclass)`
 -- and resolves nothing through that connection's search_path.
@@ -29,11 +30,19 @@ SELECT concat_ws(' | ',
                 || coalesce(' where ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid), '') AS x
            FROM pg_catalog.pg_index i WHERE i.indrelid = rel) ix),
       (SELECT 'rls ' || c.relrowsecurity || ' force ' || c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.oid = rel),
-      (SELECT string_agg(p.polname || ' ' || p.polcmd::text || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-')
+      (SELECT string_agg(p.polname || ' ' || p.polcmd::text || CASE WHEN p.polpermissive THEN ' permissive' ELSE ' restrictive' END
+                         || ' to ' || (SELECT string_agg(CASE WHEN r.r = 0 THEN 'public' ELSE pg_catalog.quote_ident(a.rolname) END, ',' ORDER BY 1)
+                                         FROM pg_catalog.unnest(p.polroles) r(r) LEFT JOIN pg_catalog.pg_roles a ON a.oid = r.r)
+                         || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-')
                          || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), ', ' ORDER BY p.polname)
          FROM pg_catalog.pg_policy p WHERE p.polrelid = rel),
-      (SELECT string_agg(pg_catalog.regexp_replace(t.tgname, '_[0-9]+$', ''), ', ' ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
-        WHERE t.tgrelid = rel AND NOT t.tgisinternal))
+      (SELECT string_agg(pg_catalog.regexp_replace(t.tgname, '_[0-9]+$', '') || ' ' || t.tgenabled::text || ' '
+                         || t.tgtype::text || ' ' || t.tgfoid::pg_catalog.regprocedure::text
+                         || CASE WHEN t.tgqual IS NULL THEN '' ELSE ' when' END, ', ' ORDER BY t.tgname)
+         FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel AND NOT t.tgisinternal),
+      (SELECT string_agg('rule ' || r.rulename || ' ' || r.ev_type::text || CASE WHEN r.is_instead THEN ' instead' ELSE '' END
+                         || ' ' || r.ev_enabled::text, ', ' ORDER BY r.rulename)
+         FROM pg_catalog.pg_rewrite r WHERE r.ev_class = rel AND r.rulename <> '_RETURN'))
 $$;
 
 -- Compares every placement of every shard of the revos-managed Citus tables (a revos policy or

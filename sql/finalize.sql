@@ -30,6 +30,8 @@ GRANT EXECUTE ON FUNCTION revos.type_sql(oid, integer) TO revos_admin;
 REVOKE ALL ON FUNCTION revos.writing_ledger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.drift_paused() FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.note_restore() FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.drift_frame_snapshot(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.drift_actor() FROM PUBLIC;
 
 -- Read-only for admins: only revos's own code writes the ledger (apply inserts as the table's
 -- owner; the no-op fast path trusts these rows).

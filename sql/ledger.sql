@@ -516,31 +516,95 @@ COMMENT ON FUNCTION revos.verify_ledger(text) IS
 -- ---------------------------------------------------------------------------------------------
 -- Drift capture: DDL made outside revos on tables revos manages -> schema_drift_detected
 -- ---------------------------------------------------------------------------------------------
--- A table is managed when it has a policy named revos_tenant_isolation or a trigger named
--- revos_touch_updated_at. No registry table: ddl_command_start snapshots the managed tables and
--- their indexes, policies and triggers (classid:objid -> table oid) into the transaction-local
--- setting revos.drift_snapshot, so a command that removes the marker (DROP POLICY
--- revos_tenant_isolation, ALTER POLICY ... RENAME, DROP INDEX, DROP TABLE) is still attributed to
--- the managed table. For ALTER-type commands revos.events, revos.event_chain_heads and
--- revos.schema_migrations count as managed too (e.g. ALTER TABLE revos.events ENABLE TRIGGER ALL).
+-- A table is managed when revos registered it (revos.managed_tables: every table an applied version
+-- declares, written only by revos) or when it carries revos's markers (a policy named
+-- revos_tenant_isolation, a trigger named revos_touch_updated_at). DDL counts as DDL on a managed
+-- table when its object is the table, one of its parts (a column, constraint, default, index,
+-- policy, trigger, rule, extended statistics), a table that inherits from it, its schema, an
+-- extension it is made a member of, or an object one of its parts depends on (a type, a function,
+-- an operator, a collation: CREATE OR REPLACE FUNCTION behind a check changes what the check
+-- accepts). For drops — named or cascaded, whatever the command — ddl_command_start keeps a
+-- snapshot (classid:objid -> table oid) of the managed tables and their parts in the command's own
+-- frame in backend memory (revos.drift_frame_snapshot(), not a setting anybody could set), so
+-- what is gone is still attributed to its table. For ALTER-type commands revos.events,
+-- revos.event_chain_heads and revos.schema_migrations count as managed too (e.g. ALTER TABLE
+-- revos.events ENABLE TRIGGER ALL).
 -- Skipped: revos's own planned statements, one command each, and a restore's (revos.drift_paused():
 -- state held in the extension's backend memory: true only while the command under way is the one
 -- revos announced, not for DDL nested in it, or after this session restored ledger rows; no SQL
 -- caller can set it), extension scripts (in_extension), GRANT/REVOKE (no object address in the
--- event trigger API).
--- Event: tenant NULL (global chain), subject 'table' / 'schema.table', actor = the SET ROLE role
--- or else session_user, payload {command_tag, object_type, object_identity, schema, table}.
+-- event trigger API), and what fires no event trigger at all (REASSIGN OWNED, ALTER ... OWNER TO
+-- through it: docs/security.md).
+-- Event: tenant NULL (global chain), subject 'table' / 'schema.table', actor = the role whose
+-- privileges ran the DDL (revos.drift_actor(): taken by the C gate before its worker runs, so a
+-- SECURITY DEFINER function's DDL is its owner's), payload {command_tag, object_type,
+-- object_identity, schema, table}.
 -- The capture cannot be muted: an error in a worker fails the DDL (a command the ledger cannot record
 -- does not run), and the C gate finds the workers by OID, not through the caller's search_path.
+
+CREATE TABLE revos.managed_tables (
+    rel pg_catalog.regclass PRIMARY KEY
+);
+COMMENT ON TABLE revos.managed_tables IS
+    'The tables revos manages (every table an applied version declares): the drift capture watches them. Written only by revos.';
+SELECT pg_catalog.pg_extension_config_dump('revos.managed_tables', '');
 
 CREATE FUNCTION revos.drift_is_managed(rel oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
-               WHERE p.polrelid = rel AND p.polname = 'revos_tenant_isolation')
+SELECT EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::pg_catalog.oid = drift_is_managed.rel)
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+               WHERE p.polrelid = drift_is_managed.rel AND p.polname = 'revos_tenant_isolation')
     OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid = rel AND t.tgname = 'revos_touch_updated_at')
+               WHERE t.tgrelid = drift_is_managed.rel AND t.tgname = 'revos_touch_updated_at')
+$$;
+
+-- The table a part belongs to (a column is (pg_class, table, n); an index, a constraint, a default,
+-- a policy, a trigger, a rule, extended statistics), or the object itself when it is a table.
+CREATE FUNCTION revos.drift_part_table(cls oid, obj oid) RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE cls
+    WHEN 'pg_class'::regclass THEN
+        (SELECT CASE WHEN c.relkind IN ('i', 'I') THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.oid)
+                     WHEN c.relkind = 'S' THEN (SELECT d.refobjid FROM pg_depend d
+                                                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+                                                 LIMIT 1)
+                     ELSE c.oid END
+           FROM pg_class c WHERE c.oid = obj)
+    WHEN 'pg_constraint'::regclass THEN (SELECT nullif(x.conrelid, 0) FROM pg_constraint x WHERE x.oid = obj)
+    WHEN 'pg_attrdef'::regclass THEN (SELECT x.adrelid FROM pg_attrdef x WHERE x.oid = obj)
+    WHEN 'pg_policy'::regclass THEN (SELECT x.polrelid FROM pg_policy x WHERE x.oid = obj)
+    WHEN 'pg_trigger'::regclass THEN (SELECT x.tgrelid FROM pg_trigger x WHERE x.oid = obj)
+    WHEN 'pg_rewrite'::regclass THEN (SELECT x.ev_class FROM pg_rewrite x WHERE x.oid = obj)
+    WHEN 'pg_statistic_ext'::regclass THEN (SELECT x.stxrelid FROM pg_statistic_ext x WHERE x.oid = obj)
+END
+$$;
+
+-- The managed tables a DDL command's object touches (see above).
+CREATE FUNCTION revos.drift_tables_of(cls oid, obj oid) RETURNS SETOF oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT DISTINCT t FROM (
+    SELECT revos.drift_part_table(cls, obj)
+    UNION ALL  -- a table that inherits from (or is a partition of) a managed table
+    SELECT i.inhparent FROM pg_inherits i WHERE cls = 'pg_class'::regclass AND i.inhrelid = obj
+    UNION ALL  -- the schema of managed tables
+    SELECT c.oid FROM pg_class c WHERE cls = 'pg_namespace'::regclass AND c.relnamespace = obj
+                                   AND c.relkind IN ('r', 'p')
+    UNION ALL  -- an extension a managed table is made a member of
+    SELECT d.objid FROM pg_depend d WHERE cls = 'pg_extension'::regclass AND d.refclassid = cls
+                                      AND d.refobjid = obj AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass
+    UNION ALL  -- an object a part of a managed table depends on (a type, a function, an operator, a collation)
+    SELECT revos.drift_part_table(d.classid, d.objid) FROM pg_depend d
+     WHERE d.refclassid = cls AND d.refobjid = obj AND d.deptype IN ('n', 'a')
+       AND cls IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)
+) x(t)
+WHERE t IS NOT NULL AND revos.drift_is_managed(t)
 $$;
 
 CREATE FUNCTION revos.drift_record(command_tag text, object_type text, object_identity text,
@@ -552,16 +616,34 @@ AS $$
 INSERT INTO revos.events (id, tenant_id, event_type, subject_type, subject_id, actor_id, payload)
 VALUES (NULL, NULL, 'schema_drift_detected', 'table',
         pg_catalog.quote_ident(schema_name) || '.' || pg_catalog.quote_ident(table_name),
-        CASE WHEN pg_catalog.current_setting('role') <> 'none' THEN pg_catalog.current_setting('role')
-             ELSE session_user::text END,
+        revos.drift_actor(),
         pg_catalog.jsonb_build_object('command_tag', command_tag, 'object_type', object_type,
                                       'object_identity', object_identity,
                                       'schema', schema_name, 'table', table_name))
 $$;
 
--- The event trigger functions are one C gate (src/ledger/drift_gate.rs), each declared after its worker:
--- nothing to do while the capture is paused (revos's own DDL), otherwise the PL/pgSQL worker of the
--- event (below), given the command tag.
+-- Records one event for managed table `rel` (by oid) unless this command recorded it already.
+CREATE FUNCTION revos.drift_record_table(command_tag text, object_type text, object_identity text, rel oid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_nsp  text;
+    v_name text;
+BEGIN
+    SELECT n.nspname, c.relname INTO v_nsp, v_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+    IF v_name IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM revos.drift_record(command_tag, object_type, object_identity, v_nsp, v_name);
+END
+$$;
+
+-- The event trigger functions are one C gate (src/ledger/drift_gate.rs), each declared after its
+-- worker: nothing to do for revos's own statements, otherwise the PL/pgSQL worker of the event
+-- (below), given the command tag.
 CREATE FUNCTION revos.drift_snapshot_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -570,32 +652,42 @@ BEGIN
     -- Only a DROP or an ALTER (rename, drop column/constraint, cascades) can make a managed
     -- object disappear before ddl_command_end / sql_drop look at it; CREATE, COMMENT, GRANT and
     -- the like need no snapshot (it costs a catalog scan of every managed table per statement).
-    IF revos.drift_paused()
-       OR NOT (tg_tag LIKE 'DROP %' OR tg_tag LIKE 'ALTER %') THEN
-        PERFORM set_config('revos.drift_snapshot', '', true);
+    IF revos.drift_paused() OR NOT (tg_tag LIKE 'DROP %' OR tg_tag LIKE 'ALTER %') THEN
         RETURN;
     END IF;
-    BEGIN
-        PERFORM set_config('revos.drift_snapshot', coalesce((
-            WITH managed AS (
-                SELECT p.polrelid AS rel FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
-                UNION
-                SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
-            )
-            SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
-                SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
-                UNION ALL
-                SELECT 'pg_class'::regclass::oid::text || ':' || i.indexrelid, i.indrelid
-                FROM pg_index i JOIN managed m ON m.rel = i.indrelid
-                UNION ALL
-                SELECT 'pg_policy'::regclass::oid::text || ':' || p.oid, p.polrelid
-                FROM pg_policy p JOIN managed m ON m.rel = p.polrelid
-                UNION ALL
-                SELECT 'pg_trigger'::regclass::oid::text || ':' || t.oid, t.tgrelid
-                FROM pg_trigger t JOIN managed m ON m.rel = t.tgrelid
-                WHERE NOT t.tgisinternal
-            ) o), ''), true);
-    END;
+    PERFORM revos.drift_frame_snapshot(coalesce((
+        WITH managed AS (
+            SELECT m.rel::oid AS rel FROM revos.managed_tables m
+            UNION
+            SELECT p.polrelid FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
+            UNION
+            SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+        )
+        SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
+            SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
+            UNION ALL
+            SELECT 'pg_class'::regclass::oid::text || ':' || i.indexrelid, i.indrelid
+            FROM pg_index i JOIN managed m ON m.rel = i.indrelid
+            UNION ALL
+            SELECT 'pg_constraint'::regclass::oid::text || ':' || c.oid, c.conrelid
+            FROM pg_constraint c JOIN managed m ON m.rel = c.conrelid
+            UNION ALL
+            SELECT 'pg_attrdef'::regclass::oid::text || ':' || d.oid, d.adrelid
+            FROM pg_attrdef d JOIN managed m ON m.rel = d.adrelid
+            UNION ALL
+            SELECT 'pg_policy'::regclass::oid::text || ':' || p.oid, p.polrelid
+            FROM pg_policy p JOIN managed m ON m.rel = p.polrelid
+            UNION ALL
+            SELECT 'pg_trigger'::regclass::oid::text || ':' || t.oid, t.tgrelid
+            FROM pg_trigger t JOIN managed m ON m.rel = t.tgrelid
+            WHERE NOT t.tgisinternal
+            UNION ALL
+            SELECT 'pg_rewrite'::regclass::oid::text || ':' || r.oid, r.ev_class
+            FROM pg_rewrite r JOIN managed m ON m.rel = r.ev_class
+            UNION ALL
+            SELECT 'pg_statistic_ext'::regclass::oid::text || ':' || x.oid, x.stxrelid
+            FROM pg_statistic_ext x JOIN managed m ON m.rel = x.stxrelid
+        ) o), ''));
 END
 $$;
 CREATE FUNCTION revos.drift_snapshot() RETURNS event_trigger
@@ -610,53 +702,45 @@ DECLARE
     r      record;
     snap   jsonb;
     v_rel  oid;
-    v_nsp  text;
-    v_name text;
     seen   text[] := '{}';
 BEGIN
     IF revos.drift_paused() THEN
         RETURN;
     END IF;
-    BEGIN
-        snap := coalesce(nullif(current_setting('revos.drift_snapshot', true), '')::jsonb, '{}'::jsonb);
-        PERFORM set_config('revos.drift_snapshot', '', true);
-        FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension LOOP
-            v_rel := NULL;
-            IF r.classid = 'pg_class'::regclass THEN
-                SELECT CASE WHEN c.relkind IN ('i', 'I')
-                            THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.oid)
-                            WHEN c.relkind IN ('r', 'p') THEN c.oid END
-                INTO v_rel FROM pg_class c WHERE c.oid = r.objid;
-            ELSIF r.classid = 'pg_policy'::regclass THEN
-                SELECT p.polrelid INTO v_rel FROM pg_policy p WHERE p.oid = r.objid;
-            ELSIF r.classid = 'pg_trigger'::regclass THEN
-                SELECT t.tgrelid INTO v_rel FROM pg_trigger t WHERE t.oid = r.objid AND NOT t.tgisinternal;
-            END IF;
-            v_rel := coalesce(v_rel, (snap ->> (r.classid::text || ':' || r.objid))::oid);
-            CONTINUE WHEN v_rel IS NULL;
-            CONTINUE WHEN NOT (revos.drift_is_managed(v_rel)
-                               OR snap ? ('pg_class'::regclass::oid::text || ':' || v_rel)
-                               OR v_rel IN ('revos.events'::regclass, 'revos.event_chain_heads'::regclass,
-                                            'revos.schema_migrations'::regclass));
-            CONTINUE WHEN (r.command_tag || '|' || r.object_identity) = ANY (seen);
-            seen := seen || (r.command_tag || '|' || r.object_identity);
+    snap := coalesce(nullif(revos.drift_frame_snapshot(NULL), '')::jsonb, '{}'::jsonb);
+    FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension LOOP
+        FOR v_rel IN
+            SELECT t FROM revos.drift_tables_of(r.classid, r.objid) t
+            UNION
+            SELECT (snap ->> (r.classid::text || ':' || r.objid))::oid
+             WHERE snap ? (r.classid::text || ':' || r.objid)
+            UNION
+            SELECT r.objid WHERE r.classid = 'pg_class'::regclass
+               AND r.objid IN ('revos.events'::regclass, 'revos.event_chain_heads'::regclass,
+                               'revos.schema_migrations'::regclass)
+        LOOP
+            CONTINUE WHEN (r.command_tag || '|' || r.object_identity || '|' || v_rel) = ANY (seen);
+            seen := seen || (r.command_tag || '|' || r.object_identity || '|' || v_rel);
             IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = 'revos.events'::regclass
                           AND t.tgname = 'events_chain' AND t.tgenabled = 'D') THEN
                 RAISE WARNING 'revos: the triggers of revos.events are disabled: % on % is not recorded and the ledger is not tamper-protected',
                     r.command_tag, r.object_identity;
-                EXIT;
+                RETURN;
             END IF;
-            SELECT n.nspname, c.relname INTO v_nsp, v_name
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
-            PERFORM revos.drift_record(r.command_tag, r.object_type, r.object_identity, v_nsp, v_name);
+            PERFORM revos.drift_record_table(r.command_tag, r.object_type, r.object_identity, v_rel);
         END LOOP;
-    END;
+    END LOOP;
 END
 $$;
 CREATE FUNCTION revos.drift_ddl_end() RETURNS event_trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 
+-- Every object a command drops — named or cascaded, whatever the command (DROP FUNCTION ...
+-- CASCADE removes a managed table's check; ALTER TABLE parent DROP CONSTRAINT ... CASCADE a managed
+-- table's foreign key) — is attributed to its managed table through the command's snapshot, or by
+-- the table it names (a part of a table that still exists). A dropped managed table leaves the
+-- registry.
 CREATE FUNCTION revos.drift_sql_drop_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -667,48 +751,49 @@ DECLARE
     v_rel   oid;
     v_nsp   text;
     v_name  text;
-    managed boolean;
+    seen    text[] := '{}';
 BEGIN
-    IF revos.drift_paused() OR tg_tag NOT LIKE 'DROP %' THEN
-        RETURN;  -- ALTER TABLE ... DROP COLUMN/CONSTRAINT is reported by ddl_command_end
+    IF revos.drift_paused() THEN
+        RETURN;
     END IF;
-    BEGIN
-        snap := coalesce(nullif(current_setting('revos.drift_snapshot', true), '')::jsonb, '{}'::jsonb);
-        FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
-            managed := false;
-            v_nsp := NULL;
-            v_name := NULL;
-            IF r.object_type IN ('table', 'partitioned table') THEN
-                -- The table is gone; managed if it was at command start or if its marker policy /
-                -- trigger went with it.
-                v_nsp := r.address_names[1];
-                v_name := r.address_names[2];
-                managed := snap ? (r.classid::text || ':' || r.objid)
-                    OR EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
-                               WHERE d.address_names[1] = v_nsp AND d.address_names[2] = v_name
+    snap := coalesce(nullif(revos.drift_frame_snapshot(NULL), '')::jsonb, '{}'::jsonb);
+    FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+        v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
+        v_nsp := NULL;
+        v_name := NULL;
+        IF v_rel IS NULL AND r.object_type IN ('table column', 'table constraint', 'default value',
+                                               'policy', 'trigger', 'rule', 'index') THEN
+            -- a part of a table that is still there (its snapshot did not know it)
+            v_rel := to_regclass(quote_ident(r.address_names[1]) || '.' || quote_ident(r.address_names[2]));
+            IF v_rel IS NOT NULL AND NOT revos.drift_is_managed(v_rel) THEN
+                v_rel := NULL;
+            END IF;
+        END IF;
+        IF r.object_type IN ('table', 'partitioned table') THEN
+            IF v_rel IS NULL AND NOT EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::oid = r.objid)
+               AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+                               WHERE d.address_names[1] = r.address_names[1] AND d.address_names[2] = r.address_names[2]
                                  AND ((d.object_type = 'policy' AND d.address_names[3] = 'revos_tenant_isolation')
-                                   OR (d.object_type = 'trigger' AND d.address_names[3] = 'revos_touch_updated_at')));
-            ELSIF r.original AND r.object_type IN ('policy', 'trigger', 'rule') THEN
-                v_nsp := r.address_names[1];
-                v_name := r.address_names[2];
-                v_rel := to_regclass(quote_ident(v_nsp) || '.' || quote_ident(v_name));
-                managed := (r.object_type = 'policy' AND r.address_names[3] = 'revos_tenant_isolation')
-                    OR (r.object_type = 'trigger' AND r.address_names[3] = 'revos_touch_updated_at')
-                    OR snap ? (r.classid::text || ':' || r.objid)
-                    OR (v_rel IS NOT NULL AND revos.drift_is_managed(v_rel));
-            ELSIF r.original AND r.object_type = 'index' THEN
-                v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
-                IF v_rel IS NOT NULL THEN
-                    managed := true;
-                    SELECT n.nspname, c.relname INTO v_nsp, v_name
-                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
-                END IF;
+                                   OR (d.object_type = 'trigger' AND d.address_names[3] = 'revos_touch_updated_at'))) THEN
+                CONTINUE;
             END IF;
-            IF managed THEN
-                PERFORM revos.drift_record(tg_tag, r.object_type, r.object_identity, v_nsp, v_name);
+            DELETE FROM revos.managed_tables m WHERE m.rel::oid = r.objid;
+            v_nsp := r.address_names[1];
+            v_name := r.address_names[2];
+        ELSIF v_rel IS NOT NULL THEN
+            SELECT n.nspname, c.relname INTO v_nsp, v_name
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
+            IF v_name IS NULL THEN
+                -- its table is being dropped by the same command: recorded with the table
+                CONTINUE;
             END IF;
-        END LOOP;
-    END;
+        ELSE
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN (r.object_identity || '|' || v_nsp || '.' || v_name) = ANY (seen);
+        seen := seen || (r.object_identity || '|' || v_nsp || '.' || v_name);
+        PERFORM revos.drift_record(tg_tag, r.object_type, r.object_identity, v_nsp, v_name);
+    END LOOP;
 END
 $$;
 CREATE FUNCTION revos.drift_sql_drop() RETURNS event_trigger
@@ -740,6 +825,10 @@ REVOKE EXECUTE ON FUNCTION revos.log_event_reject(jsonb) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.log_event_time(text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_record(text, text, text, text, text) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_is_managed(oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_part_table(oid, oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_tables_of(oid, oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_record_table(text, text, text, oid) FROM PUBLIC;
+REVOKE ALL ON revos.managed_tables FROM PUBLIC;
 -- Trigger functions: CREATE TRIGGER needs EXECUTE on the function, so nobody but the owner can
 -- attach them to another table (and they check TG_RELID besides).
 REVOKE EXECUTE ON FUNCTION revos.events_chain() FROM PUBLIC;

@@ -9,6 +9,125 @@ ALTER FUNCTION revos.events_chain_restore(revos.events) SET search_path = pg_cat
 COMMENT ON FUNCTION revos.drift_paused() IS
     'Internal (drift capture): true while the DDL command under way is one of revos''s own planned statements, after this session restored ledger rows, or on a Citus worker.';
 
+-- Issue 17 (adversarial review): the drift capture watches revos.managed_tables (every table an
+-- applied version declares) besides the markers; maps rules, statistics, inheritance, schemas,
+-- extension membership and what a managed table's parts depend on to the table; attributes every
+-- dropped object, cascaded or named, whatever the command; keeps its snapshot per command in backend
+-- memory; records the role whose privileges ran the DDL.
+CREATE FUNCTION revos.drift_frame_snapshot(snapshot text) RETURNS text
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drift_frame_snapshot_wrapper';
+COMMENT ON FUNCTION revos.drift_frame_snapshot(text) IS
+    'Internal (drift capture): sets (non-NULL) or reads (NULL) the snapshot of the DDL command under way, kept in backend memory.';
+CREATE FUNCTION revos.drift_actor() RETURNS text
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'drift_actor_wrapper';
+COMMENT ON FUNCTION revos.drift_actor() IS
+    'Internal (drift capture): the role whose privileges run the DDL command under way.';
+REVOKE ALL ON FUNCTION revos.drift_frame_snapshot(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION revos.drift_actor() FROM PUBLIC;
+
+CREATE TABLE revos.managed_tables (
+    rel pg_catalog.regclass PRIMARY KEY
+);
+COMMENT ON TABLE revos.managed_tables IS
+    'The tables revos manages (every table an applied version declares): the drift capture watches them. Written only by revos.';
+SELECT pg_catalog.pg_extension_config_dump('revos.managed_tables', '');
+REVOKE ALL ON revos.managed_tables FROM PUBLIC;
+-- the tables managed so far: those that carry revos's markers
+INSERT INTO revos.managed_tables (rel)
+SELECT DISTINCT r FROM (
+    SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.polname = 'revos_tenant_isolation'
+    UNION
+    SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+) x(r);
+
+CREATE OR REPLACE FUNCTION revos.drift_is_managed(rel oid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::pg_catalog.oid = drift_is_managed.rel)
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+               WHERE p.polrelid = drift_is_managed.rel AND p.polname = 'revos_tenant_isolation')
+    OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+               WHERE t.tgrelid = drift_is_managed.rel AND t.tgname = 'revos_touch_updated_at')
+$$;
+
+CREATE FUNCTION revos.drift_part_table(cls oid, obj oid) RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT CASE cls
+    WHEN 'pg_class'::regclass THEN
+        (SELECT CASE WHEN c.relkind IN ('i', 'I') THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.oid)
+                     WHEN c.relkind = 'S' THEN (SELECT d.refobjid FROM pg_depend d
+                                                 WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                                   AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+                                                 LIMIT 1)
+                     ELSE c.oid END
+           FROM pg_class c WHERE c.oid = obj)
+    WHEN 'pg_constraint'::regclass THEN (SELECT nullif(x.conrelid, 0) FROM pg_constraint x WHERE x.oid = obj)
+    WHEN 'pg_attrdef'::regclass THEN (SELECT x.adrelid FROM pg_attrdef x WHERE x.oid = obj)
+    WHEN 'pg_policy'::regclass THEN (SELECT x.polrelid FROM pg_policy x WHERE x.oid = obj)
+    WHEN 'pg_trigger'::regclass THEN (SELECT x.tgrelid FROM pg_trigger x WHERE x.oid = obj)
+    WHEN 'pg_rewrite'::regclass THEN (SELECT x.ev_class FROM pg_rewrite x WHERE x.oid = obj)
+    WHEN 'pg_statistic_ext'::regclass THEN (SELECT x.stxrelid FROM pg_statistic_ext x WHERE x.oid = obj)
+END
+$$;
+
+CREATE FUNCTION revos.drift_tables_of(cls oid, obj oid) RETURNS SETOF oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT DISTINCT t FROM (
+    SELECT revos.drift_part_table(cls, obj)
+    UNION ALL  -- a table that inherits from (or is a partition of) a managed table
+    SELECT i.inhparent FROM pg_inherits i WHERE cls = 'pg_class'::regclass AND i.inhrelid = obj
+    UNION ALL  -- the schema of managed tables
+    SELECT c.oid FROM pg_class c WHERE cls = 'pg_namespace'::regclass AND c.relnamespace = obj
+                                   AND c.relkind IN ('r', 'p')
+    UNION ALL  -- an extension a managed table is made a member of
+    SELECT d.objid FROM pg_depend d WHERE cls = 'pg_extension'::regclass AND d.refclassid = cls
+                                      AND d.refobjid = obj AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass
+    UNION ALL  -- an object a part of a managed table depends on (a type, a function, an operator, a collation)
+    SELECT revos.drift_part_table(d.classid, d.objid) FROM pg_depend d
+     WHERE d.refclassid = cls AND d.refobjid = obj AND d.deptype IN ('n', 'a')
+       AND cls IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)
+) x(t)
+WHERE t IS NOT NULL AND revos.drift_is_managed(t)
+$$;
+
+CREATE OR REPLACE FUNCTION revos.drift_record(command_tag text, object_type text, object_identity text,
+                                   schema_name text, table_name text)
+RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+INSERT INTO revos.events (id, tenant_id, event_type, subject_type, subject_id, actor_id, payload)
+VALUES (NULL, NULL, 'schema_drift_detected', 'table',
+        pg_catalog.quote_ident(schema_name) || '.' || pg_catalog.quote_ident(table_name),
+        revos.drift_actor(),
+        pg_catalog.jsonb_build_object('command_tag', command_tag, 'object_type', object_type,
+                                      'object_identity', object_identity,
+                                      'schema', schema_name, 'table', table_name))
+$$;
+
+CREATE FUNCTION revos.drift_record_table(command_tag text, object_type text, object_identity text, rel oid)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_nsp  text;
+    v_name text;
+BEGIN
+    SELECT n.nspname, c.relname INTO v_nsp, v_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+    IF v_name IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM revos.drift_record(command_tag, object_type, object_identity, v_nsp, v_name);
+END
+$$;
+
 CREATE OR REPLACE FUNCTION revos.drift_snapshot_run(tg_tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -17,32 +136,42 @@ BEGIN
     -- Only a DROP or an ALTER (rename, drop column/constraint, cascades) can make a managed
     -- object disappear before ddl_command_end / sql_drop look at it; CREATE, COMMENT, GRANT and
     -- the like need no snapshot (it costs a catalog scan of every managed table per statement).
-    IF revos.drift_paused()
-       OR NOT (tg_tag LIKE 'DROP %' OR tg_tag LIKE 'ALTER %') THEN
-        PERFORM set_config('revos.drift_snapshot', '', true);
+    IF revos.drift_paused() OR NOT (tg_tag LIKE 'DROP %' OR tg_tag LIKE 'ALTER %') THEN
         RETURN;
     END IF;
-    BEGIN
-        PERFORM set_config('revos.drift_snapshot', coalesce((
-            WITH managed AS (
-                SELECT p.polrelid AS rel FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
-                UNION
-                SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
-            )
-            SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
-                SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
-                UNION ALL
-                SELECT 'pg_class'::regclass::oid::text || ':' || i.indexrelid, i.indrelid
-                FROM pg_index i JOIN managed m ON m.rel = i.indrelid
-                UNION ALL
-                SELECT 'pg_policy'::regclass::oid::text || ':' || p.oid, p.polrelid
-                FROM pg_policy p JOIN managed m ON m.rel = p.polrelid
-                UNION ALL
-                SELECT 'pg_trigger'::regclass::oid::text || ':' || t.oid, t.tgrelid
-                FROM pg_trigger t JOIN managed m ON m.rel = t.tgrelid
-                WHERE NOT t.tgisinternal
-            ) o), ''), true);
-    END;
+    PERFORM revos.drift_frame_snapshot(coalesce((
+        WITH managed AS (
+            SELECT m.rel::oid AS rel FROM revos.managed_tables m
+            UNION
+            SELECT p.polrelid FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
+            UNION
+            SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+        )
+        SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
+            SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
+            UNION ALL
+            SELECT 'pg_class'::regclass::oid::text || ':' || i.indexrelid, i.indrelid
+            FROM pg_index i JOIN managed m ON m.rel = i.indrelid
+            UNION ALL
+            SELECT 'pg_constraint'::regclass::oid::text || ':' || c.oid, c.conrelid
+            FROM pg_constraint c JOIN managed m ON m.rel = c.conrelid
+            UNION ALL
+            SELECT 'pg_attrdef'::regclass::oid::text || ':' || d.oid, d.adrelid
+            FROM pg_attrdef d JOIN managed m ON m.rel = d.adrelid
+            UNION ALL
+            SELECT 'pg_policy'::regclass::oid::text || ':' || p.oid, p.polrelid
+            FROM pg_policy p JOIN managed m ON m.rel = p.polrelid
+            UNION ALL
+            SELECT 'pg_trigger'::regclass::oid::text || ':' || t.oid, t.tgrelid
+            FROM pg_trigger t JOIN managed m ON m.rel = t.tgrelid
+            WHERE NOT t.tgisinternal
+            UNION ALL
+            SELECT 'pg_rewrite'::regclass::oid::text || ':' || r.oid, r.ev_class
+            FROM pg_rewrite r JOIN managed m ON m.rel = r.ev_class
+            UNION ALL
+            SELECT 'pg_statistic_ext'::regclass::oid::text || ':' || x.oid, x.stxrelid
+            FROM pg_statistic_ext x JOIN managed m ON m.rel = x.stxrelid
+        ) o), ''));
 END
 $$;
 
@@ -54,47 +183,34 @@ DECLARE
     r      record;
     snap   jsonb;
     v_rel  oid;
-    v_nsp  text;
-    v_name text;
     seen   text[] := '{}';
 BEGIN
     IF revos.drift_paused() THEN
         RETURN;
     END IF;
-    BEGIN
-        snap := coalesce(nullif(current_setting('revos.drift_snapshot', true), '')::jsonb, '{}'::jsonb);
-        PERFORM set_config('revos.drift_snapshot', '', true);
-        FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension LOOP
-            v_rel := NULL;
-            IF r.classid = 'pg_class'::regclass THEN
-                SELECT CASE WHEN c.relkind IN ('i', 'I')
-                            THEN (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.oid)
-                            WHEN c.relkind IN ('r', 'p') THEN c.oid END
-                INTO v_rel FROM pg_class c WHERE c.oid = r.objid;
-            ELSIF r.classid = 'pg_policy'::regclass THEN
-                SELECT p.polrelid INTO v_rel FROM pg_policy p WHERE p.oid = r.objid;
-            ELSIF r.classid = 'pg_trigger'::regclass THEN
-                SELECT t.tgrelid INTO v_rel FROM pg_trigger t WHERE t.oid = r.objid AND NOT t.tgisinternal;
-            END IF;
-            v_rel := coalesce(v_rel, (snap ->> (r.classid::text || ':' || r.objid))::oid);
-            CONTINUE WHEN v_rel IS NULL;
-            CONTINUE WHEN NOT (revos.drift_is_managed(v_rel)
-                               OR snap ? ('pg_class'::regclass::oid::text || ':' || v_rel)
-                               OR v_rel IN ('revos.events'::regclass, 'revos.event_chain_heads'::regclass,
-                                            'revos.schema_migrations'::regclass));
-            CONTINUE WHEN (r.command_tag || '|' || r.object_identity) = ANY (seen);
-            seen := seen || (r.command_tag || '|' || r.object_identity);
+    snap := coalesce(nullif(revos.drift_frame_snapshot(NULL), '')::jsonb, '{}'::jsonb);
+    FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension LOOP
+        FOR v_rel IN
+            SELECT t FROM revos.drift_tables_of(r.classid, r.objid) t
+            UNION
+            SELECT (snap ->> (r.classid::text || ':' || r.objid))::oid
+             WHERE snap ? (r.classid::text || ':' || r.objid)
+            UNION
+            SELECT r.objid WHERE r.classid = 'pg_class'::regclass
+               AND r.objid IN ('revos.events'::regclass, 'revos.event_chain_heads'::regclass,
+                               'revos.schema_migrations'::regclass)
+        LOOP
+            CONTINUE WHEN (r.command_tag || '|' || r.object_identity || '|' || v_rel) = ANY (seen);
+            seen := seen || (r.command_tag || '|' || r.object_identity || '|' || v_rel);
             IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = 'revos.events'::regclass
                           AND t.tgname = 'events_chain' AND t.tgenabled = 'D') THEN
                 RAISE WARNING 'revos: the triggers of revos.events are disabled: % on % is not recorded and the ledger is not tamper-protected',
                     r.command_tag, r.object_identity;
-                EXIT;
+                RETURN;
             END IF;
-            SELECT n.nspname, c.relname INTO v_nsp, v_name
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
-            PERFORM revos.drift_record(r.command_tag, r.object_type, r.object_identity, v_nsp, v_name);
+            PERFORM revos.drift_record_table(r.command_tag, r.object_type, r.object_identity, v_rel);
         END LOOP;
-    END;
+    END LOOP;
 END
 $$;
 
@@ -108,50 +224,55 @@ DECLARE
     v_rel   oid;
     v_nsp   text;
     v_name  text;
-    managed boolean;
+    seen    text[] := '{}';
 BEGIN
-    IF revos.drift_paused() OR tg_tag NOT LIKE 'DROP %' THEN
-        RETURN;  -- ALTER TABLE ... DROP COLUMN/CONSTRAINT is reported by ddl_command_end
+    IF revos.drift_paused() THEN
+        RETURN;
     END IF;
-    BEGIN
-        snap := coalesce(nullif(current_setting('revos.drift_snapshot', true), '')::jsonb, '{}'::jsonb);
-        FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
-            managed := false;
-            v_nsp := NULL;
-            v_name := NULL;
-            IF r.object_type IN ('table', 'partitioned table') THEN
-                -- The table is gone; managed if it was at command start or if its marker policy /
-                -- trigger went with it.
-                v_nsp := r.address_names[1];
-                v_name := r.address_names[2];
-                managed := snap ? (r.classid::text || ':' || r.objid)
-                    OR EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
-                               WHERE d.address_names[1] = v_nsp AND d.address_names[2] = v_name
+    snap := coalesce(nullif(revos.drift_frame_snapshot(NULL), '')::jsonb, '{}'::jsonb);
+    FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+        v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
+        v_nsp := NULL;
+        v_name := NULL;
+        IF v_rel IS NULL AND r.object_type IN ('table column', 'table constraint', 'default value',
+                                               'policy', 'trigger', 'rule', 'index') THEN
+            -- a part of a table that is still there (its snapshot did not know it)
+            v_rel := to_regclass(quote_ident(r.address_names[1]) || '.' || quote_ident(r.address_names[2]));
+            IF v_rel IS NOT NULL AND NOT revos.drift_is_managed(v_rel) THEN
+                v_rel := NULL;
+            END IF;
+        END IF;
+        IF r.object_type IN ('table', 'partitioned table') THEN
+            IF v_rel IS NULL AND NOT EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::oid = r.objid)
+               AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+                               WHERE d.address_names[1] = r.address_names[1] AND d.address_names[2] = r.address_names[2]
                                  AND ((d.object_type = 'policy' AND d.address_names[3] = 'revos_tenant_isolation')
-                                   OR (d.object_type = 'trigger' AND d.address_names[3] = 'revos_touch_updated_at')));
-            ELSIF r.original AND r.object_type IN ('policy', 'trigger', 'rule') THEN
-                v_nsp := r.address_names[1];
-                v_name := r.address_names[2];
-                v_rel := to_regclass(quote_ident(v_nsp) || '.' || quote_ident(v_name));
-                managed := (r.object_type = 'policy' AND r.address_names[3] = 'revos_tenant_isolation')
-                    OR (r.object_type = 'trigger' AND r.address_names[3] = 'revos_touch_updated_at')
-                    OR snap ? (r.classid::text || ':' || r.objid)
-                    OR (v_rel IS NOT NULL AND revos.drift_is_managed(v_rel));
-            ELSIF r.original AND r.object_type = 'index' THEN
-                v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
-                IF v_rel IS NOT NULL THEN
-                    managed := true;
-                    SELECT n.nspname, c.relname INTO v_nsp, v_name
-                    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
-                END IF;
+                                   OR (d.object_type = 'trigger' AND d.address_names[3] = 'revos_touch_updated_at'))) THEN
+                CONTINUE;
             END IF;
-            IF managed THEN
-                PERFORM revos.drift_record(tg_tag, r.object_type, r.object_identity, v_nsp, v_name);
+            DELETE FROM revos.managed_tables m WHERE m.rel::oid = r.objid;
+            v_nsp := r.address_names[1];
+            v_name := r.address_names[2];
+        ELSIF v_rel IS NOT NULL THEN
+            SELECT n.nspname, c.relname INTO v_nsp, v_name
+              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel;
+            IF v_name IS NULL THEN
+                -- its table is being dropped by the same command: recorded with the table
+                CONTINUE;
             END IF;
-        END LOOP;
-    END;
+        ELSE
+            CONTINUE;
+        END IF;
+        CONTINUE WHEN (r.object_identity || '|' || v_nsp || '.' || v_name) = ANY (seen);
+        seen := seen || (r.object_identity || '|' || v_nsp || '.' || v_name);
+        PERFORM revos.drift_record(tg_tag, r.object_type, r.object_identity, v_nsp, v_name);
+    END LOOP;
 END
 $$;
+
+REVOKE EXECUTE ON FUNCTION revos.drift_part_table(oid, oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_tables_of(oid, oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_record_table(text, text, text, oid) FROM PUBLIC;
 
 -- Issue 17: what verify_shards runs on a worker is a function of revos's own (nothing resolves through
 -- that connection's search_path); it compares deparsed defaults and index predicates (issue 19).
@@ -175,11 +296,19 @@ SELECT concat_ws(' | ',
                 || coalesce(' where ' || pg_catalog.pg_get_expr(i.indpred, i.indrelid), '') AS x
            FROM pg_catalog.pg_index i WHERE i.indrelid = rel) ix),
       (SELECT 'rls ' || c.relrowsecurity || ' force ' || c.relforcerowsecurity FROM pg_catalog.pg_class c WHERE c.oid = rel),
-      (SELECT string_agg(p.polname || ' ' || p.polcmd::text || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-')
+      (SELECT string_agg(p.polname || ' ' || p.polcmd::text || CASE WHEN p.polpermissive THEN ' permissive' ELSE ' restrictive' END
+                         || ' to ' || (SELECT string_agg(CASE WHEN r.r = 0 THEN 'public' ELSE pg_catalog.quote_ident(a.rolname) END, ',' ORDER BY 1)
+                                         FROM pg_catalog.unnest(p.polroles) r(r) LEFT JOIN pg_catalog.pg_roles a ON a.oid = r.r)
+                         || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-')
                          || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), ', ' ORDER BY p.polname)
          FROM pg_catalog.pg_policy p WHERE p.polrelid = rel),
-      (SELECT string_agg(pg_catalog.regexp_replace(t.tgname, '_[0-9]+$', ''), ', ' ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
-        WHERE t.tgrelid = rel AND NOT t.tgisinternal))
+      (SELECT string_agg(pg_catalog.regexp_replace(t.tgname, '_[0-9]+$', '') || ' ' || t.tgenabled::text || ' '
+                         || t.tgtype::text || ' ' || t.tgfoid::pg_catalog.regprocedure::text
+                         || CASE WHEN t.tgqual IS NULL THEN '' ELSE ' when' END, ', ' ORDER BY t.tgname)
+         FROM pg_catalog.pg_trigger t WHERE t.tgrelid = rel AND NOT t.tgisinternal),
+      (SELECT string_agg('rule ' || r.rulename || ' ' || r.ev_type::text || CASE WHEN r.is_instead THEN ' instead' ELSE '' END
+                         || ' ' || r.ev_enabled::text, ', ' ORDER BY r.rulename)
+         FROM pg_catalog.pg_rewrite r WHERE r.ev_class = rel AND r.rulename <> '_RETURN'))
 $$;
 
 CREATE OR REPLACE FUNCTION revos.verify_shards() RETURNS jsonb

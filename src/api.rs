@@ -21,11 +21,20 @@ use crate::schema::tenancy::claims_tenant;
 
 pgrx::extension_sql_file!("../sql/bootstrap.sql", name = "bootstrap", bootstrap);
 #[allow(unused_imports)] // named in `requires` below: ledger.sql calls them
-use crate::ledger::writer::{drift_paused, note_restore, writing_ledger};
+use crate::ledger::writer::{
+    drift_actor, drift_frame_snapshot, drift_paused, note_restore, writing_ledger,
+};
 pgrx::extension_sql_file!(
     "../sql/ledger.sql",
     name = "ledger",
-    requires = ["bootstrap", writing_ledger, drift_paused, note_restore]
+    requires = [
+        "bootstrap",
+        writing_ledger,
+        drift_paused,
+        note_restore,
+        drift_frame_snapshot,
+        drift_actor
+    ]
 );
 pgrx::extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["bootstrap"]);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);

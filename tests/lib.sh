@@ -34,6 +34,15 @@ qdb() {
 }
 
 check() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "$2" "$3"; fi; }
+# check_or_gap NAME EXPECTED GOT WHY: a check of something revos does not do yet, documented as a
+# known gap (docs/security.md): printed loudly as GAP, never counted as passed, not a failure.
+gaps=0
+check_or_gap() {
+  if [ "$2" = "$3" ]; then ok "$1"; return; fi
+  gaps=$((gaps + 1))
+  echo "GAP   $1"
+  echo "        known gap, not counted as passed: $4"
+}
 
 expect_error_db() {
   local name=$1 state=$2 msg=$3 d=$4; shift 4
@@ -57,6 +66,7 @@ fresh_db() {
 
 finish() {
   echo
+  [ "${gaps:-0}" -gt 0 ] && echo "!!!! $gaps known gap(s) above (GAP): not counted as passed"
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ] || exit 1
   exit 0

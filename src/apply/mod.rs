@@ -18,11 +18,13 @@
 //! May call: `crate::schema`, `crate::citus`, `crate::ledger` (the writer phases),
 //! `crate::error`, `crate::ident`. Never `api`.
 
+pub mod dependencies;
 pub mod fast;
 pub mod memo;
 pub mod pg_catalog;
 pub mod shadow;
 
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 use serde_json::{json, Value};
@@ -479,7 +481,7 @@ fn execute_and_record(
     };
     let mut o = match result {
         Ok(verification) => {
-            let id = ledger.insert("applied", None);
+            let id = ledger.insert_applied(&declared_tables(schema));
             let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
             let mut o = Outcome::new(
                 Status::Applied,
@@ -692,6 +694,32 @@ impl LedgerRow<'_> {
         writer::as_ledger_writer(|caller| self.insert_as_owner(status, error, caller))
     }
 
+    /// The `applied` row, and the version's tables in revos.managed_tables (what the drift
+    /// capture watches; tables that no longer exist leave it). Both as the ledgers' owner.
+    fn insert_applied(&self, tables: &[pg_sys::Oid]) -> String {
+        // (an install of an earlier release, before ALTER EXTENSION UPDATE, has no registry)
+        if crate::privilege::revos_relation("managed_tables").is_none() {
+            return self.insert("applied", None);
+        }
+        writer::as_ledger_writer(|caller| {
+            Spi::run_with_args(
+                "INSERT INTO revos.managed_tables (rel)
+                 SELECT t::pg_catalog.regclass FROM pg_catalog.unnest($1::pg_catalog.oid[]) t
+                 ON CONFLICT DO NOTHING",
+                &[tables.to_vec().into()],
+            )
+            .and_then(|_| {
+                Spi::run(
+                    "DELETE FROM revos.managed_tables m WHERE NOT EXISTS (
+                       SELECT 1 FROM pg_catalog.pg_class c
+                        WHERE c.oid OPERATOR(pg_catalog.=) m.rel::pg_catalog.oid)",
+                )
+            })
+            .unwrap_or_else(|e| pgrx::error!("revos: registering the managed tables failed: {e}"));
+            self.insert_as_owner("applied", None, caller)
+        })
+    }
+
     fn insert_as_owner(&self, status: &str, error: Option<(&str, &str)>, caller: &str) -> String {
         let id: Option<String> = Spi::get_one_with_args(
             "INSERT INTO revos.schema_migrations
@@ -781,6 +809,8 @@ fn execute(
                 Ok::<_, pgrx::spi::Error>(())
             })
             .unwrap_or_else(|e| pgrx::error!("{e}"));
+            // nothing the apply leaves may depend on a temporary or an untrusted object
+            dependencies::check(&declared_tables(schema));
             let v = verify_catalog(schema, p);
             if !v.ok {
                 pgrx::ereport!(
@@ -805,6 +835,21 @@ fn execute(
         }
     }
     result
+}
+
+/// The OIDs of the tables a schema declares, as they exist now (after its DDL), read as the caller
+/// under the pinned search_path from quoted, schema-qualified names.
+fn declared_tables(schema: &crate::schema::model::Schema) -> Vec<pg_sys::Oid> {
+    let names: Vec<String> = schema.tables.iter().map(|t| t.qualified()).collect();
+    Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
+        "SELECT pg_catalog.array_agg(c.oid) FROM pg_catalog.unnest($1::pg_catalog.text[]) n,
+                LATERAL (SELECT pg_catalog.to_regclass(n)::pg_catalog.oid AS oid) c
+          WHERE c.oid IS NOT NULL",
+        &[names.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_default()
 }
 
 /// Whether a planned statement is a DDL command (the only kind the drift capture sees, so the

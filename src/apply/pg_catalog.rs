@@ -171,8 +171,10 @@ impl PgCatalog {
         let count = || Spi::get_one::<i64>(&sql);
         let n = if builtin(from) && builtin(to) {
             owner_view(schema, table, count)
-        } else {
+        } else if caller_may_read(schema, table) {
             count()
+        } else {
+            pgrx::error!("revos: {schema}.{table} is not the caller's and has row-level security: its rows are not read as the caller")
         };
         n.unwrap_or_else(|e| pgrx::error!("revos: counting changed values failed: {e}"))
             .unwrap_or(0)
@@ -579,6 +581,23 @@ fn table_has_rows(schema: &str, name: &str) -> bool {
         .ok()
         .flatten()
         .unwrap_or(false)
+}
+
+/// Whether revos may run a query of the caller's (an expression of the payload's) on
+/// `schema.table` as the caller: the caller owns it, or it has no row-level security. Otherwise
+/// reading it would run its policies — another role's code — with the caller's privileges.
+pub fn caller_may_read(schema: &str, table: &str) -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT c.relowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                    WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+                OR NOT c.relrowsecurity
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2",
+        &[schema.into(), table.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// Runs a count of revos's own on `schema.table` as the extension's owner, so that the caller's

@@ -503,6 +503,11 @@ fn count_check_violations(s: &Schema, state: &mut CatalogState) {
         let Some(sn) = state.tables.get(&t.key()) else {
             continue;
         };
+        // the caller's expression runs as the caller: only on a table whose policies are the
+        // caller's own, or that has none (else the ADD / VALIDATE CONSTRAINT itself tells)
+        if !super::pg_catalog::caller_may_read(t.schema.as_str(), t.name.as_str()) {
+            continue;
+        }
         let changed: Vec<&Check> = t
             .checks
             .iter()

@@ -77,10 +77,16 @@ pub fn as_ledger_writer<R>(f: impl FnOnce(&str) -> R) -> R {
 // `create_distributed_table`, whose internal DDL is all revos's) exempts every command started
 // while it runs.
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Frame {
     own: bool,
     subxact: pg_sys::SubTransactionId,
+    /// The role whose privileges run the command (a SECURITY DEFINER function's DDL is its
+    /// owner's): the drift event's actor.
+    actor: String,
+    /// What ddl_command_start saw of the managed tables (classid:objid -> table), for what the
+    /// command drops: this command's own, never another's, and no setting anybody could set.
+    snapshot: Option<String>,
 }
 
 thread_local! {
@@ -129,7 +135,15 @@ pub fn command_started() -> bool {
     }
     let own = token || (DEEP.load(Ordering::Relaxed) && d >= DEEP_DEPTH.load(Ordering::Relaxed));
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    FRAMES.with(|f| f.borrow_mut().push(Frame { own, subxact }));
+    let actor = crate::privilege::current_user_name();
+    FRAMES.with(|f| {
+        f.borrow_mut().push(Frame {
+            own,
+            subxact,
+            actor,
+            snapshot: None,
+        })
+    });
     own
 }
 
@@ -198,6 +212,35 @@ COMMENT ON FUNCTION revos.drift_paused() IS
 "#)]
 pub fn drift_paused() -> bool {
     command_is_own() || RESTORED.load(Ordering::Relaxed) || crate::citus::metadata::citus_worker()
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.drift_frame_snapshot(snapshot text) RETURNS text
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.drift_frame_snapshot(text) IS
+    'Internal (drift capture): sets (non-NULL) or reads (NULL) the snapshot of the DDL command under way, kept in backend memory.';
+"#)]
+pub fn drift_frame_snapshot(snapshot: Option<&str>) -> Option<String> {
+    FRAMES.with(|f| {
+        let mut frames = f.borrow_mut();
+        let top = frames.last_mut()?;
+        if let Some(s) = snapshot {
+            top.snapshot = Some(s.to_string());
+        }
+        top.snapshot.clone()
+    })
+}
+
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.drift_actor() RETURNS text
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.drift_actor() IS
+    'Internal (drift capture): the role whose privileges run the DDL command under way.';
+"#)]
+pub fn drift_actor() -> String {
+    FRAMES
+        .with(|f| f.borrow().last().map(|x| x.actor.clone()))
+        .unwrap_or_else(crate::privilege::current_user_name)
 }
 
 #[pg_extern(sql = r#"

@@ -1,0 +1,107 @@
+//! What the objects an apply leaves may depend on (issue 17).
+//!
+//! A table's columns, defaults, checks, indexes, policies and triggers run the functions,
+//! operators and types they depend on whenever anyone reads or writes the table. After the DDL,
+//! before verification, every dependency of the payload's tables is checked, and the apply fails
+//! (42501, rolled back, recorded) when one of them is
+//! * a temporary object of this session: it is dropped, with whatever depends on it, when the
+//!   session ends — no event trigger fires, and the ledger would say "applied" of a table that
+//!   lost a column or a check (a `pg_temp` domain or function the pinned search_path reaches last);
+//! * a function, operator, type or collation owned by a role that is neither a superuser nor one
+//!   whose privileges the caller has (`pg_has_role(…, 'USAGE')`): an overload another role planted
+//!   in a shared schema (`public.is_email(varchar)` beside the caller's `public.is_email(text)`)
+//!   would otherwise capture the call, and every role that uses the table would run that role's
+//!   code (the class of CVE-2018-1058).
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// The dependencies of `tables`' parts that revos refuses, described (empty: none).
+pub fn refused(tables: &[pg_sys::Oid]) -> Vec<String> {
+    if tables.is_empty() {
+        return vec![];
+    }
+    Spi::connect(|c| {
+        let rows = c.select(REFUSED_SQL, None, &[tables.to_vec().into()])?;
+        let mut out = vec![];
+        for row in rows {
+            if let Some(s) = row.get::<String>(1)? {
+                out.push(s);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the dependencies failed: {e}"))
+}
+
+/// Fails the apply (42501) when a part of the payload's tables depends on what revos refuses.
+pub fn check(tables: &[pg_sys::Oid]) {
+    let found = refused(tables);
+    if found.is_empty() {
+        return;
+    }
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("revos: refused: {}", found.join("; ")),
+        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object."
+    );
+}
+
+const REFUSED_SQL: &str = r#"
+WITH t(rel) AS (SELECT r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r),
+parts(classid, objid) AS (
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, t.rel FROM t
+    UNION ALL
+    SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid FROM pg_catalog.pg_attrdef d JOIN t ON d.adrelid OPERATOR(pg_catalog.=) t.rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid FROM pg_catalog.pg_constraint c JOIN t ON c.conrelid OPERATOR(pg_catalog.=) t.rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid FROM pg_catalog.pg_index i JOIN t ON i.indrelid OPERATOR(pg_catalog.=) t.rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_policy p JOIN t ON p.polrelid OPERATOR(pg_catalog.=) t.rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, g.oid FROM pg_catalog.pg_trigger g JOIN t ON g.tgrelid OPERATOR(pg_catalog.=) t.rel
+     WHERE NOT g.tgisinternal
+),
+refs AS (
+    SELECT DISTINCT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
+      FROM pg_catalog.pg_depend d
+      JOIN parts p ON p.classid OPERATOR(pg_catalog.=) d.classid AND p.objid OPERATOR(pg_catalog.=) d.objid
+     WHERE d.deptype OPERATOR(pg_catalog.=) 'n'
+),
+owned AS (
+    SELECT r.*, o.nsp, o.owner, o.kind
+      FROM refs r
+      CROSS JOIN LATERAL (
+        SELECT f.pronamespace, f.proowner, 'function' FROM pg_catalog.pg_proc f
+         WHERE r.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass AND f.oid OPERATOR(pg_catalog.=) r.refobjid
+        UNION ALL
+        SELECT y.typnamespace, y.typowner, 'type' FROM pg_catalog.pg_type y
+         WHERE r.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND y.oid OPERATOR(pg_catalog.=) r.refobjid
+        UNION ALL
+        SELECT x.oprnamespace, x.oprowner, 'operator' FROM pg_catalog.pg_operator x
+         WHERE r.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass AND x.oid OPERATOR(pg_catalog.=) r.refobjid
+        UNION ALL
+        SELECT l.collnamespace, l.collowner, 'collation' FROM pg_catalog.pg_collation l
+         WHERE r.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_collation'::pg_catalog.regclass AND l.oid OPERATOR(pg_catalog.=) r.refobjid
+        UNION ALL
+        SELECT k.relnamespace, k.relowner, 'relation' FROM pg_catalog.pg_class k
+         WHERE r.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass AND k.oid OPERATOR(pg_catalog.=) r.refobjid
+      ) o(nsp, owner, kind)
+)
+SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg_catalog.||) ' depends on '
+       OPERATOR(pg_catalog.||) pg_catalog.pg_describe_object(w.refclassid, w.refobjid, 0)
+       OPERATOR(pg_catalog.||) CASE WHEN n.nspname OPERATOR(pg_catalog.~) '^pg_(toast_)?temp_'
+                                    THEN ', a temporary object of a session'
+                                    ELSE ', owned by ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(ro.rolname) END
+  FROM owned w
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) w.nsp
+  JOIN pg_catalog.pg_roles ro ON ro.oid OPERATOR(pg_catalog.=) w.owner
+ WHERE n.nspname OPERATOR(pg_catalog.~) '^pg_(toast_)?temp_'
+    OR (w.kind OPERATOR(pg_catalog.<>) 'relation'
+        AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'
+        AND NOT ro.rolsuper
+        AND NOT pg_catalog.pg_has_role(CURRENT_USER, w.owner, 'USAGE'))
+ ORDER BY 1
+"#;
