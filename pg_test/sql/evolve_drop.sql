@@ -44,3 +44,7 @@ SELECT count(*) AS orders_rows_kept FROM evo_drop.orders;
 -- 4. a later version that keeps the keys: nothing left to drop, no risk, nothing runs
 SELECT r -> 'result' ->> 'status' AS status, r -> 'result' -> 'risks' AS risks, r -> 'result' -> 'plan' ->> 'sql' AS sql
   FROM revos.plan_schema(jsonb_set(:'v2'::jsonb, '{schema_version}', '"d3"')) AS r;
+
+SET client_min_messages = warning;
+DROP SCHEMA evo_drop CASCADE;
+RESET client_min_messages;

@@ -1,6 +1,7 @@
--- pg_regress: removing an enum value (issue 9, contract section 10). Postgres cannot drop an enum
--- value, so revos recreates the type: rename the old one, create the new one, convert every
--- column using it, drop the old one. Refused while rows still use a removed value.
+-- pg_regress: removing and adding enum values (issue 9, contract section 10). Postgres cannot drop
+-- an enum value, so revos recreates the type: rename the old one, create the new one, convert every
+-- column using it, drop the old one. Refused while rows still use a removed value. A new value is
+-- added in place (README, "Schema evolution").
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS revos CASCADE;
 DROP SCHEMA IF EXISTS evo_enum CASCADE;
@@ -40,3 +41,15 @@ SELECT mood, count(*) FROM evo_enum.diary GROUP BY 1 ORDER BY 1;
 -- 3. a later version: the value is already gone, nothing to do
 SELECT r -> 'result' -> 'risks' AS risks, r -> 'result' -> 'plan' ->> 'sql' AS sql
   FROM revos.plan_schema(jsonb_set(:'v2'::jsonb, '{schema_version}', '"e3"')) AS r;
+
+-- 4. adding values needs no recreation and is no risk: ADD VALUE, placed where the list puts it
+\set v4 '{"schema_version": "e4", "description": "more moods", "schema": "evo_enum", "enums": [{"name": "mood", "values": ["happy", "content", "sad", "ok", "great"]}], "tables": [{"name": "diary", "columns": [{"name": "mood", "type": "mood", "not_null": true, "default": "''happy''"}]}]}'
+SELECT r -> 'result' -> 'risks' AS risks, r -> 'result' -> 'plan' ->> 'sql' AS sql
+  FROM revos.plan_schema(:'v4') AS r;
+SELECT revos.apply_schema(:'v4') -> 'result' ->> 'status' AS status;
+SELECT enumlabel FROM pg_enum WHERE enumtypid = 'evo_enum.mood'::regtype ORDER BY enumsortorder;
+SELECT mood, count(*) FROM evo_enum.diary GROUP BY 1 ORDER BY 1;
+
+SET client_min_messages = warning;
+DROP SCHEMA evo_enum CASCADE;
+RESET client_min_messages;

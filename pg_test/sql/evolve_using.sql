@@ -29,3 +29,7 @@ SELECT e ->> 'path' AS path, e ->> 'code' AS code
 SELECT r ->> 'code' AS code, r ->> 'path' AS path, r ->> 'rows' AS rows
   FROM jsonb_array_elements(revos.plan_schema('{"schema_version": "u4", "description": "not null", "schema": "evo_using", "tables": [{"name": "items", "columns": [{"name": "qty", "type": "integer"}, {"name": "label", "type": "text", "not_null": true}, {"name": "code", "type": "text", "not_null": true}, {"name": "kind", "type": "text", "not_null": true, "default": "''item''"}]}]}')
        -> 'result' -> 'risks') AS r;
+
+SET client_min_messages = warning;
+DROP SCHEMA evo_using CASCADE;
+RESET client_min_messages;

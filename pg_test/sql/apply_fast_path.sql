@@ -1,11 +1,15 @@
 -- The no-op and conflict answers from the jsonb's bytes (issue 13): the same envelope as the normal
 -- path, the ledger deciding. Only deterministic output.
-CREATE EXTENSION IF NOT EXISTS revos;
-NOTICE:  extension "revos" already exists, skipping
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS revos CASCADE;
+DROP TABLE IF EXISTS public.fp_items;
+CREATE EXTENSION revos;
+RESET client_min_messages;
 \pset format aligned
 \set s '{"schema_version": "fp-001", "description": "fast path", "tables": [{"name": "fp_items", "columns": [{"name": "title", "type": "text"}]}]}'
 \set recased '{"description": "fast path", "tables": [{"columns": [{"type": "TEXT", "name": "Title"}], "name": "FpItems"}], "schema_version": "fp-001"}'
 \set other '{"schema_version": "fp-001", "description": "fast path", "tables": [{"name": "fp_items", "columns": [{"name": "title", "type": "text"}, {"name": "extra", "type": "text"}]}]}'
+
 -- 1. applied: the ledger row records the hash of the payload's jsonb bytes
 SELECT r -> 'result' ->> 'status' AS status, r -> 'meta_out' ->> 'inputs_hash' AS applied_inputs_hash
   FROM revos.apply_schema(:'s') AS r \gset
@@ -13,10 +17,6 @@ SELECT :'status' AS status,
        length(metadata ->> 'payload_jsonb_sha256') AS bin_hash_length,
        metadata ->> 'payload_hash' = :'applied_inputs_hash' AS payload_hash_is_inputs_hash
   FROM revos.schema_migrations WHERE version = 'fp-001';
- status  | bin_hash_length | payload_hash_is_inputs_hash 
----------+-----------------+-----------------------------
- applied |              64 | t
-(1 row)
 
 -- 2. the same payload again (and with other whitespace and key order: the same jsonb): noop, with
 -- the applied call's inputs_hash and the ledger's schema_hash
@@ -29,11 +29,6 @@ SELECT r -> 'result' ->> 'status' AS status,
         "description": "fast path", "schema_version": "fp-001"}'::jsonb)) AS p(j),
        LATERAL revos.apply_schema(p.j) AS r, revos.schema_migrations m
  WHERE m.version = 'fp-001';
- status | same_inputs_hash | ledger_schema_hash | ledger_row | has_applied_at 
---------+------------------+--------------------+------------+----------------
- noop   | t                | t                  | t          | t
- noop   | t                | t                  | t          | t
-(2 rows)
 
 -- 3. re-cased keys and names: other bytes, same normalized schema: noop, every time (the first
 -- call takes the normal path, the next ones the backend's memo)
@@ -41,12 +36,6 @@ SELECT i, r -> 'result' ->> 'status' AS status,
        r -> 'result' -> 'primary_outputs' ->> 'schema_hash' = m.schema_hash AS ledger_schema_hash
   FROM generate_series(1, 3) i, LATERAL revos.apply_schema(:'recased') AS r, revos.schema_migrations m
  WHERE m.version = 'fp-001';
- i | status | ledger_schema_hash 
----+--------+--------------------
- 1 | noop   | t
- 2 | noop   | t
- 3 | noop   | t
-(3 rows)
 
 -- 4. other content under the same version: conflict, the same answer every time
 SELECT i, r -> 'result' ->> 'status' AS status,
@@ -55,62 +44,22 @@ SELECT i, r -> 'result' ->> 'status' AS status,
        r -> 'meta_out' ->> 'success' AS success
   FROM generate_series(1, 3) i, LATERAL revos.apply_schema(:'other') AS r, revos.schema_migrations m
  WHERE m.version = 'fp-001';
- i |  status  | names_applied_hash | own_hash_differs | success 
----+----------+--------------------+------------------+---------
- 1 | conflict | t                  | t                | false
- 2 | conflict | t                  | t                | false
- 3 | conflict | t                  | t                | false
-(3 rows)
-
 SELECT revos.plan_schema(:'other') -> 'result' ->> 'status' AS plan_other,
        revos.plan_schema(:'s') -> 'result' ->> 'status' AS plan_same;
- plan_other | plan_same 
-------------+-----------
- conflict   | noop
-(1 row)
 
 -- 5. the ledger decides: without the recorded bytes hash the normal path still says noop; force_apply
 -- is never answered early
 UPDATE revos.schema_migrations SET metadata = metadata - 'payload_jsonb_sha256' WHERE version = 'fp-001';
 SELECT revos.apply_schema(:'s') -> 'result' ->> 'status' AS without_bin_hash;
- without_bin_hash 
-------------------
- noop
-(1 row)
-
 SELECT revos.apply_schema(jsonb_set(:'other', '{force_apply}', 'true')) -> 'result' ->> 'status' AS forced;
- forced  
----------
- applied
-(1 row)
-
 SELECT revos.apply_schema(:'other') -> 'result' ->> 'status' AS after_force;
- after_force 
--------------
- noop
-(1 row)
-
 SELECT revos.apply_schema(:'s') -> 'result' ->> 'status' AS old_content_now;
- old_content_now 
------------------
- conflict
-(1 row)
 
 -- 6. an envelope takes the normal path and gives the same answer
 SELECT revos.apply_schema(jsonb_build_object('meta', jsonb_build_object('workflow_run_id', 'wr_fp'),
        'payload', :'other'::jsonb)) -> 'result' ->> 'status' AS envelope;
- envelope 
-----------
- noop
-(1 row)
-
 SELECT version, status, metadata ->> 'force_apply' AS forced FROM revos.schema_migrations
  WHERE version = 'fp-001' ORDER BY created_at;
- version | status  | forced 
----------+---------+--------
- fp-001  | applied | false
- fp-001  | applied | true
-(2 rows)
 
 -- 7. a new backend (nothing remembered): the first sight of each payload takes the normal path,
 -- the second one the fast answer; both give the same result and inputs_hash. The applied content
@@ -128,18 +77,6 @@ SELECT i, label, r -> 'result' ->> 'status' AS status,
        (SELECT schema_hash FROM revos.schema_migrations WHERE version = 'fp-001' AND status = 'applied'
          ORDER BY created_at DESC LIMIT 1) m
  ORDER BY label, i;
- i |     label     |  status  | ledger_schema_hash 
----+---------------+----------+--------------------
- 1 | other         | noop     | t
- 2 | other         | noop     | t
- 1 | other_recased | noop     | t
- 2 | other_recased | noop     | t
- 1 | recased       | conflict | f
- 2 | recased       | conflict | f
- 1 | same          | conflict | f
- 2 | same          | conflict | f
-(8 rows)
-
 \c
 CREATE TEMP TABLE fp_answers AS
 SELECT label, i, r -> 'result' AS result, r -> 'meta_out' ->> 'inputs_hash' AS inputs_hash
@@ -148,11 +85,6 @@ SELECT label, i, r -> 'result' AS result, r -> 'meta_out' ->> 'inputs_hash' AS i
 SELECT a.label, a.result ->> 'status' AS status, a.result = b.result AS same_result,
        a.inputs_hash = b.inputs_hash AS same_inputs_hash
   FROM fp_answers a JOIN fp_answers b ON a.label = b.label AND a.i = 1 AND b.i = 2 ORDER BY 1;
- label |  status  | same_result | same_inputs_hash 
--------+----------+-------------+------------------
- other | noop     | t           | t
- same  | conflict | t           | t
-(2 rows)
 
 -- 8. what a backend learnt is kept for the others in revos.payload_memo (bytes hash -> version,
 -- normalized schema hash), written only by revos under the apply lock: a new backend answers a
@@ -160,19 +92,9 @@ SELECT a.label, a.result ->> 'status' AS status, a.result = b.result AS same_res
 -- two schema hashes, however many byte forms were seen; envelopes are not memoized.
 SELECT version, count(*) > 0 AS memoized, count(DISTINCT schema_hash) AS schema_hashes
   FROM revos.payload_memo WHERE version = 'fp-001' GROUP BY 1;
- version | memoized | schema_hashes 
----------+----------+---------------
- fp-001  | t        |             2
-(1 row)
-
 SELECT count(*) AS memo_rows_for_applied_hash FROM revos.payload_memo m
  WHERE m.version = 'fp-001' AND m.schema_hash = (SELECT schema_hash FROM revos.schema_migrations
         WHERE version = 'fp-001' AND status = 'applied' ORDER BY created_at DESC LIMIT 1);
- memo_rows_for_applied_hash 
-----------------------------
-                          2
-(1 row)
-
 -- nobody else writes it (a forged row could turn a conflict into a noop)
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS fp_writer;
@@ -183,15 +105,8 @@ GRANT revos_admin TO fp_writer;
 \c
 SET ROLE fp_writer;
 SELECT revos.apply_schema(:'s'::jsonb) -> 'result' ->> 'status' AS as_admin_member;
- as_admin_member 
------------------
- conflict
-(1 row)
-
 INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash) VALUES ('x', 'fp-001', 'h', 'p');
-ERROR:  permission denied for table payload_memo
 UPDATE revos.payload_memo SET schema_hash = 'h';
-ERROR:  permission denied for table payload_memo
 RESET ROLE;
 DROP ROLE fp_writer;
 -- a cache: emptied, the answers are the same (the normal path fills it again)
@@ -200,16 +115,5 @@ DELETE FROM revos.payload_memo;
 SELECT label, r -> 'result' ->> 'status' AS status
   FROM (VALUES ('other', :'other'::jsonb), ('same', :'s'::jsonb), ('recased', :'recased'::jsonb)) AS p(label, j),
        LATERAL revos.apply_schema(p.j) AS r ORDER BY 1;
-  label  |  status  
----------+----------
- other   | noop
- recased | conflict
- same    | conflict
-(3 rows)
-
 SELECT count(*) AS memo_rows_again FROM revos.payload_memo WHERE version = 'fp-001';
- memo_rows_again 
------------------
-               3
-(1 row)
-
+DROP TABLE public.fp_items;

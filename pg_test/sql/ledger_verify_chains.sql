@@ -1,8 +1,11 @@
--- revos.verify_ledger's pass over the events is Rust (revos.verify_chains, src/verify_chains.rs):
+-- revos.verify_ledger's pass over the events is Rust (revos.verify_chains, src/ledger/verify_chains.rs):
 -- one scan in id order, the last row of each chain in a map. Here it is compared with the SQL
 -- definition it replaced (a window PARTITION BY tenant_id ORDER BY id) on a ledger with several
 -- chains, then after rows were forged behind revos's back (triggers disabled by the owner).
-CREATE EXTENSION IF NOT EXISTS revos;
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS revos CASCADE;
+CREATE EXTENSION revos;
+RESET client_min_messages;
 \pset format aligned
 CREATE TEMP VIEW vc_reference AS
 WITH ev AS (
