@@ -101,7 +101,7 @@ COMMENT ON TABLE revos.event_chain_heads IS
 --       to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 --       to_char(e.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
 --       e.prev_hash])::text, 'UTF8')), 'hex')
--- The function computes the same bytes in Rust (src/ledger/event_hash.rs; pg_test/sql/event_hash.sql
+-- The function computes the same bytes in Rust (src/ledger/event_hash.rs; pg_test/sql/ledger_event_hash.sql
 -- checks it against the expression above): the SQL form costs about 9 us per event, paid by every
 -- log_event and by verify_ledger for every event.
 CREATE FUNCTION revos.event_hash(e revos.events) RETURNS text

@@ -1,7 +1,7 @@
 //! `revos.event_hash(revos.events)`: the ledger's canonical encoding and hash, in Rust.
 //!
 //! The same bytes as the SQL expression documented in sql/ledger.sql (and tested against it in
-//! pg_test/sql/event_hash.sql):
+//! pg_test/sql/ledger_event_hash.sql):
 //!
 //! ```sql
 //! encode(sha256(convert_to(array_to_json(ARRAY[id::text, event_id::text, tenant_id, event_type,
