@@ -20,7 +20,8 @@ SELECT jsonb_pretty(regress.stable(revos.apply_schema(:'patients'))) \g (format=
 -- 3. row-level security is enabled and forced (the table's owner is fenced too; a superuser is not)
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'public.patients'::regclass;
 
--- 4. the policy: PERMISSIVE, FOR ALL commands, TO PUBLIC; PostgreSQL's own = on the tenant column
+-- 4. the policy: PERMISSIVE, for ALL commands, TO PUBLIC, the same test for reading (USING) and writing
+--    (WITH CHECK); revos writes it with OPERATOR(pg_catalog.=) (plan_schema.sql), PostgreSQL shows a plain =
 SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies WHERE tablename = 'patients' \gx
 
 -- 5. the ledger: one row in revos.schema_migrations, and by trigger one event in revos.events
