@@ -32,6 +32,7 @@ SELECT pg_get_constraintdef(oid) AS "check (as the caller's path shows it)" FROM
 RESET search_path;
 SELECT pg_get_constraintdef(oid) AS "check (under the default path)" FROM pg_constraint
  WHERE conrelid = 'paths.contacts'::regclass AND contype = 'c';
+-- enforced with PostgreSQL's lower(): an upper-case address is refused
 BEGIN;
 SELECT revos.set_tenant('11111111-1111-1111-1111-111111111111');
 INSERT INTO paths.contacts (email) VALUES ('ann@example.com');
