@@ -450,3 +450,27 @@ fn a_primary_key_on_other_columns_is_a_risk() {
     assert_eq!(status(&env), "blocked", "{env:#}");
     assert_eq!(risk_codes(&env), ["primary_key_change"], "{env:#}");
 }
+
+#[test]
+fn an_allowed_primary_key_change_leaves_the_old_key_columns_as_declared() {
+    let mut c = fixture_db("props_pk_allowed");
+    c.batch_execute(
+        "ALTER TABLE public.things DROP CONSTRAINT things_pkey, ADD PRIMARY KEY (id, code)",
+    )
+    .unwrap();
+    let env = apply(&mut c, &allow(things("p2")));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    let nn: bool = c
+        .query_one(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.things'::regclass AND attname = 'code'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        !nn,
+        "code is declared nullable: the old key's NOT NULL goes with it"
+    );
+    assert_eq!(steps(&plan(&mut c, &things("p3"))), 0);
+}

@@ -466,8 +466,10 @@ fn declared_from(
     }
 }
 
-/// The shadow read back, under `search_path = pg_catalog`. A default is volatile when it calls
-/// a volatile function, directly or through an operator (its dependencies in `pg_depend`).
+/// The shadow read back, under `search_path = pg_catalog, pg_temp`. A default is volatile when its
+/// expression tree calls a volatile function, directly or through an operator: the `funcid` and
+/// `opfuncid` of the stored tree (`pg_depend` records no dependency on built-in functions, so
+/// `gen_random_uuid()` or `clock_timestamp()` would not show there).
 const DEPARSE_SQL: &str = r#"
 SELECT r.rel, jsonb_build_object(
   'defaults', (SELECT jsonb_object_agg(a.attname, pg_get_expr(d.adbin, d.adrelid))
@@ -477,10 +479,9 @@ SELECT r.rel, jsonb_build_object(
                  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
                 WHERE d.adrelid = o.oid AND a.attgenerated <> ''),
   'volatile', (SELECT jsonb_agg(DISTINCT a.attname)
-                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-                 JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid
-                 LEFT JOIN pg_operator op ON dep.refclassid = 'pg_operator'::regclass AND op.oid = dep.refobjid
-                 JOIN pg_proc p ON p.oid = CASE WHEN dep.refclassid = 'pg_proc'::regclass THEN dep.refobjid ELSE op.oprcode END
+                 FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum,
+                      LATERAL regexp_matches(d.adbin::text, ':(?:funcid|opfuncid) ([0-9]+)', 'g') f(m)
+                 JOIN pg_proc p ON p.oid = f.m[1]::oid
                 WHERE d.adrelid = o.oid AND a.attgenerated = '' AND p.provolatile = 'v'),
   'checks', (SELECT jsonb_object_agg(co.conname, pg_get_constraintdef(co.oid))
                FROM pg_constraint co WHERE co.conrelid = o.oid AND co.contype = 'c'),

@@ -830,6 +830,25 @@ impl Planner<'_> {
             Name::from_catalog(&live.name)
         );
         self.push_on("constraint", t, sql, Cost::ALTER_SCAN);
+        // a column of the old key that the schema declares nullable loses the NOT NULL the key
+        // gave it (only now: Postgres refuses it while the column is in a primary key)
+        for col in live
+            .columns
+            .iter()
+            .filter(|c| !t.primary_key.iter().any(|k| k.as_str() == c.as_str()))
+        {
+            let declared_nullable = t
+                .columns
+                .iter()
+                .any(|c| c.name.as_str() == col.as_str() && !c.not_null && !c.auto);
+            if declared_nullable {
+                let sql = format!(
+                    "ALTER TABLE {q} ALTER COLUMN {} DROP NOT NULL",
+                    Name::from_catalog(col)
+                );
+                self.push_on("column", t, sql, Cost::ALTER);
+            }
+        }
     }
 
     /// An existing column, property by property: type (and collation), NOT NULL both ways,
