@@ -25,18 +25,22 @@ mkdir -p "$work"
 say() { echo "callers: $*" >&2; }
 
 # --- node modules ----------------------------------------------------------------------------
-if [ ! -d "$here/node_modules" ]; then
-  say "installing node modules"
-  if [ -f "$here/package-lock.json" ]; then
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >&2
-  else
-    (cd "$here" && npm install --no-audit --no-fund --loglevel=error) >&2
-  fi
+# Always `npm ci` from the lock file (never `npm install`): a lock that does not install as it is
+# fails here, loudly, instead of being rewritten on the fly. Installed again when the lock changes.
+[ -f "$here/package-lock.json" ] || { say "FAILED: $here/package-lock.json is missing"; exit 1; }
+mods_stamp=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -c1-16)
+if [ "$(cat "$here/node_modules/.revos-installed" 2>/dev/null)" != "$mods_stamp" ]; then
+  say "installing node modules (npm ci)"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error) >&2
+  echo "$mods_stamp" >"$here/node_modules/.revos-installed"
 fi
 
 # --- n8n (the real one, for n8n-cli.test.js) ----------------------------------------------------
 # Installed once from n8n-cli/package.json + package-lock.json, again only when those change, into a
-# per-machine cache ($REVOS_N8N_DIR, default ~/.cache/revos/n8n) so that a fresh clone (CI) reuses it. n8n 1.123 pulls xlsx from a CDN that is not reachable: package.json overrides it with the
+# per-machine cache ($REVOS_N8N_DIR, default ~/.cache/revos/n8n) so that a fresh clone (CI) reuses it
+# (scripts/test's fresh_machine suite installs the same lock into an empty npm cache on every run, so
+# this cache cannot hide a lock that no longer installs). n8n 1.123 pulls xlsx from a CDN that is not
+# reachable: package.json overrides it with the
 # registry's 0.18.5. --ignore-scripts: isolated-vm's build needs Node 22 and is not used (legacy
 # expression engine); sqlite3, n8n's own database, is then built from source (node-gyp, offline).
 n8n_dir="${REVOS_N8N_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/revos/n8n}"
