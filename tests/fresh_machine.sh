@@ -102,14 +102,16 @@ npm_ci_from_empty_cache() { # PACKAGE_DIR (with package.json and package-lock.js
     if [[ "$want" =~ ^[0-9] ]]; then check "$dir: $name installed at $want" "$want" "$got"
     else check "$dir: $name installed" "yes" "$([ -n "$got" ] && echo yes || echo no)"; fi
   done < <(python3 -c 'import json,sys; [print(k, v) for k, v in json.load(open(sys.argv[1]))["dependencies"].items()]' "$dir/package.json")
-  rm -rf "$dest" "$cache"
+  t=$SECONDS; rm -rf "$dest" "$cache"
+  echo "# $dir: its install removed ($((SECONDS - t)) s)"
 }
 
 locks_install() {
   local lock
   for lock in $(git ls-files '*package-lock.json'); do npm_ci_from_empty_cache "$(dirname "$lock")"; done
+  local t=$SECONDS
   if cargo metadata --locked --format-version 1 >"$work/cargo-metadata.json" 2>"$work/cargo-metadata.log"; then
-    ok "Cargo.lock is in sync with Cargo.toml (cargo metadata --locked)"
+    ok "Cargo.lock is in sync with Cargo.toml (cargo metadata --locked, $((SECONDS - t)) s)"
   else
     bad "Cargo.lock is in sync with Cargo.toml" "cargo metadata --locked succeeds" "$(tail -5 "$work/cargo-metadata.log")"
   fi
