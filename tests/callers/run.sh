@@ -37,20 +37,25 @@ fi
 
 # --- n8n (the real one, for n8n-cli.test.js) ----------------------------------------------------
 # Installed once from n8n-cli/package.json + package-lock.json, again only when those change, into a
-# per-machine cache ($REVOS_N8N_DIR, default ~/.cache/revos/n8n) so that a fresh clone (CI) reuses it
-# (scripts/test's fresh_machine suite installs the same lock into an empty npm cache on every run, so
-# this cache cannot hide a lock that no longer installs). n8n 1.123 pulls xlsx from a CDN that is not
-# reachable: package.json overrides it with the
-# registry's 0.18.5. --ignore-scripts: isolated-vm's build needs Node 22 and is not used (legacy
+# per-machine cache (n8n-dir.sh: $REVOS_N8N_DIR, default ~/.cache/revos/n8n) so that a fresh clone (CI)
+# reuses it. scripts/test's fresh_machine suite installs the same lock with npm ci into an empty npm
+# cache on every run, so this cache cannot hide a lock that no longer installs; when this copy is not of
+# the current lock, it hands its install over (.npm-ci) and only sqlite3 is left to build here.
+# n8n 1.123 pulls xlsx from a CDN that is not reachable: package.json overrides it with the registry's
+# 0.18.5. --ignore-scripts: isolated-vm's build needs Node 22 and is not used (legacy
 # expression engine); sqlite3, n8n's own database, is then built from source (node-gyp, offline).
-n8n_dir="${REVOS_N8N_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/revos/n8n}"
-n8n_stamp=$(cat "$here/n8n-cli/package.json" "$here/n8n-cli/package-lock.json" | sha256sum | cut -c1-16)
+. "$here/n8n-dir.sh"
 if [ "$(cat "$n8n_dir/.installed" 2>/dev/null)" != "$n8n_stamp" ]; then
-  say "installing n8n into $n8n_dir (npm ci + npm rebuild sqlite3; once)"
   t0=$SECONDS
-  rm -rf "$n8n_dir" && mkdir -p "$n8n_dir"
-  cp "$here/n8n-cli/package.json" "$here/n8n-cli/package-lock.json" "$n8n_dir/"
-  (cd "$n8n_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && npm rebuild sqlite3 --loglevel=error) >&2
+  if [ "$(cat "$n8n_dir/.npm-ci" 2>/dev/null)" != "$n8n_stamp" ]; then
+    say "installing n8n into $n8n_dir (npm ci; once)"
+    rm -rf "$n8n_dir" && mkdir -p "$n8n_dir"
+    cp "$n8n_src/package.json" "$n8n_src/package-lock.json" "$n8n_dir/"
+    (cd "$n8n_dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2
+    echo "$n8n_stamp" >"$n8n_dir/.npm-ci"
+  fi
+  say "building n8n's sqlite3 in $n8n_dir (npm rebuild sqlite3; once)"
+  (cd "$n8n_dir" && npm rebuild sqlite3 --loglevel=error) >&2
   echo "$n8n_stamp" >"$n8n_dir/.installed"
   say "n8n installed in $((SECONDS - t0)) s"
 fi
