@@ -97,18 +97,18 @@ SELECT count(*) AS memo_rows_for_applied_hash FROM revos.payload_memo m
         WHERE version = 'fp-001' AND status = 'applied' ORDER BY created_at DESC LIMIT 1);
 -- nobody else writes it (a forged row could turn a conflict into a noop)
 SET client_min_messages = warning;
-DROP ROLE IF EXISTS fp_writer;
+DROP ROLE IF EXISTS regress_fp_writer;
 RESET client_min_messages;
-CREATE ROLE fp_writer;
-GRANT revos_admin TO fp_writer;
+CREATE ROLE regress_fp_writer;
+GRANT revos_admin TO regress_fp_writer;
 -- a revos_admin member in a new backend reads it (the conflict answered from it) but cannot write it
 \c
-SET ROLE fp_writer;
+SET ROLE regress_fp_writer;
 SELECT revos.apply_schema(:'s'::jsonb) -> 'result' ->> 'status' AS as_admin_member;
 INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash) VALUES ('x', 'fp-001', 'h', 'p');
 UPDATE revos.payload_memo SET schema_hash = 'h';
 RESET ROLE;
-DROP ROLE fp_writer;
+DROP ROLE regress_fp_writer;
 -- a cache: emptied, the answers are the same (the normal path fills it again)
 DELETE FROM revos.payload_memo;
 \c

@@ -5,7 +5,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS revos CASCADE;
 DROP SCHEMA IF EXISTS drift CASCADE;
-DROP ROLE IF EXISTS drift_owner;
+DROP ROLE IF EXISTS regress_drift_owner;
 CREATE EXTENSION revos;
 RESET client_min_messages;
 \pset null (null)
@@ -16,12 +16,12 @@ CREATE VIEW pg_temp.drift_events AS
 \set v1 '{"schema_version": "001", "description": "accounts", "schema": "drift", "tables": [{"name": "accounts", "columns": [{"name": "email", "type": "text"}]}]}'
 
 -- 1. revos's own DDL (create, index, trigger, RLS, policy) is not drift
-CREATE ROLE drift_owner;
-GRANT revos_admin TO drift_owner;
+CREATE ROLE regress_drift_owner;
+GRANT revos_admin TO regress_drift_owner;
 SELECT current_database() AS db \gset
-GRANT CREATE ON DATABASE :"db" TO drift_owner;
-GRANT SELECT ON pg_temp.drift_events TO drift_owner;
-SET ROLE drift_owner;
+GRANT CREATE ON DATABASE :"db" TO regress_drift_owner;
+GRANT SELECT ON pg_temp.drift_events TO regress_drift_owner;
+SET ROLE regress_drift_owner;
 SELECT regress.outcome(revos.apply_schema(:'v1')) AS v1;
 SELECT count(*) AS drift_events FROM pg_temp.drift_events;
 
@@ -56,6 +56,6 @@ SELECT revos.verify_ledger() ->> 'ok' AS ledger_ok;
 SET client_min_messages = warning;
 DROP VIEW pg_temp.drift_events;
 DROP SCHEMA drift CASCADE;
-REVOKE CREATE ON DATABASE :"db" FROM drift_owner;
-DROP ROLE drift_owner;
+REVOKE CREATE ON DATABASE :"db" FROM regress_drift_owner;
+DROP ROLE regress_drift_owner;
 RESET client_min_messages;

@@ -7,7 +7,7 @@
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS revos CASCADE;
 DROP TABLE IF EXISTS public.things;
-DROP ROLE IF EXISTS props_admin;
+DROP ROLE IF EXISTS regress_props_admin;
 CREATE EXTENSION revos;
 RESET client_min_messages;
 CREATE FUNCTION pg_temp.things(version text) RETURNS jsonb LANGUAGE sql AS $$
@@ -21,12 +21,12 @@ CREATE VIEW pg_temp.qty_default AS
 
 -- a migration role that may not create temporary tables (a hardened database)
 SELECT current_database() AS db \gset
-CREATE ROLE props_admin;
-GRANT revos_admin TO props_admin;
-GRANT CREATE ON SCHEMA public TO props_admin;
-GRANT SELECT ON pg_temp.qty_default TO props_admin;
+CREATE ROLE regress_props_admin;
+GRANT revos_admin TO regress_props_admin;
+GRANT CREATE ON SCHEMA public TO regress_props_admin;
+GRANT SELECT ON pg_temp.qty_default TO regress_props_admin;
 REVOKE TEMP ON DATABASE :"db" FROM PUBLIC;
-SET ROLE props_admin;
+SET ROLE regress_props_admin;
 SELECT has_database_privilege(:'db', 'TEMP') AS may_create_temp_tables;
 SELECT regress.outcome(revos.apply_schema(pg_temp.things('t1'))) AS t1;
 
@@ -40,7 +40,7 @@ SELECT * FROM pg_temp.qty_default;
 --    policy of the table can be compared: a risk for each, saying why; blocked, nothing changes
 RESET ROLE;
 REVOKE CREATE ON SCHEMA revos_shadow FROM revos_admin;
-SET ROLE props_admin;
+SET ROLE regress_props_admin;
 ALTER TABLE public.things ALTER COLUMN qty SET DEFAULT 7;
 SELECT * FROM regress.plan(pg_temp.things('t3'));
 SELECT r ->> 'message' AS message
@@ -60,5 +60,5 @@ RESET ROLE;
 GRANT TEMP ON DATABASE :"db" TO PUBLIC;
 DROP VIEW pg_temp.qty_default;
 DROP TABLE public.things;
-REVOKE CREATE ON SCHEMA public FROM props_admin;
-DROP ROLE props_admin;
+REVOKE CREATE ON SCHEMA public FROM regress_props_admin;
+DROP ROLE regress_props_admin;

@@ -1,11 +1,11 @@
 -- Tenant isolation, as an application role sees it: the tenant policy shows a transaction the rows
 -- of its own tenant only, lets it write only rows of its own tenant, and without a tenant shows and
 -- accepts nothing — never everything (docs/behaviour.md, "Tenancy"). A superuser bypasses RLS, so
--- the rows are written and read as the role clinic_app.
+-- the rows are written and read as the role regress_clinic_app.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS revos CASCADE;
 DROP SCHEMA IF EXISTS clinic CASCADE;
-DROP ROLE IF EXISTS clinic_app;
+DROP ROLE IF EXISTS regress_clinic_app;
 CREATE EXTENSION revos;
 RESET client_min_messages;
 \set ann '''11111111-1111-1111-1111-111111111111'''
@@ -13,10 +13,10 @@ RESET client_min_messages;
 
 SELECT regress.outcome(revos.apply_schema('{"schema_version": "001", "description": "visits", "schema": "clinic",
   "tables": [{"name": "visits", "columns": [{"name": "note", "type": "text", "not_null": true}]}]}')) AS v1;
-CREATE ROLE clinic_app;
-GRANT USAGE ON SCHEMA clinic TO clinic_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON clinic.visits TO clinic_app;
-SET ROLE clinic_app;
+CREATE ROLE regress_clinic_app;
+GRANT USAGE ON SCHEMA clinic TO regress_clinic_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON clinic.visits TO regress_clinic_app;
+SET ROLE regress_clinic_app;
 
 -- 1. each tenant writes its rows; tenant_id comes from the transaction's tenant (the column default)
 BEGIN;
@@ -68,5 +68,5 @@ SELECT note, tenant_id FROM clinic.visits ORDER BY note;
 
 SET client_min_messages = warning;
 DROP SCHEMA clinic CASCADE;
-DROP ROLE clinic_app;
+DROP ROLE regress_clinic_app;
 RESET client_min_messages;
