@@ -17,8 +17,24 @@ const TABLE: &str = "public.things";
 fn things(version: &str) -> Value {
     json!({"schema_version": version, "description": "the property fixture",
         "enums": [{"name": "things_level", "values": ["low", "high"]}],
+        "sequences": [{"name": "things_seq"}],
+        "domains": [{"name": "things_qty", "type": "integer",
+                     "checks": [{"name": "things_qty_check", "expression": "VALUE >= 0"}]}],
+        "functions": [
+            {"name": "things_fn", "returns": "integer", "language": "sql", "body": "SELECT 1",
+             "grants": [{"to": ["public"], "privileges": ["EXECUTE"]}]},
+            {"name": "things_touch", "returns": "trigger", "language": "plpgsql", "body": "BEGIN RETURN NEW; END"}],
+        "aggregates": [{"name": "things_agg", "arguments": "integer", "sfunc": "int4pl", "stype": "integer", "initcond": "0"}],
+        "views": [
+            {"name": "things_view", "query": "SELECT label FROM public.parts"},
+            {"name": "things_mv", "materialized": true, "query": "SELECT 1 AS one",
+             "indexes": [{"name": "things_mv_one", "columns": ["one"], "unique": true}]}],
+        "triggers": [{"name": "things_trg", "table": "things", "timing": "before", "events": ["insert"],
+                      "function": "public.things_touch"}],
         "tables": [
-            {"name": "parts", "tenant_scoped": false, "columns": [{"name": "label", "type": "text"}]},
+            {"name": "parts", "tenant_scoped": false, "columns": [{"name": "label", "type": "text"}],
+             "rls": true, "policies": [{"name": "parts read", "command": "select", "using": "true"}],
+             "grants": [{"to": ["public"], "privileges": ["SELECT"]}]},
             {"name": "things", "comment": "every property", "columns": [
                 {"name": "qty", "type": "integer", "default": "1", "check": "qty >= 0", "comment": "how many"},
                 {"name": "code", "type": "text", "unique": true},
@@ -151,6 +167,13 @@ fn without_temp_the_shadows_are_built_in_revos_shadow_and_compare_truthfully() {
          ALTER TABLE public.things OWNER TO props_admin;
          ALTER TABLE public.parts OWNER TO props_admin;
          ALTER TYPE public.things_level OWNER TO props_admin;
+         ALTER SEQUENCE public.things_seq OWNER TO props_admin;
+         ALTER DOMAIN public.things_qty OWNER TO props_admin;
+         ALTER FUNCTION public.things_fn() OWNER TO props_admin;
+         ALTER FUNCTION public.things_touch() OWNER TO props_admin;
+         ALTER AGGREGATE public.things_agg(integer) OWNER TO props_admin;
+         ALTER VIEW public.things_view OWNER TO props_admin;
+         ALTER MATERIALIZED VIEW public.things_mv OWNER TO props_admin;
          GRANT CREATE ON SCHEMA public TO props_admin;
          ALTER TABLE public.things ALTER COLUMN qty SET DEFAULT 42;
          ALTER POLICY revos_tenant_isolation ON public.things USING (true);",

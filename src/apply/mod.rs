@@ -21,6 +21,7 @@
 pub mod dependencies;
 pub mod fast;
 pub mod memo;
+pub mod objects;
 pub mod pg_catalog;
 pub mod shadow;
 
@@ -223,7 +224,8 @@ fn decide(
         // Report the catalog's problems too: every problem at once.
         let saved = setting("lock_timeout");
         set_local("lock_timeout", &timeout);
-        let (more, _) = validate(&mut schema, &cat);
+        let (more, _) =
+            objects::with_declared_types(&schema.clone(), || validate(&mut schema, &cat));
         set_local("lock_timeout", saved.as_deref().unwrap_or("0"));
         issues.extend(more);
         return blocked(issues, vec![]);
@@ -284,10 +286,14 @@ fn decide_locked(
             Some(e),
         );
     }
-    let (more, mut state) = validate(&mut schema, &cat);
+    let (more, mut state) =
+        objects::with_declared_types(&schema.clone(), || validate(&mut schema, &cat));
     issues.extend(more);
+    crate::schema::objects::check::validate(&schema, &cat, &mut issues);
     let evolution = evolve::evolve(&schema, &mut state);
     issues.extend(evolution.issues.iter().cloned());
+    // extensions, functions, views, triggers, policies, grants: live and declared forms
+    issues.extend(objects::read(&schema, &mut state));
     // Citus (contract §13): the mode, and what Citus would refuse, before anything runs.
     let citus = citus_state();
     let (more, citus_warnings) = distribute::prepare(&mut schema, &state, &citus);
@@ -776,7 +782,7 @@ fn execute(
     let plan_settings: Vec<(&str, Option<String>)> = p
         .steps
         .iter()
-        .filter(|x| x.kind == "citus_setting")
+        .filter(|x| matches!(x.kind, "citus_setting" | "setting"))
         .map(|x| (x.object.as_str(), setting(&x.object)))
         .collect();
 
@@ -908,6 +914,8 @@ fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verificati
         allow_destructive: schema.options.allow_destructive,
     };
     let mut v = verify_with(schema, &tables, &enums, &cx);
+    objects::verify(schema, p, &mut v);
+    v.ok = v.mismatches.is_empty();
     if schema.options.citus {
         let (n, mismatches) = distribute::verify_placement(schema, &citus_state());
         v.objects_checked += n;

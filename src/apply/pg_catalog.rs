@@ -345,6 +345,10 @@ impl Catalog for PgCatalog {
         .execute()
     }
 
+    fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {
+        parse_one(sql, tag)
+    }
+
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot> {
         let key = (schema.to_string(), name.to_string());
         if let Err((message, sqlstate)) = self.preload(std::slice::from_ref(&key)) {
@@ -738,5 +742,45 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
         has_rows: false,
         declared: None,
         unreadable: None,
+    }
+}
+
+/// Whether Postgres' parser reads `sql` as exactly one statement whose node is `tag` (under
+/// `standard_conforming_strings = on`, as apply runs it).
+pub fn parse_one(sql: &str, tag: &str) -> Result<(), String> {
+    use pg_sys::NodeTag::*;
+    let want = match tag {
+        "CreateExtensionStmt" => T_CreateExtensionStmt,
+        "CreateSchemaStmt" => T_CreateSchemaStmt,
+        "CreateSeqStmt" => T_CreateSeqStmt,
+        "CreateDomainStmt" => T_CreateDomainStmt,
+        "CreateFunctionStmt" => T_CreateFunctionStmt,
+        "DefineStmt" => T_DefineStmt,
+        "ViewStmt" => T_ViewStmt,
+        "CreateTableAsStmt" => T_CreateTableAsStmt,
+        "CreateTrigStmt" => T_CreateTrigStmt,
+        "CreatePolicyStmt" => T_CreatePolicyStmt,
+        "GrantStmt" => T_GrantStmt,
+        other => return Err(format!("no statement kind {other}")),
+    };
+    let c = std::ffi::CString::new(sql).map_err(|_| "NUL byte".to_string())?;
+    let scs = unsafe { pg_sys::standard_conforming_strings };
+    unsafe { pg_sys::standard_conforming_strings = true };
+    let r = subtransaction(|| unsafe {
+        let list = pg_sys::raw_parser(c.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        if list.is_null() || (*list).length != 1 {
+            return Err("it is not exactly one statement".to_string());
+        }
+        let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+        let node = (*raw).stmt;
+        if node.is_null() || (*node).type_ != want {
+            return Err(format!("it is not a {tag}"));
+        }
+        Ok(())
+    });
+    unsafe { pg_sys::standard_conforming_strings = scs };
+    match r {
+        Ok(v) => v,
+        Err((m, _)) => Err(m),
     }
 }

@@ -19,6 +19,10 @@ pub struct CatalogState {
     /// (schema, table, column) in the payload's names -> the rows a declared type change would
     /// change the value of (counted), or Err(()) when they could not be counted.
     pub conversions: HashMap<(String, String, String), Result<i64, ()>>,
+    /// The schema objects beside tables (issue 25), by key: their live and declared forms.
+    pub objects: HashMap<String, crate::schema::objects::ObjectState>,
+    /// The schemas that exist (of those the payload names).
+    pub schemas: std::collections::HashSet<String>,
 }
 
 impl CatalogState {

@@ -313,6 +313,34 @@ pub fn touch_trigger(sn: &TableSnapshot) -> Verdict {
     }
 }
 
+/// What a property's verdict asks of a plan: true when the declared form must be (re)applied —
+/// it differs, or it could not be compared (then also the risk `cannot_compare`, which blocks
+/// unless `allow_destructive`: the declared form is then applied without knowing whether it
+/// differed, and verification reports what it could not compare).
+pub fn needs_change(
+    p: &mut crate::schema::steps::Plan,
+    v: Verdict,
+    path: &str,
+    prop: crate::schema::properties::Prop,
+    object: &str,
+) -> bool {
+    match v {
+        Verdict::Same => false,
+        Verdict::Differs => true,
+        Verdict::Unknown(why) => {
+            p.risk(
+                path.to_string(),
+                crate::error::RiskCode::CannotCompare,
+                format!(
+                    "cannot compare {} of {object}: {why}; it is never counted as equal (allow_destructive applies the declared form without comparing)",
+                    crate::schema::properties::row(prop).name
+                ),
+            );
+            true
+        }
+    }
+}
+
 /// The tenant policy: FOR ALL, PERMISSIVE, TO PUBLIC, and USING / WITH CHECK as deparsed.
 pub fn policy(sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
     let Some(live) = sn
@@ -358,7 +386,7 @@ pub fn enum_values(e: &EnumType, labels: &[String]) -> Verdict {
 pub fn foreign_policies<'a>(t: &Table, sn: &'a TableSnapshot) -> Vec<&'a PolicySnapshot> {
     sn.policies
         .iter()
-        .filter(|p| p.name != Table::policy_name().as_str())
+        .filter(|p| p.name != Table::policy_name().as_str() && !t.policies.contains(&p.name))
         .filter(|p| t.tenant_scoped && t.rls && p.permissive)
         .collect()
 }
@@ -395,7 +423,7 @@ pub fn undeclared(s: &Schema, t: &Table, sn: &TableSnapshot) -> Vec<(&'static st
         }
     }
     for tg in &sn.triggers {
-        if tg != Table::trigger_name().as_str() {
+        if tg != Table::trigger_name().as_str() && !t.triggers.contains(tg) {
             out.push(("trigger", tg.clone()));
         }
     }
@@ -404,7 +432,10 @@ pub fn undeclared(s: &Schema, t: &Table, sn: &TableSnapshot) -> Vec<(&'static st
         .map(|p| p.name.as_str())
         .collect();
     for p in &sn.policies {
-        if p.name != Table::policy_name().as_str() && !foreign.contains(&p.name.as_str()) {
+        if p.name != Table::policy_name().as_str()
+            && !foreign.contains(&p.name.as_str())
+            && !t.policies.contains(&p.name)
+        {
             out.push(("policy", p.name.clone()));
         }
     }

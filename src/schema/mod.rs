@@ -18,6 +18,7 @@ pub mod evolve;
 pub mod jsonb_text;
 pub mod model;
 pub mod normalize;
+pub mod objects;
 pub mod plan;
 pub mod properties;
 pub mod spec;

@@ -21,6 +21,10 @@ pub struct Schema {
     /// `drop_tables` (evolution): hashed, because it changes what a version does.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub drop_tables: Vec<DroppedTable>,
+    /// Extensions, sequences, domains, functions, views, triggers, policies, grants (issue 25),
+    /// in creation order. Hashed when there are any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<crate::schema::objects::Object>,
 }
 
 /// A name in `drop_columns` or `drop_indexes`, with where it was written. Hashed as the name.
@@ -115,6 +119,26 @@ pub struct Options {
     /// policy form, `(tenant, id)` primary keys, distribution steps).
     #[serde(skip)]
     pub citus: bool,
+    /// `options.column_order`: revos's columns first (the default, as every earlier version
+    /// hashed its tables), or the caller's columns as declared, revos's after them. Hashed only
+    /// when declared.
+    #[serde(skip_serializing_if = "ColumnOrder::is_default")]
+    pub column_order: ColumnOrder,
+}
+
+/// `options.column_order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnOrder {
+    #[default]
+    RevosFirst,
+    Declared,
+}
+
+impl ColumnOrder {
+    pub fn is_default(&self) -> bool {
+        *self == ColumnOrder::RevosFirst
+    }
 }
 
 /// `options.distribute`: `"auto"` (default: distribute when the database is a Citus coordinator
@@ -176,6 +200,15 @@ pub struct Table {
     /// Derived index and constraint names as they were before the renames (see [`DerivedRename`]).
     #[serde(skip)]
     pub derived_renames: Vec<DerivedRename>,
+    /// Names of the policies and triggers the payload declares on this table (`objects`): they
+    /// are revos's to compare, never foreign or undeclared.
+    #[serde(skip)]
+    pub policies: Vec<String>,
+    #[serde(skip)]
+    pub triggers: Vec<String>,
+    /// What normalization changed or kept that the caller should know (warnings of the plan).
+    #[serde(skip)]
+    pub notes: Vec<String>,
 }
 
 impl Table {
@@ -597,6 +630,13 @@ pub trait Catalog {
         from: &str,
         to: &str,
     ) -> Result<i64, String>;
+    /// Whether `sql` is exactly one statement that Postgres' parser reads as a `tag` node
+    /// (`CreateFunctionStmt`, `ViewStmt`, …): the objects beside tables are checked whole.
+    /// An in-memory catalog parses nothing.
+    fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {
+        let _ = (sql, tag);
+        Ok(())
+    }
     /// The table columns of an enum type, with the rows holding any of `removed`; Err as above.
     fn enum_usage(
         &self,

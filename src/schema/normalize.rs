@@ -65,7 +65,7 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         .collect();
 
     let drop_tables = dropped_tables(&raw.drop_tables, &default_schema, issues);
-    Schema {
+    let mut schema = Schema {
         version,
         description: raw.description.clone().unwrap_or_default(),
         force_apply: raw.force_apply,
@@ -73,7 +73,27 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         enums,
         tables,
         drop_tables,
-    }
+        objects: vec![],
+    };
+    let (objects, table_objects) = {
+        let mut r = crate::schema::spec::Reader::new(issues);
+        let objects = crate::schema::objects::raw::read(&mut r, &raw.objects_json);
+        let tables: Vec<_> = raw
+            .tables
+            .iter()
+            .map(|t| crate::schema::objects::raw::read_table(&mut r, &t.objects_json, &t.path))
+            .collect();
+        (objects, tables)
+    };
+    let table_objects: Vec<_> = table_objects.iter().collect();
+    crate::schema::objects::build::normalize(
+        &objects,
+        &table_objects,
+        &default_schema,
+        &mut schema,
+        issues,
+    );
+    schema
 }
 
 /// `drop_tables`: `table` (in the payload's schema) or `schema.table`, each name checked.
@@ -194,7 +214,20 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
             ));
         }
     }
+    let column_order = match o.column_order.as_deref() {
+        None | Some("revos_first") => ColumnOrder::RevosFirst,
+        Some("declared") => ColumnOrder::Declared,
+        Some(other) => {
+            issues.push(Issue::new(
+                format!("{path}.column_order"),
+                code::INVALID_VALUE,
+                format!("column_order is \"revos_first\" or \"declared\", not {other:?}"),
+            ));
+            ColumnOrder::RevosFirst
+        }
+    };
     Options {
+        column_order,
         tenant_column,
         tenant_type,
         soft_delete: o.soft_delete.unwrap_or(true),
@@ -300,14 +333,25 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
     let t = cx.raw;
     let soft_delete = t.soft_delete.unwrap_or(o.soft_delete);
     let timestamps = t.timestamps.unwrap_or(o.timestamps);
-    // RLS without a tenant policy would hide every row from everyone; non-tenant tables get none.
-    let rls = cx.tenant_scoped && t.rls.unwrap_or(o.rls);
+    // A tenant table follows options.rls; a shared table has RLS only when it says so itself
+    // (`"rls": true`: its declared policies then decide what a role sees).
+    let rls = if cx.tenant_scoped {
+        t.rls.unwrap_or(o.rls)
+    } else {
+        t.rls.unwrap_or(false)
+    };
 
     let caller = caller_columns(t, issues);
     let mut pk = primary_key(t, &caller, issues);
-    let columns = assemble_columns(cx, o, caller, &mut pk, timestamps, soft_delete);
+    // `"primary_key": []`: a table without a primary key (and without revos's `id`)
+    let keyless = t.primary_key.as_ref().is_some_and(|l| l.is_empty());
+    let mut columns = assemble_columns(cx, o, caller, &mut pk, timestamps, soft_delete, keyless);
+    if o.column_order == ColumnOrder::Declared {
+        declared_order(&mut columns, t);
+    }
     let (mut uniques, mut checks, foreign_keys) = column_constraints(cx, &columns, issues);
     uniques.extend(table_uniques(cx, issues));
+    let notes = merge_primary_key_uniques(cx, &pk, &mut uniques);
     checks.extend(table_checks(cx, issues));
     let indexes = indexes(cx, o, &columns, issues);
 
@@ -332,6 +376,9 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
         drop_columns: vec![],
         drop_indexes: vec![],
         derived_renames: vec![],
+        policies: vec![],
+        triggers: vec![],
+        notes,
     }
 }
 
@@ -453,8 +500,9 @@ fn assemble_columns(
     pk: &mut Vec<Name>,
     timestamps: bool,
     soft_delete: bool,
+    keyless: bool,
 ) -> Vec<Column> {
-    let explicit_pk = !pk.is_empty();
+    let explicit_pk = !pk.is_empty() || keyless;
     let tcol = cx.tcol.as_str();
     let mut columns: Vec<Column> = vec![];
     let mut take_or_auto = |n: &str, auto: Column, columns: &mut Vec<Column>| {
@@ -500,6 +548,23 @@ fn assemble_columns(
     }
     columns.extend(caller.into_iter().map(|(c, _)| c));
     columns
+}
+
+/// `options.column_order: "declared"`: the caller's columns in the order written (a column named
+/// like one of revos's keeps its declared place), then the columns revos adds. An application that
+/// inserts or copies by position keeps working; only a table this plan creates gets the order
+/// (Postgres cannot reorder the columns of an existing table).
+fn declared_order(columns: &mut [Column], t: &RawTable) {
+    let place = |c: &Column| -> usize {
+        if c.auto {
+            return usize::MAX;
+        }
+        t.columns
+            .iter()
+            .position(|r| r.path == c.path)
+            .unwrap_or(usize::MAX)
+    };
+    columns.sort_by_key(place);
 }
 
 /// On a tenant-scoped table a key is per tenant: the tenant column goes first.
@@ -569,6 +634,23 @@ fn table_uniques(cx: &TableCtx, issues: &mut Vec<Issue>) -> Vec<Unique> {
         });
     }
     uniques
+}
+
+/// A unique key on exactly the primary key's columns (in its order) is the primary key: Postgres
+/// creates no second constraint for it, so it is left out, with a warning saying so.
+fn merge_primary_key_uniques(cx: &TableCtx, pk: &[Name], uniques: &mut Vec<Unique>) -> Vec<String> {
+    let mut notes = vec![];
+    uniques.retain(|u| {
+        if u.columns != pk {
+            return true;
+        }
+        notes.push(format!(
+            "{}: the unique key {} is the primary key of {}.{} (the same columns): the primary key enforces it, no second constraint is made",
+            u.path, u.name, cx.schema, cx.name
+        ));
+        false
+    });
+    notes
 }
 
 /// Step 5c: the table-level `checks` (unnamed ones are `ck_<table>_<n>`).

@@ -25,7 +25,7 @@ use crate::ident::{quote_literal, Name};
 use crate::schema::catalog::CatalogState;
 use crate::schema::compare::{self, Verdict};
 use crate::schema::model::*;
-use crate::schema::properties::{row, Prop};
+use crate::schema::properties::Prop;
 use crate::schema::steps::{Cost, Lock, Plan, Risk, Step, LARGE_TABLE_ROWS};
 use crate::schema::tenancy::tenant_predicate;
 
@@ -78,21 +78,7 @@ impl<'a> Planner<'a> {
     /// blocks unless `allow_destructive`: the declared form is then applied without knowing
     /// whether it differed, and verification reports what it could not compare).
     fn needs_change(&mut self, v: Verdict, path: &str, prop: Prop, object: &str) -> bool {
-        match v {
-            Verdict::Same => false,
-            Verdict::Differs => true,
-            Verdict::Unknown(why) => {
-                self.p.risk(
-                    path.to_string(),
-                    RiskCode::CannotCompare,
-                    format!(
-                        "cannot compare {} of {object}: {why}; it is never counted as equal (allow_destructive applies the declared form without comparing)",
-                        row(prop).name
-                    ),
-                );
-                true
-            }
-        }
+        compare::needs_change(&mut self.p, v, path, prop, object)
     }
 
     /// Estimated rows of `schema.table`: 0 for a table this plan creates.
@@ -248,6 +234,8 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     let mut pl = Planner::new(s, st);
     pl.schemas();
     pl.enums();
+    // extensions, schemas, sequences, domains, functions a table expression calls (issue 25)
+    crate::schema::objects::plan::before_tables(s, st, &mut pl.p);
     // evolve's renames and drops come first: apply prepends them (evolve::Evolution::prepend_to).
     pl.tables();
     // distribute (Citus): after every table exists, before keys and foreign keys.
@@ -258,6 +246,8 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
     pl.rls();
     pl.policies();
     pl.comments();
+    // functions, aggregates, views, triggers, declared policies, grants (issue 25)
+    crate::schema::objects::plan::after_tables(s, st, &mut pl.p);
     pl.cost_warnings();
     for t in &s.tables {
         let Some(sn) = st.table(&t.schema, &t.name) else {
@@ -281,7 +271,11 @@ impl Planner<'_> {
         for e in &self.s.enums {
             schemas.insert(e.schema.clone());
         }
-        for sc in schemas.iter().filter(|n| n.as_str() != "public") {
+        // a schema that exists needs nothing (the same declaration again plans no step)
+        for sc in schemas
+            .iter()
+            .filter(|n| n.as_str() != "public" && !self.st.schemas.contains(n.as_str()))
+        {
             self.p.push_global(
                 "schema",
                 sc.as_str().to_string(),

@@ -36,6 +36,17 @@ pub enum Prop {
     TenantPolicy,
     ForeignPolicy,
     EnumValues,
+    Extension,
+    SchemaObject,
+    Sequence,
+    Domain,
+    Function,
+    Aggregate,
+    View,
+    MaterializedView,
+    Trigger,
+    Policy,
+    Grants,
 }
 
 /// What the generated mutation test expects after re-applying the declared version.
@@ -69,6 +80,9 @@ pub struct Row {
     pub mutation: Option<&'static str>,
     pub expect: Expect,
 }
+
+const DEPARSE_OBJ: &str =
+    "the declared statements run on the object in a subtransaction that is always rolled back, both forms deparsed by the same query under search_path = pg_catalog, pg_temp; equal text";
 
 const DEPARSE: &str =
     "the spec's text built on a shadow table (rolled back) and both sides deparsed under search_path = pg_catalog, pg_temp; equal text";
@@ -305,6 +319,127 @@ pub const TABLE: &[Row] = &[
         mutation: Some("ALTER TYPE {schema}.{table_name}_level ADD VALUE 'extra'"),
         expect: Expect::Risk(RiskCode::DropEnumValue),
     },
+    Row {
+        prop: Prop::Extension,
+        name: "extension",
+        read: "pg_extension: its schema (and version when declared)",
+        compared: "the declared schema and version",
+        on_diff: "ALTER EXTENSION … SET SCHEMA / UPDATE TO",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: None,
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::SchemaObject,
+        name: "schema",
+        read: "pg_namespace",
+        compared: "present",
+        on_diff: "CREATE SCHEMA IF NOT EXISTS",
+        risk: None,
+        verified: "present after the DDL",
+        mutation: None,
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Sequence,
+        name: "sequence",
+        read: "pg_sequence: type, start, increment, min, max, cache, cycle",
+        compared: DEPARSE_OBJ,
+        on_diff: "ALTER SEQUENCE with the declared parameters",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER SEQUENCE {schema}.things_seq INCREMENT BY 5"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Domain,
+        name: "domain",
+        read: "the base type, NOT NULL, typdefault, collation, each check by pg_get_constraintdef",
+        compared: DEPARSE_OBJ,
+        on_diff: "ALTER DOMAIN: default, NOT NULL, every check dropped and the declared ones added",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER DOMAIN {schema}.things_qty DROP CONSTRAINT things_qty_check"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Function,
+        name: "function",
+        read: "pg_get_functiondef (and the comment)",
+        compared: DEPARSE_OBJ,
+        on_diff: "CREATE OR REPLACE FUNCTION; when Postgres refuses it (another result type), DROP FUNCTION and CREATE",
+        risk: None,
+        verified: "the same comparison after the DDL; the body validated by its language",
+        mutation: Some("CREATE OR REPLACE FUNCTION {schema}.things_fn() RETURNS integer LANGUAGE sql SET search_path = public, pg_temp AS 'SELECT 2'"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Aggregate,
+        name: "aggregate",
+        read: "pg_aggregate: arguments, state function and type, final function, initial condition",
+        compared: DEPARSE_OBJ,
+        on_diff: "CREATE OR REPLACE AGGREGATE (DROP and CREATE when refused)",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("CREATE OR REPLACE AGGREGATE {schema}.things_agg(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '5')"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::View,
+        name: "view",
+        read: "pg_get_viewdef, reloptions (security_invoker), comment",
+        compared: DEPARSE_OBJ,
+        on_diff: "CREATE OR REPLACE VIEW (DROP VIEW and CREATE when its columns change)",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("CREATE OR REPLACE VIEW {schema}.things_view AS SELECT label FROM {schema}.parts WHERE label <> 'x'"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::MaterializedView,
+        name: "materialized_view",
+        read: "pg_get_viewdef and every index by pg_get_indexdef",
+        compared: DEPARSE_OBJ,
+        on_diff: "DROP MATERIALIZED VIEW and CREATE, with its indexes",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("DROP INDEX {schema}.things_mv_one"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Trigger,
+        name: "trigger",
+        read: "pg_get_triggerdef",
+        compared: DEPARSE_OBJ,
+        on_diff: "CREATE OR REPLACE TRIGGER",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("DROP TRIGGER things_trg ON {table}"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Policy,
+        name: "policy",
+        read: "polcmd, polpermissive, roles, pg_get_expr of USING and WITH CHECK",
+        compared: DEPARSE_OBJ,
+        on_diff: "DROP POLICY and CREATE POLICY",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("ALTER POLICY \"parts read\" ON {schema}.parts USING (false)"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::Grants,
+        name: "grants",
+        read: "aclexplode of the object's ACL (acldefault when NULL), the owner left out: every grantee's privileges",
+        compared: DEPARSE_OBJ,
+        on_diff: "REVOKE ALL from every grantee, then the declared GRANTs (the declared grants are the whole ACL besides the owner)",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("GRANT INSERT ON {schema}.parts TO PUBLIC"),
+        expect: Expect::Changed,
+    },
 ];
 
 /// The row of a property.
@@ -336,6 +471,6 @@ mod tests {
         }
         // the list: type, NOT NULL, default, generated, identity, collation, comment;
         // keys, checks, foreign keys, indexes, the trigger, RLS flags and policies, enum values
-        assert_eq!(TABLE.len(), 21);
+        assert_eq!(TABLE.len(), 32);
     }
 }

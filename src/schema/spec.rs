@@ -74,7 +74,28 @@ pub const SCHEMA_KEYS: &[&str] = &[
     "force_apply",
     "options",
     "drop_tables",
+    "extensions",
+    "schemas",
+    "sequences",
+    "domains",
+    "functions",
+    "aggregates",
+    "views",
+    "triggers",
 ];
+/// The schema keys of the objects beside tables (issue 25).
+pub const OBJECT_KEYS: &[&str] = &[
+    "extensions",
+    "schemas",
+    "sequences",
+    "domains",
+    "functions",
+    "aggregates",
+    "views",
+    "triggers",
+];
+/// The table keys of the objects on a table (issue 25).
+pub const TABLE_OBJECT_KEYS: &[&str] = &["policies", "grants"];
 pub const OPTION_KEYS: &[&str] = &[
     "tenant_column",
     "tenant_type",
@@ -87,6 +108,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "allow_destructive",
     "backfill_tenant",
     "distribute",
+    "column_order",
 ];
 pub const ENUM_KEYS: &[&str] = &["name", "values", "schema"];
 pub const TABLE_KEYS: &[&str] = &[
@@ -105,6 +127,8 @@ pub const TABLE_KEYS: &[&str] = &[
     "renamed_from",
     "drop_columns",
     "drop_indexes",
+    "policies",
+    "grants",
 ];
 pub const CHECK_KEYS: &[&str] = &["name", "expression"];
 pub const COLUMN_KEYS: &[&str] = &[
@@ -147,6 +171,9 @@ pub struct RawSchema {
     pub tables: Vec<RawTable>,
     /// `drop_tables`: `table` or `schema.table`, each with its path.
     pub drop_tables: Vec<(String, String)>,
+    /// The keys of the objects beside tables (issue 25: extensions, sequences, domains,
+    /// functions, views, triggers …) as written; `normalize` reads them (`objects::raw`).
+    pub objects_json: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -162,6 +189,7 @@ pub struct RawOptions {
     pub allow_destructive: Option<bool>,
     pub backfill_tenant: Option<String>,
     pub distribute: Option<crate::schema::model::Distribute>,
+    pub column_order: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -192,6 +220,8 @@ pub struct RawTable {
     /// `drop_columns` and `drop_indexes`: names with their paths.
     pub drop_columns: Vec<(String, String)>,
     pub drop_indexes: Vec<(String, String)>,
+    /// The table's `policies` and `grants` as written (issue 25); read by `normalize`.
+    pub objects_json: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -325,6 +355,7 @@ pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
         }
     }
     s.drop_tables = r.named_list(obj.get("drop_tables"), "drop_tables");
+    s.objects_json = keys_of(obj, OBJECT_KEYS);
     s
 }
 
@@ -344,6 +375,7 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     o.default_indexes = r.boolean(obj.get("default_indexes"), &p("default_indexes"));
     o.allow_destructive = r.boolean(obj.get("allow_destructive"), &p("allow_destructive"));
     o.backfill_tenant = r.string(obj.get("backfill_tenant"), &p("backfill_tenant"));
+    o.column_order = r.string(obj.get("column_order"), &p("column_order"));
     if let Some(v) = obj.get("distribute") {
         use crate::schema::model::Distribute;
         match v {
@@ -427,6 +459,7 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
                 .push(r.string_list(Some(u), &format!("{path}.unique[{i}]")));
         }
     }
+    t.objects_json = keys_of(obj, TABLE_OBJECT_KEYS);
     if let Some(list) = r.array(obj.get("checks"), &p("checks")) {
         for (i, c) in list.iter().enumerate() {
             let cp = format!("{path}.checks[{i}]");
@@ -523,6 +556,14 @@ fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
     x
 }
 
+/// The keys of `obj` that are in `keys`, as written.
+fn keys_of(obj: &Map<String, Value>, keys: &[&str]) -> Map<String, Value> {
+    obj.iter()
+        .filter(|(k, _)| keys.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// `{base}.{key}`: a path written only when an issue needs it (reading the 123-table payload made
 /// thousands of these strings that nobody read).
 #[derive(Clone, Copy)]
@@ -555,7 +596,7 @@ impl<'a> Reader<'a> {
         Reader { issues }
     }
 
-    fn missing(&mut self, path: impl Display) {
+    pub(crate) fn missing(&mut self, path: impl Display) {
         let path = path.to_string();
         self.issues.push(Issue::new(
             &path,
@@ -564,7 +605,7 @@ impl<'a> Reader<'a> {
         ));
     }
 
-    fn wrong(&mut self, path: impl Display, want: &str, got: &Value) {
+    pub(crate) fn wrong(&mut self, path: impl Display, want: &str, got: &Value) {
         let path = path.to_string();
         self.issues.push(Issue::new(
             &path,
@@ -573,7 +614,7 @@ impl<'a> Reader<'a> {
         ));
     }
 
-    fn known_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
+    pub(crate) fn known_keys(&mut self, obj: &Map<String, Value>, path: &str, known: &[&str]) {
         for k in obj.keys() {
             if !known.contains(&k.as_str()) {
                 let at = if path.is_empty() {
@@ -600,7 +641,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn array<'v>(&mut self, v: Option<&'v Value>, path: impl Display) -> Option<&'v Vec<Value>> {
+    pub(crate) fn array<'v>(
+        &mut self,
+        v: Option<&'v Value>,
+        path: impl Display,
+    ) -> Option<&'v Vec<Value>> {
         match v? {
             Value::Array(a) => Some(a),
             Value::Null => None,
@@ -622,7 +667,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn req_string(
+    pub(crate) fn req_string(
         &mut self,
         obj: &Map<String, Value>,
         key: &str,
@@ -638,7 +683,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A default may be written as a JSON number or boolean too (`"default": 0`).
-    fn scalar_text(&mut self, v: Option<&Value>, path: impl Display) -> Option<String> {
+    pub(crate) fn scalar_text(&mut self, v: Option<&Value>, path: impl Display) -> Option<String> {
         match v? {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -682,7 +727,7 @@ impl<'a> Reader<'a> {
         out
     }
 
-    fn string_list(&mut self, v: Option<&Value>, path: impl Display) -> Vec<String> {
+    pub(crate) fn string_list(&mut self, v: Option<&Value>, path: impl Display) -> Vec<String> {
         let Some(list) = self.array(v, &path) else {
             return vec![];
         };

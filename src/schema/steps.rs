@@ -176,6 +176,11 @@ pub struct Plan {
     /// not be read (None: they were): `verify` compares those by the deparsed forms.
     #[serde(skip)]
     pub existed: std::collections::HashMap<(String, String), Option<String>>,
+    /// Object key (schema objects beside tables, issue 25) -> the deparsed form verification
+    /// expects: the declared form when the object existed and was compared, None when this plan
+    /// creates it (then verified by presence, as a table it creates).
+    #[serde(skip)]
+    pub object_forms: std::collections::BTreeMap<String, Option<String>>,
 }
 
 impl Plan {

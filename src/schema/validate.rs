@@ -21,6 +21,12 @@ pub const MAX_COMMENT_BYTES: usize = 8192;
 /// Pure checks of one expression, before Postgres' parser sees it: it must not be able to leave
 /// its parentheses, end the statement, hide a comment or use dollar quoting.
 pub fn precheck_expression(expr: &str) -> Result<(), String> {
+    precheck_text(expr, false)
+}
+
+/// [`precheck_expression`]'s scan; `list` allows a ',' outside parentheses (a view's query, a
+/// function's argument list: fragments that Postgres' parser then reads as a whole statement).
+pub fn precheck_text(expr: &str, list: bool) -> Result<(), String> {
     if expr.trim().is_empty() {
         return Err("expression is empty".into());
     }
@@ -86,7 +92,7 @@ pub fn precheck_expression(expr: &str) -> Result<(), String> {
                 }
             }
             b';' => return Err("';' would end the statement".into()),
-            b',' if depth == 0 => {
+            b',' if depth == 0 && !list => {
                 return Err("a ',' outside parentheses makes a list of expressions, not one".into())
             }
             b'$' => {
@@ -280,7 +286,8 @@ fn name_path(item_path: &str, table_path: &str) -> String {
 /// indexes and the indexes behind unique/primary keys share one namespace per schema
 /// (`relations`), so a clash anywhere in the payload is found.
 fn structure(s: &Schema, issues: &mut Vec<Issue>) {
-    if s.tables.is_empty() && s.enums.is_empty() && s.drop_tables.is_empty() {
+    if s.tables.is_empty() && s.enums.is_empty() && s.drop_tables.is_empty() && s.objects.is_empty()
+    {
         issues.push(Issue::new(
             "tables",
             code::EMPTY_SCHEMA,

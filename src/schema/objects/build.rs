@@ -1,0 +1,1182 @@
+//! Stage 2 for the objects beside tables: names checked and snake_cased, each object turned into
+//! the SQL that creates it, replaces it and deparses it. Caller text enters SQL only as a checked
+//! [`Name`] (quoted), a quoted literal, a dollar-quoted function body (its tag chosen so that the
+//! body cannot end it), or an expression / fragment that `check` has Postgres' parser accept.
+
+use crate::error::{code, Issue};
+use crate::ident::{quote_ident, quote_literal, Name, MAX_IDENT_BYTES};
+use crate::schema::model::{Schema, Table};
+use crate::schema::objects::raw::*;
+use crate::schema::objects::{Fragment, FragmentKind, Kind, Object, Phase};
+
+/// A name of the format (snake_cased), or an issue.
+fn name(raw: &str, path: String, issues: &mut Vec<Issue>) -> Option<Name> {
+    Name::normalize(raw, path).map_err(|i| issues.push(i)).ok()
+}
+
+fn schema_of(raw: &Option<String>, default: &Name, path: &str, issues: &mut Vec<Issue>) -> Name {
+    match raw {
+        Some(s) => name(s, format!("{path}.schema"), issues).unwrap_or_else(|| default.clone()),
+        None => default.clone(),
+    }
+}
+
+/// `name` or `schema.name` (each part a name of the format), quoted: a function, type or table
+/// another object refers to. A bare name is resolved by Postgres under revos's pinned search_path
+/// (pg_catalog first), so objects outside pg_catalog are written qualified.
+pub fn qualified_ref(raw: &str, path: &str, issues: &mut Vec<Issue>) -> Option<String> {
+    let parts: Vec<&str> = raw.trim().split('.').collect();
+    if parts.is_empty() || parts.len() > 2 {
+        issues.push(Issue::new(
+            path,
+            code::INVALID_NAME,
+            format!("{raw:?} is not `name` or `schema.name`"),
+        ));
+        return None;
+    }
+    let mut out = vec![];
+    for p in parts {
+        out.push(name(p, path.to_string(), issues)?.to_string());
+    }
+    Some(out.join("."))
+}
+
+/// A role as written (roles exist already: their names are not snake_cased), quoted; `public`
+/// in any case is the keyword PUBLIC.
+pub fn role(raw: &str, path: &str, issues: &mut Vec<Issue>) -> Option<String> {
+    if raw.eq_ignore_ascii_case("public") {
+        return Some("PUBLIC".into());
+    }
+    let ok = !raw.is_empty()
+        && raw.len() <= MAX_IDENT_BYTES
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        issues.push(Issue::new(
+            path,
+            code::INVALID_NAME,
+            format!("role {raw:?}: a role name of 1–63 letters, digits, '_' or '-'"),
+        ));
+        return None;
+    }
+    Some(quote_ident(raw))
+}
+
+/// A policy name as written (Postgres policy names are often sentences: `"Accounts are viewable
+/// by members"`): 1–63 bytes, no control characters; quoted, never snake_cased.
+pub fn verbatim_name(raw: &str, path: &str, issues: &mut Vec<Issue>) -> Option<String> {
+    let ok = !raw.trim().is_empty()
+        && raw.len() <= MAX_IDENT_BYTES
+        && !raw.chars().any(|c| c.is_control());
+    if !ok {
+        let code = if raw.len() > MAX_IDENT_BYTES {
+            code::NAME_TOO_LONG
+        } else {
+            code::INVALID_NAME
+        };
+        issues.push(Issue::new(
+            path,
+            code,
+            format!("policy name {raw:?}: 1–63 bytes without control characters (kept as written, never truncated)"),
+        ));
+        return None;
+    }
+    Some(raw.to_string())
+}
+
+/// A collation as written (`C`, `und-x-icu`, `schema.name`), quoted part by part.
+pub fn collation_sql(text: &str) -> String {
+    text.split('.')
+        .map(quote_ident)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// A dollar-quote tag that does not occur in `body`.
+fn dollar_tag(body: &str) -> String {
+    let mut n = 0;
+    loop {
+        let tag = if n == 0 {
+            "$revos$".to_string()
+        } else {
+            format!("$revos{n}$")
+        };
+        if !body.contains(&tag) {
+            return tag;
+        }
+        n += 1;
+    }
+}
+
+/// A literal in a deparse query.
+fn lit(s: &str) -> String {
+    quote_literal(s)
+}
+
+/// `schema.name` as a literal for to_regclass / to_regtype: the quoted, qualified form.
+fn reg(schema: &Name, n: &Name) -> String {
+    lit(&format!("{schema}.{n}"))
+}
+
+/// The grants of one object: `GRANT … TO …` statements, after every live grantee's privileges
+/// are revoked (the declared grants are the object's whole ACL besides its owner).
+struct GrantTarget {
+    /// `TABLE "s"."t"`, `FUNCTION "s"."f"`, `SCHEMA "s"`, `SEQUENCE "s"."q"`.
+    on: String,
+    /// The ACL read: `(acl, owner, acldefault kind)` columns from a FROM clause.
+    acl_query: String,
+    allowed: &'static [&'static str],
+}
+
+const TABLE_PRIVS: &[&str] = &[
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "TRUNCATE",
+    "REFERENCES",
+    "TRIGGER",
+    "MAINTAIN",
+    "ALL",
+];
+const FUNCTION_PRIVS: &[&str] = &["EXECUTE", "ALL"];
+const SCHEMA_PRIVS: &[&str] = &["USAGE", "CREATE", "ALL"];
+const SEQUENCE_PRIVS: &[&str] = &["USAGE", "SELECT", "UPDATE", "ALL"];
+
+fn relation_grants(schema: &Name, n: &Name, privs_kind: &str) -> GrantTarget {
+    GrantTarget {
+        on: format!("{privs_kind} {schema}.{n}"),
+        acl_query: format!(
+            "SELECT c.relacl AS acl, c.relowner AS owner, {} AS k FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
+            if privs_kind == "SEQUENCE" { "'s'" } else { "'r'" },
+            reg(schema, n)
+        ),
+        allowed: if privs_kind == "SEQUENCE" { SEQUENCE_PRIVS } else { TABLE_PRIVS },
+    }
+}
+
+fn routine_grants(schema: &Name, n: &Name) -> GrantTarget {
+    GrantTarget {
+        on: format!("FUNCTION {schema}.{n}"),
+        acl_query: format!(
+            "SELECT p.proacl AS acl, p.proowner AS owner, 'f' AS k FROM pg_catalog.pg_proc p WHERE p.proname = {} AND p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {})",
+            lit(n.as_str()),
+            lit(schema.as_str())
+        ),
+        allowed: FUNCTION_PRIVS,
+    }
+}
+
+fn schema_grants(schema: &Name) -> GrantTarget {
+    GrantTarget {
+        on: format!("SCHEMA {schema}"),
+        acl_query: format!(
+            "SELECT n.nspacl AS acl, n.nspowner AS owner, 'n' AS k FROM pg_catalog.pg_namespace n WHERE n.nspname = {}",
+            lit(schema.as_str())
+        ),
+        allowed: SCHEMA_PRIVS,
+    }
+}
+
+/// The grants object of `target`: `None` when the declaration has no `grants` key (the ACL is
+/// then not managed).
+fn grants_object(
+    target: GrantTarget,
+    grants: &Option<Vec<RawGrant>>,
+    path: &str,
+    label: &str,
+    table: Option<(Name, Name)>,
+    issues: &mut Vec<Issue>,
+) -> Option<Object> {
+    let grants = grants.as_ref()?;
+    let mut statements = vec![];
+    for g in grants {
+        let mut privs = vec![];
+        for (i, p) in g.privileges.iter().enumerate() {
+            let up = p.trim().to_ascii_uppercase();
+            if target.allowed.contains(&up.as_str()) {
+                privs.push(if up == "ALL" {
+                    "ALL PRIVILEGES".into()
+                } else {
+                    up
+                });
+            } else {
+                issues.push(Issue::new(
+                    format!("{}.privileges[{i}]", g.path),
+                    code::INVALID_VALUE,
+                    format!(
+                        "privilege {p:?} on {}: one of {}",
+                        target.on,
+                        target.allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        let roles: Vec<String> =
+            g.to.iter()
+                .enumerate()
+                .filter_map(|(i, r)| role(r, &format!("{}.to[{i}]", g.path), issues))
+                .collect();
+        if privs.is_empty() || roles.is_empty() {
+            issues.push(Issue::new(
+                &g.path,
+                code::INVALID_VALUE,
+                "a grant needs at least one privilege and one role",
+            ));
+            continue;
+        }
+        statements.push(format!(
+            "GRANT {} ON {} TO {}",
+            privs.join(", "),
+            target.on,
+            roles.join(", ")
+        ));
+    }
+    // The ACL as `grantee:PRIVILEGE` (sorted; the owner's own entries left out): the declared
+    // grants are the whole ACL besides the owner.
+    let acl = format!(
+        "WITH o AS ({}) SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM o) THEN NULL ELSE (SELECT coalesce(pg_catalog.string_agg(x.g, ',' ORDER BY x.g), '') FROM (SELECT (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)::text) END) || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END AS g FROM o, pg_catalog.aclexplode(coalesce(o.acl, pg_catalog.acldefault(o.k::\"char\", o.owner))) a WHERE a.grantee <> o.owner) x) END",
+        target.acl_query
+    );
+    let names = format!(
+        "WITH o AS ({}) SELECT coalesce(pg_catalog.array_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)::text) END), '{{}}') FROM o, pg_catalog.aclexplode(coalesce(o.acl, pg_catalog.acldefault(o.k::\"char\", o.owner))) a WHERE a.grantee <> o.owner",
+        target.acl_query
+    );
+    let mut create = vec![format!("REVOKE ALL ON {} FROM PUBLIC", target.on)];
+    create.extend(statements.iter().cloned());
+    Some(Object {
+        path: format!("{path}.grants"),
+        kind: Kind::Grants,
+        key: format!("grants {}", target.on),
+        label: format!("the grants on {label}"),
+        phase: Phase::AfterTables,
+        schema: None,
+        table,
+        create,
+        replace: statements,
+        drop_live: Some(format!("REVOKE ALL ON {} FROM ", target.on)),
+        names: Some(names),
+        recreate: vec![],
+        deparse: acl,
+        expected: None,
+        function_body: false,
+        fragments: vec![],
+    })
+}
+
+/// Every object of the payload, in creation order within each phase.
+pub fn normalize(
+    raw: &RawObjects,
+    tables: &[&RawTableObjects],
+    default: &Name,
+    s: &mut Schema,
+    issues: &mut Vec<Issue>,
+) {
+    let mut out = vec![];
+    for e in &raw.extensions {
+        out.extend(extension(e, default, issues));
+    }
+    for d in &raw.schemas {
+        out.extend(schema_decl(d, issues));
+    }
+    for q in &raw.sequences {
+        out.extend(sequence(q, default, issues));
+    }
+    for d in &raw.domains {
+        out.extend(domain(d, default, issues));
+    }
+    let calls = table_expressions(s);
+    for f in &raw.functions {
+        out.extend(function(f, default, &calls, issues));
+    }
+    for a in &raw.aggregates {
+        out.extend(aggregate(a, default, issues));
+    }
+    for v in &raw.views {
+        out.extend(view(v, default, issues));
+    }
+    for t in &raw.triggers {
+        out.extend(trigger(t, default, issues));
+    }
+    for (i, objs) in tables.iter().enumerate() {
+        let Some(t) = s.tables.get_mut(i) else {
+            continue;
+        };
+        for p in &objs.policies {
+            if let Some(o) = policy(p, t, issues) {
+                t.policies.push(p.name.clone());
+                out.push(o);
+            }
+        }
+        let target = relation_grants(&t.schema, &t.name, "TABLE");
+        let label = t.qualified();
+        out.extend(grants_object(
+            target,
+            &objs.grants,
+            &t.path,
+            &label,
+            Some((t.schema.clone(), t.name.clone())),
+            issues,
+        ));
+    }
+    for o in &out {
+        if o.kind == Kind::Trigger {
+            if let Some((sc, tn)) = &o.table {
+                if let Some(t) = s
+                    .tables
+                    .iter_mut()
+                    .find(|t| &t.schema == sc && &t.name == tn)
+                {
+                    t.triggers.push(trigger_name_of(&o.key));
+                }
+            }
+        }
+    }
+    duplicates(&out, issues);
+    // grants last: every object they name exists by then
+    out.sort_by_key(|o| (o.phase, o.kind == Kind::Grants));
+    s.objects = out;
+}
+
+fn trigger_name_of(key: &str) -> String {
+    key.rsplit_once(' ')
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_default()
+}
+
+fn duplicates(objs: &[Object], issues: &mut Vec<Issue>) {
+    let mut seen = std::collections::HashMap::new();
+    for o in objs {
+        if let Some(first) = seen.insert(o.key.clone(), o.path.clone()) {
+            issues.push(Issue::new(
+                &o.path,
+                code::DUPLICATE_NAME,
+                format!("{} is declared twice (first at {first})", o.label),
+            ));
+        }
+    }
+}
+
+/// The text of every table expression (defaults, checks, generated): a function named there is
+/// created before the tables.
+fn table_expressions(s: &Schema) -> String {
+    let mut text = String::new();
+    for t in &s.tables {
+        for c in &t.columns {
+            for e in [&c.default, &c.generated].into_iter().flatten() {
+                text.push_str(e);
+                text.push('\n');
+            }
+        }
+        for c in &t.checks {
+            text.push_str(&c.expression);
+            text.push('\n');
+        }
+    }
+    text.to_ascii_lowercase()
+}
+
+fn extension(e: &RawExtension, default: &Name, issues: &mut Vec<Issue>) -> Option<Object> {
+    let schema = schema_of(&e.schema, default, &e.path, issues);
+    if e.name.trim().is_empty()
+        || !e
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        issues.push(Issue::new(
+            format!("{}.name", e.path),
+            code::INVALID_NAME,
+            format!("extension {:?}: letters, digits, '_' and '-'", e.name),
+        ));
+        return None;
+    }
+    let n = quote_ident(&e.name);
+    let version = e.version.as_deref().map(quote_literal);
+    let mut create = format!("CREATE EXTENSION IF NOT EXISTS {n} WITH SCHEMA {schema}");
+    let mut replace = vec![format!("ALTER EXTENSION {n} SET SCHEMA {schema}")];
+    let mut deparse = "n.nspname::text".to_string();
+    let mut expected = schema.as_str().to_string();
+    if let (Some(v), Some(raw)) = (&version, &e.version) {
+        create.push_str(&format!(" VERSION {v}"));
+        replace.push(format!("ALTER EXTENSION {n} UPDATE TO {v}"));
+        deparse.push_str(" || ' ' || e.extversion");
+        expected.push_str(&format!(" {raw}"));
+    }
+    Some(Object {
+        path: e.path.clone(),
+        kind: Kind::Extension,
+        key: format!("extension {}", e.name),
+        label: format!("extension {n}"),
+        phase: Phase::BeforeTables,
+        schema: Some(schema),
+        table: None,
+        create: vec![create],
+        replace,
+        drop_live: None,
+        names: None,
+        recreate: vec![],
+        deparse: format!(
+            "SELECT {deparse} FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = {}",
+            lit(&e.name)
+        ),
+        expected: Some(expected),
+        function_body: false,
+        fragments: vec![],
+    })
+}
+
+fn schema_decl(d: &RawSchemaDecl, issues: &mut Vec<Issue>) -> Vec<Object> {
+    let Some(n) = name(&d.name, format!("{}.name", d.path), issues) else {
+        return vec![];
+    };
+    let mut out = vec![Object {
+        path: d.path.clone(),
+        kind: Kind::Schema,
+        key: format!("schema {}", n.as_str()),
+        label: format!("schema {n}"),
+        phase: Phase::BeforeTables,
+        schema: None,
+        table: None,
+        create: vec![format!("CREATE SCHEMA IF NOT EXISTS {n}")],
+        replace: vec![],
+        drop_live: None,
+        names: None,
+        recreate: vec![],
+        deparse: format!(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = {}",
+            lit(n.as_str())
+        ),
+        expected: Some(n.as_str().to_string()),
+        function_body: false,
+        fragments: vec![],
+    }];
+    let label = format!("schema {n}");
+    out.extend(grants_object(
+        schema_grants(&n),
+        &d.grants,
+        &d.path,
+        &label,
+        None,
+        issues,
+    ));
+    out
+}
+
+fn sequence(q: &RawSequence, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
+    let schema = schema_of(&q.schema, default, &q.path, issues);
+    let Some(n) = name(&q.name, format!("{}.name", q.path), issues) else {
+        return vec![];
+    };
+    let ty = match q.type_.as_deref().map(|t| t.trim().to_ascii_lowercase()) {
+        None => "bigint".to_string(),
+        Some(t)
+            if [
+                "smallint", "integer", "bigint", "int2", "int4", "int8", "int",
+            ]
+            .contains(&t.as_str()) =>
+        {
+            t
+        }
+        Some(t) => {
+            issues.push(Issue::new(
+                format!("{}.type", q.path),
+                code::INVALID_VALUE,
+                format!("a sequence is smallint, integer or bigint, not {t:?}"),
+            ));
+            return vec![];
+        }
+    };
+    let opt = |k: &str, v: Option<i64>, none: &str| match v {
+        Some(v) => format!(" {k} {v}"),
+        None => format!(" {none}"),
+    };
+    let params = format!(
+        "AS {ty}{}{}{}{}{}{}",
+        opt("INCREMENT BY", q.increment, "INCREMENT BY 1"),
+        opt("MINVALUE", q.min, "NO MINVALUE"),
+        opt("MAXVALUE", q.max, "NO MAXVALUE"),
+        q.start
+            .map(|v| format!(" START WITH {v}"))
+            .unwrap_or_default(),
+        opt("CACHE", q.cache, "CACHE 1"),
+        if q.cycle { " CYCLE" } else { " NO CYCLE" }
+    );
+    let label = format!("sequence {schema}.{n}");
+    let mut out = vec![Object {
+        path: q.path.clone(),
+        kind: Kind::Sequence,
+        key: format!("sequence {}.{}", schema.as_str(), n.as_str()),
+        label: label.clone(),
+        phase: Phase::BeforeTables,
+        schema: Some(schema.clone()),
+        table: None,
+        create: vec![format!("CREATE SEQUENCE {schema}.{n} {params}")],
+        replace: vec![format!("ALTER SEQUENCE {schema}.{n} {params}")],
+        drop_live: None,
+        names: None,
+        recreate: vec![],
+        deparse: format!(
+            "SELECT pg_catalog.format_type(s.seqtypid, NULL) || ' start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax || ' cache ' || s.seqcache || ' cycle ' || s.seqcycle FROM pg_catalog.pg_sequence s WHERE s.seqrelid = pg_catalog.to_regclass({})",
+            reg(&schema, &n)
+        ),
+        expected: None,
+        function_body: false,
+        fragments: vec![],
+    }];
+    out.extend(grants_object(
+        relation_grants(&schema, &n, "SEQUENCE"),
+        &q.grants,
+        &q.path,
+        &label,
+        None,
+        issues,
+    ));
+    out
+}
+
+fn domain(d: &RawDomain, default: &Name, issues: &mut Vec<Issue>) -> Option<Object> {
+    let schema = schema_of(&d.schema, default, &d.path, issues);
+    let n = name(&d.name, format!("{}.name", d.path), issues)?;
+    let q = format!("{schema}.{n}");
+    let mut frags = vec![Fragment::new(
+        format!("{}.type", d.path),
+        &d.type_,
+        FragmentKind::Type,
+    )];
+    if let Some(e) = &d.default {
+        frags.push(Fragment::new(
+            format!("{}.default", d.path),
+            e,
+            FragmentKind::Expression,
+        ));
+    }
+    for c in &d.checks {
+        frags.push(Fragment::new(
+            format!("{}.expression", c.path),
+            &c.expression,
+            FragmentKind::Expression,
+        ));
+    }
+    let mut create = format!("CREATE DOMAIN {q} AS {}", d.type_.trim());
+    let mut replace = vec![];
+    if let Some(c) = &d.collation {
+        create.push_str(&format!(" COLLATE {}", collation_sql(c)));
+    }
+    match &d.default {
+        Some(e) => {
+            create.push_str(&format!(" DEFAULT ({e})"));
+            replace.push(format!("ALTER DOMAIN {q} SET DEFAULT ({e})"));
+        }
+        None => replace.push(format!("ALTER DOMAIN {q} DROP DEFAULT")),
+    }
+    if d.not_null {
+        create.push_str(" NOT NULL");
+        replace.push(format!("ALTER DOMAIN {q} SET NOT NULL"));
+    } else {
+        replace.push(format!("ALTER DOMAIN {q} DROP NOT NULL"));
+    }
+    for (i, c) in d.checks.iter().enumerate() {
+        let cname = match &c.name {
+            Some(raw) => name(raw, format!("{}.name", c.path), issues)?,
+            None => Name::derived(&format!("ck_{}_{}", n.as_str(), i + 1)),
+        };
+        let expr = c.expression.trim();
+        create.push_str(&format!(" CONSTRAINT {cname} CHECK ({expr})"));
+        replace.push(format!(
+            "ALTER DOMAIN {q} ADD CONSTRAINT {cname} CHECK ({expr})"
+        ));
+    }
+    Some(Object {
+        path: d.path.clone(),
+        kind: Kind::Domain,
+        key: format!("type {}.{}", schema.as_str(), n.as_str()),
+        label: format!("domain {q}"),
+        phase: Phase::BeforeTables,
+        schema: Some(schema.clone()),
+        table: None,
+        create: vec![create],
+        replace,
+        drop_live: Some(format!("ALTER DOMAIN {q} DROP CONSTRAINT ")),
+        names: Some(format!(
+            "SELECT coalesce(pg_catalog.array_agg(pg_catalog.quote_ident(c.conname::text)), '{{}}') FROM pg_catalog.pg_constraint c WHERE c.contypid = pg_catalog.to_regtype({}) AND c.contype = 'c'",
+            reg(&schema, &n)
+        )),
+        recreate: vec![],
+        deparse: format!(
+            "SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) || ' not null ' || t.typnotnull || ' default ' || coalesce(t.typdefault, '-') || ' collation ' || t.typcollation::regcollation::text || ' checks ' || coalesce((SELECT pg_catalog.string_agg(c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid), '; ' ORDER BY c.conname) FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), '') FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.to_regtype({}) AND t.typtype = 'd'",
+            reg(&schema, &n)
+        ),
+        expected: None,
+        function_body: false,
+        fragments: frags,
+    })
+}
+
+fn routine_deparse(schema: &Name, n: &Name, what: &str) -> String {
+    format!(
+        "SELECT pg_catalog.string_agg({what}, E'\\n--\\n' ORDER BY p.oid) FROM pg_catalog.pg_proc p WHERE p.proname = {} AND p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {})",
+        lit(n.as_str()),
+        lit(schema.as_str())
+    )
+}
+
+fn function(f: &RawFunction, default: &Name, calls: &str, issues: &mut Vec<Issue>) -> Vec<Object> {
+    let schema = schema_of(&f.schema, default, &f.path, issues);
+    let Some(n) = name(&f.name, format!("{}.name", f.path), issues) else {
+        return vec![];
+    };
+    let q = format!("{schema}.{n}");
+    let Some(sql) = function_sql(f, &schema, &q, issues) else {
+        return vec![];
+    };
+    // Created before the tables when a table expression calls it (a default, a check).
+    let called = calls.contains(&format!("{}(", n.as_str()))
+        || calls.contains(&format!("{}.{}(", schema.as_str(), n.as_str()));
+    let phase = if called {
+        Phase::BeforeTables
+    } else {
+        Phase::AfterTables
+    };
+    let label = format!("function {q}");
+    let mut create = vec![sql.clone()];
+    if let Some(c) = &f.comment {
+        create.push(format!("COMMENT ON FUNCTION {q} IS {}", quote_literal(c)));
+    }
+    let mut out = vec![Object {
+        path: f.path.clone(),
+        kind: Kind::Function,
+        key: format!("function {}.{}", schema.as_str(), n.as_str()),
+        label: label.clone(),
+        phase,
+        schema: Some(schema.clone()),
+        table: None,
+        replace: create.clone(),
+        recreate: [vec![format!("DROP FUNCTION {q}")], create.clone()].concat(),
+        create,
+        drop_live: None,
+        names: None,
+        deparse: routine_deparse(
+            &schema,
+            &n,
+            "pg_catalog.pg_get_functiondef(p.oid) || coalesce(' comment ' || pg_catalog.obj_description(p.oid, 'pg_proc'), '')",
+        ),
+        expected: None,
+        function_body: true,
+        fragments: vec![
+            Fragment::new(format!("{}.arguments", f.path), &f.arguments, FragmentKind::List),
+            Fragment::new(format!("{}.returns", f.path), &f.returns, FragmentKind::List),
+        ],
+    }];
+    out.extend(grants_object(
+        routine_grants(&schema, &n),
+        &f.grants,
+        &f.path,
+        &label,
+        None,
+        issues,
+    ));
+    out
+}
+
+/// `CREATE OR REPLACE FUNCTION …`: the search_path is always pinned (`SET search_path`), to the
+/// declared schemas or else the function's own schema, with `pg_temp` explicitly last. SECURITY
+/// DEFINER only when declared, and then only with a declared `search_path`.
+fn function_sql(
+    f: &RawFunction,
+    schema: &Name,
+    q: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<String> {
+    let p = |k: &str| format!("{}.{k}", f.path);
+    let lang = f.language.trim().to_ascii_lowercase();
+    if lang.is_empty() || !lang.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        issues.push(Issue::new(
+            p("language"),
+            code::INVALID_VALUE,
+            format!("language {:?}", f.language),
+        ));
+        return None;
+    }
+    let mut attrs = vec![format!("LANGUAGE {}", quote_ident(&lang))];
+    match f
+        .volatility
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("volatile") => attrs.push("VOLATILE".into()),
+        Some("stable") => attrs.push("STABLE".into()),
+        Some("immutable") => attrs.push("IMMUTABLE".into()),
+        Some(other) => {
+            issues.push(Issue::new(
+                p("volatility"),
+                code::INVALID_VALUE,
+                format!("volatility is volatile, stable or immutable, not {other:?}"),
+            ));
+        }
+    }
+    if f.strict {
+        attrs.push("STRICT".into());
+    }
+    match f
+        .parallel
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("unsafe") => {}
+        Some(x @ ("safe" | "restricted")) => {
+            attrs.push(format!("PARALLEL {}", x.to_ascii_uppercase()))
+        }
+        Some(other) => issues.push(Issue::new(
+            p("parallel"),
+            code::INVALID_VALUE,
+            format!("parallel is unsafe, restricted or safe, not {other:?}"),
+        )),
+    }
+    if f.security_definer {
+        if f.search_path.is_none() {
+            issues.push(Issue::new(
+                p("security_definer"),
+                code::CONFLICTING_DEFINITION,
+                "a SECURITY DEFINER function runs with its owner's privileges: declare its search_path too (docs/security.md)",
+            ));
+        }
+        attrs.push("SECURITY DEFINER".into());
+    }
+    let path: Vec<String> = match &f.search_path {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| name(s, format!("{}.search_path[{i}]", f.path), issues))
+            .map(|n| n.to_string())
+            .collect(),
+        None => vec![schema.to_string()],
+    };
+    let mut path = path;
+    path.push("pg_temp".into());
+    attrs.push(format!("SET search_path = {}", path.join(", ")));
+    let tag = dollar_tag(&f.body);
+    Some(format!(
+        "CREATE OR REPLACE FUNCTION {q}({}) RETURNS {} {} AS {tag}{}{tag}",
+        f.arguments.trim(),
+        f.returns.trim(),
+        attrs.join(" "),
+        f.body
+    ))
+}
+
+fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
+    let schema = schema_of(&a.schema, default, &a.path, issues);
+    let Some(n) = name(&a.name, format!("{}.name", a.path), issues) else {
+        return vec![];
+    };
+    let q = format!("{schema}.{n}");
+    let Some(sfunc) = qualified_ref(&a.sfunc, &format!("{}.sfunc", a.path), issues) else {
+        return vec![];
+    };
+    let mut opts = vec![
+        format!("SFUNC = {sfunc}"),
+        format!("STYPE = {}", a.stype.trim()),
+    ];
+    if let Some(ff) = &a.finalfunc {
+        let Some(ff) = qualified_ref(ff, &format!("{}.finalfunc", a.path), issues) else {
+            return vec![];
+        };
+        opts.push(format!("FINALFUNC = {ff}"));
+    }
+    if let Some(ic) = &a.initcond {
+        opts.push(format!("INITCOND = {}", quote_literal(ic)));
+    }
+    let sql = format!(
+        "CREATE OR REPLACE AGGREGATE {q}({}) ({})",
+        a.arguments.trim(),
+        opts.join(", ")
+    );
+    let label = format!("aggregate {q}");
+    let mut out = vec![Object {
+        path: a.path.clone(),
+        kind: Kind::Aggregate,
+        key: format!("function {}.{}", schema.as_str(), n.as_str()),
+        label: label.clone(),
+        phase: Phase::AfterTables,
+        schema: Some(schema.clone()),
+        table: None,
+        create: vec![sql.clone()],
+        replace: vec![sql.clone()],
+        recreate: vec![format!("DROP AGGREGATE {q}({})", a.arguments.trim()), sql],
+        drop_live: None,
+        names: None,
+        deparse: format!(
+            "SELECT pg_catalog.string_agg(pg_catalog.pg_get_function_identity_arguments(p.oid) || ' sfunc ' || g.aggtransfn::regprocedure::text || ' stype ' || pg_catalog.format_type(g.aggtranstype, NULL) || ' final ' || g.aggfinalfn::text || ' init ' || coalesce(g.agginitval, '-'), E'\\n' ORDER BY p.oid) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate g ON g.aggfnoid = p.oid WHERE p.proname = {} AND p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {})",
+            lit(n.as_str()),
+            lit(schema.as_str())
+        ),
+        expected: None,
+        function_body: false,
+        fragments: vec![
+            Fragment::new(format!("{}.arguments", a.path), &a.arguments, FragmentKind::List),
+            Fragment::new(format!("{}.stype", a.path), &a.stype, FragmentKind::Type),
+        ],
+    }];
+    out.extend(grants_object(
+        routine_grants(&schema, &n),
+        &a.grants,
+        &a.path,
+        &label,
+        None,
+        issues,
+    ));
+    out
+}
+
+fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
+    let schema = schema_of(&v.schema, default, &v.path, issues);
+    let Some(n) = name(&v.name, format!("{}.name", v.path), issues) else {
+        return vec![];
+    };
+    let q = format!("{schema}.{n}");
+    let query = v.query.trim();
+    let mut indexes = vec![];
+    for x in &v.indexes {
+        let Some(xn) = name(&x.name, format!("{}.name", x.path), issues) else {
+            continue;
+        };
+        let cols: Vec<String> = x
+            .columns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| name(c, format!("{}.columns[{i}]", x.path), issues))
+            .map(|c| c.to_string())
+            .collect();
+        let method = match &x.method {
+            Some(m) => name(m, format!("{}.method", x.path), issues)
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            None => "btree".into(),
+        };
+        indexes.push(format!(
+            "CREATE {}INDEX {xn} ON {q} USING {method} ({})",
+            if x.unique { "UNIQUE " } else { "" },
+            cols.join(", ")
+        ));
+    }
+    let (kind, create) = if v.materialized {
+        if v.security_invoker.is_some() {
+            issues.push(Issue::new(format!("{}.security_invoker", v.path), code::CONFLICTING_DEFINITION, "a materialized view runs its query when refreshed, as the refreshing role: security_invoker is for views"));
+        }
+        let data = if v.with_data.unwrap_or(true) {
+            "WITH DATA"
+        } else {
+            "WITH NO DATA"
+        };
+        let mut c = vec![format!("CREATE MATERIALIZED VIEW {q} AS {query} {data}")];
+        c.extend(indexes.iter().cloned());
+        (Kind::MaterializedView, c)
+    } else {
+        if !v.indexes.is_empty() || v.with_data.is_some() {
+            issues.push(Issue::new(
+                format!("{}.indexes", v.path),
+                code::CONFLICTING_DEFINITION,
+                "indexes and with_data are for materialized views",
+            ));
+        }
+        // security_invoker by default: the view reads its tables as the querying role, so their
+        // row-level security holds through it
+        let invoker = v.security_invoker.unwrap_or(true);
+        (
+            Kind::View,
+            vec![format!(
+                "CREATE OR REPLACE VIEW {q} WITH (security_invoker = {invoker}) AS {query}"
+            )],
+        )
+    };
+    let mut create = create;
+    if let Some(c) = &v.comment {
+        let what = if v.materialized {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
+        create.push(format!("COMMENT ON {what} {q} IS {}", quote_literal(c)));
+    }
+    let drop = if v.materialized {
+        format!("DROP MATERIALIZED VIEW {q}")
+    } else {
+        format!("DROP VIEW {q}")
+    };
+    let recreate = [vec![drop], create.clone()].concat();
+    let replace = if v.materialized {
+        recreate.clone()
+    } else {
+        create.clone()
+    };
+    let label = format!(
+        "{} {q}",
+        if v.materialized {
+            "materialized view"
+        } else {
+            "view"
+        }
+    );
+    let mut out = vec![Object {
+        path: v.path.clone(),
+        kind,
+        key: format!("relation {}.{}", schema.as_str(), n.as_str()),
+        label: label.clone(),
+        phase: Phase::AfterTables,
+        schema: Some(schema.clone()),
+        table: None,
+        create,
+        replace,
+        recreate,
+        drop_live: None,
+        names: None,
+        deparse: format!(
+            "SELECT c.relkind::text || ' ' || coalesce(pg_catalog.array_to_string(c.reloptions, ','), '') || ' ' || pg_catalog.pg_get_viewdef(c.oid) || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid), '') || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_class'), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
+            reg(&schema, &n)
+        ),
+        expected: None,
+        function_body: false,
+        fragments: vec![Fragment::new(format!("{}.query", v.path), &v.query, FragmentKind::List)],
+    }];
+    out.extend(grants_object(
+        relation_grants(&schema, &n, "TABLE"),
+        &v.grants,
+        &v.path,
+        &label,
+        None,
+        issues,
+    ));
+    out
+}
+
+/// `table` or `schema.table` of a trigger: (schema, table).
+fn table_ref(
+    raw: &str,
+    default: &Name,
+    path: &str,
+    issues: &mut Vec<Issue>,
+) -> Option<(Name, Name)> {
+    match raw.split_once('.') {
+        Some((s, t)) => Some((
+            name(s, path.to_string(), issues)?,
+            name(t, path.to_string(), issues)?,
+        )),
+        None => Some((default.clone(), name(raw, path.to_string(), issues)?)),
+    }
+}
+
+fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Object> {
+    let p = |k: &str| format!("{}.{k}", t.path);
+    let n = name(&t.name, p("name"), issues)?;
+    let (ts, tn) = table_ref(&t.table, default, &p("table"), issues)?;
+    let timing = match t
+        .timing
+        .trim()
+        .to_ascii_lowercase()
+        .replace('_', " ")
+        .as_str()
+    {
+        "before" => "BEFORE",
+        "after" => "AFTER",
+        "instead of" => "INSTEAD OF",
+        other => {
+            issues.push(Issue::new(
+                p("timing"),
+                code::INVALID_VALUE,
+                format!("timing is before, after or instead of, not {other:?}"),
+            ));
+            return None;
+        }
+    };
+    let mut events = vec![];
+    for (i, e) in t.events.iter().enumerate() {
+        match e.trim().to_ascii_lowercase().as_str() {
+            "insert" => events.push("INSERT".to_string()),
+            "delete" => events.push("DELETE".to_string()),
+            "truncate" => events.push("TRUNCATE".to_string()),
+            "update" if t.update_of.is_empty() => events.push("UPDATE".to_string()),
+            "update" => {
+                let cols: Vec<String> = t
+                    .update_of
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, c)| name(c, format!("{}[{j}]", p("update_of")), issues))
+                    .map(|c| c.to_string())
+                    .collect();
+                events.push(format!("UPDATE OF {}", cols.join(", ")));
+            }
+            other => issues.push(Issue::new(
+                format!("{}[{i}]", p("events")),
+                code::INVALID_VALUE,
+                format!("an event is insert, update, delete or truncate, not {other:?}"),
+            )),
+        }
+    }
+    if events.is_empty() {
+        issues.push(Issue::new(
+            p("events"),
+            code::INVALID_VALUE,
+            "a trigger needs at least one event",
+        ));
+        return None;
+    }
+    let level = match t.level.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("row") => "ROW",
+        Some("statement") => "STATEMENT",
+        Some(other) => {
+            issues.push(Issue::new(
+                p("level"),
+                code::INVALID_VALUE,
+                format!("level is row or statement, not {other:?}"),
+            ));
+            return None;
+        }
+    };
+    let func = qualified_ref(&t.function, &p("function"), issues)?;
+    let args: Vec<String> = t.arguments.iter().map(|a| quote_literal(a)).collect();
+    let when = t
+        .when
+        .as_deref()
+        .map(|w| format!(" WHEN ({})", w.trim()))
+        .unwrap_or_default();
+    let sql = format!(
+        "CREATE OR REPLACE TRIGGER {n} {timing} {} ON {ts}.{tn} FOR EACH {level}{when} EXECUTE FUNCTION {func}({})",
+        events.join(" OR "),
+        args.join(", ")
+    );
+    Some(Object {
+        path: t.path.clone(),
+        kind: Kind::Trigger,
+        key: format!("trigger {}.{} {}", ts.as_str(), tn.as_str(), n.as_str()),
+        label: format!("trigger {n} on {ts}.{tn}"),
+        phase: Phase::AfterTables,
+        schema: None,
+        table: Some((ts.clone(), tn.clone())),
+        create: vec![sql.clone()],
+        replace: vec![sql],
+        recreate: vec![],
+        drop_live: None,
+        names: None,
+        deparse: format!(
+            "SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal",
+            reg(&ts, &tn),
+            lit(n.as_str())
+        ),
+        expected: None,
+        function_body: false,
+        fragments: t
+            .when
+            .iter()
+            .map(|w| Fragment::new(format!("{}.when", t.path), w, FragmentKind::Expression))
+            .collect(),
+    })
+}
+
+fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
+    let at = |k: &str| format!("{}.{k}", p.path);
+    let pname = verbatim_name(&p.name, &at("name"), issues)?;
+    let command = match p.command.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("all") => "ALL",
+        Some("select") => "SELECT",
+        Some("insert") => "INSERT",
+        Some("update") => "UPDATE",
+        Some("delete") => "DELETE",
+        Some(other) => {
+            issues.push(Issue::new(
+                at("command"),
+                code::INVALID_VALUE,
+                format!("command is all, select, insert, update or delete, not {other:?}"),
+            ));
+            return None;
+        }
+    };
+    let roles: Vec<String> = match &p.roles {
+        None => vec!["PUBLIC".into()],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| role(r, &format!("{}[{i}]", at("roles")), issues))
+            .collect(),
+    };
+    if roles.is_empty() {
+        issues.push(Issue::new(
+            at("roles"),
+            code::INVALID_VALUE,
+            "a policy applies to at least one role",
+        ));
+        return None;
+    }
+    if p.using.is_none() && p.with_check.is_none() {
+        issues.push(Issue::new(
+            &p.path,
+            code::MISSING_KEY,
+            "a policy needs using, with_check or both",
+        ));
+        return None;
+    }
+    if command == "INSERT" && p.using.is_some()
+        || command == "SELECT" && p.with_check.is_some()
+        || command == "DELETE" && p.with_check.is_some()
+    {
+        issues.push(Issue::new(
+            &p.path,
+            code::CONFLICTING_DEFINITION,
+            format!(
+                "a {command} policy takes {}",
+                if command == "INSERT" {
+                    "only with_check"
+                } else {
+                    "only using"
+                }
+            ),
+        ));
+        return None;
+    }
+    let kind = if p.permissive.unwrap_or(true) {
+        "PERMISSIVE"
+    } else {
+        "RESTRICTIVE"
+    };
+    let q = t.qualified();
+    let qn = quote_ident(&pname);
+    let mut sql = format!(
+        "CREATE POLICY {qn} ON {q} AS {kind} FOR {command} TO {}",
+        roles.join(", ")
+    );
+    if let Some(u) = &p.using {
+        sql.push_str(&format!(" USING ({})", u.trim()));
+    }
+    if let Some(c) = &p.with_check {
+        sql.push_str(&format!(" WITH CHECK ({})", c.trim()));
+    }
+    let drop = format!("DROP POLICY IF EXISTS {qn} ON {q}");
+    Some(Object {
+        path: p.path.clone(),
+        kind: Kind::Policy,
+        key: format!("policy {}.{} {}", t.schema.as_str(), t.name.as_str(), pname),
+        label: format!("policy {qn} on {q}"),
+        phase: Phase::AfterTables,
+        schema: None,
+        table: Some((t.schema.clone(), t.name.clone())),
+        create: vec![sql.clone()],
+        replace: vec![drop, sql],
+        recreate: vec![],
+        drop_live: None,
+        names: None,
+        deparse: format!(
+            "SELECT p.polcmd::text || ' ' || p.polpermissive::text || ' ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY 1) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' check ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-') FROM pg_catalog.pg_policy p WHERE p.polrelid = pg_catalog.to_regclass({}) AND p.polname = {}",
+            lit(&q),
+            lit(&pname)
+        ),
+        expected: None,
+        function_body: false,
+        fragments: [("using", &p.using), ("with_check", &p.with_check)]
+            .into_iter()
+            .filter_map(|(k, e)| e.as_ref().map(|e| Fragment::new(format!("{}.{k}", p.path), e, FragmentKind::Expression)))
+            .collect(),
+    })
+}

@@ -1,0 +1,177 @@
+//! The schema objects beside tables (issue 25, contract §15): extensions, schemas and their
+//! grants, sequences, domains, functions, aggregates, views and materialized views, triggers,
+//! declared policies and grants. Pure: what each object is, the SQL that creates it, the SQL that
+//! brings an existing one to the declared form, and the query that deparses it.
+//!
+//! How an existing object is compared (the same rule for every kind): its live form is read as
+//! Postgres deparses it (`pg_get_functiondef`, `pg_get_viewdef`, `pg_get_triggerdef`, the policy's
+//! `pg_get_expr`, the ACL by `aclexplode`, …); the declared form is what the same query reads after
+//! the object's `replace` statements ran on it in a subtransaction that is always rolled back
+//! (`apply::objects`); equal text is the same object. A replace Postgres refuses (a function whose
+//! result type changes, a view that loses columns) is tried as drop + create instead. A
+//! declaration that could not be deparsed is "cannot compare", never equal.
+
+pub mod build;
+pub mod check;
+pub mod plan;
+pub mod raw;
+
+use serde::Serialize;
+
+use crate::ident::Name;
+
+/// What an object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Extension,
+    Schema,
+    Sequence,
+    Domain,
+    Function,
+    Aggregate,
+    View,
+    MaterializedView,
+    Trigger,
+    Policy,
+    Grants,
+}
+
+impl Kind {
+    /// The plan step kind.
+    pub fn step(self) -> &'static str {
+        match self {
+            Kind::Extension => "extension",
+            Kind::Schema => "schema",
+            Kind::Sequence => "sequence",
+            Kind::Domain => "domain",
+            Kind::Function => "function",
+            Kind::Aggregate => "aggregate",
+            Kind::View => "view",
+            Kind::MaterializedView => "materialized_view",
+            Kind::Trigger => "trigger",
+            Kind::Policy => "policy",
+            Kind::Grants => "grant",
+        }
+    }
+}
+
+/// When, relative to the tables, the object is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Extensions, schemas, sequences, domains, and functions a table expression calls.
+    BeforeTables,
+    /// Functions, aggregates, views, triggers, policies, grants: after every table.
+    AfterTables,
+}
+
+/// One declared object. Hashed: its kind, key and the statements that create it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Object {
+    #[serde(skip)]
+    pub path: String,
+    pub kind: Kind,
+    /// Unique among the payload's objects: kind and qualified name (and table, for triggers and
+    /// policies).
+    pub key: String,
+    /// How plans, risks and verification name it.
+    #[serde(skip)]
+    pub label: String,
+    #[serde(skip)]
+    pub phase: Phase,
+    /// The schema it lives in (created when missing).
+    #[serde(skip)]
+    pub schema: Option<Name>,
+    /// The table it is on (triggers, policies, a table's grants): its cost and rows.
+    #[serde(skip)]
+    pub table: Option<(Name, Name)>,
+    /// Statements that create it when it does not exist.
+    pub create: Vec<String>,
+    /// Statements that bring an existing one to the declared form (after `drop_live`).
+    #[serde(skip)]
+    pub replace: Vec<String>,
+    /// A statement prefix run once for every name `names` reads from the live object before
+    /// `replace` (`REVOKE ALL ON … FROM ` per grantee; `ALTER DOMAIN … DROP CONSTRAINT ` per
+    /// check).
+    #[serde(skip)]
+    pub drop_live: Option<String>,
+    /// A query returning the live names `drop_live` needs (`text[]`).
+    #[serde(skip)]
+    pub names: Option<String>,
+    /// When Postgres refuses `replace` (a function's result type, a view's columns): drop and
+    /// create instead.
+    #[serde(skip)]
+    pub recreate: Vec<String>,
+    /// A query returning the object's deparsed form (one `text`), NULL when it does not exist.
+    #[serde(skip)]
+    pub deparse: String,
+    /// The declared form when it is known without Postgres (extensions, schemas).
+    #[serde(skip)]
+    pub expected: Option<String>,
+    /// A function whose body is created with `check_function_bodies = off` (as pg_dump does:
+    /// bodies may name objects declared later) and validated by its language once everything
+    /// exists (`apply::objects::verify`).
+    #[serde(skip)]
+    pub function_body: bool,
+    /// The caller's text inside the statements, checked before the whole statement is parsed.
+    #[serde(skip)]
+    pub fragments: Vec<Fragment>,
+}
+
+/// A fragment of caller text inside an object's SQL, with its path.
+#[derive(Debug, Clone)]
+pub struct Fragment {
+    pub path: String,
+    pub text: String,
+    pub kind: FragmentKind,
+}
+
+/// An expression (one value), a list fragment (arguments, a query: read whole by the parser
+/// afterwards), or a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FragmentKind {
+    Expression,
+    List,
+    Type,
+}
+
+impl Fragment {
+    pub fn new(path: String, text: &str, kind: FragmentKind) -> Fragment {
+        Fragment {
+            path,
+            text: text.to_string(),
+            kind,
+        }
+    }
+}
+
+impl Object {
+    /// The statements that bring an existing object to the declared form, given the names
+    /// `names` read from it, and whether the trial showed that it must be recreated.
+    pub fn change_statements(&self, live_names: &[String], recreate: bool) -> Vec<String> {
+        if recreate {
+            return self.recreate.clone();
+        }
+        let mut out = vec![];
+        if let Some(prefix) = &self.drop_live {
+            for n in live_names {
+                out.push(format!("{prefix}{n}"));
+            }
+        }
+        out.extend(self.replace.iter().cloned());
+        out
+    }
+}
+
+/// What the catalog shows for one object (filled in by `apply::objects` before `plan`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObjectState {
+    /// The live deparsed form; None when the object does not exist.
+    pub live: Option<String>,
+    /// What `names` read.
+    pub names: Vec<String>,
+    /// The declared form (the trial's deparse), or why it could not be made.
+    pub declared: Option<Result<String, String>>,
+    /// The trial needed drop + create (`recreate`).
+    pub recreate: bool,
+}

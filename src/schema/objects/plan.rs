@@ -1,0 +1,164 @@
+//! Stage 4 for the objects beside tables: each is created when it does not exist, brought to
+//! the declared form when its deparsed form differs, and left alone when it is the same. Two
+//! stages of the plan: before the tables (extensions, schemas, sequences, domains, functions a
+//! table expression calls) and after them (everything else; grants last).
+
+use std::collections::BTreeSet;
+
+use crate::schema::catalog::CatalogState;
+use crate::schema::compare::{needs_change, Verdict};
+use crate::schema::model::Schema;
+use crate::schema::objects::{Kind, Object, ObjectState, Phase};
+use crate::schema::properties::Prop;
+use crate::schema::steps::{Cost, Plan, Step};
+
+/// What the object stages read and write.
+pub struct Planner<'a> {
+    pub s: &'a Schema,
+    pub st: &'a CatalogState,
+    pub p: &'a mut Plan,
+}
+
+/// The property row each kind is compared under.
+pub fn prop(k: Kind) -> Prop {
+    match k {
+        Kind::Extension => Prop::Extension,
+        Kind::Schema => Prop::SchemaObject,
+        Kind::Sequence => Prop::Sequence,
+        Kind::Domain => Prop::Domain,
+        Kind::Function => Prop::Function,
+        Kind::Aggregate => Prop::Aggregate,
+        Kind::View => Prop::View,
+        Kind::MaterializedView => Prop::MaterializedView,
+        Kind::Trigger => Prop::Trigger,
+        Kind::Policy => Prop::Policy,
+        Kind::Grants => Prop::Grants,
+    }
+}
+
+/// The comparison of one existing object: its live form against the declared one.
+pub fn verdict(o: &Object, st: &ObjectState) -> Verdict {
+    let Some(live) = &st.live else {
+        return Verdict::Differs;
+    };
+    if let Some(e) = &o.expected {
+        return Verdict::of(e == live);
+    }
+    match &st.declared {
+        Some(Ok(d)) => Verdict::of(d == live),
+        Some(Err(why)) => Verdict::Unknown(why.clone()),
+        None => Verdict::Unknown("its declared form was not deparsed".into()),
+    }
+}
+
+/// The stage before the tables, and the warnings normalization left on the tables.
+pub fn before_tables(s: &Schema, st: &CatalogState, p: &mut Plan) {
+    let pl = &mut Planner { s, st, p };
+    for t in &pl.s.tables {
+        pl.p.warnings.extend(t.notes.iter().cloned());
+        if t.rls && !t.tenant_scoped && t.policies.is_empty() {
+            pl.p.warnings.push(format!(
+                "{}: row-level security is on and the table declares no policy: every role but its owner (and a superuser) sees no rows",
+                t.qualified()
+            ));
+        }
+    }
+    object_schemas(pl);
+    for o in
+        pl.s.objects
+            .iter()
+            .filter(|o| o.phase == Phase::BeforeTables)
+    {
+        plan_object(pl, o);
+    }
+}
+
+/// The stage after the tables.
+pub fn after_tables(s: &Schema, st: &CatalogState, p: &mut Plan) {
+    let pl = &mut Planner { s, st, p };
+    for o in
+        pl.s.objects
+            .iter()
+            .filter(|o| o.phase == Phase::AfterTables)
+    {
+        plan_object(pl, o);
+    }
+}
+
+/// `CREATE SCHEMA IF NOT EXISTS` for the schemas objects live in that neither the tables nor the
+/// enums brought, and that do not exist.
+fn object_schemas(pl: &mut Planner) {
+    let mut done: BTreeSet<String> =
+        pl.s.tables
+            .iter()
+            .map(|t| t.schema.as_str().to_string())
+            .collect();
+    done.extend(pl.s.enums.iter().map(|e| e.schema.as_str().to_string()));
+    done.insert("public".into());
+    for o in &pl.s.objects {
+        if o.kind == Kind::Schema {
+            done.insert(o.key.trim_start_matches("schema ").to_string());
+        }
+    }
+    for o in &pl.s.objects {
+        let Some(sc) = &o.schema else { continue };
+        if done.insert(sc.as_str().to_string()) && !pl.st.schemas.contains(sc.as_str()) {
+            pl.p.push_global(
+                "schema",
+                sc.as_str().to_string(),
+                format!("CREATE SCHEMA IF NOT EXISTS {sc}"),
+            );
+        }
+    }
+}
+
+fn push(pl: &mut Planner, o: &Object, sql: String) {
+    if o.function_body && !pl.p.steps.iter().any(|s| s.kind == "setting") {
+        // as pg_dump does: a body may name what is declared after it; each body is validated by
+        // its language once everything exists (apply::objects::verify)
+        pl.p.push_global(
+            "setting",
+            "check_function_bodies".into(),
+            "SET LOCAL check_function_bodies = off".into(),
+        );
+    }
+    match &o.table {
+        Some((s, t)) => {
+            let cost = match o.kind {
+                Kind::Trigger => Cost::CREATE_TRIGGER,
+                _ => Cost::ALTER,
+            };
+            // 0 rows for a table this plan creates, as the table stages count them
+            let rows = match pl.st.table(s, t) {
+                Some(sn) => sn.est_rows,
+                None => Some(0),
+            };
+            let step = Step::costed(o.kind.step(), format!("{s}.{t}"), sql, cost, rows);
+            pl.p.steps.push(step);
+        }
+        None => pl.p.push_global(o.kind.step(), o.label.clone(), sql),
+    }
+}
+
+fn plan_object(pl: &mut Planner, o: &Object) {
+    let st = pl.st.objects.get(&o.key).cloned().unwrap_or_default();
+    if st.live.is_none() {
+        for sql in &o.create {
+            push(pl, o, sql.clone());
+        }
+        pl.p.object_forms.insert(o.key.clone(), None);
+        return;
+    }
+    let v = verdict(o, &st);
+    let expected = match (&o.expected, &st.declared) {
+        (Some(e), _) => Some(e.clone()),
+        (None, Some(Ok(d))) => Some(d.clone()),
+        _ => None,
+    };
+    if needs_change(pl.p, v, &o.path, prop(o.kind), &o.label) {
+        for sql in o.change_statements(&st.names, st.recreate) {
+            push(pl, o, sql);
+        }
+    }
+    pl.p.object_forms.insert(o.key.clone(), expected);
+}

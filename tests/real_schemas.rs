@@ -1,0 +1,217 @@
+//! Real schemas nobody here wrote (issue 25), applied from their translations in
+//! tests/fixtures/ (see tests/fixtures/README.md for the commits they were translated from):
+//! they apply, re-apply as `noop`, a new version of the same declaration plans nothing, and they
+//! keep their behaviour. The fixtures need extensions not every server has (basejump: Supabase's
+//! `uuid-ossp` and `pgcrypto`), so those tests are `#[ignore]`d here and run by the suite
+//! `real_schemas` of scripts/test, which says SKIPPED when the server lacks them. The other tests
+//! run everywhere.
+mod common;
+
+use common::*;
+use postgres::Client;
+use serde_json::{json, Value};
+
+fn steps(env: &Value) -> Vec<String> {
+    env["result"]["plan"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|s| s["sql"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Applied, then `noop`, then a new version of the same declaration plans nothing.
+fn applies_and_stays(c: &mut Client, payload: &Value) {
+    let env = apply(c, payload);
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    let again = apply(c, payload);
+    assert_eq!(status(&again), "noop", "{again:#}");
+    let mut next = payload.clone();
+    next["schema_version"] = json!("next");
+    let p = plan(c, &next);
+    assert_eq!(status(&p), "planned", "{p:#}");
+    assert_eq!(steps(&p), Vec::<String>::new(), "{p:#}");
+    assert_eq!(p["result"]["risks"], json!([]), "{p:#}");
+}
+
+/// What a Supabase database has before basejump's migrations run: the API roles, `auth.users`
+/// and `auth.uid()` as Supabase defines them, and the `extensions` schema. The platform, not
+/// basejump: nothing of basejump is made by hand.
+const SUPABASE: &str = r#"
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN BYPASSRLS; END IF;
+END $$;
+CREATE SCHEMA auth;
+CREATE TABLE auth.users (id uuid PRIMARY KEY, email text, raw_user_meta_data jsonb);
+CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS $f$
+  select coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''),
+                  (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'))::uuid
+$f$;
+GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
+CREATE SCHEMA extensions;
+GRANT USAGE ON SCHEMA extensions TO anon, authenticated, service_role;
+"#;
+
+const ANN: &str = "00000000-0000-0000-0000-0000000000a1";
+const BOB: &str = "00000000-0000-0000-0000-0000000000b2";
+const CY: &str = "00000000-0000-0000-0000-0000000000c3";
+
+/// `sql` as PostgREST runs a request: role `authenticated`, the JWT claims in
+/// `request.jwt.claims` (only `sub`, as Supabase issues them), one transaction.
+fn as_user(c: &mut Client, sub: Option<&str>, sql: &str) -> Vec<String> {
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute("SET LOCAL ROLE authenticated").unwrap();
+    if let Some(sub) = sub {
+        let claims = json!({"sub": sub, "role": "authenticated"}).to_string();
+        tx.execute(
+            "SELECT set_config('request.jwt.claims', $1, true)",
+            &[&claims],
+        )
+        .unwrap();
+    }
+    let rows: Vec<String> = tx
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
+        .collect();
+    tx.commit().unwrap();
+    rows
+}
+
+#[test]
+#[ignore = "needs uuid-ossp and pgcrypto: run by the suite real_schemas"]
+fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
+    let mut c = fresh_db("real_basejump");
+    c.batch_execute(SUPABASE).unwrap();
+    applies_and_stays(&mut c, &fixture("basejump.json"));
+
+    // the config row is data (basejump's migration inserts it), and so are the users: inserting
+    // one fires basejump's trigger on auth.users, which makes the personal account
+    c.batch_execute(&format!(
+        "INSERT INTO basejump.config (enable_team_accounts, enable_personal_account_billing, enable_team_account_billing) VALUES (true, true, true);
+         INSERT INTO auth.users (id, email) VALUES ('{ANN}', 'ann@example.com'), ('{BOB}', 'bob@example.com'), ('{CY}', 'cy@example.com');"
+    ))
+    .unwrap();
+    as_user(
+        &mut c,
+        Some(ANN),
+        "SELECT public.create_account('team-a', 'Team A') ->> 'slug'",
+    );
+    let token = as_user(
+        &mut c,
+        Some(ANN),
+        "SELECT public.create_invitation((SELECT id FROM basejump.accounts WHERE slug = 'team-a'), 'member', 'one_time') ->> 'token'",
+    )
+    .remove(0);
+    as_user(
+        &mut c,
+        Some(BOB),
+        "SELECT public.create_account('team-b', 'Team B') ->> 'slug'",
+    );
+    as_user(
+        &mut c,
+        Some(BOB),
+        &format!("SELECT public.accept_invitation('{token}') ->> 'slug'"),
+    );
+    let names = "SELECT name FROM basejump.accounts ORDER BY name";
+    assert_eq!(as_user(&mut c, Some(ANN), names), ["Team A", "ann"]);
+    assert_eq!(
+        as_user(&mut c, Some(BOB), names),
+        ["Team A", "Team B", "bob"]
+    );
+    assert_eq!(as_user(&mut c, Some(CY), names), ["cy"]);
+    assert_eq!(as_user(&mut c, None, names), Vec::<String>::new());
+    // a member is not an owner: bob cannot invite to Team A
+    let mut tx = c.transaction().unwrap();
+    tx.batch_execute(&format!(
+        "SET LOCAL ROLE authenticated; SELECT set_config('request.jwt.claims', '{{\"sub\": \"{BOB}\"}}', true)"
+    ))
+    .unwrap();
+    let refused = tx.query(
+        "SELECT public.create_invitation((SELECT id FROM basejump.accounts WHERE slug = 'team-a'), 'member', 'one_time')",
+        &[],
+    );
+    assert_eq!(sqlstate(&refused.unwrap_err()), "42501");
+    drop(tx);
+    // every table has RLS on, and the declared policies are revos's, not foreign
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'basejump' AND c.relkind = 'r' AND c.relrowsecurity"
+        ),
+        6
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'basejump'"
+        ),
+        13
+    );
+    // functions are executable only by the roles granted (PUBLIC's default EXECUTE revoked)
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT has_function_privilege('anon', 'public.get_accounts()', 'EXECUTE')::text"
+        )
+        .as_deref(),
+        Some("false")
+    );
+}
+
+#[test]
+fn unique_on_the_primary_key_column_applies_with_a_warning() {
+    let mut c = fresh_db("real_unique_pk");
+    let p = json!({"schema_version": "1", "description": "a unique primary key", "tables": [
+        {"name": "accounts", "tenant_scoped": false, "primary_key": ["id"],
+         "columns": [{"name": "id", "type": "uuid", "unique": true, "not_null": true},
+                     {"name": "slug", "type": "text", "unique": true}]}]});
+    let env = apply(&mut c, &p);
+    assert_eq!(status(&env), "applied", "{env:#}");
+    let warnings = env["result"]["primary_outputs"]["warnings"].to_string();
+    assert!(warnings.contains("uq_accounts_id"), "{env:#}");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.accounts'::regclass AND contype IN ('p', 'u')"
+        ),
+        2
+    );
+    applies_and_stays(
+        &mut c,
+        &json!({"schema_version": "2", "description": "again", "tables": p["tables"]}),
+    );
+}
+
+#[test]
+fn rls_true_on_a_shared_table_is_on_and_its_declared_policies_decide() {
+    let mut c = fresh_db("real_shared_rls");
+    ensure_role(&mut c, "shared_reader", "");
+    let p = json!({"schema_version": "1", "description": "rls on a shared table", "tables": [
+        {"name": "notes", "tenant_scoped": false, "rls": true,
+         "columns": [{"name": "body", "type": "text"}, {"name": "public", "type": "boolean", "not_null": true}],
+         "grants": [{"to": ["shared_reader"], "privileges": ["SELECT"]}],
+         "policies": [{"name": "Public notes are readable", "command": "select", "roles": ["shared_reader"], "using": "public"}]}]});
+    applies_and_stays(&mut c, &p);
+    c.batch_execute(
+        "INSERT INTO public.notes (body, public) VALUES ('seen', true), ('hidden', false)",
+    )
+    .unwrap();
+    let mut r = connect_as("real_shared_rls", "shared_reader");
+    let seen: Vec<String> = r
+        .query("SELECT body FROM public.notes", &[])
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(seen, ["seen"]);
+    // the declared policy is revos's: not a foreign policy, no warning about it
+    let mut next = p.clone();
+    next["schema_version"] = json!("2");
+    let env = plan(&mut c, &next);
+    assert!(!env.to_string().contains("does not declare"), "{env:#}");
+}
