@@ -344,7 +344,7 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
     let caller = caller_columns(t, issues);
     let mut pk = primary_key(t, &caller, issues);
     // `"primary_key": []`: a table without a primary key (and without revos's `id`)
-    let keyless = t.primary_key.as_ref().is_some_and(|l| l.is_empty());
+    let keyless = t.keyless;
     let mut columns = assemble_columns(cx, o, caller, &mut pk, timestamps, soft_delete, keyless);
     if o.column_order == ColumnOrder::Declared {
         declared_order(&mut columns, t);

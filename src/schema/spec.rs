@@ -220,6 +220,8 @@ pub struct RawTable {
     /// `drop_columns` and `drop_indexes`: names with their paths.
     pub drop_columns: Vec<(String, String)>,
     pub drop_indexes: Vec<(String, String)>,
+    /// `"primary_key": []`: no primary key, and no `id` (issue 25).
+    pub keyless: bool,
     /// The table's `policies` and `grants` as written (issue 25); read by `normalize`.
     pub objects_json: Map<String, Value>,
 }
@@ -438,6 +440,10 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
     t.renamed_from = r.string(obj.get("renamed_from"), &p("renamed_from"));
     t.drop_columns = r.named_list(obj.get("drop_columns"), &p("drop_columns"));
     t.drop_indexes = r.named_list(obj.get("drop_indexes"), &p("drop_indexes"));
+    // `"primary_key": []` (not null): a table without a primary key
+    t.keyless = obj
+        .get("primary_key")
+        .is_some_and(|v| v.as_array().is_some_and(|a| a.is_empty()));
     if obj.contains_key("primary_key") {
         t.primary_key = Some(r.string_list(obj.get("primary_key"), &p("primary_key")));
     }
