@@ -1,5 +1,5 @@
 //! Real schemas nobody here wrote (issue 25), applied from their translations in
-//! tests/fixtures/ (see tests/fixtures/README.md for the commits they were translated from):
+//! tests/fixtures/real/ (see tests/fixtures/real/README.md for the commits they were translated from):
 //! they apply, re-apply as `noop`, a new version of the same declaration plans nothing, and they
 //! keep their behaviour. The fixtures need extensions not every server has (basejump: Supabase's
 //! `uuid-ossp` and `pgcrypto`), so those tests are `#[ignore]`d here and run by the suite
@@ -87,7 +87,7 @@ fn as_user(c: &mut Client, sub: Option<&str>, sql: &str) -> Vec<String> {
 fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
     let mut c = fresh_db("real_basejump");
     c.batch_execute(SUPABASE).unwrap();
-    applies_and_stays(&mut c, &fixture("basejump.json"));
+    applies_and_stays(&mut c, &fixture("real/basejump.json"));
 
     // the config row is data (basejump's migration inserts it), and so are the users: inserting
     // one fires basejump's trigger on auth.users, which makes the personal account
