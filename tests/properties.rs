@@ -35,6 +35,12 @@ fn things(version: &str) -> Value {
             {"name": "parts", "tenant_scoped": false, "columns": [{"name": "label", "type": "text"}],
              "rls": true, "policies": [{"name": "parts read", "command": "select", "using": "true"}],
              "grants": [{"to": ["public"], "privileges": ["SELECT"]}]},
+            {"name": "things_log", "tenant_scoped": false, "timestamps": false, "soft_delete": false,
+             "primary_key": ["kind", "n"],
+             "columns": [{"name": "kind", "type": "text"}, {"name": "n", "type": "integer"}],
+             "partition_by": {"method": "list", "columns": ["kind"]},
+             "partitions": [{"name": "things_log_a", "values": "IN ('a')",
+                             "indexes": [{"name": "things_log_a_n", "columns": ["n"]}]}]},
             {"name": "things", "comment": "every property", "columns": [
                 {"name": "qty", "type": "integer", "default": "1", "check": "qty >= 0", "comment": "how many"},
                 {"name": "code", "type": "text", "unique": true},
@@ -174,6 +180,8 @@ fn without_temp_the_shadows_are_built_in_revos_shadow_and_compare_truthfully() {
          ALTER AGGREGATE public.things_agg(integer) OWNER TO props_admin;
          ALTER VIEW public.things_view OWNER TO props_admin;
          ALTER MATERIALIZED VIEW public.things_mv OWNER TO props_admin;
+         ALTER TABLE public.things_log OWNER TO props_admin;
+         ALTER TABLE public.things_log_a OWNER TO props_admin;
          GRANT CREATE ON SCHEMA public TO props_admin;
          ALTER TABLE public.things ALTER COLUMN qty SET DEFAULT 42;
          ALTER POLICY revos_tenant_isolation ON public.things USING (true);",

@@ -349,6 +349,15 @@ impl Catalog for PgCatalog {
         parse_one(sql, tag)
     }
 
+    fn index_method_exists(&self, name: &str) -> Result<bool, String> {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_am WHERE amname = $1 AND amtype = 'i')",
+            &[name.into()],
+        )
+        .map(|b| b.unwrap_or(false))
+        .map_err(|e| e.to_string())
+    }
+
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot> {
         let key = (schema.to_string(), name.to_string());
         if let Err((message, sqlstate)) = self.preload(std::slice::from_ref(&key)) {
@@ -455,7 +464,8 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                        CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) tt.typcollation THEN
                          (SELECT pg_catalog.quote_ident(cn.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(cl.collname)
                             FROM pg_catalog.pg_collation cl JOIN pg_catalog.pg_namespace cn ON cn.oid = cl.collnamespace
-                           WHERE cl.oid = a.attcollation) END)
+                           WHERE cl.oid = a.attcollation) END,
+                       a.attgenerated::text)
                        ORDER BY a.attnum)
                 FROM pg_catalog.pg_attribute a
                 JOIN pg_catalog.pg_type tt ON tt.oid = a.atttypid
@@ -685,6 +695,7 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                     comment: os(&c[6]),
                     identity: c[7].as_str().and_then(|x| x.chars().next()),
                     collation: os(&c[8]),
+                    generated_kind: c[9].as_str().and_then(|x| x.chars().next()),
                 }
             })
             .collect(),
@@ -761,6 +772,7 @@ pub fn parse_one(sql: &str, tag: &str) -> Result<(), String> {
         "CreateTrigStmt" => T_CreateTrigStmt,
         "CreatePolicyStmt" => T_CreatePolicyStmt,
         "GrantStmt" => T_GrantStmt,
+        "CreateStmt" => T_CreateStmt,
         other => return Err(format!("no statement kind {other}")),
     };
     let c = std::ffi::CString::new(sql).map_err(|_| "NUL byte".to_string())?;

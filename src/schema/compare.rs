@@ -128,6 +128,14 @@ pub fn generated(
     match (&c.generated, live.generated) {
         (None, false) => Verdict::Same,
         (None, true) | (Some(_), false) => Verdict::Differs,
+        // stored or virtual (PostgreSQL 18): another kind is another column
+        (Some(_), true)
+            if live
+                .generated_kind
+                .is_some_and(|k| k != if c.virtual_ { 'v' } else { 's' }) =>
+        {
+            Verdict::Differs
+        }
         (Some(_), true) => {
             if let Err(why) = live_readable(sn) {
                 return Verdict::Unknown(why);
@@ -273,10 +281,9 @@ pub fn index(x: &Index, sn: &TableSnapshot, d: Option<&Declared>, created: bool)
         return Verdict::Differs;
     }
     if created && d.is_none() {
-        let cols: Vec<&str> = x.columns.iter().map(Name::as_str).collect();
         return Verdict::of(
             live.method == x.method.sql()
-                && live.columns == cols
+                && live.columns == x.key_names()
                 && live.partial == x.where_.is_some(),
         );
     }

@@ -200,6 +200,9 @@ pub struct Table {
     /// Derived index and constraint names as they were before the renames (see [`DerivedRename`]).
     #[serde(skip)]
     pub derived_renames: Vec<DerivedRename>,
+    /// `PARTITION BY …` of a partitioned table (its SQL, names quoted). Hashed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
     /// Names of the policies and triggers the payload declares on this table (`objects`): they
     /// are revos's to compare, never foreign or undeclared.
     #[serde(skip)]
@@ -249,6 +252,10 @@ pub struct Column {
     pub not_null: bool,
     pub default: Option<String>,
     pub generated: Option<String>,
+    /// `"virtual": true`: `GENERATED ALWAYS AS (…) VIRTUAL` (PostgreSQL 18+), computed when read.
+    /// Hashed when given.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub virtual_: bool,
     pub comment: Option<String>,
     /// Added by revos (id, tenant, timestamps), not written by the caller.
     pub auto: bool,
@@ -363,14 +370,22 @@ pub struct ForeignKey {
     pub tenant_bound: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// An index access method: PostgreSQL's five, or another the server has (`pg_am`: `hnsw` when
+/// pgvector is installed), its name checked and snake_cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexMethod {
     Btree,
     Hash,
     Gin,
     Gist,
     Brin,
+    Other(String),
+}
+
+impl Serialize for IndexMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.sql())
+    }
 }
 
 impl IndexMethod {
@@ -384,15 +399,36 @@ impl IndexMethod {
             _ => None,
         }
     }
-    pub fn sql(self) -> &'static str {
+    pub fn sql(&self) -> &str {
         match self {
             IndexMethod::Btree => "btree",
             IndexMethod::Hash => "hash",
             IndexMethod::Gin => "gin",
             IndexMethod::Gist => "gist",
             IndexMethod::Brin => "brin",
+            IndexMethod::Other(m) => m,
         }
     }
+}
+
+/// One key of an index written as an object: a column or an expression, with its collation,
+/// operator class, order and NULLs placement. Rendered by `plan::index_sql`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexKey {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    /// `"C"` / `schema.name`, quoted part by part.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
+    /// `name` or `schema.name`, quoted part by part (`"public"."vector_cosine_ops"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
+    pub descending: bool,
+    /// `Some(true)`: NULLS FIRST, `Some(false)`: NULLS LAST.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nulls_first: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -407,6 +443,26 @@ pub struct Index {
     pub where_: Option<String>,
     pub include: Vec<Name>,
     pub auto: bool,
+    /// Keys written as objects (expressions, operator classes, order): then the whole key list,
+    /// in order. Empty when every key is a plain column (`columns`). Hashed when given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<IndexKey>,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15+): a unique index treats NULLs as equal.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nulls_not_distinct: bool,
+}
+
+impl Index {
+    /// The key columns as the catalog lists them (an expression key is "").
+    pub fn key_names(&self) -> Vec<&str> {
+        if self.keys.is_empty() {
+            return self.columns.iter().map(Name::as_str).collect();
+        }
+        self.keys
+            .iter()
+            .map(|k| k.column.as_ref().map(Name::as_str).unwrap_or(""))
+            .collect()
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -474,6 +530,8 @@ pub struct ColumnSnapshot {
     pub comment: Option<String>,
     /// `attidentity`: `a` (ALWAYS), `d` (BY DEFAULT); None when not an identity column.
     pub identity: Option<char>,
+    /// `attgenerated`: `s` (STORED), `v` (VIRTUAL, PostgreSQL 18); None when not generated.
+    pub generated_kind: Option<char>,
     /// The column's collation when it is not its type's default (`schema.name`, quoted).
     pub collation: Option<String>,
 }
@@ -636,6 +694,12 @@ pub trait Catalog {
     fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {
         let _ = (sql, tag);
         Ok(())
+    }
+    /// Whether the server has the index access method `name` (`pg_am`); an in-memory catalog
+    /// knows none beyond PostgreSQL's five.
+    fn index_method_exists(&self, name: &str) -> Result<bool, String> {
+        let _ = name;
+        Ok(false)
     }
     /// The table columns of an enum type, with the rows holding any of `removed`; Err as above.
     fn enum_usage(

@@ -270,6 +270,7 @@ fn auto_column(name: &str, ty: &str, not_null: bool, default: Option<String>) ->
         not_null,
         default,
         generated: None,
+        virtual_: false,
         comment: None,
         auto: true,
         renamed_from: None,
@@ -376,6 +377,7 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
         drop_columns: vec![],
         drop_indexes: vec![],
         derived_renames: vec![],
+        partition_by: None,
         policies: vec![],
         triggers: vec![],
         notes,
@@ -437,6 +439,7 @@ fn caller_columns<'a>(t: &'a RawTable, issues: &mut Vec<Issue>) -> Vec<(Column, 
                 not_null: c.not_null || c.primary_key,
                 default: c.default.as_deref().map(|d| d.trim().to_string()),
                 generated: c.generated.as_deref().map(|g| g.trim().to_string()),
+                virtual_: c.virtual_,
                 comment: c.comment.clone(),
                 auto: false,
                 renamed_from,
@@ -690,6 +693,8 @@ fn indexes(cx: &TableCtx, o: &Options, columns: &[Column], issues: &mut Vec<Issu
             where_: None,
             include: vec![],
             auto: true,
+            keys: vec![],
+            nulls_not_distinct: false,
         };
         if cx.tenant_scoped {
             indexes.push(auto_idx(&[tcol], format!("idx_{tn}_{tcol}")));
@@ -723,18 +728,28 @@ fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<
     }
     let method = match x.method.as_deref() {
         None => IndexMethod::Btree,
+        // another method the server has (hnsw, ivfflat, …): its name, checked against pg_am
+        // when the payload is validated (objects::check)
         Some(m) => match IndexMethod::parse(m) {
             Some(m) => m,
-            None => {
-                issues.push(Issue::new(
-                    format!("{}.method", x.path),
-                    code::INVALID_VALUE,
-                    format!("index method {m:?} must be one of btree, hash, gin, gist, brin"),
-                ));
-                return None;
-            }
+            None => IndexMethod::Other(
+                Name::normalize(m, format_args!("{}.method", x.path))
+                    .map_err(|e| issues.push(e))
+                    .ok()?
+                    .as_str()
+                    .to_string(),
+            ),
         },
     };
+    let keys = index_keys(x, issues);
+    if x.name.is_none() && keys.iter().any(|k| k.expression.is_some()) {
+        issues.push(Issue::new(
+            format!("{}.name", x.path),
+            code::MISSING_KEY,
+            "an index with an expression key needs a name",
+        ));
+        return None;
+    }
     let name = match &x.name {
         Some(n) => Name::normalize(n, format_args!("{}.name", x.path))
             .map_err(|e| issues.push(e))
@@ -762,7 +777,92 @@ fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<
         where_: x.where_.as_deref().map(|w| w.trim().to_string()),
         include: names(&x.include, &format!("{}.include", x.path), issues),
         auto: false,
+        keys,
+        nulls_not_distinct: x.nulls_not_distinct,
     })
+}
+
+/// An index's keys written as objects: a column (checked, snake_cased) or an expression (checked
+/// by `validate` with the others), its collation and operator class quoted part by part, its
+/// order and NULLs placement. Empty when every key is a plain column name.
+fn index_keys(x: &RawIndex, issues: &mut Vec<Issue>) -> Vec<IndexKey> {
+    let mut keys = vec![];
+    for k in &x.keys {
+        let at = |f: &str| format!("{}.{f}", k.path);
+        let column = k.column.as_deref().and_then(|c| {
+            Name::normalize(c, at("column"))
+                .map_err(|e| issues.push(e))
+                .ok()
+        });
+        if k.column.is_some() == k.expression.is_some() {
+            issues.push(Issue::new(
+                &k.path,
+                code::CONFLICTING_DEFINITION,
+                "an index key is a column or an expression, exactly one of them",
+            ));
+            continue;
+        }
+        let descending = match k.order.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(o) => {
+                issues.push(Issue::new(
+                    at("order"),
+                    code::INVALID_VALUE,
+                    format!("order is asc or desc, not {o:?}"),
+                ));
+                false
+            }
+        };
+        let nulls_first = match k.nulls.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => None,
+            Some("first") => Some(true),
+            Some("last") => Some(false),
+            Some(o) => {
+                issues.push(Issue::new(
+                    at("nulls"),
+                    code::INVALID_VALUE,
+                    format!("nulls is first or last, not {o:?}"),
+                ));
+                None
+            }
+        };
+        let quoted = |text: &Option<String>, f: &str, issues: &mut Vec<Issue>| -> Option<String> {
+            let t = text.as_deref()?;
+            let parts: Vec<&str> = t.split('.').collect();
+            let ok = parts.len() <= 2
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.len() <= crate::ident::MAX_IDENT_BYTES
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+            if !ok {
+                issues.push(Issue::new(
+                    at(f),
+                    code::INVALID_NAME,
+                    format!("{t:?} is not `name` or `schema.name`"),
+                ));
+                return None;
+            }
+            Some(
+                parts
+                    .iter()
+                    .map(|p| crate::ident::quote_ident(p))
+                    .collect::<Vec<_>>()
+                    .join("."),
+            )
+        };
+        keys.push(IndexKey {
+            column,
+            expression: k.expression.as_deref().map(|e| e.trim().to_string()),
+            collation: quoted(&k.collation, "collation", issues),
+            opclass: quoted(&k.opclass, "opclass", issues),
+            descending,
+            nulls_first,
+        });
+    }
+    keys
 }
 
 /// Step 7 (evolution): `renamed_from`, `drop_columns`, `drop_indexes`, names checked and

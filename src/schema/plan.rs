@@ -27,7 +27,6 @@ use crate::schema::compare::{self, Verdict};
 use crate::schema::model::*;
 use crate::schema::properties::Prop;
 use crate::schema::steps::{Cost, Lock, Plan, Risk, Step, LARGE_TABLE_ROWS};
-use crate::schema::tenancy::tenant_predicate;
 
 /// The plan under construction, with what every stage needs to know.
 pub struct Planner<'a> {
@@ -126,7 +125,8 @@ pub fn column_sql(c: &Column) -> String {
         s.push_str(&format!(" COLLATE {x}"));
     }
     if let Some(g) = &c.generated {
-        s.push_str(&format!(" GENERATED ALWAYS AS (({g})) STORED"));
+        let kind = if c.virtual_ { "VIRTUAL" } else { "STORED" };
+        s.push_str(&format!(" GENERATED ALWAYS AS (({g})) {kind}"));
     }
     if let Some(k) = c.identity {
         s.push_str(&format!(" GENERATED {} AS IDENTITY", k.sql()));
@@ -173,16 +173,28 @@ pub fn fk_sql(fk: &ForeignKey, o: &Options) -> String {
 }
 
 pub fn index_sql(t: &Table, x: &Index) -> String {
+    let keys = if x.keys.is_empty() {
+        col_list(&x.columns)
+    } else {
+        x.keys
+            .iter()
+            .map(index_key_sql)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut s = format!(
         "CREATE {}INDEX {} ON {} USING {} ({})",
         if x.unique { "UNIQUE " } else { "" },
         x.name,
         t.qualified(),
         x.method.sql(),
-        col_list(&x.columns)
+        keys
     );
     if !x.include.is_empty() {
         s.push_str(&format!(" INCLUDE ({})", col_list(&x.include)));
+    }
+    if x.nulls_not_distinct {
+        s.push_str(" NULLS NOT DISTINCT");
     }
     if let Some(w) = &x.where_ {
         s.push_str(&format!(" WHERE ({w})"));
@@ -190,13 +202,33 @@ pub fn index_sql(t: &Table, x: &Index) -> String {
     s
 }
 
+/// One index key written as an object: `"col"` or `((expr))`, then COLLATE, the operator class,
+/// DESC and NULLS FIRST / LAST.
+fn index_key_sql(k: &IndexKey) -> String {
+    let mut s = match (&k.column, &k.expression) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(e)) => format!("(({e}))"),
+        (None, None) => String::new(),
+    };
+    if let Some(c) = &k.collation {
+        s.push_str(&format!(" COLLATE {c}"));
+    }
+    if let Some(o) = &k.opclass {
+        s.push_str(&format!(" {o}"));
+    }
+    if k.descending {
+        s.push_str(" DESC");
+    }
+    match k.nulls_first {
+        Some(true) => s.push_str(" NULLS FIRST"),
+        Some(false) => s.push_str(" NULLS LAST"),
+        None => {}
+    }
+    s
+}
+
 pub fn policy_sql(t: &Table, o: &Options) -> String {
-    let pred = tenant_predicate(o);
-    format!(
-        "CREATE POLICY {} ON {} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
-        Table::policy_name(),
-        t.qualified()
-    )
+    crate::schema::tenancy::tenant_policy_sql(&t.qualified(), o)
 }
 
 /// The `(tenant, column)` keys that tenant-bound foreign keys point at: name and columns.
@@ -720,9 +752,13 @@ impl Planner<'_> {
             "table",
             t,
             format!(
-                "CREATE TABLE {} (\n  {}\n)",
+                "CREATE TABLE {} (\n  {}\n){}",
                 t.qualified(),
-                parts.join(",\n  ")
+                parts.join(",\n  "),
+                t.partition_by
+                    .as_deref()
+                    .map(|p| format!(" PARTITION BY {p}"))
+                    .unwrap_or_default()
             ),
             Cost::ALTER,
         );

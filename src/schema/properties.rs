@@ -47,6 +47,8 @@ pub enum Prop {
     Trigger,
     Policy,
     Grants,
+    Partition,
+    PartitionKey,
 }
 
 /// What the generated mutation test expects after re-applying the declared version.
@@ -440,6 +442,28 @@ pub const TABLE: &[Row] = &[
         mutation: Some("GRANT INSERT ON {schema}.parts TO PUBLIC"),
         expect: Expect::Changed,
     },
+    Row {
+        prop: Prop::Partition,
+        name: "partition",
+        read: "pg_get_expr(relpartbound), its parent, RLS flags, its own indexes by pg_get_indexdef, its own foreign keys by pg_get_constraintdef, its policies",
+        compared: DEPARSE_OBJ,
+        on_diff: "DETACH and ATTACH with the declared bound; its own undeclared indexes dropped, the declared indexes, foreign keys and tenant policy made again",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: Some("DROP INDEX {schema}.things_log_a_n"),
+        expect: Expect::Changed,
+    },
+    Row {
+        prop: Prop::PartitionKey,
+        name: "partition_key",
+        read: "pg_get_partkeydef",
+        compared: "the declared method and columns",
+        on_diff: "none: a partition key cannot be changed in place; the risk cannot_compare",
+        risk: None,
+        verified: "the same comparison after the DDL",
+        mutation: None,
+        expect: Expect::Changed,
+    },
 ];
 
 /// The row of a property.
@@ -471,6 +495,6 @@ mod tests {
         }
         // the list: type, NOT NULL, default, generated, identity, collation, comment;
         // keys, checks, foreign keys, indexes, the trigger, RLS flags and policies, enum values
-        assert_eq!(TABLE.len(), 32);
+        assert_eq!(TABLE.len(), 34);
     }
 }

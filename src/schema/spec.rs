@@ -95,7 +95,7 @@ pub const OBJECT_KEYS: &[&str] = &[
     "triggers",
 ];
 /// The table keys of the objects on a table (issue 25).
-pub const TABLE_OBJECT_KEYS: &[&str] = &["policies", "grants"];
+pub const TABLE_OBJECT_KEYS: &[&str] = &["policies", "grants", "partition_by", "partitions"];
 pub const OPTION_KEYS: &[&str] = &[
     "tenant_column",
     "tenant_type",
@@ -129,6 +129,8 @@ pub const TABLE_KEYS: &[&str] = &[
     "drop_indexes",
     "policies",
     "grants",
+    "partition_by",
+    "partitions",
 ];
 pub const CHECK_KEYS: &[&str] = &["name", "expression"];
 pub const COLUMN_KEYS: &[&str] = &[
@@ -146,9 +148,27 @@ pub const COLUMN_KEYS: &[&str] = &[
     "using",
     "identity",
     "collation",
+    "virtual",
 ];
 pub const REFERENCE_KEYS: &[&str] = &["table", "schema", "column", "on_delete", "on_update"];
-pub const INDEX_KEYS: &[&str] = &["name", "columns", "unique", "method", "where", "include"];
+pub const INDEX_KEYS: &[&str] = &[
+    "name",
+    "columns",
+    "unique",
+    "method",
+    "where",
+    "include",
+    "nulls_not_distinct",
+];
+/// An index key written as an object.
+pub const INDEX_KEY_KEYS: &[&str] = &[
+    "column",
+    "expression",
+    "collation",
+    "opclass",
+    "order",
+    "nulls",
+];
 
 /// The orchestration envelope around a schema (all optional).
 #[derive(Debug, Clone, Default)]
@@ -247,6 +267,8 @@ pub struct RawColumn {
     pub identity: Option<String>,
     /// A collation name (`"C"`, `"und-x-icu"`, `schema.name`).
     pub collation: Option<String>,
+    /// `"virtual": true`: a virtual generated column (PostgreSQL 18+).
+    pub virtual_: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -269,6 +291,22 @@ pub struct RawIndex {
     pub method: Option<String>,
     pub where_: Option<String>,
     pub include: Vec<String>,
+    /// Keys written as objects (`{"column"|"expression", "opclass"?, "order"?, …}`), in their place
+    /// among the columns; empty when every key is a column name.
+    pub keys: Vec<RawIndexKey>,
+    pub nulls_not_distinct: bool,
+}
+
+/// One index key: a column name, or an object.
+#[derive(Debug, Clone, Default)]
+pub struct RawIndexKey {
+    pub path: String,
+    pub column: Option<String>,
+    pub expression: Option<String>,
+    pub collation: Option<String>,
+    pub opclass: Option<String>,
+    pub order: Option<String>,
+    pub nulls: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -513,6 +551,9 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     c.using = r.string(obj.get("using"), &p("using"));
     c.identity = r.string(obj.get("identity"), &p("identity"));
     c.collation = r.string(obj.get("collation"), &p("collation"));
+    c.virtual_ = r
+        .boolean(obj.get("virtual"), &p("virtual"))
+        .unwrap_or(false);
     if let Some(refv) = obj.get("references") {
         let rp = p("references").to_string();
         let mut rf = RawReference {
@@ -551,15 +592,51 @@ fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
     x.name = r.string(obj.get("name"), &p("name"));
     match obj.get("columns") {
         None => r.missing(&p("columns")),
+        Some(Value::Array(items)) if items.iter().any(Value::is_object) => {
+            read_index_keys(r, items, &p("columns").to_string(), &mut x)
+        }
         Some(c) => x.columns = r.string_list(Some(c), &p("columns")),
     }
     x.unique = r.boolean(obj.get("unique"), &p("unique")).unwrap_or(false);
+    x.nulls_not_distinct = r
+        .boolean(obj.get("nulls_not_distinct"), &p("nulls_not_distinct"))
+        .unwrap_or(false);
     x.method = r.string(obj.get("method"), &p("method"));
     x.where_ = r.string(obj.get("where"), &p("where"));
     if obj.contains_key("include") {
         x.include = r.string_list(obj.get("include"), &p("include"));
     }
     x
+}
+
+/// An index's `columns` with at least one object: every key kept in order (a name is a key with
+/// only `column`), the plain column names in `columns` too.
+fn read_index_keys(r: &mut Reader, items: &[Value], path: &str, x: &mut RawIndex) {
+    for (i, item) in items.iter().enumerate() {
+        let kp = format!("{path}[{i}]");
+        let mut k = RawIndexKey {
+            path: kp.clone(),
+            ..Default::default()
+        };
+        match item {
+            Value::String(c) => k.column = Some(c.clone()),
+            Value::Object(o) => {
+                r.known_keys(o, &kp, INDEX_KEY_KEYS);
+                let at = |f: &str| format!("{kp}.{f}");
+                k.column = r.string(o.get("column"), at("column"));
+                k.expression = r.string(o.get("expression"), at("expression"));
+                k.collation = r.string(o.get("collation"), at("collation"));
+                k.opclass = r.string(o.get("opclass"), at("opclass"));
+                k.order = r.string(o.get("order"), at("order"));
+                k.nulls = r.string(o.get("nulls"), at("nulls"));
+            }
+            other => r.wrong(&kp, "a column name or a key object", other),
+        }
+        if let Some(c) = &k.column {
+            x.columns.push(c.clone());
+        }
+        x.keys.push(k);
+    }
 }
 
 /// The keys of `obj` that are in `keys`, as written.

@@ -4,7 +4,7 @@
 //! planner (`plan`), the shadow (`apply::shadow`), Citus placement and the SQL functions.
 
 use crate::schema::jsonb_text::Doc;
-use crate::schema::model::Options;
+use crate::schema::model::{Options, Table};
 
 /// The tenant predicate, in the sub-select form Postgres evaluates once per statement; on Citus
 /// (`o.citus`) the bare form, because Citus refuses sub-selects in a distributed table's policy.
@@ -18,6 +18,16 @@ pub fn tenant_predicate(o: &Options) -> String {
         "({} OPERATOR(pg_catalog.=) (SELECT (revos.current_tenant_id())::{}))",
         o.tenant_column,
         o.tenant_type.sql()
+    )
+}
+
+/// The tenant policy on the relation `on` (a table, or a partition of one):
+/// `revos_tenant_isolation`, FOR ALL TO PUBLIC, the tenant predicate both ways.
+pub fn tenant_policy_sql(on: &str, o: &Options) -> String {
+    let pred = tenant_predicate(o);
+    format!(
+        "CREATE POLICY {} ON {on} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
+        Table::policy_name()
     )
 }
 

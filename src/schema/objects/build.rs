@@ -5,7 +5,7 @@
 
 use crate::error::{code, Issue};
 use crate::ident::{quote_ident, quote_literal, Name, MAX_IDENT_BYTES};
-use crate::schema::model::{Schema, Table};
+use crate::schema::model::{Options, Schema, Table};
 use crate::schema::objects::raw::*;
 use crate::schema::objects::{Fragment, FragmentKind, Kind, Object, Phase};
 
@@ -261,6 +261,7 @@ fn grants_object(
         deparse: acl,
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: vec![],
     })
 }
@@ -299,6 +300,7 @@ pub fn normalize(
     for t in &raw.triggers {
         out.extend(trigger(t, default, issues));
     }
+    let options = s.options.clone();
     for (i, objs) in tables.iter().enumerate() {
         let Some(t) = s.tables.get_mut(i) else {
             continue;
@@ -308,6 +310,15 @@ pub fn normalize(
                 t.policies.push(p.name.clone());
                 out.push(o);
             }
+        }
+        if let Some(pb) = &objs.partition_by {
+            if let Some((sql, key)) = partition_by(pb, t, issues) {
+                t.partition_by = Some(sql);
+                out.push(key);
+            }
+        }
+        for p in &objs.partitions {
+            out.extend(partition(p, t, &options, issues));
         }
         let target = relation_grants(&t.schema, &t.name, "TABLE");
         let label = t.qualified();
@@ -335,7 +346,8 @@ pub fn normalize(
     }
     duplicates(&out, issues);
     // grants last: every object they name exists by then
-    out.sort_by_key(|o| (o.phase, o.kind == Kind::Grants));
+    // partitions first after the tables (views and triggers may read them), grants last
+    out.sort_by_key(|o| (o.phase, o.kind != Kind::Partition, o.kind == Kind::Grants));
     s.objects = out;
 }
 
@@ -423,6 +435,7 @@ fn extension(e: &RawExtension, default: &Name, issues: &mut Vec<Issue>) -> Optio
         ),
         expected: Some(expected),
         function_body: false,
+        immutable: None,
         fragments: vec![],
     })
 }
@@ -450,6 +463,7 @@ fn schema_decl(d: &RawSchemaDecl, issues: &mut Vec<Issue>) -> Vec<Object> {
         ),
         expected: Some(n.as_str().to_string()),
         function_body: false,
+        immutable: None,
         fragments: vec![],
     }];
     let label = format!("schema {n}");
@@ -523,6 +537,7 @@ fn sequence(q: &RawSequence, default: &Name, issues: &mut Vec<Issue>) -> Vec<Obj
         ),
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: vec![],
     }];
     out.extend(grants_object(
@@ -610,6 +625,7 @@ fn domain(d: &RawDomain, default: &Name, issues: &mut Vec<Issue>) -> Option<Obje
         ),
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: frags,
     })
 }
@@ -664,6 +680,7 @@ fn function(f: &RawFunction, default: &Name, calls: &str, issues: &mut Vec<Issue
         ),
         expected: None,
         function_body: true,
+        immutable: None,
         fragments: vec![
             Fragment::new(format!("{}.arguments", f.path), &f.arguments, FragmentKind::List),
             Fragment::new(format!("{}.returns", f.path), &f.returns, FragmentKind::List),
@@ -816,6 +833,7 @@ fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<O
         ),
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: vec![
             Fragment::new(format!("{}.arguments", a.path), &a.arguments, FragmentKind::List),
             Fragment::new(format!("{}.stype", a.path), &a.stype, FragmentKind::Type),
@@ -839,30 +857,11 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
     };
     let q = format!("{schema}.{n}");
     let query = v.query.trim();
-    let mut indexes = vec![];
-    for x in &v.indexes {
-        let Some(xn) = name(&x.name, format!("{}.name", x.path), issues) else {
-            continue;
-        };
-        let cols: Vec<String> = x
-            .columns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| name(c, format!("{}.columns[{i}]", x.path), issues))
-            .map(|c| c.to_string())
-            .collect();
-        let method = match &x.method {
-            Some(m) => name(m, format!("{}.method", x.path), issues)
-                .map(|m| m.to_string())
-                .unwrap_or_default(),
-            None => "btree".into(),
-        };
-        indexes.push(format!(
-            "CREATE {}INDEX {xn} ON {q} USING {method} ({})",
-            if x.unique { "UNIQUE " } else { "" },
-            cols.join(", ")
-        ));
-    }
+    let indexes: Vec<String> = v
+        .indexes
+        .iter()
+        .filter_map(|x| simple_index(x, &q, issues).map(|(_, sql)| sql))
+        .collect();
     let (kind, create) = if v.materialized {
         if v.security_invoker.is_some() {
             issues.push(Issue::new(format!("{}.security_invoker", v.path), code::CONFLICTING_DEFINITION, "a materialized view runs its query when refreshed, as the refreshing role: security_invoker is for views"));
@@ -935,11 +934,12 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
         drop_live: None,
         names: None,
         deparse: format!(
-            "SELECT c.relkind::text || ' ' || coalesce(pg_catalog.array_to_string(c.reloptions, ','), '') || ' ' || pg_catalog.pg_get_viewdef(c.oid) || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(i.indexrelid), '; ' ORDER BY 1) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid), '') || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_class'), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
+            "SELECT c.relkind::text || ' ' || coalesce(pg_catalog.array_to_string(c.reloptions, ','), '') || ' ' || pg_catalog.pg_get_viewdef(c.oid) || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(i.indexrelid)) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid), '') || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_class'), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
             reg(&schema, &n)
         ),
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: vec![Fragment::new(format!("{}.query", v.path), &v.query, FragmentKind::List)],
     }];
     out.extend(grants_object(
@@ -951,6 +951,28 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
         issues,
     ));
     out
+}
+
+/// An index of a materialized view or a partition: its quoted name and `CREATE INDEX`.
+fn simple_index(x: &RawViewIndex, on: &str, issues: &mut Vec<Issue>) -> Option<(Name, String)> {
+    let xn = name(&x.name, format!("{}.name", x.path), issues)?;
+    let cols: Vec<String> = x
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| name(c, format!("{}.columns[{i}]", x.path), issues))
+        .map(|c| c.to_string())
+        .collect();
+    let method = match &x.method {
+        Some(m) => name(m, format!("{}.method", x.path), issues)?.to_string(),
+        None => "btree".into(),
+    };
+    let sql = format!(
+        "CREATE {}INDEX {xn} ON {on} USING {method} ({})",
+        if x.unique { "UNIQUE " } else { "" },
+        cols.join(", ")
+    );
+    Some((xn, sql))
 }
 
 /// `table` or `schema.table` of a trigger: (schema, table).
@@ -1068,6 +1090,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
         ),
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: t
             .when
             .iter()
@@ -1168,15 +1191,235 @@ fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
         drop_live: None,
         names: None,
         deparse: format!(
-            "SELECT p.polcmd::text || ' ' || p.polpermissive::text || ' ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY 1) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' check ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-') FROM pg_catalog.pg_policy p WHERE p.polrelid = pg_catalog.to_regclass({}) AND p.polname = {}",
+            "SELECT p.polcmd::text || ' ' || p.polpermissive::text || ' ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' check ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-') FROM pg_catalog.pg_policy p WHERE p.polrelid = pg_catalog.to_regclass({}) AND p.polname = {}",
             lit(&q),
             lit(&pname)
         ),
         expected: None,
         function_body: false,
+        immutable: None,
         fragments: [("using", &p.using), ("with_check", &p.with_check)]
             .into_iter()
             .filter_map(|(k, e)| e.as_ref().map(|e| Fragment::new(format!("{}.{k}", p.path), e, FragmentKind::Expression)))
             .collect(),
+    })
+}
+
+/// `partition_by`: the table's `PARTITION BY` clause, and the object comparing its key (a key
+/// cannot be changed in place).
+fn partition_by(
+    pb: &RawPartitionBy,
+    t: &Table,
+    issues: &mut Vec<Issue>,
+) -> Option<(String, Object)> {
+    let method = match pb.method.trim().to_ascii_lowercase().as_str() {
+        m @ ("range" | "list" | "hash") => m.to_ascii_uppercase(),
+        other => {
+            issues.push(Issue::new(
+                format!("{}.method", pb.path),
+                code::INVALID_VALUE,
+                format!("a partition method is range, list or hash, not {other:?}"),
+            ));
+            return None;
+        }
+    };
+    let cols: Vec<Name> = pb
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| name(c, format!("{}.columns[{i}]", pb.path), issues))
+        .collect();
+    if cols.is_empty() {
+        issues.push(Issue::new(
+            format!("{}.columns", pb.path),
+            code::INVALID_VALUE,
+            "a partition key needs at least one column",
+        ));
+        return None;
+    }
+    for (i, c) in cols.iter().enumerate() {
+        if t.column(c).is_none() {
+            issues.push(Issue::new(
+                format!("{}.columns[{i}]", pb.path),
+                code::UNKNOWN_COLUMN,
+                format!("{} has no column {c}", t.qualified()),
+            ));
+        }
+    }
+    let quoted: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+    let sql = format!("{method} ({})", quoted.join(", "));
+    // pg_get_partkeydef writes snake_case names unquoted (a keyword would be quoted: then the
+    // comparison says it cannot compare, never equal)
+    let plain: Vec<&str> = cols.iter().map(Name::as_str).collect();
+    let key = Object {
+        path: pb.path.clone(),
+        kind: Kind::PartitionKey,
+        key: format!("partition key {}.{}", t.schema.as_str(), t.name.as_str()),
+        label: format!("the partition key of {}", t.qualified()),
+        phase: Phase::AfterTables,
+        schema: None,
+        table: Some((t.schema.clone(), t.name.clone())),
+        create: vec![],
+        replace: vec![],
+        recreate: vec![],
+        drop_live: None,
+        names: None,
+        deparse: format!(
+            "SELECT pg_catalog.pg_get_partkeydef(c.oid) FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
+            reg(&t.schema, &t.name)
+        ),
+        expected: Some(format!("{method} ({})", plain.join(", "))),
+        function_body: false,
+        fragments: vec![],
+        immutable: Some("the partition key of an existing table cannot be changed in place".into()),
+    };
+    Some((sql, key))
+}
+
+/// A partition's own foreign key: `ALTER TABLE … ADD CONSTRAINT … FOREIGN KEY`, and its name.
+fn partition_fk(
+    k: &RawPartitionFk,
+    q: &str,
+    part: &Name,
+    t: &Table,
+    issues: &mut Vec<Issue>,
+) -> Option<(Name, String)> {
+    let list = |names: &[Name]| {
+        names
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let cols: Vec<Name> = k
+        .columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| name(c, format!("{}.columns[{i}]", k.path), issues))
+        .collect();
+    let target = qualified_ref(&k.table, &format!("{}.references.table", k.path), issues)?;
+    let target = if k.table.contains('.') {
+        target
+    } else {
+        format!("{}.{target}", t.schema)
+    };
+    let refs: Vec<Name> = k
+        .ref_columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| name(c, format!("{}.references.columns[{i}]", k.path), issues))
+        .collect();
+    let fname = match &k.name {
+        Some(raw) => name(raw, format!("{}.name", k.path), issues)?,
+        None => Name::derived(&format!(
+            "fk_{}_{}",
+            part.as_str(),
+            cols.iter().map(Name::as_str).collect::<Vec<_>>().join("_")
+        )),
+    };
+    let mut sql = format!(
+        "ALTER TABLE {q} ADD CONSTRAINT {fname} FOREIGN KEY ({}) REFERENCES {target}",
+        list(&cols)
+    );
+    if !refs.is_empty() {
+        sql.push_str(&format!(" ({})", list(&refs)));
+    }
+    for (kw, a, f) in [
+        ("ON DELETE", &k.on_delete, "on_delete"),
+        ("ON UPDATE", &k.on_update, "on_update"),
+    ] {
+        if let Some(a) = a {
+            match crate::schema::model::FkAction::parse(a) {
+                Some(a) => sql.push_str(&format!(" {kw} {}", a.sql())),
+                None => issues.push(Issue::new(
+                    format!("{}.{f}", k.path),
+                    code::INVALID_VALUE,
+                    format!("{a:?} is not a foreign key action"),
+                )),
+            }
+        }
+    }
+    Some((fname, sql))
+}
+
+/// One declared partition: `CREATE TABLE … PARTITION OF … FOR VALUES …` with its own indexes and
+/// foreign keys, and, on a tenant table with RLS, the tenant policy (a query on the partition
+/// itself is fenced like one through the parent).
+fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) -> Option<Object> {
+    let n = name(&p.name, format!("{}.name", p.path), issues)?;
+    let q = format!("{}.{n}", t.schema);
+    let parent = t.qualified();
+    let values = p.values.trim();
+    let default = values.eq_ignore_ascii_case("default");
+    let bound = if default {
+        "DEFAULT".to_string()
+    } else {
+        format!("FOR VALUES {values}")
+    };
+    let mut own: Vec<String> = p
+        .indexes
+        .iter()
+        .filter_map(|x| simple_index(x, &q, issues).map(|(_, sql)| sql))
+        .collect();
+    let mut fk_names = vec![];
+    for k in &p.foreign_keys {
+        let (fname, sql) = partition_fk(k, &q, &n, t, issues)?;
+        fk_names.push(fname);
+        own.push(sql);
+    }
+    let tenant = t.tenant_scoped && t.rls;
+    if tenant {
+        own.push(format!("ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"));
+        if t.force_rls {
+            own.push(format!("ALTER TABLE {q} FORCE ROW LEVEL SECURITY"));
+        }
+        own.push(crate::schema::tenancy::tenant_policy_sql(&q, o));
+    }
+    let mut create = vec![format!("CREATE TABLE {q} PARTITION OF {parent} {bound}")];
+    create.extend(own.iter().cloned());
+    let mut replace = vec![
+        format!("ALTER TABLE {parent} DETACH PARTITION {q}"),
+        format!("ALTER TABLE {parent} ATTACH PARTITION {q} {bound}"),
+    ];
+    for f in &fk_names {
+        replace.push(format!("ALTER TABLE {q} DROP CONSTRAINT IF EXISTS {f}"));
+    }
+    if tenant {
+        replace.push(format!(
+            "DROP POLICY IF EXISTS {} ON {q}",
+            Table::policy_name()
+        ));
+    }
+    replace.extend(own);
+    Some(Object {
+        path: p.path.clone(),
+        kind: Kind::Partition,
+        key: format!("relation {}.{}", t.schema.as_str(), n.as_str()),
+        label: format!("partition {q} of {parent}"),
+        phase: Phase::AfterTables,
+        schema: None,
+        table: Some((t.schema.clone(), n.clone())),
+        create,
+        replace,
+        recreate: vec![],
+        // its own indexes (not those it has through the parent's) are dropped, then the declared
+        // ones created
+        drop_live: Some("DROP INDEX ".into()),
+        names: Some(format!(
+            "SELECT coalesce(pg_catalog.array_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ci.relname)), '{{}}') FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace WHERE x.indrelid = pg_catalog.to_regclass({}) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = x.indexrelid)",
+            reg(&t.schema, &n)
+        )),
+        deparse: format!(
+            "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) || ' of ' || (SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) || ' rls ' || c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(x.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(x.indexrelid)) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid), '') || ' keys ' || coalesce((SELECT pg_catalog.string_agg(k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0), '') || ' policies ' || coalesce((SELECT pg_catalog.string_agg(p.polname || ' ' || p.polcmd::text || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), '; ' ORDER BY p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({}) AND c.relispartition",
+            reg(&t.schema, &n)
+        ),
+        expected: None,
+        function_body: false,
+        fragments: if default {
+            vec![]
+        } else {
+            vec![Fragment::new(format!("{}.values", p.path), values, FragmentKind::List)]
+        },
+        immutable: None,
     })
 }

@@ -4,7 +4,7 @@
 //! its statement, start a comment or leave a dollar quote.
 
 use crate::error::{code, Issue};
-use crate::schema::model::{Catalog, Schema};
+use crate::schema::model::{Catalog, IndexMethod, Schema};
 use crate::schema::objects::{FragmentKind, Kind, Object};
 use crate::schema::validate::{precheck_expression, precheck_text, precheck_type};
 
@@ -22,10 +22,46 @@ fn tag(o: &Object) -> &'static str {
         Kind::Trigger => "CreateTrigStmt",
         Kind::Policy => "CreatePolicyStmt",
         Kind::Grants => "GrantStmt",
+        Kind::Partition => "CreateStmt",
+        Kind::PartitionKey => "CreateStmt",
+    }
+}
+
+/// The index methods beyond PostgreSQL's five (checked against `pg_am`) and the expressions of
+/// index keys written as objects.
+fn index_keys(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
+    for x in s.tables.iter().flat_map(|t| t.indexes.iter()) {
+        if let IndexMethod::Other(m) = &x.method {
+            match cat.index_method_exists(m) {
+                Ok(true) => {}
+                Ok(false) => issues.push(Issue::new(
+                    format!("{}.method", x.path),
+                    code::INVALID_VALUE,
+                    format!("the server has no index method {m:?} (pg_am; an extension such as vector brings hnsw)"),
+                )),
+                Err(why) => issues.push(Issue::new(
+                    format!("{}.method", x.path),
+                    code::INVALID_VALUE,
+                    format!("index methods could not be read: {why}"),
+                )),
+            }
+        }
+        for (i, k) in x.keys.iter().enumerate() {
+            if let Some(e) = &k.expression {
+                if let Err(why) = precheck_expression(e).and_then(|_| cat.check_expression(e)) {
+                    issues.push(Issue::new(
+                        format!("{}.columns[{i}].expression", x.path),
+                        code::INVALID_EXPRESSION,
+                        format!("{e:?}: {why}"),
+                    ));
+                }
+            }
+        }
     }
 }
 
 pub fn validate(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
+    index_keys(s, cat, issues);
     for o in &s.objects {
         let mut ok = true;
         for f in &o.fragments {

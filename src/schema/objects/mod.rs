@@ -35,6 +35,8 @@ pub enum Kind {
     Trigger,
     Policy,
     Grants,
+    Partition,
+    PartitionKey,
 }
 
 impl Kind {
@@ -52,6 +54,8 @@ impl Kind {
             Kind::Trigger => "trigger",
             Kind::Policy => "policy",
             Kind::Grants => "grant",
+            Kind::Partition => "partition",
+            Kind::PartitionKey => "partition_key",
         }
     }
 }
@@ -116,6 +120,10 @@ pub struct Object {
     /// The caller's text inside the statements, checked before the whole statement is parsed.
     #[serde(skip)]
     pub fragments: Vec<Fragment>,
+    /// Why an existing object cannot be changed in place (a table's partition key): a difference
+    /// is then "cannot compare" (the risk), never a change.
+    #[serde(skip)]
+    pub immutable: Option<String>,
 }
 
 /// A fragment of caller text inside an object's SQL, with its path.

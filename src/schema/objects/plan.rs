@@ -33,6 +33,8 @@ pub fn prop(k: Kind) -> Prop {
         Kind::Trigger => Prop::Trigger,
         Kind::Policy => Prop::Policy,
         Kind::Grants => Prop::Grants,
+        Kind::Partition => Prop::Partition,
+        Kind::PartitionKey => Prop::PartitionKey,
     }
 }
 
@@ -42,7 +44,12 @@ pub fn verdict(o: &Object, st: &ObjectState) -> Verdict {
         return Verdict::Differs;
     };
     if let Some(e) = &o.expected {
-        return Verdict::of(e == live);
+        return match &o.immutable {
+            Some(why) if e != live => {
+                Verdict::Unknown(format!("{why} (it is {live}, declared {e})"))
+            }
+            _ => Verdict::of(e == live),
+        };
     }
     match &st.declared {
         Some(Ok(d)) => Verdict::of(d == live),

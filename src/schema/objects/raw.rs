@@ -88,6 +88,10 @@ pub const POLICY_KEYS: &[&str] = &[
     "with_check",
 ];
 pub const GRANT_KEYS: &[&str] = &["to", "privileges"];
+pub const PARTITION_BY_KEYS: &[&str] = &["method", "columns"];
+pub const PARTITION_KEYS: &[&str] = &["name", "values", "indexes", "foreign_keys"];
+pub const PARTITION_FK_KEYS: &[&str] = &["name", "columns", "references", "on_delete", "on_update"];
+pub const PARTITION_FK_REF_KEYS: &[&str] = &["table", "columns"];
 
 #[derive(Debug, Clone, Default)]
 pub struct RawGrant {
@@ -237,11 +241,40 @@ pub struct RawObjects {
     pub triggers: Vec<RawTrigger>,
 }
 
-/// A table's `policies` and `grants`.
+/// A table's `policies`, `grants`, `partition_by` and `partitions`.
 #[derive(Debug, Clone, Default)]
 pub struct RawTableObjects {
     pub policies: Vec<RawPolicy>,
     pub grants: Option<Vec<RawGrant>>,
+    pub partition_by: Option<RawPartitionBy>,
+    pub partitions: Vec<RawPartition>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawPartitionBy {
+    pub path: String,
+    pub method: String,
+    pub columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawPartitionFk {
+    pub path: String,
+    pub name: Option<String>,
+    pub columns: Vec<String>,
+    pub table: String,
+    pub ref_columns: Vec<String>,
+    pub on_delete: Option<String>,
+    pub on_update: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RawPartition {
+    pub path: String,
+    pub name: String,
+    pub values: String,
+    pub indexes: Vec<RawViewIndex>,
+    pub foreign_keys: Vec<RawPartitionFk>,
 }
 
 /// One object of a list, its keys checked, read through small typed getters.
@@ -411,6 +444,32 @@ pub fn read_table(r: &mut Reader, obj: &Map<String, Value>, path: &str) -> RawTa
             });
         }
     }
+    if let Some(v) = obj.get("partition_by").filter(|v| !v.is_null()) {
+        let pp = format!("{path}.partition_by");
+        if let Some(mut f) = Fields::open(r, v, pp.clone(), PARTITION_BY_KEYS) {
+            let columns = f.list("columns");
+            if columns.is_none() {
+                f.r.missing(f.at("columns"));
+            }
+            t.partition_by = Some(RawPartitionBy {
+                method: f.req("method"),
+                columns: columns.unwrap_or_default(),
+                path: pp,
+            });
+        }
+    }
+    let pp = format!("{path}.partitions");
+    let items: Vec<(Value, String)> = match r.array(obj.get("partitions"), &pp) {
+        Some(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), format!("{pp}[{i}]")))
+            .collect(),
+        None => vec![],
+    };
+    for (v, p) in items {
+        t.partitions.extend(read_partition(r, &v, p));
+    }
     if obj.get("grants").is_some_and(|v| !v.is_null()) {
         let gp = format!("{path}.grants");
         let items: Vec<(Value, String)> = match r.array(obj.get("grants"), &gp) {
@@ -429,6 +488,62 @@ pub fn read_table(r: &mut Reader, obj: &Map<String, Value>, path: &str) -> RawTa
         );
     }
     t
+}
+
+fn read_view_index(r: &mut Reader, v: &Value, path: String) -> Option<RawViewIndex> {
+    let mut x = Fields::open(r, v, path.clone(), VIEW_INDEX_KEYS)?;
+    let columns = x.list("columns");
+    if columns.is_none() {
+        x.r.missing(x.at("columns"));
+    }
+    Some(RawViewIndex {
+        name: x.req("name"),
+        columns: columns.unwrap_or_default(),
+        unique: x.flag("unique").unwrap_or(false),
+        method: x.opt("method"),
+        path,
+    })
+}
+
+fn read_partition(r: &mut Reader, v: &Value, path: String) -> Option<RawPartition> {
+    let mut f = Fields::open(r, v, path.clone(), PARTITION_KEYS)?;
+    let mut p = RawPartition {
+        name: f.req("name"),
+        values: f.req("values"),
+        path,
+        ..Default::default()
+    };
+    for (xv, xp) in f.items("indexes") {
+        p.indexes.extend(read_view_index(f.r, xv, xp));
+    }
+    for (kv, kp) in f.items("foreign_keys") {
+        let Some(mut k) = Fields::open(f.r, kv, kp.clone(), PARTITION_FK_KEYS) else {
+            continue;
+        };
+        let columns = k.list("columns").unwrap_or_default();
+        let (mut table, mut ref_columns) = (String::new(), vec![]);
+        match k.obj.get("references") {
+            Some(rv) => {
+                if let Some(mut rf) =
+                    Fields::open(k.r, rv, k.at("references"), PARTITION_FK_REF_KEYS)
+                {
+                    table = rf.req("table");
+                    ref_columns = rf.list("columns").unwrap_or_default();
+                }
+            }
+            None => k.r.missing(k.at("references")),
+        }
+        p.foreign_keys.push(RawPartitionFk {
+            name: k.opt("name"),
+            columns,
+            table,
+            ref_columns,
+            on_delete: k.opt("on_delete"),
+            on_update: k.opt("on_update"),
+            path: kp,
+        });
+    }
+    Some(p)
 }
 
 fn read_extension(r: &mut Reader, v: &Value, path: String) -> Option<RawExtension> {
@@ -532,19 +647,7 @@ fn read_view(r: &mut Reader, v: &Value, path: String) -> Option<RawView> {
         path,
     };
     for (xv, xp) in f.items("indexes") {
-        if let Some(mut x) = Fields::open(f.r, xv, xp.clone(), VIEW_INDEX_KEYS) {
-            let columns = x.list("columns");
-            if columns.is_none() {
-                x.r.missing(x.at("columns"));
-            }
-            view.indexes.push(RawViewIndex {
-                name: x.req("name"),
-                columns: columns.unwrap_or_default(),
-                unique: x.flag("unique").unwrap_or(false),
-                method: x.opt("method"),
-                path: xp,
-            });
-        }
+        view.indexes.extend(read_view_index(f.r, xv, xp));
     }
     Some(view)
 }
