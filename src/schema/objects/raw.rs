@@ -371,19 +371,23 @@ fn read_grant(r: &mut Reader, v: &Value, path: String) -> Option<RawGrant> {
     })
 }
 
+/// The items of the array at `obj[key]`, each with its path (`{path}[i]`); none when absent or
+/// null (a value that is not an array is reported).
+fn indexed(r: &mut Reader, obj: &Map<String, Value>, key: &str, path: &str) -> Vec<(Value, String)> {
+    match r.array(obj.get(key), path) {
+        Some(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.clone(), format!("{path}[{i}]")))
+            .collect(),
+        None => vec![],
+    }
+}
+
 /// Reads the top-level object keys of a schema (as `spec` kept them).
 pub fn read(r: &mut Reader, obj: &Map<String, Value>) -> RawObjects {
     let mut o = RawObjects::default();
-    let list = |r: &mut Reader, k: &str| -> Vec<(Value, String)> {
-        match r.array(obj.get(k), k) {
-            Some(a) => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.clone(), format!("{k}[{i}]")))
-                .collect(),
-            None => vec![],
-        }
-    };
+    let list = |r: &mut Reader, k: &str| indexed(r, obj, k, k);
     for (v, p) in list(r, "extensions") {
         o.extensions.extend(read_extension(r, &v, p));
     }
@@ -423,14 +427,7 @@ pub fn read(r: &mut Reader, obj: &Map<String, Value>) -> RawObjects {
 pub fn read_table(r: &mut Reader, obj: &Map<String, Value>, path: &str) -> RawTableObjects {
     let mut t = RawTableObjects::default();
     let pp = format!("{path}.policies");
-    let items: Vec<(Value, String)> = match r.array(obj.get("policies"), &pp) {
-        Some(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.clone(), format!("{pp}[{i}]")))
-            .collect(),
-        None => vec![],
-    };
+    let items = indexed(r, obj, "policies", &pp);
     for (v, p) in items {
         if let Some(mut f) = Fields::open(r, &v, p.clone(), POLICY_KEYS) {
             t.policies.push(RawPolicy {
@@ -459,27 +456,13 @@ pub fn read_table(r: &mut Reader, obj: &Map<String, Value>, path: &str) -> RawTa
         }
     }
     let pp = format!("{path}.partitions");
-    let items: Vec<(Value, String)> = match r.array(obj.get("partitions"), &pp) {
-        Some(a) => a
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.clone(), format!("{pp}[{i}]")))
-            .collect(),
-        None => vec![],
-    };
+    let items = indexed(r, obj, "partitions", &pp);
     for (v, p) in items {
         t.partitions.extend(read_partition(r, &v, p));
     }
     if obj.get("grants").is_some_and(|v| !v.is_null()) {
         let gp = format!("{path}.grants");
-        let items: Vec<(Value, String)> = match r.array(obj.get("grants"), &gp) {
-            Some(a) => a
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (v.clone(), format!("{gp}[{i}]")))
-                .collect(),
-            None => vec![],
-        };
+        let items = indexed(r, obj, "grants", &gp);
         t.grants = Some(
             items
                 .into_iter()
