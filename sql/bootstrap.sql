@@ -139,7 +139,8 @@ $$;
 -- How revos writes a column type, used both when it resolves a type and when it reads the
 -- catalog back, so the two compare as text: built-in types as format_type() renders them
 -- (with their modifiers), user types (enums, domains, composites) always schema-qualified and
--- quoted, whatever the search_path: "schema"."name", with [] for an array of one.
+-- quoted, whatever the search_path: "schema"."name", with [] for an array of one, and the
+-- type's modifier when it has one ("public"."vector"(20)).
 CREATE FUNCTION revos.type_sql(typ oid, typmod integer) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
@@ -147,6 +148,10 @@ AS $$
     SELECT CASE
              WHEN base.typnamespace = 'pg_catalog'::regnamespace THEN format_type(typ, typmod)
              ELSE '"' || replace(n.nspname, '"', '""') || '"."' || replace(base.typname, '"', '""') || '"'
+                  -- a modifier of an extension's type (pgvector's vector(20)), as the type prints it
+                  || CASE WHEN typmod >= 0
+                          THEN substr(format_type(base.oid, typmod), length(format_type(base.oid, NULL)) + 1)
+                          ELSE '' END
                   || CASE WHEN base.oid <> t.oid THEN '[]' ELSE '' END
            END
       FROM pg_type t

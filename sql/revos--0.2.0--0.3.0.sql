@@ -365,3 +365,23 @@ COMMENT ON FUNCTION revos.property_table() IS
     'The property table: every declared property apply compares, how it is read and compared, what a difference becomes, how it is verified.';
 REVOKE ALL ON FUNCTION revos.property_table() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.property_table() TO revos_admin;
+
+-- issue 25: type_sql keeps the modifier of an extension's type (pgvector's vector(20)).
+CREATE OR REPLACE FUNCTION revos.type_sql(typ oid, typmod integer) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+             WHEN base.typnamespace = 'pg_catalog'::regnamespace THEN format_type(typ, typmod)
+             ELSE '"' || replace(n.nspname, '"', '""') || '"."' || replace(base.typname, '"', '""') || '"'
+                  -- a modifier of an extension's type (pgvector's vector(20)), as the type prints it
+                  || CASE WHEN typmod >= 0
+                          THEN substr(format_type(base.oid, typmod), length(format_type(base.oid, NULL)) + 1)
+                          ELSE '' END
+                  || CASE WHEN base.oid <> t.oid THEN '[]' ELSE '' END
+           END
+      FROM pg_type t
+      JOIN pg_type base ON base.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END
+      JOIN pg_namespace n ON n.oid = base.typnamespace
+     WHERE t.oid = typ
+$$;

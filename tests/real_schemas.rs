@@ -1,10 +1,11 @@
 //! Real schemas nobody here wrote (issue 25), applied from their translations in
 //! tests/fixtures/real/ (see tests/fixtures/real/README.md for the commits they were translated from):
 //! they apply, re-apply as `noop`, a new version of the same declaration plans nothing, and they
-//! keep their behaviour. The fixtures need extensions not every server has (basejump: Supabase's
-//! `uuid-ossp` and `pgcrypto`), so those tests are `#[ignore]`d here and run by the suite
-//! `real_schemas` of scripts/test, which says SKIPPED when the server lacks them. The other tests
-//! run everywhere.
+//! keep their behaviour. The fixtures need what not every server has (basejump: Supabase's
+//! `uuid-ossp` and `pgcrypto`; Pagila: PostgreSQL 18's `uuidv7()` and virtual generated columns,
+//! and pgvector), so those tests are `#[ignore]`d here and run by the suites `real_basejump` and
+//! `real_pagila` of scripts/test, which say SKIPPED when the server lacks them. The other tests run
+//! everywhere.
 mod common;
 
 use common::*;
@@ -83,7 +84,7 @@ fn as_user(c: &mut Client, sub: Option<&str>, sql: &str) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "needs uuid-ossp and pgcrypto: run by the suite real_schemas"]
+#[ignore = "needs uuid-ossp and pgcrypto: run by the suite real_basejump"]
 fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
     let mut c = fresh_db("real_basejump");
     c.batch_execute(SUPABASE).unwrap();
@@ -214,4 +215,88 @@ fn rls_true_on_a_shared_table_is_on_and_its_declared_policies_decide() {
     next["schema_version"] = json!("2");
     let env = plan(&mut c, &next);
     assert!(!env.to_string().contains("does not declare"), "{env:#}");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL 18 and pgvector: run by the suite real_pagila"]
+fn pagila_applies_stays_and_its_triggers_partitions_and_functions_work() {
+    let mut c = fresh_db("real_pagila");
+    applies_and_stays(&mut c, &fixture("real/pagila.json"));
+    // the fulltext trigger (tsvector_update_trigger) fills the NOT NULL tsvector on insert; the
+    // virtual generated column is computed when read
+    c.batch_execute(
+        "INSERT INTO public.language (name) VALUES ('English');
+         INSERT INTO public.film (title, description, language_id, length)
+              VALUES ('ACADEMY DINOSAUR', 'A Epic Drama of a Feminist And a Mad Scientist', 1, 86);",
+    )
+    .unwrap();
+    assert_eq!(
+        text(&mut c, "SELECT fulltext::text FROM public.film").as_deref(),
+        Some("'academi':1 'dinosaur':2 'drama':5 'epic':4 'feminist':8 'mad':11 'scientist':12")
+    );
+    assert_eq!(
+        text(&mut c, "SELECT length_hours::text FROM public.film").as_deref(),
+        Some("1.43")
+    );
+    assert_eq!(
+        text(&mut c, "SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'public.film'::regclass AND attname = 'length_hours'").as_deref(),
+        Some("v")
+    );
+    // the last_updated trigger sets last_update on UPDATE
+    c.batch_execute("UPDATE public.film SET last_update = '2000-01-01' WHERE film_id = 1")
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM public.film WHERE last_update > '2001-01-01'"
+        ),
+        1
+    );
+    // 55 partitions share one sequence; a payment lands in the partition of its month
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.payment'::regclass"
+        ),
+        55
+    );
+    c.batch_execute(
+        "INSERT INTO public.country (country) VALUES ('Nowhere');
+         INSERT INTO public.city (city, country_id) VALUES ('Town', 1);
+         INSERT INTO public.address (address, district, city_id, phone) VALUES ('1 Road', 'D', 1, '555');
+         INSERT INTO public.staff (first_name, last_name, address_id, store_id, username) VALUES ('S', 'T', 1, 1, 'st');
+         INSERT INTO public.store (manager_staff_id, address_id) VALUES (1, 1);
+         INSERT INTO public.customer (store_id, first_name, last_name, address_id) VALUES (1, 'C', 'U', 1);
+         INSERT INTO public.inventory (film_id, store_id) VALUES (1, 1);
+         INSERT INTO public.rental (rental_date, inventory_id, customer_id, staff_id) VALUES ('2024-01-10', 1, 1, 1);
+         INSERT INTO public.payment (customer_id, staff_id, rental_id, amount, payment_date) VALUES (1, 1, 1, 4.99, '2024-01-11');",
+    )
+    .unwrap();
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT tableoid::regclass::text FROM public.payment"
+        )
+        .as_deref(),
+        Some("payment_p2024_01")
+    );
+    // the functions and the aggregate, through the views that use them
+    assert_eq!(
+        text(&mut c, "SELECT public.inventory_in_stock(1)::text").as_deref(),
+        Some("false")
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT public.last_day('2024-02-10'::timestamptz)::text"
+        )
+        .as_deref(),
+        Some("2024-02-29")
+    );
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM public.sales_by_store"),
+        1
+    );
+    c.batch_execute("REFRESH MATERIALIZED VIEW public.rental_by_category")
+        .unwrap();
 }

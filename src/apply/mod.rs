@@ -48,7 +48,6 @@ use crate::schema::spec::{
     check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES,
 };
 use crate::schema::steps::Plan;
-use crate::schema::validate::validate;
 use crate::schema::verify::{verify_with, Verification};
 use pg_catalog::{subtransaction, PgCatalog};
 
@@ -224,8 +223,7 @@ fn decide(
         // Report the catalog's problems too: every problem at once.
         let saved = setting("lock_timeout");
         set_local("lock_timeout", &timeout);
-        let (more, _) =
-            objects::with_declared_types(&schema.clone(), || validate(&mut schema, &cat));
+        let (more, _) = objects::validated(&mut schema, &cat);
         set_local("lock_timeout", saved.as_deref().unwrap_or("0"));
         issues.extend(more);
         return blocked(issues, vec![]);
@@ -286,10 +284,8 @@ fn decide_locked(
             Some(e),
         );
     }
-    let (more, mut state) =
-        objects::with_declared_types(&schema.clone(), || validate(&mut schema, &cat));
+    let (more, mut state) = objects::validated(&mut schema, &cat);
     issues.extend(more);
-    crate::schema::objects::check::validate(&schema, &cat, &mut issues);
     let evolution = evolve::evolve(&schema, &mut state);
     issues.extend(evolution.issues.iter().cloned());
     // extensions, functions, views, triggers, policies, grants: live and declared forms

@@ -166,6 +166,21 @@ fn extension_allowed(o: &Object) -> Option<Issue> {
     ))
 }
 
+/// `validate`, then the objects' own checks (`schema::objects::check`), with the payload's new
+/// extensions and domains in place (see [`with_declared_types`]): the types and index methods
+/// they bring resolve.
+pub fn validated(
+    s: &mut Schema,
+    cat: &crate::apply::pg_catalog::PgCatalog,
+) -> (Vec<Issue>, CatalogState) {
+    let declared = s.clone();
+    with_declared_types(&declared, || {
+        let (mut issues, state) = crate::schema::validate::validate(s, cat);
+        crate::schema::objects::check::validate(s, cat, &mut issues);
+        (issues, state)
+    })
+}
+
 /// Runs `f` with the payload's new extensions and domains created in a subtransaction that is
 /// always rolled back, so that the types they bring resolve while the payload is validated (the
 /// apply creates them for real). One that cannot be created is left out (validation then says

@@ -453,6 +453,9 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text,
                        CASE WHEN bt.typnamespace = 11 THEN pg_catalog.format_type(a.atttypid, a.atttypmod)
                             ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.replace(bn.nspname, '"', '""') OPERATOR(pg_catalog.||) '"."' OPERATOR(pg_catalog.||) pg_catalog.replace(bt.typname, '"', '""') OPERATOR(pg_catalog.||) '"'
+                                 OPERATOR(pg_catalog.||) CASE WHEN a.atttypmod OPERATOR(pg_catalog.>=) 0
+                                      THEN pg_catalog.substr(pg_catalog.format_type(bt.oid, a.atttypmod), pg_catalog.length(pg_catalog.format_type(bt.oid, NULL)) OPERATOR(pg_catalog.+) 1)
+                                      ELSE '' END
                                  OPERATOR(pg_catalog.||) CASE WHEN bt.oid OPERATOR(pg_catalog.<>) tt.oid THEN '[]' ELSE '' END END,
                        a.attnotnull, a.atthasdef, a.attgenerated <> '',
                        CASE WHEN ad.oid IS NULL THEN NULL

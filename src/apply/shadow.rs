@@ -26,7 +26,6 @@ use crate::ledger::writer::own_statement;
 use crate::schema::catalog::CatalogState;
 use crate::schema::compare;
 use crate::schema::model::*;
-use crate::schema::plan::col_list;
 use crate::schema::tenancy::tenant_predicate;
 
 /// Fills `declared` of every existing table of the schema in `state`; where the declared forms
@@ -336,19 +335,7 @@ fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, Stri
     }
     for (j, x) in t.indexes.iter().enumerate() {
         let iname = format!("{name}_{j}");
-        let mut sql = format!(
-            "CREATE {}INDEX {} ON {shadow} USING {} ({})",
-            if x.unique { "UNIQUE " } else { "" },
-            quote_ident(&iname),
-            x.method.sql(),
-            col_list(&x.columns)
-        );
-        if !x.include.is_empty() {
-            sql.push_str(&format!(" INCLUDE ({})", col_list(&x.include)));
-        }
-        if let Some(w) = &x.where_ {
-            sql.push_str(&format!(" WHERE ({w})"));
-        }
+        let sql = crate::schema::plan::index_sql_on(&quote_ident(&iname), &shadow, x);
         stmts.push((sql, x.name.as_str().to_string(), Some(iname)));
     }
     if t.rls && t.tenant_scoped {

@@ -173,6 +173,12 @@ pub fn fk_sql(fk: &ForeignKey, o: &Options) -> String {
 }
 
 pub fn index_sql(t: &Table, x: &Index) -> String {
+    index_sql_on(&x.name.to_string(), &t.qualified(), x)
+}
+
+/// `CREATE INDEX <name> ON <on> …` of an index declaration (the shadow's index is `x` under
+/// another name, on another relation).
+pub fn index_sql_on(name: &str, on: &str, x: &Index) -> String {
     let keys = if x.keys.is_empty() {
         col_list(&x.columns)
     } else {
@@ -183,10 +189,8 @@ pub fn index_sql(t: &Table, x: &Index) -> String {
             .join(", ")
     };
     let mut s = format!(
-        "CREATE {}INDEX {} ON {} USING {} ({})",
+        "CREATE {}INDEX {name} ON {on} USING {} ({})",
         if x.unique { "UNIQUE " } else { "" },
-        x.name,
-        t.qualified(),
         x.method.sql(),
         keys
     );

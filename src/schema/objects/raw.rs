@@ -373,7 +373,12 @@ fn read_grant(r: &mut Reader, v: &Value, path: String) -> Option<RawGrant> {
 
 /// The items of the array at `obj[key]`, each with its path (`{path}[i]`); none when absent or
 /// null (a value that is not an array is reported).
-fn indexed(r: &mut Reader, obj: &Map<String, Value>, key: &str, path: &str) -> Vec<(Value, String)> {
+fn indexed(
+    r: &mut Reader,
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Vec<(Value, String)> {
     match r.array(obj.get(key), path) {
         Some(a) => a
             .iter()
