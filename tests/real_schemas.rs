@@ -264,8 +264,8 @@ fn pagila_applies_stays_and_its_triggers_partitions_and_functions_work() {
         "INSERT INTO public.country (country) VALUES ('Nowhere');
          INSERT INTO public.city (city, country_id) VALUES ('Town', 1);
          INSERT INTO public.address (address, district, city_id, phone) VALUES ('1 Road', 'D', 1, '555');
-         INSERT INTO public.staff (first_name, last_name, address_id, store_id, username) VALUES ('S', 'T', 1, 1, 'st');
          INSERT INTO public.store (manager_staff_id, address_id) VALUES (1, 1);
+         INSERT INTO public.staff (first_name, last_name, address_id, store_id, username) VALUES ('S', 'T', 1, 1, 'st');
          INSERT INTO public.customer (store_id, first_name, last_name, address_id) VALUES (1, 'C', 'U', 1);
          INSERT INTO public.inventory (film_id, store_id) VALUES (1, 1);
          INSERT INTO public.rental (rental_date, inventory_id, customer_id, staff_id) VALUES ('2024-01-10', 1, 1, 1);
