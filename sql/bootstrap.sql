@@ -87,28 +87,9 @@ COMMENT ON TABLE revos.payload_memo IS
 
 -- revos.current_tenant_id() is defined next to revos.jwt_claims_tenant() (src/api.rs), which it calls.
 
--- SET LOCAL (not set_config) so that Citus forwards it to workers; lasts until the transaction ends.
--- Under Citus (the citus library loaded) it first sets citus.propagate_set_commands = 'local' for
--- the transaction: Citus then sends the SET LOCAL to every worker the transaction uses, so the
--- shards' policies see the tenant (measured: without it, or with set_config(), they see none).
-CREATE FUNCTION revos.set_tenant(tenant text) RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF tenant IS NOT NULL AND length(tenant) > 200 THEN
-        RAISE EXCEPTION 'revos: tenant id is longer than 200 characters'
-            USING ERRCODE = '22023';
-    END IF;
-    IF current_setting('citus.propagate_set_commands', true) IS NOT NULL THEN
-        SET LOCAL citus.propagate_set_commands = 'local';
-    END IF;
-    EXECUTE format('SET LOCAL app.current_tenant_id = %L', coalesce(tenant, ''));
-    RETURN tenant;
-END
-$$;
-COMMENT ON FUNCTION revos.set_tenant(text) IS
-    'Sets the tenant for the current transaction only (SET LOCAL app.current_tenant_id; propagated to Citus workers). NULL clears it.';
+-- revos.set_tenant(text) is C (src/tenant.rs, declared in src/api.rs): it checks the tenant against
+-- the tenant tables' type, warns outside a transaction block, then SET LOCAL app.current_tenant_id
+-- (on Citus with citus.propagate_set_commands = 'local', so that the workers see it too).
 
 -- For PostgREST's db-pre-request: the tenant of the JWT (request.jwt.claims tenant_id, then
 -- app_metadata.tenant_id) becomes the transaction's tenant through set_tenant(), so that it also

@@ -385,3 +385,10 @@ AS $$
       JOIN pg_namespace n ON n.oid = base.typnamespace
      WHERE t.oid = typ
 $$;
+
+-- Issue 20: set_tenant is C (src/tenant.rs): it refuses a tenant the tenant tables' type cannot hold
+-- and warns outside a transaction block.
+CREATE OR REPLACE FUNCTION revos.set_tenant(tenant text) RETURNS text
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', 'set_tenant_wrapper';
+COMMENT ON FUNCTION revos.set_tenant(text) IS
+    'Sets the tenant for the current transaction only (SET LOCAL app.current_tenant_id; propagated to Citus workers). Refuses a value the tenant tables cannot hold; warns outside a transaction block. NULL clears it.';

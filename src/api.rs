@@ -199,6 +199,18 @@ fn tenant_table_pinned(name: Option<&str>, columns: Internal, options: Internal)
     }
 }
 
+/// The transaction's tenant (`tenant`): checked against the tenant tables' type, a warning
+/// outside a transaction block, then `SET LOCAL app.current_tenant_id` (sent to Citus workers).
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.set_tenant(tenant text) RETURNS text
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.set_tenant(text) IS
+    'Sets the tenant for the current transaction only (SET LOCAL app.current_tenant_id; propagated to Citus workers). Refuses a value the tenant tables cannot hold; warns outside a transaction block. NULL clears it.';
+"#)]
+fn set_tenant(tenant: Option<&str>) -> Option<String> {
+    pinned(|| crate::tenant::set(tenant))
+}
+
 /// The property table (`schema::properties`): what apply compares on an existing object, how, and
 /// what a difference becomes. Pure data; for people and for the generated mutation tests.
 #[pg_extern(sql = r#"

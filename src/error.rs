@@ -16,6 +16,10 @@ pub struct Issue {
     pub path: String,
     pub code: &'static str,
     pub message: String,
+    /// What to do about it, when revos knows (a statement PostgreSQL refused: quote the default,
+    /// schema-qualify the function …). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl Issue {
@@ -24,7 +28,13 @@ impl Issue {
             path: path.into(),
             code,
             message: message.into(),
+            hint: None,
         }
+    }
+
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = hint;
+        self
     }
 }
 
@@ -55,6 +65,14 @@ pub mod code {
     /// A row count the plan needs (NOT NULL, drops, enum values) could not be read, e.g. the
     /// caller may not SELECT from the table.
     pub const ROWS_UNREADABLE: &str = "rows_unreadable";
+    /// PostgreSQL refused a planned statement (plan_schema's rehearsal, or apply before anything
+    /// is kept) because a function an expression calls does not exist on revos's search_path.
+    pub const UNKNOWN_FUNCTION: &str = "unknown_function";
+    /// The rehearsal found rows that violate what the plan adds (a check, a key, NOT NULL).
+    pub const ROWS_VIOLATE: &str = "rows_violate";
+    /// PostgreSQL refused a planned statement for another reason (a privilege, a feature): the
+    /// message has its words and SQLSTATE.
+    pub const STATEMENT_REFUSED: &str = "statement_refused";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -80,6 +98,9 @@ pub mod code {
         ENUM_VALUE_IN_USE,
         ROWS_UNREADABLE,
         NOT_DISTRIBUTABLE,
+        UNKNOWN_FUNCTION,
+        ROWS_VIOLATE,
+        STATEMENT_REFUSED,
     ];
 }
 
@@ -151,15 +172,33 @@ impl Status {
     pub fn success(self) -> bool {
         matches!(self, Status::Applied | Status::Noop | Status::Planned)
     }
-    /// The HTTP status PostgREST answers with.
-    pub fn http(self) -> &'static str {
+    /// The HTTP status PostgREST answers with (`response.status`), given the error's SQLSTATE
+    /// for `failed`: a wait that ran out (a lock held by another session past lock_timeout_ms, a
+    /// deadlock, a serialization failure, a statement timeout, the server out of resources) is
+    /// 503 — nothing is wrong with the request, the same call later may pass (n8n's "retry on
+    /// fail" and HTTP clients retry a 503, never a 4xx); rows the change cannot keep (a check,
+    /// key or NOT NULL they violate, a value that does not convert: SQLSTATE classes 23 and 22)
+    /// are 409, the request conflicting with the data, fixed by changing the data or the
+    /// payload; any other failure is 500.
+    pub fn http_for(self, sqlstate: Option<&str>) -> &'static str {
         match self {
             Status::Applied | Status::Noop | Status::Planned => "200",
             Status::Blocked => "400",
             Status::Conflict => "409",
-            Status::Failed => "500",
+            Status::Failed => match sqlstate.unwrap_or_default() {
+                s if is_transient(s) => "503",
+                s if s.starts_with("23") || s.starts_with("22") => "409",
+                _ => "500",
+            },
         }
     }
+}
+
+/// SQLSTATEs of a wait that ran out or a transient clash: lock_not_available (55P03: lock_timeout),
+/// deadlock_detected, serialization_failure, query_canceled (57014: statement_timeout), and class
+/// 53 (insufficient resources). The same call may pass later.
+pub fn is_transient(sqlstate: &str) -> bool {
+    matches!(sqlstate, "55P03" | "40P01" | "40001" | "57014") || sqlstate.starts_with("53")
 }
 
 impl fmt::Display for Status {
@@ -254,6 +293,25 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
         }
+    }
+
+    #[test]
+    fn http_statuses_follow_the_outcome_and_the_sqlstate() {
+        assert_eq!(Status::Applied.http_for(None), "200");
+        assert_eq!(Status::Planned.http_for(None), "200");
+        assert_eq!(Status::Blocked.http_for(None), "400");
+        assert_eq!(Status::Conflict.http_for(None), "409");
+        for transient in ["55P03", "40P01", "40001", "57014", "53200"] {
+            assert_eq!(
+                Status::Failed.http_for(Some(transient)),
+                "503",
+                "{transient}"
+            );
+        }
+        assert_eq!(Status::Failed.http_for(Some("23514")), "409");
+        assert_eq!(Status::Failed.http_for(Some("22P02")), "409");
+        assert_eq!(Status::Failed.http_for(Some("P0004")), "500");
+        assert_eq!(Status::Failed.http_for(None), "500");
     }
 
     /// Risk codes that no stage raises (yet): each must stay unraised, and leaves this list the

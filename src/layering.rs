@@ -20,6 +20,7 @@ const MAY_CALL: &[(&str, &[&str])] = &[
             "apply",
             "ledger",
             "citus",
+            "tenant",
             "schema",
             "privilege",
             "error",
@@ -35,6 +36,8 @@ const MAY_CALL: &[(&str, &[&str])] = &[
         &["citus", "schema", "privilege", "error", "ident"],
     ),
     ("citus", &["schema", "privilege", "error", "ident"]),
+    // set_tenant: the catalog's tenant types, the pinned search_path
+    ("tenant", &["schema", "privilege", "error", "ident"]),
     ("schema", &["error", "ident"]),
     // how revos acts: the pinned search_path, another role; SPI-free, below every runtime folder
     ("privilege", &[]),

@@ -10,6 +10,7 @@
 //! citus/         placement on a Citus cluster (pure) and what the database says about Citus (SPI)
 //! schema/        the declarative pipeline, pure Rust (no SPI): spec -> normalize -> validate ->
 //!                evolve -> plan -> compare/verify; `cargo test --lib` runs it without a server
+//! tenant         set_tenant: the transaction's tenant, checked against the tenant tables
 //! privilege      how revos acts: the pinned search_path, another role (docs/security.md)
 //! ident, error   the base every module uses: checked identifiers, issues and SQLSTATEs
 //! ```
@@ -18,6 +19,7 @@ pub mod error;
 pub mod ident;
 pub mod privilege;
 pub mod schema;
+pub mod tenant;
 
 /// A V1 C function taking the raw `fcinfo` (triggers and event triggers that return a tuple or
 /// nothing, which `#[pg_extern]` cannot declare): `$finfo` and `$name` are the exported symbols,

@@ -23,16 +23,6 @@ fn risk_codes(env: &Value) -> Vec<String> {
         .collect()
 }
 
-fn warnings(env: &Value) -> Vec<String> {
-    env["result"]["primary_outputs"]["warnings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|w| w.as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 fn one(c: &mut postgres::Client, sql: &str) -> String {
     text(c, sql).unwrap_or_else(|| "<null>".into())
 }

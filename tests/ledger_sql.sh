@@ -151,11 +151,11 @@ check "dedup: envelope with the same key is a duplicate too" duplicate "$r3"
 
 # A transaction with a tenant cannot write another tenant's events, nor read them back by key.
 expect_error "log_event: tenant_id other than the current tenant is refused" 42501 "not the current tenant" \
-  "BEGIN" "SELECT revos.set_tenant('tenant_guard_a')" \
+  "BEGIN" "SELECT revos.set_tenant('aaaaaaaa-0000-4000-8000-00000000000a')" \
   "SELECT revos.log_event('{\"event_type\": \"x\", \"tenant_id\": \"tenant_guard_b\"}')"
 q "SELECT revos.log_event('{\"event_type\": \"x\", \"tenant_id\": \"tenant_guard_b\", \"idempotency_key\": \"guard-key\"}')" >/dev/null
 expect_error "log_event: a key used by another tenant is not handed over" 42501 "outside this tenant" \
-  "BEGIN" "SELECT revos.set_tenant('tenant_guard_a')" \
+  "BEGIN" "SELECT revos.set_tenant('aaaaaaaa-0000-4000-8000-00000000000a')" \
   "SELECT revos.log_event('{\"event_type\": \"x\", \"idempotency_key\": \"guard-key\"}')"
 check "log_event: the current tenant's own key still dedups" duplicate \
   "$(q "BEGIN; SELECT set_config('app.current_tenant_id', 'tenant_guard_b', true) IS NULL; SELECT revos.log_event('{\"event_type\": \"x\", \"idempotency_key\": \"guard-key\"}')->>'status'; COMMIT;" | tail -1)"

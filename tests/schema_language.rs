@@ -295,10 +295,17 @@ fn existing_tables_are_diffed_and_risky_changes_blocked() {
     let mut v3 = v3;
     v3["options"] = json!({"allow_destructive": true});
     // without `using`, Postgres's assignment conversion: text has none to bigint, so it refuses
-    // (42804) and nothing changes — revos never writes an explicit cast of its own
+    // (42804) and nothing changes — revos never writes an explicit cast of its own. The payload
+    // asks for what PostgreSQL refuses: blocked, at the column's type, with a hint (issue 20)
     let env = apply(&mut c, &v3);
-    assert_eq!(status(&env), "failed", "{env:#}");
-    assert_eq!(env["result"]["error"]["sqlstate"], "42804", "{env:#}");
+    assert_eq!(status(&env), "blocked", "{env:#}");
+    let e = &env["result"]["validation_errors"][0];
+    assert_eq!(e["path"], "tables[0].columns[1].type", "{env:#}");
+    assert!(
+        e["message"].as_str().unwrap().contains("SQLSTATE 42804"),
+        "{env:#}"
+    );
+    assert!(e["hint"].as_str().unwrap().contains("\"using\""), "{env:#}");
     assert_eq!(text(&mut c, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'patients'::regclass AND attname = 'phone'").as_deref(), Some("text"));
     v3["tables"][0]["columns"][1]["using"] = json!("phone::bigint");
     assert_eq!(status(&apply(&mut c, &v3)), "applied");

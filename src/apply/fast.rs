@@ -11,7 +11,9 @@
 //!        row.metadata.payload_jsonb_sha256 == bin            -> noop
 //!        this backend normalized bin before (MEMO), or another one did (revos.payload_memo):
 //!            memo.schema_hash == row.schema_hash             -> noop
-//!            otherwise                                       -> conflict
+//!            otherwise                                       -> conflict, when this backend
+//!                                                               worked out what differs before
+//!                                                               (`conflict::remembered`)
 //!   └ anything else -> the normal path (`run_text`), which records bin in the applied row and,
 //!     in apply_schema, in revos.payload_memo (`persist`)
 //! ```
@@ -29,12 +31,12 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::cell::RefCell;
 use std::time::Instant;
 
 use super::memo::{first_row, stored_memo, Current, MEMO};
-use super::{envelope, new_run_id, run_text, Mode, Outcome, ADVISORY_KEY};
+use super::{conflict, envelope, new_run_id, noop, run_text, Mode, ADVISORY_KEY};
 use crate::ident::sha256_hex;
 
 thread_local! {
@@ -189,32 +191,21 @@ unsafe fn answer(
     } else {
         return None;
     };
-    let mut o = if status == "noop" {
-        Outcome::new(
-            crate::error::Status::Noop,
-            format!(
-                "Schema v{version} is already applied (since {})",
-                row.applied_at
-            ),
-        )
+    let o = if status == "noop" {
+        noop(&version, &schema_hash, &row.id, &row.applied_at)
     } else {
-        let mut o = Outcome::new(
-            crate::error::Status::Conflict,
-            format!("Schema v{version} was already applied with other content; change the version or set force_apply"),
-        );
-        o.extra
-            .insert("applied_schema_hash".into(), json!(row.schema_hash));
-        o
+        // what differs, when this backend worked it out before for these bytes and this row;
+        // else the normal path answers (and works it out)
+        let found = conflict::remembered(bin, &row.id)?;
+        conflict::outcome(
+            &version,
+            &schema_hash,
+            &row.id,
+            &row.applied_at,
+            &row.schema_hash,
+            found,
+        )
     };
-    o.outputs.insert("schema_version".into(), json!(version));
-    o.outputs.insert("schema_hash".into(), json!(schema_hash));
-    o.outputs.insert("migration_log_id".into(), json!(row.id));
-    if status == "noop" {
-        o.outputs
-            .insert("already_applied_at".into(), json!(row.applied_at));
-    }
-    o.extra
-        .insert("already_applied_at".into(), json!(row.applied_at));
     Some(envelope(
         workflow_name,
         &new_run_id(),

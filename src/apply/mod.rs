@@ -18,11 +18,17 @@
 //! May call: `crate::schema`, `crate::citus`, `crate::ledger` (the writer phases),
 //! `crate::error`, `crate::ident`. Never `api`.
 
+pub mod answer;
+pub mod app_role;
+pub mod conflict;
 pub mod dependencies;
+pub mod failure;
 pub mod fast;
+pub mod history;
 pub mod memo;
 pub mod objects;
 pub mod pg_catalog;
+pub mod rehearse;
 pub mod shadow;
 
 use pgrx::pg_sys;
@@ -37,18 +43,22 @@ use crate::citus::metadata::citus_state;
 use crate::error::{code, Issue, Status};
 use crate::ident::sha256_hex;
 use crate::ledger::writer;
+use crate::schema::argument;
 use crate::schema::catalog;
 use crate::schema::evolve;
+use crate::schema::grants;
 use crate::schema::model::Catalog;
 use crate::schema::normalize::{
     canonical_json, normalize, schema_hash, DEFAULT_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS,
 };
 use crate::schema::plan::plan;
+use crate::schema::plan_text;
 use crate::schema::spec::{
     check_payload_text, read_schema, split_envelope, Envelope, MAX_PAYLOAD_BYTES,
 };
 use crate::schema::steps::Plan;
 use crate::schema::verify::{verify_with, Verification};
+use answer::{blocked, envelope, new_run_id, Outcome};
 use pg_catalog::{subtransaction, PgCatalog};
 
 /// Key of the transaction-level advisory lock that serializes schema changes ('revos').
@@ -60,27 +70,6 @@ pub enum Mode {
     Plan,
 }
 
-/// Everything the envelope reports, gathered along the way.
-struct Outcome {
-    status: Status,
-    summary: String,
-    outputs: serde_json::Map<String, Value>,
-    extra: serde_json::Map<String, Value>,
-    data_written: Vec<Value>,
-}
-
-impl Outcome {
-    fn new(status: Status, summary: String) -> Self {
-        Outcome {
-            status,
-            summary,
-            outputs: Default::default(),
-            extra: Default::default(),
-            data_written: vec![],
-        }
-    }
-}
-
 /// The whole call: JSON in, envelope out. Errors a caller can cause come back in the envelope;
 /// only internal failures raise.
 pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
@@ -88,6 +77,8 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
     let input_text = canonical_json(input);
     let inputs_hash = sha256_hex(input_text.as_bytes());
     let mut issues: Vec<Issue> = vec![];
+    // an array or a whole n8n item is one mistake with one issue, not a schema read wrong
+    let misshapen = argument::misshapen(input);
     let (env, payload) = split_envelope(input, &mut issues);
     // The payload's own hash: without an envelope the payload is the input.
     let payload_hash = if input.get("payload").is_none() {
@@ -103,6 +94,8 @@ pub fn run(input: &Value, mode: Mode, workflow_name: &str) -> Value {
             input_text.len()
         );
         blocked(vec![Issue::new("$", code::PAYLOAD_TOO_LARGE, msg)], vec![])
+    } else if let Some(issue) = misshapen {
+        blocked(vec![issue], vec![])
     } else {
         decide(&payload, &payload_hash, &env, &run_id, mode, issues)
     };
@@ -226,7 +219,7 @@ fn decide(
         let (more, _) = objects::validated(&mut schema, &cat);
         set_local("lock_timeout", saved.as_deref().unwrap_or("0"));
         issues.extend(more);
-        return blocked(issues, vec![]);
+        return blocked_at_version(issues, &schema.version);
     }
 
     if mode == Mode::Apply {
@@ -282,8 +275,15 @@ fn decide_locked(
             env,
             run_id,
             Some(e),
+            &serde_json::to_value(&schema).unwrap_or_default(),
         );
     }
+    // the normalized schema as hashed (validate adopts live forms into it), for the ledger row
+    let normalized = if mode == Mode::Apply {
+        serde_json::to_value(&schema).unwrap_or_default()
+    } else {
+        Value::Null
+    };
     let (more, mut state) = objects::validated(&mut schema, &cat);
     issues.extend(more);
     let evolution = evolve::evolve(&schema, &mut state);
@@ -295,7 +295,7 @@ fn decide_locked(
     let (more, citus_warnings) = distribute::prepare(&mut schema, &state, &citus);
     issues.extend(more);
     if !issues.is_empty() {
-        return blocked(issues, vec![]);
+        return blocked_at_version(issues, &schema.version);
     }
     // How Postgres deparses what the spec declares for the tables that exist (compare.rs).
     shadow::declare(&schema, &mut state);
@@ -303,12 +303,15 @@ fn decide_locked(
     evolution.prepend_to(&mut p);
     distribute::add_steps(&mut p, &schema, &state, &citus);
     p.warnings.extend(citus_warnings);
+    // the quick start's tables usable by the application role (schema::grants)
+    grants::add_steps(&mut p, &schema);
+    // loud about what the ledger's history shows (apply::history)
+    p.warnings.extend(history::warnings(&schema));
+    if mode == Mode::Plan {
+        return plan_answer(&schema, p, &hash);
+    }
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
     let outputs = plan_outputs(&schema, &p, &hash);
-    if mode == Mode::Plan {
-        // plan_schema shows the whole plan, risks included: nothing runs either way.
-        return planned(&schema, &p, outputs, risks);
-    }
     // Another session held a table past lock_timeout while its live forms were read: the apply
     // fails as the DDL would have (55P03, recorded), naming the table — not "cannot compare".
     let waited = lock_timed_out(&state);
@@ -324,7 +327,17 @@ fn decide_locked(
         env,
         run_id,
         waited,
+        &normalized,
     )
+}
+
+/// `blocked` by validation errors, with the version when the payload gave a valid one.
+fn blocked_at_version(issues: Vec<Issue>, version: &str) -> Outcome {
+    let mut o = blocked(issues, vec![]);
+    if crate::schema::normalize::valid_version(version) {
+        o.outputs.insert("schema_version".into(), json!(version));
+    }
+    o
 }
 
 /// The first table whose live forms could not be read because another session held it past
@@ -354,19 +367,16 @@ fn ledger_decides(schema: &crate::schema::model::Schema, hash: &str) -> Option<O
     if prev_hash == hash {
         return Some(noop(&schema.version, hash, &id, &applied_at));
     }
-    let mut o = Outcome::new(
-        Status::Conflict,
-        format!("Schema v{} was already applied with other content; change the version or set force_apply", schema.version),
-    );
-    o.outputs
-        .insert("schema_version".into(), json!(schema.version));
-    o.outputs.insert("schema_hash".into(), json!(hash));
-    o.outputs.insert("migration_log_id".into(), json!(id));
-    o.extra
-        .insert("applied_schema_hash".into(), json!(prev_hash));
-    o.extra
-        .insert("already_applied_at".into(), json!(applied_at));
-    Some(o)
+    let now = serde_json::to_value(schema).unwrap_or_default();
+    let found = conflict::against_applied(&id, &now);
+    Some(conflict::outcome(
+        &schema.version,
+        hash,
+        &id,
+        &applied_at,
+        &prev_hash,
+        found,
+    ))
 }
 
 /// The counts and hashes every envelope of a plan reports.
@@ -432,14 +442,79 @@ fn planned(
     );
     o.outputs = outputs;
     o.extra.insert("risks".into(), json!(risks));
-    o.extra
-        .insert("plan".into(), json!({"steps": p.steps, "sql": p.script()}));
+    o.extra.insert("plan".into(), plan_json(schema, p));
+    o
+}
+
+/// `plan`: the steps, the SQL script, and the text a person reads (schema::plan_text).
+fn plan_json(schema: &crate::schema::model::Schema, p: &Plan) -> Value {
+    json!({"steps": p.steps, "sql": p.script(), "text": plan_text::render(schema, p)})
+}
+
+/// plan_schema's answer: the whole plan, risks included, rehearsed (apply::rehearse) — what
+/// apply_schema would refuse or fail on is a validation error here. While risks would block
+/// apply_schema (no `allow_destructive`), a refusal by the data (a risky step that rows would
+/// fail, like NOT NULL on rows holding NULL) is a warning on the plan: apply would answer
+/// `blocked` with those risks, and fail this way once they are allowed.
+fn plan_answer(schema: &crate::schema::model::Schema, mut p: Plan, hash: &str) -> Outcome {
+    let refused = rehearse::rehearse(schema, &p, || execute(schema, &p)).err();
+    let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
+    let gated = !risks.is_empty() && !schema.options.allow_destructive;
+    match refused {
+        Some(r) if !(gated && r.kind == rehearse::Kind::Data) => {
+            rehearsal_refused(schema, &p, r, risks)
+        }
+        r => {
+            if let Some(r) = r {
+                p.warnings.push(format!(
+                    "with options.allow_destructive, the apply would fail at {}: {}{}",
+                    r.issue.path,
+                    r.issue.message,
+                    r.issue
+                        .hint
+                        .as_ref()
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default()
+                ));
+            }
+            let outputs = plan_outputs(schema, &p, hash);
+            planned(schema, &p, outputs, risks)
+        }
+    }
+}
+
+/// plan_schema's rehearsal was refused: what apply would fail on, as apply would answer it but
+/// with the data's refusals as validation errors too; a wait that ran out is `failed`. The plan
+/// is shown either way.
+fn rehearsal_refused(
+    schema: &crate::schema::model::Schema,
+    p: &Plan,
+    r: rehearse::Refused,
+    risks: Vec<Value>,
+) -> Outcome {
+    let mut o = if r.kind == rehearse::Kind::Transient {
+        let mut o = failed_before_planning((r.message_naming_table(), r.sqlstate.clone()));
+        o.summary = format!(
+            "The rehearsal of the plan could not finish: {}",
+            r.message_naming_table()
+        );
+        o.extra.insert("error".into(), r.error_json());
+        o.extra.insert("risks".into(), json!(risks));
+        o
+    } else {
+        blocked(vec![r.issue], risks)
+    };
+    o.outputs
+        .insert("schema_version".into(), json!(schema.version));
+    o.outputs.insert("warnings".into(), json!(p.warnings));
+    o.extra.insert("plan".into(), plan_json(schema, p));
     o
 }
 
 /// Runs the plan under its savepoint, verifies, and writes the ledger row: `applied`, or
 /// `failed` (rolled back, with the message and SQLSTATE; `preempted`: nothing ran, for that
 /// error).
+#[allow(clippy::too_many_arguments)]
 fn execute_and_record(
     schema: &crate::schema::model::Schema,
     p: &Plan,
@@ -449,14 +524,31 @@ fn execute_and_record(
     env: &Envelope,
     run_id: &str,
     preempted: Option<(String, String)>,
+    normalized: &Value,
 ) -> Outcome {
     let checksum = p.checksum();
     let t0 = Instant::now();
-    let result = match preempted {
-        Some(e) => Err(e),
-        None => execute(schema, p),
+    let (result, failed_at) = match preempted {
+        Some(e) => (Err(e), None),
+        None => (execute(schema, p), failure::take_last()),
     };
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    // What PostgreSQL refused: a statement the payload makes impossible is answered as
+    // plan_schema's rehearsal answers it — blocked, nothing kept, nothing recorded.
+    let refused = result
+        .as_ref()
+        .err()
+        .map(|e| rehearse::refused(schema, p, e.clone(), failed_at));
+    if let Some(r) = refused
+        .as_ref()
+        .filter(|r| r.kind == rehearse::Kind::Payload)
+    {
+        let mut o = blocked(vec![r.issue.clone()], vec![]);
+        o.outputs
+            .insert("schema_version".into(), json!(schema.version));
+        o.outputs.insert("warnings".into(), json!(p.warnings));
+        return o;
+    }
     let metadata = json!({
         "table_count": schema.tables.len(),
         "tables_created": p.tables_created,
@@ -469,6 +561,11 @@ fn execute_and_record(
         "warnings": p.warnings,
         "payload_hash": payload_hash,
         "payload_jsonb_sha256": memo::current(),
+        // issue 20: what differs on a later conflict, the tables a later version should mention,
+        // and the plan as a person reads it
+        "normalized_schema": normalized,
+        "tables": history::tables_of(schema),
+        "plan_text": plan_text::render(schema, p),
     });
     let ledger = LedgerRow {
         version: &schema.version,
@@ -507,18 +604,17 @@ fn execute_and_record(
         }
         Err((message, sqlstate)) => {
             let id = ledger.insert("failed", Some((&message, &sqlstate)));
+            let r = refused.expect("an error was refused");
             let mut o = Outcome::new(
                 Status::Failed,
                 format!(
-                    "Schema v{} failed and was rolled back: {message}",
-                    schema.version
+                    "Schema v{} failed and was rolled back: {}",
+                    schema.version,
+                    r.message_naming_table()
                 ),
             );
             outputs.insert("migration_log_id".into(), json!(id));
-            o.extra.insert(
-                "error".into(),
-                json!({"message": message, "sqlstate": sqlstate}),
-            );
+            o.extra.insert("error".into(), r.error_json());
             o
         }
     };
@@ -578,80 +674,6 @@ fn lock_wait_failed((message, sqlstate): (String, String)) -> Outcome {
         json!({"message": message, "sqlstate": sqlstate}),
     );
     o
-}
-
-fn blocked(issues: Vec<Issue>, risks: Vec<Value>) -> Outcome {
-    let summary = if issues.is_empty() {
-        format!(
-            "Blocked: {} risky change(s); set options.allow_destructive to apply them",
-            risks.len()
-        )
-    } else {
-        format!(
-            "Blocked: {} validation error(s); nothing was executed",
-            issues.len()
-        )
-    };
-    let mut o = Outcome::new(Status::Blocked, summary);
-    o.extra.insert("validation_errors".into(), json!(issues));
-    if !risks.is_empty() {
-        o.extra.insert("risks".into(), json!(risks));
-    }
-    o
-}
-
-fn envelope(
-    workflow_name: &str,
-    run_id: &str,
-    started: Instant,
-    inputs_hash: &str,
-    o: Outcome,
-) -> Value {
-    let success = o.status.success();
-    let mut result = serde_json::Map::new();
-    result.insert("status".into(), json!(o.status));
-    result.insert("summary".into(), json!(o.summary));
-    result.insert("primary_outputs".into(), Value::Object(o.outputs));
-    for (k, v) in o.extra {
-        result.insert(k, v);
-    }
-    let result = Value::Object(result);
-    let outputs_hash = sha256_hex(canonical_json(&result).as_bytes());
-    set_response_status(o.status);
-    json!({
-        "meta_out": {
-            "workflow_name": workflow_name,
-            "workflow_run_id": run_id,
-            "latency_ms": started.elapsed().as_millis() as u64,
-            "success": success,
-            "inputs_hash": inputs_hash,
-            "outputs_hash": outputs_hash,
-        },
-        "result": result,
-        "audit": {"phi_touched": false, "data_written": o.data_written, "external_calls": []},
-    })
-}
-
-/// Under PostgREST (`request.method` is set) the HTTP status follows the outcome.
-fn set_response_status(status: Status) {
-    let code = status.http();
-    let under_postgrest: Option<String> =
-        Spi::get_one("SELECT nullif(current_setting('request.method', true), '')")
-            .ok()
-            .flatten();
-    if under_postgrest.is_some() {
-        let _ = Spi::run_with_args(
-            "SELECT set_config('response.status', $1, true)",
-            &[code.into()],
-        );
-    }
-}
-
-fn new_run_id() -> String {
-    let id: Option<String> = Spi::get_one("SELECT gen_random_uuid()::text")
-        .ok()
-        .flatten();
-    format!("wr_{}", id.unwrap_or_default())
 }
 
 /// The version's last applied row: id, schema_hash, applied_at, and the payload hash it was
@@ -788,7 +810,7 @@ fn execute(
     let result = {
         subtransaction(|| {
             Spi::connect_mut(|c| {
-                for step in &p.steps {
+                for (i, step) in p.steps.iter().enumerate() {
                     // Each step under a search_path pinned afresh: a caller's function that an
                     // earlier step (or the plan) ran may have set another one for the rest of
                     // the call (`set_config('search_path', …, true)` inside revos's nest level),
@@ -797,16 +819,20 @@ fn execute(
                         crate::privilege::pinned(|| c.update(step.sql.as_str(), None, &[]))
                             .map(|_| ())
                     };
-                    if matches!(step.kind, "distributed_table" | "reference_table") {
-                        writer::own_call(run)?;
-                    } else if is_ddl(&step.sql) {
-                        writer::own_statement(run)?;
-                    } else {
-                        // not a DDL command (a backfill's UPDATE, a setting): nothing to exempt,
-                        // and DDL a trigger of the caller's runs meanwhile is captured (a token
-                        // armed for it would go to the first DDL a trigger or rule of the table runs)
-                        run()?;
-                    }
+                    // which step PostgreSQL refuses, and where (issue 20: failure)
+                    failure::track(i, || {
+                        if matches!(step.kind, "distributed_table" | "reference_table") {
+                            writer::own_call(run)
+                        } else if is_ddl(&step.sql) {
+                            writer::own_statement(run)
+                        } else {
+                            // not a DDL command (a backfill's UPDATE, a setting): nothing to
+                            // exempt, and DDL a trigger of the caller's runs meanwhile is captured
+                            // (a token armed for it would go to the first DDL a trigger or rule
+                            // of the table runs)
+                            run()
+                        }
+                    })?;
                 }
                 Ok::<_, pgrx::spi::Error>(())
             })
@@ -911,6 +937,9 @@ fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verificati
     };
     let mut v = verify_with(schema, &tables, &enums, &cx);
     objects::verify(schema, p, &mut v);
+    let (n, mismatches) = app_role::verify(p);
+    v.objects_checked += n;
+    v.mismatches.extend(mismatches);
     v.ok = v.mismatches.is_empty();
     if schema.options.citus {
         let (n, mismatches) = distribute::verify_placement(schema, &citus_state());

@@ -23,6 +23,7 @@ use crate::ident::{quote_literal, Name};
 use crate::schema::catalog::{removed_enum_values, CatalogState};
 use crate::schema::model::*;
 use crate::schema::steps::{Cost, Plan, Risk, Step, LARGE_TABLE_ROWS};
+use crate::schema::suggest;
 
 /// What evolution does; [`Evolution::prepend_to`] puts it in front of the table plan.
 #[derive(Debug, Clone, Default)]
@@ -172,6 +173,13 @@ fn drop_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
     for d in &s.drop_tables {
         let key = d.key();
         if !state.tables.contains_key(&key) {
+            e.warnings.push(format!(
+                "{}: table {}.{} does not exist (already dropped, or a misspelt name?); nothing is dropped{}",
+                d.path,
+                key.0,
+                key.1,
+                suggest::did_you_mean(&key.1, s.tables.iter().map(|t| t.name.as_str()))
+            ));
             continue;
         }
         let q = qualified(&key.0, &key.1);
@@ -230,6 +238,15 @@ fn rename_tables(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
                 (old.as_str(), t.name.as_str()),
                 None,
             );
+        } else if !has_new {
+            e.warnings.push(format!(
+                "{}.renamed_from: neither {}.{} nor {} exists; {} is created as a new table",
+                t.path,
+                t.schema.as_str(),
+                old.as_str(),
+                t.qualified(),
+                t.qualified()
+            ));
         }
     }
 }
@@ -449,7 +466,7 @@ fn rename_derived(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         let Some(snap) = state.tables.get_mut(&t.key()) else {
             continue;
         };
-        for r in &t.derived_renames {
+        for r in &all_derived_renames(t, snap) {
             let (from, to) = (r.from.as_str(), r.to.as_str());
             let present = match r.kind {
                 DerivedKind::Index => snap.index(from).is_some() && !snap.has_constraint(from),
@@ -490,6 +507,33 @@ fn rename_derived(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
     }
 }
 
+/// The derived names to rename on `t`: those of the objects this version declares again
+/// (`normalize`), and every other name revos derived from the old table or column names, read
+/// off the catalog (`derived_names`).
+fn all_derived_renames(t: &Table, snap: &TableSnapshot) -> Vec<DerivedRename> {
+    let columns: Vec<(String, String)> = t
+        .columns
+        .iter()
+        .filter_map(|c| {
+            Some((
+                c.renamed_from.as_ref()?.as_str().to_string(),
+                c.name.as_str().to_string(),
+            ))
+        })
+        .collect();
+    if t.renamed_from.is_none() && columns.is_empty() {
+        return t.derived_renames.clone();
+    }
+    let old_table = t.renamed_from.as_ref().unwrap_or(&t.name).as_str();
+    let mut all = t.derived_renames.clone();
+    for r in crate::schema::derived_names::renames(t, snap, old_table, &columns) {
+        if !all.iter().any(|a| a.from == r.from || a.to == r.to) {
+            all.push(r);
+        }
+    }
+    all
+}
+
 /// `drop_indexes`: each existing index is the risk `drop_index` and `DROP INDEX` (or, for the
 /// index behind a unique or primary key, `ALTER TABLE … DROP CONSTRAINT`).
 fn drop_indexes(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
@@ -497,10 +541,14 @@ fn drop_indexes(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         let key = t.key();
         let rows = table_rows(state, &key);
         let Some(snap) = state.tables.get_mut(&key) else {
+            nothing_to_drop_on_new_table(t, &t.drop_indexes, "index", e);
             continue;
         };
         for d in &t.drop_indexes {
             if snap.index(d.name.as_str()).is_none() {
+                let names = snap.indexes.iter().map(|x| x.name.as_str());
+                e.warnings
+                    .push(nothing_to_drop(t, d, "index or key", names));
                 continue;
             }
             let is_constraint = snap.has_constraint(d.name.as_str());
@@ -533,6 +581,36 @@ fn drop_indexes(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
     }
 }
 
+/// The warning for a `drop_columns` / `drop_indexes` entry the table does not have, with the
+/// closest name it has (a misspelling is seen, not skipped).
+fn nothing_to_drop<'a>(
+    t: &Table,
+    d: &Dropped,
+    what: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> String {
+    format!(
+        "{}: {} has no {what} {:?} (already dropped, or a misspelt name?); nothing is dropped{}",
+        d.path,
+        t.qualified(),
+        d.name.as_str(),
+        suggest::did_you_mean(d.name.as_str(), names)
+    )
+}
+
+/// `drop_columns` / `drop_indexes` on a table this version creates: there is nothing to drop, and
+/// the caller hears so (a misspelt table name or `renamed_from` shows up here).
+fn nothing_to_drop_on_new_table(t: &Table, drops: &[Dropped], what: &str, e: &mut Evolution) {
+    for d in drops {
+        e.warnings.push(format!(
+            "{}: {} does not exist yet (it is created by this version), so it has no {what} {:?}; nothing is dropped",
+            d.path,
+            t.qualified(),
+            d.name.as_str()
+        ));
+    }
+}
+
 /// `drop_columns`: each existing column is the risk `drop_column` and `ALTER TABLE … DROP
 /// COLUMN` (no CASCADE: Postgres drops the indexes and constraints of the table that use it, and
 /// refuses when a view or another table's foreign key depends on it).
@@ -541,10 +619,13 @@ fn drop_columns(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
         let key = t.key();
         let rows = table_rows(state, &key);
         let Some(snap) = state.tables.get_mut(&key) else {
+            nothing_to_drop_on_new_table(t, &t.drop_columns, "column", e);
             continue;
         };
         for d in &t.drop_columns {
             if snap.column(d.name.as_str()).is_none() {
+                let names = snap.columns.iter().map(|c| c.name.as_str());
+                e.warnings.push(nothing_to_drop(t, d, "column", names));
                 continue;
             }
             e.risks.push(risk(

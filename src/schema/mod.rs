@@ -11,21 +11,29 @@
 //! May call: `crate::error`, `crate::ident` and the modules of this folder. Never `apply`,
 //! `ledger`, `citus` or `api` (the `layering` test fails on it).
 
+pub mod argument;
 pub mod canonical;
 pub mod catalog;
 pub mod compare;
+pub mod derived_names;
+pub mod differences;
 pub mod evolve;
+pub mod grants;
 pub mod jsonb_text;
+pub mod locate;
 pub mod model;
 pub mod normalize;
 pub mod objects;
 pub mod plan;
+pub mod plan_text;
 pub mod properties;
 pub mod spec;
 pub mod steps;
+pub mod suggest;
 pub mod tenancy;
 pub mod validate;
 pub mod verify;
+pub mod versions;
 
 #[cfg(test)]
 mod fuzz;

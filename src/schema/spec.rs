@@ -363,11 +363,14 @@ pub fn read_schema(v: &Value, issues: &mut Vec<Issue>) -> RawSchema {
         return s;
     };
     r.known_keys(obj, "", SCHEMA_KEYS);
+    // null counts as "not given" (issue 20: `"schema_version": null` was planned as an empty
+    // version); `version` is the alias when schema_version is not given
+    let given = |k: &str| obj.get(k).filter(|v| !v.is_null());
     s.version = r.string(
-        obj.get("schema_version").or_else(|| obj.get("version")),
+        given("schema_version").or_else(|| given("version")),
         "schema_version",
     );
-    if s.version.is_none() && obj.get("schema_version").is_none() && obj.get("version").is_none() {
+    if given("schema_version").is_none() && given("version").is_none() {
         r.missing("schema_version");
     }
     s.description = r.req_string(obj, "description", "description");

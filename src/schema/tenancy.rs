@@ -52,9 +52,79 @@ pub fn claims_tenant(claims: &str) -> Option<String> {
         .or_else(|| non_empty(doc.get_text_in("app_metadata", "tenant_id")))
 }
 
+/// Whether PostgreSQL's input function of the tenant type `type_name` (as `format_type` names it:
+/// `uuid`, `bigint`, `text`) accepts `value` — what the tenant policy's cast of
+/// `current_tenant_id()` will do with it. None for a type revos does not use for tenants.
+pub fn accepts(type_name: &str, value: &str) -> Option<bool> {
+    Some(match type_name {
+        "uuid" => uuid_in(value),
+        "bigint" => value
+            .trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b')
+            .parse::<i64>()
+            .is_ok(),
+        "integer" => value
+            .trim_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b')
+            .parse::<i32>()
+            .is_ok(),
+        "text" | "character varying" => true,
+        _ => return None,
+    })
+}
+
+/// PostgreSQL's `uuid_in` (src/backend/utils/adt/uuid.c, `string_to_uuid`): 32 hex digits, a
+/// hyphen allowed after any group of four, optionally in braces.
+fn uuid_in(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let braces = b.first() == Some(&b'{');
+    if braces {
+        i = 1;
+    }
+    for k in 0..16 {
+        if i + 1 >= b.len() || !b[i].is_ascii_hexdigit() || !b[i + 1].is_ascii_hexdigit() {
+            return false;
+        }
+        i += 2;
+        if b.get(i) == Some(&b'-') && k % 2 == 1 && k < 15 {
+            i += 1;
+        }
+    }
+    if braces {
+        if b.get(i) != Some(&b'}') {
+            return false;
+        }
+        i += 1;
+    }
+    i == b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tenant_values_as_postgres_reads_them() {
+        let u = "11111111-1111-1111-1111-111111111111";
+        assert_eq!(accepts("uuid", u), Some(true));
+        assert_eq!(
+            accepts("uuid", "{11111111111111111111111111111111}"),
+            Some(true)
+        );
+        assert_eq!(
+            accepts("uuid", "1111-1111-1111-1111-1111-1111-1111-1111"),
+            Some(true)
+        );
+        assert_eq!(accepts("uuid", "acme"), Some(false));
+        assert_eq!(accepts("uuid", &u[1..]), Some(false));
+        assert_eq!(accepts("uuid", &format!("{u}-")), Some(false));
+        assert_eq!(accepts("uuid", &format!("{{{u}")), Some(false));
+        assert_eq!(accepts("bigint", " 42 "), Some(true));
+        assert_eq!(accepts("bigint", "+9223372036854775807"), Some(true));
+        assert_eq!(accepts("bigint", "9223372036854775808"), Some(false));
+        assert_eq!(accepts("bigint", "acme"), Some(false));
+        assert_eq!(accepts("text", "acme"), Some(true));
+        assert_eq!(accepts("numeric", "1"), None);
+    }
 
     #[test]
     fn claims_tenant_never_fails() {

@@ -162,9 +162,9 @@ before(async () => {
      GRANT api_admin, api_user, web_anon TO authenticator;
      GRANT revos_admin TO api_admin;
      GRANT CREATE ON SCHEMA public TO api_admin;
-     -- tables api_admin creates through revos are readable/writable by api_user (RLS still applies)
-     ALTER DEFAULT PRIVILEGES FOR ROLE api_admin IN SCHEMA public
-         GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO api_user;
+     -- tables revos creates are granted to revos_app (docs/callers.md, issue 20): api_user reads
+     -- and writes them as a member of revos_app alone (RLS still applies)
+     GRANT revos_app TO api_user;
      -- the wrapper alternative: an exposed schema "api" with a thin SQL function
      CREATE SCHEMA api;
      GRANT USAGE ON SCHEMA api TO api_admin, api_user, web_anon;

@@ -140,3 +140,14 @@ pub fn risks(env: &Value) -> Vec<(String, String, Option<i64>)> {
         })
         .collect()
 }
+
+/// An envelope's warnings.
+pub fn warnings(env: &Value) -> Vec<String> {
+    env["result"]["primary_outputs"]["warnings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|w| w.as_str().unwrap_or_default().to_string())
+        .collect()
+}

@@ -129,6 +129,12 @@ def float_lock_timeout(i, payload):
 
 
 RULES = [
+    Rule("rehearsal", "revos",
+         "what PostgreSQL refuses when the plan runs: plan_schema rehearses it (issue 20) and reports a "
+         "check naming a column the table does not have, a function outside revos's search_path, a bare "
+         "word in a default, rows violating a new check; the schema cannot know any of it",
+         issue({"unknown_column", "unknown_function", "unknown_type", "unknown_reference",
+                "invalid_expression", "rows_violate", "statement_refused"}, r"^PostgreSQL refused step")),
     Rule("type-exists", "revos",
          "whether a type exists (and what an enum of the database is called) is PostgreSQL's to say: "
          "the schema checks the characters of a type, revos asks parseTypeString",
@@ -179,10 +185,6 @@ RULES = [
          "revos reads `version` only when `schema_version` is absent, so a bad `version` beside a good "
          "`schema_version` passes revos; the schema flags it",
          at_path(r"(/payload)?/version")),
-    Rule("null-schema-version", "schema",
-         "revos takes `\"schema_version\": null` (without `version`) as an empty version and plans it "
-         "(a revos bug, issue 20); the schema refuses it",
-         at_path(r"(/payload)?/schema_version")),
 ]
 
 
@@ -368,6 +370,7 @@ def options(**over):
 # Payloads aimed at each rule and at checks the mutations do not reach.
 PROBES = [
     ("type that does not exist", new_column(type="no_such_type")),
+    ("check naming a column the table lacks", new_column(check="no_such_column > 0")),
     ("expression that is two", new_column(check="a b c")),
     ("default that is a subquery with ';'", new_column(default="1; DROP TABLE x")),
     ("reference to a table nowhere", new_column(references="nowhere")),

@@ -1,0 +1,119 @@
+//! `revos.set_tenant(text)`: the transaction's tenant (issue 20: tenant mistakes used to surface
+//! later as generic errors).
+//!
+//! * It refuses (22023) a tenant the tables cannot hold: the tenant types in use are read from the
+//!   catalog — the columns whose default calls `revos.current_tenant_id()` (revos's tenant column
+//!   of every tenant table, `pg_depend` of the default), by type — and the value must be valid
+//!   input for each of them (`schema::tenancy::accepts`: PostgreSQL's own `uuid_in`, `int8in`),
+//!   since every tenant policy casts `current_tenant_id()` to its table's type and a value that
+//!   does not cast makes every query on those tables fail. A database without tenant tables
+//!   accepts any value (up to 200 characters, as before).
+//! * It warns when called outside a transaction block: `SET LOCAL` then lasts only until the
+//!   statement ends, and the next statement sees no tenant.
+//! * Then, as before: on Citus `citus.propagate_set_commands = 'local'` for the transaction, and
+//!   `SET LOCAL app.current_tenant_id`.
+//!
+//! Runs as the caller (SECURITY INVOKER) under the pinned search_path; reads only the catalog.
+
+use pgrx::prelude::*;
+
+use crate::ident::quote_literal;
+use crate::schema::tenancy::accepts;
+
+/// The longest tenant id set_tenant takes (characters).
+pub const MAX_TENANT_CHARS: usize = 200;
+
+/// `set_tenant(tenant)`: checks, warns, sets; returns the tenant.
+pub fn set(tenant: Option<&str>) -> Option<String> {
+    let value = tenant.unwrap_or_default();
+    if value.chars().count() > MAX_TENANT_CHARS {
+        refuse("revos: tenant id is longer than 200 characters".into());
+    }
+    if !value.is_empty() {
+        check_against_tables(value);
+    }
+    if !unsafe { pg_sys::IsTransactionBlock() } {
+        pgrx::warning!(
+            "revos.set_tenant: called outside a transaction block, so the tenant lasts only until this statement ends; the next statement sees no tenant. Call it after BEGIN, in the transaction that reads and writes"
+        );
+    }
+    let citus: Option<String> =
+        Spi::get_one("SELECT pg_catalog.current_setting('citus.propagate_set_commands', true)")
+            .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
+    if citus.is_some() {
+        Spi::run("SET LOCAL citus.propagate_set_commands = 'local'")
+            .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
+    }
+    Spi::run(&format!(
+        "SET LOCAL app.current_tenant_id = {}",
+        literal(value)
+    ))
+    .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
+    tenant.map(str::to_string)
+}
+
+/// Refuses a tenant that some tenant table's type cannot hold, naming the type and a table.
+fn check_against_tables(value: &str) {
+    for (type_name, table, tables) in tenant_types() {
+        if accepts(&type_name, value) == Some(false) {
+            refuse(format!(
+                "revos: set_tenant: {value:?} is not a valid {type_name}: the tenant tables of this database hold a {type_name} tenant ({table}{}), and their policy casts the tenant to it",
+                if tables > 1 {
+                    format!(" and {} more", tables - 1)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+}
+
+/// The tenant types in use: (type as `format_type` names it, one table, how many tables).
+fn tenant_types() -> Vec<(String, String, i64)> {
+    Spi::connect(|c| {
+        let rows = c.select(
+            "SELECT pg_catalog.format_type(a.atttypid, NULL) AS t,
+                    pg_catalog.min(ad.adrelid::pg_catalog.regclass::pg_catalog.text),
+                    pg_catalog.count(DISTINCT ad.adrelid)
+               FROM pg_catalog.pg_depend d
+               JOIN pg_catalog.pg_attrdef ad ON ad.oid OPERATOR(pg_catalog.=) d.objid
+               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
+                                            AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
+              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                AND d.refobjid OPERATOR(pg_catalog.=) 'revos.current_tenant_id()'::pg_catalog.regprocedure
+              GROUP BY 1 ORDER BY 1",
+            None,
+            &[],
+        )?;
+        let mut out = vec![];
+        for row in rows {
+            out.push((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get::<i64>(3)?.unwrap_or_default(),
+            ));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: reading the tenant types failed: {e}"))
+}
+
+/// A string literal whatever `standard_conforming_strings` is, as PostgreSQL's `quote_literal`
+/// (and PL/pgSQL's `format('%L')`, which set_tenant used before) writes it: `E'…'` with
+/// backslashes doubled when the value has one.
+fn literal(v: &str) -> String {
+    if v.contains('\\') {
+        format!("E{}", quote_literal(&v.replace('\\', "\\\\")))
+    } else {
+        quote_literal(v)
+    }
+}
+
+fn refuse(message: String) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        message
+    );
+}
