@@ -472,11 +472,12 @@ SQL
 # A9. Crafted tenant values and claims: never SQL, never another tenant's rows
 attack_tenant_values() {
   echo "# A9. crafted tenant ids and JWT claims"
-  check "set_tenant('x''; RESET ROLE; --'): the value is the tenant, nothing runs" "x'; RESET ROLE; --|atk_app" \
-    "$(as atk_app "SELECT revos.set_tenant('x''; RESET ROLE; --'); SELECT revos.current_tenant_id() || '|' || current_user" 2>&1 | tail -1)"
-  check "pre_request with a tenant claim holding a quote and a statement" "a'; SET ROLE postgres; --|atk_app" \
-    "$(q "SET ROLE atk_app; SET request.jwt.claims = '{\"tenant_id\": \"a''; SET ROLE postgres; --\"}';
-          SELECT revos.pre_request(); SELECT revos.current_tenant_id() || '|' || current_user" | tail -1)"
+  # the tenant tables here hold uuid tenants: set_tenant refuses such a value outright (issue 20),
+  # before it is written anywhere; tests/usability.rs writes crafted values where tenants are text
+  expect_error_db "set_tenant('x''; RESET ROLE; --'): refused as no uuid, nothing runs" 22023 "is not a valid uuid" "$T" \
+    "SET ROLE atk_app" "SELECT revos.set_tenant('x''; RESET ROLE; --')"
+  expect_error_db "pre_request with a tenant claim holding a quote and a statement: refused, nothing runs" 22023 "is not a valid uuid" "$T" \
+    "SET ROLE atk_app" "SET request.jwt.claims = '{\"tenant_id\": \"a''; SET ROLE postgres; --\"}'" "SELECT revos.pre_request()"
   expect_error_db "set_tenant with 201 characters is refused" 22023 "longer than 200" "$T" \
     "SET ROLE atk_app" "SELECT revos.set_tenant(repeat('a', 201))"
   check "claims that are not an object, or whose tenant is null or empty: no tenant, 0 rows" "0|0|0" \

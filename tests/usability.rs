@@ -504,6 +504,30 @@ fn set_tenant_checks_the_tenant_and_warns_outside_a_transaction() {
     );
 }
 
+/// Where tenants are text, any value is a tenant — written as a literal whatever the session's
+/// standard_conforming_strings, never as SQL.
+#[test]
+fn set_tenant_writes_a_crafted_text_tenant_as_a_value() {
+    let mut c = fresh_db("usab_tenant_text");
+    let v1 = json!({"schema_version": "1", "description": "t", "options": {"tenant_type": "text"},
+                    "tables": [{"name": "notes"}]});
+    assert_eq!(status(&apply(&mut c, &v1)), "applied");
+    for scs in ["on", "off"] {
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute(&format!("SET LOCAL standard_conforming_strings = {scs}"))
+            .unwrap();
+        let crafted = "x\\'; RESET ROLE; SELECT 1; --";
+        tx.query_one("SELECT revos.set_tenant($1)", &[&crafted])
+            .unwrap();
+        let now: String = tx
+            .query_one("SELECT revos.current_tenant_id()", &[])
+            .unwrap()
+            .get(0);
+        tx.commit().unwrap();
+        assert_eq!(now, crafted, "standard_conforming_strings = {scs}");
+    }
+}
+
 /// Every status answers with the same keys; counts are zero when nothing was kept.
 #[test]
 fn the_envelope_has_one_shape() {

@@ -14,12 +14,13 @@ CREATE FUNCTION lib.lower(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELE
 SET search_path = lib, pg_catalog, public;
 SELECT lower('ABC') AS callers_lower;
 
--- 1. a check naming is_email() unqualified: the caller's path has it, revos's does not. The new
---    table's CREATE fails as PostgreSQL says (failed, rolled back, recorded as failed)
-SELECT r -> 'result' ->> 'status' AS status, r -> 'result' -> 'error' ->> 'sqlstate' AS sqlstate,
-       r -> 'result' -> 'error' ->> 'message' AS message
+-- 1. a check naming is_email() unqualified: the caller's path has it, revos's does not. PostgreSQL
+--    refuses the new table's CREATE: blocked, at the check's path, with the hint to qualify it and
+--    the schema that has one (rolled back, nothing recorded; README, "plan_schema rehearses")
+SELECT r -> 'result' ->> 'status' AS status, e ->> 'code' AS code, e ->> 'path' AS path, e ->> 'hint' AS hint
   FROM revos.apply_schema('{"schema_version": "s1", "description": "unqualified", "schema": "paths",
-         "tables": [{"name": "contacts", "columns": [{"name": "email", "type": "text", "check": "is_email(email)"}]}]}') AS r;
+         "tables": [{"name": "contacts", "columns": [{"name": "email", "type": "text", "check": "is_email(email)"}]}]}') AS r,
+       jsonb_array_elements(r -> 'result' -> 'validation_errors') AS e \gx
 SELECT to_regclass('paths.contacts') AS table_after_failure;
 SELECT version, status, sqlstate FROM revos.schema_migrations;
 

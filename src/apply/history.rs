@@ -18,11 +18,11 @@ pub fn warnings(s: &Schema) -> Vec<String> {
     if s.version.starts_with(TENANT_TABLE_PREFIX) {
         return vec![];
     }
-    let Some((version, applied_at, tables)) = latest(&s.version) else {
+    let Some((version, tables)) = latest(&s.version) else {
         return vec![];
     };
     let mut out = vec![];
-    out.extend(versions::older_version(&s.version, &version, &applied_at));
+    out.extend(versions::older_version(&s.version, &version));
     let previous: Vec<(String, String)> = tables
         .as_array()
         .into_iter()
@@ -52,12 +52,12 @@ pub fn tables_of(s: &Schema) -> Value {
     )
 }
 
-/// The latest applied version other than `this` (and other than tenant_table's): version,
-/// applied_at, its `metadata.tables` (null for rows written before 0.3.0).
-fn latest(this: &str) -> Option<(String, String, Value)> {
+/// The latest applied version other than `this` (and other than tenant_table's): version and its
+/// `metadata.tables` (null for rows written before 0.3.0).
+fn latest(this: &str) -> Option<(String, Value)> {
     Spi::connect(|c| {
         let rows = c.select(
-            "SELECT version, applied_at::text, metadata -> 'tables' FROM revos.schema_migrations
+            "SELECT version, metadata -> 'tables' FROM revos.schema_migrations
               WHERE status OPERATOR(pg_catalog.=) 'applied' AND version OPERATOR(pg_catalog.<>) $1
                 AND pg_catalog.left(version, 13) OPERATOR(pg_catalog.<>) 'tenant_table.'
               ORDER BY applied_at DESC LIMIT 1",
@@ -65,10 +65,9 @@ fn latest(this: &str) -> Option<(String, String, Value)> {
             &[this.into()],
         )?;
         for row in rows {
-            let tables = row.get::<JsonB>(3)?.map(|j| j.0).unwrap_or(Value::Null);
+            let tables = row.get::<JsonB>(2)?.map(|j| j.0).unwrap_or(Value::Null);
             return Ok::<_, pgrx::spi::Error>(Some((
                 row.get::<String>(1)?.unwrap_or_default(),
-                row.get::<String>(2)?.unwrap_or_default(),
                 tables,
             )));
         }

@@ -36,10 +36,10 @@ fn chunks(v: &str) -> Vec<String> {
 }
 
 /// The warning for a version older than the latest applied one (by applied_at), if it is.
-pub fn older_version(version: &str, latest: &str, latest_at: &str) -> Option<String> {
+pub fn older_version(version: &str, latest: &str) -> Option<String> {
     (compare(version, latest) == Ordering::Less).then(|| {
         format!(
-            "schema_version {version:?} sorts before {latest:?}, the latest version applied (at {latest_at}): an older version applied after a newer one changes the tables back to what it declares; give this change a version after {latest:?} if it is new"
+            "schema_version {version:?} sorts before {latest:?}, the latest version applied: an older version applied after a newer one changes the tables back to what it declares; give this change a version after {latest:?} if it is new"
         )
     })
 }
@@ -80,9 +80,9 @@ mod tests {
         assert_eq!(compare("2024-05-01.2", "2024-05-01.10"), Ordering::Less);
         assert_eq!(compare("v2", "v10"), Ordering::Less);
         assert_eq!(compare("1.0", "1"), Ordering::Greater);
-        assert!(older_version("005", "090", "t").is_some());
-        assert!(older_version("091", "090", "t").is_none());
-        assert!(older_version("090", "090", "t").is_none());
+        assert!(older_version("005", "090").is_some());
+        assert!(older_version("091", "090").is_none());
+        assert!(older_version("090", "090").is_none());
     }
 
     #[test]
