@@ -543,30 +543,9 @@ fn execute_and_record(
         .as_ref()
         .filter(|r| r.kind == rehearse::Kind::Payload)
     {
-        let mut o = blocked(vec![r.issue.clone()], vec![]);
-        o.outputs
-            .insert("schema_version".into(), json!(schema.version));
-        o.outputs.insert("warnings".into(), json!(p.warnings));
-        return o;
+        return blocked_by_refusal(schema, p, r);
     }
-    let metadata = json!({
-        "table_count": schema.tables.len(),
-        "tables_created": p.tables_created,
-        "tables_altered": p.tables_altered,
-        "indexes_created": p.indexes_created,
-        "policies_created": p.policies_created,
-        "force_apply": schema.force_apply,
-        "actor_id": env.actor_id,
-        "trigger_source": env.trigger_source,
-        "warnings": p.warnings,
-        "payload_hash": payload_hash,
-        "payload_jsonb_sha256": memo::current(),
-        // issue 20: what differs on a later conflict, the tables a later version should mention,
-        // and the plan as a person reads it
-        "normalized_schema": normalized,
-        "tables": history::tables_of(schema),
-        "plan_text": plan_text::render(schema, p),
-    });
+    let metadata = ledger_metadata(schema, p, env, payload_hash, normalized);
     let ledger = LedgerRow {
         version: &schema.version,
         description: &schema.description,
@@ -623,6 +602,50 @@ fn execute_and_record(
     o.data_written
         .push(json!({"table": "revos.schema_migrations", "record_id": id}));
     o
+}
+
+/// A statement PostgreSQL refused because of the payload: blocked, as plan_schema's rehearsal
+/// answers it (nothing kept, nothing recorded).
+fn blocked_by_refusal(
+    schema: &crate::schema::model::Schema,
+    p: &Plan,
+    r: &rehearse::Refused,
+) -> Outcome {
+    let mut o = blocked(vec![r.issue.clone()], vec![]);
+    o.outputs
+        .insert("schema_version".into(), json!(schema.version));
+    o.outputs.insert("warnings".into(), json!(p.warnings));
+    o
+}
+
+/// `schema_migrations.metadata` of a run: its counts, who asked, the hashes, and (issue 20) what
+/// differs on a later conflict, the tables a later version should mention, and the plan as a
+/// person reads it.
+fn ledger_metadata(
+    schema: &crate::schema::model::Schema,
+    p: &Plan,
+    env: &Envelope,
+    payload_hash: &str,
+    normalized: &Value,
+) -> Value {
+    json!({
+        "table_count": schema.tables.len(),
+        "tables_created": p.tables_created,
+        "tables_altered": p.tables_altered,
+        "indexes_created": p.indexes_created,
+        "policies_created": p.policies_created,
+        "force_apply": schema.force_apply,
+        "actor_id": env.actor_id,
+        "trigger_source": env.trigger_source,
+        "warnings": p.warnings,
+        "payload_hash": payload_hash,
+        "payload_jsonb_sha256": memo::current(),
+        // issue 20: what differs on a later conflict, the tables a later version should mention,
+        // and the plan as a person reads it
+        "normalized_schema": normalized,
+        "tables": history::tables_of(schema),
+        "plan_text": plan_text::render(schema, p),
+    })
 }
 
 /// Takes the transaction-level advisory lock that serializes schema changes, waiting at most
