@@ -10,7 +10,8 @@
 //!
 //! Grant `revos_app` to the roles your application logs in as (docs/callers.md). Pure.
 
-use crate::schema::model::Schema;
+use crate::schema::model::{Schema, Table};
+use crate::schema::objects::Kind;
 use crate::schema::steps::{Cost, Plan, Step};
 
 /// The application role (created by `CREATE EXTENSION revos`, sql/bootstrap.sql).
@@ -34,27 +35,42 @@ pub fn add_steps(p: &mut Plan, s: &Schema) {
         .map(|st| st.object.clone())
         .collect();
     for object in created {
-        let tenant = s
-            .tables
-            .iter()
-            .find(|t| t.qualified() == object)
-            .is_none_or(|t| t.tenant_scoped);
+        // a declared table only (a partition goes through its parent's privileges), and not one
+        // whose grants the payload declares: its ACL is then exactly what it declares (issue 25)
+        let Some(t) = s.tables.iter().find(|t| t.qualified() == object) else {
+            continue;
+        };
+        if declares_grants(s, t) {
+            continue;
+        }
         let sql = format!(
             "GRANT {} ON TABLE {object} TO {APP_ROLE}",
-            privileges(tenant)
+            privileges(t.tenant_scoped)
         );
         p.steps
             .push(Step::costed("grant", object, sql, Cost::NONE, Some(0)));
     }
 }
 
-/// The grant steps of a plan: (table as the step names it, privileges).
+/// Whether the payload declares `grants` for table `t` (issue 25, `schema::objects`).
+fn declares_grants(s: &Schema, t: &Table) -> bool {
+    s.objects.iter().any(|o| {
+        o.kind == Kind::Grants
+            && o.table
+                .as_ref()
+                .is_some_and(|(schema, name)| *schema == t.schema && *name == t.name)
+    })
+}
+
+/// The grants to `revos_app` of a plan: (table as the step names it, privileges). Declared
+/// grants (issue 25) share the step kind `grant`; only a grant to `revos_app` on a table is one.
 pub fn granted(p: &Plan) -> Vec<(&str, &str)> {
+    let to = format!(" TO {APP_ROLE}");
     p.steps
         .iter()
-        .filter(|st| st.kind == "grant")
+        .filter(|st| st.kind == "grant" && st.sql.ends_with(&to))
         .filter_map(|st| {
-            let privs = st.sql.strip_prefix("GRANT ")?.split(" ON TABLE ").next()?;
+            let (privs, _) = st.sql.strip_prefix("GRANT ")?.split_once(" ON TABLE ")?;
             Some((st.object.as_str(), privs))
         })
         .collect()
@@ -114,5 +130,38 @@ mod tests {
             granted(&p),
             vec![(a, "SELECT, INSERT, UPDATE, DELETE"), (codes, "SELECT")]
         );
+    }
+
+    /// A table whose grants the payload declares keeps exactly those (issue 25): no revos_app
+    /// step; a created table the payload does not declare (a partition) gets none either; a
+    /// declared grant is not taken for one to revos_app.
+    #[test]
+    fn declared_grants_and_partitions_get_no_app_grant() {
+        let mut issues = vec![];
+        let s = normalize(
+            &read_schema(
+                &json!({"schema_version": "1", "description": "d",
+                        "tables": [{"name": "a", "grants": [{"to": ["reader"], "privileges": ["SELECT"]}]}]}),
+                &mut issues,
+            ),
+            &mut issues,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        let mut p = Plan::default();
+        for t in ["\"public\".\"a\"", "\"public\".\"a_2024\""] {
+            p.steps.push(Step::new(
+                "table",
+                t.into(),
+                format!("CREATE TABLE {t} (\n)"),
+            ));
+        }
+        p.steps.push(Step::new(
+            "grant",
+            "public.a".into(),
+            "GRANT SELECT ON TABLE \"public\".\"a\" TO reader".into(),
+        ));
+        add_steps(&mut p, &s);
+        assert_eq!(p.steps.iter().filter(|x| x.kind == "grant").count(), 1);
+        assert!(granted(&p).is_empty());
     }
 }
