@@ -2,7 +2,8 @@
 """Deterministic schema payloads for the revos benchmark (bench/run).
 
     gen_schema.py mixed  [TABLES] [ENUMS] [VERSION]   the P1/P2 schema (default 123 tables, 20 enums)
-    gen_schema.py simple TABLES [VERSION]             the P5 schema (3 plain columns per table)
+    gen_schema.py checked TABLES [ENUMS] [VERSION]    mixed, plus CHECK constraints (P5's mixed schema)
+    gen_schema.py simple TABLES [VERSION]             P5's simple schema (3 plain columns per table)
 
 `mixed`: tables with 5-12 columns of mixed types (text, varchar(n), integer, bigint,
 numeric(p,s), boolean, date, timestamptz, jsonb, uuid, text[], enum columns), about one table in
@@ -11,6 +12,10 @@ UNIQUE (tenant_id, id) on the target), and about two extra indexes per table (so
 some unique, a few partial). With revos's two default indexes per table (tenant_id and
 (tenant_id, created_at)) and the primary keys, 123 tables give well over 250 indexes.
 The same arguments always give the same JSON (seeded random.Random).
+
+`checked`: the same tables, and about one table in two gets 1-2 CHECK constraints on its own
+columns (a range on a number, a length on a text, a date order), as a user's schema has them
+(they come from a second seeded generator, so the rest is exactly `mixed`).
 """
 import json
 import random
@@ -88,6 +93,23 @@ def mixed(n_tables=123, n_enums=20, version="bench-p1-001", seed=20240601):
             "enums": enums, "tables": tables}
 
 
+def checked(n_tables, n_enums=20, version=None, seed=20240601):
+    """`mixed` with CHECK constraints on about one table in two."""
+    p = mixed(n_tables, n_enums, version or f"bench-p5c-{n_tables}", seed)
+    rnd = random.Random(seed + 1)
+    forms = {"integer": "{c} >= 0", "bigint": "{c} >= 0", "numeric(12,2)": "{c} BETWEEN 0 AND 1000000",
+             "text": "char_length({c}) <= 500", "varchar(100)": "char_length({c}) >= 0", "date": "{c} >= DATE '2000-01-01'"}
+    for t in p["tables"]:
+        cand = [c["name"] for c in t["columns"] if c["type"] in forms]
+        if not cand or rnd.random() >= 0.5:
+            continue
+        for k, c in enumerate(rnd.sample(cand, min(len(cand), rnd.randint(1, 2)))):
+            ty = next(x["type"] for x in t["columns"] if x["name"] == c)
+            t.setdefault("checks", []).append({"name": f"{t['name']}_chk{k}", "expression": forms[ty].format(c=c)})
+    p["description"] = f"benchmark: {n_tables} generated tables with checks, {n_enums} enums"
+    return p
+
+
 def simple(n_tables, version=None):
     version = version or f"bench-p5-{n_tables}"
     tables = [{"name": f"grow_t{t:05d}", "schema": "public", "columns": [
@@ -107,15 +129,18 @@ def stats(payload):
         "columns": sum(len(x["columns"]) for x in t),
         "foreign_keys": sum(1 for x in t for c in x["columns"] if "references" in c),
         "extra_indexes": sum(len(x.get("indexes", [])) for x in t),
+        "checks": sum(len(x.get("checks", [])) for x in t),
     }
 
 
 if __name__ == "__main__":
     a = sys.argv[1:]
-    if not a or a[0] not in ("mixed", "simple"):
+    if not a or a[0] not in ("mixed", "checked", "simple"):
         sys.exit(__doc__)
     if a[0] == "mixed":
         p = mixed(*(int(x) for x in a[1:3]), *a[3:4])
+    elif a[0] == "checked":
+        p = checked(*(int(x) for x in a[1:3]), *a[3:4])
     else:
         p = simple(int(a[1]), *a[2:3])
     json.dump(p, sys.stdout, indent=1)
