@@ -6,10 +6,10 @@
 //! The counts say what was kept: they are the plan's for `applied` and `planned` (what would be
 //! kept), and zero for every other status (nothing was kept, whatever was attempted).
 
-use pgrx::prelude::*;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
 
+use crate::apply::direct;
 use crate::error::{Issue, Status};
 use crate::ident::sha256_hex;
 use crate::schema::normalize::canonical_json;
@@ -166,21 +166,11 @@ pub fn envelope(
 
 /// Under PostgREST (`request.method` is set) the HTTP status follows the outcome.
 fn set_response_status(code: &str) {
-    let under_postgrest: Option<String> =
-        Spi::get_one("SELECT nullif(current_setting('request.method', true), '')")
-            .ok()
-            .flatten();
-    if under_postgrest.is_some() {
-        let _ = Spi::run_with_args(
-            "SELECT set_config('response.status', $1, true)",
-            &[code.into()],
-        );
+    if direct::setting("request.method").is_some_and(|m| !m.is_empty()) {
+        direct::set_local("response.status", code);
     }
 }
 
 pub fn new_run_id() -> String {
-    let id: Option<String> = Spi::get_one("SELECT gen_random_uuid()::text")
-        .ok()
-        .flatten();
-    format!("wr_{}", id.unwrap_or_default())
+    format!("wr_{}", direct::random_uuid())
 }

@@ -29,12 +29,12 @@
 //! `inputs_hash` covers the whole input in canonical form.
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use pgrx::spi::OwnedPreparedStatement;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::time::Instant;
 
+use super::ledger_probe::Probe;
 use super::memo::{first_row, stored_memo, Current, MEMO};
 use super::{conflict, envelope, new_run_id, noop, run_text, Mode, ADVISORY_KEY};
 use crate::ident::sha256_hex;
@@ -125,9 +125,15 @@ struct Applied {
     bin: Option<String>,
 }
 
-/// The version's last applied row, through a statement prepared once per backend.
+/// The version's last applied row: straight from its index (`ledger_probe`), or, where that
+/// cannot answer exactly, through a statement prepared once per backend.
 fn last_applied(version: &str) -> Option<Applied> {
-    let mut r = first_row(&LEDGER_STMT, LEDGER_SQL, version, 5)?.into_iter();
+    let cols: Vec<Option<String>> = match super::ledger_probe::last_applied(version) {
+        Probe::Found(cols) => cols.into(),
+        Probe::NotFound => return None,
+        Probe::Unavailable => first_row(&LEDGER_STMT, LEDGER_SQL, version, 5)?,
+    };
+    let mut r = cols.into_iter();
     let mut next = || r.next().flatten();
     Some(Applied {
         id: next().unwrap_or_default(),
@@ -159,16 +165,9 @@ unsafe fn answer(
             .or_else(|| key(raw, "version"))
             .and_then(|v| string(&v))?,
     };
-    if mode == Mode::Apply {
-        // Busy: the normal path waits for it under lock_timeout_ms.
-        let got: Option<bool> = Spi::get_one_with_args(
-            "SELECT pg_catalog.pg_try_advisory_xact_lock($1)",
-            &[ADVISORY_KEY.into()],
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
-        if got != Some(true) {
-            return None;
-        }
+    // Busy: the normal path waits for it under lock_timeout_ms.
+    if mode == Mode::Apply && !super::direct::try_advisory_xact_lock(ADVISORY_KEY) {
+        return None;
     }
     let row = last_applied(&version)?;
     // Not this backend's memo: what another backend learnt (revos.payload_memo), if anything.

@@ -22,9 +22,11 @@ pub mod answer;
 pub mod app_role;
 pub mod conflict;
 pub mod dependencies;
+pub mod direct;
 pub mod failure;
 pub mod fast;
 pub mod history;
+pub mod ledger_probe;
 pub mod memo;
 pub mod objects;
 pub mod pg_catalog;
@@ -653,12 +655,7 @@ fn ledger_metadata(
 /// pg_advisory_xact_lock under lock_timeout in a subtransaction, so that running out of time
 /// (55P03) comes back as a value, not a raised error.
 fn apply_lock(timeout_ms: u64) -> Result<(), (String, String)> {
-    let got: Option<bool> = Spi::get_one_with_args(
-        "SELECT pg_catalog.pg_try_advisory_xact_lock($1)",
-        &[ADVISORY_KEY.into()],
-    )
-    .unwrap_or_else(|e| pgrx::error!("revos: advisory lock failed: {e}"));
-    if got == Some(true) {
+    if direct::try_advisory_xact_lock(ADVISORY_KEY) {
         return Ok(());
     }
     let saved = setting("lock_timeout");
@@ -798,17 +795,11 @@ impl LedgerRow<'_> {
 }
 
 fn setting(name: &str) -> Option<String> {
-    Spi::get_one_with_args("SELECT current_setting($1, true)", &[name.into()])
-        .ok()
-        .flatten()
+    direct::setting(name)
 }
 
 fn set_local(name: &str, value: &str) {
-    Spi::run_with_args(
-        "SELECT set_config($1, $2, true)",
-        &[name.into(), value.into()],
-    )
-    .unwrap_or_else(|e| pgrx::error!("revos: set_config({name}) failed: {e}"));
+    direct::set_local(name, value)
 }
 
 /// Runs the plan in a subtransaction and verifies the result; on any error rolls the

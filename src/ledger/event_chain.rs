@@ -27,6 +27,7 @@ use pgrx::{Internal, PgOid};
 use std::cell::RefCell;
 
 use crate::ledger::event_hash::{hash_fields, layout_of, text_bytes};
+use crate::ledger::index_scan::{begin_key_scan, primary_key};
 
 const HEAD_SQL: &str = "INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
     VALUES ($1, NULL, NULL)
@@ -179,28 +180,6 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
         .unwrap_or_else(|e| pgrx::error!("revos.events_chain: {e}"))
 }
 
-/// The primary key index of `rel` (InvalidOid: none).
-pub(crate) unsafe fn primary_key(rel: pg_sys::Relation) -> pg_sys::Oid {
-    #[cfg(not(feature = "pg18"))]
-    return pg_sys::RelationGetPrimaryKeyIndex(rel);
-    #[cfg(feature = "pg18")]
-    return pg_sys::RelationGetPrimaryKeyIndex(rel, false);
-}
-
-/// index_beginscan with `nkeys` scan keys and no ordering operators (PostgreSQL 18 added an
-/// instrumentation argument).
-pub(crate) unsafe fn begin_index_scan(
-    rel: pg_sys::Relation,
-    index: pg_sys::Relation,
-    snapshot: pg_sys::Snapshot,
-    nkeys: i32,
-) -> pg_sys::IndexScanDesc {
-    #[cfg(not(feature = "pg18"))]
-    return pg_sys::index_beginscan(rel, index, snapshot, nkeys, 0);
-    #[cfg(feature = "pg18")]
-    return pg_sys::index_beginscan(rel, index, snapshot, std::ptr::null_mut(), nkeys, 0);
-}
-
 /// The stored hash of event `id`, read through the primary key with a fresh snapshot (what a
 /// new statement sees under READ COMMITTED: the previous writer of the chain committed before
 /// this transaction got the chain's head). One index probe instead of a statement.
@@ -211,16 +190,13 @@ unsafe fn stored_hash(rel: pg_sys::Relation, id: i64, hash_at: usize) -> Option<
     }
     let index = pg_sys::index_open(pk, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
     let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-    let scan = begin_index_scan(rel, index, snapshot, 1);
-    let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-    pg_sys::ScanKeyInit(
-        &mut key,
-        1,
-        pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-        pg_sys::Oid::from(pg_sys::F_INT8EQ),
+    let scan = begin_key_scan(
+        rel,
+        index,
+        snapshot,
         pg_sys::Datum::from(id),
+        pg_sys::F_INT8EQ,
     );
-    pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
     let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
     let mut found = None;
     if pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {

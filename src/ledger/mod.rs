@@ -8,6 +8,7 @@
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
+pub mod index_scan;
 pub mod log_event;
 pub mod verify_chains;
 pub mod writer;

@@ -23,7 +23,7 @@ use pgrx::prelude::*;
 use pgrx::Internal;
 use std::collections::HashMap;
 
-use crate::ledger::event_chain::{begin_index_scan, primary_key};
+use crate::ledger::index_scan::{begin_index_scan, primary_key};
 use crate::ledger::event_hash::{hash_fields, json_string, layout_of, text_bytes};
 
 const GENESIS: [u8; 64] = [b'0'; 64];
