@@ -61,3 +61,16 @@ SELECT v ->> 'ok' AS ok, v ->> 'first_broken_id' = :'forged_payload' AS first_br
   FROM revos.verify_ledger('vc-1') v;
 -- ordinary roles cannot call the pass directly
 SELECT has_function_privilege('public', 'revos.verify_chains(text)', 'EXECUTE') AS public_may_call;
+-- more rows than one batch of the hashing thread (src/ledger/hash_worker.rs, 1,024 rows): a payload
+-- forged in the third batch is found, and is the chain's first bad row; the SQL reference agrees
+SELECT count(revos.log_event(jsonb_build_object('event_type', 'vc.many', 'tenant_id', 'vc-m',
+           'payload', jsonb_build_object('i', i)))) AS logged
+  FROM generate_series(1, 3000) i;
+SELECT (SELECT id FROM revos.events WHERE tenant_id = 'vc-m' ORDER BY id OFFSET 2500 LIMIT 1) AS late_forgery \gset
+ALTER TABLE revos.events DISABLE TRIGGER USER;
+UPDATE revos.events SET payload = '{"i": -1}' WHERE id = :late_forgery;
+ALTER TABLE revos.events ENABLE TRIGGER USER;
+SELECT (revos.verify_chains('vc-m') ->> 'first_bad')::bigint = :late_forgery AS late_forgery_found,
+       (revos.verify_chains('vc-m') ->> 'events')::int AS events
+  FROM vc_reference;
+SELECT revos.verify_chains(NULL) = r AS same_as_sql FROM vc_reference;

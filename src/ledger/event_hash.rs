@@ -13,13 +13,16 @@
 //!
 //! In SQL that costs about 9 µs per event (two to_char, the array, array_to_json, convert_to),
 //! paid by every log_event (the chain trigger) and by verify_ledger for every event it checks.
-//! Here: jsonb_out for the payload, everything else without the executor. Timestamps outside the
+//! Here: the payload's jsonb_out text written from its binary form (jsonb_text), everything else
+//! without the executor. Timestamps outside the
 //! years 1–9999 go through PostgreSQL's own to_char.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{Internal, PgTupleDesc};
 use sha2::{Digest, Sha256};
+
+use crate::ledger::jsonb_text::json_string;
 
 /// The encoded fields, in order (columns of revos.events).
 // Positions in FIELDS of the fields not encoded as plain text.
@@ -107,12 +110,62 @@ pub(crate) unsafe fn layout_of(
 }
 
 /// A text datum's bytes (detoasted; no UTF-8 check: the database's encoding is what is hashed).
+/// An inline, uncompressed value (nearly every field of an event) is read where it is, without
+/// a call into PostgreSQL.
 pub(crate) unsafe fn text_bytes<'a>(v: pg_sys::Datum) -> &'a [u8] {
-    let t = pg_sys::pg_detoast_datum_packed(v.cast_mut_ptr::<pg_sys::varlena>());
+    let mut t = v.cast_mut_ptr::<pg_sys::varlena>();
+    if !plain(t) {
+        t = pg_sys::pg_detoast_datum_packed(t);
+    }
     std::slice::from_raw_parts(
         pgrx::varlena::vardata_any(t) as *const u8,
         pgrx::varlena::varsize_any_exhdr(t),
     )
+}
+
+/// Inline and uncompressed (a 4-byte header, or a 1-byte one that is not a TOAST pointer).
+unsafe fn plain(t: *const pg_sys::varlena) -> bool {
+    pgrx::varlena::varatt_is_4b_u(t)
+        || (pgrx::varlena::varatt_is_1b(t) && !pgrx::varlena::varatt_is_1b_e(t))
+}
+
+/// A jsonb datum's container, detoasted and 4-byte aligned: a 4-byte-header inline value is
+/// used in place, a short inline one (1-byte header, unaligned) copied into `aligned`, anything
+/// else (compressed, out of line) detoasted by PostgreSQL.
+unsafe fn jsonb_container(v: pg_sys::Datum, aligned: &mut Vec<u64>) -> *const u8 {
+    let t = v.cast_mut_ptr::<pg_sys::varlena>();
+    if pgrx::varlena::varatt_is_4b_u(t) {
+        return pgrx::varlena::vardata_any(t) as *const u8;
+    }
+    if plain(t) {
+        let n = pgrx::varlena::varsize_any_exhdr(t);
+        aligned.clear();
+        aligned.resize(n.div_ceil(8), 0);
+        std::ptr::copy_nonoverlapping(
+            pgrx::varlena::vardata_any(t) as *const u8,
+            aligned.as_mut_ptr() as *mut u8,
+            n,
+        );
+        return aligned.as_ptr() as *const u8;
+    }
+    pgrx::varlena::vardata_any(pg_sys::pg_detoast_datum(t)) as *const u8
+}
+
+thread_local! {
+    /// The encoding being hashed (reused from event to event).
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// A short payload's aligned copy (reused from event to event).
+    static ALIGNED: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// Whether the database's encoding is UTF-8 (it never changes in a backend).
+    static UTF8: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+pub(crate) fn database_is_utf8() -> bool {
+    UTF8.with(|u| {
+        *u.get().get_or_insert_with(|| unsafe {
+            pg_sys::GetDatabaseEncoding() == pg_sys::pg_enc::PG_UTF8 as i32
+        })
+    })
 }
 
 unsafe fn hash_row(datum: pg_sys::Datum) -> String {
@@ -142,6 +195,19 @@ unsafe fn hash_row(datum: pg_sys::Datum) -> String {
     String::from_utf8_unchecked(hex.to_vec())
 }
 
+/// One field of an event as the hash encodes it, copied out of the row: encoding and hashing
+/// it needs no PostgreSQL (verify_ledger hashes on a second thread).
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Null,
+    Int(i64),
+    Uuid([u8; 16]),
+    /// bytes[start..start + len] of the row's byte buffer, written as a JSON string
+    Text(u32, u32),
+    /// microseconds since 2000-01-01 UTC, within the years 1–9999
+    Ts(i64),
+}
+
 /// The hash (64 lowercase hex bytes) of one event given as deformed datums: `idx[k]` is the
 /// position of FIELDS[k] in `values`/`nulls` (None: the column is missing, encoded as null).
 /// `buf` is scratch space for the encoding (cleared here; reused by callers that hash many rows).
@@ -151,50 +217,135 @@ pub(crate) unsafe fn hash_fields(
     idx: &[Option<usize>; 12],
     buf: &mut Vec<u8>,
 ) -> [u8; 64] {
-    let out = buf;
-    out.clear();
-    out.push(b'[');
-    for k in 0..FIELDS.len() {
-        if k > 0 {
-            out.push(b',');
+    let mut kinds = [Kind::Null; 12];
+    buf.clear();
+    collect(values, nulls, idx, &mut kinds, buf);
+    ENCODED.with(|e| {
+        let out = &mut *e.borrow_mut();
+        encode(&kinds, buf, out);
+        if database_is_utf8() {
+            digest_hex(out)
+        } else {
+            let conv = pg_sys::pg_server_to_any(
+                out.as_ptr() as *const std::ffi::c_char,
+                out.len() as i32,
+                pg_sys::pg_enc::PG_UTF8 as i32,
+            );
+            digest_hex(std::ffi::CStr::from_ptr(conv).to_bytes())
         }
+    })
+}
+
+/// sha256 as 64 lowercase hex bytes.
+pub(crate) fn digest_hex(encoded: &[u8]) -> [u8; 64] {
+    hex64(&Sha256::digest(encoded))
+}
+
+/// Copies one event's fields (deformed datums, `idx` as in hash_fields) into `kinds`, their
+/// bytes appended to `bytes`. Everything that needs PostgreSQL happens here: detoasting, a
+/// number's numeric_out, a payload nested too deep, a timestamp outside the years 1–9999.
+pub(crate) unsafe fn collect(
+    values: &[pg_sys::Datum],
+    nulls: &[bool],
+    idx: &[Option<usize>; 12],
+    kinds: &mut [Kind; 12],
+    bytes: &mut Vec<u8>,
+) {
+    let span =
+        |bytes: &Vec<u8>, start: usize| Kind::Text(start as u32, (bytes.len() - start) as u32);
+    for k in 0..FIELDS.len() {
         let Some(i) = idx[k].filter(|&i| !nulls[i]) else {
-            out.extend_from_slice(b"null");
+            kinds[k] = Kind::Null;
             continue;
         };
         let v = values[i];
-        match k {
-            ID => {
-                out.push(b'"');
-                push_int(out, v.value() as i64);
-                out.push(b'"');
+        let start = bytes.len();
+        kinds[k] = match k {
+            ID => Kind::Int(v.value() as i64),
+            EVENT_ID => {
+                let mut u = [0u8; 16];
+                std::ptr::copy_nonoverlapping(
+                    v.cast_mut_ptr::<u8>() as *const u8,
+                    u.as_mut_ptr(),
+                    16,
+                );
+                Kind::Uuid(u)
             }
-            EVENT_ID => json_string(out, &uuid_text(v)),
             PAYLOAD => {
-                match pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
-                    pg_sys::jsonb_out,
-                    &[Some(v)],
-                ) {
-                    Some(c) => json_string(out, c.to_bytes()),
-                    None => out.extend_from_slice(b"null"),
+                payload_text(bytes, v);
+                span(bytes, start)
+            }
+            OCCURRED_AT | RECORDED_AT => {
+                let us = v.value() as i64;
+                if us == i64::MIN || us == i64::MAX {
+                    Kind::Null
+                } else if date_bytes(us.div_euclid(USECS_PER_DAY)).is_some() {
+                    // within the years 1–9999 (what format_utc_bytes formats)
+                    Kind::Ts(us)
+                } else {
+                    match timestamp_text(v) {
+                        Some(t) => {
+                            bytes.extend_from_slice(t.as_bytes());
+                            span(bytes, start)
+                        }
+                        None => Kind::Null,
+                    }
                 }
             }
-            OCCURRED_AT | RECORDED_AT => timestamp_json(out, v),
-            _ => json_string(out, text_bytes(v)),
+            _ => {
+                bytes.extend_from_slice(text_bytes(v));
+                span(bytes, start)
+            }
+        };
+    }
+}
+
+/// jsonb_out's text of the payload, appended to `bytes`.
+unsafe fn payload_text(bytes: &mut Vec<u8>, v: pg_sys::Datum) {
+    ALIGNED.with(|a| {
+        let start = bytes.len();
+        if !crate::ledger::jsonb_text::write(bytes, jsonb_container(v, &mut a.borrow_mut())) {
+            // nested deeper than jsonb_text walks: PostgreSQL's own jsonb_out
+            bytes.truncate(start);
+            let c = pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
+                pg_sys::jsonb_out,
+                &[Some(v)],
+            );
+            bytes.extend_from_slice(c.map(|c| c.to_bytes()).unwrap_or(b"null"));
+        }
+    })
+}
+
+/// The encoding the hash covers: a JSON array of the 12 fields (see the module comment).
+pub(crate) fn encode(kinds: &[Kind; 12], bytes: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.push(b'[');
+    for (k, kind) in kinds.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        match *kind {
+            Kind::Null => out.extend_from_slice(b"null"),
+            Kind::Int(n) => {
+                out.push(b'"');
+                push_int(out, n);
+                out.push(b'"');
+            }
+            Kind::Uuid(u) => json_string(out, &uuid_text(&u)),
+            Kind::Text(start, len) => {
+                json_string(out, &bytes[start as usize..(start + len) as usize])
+            }
+            Kind::Ts(us) => match format_utc_bytes(us) {
+                Some(s) => {
+                    out.push(b'"');
+                    out.extend_from_slice(&s);
+                    out.push(b'"');
+                }
+                None => out.extend_from_slice(b"null"),
+            },
         }
     }
     out.push(b']');
-    let digest = if pg_sys::GetDatabaseEncoding() != pg_sys::pg_enc::PG_UTF8 as i32 {
-        let conv = pg_sys::pg_server_to_any(
-            out.as_ptr() as *const std::ffi::c_char,
-            out.len() as i32,
-            pg_sys::pg_enc::PG_UTF8 as i32,
-        );
-        Sha256::digest(std::ffi::CStr::from_ptr(conv).to_bytes())
-    } else {
-        Sha256::digest(&out[..])
-    };
-    hex64(&digest)
 }
 
 /// 32 bytes -> 64 lowercase hex digits.
@@ -227,9 +378,8 @@ fn push_int(out: &mut Vec<u8>, n: i64) {
     out.extend_from_slice(&tmp[i..]);
 }
 
-unsafe fn uuid_text(v: pg_sys::Datum) -> [u8; 36] {
+fn uuid_text(b: &[u8; 16]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let b = std::slice::from_raw_parts(v.cast_mut_ptr::<u8>() as *const u8, 16);
     let mut s = [b'-'; 36];
     let mut j = 0;
     for (i, x) in b.iter().enumerate() {
@@ -241,23 +391,6 @@ unsafe fn uuid_text(v: pg_sys::Datum) -> [u8; 36] {
         j += 2;
     }
     s
-}
-
-/// The timestamp as a JSON string (see timestamp_text), or null for ±infinity.
-unsafe fn timestamp_json(out: &mut Vec<u8>, v: pg_sys::Datum) {
-    let us = v.value() as i64;
-    if us != i64::MIN && us != i64::MAX {
-        if let Some(s) = format_utc_bytes(us) {
-            out.push(b'"');
-            out.extend_from_slice(&s);
-            out.push(b'"');
-            return;
-        }
-    }
-    match timestamp_text(v) {
-        Some(t) => json_string(out, t.as_bytes()),
-        None => out.extend_from_slice(b"null"),
-    }
 }
 
 /// to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'); NULL for ±infinity.
@@ -286,13 +419,39 @@ pub fn format_utc(us: i64) -> Option<String> {
 pub fn format_utc_bytes(us: i64) -> Option<[u8; 27]> {
     let days = us.div_euclid(USECS_PER_DAY);
     let rem = us.rem_euclid(USECS_PER_DAY);
+    let mut s = *b"0000-00-00T00:00:00.000000Z";
+    s[..10].copy_from_slice(&date_bytes(days)?);
+    let secs = rem / 1_000_000;
+    let frac = rem % 1_000_000;
+    let mut put = |at: usize, width: usize, mut n: i64| {
+        for k in (0..width).rev() {
+            s[at + k] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(11, 2, secs / 3600);
+    put(14, 2, secs / 60 % 60);
+    put(17, 2, secs % 60);
+    put(20, 6, frac);
+    Some(s)
+}
+
+thread_local! {
+    /// The last day formatted (consecutive events are nearly always of the same day).
+    static LAST_DAY: std::cell::Cell<(i64, [u8; 10])> = const { std::cell::Cell::new((i64::MIN, [0; 10])) };
+}
+
+/// "YYYY-MM-DD" of a day since 2000-01-01, for the years 1–9999.
+fn date_bytes(days: i64) -> Option<[u8; 10]> {
+    let (last, text) = LAST_DAY.with(|c| c.get());
+    if last == days {
+        return Some(text);
+    }
     let (y, m, d) = civil_from_days(days + PG_EPOCH_DAYS_FROM_UNIX);
     if !(1..=9999).contains(&y) {
         return None;
     }
-    let secs = rem / 1_000_000;
-    let frac = rem % 1_000_000;
-    let mut s = *b"0000-00-00T00:00:00.000000Z";
+    let mut s = *b"0000-00-00";
     let mut put = |at: usize, width: usize, mut n: i64| {
         for k in (0..width).rev() {
             s[at + k] = b'0' + (n % 10) as u8;
@@ -302,10 +461,7 @@ pub fn format_utc_bytes(us: i64) -> Option<[u8; 27]> {
     put(0, 4, y);
     put(5, 2, m as i64);
     put(8, 2, d as i64);
-    put(11, 2, secs / 3600);
-    put(14, 2, secs / 60 % 60);
-    put(17, 2, secs % 60);
-    put(20, 6, frac);
+    LAST_DAY.with(|c| c.set((days, s)));
     Some(s)
 }
 
@@ -321,54 +477,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// A JSON string as PostgreSQL's escape_json writes it (byte-wise: \b \f \n \r \t \" \\, other
-/// bytes below 0x20 as \u00XX, everything else as it is).
-pub(crate) fn json_string(out: &mut Vec<u8>, s: &[u8]) {
-    /// 0: as it is; 1: \u00XX; anything else: a backslash and that byte.
-    const ESC: [u8; 256] = {
-        let mut t = [0u8; 256];
-        let mut c = 0;
-        while c < 0x20 {
-            t[c] = 1;
-            c += 1;
-        }
-        t[0x08] = b'b';
-        t[0x0c] = b'f';
-        t[b'\n' as usize] = b'n';
-        t[b'\r' as usize] = b'r';
-        t[b'\t' as usize] = b't';
-        t[b'"' as usize] = b'"';
-        t[b'\\' as usize] = b'\\';
-        t
-    };
-    const H: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + 2);
-    out.push(b'"');
-    let mut run = 0;
-    for (i, &c) in s.iter().enumerate() {
-        let e = ESC[c as usize];
-        if e == 0 {
-            continue;
-        }
-        out.extend_from_slice(&s[run..i]);
-        run = i + 1;
-        if e == 1 {
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                H[(c >> 4) as usize],
-                H[(c & 15) as usize],
-            ]);
-        } else {
-            out.extend_from_slice(&[b'\\', e]);
-        }
-    }
-    out.extend_from_slice(&s[run..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -414,32 +522,5 @@ mod tests {
             ],
             ["id", "event_id", "payload", "occurred_at", "recorded_at"]
         );
-    }
-
-    proptest::proptest! {
-        // escape_json's rules are serde_json's for UTF-8 text (control characters, '"', '\\')
-        #[test]
-        fn json_string_is_escape_json(s in "\\PC*|[\\x00-\\x7f]*") {
-            let mut out = vec![];
-            json_string(&mut out, s.as_bytes());
-            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
-        }
-    }
-
-    #[test]
-    fn json_escaping() {
-        let mut out = vec![];
-        json_string(&mut out, "a\"b\\c\n\u{1}é\u{7f}".as_bytes());
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "\"a\\\"b\\\\c\\n\\u0001é\u{7f}\""
-        );
-        // every byte below 0x20 and the two escaped printable ones, against serde_json's
-        // escaping (which writes the same forms as PostgreSQL's escape_json for these bytes)
-        let all: Vec<u8> = (0u8..0x20).chain(*b"\"\\ az").collect();
-        let mut out = vec![];
-        json_string(&mut out, &all);
-        let expect = serde_json::to_string(std::str::from_utf8(&all).unwrap()).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), expect);
     }
 }

@@ -8,7 +8,9 @@
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
+pub mod hash_worker;
 pub mod index_scan;
+pub mod jsonb_text;
 pub mod log_event;
 pub mod verify_chains;
 pub mod writer;

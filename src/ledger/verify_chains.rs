@@ -23,8 +23,12 @@ use pgrx::prelude::*;
 use pgrx::Internal;
 use std::collections::HashMap;
 
+use crate::ledger::event_hash::{
+    collect, database_is_utf8, hash_fields, layout_of, text_bytes, Kind,
+};
+use crate::ledger::hash_worker::{Batch, Worker, BATCH};
 use crate::ledger::index_scan::{begin_index_scan, primary_key};
-use crate::ledger::event_hash::{hash_fields, json_string, layout_of, text_bytes};
+use crate::ledger::jsonb_text::json_string;
 
 const GENESIS: [u8; 64] = [b'0'; 64];
 
@@ -51,15 +55,19 @@ struct Pass {
     first_bad: Option<i64>,
     tenants: HashMap<Vec<u8>, Tail>,
     global: Option<Tail>,
+    /// the tenant of the previous row
+    last: Option<Vec<u8>>,
 }
 
 impl Pass {
     /// One row: checks it against its chain's tail, then makes it the tail.
+    /// `hash_ok`: the row's stored hash is its hash (the hash worker checks that on its own and
+    /// reports through `merge_hash_check`: then true here).
     fn step(
         &mut self,
         id: i64,
         tenant: Option<&[u8]>,
-        computed: &[u8],
+        hash_ok: bool,
         stored: Option<&[u8]>,
         prev: Option<&[u8]>,
     ) {
@@ -67,20 +75,32 @@ impl Pass {
         let tail = match tenant {
             None => self.global.get_or_insert_with(Tail::fresh),
             Some(t) => {
-                if !self.tenants.contains_key(t) {
-                    self.tenants.insert(t.to_vec(), Tail::fresh());
+                // rows of one chain come in runs: the last chain's entry first
+                if self.last.as_deref() != Some(t) {
+                    if !self.tenants.contains_key(t) {
+                        self.tenants.insert(t.to_vec(), Tail::fresh());
+                    }
+                    self.last = Some(t.to_vec());
                 }
                 self.tenants.get_mut(t).expect("inserted above")
             }
         };
-        Self::link(&mut self.first_bad, tail, id, computed, stored, prev);
+        Self::link(&mut self.first_bad, tail, id, hash_ok, stored, prev);
+    }
+
+    /// The hash worker's answer: the smallest id whose stored hash is not its hash.
+    fn merge_hash_check(&mut self, bad: Option<i64>) {
+        self.first_bad = match (self.first_bad, bad) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     fn link(
         first_bad: &mut Option<i64>,
         tail: &mut Tail,
         id: i64,
-        computed: &[u8],
+        hash_ok: bool,
         stored: Option<&[u8]>,
         prev: Option<&[u8]>,
     ) {
@@ -89,7 +109,7 @@ impl Pass {
         } else {
             &tail.hash
         };
-        let ok = stored == Some(computed) && prev == Some(expected_prev);
+        let ok = hash_ok && prev == Some(expected_prev);
         if !ok && first_bad.is_none() {
             *first_bad = Some(id);
         }
@@ -147,6 +167,10 @@ fn verify_chains(tenant: Option<Internal>) -> Internal {
         )
     };
     Internal::from(datum)
+}
+
+fn stopped() -> ! {
+    pgrx::error!("revos.verify_ledger: the hashing thread failed")
 }
 
 unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
@@ -234,8 +258,8 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
         _ => None,
     };
     let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
-    // Per-row scratch memory (jsonb_out and detoasting allocate for every row), reset after each
-    // row: it stays inside the context's first block, no malloc per row.
+    // Scratch memory for the rows' work (detoasting a compressed or out-of-line field, a number's
+    // numeric_out), reset every 256 rows.
     let scratch = pg_sys::AllocSetContextCreateExtended(
         pg_sys::CurrentMemoryContext,
         c"revos verify_chains".as_ptr(),
@@ -245,6 +269,14 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
     );
     let mut pass = Pass::default();
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    // The hashes on a second thread (UTF-8 databases: the others convert the encoding through
+    // PostgreSQL before hashing); on this one when it cannot start.
+    let mut worker = if database_is_utf8() {
+        Worker::start()
+    } else {
+        None
+    };
+    let mut batch = Batch::default();
     let mut rows = 0u64;
     // The scan itself runs in the caller's context: the index AM allocates state lazily while it
     // scans (btree's killed-items array once it meets dead tuples, for one), which must outlive
@@ -257,21 +289,38 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
         let text = |k: usize| (!isnull[k]).then(|| text_bytes(values[k]));
         let row_tenant = text(tenant_at);
         if wanted.is_none() || row_tenant == wanted {
-            let computed = hash_fields(values, isnull, &idx, &mut buf);
-            pass.step(
-                values[id_at].value() as i64,
-                row_tenant,
-                &computed,
-                text(hash_at),
-                text(prev_at),
-            );
+            let id = values[id_at].value() as i64;
+            let (stored, prev) = (text(hash_at), text(prev_at));
+            let hash_ok = match &mut worker {
+                Some(w) => {
+                    let mut kinds = [Kind::Null; 12];
+                    collect(values, isnull, &idx, &mut kinds, &mut batch.bytes);
+                    let stored = stored.and_then(|h| <[u8; 64]>::try_from(h).ok());
+                    batch.rows.push((id, stored, kinds));
+                    if batch.rows.len() == BATCH {
+                        batch = w
+                            .send(std::mem::take(&mut batch))
+                            .unwrap_or_else(|_| stopped());
+                    }
+                    true
+                }
+                None => stored == Some(&hash_fields(values, isnull, &idx, &mut buf)[..]),
+            };
+            pass.step(id, row_tenant, hash_ok, stored, prev);
         }
         pg_sys::MemoryContextSwitchTo(old);
-        pg_sys::MemoryContextReset(scratch);
         rows += 1;
+        // Most rows allocate nothing (inline fields are read in place): reset now and then.
+        if rows % 256 == 0 {
+            pg_sys::MemoryContextReset(scratch);
+        }
         if rows % 1024 == 0 {
             pgrx::check_for_interrupts!();
         }
+    }
+    if let Some(mut w) = worker {
+        let _ = w.send(batch);
+        pass.merge_hash_check(w.finish().unwrap_or_else(|_| stopped()));
     }
     pg_sys::MemoryContextDelete(scratch);
     pg_sys::ExecDropSingleTupleTableSlot(slot);
@@ -293,16 +342,34 @@ mod tests {
     fn chains_link_on_stored_hashes() {
         let mut p = Pass::default();
         // tenant a: genesis, then a row chaining onto it
-        p.step(1, Some(b"a"), &h(b'1'), Some(&h(b'1')), Some(&GENESIS));
+        p.step(1, Some(b"a"), true, Some(&h(b'1')), Some(&GENESIS));
         // global chain interleaved
-        p.step(2, None, &h(b'2'), Some(&h(b'2')), Some(&GENESIS));
-        p.step(3, Some(b"a"), &h(b'3'), Some(&h(b'3')), Some(&h(b'1')));
+        p.step(2, None, h(b'2') == h(b'2'), Some(&h(b'2')), Some(&GENESIS));
+        p.step(
+            3,
+            Some(b"a"),
+            h(b'3') == h(b'3'),
+            Some(&h(b'3')),
+            Some(&h(b'1')),
+        );
         assert_eq!(p.first_bad, None);
         // a row whose stored hash is not its computed hash
-        p.step(4, Some(b"b"), &h(b'4'), Some(&h(b'x')), Some(&GENESIS));
+        p.step(
+            4,
+            Some(b"b"),
+            h(b'4') == h(b'x'),
+            Some(&h(b'x')),
+            Some(&GENESIS),
+        );
         assert_eq!(p.first_bad, Some(4));
         // the next row chains onto the stored (wrong) hash: that link itself is fine, first_bad stays
-        p.step(5, Some(b"b"), &h(b'5'), Some(&h(b'5')), Some(&h(b'x')));
+        p.step(
+            5,
+            Some(b"b"),
+            h(b'5') == h(b'5'),
+            Some(&h(b'5')),
+            Some(&h(b'x')),
+        );
         assert_eq!(p.first_bad, Some(4));
         assert_eq!(p.events, 5);
         let j: serde_json::Value = serde_json::from_slice(&p.json()).unwrap();
@@ -316,14 +383,20 @@ mod tests {
     #[test]
     fn broken_links_are_found() {
         let mut p = Pass::default();
-        p.step(1, Some(b"a"), &h(b'1'), Some(&h(b'1')), Some(&GENESIS));
+        p.step(1, Some(b"a"), true, Some(&h(b'1')), Some(&GENESIS));
         // a first row that does not start from genesis
-        p.step(2, Some(b"c"), &h(b'2'), Some(&h(b'2')), Some(&h(b'1')));
+        p.step(
+            2,
+            Some(b"c"),
+            h(b'2') == h(b'2'),
+            Some(&h(b'2')),
+            Some(&h(b'1')),
+        );
         assert_eq!(p.first_bad, Some(2));
         let mut q = Pass::default();
-        q.step(7, None, &h(b'7'), Some(&h(b'7')), Some(&GENESIS));
+        q.step(7, None, h(b'7') == h(b'7'), Some(&h(b'7')), Some(&GENESIS));
         // prev_hash NULL or missing stored hash: broken
-        q.step(8, None, &h(b'8'), Some(&h(b'8')), None);
+        q.step(8, None, h(b'8') == h(b'8'), Some(&h(b'8')), None);
         assert_eq!(q.first_bad, Some(8));
         let j: serde_json::Value = serde_json::from_slice(&q.json()).unwrap();
         assert_eq!(j["tails"]["global"], 8);
