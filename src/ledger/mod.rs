@@ -5,6 +5,7 @@
 //! May call: `crate::schema`, `crate::citus` (is this node a Citus worker), `crate::error`,
 //! `crate::ident`. Never `apply` or `api`.
 
+pub mod chain_head;
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
