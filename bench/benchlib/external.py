@@ -2,7 +2,8 @@
 which judges their goals from the per-run figures they write (the contract: bench/README.md,
 "Parts run by other scripts").
 
-  <script> --json FILE [--quick]     -> FILE: {"part": "P6"|"P7online", "commit": …, "runs": N,
+  <script> --json FILE                -> FILE (with REVOS_BENCH_NO_BUILD=1 in its environment: revos is
+                                          already built and installed by bench/run; don't build again): {"part": "P6"|"P7online", "commit": …, "runs": N,
                                                "interleaved": true|false, "loads": [per run],
                                                "figures": {…}, "markdown": "<its section>"}
 P6  figures: {"latest50": {"policy": [ms per run], "where": [ms per run], "one_node": [ms per run]},
@@ -42,7 +43,7 @@ def call(part, quick, env_extra):
         out.unlink()
     say(f"{part}: running {script} --json {out}")
     r = subprocess.run([str(path), "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
-                       env=dict(os.environ, **env_extra), timeout=7200)
+                       env=dict(os.environ, REVOS_BENCH_NO_BUILD="1", **env_extra), timeout=7200)
     (WORK / f"{part}.log").write_text(r.stdout + r.stderr)
     if r.returncode != 0 or not out.exists():
         tail = (r.stderr or r.stdout).strip().splitlines()[-1:] or [""]
