@@ -202,7 +202,7 @@ def p4_verify(srv, cfg, rep, state):
     say(f"P4': {n:,} events ({size}) written by 4 concurrent writers in {load_s:.0f} s")
     warm = [verify_once(srv, db, n) for _ in range(cfg["p4_verify_runs"])]
     say(f"P4': verify_ledger warm: {', '.join(f'{x:.2f}' for x in warm)} s")
-    how = f"{len(warm)} calls, one after another"
+    how = f"{len(warm)} call{'s' if len(warm) > 1 else ''}, one after another"
     full = n >= 1_000_000
     label = f"P4' verify_ledger() over {n:,} events ({cfg['p4_tenants']} chains, 4 concurrent writers)"
     g = Goal(warm, "<=", 1.0, every=True, unit=" s", fmt="{:.2f}")
@@ -217,9 +217,9 @@ def p4_verify(srv, cfg, rep, state):
         say(f"P4': verify_ledger cold: {', '.join(f'{x:.2f}' for x in cold)} s ({why})")
         gc = Goal(cold, "<=", 1.0, every=True, unit=" s", fmt="{:.2f}")
         if full:
-            rep.goal(f"{label}, cold cache ({srv.label})", f"{len(cold)} calls, each after {why}", f"{med(cold):.2f} s", gc)
+            rep.goal(f"{label}, cold cache ({srv.label})", f"{len(cold)} call{'s' if len(cold) > 1 else ''}, each after {why}", f"{med(cold):.2f} s", gc)
         else:
-            rep.info(f"{label}, cold cache ({srv.label}; quick size)", f"{len(cold)} calls, each after {why}",
+            rep.info(f"{label}, cold cache ({srv.label}; quick size)", f"{len(cold)} call{'s' if len(cold) > 1 else ''}, each after {why}",
                      f"{med(cold):.2f} s", gc.runs_txt())
     rep.details.append(f"""### P4' verify_ledger ({srv.label})
 

@@ -95,7 +95,11 @@ def timed_apply(srv, db, payload, tag, want="applied"):
 
 
 def plan_sql(srv, payload, name):
-    db = srv.fresh_db(name)
+    """plan_schema's SQL for a fresh database: every plan in one empty database (plan_schema
+    changes nothing), created on first use."""
+    db = getattr(srv, "plan_db", None)
+    if db is None:
+        db = srv.plan_db = srv.fresh_db("plan")
     out = srv.one(db, f"SELECT revos.plan_schema({dollar(json.dumps(payload))}::jsonb)")
     env = json.loads(out)
     if env["result"]["status"] != "planned":
