@@ -32,7 +32,7 @@ INSERT INTO revos.events (tenant_id, event_type, occurred_at) VALUES
     ('eh-3', 'eh.edge', '-infinity'),
     ('eh-3', 'eh.edge', '1999-12-31 23:59:59.999999+00'),
     ('eh-3', 'eh.edge', '2000-01-01 00:00:00+00');
--- payloads of every shape: the hash writes the payload's text itself (src/ledger/jsonb_text.rs),
+-- payloads of every shape: the hash writes the payload's text itself (src/ledger/jsonb_out.rs),
 -- which must be jsonb_out's, byte for byte: strings with quotes, backslashes, control characters
 -- and non-ASCII; numbers of every scale and sign; objects and arrays of more than 32 members (the
 -- container stores some offsets instead of lengths); raw scalars; nesting past 64 levels (left to

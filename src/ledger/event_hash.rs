@@ -13,7 +13,7 @@
 //!
 //! In SQL that costs about 9 µs per event (two to_char, the array, array_to_json, convert_to),
 //! paid by every log_event (the chain trigger) and by verify_ledger for every event it checks.
-//! Here: the payload's jsonb_out text written from its binary form (jsonb_text), everything else
+//! Here: the payload's jsonb_out text written from its binary form (jsonb_out), everything else
 //! without the executor. Timestamps outside the
 //! years 1–9999 go through PostgreSQL's own to_char.
 
@@ -22,7 +22,7 @@ use pgrx::prelude::*;
 use pgrx::{Internal, PgTupleDesc};
 use sha2::{Digest, Sha256};
 
-use crate::ledger::jsonb_text::json_string;
+use crate::ledger::jsonb_out::json_string;
 
 /// The encoded fields, in order (columns of revos.events).
 // Positions in FIELDS of the fields not encoded as plain text.
@@ -304,8 +304,8 @@ pub(crate) unsafe fn collect(
 unsafe fn payload_text(bytes: &mut Vec<u8>, v: pg_sys::Datum) {
     ALIGNED.with(|a| {
         let start = bytes.len();
-        if !crate::ledger::jsonb_text::write(bytes, jsonb_container(v, &mut a.borrow_mut())) {
-            // nested deeper than jsonb_text walks: PostgreSQL's own jsonb_out
+        if !crate::ledger::jsonb_out::write(bytes, jsonb_container(v, &mut a.borrow_mut())) {
+            // nested deeper than jsonb_out.rs walks: PostgreSQL's own jsonb_out
             bytes.truncate(start);
             let c = pgrx::fcinfo::direct_function_call::<&std::ffi::CStr>(
                 pg_sys::jsonb_out,

@@ -11,7 +11,7 @@ pub mod event_chain;
 pub mod event_hash;
 pub mod hash_worker;
 pub mod index_scan;
-pub mod jsonb_text;
+pub mod jsonb_out;
 pub mod log_event;
 pub mod verify_chains;
 pub mod writer;

@@ -28,7 +28,7 @@ use crate::ledger::event_hash::{
 };
 use crate::ledger::hash_worker::{Batch, Worker, BATCH};
 use crate::ledger::index_scan::{begin_index_scan, primary_key};
-use crate::ledger::jsonb_text::json_string;
+use crate::ledger::jsonb_out::json_string;
 
 const GENESIS: [u8; 64] = [b'0'; 64];
 
