@@ -48,6 +48,13 @@ GRANT EXECUTE ON FUNCTION revos.verify_ledger(text) TO revos_admin;
 GRANT SELECT ON revos.events TO revos_admin;
 GRANT EXECUTE ON FUNCTION revos.event_hash(revos.events) TO revos_admin;
 
+-- Deferred steps (sql/deferred.sql): written only by revos (as the ledgers' owner); admins read them
+-- and call deferred_status(), which starts a worker where steps wait without one.
+REVOKE ALL ON revos.deferred_steps FROM PUBLIC;
+GRANT SELECT ON revos.deferred_steps TO revos_admin;
+REVOKE ALL ON FUNCTION revos.deferred_status(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.deferred_status(text) TO revos_admin;
+
 -- Citus (sql/citus.sql): checking the shards is for admins.
 REVOKE ALL ON FUNCTION revos.verify_shards() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.verify_shards() TO revos_admin;

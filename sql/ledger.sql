@@ -348,7 +348,9 @@ BEGIN
     ELSIF v_type !~ '^[A-Za-z0-9_.:-]+$' THEN
         RAISE EXCEPTION 'revos.log_event: event_type "%" must match ^[A-Za-z0-9_.:-]+$', v_type
             USING ERRCODE = '22023';
-    ELSIF v_type IN ('schema_migration_applied', 'schema_migration_failed', 'schema_drift_detected') THEN
+    ELSIF v_type IN ('schema_migration_applied', 'schema_migration_failed', 'schema_drift_detected',
+                    'schema_deferred_step_pending', 'schema_deferred_step_running', 'schema_deferred_step_done',
+                    'schema_deferred_step_failed', 'schema_deferred_step_interrupted') THEN
         RAISE EXCEPTION 'revos.log_event: event_type "%" is reserved: only revos writes it', v_type
             USING ERRCODE = '22023';
     ELSIF length(src ->> 'tenant_id') > 200 THEN

@@ -37,6 +37,11 @@ pgrx::extension_sql_file!(
     ]
 );
 pgrx::extension_sql_file!("../sql/citus.sql", name = "citus", requires = ["bootstrap"]);
+pgrx::extension_sql_file!(
+    "../sql/deferred.sql",
+    name = "deferred",
+    requires = ["ledger", writing_ledger, note_restore]
+);
 pgrx::extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 /// Raises a [`RevosError`] as a Postgres ERROR with its SQLSTATE.
@@ -80,6 +85,16 @@ fn plan_schema(payload: Internal) -> JsonB {
     })
 }
 
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.deferred_status(version text DEFAULT NULL) RETURNS jsonb
+    VOLATILE PARALLEL UNSAFE LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.deferred_status(text) IS
+    'Deferred steps of online applies (all, or one version''s): pending, running, done, failed, interrupted; starts a worker where steps wait without one.';
+"#, requires = ["deferred"])]
+fn deferred_status(version: Option<&str>) -> JsonB {
+    pinned(|| JsonB(crate::deferred::status::report(version)))
+}
+
 /// The jsonb argument as PostgreSQL prints it (NULL -> None). The functions take the raw datum
 /// (declared jsonb in their SQL) instead of letting pgrx parse it, so that its size and depth are
 /// checked before anything parses or canonicalizes it (`spec::check_payload_text`).
@@ -106,6 +121,8 @@ const SCHEMA_OPTIONS: &[&str] = &[
     "allow_destructive",
     "backfill_tenant",
     "distribute",
+    "online",
+    "expected_plan_hash",
 ];
 
 /// Builds the one-table payload for `tenant_table`. Its version is derived from the arguments,

@@ -73,6 +73,13 @@ pub mod code {
     /// PostgreSQL refused a planned statement for another reason (a privilege, a feature): the
     /// message has its words and SQLSTATE.
     pub const STATEMENT_REFUSED: &str = "statement_refused";
+    /// `options.expected_plan_hash` is not the plan apply would run now (contract §14).
+    pub const STALE_PLAN: &str = "stale_plan";
+    /// `options.online: true`, and this server or role cannot run deferred steps.
+    pub const ONLINE_UNAVAILABLE: &str = "online_unavailable";
+    /// Deferred steps of an earlier version are still pending or running on a table this
+    /// version changes.
+    pub const DEFERRED_PENDING: &str = "deferred_pending";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -101,6 +108,9 @@ pub mod code {
         UNKNOWN_FUNCTION,
         ROWS_VIOLATE,
         STATEMENT_REFUSED,
+        STALE_PLAN,
+        ONLINE_UNAVAILABLE,
+        DEFERRED_PENDING,
     ];
 }
 

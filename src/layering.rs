@@ -18,6 +18,7 @@ const MAY_CALL: &[(&str, &[&str])] = &[
         "api",
         &[
             "apply",
+            "deferred",
             "ledger",
             "citus",
             "tenant",
@@ -29,7 +30,19 @@ const MAY_CALL: &[(&str, &[&str])] = &[
     ),
     (
         "apply",
-        &["ledger", "citus", "schema", "privilege", "error", "ident"],
+        &[
+            "deferred",
+            "ledger",
+            "citus",
+            "schema",
+            "privilege",
+            "error",
+            "ident",
+        ],
+    ),
+    (
+        "deferred",
+        &["ledger", "schema", "privilege", "error", "ident"],
     ),
     (
         "ledger",

@@ -6,6 +6,7 @@
 //! ```text
 //! api            the #[pg_extern] SQL surface (thin)
 //! apply/         running a plan inside the caller's transaction (SPI): lock, DDL, verify, ledger row
+//! deferred/      the steps of an online apply run after its commit by revos's background worker
 //! ledger/        the event ledger and drift capture, in C (Rust); who is writing (apply's phases)
 //! citus/         placement on a Citus cluster (pure) and what the database says about Citus (SPI)
 //! schema/        the declarative pipeline, pure Rust (no SPI): spec -> normalize -> validate ->
@@ -50,6 +51,7 @@ macro_rules! v1_c_function {
 pub mod api;
 pub mod apply;
 pub mod citus;
+pub mod deferred;
 pub mod ledger;
 
 #[cfg(test)]

@@ -33,7 +33,9 @@ BEGIN
             && (!exists($.payload) || $.payload.type() == "object" || $.payload.type() == "null")'
         AND (src - '{event_type,tenant_id,subject_type,subject_id,actor_id,payload,idempotency_key,occurred_at}'::text[]) = '{}'::jsonb
         AND length(src ->> 'event_type') <= 200
-        AND src ->> 'event_type' NOT IN ('schema_migration_applied', 'schema_migration_failed', 'schema_drift_detected')
+        AND src ->> 'event_type' NOT IN ('schema_migration_applied', 'schema_migration_failed', 'schema_drift_detected',
+            'schema_deferred_step_pending', 'schema_deferred_step_running', 'schema_deferred_step_done',
+            'schema_deferred_step_failed', 'schema_deferred_step_interrupted')
         AND coalesce(length(src ->> 'tenant_id'), 0) <= 200
         AND coalesce(octet_length((src -> 'payload')::text), 0) <= 1048576, false)
        OR (src ?| '{subject_type,subject_id,actor_id,idempotency_key}'::text[]

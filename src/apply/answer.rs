@@ -89,6 +89,11 @@ fn result_defaults() -> Map<String, Value> {
         ("already_applied_at", Value::Null),
         ("applied_schema_hash", Value::Null),
         ("differences", json!([])),
+        // online changes (contract §14): the deferred steps of the version not done yet, the
+        // plan hash (plan_schema; a stale_plan answer), earlier versions' steps open on its tables
+        ("pending", json!([])),
+        ("plan_hash", Value::Null),
+        ("deferred_pending", json!([])),
     ] {
         m.insert(k.into(), v);
     }
@@ -113,6 +118,8 @@ fn outputs(status: Status, given: Map<String, Value>) -> Map<String, Value> {
     ] {
         m.insert(k.into(), Value::Null);
     }
+    m.insert("plan_hash".into(), Value::Null);
+    m.insert("deferred_steps".into(), json!(0));
     m.insert("warnings".into(), json!([]));
     for (k, v) in given {
         if !COUNTS.contains(&k.as_str()) {

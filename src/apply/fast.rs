@@ -191,7 +191,7 @@ unsafe fn answer(
         return None;
     };
     let o = if status == "noop" {
-        noop(&version, &schema_hash, &row.id, &row.applied_at)
+        noop(&version, &schema_hash, &row.id, &row.applied_at, mode)
     } else {
         // what differs, when this backend worked it out before for these bytes and this row;
         // else the normal path answers (and works it out)

@@ -25,10 +25,12 @@ pub mod dependencies;
 pub mod direct;
 pub mod failure;
 pub mod fast;
+pub mod fingerprint;
 pub mod history;
 pub mod ledger_probe;
 pub mod memo;
 pub mod objects;
+pub mod online;
 pub mod pg_catalog;
 pub mod rehearse;
 pub mod shadow;
@@ -53,6 +55,7 @@ use crate::schema::model::Catalog;
 use crate::schema::normalize::{
     canonical_json, normalize, schema_hash, DEFAULT_LOCK_TIMEOUT_MS, MAX_LOCK_TIMEOUT_MS,
 };
+use crate::schema::online::{pending_view, OnlinePlan};
 use crate::schema::plan::plan;
 use crate::schema::plan_text;
 use crate::schema::spec::{
@@ -64,7 +67,7 @@ use answer::{blocked, envelope, new_run_id, Outcome};
 use pg_catalog::{subtransaction, PgCatalog};
 
 /// Key of the transaction-level advisory lock that serializes schema changes ('revos').
-pub const ADVISORY_KEY: i64 = 0x7265_766f_73;
+pub const ADVISORY_KEY: i64 = crate::deferred::APPLY_LOCK;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -175,15 +178,21 @@ fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome>
     if prev.as_deref() != Some(payload_hash) {
         return None;
     }
-    Some(noop(version, &hash, &id, &applied_at))
+    Some(noop(version, &hash, &id, &applied_at, mode))
 }
 
-/// The answer for a version already applied with this content.
-fn noop(version: &str, hash: &str, id: &str, applied_at: &str) -> Outcome {
+/// The answer for a version already applied with this content; deferred steps of it that are
+/// not done are listed (`pending`) and said in the summary, and apply starts a worker where they
+/// wait without one.
+fn noop(version: &str, hash: &str, id: &str, applied_at: &str, mode: Mode) -> Outcome {
     let mut o = Outcome::new(
         Status::Noop,
         format!("Schema v{version} is already applied (since {applied_at})"),
     );
+    if let Some((steps, said)) = online::noop_pending(id, mode == Mode::Apply) {
+        o.summary.push_str(&said);
+        o.extra.insert("pending".into(), json!(steps));
+    }
     o.outputs.insert("schema_version".into(), json!(version));
     o.outputs.insert("schema_hash".into(), json!(hash));
     o.outputs.insert("migration_log_id".into(), json!(id));
@@ -256,7 +265,7 @@ fn decide_locked(
     if mode == Mode::Apply && issues.is_empty() && !schema.force_apply {
         memo::persist(&schema.version, &hash, payload_hash);
     }
-    if let Some(o) = ledger_decides(&schema, &hash) {
+    if let Some(o) = ledger_decides(&schema, &hash, mode) {
         return o;
     }
     // Only now is the catalog needed (a noop or conflict never reads it): one query for all
@@ -266,11 +275,12 @@ fn decide_locked(
         if mode == Mode::Plan {
             return failed_before_planning(e);
         }
-        let outputs = plan_outputs(&schema, &Plan::default(), &hash);
+        let outputs = plan_outputs(&schema, &Plan::default(), &OnlinePlan::default(), &hash);
         let nothing = Plan::default();
         return execute_and_record(
             &schema,
             &nothing,
+            &OnlinePlan::default(),
             outputs,
             &hash,
             payload_hash,
@@ -309,11 +319,18 @@ fn decide_locked(
     grants::add_steps(&mut p, &schema);
     // loud about what the ledger's history shows (apply::history)
     p.warnings.extend(history::warnings(&schema));
+    let (online, plan_hash, conflicts) = match online_part(&schema, &mut p, mode) {
+        Ok(x) => x,
+        Err(o) => return o,
+    };
     if mode == Mode::Plan {
-        return plan_answer(&schema, p, &hash);
+        return plan_answer(&schema, p, &online, &hash, plan_hash, conflicts);
     }
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
-    let outputs = plan_outputs(&schema, &p, &hash);
+    let mut outputs = plan_outputs(&schema, &p, &online, &hash);
+    if let Some(h) = plan_hash {
+        outputs.insert("plan_hash".into(), json!(h));
+    }
     // Another session held a table past lock_timeout while its live forms were read: the apply
     // fails as the DDL would have (55P03, recorded), naming the table — not "cannot compare".
     let waited = lock_timed_out(&state);
@@ -323,6 +340,7 @@ fn decide_locked(
     execute_and_record(
         &schema,
         &p,
+        &online,
         outputs,
         &hash,
         payload_hash,
@@ -331,6 +349,34 @@ fn decide_locked(
         waited,
         &normalized,
     )
+}
+
+/// The online part of a plan (contract §14): the lock-light forms, the plan hash (always for
+/// plan_schema; for apply only when it is to be checked — it reads the catalog once more — here,
+/// under the apply lock, before anything runs) and the earlier versions' deferred steps still
+/// open on its tables. Err: apply's answer when the online forms cannot run here, when the plan
+/// is not the reviewed one (`stale_plan`), or when such steps are open (`deferred_pending`).
+fn online_part(
+    schema: &crate::schema::model::Schema,
+    p: &mut Plan,
+    mode: Mode,
+) -> Result<(OnlinePlan, Option<String>, Vec<Issue>), Outcome> {
+    let online = online::forms(p, schema).map_err(|issue| blocked(vec![issue], vec![]))?;
+    let plan_hash = (mode == Mode::Plan || schema.options.expected_plan_hash.is_some())
+        .then(|| online::hash(schema, p, &online));
+    let conflicts = online::pending_conflicts(schema);
+    if mode == Mode::Plan {
+        return Ok((online, plan_hash, conflicts));
+    }
+    if let Some(issue) = plan_hash.as_deref().and_then(|h| online::stale(schema, h)) {
+        let mut o = blocked(vec![issue], vec![]);
+        o.extra.insert("plan_hash".into(), json!(plan_hash));
+        return Err(o);
+    }
+    if !conflicts.is_empty() {
+        return Err(blocked(conflicts, vec![]));
+    }
+    Ok((online, plan_hash, conflicts))
 }
 
 /// `blocked` by validation errors, with the version when the payload gave a valid one.
@@ -359,15 +405,34 @@ fn lock_timed_out(state: &crate::schema::catalog::CatalogState) -> Option<(Strin
     ))
 }
 
+/// The SQL a version runs, as recorded: the statements of the caller's transaction, then (as
+/// comments, so that the script still runs with `psql -1`) the deferred ones.
+fn script(p: &Plan, online: &OnlinePlan) -> String {
+    let mut s = p.script();
+    if !online.deferred.is_empty() {
+        s.push_str("-- deferred: run after the commit by revos, one statement per transaction (revos.deferred_steps)\n");
+        for line in online.script().lines() {
+            s.push_str("-- ");
+            s.push_str(line);
+            s.push('\n');
+        }
+    }
+    s
+}
+
 /// Idempotency: the version's ledger row decides before anything else is looked at — the same
 /// schema hash is a `noop`, another one a `conflict` (unless `force_apply`).
-fn ledger_decides(schema: &crate::schema::model::Schema, hash: &str) -> Option<Outcome> {
+fn ledger_decides(
+    schema: &crate::schema::model::Schema,
+    hash: &str,
+    mode: Mode,
+) -> Option<Outcome> {
     let (id, prev_hash, applied_at, _) = last_applied(&schema.version)?;
     if schema.force_apply {
         return None;
     }
     if prev_hash == hash {
-        return Some(noop(&schema.version, hash, &id, &applied_at));
+        return Some(noop(&schema.version, hash, &id, &applied_at, mode));
     }
     let now = serde_json::to_value(schema).unwrap_or_default();
     let found = conflict::against_applied(&id, &now);
@@ -385,6 +450,7 @@ fn ledger_decides(schema: &crate::schema::model::Schema, hash: &str) -> Option<O
 fn plan_outputs(
     schema: &crate::schema::model::Schema,
     p: &Plan,
+    online: &OnlinePlan,
     hash: &str,
 ) -> serde_json::Map<String, Value> {
     let mut outputs = serde_json::Map::new();
@@ -398,9 +464,24 @@ fn plan_outputs(
         outputs.insert(key.into(), json!(n));
     }
     outputs.insert("schema_hash".into(), json!(hash));
-    outputs.insert("checksum".into(), json!(p.checksum()));
+    outputs.insert(
+        "checksum".into(),
+        json!(sha256_hex(script(p, online).as_bytes())),
+    );
+    if !online.deferred.is_empty() {
+        outputs.insert("deferred_steps".into(), json!(online.deferred.len()));
+    }
     outputs.insert("warnings".into(), json!(p.warnings));
     outputs
+}
+
+/// `; 3 deferred step(s) pending: …` — the steps revos runs after the commit.
+fn pending_summary(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("; {n} deferred step(s) pending: revos runs them after the commit (revos.deferred_status())")
+    }
 }
 
 /// `; evolution: 1 tables renamed, 2 columns dropped` — only what happened.
@@ -421,8 +502,10 @@ fn evolution_summary(p: &Plan) -> String {
 fn planned(
     schema: &crate::schema::model::Schema,
     p: &Plan,
+    online: &OnlinePlan,
     outputs: serde_json::Map<String, Value>,
     risks: Vec<Value>,
+    conflicts: Vec<Issue>,
 ) -> Outcome {
     let blocks = if risks.is_empty() || schema.options.allow_destructive {
         String::new()
@@ -442,15 +525,31 @@ fn planned(
             p.tables_altered
         ),
     );
+    if !online.deferred.is_empty() {
+        o.summary.push_str(&format!(
+            "; {} deferred step(s) would run after the commit",
+            online.deferred.len()
+        ));
+    }
+    if let Some(h) = outputs.get("plan_hash") {
+        o.extra.insert("plan_hash".into(), h.clone());
+    }
     o.outputs = outputs;
     o.extra.insert("risks".into(), json!(risks));
-    o.extra.insert("plan".into(), plan_json(schema, p));
+    if !conflicts.is_empty() {
+        // apply_schema would be blocked by these until the earlier steps finish
+        o.extra.insert("deferred_pending".into(), json!(conflicts));
+    }
+    o.extra.insert("plan".into(), plan_json(schema, p, online));
     o
 }
 
-/// `plan`: the steps, the SQL script, and the text a person reads (schema::plan_text).
-fn plan_json(schema: &crate::schema::model::Schema, p: &Plan) -> Value {
-    json!({"steps": p.steps, "sql": p.script(), "text": plan_text::render(schema, p)})
+/// `plan`: the steps, the SQL script, and the text a person reads (schema::plan_text); the
+/// deferred steps and the online decision (contract §14).
+fn plan_json(schema: &crate::schema::model::Schema, p: &Plan, online: &OnlinePlan) -> Value {
+    json!({"steps": p.steps, "sql": p.script(), "text": plan_text::render(schema, p),
+           "deferred": online.deferred, "deferred_sql": online.script(),
+           "online": online::plan_json(online, schema)})
 }
 
 /// plan_schema's answer: the whole plan, risks included, rehearsed (apply::rehearse) — what
@@ -458,13 +557,24 @@ fn plan_json(schema: &crate::schema::model::Schema, p: &Plan) -> Value {
 /// apply_schema (no `allow_destructive`), a refusal by the data (a risky step that rows would
 /// fail, like NOT NULL on rows holding NULL) is a warning on the plan: apply would answer
 /// `blocked` with those risks, and fail this way once they are allowed.
-fn plan_answer(schema: &crate::schema::model::Schema, mut p: Plan, hash: &str) -> Outcome {
-    let refused = rehearse::rehearse(schema, &p, || execute(schema, &p)).err();
+fn plan_answer(
+    schema: &crate::schema::model::Schema,
+    mut p: Plan,
+    online: &OnlinePlan,
+    hash: &str,
+    plan_hash: Option<String>,
+    conflicts: Vec<Issue>,
+) -> Outcome {
+    // the deferred steps are not rehearsed (they run outside a transaction); the rest is
+    // verified as it will be before they run
+    let view = (!online.deferred.is_empty()).then(|| pending_view(schema, online));
+    let rehearsed = view.as_ref().unwrap_or(schema);
+    let refused = rehearse::rehearse(schema, &p, || execute(rehearsed, &p)).err();
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
     let gated = !risks.is_empty() && !schema.options.allow_destructive;
     match refused {
         Some(r) if !(gated && r.kind == rehearse::Kind::Data) => {
-            rehearsal_refused(schema, &p, r, risks)
+            rehearsal_refused(schema, &p, online, r, risks)
         }
         r => {
             if let Some(r) = r {
@@ -479,8 +589,11 @@ fn plan_answer(schema: &crate::schema::model::Schema, mut p: Plan, hash: &str) -
                         .unwrap_or_default()
                 ));
             }
-            let outputs = plan_outputs(schema, &p, hash);
-            planned(schema, &p, outputs, risks)
+            let mut outputs = plan_outputs(schema, &p, online, hash);
+            if let Some(h) = plan_hash {
+                outputs.insert("plan_hash".into(), json!(h));
+            }
+            planned(schema, &p, online, outputs, risks, conflicts)
         }
     }
 }
@@ -491,6 +604,7 @@ fn plan_answer(schema: &crate::schema::model::Schema, mut p: Plan, hash: &str) -
 fn rehearsal_refused(
     schema: &crate::schema::model::Schema,
     p: &Plan,
+    online: &OnlinePlan,
     r: rehearse::Refused,
     risks: Vec<Value>,
 ) -> Outcome {
@@ -509,7 +623,7 @@ fn rehearsal_refused(
     o.outputs
         .insert("schema_version".into(), json!(schema.version));
     o.outputs.insert("warnings".into(), json!(p.warnings));
-    o.extra.insert("plan".into(), plan_json(schema, p));
+    o.extra.insert("plan".into(), plan_json(schema, p, online));
     o
 }
 
@@ -520,6 +634,7 @@ fn rehearsal_refused(
 fn execute_and_record(
     schema: &crate::schema::model::Schema,
     p: &Plan,
+    online: &OnlinePlan,
     mut outputs: serde_json::Map<String, Value>,
     hash: &str,
     payload_hash: &str,
@@ -528,11 +643,18 @@ fn execute_and_record(
     preempted: Option<(String, String)>,
     normalized: &Value,
 ) -> Outcome {
-    let checksum = p.checksum();
+    let sql = script(p, online);
+    let checksum = sha256_hex(sql.as_bytes());
     let t0 = Instant::now();
+    // What is deferred is not there before the commit: verified as it will be then, and each
+    // deferred object when its step completes (deferred::worker).
+    let view = (!online.deferred.is_empty()).then(|| pending_view(schema, online));
     let (result, failed_at) = match preempted {
         Some(e) => (Err(e), None),
-        None => (execute(schema, p), failure::take_last()),
+        None => (
+            execute(view.as_ref().unwrap_or(schema), p),
+            failure::take_last(),
+        ),
     };
     let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
     // What PostgreSQL refused: a statement the payload makes impossible is answered as
@@ -547,7 +669,10 @@ fn execute_and_record(
     {
         return blocked_by_refusal(schema, p, r);
     }
-    let metadata = ledger_metadata(schema, p, env, payload_hash, normalized);
+    let mut metadata = ledger_metadata(schema, p, env, payload_hash, normalized);
+    metadata["plan_hash"] = json!(outputs.get("plan_hash"));
+    metadata["online_tables"] = json!(online.tables);
+    metadata["deferred_steps"] = json!(online.deferred.len());
     let ledger = LedgerRow {
         version: &schema.version,
         description: &schema.description,
@@ -555,7 +680,7 @@ fn execute_and_record(
         checksum: &checksum,
         env,
         run_id,
-        sql: p.script(),
+        sql,
         elapsed_ms,
         metadata,
     };
@@ -563,17 +688,27 @@ fn execute_and_record(
         Ok(verification) => {
             let id = ledger.insert_applied(&declared_tables(schema));
             let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
+            let (pending, warning) = online::record(&id, schema, env.tenant_id.as_deref(), online);
             let mut o = Outcome::new(
                 Status::Applied,
                 format!(
-                    "Applied schema v{}: {} tables ({} created, {} altered){}",
+                    "Applied schema v{}: {} tables ({} created, {} altered){}{}",
                     schema.version,
                     schema.tables.len(),
                     p.tables_created,
                     p.tables_altered,
-                    evolution_summary(p)
+                    evolution_summary(p),
+                    pending_summary(pending.len())
                 ),
             );
+            if !pending.is_empty() {
+                o.extra.insert("pending".into(), json!(pending));
+            }
+            if let Some(w) = warning {
+                if let Some(Value::Array(ws)) = outputs.get_mut("warnings") {
+                    ws.push(json!(w));
+                }
+            }
             outputs.insert("migration_log_id".into(), json!(id));
             o.extra.insert(
                 "verification".into(),
@@ -581,6 +716,10 @@ fn execute_and_record(
                        "unverified": verification.unverified,
                        "not_validated": verification.not_validated}),
             );
+            if !verification.validated_later.is_empty() {
+                // checks and foreign keys NOT VALID until their deferred VALIDATE runs
+                o.extra["verification"]["validated_later"] = json!(verification.validated_later);
+            }
             o
         }
         Err((message, sqlstate)) => {
@@ -948,6 +1087,7 @@ fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verificati
     let cx = crate::schema::verify::Context {
         existed: p.existed.keys().cloned().collect(),
         allow_destructive: schema.options.allow_destructive,
+        validated_later: p.validated_later.clone(),
     };
     let mut v = verify_with(schema, &tables, &enums, &cx);
     objects::verify(schema, p, &mut v);

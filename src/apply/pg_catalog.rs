@@ -21,18 +21,7 @@ pub struct PgCatalog {
 }
 
 /// A Postgres error caught while asking the catalog or parser: message and SQLSTATE.
-pub fn caught_message(e: &pg_sys::panic::CaughtError) -> (String, String) {
-    use pg_sys::panic::CaughtError::*;
-    match e {
-        PostgresError(r) | ErrorReport(r) | RustPanic { ereport: r, .. } => {
-            let mut msg = r.message().to_string();
-            if let Some(d) = r.detail() {
-                msg.push_str(&format!(" ({d})"));
-            }
-            (msg, sqlstate_text(r.sql_error_code() as i32))
-        }
-    }
-}
+pub use crate::deferred::exec::caught as caught_message;
 
 /// Runs `f` in an internal subtransaction: released when `f` succeeds, rolled back when it raises
 /// (the error then comes back as message and SQLSTATE). Catching a Postgres error is only safe
@@ -66,16 +55,6 @@ fn in_subtransaction<R>(f: impl FnOnce() -> R, keep: bool) -> Result<R, (String,
         pg_sys::CurrentResourceOwner = old_owner;
         r
     }
-}
-
-/// Unpacks Postgres' MAKE_SQLSTATE encoding into the five characters.
-pub fn sqlstate_text(mut code: i32) -> String {
-    let mut s = String::with_capacity(5);
-    for _ in 0..5 {
-        s.push((((code & 0x3F) as u8) + b'0') as char);
-        code >>= 6;
-    }
-    s
 }
 
 impl PgCatalog {

@@ -67,10 +67,17 @@ const KEY: usize = 6;
 const OCCURRED: usize = 7;
 /// The most characters each field may have (event_type: ASCII, checked separately).
 const MAX_CHARS: [usize; 8] = [200, 200, 200, 1000, 1000, 0, 255, usize::MAX];
-const RESERVED: [&[u8]; 3] = [
+/// revos's own event types (the migration ledger's, the drift capture's, the deferred steps'):
+/// an application cannot forge them.
+const RESERVED: [&[u8]; 8] = [
     b"schema_migration_applied",
     b"schema_migration_failed",
     b"schema_drift_detected",
+    b"schema_deferred_step_pending",
+    b"schema_deferred_step_running",
+    b"schema_deferred_step_done",
+    b"schema_deferred_step_failed",
+    b"schema_deferred_step_interrupted",
 ];
 const MAX_PAYLOAD_TEXT: usize = 1_048_576;
 

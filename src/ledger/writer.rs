@@ -98,6 +98,11 @@ static OWN_DEPTH: AtomicU32 = AtomicU32::new(0);
 /// While `own_call` runs: every command started at depth >= `DEEP_DEPTH` is revos's own.
 static DEEP: AtomicBool = AtomicBool::new(false);
 static DEEP_DEPTH: AtomicU32 = AtomicU32::new(0);
+/// `own_toplevel_statement`: the next command started at depth 0 is revos's own (armed), and
+/// then is under way (own) until `f` returns — across the commits it makes itself, which empty
+/// the frame stack. Not cleared at transaction end, unlike the token above.
+static TOPLEVEL_ARMED: AtomicBool = AtomicBool::new(false);
+static TOPLEVEL_OWN: AtomicBool = AtomicBool::new(false);
 
 fn depth() -> u32 {
     FRAMES.with(|f| f.borrow().len() as u32)
@@ -111,6 +116,22 @@ pub fn own_statement<R>(f: impl FnOnce() -> R) -> R {
     OWN_NEXT.store(true, Ordering::Relaxed);
     pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
         .finally(|| OWN_NEXT.store(false, Ordering::Relaxed))
+        .execute()
+}
+
+/// Runs `f`, which executes exactly one statement of revos's own at the top level of revos's
+/// deferred worker (`deferred::exec`): that command is not drift, even when it commits and starts
+/// transactions while it runs (`CREATE INDEX CONCURRENTLY`, `DROP INDEX CONCURRENTLY`), which
+/// empties the frame stack; any other command, nested in it or not, is captured.
+pub fn own_toplevel_statement<R>(f: impl FnOnce() -> R) -> R {
+    register_callbacks();
+    TOPLEVEL_OWN.store(false, Ordering::Relaxed);
+    TOPLEVEL_ARMED.store(true, Ordering::Relaxed);
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| {
+            TOPLEVEL_ARMED.store(false, Ordering::Relaxed);
+            TOPLEVEL_OWN.store(false, Ordering::Relaxed);
+        })
         .execute()
 }
 
@@ -133,7 +154,12 @@ pub fn command_started() -> bool {
     if token {
         OWN_NEXT.store(false, Ordering::Relaxed);
     }
-    let own = token || (DEEP.load(Ordering::Relaxed) && d >= DEEP_DEPTH.load(Ordering::Relaxed));
+    let top = d == 0 && TOPLEVEL_ARMED.swap(false, Ordering::Relaxed);
+    if top {
+        TOPLEVEL_OWN.store(true, Ordering::Relaxed);
+    }
+    let own =
+        token || top || (DEEP.load(Ordering::Relaxed) && d >= DEEP_DEPTH.load(Ordering::Relaxed));
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     let actor = crate::privilege::current_user_name();
     FRAMES.with(|f| {
@@ -147,14 +173,21 @@ pub fn command_started() -> bool {
     own
 }
 
-/// `sql_drop`: whether the command under way is revos's own.
+/// `sql_drop`: whether the command under way is revos's own. No frame left while a top-level
+/// statement of revos's own runs: its own commits emptied the stack, and it is the command.
 pub fn command_is_own() -> bool {
-    FRAMES.with(|f| f.borrow().last().is_some_and(|x| x.own))
+    FRAMES.with(|f| match f.borrow().last() {
+        Some(x) => x.own,
+        None => TOPLEVEL_OWN.load(Ordering::Relaxed),
+    })
 }
 
 /// `ddl_command_end`: pops the command's frame; true when it was revos's own.
 pub fn command_ended() -> bool {
-    FRAMES.with(|f| f.borrow_mut().pop().is_some_and(|x| x.own))
+    FRAMES.with(|f| match f.borrow_mut().pop() {
+        Some(x) => x.own,
+        None => TOPLEVEL_OWN.load(Ordering::Relaxed),
+    })
 }
 
 fn register_callbacks() {

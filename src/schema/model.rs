@@ -124,6 +124,14 @@ pub struct Options {
     /// when declared.
     #[serde(skip_serializing_if = "ColumnOrder::is_default")]
     pub column_order: ColumnOrder,
+    /// `options.online` (contract §14): how steps that scan an existing table run. Not hashed:
+    /// it says how a change is made, not what the schema is.
+    #[serde(skip)]
+    pub online: Online,
+    /// `options.expected_plan_hash`: apply answers `stale_plan` when its plan hash differs. Not
+    /// hashed: a reviewed payload carrying it must not conflict with itself.
+    #[serde(skip)]
+    pub expected_plan_hash: Option<String>,
 }
 
 /// `options.column_order`.
@@ -139,6 +147,16 @@ impl ColumnOrder {
     pub fn is_default(&self) -> bool {
         *self == ColumnOrder::RevosFirst
     }
+}
+
+/// `options.online`: `true` (every existing table the plan scans gets the lock-light forms),
+/// `false` (never), absent (tables estimated above `online::ONLINE_ROWS` rows get them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Online {
+    #[default]
+    Auto,
+    On,
+    Off,
 }
 
 /// `options.distribute`: `"auto"` (default: distribute when the database is a Citus coordinator

@@ -226,6 +226,19 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
             ColumnOrder::RevosFirst
         }
     };
+    let expected_plan_hash = o
+        .expected_plan_hash
+        .as_ref()
+        .map(|h| h.to_ascii_lowercase());
+    if let Some(h) = &expected_plan_hash {
+        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            issues.push(Issue::new(
+                format!("{path}.expected_plan_hash"),
+                code::INVALID_VALUE,
+                "expected_plan_hash must be the 64 hex digits of a plan_hash from plan_schema",
+            ));
+        }
+    }
     Options {
         column_order,
         tenant_column,
@@ -240,6 +253,12 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
         backfill_tenant: o.backfill_tenant.clone(),
         distribute: o.distribute.unwrap_or_default(),
         citus: false,
+        online: match o.online {
+            None => Online::Auto,
+            Some(true) => Online::On,
+            Some(false) => Online::Off,
+        },
+        expected_plan_hash,
     }
 }
 
@@ -1306,6 +1325,33 @@ mod tests {
                 (Index, "idx_people_e_mail", "idx_persons_mail"),
             ],
             "my_idx was named by the caller: not renamed"
+        );
+    }
+
+    #[test]
+    fn online_and_expected_plan_hash_are_not_part_of_the_schema_hash() {
+        let base = json!({"schema_version": "1", "description": "d",
+            "tables": [{"name": "t", "columns": [{"name": "a", "type": "text"}]}]});
+        let (plain, issues) = norm(base.clone());
+        assert!(issues.is_empty());
+        let mut with = base.clone();
+        with["options"] = json!({"online": true, "expected_plan_hash": "AB".repeat(32)});
+        let (s, issues) = norm(with);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.options.online, Online::On);
+        assert_eq!(
+            s.options.expected_plan_hash.as_deref(),
+            Some("ab".repeat(32).as_str())
+        );
+        assert_eq!(schema_hash(&s), schema_hash(&plain));
+        let mut bad = base;
+        bad["options"] = json!({"online": "yes", "expected_plan_hash": "abc"});
+        let (_, issues) = norm(bad);
+        let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["options.online", "options.expected_plan_hash"],
+            "{issues:?}"
         );
     }
 

@@ -109,6 +109,8 @@ pub const OPTION_KEYS: &[&str] = &[
     "backfill_tenant",
     "distribute",
     "column_order",
+    "online",
+    "expected_plan_hash",
 ];
 pub const ENUM_KEYS: &[&str] = &["name", "values", "schema"];
 pub const TABLE_KEYS: &[&str] = &[
@@ -210,6 +212,10 @@ pub struct RawOptions {
     pub backfill_tenant: Option<String>,
     pub distribute: Option<crate::schema::model::Distribute>,
     pub column_order: Option<String>,
+    /// `online`: lock-light forms (true), never (false), or by table size (absent).
+    pub online: Option<bool>,
+    /// `expected_plan_hash`: the `plan_hash` a reviewer saw (checked by apply).
+    pub expected_plan_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -419,6 +425,8 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     o.allow_destructive = r.boolean(obj.get("allow_destructive"), &p("allow_destructive"));
     o.backfill_tenant = r.string(obj.get("backfill_tenant"), &p("backfill_tenant"));
     o.column_order = r.string(obj.get("column_order"), &p("column_order"));
+    o.online = r.boolean(obj.get("online"), &p("online"));
+    o.expected_plan_hash = r.string(obj.get("expected_plan_hash"), &p("expected_plan_hash"));
     if let Some(v) = obj.get("distribute") {
         use crate::schema::model::Distribute;
         match v {

@@ -181,6 +181,10 @@ pub struct Plan {
     /// creates it (then verified by presence, as a table it creates).
     #[serde(skip)]
     pub object_forms: std::collections::BTreeMap<String, Option<String>>,
+    /// Constraints added `NOT VALID` whose `VALIDATE` runs after the commit (the online forms,
+    /// `schema::online`): (schema, table, constraint). `verify` accepts them not validated yet.
+    #[serde(skip)]
+    pub validated_later: std::collections::HashSet<(String, String, String)>,
 }
 
 impl Plan {

@@ -27,6 +27,10 @@ pub struct Verification {
     /// `check_change`): enforced for new rows only, never counted as enforced.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_validated: Vec<String>,
+    /// Constraints `NOT VALID` until their deferred `VALIDATE` runs (online forms): verified
+    /// when that step completes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub validated_later: Vec<String>,
 }
 
 pub type Snapshots = HashMap<(String, String), TableSnapshot>;
@@ -38,6 +42,8 @@ pub type Snapshots = HashMap<(String, String), TableSnapshot>;
 pub struct Context {
     pub existed: std::collections::HashSet<(String, String)>,
     pub allow_destructive: bool,
+    /// Constraints whose `VALIDATE` runs after the commit (online forms): (schema, table, name).
+    pub validated_later: std::collections::HashSet<(String, String, String)>,
 }
 
 /// The checks with a default context: every table counts as created by the apply.
@@ -73,6 +79,7 @@ pub fn verify_with(
             q,
             created: !cx.existed.contains(&t.key()),
             accept_unknown: cx.allow_destructive,
+            later: &cx.validated_later,
         };
         tc.columns(&mut v);
         tc.keys(&mut v);
@@ -122,9 +129,31 @@ struct TableCheck<'a> {
     created: bool,
     /// allow_destructive: a property that cannot be compared is reported, not a mismatch.
     accept_unknown: bool,
+    /// Constraints validated after the commit (see [`Context::validated_later`]).
+    later: &'a std::collections::HashSet<(String, String, String)>,
 }
 
 impl TableCheck<'_> {
+    /// `name` is NOT VALID, and its `VALIDATE` runs after the commit: counted, listed, not a
+    /// mismatch (its step verifies it when it completes).
+    fn validated_later(&self, v: &mut Verification, name: &Name, object: &str) -> bool {
+        let key = (
+            self.t.schema.as_str().to_string(),
+            self.t.name.as_str().to_string(),
+            name.as_str().to_string(),
+        );
+        let pending = self.later.contains(&key)
+            && compare::validated(name, self.sn).differs()
+            && self.sn.constraint(name.as_str()).is_some();
+        if pending {
+            v.objects_checked += 1;
+            v.validated_later.push(format!(
+                "{object} is NOT VALID until its deferred VALIDATE runs"
+            ));
+        }
+        pending
+    }
+
     fn keeps_own_pk(&self) -> bool {
         self.sn.column("id").is_none() && self.t.primary_key == [Name::from_catalog("id")]
     }
@@ -303,6 +332,9 @@ impl TableCheck<'_> {
             self.property(v, compare::foreign_key(f, &self.s.options, sn), Prop::ForeignKey, &object, || {
                 format!("{object} is missing or has other columns, target, actions, match or deferrability than the schema says")
             });
+            if self.validated_later(v, &f.name, &object) {
+                continue;
+            }
             self.property(
                 v,
                 compare::validated(&f.name, sn),
@@ -338,6 +370,9 @@ impl TableCheck<'_> {
                     c.expression
                 )
             });
+            if self.validated_later(v, &c.name, &object) {
+                continue;
+            }
             let validated = compare::validated(&c.name, sn);
             if validated.differs() && present && self.accept_unknown {
                 // kept NOT VALID over violating rows, as the caller allowed

@@ -1,0 +1,140 @@
+//! apply's part of online changes (contract §14): the online forms of a plan, the plan hash and
+//! the stale-plan check, steps of an earlier version still pending on the tables this one
+//! changes, and the deferred steps recorded and their worker started.
+
+use serde_json::{json, Value};
+
+use crate::apply::fingerprint::fingerprint;
+use crate::deferred::{launch, store};
+use crate::error::{code, Issue};
+use crate::schema::model::{Online, Schema};
+use crate::schema::online::{transform, OnlinePlan, ONLINE_ROWS};
+use crate::schema::plan_hash::{plan_hash, touched};
+use crate::schema::steps::Plan;
+
+/// The plan's online forms (`schema::online`), where this server and role can run deferred
+/// steps; `Err` when `options.online: true` asks for them and they cannot run.
+pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
+    let wanted = match schema.options.online {
+        Online::Off => false,
+        Online::On => true,
+        Online::Auto => p
+            .steps
+            .iter()
+            .any(|x| x.est_rows.is_some_and(|n| n > ONLINE_ROWS)),
+    };
+    let unavailable = if !wanted {
+        None
+    } else if schema.options.citus {
+        Some(
+            "the online forms are not used on Citus yet (its shards take the blocking forms)"
+                .into(),
+        )
+    } else {
+        launch::unavailable()
+    };
+    let o = transform(p, schema, unavailable.as_deref())?;
+    p.warnings.extend(o.warnings.iter().cloned());
+    Ok(o)
+}
+
+/// The plan hash of `p` against the catalog as it is now.
+pub fn hash(schema: &Schema, p: &Plan, o: &OnlinePlan) -> String {
+    let (tables, enums) = touched(schema);
+    plan_hash(p, o, &fingerprint(&tables, &enums))
+}
+
+/// `options.expected_plan_hash` against the plan apply would run now (under the apply lock):
+/// the issue when they differ.
+pub fn stale(schema: &Schema, now: &str) -> Option<Issue> {
+    let expected = schema.options.expected_plan_hash.as_deref()?;
+    (expected != now).then(|| {
+        Issue::new(
+            "options.expected_plan_hash",
+            code::STALE_PLAN,
+            format!(
+                "the plan apply_schema would run now (plan_hash {now}) is not the one reviewed ({expected}): the catalog or the plan changed since plan_schema; review the new plan"
+            ),
+        )
+    })
+}
+
+/// Deferred steps of earlier versions still pending or running on a table this version reads or
+/// changes: one issue each (the change would race their build or validation).
+pub fn pending_conflicts(schema: &Schema) -> Vec<Issue> {
+    let (tables, _) = touched(schema);
+    store::open_on(&tables)
+        .into_iter()
+        .map(|s| {
+            Issue::new(
+                format!("{}.{}", s["schema"].as_str().unwrap_or(""), s["table"].as_str().unwrap_or("")),
+                code::DEFERRED_PENDING,
+                format!(
+                    "deferred step {} of version {} is {} on this table ({}); wait until revos.deferred_status() shows it done or failed",
+                    s["id"], s["version"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or(""),
+                    s["sql"].as_str().unwrap_or("")
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Records the deferred steps of the applied migration and starts the worker of this role.
+/// Returns the steps as the envelope lists them, and a warning when no worker could be started.
+pub fn record(
+    migration_id: &str,
+    schema: &Schema,
+    tenant: Option<&str>,
+    o: &OnlinePlan,
+) -> (Vec<Value>, Option<String>) {
+    if o.deferred.is_empty() {
+        return (vec![], None);
+    }
+    let steps = store::record(
+        migration_id,
+        &schema.version,
+        tenant,
+        &o.deferred,
+        schema.options.lock_timeout_ms,
+    );
+    let role = unsafe { pgrx::pg_sys::GetUserId() };
+    let warning = (!launch::start(role)).then(|| {
+        "the deferred worker could not be started (no free background worker slot, max_worker_processes): the steps stay pending until the next apply_schema or revos.deferred_status() call starts it".to_string()
+    });
+    (steps, warning)
+}
+
+/// For a `noop`: the migration's steps that are not done, and the sentence that says so; with
+/// `resume` (apply_schema, not plan_schema) a worker is started where steps wait without one.
+pub fn noop_pending(migration_id: &str, resume: bool) -> Option<(Vec<Value>, String)> {
+    let steps = store::unfinished(migration_id);
+    if steps.is_empty() {
+        return None;
+    }
+    if resume {
+        launch::resume();
+    }
+    let count = |st: &str| steps.iter().filter(|s| s["status"] == st).count();
+    let open = count("pending") + count("running");
+    let failed = count("failed");
+    let mut parts = vec![];
+    if open > 0 {
+        parts.push(format!("{open} deferred step(s) still pending or running"));
+    }
+    if failed > 0 {
+        parts.push(format!("{failed} deferred step(s) failed"));
+    }
+    Some((
+        steps,
+        format!("; {} (revos.deferred_status())", parts.join(", ")),
+    ))
+}
+
+/// The online part of plan_schema's plan.
+pub fn plan_json(o: &OnlinePlan, schema: &Schema) -> Value {
+    json!({
+        "mode": match schema.options.online { Online::On => "on", Online::Off => "off", Online::Auto => "by_size" },
+        "threshold_rows": ONLINE_ROWS,
+        "tables": o.tables,
+    })
+}

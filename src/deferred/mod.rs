@@ -1,0 +1,45 @@
+//! Deferred steps (contract §14): what an online apply cannot run in the caller's transaction
+//! (`CREATE INDEX CONCURRENTLY`) or runs better in a transaction of its own (`VALIDATE
+//! CONSTRAINT`, the `SET NOT NULL` a validated check proves), run after the commit by revos itself.
+//!
+//! ```text
+//! apply_schema (caller's transaction)                 revos deferred worker (after the commit)
+//!   online forms in the transaction                      connects as the role that applied
+//!   store::record -> revos.deferred_steps (pending)      waits for the apply lock (= the commit)
+//!   launch::start  (a dynamic background worker) ──────> one worker per role: session lock
+//!   envelope: applied, `pending` steps                   orphans (running, worker gone): cleaned, again
+//!                                                        each pending step, in order:
+//!                                                          running -> its SQL at top level -> check
+//!                                                          -> done | failed (+ cleanup, chain skipped)
+//! revos.deferred_status(): pending / running / done / failed, and a worker started when needed
+//! ```
+//!
+//! Why a background worker: the steps must run outside any transaction block, after the caller
+//! commits, without a client — a dynamic background worker is a server process revos starts itself
+//! (`RegisterDynamicBackgroundWorker`, no `shared_preload_libraries` and no restart needed), and it
+//! can connect as a given role by OID, which a loopback libpq connection (passwords, pg_hba) cannot.
+//! It does not survive a server restart, and nothing of revos runs at server start without
+//! preloading: steps left pending or running are found and resumed by the next `apply_schema` or
+//! `revos.deferred_status()` call in that database (docs/security.md, README "Online changes").
+//!
+//! May call: `crate::ledger` (the ledger writer, revos's own statements), `crate::schema` (the
+//! online forms' types), `crate::privilege`, `crate::error`, `crate::ident`. Never `apply` or `api`.
+
+pub mod exec;
+pub mod launch;
+pub mod status;
+pub mod store;
+pub mod worker;
+
+/// The transaction-level advisory lock that serializes schema changes (`apply` takes it; the
+/// worker takes it once to wait for the apply that launched it to end).
+pub const APPLY_LOCK: i64 = 0x0072_6576_6f73;
+
+/// The first key of the session-level advisory lock `(WORKER_LOCK, role oid)` a worker holds for
+/// its whole life: one worker per role and database, and a step `running` while nobody holds the
+/// lock of its role is an orphan (its worker died).
+pub const WORKER_LOCK: i32 = 0x7276_6466;
+
+/// How often a step is started before it counts as failed (a worker killed mid-step, a lock
+/// timeout on a busy table).
+pub const MAX_ATTEMPTS: i32 = 3;

@@ -1,0 +1,302 @@
+//! The deferred worker: a dynamic background worker connected to one database as one role (the
+//! role that applied the steps it runs, by OID — never a superuser it was not), which runs that
+//! role's pending steps one by one after the apply that recorded them committed.
+//!
+//! ```text
+//! connect (db, role) ─ search_path pinned for the session ─ wait for the apply lock (= the commit)
+//!   ─ session lock (WORKER_LOCK, role): one worker per role; while held, a running step is ours
+//!   ─ orphans (running, their worker died): INVALID index dropped; pending again, or failed after
+//!     MAX_ATTEMPTS
+//!   ─ each pending step, oldest first:
+//!       already complete? -> done
+//!       running -> its SQL at top level (exec::toplevel) -> completion checked -> done
+//!       error: lock timeout / deadlock -> pending again (backoff) up to MAX_ATTEMPTS; else failed:
+//!              cleanup (an INVALID index dropped, revos's NOT NULL helper dropped), the rest of
+//!              its chain failed unrun
+//! ```
+//!
+//! SIGTERM (`pg_terminate_backend`, a shutdown) ends the worker at once, like any backend (`die`):
+//! the step it ran stays `running` and is recovered by the next worker. SIGINT
+//! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup.
+
+use pgrx::bgworkers::BackgroundWorker;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::time::Duration;
+
+use crate::deferred::exec::toplevel;
+use crate::deferred::store::{self, StepRow};
+use crate::deferred::{launch::role_key, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
+use crate::ident::quote_ident;
+use crate::privilege::PINNED_SEARCH_PATH;
+use crate::schema::online::{Cleanup, Completion};
+
+extern "C-unwind" {
+    /// PostgreSQL's SIGTERM handler for backends (`die`): the process ends at its next
+    /// interrupt check, in any wait or scan. (pgrx's own bgworker handler only sets a flag.)
+    #[link_name = "die"]
+    fn backend_die(postgres_signal_arg: std::ffi::c_int);
+}
+
+/// The worker's entry point (`bgw_function_name`); `bgw_extra` is "<database oid> <role oid>".
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn revos_deferred_main(_arg: pg_sys::Datum) {
+    unsafe {
+        #[cfg(not(feature = "pg18"))]
+        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(backend_die));
+        #[cfg(feature = "pg18")]
+        pg_sys::pqsignal_be(pg_sys::SIGTERM as i32, Some(backend_die));
+        pg_sys::BackgroundWorkerUnblockSignals();
+    }
+    let mut ids = BackgroundWorker::get_extra()
+        .split(' ')
+        .map(|x| x.parse::<u32>().unwrap_or(0));
+    let (db, role) = (ids.next().unwrap_or(0), ids.next().unwrap_or(0));
+    if db == 0 || role == 0 {
+        pgrx::error!("revos deferred worker: started without a database and a role");
+    }
+    let (db, role) = (pg_sys::Oid::from(db), pg_sys::Oid::from(role));
+    #[cfg(any(feature = "pg15", feature = "pg16"))]
+    let flags = 0;
+    #[cfg(not(any(feature = "pg15", feature = "pg16")))]
+    let flags = pg_sys::BGWORKER_BYPASS_ROLELOGINCHECK;
+    unsafe { pg_sys::BackgroundWorkerInitializeConnectionByOid(db, role, flags) };
+    run(role);
+}
+
+fn tx<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe + std::panic::RefUnwindSafe) -> R {
+    BackgroundWorker::transaction(f)
+}
+
+fn run(role: pg_sys::Oid) {
+    // The apply that started this worker holds the apply lock until its transaction ends: once it
+    // is ours, the steps it recorded are committed (or were rolled back, and are not there).
+    tx(|| {
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
+            &[APPLY_LOCK.into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+    });
+    tx(|| {
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_lock($1, $2)",
+            &[WORKER_LOCK.into(), role_key(role).into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+    });
+    if unsafe { pg_sys::GetUserId() } != role {
+        pgrx::error!("revos deferred worker: connected as another role than the one that applied the steps (a role setting changed it); nothing runs");
+    }
+    recover(role);
+    while let Some(step) = tx(|| store::next_pending(role)) {
+        run_step(&step);
+        // what the step read and wrote shows in pg_stat_user_tables now, not at the worker's exit
+        unsafe { pg_sys::pgstat_report_stat(true) };
+    }
+}
+
+/// The session's settings for one step: the pinned search_path (again before every step: nothing
+/// a step's expressions do lasts into the next), and `lock_timeout` for a step whose lock stops
+/// writers (queued behind a long transaction, it would hold every writer behind it), none for
+/// the others (a concurrent build waits for older transactions; writers go on meanwhile).
+fn session_settings(step: &StepRow) {
+    let timeout = if step.blocks_writes {
+        format!("{}ms", step.lock_timeout_ms)
+    } else {
+        "0".into()
+    };
+    Spi::run_with_args(
+        "SELECT pg_catalog.set_config('search_path', $1, false), pg_catalog.set_config('lock_timeout', $2, false)",
+        &[PINNED_SEARCH_PATH.into(), timeout.into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
+}
+
+/// Steps left `running` by a worker that died: what a killed concurrent build left (an INVALID
+/// index) is dropped, and the step runs again — or fails, after MAX_ATTEMPTS starts.
+fn recover(role: pg_sys::Oid) {
+    for o in tx(|| store::orphans(role)) {
+        let mut note = String::new();
+        if let Some(c @ Cleanup::InvalidIndex { .. }) = &o.cleanup {
+            note = drop_invalid(c);
+        }
+        let why = format!(
+            "interrupted: the worker running it ended (terminated, or the server restarted){note}"
+        );
+        if o.attempts >= MAX_ATTEMPTS {
+            fail_chain(
+                &o,
+                &format!("{why}; {} attempts, given up", o.attempts),
+                "57P01",
+            );
+        } else {
+            tx(|| store::again(o.id, &why, "57P01"));
+        }
+    }
+}
+
+fn run_step(step: &StepRow) {
+    // The role is found by OID; its name was recorded with the step. A role renamed since, or
+    // another role with that OID (the rows restored into another cluster): nothing runs.
+    let me = tx(crate::privilege::current_user_name);
+    if me != step.role_name {
+        let why = format!(
+            "not run: it was applied by the role {}, and the role with that OID is now {me}",
+            step.role_name
+        );
+        tx(|| {
+            store::failed(step.id, &why, "28000");
+            store::skip_rest_of_chain(step);
+        });
+        return;
+    }
+    tx(|| {
+        store::start(step.id);
+        session_settings(step);
+    });
+    if tx(|| completed(&step.completion)).is_ok() {
+        tx(|| store::done(step.id));
+        return;
+    }
+    match toplevel(&step.sql) {
+        Ok(()) => match tx(|| completed(&step.completion)) {
+            Ok(()) => tx(|| store::done(step.id)),
+            Err(why) => fail_chain(
+                step,
+                &format!("verification after the step: {why}"),
+                "P0004",
+            ),
+        },
+        Err((msg, state)) if retryable(&state) && step.attempts + 1 < MAX_ATTEMPTS => {
+            tx(|| store::again(step.id, &msg, &state));
+            let wait = Duration::from_secs(2u64.pow((step.attempts + 1) as u32));
+            BackgroundWorker::wait_latch(Some(wait));
+        }
+        Err((msg, state)) => fail_chain(step, &msg, &state),
+    }
+}
+
+/// Lock timeouts, deadlocks and serialization failures: the step runs again later.
+fn retryable(sqlstate: &str) -> bool {
+    matches!(sqlstate, "55P03" | "40P01" | "40001")
+}
+
+/// The step failed: its chain's cleanup, the step failed with the error (and what the cleanup
+/// did), the rest of its chain failed unrun.
+fn fail_chain(step: &StepRow, message: &str, sqlstate: &str) {
+    let note = match &step.cleanup {
+        Some(c @ Cleanup::InvalidIndex { .. }) => drop_invalid(c),
+        Some(Cleanup::Constraint {
+            schema,
+            table,
+            name,
+        }) => {
+            let sql = format!(
+                "ALTER TABLE {}.{} DROP CONSTRAINT IF EXISTS {}",
+                quote_ident(schema),
+                quote_ident(table),
+                quote_ident(name)
+            );
+            match toplevel(&sql) {
+                Ok(()) => format!("; revos's helper constraint {name} was dropped"),
+                Err((m, _)) => {
+                    format!("; revos's helper constraint {name} could not be dropped: {m}")
+                }
+            }
+        }
+        None => String::new(),
+    };
+    let message = format!("{message}{note}");
+    tx(|| {
+        store::failed(step.id, &message, sqlstate);
+        store::skip_rest_of_chain(step);
+    });
+}
+
+/// Drops the index of `c` when it is there and INVALID (a failed or killed concurrent build left
+/// it; a valid index of that name was not built by the step and is kept). Says what it did.
+fn drop_invalid(c: &Cleanup) -> String {
+    let Cleanup::InvalidIndex { schema, name } = c else {
+        return String::new();
+    };
+    let valid: Option<bool> = tx(|| {
+        Spi::get_one_with_args(
+            "SELECT i.indisvalid FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2",
+            &[schema.as_str().into(), name.as_str().into()],
+        )
+        .unwrap_or(None)
+    });
+    if valid != Some(false) {
+        return String::new();
+    }
+    let sql = format!(
+        "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
+        quote_ident(schema),
+        quote_ident(name)
+    );
+    match toplevel(&sql) {
+        Ok(()) => format!("; the INVALID index {name} it left was dropped"),
+        Err((m, _)) => format!("; the INVALID index {name} it left could not be dropped: {m}"),
+    }
+}
+
+/// Whether the catalog shows the step's object complete: Err says what is missing.
+fn completed(c: &Completion) -> Result<(), String> {
+    let (schema, table) = c.table();
+    let (sql, name, what) = match c {
+        Completion::Index { name, unique, .. } => (
+            format!(
+                "SELECT i.indisvalid AND i.indisready AND i.indisunique OPERATOR(pg_catalog.=) {unique}
+                   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid
+                  WHERE i.indrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
+                          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                         WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
+                    AND x.relname OPERATOR(pg_catalog.=) $3"
+            ),
+            name,
+            if *unique { "a valid unique index" } else { "a valid index" },
+        ),
+        Completion::Validated { name, .. } => (
+            constraint_query("con.convalidated"),
+            name,
+            "a validated constraint",
+        ),
+        Completion::Dropped { name, .. } => (
+            format!("SELECT NOT EXISTS ({})", constraint_query("true")),
+            name,
+            "no constraint",
+        ),
+        Completion::NotNull { column, .. } => (
+            "SELECT a.attnotnull FROM pg_catalog.pg_attribute a
+              WHERE a.attrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                     WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
+                AND a.attname OPERATOR(pg_catalog.=) $3 AND NOT a.attisdropped"
+                .to_string(),
+            column,
+            "a NOT NULL column",
+        ),
+    };
+    let ok: Option<bool> =
+        Spi::get_one_with_args(&sql, &[schema.into(), table.into(), name.as_str().into()])
+            .unwrap_or(None);
+    match ok {
+        Some(true) => Ok(()),
+        _ => Err(format!("{schema}.{table}: expected {what} {name}")),
+    }
+}
+
+fn constraint_query(column: &str) -> String {
+    format!(
+        "SELECT {column} FROM pg_catalog.pg_constraint con
+          WHERE con.conrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                 WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
+            AND con.conname OPERATOR(pg_catalog.=) $3"
+    )
+}

@@ -1,0 +1,330 @@
+#!/usr/bin/env bash
+# Online changes on live tables (contract section 14, issue 23): lock-light forms, deferred steps
+# run after the commit by revos's background worker, plan_hash and stale_plan, the size threshold.
+#
+#   tests/online.sh DSN      DSN: a superuser connection; the installed revos build is used.
+#
+# Real roles: online_admin (LOGIN, revos_admin, owns the tables; the worker must connect as it),
+# online_reader (a tenant's application role), online_nologin (NOLOGIN, revos_admin). Recreates the
+# database online_test. The restart case restarts the server (pg_ctl, as the cluster's OS user); it
+# says SKIPPED when it cannot, and is then not counted.
+set -uo pipefail
+DSN=${1:?usage: tests/online.sh DSN}
+. "$(dirname "$0")/lib.sh"
+S=$(db_dsn online_test)
+A=${S/:\/\/postgres@/:\/\/online_admin@}
+R=${S/:\/\/postgres@/:\/\/online_reader@}
+TA=11111111-1111-1111-1111-111111111111
+TB=22222222-2222-2222-2222-222222222222
+MAJOR=$(qdb "$DSN" "SELECT current_setting('server_version_num')::int / 10000")
+TMPF=$(mktemp)
+trap 'rm -f "$TMPF"' EXIT
+
+fresh_db online_test
+qdb "$S" - >/dev/null <<SQL || die "set-up failed"
+CREATE EXTENSION revos;
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'online_admin') THEN CREATE ROLE online_admin LOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'online_reader') THEN CREATE ROLE online_reader LOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'online_nologin') THEN CREATE ROLE online_nologin NOLOGIN; END IF;
+END \$\$;
+GRANT revos_admin TO online_admin, online_nologin;
+GRANT CREATE ON SCHEMA public TO online_admin, online_nologin;
+-- an index predicate that takes 1 ms a row: a concurrent build of a few thousand rows lasts seconds
+CREATE FUNCTION public.slow_true(int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql
+  AS \$f\$ BEGIN PERFORM pg_sleep(0.001); RETURN true; END \$f\$;
+SQL
+
+# big's payload: v1 columns, plus the JSON given for its columns' extras, indexes and options.
+payload() { # VERSION COLUMNS INDEXES OPTIONS
+  local opts=${4:-}
+  [ -n "$opts" ] || opts='{}'
+  cat <<JSON
+{"schema_version": "$1", "description": "online", "options": $opts,
+ "tables": [{"name": "parent", "columns": [{"name": "label", "type": "text"}], "unique": [["tenant_id", "id"]]},
+            {"name": "big", "columns": $2, "indexes": ${3:-[]}}]}
+JSON
+}
+COLS_V1='[{"name": "n", "type": "integer"}, {"name": "c", "type": "text"}, {"name": "k", "type": "text"}, {"name": "ref_id", "type": "uuid"}]'
+COLS_V2='[{"name": "n", "type": "integer", "check": "n >= 0"}, {"name": "c", "type": "text", "not_null": true},
+          {"name": "k", "type": "text", "unique": true}, {"name": "ref_id", "type": "uuid", "references": "parent"}]'
+IDX_V2='[{"columns": ["c"]}, {"name": "uq_big_k_n", "columns": ["k", "n"], "unique": true}]'
+apply_as() { # DSN PAYLOAD -> the envelope's result
+  qdb "$1" "SELECT revos.apply_schema(\$p\$$2\$p\$::jsonb) -> 'result'"
+}
+field() { python3 -c "import json,sys; r=json.loads(sys.stdin.read()); print(eval(sys.argv[1], {'r': r}))" "$1"; }
+# Waits until VERSION has no step pending, running or interrupted (deferred_status starts a worker
+# where one is needed); prints the final counts "done failed".
+wait_done() { # VERSION [SECONDS]
+  local i out
+  for ((i = 0; i < ${2:-120} * 2; i++)); do
+    out=$(qdb "$A" "SELECT (s->>'pending')::int + (s->>'running')::int + (s->>'interrupted')::int || ' ' ||
+                           (s->>'done') || ' ' || (s->>'failed') FROM revos.deferred_status('$1') s")
+    [ "${out%% *}" = 0 ] && { echo "${out#* }"; return; }
+    [[ "$out" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || { echo "error: ${out:0:200}"; return; }
+    sleep 0.5
+  done
+  echo "timeout: $out"
+}
+# Waits until the worker runs a statement matching PATTERN; prints its pid and user.
+wait_worker() { # PATTERN
+  local i out
+  for ((i = 0; i < 120; i++)); do
+    out=$(qdb "$S" "SELECT pid || ' ' || usename FROM pg_stat_activity WHERE backend_type = 'revos deferred'
+                     AND query LIKE '$1' AND state = 'active' LIMIT 1")
+    [ -n "$out" ] && { echo "$out"; return; }
+    # no deferred step at all (or no revos.deferred_steps): nothing will build
+    [ "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE status IN ('pending', 'running')" 2>/dev/null)" = 0 ] && return
+    sleep 0.25
+  done
+}
+drift() { qdb "$S" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'"; }
+
+echo "# v1, and rows in two tenants"
+check "v1 applied" applied "$(apply_as "$A" "$(payload o-1 "$COLS_V1")" | field "r['status']")"
+qdb "$S" - >/dev/null <<SQL || die "loading rows failed"
+INSERT INTO parent (tenant_id, label) SELECT t::uuid, 'p' FROM unnest(ARRAY['$TA', '$TB']) t;
+INSERT INTO big (tenant_id, n, c, k, ref_id)
+SELECT p.tenant_id, i, 'c' || (i % 50), 'k' || i, p.id
+  FROM generate_series(1, 3000) i JOIN parent p ON p.tenant_id = CASE WHEN i % 3 = 0 THEN '$TB'::uuid ELSE '$TA'::uuid END;
+ANALYZE parent; ANALYZE big;
+GRANT SELECT ON big TO online_reader;
+SQL
+
+echo "# options.online: every scanning step in its lock-light form; the deferred steps run after the commit"
+P2=$(payload o-2 "$COLS_V2" "$IDX_V2" '{"online": true}')
+plan=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$P2\$p\$::jsonb) -> 'result'")
+check "plan: no step in the transaction scans big or takes SHARE" "0 0" \
+  "$(echo "$plan" | field "' '.join(str(sum(1 for s in r['plan']['steps'] if c(s))) for c in (lambda s: s['scans'], lambda s: s['lock'] == 'SHARE'))")"
+check "plan: the deferred steps, in order (NOT NULL x3, unique key x2, check, foreign key, index x2)" \
+  'ALTER TABLE public.big VALIDATE CONSTRAINT revos_nn_c
+ALTER TABLE public.big ALTER COLUMN c SET NOT NULL
+ALTER TABLE public.big DROP CONSTRAINT revos_nn_c
+CREATE UNIQUE INDEX CONCURRENTLY uq_big_k ON public.big (tenant_id, k)
+ALTER TABLE public.big ADD CONSTRAINT uq_big_k UNIQUE USING INDEX uq_big_k
+ALTER TABLE public.big VALIDATE CONSTRAINT ck_big_n
+ALTER TABLE public.big VALIDATE CONSTRAINT fk_big_ref_id
+CREATE INDEX CONCURRENTLY idx_big_c ON public.big USING btree (c)
+CREATE UNIQUE INDEX CONCURRENTLY uq_big_k_n ON public.big USING btree (k, n)' \
+  "$(echo "$plan" | field "chr(10).join(s['sql'].replace(chr(34), '') for s in r['plan']['deferred'])")"
+check "plan: in the transaction, the check, the foreign key and NOT NULL's helper are added NOT VALID" 3 \
+  "$(echo "$plan" | field "sum(1 for s in r['plan']['steps'] if s['sql'].endswith(' NOT VALID'))")"
+check "plan: every deferred step takes SHARE UPDATE EXCLUSIVE or a brief ACCESS EXCLUSIVE without a scan" "True" \
+  "$(echo "$plan" | field "all(s['lock'] == 'SHARE UPDATE EXCLUSIVE' or not s['scans'] for s in r['plan']['deferred'])")"
+res=$(apply_as "$A" "$P2")
+check "applied, with the deferred steps listed as pending" "applied 9 pending" \
+  "$(echo "$res" | field "r['status'] + ' ' + str(len(r['pending'])) + ' ' + ' '.join(sorted({s['status'] for s in r['pending']}))")"
+check "the summary says so" True "$(echo "$res" | field "'9 deferred step(s) pending' in r['summary']")"
+check "all 9 done, none failed" "9 0" "$(wait_done o-2)"
+check "the catalog: indexes valid, constraints validated, c NOT NULL, revos's helper check gone" \
+  "idx_big_c true|uq_big_k true|uq_big_k_n true
+ck_big_n true|fk_big_ref_id true|uq_big_k true
+true|0" "$(qdb "$S" "SELECT string_agg(c.relname || ' ' || i.indisvalid, '|' ORDER BY c.relname) FROM pg_index i
+                   JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'big'::regclass
+                    AND c.relname IN ('idx_big_c', 'uq_big_k', 'uq_big_k_n');
+                 SELECT string_agg(conname || ' ' || convalidated, '|' ORDER BY conname) FROM pg_constraint
+                  WHERE conrelid = 'big'::regclass AND conname IN ('ck_big_n', 'fk_big_ref_id', 'uq_big_k');
+                 SELECT attnotnull || '|' || (SELECT count(*) FROM pg_constraint WHERE conname = 'revos_nn_c')
+                   FROM pg_attribute WHERE attrelid = 'big'::regclass AND attname = 'c'")"
+check "each step's start and end in revos.events (9 pending, 9 running, 9 done), by the ledger's path" "9|9|9" \
+  "$(qdb "$S" "SELECT count(*) FILTER (WHERE event_type = 'schema_deferred_step_pending') || '|' ||
+                      count(*) FILTER (WHERE event_type = 'schema_deferred_step_running') || '|' ||
+                      count(*) FILTER (WHERE event_type = 'schema_deferred_step_done')
+                 FROM revos.events WHERE payload ->> 'version' = 'o-2'")"
+check "each step row: started, finished, run as online_admin" "9" \
+  "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-2' AND started_at IS NOT NULL
+                 AND finished_at >= started_at AND role_name = 'online_admin' AND status = 'done'")"
+check "no drift recorded: the deferred DDL is revos's own" 0 "$(drift)"
+check "re-apply after the steps: noop, nothing pending" "noop False" \
+  "$(apply_as "$A" "$P2" | field "r['status'] + ' ' + str('pending' in r)")"
+
+echo "# a failing step: a unique index over duplicate values -> failed, and no INVALID index left"
+IDX_V3='[{"columns": ["c"]}, {"name": "uq_big_k_n", "columns": ["k", "n"], "unique": true}, {"name": "uq_big_dup", "columns": ["c"], "unique": true}]'
+P3=$(payload o-3 "$COLS_V2" "$IDX_V3" '{"online": true}')
+check "v3 applied with 1 pending step" "applied 1" "$(apply_as "$A" "$P3" | field "r['status'] + ' ' + str(len(r['pending']))")"
+check "the step failed (done 0, failed 1)" "0 1" "$(wait_done o-3)"
+check "failed with 23505, and the INVALID index it left was dropped" "failed|23505|true" \
+  "$(qdb "$S" "SELECT status || '|' || sqlstate || '|' || (error_message LIKE '%INVALID index uq_big_dup it left was dropped%')
+                 FROM revos.deferred_steps WHERE version = 'o-3'")"
+check "no index uq_big_dup at all, no invalid index on big" "0 0" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_class WHERE relname = 'uq_big_dup') || ' ' ||
+                      (SELECT count(*) FROM pg_index WHERE indrelid = 'big'::regclass AND NOT indisvalid)")"
+check "a schema_deferred_step_failed event with the error" "1" \
+  "$(qdb "$S" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_deferred_step_failed'
+                 AND payload ->> 'version' = 'o-3' AND payload ->> 'sqlstate' = '23505'")"
+check "re-apply: noop that says a deferred step failed, and lists it" "noop True failed" \
+  "$(apply_as "$A" "$P3" | field "r['status'] + ' ' + str('1 deferred step(s) failed' in r['summary']) + ' ' + r['pending'][0]['status']")"
+
+echo "# killed mid-build, and the server restarted mid-build: recovered, never forgotten"
+IDX_V4="${IDX_V2%]}, {\"name\": \"idx_big_slow\", \"columns\": [\"n\"], \"where\": \"public.slow_true(n)\"}]"
+P4=$(payload o-4 "$COLS_V2" "$IDX_V4" '{"online": true}')
+check "v4 (v3 without the duplicate-valued unique index, with a slow one) applied with 1 pending step" \
+  "applied 1" "$(apply_as "$A" "$P4" | field "r['status'] + ' ' + str(len(r['pending']))")"
+w=$(wait_worker 'CREATE INDEX CONCURRENTLY "idx_big_slow"%')
+check "the worker builds it, connected as online_admin (not a superuser)" "online_admin" "${w#* }"
+echo "# while it builds: the tenant policy holds, re-apply is a noop that says so, a change to big waits"
+check "tenant A reads only its 2000 rows, B its 1000, no tenant none" "2000
+1000
+0" "$(qdb "$R" - <<SQL
+BEGIN; SELECT revos.set_tenant('$TA') \\g /dev/null
+SELECT count(*) FROM big;
+COMMIT; BEGIN; SELECT revos.set_tenant('$TB') \\g /dev/null
+SELECT count(*) FROM big;
+COMMIT; SELECT count(*) FROM big;
+SQL
+)"
+check "the policy and FORCE RLS are in place during the build" "1 true true" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_policy WHERE polrelid = 'big'::regclass) || ' ' || relrowsecurity || ' ' || relforcerowsecurity
+                 FROM pg_class WHERE oid = 'big'::regclass")"
+check "re-apply while pending: noop, says so, lists the running step" "noop True running" \
+  "$(apply_as "$A" "$P4" | field "r['status'] + ' ' + str('still pending or running' in r['summary']) + ' ' + r['pending'][0]['status']")"
+P5=$(payload o-5 "${COLS_V2%]}, {\"name\": \"extra\", \"type\": \"text\"}]" "$IDX_V4")
+check "another version changing big meanwhile: blocked, deferred_pending" "blocked deferred_pending" \
+  "$(apply_as "$A" "$P5" | field "r['status'] + ' ' + r['validation_errors'][0]['code']")"
+check "pg_terminate_backend of the worker mid-build" t "$(qdb "$S" "SELECT pg_terminate_backend(${w%% *}, 5000)")"
+check "deferred_status: the step is interrupted (its worker is gone), and a worker is started again" "interrupted 1" \
+  "$(qdb "$A" "SELECT s->'steps'->0->>'status' || ' ' || (s->>'workers_started') FROM revos.deferred_status('o-4') s")"
+w2=$(wait_worker 'CREATE INDEX CONCURRENTLY "idx_big_slow"%')
+check "the new worker builds it again, as online_admin" "online_admin" "${w2#* }"
+check "an interrupted event, whose INVALID leftover was dropped" 1 \
+  "$(qdb "$S" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_deferred_step_interrupted'
+                 AND payload ->> 'version' = 'o-4' AND payload ->> 'error_message' LIKE '%INVALID index idx_big_slow it left was dropped%'")"
+datadir=$(qdb "$S" "SHOW data_directory")
+restarted=0
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$(stat -c %U "$datadir")" -- "$@"; else "$@"; fi; }
+if [ -n "$w2" ] && { [ "$(id -u)" = 0 ] || [ -w "$datadir" ]; }; then
+  as_owner "$("${PG_CONFIG:-pg_config}" --bindir)/pg_ctl" -D "$datadir" restart -m fast -w >/dev/null 2>&1 && restarted=1
+fi
+if [ "$restarted" = 1 ]; then
+  check "after a server restart mid-build: the step is reported interrupted, a worker started" "interrupted 1" \
+    "$(qdb "$A" "SELECT s->'steps'->0->>'status' || ' ' || (s->>'workers_started') FROM revos.deferred_status('o-4') s")"
+else
+  echo "SKIPPED: the restart case (pg_ctl restart of $datadir was not possible here) — not counted"
+fi
+check "it completes (done 1, failed 0)" "1 0" "$(wait_done o-4 180)"
+check "idx_big_slow is there once and valid; no invalid index" "true 0" \
+  "$(qdb "$S" "SELECT (SELECT string_agg(indisvalid::text, ',') FROM pg_index WHERE indexrelid = 'idx_big_slow'::regclass) || ' ' ||
+                      (SELECT count(*) FROM pg_index WHERE indrelid = 'big'::regclass AND NOT indisvalid)")"
+check "attempts recorded ($((2 + restarted)) starts)" "$((2 + restarted))" \
+  "$(qdb "$S" "SELECT attempts FROM revos.deferred_steps WHERE version = 'o-4'")"
+check "now the other version applies" applied "$(apply_as "$A" "$P5" | field "r['status']")"
+
+echo "# plan_hash and stale_plan"
+COLS_V6="${COLS_V2%]}, {\"name\": \"extra\", \"type\": \"text\"}, {\"name\": \"note\", \"type\": \"text\"}]"
+P6=$(payload o-6 "$COLS_V6" "$IDX_V4")
+h=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$P6\$p\$::jsonb) -> 'result' ->> 'plan_hash'")
+check "plan_schema returns a plan_hash (64 hex)" 64 "${#h}"
+again=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$P6\$p\$::jsonb) -> 'result' ->> 'plan_hash'")
+check "the same plan twice: the same hash" "64 $h" "${#again} $again"
+qdb "$S" "ALTER TABLE big ADD COLUMN by_hand int" >/dev/null
+res=$(apply_as "$A" "$(payload o-6 "$COLS_V6" "$IDX_V4" "{\"expected_plan_hash\": \"$h\"}")")
+check "the catalog changed between plan and apply: blocked, stale_plan, with the new plan_hash" "blocked stale_plan True" \
+  "$(echo "$res" | field "r['status'] + ' ' + r['validation_errors'][0]['code'] + ' ' + str(len(r['plan_hash']) == 64 and r['plan_hash'] != '$h')")"
+check "nothing ran, nothing recorded for o-6" "0 false" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM revos.schema_migrations WHERE version = 'o-6') || ' ' ||
+                      EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'big'::regclass AND attname = 'note')")"
+h2=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$P6\$p\$::jsonb) -> 'result' ->> 'plan_hash'")
+check "reviewed again, nothing changed since: applied" applied \
+  "$(apply_as "$A" "$(payload o-6 "$COLS_V6" "$IDX_V4" "{\"expected_plan_hash\": \"$h2\"}")" | field "r['status']")"
+check "the same version without expected_plan_hash: noop (the option is not part of the schema hash)" noop \
+  "$(apply_as "$A" "$P6" | field "r['status']")"
+check "a malformed expected_plan_hash: blocked, invalid_value" "blocked invalid_value" \
+  "$(apply_as "$A" "$(payload o-6x "$COLS_V6" "$IDX_V4" '{"expected_plan_hash": "abc"}')" | field "r['status'] + ' ' + r['validation_errors'][0]['code']")"
+
+echo "# the threshold: above 100,000 estimated rows the online forms are the default"
+two_tables() { # VERSION HUGE_INDEXES SMALL_INDEXES OPTIONS
+  local opts=${4:-}
+  [ -n "$opts" ] || opts='{}'
+  echo "{\"schema_version\": \"$1\", \"description\": \"threshold\", \"options\": $opts, \"tables\": [
+    {\"name\": \"huge\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}], \"indexes\": $2},
+    {\"name\": \"small\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}], \"indexes\": $3}]}"
+}
+check "o-7 applied" applied "$(apply_as "$A" "$(two_tables o-7 '[]' '[]')" | field "r['status']")"
+qdb "$S" "INSERT INTO huge (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 120000) i;
+          INSERT INTO small (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 500) i; ANALYZE huge; ANALYZE small" >/dev/null
+V='[{"columns": ["v"]}]'
+plan=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$(two_tables o-8 "$V" "$V")\$p\$::jsonb) -> 'result'")
+check "plan without options.online: huge's index deferred (CONCURRENTLY), small's in the transaction (SHARE)" \
+  "huge|SHARE UPDATE EXCLUSIVE small|SHARE by_size" \
+  "$(echo "$plan" | field "' '.join([d['object'].split('.')[1].strip(chr(34)) + '|' + d['lock'] for d in r['plan']['deferred']] + [s['object'].split('.')[1].strip(chr(34)) + '|' + s['lock'] for s in r['plan']['steps'] if 'INDEX' in s['sql']] + [r['plan']['online']['mode']])")"
+check "options.online: false keeps the blocking form on huge" "0 SHARE SHARE" \
+  "$(qdb "$A" "SELECT revos.plan_schema(\$p\$$(two_tables o-8 "$V" "$V" '{"online": false}')\$p\$::jsonb) -> 'result'" |
+     field "str(len(r['plan']['deferred'])) + ' ' + ' '.join(s['lock'] for s in r['plan']['steps'] if 'INDEX' in s['sql'])")"
+res=$(apply_as "$A" "$(two_tables o-8 "$V" "$V")")
+check "applied: huge's index pending, small's built" "applied 1 huge" \
+  "$(echo "$res" | field "r['status'] + ' ' + str(len(r['pending'])) + ' ' + r['pending'][0]['object'].split('.')[1].strip(chr(34))")"
+check "small's index is there at once" 1 "$(qdb "$S" "SELECT count(*) FROM pg_index WHERE indexrelid = 'idx_small_v'::regclass AND indisvalid")"
+check "huge's completes" "1 0" "$(wait_done o-8)"
+
+echo "# a rolled-back apply leaves no deferred step, and its worker ends without running anything"
+V9='[{"columns": ["v"]}, {"name": "idx_rolled_back", "columns": ["v", "id"]}]'
+out=$(qdb "$A" "BEGIN; SELECT revos.apply_schema(\$p\$$(two_tables o-9 "$V9" "$V")\$p\$::jsonb) -> 'result' ->> 'status'; ROLLBACK;")
+check "applied inside the transaction, then rolled back" applied "$out"
+sleep 2
+check "no step, no ledger row, no index, no worker left" "0 0 0 0" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-9') || ' ' ||
+                      (SELECT count(*) FROM revos.schema_migrations WHERE version = 'o-9') || ' ' ||
+                      (SELECT count(*) FROM pg_class WHERE relname = 'idx_rolled_back') || ' ' ||
+                      (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred')")"
+
+echo "# a role that cannot log in"
+TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [
+  {"name": "huge", "columns": [{"name": "v", "type": "integer"}], "indexes": [{"columns": ["v"]}, {"name": "idx_nologin", "columns": ["v", "tenant_id"]}]}]}'
+qdb "$S" "GRANT online_nologin TO online_admin; ALTER TABLE huge OWNER TO online_nologin" >/dev/null
+res=$(qdb "$A" "SET ROLE online_nologin; SELECT revos.apply_schema(\$p\$$TN\$p\$::jsonb) -> 'result'")
+if [ "$MAJOR" -ge 17 ]; then
+  check "PostgreSQL $MAJOR: applied; the worker connects as the NOLOGIN role" "applied 1" \
+    "$(echo "$res" | field "r['status'] + ' ' + str(len(r['pending']))")"
+  check "and completes, run as online_nologin" "1 0 online_nologin" \
+    "$(wait_done o-10) $(qdb "$S" "SELECT role_name FROM revos.deferred_steps WHERE version = 'o-10'")"
+else
+  check "PostgreSQL $MAJOR: options.online: true is refused for a NOLOGIN role (online_unavailable)" "blocked online_unavailable" \
+    "$(echo "$res" | field "r['status'] + ' ' + r['validation_errors'][0]['code']")"
+fi
+
+echo "# the role that applied a step is found by OID and checked by name: renamed since, nothing runs"
+qdb "$S" "DO \$\$ BEGIN
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'online_renamed_later') THEN ALTER ROLE online_renamed_later RENAME TO online_renamed; END IF;
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'online_renamed') THEN CREATE ROLE online_renamed LOGIN; END IF;
+          END \$\$" >/dev/null
+qdb "$S" "GRANT revos_admin TO online_renamed; GRANT CREATE ON SCHEMA public TO online_renamed" >/dev/null
+RN=${S/:\/\/postgres@/:\/\/online_renamed@}
+RT='{"schema_version": "o-11", "description": "renamed", "tables": [{"name": "rt", "columns": [{"name": "v", "type": "integer"}]}]}'
+check "o-11 applied as online_renamed" applied "$(apply_as "$RN" "$RT" | field "r['status']")"
+RT2='{"schema_version": "o-12", "description": "renamed", "options": {"online": true}, "tables": [{"name": "rt", "columns": [{"name": "v", "type": "integer"}], "indexes": [{"columns": ["v"]}]}]}'
+qdb "$RN" "BEGIN; SELECT revos.apply_schema(\$p\$$RT2\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
+sleep 1
+qdb "$S" "ALTER ROLE online_renamed RENAME TO online_renamed_later" >/dev/null
+wait
+check "applied in its transaction; renamed before the commit" applied "$(head -1 "$TMPF")"
+check "the step fails unrun (28000), nothing built" "0 1 28000 0" \
+  "$(wait_done o-12) $(qdb "$S" "SELECT sqlstate || ' ' || (SELECT count(*) FROM pg_class WHERE relname = 'idx_rt_v')
+                                   FROM revos.deferred_steps WHERE version = 'o-12'")"
+qdb "$S" "ALTER ROLE online_renamed_later RENAME TO online_renamed" >/dev/null
+
+echo "# revos.deferred_status() and revos.deferred_steps: who may do what"
+check "deferred_status() counts every version; a version that has none: no steps" "0 []" \
+  "$(qdb "$A" "SELECT (s->>'pending') || ' ' || (s->'steps')::text FROM revos.deferred_status('no-such-version') s")"
+check "deferred_status() without a version: the steps not done and the recent done ones" True \
+  "$(qdb "$A" "SELECT revos.deferred_status()" | field "len(r['steps']) >= 12 and r['failed'] == 2")"
+expect_error_db "PUBLIC may not call deferred_status()" 42501 "permission denied" "$R" "SELECT revos.deferred_status()"
+expect_error_db "revos_admin may not insert a step" 42501 "permission denied" "$A" \
+  "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms)
+   VALUES (gen_random_uuid(), 'x', 0, 'index', 'public', 'big', 'DROP TABLE big', '{}', 10, 'postgres', 0)"
+expect_error_db "revos_admin may not change a step" 42501 "permission denied" "$A" "UPDATE revos.deferred_steps SET status = 'pending'"
+check "the trigger function is not executable by PUBLIC or revos_admin" "false false" \
+  "$(qdb "$S" "SELECT has_function_privilege('online_reader', 'revos.deferred_step_event()', 'EXECUTE') || ' ' ||
+                      has_function_privilege('online_admin', 'revos.deferred_step_event()', 'EXECUTE')")"
+expect_error_db "an application cannot log a deferred-step event (reserved)" 22023 "is reserved" "$A" \
+  "SELECT revos.log_event('{\"event_type\": \"schema_deferred_step_done\"}')"
+check "a row the owner inserts by hand writes no event" "0" \
+  "$(qdb "$S" "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms, status)
+                VALUES (gen_random_uuid(), 'by-hand', 0, 'index', 'public', 'big', 'SELECT 1', '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"big\", \"name\": \"x\"}', 10, 'postgres', 0, 'done');
+               SELECT count(*) FROM revos.events WHERE payload ->> 'version' = 'by-hand'")"
+check "verify_ledger() ok" true "$(qdb "$S" "SELECT revos.verify_ledger() ->> 'ok'")"
+check "drift: only the two changes made by hand (big's column, huge's owner)" "ALTER TABLE public.big
+ALTER TABLE public.huge" \
+  "$(qdb "$S" "SELECT payload ->> 'command_tag' || ' ' || (payload ->> 'object_identity') FROM revos.events
+                WHERE event_type = 'schema_drift_detected' ORDER BY id")"
+
+finish
