@@ -32,6 +32,7 @@ const MAY_CALL: &[(&str, &[&str])] = &[
         "apply",
         &[
             "deferred",
+            "dependencies",
             "ledger",
             "citus",
             "schema",
@@ -42,8 +43,17 @@ const MAY_CALL: &[(&str, &[&str])] = &[
     ),
     (
         "deferred",
-        &["ledger", "schema", "privilege", "error", "ident"],
+        &[
+            "dependencies",
+            "ledger",
+            "schema",
+            "privilege",
+            "error",
+            "ident",
+        ],
     ),
+    // what the objects an apply or a deferred step leaves may depend on (SPI, nothing of revos's)
+    ("dependencies", &[]),
     (
         "ledger",
         &["citus", "schema", "privilege", "error", "ident"],

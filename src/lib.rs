@@ -7,6 +7,7 @@
 //! api            the #[pg_extern] SQL surface (thin)
 //! apply/         running a plan inside the caller's transaction (SPI): lock, DDL, verify, ledger row
 //! deferred/      the steps of an online apply run after its commit by revos's background worker
+//! dependencies   what the objects apply and the deferred worker leave may depend on (SPI)
 //! ledger/        the event ledger and drift capture, in C (Rust); who is writing (apply's phases)
 //! citus/         placement on a Citus cluster (pure) and what the database says about Citus (SPI)
 //! schema/        the declarative pipeline, pure Rust (no SPI): spec -> normalize -> validate ->
@@ -52,6 +53,7 @@ pub mod api;
 pub mod apply;
 pub mod citus;
 pub mod deferred;
+pub mod dependencies;
 pub mod ledger;
 
 #[cfg(test)]

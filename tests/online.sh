@@ -321,6 +321,28 @@ check "a row the owner inserts by hand writes no event" "0" \
   "$(qdb "$S" "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms, status)
                 VALUES (gen_random_uuid(), 'by-hand', 0, 'index', 'public', 'big', 'SELECT 1', '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"big\", \"name\": \"x\"}', 10, 'postgres', 0, 'done');
                SELECT count(*) FROM revos.events WHERE payload ->> 'version' = 'by-hand'")"
+echo "# a deferred index whose predicate an overload of another role captures: built, refused (42501), dropped"
+qdb "$S" - >/dev/null <<SQL || die "squatter set-up failed"
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'online_squatter') THEN CREATE ROLE online_squatter LOGIN; END IF;
+END \$\$;
+GRANT CREATE ON SCHEMA public TO online_squatter;
+CREATE FUNCTION public.online_pos(bigint) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT \$1 > 0';
+SET ROLE online_squatter;
+CREATE FUNCTION public.online_pos(integer) RETURNS boolean IMMUTABLE LANGUAGE sql AS 'SELECT true';
+RESET ROLE;
+SQL
+SQ='{"schema_version": "o-13", "description": "squat", "tables": [{"name": "sq", "columns": [{"name": "v", "type": "integer"}]}]}'
+check "o-13 applied" applied "$(apply_as "$A" "$SQ" | field "r['status']")"
+qdb "$S" "INSERT INTO sq (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 1000) i; ANALYZE sq" >/dev/null
+SQ2='{"schema_version": "o-14", "description": "squat", "options": {"online": true}, "tables": [{"name": "sq", "columns": [{"name": "v", "type": "integer"}],
+  "indexes": [{"name": "idx_sq_pos", "columns": ["v"], "where": "public.online_pos(v)"}]}]}'
+check "o-14 applied with the index pending" "applied 1" "$(apply_as "$A" "$SQ2" | field "r['status'] + ' ' + str(len(r['pending']))")"
+check "the step fails (42501) naming online_squatter's function; the index is dropped" "0 1 42501 True 0" \
+  "$(wait_done o-14) $(qdb "$S" "SELECT sqlstate || ' ' || (error_message LIKE '%online_pos(integer)%online_squatter%was dropped%')::text
+                                   || ' ' || (SELECT count(*) FROM pg_class WHERE relname = 'idx_sq_pos')
+                                   FROM revos.deferred_steps WHERE version = 'o-14'" | sed 's/ true / True /')"
+
 check "verify_ledger() ok" true "$(qdb "$S" "SELECT revos.verify_ledger() ->> 'ok'")"
 check "drift: only the two changes made by hand (big's column, huge's owner)" "ALTER TABLE public.big
 ALTER TABLE public.huge" \

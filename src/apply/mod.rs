@@ -21,7 +21,6 @@
 pub mod answer;
 pub mod app_role;
 pub mod conflict;
-pub mod dependencies;
 pub mod direct;
 pub mod failure;
 pub mod fast;
@@ -991,7 +990,7 @@ fn execute(
             })
             .unwrap_or_else(|e| pgrx::error!("{e}"));
             // nothing the apply leaves may depend on a temporary or an untrusted object
-            dependencies::check(&declared_tables(schema));
+            crate::dependencies::check(&declared_tables(schema));
             let v = verify_catalog(schema, p);
             if !v.ok {
                 pgrx::ereport!(

@@ -70,6 +70,9 @@ fn tx<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe + std::panic::RefUnwindS
 }
 
 fn run(role: pg_sys::Oid) {
+    // Before any other SQL: the pinned search_path for the whole session, over the role's and the
+    // database's settings (`ALTER ROLE … SET search_path`), which the connection applied.
+    tx(pin_search_path);
     // The apply that started this worker holds the apply lock until its transaction ends: once it
     // is ours, the steps it recorded are committed (or were rolled back, and are not there).
     tx(|| {
@@ -95,6 +98,14 @@ fn run(role: pg_sys::Oid) {
         // what the step read and wrote shows in pg_stat_user_tables now, not at the worker's exit
         unsafe { pg_sys::pgstat_report_stat(true) };
     }
+}
+
+fn pin_search_path() {
+    Spi::run_with_args(
+        "SELECT pg_catalog.set_config('search_path', $1, false)",
+        &[PINNED_SEARCH_PATH.into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
 }
 
 /// The session's settings for one step: the pinned search_path (again before every step: nothing
@@ -157,12 +168,12 @@ fn run_step(step: &StepRow) {
         session_settings(step);
     });
     if tx(|| completed(&step.completion)).is_ok() {
-        tx(|| store::done(step.id));
+        finish(step);
         return;
     }
     match toplevel(&step.sql) {
         Ok(()) => match tx(|| completed(&step.completion)) {
-            Ok(()) => tx(|| store::done(step.id)),
+            Ok(()) => finish(step),
             Err(why) => fail_chain(
                 step,
                 &format!("verification after the step: {why}"),
@@ -176,6 +187,46 @@ fn run_step(step: &StepRow) {
         }
         Err((msg, state)) => fail_chain(step, &msg, &state),
     }
+}
+
+/// A step whose object is complete: done — unless what it built depends on what revos refuses
+/// (`crate::dependencies`, as apply checks the objects it leaves: an overload another role planted
+/// next to a function an index's expression or predicate names). Such an index is dropped and the
+/// step fails (42501), with the rest of its chain.
+fn finish(step: &StepRow) {
+    let Completion::Index { schema, name, .. } = &step.completion else {
+        tx(|| store::done(step.id));
+        return;
+    };
+    let refused = tx(|| {
+        let (s, t) = step.completion.table();
+        table_oid(s, t)
+            .map(|oid| crate::dependencies::refused(&[oid]))
+            .unwrap_or_default()
+    });
+    if refused.is_empty() {
+        tx(|| store::done(step.id));
+        return;
+    }
+    let note = match drop_index(schema, name) {
+        Ok(()) => format!("; the index {name} was dropped"),
+        Err((m, _)) => format!("; the index {name} could not be dropped: {m}"),
+    };
+    let message = format!("revos: refused: {}{note}", refused.join("; "));
+    tx(|| {
+        store::failed(step.id, &message, "42501");
+        store::skip_rest_of_chain(step);
+    });
+}
+
+fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {
+    Spi::get_one_with_args(
+        "SELECT c.oid FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2",
+        &[schema.into(), table.into()],
+    )
+    .unwrap_or(None)
 }
 
 /// Lock timeouts, deadlocks and serialization failures: the step runs again later.
@@ -234,15 +285,19 @@ fn drop_invalid(c: &Cleanup) -> String {
     if valid != Some(false) {
         return String::new();
     }
-    let sql = format!(
-        "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
-        quote_ident(schema),
-        quote_ident(name)
-    );
-    match toplevel(&sql) {
+    match drop_index(schema, name) {
         Ok(()) => format!("; the INVALID index {name} it left was dropped"),
         Err((m, _)) => format!("; the INVALID index {name} it left could not be dropped: {m}"),
     }
+}
+
+/// `DROP INDEX CONCURRENTLY` of `schema.name`, at the top level (writers go on meanwhile).
+fn drop_index(schema: &str, name: &str) -> Result<(), (String, String)> {
+    toplevel(&format!(
+        "DROP INDEX CONCURRENTLY IF EXISTS {}.{}",
+        quote_ident(schema),
+        quote_ident(name)
+    ))
 }
 
 /// Whether the catalog shows the step's object complete: Err says what is missing.
