@@ -24,7 +24,8 @@
 #   INSIDE      a look-alike ran at all inside revos's call (revos pins its search_path)
 #   DEPENDS     something revos created depends on an object in mal or pg_temp (pg_depend)
 #   RESULT      an envelope / answer differs from the baseline's (run ids, latency, uuids,
-#               timestamps ignored); then the catalogs and both ledgers are compared whole
+#               timestamps, plan_hash — it covers table OIDs — ignored); then the catalogs and
+#               both ledgers are compared whole
 #   DRIFT       the caller's own DDL on a managed table (with the shadows present) is recorded
 #               as drift or refused; verify_ledger() stays ok
 #   privileges (roles, memberships, revos ACLs) unchanged; issue 17 item 3 (DDL hidden in a

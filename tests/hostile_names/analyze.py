@@ -13,7 +13,9 @@ import sys
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TS = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}(:?\d{2})?|Z)?")
-DROP = {"latency_ms", "workflow_run_id", "outputs_hash", "execution_time_ms"}
+# plan_hash covers the OIDs of the tables a plan touches, which differ between the two databases
+# (the statements it also covers are compared: plan.sql, plan.deferred).
+DROP = {"latency_ms", "workflow_run_id", "outputs_hash", "execution_time_ms", "plan_hash"}
 NOTE = re.compile(r"HOSTILE\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
 PATHS = {"mp": "search_path mal, pg_catalog (look-alikes only)",
          "mpv": "search_path mal, pg_catalog + temp views (no temp domains)",
