@@ -166,14 +166,22 @@ pub fn transform(p: &mut Plan, s: &Schema, unavailable: Option<&str>) -> Result<
     let mut forms: Vec<Option<Form>> = Vec::with_capacity(p.steps.len());
     for step in &p.steps {
         let t = s.tables.iter().find(|t| object(t) == step.object);
+        // a partitioned table keeps the blocking forms: PostgreSQL builds no index on it
+        // concurrently (and, before 18, adds no foreign key to it NOT VALID)
         let form = t
             .filter(|_| !created.contains(&step.object))
+            .filter(|t| t.partition_by.is_none())
             .filter(|_| wants_online(s.options.online, step.est_rows))
             .and_then(|t| recognize(step, t, s));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
+                let why = if t.partition_by.is_some() {
+                    "a partitioned table: its steps have no lock-light form"
+                } else {
+                    "this step has no lock-light form"
+                };
                 out.warnings.push(format!(
-                    "{}: this step has no lock-light form and runs in the transaction as planned (lock {}, rewrites: {}, scans: {}): {}",
+                    "{}: {why} and runs in the transaction as planned (lock {}, rewrites: {}, scans: {}): {}",
                     object(t), lock_name(step.lock), step.rewrites, step.scans, short(&step.sql)
                 ));
             }
@@ -640,6 +648,30 @@ mod tests {
         let mut p = plan(&s, &st);
         let o = transform(&mut p, &s, unavailable);
         (p, o)
+    }
+
+    #[test]
+    fn a_partitioned_table_keeps_the_blocking_forms_and_says_why() {
+        let v = json!({"schema_version": "2", "description": "d",
+            "options": {"default_indexes": false, "online": true},
+            "tables": [{"name": "big", "tenant_scoped": false, "timestamps": false,
+                "soft_delete": false, "rls": false,
+                "partition_by": {"method": "hash", "columns": ["id"]},
+                "columns": [{"name": "a", "type": "integer"}],
+                "indexes": [{"columns": ["a"]}]}]});
+        let (p, o) = planned(v, Some(10), None);
+        let o = o.unwrap();
+        assert!(o.deferred.is_empty(), "{:?}", o.deferred);
+        assert!(
+            p.steps.iter().any(|s| s.sql.starts_with("CREATE INDEX ")),
+            "{:?}",
+            p.steps
+        );
+        assert!(
+            o.warnings.iter().any(|w| w.contains("a partitioned table")),
+            "{:?}",
+            o.warnings
+        );
     }
 
     #[test]
