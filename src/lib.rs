@@ -61,6 +61,14 @@ mod layering;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Runs once in each process that loads revos.so: `shared_preload_libraries = 'citus,revos'`
+/// (the postmaster, inherited by every backend), `session_preload_libraries`, or the first call of
+/// one of revos's C functions. Installs tenant routing where Citus is loaded (`citus::route`).
+#[::pgrx::pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    citus::route::init();
+}
+
 /// Required by `cargo pgrx test`.
 #[cfg(test)]
 pub mod pg_test {

@@ -21,6 +21,7 @@
 pub mod answer;
 pub mod app_role;
 pub mod conflict;
+pub mod citus_rows;
 pub mod direct;
 pub mod failure;
 pub mod fast;
@@ -42,6 +43,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::citus::distribute;
+use crate::citus::in_place;
 use crate::citus::metadata::citus_state;
 use crate::error::{code, Issue, Status};
 use crate::ident::sha256_hex;
@@ -302,12 +304,13 @@ fn decide_locked(
     // extensions, functions, views, triggers, policies, grants: live and declared forms
     issues.extend(objects::read(&schema, &mut state));
     // Citus (contract §13): the mode, and what Citus would refuse, before anything runs.
-    let citus = citus_state();
+    let mut citus = citus_state();
     let (more, citus_warnings) = distribute::prepare(&mut schema, &state, &citus);
     issues.extend(more);
     if !issues.is_empty() {
         return blocked_at_version(issues, &schema.version);
     }
+    citus.rows = citus_rows::count(&in_place::moving(&schema, &state, &citus));
     // How Postgres deparses what the spec declares for the tables that exist (compare.rs).
     shadow::declare(&schema, &mut state);
     let mut p = plan(&schema, &state);

@@ -19,48 +19,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::citus::in_place;
 use crate::error::{code, Issue};
 use crate::ident::{quote_literal, Name};
 use crate::schema::catalog::CatalogState;
 use crate::schema::model::{Distribute, FkAction, Schema, Table};
 use crate::schema::steps::{Plan, Step};
 
-/// How a table is placed on Citus (`pg_dist_partition`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Placement {
-    /// Hash-distributed by `column`, in co-location group `colocation`.
-    Distributed {
-        column: String,
-        colocation: u32,
-    },
-    Reference,
-    /// A Citus local table (or any other kind revos does not create).
-    Other,
-}
-
-/// What the catalog says about Citus: read by `citus::metadata::citus_state`.
-#[derive(Debug, Clone, Default)]
-pub struct CitusState {
-    /// The `citus` extension is installed in this database.
-    pub installed: bool,
-    /// This node is the coordinator (DDL and distribution happen here).
-    pub coordinator: bool,
-    /// Active primary worker nodes (the coordinator's group excluded).
-    pub workers: usize,
-    /// Citus tables by (schema, table).
-    pub tables: HashMap<(String, String), Placement>,
-}
-
-impl CitusState {
-    pub fn placement(&self, schema: &Name, table: &Name) -> Option<&Placement> {
-        self.tables
-            .get(&(schema.as_str().to_string(), table.as_str().to_string()))
-    }
-    /// A cluster to distribute on: Citus, on its coordinator, with workers.
-    pub fn usable(&self) -> bool {
-        self.installed && self.coordinator && self.workers > 0
-    }
-}
+pub use crate::citus::state::{CitusState, Placement};
 
 /// Decides the mode (sets `options.citus`) and makes the schema one Citus accepts: the primary
 /// key of a tenant table leads with the tenant column, and so do its unique indexes. Returns what
@@ -99,30 +65,8 @@ pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Is
         .map(|t| (t.key(), t.tenant_scoped))
         .collect();
     for t in s.tables.iter_mut() {
-        let exists = st.table(&t.schema, &t.name).is_some();
-        let placement = citus.placement(&t.schema, &t.name);
-        if exists {
-            let ok = match (t.tenant_scoped, placement) {
-                (true, Some(Placement::Distributed { column, .. })) => column == tenant.as_str(),
-                (false, Some(Placement::Reference)) => true,
-                _ => false,
-            };
-            if !ok {
-                let want = if t.tenant_scoped {
-                    format!("distributed by {}", tenant.as_str())
-                } else {
-                    "a reference table".to_string()
-                };
-                issues.push(Issue::new(
-                    t.path.clone(),
-                    code::NOT_DISTRIBUTABLE,
-                    format!(
-                        "{} exists and is not {want}; distribute it first (create_distributed_table / \
-                         create_reference_table) or set options.distribute to false",
-                        t.qualified()
-                    ),
-                ));
-            }
+        if let Some(why) = existing_refused(t, st, citus, tenant.as_str()) {
+            issues.push(Issue::new(t.path.clone(), code::NOT_DISTRIBUTABLE, why));
         }
         if t.tenant_scoped {
             if !t.primary_key.is_empty() && !t.primary_key.contains(&tenant) {
@@ -146,36 +90,7 @@ pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Is
                 }
             }
         }
-        // Citus refuses, on a key that includes the distribution column, ON DELETE SET NULL /
-        // SET DEFAULT and ON UPDATE SET NULL / SET DEFAULT / CASCADE (they could change the
-        // tenant column): such a tenant key is NO ACTION on Citus, and the envelope says so.
-        let q = t.qualified();
-        for fk in t.foreign_keys.iter_mut().filter(|f| f.tenant_bound) {
-            let del = matches!(fk.on_delete, Some(FkAction::SetNull | FkAction::SetDefault));
-            let upd = matches!(
-                fk.on_update,
-                Some(FkAction::SetNull | FkAction::SetDefault | FkAction::Cascade)
-            );
-            for (on, action) in [
-                ("DELETE", del.then_some(fk.on_delete)),
-                ("UPDATE", upd.then_some(fk.on_update)),
-            ] {
-                if let Some(Some(a)) = action {
-                    warnings.push(format!(
-                        "foreign key {} on {q}: ON {on} {} is not supported by Citus on a key that \
-                         includes the distribution column; it is NO ACTION on this cluster",
-                        fk.name.as_str(),
-                        a.sql()
-                    ));
-                }
-            }
-            if del {
-                fk.on_delete = None;
-            }
-            if upd {
-                fk.on_update = None;
-            }
-        }
+        warnings.extend(no_action_on_citus(t));
         for fk in &t.foreign_keys {
             let key = (
                 fk.target_schema.as_str().to_string(),
@@ -220,6 +135,95 @@ pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Is
     (issues, warnings)
 }
 
+/// Why an existing table of the payload cannot be placed as the schema wants: placed otherwise
+/// by Citus (distributed by another column, a reference table where a tenant table is declared, a
+/// Citus local table), or a local table that is not revos's yet. A local revos table is fine: it
+/// is distributed in place (`in_place`).
+fn existing_refused(
+    t: &Table,
+    st: &CatalogState,
+    citus: &CitusState,
+    tenant: &str,
+) -> Option<String> {
+    let sn = st.table(&t.schema, &t.name)?;
+    let placement = citus.placement(&t.schema, &t.name);
+    let ok = match (t.tenant_scoped, placement) {
+        (_, None) => return in_place::refusal(t, sn, tenant),
+        (true, Some(Placement::Distributed { column, .. })) => column == tenant,
+        (false, Some(Placement::Reference)) => true,
+        _ => false,
+    };
+    let want = if t.tenant_scoped {
+        format!("distributed by {tenant}")
+    } else {
+        "a reference table".to_string()
+    };
+    (!ok).then(|| {
+        format!(
+            "{} exists and is placed by Citus otherwise ({placement:?}), not {want}: change its \
+             placement with Citus first (undistribute_table, then apply again) or set \
+             options.distribute to false",
+            t.qualified()
+        )
+    })
+}
+
+/// What a tenant key's referential action does that Citus refuses (ON DELETE SET NULL / SET
+/// DEFAULT, ON UPDATE SET NULL / SET DEFAULT / CASCADE on a key that includes the distribution
+/// column, even in the column-list form: they could change the tenant column), and what the user
+/// loses when it is NO ACTION instead. Decided: NO ACTION with this warning. A trigger emulating
+/// SET NULL would have to update another table's co-located shard from a trigger on a shard, past
+/// Citus's executor — not done.
+fn loss(fk: &crate::schema::model::ForeignKey, on_delete: bool, a: FkAction, q: &str) -> String {
+    let target = format!("{}.{}", fk.target_schema, fk.target_table);
+    let col = fk.column.as_str();
+    let instead = match (on_delete, a) {
+        (_, FkAction::SetNull) => format!("setting {q}.{col} to NULL"),
+        (_, FkAction::SetDefault) => format!("setting {q}.{col} to its default"),
+        _ => format!("changing {q}.{col} with it"),
+    };
+    let (what, fix) = if on_delete {
+        (
+            format!("deleting a row of {target}"),
+            format!("set {col} to NULL (or another row) on those rows first"),
+        )
+    } else {
+        (
+            format!("changing {target}.{} of a row", fk.target_column),
+            format!("change {col} on those rows first"),
+        )
+    };
+    format!(
+        "foreign key {} on {q} ({col}): ON {} {} is not supported by Citus on a key that includes \
+         the distribution column, so it is NO ACTION on this cluster: {what} that rows of {q} \
+         still reference fails with foreign_key_violation (SQLSTATE 23503) instead of {instead}; \
+         {fix}",
+        fk.name.as_str(),
+        if on_delete { "DELETE" } else { "UPDATE" },
+        a.sql()
+    )
+}
+
+/// Makes each tenant key's actions ones Citus accepts (NO ACTION for what it refuses) and says,
+/// for each, what the user loses.
+fn no_action_on_citus(t: &mut Table) -> Vec<String> {
+    let q = t.qualified();
+    let mut warnings = vec![];
+    for fk in t.foreign_keys.iter_mut().filter(|f| f.tenant_bound) {
+        if let Some(a @ (FkAction::SetNull | FkAction::SetDefault)) = fk.on_delete {
+            warnings.push(loss(fk, true, a, &q));
+            fk.on_delete = None;
+        }
+        if let Some(a @ (FkAction::SetNull | FkAction::SetDefault | FkAction::Cascade)) =
+            fk.on_update
+        {
+            warnings.push(loss(fk, false, a, &q));
+            fk.on_update = None;
+        }
+    }
+    warnings
+}
+
 /// The Citus settings the distribution steps need, each set for this transaction only.
 fn setting(name: &str, value: &str) -> Step {
     Step::new(
@@ -235,27 +239,33 @@ fn setting(name: &str, value: &str) -> Step {
 
 /// Adds the distribution steps to the plan: the settings first; `create_reference_table` for the
 /// new non-tenant tables, then `create_distributed_table` for the new tenant tables, after every
-/// other step but the foreign keys (the tables are still empty).
+/// other step but the foreign keys (the tables are still empty); the tables that exist on one node
+/// are distributed in place with their rows (`in_place`). On a Citus coordinator every plan runs
+/// with `citus.enable_ddl_propagation` on, whatever the caller's session set (issue 19): with it
+/// off, the shards of an existing distributed table would miss the change while the apply answers
+/// `applied`.
 pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState) {
-    if !s.options.citus {
-        return;
+    if s.options.citus {
+        place(p, s, st, citus);
     }
+    if citus.installed && citus.coordinator && !p.steps.is_empty() {
+        p.steps
+            .insert(0, setting("citus.enable_ddl_propagation", "on"));
+    }
+}
+
+/// A new (empty) table's placement: no rows to copy, no cost stated (as before).
+fn new_placement(t: &Table, tenant: &str, anchor: &str) -> Step {
+    in_place::placement_step(t, tenant, anchor, crate::schema::steps::Cost::NONE, None)
+}
+
+fn place(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState) {
+    let tenant = s.options.tenant_column.as_str();
     let new: Vec<&Table> = s
         .tables
         .iter()
         .filter(|t| st.table(&t.schema, &t.name).is_none())
         .collect();
-    let mut place: Vec<Step> = vec![];
-    for t in new.iter().filter(|t| !t.tenant_scoped) {
-        place.push(Step::new(
-            "reference_table",
-            t.qualified(),
-            format!(
-                "SELECT pg_catalog.create_reference_table({})",
-                quote_literal(&t.qualified())
-            ),
-        ));
-    }
     // One co-location group: with a tenant table of this schema that is already distributed, else
     // Citus's default group for the tenant type (the first new table), and the first new one.
     let mut anchor: Option<String> = s
@@ -264,30 +274,30 @@ pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState
         .filter(|t| t.tenant_scoped && st.table(&t.schema, &t.name).is_some())
         .find(|t| {
             matches!(citus.placement(&t.schema, &t.name), Some(Placement::Distributed { column, .. })
-                if column == s.options.tenant_column.as_str())
+                if column == tenant)
         })
         .map(Table::qualified);
+    let mut reference: Vec<Step> = new
+        .iter()
+        .filter(|t| !t.tenant_scoped)
+        .map(|t| new_placement(t, tenant, ""))
+        .collect();
+    let mut distributed = vec![];
     for t in new.iter().filter(|t| t.tenant_scoped) {
         let with = anchor.clone().unwrap_or_else(|| "default".to_string());
-        place.push(Step::new(
-            "distributed_table",
-            t.qualified(),
-            format!(
-                "SELECT pg_catalog.create_distributed_table({}, {}, colocate_with => {})",
-                quote_literal(&t.qualified()),
-                quote_literal(s.options.tenant_column.as_str()),
-                quote_literal(&with)
-            ),
-        ));
+        distributed.push(new_placement(t, tenant, &with));
         anchor.get_or_insert_with(|| t.qualified());
     }
+    let mut moving = in_place::steps(p, s, st, citus, &mut anchor);
+    reference.extend(std::mem::take(&mut moving.reference));
+    distributed.extend(std::mem::take(&mut moving.distributed));
     let mut settings = vec![];
-    if !p.steps.is_empty() {
+    if !p.steps.is_empty() || !moving.before.is_empty() {
         // One connection per worker for the whole apply: DDL on a table created and distributed
         // in the same transaction, foreign keys to reference tables and triggers all follow it.
         settings.push(setting("citus.multi_shard_modify_mode", "sequential"));
     }
-    if p.steps.iter().any(|x| x.kind == "trigger") {
+    if moving.has_triggers || p.steps.iter().any(|x| x.kind == "trigger") {
         // The updated_at trigger only sets NEW.updated_at on the row's own shard.
         settings.push(setting("citus.enable_unsafe_triggers", "on"));
     }
@@ -297,10 +307,14 @@ pub fn add_steps(p: &mut Plan, s: &Schema, st: &CatalogState, citus: &CitusState
     // Citus propagates them.
     let (fks, rest): (Vec<Step>, Vec<Step>) = std::mem::take(&mut p.steps)
         .into_iter()
+        .filter(|x| !moving.supersedes(x))
         .partition(|x| x.kind == "foreign_key");
     p.steps = settings;
+    p.steps.extend(std::mem::take(&mut moving.before));
     p.steps.extend(rest);
-    p.steps.extend(place);
+    p.steps.extend(reference);
+    p.steps.extend(distributed);
+    p.steps.extend(std::mem::take(&mut moving.after));
     p.steps.extend(fks);
 }
 
@@ -350,7 +364,7 @@ mod tests {
             installed: true,
             coordinator: true,
             workers: 2,
-            tables: HashMap::new(),
+            ..Default::default()
         }
     }
 
@@ -544,67 +558,105 @@ mod tests {
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
     }
 
+    /// A table as revos left it on one node (or on Citus): its columns but `skip`, the tenant
+    /// policy in `policy` form, the updated_at trigger, primary key `t_pkey` on `pk`, and the
+    /// declared foreign keys.
+    fn snapshot(
+        t: &Table,
+        skip: &str,
+        policy: Option<String>,
+        pk: &[&str],
+    ) -> crate::schema::model::TableSnapshot {
+        use crate::schema::model::*;
+        let mut constraints = vec![ConstraintSnapshot {
+            name: format!("{}_pkey", t.name.as_str()),
+            kind: 'p',
+            ..Default::default()
+        }];
+        constraints.extend(t.foreign_keys.iter().map(|f| ConstraintSnapshot {
+            name: f.name.as_str().into(),
+            kind: 'f',
+            ..Default::default()
+        }));
+        let mut indexes: Vec<IndexSnapshot> = t
+            .indexes
+            .iter()
+            .map(|x| IndexSnapshot {
+                name: x.name.as_str().into(),
+                unique: x.unique,
+                method: x.method.sql().into(),
+                columns: x.columns.iter().map(|c| c.as_str().to_string()).collect(),
+                ..Default::default()
+            })
+            .collect();
+        indexes.push(IndexSnapshot {
+            name: format!("{}_pkey", t.name.as_str()),
+            unique: true,
+            method: "btree".into(),
+            columns: pk.iter().map(|c| c.to_string()).collect(),
+            constraint: true,
+            ..Default::default()
+        });
+        let sn = TableSnapshot {
+            columns: t
+                .columns
+                .iter()
+                .filter(|c| c.name.as_str() != skip)
+                .map(|c| ColumnSnapshot {
+                    name: c.name.as_str().into(),
+                    sql_type: c.sql_type.clone().unwrap(),
+                    not_null: c.not_null,
+                    has_default: c.default.is_some(),
+                    ..Default::default()
+                })
+                .collect(),
+            indexes,
+            constraints,
+            rls_enabled: policy.is_some(),
+            rls_forced: policy.is_some(),
+            policies: policy
+                .map(|pred| PolicySnapshot {
+                    name: "revos_tenant_isolation".into(),
+                    command: '*',
+                    using: Some(pred.clone()),
+                    with_check: Some(pred),
+                    permissive: true,
+                    roles: vec!["public".into()],
+                })
+                .into_iter()
+                .collect(),
+            triggers: if t.tenant_scoped {
+                vec!["revos_touch_updated_at".into()]
+            } else {
+                vec![]
+            },
+            has_rows: true,
+            est_rows: Some(10),
+            ..Default::default()
+        };
+        crate::schema::catalog::testing::as_applied(sn)
+    }
+
     #[test]
     fn existing_tables_are_altered_not_redistributed() {
         let mut cat = MemCatalog::default();
         let v = json!({"schema_version": "2", "description": "d", "tables": [{"name": "t", "columns": [
             {"name": "b", "type": "text"}]}]});
-        let (s0, st0, _) = run(v.clone(), &cat);
-        // the table as v1 left it: every column but b, its primary key (tenant_id, id)
-        let t0 = &s0.tables[0];
+        let (s0, _, _) = run(v.clone(), &cat);
+        // the table as v1 left it on Citus: every column but b, its primary key (tenant_id, id)
         let pred = Some(format!("({})", citus_tenant_predicate(&s0.options)));
-        let snap = crate::schema::model::TableSnapshot {
-            columns: t0
-                .columns
-                .iter()
-                .filter(|c| c.name.as_str() != "b")
-                .map(|c| crate::schema::model::ColumnSnapshot {
-                    name: c.name.as_str().into(),
-                    sql_type: c.sql_type.clone().unwrap(),
-                    not_null: c.not_null,
-                    has_default: c.default.is_some(),
-                    generated: false,
-                    ..Default::default()
-                })
-                .collect(),
-            indexes: t0
-                .indexes
-                .iter()
-                .map(|x| crate::schema::model::IndexSnapshot {
-                    name: x.name.as_str().into(),
-                    unique: x.unique,
-                    method: x.method.sql().into(),
-                    columns: x.columns.iter().map(|c| c.as_str().to_string()).collect(),
-                    partial: false,
-                    ..Default::default()
-                })
-                .collect(),
-            constraints: vec![crate::schema::model::ConstraintSnapshot {
-                name: "t_pkey".into(),
-                kind: 'p',
-                columns: vec!["tenant_id".into(), "id".into()],
-                ..Default::default()
-            }],
-            rls_enabled: true,
-            rls_forced: true,
-            policies: vec![crate::schema::model::PolicySnapshot {
-                name: "revos_tenant_isolation".into(),
-                command: '*',
-                using: pred.clone(),
-                with_check: pred,
-                ..Default::default()
-            }],
-            triggers: vec!["revos_touch_updated_at".into()],
-            ..Default::default()
-        };
-        let snap = crate::schema::catalog::testing::as_applied(snap);
+        let snap = snapshot(&s0.tables[0], "b", pred, &["tenant_id", "id"]);
         cat.tables.insert(("public".into(), "t".into()), snap);
-        drop(st0);
         let (mut s, st, issues) = run(v, &cat);
         assert!(issues.is_empty(), "{issues:?}");
         let mut citus = cluster();
-        // local: refused
-        assert_eq!(prepare(&mut s.clone(), &st, &citus).0.len(), 1);
+        // placed otherwise by Citus (a reference table where a tenant table is declared): refused
+        citus
+            .tables
+            .insert(("public".into(), "t".into()), Placement::Reference);
+        let refused = prepare(&mut s.clone(), &st, &citus).0;
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].message.contains("placed by Citus otherwise"));
         citus.tables.insert(
             ("public".into(), "t".into()),
             Placement::Distributed {
@@ -616,11 +668,157 @@ mod tests {
         let mut p = plan(&s, &st);
         add_steps(&mut p, &s, &st, &citus);
         let kinds: Vec<&str> = p.steps.iter().map(|x| x.kind).collect();
-        assert_eq!(kinds, ["citus_setting", "column"], "{}", p.script());
+        assert_eq!(
+            kinds,
+            ["citus_setting", "citus_setting", "column"],
+            "{}",
+            p.script()
+        );
+        // apply's DDL propagates whatever the caller's session set (issue 19), first of all
+        assert_eq!(
+            p.steps[0].sql,
+            "SELECT pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true)"
+        );
         assert_eq!(verify_placement(&s, &citus).1, Vec::<String>::new());
         citus
             .tables
             .insert(("public".into(), "t".into()), Placement::Reference);
         assert_eq!(verify_placement(&s, &citus).1.len(), 1);
+    }
+
+    /// Tables revos made on one node (primary key (id), the policy with its sub-select, a tenant
+    /// key ON DELETE SET NULL), with rows, on a Citus coordinator: distributed in place.
+    fn one_node_tables(distribute: serde_json::Value) -> (Schema, CatalogState, CitusState) {
+        let mut cat = MemCatalog::default();
+        let v = json!({"schema_version": "2", "description": "d", "options": {"distribute": distribute},
+            "tables": [
+            {"name": "t", "columns": [{"name": "parent_id", "type": "uuid",
+                "references": {"table": "t", "on_delete": "set null"}}]},
+            {"name": "kinds", "tenant_scoped": false, "columns": [{"name": "label", "type": "text"}]}]});
+        let (s0, _, _) = run(v.clone(), &cat);
+        let one_node = Some(format!(
+            "({})",
+            crate::schema::tenancy::tenant_predicate(&s0.options)
+        ));
+        for t in &s0.tables {
+            let policy = t.tenant_scoped.then(|| one_node.clone().unwrap());
+            cat.tables.insert(t.key(), snapshot(t, "", policy, &["id"]));
+        }
+        let (s, st, issues) = run(v, &cat);
+        assert!(issues.is_empty(), "{issues:?}");
+        let mut citus = cluster();
+        citus.rows.insert(("public".into(), "t".into()), (10, true));
+        citus
+            .rows
+            .insert(("public".into(), "kinds".into()), (3, true));
+        (s, st, citus)
+    }
+
+    fn planned_in_place(distribute: serde_json::Value) -> Plan {
+        let (mut s, st, citus) = one_node_tables(distribute);
+        let (issues, warnings) = prepare(&mut s, &st, &citus);
+        assert!(issues.is_empty(), "{issues:?}");
+        let mut p = plan(&s, &st);
+        p.warnings.extend(warnings);
+        add_steps(&mut p, &s, &st, &citus);
+        p
+    }
+
+    #[test]
+    fn existing_local_tables_are_distributed_in_place() {
+        let p = planned_in_place(json!("auto"));
+        let kinds: Vec<&str> = p.steps.iter().map(|x| x.kind).collect();
+        let at = |k: &str| {
+            kinds
+                .iter()
+                .position(|x| *x == k)
+                .unwrap_or_else(|| panic!("{k}: {kinds:?}"))
+        };
+        let last = |k: &str| kinds.iter().rposition(|x| *x == k).unwrap();
+        // the foreign key dropped first, the primary key led by the tenant, the policy in Citus's
+        // form, then the placement (reference first), the local copies removed, the key again
+        let pk = kinds
+            .iter()
+            .zip(&p.steps)
+            .position(|(k, x)| *k == "constraint" && x.sql.contains("PRIMARY KEY"))
+            .unwrap_or_else(|| panic!("{kinds:?}"));
+        assert!(at("in_place_drop_foreign_key") < pk, "{kinds:?}");
+        assert!(pk < at("distributed_table"), "{kinds:?}");
+        assert!(last("policy") < at("reference_table"), "{kinds:?}");
+        assert!(at("reference_table") < at("distributed_table"), "{kinds:?}");
+        assert!(
+            at("distributed_table") < at("in_place_truncate_local"),
+            "{kinds:?}"
+        );
+        assert!(
+            last("in_place_truncate_local") < last("foreign_key"),
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| **k == "foreign_key").count(),
+            1,
+            "{kinds:?}"
+        );
+        let sql = p.script();
+        assert!(sql.contains(r#"ALTER TABLE "public"."t" DROP CONSTRAINT "t_pkey", ADD CONSTRAINT "t_pkey" PRIMARY KEY ("tenant_id", "id")"#), "{sql}");
+        assert!(sql.contains("create_distributed_table('\"public\".\"t\"', 'tenant_id', colocate_with => 'default')"), "{sql}");
+        assert!(
+            sql.contains("create_reference_table('\"public\".\"kinds\"')"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("truncate_local_data_after_distributing_table('\"public\".\"t\"')"),
+            "{sql}"
+        );
+        assert!(!sql.contains("SET NULL"), "{sql}");
+        assert!(
+            sql.contains("set_config('citus.enable_unsafe_triggers', 'on', true)"),
+            "{sql}"
+        );
+        // what it costs: the rows, the locks; with "auto", the risk that gates it
+        let d = p
+            .steps
+            .iter()
+            .find(|x| x.kind == "distributed_table")
+            .unwrap();
+        assert_eq!(
+            (d.est_rows, d.lock),
+            (Some(10), Some(crate::schema::steps::Lock::Exclusive))
+        );
+        assert!(
+            p.warnings
+                .iter()
+                .any(|w| w.contains("copies 13 rows") && w.contains("ACCESS EXCLUSIVE")),
+            "{:?}",
+            p.warnings
+        );
+        assert_eq!(p.risks.len(), 1, "{:?}", p.risks);
+        assert_eq!(p.risks[0].code, crate::error::RiskCode::DistributeExisting);
+        assert_eq!(
+            (p.risks[0].rows, p.risks[0].rows_counted),
+            (Some(13), Some(true))
+        );
+        // "distribute": true asks for it: the same steps, no risk
+        let on = planned_in_place(json!(true));
+        assert_eq!(on.script(), sql);
+        assert!(on.risks.is_empty(), "{:?}", on.risks);
+    }
+
+    #[test]
+    fn a_table_that_is_not_revos_yet_goes_through_tenant_table_first() {
+        let (mut s, mut st, citus) = one_node_tables(json!(true));
+        st.tables
+            .get_mut(&("public".into(), "t".into()))
+            .unwrap()
+            .policies
+            .clear();
+        let issues = prepare(&mut s, &st, &citus).0;
+        assert_eq!(issues.len(), 1, "{issues:?}");
+        assert_eq!(issues[0].code, code::NOT_DISTRIBUTABLE);
+        assert!(
+            issues[0].message.contains("revos.tenant_table("),
+            "{}",
+            issues[0].message
+        );
     }
 }

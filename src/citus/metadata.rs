@@ -5,7 +5,7 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::citus::distribute::{CitusState, Placement};
+use crate::citus::state::{CitusState, Placement};
 
 /// What this database says about Citus (contract §13): whether the extension is installed, this
 /// node is the coordinator, how many active workers it has, and how its tables are placed. Only

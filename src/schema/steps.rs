@@ -20,6 +20,9 @@ pub enum Lock {
     Share,
     #[serde(rename = "SHARE ROW EXCLUSIVE")]
     ShareRowExclusive,
+    /// Only SELECT goes on (Citus's create_distributed_table while it copies the rows).
+    #[serde(rename = "EXCLUSIVE")]
+    Exclusive,
     #[serde(rename = "ACCESS EXCLUSIVE")]
     AccessExclusive,
 }
@@ -32,7 +35,7 @@ impl Lock {
     pub fn blocks_writes(self) -> bool {
         matches!(
             self,
-            Lock::Share | Lock::ShareRowExclusive | Lock::AccessExclusive
+            Lock::Share | Lock::ShareRowExclusive | Lock::Exclusive | Lock::AccessExclusive
         )
     }
 }

@@ -267,5 +267,10 @@ else
   bad "hostile names on Citus" "every check ok" "some FAILED (above)"
 fi
 
+. "$here/route.sh"
+. "$here/propagation.sh"
+. "$here/in_place.sh"
+rt_lazy_load
+
 rm -rf "$work"
 finish
