@@ -310,7 +310,7 @@ fn decide_locked(
     if !issues.is_empty() {
         return blocked_at_version(issues, &schema.version);
     }
-    citus.rows = citus_rows::count(&in_place::moving(&schema, &state, &citus));
+    citus.rows = citus_rows::count(&cat, &state, &in_place::moving(&schema, &state, &citus));
     // How Postgres deparses what the spec declares for the tables that exist (compare.rs).
     shadow::declare(&schema, &mut state);
     let mut p = plan(&schema, &state);
