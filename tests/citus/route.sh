@@ -233,24 +233,20 @@ else
 fi
 
 echo "# PostgREST's path: JWT claims by set_config(), then pre_request()"
-check "claims + pre_request(): tenant 5's rows, Task Count 1" "5|0|1" "$(qi "$RT_APP" <<SQL
+# rows|rows with another marker|Task Count after PostgREST's set_config() of claims $1 and pre_request(),
+# the expected marker being $2
+rt_claims() {
+  qi "$RT_APP" <<SQL
 BEGIN;
-SELECT set_config('request.jwt.claims', '{"role": "rt_app", "tenant_id": "$(tid 5)"}', true) \g /dev/null
+SELECT set_config('request.jwt.claims', '$1', true) \g /dev/null
 SELECT revos.pre_request() \g /dev/null
-SELECT count(*) AS n, count(*) FILTER (WHERE marker <> 5) AS bad FROM rt.notes \gset
+SELECT count(*) AS n, count(*) FILTER (WHERE marker <> $2) AS bad FROM rt.notes \gset
 SELECT :n || '|' || :bad || '|' || task_count('SELECT 1 FROM rt.notes');
 COMMIT;
 SQL
-)"
-check "app_metadata claims + pre_request(): tenant 8's rows, Task Count 1" "8|0|1" "$(qi "$RT_APP" <<SQL
-BEGIN;
-SELECT set_config('request.jwt.claims', '{"app_metadata": {"tenant_id": "$(tid 8)"}}', true) \g /dev/null
-SELECT revos.pre_request() \g /dev/null
-SELECT count(*) AS n, count(*) FILTER (WHERE marker <> 8) AS bad FROM rt.notes \gset
-SELECT :n || '|' || :bad || '|' || task_count('SELECT 1 FROM rt.notes');
-COMMIT;
-SQL
-)"
+}
+check "claims + pre_request(): tenant 5's rows, Task Count 1" "5|0|1" "$(rt_claims "{\"role\": \"rt_app\", \"tenant_id\": \"$(tid 5)\"}" 5)"
+check "app_metadata claims + pre_request(): tenant 8's rows, Task Count 1" "8|0|1" "$(rt_claims "{\"app_metadata\": {\"tenant_id\": \"$(tid 8)\"}}" 8)"
 check "claims alone (no pre_request): not routed, and the workers see no tenant: 0 rows" "0|32" "$(qi "$RT_APP" <<SQL
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"tenant_id": "$(tid 5)"}', true) \g /dev/null
