@@ -689,6 +689,14 @@ mod tests {
     /// Tables revos made on one node (primary key (id), the policy with its sub-select, a tenant
     /// key ON DELETE SET NULL), with rows, on a Citus coordinator: distributed in place.
     fn one_node_tables(distribute: serde_json::Value) -> (Schema, CatalogState, CitusState) {
+        one_node_tables_keyed(distribute, &["id"])
+    }
+
+    /// The same, the tenant table's primary key on `pk` in the database.
+    fn one_node_tables_keyed(
+        distribute: serde_json::Value,
+        pk: &[&str],
+    ) -> (Schema, CatalogState, CitusState) {
         let mut cat = MemCatalog::default();
         let v = json!({"schema_version": "2", "description": "d", "options": {"distribute": distribute},
             "tables": [
@@ -702,7 +710,8 @@ mod tests {
         ));
         for t in &s0.tables {
             let policy = t.tenant_scoped.then(|| one_node.clone().unwrap());
-            cat.tables.insert(t.key(), snapshot(t, "", policy, &["id"]));
+            let key = if t.tenant_scoped { pk } else { &["id"][..] };
+            cat.tables.insert(t.key(), snapshot(t, "", policy, key));
         }
         let (s, st, issues) = run(v, &cat);
         assert!(issues.is_empty(), "{issues:?}");
@@ -715,7 +724,11 @@ mod tests {
     }
 
     fn planned_in_place(distribute: serde_json::Value) -> Plan {
-        let (mut s, st, citus) = one_node_tables(distribute);
+        planned_in_place_keyed(distribute, &["id"])
+    }
+
+    fn planned_in_place_keyed(distribute: serde_json::Value, pk: &[&str]) -> Plan {
+        let (mut s, st, citus) = one_node_tables_keyed(distribute, pk);
         let (issues, warnings) = prepare(&mut s, &st, &citus);
         assert!(issues.is_empty(), "{issues:?}");
         let mut p = plan(&s, &st);
@@ -792,16 +805,39 @@ mod tests {
             "{:?}",
             p.warnings
         );
-        assert_eq!(p.risks.len(), 1, "{:?}", p.risks);
-        assert_eq!(p.risks[0].code, crate::error::RiskCode::DistributeExisting);
+        use crate::error::RiskCode::{DistributeExisting, PrimaryKeyChange};
+        let codes = |p: &Plan| p.risks.iter().map(|r| r.code).collect::<Vec<_>>();
+        // the copy is distribute_existing; the key (id) -> (tenant_id, id) is the plan's own
+        // primary_key_change, gated as every primary key change is (issue 19)
         assert_eq!(
-            (p.risks[0].rows, p.risks[0].rows_counted),
-            (Some(13), Some(true))
+            codes(&p),
+            [PrimaryKeyChange, DistributeExisting],
+            "{:?}",
+            p.risks
         );
-        // "distribute": true asks for it: the same steps, no risk
+        let copy = &p.risks[1];
+        assert_eq!((copy.rows, copy.rows_counted), (Some(13), Some(true)));
+        assert!(
+            p.risks[0].message.contains("distributing it in place"),
+            "{}",
+            p.risks[0].message
+        );
+        // "distribute": true asks for the copy: the same steps, the key change still gated
         let on = planned_in_place(json!(true));
         assert_eq!(on.script(), sql);
+        assert_eq!(codes(&on), [PrimaryKeyChange], "{:?}", on.risks);
+    }
+
+    #[test]
+    fn each_gate_of_distribution_in_place_alone() {
+        use crate::error::RiskCode::DistributeExisting;
+        // the key already led by the tenant column: only the copy is gated, and only with "auto"
+        let auto = planned_in_place_keyed(json!("auto"), &["tenant_id", "id"]);
+        let codes: Vec<_> = auto.risks.iter().map(|r| r.code).collect();
+        assert_eq!(codes, [DistributeExisting], "{:?}", auto.risks);
+        let on = planned_in_place_keyed(json!(true), &["tenant_id", "id"]);
         assert!(on.risks.is_empty(), "{:?}", on.risks);
+        assert!(on.steps.iter().any(|x| x.kind == "distributed_table"));
     }
 
     #[test]

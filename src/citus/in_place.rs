@@ -6,8 +6,8 @@
 //! settings ─> drop the declared foreign keys that touch a moving table (Citus refuses to
 //!             distribute a table a local table references, or that references one)
 //!          ─> the tenant policy in Citus's form (no sub-select)
-//!          ─> [plan's own steps: the primary key (id) → (tenant_id, id) — its risk
-//!             primary_key_change is this module's distribute_existing —, unique indexes per
+//!          ─> [plan's own steps: the primary key (id) → (tenant_id, id) — the plan's risk
+//!             primary_key_change, gated as every primary key change is —, unique indexes per
 //!             tenant, …]
 //!          ─> create_reference_table / create_distributed_table: Citus copies the rows to the
 //!             shards (one co-location group with the tenant tables already distributed)
@@ -20,7 +20,9 @@
 //! back, the tables stay local with their rows). What it costs is in the plan: each table's rows
 //! (copied once), its ACCESS EXCLUSIVE lock held by the ALTER TABLE steps until the apply commits
 //! (reads and writes of the table wait), and with `"distribute": "auto"` the risk
-//! `distribute_existing` (blocked unless `allow_destructive`); `"distribute": true` asks for it.
+//! `distribute_existing` (blocked unless `allow_destructive`); `"distribute": true` asks for the
+//! copy. A tenant table whose primary key changes for it is the risk `primary_key_change` in
+//! either mode (issue 19's gate, never waived here).
 //!
 //! A tenant table that is not revos's yet (no tenant column or no tenant policy) is refused:
 //! `revos.tenant_table()` makes it one first.
@@ -266,12 +268,7 @@ pub fn steps(
     if moving.is_empty() {
         return out;
     }
-    // The primary key (id) -> (tenant_id, id) is what distributing requires: gated here.
-    let keys_of_moving: HashSet<&str> =
-        moving.iter().map(|t| t.primary_key_path.as_str()).collect();
-    p.risks.retain(|r| {
-        !(r.code == RiskCode::PrimaryKeyChange && keys_of_moving.contains(r.path.as_str()))
-    });
+    explain_primary_key_changes(p, &moving);
     let cost = format!(
         "distributes in place {} existing table(s) with their rows: {}; Citus copies {total} rows to \
          the shards and the coordinator's local copy is then removed; each table is locked ACCESS \
@@ -295,6 +292,20 @@ pub fn steps(
         });
     }
     out
+}
+
+/// The primary key `(id)` → `(tenant_id, id)` that distributing a tenant table requires is the
+/// plan's own risk `primary_key_change`, gated as every primary key change is (issue 19: blocked
+/// unless `allow_destructive`, whatever `"distribute"` says): its message says why it is planned.
+fn explain_primary_key_changes(p: &mut Plan, moving: &[&Table]) {
+    let keys: HashSet<&str> = moving.iter().map(|t| t.primary_key_path.as_str()).collect();
+    for r in p.risks.iter_mut() {
+        if r.code == RiskCode::PrimaryKeyChange && keys.contains(r.path.as_str()) {
+            r.message.push_str(
+                " (distributing it in place: Citus needs the distribution column in the primary key)",
+            );
+        }
+    }
 }
 
 /// The dropped foreign keys, added again (with the actions Citus accepts: `prepare` made them so).

@@ -1,7 +1,8 @@
 # Distribution in place (issue 22; README "Scale-out on Citus"), sourced by tests/citus/run.sh on its
 # cluster (DSN, work, tid, check, qdb, qi). revos tables made on one node (here: "distribute": false on
 # the coordinator), with rows, distributed by a later version: every row kept (count and a content
-# checksum per table, before and after), one ledger row, each gate on its own.
+# checksum per table, before and after), one ledger row, each gate on its own (distribute_existing, and
+# issue 19's primary_key_change for the tenant tables' keys, whatever "distribute" says).
 
 echo "# distribution in place: revos tables with rows on one node, then a version that distributes them"
 ip_payload() { # VERSION SCHEMA DISTRIBUTE [ALLOW_DESTRUCTIVE]
@@ -64,8 +65,8 @@ before=$(ip_checksums ip)
 check "12 tenants' rows on one node: 3 currencies, 240 customers, 480 orders" "currencies:3 customers:240 orders:480" \
   "$(printf '%s' "$before" | sed 's/:[0-9a-f]\{32\}//g')"
 
-check "version 2, \"distribute\": \"auto\": blocked by distribute_existing alone, with the 723 rows" \
-  "blocked distribute_existing 723" "$(ip_status "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ip2-auto.json')::jsonb)")")"
+check "version 2, \"distribute\": \"auto\": blocked by distribute_existing (the 723 rows) and primary_key_change (the two tenant tables' keys)" \
+  "blocked distribute_existing,primary_key_change 723" "$(ip_status "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ip2-auto.json')::jsonb)")")"
 check "… nothing changed: still local, the same rows, no ledger row for ip-002" "local|$before|0" \
   "$(ip_placement ip)|$(ip_checksums ip)|$(qdb "$DSN" "SELECT count(*) FROM revos.schema_migrations WHERE version = 'ip-002'")"
 plan=$(qdb "$DSN" "SELECT revos.plan_schema(pg_read_file('$work/ip2-allowed.json')::jsonb) -> 'result'")
@@ -112,18 +113,33 @@ check "verify_shards(): every placement of the ip tables matches" "0" \
   "$(qdb "$DSN" "SELECT count(*) FROM jsonb_array_elements(revos.verify_shards() -> 'mismatches') m WHERE m ->> 'table' LIKE 'ip.%'")"
 check "version 2 again: noop" "noop" "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ip2-allowed.json')::jsonb) -> 'result' ->> 'status'")"
 
-echo "# \"distribute\": true asks for it: no gate; a table that is not revos's yet is refused"
+echo "# each gate alone: distribute_existing (a reference table with rows, \"auto\"), primary_key_change (\"distribute\": true)"
+cat > "$work/ipr1.json" <<'JSON'
+{"schema_version": "ipr-001", "description": "rates", "options": {"distribute": false},
+ "tables": [{"schema": "ipr", "name": "rates", "tenant_scoped": false, "columns": [{"name": "code", "type": "text"}]}]}
+JSON
+sed -e 's/ipr-001/ipr-002/' -e 's/"distribute": false/"distribute": "auto"/' "$work/ipr1.json" > "$work/ipr2.json"
+chmod a+r "$work"/ipr*.json
+qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ipr1.json')::jsonb) -> 'result' ->> 'status'" >/dev/null
+qdb "$DSN" "INSERT INTO ipr.rates (code) VALUES ('a'), ('b'), ('c')" >/dev/null
+check "a reference table with 3 rows, \"auto\": blocked by distribute_existing alone (no key changes)" \
+  "blocked distribute_existing 3|local" \
+  "$(ip_status "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ipr2.json')::jsonb)")")|$(ip_placement ipr)"
 ip_payload ipt-001 ipt false > "$work/ipt1.json"
 ip_payload ipt-002 ipt true > "$work/ipt2.json"
+ip_payload ipt-002 ipt true true > "$work/ipt2-allowed.json"
 chmod a+r "$work"/ipt*.json
 qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ipt1.json')::jsonb) -> 'result' ->> 'status'" >/dev/null
 ip_load ipt 3
 before=$(ip_checksums ipt)
-check "\"distribute\": true: applied without allow_destructive, every row kept" "applied|currencies:n,customers:h:tenant_id,orders:h:tenant_id|$before" \
-  "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ipt2.json')::jsonb) -> 'result' ->> 'status'")|$(ip_placement ipt)|$(ip_checksums ipt)"
+check "\"distribute\": true asks for the copy, not for the key change: blocked by primary_key_change alone, nothing changed" \
+  "blocked primary_key_change 0|local|$before" \
+  "$(ip_status "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ipt2.json')::jsonb)")")|$(ip_placement ipt)|$(ip_checksums ipt)"
+check "… with allow_destructive: applied, every row kept" "applied|currencies:n,customers:h:tenant_id,orders:h:tenant_id|$before" \
+  "$(qdb "$DSN" "SELECT revos.apply_schema(pg_read_file('$work/ipt2-allowed.json')::jsonb) -> 'result' ->> 'status'")|$(ip_placement ipt)|$(ip_checksums ipt)"
 qdb "$DSN" "CREATE TABLE ipt.legacy (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text); INSERT INTO ipt.legacy (name) VALUES ('a'), ('b')" >/dev/null
 cat > "$work/ipt3.json" <<'JSON'
-{"schema_version": "ipt-003", "description": "legacy", "options": {"distribute": true},
+{"schema_version": "ipt-003", "description": "legacy", "options": {"distribute": true, "allow_destructive": true},
  "tables": [{"schema": "ipt", "name": "legacy", "columns": [{"name": "name", "type": "text"}]}]}
 JSON
 chmod a+r "$work/ipt3.json"
