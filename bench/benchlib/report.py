@@ -83,9 +83,26 @@ def write(path, rep, mach, servers, quick, built, elapsed, load_end, lib, args):
     if lib[0] != lib[1]:
         lines += [f"**Warning: revos.so changed during the run (now {lib[1]}): another install happened; "
                   "figures measured after it used that build.**", ""]
-    lines += ["## Details", ""] + rep.details
+    lines += ["## Details", ""] + rep.details + kept_sections(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+# Sections of scripts bench/run does not run itself (bench/hook: the tenant-routing hooks' cost, which
+# needs Citus on two nodes with different preloads): kept from the file being replaced, under a line
+# that says so; each carries its own commit and date.
+KEPT = {"hook": "bench/hook --write"}
+
+
+def kept_sections(path):
+    old = path.read_text() if path.exists() else ""
+    out = []
+    for key, cmd in KEPT.items():
+        m = re.search(rf"<!-- {key}:.*?<!-- /{key} -->", old, flags=re.S)
+        if m:
+            out += [f"*Not measured by this run: kept from the previous BENCHMARKS.md, as `{cmd}` wrote it "
+                    "(its own commit and date below).*", "", m.group(0), ""]
+    return out
 
 
 def readme(figs, commit):
