@@ -20,8 +20,8 @@
 
 pub mod answer;
 pub mod app_role;
-pub mod conflict;
 pub mod citus_rows;
+pub mod conflict;
 pub mod direct;
 pub mod failure;
 pub mod fast;
