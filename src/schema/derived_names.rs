@@ -12,6 +12,7 @@
 //!                                      the key a tenant foreign key points at
 //! ck_<table>_<column> | ck_<table>_<n> checks
 //! fk_<table>_<column>                  foreign keys
+//! <table>_<column>_not_null            NOT NULL (PostgreSQL 18 names them; revos never does)
 //! ```
 //!
 //! A name longer than 63 bytes is cut and given 8 hex digits of its SHA-256 (`Name::derived`), so
@@ -59,7 +60,7 @@ pub fn renames(
         .chain(
             snap.constraints
                 .iter()
-                .filter(|c| matches!(c.kind, 'p' | 'u' | 'c' | 'f'))
+                .filter(|c| matches!(c.kind, 'p' | 'u' | 'c' | 'f' | 'n'))
                 .map(|c| (DerivedKind::Constraint, &c.name, &c.columns, String::new())),
         );
     for (kind, name, cols, suffix) in objects {
@@ -144,6 +145,9 @@ fn derive_new(
     if name == format!("{old_table}_pkey") {
         return Some(Name::derived(&format!("{new_table}_pkey")));
     }
+    if let Some(to) = not_null_name(name, old_table, new_table, rests) {
+        return Some(to);
+    }
     for p in PREFIXES {
         for (old, new) in rests.iter().filter(|(o, n)| derivable(o) && derivable(n)) {
             if Name::derived(&format!("{p}_{old_table}_{old}")).as_str() == name {
@@ -159,6 +163,21 @@ fn derive_new(
         }
     }
     None
+}
+
+/// PostgreSQL 18 names a NOT NULL constraint `<table>_<column>_not_null` (cut by its own rule
+/// past 63 bytes, which is not derived again: such a name is left as it is).
+fn not_null_name(
+    name: &str,
+    old_table: &str,
+    new_table: &str,
+    rests: &[(String, String)],
+) -> Option<Name> {
+    rests.iter().find_map(|(old, new)| {
+        let to = format!("{new_table}_{new}_not_null");
+        (name == format!("{old_table}_{old}_not_null") && to.len() <= 63 && derivable(new))
+            .then(|| Name::derived(&to))
+    })
 }
 
 /// Text `Name::derived` accepts (what revos's own snake_case names are made of).
@@ -230,6 +249,8 @@ mod tests {
                 constraint("ck_leads_score", 'c', &["score"]),
                 constraint("ck_leads_1", 'c', &["score"]),
                 constraint("fk_leads_owner_id", 'f', &["tenant_id", "owner_id"]),
+                constraint("leads_id_not_null", 'n', &["id"]),
+                constraint("leads_email_not_null", 'n', &["mail"]),
             ],
             ..Default::default()
         };
@@ -249,6 +270,8 @@ mod tests {
             ("ck_leads_score", "ck_contacts_score"),
             ("ck_leads_1", "ck_contacts_1"),
             ("fk_leads_owner_id", "fk_contacts_owner_id"),
+            ("leads_id_not_null", "contacts_id_not_null"),
+            ("leads_email_not_null", "contacts_mail_not_null"),
         ];
         for (from, to) in want {
             assert!(
