@@ -60,12 +60,15 @@ unsafe fn catalog_relation(name: &CStr) -> pg_sys::Oid {
     )
 }
 
-/// The attribute number of `name` in `desc`.
+/// The attribute number of `name` in `desc` (through pgrx's `PgTupleDesc`: PostgreSQL 18 moved the
+/// attributes behind `compact_attrs`, so the array is not read directly).
 unsafe fn attnum(desc: pg_sys::TupleDesc, name: &str) -> Option<i32> {
-    (0..(*desc).natts as usize).find_map(|i| {
-        let a = (*desc).attrs.as_ptr().add(i);
-        let n = CStr::from_ptr((*a).attname.data.as_ptr());
-        (!(*a).attisdropped && n.to_bytes() == name.as_bytes()).then_some(i as i32 + 1)
+    // borrowed: the relation's own descriptor, not released here
+    let d = pgrx::PgTupleDesc::from_pg_unchecked(desc);
+    (0..d.len()).find_map(|i| {
+        let a = d.get(i)?;
+        let n = CStr::from_ptr(a.attname.data.as_ptr());
+        (!a.attisdropped && n.to_bytes() == name.as_bytes()).then_some(i as i32 + 1)
     })
 }
 
