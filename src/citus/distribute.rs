@@ -34,7 +34,46 @@ pub use crate::citus::state::{CitusState, Placement};
 pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Issue>, Vec<String>) {
     let mut issues = vec![];
     let mut warnings = vec![];
-    s.options.citus = match s.options.distribute {
+    s.options.citus = mode(s.options.distribute, citus, &mut issues);
+    if !s.options.citus {
+        return (issues, warnings);
+    }
+    let tenant = s.options.tenant_column.clone();
+    let tenant_tables: HashMap<(String, String), bool> = s
+        .tables
+        .iter()
+        .map(|t| (t.key(), t.tenant_scoped))
+        .collect();
+    for t in s.tables.iter_mut() {
+        if let Some(why) = existing_refused(t, st, citus, tenant.as_str()) {
+            issues.push(Issue::new(t.path.clone(), code::NOT_DISTRIBUTABLE, why));
+        }
+        if t.tenant_scoped {
+            lead_with_tenant(t, &tenant, &mut warnings);
+        }
+        warnings.extend(no_action_on_citus(t));
+        for fk in &t.foreign_keys {
+            if let Some(p) = foreign_key_refused(t, fk, &tenant_tables, citus) {
+                issues.push(Issue::new(
+                    fk.path.clone(),
+                    code::NOT_DISTRIBUTABLE,
+                    format!(
+                        "{} references {}.{}, which {p}",
+                        t.qualified(),
+                        fk.target_schema,
+                        fk.target_table
+                    ),
+                ));
+            }
+        }
+    }
+    (issues, warnings)
+}
+
+/// Whether the schema is placed on Citus (`options.citus`) under its `distribute` mode; "true"
+/// where Citus is not usable is an issue that says why.
+fn mode(distribute: Distribute, citus: &CitusState, issues: &mut Vec<Issue>) -> bool {
+    match distribute {
         Distribute::Off => false,
         Distribute::Auto => citus.usable(),
         Distribute::On => {
@@ -54,85 +93,68 @@ pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Is
             }
             citus.usable()
         }
+    }
+}
+
+/// A tenant table's primary key and unique indexes lead with the tenant column; each unique index
+/// so widened is a warning.
+fn lead_with_tenant(t: &mut Table, tenant: &Name, warnings: &mut Vec<String>) {
+    if !t.primary_key.is_empty() && !t.primary_key.contains(tenant) {
+        t.primary_key.insert(0, tenant.clone());
+    }
+    // A unique index is enforced per shard: on a tenant table it is per tenant, as
+    // `unique` columns already are (README: unique on a tenant-scoped table).
+    let q = t.qualified();
+    for x in t.indexes.iter_mut().filter(|x| x.unique) {
+        if !x.columns.contains(tenant) {
+            x.columns.insert(0, tenant.clone());
+            warnings.push(format!(
+                "unique index {} on {q} is per tenant on Citus: ({})",
+                x.name.as_str(),
+                x.columns
+                    .iter()
+                    .map(Name::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+}
+
+/// Why Citus would refuse foreign key `fk` of table `t` (what its target "is"), if it would: the
+/// target's placement comes from the schema (`tenant_tables`: scoped or not), else from Citus.
+fn foreign_key_refused(
+    t: &Table,
+    fk: &crate::schema::model::ForeignKey,
+    tenant_tables: &HashMap<(String, String), bool>,
+    citus: &CitusState,
+) -> Option<&'static str> {
+    let key = (
+        fk.target_schema.as_str().to_string(),
+        fk.target_table.as_str().to_string(),
+    );
+    let target_tenant = match tenant_tables.get(&key) {
+        Some(scoped) => Some(*scoped),
+        None => match citus.tables.get(&key) {
+            Some(Placement::Distributed { .. }) => Some(true),
+            Some(Placement::Reference) => Some(false),
+            _ => None,
+        },
     };
-    if !s.options.citus {
-        return (issues, warnings);
+    match target_tenant {
+        None => Some(
+            "is a local table; on Citus a table may reference only reference tables and \
+             co-located distributed tables",
+        ),
+        Some(true) if !t.tenant_scoped => Some(
+            "is distributed by tenant; a table without a tenant (a reference table) cannot \
+             reference it on Citus",
+        ),
+        Some(true) if !fk.tenant_bound => {
+            Some("is distributed by tenant, and this key does not include the tenant column")
+        }
+        _ => None,
     }
-    let tenant = s.options.tenant_column.clone();
-    let tenant_tables: HashMap<(String, String), bool> = s
-        .tables
-        .iter()
-        .map(|t| (t.key(), t.tenant_scoped))
-        .collect();
-    for t in s.tables.iter_mut() {
-        if let Some(why) = existing_refused(t, st, citus, tenant.as_str()) {
-            issues.push(Issue::new(t.path.clone(), code::NOT_DISTRIBUTABLE, why));
-        }
-        if t.tenant_scoped {
-            if !t.primary_key.is_empty() && !t.primary_key.contains(&tenant) {
-                t.primary_key.insert(0, tenant.clone());
-            }
-            // A unique index is enforced per shard: on a tenant table it is per tenant, as
-            // `unique` columns already are (README: unique on a tenant-scoped table).
-            let q = t.qualified();
-            for x in t.indexes.iter_mut().filter(|x| x.unique) {
-                if !x.columns.contains(&tenant) {
-                    x.columns.insert(0, tenant.clone());
-                    warnings.push(format!(
-                        "unique index {} on {q} is per tenant on Citus: ({})",
-                        x.name.as_str(),
-                        x.columns
-                            .iter()
-                            .map(Name::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-            }
-        }
-        warnings.extend(no_action_on_citus(t));
-        for fk in &t.foreign_keys {
-            let key = (
-                fk.target_schema.as_str().to_string(),
-                fk.target_table.as_str().to_string(),
-            );
-            let target_tenant = match tenant_tables.get(&key) {
-                Some(scoped) => Some(*scoped),
-                None => match citus.tables.get(&key) {
-                    Some(Placement::Distributed { .. }) => Some(true),
-                    Some(Placement::Reference) => Some(false),
-                    _ => None,
-                },
-            };
-            let problem = match target_tenant {
-                None => Some(
-                    "is a local table; on Citus a table may reference only reference tables and \
-                     co-located distributed tables",
-                ),
-                Some(true) if !t.tenant_scoped => Some(
-                    "is distributed by tenant; a table without a tenant (a reference table) cannot \
-                     reference it on Citus",
-                ),
-                Some(true) if !fk.tenant_bound => Some(
-                    "is distributed by tenant, and this key does not include the tenant column",
-                ),
-                _ => None,
-            };
-            if let Some(p) = problem {
-                issues.push(Issue::new(
-                    fk.path.clone(),
-                    code::NOT_DISTRIBUTABLE,
-                    format!(
-                        "{} references {}.{}, which {p}",
-                        t.qualified(),
-                        fk.target_schema,
-                        fk.target_table
-                    ),
-                ));
-            }
-        }
-    }
-    (issues, warnings)
 }
 
 /// Why an existing table of the payload cannot be placed as the schema wants: placed otherwise
