@@ -257,6 +257,20 @@ type Built = (String, HashMap<String, String>, HashMap<String, String>);
 fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, String> {
     let name = format!("revos_shadow_{}_{i}", std::process::id());
     let shadow = format!("{place}.{}", quote_ident(&name));
+    let (in_one, mut failed) = create_shadow_table(&shadow, t)?;
+    let stmts = object_statements(s, t, &name, &shadow, in_one);
+    let index_names = build_objects(&stmts, &mut failed);
+    Ok((shadow, index_names, failed))
+}
+
+/// A statement that builds one object on the shadow, the spec object it builds, and the shadow
+/// index name when an index.
+type ObjectStatement = (String, String, Option<String>);
+
+/// Creates the shadow relation `shadow` of `t`: whether it was built whole (columns with their
+/// defaults and generated expressions, checks) in one statement, and the generated columns
+/// Postgres refused (with why) when it was not; Err when not even the plain columns could be built.
+fn create_shadow_table(shadow: &str, t: &Table) -> Result<(bool, HashMap<String, String>), String> {
     let columns = |generated: bool| {
         t.columns
             .iter()
@@ -302,11 +316,19 @@ fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, Stri
             }
         }
     }
-    // Every declared object as one statement; tried all at once (one subtransaction), and one by
-    // one only when Postgres refuses one of them (each statement in its own subtransaction
-    // would cost a subtransaction per object).
-    // (statement, the spec object it builds, shadow index name when an index)
-    let mut stmts: Vec<(String, String, Option<String>)> = vec![];
+    Ok((in_one, failed))
+}
+
+/// Every declared object of `t` not already in the shadow relation (built `in_one` or not) as one
+/// statement on `shadow`; its indexes are named after `name`.
+fn object_statements(
+    s: &Schema,
+    t: &Table,
+    name: &str,
+    shadow: &str,
+    in_one: bool,
+) -> Vec<ObjectStatement> {
+    let mut stmts: Vec<ObjectStatement> = vec![];
     for c in t
         .columns
         .iter()
@@ -335,7 +357,7 @@ fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, Stri
     }
     for (j, x) in t.indexes.iter().enumerate() {
         let iname = format!("{name}_{j}");
-        let sql = crate::schema::plan::index_sql_on(&quote_ident(&iname), &shadow, x);
+        let sql = crate::schema::plan::index_sql_on(&quote_ident(&iname), shadow, x);
         stmts.push((sql, x.name.as_str().to_string(), Some(iname)));
     }
     if t.rls && t.tenant_scoped {
@@ -349,14 +371,25 @@ fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, Stri
             None,
         ));
     }
+    stmts
+}
+
+/// Runs the statements: tried all at once (one subtransaction), and one by one only when Postgres
+/// refuses one of them (each statement in its own subtransaction would cost a subtransaction per
+/// object). What was refused goes into `failed` with why; returns the index names built
+/// (shadow -> spec).
+fn build_objects(
+    stmts: &[ObjectStatement],
+    failed: &mut HashMap<String, String>,
+) -> HashMap<String, String> {
     let all = subtransaction(|| {
-        for (sql, _, _) in &stmts {
+        for (sql, _, _) in stmts {
             own_statement(|| Spi::run(sql))?;
         }
         Ok::<_, pgrx::spi::Error>(())
     });
     let mut index_names = HashMap::new();
-    for (sql, object, index) in &stmts {
+    for (sql, object, index) in stmts {
         let built = if matches!(all, Ok(Ok(()))) {
             Ok(())
         } else {
@@ -372,7 +405,7 @@ fn shadow_of(s: &Schema, place: &str, i: usize, t: &Table) -> Result<Built, Stri
             }
         }
     }
-    Ok((shadow, index_names, failed))
+    index_names
 }
 
 /// Every shadow read back in one query (see [`DEPARSE_SQL`]).
