@@ -173,9 +173,32 @@ fn stopped() -> ! {
     pgrx::error!("revos.verify_ledger: the hashing thread failed")
 }
 
+/// The one pass over revos.events (only tenant `tenant`'s rows when given) in the caller's
+/// snapshot.
 unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
     let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
     let nsp = pg_sys::get_namespace_oid(c"revos".as_ptr(), false);
+    let rel = pg_sys::table_open(events_relid(nsp), lock);
+    let desc = (*rel).rd_att;
+    let cols = columns_of(rel);
+    let (index, by_tenant) = open_index(rel, nsp, tenant, &cols, lock);
+    let scan = start_scan(rel, index, tenant.filter(|_| by_tenant));
+    // one tenant without its index: the primary key and a filter on tenant_id
+    let wanted: Option<&[u8]> = match (tenant, by_tenant) {
+        (Some(t), false) => Some(text_bytes(t)),
+        _ => None,
+    };
+    let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+    let pass = read_rows(scan, slot, (*desc).natts as usize, &cols, wanted);
+    pg_sys::ExecDropSingleTupleTableSlot(slot);
+    pg_sys::index_endscan(scan);
+    pg_sys::index_close(index, lock);
+    pg_sys::table_close(rel, lock);
+    pass
+}
+
+/// revos.events (in schema `nsp`), which the caller may read.
+unsafe fn events_relid(nsp: pg_sys::Oid) -> pg_sys::Oid {
     let relid = pg_sys::get_relname_relid(c"events".as_ptr(), nsp);
     if relid == pg_sys::InvalidOid {
         pgrx::error!("revos.verify_ledger: revos.events does not exist");
@@ -194,18 +217,47 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
             "permission denied for table events"
         );
     }
-    let rel = pg_sys::table_open(relid, lock);
-    let desc = (*rel).rd_att;
-    let pdesc = pgrx::PgTupleDesc::from_pg_unchecked(desc);
+    relid
+}
+
+/// Where the pass finds what it reads in a row of revos.events (attribute numbers from 0).
+struct Columns {
+    /// the fields of the hash (`event_hash::layout_of`)
+    idx: [Option<usize>; 12],
+    id: usize,
+    tenant: usize,
+    prev: usize,
+    hash: usize,
+}
+
+/// The columns of revos.events (`rel`); an error when one of the ledger's is missing.
+unsafe fn columns_of(rel: pg_sys::Relation) -> Columns {
+    let pdesc = pgrx::PgTupleDesc::from_pg_unchecked((*rel).rd_att);
     let (idx, hash_at) = layout_of(&pdesc, (*(*rel).rd_rel).reltype, -1);
-    let (Some(id_at), Some(tenant_at), Some(prev_at), Some(hash_at)) =
-        (idx[0], idx[2], idx[11], hash_at)
+    let (Some(id), Some(tenant), Some(prev), Some(hash)) = (idx[0], idx[2], idx[11], hash_at)
     else {
         pgrx::error!("revos.verify_ledger: revos.events lacks a ledger column");
     };
-    // All chains: the primary key (id order). One tenant: the (tenant_id, id) index, whose
-    // first column is compared with the tenant (or, should it be missing, the primary key and
-    // a filter on tenant_id).
+    Columns {
+        idx,
+        id,
+        tenant,
+        prev,
+        hash,
+    }
+}
+
+/// Opens the index the pass reads in order, and says whether it is the tenant's. All chains: the
+/// primary key (id order). One tenant: the (tenant_id, id) index, whose first column is compared
+/// with the tenant (or, should it be missing, the primary key and a filter on tenant_id). An
+/// error when it is not the index it should be.
+unsafe fn open_index(
+    rel: pg_sys::Relation,
+    nsp: pg_sys::Oid,
+    tenant: Option<pg_sys::Datum>,
+    cols: &Columns,
+    lock: pg_sys::LOCKMODE,
+) -> (pg_sys::Relation, bool) {
     let by_tenant = tenant.and_then(|_| {
         let i = pg_sys::get_relname_relid(c"events_tenant_id_idx".as_ptr(), nsp);
         (i != pg_sys::InvalidOid).then_some(i)
@@ -224,9 +276,9 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
         .values
         .as_slice((*index_form).indnatts as usize);
     let expected: &[usize] = if by_tenant.is_some() {
-        &[tenant_at, id_at]
+        &[cols.tenant, cols.id]
     } else {
-        &[id_at]
+        &[cols.id]
     };
     if key_cols.len() < expected.len()
         || key_cols
@@ -238,26 +290,42 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
             "revos.verify_ledger: index {index_oid:?} of revos.events is not the expected one"
         );
     }
+    (index, by_tenant.is_some())
+}
+
+/// Starts the scan of `index` in the active snapshot; `key`: the tenant its first column equals.
+unsafe fn start_scan(
+    rel: pg_sys::Relation,
+    index: pg_sys::Relation,
+    key: Option<pg_sys::Datum>,
+) -> pg_sys::IndexScanDesc {
     let snapshot = pg_sys::GetActiveSnapshot();
-    let nkeys = by_tenant.is_some() as i32;
+    let nkeys = key.is_some() as i32;
     let scan = begin_index_scan(rel, index, snapshot, nkeys);
-    let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-    if let (Some(t), Some(_)) = (tenant, by_tenant) {
+    let mut scan_key: pg_sys::ScanKeyData = std::mem::zeroed();
+    if let Some(t) = key {
         pg_sys::ScanKeyInit(
-            &mut key,
+            &mut scan_key,
             1,
             pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
             pg_sys::Oid::from(pg_sys::F_TEXTEQ),
             t,
         );
-        key.sk_collation = *(*index).rd_indcollation;
+        scan_key.sk_collation = *(*index).rd_indcollation;
     }
-    pg_sys::index_rescan(scan, &mut key, nkeys, std::ptr::null_mut(), 0);
-    let wanted: Option<&[u8]> = match (tenant, by_tenant) {
-        (Some(t), None) => Some(text_bytes(t)),
-        _ => None,
-    };
-    let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+    pg_sys::index_rescan(scan, &mut scan_key, nkeys, std::ptr::null_mut(), 0);
+    scan
+}
+
+/// Reads every row of the scan into `slot` (`natts` attributes) and checks it against its chain:
+/// only the rows of tenant `wanted` when given.
+unsafe fn read_rows(
+    scan: pg_sys::IndexScanDesc,
+    slot: *mut pg_sys::TupleTableSlot,
+    natts: usize,
+    cols: &Columns,
+    wanted: Option<&[u8]>,
+) -> Pass {
     // Scratch memory for the rows' work (detoasting a compressed or out-of-line field, a number's
     // numeric_out), reset every 256 rows.
     let scratch = pg_sys::AllocSetContextCreateExtended(
@@ -283,18 +351,18 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
     // every row. Only the per-row work runs in the scratch context.
     while pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {
         pg_sys::slot_getallattrs(slot);
-        let values = std::slice::from_raw_parts((*slot).tts_values, (*desc).natts as usize);
-        let isnull = std::slice::from_raw_parts((*slot).tts_isnull, (*desc).natts as usize);
+        let values = std::slice::from_raw_parts((*slot).tts_values, natts);
+        let isnull = std::slice::from_raw_parts((*slot).tts_isnull, natts);
         let old = pg_sys::MemoryContextSwitchTo(scratch);
         let text = |k: usize| (!isnull[k]).then(|| text_bytes(values[k]));
-        let row_tenant = text(tenant_at);
+        let row_tenant = text(cols.tenant);
         if wanted.is_none() || row_tenant == wanted {
-            let id = values[id_at].value() as i64;
-            let (stored, prev) = (text(hash_at), text(prev_at));
+            let id = values[cols.id].value() as i64;
+            let (stored, prev) = (text(cols.hash), text(cols.prev));
             let hash_ok = match &mut worker {
                 Some(w) => {
                     let mut kinds = [Kind::Null; 12];
-                    collect(values, isnull, &idx, &mut kinds, &mut batch.bytes);
+                    collect(values, isnull, &cols.idx, &mut kinds, &mut batch.bytes);
                     let stored = stored.and_then(|h| <[u8; 64]>::try_from(h).ok());
                     batch.rows.push((id, stored, kinds));
                     if batch.rows.len() == BATCH {
@@ -304,7 +372,7 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
                     }
                     true
                 }
-                None => stored == Some(&hash_fields(values, isnull, &idx, &mut buf)[..]),
+                None => stored == Some(&hash_fields(values, isnull, &cols.idx, &mut buf)[..]),
             };
             pass.step(id, row_tenant, hash_ok, stored, prev);
         }
@@ -323,10 +391,6 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
         pass.merge_hash_check(w.finish().unwrap_or_else(|_| stopped()));
     }
     pg_sys::MemoryContextDelete(scratch);
-    pg_sys::ExecDropSingleTupleTableSlot(slot);
-    pg_sys::index_endscan(scan);
-    pg_sys::index_close(index, lock);
-    pg_sys::table_close(rel, lock);
     pass
 }
 
