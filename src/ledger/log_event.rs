@@ -138,6 +138,27 @@ unsafe fn log_event(
     event: Option<pg_sys::Datum>,
     current: Option<&[u8]>,
 ) -> Result<Outcome, pgrx::spi::Error> {
+    let (src, read) = read_event(c, event);
+    let f = &read.fields;
+    // `src ->> key` of every field, once (a number's text is made here, not at each use)
+    let texts: [Text; 8] = std::array::from_fn(|i| field_text(f[i]));
+    check_sizes(c, src, &texts, f[PAYLOAD]);
+    check_tenant(texts[TENANT].non_empty(), current);
+    let key_datum = texts[KEY].non_empty().map(to_text);
+    if let Some(k) = key_datum {
+        if let Some(seen) = seen_key(c, k, current)? {
+            return Ok(seen);
+        }
+    }
+    insert(c, &texts, f[PAYLOAD], key_datum, current)
+}
+
+/// The event as a flat object (an envelope flattened), read once: its source and its fields;
+/// anything not an acceptable event is rejected.
+unsafe fn read_event(
+    c: &mut SpiClient<'_>,
+    event: Option<pg_sys::Datum>,
+) -> (*mut pg_sys::Jsonb, Read) {
     let Some(event) = event else {
         reject(c, None);
     };
@@ -153,28 +174,37 @@ unsafe fn log_event(
     if read.unknown || !acceptable(&read.fields) {
         reject(c, Some(src));
     }
-    let f = &read.fields;
-    // `src ->> key` of every field, once (a number's text is made here, not at each use)
-    let texts: [Text; 8] = std::array::from_fn(|i| field_text(f[i]));
-    let text = |i: usize| &texts[i];
-    let tenant = text(TENANT);
+    (src, read)
+}
+
+/// Rejects the event (`src`) when a field has more characters than it may, or its payload's text
+/// is too long.
+unsafe fn check_sizes(
+    c: &mut SpiClient<'_>,
+    src: *mut pg_sys::Jsonb,
+    texts: &[Text; 8],
+    payload: Option<pg_sys::JsonbValue>,
+) {
     for i in [TENANT, SUBJECT_TYPE, SUBJECT_ID, ACTOR, KEY] {
-        if let Some(b) = text(i).bytes() {
+        if let Some(b) = texts[i].bytes() {
             if chars(b) > MAX_CHARS[i] {
                 reject(c, Some(src));
             }
         }
     }
-    if let Some(p) = f[PAYLOAD].filter(|v| v.type_ == pg_sys::jbvType::jbvBinary) {
+    if let Some(p) = payload.filter(|v| v.type_ == pg_sys::jbvType::jbvBinary) {
         let out = pg_sys::JsonbToCString(std::ptr::null_mut(), p.val.binary.data, p.val.binary.len);
         if CStr::from_ptr(out).to_bytes().len() > MAX_PAYLOAD_TEXT {
             reject(c, Some(src));
         }
         pg_sys::pfree(out.cast());
     }
+}
 
-    // A transaction with a tenant writes only that tenant's chain: no event for someone else.
-    if let (Some(cur), Some(t)) = (current, tenant.non_empty()) {
+/// A transaction with a tenant (`current`) writes only that tenant's chain: no event for someone
+/// else (`tenant`, the event's).
+fn check_tenant(tenant: Option<&[u8]>, current: Option<&[u8]>) {
+    if let (Some(cur), Some(t)) = (current, tenant) {
         if t != cur {
             pgrx::ereport!(
                 ERROR,
@@ -183,40 +213,56 @@ unsafe fn log_event(
             );
         }
     }
+}
 
-    let key = text(KEY);
-    let key_datum = key.non_empty().map(to_text);
-    if let Some(k) = key_datum {
-        // Same-key callers queue here; the winner's row is visible once it commits (the SELECT
-        // below is a new statement: a fresh snapshot under READ COMMITTED).
-        let h = pg_sys::OidFunctionCall1Coll(
-            pg_sys::Oid::from(pg_sys::F_HASHTEXT),
-            pg_sys::DEFAULT_COLLATION_OID,
-            k,
-        );
-        direct_function_call_as_datum(
-            pg_sys::pg_advisory_xact_lock_int4,
-            &[Some(pg_sys::Datum::from(1_919_252_079i32)), Some(h)],
-        );
-        let rows = run(c, 1, &[raw(Some(k), pg_sys::TEXTOID)])?;
-        if let Some(row) = rows.into_iter().next() {
-            let id: i64 = row.get(1)?.expect("events.id is NOT NULL");
-            let uuid: pgrx::Uuid = row.get(2)?.expect("events.event_id is NOT NULL");
-            let owner: Option<String> = row.get(3)?;
-            // never hand one tenant another tenant's event
-            if let Some(cur) = current {
-                if owner.as_deref().map(str::as_bytes) != Some(cur) {
-                    pgrx::ereport!(
-                        ERROR,
-                        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                        "revos.log_event: idempotency_key is already used outside this tenant"
-                    );
-                }
-            }
-            return Ok(Outcome::Duplicate(id, uuid));
+/// The first event with idempotency key `k` ("duplicate"), if any, once the callers with the same
+/// key before this one have committed or rolled back.
+unsafe fn seen_key(
+    c: &mut SpiClient<'_>,
+    k: pg_sys::Datum,
+    current: Option<&[u8]>,
+) -> Result<Option<Outcome>, pgrx::spi::Error> {
+    // Same-key callers queue here; the winner's row is visible once it commits (the SELECT
+    // below is a new statement: a fresh snapshot under READ COMMITTED).
+    let h = pg_sys::OidFunctionCall1Coll(
+        pg_sys::Oid::from(pg_sys::F_HASHTEXT),
+        pg_sys::DEFAULT_COLLATION_OID,
+        k,
+    );
+    direct_function_call_as_datum(
+        pg_sys::pg_advisory_xact_lock_int4,
+        &[Some(pg_sys::Datum::from(1_919_252_079i32)), Some(h)],
+    );
+    let rows = run(c, 1, &[raw(Some(k), pg_sys::TEXTOID)])?;
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let id: i64 = row.get(1)?.expect("events.id is NOT NULL");
+    let uuid: pgrx::Uuid = row.get(2)?.expect("events.event_id is NOT NULL");
+    let owner: Option<String> = row.get(3)?;
+    // never hand one tenant another tenant's event
+    if let Some(cur) = current {
+        if owner.as_deref().map(str::as_bytes) != Some(cur) {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                "revos.log_event: idempotency_key is already used outside this tenant"
+            );
         }
     }
+    Ok(Some(Outcome::Duplicate(id, uuid)))
+}
 
+/// The INSERT of the event (its fields' `texts`, its `payload`, its key `key_datum`; the tenant
+/// is the transaction's, `current`, when the event names none).
+unsafe fn insert(
+    c: &mut SpiClient<'_>,
+    texts: &[Text; 8],
+    payload: Option<pg_sys::JsonbValue>,
+    key_datum: Option<pg_sys::Datum>,
+    current: Option<&[u8]>,
+) -> Result<Outcome, pgrx::spi::Error> {
+    let text = |i: usize| &texts[i];
     let occurred = match text(OCCURRED).non_empty() {
         None => raw(None, pg_sys::TIMESTAMPTZOID),
         Some(b) => {
@@ -231,11 +277,11 @@ unsafe fn log_event(
             DatumWithOid::new(ts, pg_sys::TIMESTAMPTZOID)
         }
     };
-    let payload = match f[PAYLOAD].filter(|v| v.type_ == pg_sys::jbvType::jbvBinary) {
+    let payload = match payload.filter(|v| v.type_ == pg_sys::jbvType::jbvBinary) {
         Some(mut v) => pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(&mut v)),
         None => empty_object(),
     };
-    let tenant_datum = match tenant.non_empty() {
+    let tenant_datum = match text(TENANT).non_empty() {
         Some(t) => Some(to_text(t)),
         None => current.map(to_text),
     };
