@@ -669,100 +669,127 @@ fn drop_enum_values(s: &Schema, state: &mut CatalogState, e: &mut Evolution) {
             .flatten()
             .filter_map(|u| after_evolution(s, u))
             .collect();
-        let in_use: i64 = uses.iter().map(|u| u.rows).sum();
-        let q = format!("{}.{}", en.schema, en.name);
-        if removed.is_empty() {
-            let live = state.enums.get(&key).cloned().unwrap_or_default();
-            e.risks.push(risk(
-                &format!("{}.values", en.path),
-                RiskCode::EnumOrder,
-                format!(
-                    "enum {}.{} has its values in the order {live:?}; the schema declares {:?}: the type is recreated in the declared order and {} column(s) converted (comparisons and ORDER BY on them change)",
-                    en.schema.as_str(),
-                    en.name.as_str(),
-                    en.values,
-                    uses.len()
-                ),
-                None,
-            ));
-        } else {
-            e.risks.push(risk(
-                &format!("{}.values", en.path),
-                RiskCode::DropEnumValue,
-                format!(
-                    "enum {}.{} loses value(s) {removed:?}; the type is recreated and {} column(s) converted; {in_use} row(s) use the removed value(s), counted",
-                    en.schema.as_str(),
-                    en.name.as_str(),
-                    uses.len()
-                ),
-                Some(Rows::Counted(in_use)),
-            ));
-        }
-        if in_use > 0 {
-            let at: Vec<String> = uses
-                .iter()
-                .filter(|u| u.rows > 0)
-                .map(|u| format!("{}.{}.{} ({} rows)", u.schema, u.table, u.column, u.rows))
-                .collect();
-            e.issues.push(Issue::new(
-                format!("{}.values", en.path),
-                code::ENUM_VALUE_IN_USE,
-                format!(
-                    "enum {}.{} value(s) {removed:?} are still used: {}; change those rows first",
-                    en.schema.as_str(),
-                    en.name.as_str(),
-                    at.join(", ")
-                ),
-            ));
-        }
-        let old = Name::derived(&format!("{}_revos_old", en.name.as_str()));
-        e.costed(
-            "enum_recreate",
-            q.clone(),
-            format!("ALTER TYPE {q} RENAME TO {old}"),
-            Cost::NONE,
-        );
-        let vals: Vec<String> = en.values.iter().map(|v| quote_literal(v)).collect();
-        e.costed(
-            "enum_recreate",
-            q.clone(),
-            format!("CREATE TYPE {q} AS ENUM ({})", vals.join(", ")),
-            Cost::NONE,
-        );
-        for u in &uses {
-            let tq = qualified(&u.schema, &u.table);
-            let col = Name::from_catalog(&u.column);
-            let ty = if u.array { format!("{q}[]") } else { q.clone() };
-            let via = if u.array { "text[]" } else { "text" };
-            if u.default.is_some() {
-                e.step(
-                    "enum_recreate",
-                    tq.clone(),
-                    format!("ALTER TABLE {tq} ALTER COLUMN {col} DROP DEFAULT"),
-                );
-            }
-            e.costed(
-                "enum_recreate",
-                tq.clone(),
-                format!("ALTER TABLE {tq} ALTER COLUMN {col} TYPE {ty} USING {col}::{via}::{ty}"),
-                Cost::REWRITE,
-            );
-            if let Some(d) = &u.default {
-                e.step(
-                    "enum_recreate",
-                    tq.clone(),
-                    format!("ALTER TABLE {tq} ALTER COLUMN {col} SET DEFAULT {d}"),
-                );
-            }
-        }
-        e.costed(
-            "enum_recreate",
-            q.clone(),
-            format!("DROP TYPE {}.{old}", en.schema),
-            Cost::NONE,
-        );
+        let live = state.enums.get(&key);
+        e.risks.push(enum_recreate_risk(en, live, &removed, &uses));
+        e.issues.extend(enum_value_in_use(en, &removed, &uses));
+        recreate_enum(en, &uses, e);
         state.enums.insert(key, en.values.clone());
     }
+}
+
+/// The risk of recreating enum `en` (its `live` values in the database): `enum_order` when no
+/// value is `removed` (only the order changes), else `drop_enum_value` with the rows of `uses`
+/// that hold one of them, counted.
+fn enum_recreate_risk(
+    en: &EnumType,
+    live: Option<&Vec<String>>,
+    removed: &[String],
+    uses: &[EnumUse],
+) -> Risk {
+    let in_use: i64 = uses.iter().map(|u| u.rows).sum();
+    if removed.is_empty() {
+        let live = live.cloned().unwrap_or_default();
+        risk(
+            &format!("{}.values", en.path),
+            RiskCode::EnumOrder,
+            format!(
+                "enum {}.{} has its values in the order {live:?}; the schema declares {:?}: the type is recreated in the declared order and {} column(s) converted (comparisons and ORDER BY on them change)",
+                en.schema.as_str(),
+                en.name.as_str(),
+                en.values,
+                uses.len()
+            ),
+            None,
+        )
+    } else {
+        risk(
+            &format!("{}.values", en.path),
+            RiskCode::DropEnumValue,
+            format!(
+                "enum {}.{} loses value(s) {removed:?}; the type is recreated and {} column(s) converted; {in_use} row(s) use the removed value(s), counted",
+                en.schema.as_str(),
+                en.name.as_str(),
+                uses.len()
+            ),
+            Some(Rows::Counted(in_use)),
+        )
+    }
+}
+
+/// `enum_value_in_use` when a row of `uses` still holds a `removed` value of enum `en`: the
+/// conversion would fail.
+fn enum_value_in_use(en: &EnumType, removed: &[String], uses: &[EnumUse]) -> Option<Issue> {
+    let in_use: i64 = uses.iter().map(|u| u.rows).sum();
+    if in_use == 0 {
+        return None;
+    }
+    let at: Vec<String> = uses
+        .iter()
+        .filter(|u| u.rows > 0)
+        .map(|u| format!("{}.{}.{} ({} rows)", u.schema, u.table, u.column, u.rows))
+        .collect();
+    Some(Issue::new(
+        format!("{}.values", en.path),
+        code::ENUM_VALUE_IN_USE,
+        format!(
+            "enum {}.{} value(s) {removed:?} are still used: {}; change those rows first",
+            en.schema.as_str(),
+            en.name.as_str(),
+            at.join(", ")
+        ),
+    ))
+}
+
+/// The steps that recreate enum `en` in its declared values: rename the old type, create the new
+/// one, convert each column of `uses` (its default dropped and set again), drop the old type.
+fn recreate_enum(en: &EnumType, uses: &[EnumUse], e: &mut Evolution) {
+    let q = format!("{}.{}", en.schema, en.name);
+    let old = Name::derived(&format!("{}_revos_old", en.name.as_str()));
+    e.costed(
+        "enum_recreate",
+        q.clone(),
+        format!("ALTER TYPE {q} RENAME TO {old}"),
+        Cost::NONE,
+    );
+    let vals: Vec<String> = en.values.iter().map(|v| quote_literal(v)).collect();
+    e.costed(
+        "enum_recreate",
+        q.clone(),
+        format!("CREATE TYPE {q} AS ENUM ({})", vals.join(", ")),
+        Cost::NONE,
+    );
+    for u in uses {
+        let tq = qualified(&u.schema, &u.table);
+        let col = Name::from_catalog(&u.column);
+        let ty = if u.array { format!("{q}[]") } else { q.clone() };
+        let via = if u.array { "text[]" } else { "text" };
+        if u.default.is_some() {
+            e.step(
+                "enum_recreate",
+                tq.clone(),
+                format!("ALTER TABLE {tq} ALTER COLUMN {col} DROP DEFAULT"),
+            );
+        }
+        e.costed(
+            "enum_recreate",
+            tq.clone(),
+            format!("ALTER TABLE {tq} ALTER COLUMN {col} TYPE {ty} USING {col}::{via}::{ty}"),
+            Cost::REWRITE,
+        );
+        if let Some(d) = &u.default {
+            e.step(
+                "enum_recreate",
+                tq.clone(),
+                format!("ALTER TABLE {tq} ALTER COLUMN {col} SET DEFAULT {d}"),
+            );
+        }
+    }
+    e.costed(
+        "enum_recreate",
+        q.clone(),
+        format!("DROP TYPE {}.{old}", en.schema),
+        Cost::NONE,
+    );
 }
 
 /// A column using an enum, as it will be named when the type is recreated (evolution renamed
