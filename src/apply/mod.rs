@@ -688,41 +688,7 @@ fn execute_and_record(
     };
     let mut o = match result {
         Ok(verification) => {
-            let id = ledger.insert_applied(&declared_tables(schema));
-            let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
-            let (pending, warning) = online::record(&id, schema, env.tenant_id.as_deref(), online);
-            let mut o = Outcome::new(
-                Status::Applied,
-                format!(
-                    "Applied schema v{}: {} tables ({} created, {} altered){}{}",
-                    schema.version,
-                    schema.tables.len(),
-                    p.tables_created,
-                    p.tables_altered,
-                    evolution_summary(p),
-                    pending_summary(pending.len())
-                ),
-            );
-            if !pending.is_empty() {
-                o.extra.insert("pending".into(), json!(pending));
-            }
-            if let Some(w) = warning {
-                if let Some(Value::Array(ws)) = outputs.get_mut("warnings") {
-                    ws.push(json!(w));
-                }
-            }
-            outputs.insert("migration_log_id".into(), json!(id));
-            o.extra.insert(
-                "verification".into(),
-                json!({"ok": verification.ok, "objects_checked": verification.objects_checked,
-                       "unverified": verification.unverified,
-                       "not_validated": verification.not_validated}),
-            );
-            if !verification.validated_later.is_empty() {
-                // checks and foreign keys NOT VALID until their deferred VALIDATE runs
-                o.extra["verification"]["validated_later"] = json!(verification.validated_later);
-            }
-            o
+            record_applied(&ledger, schema, p, env, online, verification, &mut outputs)
         }
         Err((message, sqlstate)) => {
             let id = ledger.insert("failed", Some((&message, &sqlstate)));
@@ -744,6 +710,54 @@ fn execute_and_record(
     o.outputs = outputs;
     o.data_written
         .push(json!({"table": "revos.schema_migrations", "record_id": id}));
+    o
+}
+
+/// The `applied` answer of a plan that ran and verified: the ledger row (with the version's
+/// tables), PostgREST told to reload, the deferred steps recorded; its id into `outputs`.
+fn record_applied(
+    ledger: &LedgerRow<'_>,
+    schema: &crate::schema::model::Schema,
+    p: &Plan,
+    env: &Envelope,
+    online: &OnlinePlan,
+    verification: Verification,
+    outputs: &mut serde_json::Map<String, Value>,
+) -> Outcome {
+    let id = ledger.insert_applied(&declared_tables(schema));
+    let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
+    let (pending, warning) = online::record(&id, schema, env.tenant_id.as_deref(), online);
+    let mut o = Outcome::new(
+        Status::Applied,
+        format!(
+            "Applied schema v{}: {} tables ({} created, {} altered){}{}",
+            schema.version,
+            schema.tables.len(),
+            p.tables_created,
+            p.tables_altered,
+            evolution_summary(p),
+            pending_summary(pending.len())
+        ),
+    );
+    if !pending.is_empty() {
+        o.extra.insert("pending".into(), json!(pending));
+    }
+    if let Some(w) = warning {
+        if let Some(Value::Array(ws)) = outputs.get_mut("warnings") {
+            ws.push(json!(w));
+        }
+    }
+    outputs.insert("migration_log_id".into(), json!(id));
+    o.extra.insert(
+        "verification".into(),
+        json!({"ok": verification.ok, "objects_checked": verification.objects_checked,
+               "unverified": verification.unverified,
+               "not_validated": verification.not_validated}),
+    );
+    if !verification.validated_later.is_empty() {
+        // checks and foreign keys NOT VALID until their deferred VALIDATE runs
+        o.extra["verification"]["validated_later"] = json!(verification.validated_later);
+    }
     o
 }
 
