@@ -167,24 +167,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
                 .ok()
         })
         .unwrap_or_else(|| Name::from_catalog("tenant_id"));
-    let tenant_type = match o
-        .tenant_type
-        .as_deref()
-        .map(|s| s.trim().to_ascii_lowercase())
-    {
-        None => TenantType::Uuid,
-        Some(t) if t == "uuid" => TenantType::Uuid,
-        Some(t) if t == "text" => TenantType::Text,
-        Some(t) if t == "bigint" || t == "int8" => TenantType::Bigint,
-        Some(t) => {
-            issues.push(Issue::new(
-                format!("{path}.tenant_type"),
-                code::INVALID_VALUE,
-                format!("tenant_type {t:?} must be uuid, text or bigint"),
-            ));
-            TenantType::Uuid
-        }
-    };
+    let tenant_type = normalize_tenant_type(o, path, issues);
     let lock_timeout_ms = match o.lock_timeout_ms {
         None => DEFAULT_LOCK_TIMEOUT_MS,
         Some(n) if (0..=MAX_LOCK_TIMEOUT_MS).contains(&n) => n as u64,
@@ -197,23 +180,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
             DEFAULT_LOCK_TIMEOUT_MS
         }
     };
-    if let Some(b) = &o.backfill_tenant {
-        let ok = match tenant_type {
-            TenantType::Uuid => is_uuid(b),
-            TenantType::Bigint => b.parse::<i64>().is_ok(),
-            TenantType::Text => !b.is_empty() && b.len() <= 200,
-        };
-        if !ok {
-            issues.push(Issue::new(
-                format!("{path}.backfill_tenant"),
-                code::INVALID_VALUE,
-                format!(
-                    "backfill_tenant {b:?} is not a valid {} tenant id",
-                    tenant_type.sql()
-                ),
-            ));
-        }
-    }
+    check_backfill_tenant(o, tenant_type, path, issues);
     let column_order = match o.column_order.as_deref() {
         None | Some("revos_first") => ColumnOrder::RevosFirst,
         Some("declared") => ColumnOrder::Declared,
@@ -259,6 +226,54 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
             Some(false) => Online::Off,
         },
         expected_plan_hash,
+    }
+}
+
+/// `options.tenant_type`: uuid (the default), text or bigint.
+fn normalize_tenant_type(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) -> TenantType {
+    match o
+        .tenant_type
+        .as_deref()
+        .map(|s| s.trim().to_ascii_lowercase())
+    {
+        None => TenantType::Uuid,
+        Some(t) if t == "uuid" => TenantType::Uuid,
+        Some(t) if t == "text" => TenantType::Text,
+        Some(t) if t == "bigint" || t == "int8" => TenantType::Bigint,
+        Some(t) => {
+            issues.push(Issue::new(
+                format!("{path}.tenant_type"),
+                code::INVALID_VALUE,
+                format!("tenant_type {t:?} must be uuid, text or bigint"),
+            ));
+            TenantType::Uuid
+        }
+    }
+}
+
+/// `options.backfill_tenant` is a tenant id of the tenant type.
+fn check_backfill_tenant(
+    o: &RawOptions,
+    tenant_type: TenantType,
+    path: &str,
+    issues: &mut Vec<Issue>,
+) {
+    if let Some(b) = &o.backfill_tenant {
+        let ok = match tenant_type {
+            TenantType::Uuid => is_uuid(b),
+            TenantType::Bigint => b.parse::<i64>().is_ok(),
+            TenantType::Text => !b.is_empty() && b.len() <= 200,
+        };
+        if !ok {
+            issues.push(Issue::new(
+                format!("{path}.backfill_tenant"),
+                code::INVALID_VALUE,
+                format!(
+                    "backfill_tenant {b:?} is not a valid {} tenant id",
+                    tenant_type.sql()
+                ),
+            ));
+        }
     }
 }
 
