@@ -857,50 +857,7 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
     };
     let q = format!("{schema}.{n}");
     let query = v.query.trim();
-    let indexes: Vec<String> = v
-        .indexes
-        .iter()
-        .filter_map(|x| simple_index(x, &q, issues).map(|(_, sql)| sql))
-        .collect();
-    let (kind, create) = if v.materialized {
-        if v.security_invoker.is_some() {
-            issues.push(Issue::new(format!("{}.security_invoker", v.path), code::CONFLICTING_DEFINITION, "a materialized view runs its query when refreshed, as the refreshing role: security_invoker is for views"));
-        }
-        let data = if v.with_data.unwrap_or(true) {
-            "WITH DATA"
-        } else {
-            "WITH NO DATA"
-        };
-        let mut c = vec![format!("CREATE MATERIALIZED VIEW {q} AS {query} {data}")];
-        c.extend(indexes.iter().cloned());
-        (Kind::MaterializedView, c)
-    } else {
-        if !v.indexes.is_empty() || v.with_data.is_some() {
-            issues.push(Issue::new(
-                format!("{}.indexes", v.path),
-                code::CONFLICTING_DEFINITION,
-                "indexes and with_data are for materialized views",
-            ));
-        }
-        // security_invoker by default: the view reads its tables as the querying role, so their
-        // row-level security holds through it
-        let invoker = v.security_invoker.unwrap_or(true);
-        (
-            Kind::View,
-            vec![format!(
-                "CREATE OR REPLACE VIEW {q} WITH (security_invoker = {invoker}) AS {query}"
-            )],
-        )
-    };
-    let mut create = create;
-    if let Some(c) = &v.comment {
-        let what = if v.materialized {
-            "MATERIALIZED VIEW"
-        } else {
-            "VIEW"
-        };
-        create.push(format!("COMMENT ON {what} {q} IS {}", quote_literal(c)));
-    }
+    let (kind, create) = view_create(v, &q, query, issues);
     let drop = if v.materialized {
         format!("DROP MATERIALIZED VIEW {q}")
     } else {
@@ -951,6 +908,56 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
         issues,
     ));
     out
+}
+
+/// What creates view `v` (`q`, its query `query`): its kind, the CREATE (a materialized view's
+/// indexes after it) and its comment.
+fn view_create(v: &RawView, q: &str, query: &str, issues: &mut Vec<Issue>) -> (Kind, Vec<String>) {
+    let indexes: Vec<String> = v
+        .indexes
+        .iter()
+        .filter_map(|x| simple_index(x, q, issues).map(|(_, sql)| sql))
+        .collect();
+    let (kind, create) = if v.materialized {
+        if v.security_invoker.is_some() {
+            issues.push(Issue::new(format!("{}.security_invoker", v.path), code::CONFLICTING_DEFINITION, "a materialized view runs its query when refreshed, as the refreshing role: security_invoker is for views"));
+        }
+        let data = if v.with_data.unwrap_or(true) {
+            "WITH DATA"
+        } else {
+            "WITH NO DATA"
+        };
+        let mut c = vec![format!("CREATE MATERIALIZED VIEW {q} AS {query} {data}")];
+        c.extend(indexes.iter().cloned());
+        (Kind::MaterializedView, c)
+    } else {
+        if !v.indexes.is_empty() || v.with_data.is_some() {
+            issues.push(Issue::new(
+                format!("{}.indexes", v.path),
+                code::CONFLICTING_DEFINITION,
+                "indexes and with_data are for materialized views",
+            ));
+        }
+        // security_invoker by default: the view reads its tables as the querying role, so their
+        // row-level security holds through it
+        let invoker = v.security_invoker.unwrap_or(true);
+        (
+            Kind::View,
+            vec![format!(
+                "CREATE OR REPLACE VIEW {q} WITH (security_invoker = {invoker}) AS {query}"
+            )],
+        )
+    };
+    let mut create = create;
+    if let Some(c) = &v.comment {
+        let what = if v.materialized {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
+        create.push(format!("COMMENT ON {what} {q} IS {}", quote_literal(c)));
+    }
+    (kind, create)
 }
 
 /// An index of a materialized view or a partition: its quoted name and `CREATE INDEX`.
@@ -1014,38 +1021,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
             return None;
         }
     };
-    let mut events = vec![];
-    for (i, e) in t.events.iter().enumerate() {
-        match e.trim().to_ascii_lowercase().as_str() {
-            "insert" => events.push("INSERT".to_string()),
-            "delete" => events.push("DELETE".to_string()),
-            "truncate" => events.push("TRUNCATE".to_string()),
-            "update" if t.update_of.is_empty() => events.push("UPDATE".to_string()),
-            "update" => {
-                let cols: Vec<String> = t
-                    .update_of
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(j, c)| name(c, format!("{}[{j}]", p("update_of")), issues))
-                    .map(|c| c.to_string())
-                    .collect();
-                events.push(format!("UPDATE OF {}", cols.join(", ")));
-            }
-            other => issues.push(Issue::new(
-                format!("{}[{i}]", p("events")),
-                code::INVALID_VALUE,
-                format!("an event is insert, update, delete or truncate, not {other:?}"),
-            )),
-        }
-    }
-    if events.is_empty() {
-        issues.push(Issue::new(
-            p("events"),
-            code::INVALID_VALUE,
-            "a trigger needs at least one event",
-        ));
-        return None;
-    }
+    let events = trigger_events(t, issues)?;
     let level = match t.level.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("row") => "ROW",
         Some("statement") => "STATEMENT",
@@ -1099,6 +1075,44 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
     })
 }
 
+/// The events of trigger `t` (`INSERT`, `UPDATE OF cols`, …); None when it has none.
+fn trigger_events(t: &RawTrigger, issues: &mut Vec<Issue>) -> Option<Vec<String>> {
+    let p = |k: &str| format!("{}.{k}", t.path);
+    let mut events = vec![];
+    for (i, e) in t.events.iter().enumerate() {
+        match e.trim().to_ascii_lowercase().as_str() {
+            "insert" => events.push("INSERT".to_string()),
+            "delete" => events.push("DELETE".to_string()),
+            "truncate" => events.push("TRUNCATE".to_string()),
+            "update" if t.update_of.is_empty() => events.push("UPDATE".to_string()),
+            "update" => {
+                let cols: Vec<String> = t
+                    .update_of
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(j, c)| name(c, format!("{}[{j}]", p("update_of")), issues))
+                    .map(|c| c.to_string())
+                    .collect();
+                events.push(format!("UPDATE OF {}", cols.join(", ")));
+            }
+            other => issues.push(Issue::new(
+                format!("{}[{i}]", p("events")),
+                code::INVALID_VALUE,
+                format!("an event is insert, update, delete or truncate, not {other:?}"),
+            )),
+        }
+    }
+    if events.is_empty() {
+        issues.push(Issue::new(
+            p("events"),
+            code::INVALID_VALUE,
+            "a trigger needs at least one event",
+        ));
+        return None;
+    }
+    Some(events)
+}
+
 fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
     let at = |k: &str| format!("{}.{k}", p.path);
     let pname = verbatim_name(&p.name, &at("name"), issues)?;
@@ -1117,46 +1131,8 @@ fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
             return None;
         }
     };
-    let roles: Vec<String> = match &p.roles {
-        None => vec!["PUBLIC".into()],
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| role(r, &format!("{}[{i}]", at("roles")), issues))
-            .collect(),
-    };
-    if roles.is_empty() {
-        issues.push(Issue::new(
-            at("roles"),
-            code::INVALID_VALUE,
-            "a policy applies to at least one role",
-        ));
-        return None;
-    }
-    if p.using.is_none() && p.with_check.is_none() {
-        issues.push(Issue::new(
-            &p.path,
-            code::MISSING_KEY,
-            "a policy needs using, with_check or both",
-        ));
-        return None;
-    }
-    if command == "INSERT" && p.using.is_some()
-        || command == "SELECT" && p.with_check.is_some()
-        || command == "DELETE" && p.with_check.is_some()
-    {
-        issues.push(Issue::new(
-            &p.path,
-            code::CONFLICTING_DEFINITION,
-            format!(
-                "a {command} policy takes {}",
-                if command == "INSERT" {
-                    "only with_check"
-                } else {
-                    "only using"
-                }
-            ),
-        ));
+    let roles = policy_roles(p, issues)?;
+    if !policy_clauses_fit(p, command, issues) {
         return None;
     }
     let kind = if p.permissive.unwrap_or(true) {
@@ -1203,6 +1179,59 @@ fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
             .filter_map(|(k, e)| e.as_ref().map(|e| Fragment::new(format!("{}.{k}", p.path), e, FragmentKind::Expression)))
             .collect(),
     })
+}
+
+/// The roles policy `p` applies to (`PUBLIC` when it names none); None when the list is empty.
+fn policy_roles(p: &RawPolicy, issues: &mut Vec<Issue>) -> Option<Vec<String>> {
+    let at = |k: &str| format!("{}.{k}", p.path);
+    let roles: Vec<String> = match &p.roles {
+        None => vec!["PUBLIC".into()],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| role(r, &format!("{}[{i}]", at("roles")), issues))
+            .collect(),
+    };
+    if roles.is_empty() {
+        issues.push(Issue::new(
+            at("roles"),
+            code::INVALID_VALUE,
+            "a policy applies to at least one role",
+        ));
+        return None;
+    }
+    Some(roles)
+}
+
+/// Policy `p` has `using`, `with_check` or both, as its `command` takes them.
+fn policy_clauses_fit(p: &RawPolicy, command: &str, issues: &mut Vec<Issue>) -> bool {
+    if p.using.is_none() && p.with_check.is_none() {
+        issues.push(Issue::new(
+            &p.path,
+            code::MISSING_KEY,
+            "a policy needs using, with_check or both",
+        ));
+        return false;
+    }
+    if command == "INSERT" && p.using.is_some()
+        || command == "SELECT" && p.with_check.is_some()
+        || command == "DELETE" && p.with_check.is_some()
+    {
+        issues.push(Issue::new(
+            &p.path,
+            code::CONFLICTING_DEFINITION,
+            format!(
+                "a {command} policy takes {}",
+                if command == "INSERT" {
+                    "only with_check"
+                } else {
+                    "only using"
+                }
+            ),
+        ));
+        return false;
+    }
+    true
 }
 
 /// `partition_by`: the table's `PARTITION BY` clause, and the object comparing its key (a key
