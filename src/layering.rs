@@ -3,7 +3,9 @@
 //! * no import cycle: no module (file) reaches, through the paths it names, a module that reaches
 //!   it back — between folders or inside one;
 //! * each folder calls only the folders below it ([`MAY_CALL`]): `schema` never `apply`, `ledger`,
-//!   `citus` or `api`.
+//!   `citus` or `api`;
+//! * no function needs scrolling: none is longer than [`MAX_FN_LINES`] lines, its `fn` line to
+//!   its closing brace (test modules, `#[cfg(test)]`, left out; issue 21).
 //!
 //! A reference is every path the code names (`use` lines and paths in expressions, tests
 //! included) that starts with `crate::`, `super::`, `self::` or a child module the file declares;
@@ -419,4 +421,248 @@ fn paths_and_cycles_are_read_as_written() {
     assert!(cycles(&g).is_empty());
     g.insert(vec!["c".into()], [vec!["a".into()]].into_iter().collect());
     assert_eq!(cycles(&g).iter().map(Vec::len).collect::<Vec<_>>(), [3]);
+}
+
+// ---- function length ----------------------------------------------------------------------------
+
+/// The longest a function may be: its `fn` line to its closing brace (issue 21: no function that
+/// needs scrolling).
+const MAX_FN_LINES: usize = 100;
+
+/// The text with comments, string literals (raw ones too) and char literals blanked to spaces,
+/// newlines kept: what is left of its braces and `;` are the code's own, on their own lines.
+fn blanked(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = b.to_vec();
+    let blank = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for c in &mut out[from..to.min(b.len())] {
+            if *c != b'\n' {
+                *c = b' ';
+            }
+        }
+    };
+    let mut i = 0;
+    while i < b.len() {
+        let prev_ident = i > 0 && ident_char(b[i - 1] as char);
+        if b[i..].starts_with(b"//") {
+            let end = text[i..].find('\n').map_or(b.len(), |n| i + n);
+            blank(&mut out, i, end);
+            i = end;
+        } else if b[i..].starts_with(b"/*") {
+            let (mut depth, mut j) = (1, i + 2);
+            while j < b.len() && depth > 0 {
+                if b[j..].starts_with(b"/*") {
+                    (depth, j) = (depth + 1, j + 2);
+                } else if b[j..].starts_with(b"*/") {
+                    (depth, j) = (depth - 1, j + 2);
+                } else {
+                    j += 1;
+                }
+            }
+            blank(&mut out, i, j);
+            i = j;
+        } else if !prev_ident && (b[i] == b'r' || b[i..].starts_with(b"br")) {
+            // a raw string r"…", r#"…"# (or a raw identifier r#name, left alone)
+            let r = if b[i] == b'b' { i + 1 } else { i };
+            let hashes = b[r + 1..].iter().take_while(|c| **c == b'#').count();
+            let quote = r + 1 + hashes;
+            if quote < b.len() && b[quote] == b'"' {
+                let close = format!("\"{}", "#".repeat(hashes));
+                let end = text[quote + 1..]
+                    .find(&close)
+                    .map_or(b.len(), |n| quote + 1 + n + close.len());
+                blank(&mut out, i, end);
+                i = end;
+            } else {
+                i += 1;
+            }
+        } else if b[i] == b'"' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            blank(&mut out, i, j + 1);
+            i = j + 1;
+        } else if b[i] == b'\'' {
+            // a char literal ('x', '\n', '\u{7f}'), or a lifetime ('a) left alone
+            let ch_len = text[i + 1..].chars().next().map_or(1, char::len_utf8);
+            if b.get(i + 1) == Some(&b'\\') {
+                let end = text[i + 2..].find('\'').map_or(b.len(), |n| i + 2 + n + 1);
+                blank(&mut out, i, end);
+                i = end;
+            } else if b.get(i + 1 + ch_len) == Some(&b'\'') {
+                blank(&mut out, i, i + 2 + ch_len);
+                i += 2 + ch_len;
+            } else {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Where the item starting at byte `at` of blanked code `s` ends: after the `}` that closes its
+/// first `{`, or after its `;`, whichever comes first outside brackets; `at` itself if neither.
+/// The second value is whether it had a body (`{ … }`).
+fn item_end(s: &str, at: usize) -> (usize, bool) {
+    let b = s.as_bytes();
+    let mut nest = 0i32; // ( and [
+    let mut i = at;
+    while i < b.len() {
+        match b[i] {
+            b'(' | b'[' => nest += 1,
+            b')' | b']' => nest -= 1,
+            b';' if nest == 0 => return (i + 1, false),
+            b'{' if nest == 0 => {
+                let mut depth = 0;
+                for (j, c) in b.iter().enumerate().skip(i) {
+                    match c {
+                        b'{' => depth += 1,
+                        b'}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return (j + 1, true);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                return (b.len(), true);
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (at, false)
+}
+
+/// The byte spans of the items under `#[cfg(test)]` in blanked code `s`, and the names of the
+/// test modules it declares in files of their own (`#[cfg(test)] mod name;`).
+fn test_items(s: &str) -> (Vec<(usize, usize)>, Vec<String>) {
+    let (mut spans, mut files) = (vec![], vec![]);
+    for (at, _) in s.match_indices("#[cfg(test)]") {
+        let mut i = at;
+        // this attribute and any after it
+        loop {
+            i += s[i..].len() - s[i..].trim_start().len();
+            if !s[i..].starts_with("#[") {
+                break;
+            }
+            let mut depth = 0;
+            let close = s.bytes().enumerate().skip(i + 1).find(|(_, c)| {
+                depth += i32::from(*c == b'[') - i32::from(*c == b']');
+                depth == 0
+            });
+            i = close.map_or(s.len(), |(j, _)| j + 1);
+        }
+        let (end, body) = item_end(s, i);
+        let head: Vec<&str> = s[i..end].split_whitespace().collect();
+        let head: Vec<&str> = head
+            .into_iter()
+            .skip_while(|w| w.starts_with("pub"))
+            .collect();
+        if !body && head.first() == Some(&"mod") {
+            if let Some(name) = head.get(1) {
+                files.push(name.trim_end_matches(';').to_string());
+            }
+        }
+        spans.push((at, end));
+    }
+    (spans, files)
+}
+
+/// Every function of blanked code `s` outside `skip` with its name, the line of its `fn` (from 1)
+/// and its length in lines, its `fn` line to its closing brace.
+fn functions(s: &str, skip: &[(usize, usize)]) -> Vec<(String, usize, usize)> {
+    let b = s.as_bytes();
+    let line_of = |at: usize| s[..at].matches('\n').count() + 1;
+    let mut out = vec![];
+    for (at, _) in s.match_indices("fn") {
+        let word = (at == 0 || !ident_char(b[at - 1] as char))
+            && b.get(at + 2).is_some_and(u8::is_ascii_whitespace);
+        if !word || skip.iter().any(|(from, to)| (*from..*to).contains(&at)) {
+            continue;
+        }
+        let rest = s[at + 2..].trim_start();
+        let name: String = rest.chars().take_while(|c| ident_char(*c)).collect();
+        if name.is_empty() {
+            continue; // `fn(…)` as a type, or a macro's `fn $name`
+        }
+        let (end, body) = item_end(s, at);
+        if body {
+            out.push((name, line_of(at), line_of(end - 1) - line_of(at) + 1));
+        }
+    }
+    out
+}
+
+/// The functions of the source longer than `max` lines, as `file:line name (n lines)`; test
+/// modules (`#[cfg(test)]`, inline or in files of their own) left out.
+fn long_functions(src: &Path, max: usize) -> Vec<String> {
+    let files = modules(src);
+    let code: BTreeMap<&Module, String> = files.iter().map(|(m, t)| (m, blanked(t))).collect();
+    let mut test_modules: BTreeSet<Module> = BTreeSet::new();
+    for (m, s) in &code {
+        for name in test_items(s).1 {
+            test_modules.insert([(*m).clone(), vec![name]].concat());
+        }
+    }
+    let mut out = vec![];
+    for (m, s) in &code {
+        if test_modules.iter().any(|t| m.starts_with(t)) {
+            continue;
+        }
+        for (f, line, n) in functions(s, &test_items(s).0) {
+            if n > max {
+                out.push(format!("{}:{line} {f} ({n} lines)", name(m)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_function_needs_scrolling() {
+    let long = long_functions(&src(), MAX_FN_LINES);
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines (split them into named steps):\n{}",
+        long.join("\n")
+    );
+}
+
+/// The length check counts what it is meant to, each case alone.
+#[test]
+fn function_lengths_are_read_as_written() {
+    let body = |n: usize| "    x();\n".repeat(n);
+    // a function of n lines: `fn` line, n - 2 lines of body, closing brace
+    let f = |name: &str, n: usize| format!("fn {name}() {{\n{}}}\n", body(n - 2));
+    let lengths = |text: &str| -> Vec<(String, usize)> {
+        let s = blanked(text);
+        functions(&s, &test_items(&s).0)
+            .into_iter()
+            .map(|(name, _, n)| (name, n))
+            .collect()
+    };
+    assert_eq!(lengths(&f("a", 100)), [("a".into(), 100)]);
+    assert_eq!(lengths(&f("a", 101)), [("a".into(), 101)]);
+    // braces and `fn` in strings, raw strings, chars and comments are not code
+    let noisy = "fn a() -> [u8; 2] {\n    let s = \"fn x() { \\\" {\";\n    let r = r#\"{ \" }\"#;\n    let c = '{';\n    // }\n    /* } /* } */ */\n    let l: &'static str = s;\n}\nfn b() {}\n";
+    assert_eq!(lengths(noisy), [("a".into(), 8), ("b".into(), 1)]);
+    // a declaration without a body, `fn` as a type: no function
+    assert_eq!(
+        lengths("trait T { fn t(&self); }\ntype F = fn(u8) -> u8;\n"),
+        Vec::<(String, usize)>::new()
+    );
+    // a `#[cfg(test)]` module is left out, the function after it is not
+    let t = format!(
+        "#[cfg(test)]\nmod tests {{\n{}}}\n{}",
+        f("long", 200),
+        f("b", 3)
+    );
+    assert_eq!(lengths(&t), [("b".into(), 3)]);
+    let (_, files) = test_items(&blanked("#[cfg(test)]\n#[allow(x)]\npub mod fuzz;\n"));
+    assert_eq!(files, ["fuzz"]);
 }
