@@ -7,8 +7,11 @@
 //! * a temporary object of this session: it is dropped, with whatever depends on it, when the
 //!   session ends — no event trigger fires, and the ledger would say "applied" of a table that
 //!   lost a column or a check (a `pg_temp` domain or function the pinned search_path reaches last);
-//! * a function, operator, type or collation owned by a role that is neither a superuser nor one
-//!   whose privileges the caller has (`pg_has_role(…, 'USAGE')`): an overload another role planted
+//! * a function, operator, type or collation owned by a role that is neither a superuser nor the
+//!   caller nor a role the caller is a member of (through `pg_auth_members`, not through being a
+//!   superuser: a superuser applying is refused such an overload too — `pg_has_role` is true for
+//!   every role when the caller is a superuser, and a superuser's apply was the worst victim of
+//!   one, since the overload runs with its privileges while an index is built): an overload another role planted
 //!   in a shared schema (`public.is_email(varchar)` beside the caller's `public.is_email(text)`)
 //!   would otherwise capture the call, and every role that uses the table would run that role's
 //!   code (the class of CVE-2018-1058).
@@ -16,13 +19,26 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// The dependencies of `tables`' parts that revos refuses, described (empty: none).
-pub fn refused(tables: &[pg_sys::Oid]) -> Vec<String> {
+/// The roles whose objects what an apply leaves may depend on, read **before** its statements
+/// run: the superusers, the caller and the roles it is a member of. Read afterwards, an overload
+/// that ran while an index was built (as the caller) could have made its owner a superuser or
+/// granted its owner to the caller, and would then pass as trusted (the adversarial review did
+/// the former); the failed check rolls that back with everything else.
+pub fn trusted_owners() -> Vec<pg_sys::Oid> {
+    Spi::get_one::<Vec<pg_sys::Oid>>(TRUSTED_SQL)
+        .unwrap_or_else(|e| pgrx::error!("revos: reading the trusted roles failed: {e}"))
+        .unwrap_or_default()
+}
+
+/// The dependencies of `tables`' parts that revos refuses, described (empty: none); `trusted`:
+/// the roles read by `trusted_owners` before the statements ran (None: read now).
+pub fn refused(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
     if tables.is_empty() {
         return vec![];
     }
+    let trusted = trusted.map_or_else(trusted_owners, <[pg_sys::Oid]>::to_vec);
     Spi::connect(|c| {
-        let rows = c.select(REFUSED_SQL, None, &[tables.to_vec().into()])?;
+        let rows = c.select(REFUSED_SQL, None, &[tables.to_vec().into(), trusted.into()])?;
         let mut out = vec![];
         for row in rows {
             if let Some(s) = row.get::<String>(1)? {
@@ -34,9 +50,10 @@ pub fn refused(tables: &[pg_sys::Oid]) -> Vec<String> {
     .unwrap_or_else(|e| pgrx::error!("revos: reading the dependencies failed: {e}"))
 }
 
-/// Fails the apply (42501) when a part of the payload's tables depends on what revos refuses.
-pub fn check(tables: &[pg_sys::Oid]) {
-    let found = refused(tables);
+/// Fails the apply (42501) when a part of the payload's tables depends on what revos refuses;
+/// `trusted`: `trusted_owners()` as it was before the apply's statements ran.
+pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
+    let found = refused(tables, Some(trusted));
     if found.is_empty() {
         return;
     }
@@ -47,6 +64,21 @@ pub fn check(tables: &[pg_sys::Oid]) {
         "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object."
     );
 }
+
+/// The superusers, the caller, and the roles it is a member of through `pg_auth_members` (not
+/// every role, as `pg_has_role` says of a superuser).
+const TRUSTED_SQL: &str = r#"
+WITH RECURSIVE member_of(roleid) AS (
+  SELECT a.roleid FROM pg_catalog.pg_auth_members a
+    JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.member
+   WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+  UNION
+  SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN member_of m ON a.member OPERATOR(pg_catalog.=) m.roleid
+)
+SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
+ WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+    OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT m.roleid FROM member_of m)
+"#;
 
 const REFUSED_SQL: &str = r#"
 WITH t(rel) AS (SELECT r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r),
@@ -101,7 +133,6 @@ SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg
  WHERE n.nspname OPERATOR(pg_catalog.~) '^pg_(toast_)?temp_'
     OR (w.kind OPERATOR(pg_catalog.<>) 'relation'
         AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'
-        AND NOT ro.rolsuper
-        AND NOT pg_catalog.pg_has_role(CURRENT_USER, w.owner, 'USAGE'))
+        AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
  ORDER BY 1
 "#;

@@ -69,7 +69,15 @@ fn check_against_tables(value: &str) {
 }
 
 /// The tenant types in use: (type as `format_type` names it, one table, how many tables).
+/// Only the tables revos manages (revos.managed_tables, written only by revos) count: any role can
+/// create a table, or a temporary one, whose default calls `revos.current_tenant_id()`, and would
+/// otherwise decide the tenant type for everyone (and have set_tenant name it). The registry is
+/// read as the extension's owner (a fixed query under the pinned search_path; docs/security.md).
 fn tenant_types() -> Vec<(String, String, i64)> {
+    crate::privilege::as_extension_owner(tenant_types_of_managed_tables)
+}
+
+fn tenant_types_of_managed_tables() -> Vec<(String, String, i64)> {
     Spi::connect(|c| {
         let rows = c.select(
             "SELECT pg_catalog.format_type(a.atttypid, NULL) AS t,
@@ -79,6 +87,7 @@ fn tenant_types() -> Vec<(String, String, i64)> {
                JOIN pg_catalog.pg_attrdef ad ON ad.oid OPERATOR(pg_catalog.=) d.objid
                JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
                                             AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
+               JOIN revos.managed_tables mt ON mt.rel::pg_catalog.oid OPERATOR(pg_catalog.=) ad.adrelid
               WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
                 AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
                 AND d.refobjid OPERATOR(pg_catalog.=) 'revos.current_tenant_id()'::pg_catalog.regprocedure

@@ -868,6 +868,62 @@ attack_foreign_tables
 attack_overload
 attack_log_event
 attack_verifiers
+
+# B11. An overload planted for a superuser's apply (the adversarial review of the online branch): the
+# index predicate names public.sq_norm(text); atk_owner planted public.sq_norm(varchar), a better match
+# for a varchar column, which makes atk_owner a superuser when it runs as one. A superuser's apply used
+# to accept it (every role counted as "the caller's"), and the online form built the index after the
+# commit, running the overload before any check. Each form alone: refused, rolled back, no superuser.
+attack_superuser_overload() {
+  echo "# B11. an overload planted in public for a superuser's apply (online and blocking form)"
+  as atk_owner "CREATE FUNCTION public.sq_escalate() RETURNS boolean LANGUAGE plpgsql VOLATILE AS \$f\$
+      BEGIN
+        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+          EXECUTE 'ALTER ROLE atk_owner SUPERUSER';
+        END IF;
+        RETURN true;
+      END \$f\$" >/dev/null
+  q "CREATE FUNCTION public.sq_norm(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(\$1)'" >/dev/null
+  as atk_owner "CREATE FUNCTION public.sq_norm(varchar) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
+      BEGIN PERFORM public.sq_escalate(); RETURN lower(\$1); END \$f\$" >/dev/null
+  local mode t out st
+  for mode in true false; do
+    t=sq_online_$mode
+    q "SELECT revos.apply_schema('{\"schema_version\": \"$t-1\", \"description\": \"x\", \"tables\": [{\"name\": \"$t\",
+        \"tenant_scoped\": false, \"columns\": [{\"name\": \"code\", \"type\": \"varchar(20)\"}]}]}')" >/dev/null
+    q "INSERT INTO public.$t (code) SELECT 'c' || g FROM generate_series(1, 5) g; ANALYZE public.$t" >/dev/null
+    out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"$t-2\", \"description\": \"x\", \"options\": {\"online\": $mode},
+        \"tables\": [{\"name\": \"$t\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"code\", \"type\": \"varchar(20)\"}],
+        \"indexes\": [{\"name\": \"${t}_norm\", \"columns\": [\"code\"], \"where\": \"public.sq_norm(code) <> ''x''\"}]}]}')")
+    st=$(status_of "$out")
+    # whatever ran after the commit has had its chance: wait for the deferred steps (20 s at most)
+    for _ in $(seq 40); do
+      [ "$(q "SELECT count(*) FROM revos.deferred_steps WHERE status IN ('pending', 'running')" 2>/dev/null || echo 0)" = 0 ] && break
+      sleep 0.5
+    done
+    check "superuser's apply with options.online $mode: the planted overload is refused (failed, 42501)" "failed 42501" \
+      "$st $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+    check "  ... and atk_owner is not a superuser" f "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'atk_owner'")"
+    check "  ... and no index binds the overload" 0 "$(q "SELECT count(*) FROM pg_class WHERE relname = '${t}_norm'")"
+  done
+}
+
+
+# B12. set_tenant() decided by anyone's table (the adversarial review): a table, or a temporary one, of
+# any role whose default calls revos.current_tenant_id() with another type made every set_tenant()
+# refuse the database's real tenants (and named that table to every caller). Each alone.
+attack_set_tenant_squat() {
+  echo "# B12. a table with revos.current_tenant_id() as its default, of a role revos does not serve"
+  local got
+  got=$(qdb "$T" "SET ROLE atk_owner; CREATE TEMP TABLE sq_t (x int DEFAULT revos.current_tenant_id()::int);
+                  SET ROLE atk_app; SELECT revos.set_tenant('$T1')" 2>&1)
+  check "a temporary table of atk_owner does not decide set_tenant's type" "$T1" "$(tail -1 <<<"$got")"
+  as atk_owner "CREATE TABLE public.sq_tenant_squat (x int DEFAULT revos.current_tenant_id()::int)" >/dev/null
+  got=$(as atk_app "SELECT revos.set_tenant('$T1')" 2>&1)
+  check "a table of atk_owner in public does not decide set_tenant's type" "$T1" "$(tail -1 <<<"$got")"
+  q "DROP TABLE public.sq_tenant_squat" >/dev/null
+}
+
 attack_tenant_values
 attack_cross_tenant
 attack_internals
@@ -883,5 +939,7 @@ attack_schema_level
 attack_replaced_function
 attack_forged_snapshot
 attack_unmanage
+attack_superuser_overload
+attack_set_tenant_squat
 end_state
 finish

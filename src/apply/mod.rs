@@ -976,6 +976,8 @@ fn execute(
     // Each step is announced to the drift capture as revos's own (`writer::own_statement`; a
     // Citus distribution call with all its internal DDL: `own_call`); DDL that anything else runs
     // meanwhile (a function in a caller's expression) is recorded as drift.
+    // the roles whose objects the result may depend on, before any statement could change them
+    let trusted = crate::dependencies::trusted_owners();
     let result = {
         subtransaction(|| {
             Spi::connect_mut(|c| {
@@ -1007,7 +1009,7 @@ fn execute(
             })
             .unwrap_or_else(|e| pgrx::error!("{e}"));
             // nothing the apply leaves may depend on a temporary or an untrusted object
-            crate::dependencies::check(&declared_tables(schema));
+            crate::dependencies::check(&declared_tables(schema), &trusted);
             let v = verify_catalog(schema, p);
             if !v.ok {
                 pgrx::ereport!(

@@ -201,7 +201,7 @@ fn finish(step: &StepRow) {
     let refused = tx(|| {
         let (s, t) = step.completion.table();
         table_oid(s, t)
-            .map(|oid| crate::dependencies::refused(&[oid]))
+            .map(|oid| crate::dependencies::refused(&[oid], None))
             .unwrap_or_default()
     });
     if refused.is_empty() {

@@ -752,7 +752,8 @@ fn indexes(cx: &TableCtx, o: &Options, columns: &[Column], issues: &mut Vec<Issu
 
 fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<Index> {
     let cols = names(&x.columns, &format!("{}.columns", x.path), issues);
-    if x.columns.is_empty() {
+    // an expression key is a key too: `[{"expression": "lower(email)"}]` alone is an index
+    if x.columns.is_empty() && x.keys.is_empty() {
         issues.push(Issue::new(
             format!("{}.columns", x.path),
             code::INVALID_VALUE,

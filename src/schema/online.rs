@@ -327,10 +327,15 @@ fn like(step: &Step, kind: &'static str, sql: String, cost: Cost) -> Step {
     Step::costed(kind, step.object.clone(), sql, cost, step.est_rows)
 }
 
-/// `CREATE [UNIQUE] INDEX` → deferred `CREATE [UNIQUE] INDEX CONCURRENTLY`.
+/// `CREATE [UNIQUE] INDEX` → deferred `CREATE [UNIQUE] INDEX CONCURRENTLY`. Not when an expression
+/// or the `where` names a function or operator of another schema than pg_catalog and revos: the
+/// worker would resolve it again after the commit, when another role may have planted a
+/// better-matching overload there — and a concurrent build runs it, committed before any check
+/// could refuse it (docs/security.md). Such an index is built in the transaction, where the
+/// dependency check refuses such an overload and everything is rolled back.
 fn index_form(step: &Step, t: &Table, x: &Index) -> Option<Form> {
     let sql = index_sql(t, x);
-    if step.sql != sql {
+    if step.sql != sql || !resolvable_later(x) {
         return None;
     }
     let (schema, table) = keyed(t);
@@ -351,6 +356,59 @@ fn index_form(step: &Step, t: &Table, x: &Index) -> Option<Form> {
             name: x.name.as_str().to_string(),
         }),
     })
+}
+
+/// Whether the worker may parse this index again after the commit: its expressions and predicate
+/// name no function or operator outside pg_catalog and revos. Unqualified names resolve under the
+/// worker's pinned search_path (`pg_catalog, revos, pg_temp`: functions and operators are never
+/// looked up in pg_temp), where no other role can create; a name qualified with another schema
+/// (`public.norm(code)`) or an `OPERATOR(schema.op)` could meet an overload planted after the
+/// apply's check.
+fn resolvable_later(x: &Index) -> bool {
+    x.where_
+        .iter()
+        .chain(x.keys.iter().filter_map(|k| k.expression.as_ref()))
+        .all(|e| !names_other_schema(e))
+}
+
+/// `schema.name(` or `OPERATOR(` in `expr` outside string literals, with a schema other than
+/// pg_catalog and revos (conservative: any qualified call counts, quoted or not).
+fn names_other_schema(expr: &str) -> bool {
+    let code = without_literals(expr).to_ascii_lowercase();
+    if code.contains("operator(") || code.contains("operator (") {
+        return true;
+    }
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'"';
+    for (i, _) in code.match_indices('.') {
+        let schema_start = code[..i]
+            .trim_end()
+            .rfind(|c: char| !ident(c as u8))
+            .map_or(0, |j| j + 1);
+        let schema = code[schema_start..i].trim().trim_matches('"');
+        let rest = &code[i + 1..];
+        let name_len = rest.trim_start().bytes().take_while(|c| ident(*c)).count();
+        let after = rest.trim_start()[name_len..].trim_start();
+        let called = after.starts_with('(');
+        if called && !schema.is_empty() && schema != "pg_catalog" && schema != "revos" {
+            return true;
+        }
+    }
+    false
+}
+
+/// `expr` with its string literals ('…', with '' inside) blanked.
+fn without_literals(expr: &str) -> String {
+    let mut out = String::with_capacity(expr.len());
+    let mut in_lit = false;
+    for c in expr.chars() {
+        if c == '\'' {
+            in_lit = !in_lit;
+            out.push(' ');
+        } else {
+            out.push(if in_lit { ' ' } else { c });
+        }
+    }
+    out
 }
 
 /// `ADD CONSTRAINT … UNIQUE` → deferred unique index built concurrently, then the constraint on
@@ -648,6 +706,58 @@ mod tests {
         let mut p = plan(&s, &st);
         let o = transform(&mut p, &s, unavailable);
         (p, o)
+    }
+
+    /// An expression key or a predicate would be resolved again by the worker, after the commit
+    /// (docs/security.md): each alone keeps the blocking form; a plain-column index beside them is
+    /// still deferred.
+    #[test]
+    fn an_index_with_an_expression_or_a_predicate_is_built_in_the_transaction() {
+        for index in [
+            json!({"name": "by_where", "columns": ["a"], "where": "public.norm(b) <> 'x'"}),
+            json!({"name": "by_expr", "columns": ["a", {"expression": "public.norm(b)"}]}),
+            json!({"name": "by_expr_only", "columns": [{"expression": "public.norm(b)"}]}),
+            json!({"name": "by_operator", "columns": ["a"], "where": "b OPERATOR(public.=) 'x'"}),
+        ] {
+            let v = json!({"schema_version": "2", "description": "d",
+                "options": {"default_indexes": false, "online": true},
+                "tables": [{"name": "big", "tenant_scoped": false, "timestamps": false,
+                    "soft_delete": false, "rls": false,
+                    "columns": [{"name": "a", "type": "integer"}, {"name": "b", "type": "text"}],
+                    "indexes": [index.clone(), {"name": "plain", "columns": ["a"]}]}]});
+            let (p, o) = planned(v, Some(10), None);
+            let o = o.unwrap();
+            let deferred: Vec<&str> = o.deferred.iter().map(|d| d.step.sql.as_str()).collect();
+            assert_eq!(deferred.len(), 1, "{index}: {deferred:?}");
+            assert!(deferred[0].contains("\"plain\""), "{index}: {deferred:?}");
+            assert!(
+                p.steps.iter().any(|s| s.sql.starts_with("CREATE INDEX ")
+                    && s.sql.contains(index["name"].as_str().unwrap())),
+                "{index}: {:?}",
+                p.steps
+            );
+            assert!(
+                o.warnings.iter().any(|w| w.contains("no lock-light form")),
+                "{index}: {:?}",
+                o.warnings
+            );
+        }
+    }
+
+    #[test]
+    fn only_names_outside_pg_catalog_and_revos_keep_an_index_in_the_transaction() {
+        for (e, risky) in [
+            ("deleted_at IS NULL", false),
+            ("lower(b) <> 'x'", false),
+            ("pg_catalog.lower(b) <> 'public.f(x)'", false),
+            ("revos.current_tenant_id() IS NOT NULL", false),
+            ("public.norm(b) <> 'x'", true),
+            ("\"Public\" . \"norm\" (b)", true),
+            ("b OPERATOR(public.=) 'x'", true),
+            ("b::public.mood IS NOT NULL", false),
+        ] {
+            assert_eq!(names_other_schema(e), risky, "{e}");
+        }
     }
 
     #[test]
