@@ -328,8 +328,7 @@ fn like(step: &Step, kind: &'static str, sql: String, cost: Cost) -> Step {
 }
 
 /// `CREATE [UNIQUE] INDEX` → deferred `CREATE [UNIQUE] INDEX CONCURRENTLY`. Not when an expression
-/// or the `where` names a function or operator of another schema than pg_catalog and revos: the
-/// worker would resolve it again after the commit, when another role may have planted a
+/// or the `where` qualifies a name with a schema (or uses `OPERATOR`): the worker would resolve it again after the commit, when another role may have planted a
 /// better-matching overload there — and a concurrent build runs it, committed before any check
 /// could refuse it (docs/security.md). Such an index is built in the transaction, where the
 /// dependency check refuses such an overload and everything is rolled back.
@@ -359,11 +358,10 @@ fn index_form(step: &Step, t: &Table, x: &Index) -> Option<Form> {
 }
 
 /// Whether the worker may parse this index again after the commit: its expressions and predicate
-/// name no function or operator outside pg_catalog and revos. Unqualified names resolve under the
-/// worker's pinned search_path (`pg_catalog, revos, pg_temp`: functions and operators are never
-/// looked up in pg_temp), where no other role can create; a name qualified with another schema
-/// (`public.norm(code)`) or an `OPERATOR(schema.op)` could meet an overload planted after the
-/// apply's check.
+/// qualify no name with a schema. Unqualified names resolve under the worker's pinned search_path
+/// (`pg_catalog, revos, pg_temp`: functions and operators are never looked up in pg_temp), where
+/// no other role can create; a qualified name (`public.norm(code)`) or an `OPERATOR(schema.op)`
+/// could meet an overload planted after the apply's check.
 fn resolvable_later(x: &Index) -> bool {
     x.where_
         .iter()
@@ -371,44 +369,20 @@ fn resolvable_later(x: &Index) -> bool {
         .all(|e| !names_other_schema(e))
 }
 
-/// `schema.name(` or `OPERATOR(` in `expr` outside string literals, with a schema other than
-/// pg_catalog and revos (conservative: any qualified call counts, quoted or not).
+/// Whether `expr` may name something in a schema another role can create in: any `.` that is not
+/// a decimal point (a qualified name, quoted or not, with comments or spaces around the dot, in a
+/// cast or a call), and any `OPERATOR`. Conservative on purpose: a false alarm only keeps the
+/// blocking form; reading the text any finer (string literals, dollar quotes, `E'\''`, comments)
+/// is where a check like this is bypassed.
 fn names_other_schema(expr: &str) -> bool {
-    let code = without_literals(expr).to_ascii_lowercase();
-    if code.contains("operator(") || code.contains("operator (") {
-        return true;
-    }
-    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'"';
-    for (i, _) in code.match_indices('.') {
-        let schema_start = code[..i]
-            .trim_end()
-            .rfind(|c: char| !ident(c as u8))
-            .map_or(0, |j| j + 1);
-        let schema = code[schema_start..i].trim().trim_matches('"');
-        let rest = &code[i + 1..];
-        let name_len = rest.trim_start().bytes().take_while(|c| ident(*c)).count();
-        let after = rest.trim_start()[name_len..].trim_start();
-        let called = after.starts_with('(');
-        if called && !schema.is_empty() && schema != "pg_catalog" && schema != "revos" {
-            return true;
-        }
-    }
-    false
-}
-
-/// `expr` with its string literals ('…', with '' inside) blanked.
-fn without_literals(expr: &str) -> String {
-    let mut out = String::with_capacity(expr.len());
-    let mut in_lit = false;
-    for c in expr.chars() {
-        if c == '\'' {
-            in_lit = !in_lit;
-            out.push(' ');
-        } else {
-            out.push(if in_lit { ' ' } else { c });
-        }
-    }
-    out
+    let b = expr.as_bytes();
+    let decimal_point = |i: usize| {
+        i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+    };
+    expr.to_ascii_lowercase().contains("operator")
+        || b.iter()
+            .enumerate()
+            .any(|(i, c)| *c == b'.' && !decimal_point(i))
 }
 
 /// `ADD CONSTRAINT … UNIQUE` → deferred unique index built concurrently, then the constraint on
@@ -745,16 +719,19 @@ mod tests {
     }
 
     #[test]
-    fn only_names_outside_pg_catalog_and_revos_keep_an_index_in_the_transaction() {
+    fn a_qualified_name_or_an_operator_keeps_an_index_in_the_transaction() {
         for (e, risky) in [
             ("deleted_at IS NULL", false),
             ("lower(b) <> 'x'", false),
-            ("pg_catalog.lower(b) <> 'public.f(x)'", false),
-            ("revos.current_tenant_id() IS NOT NULL", false),
+            ("price > 0.5 AND qty < 10", false),
             ("public.norm(b) <> 'x'", true),
             ("\"Public\" . \"norm\" (b)", true),
+            ("public./* a comment */norm(b)", true),
+            ("$$'$$ || public.norm(b) IS NOT NULL", true),
+            ("E'\\'' || public.norm(b) IS NOT NULL", true),
             ("b OPERATOR(public.=) 'x'", true),
-            ("b::public.mood IS NOT NULL", false),
+            ("b::public.mood IS NOT NULL", true),
+            ("pg_catalog.lower(b) <> 'x'", true),
         ] {
             assert_eq!(names_other_schema(e), risky, "{e}");
         }
