@@ -50,6 +50,75 @@ pub fn refused(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<S
     .unwrap_or_else(|e| pgrx::error!("revos: reading the dependencies failed: {e}"))
 }
 
+/// Functions another role planted where the plan's statements could bind them, found **before**
+/// any statement runs: a function or operator owned by a role outside `trusted`, in a schema the
+/// statements name before a dot, whose own name they name (a function's before a parenthesis).
+/// Coarse on purpose (quotes and case ignored, comments and literals not skipped): the check after
+/// the DDL cannot protect a superuser's apply, since the overload runs during it (while an index is
+/// built or a check validated) with the superuser's privileges and could make itself look trusted
+/// (`ALTER FUNCTION … OWNER TO` a superuser); a false alarm refuses an apply that only looked
+/// like one.
+pub fn squatted(statements: &[&str], trusted: &[pg_sys::Oid]) -> Vec<String> {
+    let text: String = statements
+        .iter()
+        .map(|s| s.to_lowercase().replace('"', ""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let candidates = Spi::connect(|c| {
+        let rows = c.select(SQUAT_SQL, None, &[trusted.to_vec().into()])?;
+        let mut out = vec![];
+        for row in rows {
+            out.push((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get::<String>(3)?.unwrap_or_default(),
+                row.get::<bool>(4)?.unwrap_or_default(),
+            ));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the functions of other roles failed: {e}"));
+    candidates
+        .into_iter()
+        .filter(|(schema, name, _, operator)| {
+            named_before(&text, schema, '.')
+                && if *operator {
+                    text.contains("operator") && text.contains(name.as_str())
+                } else {
+                    named_before(&text, name, '(')
+                }
+        })
+        .map(|(_, _, what, _)| what)
+        .collect()
+}
+
+/// `word` in `text` as a word of its own, followed (after spaces) by `next`.
+fn named_before(text: &str, word: &str, next: char) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].trim_start();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && after.starts_with(next)
+    })
+}
+
+/// Fails the apply (42501) before its statements run when `squatted` finds a function or operator
+/// of another role where they could bind it.
+pub fn check_before(statements: &[&str], trusted: &[pg_sys::Oid]) {
+    let found = squatted(statements, trusted);
+    if found.is_empty() {
+        return;
+    }
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!(
+            "revos: refused before running anything: {} (owned by a role that is neither a superuser nor yours, where the plan names a function of that schema: it could capture the call)",
+            found.join("; ")
+        ),
+        "Schema-qualify functions with a schema only trusted roles can create in, or drop the other role's function first."
+    );
+}
+
 /// Fails the apply (42501) when a part of the payload's tables depends on what revos refuses;
 /// `trusted`: `trusted_owners()` as it was before the apply's statements ran.
 pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
@@ -78,6 +147,25 @@ WITH RECURSIVE member_of(roleid) AS (
 SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
  WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
     OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT m.roleid FROM member_of m)
+"#;
+
+/// Functions and operators owned by a role outside $1, outside the system schemas.
+const SQUAT_SQL: &str = r#"
+SELECT pg_catalog.lower(n.nspname::pg_catalog.text), pg_catalog.lower(p.proname::pg_catalog.text),
+       p.oid::pg_catalog.regprocedure::pg_catalog.text OPERATOR(pg_catalog.||) ', owned by '
+         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.rolname), false
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.proowner
+ WHERE NOT p.proowner OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
+   AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'revos']::pg_catalog.name[])
+UNION ALL
+SELECT pg_catalog.lower(n.nspname::pg_catalog.text), o.oprname::pg_catalog.text,
+       'operator ' OPERATOR(pg_catalog.||) o.oid::pg_catalog.regoperator::pg_catalog.text OPERATOR(pg_catalog.||) ', owned by '
+         OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.rolname), true
+  FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace
+  JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.oprowner
+ WHERE NOT o.oprowner OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
+   AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'revos']::pg_catalog.name[])
 "#;
 
 const REFUSED_SQL: &str = r#"
@@ -136,3 +224,25 @@ SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg
         AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
  ORDER BY 1
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::named_before;
+
+    #[test]
+    fn a_name_counts_as_a_word_of_its_own_before_its_mark() {
+        let sql = "create index on t (code) where public . sq_norm (code) <> 'x' and mypublic.f(1)";
+        assert!(named_before(sql, "public", '.'));
+        assert!(named_before(sql, "sq_norm", '('));
+        assert!(!named_before(sql, "norm", '('), "part of sq_norm");
+        assert!(
+            !named_before("sq_norm2(code)", "sq_norm", '('),
+            "another name"
+        );
+        assert!(
+            !named_before("mypublic.f(1)", "public", '.'),
+            "part of mypublic"
+        );
+        assert!(!named_before("code", "code", '('), "a column");
+    }
+}

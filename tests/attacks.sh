@@ -906,6 +906,26 @@ attack_superuser_overload() {
     check "  ... and atk_owner is not a superuser" f "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'atk_owner'")"
     check "  ... and no index binds the overload" 0 "$(q "SELECT count(*) FROM pg_class WHERE relname = '${t}_norm'")"
   done
+  # the overload makes itself look trusted while it runs as the superuser (a check after the DDL
+  # cannot see through that): refused before anything runs
+  as atk_owner "CREATE FUNCTION public.sq_norm2(varchar) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
+      BEGIN PERFORM public.sq_escalate(); PERFORM public.sq_disguise(); RETURN lower(\$1); END \$f\$;
+    CREATE FUNCTION public.sq_disguise() RETURNS boolean LANGUAGE plpgsql VOLATILE AS \$f\$
+      BEGIN
+        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+          EXECUTE 'ALTER FUNCTION public.sq_norm2(varchar) OWNER TO ' || pg_catalog.quote_ident(current_user);
+        END IF;
+        RETURN true;
+      END \$f\$" >/dev/null
+  q "CREATE FUNCTION public.sq_norm2(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(\$1)'" >/dev/null
+  t=sq_online_false
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"$t-3\", \"description\": \"x\",
+      \"tables\": [{\"name\": \"$t\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"code\", \"type\": \"varchar(20)\"}],
+      \"indexes\": [{\"name\": \"${t}_norm2\", \"columns\": [\"code\"], \"where\": \"public.sq_norm2(code) <> ''x''\"}]}]}')")
+  check "superuser's apply, an overload that would hand itself to the superuser: refused before it runs (failed, 42501)" \
+    "failed 42501" "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+  check "  ... atk_owner is not a superuser and still owns its overload" "false atk_owner" \
+    "$(q "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = 'atk_owner') || ' ' || (SELECT proowner::regrole FROM pg_proc WHERE oid = 'public.sq_norm2(varchar)'::regprocedure)")"
 }
 
 

@@ -978,8 +978,11 @@ fn execute(
     // meanwhile (a function in a caller's expression) is recorded as drift.
     // the roles whose objects the result may depend on, before any statement could change them
     let trusted = crate::dependencies::trusted_owners();
+    let statements: Vec<&str> = p.steps.iter().map(|s| s.sql.as_str()).collect();
     let result = {
         subtransaction(|| {
+            // before anything runs: no other role's function where the statements could bind it
+            crate::dependencies::check_before(&statements, &trusted);
             Spi::connect_mut(|c| {
                 for (i, step) in p.steps.iter().enumerate() {
                     // Each step under a search_path pinned afresh: a caller's function that an
