@@ -52,7 +52,12 @@ CREATE TABLE revos.schema_migrations (
     sqlstate          text,
     execution_time_ms double precision,
     metadata          jsonb NOT NULL DEFAULT '{}'::jsonb,
-    created_at        timestamptz NOT NULL DEFAULT now()
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    -- the version's normalized schema (what a later conflict is compared with) and its plan as a
+    -- person reads it: in their own columns, so that metadata stays small for the readers of every
+    -- call (the no-op's ledger probe, the migration's event)
+    normalized_schema jsonb,
+    plan_text         text
 );
 COMMENT ON TABLE revos.schema_migrations IS
     'One row per apply_schema/tenant_table call that ran DDL: applied or failed. Written only by revos.';

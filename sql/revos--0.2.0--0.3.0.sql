@@ -25,6 +25,11 @@ COMMENT ON FUNCTION revos.drift_actor() IS
 REVOKE ALL ON FUNCTION revos.drift_frame_snapshot(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION revos.drift_actor() FROM PUBLIC;
 
+-- Issue 20/24: a version's normalized schema (what a later conflict is compared with) and its plan
+-- as a person reads it, in their own columns: metadata stays small for the readers of every call
+-- (the no-op's ledger probe, the migration's event). Rows of 0.2.0 have neither.
+ALTER TABLE revos.schema_migrations ADD COLUMN normalized_schema jsonb, ADD COLUMN plan_text text;
+
 CREATE TABLE revos.managed_tables (
     rel pg_catalog.regclass PRIMARY KEY
 );

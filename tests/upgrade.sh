@@ -32,8 +32,11 @@ trap 'rm -rf "$TMP"' EXIT
 OLD=$(db_dsn upgrade_old)
 NEW=$(db_dsn upgrade_fresh)
 
+# (every column of the old rows: the columns 0.3.0 adds to schema_migrations, normalized_schema and
+# plan_text, are not part of them)
 LEDGERS="SELECT (SELECT md5(string_agg(e::text, E'\n' ORDER BY e.id)) FROM revos.events e) || ' ' ||
-                (SELECT md5(string_agg(m::text, E'\n' ORDER BY m.id)) FROM revos.schema_migrations m) || ' ' ||
+                (SELECT md5(string_agg((to_jsonb(m) - 'normalized_schema' - 'plan_text')::text, E'\n' ORDER BY m.id))
+                   FROM revos.schema_migrations m) || ' ' ||
                 (SELECT count(*) FROM revos.events) || ' ' || (SELECT count(*) FROM revos.schema_migrations) || ' ' ||
                 (SELECT string_agg(chain || ':' || last_id, ',' ORDER BY chain) FROM revos.event_chain_heads)"
 

@@ -685,7 +685,7 @@ fn the_plan_reads_at_a_glance() {
     assert_eq!(status(&env), "applied", "{env:#}");
     let kept = text_of(
         &mut c,
-        "SELECT metadata ->> 'plan_text' FROM revos.schema_migrations WHERE version = '011'",
+        "SELECT plan_text FROM revos.schema_migrations WHERE version = '011'",
     );
     assert!(kept.contains("- DROP COLUMN \"state\""), "{kept}");
 }

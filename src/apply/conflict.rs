@@ -1,5 +1,5 @@
 //! A `conflict` says what differs (issue 20): the first differences between the normalized schema
-//! applied then (kept in the applied row's `metadata.normalized_schema` since 0.3.0) and this
+//! applied then (kept in the applied row's `normalized_schema` column since 0.3.0) and this
 //! payload's, by path (`schema::differences`). plan_schema's conflict shows them too.
 //!
 //! The fast path (`fast`) answers a conflict from the payload's bytes without normalizing it;
@@ -52,12 +52,15 @@ fn remember(row_id: &str, found: &Found) {
 
 /// The differences between the applied row `row_id` and `now` (this payload's normalized schema).
 pub fn against_applied(row_id: &str, now: &Value) -> Found {
-    let applied: Option<JsonB> = Spi::get_one_with_args(
-        "SELECT metadata -> 'normalized_schema' FROM revos.schema_migrations WHERE id = $1::uuid",
-        &[row_id.into()],
-    )
-    .ok()
-    .flatten();
+    // (before ALTER EXTENSION revos UPDATE the table has no such column: the row kept it in metadata)
+    let sql = if super::ledger_probe::document_columns() {
+        "SELECT coalesce(normalized_schema, metadata OPERATOR(pg_catalog.->) 'normalized_schema')
+           FROM revos.schema_migrations WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
+    } else {
+        "SELECT metadata OPERATOR(pg_catalog.->) 'normalized_schema'
+           FROM revos.schema_migrations WHERE id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid"
+    };
+    let applied: Option<JsonB> = Spi::get_one_with_args(sql, &[row_id.into()]).ok().flatten();
     let found = match applied {
         Some(JsonB(v)) if v.is_object() => Ok(differences(&v, now)),
         _ => Err("the applied row was written before revos recorded the normalized schema (0.3.0): what differs is not known".into()),

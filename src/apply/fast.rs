@@ -45,7 +45,7 @@ thread_local! {
 
 const LEDGER_SQL: &str =
     "SELECT id::text, schema_hash, applied_at::text, metadata ->> 'payload_hash',
-        metadata ->> 'payload_jsonb_sha256'
+        metadata ->> 'payload_jsonb_sha256', metadata ->> 'deferred_steps'
    FROM revos.schema_migrations
   WHERE version = $1 AND status = 'applied' ORDER BY created_at DESC LIMIT 1";
 
@@ -123,6 +123,8 @@ struct Applied {
     applied_at: String,
     payload_hash: Option<String>,
     bin: Option<String>,
+    /// how many steps the apply deferred (online changes); absent before 0.3.0, when none were
+    deferred: Option<String>,
 }
 
 /// The version's last applied row: straight from its index (`ledger_probe`), or, where that
@@ -131,7 +133,7 @@ fn last_applied(version: &str) -> Option<Applied> {
     let cols: Vec<Option<String>> = match super::ledger_probe::last_applied(version) {
         Probe::Found(cols) => cols.into(),
         Probe::NotFound => return None,
-        Probe::Unavailable => first_row(&LEDGER_STMT, LEDGER_SQL, version, 5)?,
+        Probe::Unavailable => first_row(&LEDGER_STMT, LEDGER_SQL, version, 6)?,
     };
     let mut r = cols.into_iter();
     let mut next = || r.next().flatten();
@@ -141,6 +143,7 @@ fn last_applied(version: &str) -> Option<Applied> {
         applied_at: next().unwrap_or_default(),
         payload_hash: next(),
         bin: next(),
+        deferred: next(),
     })
 }
 
@@ -191,7 +194,16 @@ unsafe fn answer(
         return None;
     };
     let o = if status == "noop" {
-        noop(&version, &schema_hash, &row.id, &row.applied_at, mode)
+        // only a version that deferred steps can have some not done: no query otherwise
+        let deferred = row.deferred.as_deref().is_some_and(|n| n != "0");
+        noop(
+            &version,
+            &schema_hash,
+            &row.id,
+            &row.applied_at,
+            mode,
+            deferred,
+        )
     } else {
         // what differs, when this backend worked it out before for these bytes and this row;
         // else the normal path answers (and works it out)

@@ -3,7 +3,7 @@
 //!
 //! ```sql
 //! SELECT id::text, schema_hash, applied_at::text, metadata ->> 'payload_hash',
-//!        metadata ->> 'payload_jsonb_sha256'
+//!        metadata ->> 'payload_jsonb_sha256', metadata ->> 'deferred_steps'
 //!   FROM revos.schema_migrations
 //!  WHERE version = $1 AND status = 'applied' ORDER BY created_at DESC LIMIT 1
 //! ```
@@ -27,8 +27,9 @@ use crate::ledger::index_scan::begin_key_scan;
 use crate::privilege::revos_relation;
 
 pub enum Probe {
-    /// id, schema_hash, applied_at, payload_hash, payload_jsonb_sha256 (as the SQL's text)
-    Found([Option<String>; 5]),
+    /// id, schema_hash, applied_at, payload_hash, payload_jsonb_sha256, deferred_steps (as the
+    /// SQL's text)
+    Found([Option<String>; 6]),
     NotFound,
     Unavailable,
 }
@@ -152,7 +153,7 @@ unsafe fn scan(rel: pg_sys::Relation, index: pg_sys::Relation, version: &str, at
     out
 }
 
-unsafe fn row(values: &[pg_sys::Datum], nulls: &[bool], at: &At) -> [Option<String>; 5] {
+unsafe fn row(values: &[pg_sys::Datum], nulls: &[bool], at: &At) -> [Option<String>; 6] {
     let out = |f: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum, k: usize| {
         (!nulls[at[k]]).then(|| {
             let c = direct_function_call_as_datum(f, &[Some(values[at[k]])])
@@ -168,14 +169,18 @@ unsafe fn row(values: &[pg_sys::Datum], nulls: &[bool], at: &At) -> [Option<Stri
                 .into_owned()
         })
     };
+    // metadata detoasted once for its three fields (each call would decompress it again)
+    let metadata = (!nulls[at[3]]).then(|| {
+        pg_sys::Datum::from(pg_sys::pg_detoast_datum(
+            values[at[3]].cast_mut_ptr::<pg_sys::varlena>(),
+        ))
+    });
     let field = |name: &str| -> Option<String> {
-        if nulls[at[3]] {
-            return None;
-        }
+        let metadata = metadata?;
         let key = pg_sys::cstring_to_text_with_len(name.as_ptr().cast(), name.len() as i32);
         let d = direct_function_call_as_datum(
             pg_sys::jsonb_object_field_text,
-            &[Some(values[at[3]]), Some(pg_sys::Datum::from(key))],
+            &[Some(metadata), Some(pg_sys::Datum::from(key))],
         )?;
         let c = pg_sys::text_to_cstring(d.cast_mut_ptr());
         Some(CStr::from_ptr(c).to_string_lossy().into_owned())
@@ -186,5 +191,20 @@ unsafe fn row(values: &[pg_sys::Datum], nulls: &[bool], at: &At) -> [Option<Stri
         out(pg_sys::timestamptz_out, 2),
         field("payload_hash"),
         field("payload_jsonb_sha256"),
+        field("deferred_steps"),
     ]
+}
+
+/// Whether `schema_migrations` has the columns of a version's documents (`normalized_schema`,
+/// `plan_text`, since 0.3.0): a database still on an earlier release's SQL (before `ALTER
+/// EXTENSION revos UPDATE`) runs this library without them, and its rows then carry the
+/// documents in `metadata`, as 0.3.0's first builds wrote them.
+pub fn document_columns() -> bool {
+    let Some(rel) = revos_relation("schema_migrations") else {
+        return false;
+    };
+    ["normalized_schema", "plan_text"].iter().all(|c| {
+        let name = std::ffi::CString::new(*c).expect("no NUL");
+        unsafe { pg_sys::get_attnum(rel, name.as_ptr()) > 0 }
+    })
 }

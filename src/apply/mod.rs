@@ -179,18 +179,29 @@ fn fast_noop(payload: &Value, payload_hash: &str, mode: Mode) -> Option<Outcome>
     if prev.as_deref() != Some(payload_hash) {
         return None;
     }
-    Some(noop(version, &hash, &id, &applied_at, mode))
+    Some(noop(version, &hash, &id, &applied_at, mode, true))
 }
 
 /// The answer for a version already applied with this content; deferred steps of it that are
 /// not done are listed (`pending`) and said in the summary, and apply starts a worker where they
 /// wait without one.
-fn noop(version: &str, hash: &str, id: &str, applied_at: &str, mode: Mode) -> Outcome {
+/// `deferred`: the applied row may have deferred steps (else they are not looked for).
+fn noop(
+    version: &str,
+    hash: &str,
+    id: &str,
+    applied_at: &str,
+    mode: Mode,
+    deferred: bool,
+) -> Outcome {
     let mut o = Outcome::new(
         Status::Noop,
         format!("Schema v{version} is already applied (since {applied_at})"),
     );
-    if let Some((steps, said)) = online::noop_pending(id, mode == Mode::Apply) {
+    let pending = deferred
+        .then(|| online::noop_pending(id, mode == Mode::Apply))
+        .flatten();
+    if let Some((steps, said)) = pending {
         o.summary.push_str(&said);
         o.extra.insert("pending".into(), json!(steps));
     }
@@ -434,7 +445,7 @@ fn ledger_decides(
         return None;
     }
     if prev_hash == hash {
-        return Some(noop(&schema.version, hash, &id, &applied_at, mode));
+        return Some(noop(&schema.version, hash, &id, &applied_at, mode, true));
     }
     let now = serde_json::to_value(schema).unwrap_or_default();
     let found = conflict::against_applied(&id, &now);
@@ -671,7 +682,7 @@ fn execute_and_record(
     {
         return blocked_by_refusal(schema, p, r);
     }
-    let mut metadata = ledger_metadata(schema, p, env, payload_hash, normalized);
+    let mut metadata = ledger_metadata(schema, p, env, payload_hash);
     metadata["plan_hash"] = json!(outputs.get("plan_hash"));
     metadata["online_tables"] = json!(online.tables);
     metadata["deferred_steps"] = json!(online.deferred.len());
@@ -685,6 +696,7 @@ fn execute_and_record(
         sql,
         elapsed_ms,
         metadata,
+        documents: Documents::of(schema, p, normalized),
     };
     let mut o = match result {
         Ok(verification) => {
@@ -783,7 +795,6 @@ fn ledger_metadata(
     p: &Plan,
     env: &Envelope,
     payload_hash: &str,
-    normalized: &Value,
 ) -> Value {
     json!({
         "table_count": schema.tables.len(),
@@ -797,12 +808,34 @@ fn ledger_metadata(
         "warnings": p.warnings,
         "payload_hash": payload_hash,
         "payload_jsonb_sha256": memo::current(),
-        // issue 20: what differs on a later conflict, the tables a later version should mention,
-        // and the plan as a person reads it
-        "normalized_schema": normalized,
+        // issue 20: the tables a later version should mention (the normalized schema and the
+        // plan as a person reads it have their own columns: `Documents`)
         "tables": history::tables_of(schema),
-        "plan_text": plan_text::render(schema, p),
     })
+}
+
+/// What a later conflict is compared with and the plan as a person reads it (issue 20), kept in
+/// `schema_migrations.normalized_schema` and `.plan_text`: documents of hundreds of kilobytes
+/// that the small `metadata` (read by every no-op's ledger probe and by the migration's event)
+/// must not carry.
+struct Documents {
+    normalized_schema: Value,
+    plan_text: String,
+}
+
+impl Documents {
+    fn of(schema: &crate::schema::model::Schema, p: &Plan, normalized: &Value) -> Self {
+        Documents {
+            normalized_schema: normalized.clone(),
+            plan_text: plan_text::render(schema, p),
+        }
+    }
+
+    /// For a table without the columns: into `metadata`.
+    fn put_into(&self, metadata: &mut Value) {
+        metadata["normalized_schema"] = self.normalized_schema.clone();
+        metadata["plan_text"] = json!(self.plan_text);
+    }
 }
 
 /// Takes the transaction-level advisory lock that serializes schema changes, waiting at most
@@ -874,6 +907,23 @@ fn last_applied(version: &str) -> Option<(String, String, String, Option<String>
     .unwrap_or_else(|e| pgrx::error!("revos: reading the ledger failed: {e}"))
 }
 
+/// The applied or failed row, as revos writes it (`$15`, `$16`: the documents' columns).
+const INSERT_ROW: &str = "INSERT INTO revos.schema_migrations
+       (version, description, schema_hash, checksum, status, applied_at, tenant_id, idempotency_key,
+        workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata, applied_by,
+        normalized_schema, plan_text)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 OPERATOR(pg_catalog.=) 'applied' THEN pg_catalog.now() END,
+             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     RETURNING id::text";
+
+/// The same, into the table of an earlier release's SQL (no documents' columns).
+const INSERT_ROW_BEFORE_UPDATE: &str = "INSERT INTO revos.schema_migrations
+       (version, description, schema_hash, checksum, status, applied_at, tenant_id, idempotency_key,
+        workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata, applied_by)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 OPERATOR(pg_catalog.=) 'applied' THEN pg_catalog.now() END,
+             $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     RETURNING id::text";
+
 struct LedgerRow<'a> {
     version: &'a str,
     description: &'a str,
@@ -884,6 +934,7 @@ struct LedgerRow<'a> {
     sql: String,
     elapsed_ms: f64,
     metadata: Value,
+    documents: Documents,
 }
 
 impl LedgerRow<'_> {
@@ -920,31 +971,36 @@ impl LedgerRow<'_> {
     }
 
     fn insert_as_owner(&self, status: &str, error: Option<(&str, &str)>, caller: &str) -> String {
-        let id: Option<String> = Spi::get_one_with_args(
-            "INSERT INTO revos.schema_migrations
-               (version, description, schema_hash, checksum, status, applied_at, tenant_id, idempotency_key,
-                workflow_run_id, sql_script, error_message, sqlstate, execution_time_ms, metadata, applied_by)
-             VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 OPERATOR(pg_catalog.=) 'applied' THEN pg_catalog.now() END,
-                     $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             RETURNING id::text",
-            &[
-                self.version.into(),
-                self.description.into(),
-                self.schema_hash.into(),
-                self.checksum.into(),
-                status.into(),
-                self.env.tenant_id.clone().into(),
-                self.env.idempotency_key.clone().into(),
-                self.run_id.into(),
-                self.sql.clone().into(),
-                error.map(|e| e.0.to_string()).into(),
-                error.map(|e| e.1.to_string()).into(),
-                self.elapsed_ms.into(),
-                JsonB(self.metadata.clone()).into(),
-                caller.into(),
-            ],
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos: writing the ledger failed: {e}"));
+        let columns = ledger_probe::document_columns();
+        let mut metadata = self.metadata.clone();
+        let (sql, documents) = if columns {
+            (INSERT_ROW, Some(&self.documents))
+        } else {
+            self.documents.put_into(&mut metadata);
+            (INSERT_ROW_BEFORE_UPDATE, None)
+        };
+        let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
+            self.version.into(),
+            self.description.into(),
+            self.schema_hash.into(),
+            self.checksum.into(),
+            status.into(),
+            self.env.tenant_id.clone().into(),
+            self.env.idempotency_key.clone().into(),
+            self.run_id.into(),
+            self.sql.clone().into(),
+            error.map(|e| e.0.to_string()).into(),
+            error.map(|e| e.1.to_string()).into(),
+            self.elapsed_ms.into(),
+            JsonB(metadata).into(),
+            caller.into(),
+        ];
+        if let Some(d) = documents {
+            args.push(JsonB(d.normalized_schema.clone()).into());
+            args.push(d.plan_text.as_str().into());
+        }
+        let id: Option<String> = Spi::get_one_with_args(sql, &args)
+            .unwrap_or_else(|e| pgrx::error!("revos: writing the ledger failed: {e}"));
         id.unwrap_or_default()
     }
 }

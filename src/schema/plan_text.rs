@@ -1,5 +1,5 @@
 //! The plan as a person reads it at a glance (issue 20): `plan.text` of plan_schema, and
-//! `schema_migrations.metadata.plan_text` of every applied or failed version — a diff per object,
+//! `schema_migrations.plan_text` of every applied or failed version — a diff per object,
 //! the way pgschema and Atlas print plans:
 //!
 //! ```text
