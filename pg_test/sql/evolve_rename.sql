@@ -41,7 +41,8 @@ SELECT e ->> 'path' AS path, e ->> 'code' AS code
        -> 'result' -> 'validation_errors') AS e;
 
 -- 5. a column renamed from a name that does not exist: added as new, with a warning
-SELECT r -> 'result' -> 'plan' ->> 'sql' AS sql, r -> 'result' -> 'primary_outputs' -> 'warnings' ->> 0 AS warning
+SELECT r -> 'result' -> 'plan' ->> 'sql' AS sql,
+       (SELECT w FROM jsonb_array_elements_text(r -> 'result' -> 'primary_outputs' -> 'warnings') w WHERE w LIKE '%renamed_from%') AS warning
   FROM revos.plan_schema('{"schema_version": "r5", "description": "typo", "schema": "evo_rename", "tables": [{"name": "persons", "columns": [{"name": "mail", "type": "text", "unique": true}, {"name": "display_name", "type": "text"}, {"name": "nick", "renamed_from": "nickname", "type": "text"}]}]}') AS r;
 
 SET client_min_messages = warning;

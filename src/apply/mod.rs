@@ -48,6 +48,7 @@ use crate::citus::metadata::citus_state;
 use crate::error::{code, Issue, Status};
 use crate::ident::sha256_hex;
 use crate::ledger::writer;
+use crate::schema::additions;
 use crate::schema::argument;
 use crate::schema::catalog;
 use crate::schema::evolve;
@@ -299,12 +300,12 @@ fn decide_locked(
             env,
             run_id,
             Some(e),
-            &serde_json::to_value(&schema).unwrap_or_default(),
+            &serde_json::to_value(&*additions::as_hashed(&schema)).unwrap_or_default(),
         );
     }
     // the normalized schema as hashed (validate adopts live forms into it), for the ledger row
     let normalized = if mode == Mode::Apply {
-        serde_json::to_value(&schema).unwrap_or_default()
+        serde_json::to_value(&*additions::as_hashed(&schema)).unwrap_or_default()
     } else {
         Value::Null
     };
@@ -447,7 +448,7 @@ fn ledger_decides(
     if prev_hash == hash {
         return Some(noop(&schema.version, hash, &id, &applied_at, mode, true));
     }
-    let now = serde_json::to_value(schema).unwrap_or_default();
+    let now = serde_json::to_value(&*additions::as_hashed(schema)).unwrap_or_default();
     let found = conflict::against_applied(&id, &now);
     Some(conflict::outcome(
         &schema.version,

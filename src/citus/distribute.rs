@@ -577,7 +577,11 @@ mod tests {
             "{}",
             p.script()
         );
-        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        // and the index that did not say its unique_scope is named (issue 25): the Citus note
+        // after it says what Citus makes of it
+        assert_eq!(p.warnings.len(), 2, "{:?}", p.warnings);
+        assert!(p.warnings[0].starts_with("tables[0].indexes[0].unique:"));
+        assert!(p.warnings[1].contains("is per tenant on Citus"));
     }
 
     /// A table as revos left it on one node (or on Citus): its columns but `skip`, the tenant

@@ -11,6 +11,7 @@
 //! May call: `crate::error`, `crate::ident` and the modules of this folder. Never `apply`,
 //! `ledger`, `citus` or `api` (the `layering` test fails on it).
 
+pub mod additions;
 pub mod argument;
 pub mod canonical;
 pub mod catalog;
@@ -37,5 +38,7 @@ pub mod validate;
 pub mod verify;
 pub mod versions;
 
+#[cfg(test)]
+mod additions_tests;
 #[cfg(test)]
 mod fuzz;

@@ -105,6 +105,10 @@ pub struct Options {
     pub rls: bool,
     pub force_rls: bool,
     pub default_indexes: bool,
+    /// `options.unique_scope` (issue 25): the scope of every unique form that does not say. Not
+    /// hashed: what it decides is in the keys' columns (none said keeps the hash of before).
+    #[serde(skip)]
+    pub unique_scope: Option<UniqueScope>,
     #[serde(skip)]
     pub lock_timeout_ms: u64,
     #[serde(skip)]
@@ -146,6 +150,30 @@ pub enum ColumnOrder {
 impl ColumnOrder {
     pub fn is_default(&self) -> bool {
         *self == ColumnOrder::RevosFirst
+    }
+}
+
+/// `unique_scope` (issue 25): a unique key of a tenant table holds per tenant (the tenant column
+/// goes first: `UNIQUE (tenant_id, …)`) or across all tenants (its columns as written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UniqueScope {
+    Tenant,
+    Global,
+}
+
+impl UniqueScope {
+    pub fn parse(s: &str) -> Option<UniqueScope> {
+        match s {
+            "tenant" => Some(UniqueScope::Tenant),
+            "global" => Some(UniqueScope::Global),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UniqueScope::Tenant => "tenant",
+            UniqueScope::Global => "global",
+        }
     }
 }
 
@@ -292,6 +320,18 @@ pub struct Column {
     pub collation_text: Option<String>,
     #[serde(skip)]
     pub collation: Option<String>,
+    /// The caller's own NOT NULL and default, when revos filled them in (an app-declared tenant
+    /// column without a default: `schema::additions`). The schema hash covers these, the column
+    /// as written, so that a version applied before keeps its hash.
+    #[serde(skip)]
+    pub as_written: Option<AsWritten>,
+}
+
+/// What the caller wrote for a column revos completed (see [`Column::as_written`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsWritten {
+    pub not_null: bool,
+    pub default: Option<String>,
 }
 
 /// An identity column's kind.

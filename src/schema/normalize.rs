@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
+use crate::schema::additions;
 use crate::schema::model::*;
 use crate::schema::spec::{RawColumn, RawIndex, RawOptions, RawSchema, RawTable};
 
@@ -215,6 +216,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
         rls: o.rls.unwrap_or(true),
         force_rls: o.force_rls.unwrap_or(true),
         default_indexes: o.default_indexes.unwrap_or(true),
+        unique_scope: additions::option_scope(o, path, issues),
         lock_timeout_ms,
         allow_destructive: o.allow_destructive.unwrap_or(false),
         backfill_tenant: o.backfill_tenant.clone(),
@@ -312,6 +314,7 @@ fn auto_column(name: &str, ty: &str, not_null: bool, default: Option<String>) ->
         identity: None,
         collation_text: None,
         collation: None,
+        as_written: None,
     }
 }
 
@@ -346,6 +349,8 @@ struct TableCtx<'a> {
     tn: String,
     tenant_scoped: bool,
     tcol: String,
+    /// `options.unique_scope`
+    unique_scope: Option<UniqueScope>,
 }
 
 /// One table: identity, columns (revos's and the caller's), keys, constraints, indexes, and the
@@ -384,9 +389,18 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
     if o.column_order == ColumnOrder::Declared {
         declared_order(&mut columns, t);
     }
+    // issue 25: what revos still does for a column the caller declared in its place
+    let mut notes = additions::complete_tenant_column(&mut columns, cx.tenant_scoped, o);
+    notes.extend(additions::timestamp_notes(&columns, timestamps));
+    notes.extend(additions::unique_scope_notes(
+        t,
+        cx.tenant_scoped,
+        o,
+        issues,
+    ));
     let (mut uniques, mut checks, foreign_keys) = column_constraints(cx, &columns, issues);
     uniques.extend(table_uniques(cx, issues));
-    let notes = merge_primary_key_uniques(cx, &pk, &mut uniques);
+    notes.extend(merge_primary_key_uniques(cx, &pk, &mut uniques));
     checks.extend(table_checks(cx, issues));
     let indexes = indexes(cx, o, &columns, issues);
 
@@ -447,6 +461,7 @@ fn table_identity<'a>(
         name,
         tenant_scoped: t.tenant_scoped.unwrap_or(true),
         tcol: o.tenant_column.as_str().to_string(),
+        unique_scope: o.unique_scope,
     }
 }
 
@@ -481,6 +496,7 @@ fn caller_columns<'a>(t: &'a RawTable, issues: &mut Vec<Issue>) -> Vec<(Column, 
                 identity: identity(c, issues),
                 collation_text: c.collation.as_deref().map(|x| x.trim().to_string()),
                 collation: None,
+                as_written: None,
             },
             c,
         ));
@@ -604,15 +620,16 @@ fn declared_order(columns: &mut [Column], t: &RawTable) {
     columns.sort_by_key(place);
 }
 
-/// On a tenant-scoped table a key is per tenant: the tenant column goes first.
-fn tenant_prefix(cx: &TableCtx, cols: Vec<Name>) -> Vec<Name> {
-    if cx.tenant_scoped && !cols.iter().any(|c| c.as_str() == cx.tcol) {
-        let mut v = vec![Name::from_catalog(&cx.tcol)];
-        v.extend(cols);
-        v
-    } else {
-        cols
-    }
+/// A unique key in its scope (`unique_scope`, `options.unique_scope`, else the form's default):
+/// per tenant on a tenant-scoped table puts the tenant column first.
+fn tenant_prefix(
+    cx: &TableCtx,
+    cols: Vec<Name>,
+    said: Option<&str>,
+    form_default: UniqueScope,
+) -> Vec<Name> {
+    let scope = additions::scope_of(said, cx.unique_scope, form_default);
+    additions::scoped(cols, scope, cx.tenant_scoped, &cx.tcol)
 }
 
 /// Step 5a: the unique keys, checks and foreign keys that columns declare.
@@ -631,7 +648,12 @@ fn column_constraints(
             uniques.push(Unique {
                 path: format!("{}.unique", rc.path),
                 name: Name::derived(&format!("uq_{tn}_{}", col.name.as_str())),
-                columns: tenant_prefix(cx, vec![col.name.clone()]),
+                columns: tenant_prefix(
+                    cx,
+                    vec![col.name.clone()],
+                    rc.unique_scope.as_deref(),
+                    UniqueScope::Tenant,
+                ),
             });
         }
         if let Some(chk) = &rc.check {
@@ -667,7 +689,12 @@ fn table_uniques(cx: &TableCtx, issues: &mut Vec<Issue>) -> Vec<Unique> {
         uniques.push(Unique {
             path: format!("{}.unique[{i}]", t.path),
             name: Name::derived(&format!("uq_{}_{}", cx.tn, join(&cols))),
-            columns: tenant_prefix(cx, cols),
+            columns: tenant_prefix(
+                cx,
+                cols,
+                t.unique_scopes.get(i).and_then(|s| s.as_deref()),
+                UniqueScope::Tenant,
+            ),
         });
     }
     uniques
@@ -803,7 +830,7 @@ fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<
             }
         )),
     };
-    Some(Index {
+    let mut index = Index {
         path: x.path.clone(),
         name,
         columns: cols,
@@ -814,7 +841,15 @@ fn caller_index(cx: &TableCtx, x: &RawIndex, issues: &mut Vec<Issue>) -> Option<
         auto: false,
         keys,
         nulls_not_distinct: x.nulls_not_distinct,
-    })
+    };
+    // a unique index is global unless it (or options.unique_scope) says "tenant" (issue 25)
+    let scope = additions::scope_of(
+        x.unique_scope.as_deref(),
+        cx.unique_scope,
+        UniqueScope::Global,
+    );
+    additions::scoped_index(&mut index, scope, cx.tenant_scoped, &cx.tcol);
+    Some(index)
 }
 
 /// An index's keys written as objects: a column (checked, snake_cased) or an expression (checked
@@ -1080,8 +1115,9 @@ fn normalize_reference(
 
 /// SHA-256 (hex) of the canonical JSON (keys sorted, no whitespace) of the normalized schema.
 /// Version, description and force_apply are not part of it: they name a change, they are not it.
+/// A column revos completed is hashed as written (`additions::as_hashed`).
 pub fn schema_hash(s: &Schema) -> String {
-    let text = crate::schema::canonical::of(s).expect("schema serializes");
+    let text = crate::schema::canonical::of(&*additions::as_hashed(s)).expect("schema serializes");
     sha256_hex(text.as_bytes())
 }
 

@@ -104,6 +104,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "rls",
     "force_rls",
     "default_indexes",
+    "unique_scope",
     "lock_timeout_ms",
     "allow_destructive",
     "backfill_tenant",
@@ -151,6 +152,7 @@ pub const COLUMN_KEYS: &[&str] = &[
     "identity",
     "collation",
     "virtual",
+    "unique_scope",
 ];
 pub const REFERENCE_KEYS: &[&str] = &["table", "schema", "column", "on_delete", "on_update"];
 pub const INDEX_KEYS: &[&str] = &[
@@ -161,7 +163,10 @@ pub const INDEX_KEYS: &[&str] = &[
     "where",
     "include",
     "nulls_not_distinct",
+    "unique_scope",
 ];
+/// A table-level `unique` entry written as an object.
+pub const UNIQUE_KEYS: &[&str] = &["columns", "unique_scope"];
 /// An index key written as an object.
 pub const INDEX_KEY_KEYS: &[&str] = &[
     "column",
@@ -207,6 +212,8 @@ pub struct RawOptions {
     pub rls: Option<bool>,
     pub force_rls: Option<bool>,
     pub default_indexes: Option<bool>,
+    /// `unique_scope`: `tenant` or `global`, for every unique form that does not say (issue 25).
+    pub unique_scope: Option<String>,
     pub lock_timeout_ms: Option<i64>,
     pub allow_destructive: Option<bool>,
     pub backfill_tenant: Option<String>,
@@ -236,6 +243,9 @@ pub struct RawTable {
     pub primary_key: Option<Vec<String>>,
     pub indexes: Vec<RawIndex>,
     pub unique: Vec<Vec<String>>,
+    /// The `unique_scope` of each `unique` entry written as an object (None: a plain list, or
+    /// not said), in the order of `unique`.
+    pub unique_scopes: Vec<Option<String>>,
     pub checks: Vec<RawCheck>,
     pub comment: Option<String>,
     pub soft_delete: Option<bool>,
@@ -275,6 +285,8 @@ pub struct RawColumn {
     pub collation: Option<String>,
     /// `"virtual": true`: a virtual generated column (PostgreSQL 18+).
     pub virtual_: bool,
+    /// `unique_scope`: `tenant` or `global` (issue 25).
+    pub unique_scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -301,6 +313,8 @@ pub struct RawIndex {
     /// among the columns; empty when every key is a column name.
     pub keys: Vec<RawIndexKey>,
     pub nulls_not_distinct: bool,
+    /// `unique_scope`: `tenant` or `global` (issue 25).
+    pub unique_scope: Option<String>,
 }
 
 /// One index key: a column name, or an object.
@@ -422,6 +436,7 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     o.rls = r.boolean(obj.get("rls"), &p("rls"));
     o.force_rls = r.boolean(obj.get("force_rls"), &p("force_rls"));
     o.default_indexes = r.boolean(obj.get("default_indexes"), &p("default_indexes"));
+    o.unique_scope = r.string(obj.get("unique_scope"), &p("unique_scope"));
     o.allow_destructive = r.boolean(obj.get("allow_destructive"), &p("allow_destructive"));
     o.backfill_tenant = r.string(obj.get("backfill_tenant"), &p("backfill_tenant"));
     o.column_order = r.string(obj.get("column_order"), &p("column_order"));
@@ -510,8 +525,9 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
     }
     if let Some(list) = r.array(obj.get("unique"), &p("unique")) {
         for (i, u) in list.iter().enumerate() {
-            t.unique
-                .push(r.string_list(Some(u), &format!("{path}.unique[{i}]")));
+            let (cols, scope) = read_unique(r, u, &format!("{path}.unique[{i}]"));
+            t.unique.push(cols);
+            t.unique_scopes.push(scope);
         }
     }
     t.objects_json = keys_of(obj, TABLE_OBJECT_KEYS);
@@ -533,6 +549,25 @@ fn read_table(r: &mut Reader, v: &Value, path: &str) -> RawTable {
         }
     }
     t
+}
+
+/// A table-level `unique` entry: a list of column names, or `{"columns": [...], "unique_scope"}`.
+fn read_unique(r: &mut Reader, v: &Value, path: &str) -> (Vec<String>, Option<String>) {
+    let Value::Object(o) = v else {
+        return (r.string_list(Some(v), path), None);
+    };
+    r.known_keys(o, path, UNIQUE_KEYS);
+    let cols = match o.get("columns") {
+        None => {
+            r.missing(At(path, "columns"));
+            vec![]
+        }
+        Some(c) => r.string_list(Some(c), At(path, "columns")),
+    };
+    (
+        cols,
+        r.string(o.get("unique_scope"), At(path, "unique_scope")),
+    )
 }
 
 fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
@@ -565,6 +600,7 @@ fn read_column(r: &mut Reader, v: &Value, path: &str) -> RawColumn {
     c.virtual_ = r
         .boolean(obj.get("virtual"), &p("virtual"))
         .unwrap_or(false);
+    c.unique_scope = r.string(obj.get("unique_scope"), &p("unique_scope"));
     if let Some(refv) = obj.get("references") {
         let rp = p("references").to_string();
         let mut rf = RawReference {
@@ -613,6 +649,7 @@ fn read_index(r: &mut Reader, v: &Value, path: &str) -> RawIndex {
         .boolean(obj.get("nulls_not_distinct"), &p("nulls_not_distinct"))
         .unwrap_or(false);
     x.method = r.string(obj.get("method"), &p("method"));
+    x.unique_scope = r.string(obj.get("unique_scope"), &p("unique_scope"));
     x.where_ = r.string(obj.get("where"), &p("where"));
     if obj.contains_key("include") {
         x.include = r.string_list(obj.get("include"), &p("include"));

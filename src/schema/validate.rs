@@ -140,6 +140,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     expressions(s, cat, &mut issues);
     enums(s, cat, &mut state, &mut issues);
     types(s, cat, &mut issues);
+    crate::schema::additions::check_tenant_type(s, &mut issues);
     collations(s, cat, &mut issues);
     for key in crate::schema::catalog::catalog_keys(s) {
         if let Some(snap) = cat.table(&key.0, &key.1) {

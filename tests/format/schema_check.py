@@ -174,6 +174,10 @@ RULES = [
     Rule("number-range", "revos",
          "a bigint backfill_tenant must fit in 64 bits; the schema checks only that it is an integer",
          issue({"invalid_value"}, r"not a valid bigint tenant id", r"backfill_tenant")),
+    Rule("tenant-column-type", "revos",
+         "a column named like the tenant column (options.tenant_column, snake_cased) must have the tenant "
+         "type; the schema cannot tie a column's name and type to the options",
+         issue({"conflicting_definition"}, r"is the tenant column")),
     Rule("integral-number", "revos",
          "lock_timeout_ms must be written as an integer: 5000.0 is an integer to JSON Schema, and jsonb "
          "keeps it as 5000.0, which revos refuses",
@@ -239,15 +243,15 @@ BASELINE = {
     "force_apply": False,
     "options": {"tenant_column": "tenant_id", "tenant_type": "uuid", "soft_delete": True, "timestamps": True,
                 "rls": True, "force_rls": True, "default_indexes": True, "lock_timeout_ms": 5000,
-                "allow_destructive": False, "backfill_tenant": T1, "distribute": "auto"},
+                "allow_destructive": False, "backfill_tenant": T1, "distribute": "auto", "unique_scope": "tenant"},
     "enums": [{"name": "lead_state", "schema": "kit", "values": ["new", "won", "lost"]}],
     "tables": [
         {"name": "accounts", "schema": "kit", "tenant_scoped": True, "comment": "customer accounts",
          "soft_delete": True, "timestamps": True, "rls": True,
          "renamed_from": "old_accounts", "drop_columns": ["fax"], "drop_indexes": ["idx_old"],
          "columns": [
-             {"name": "email", "type": "text", "not_null": True, "unique": True, "comment": "login",
-              "renamed_from": "mail", "check": "email <> ''"},
+             {"name": "email", "type": "text", "not_null": True, "unique": True, "unique_scope": "tenant",
+              "comment": "login", "renamed_from": "mail", "check": "email <> ''"},
              {"name": "state", "type": "lead_state", "default": "'new'"},
              {"name": "score", "type": "integer", "default": 0, "check": "score >= 0", "using": "score::integer"},
              {"name": "double_score", "type": "integer", "generated": "score * 2"},
@@ -256,8 +260,9 @@ BASELINE = {
                              "on_delete": "set null", "on_update": "cascade"}}],
          "primary_key": None,
          "indexes": [{"name": "idx_accounts_state", "columns": ["state"], "unique": False, "method": "btree",
-                      "where": "deleted_at IS NULL", "include": ["score"]}],
-         "unique": [["email", "state"]],
+                      "where": "deleted_at IS NULL", "include": ["score"]},
+                     {"name": "uq_accounts_score", "columns": ["score"], "unique": True, "unique_scope": "global"}],
+         "unique": [["email", "state"], {"columns": ["state", "score"], "unique_scope": "global"}],
          "checks": [{"name": "score_small", "expression": "score < 1000"}]},
         {"name": "notes", "columns": [{"name": "account_id", "type": "uuid", "references": "kit.accounts"},
                                       {"name": "body", "type": "text"}]},
@@ -370,6 +375,13 @@ def options(**over):
 # Payloads aimed at each rule and at checks the mutations do not reach.
 PROBES = [
     ("type that does not exist", new_column(type="no_such_type")),
+    ("tenant column of another type", new_column(name="tenant_id", type="text")),
+    ("unique_scope without unique", new_column(unique_scope="global")),
+    ("unique_scope tenant on a shared table", {**BASELINE, "tables": BASELINE["tables"][:2] + [
+        {**BASELINE["tables"][2], "columns": [{"name": "code", "type": "text", "primary_key": True,
+                                               "unique": True, "unique_scope": "tenant"}]}] + BASELINE["tables"][3:]}),
+    ("unique_scope on a unique entry of a shared table", {**BASELINE, "tables": BASELINE["tables"][:3] + [
+        {**BASELINE["tables"][3], "unique": [{"columns": ["b"], "unique_scope": "global"}]}]}),
     ("check naming a column the table lacks", new_column(check="no_such_column > 0")),
     ("expression that is two", new_column(check="a b c")),
     ("default that is a subquery with ';'", new_column(default="1; DROP TABLE x")),
