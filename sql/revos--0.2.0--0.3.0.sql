@@ -565,3 +565,12 @@ BEGIN
     RAISE EXCEPTION 'revos.log_event: invalid event' USING ERRCODE = '22023';
 END
 $$;
+
+-- The membership tenancy mode (issue 25): the user of a request, the JWT's sub claim. C
+-- (src/user.rs), like current_tenant_id(); every membership policy calls it.
+CREATE FUNCTION revos.current_user_id() RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'current_user_id_wrapper';
+COMMENT ON FUNCTION revos.current_user_id() IS
+    'User of this request: request.jwt.claim.sub, else the sub claim of request.jwt.claims; NULL when unset.';
+GRANT EXECUTE ON FUNCTION revos.current_user_id() TO PUBLIC;

@@ -259,6 +259,15 @@ LANGUAGE c STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'current_tenant_id_wrapper';
 COMMENT ON FUNCTION revos.current_tenant_id() IS
     'Tenant of this transaction: app.current_tenant_id, else request.jwt.claims tenant_id / app_metadata.tenant_id; NULL when unset.';
+
+-- The user of this request (the membership tenancy mode): request.jwt.claim.sub, else the sub
+-- claim of request.jwt.claims. Empty strings count as unset; claims that are not JSON too. C
+-- (src/user.rs), PARALLEL SAFE, never an error.
+CREATE FUNCTION revos.current_user_id() RETURNS text
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'current_user_id_wrapper';
+COMMENT ON FUNCTION revos.current_user_id() IS
+    'User of this request: request.jwt.claim.sub, else the sub claim of request.jwt.claims; NULL when unset.';
 "#)]
 fn jwt_claims_tenant(claims: &str) -> Option<String> {
     claims_tenant(claims)

@@ -63,6 +63,8 @@ const MAY_CALL: &[(&str, &[&str])] = &[
     ("citus", &["schema", "privilege", "error", "ident"]),
     // set_tenant: the catalog's tenant types, the pinned search_path
     ("tenant", &["schema", "privilege", "error", "ident"]),
+    // revos.current_user_id(): the JWT's sub claim (the membership tenancy mode)
+    ("user", &["schema"]),
     ("schema", &["error", "ident"]),
     // how revos acts: the pinned search_path, another role; SPI-free, below every runtime folder
     ("privilege", &[]),

@@ -22,6 +22,7 @@ pub mod ident;
 pub mod privilege;
 pub mod schema;
 pub mod tenant;
+pub mod user;
 
 /// A V1 C function taking the raw `fcinfo` (triggers and event triggers that return a tuple or
 /// nothing, which `#[pg_extern]` cannot declare): `$finfo` and `$name` are the exported symbols,

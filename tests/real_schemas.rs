@@ -83,13 +83,11 @@ fn as_user(c: &mut Client, sub: Option<&str>, sql: &str) -> Vec<String> {
     rows
 }
 
-#[test]
-#[ignore = "needs uuid-ossp and pgcrypto: run by the suite real_basejump"]
-fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
-    let mut c = fresh_db("real_basejump");
-    c.batch_execute(SUPABASE).unwrap();
-    applies_and_stays(&mut c, &fixture("real/basejump.json"));
-
+/// basejump's users and accounts, made as basejump makes them: the config row and three users
+/// (basejump's trigger on auth.users makes each one's personal account); ann creates Team A and
+/// invites bob, who creates Team B and accepts. So ann belongs to Team A and ann, bob to Team A,
+/// Team B and bob, cy to cy.
+fn basejump_members(c: &mut Client) {
     // the config row is data (basejump's migration inserts it), and so are the users: inserting
     // one fires basejump's trigger on auth.users, which makes the personal account
     c.batch_execute(&format!(
@@ -98,26 +96,36 @@ fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
     ))
     .unwrap();
     as_user(
-        &mut c,
+        c,
         Some(ANN),
         "SELECT public.create_account('team-a', 'Team A') ->> 'slug'",
     );
     let token = as_user(
-        &mut c,
+        c,
         Some(ANN),
         "SELECT public.create_invitation((SELECT id FROM basejump.accounts WHERE slug = 'team-a'), 'member', 'one_time') ->> 'token'",
     )
     .remove(0);
     as_user(
-        &mut c,
+        c,
         Some(BOB),
         "SELECT public.create_account('team-b', 'Team B') ->> 'slug'",
     );
     as_user(
-        &mut c,
+        c,
         Some(BOB),
         &format!("SELECT public.accept_invitation('{token}') ->> 'slug'"),
     );
+}
+
+#[test]
+#[ignore = "needs uuid-ossp and pgcrypto: run by the suite real_basejump"]
+fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
+    let mut c = fresh_db("real_basejump");
+    c.batch_execute(SUPABASE).unwrap();
+    applies_and_stays(&mut c, &fixture("real/basejump.json"));
+
+    basejump_members(&mut c);
     let names = "SELECT name FROM basejump.accounts ORDER BY name";
     assert_eq!(as_user(&mut c, Some(ANN), names), ["Team A", "ann"]);
     assert_eq!(
@@ -161,6 +169,77 @@ fn basejump_applies_stays_and_members_see_exactly_their_accounts() {
         )
         .as_deref(),
         Some("false")
+    );
+}
+
+/// basejump translated with the membership tenancy mode (issue 25) instead of hand-written
+/// policies on the billing tables: `account_user` is the membership table, the billing tables
+/// are tenant tables of `account_id`, and their policies (and account_user's "own rows" one) are
+/// revos's. Through PostgREST's claims (role `authenticated`, only `sub`), a member sees exactly
+/// the billing rows of their accounts.
+fn basejump_with_membership() -> Value {
+    let mut p = fixture("real/basejump.json");
+    p["options"]["tenant_column"] = json!("account_id");
+    p["options"]["tenancy"] = json!({"mode": "membership", "table": "account_user",
+        "tenant_column": "account_id", "user_column": "user_id"});
+    for t in p["tables"].as_array_mut().unwrap() {
+        let name = t["name"].as_str().unwrap().to_string();
+        let policies = t["policies"].as_array_mut().unwrap();
+        match name.as_str() {
+            // basejump's own policies here were exactly the membership rule
+            "billing_customers" | "billing_subscriptions" => {
+                t["tenant_scoped"] = json!(true);
+                t.as_object_mut().unwrap().remove("policies");
+            }
+            // revos's policy on the membership table is "users can view their own account_users"
+            "account_user" => {
+                policies.retain(|p| p["name"] != "users can view their own account_users")
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+#[test]
+#[ignore = "needs uuid-ossp and pgcrypto: run by the suite real_basejump"]
+fn basejump_with_the_membership_mode_members_see_exactly_their_billing_rows() {
+    let mut c = fresh_db("real_basejump_members");
+    c.batch_execute(SUPABASE).unwrap();
+    applies_and_stays(&mut c, &basejump_with_membership());
+    basejump_members(&mut c);
+    // a billing customer per account, written by the service (a superuser here)
+    c.batch_execute(
+        "INSERT INTO basejump.billing_customers (account_id, id, email)
+         SELECT id, 'cus_' || coalesce(slug, name), name FROM basejump.accounts",
+    )
+    .unwrap();
+    let billing = "SELECT email FROM basejump.billing_customers ORDER BY email";
+    assert_eq!(as_user(&mut c, Some(ANN), billing), ["Team A", "ann"]);
+    assert_eq!(
+        as_user(&mut c, Some(BOB), billing),
+        ["Team A", "Team B", "bob"]
+    );
+    assert_eq!(as_user(&mut c, Some(CY), billing), ["cy"]);
+    assert_eq!(as_user(&mut c, None, billing), Vec::<String>::new());
+    // a member reads their own memberships (revos's policy) and their teammates' (basejump's)
+    let members = "SELECT count(*)::text FROM basejump.account_user";
+    assert_eq!(as_user(&mut c, Some(CY), members), ["1"]);
+    assert_eq!(as_user(&mut c, Some(ANN), members), ["3"]);
+    // the accounts themselves keep basejump's policies
+    let names = "SELECT name FROM basejump.accounts ORDER BY name";
+    assert_eq!(
+        as_user(&mut c, Some(BOB), names),
+        ["Team A", "Team B", "bob"]
+    );
+    // revos's policies: on account_user (FOR SELECT) and both billing tables (FOR ALL)
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT string_agg(c.relname || ':' || p.polcmd::text, ' ' ORDER BY c.relname) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.polname = 'revos_tenant_isolation'"
+        )
+        .as_deref(),
+        Some("account_user:r billing_customers:* billing_subscriptions:*")
     );
 }
 

@@ -26,7 +26,7 @@ use crate::ledger::writer::own_statement;
 use crate::schema::catalog::CatalogState;
 use crate::schema::compare;
 use crate::schema::model::*;
-use crate::schema::tenancy::tenant_predicate;
+use crate::schema::tenancy::tenant_policy_sql;
 
 /// Fills `declared` of every existing table of the schema in `state`; where the declared forms
 /// or the live expressions cannot be read, `unreadable` says why (every comparison that needs
@@ -360,13 +360,9 @@ fn object_statements(
         let sql = crate::schema::plan::index_sql_on(&quote_ident(&iname), shadow, x);
         stmts.push((sql, x.name.as_str().to_string(), Some(iname)));
     }
-    if t.rls && t.tenant_scoped {
-        let pred = tenant_predicate(&s.options);
+    if t.has_revos_policy() {
         stmts.push((
-            format!(
-                "CREATE POLICY {} ON {shadow} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
-                Table::policy_name()
-            ),
+            tenant_policy_sql(shadow, t, &s.options),
             Table::policy_name().as_str().to_string(),
             None,
         ));

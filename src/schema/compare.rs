@@ -348,8 +348,9 @@ pub fn needs_change(
     }
 }
 
-/// The tenant policy: FOR ALL, PERMISSIVE, TO PUBLIC, and USING / WITH CHECK as deparsed.
-pub fn policy(sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
+/// revos's policy on `t`: PERMISSIVE, TO PUBLIC, FOR ALL (FOR SELECT on the membership table,
+/// `Table::policy_command`), and USING / WITH CHECK as deparsed.
+pub fn policy(t: &Table, sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
     let Some(live) = sn
         .policies
         .iter()
@@ -357,13 +358,13 @@ pub fn policy(sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdic
     else {
         return Verdict::Differs;
     };
-    if !(live.command == '*' && live.permissive && live.roles == ["public"]) {
+    if !(live.command == t.policy_command().0 && live.permissive && live.roles == ["public"]) {
         return Verdict::Differs;
     }
     if let Err(why) = live_readable(sn) {
         return Verdict::Unknown(why);
     }
-    if live.using.is_none() || live.with_check.is_none() {
+    if live.using.is_none() || (live.with_check.is_none() && live.command == '*') {
         return Verdict::Differs;
     }
     if created && d.is_none() {
@@ -394,7 +395,7 @@ pub fn foreign_policies<'a>(t: &Table, sn: &'a TableSnapshot) -> Vec<&'a PolicyS
     sn.policies
         .iter()
         .filter(|p| p.name != Table::policy_name().as_str() && !t.policies.contains(&p.name))
-        .filter(|p| t.tenant_scoped && t.rls && p.permissive)
+        .filter(|p| t.has_revos_policy() && p.permissive)
         .collect()
 }
 
@@ -585,6 +586,38 @@ mod tests {
         // the revos policy with USING (true) is not the tenant policy
         let mut bad = sn.clone();
         bad.policies[0].with_check = None;
-        assert_eq!(policy(&bad, None, false), Verdict::Differs);
+        assert_eq!(policy(&t, &bad, None, false), Verdict::Differs);
+    }
+
+    /// Issue 25: on the membership table revos's policy is FOR SELECT without WITH CHECK (a user
+    /// never adds a membership alone); a FOR ALL one there differs, and the SELECT shape on a
+    /// tenant table differs too.
+    #[test]
+    fn the_membership_tables_policy_is_for_select() {
+        let (_, mut t) = table();
+        let select = PolicySnapshot {
+            name: "revos_tenant_isolation".into(),
+            command: 'r',
+            permissive: true,
+            roles: vec!["public".into()],
+            using: Some("(user_id = 1)".into()),
+            with_check: None,
+        };
+        let sn = |p: PolicySnapshot| TableSnapshot {
+            policies: vec![p],
+            ..Default::default()
+        };
+        assert_eq!(
+            policy(&t, &sn(select.clone()), None, true),
+            Verdict::Differs
+        );
+        t.membership = true;
+        assert_eq!(policy(&t, &sn(select.clone()), None, true), Verdict::Same);
+        let all = PolicySnapshot {
+            command: '*',
+            with_check: select.using.clone(),
+            ..select
+        };
+        assert_eq!(policy(&t, &sn(all), None, true), Verdict::Differs);
     }
 }

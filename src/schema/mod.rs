@@ -22,6 +22,7 @@ pub mod evolve;
 pub mod grants;
 pub mod jsonb_text;
 pub mod locate;
+pub mod membership;
 pub mod model;
 pub mod normalize;
 pub mod objects;
@@ -42,3 +43,5 @@ pub mod versions;
 mod additions_tests;
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod membership_tests;

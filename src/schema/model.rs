@@ -136,6 +136,44 @@ pub struct Options {
     /// hashed: a reviewed payload carrying it must not conflict with itself.
     #[serde(skip)]
     pub expected_plan_hash: Option<String>,
+    /// `options.tenancy` (issue 25): one tenant per transaction (the default), or the tenants a
+    /// user belongs to through a membership table. Hashed only when it is membership.
+    #[serde(skip_serializing_if = "Tenancy::is_transaction")]
+    pub tenancy: Tenancy,
+}
+
+/// `options.tenancy`: which tenants a request may act for (`schema::membership`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Tenancy {
+    /// The tenant of the transaction: `revos.current_tenant_id()`.
+    #[default]
+    Transaction,
+    /// Every tenant the user (`revos.current_user_id()`) has a row for in the membership table.
+    Membership(Membership),
+}
+
+impl Tenancy {
+    pub fn is_transaction(&self) -> bool {
+        matches!(self, Tenancy::Transaction)
+    }
+    pub fn membership(&self) -> Option<&Membership> {
+        match self {
+            Tenancy::Membership(m) => Some(m),
+            Tenancy::Transaction => None,
+        }
+    }
+}
+
+/// The membership table of `options.tenancy` (a table of the payload), its columns, and the
+/// user column's type (`uuid`, `text`, `bigint` or `integer`: what `current_user_id()` is cast to).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Membership {
+    pub schema: Name,
+    pub table: Name,
+    pub tenant_column: Name,
+    pub user_column: Name,
+    pub user_type: &'static str,
 }
 
 /// `options.column_order`.
@@ -258,9 +296,30 @@ pub struct Table {
     /// What normalization changed or kept that the caller should know (warnings of the plan).
     #[serde(skip)]
     pub notes: Vec<String>,
+    /// The membership table of `options.tenancy` (set by `schema::membership`; hashed through
+    /// the options): RLS on, its revos policy lets a user see their own rows.
+    #[serde(skip)]
+    pub membership: bool,
 }
 
 impl Table {
+    /// Whether revos owns a policy on this table (`revos_tenant_isolation`): a tenant table with
+    /// RLS, or the membership table.
+    pub fn has_revos_policy(&self) -> bool {
+        self.rls && (self.tenant_scoped || self.membership)
+    }
+    /// The command of revos's policy, as `pg_policy.polcmd` and as SQL: FOR ALL on a tenant
+    /// table; FOR SELECT on the membership table (a user reads their own memberships; who may
+    /// add or remove one is for the application's own policies or its owner to decide, never
+    /// the user alone).
+    pub fn policy_command(&self) -> (char, &'static str) {
+        if self.membership {
+            ('r', "SELECT")
+        } else {
+            ('*', "ALL")
+        }
+    }
+
     pub fn qualified(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }

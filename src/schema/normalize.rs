@@ -76,6 +76,12 @@ pub fn normalize(raw: &RawSchema, issues: &mut Vec<Issue>) -> Schema {
         drop_tables,
         objects: vec![],
     };
+    crate::schema::membership::resolve(
+        raw.options.tenancy.as_ref(),
+        &default_schema,
+        &mut schema,
+        issues,
+    );
     let (objects, table_objects) = {
         let mut r = crate::schema::spec::Reader::new(issues);
         let objects = crate::schema::objects::raw::read(&mut r, &raw.objects_json);
@@ -228,6 +234,7 @@ pub fn normalize_options(o: &RawOptions, path: &str, issues: &mut Vec<Issue>) ->
             Some(false) => Online::Off,
         },
         expected_plan_hash,
+        tenancy: Tenancy::Transaction,
     }
 }
 
@@ -429,6 +436,7 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
         policies: vec![],
         triggers: vec![],
         notes,
+        membership: false,
     }
 }
 

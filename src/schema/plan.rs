@@ -232,7 +232,7 @@ fn index_key_sql(k: &IndexKey) -> String {
 }
 
 pub fn policy_sql(t: &Table, o: &Options) -> String {
-    crate::schema::tenancy::tenant_policy_sql(&t.qualified(), o)
+    crate::schema::tenancy::tenant_policy_sql(&t.qualified(), t, o)
 }
 
 /// The `(tenant, column)` keys that tenant-bound foreign keys point at: name and columns.
@@ -564,7 +564,7 @@ impl Planner<'_> {
     /// differ. Another PERMISSIVE policy on a tenant-scoped table is OR-ed with it and widens
     /// what a tenant sees: the risk `foreign_policy`, dropped when allowed.
     fn policies(&mut self) {
-        for t in self.s.tables.iter().filter(|t| t.rls && t.tenant_scoped) {
+        for t in self.s.tables.iter().filter(|t| t.has_revos_policy()) {
             let live = self.live(t);
             let exists = live.is_some_and(|(sn, _)| {
                 sn.policies
@@ -574,7 +574,7 @@ impl Planner<'_> {
             if exists {
                 let (sn, d) = live.expect("exists");
                 let object = format!("the tenant policy on {}", t.qualified());
-                let v = compare::policy(sn, d, false);
+                let v = compare::policy(t, sn, d, false);
                 if self.needs_change(v, &t.path, Prop::TenantPolicy, &object) {
                     self.push_on(
                         "policy",

@@ -112,6 +112,7 @@ pub const OPTION_KEYS: &[&str] = &[
     "column_order",
     "online",
     "expected_plan_hash",
+    "tenancy",
 ];
 pub const ENUM_KEYS: &[&str] = &["name", "values", "schema"];
 pub const TABLE_KEYS: &[&str] = &[
@@ -223,6 +224,8 @@ pub struct RawOptions {
     pub online: Option<bool>,
     /// `expected_plan_hash`: the `plan_hash` a reviewer saw (checked by apply).
     pub expected_plan_hash: Option<String>,
+    /// `tenancy`: `"transaction"` or `{"mode": "membership", …}` (`schema::membership`).
+    pub tenancy: Option<RawTenancy>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -442,6 +445,9 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
     o.column_order = r.string(obj.get("column_order"), &p("column_order"));
     o.online = r.boolean(obj.get("online"), &p("online"));
     o.expected_plan_hash = r.string(obj.get("expected_plan_hash"), &p("expected_plan_hash"));
+    if let Some(v) = obj.get("tenancy") {
+        o.tenancy = read_tenancy(r, v, &p("tenancy").to_string());
+    }
     if let Some(v) = obj.get("distribute") {
         use crate::schema::model::Distribute;
         match v {
@@ -462,6 +468,43 @@ pub fn read_options(r: &mut Reader, v: &Value, path: &str) -> RawOptions {
         }
     }
     o
+}
+
+/// `options.tenancy` as written.
+#[derive(Debug, Clone, Default)]
+pub struct RawTenancy {
+    pub mode: Option<String>,
+    pub table: Option<String>,
+    pub tenant_column: Option<String>,
+    pub user_column: Option<String>,
+}
+
+/// The keys of `options.tenancy` written as an object.
+pub const TENANCY_KEYS: &[&str] = &["mode", "table", "tenant_column", "user_column"];
+
+/// Reads `options.tenancy`: a string (the mode alone) or an object.
+pub fn read_tenancy(r: &mut Reader, v: &Value, path: &str) -> Option<RawTenancy> {
+    match v {
+        Value::Null => None,
+        Value::String(mode) => Some(RawTenancy {
+            mode: Some(mode.clone()),
+            ..Default::default()
+        }),
+        Value::Object(obj) => {
+            r.known_keys(obj, path, TENANCY_KEYS);
+            let at = |k: &str| format!("{path}.{k}");
+            Some(RawTenancy {
+                mode: r.string(obj.get("mode"), at("mode")),
+                table: r.string(obj.get("table"), at("table")),
+                tenant_column: r.string(obj.get("tenant_column"), at("tenant_column")),
+                user_column: r.string(obj.get("user_column"), at("user_column")),
+            })
+        }
+        other => {
+            r.wrong(path, "\"transaction\" or an object with \"mode\"", other);
+            None
+        }
+    }
 }
 
 fn read_enum(r: &mut Reader, v: &Value, path: &str) -> RawEnum {

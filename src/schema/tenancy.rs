@@ -4,6 +4,7 @@
 //! planner (`plan`), the shadow (`apply::shadow`), Citus placement and the SQL functions.
 
 use crate::schema::jsonb_text::Doc;
+use crate::schema::membership;
 use crate::schema::model::{Options, Table};
 
 /// The tenant predicate, in the sub-select form Postgres evaluates once per statement; on Citus
@@ -21,13 +22,29 @@ pub fn tenant_predicate(o: &Options) -> String {
     )
 }
 
-/// The tenant policy on the relation `on` (a table, or a partition of one):
-/// `revos_tenant_isolation`, FOR ALL TO PUBLIC, the tenant predicate both ways.
-pub fn tenant_policy_sql(on: &str, o: &Options) -> String {
-    let pred = tenant_predicate(o);
+/// The predicate of revos's policy on `t` (`Table::has_revos_policy`): the tenant predicate; in
+/// the membership mode (`schema::membership`) the user's tenants, and on the membership table
+/// itself the user's own rows.
+pub fn policy_predicate(t: &Table, o: &Options) -> String {
+    match o.tenancy.membership() {
+        Some(m) if t.membership => membership::own_rows_predicate(m),
+        Some(m) => membership::tenant_predicate(m, &o.tenant_column),
+        None => tenant_predicate(o),
+    }
+}
+
+/// The policy on the relation `on` (the table `t`, or a partition of it):
+/// `revos_tenant_isolation`, FOR ALL TO PUBLIC, [`policy_predicate`] both ways.
+pub fn tenant_policy_sql(on: &str, t: &Table, o: &Options) -> String {
+    let pred = policy_predicate(t, o);
+    let check = match t.policy_command() {
+        (_, "SELECT") => String::new(),
+        _ => format!(" WITH CHECK {pred}"),
+    };
     format!(
-        "CREATE POLICY {} ON {on} AS PERMISSIVE FOR ALL TO PUBLIC USING {pred} WITH CHECK {pred}",
-        Table::policy_name()
+        "CREATE POLICY {} ON {on} AS PERMISSIVE FOR {} TO PUBLIC USING {pred}{check}",
+        Table::policy_name(),
+        t.policy_command().1
     )
 }
 
@@ -50,6 +67,15 @@ pub fn claims_tenant(claims: &str) -> Option<String> {
     let non_empty = |t: Option<String>| t.filter(|t| !t.is_empty());
     non_empty(doc.get_text("tenant_id"))
         .or_else(|| non_empty(doc.get_text_in("app_metadata", "tenant_id")))
+}
+
+/// The user in JWT claims text (`sub`, as Supabase and PostgREST issue it), exactly as
+/// `revos.current_user_id()` reads it: `nullif(claims::jsonb ->> 'sub', '')`, NULL when that cast
+/// fails (never an error).
+pub fn claims_user(claims: &str) -> Option<String> {
+    Doc::parse(claims)?
+        .get_text("sub")
+        .filter(|s| !s.is_empty())
 }
 
 /// Whether PostgreSQL's input function of the tenant type `type_name` (as `format_type` names it:
@@ -141,6 +167,19 @@ mod tests {
         assert_eq!(claims_tenant("[1]"), None);
         assert_eq!(claims_tenant(r#"{"app_metadata":"x"}"#), None);
         assert_eq!(claims_tenant(""), None);
+    }
+
+    #[test]
+    fn claims_user_is_the_sub_claim() {
+        let u = "00000000-0000-0000-0000-0000000000a1";
+        assert_eq!(
+            claims_user(&format!(r#"{{"sub":"{u}","role":"authenticated"}}"#)).as_deref(),
+            Some(u)
+        );
+        assert_eq!(claims_user(r#"{"sub":""}"#), None);
+        assert_eq!(claims_user(r#"{"tenant_id":"acme"}"#), None);
+        assert_eq!(claims_user(r#"{"sub":42}"#).as_deref(), Some("42"));
+        assert_eq!(claims_user("not json"), None);
     }
 
     /// Issue 19: two tenants whose ids differ in the 18th digit are two tenants (parsed as f64,

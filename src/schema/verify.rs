@@ -440,11 +440,11 @@ impl TableCheck<'_> {
     }
 
     fn policies(&self, v: &mut Verification) {
-        if !(self.t.rls && self.t.tenant_scoped) {
+        if !self.t.has_revos_policy() {
             return;
         }
         let object = format!("the tenant policy on {}", self.q);
-        let verdict = compare::policy(self.sn, self.sn.declared.as_ref(), self.created);
+        let verdict = compare::policy(self.t, self.sn, self.sn.declared.as_ref(), self.created);
         self.property(v, verdict, Prop::TenantPolicy, &object, || {
             format!(
                 "tenant policy on {} is missing, or not FOR ALL TO PUBLIC with the tenant USING and WITH CHECK",

@@ -185,6 +185,11 @@ RULES = [
     Rule("text-limits", "revos",
          "8 MiB of JSON text and 64 levels of nesting (meta, subject and context may hold anything)",
          issue({"payload_too_large", "payload_too_deep"})),
+    Rule("membership-columns", "revos",
+         "options.tenancy in the membership mode names a table of the payload: its tenant column must "
+         "have options.tenant_type and its user column a type revos.current_user_id() is cast to (uuid, "
+         "text, bigint, integer); the schema sees names only",
+         issue({"unknown_type", "invalid_value"}, None, r"^options\.tenancy\.")),
     Rule("version-alias-ignored", "schema",
          "revos reads `version` only when `schema_version` is absent, so a bad `version` beside a good "
          "`schema_version` passes revos; the schema flags it",
@@ -410,6 +415,14 @@ PROBES = [
     ("text tenant id empty", options(tenant_type="text", backfill_tenant="")),
     ("text tenant id of 201", options(tenant_type="text", backfill_tenant="t" * 201)),
     ("uuid tenant id that is not one", options(backfill_tenant="acme")),
+    ("tenancy membership", options(tenant_type="text", tenancy={"mode": "membership", "table": "pairs", "tenant_column": "a", "user_column": "b"})),
+    ("tenancy membership, a table nowhere", options(tenancy={"mode": "membership", "table": "nowhere"})),
+    ("tenancy membership, a column the table lacks", options(tenant_type="text", tenancy={"mode": "membership", "table": "kit.pairs", "tenant_column": "a", "user_column": "nope"})),
+    ("tenancy membership, a tenant column of another type", options(tenancy={"mode": "membership", "table": "pairs", "tenant_column": "a", "user_column": "b"})),
+    ("tenancy membership without a table", options(tenancy={"mode": "membership"})),
+    ("tenancy transaction", options(tenancy="transaction")),
+    ("tenancy transaction with a table", options(tenancy={"mode": "transaction", "table": "pairs"})),
+    ("tenancy per_user", options(tenancy={"mode": "per_user"})),
     ("lock_timeout_ms 5000.0", options(lock_timeout_ms=5000.0)),
     ("lock_timeout_ms 0", options(lock_timeout_ms=0)),
     ("lock_timeout_ms 600000", options(lock_timeout_ms=600000)),

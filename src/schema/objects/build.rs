@@ -1396,13 +1396,13 @@ fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) 
         fk_names.push(fname);
         own.push(sql);
     }
-    let tenant = t.tenant_scoped && t.rls;
+    let tenant = t.has_revos_policy();
     if tenant {
         own.push(format!("ALTER TABLE {q} ENABLE ROW LEVEL SECURITY"));
         if t.force_rls {
             own.push(format!("ALTER TABLE {q} FORCE ROW LEVEL SECURITY"));
         }
-        own.push(crate::schema::tenancy::tenant_policy_sql(&q, o));
+        own.push(crate::schema::tenancy::tenant_policy_sql(&q, t, o));
     }
     let mut create = vec![format!("CREATE TABLE {q} PARTITION OF {parent} {bound}")];
     create.extend(own.iter().cloned());
