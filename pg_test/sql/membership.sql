@@ -102,6 +102,28 @@ CREATE POLICY everyone ON teams.account_user FOR SELECT USING (true);
 SELECT regress.outcome(revos.apply_schema(jsonb_set(:'v1'::jsonb, '{schema_version}', '"003"'))) AS v3;
 DROP POLICY everyone ON teams.account_user;
 
+-- 8. the policies are bound to pg_catalog's = and to teams.account_user when created: a look-alike
+--    operator first on the querying role's search_path changes nothing (cy still sees no note), and
+--    a plan sent with that search_path finds nothing to change (revos plans and applies under its
+--    pinned search_path; the policy text says OPERATOR(pg_catalog.=) besides, see the plan above)
+CREATE SCHEMA regress_lookalike;
+CREATE FUNCTION regress_lookalike.always(uuid, uuid) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR regress_lookalike.= (LEFTARG = uuid, RIGHTARG = uuid, FUNCTION = regress_lookalike.always);
+GRANT USAGE ON SCHEMA regress_lookalike TO PUBLIC;
+SET ROLE regress_member_app;
+BEGIN;
+SET LOCAL search_path = regress_lookalike, pg_catalog, public;
+SELECT set_config('request.jwt.claims', '{"sub": "cccccccc-0000-0000-0000-000000000003"}', true) IS NOT NULL AS cy;
+SELECT count(*) AS notes_cy_sees FROM teams.notes;
+COMMIT;
+RESET ROLE;
+SET search_path = regress_lookalike, pg_catalog, public;
+SELECT line FROM regress.plan(jsonb_set(:'v1'::jsonb, '{schema_version}', '"003"')) line;
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA regress_lookalike CASCADE;
+RESET client_min_messages;
+
 SET client_min_messages = warning;
 DROP SCHEMA teams CASCADE;
 DROP OWNED BY regress_member_app;
