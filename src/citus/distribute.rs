@@ -465,6 +465,25 @@ mod tests {
         assert_eq!(issues[0].path, "options.distribute");
     }
 
+    /// Issue 25: the membership tenancy mode is refused on a Citus cluster (its policy reads the
+    /// membership table in a sub-select), at options.tenancy; with distribute false it plans.
+    #[test]
+    fn the_membership_mode_is_not_distributable() {
+        let v = json!({"schema_version": "1", "description": "d",
+            "options": {"tenancy": {"mode": "membership", "table": "members", "tenant_column": "tenant_id"}},
+            "tables": [{"name": "members", "tenant_scoped": false, "primary_key": ["user_id", "tenant_id"],
+                        "columns": [{"name": "user_id", "type": "uuid"}, {"name": "tenant_id", "type": "uuid"}]},
+                       {"name": "t", "columns": []}]});
+        let (_, _, issues) = planned(v.clone(), &cluster());
+        let got: Vec<_> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert_eq!(got, [("options.tenancy", code::NOT_DISTRIBUTABLE)]);
+        let mut off = v.clone();
+        off["options"]["distribute"] = json!(false);
+        let (s, _, issues) = planned(off, &cluster());
+        assert!(issues.is_empty() && !s.options.citus, "{issues:?}");
+        assert!(planned(v, &CitusState::default()).2.is_empty());
+    }
+
     #[test]
     fn erp_agent_is_distributed_in_one_group_with_reference_tables_first() {
         let (s, p, issues) = planned(erp(), &cluster());
