@@ -21,12 +21,16 @@ RESET client_min_messages;
 --    account_id; options.tenancy names the table and its two columns
 \set v1 '{"schema_version": "001", "description": "teams", "schema": "teams", "options": {"tenant_column": "account_id", "tenancy": {"mode": "membership", "table": "account_user", "tenant_column": "account_id", "user_column": "user_id"}}, "tables": [{"name": "account_user", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "primary_key": ["user_id", "account_id"], "columns": [{"name": "user_id", "type": "uuid", "not_null": true}, {"name": "account_id", "type": "uuid", "not_null": true}]}, {"name": "notes", "soft_delete": false, "columns": [{"name": "body", "type": "text", "not_null": true}]}]}'
 
--- the plan: RLS on both tables; the tenant table's policy compares its tenant with the user's
--- tenants; the membership table's lets a user read their own rows (FOR SELECT only: adding or
--- removing a membership is for the owner, or for policies the application declares). Every
--- operator is OPERATOR(pg_catalog.=) and every name schema-qualified: no search_path changes them.
+-- the plan: RLS on both tables (not forced on the membership table: its owner writes it); the
+-- tenant table's policy compares its tenant with the user's tenants; the membership table's lets a
+-- user read their own rows (FOR SELECT only: adding or removing a membership is for the owner, or
+-- for policies the application declares). Every operator is OPERATOR(pg_catalog.=) and every name
+-- schema-qualified: no search_path changes them.
 SELECT line FROM regress.plan(:'v1') line WHERE line ~ 'POLICY|ROW LEVEL';
 SELECT regress.outcome(revos.apply_schema(:'v1')) AS v1;
+
+SELECT relname, relrowsecurity AS rls, relforcerowsecurity AS forced FROM pg_class
+ WHERE relnamespace = 'teams'::regnamespace AND relkind = 'r' ORDER BY relname;
 
 -- as Postgres reads the policies back
 SELECT c.relname, p.polname, p.polcmd, pg_get_expr(p.polqual, p.polrelid) AS using_expr,
@@ -34,7 +38,7 @@ SELECT c.relname, p.polname, p.polcmd, pg_get_expr(p.polqual, p.polrelid) AS usi
             WHEN pg_get_expr(p.polqual, p.polrelid) = pg_get_expr(p.polwithcheck, p.polrelid) THEN 'as using' END AS with_check
   FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid ORDER BY c.relname;
 
--- 2. memberships and notes, written by the owner (a superuser bypasses RLS)
+-- 2. memberships and notes, written by the owner (here a superuser, who bypasses RLS anyway)
 INSERT INTO teams.account_user (user_id, account_id) VALUES (:ann, :t1), (:ann, :t2), (:bob, :t3);
 INSERT INTO teams.notes (account_id, body) VALUES (:t1, 'tenant 1'), (:t2, 'tenant 2'), (:t3, 'tenant 3');
 CREATE ROLE regress_member_app;

@@ -24,7 +24,7 @@ const PATH: &str = "options.tenancy";
 /// Decides `s.options.tenancy` from what was written, after the tables are normalized: the
 /// membership table must be a table of the payload with both columns, the tenant column of the
 /// tenant type and the user column of a type `current_user_id()` can be cast to. Marks the
-/// membership table (`Table::membership`, RLS on).
+/// membership table (`Table::membership`, RLS enabled, not forced).
 pub fn resolve(
     raw: Option<&RawTenancy>,
     default_schema: &Name,
@@ -73,7 +73,10 @@ pub fn resolve(
     };
     t.membership = true;
     t.rls = true;
-    t.force_rls = s.options.force_rls;
+    // ENABLE, not FORCE: the table's owner adds and removes memberships (revos's policy there is
+    // FOR SELECT); the owner reading through it sees every row, and the tenant policies' WHERE
+    // on the user still keeps to the user's own
+    t.force_rls = false;
     s.options.tenancy = Tenancy::Membership(Membership { user_type, ..m });
 }
 

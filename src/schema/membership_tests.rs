@@ -39,7 +39,7 @@ fn membership_mode_marks_the_table_and_builds_qualified_predicates() {
         ("account_id", "user_id", "uuid")
     );
     let t = &s.tables[0];
-    assert!(t.membership && t.rls && t.has_revos_policy());
+    assert!(t.membership && t.rls && !t.force_rls && t.has_revos_policy());
     assert!(!s.tables[1].membership && s.tables[1].has_revos_policy());
     assert_eq!(
         crate::schema::membership::tenant_predicate(m, &s.options.tenant_column),
