@@ -60,5 +60,31 @@ INSERT INTO ident.films (film_id, title) VALUES (5, 'Affair Prejudice');
 COMMIT;
 SELECT film_id, title FROM ident.films ORDER BY film_id;
 
+-- 5. serial / bigserial (CREATE TABLE shorthand, not types): taken as the integer type with an
+--    identity BY DEFAULT, NOT NULL, with a warning; then the same declared as that identity is a noop
+CREATE FUNCTION pg_temp.counters(version text, key jsonb, total jsonb) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT jsonb_build_object('schema_version', version, 'description', 'serial', 'schema', 'ident',
+    'options', '{"column_order": "declared", "default_indexes": false}'::jsonb,
+    'tables', jsonb_build_array(jsonb_build_object('name', 'counters', 'tenant_scoped', false,
+      'timestamps', false, 'soft_delete', false, 'primary_key', '["n"]'::jsonb,
+      'columns', jsonb_build_array(key || '{"name": "n"}', total || '{"name": "total"}'))))
+$$;
+SELECT e -> 'result' ->> 'status' AS s1, w AS warning
+  FROM revos.apply_schema(pg_temp.counters('s1', '{"type": "serial"}', '{"type": "bigserial"}')) e,
+       jsonb_array_elements_text(e -> 'result' -> 'primary_outputs' -> 'warnings') w
+ WHERE w LIKE 'tables[0]%';
+SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null, a.attidentity AS identity
+  FROM pg_attribute a WHERE a.attrelid = 'ident.counters'::regclass AND a.attnum > 0 ORDER BY a.attnum;
+INSERT INTO ident.counters DEFAULT VALUES;
+INSERT INTO ident.counters (n) VALUES (10);
+SELECT n, total FROM ident.counters ORDER BY n;
+SELECT regress.outcome(revos.apply_schema(pg_temp.counters('s1', '{"type": "serial"}', '{"type": "bigserial"}'))) AS s1_again;
+SELECT count(*) AS left_to_do FROM regress.plan(pg_temp.counters('s2',
+  '{"type": "integer", "not_null": true, "identity": "by_default"}', '{"type": "bigint", "not_null": true, "identity": "by_default"}'));
+-- serial with a default of its own: refused, with the path
+SELECT e -> 'result' ->> 'status' AS s3, v ->> 'path' AS path, v ->> 'code' AS code
+  FROM revos.plan_schema(pg_temp.counters('s3', '{"type": "serial", "default": "0"}', '{"type": "bigserial"}')) e,
+       jsonb_array_elements(e -> 'result' -> 'validation_errors') v;
+
 DROP VIEW pg_temp.columns;
 DROP SCHEMA ident CASCADE;

@@ -31,6 +31,7 @@ pub mod plan;
 pub mod plan_hash;
 pub mod plan_text;
 pub mod properties;
+pub mod serial;
 pub mod spec;
 pub mod steps;
 pub mod suggest;

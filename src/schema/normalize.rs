@@ -388,7 +388,8 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
         t.rls.unwrap_or(false)
     };
 
-    let caller = caller_columns(t, issues);
+    let mut caller = caller_columns(t, issues);
+    let serial_notes = crate::schema::serial::expand(&mut caller, issues);
     let mut pk = primary_key(t, &caller, issues);
     // `"primary_key": []`: a table without a primary key (and without revos's `id`)
     let keyless = t.keyless;
@@ -397,7 +398,12 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
         declared_order(&mut columns, t);
     }
     // issue 25: what revos still does for a column the caller declared in its place
-    let mut notes = additions::complete_tenant_column(&mut columns, cx.tenant_scoped, o);
+    let mut notes = serial_notes;
+    notes.extend(additions::complete_tenant_column(
+        &mut columns,
+        cx.tenant_scoped,
+        o,
+    ));
     notes.extend(additions::timestamp_notes(&columns, timestamps));
     notes.extend(additions::unique_scope_notes(
         t,
