@@ -46,3 +46,5 @@ mod additions_tests;
 mod fuzz;
 #[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod serial_tests;
