@@ -111,12 +111,18 @@ $$;
 COMMENT ON FUNCTION revos.pre_request() IS
     'PostgREST db-pre-request: set_tenant() from the JWT claims (request.jwt.claims), so the tenant reaches Citus workers too.';
 
--- Keeps updated_at current on every tenant table revos creates.
+-- Keeps updated_at current on every tenant table revos creates (not while revos's deferred worker
+-- backfills a column added online: src/deferred/backfill.rs).
 CREATE FUNCTION revos.touch_updated_at() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- a batch of revos's deferred backfill fills a column added online: the row's updated_at
+    -- stays (revos.backfilling() reads a flag of the worker's process that no SQL can set)
+    IF revos.backfilling() THEN
+        RETURN NEW;
+    END IF;
     NEW.updated_at := now();
     RETURN NEW;
 END

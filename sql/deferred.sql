@@ -31,7 +31,10 @@ CREATE TABLE revos.deferred_steps (
     finished_at      timestamptz,
     error_message    text,
     sqlstate         text,
-    created_at       timestamptz NOT NULL DEFAULT now()
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    -- a batched backfill's progress, written with each batch's commit: {"rows", "batches", "pass",
+    -- "next_page", "end_page", "batch_pages"} (src/deferred/backfill.rs); NULL for other steps
+    progress         jsonb
 );
 COMMENT ON TABLE revos.deferred_steps IS
     'Steps of an online apply run after its commit by revos''s deferred worker: pending, running, done or failed. Written only by revos.';
@@ -83,7 +86,8 @@ BEGIN
             'started_at',    NEW.started_at,
             'finished_at',   NEW.finished_at,
             'error_message', NEW.error_message,
-            'sqlstate',      NEW.sqlstate));
+            'sqlstate',      NEW.sqlstate,
+            'progress',      NEW.progress));
     RETURN NULL;
 END
 $$;

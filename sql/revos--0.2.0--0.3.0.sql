@@ -424,7 +424,10 @@ CREATE TABLE revos.deferred_steps (
     finished_at      timestamptz,
     error_message    text,
     sqlstate         text,
-    created_at       timestamptz NOT NULL DEFAULT now()
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    -- a batched backfill's progress, written with each batch's commit: {"rows", "batches", "pass",
+    -- "next_page", "end_page", "batch_pages"} (src/deferred/backfill.rs); NULL for other steps
+    progress         jsonb
 );
 COMMENT ON TABLE revos.deferred_steps IS
     'Steps of an online apply run after its commit by revos''s deferred worker: pending, running, done or failed. Written only by revos.';
@@ -476,7 +479,8 @@ BEGIN
             'started_at',    NEW.started_at,
             'finished_at',   NEW.finished_at,
             'error_message', NEW.error_message,
-            'sqlstate',      NEW.sqlstate));
+            'sqlstate',      NEW.sqlstate,
+            'progress',      NEW.progress));
     RETURN NULL;
 END
 $$;
@@ -574,3 +578,25 @@ AS 'MODULE_PATHNAME', 'current_user_id_wrapper';
 COMMENT ON FUNCTION revos.current_user_id() IS
     'User of this request: request.jwt.claim.sub, else the sub claim of request.jwt.claims; NULL when unset.';
 GRANT EXECUTE ON FUNCTION revos.current_user_id() TO PUBLIC;
+
+-- The batched backfill of a column added online (issue 23, src/deferred/backfill.rs): the
+-- deferred worker's batches leave updated_at as it was. revos.backfilling() (src/api.rs) reads a
+-- flag of the worker's process that no SQL can set.
+CREATE FUNCTION revos.backfilling() RETURNS boolean
+    VOLATILE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', 'backfilling_wrapper';
+COMMENT ON FUNCTION revos.backfilling() IS
+    'Whether this process runs a batch of revos''s deferred backfill (touch_updated_at then leaves updated_at as it was); set only by revos''s deferred worker, never by SQL.';
+CREATE OR REPLACE FUNCTION revos.touch_updated_at() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- a batch of revos's deferred backfill fills a column added online: the row's updated_at
+    -- stays (revos.backfilling() reads a flag of the worker's process that no SQL can set)
+    IF revos.backfilling() THEN
+        RETURN NEW;
+    END IF;
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;

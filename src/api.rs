@@ -95,6 +95,20 @@ fn deferred_status(version: Option<&str>) -> JsonB {
     pinned(|| JsonB(crate::deferred::status::report(version)))
 }
 
+// No pinned search_path: it runs no SQL and resolves no name (it is called for every row
+// revos.touch_updated_at() touches). EXECUTE stays PUBLIC's (the default): every writer of a
+// tenant table runs the trigger that calls it; it only tells whether this process runs a batch of
+// revos's deferred backfill (docs/security.md).
+#[pg_extern(sql = r#"
+CREATE FUNCTION revos.backfilling() RETURNS boolean
+    VOLATILE PARALLEL RESTRICTED LANGUAGE c AS 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+COMMENT ON FUNCTION revos.backfilling() IS
+    'Whether this process runs a batch of revos''s deferred backfill (touch_updated_at then leaves updated_at as it was); set only by revos''s deferred worker, never by SQL.';
+"#, requires = ["deferred"])]
+fn backfilling() -> bool {
+    crate::deferred::backfill::in_batch()
+}
+
 /// The jsonb argument as PostgreSQL prints it (NULL -> None). The functions take the raw datum
 /// (declared jsonb in their SQL) instead of letting pgrx parse it, so that its size and depth are
 /// checked before anything parses or canonicalizes it (`spec::check_payload_text`).

@@ -36,6 +36,17 @@ GRANT CREATE ON SCHEMA public TO online_admin, online_nologin;
 DROP FUNCTION IF EXISTS pg_catalog.slow_true(int);
 CREATE FUNCTION pg_catalog.slow_true(int) RETURNS boolean IMMUTABLE LANGUAGE plpgsql
   AS \$f\$ BEGIN PERFORM pg_sleep(0.001); RETURN true; END \$f\$;
+-- volatile defaults for the batched backfill: a token per row (2 ms each: a few thousand rows take
+-- seconds), and one that raises once it has given 1000 tokens (bf_calls counts them)
+DROP FUNCTION IF EXISTS pg_catalog.bf_token();
+CREATE FUNCTION pg_catalog.bf_token() RETURNS text VOLATILE LANGUAGE plpgsql
+  AS \$f\$ BEGIN PERFORM pg_sleep(0.002); RETURN md5(random()::text || clock_timestamp()::text); END \$f\$;
+CREATE SEQUENCE public.bf_calls;
+DROP FUNCTION IF EXISTS pg_catalog.bf_fail();
+CREATE FUNCTION pg_catalog.bf_fail() RETURNS text VOLATILE LANGUAGE plpgsql
+  AS \$f\$ BEGIN IF nextval('public.bf_calls') > 1000 THEN RAISE EXCEPTION 'bf_fail: out of tokens'; END IF; RETURN 't'; END \$f\$;
+-- the backfill's batch size for the worker's sessions (as postgres) in this database: 2 pages
+ALTER ROLE postgres IN DATABASE online_test SET revos.backfill_batch_pages = '2';
 SQL
 
 # big's payload: v1 columns, plus the JSON given for its columns' extras, indexes and options.
@@ -82,6 +93,19 @@ wait_worker() { # PATTERN
   done
 }
 drift() { qdb "$S" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected'"; }
+# What the tenant application role reads of TABLE: tenant A's rows, tenant B's, without a tenant; then the
+# table's policy count and its RLS flags (the tenant policy intact).
+tenant_reads() { # TABLE
+  qdb "$R" - <<SQL
+BEGIN; SELECT revos.set_tenant('$TA') \\g /dev/null
+SELECT count(*) FROM $1;
+COMMIT; BEGIN; SELECT revos.set_tenant('$TB') \\g /dev/null
+SELECT count(*) FROM $1;
+COMMIT; SELECT count(*) FROM $1;
+SQL
+  qdb "$S" "SELECT (SELECT count(*) FROM pg_policy WHERE polrelid = '$1'::regclass) || ' ' || relrowsecurity || ' ' || relforcerowsecurity
+              FROM pg_class WHERE oid = '$1'::regclass"
+}
 
 echo "# v1, and rows in two tenants"
 check "v1 applied" applied "$(apply_as "$A" "$(payload o-1 "$COLS_V1")" | field "r['status']")"
@@ -166,19 +190,10 @@ check "v4 (v3 without the duplicate-valued unique index, with a slow one) applie
 w=$(wait_worker 'CREATE INDEX CONCURRENTLY "idx_big_slow"%')
 check "the worker builds it, connected as online_admin (not a superuser)" "online_admin" "${w#* }"
 echo "# while it builds: the tenant policy holds, re-apply is a noop that says so, a change to big waits"
-check "tenant A reads only its 2000 rows, B its 1000, no tenant none" "2000
+check "tenant A reads only its 2000 rows, B its 1000, no tenant none; the policy and FORCE RLS in place" "2000
 1000
-0" "$(qdb "$R" - <<SQL
-BEGIN; SELECT revos.set_tenant('$TA') \\g /dev/null
-SELECT count(*) FROM big;
-COMMIT; BEGIN; SELECT revos.set_tenant('$TB') \\g /dev/null
-SELECT count(*) FROM big;
-COMMIT; SELECT count(*) FROM big;
-SQL
-)"
-check "the policy and FORCE RLS are in place during the build" "1 true true" \
-  "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_policy WHERE polrelid = 'big'::regclass) || ' ' || relrowsecurity || ' ' || relforcerowsecurity
-                 FROM pg_class WHERE oid = 'big'::regclass")"
+0
+1 true true" "$(tenant_reads big)"
 check "re-apply while pending: noop, says so, lists the running step" "noop True running" \
   "$(apply_as "$A" "$P4" | field "r['status'] + ' ' + str('still pending or running' in r['summary']) + ' ' + r['pending'][0]['status']")"
 P5=$(payload o-5 "${COLS_V2%]}, {\"name\": \"extra\", \"type\": \"text\"}]" "$IDX_V4")
@@ -347,9 +362,121 @@ check "o-14: the index naming public.online_pos is not deferred; the squatter's 
   "failed 42501 0 0" \
   "$(apply_as "$A" "$SQ2" | field "r['status'] + ' ' + r['error']['sqlstate'] + ' ' + str(len(r['pending']))") $(qdb "$S" "SELECT count(*) FROM pg_class WHERE relname = 'idx_sq_pos'")"
 
+echo "# ADD COLUMN with a volatile default: added and defaulted in the catalog, backfilled in batches after the commit"
+BF='{"schema_version": "o-15", "description": "backfill", "tables": [{"name": "bf", "columns": [{"name": "v", "type": "integer"}]}]}'
+check "o-15 applied" applied "$(apply_as "$A" "$BF" | field "r['status']")"
+qdb "$S" "INSERT INTO bf (tenant_id, v, updated_at)
+          SELECT CASE WHEN i % 3 = 0 THEN '$TB'::uuid ELSE '$TA'::uuid END, i, '2001-01-01' FROM generate_series(1, 3000) i;
+          ANALYZE bf; GRANT SELECT, UPDATE ON bf TO online_reader" >/dev/null
+bf_payload() { # VERSION EXTRA_COLUMNS
+  echo "{\"schema_version\": \"$1\", \"description\": \"backfill\", \"options\": {\"online\": true}, \"tables\": [
+    {\"name\": \"bf\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}$2]}]}"
+}
+TOKEN=', {"name": "token", "type": "text", "not_null": true, "default": "bf_token()"}'
+plan=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$(bf_payload o-16 "$TOKEN")\$p\$::jsonb) -> 'result'")
+check "planned by online_admin (the forced tenant policy would hide the rows from its UPDATE): the blocking rewrite, and a warning saying why" \
+  "0 True True" \
+  "$(echo "$plan" | field "str(len(r['plan']['deferred'])) + ' ' + str(any(s['rewrites'] for s in r['plan']['steps'])) + ' ' + str(any('tenant policy' in w and 'no lock-light form' in w for w in r['primary_outputs']['warnings']))")"
+plan=$(qdb "$S" "SELECT revos.plan_schema(\$p\$$(bf_payload o-16 "$TOKEN")\$p\$::jsonb) -> 'result'")
+check "planned by a superuser: in the transaction the column and its default, nothing scans or rewrites" \
+  'ALTER TABLE public.bf ADD COLUMN token text
+ALTER TABLE public.bf ALTER COLUMN token SET DEFAULT (bf_token())
+False' \
+  "$(echo "$plan" | field "chr(10).join([s['sql'].replace(chr(34), '') for s in r['plan']['steps'] if s['object'].endswith('\"bf\"')] + [str(any(s['scans'] or s['rewrites'] for s in r['plan']['steps']))])")"
+check "deferred: the backfill (ROW EXCLUSIVE, scans, no rewrite), then the NOT NULL steps (helper added NOT VALID after it); no warning about bf" \
+  "backfill|ROW EXCLUSIVE|False|True ADD CONSTRAINT VALIDATE CONSTRAINT SET NOT NULL DROP CONSTRAINT 0" \
+  "$(echo "$plan" | field "' '.join(['|'.join(str(x) for x in (d['kind'], d['lock'], d['rewrites'], d['scans'])) for d in r['plan']['deferred'][:1]] + [' '.join(d['sql'].split()[3:5]) if 'SET NOT NULL' not in d['sql'] else 'SET NOT NULL' for d in r['plan']['deferred'][1:]] + [str(sum(1 for w in r['primary_outputs']['warnings'] if 'bf' in w))])")"
+res=$(apply_as "$S" "$(bf_payload o-16 "$TOKEN")")
+check "applied by a superuser, 5 steps pending" "applied 5" "$(echo "$res" | field "r['status'] + ' ' + str(len(r['pending']))")"
+w=$(wait_worker 'WITH filled AS (UPDATE %')
+check "the worker runs a batch, as the role that applied (postgres)" postgres "${w#* }"
+for ((i = 0; i < 40; i++)); do
+  st=$(qdb "$A" "SELECT s->'steps'->0->>'status' || ' ' || coalesce(s->'steps'->0->'progress'->>'batches', '0') FROM revos.deferred_status('o-16') s")
+  [ "${st#* }" != 0 ] && break
+  sleep 0.1
+done
+check "deferred_status while it runs: running, with the batches done so far" "running True" \
+  "${st%% *} $([ "${st#* }" -gt 0 ] 2>/dev/null && echo True || echo False)"
+check "meanwhile the worker holds no lock on bf that stops writers (only ROW EXCLUSIVE / ACCESS SHARE)" 0 \
+  "$(qdb "$S" "SELECT count(*) FROM pg_locks WHERE pid = ${w%% *} AND relation = 'bf'::regclass
+                 AND mode NOT IN ('RowExclusiveLock', 'AccessShareLock')")"
+check "meanwhile a tenant's writer updates a row under lock_timeout 3s" "2998" \
+  "$(qdb "$R" - <<SQL
+SET lock_timeout = '3s';
+BEGIN; SELECT revos.set_tenant('$TA') \\g /dev/null
+UPDATE bf SET v = v WHERE v = 2998 RETURNING v;
+COMMIT;
+SQL
+)"
+check "meanwhile the tenant policy holds: A reads its 2000 rows, B its 1000, no tenant none; policy and FORCE in place" "2000
+1000
+0
+1 true true" "$(tenant_reads bf)"
+check "pg_terminate_backend of the worker mid-backfill" t "$(qdb "$S" "SELECT pg_terminate_backend(${w%% *}, 5000)")"
+check "deferred_status: the backfill is interrupted (its worker is gone), and a worker is started again" "interrupted 1" \
+  "$(qdb "$A" "SELECT s->'steps'->0->>'status' || ' ' || (s->>'workers_started') FROM revos.deferred_status('o-16') s")"
+check "all 5 done, none failed" "5 0" "$(wait_done o-16)"
+check "the interrupted event carries the progress committed before the kill; the step ran twice" "True 2" \
+  "$(qdb "$S" "SELECT CASE WHEN (e.payload -> 'progress' ->> 'rows')::int > 0 AND (e.payload -> 'progress' ->> 'next_page')::int > 0
+                           THEN 'True' ELSE 'False' END || ' ' || d.attempts
+                 FROM revos.events e JOIN revos.deferred_steps d ON d.id::text = e.payload ->> 'step_id'
+                WHERE e.event_type = 'schema_deferred_step_interrupted' AND d.version = 'o-16' AND d.kind = 'backfill'")"
+check "every row has its own token; token NOT NULL; revos's helper gone" "0 3000 true 0" \
+  "$(qdb "$S" "SELECT count(*) FILTER (WHERE token IS NULL) || ' ' || count(DISTINCT token) FROM bf;
+               SELECT attnotnull || ' ' || (SELECT count(*) FROM pg_constraint WHERE conname = 'revos_nn_token')
+                 FROM pg_attribute WHERE attrelid = 'bf'::regclass AND attname = 'token'" | tr '\n' ' ' | sed 's/ $//')"
+check "the step's progress: 3000 rows, in more than one batch; the done event carries it" "3000 True 3000" \
+  "$(qdb "$S" "SELECT (progress ->> 'rows') || ' ' || CASE WHEN (progress ->> 'batches')::int > 1 THEN 'True' ELSE 'False' END || ' ' ||
+                      (SELECT e.payload -> 'progress' ->> 'rows' FROM revos.events e WHERE e.event_type = 'schema_deferred_step_done'
+                          AND e.payload ->> 'step_id' = d.id::text)
+                 FROM revos.deferred_steps d WHERE version = 'o-16' AND kind = 'backfill'")"
+check "updated_at untouched by the backfill (only the writer's row moved)" "2999" \
+  "$(qdb "$S" "SELECT count(*) FROM bf WHERE updated_at = '2001-01-01'")"
+check "a row inserted now gets the default" "1" \
+  "$(qdb "$S" "INSERT INTO bf (tenant_id, v) VALUES ('$TA', 0) RETURNING (token IS NOT NULL)::int")"
+
+echo "# a failing backfill: its default raises after 1000 rows -> failed with the error, the rest of its chain unrun"
+qdb "$S" "SELECT setval('public.bf_calls', 1, false)" >/dev/null
+FAIL="$TOKEN"', {"name": "tok2", "type": "text", "not_null": true, "default": "bf_fail()"}'
+check "o-17 applied, 5 steps pending" "applied 5" "$(apply_as "$S" "$(bf_payload o-17 "$FAIL")" | field "r['status'] + ' ' + str(len(r['pending']))")"
+check "done 0, failed 5" "0 5" "$(wait_done o-17)"
+check "the backfill failed with the default's error (P0001), its helper dropped; the NOT NULL steps not run" \
+  "failed P0001 True True | 4" \
+  "$(qdb "$S" "SELECT status || ' ' || sqlstate || ' ' || CASE WHEN error_message LIKE '%out of tokens%' THEN 'True' ELSE 'False' END || ' ' ||
+                      CASE WHEN error_message LIKE '%helper constraint revos_nn_tok2 was dropped%' THEN 'True' ELSE 'False' END
+                 FROM revos.deferred_steps WHERE version = 'o-17' AND kind = 'backfill';
+               SELECT '| ' || count(*) FROM revos.deferred_steps WHERE version = 'o-17' AND kind <> 'backfill' AND error_message LIKE 'not run%'" | tr '\n' ' ' | sed 's/ $//')"
+check "nothing half-claimed: no step pending or running, no worker in a transaction, no helper, tok2 nullable" "0 0 0 false" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-17' AND status IN ('pending', 'running')) || ' ' ||
+                      (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND state LIKE 'idle in transaction%') || ' ' ||
+                      (SELECT count(*) FROM pg_constraint WHERE conname = 'revos_nn_tok2') || ' ' ||
+                      (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'bf'::regclass AND attname = 'tok2')")"
+check "the rows filled are exactly the committed batches' count (between 1 and 999), the rest NULL" "True True" \
+  "$(qdb "$S" "SELECT ((d.progress ->> 'rows')::int = (SELECT count(*) FROM bf WHERE tok2 IS NOT NULL))::text || ' ' ||
+                      ((d.progress ->> 'rows')::int BETWEEN 1 AND 999)::text
+                 FROM revos.deferred_steps d WHERE version = 'o-17' AND kind = 'backfill'" | sed 's/true/True/g; s/false/False/g')"
+check "a schema_deferred_step_failed event with the error and the progress" 1 \
+  "$(qdb "$S" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_deferred_step_failed' AND payload ->> 'version' = 'o-17'
+                 AND payload ->> 'kind' = 'backfill' AND payload ->> 'error_message' LIKE '%out of tokens%' AND payload ? 'progress'")"
+
+echo "# a trigger of a role the applier does not trust, added after the commit: each batch refuses it (42501), nothing filled"
+qdb "$A" "CREATE FUNCTION public.bf_audit() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NEW; END \$f\$" >/dev/null
+TOK3="$TOKEN"', {"name": "tok3", "type": "text", "default": "bf_token()"}'
+qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$(bf_payload o-18 "$TOK3")\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
+sleep 1
+# waits for the apply's ACCESS EXCLUSIVE, and is granted before the worker's first batch can lock the table
+qdb "$A" "SET lock_timeout = '20s'; CREATE TRIGGER bf_audit BEFORE UPDATE ON bf FOR EACH ROW EXECUTE FUNCTION public.bf_audit()" >/dev/null
+wait
+check "o-18 applied by a superuser (online_admin's trigger came after its commit)" applied "$(head -1 "$TMPF")"
+check "the backfill failed, refused (42501): the trigger's function belongs to online_admin; no row filled" "0 1 42501 True 3001" \
+  "$(wait_done o-18) $(qdb "$S" "SELECT d.sqlstate || ' ' || CASE WHEN d.error_message LIKE '%refused%bf_audit%' THEN 'True' ELSE d.error_message END || ' ' ||
+                                      (SELECT count(*) FROM bf WHERE tok3 IS NULL)
+                                 FROM revos.deferred_steps d WHERE d.version = 'o-18'")"
+
 check "verify_ledger() ok" true "$(qdb "$S" "SELECT revos.verify_ledger() ->> 'ok'")"
-check "drift: only the two changes made by hand (big's column, huge's owner)" "ALTER TABLE public.big
-ALTER TABLE public.huge" \
+check "drift: only the three changes made by hand (big's column, huge's owner, bf's trigger)" "ALTER TABLE public.big
+ALTER TABLE public.huge
+CREATE TRIGGER bf_audit on public.bf" \
   "$(qdb "$S" "SELECT payload ->> 'command_tag' || ' ' || (payload ->> 'object_identity') FROM revos.events
                 WHERE event_type = 'schema_drift_detected' ORDER BY id")"
 

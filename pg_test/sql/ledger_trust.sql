@@ -6,7 +6,8 @@ CREATE EXTENSION revos;
 RESET client_min_messages;
 \pset format aligned
 
--- 1. the only functions PUBLIC may execute (every RLS policy calls current_tenant_id)
+-- 1. the only functions PUBLIC may execute (every RLS policy calls current_tenant_id; every
+--    touch_updated_at trigger calls backfilling, which reads a flag of revos's worker process)
 SELECT p.oid::regprocedure AS executable_by_public
   FROM pg_proc p
  WHERE p.pronamespace = 'revos'::regnamespace

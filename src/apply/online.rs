@@ -2,6 +2,7 @@
 //! the stale-plan check, steps of an earlier version still pending on the tables this one
 //! changes, and the deferred steps recorded and their worker started.
 
+use pgrx::prelude::*;
 use serde_json::{json, Value};
 
 use crate::apply::fingerprint::fingerprint;
@@ -33,9 +34,22 @@ pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
     } else {
         launch::unavailable()
     };
-    let o = transform(p, schema, unavailable.as_deref())?;
+    let o = transform(p, schema, unavailable.as_deref(), sees_every_row())?;
     p.warnings.extend(o.warnings.iter().cloned());
     Ok(o)
+}
+
+/// Whether the current role sees every row whatever the tables' policies (a superuser, or
+/// BYPASSRLS): the deferred worker runs a batched backfill as this role.
+fn sees_every_row() -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles r
+          WHERE r.oid OPERATOR(pg_catalog.=) $1",
+        &[unsafe { pgrx::pg_sys::GetUserId() }.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// The plan hash of `p` against the catalog as it is now.

@@ -19,7 +19,17 @@ pub fn toplevel(sql: &str) -> Result<(), (String, String)> {
             "22021".to_string(),
         )
     })?;
-    // The parse tree must outlive the transactions the statement commits itself (a concurrent
+    own_transaction(&text, || {
+        own_toplevel_statement(|| unsafe { utility(&text) });
+    })
+}
+
+/// Runs `f` in a transaction of its own (started and committed here, at the worker's top level,
+/// outside any other): Ok with what it returned once committed, or the error it raised as
+/// (message, SQLSTATE) with the transaction aborted. `activity` is shown in `pg_stat_activity`
+/// meanwhile. `f` pushes the snapshot it needs (an active one left is popped before the commit).
+pub fn own_transaction<R>(activity: &CStr, f: impl FnOnce() -> R) -> Result<R, (String, String)> {
+    // What `f` parses must outlive the transactions a statement commits itself (a concurrent
     // build's tree is read again after its first commit): a context of its own, as a client's
     // query is parsed in MessageContext.
     let cxt = unsafe {
@@ -35,17 +45,17 @@ pub fn toplevel(sql: &str) -> Result<(), (String, String)> {
         pg_sys::SetCurrentStatementStartTimestamp();
         pg_sys::StartTransactionCommand();
         pg_sys::MemoryContextSwitchTo(cxt);
-        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, text.as_ptr());
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, activity.as_ptr());
     }
     let r = PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-        own_toplevel_statement(|| unsafe { utility(&text) });
+        let out = f();
         unsafe {
             if pg_sys::ActiveSnapshotSet() {
                 pg_sys::PopActiveSnapshot();
             }
             pg_sys::CommitTransactionCommand();
         }
-        Ok(())
+        Ok(out)
     }))
     .catch_others(|e| Err(caught(&e)))
     .execute();

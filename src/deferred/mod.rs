@@ -9,7 +9,8 @@
 //!   launch::start  (a dynamic background worker) ──────> one worker per role: session lock
 //!   envelope: applied, `pending` steps                   orphans (running, worker gone): cleaned, again
 //!                                                        each pending step, in order:
-//!                                                          running -> its SQL at top level -> check
+//!                                                          running -> its SQL at top level
+//!                                                            (a backfill: its batches) -> check
 //!                                                          -> done | failed (+ cleanup, chain skipped)
 //! revos.deferred_status(): pending / running / done / failed, and a worker started when needed
 //! ```
@@ -25,6 +26,7 @@
 //! May call: `crate::ledger` (the ledger writer, revos's own statements), `crate::schema` (the
 //! online forms' types), `crate::privilege`, `crate::error`, `crate::ident`. Never `apply` or `api`.
 
+pub mod backfill;
 pub mod exec;
 pub mod launch;
 pub mod status;

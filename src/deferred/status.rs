@@ -19,6 +19,7 @@ pub fn report(version: Option<&str>) -> Value {
                     'role', d.role_name, 'role_oid', d.role_oid::pg_catalog.int8, 'worker_pid', d.worker_pid,
                     'started_at', d.started_at, 'finished_at', d.finished_at,
                     'error_message', d.error_message, 'sqlstate', d.sqlstate, 'created_at', d.created_at,
+                    'progress', d.progress,
                     'role_gone', NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
                                               WHERE r.oid OPERATOR(pg_catalog.=) d.role_oid
                                                 AND r.rolname OPERATOR(pg_catalog.=) d.role_name))

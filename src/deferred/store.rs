@@ -22,6 +22,8 @@ pub struct StepRow {
     pub role_name: String,
     pub lock_timeout_ms: i32,
     pub attempts: i32,
+    /// What a batched backfill recorded so far (`crate::deferred::backfill::Progress`).
+    pub progress: Option<Value>,
 }
 
 /// Whether this database has `revos.deferred_steps` (it has not before `ALTER EXTENSION revos
@@ -163,7 +165,7 @@ pub fn rows_json(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<Value> {
 
 const STEP_COLUMNS: &str = "d.id, d.migration_id::text, d.chain, d.sql,
     d.lock OPERATOR(pg_catalog.=) ANY (ARRAY['SHARE', 'SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']),
-    d.completion, d.cleanup, d.role_name, d.lock_timeout_ms, d.attempts";
+    d.completion, d.cleanup, d.role_name, d.lock_timeout_ms, d.attempts, d.progress";
 
 fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
     Spi::connect(|c| {
@@ -186,6 +188,7 @@ fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
                 role_name: row.get(8)?.unwrap_or_default(),
                 lock_timeout_ms: row.get(9)?.unwrap_or_default(),
                 attempts: row.get(10)?.unwrap_or_default(),
+                progress: row.get::<JsonB>(11)?.map(|j| j.0),
             });
         }
         Ok::<_, pgrx::spi::Error>(out)
@@ -234,6 +237,18 @@ pub fn start(id: i64) {
         id,
         None,
     );
+}
+
+/// A running step's progress (a batched backfill's rows and batches so far), in the transaction of
+/// the batch it counts: its status does not change, so no event is written for it.
+pub fn progress(id: i64, progress: &Value) {
+    as_ledger_writer(|_| {
+        Spi::run_with_args(
+            "UPDATE revos.deferred_steps SET progress = $2 WHERE id OPERATOR(pg_catalog.=) $1",
+            &[id.into(), JsonB(progress.clone()).into()],
+        )
+        .unwrap_or_else(|e| spi_error("recording a step's progress failed", e))
+    })
 }
 
 /// running -> done.

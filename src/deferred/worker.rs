@@ -9,7 +9,8 @@
 //!     MAX_ATTEMPTS
 //!   ─ each pending step, oldest first:
 //!       already complete? -> done
-//!       running -> its SQL at top level (exec::toplevel) -> completion checked -> done
+//!       running -> its SQL at top level (exec::toplevel), or a backfill's batches (backfill::run)
+//!       -> completion checked -> done
 //!       error: lock timeout / deadlock -> pending again (backoff) up to MAX_ATTEMPTS; else failed:
 //!              cleanup (an INVALID index dropped, revos's NOT NULL helper dropped), the rest of
 //!              its chain failed unrun
@@ -24,6 +25,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::time::Duration;
 
+use crate::deferred::backfill;
 use crate::deferred::exec::toplevel;
 use crate::deferred::store::{self, StepRow};
 use crate::deferred::{launch::role_key, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
@@ -167,12 +169,12 @@ fn run_step(step: &StepRow) {
         store::start(step.id);
         session_settings(step);
     });
-    if tx(|| completed(&step.completion)).is_ok() {
+    if check(&step.completion).is_ok() {
         finish(step);
         return;
     }
-    match toplevel(&step.sql) {
-        Ok(()) => match tx(|| completed(&step.completion)) {
+    match perform(step) {
+        Ok(()) => match verified(step) {
             Ok(()) => finish(step),
             Err(why) => fail_chain(
                 step,
@@ -227,6 +229,34 @@ fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {
         &[schema.into(), table.into()],
     )
     .unwrap_or(None)
+}
+
+/// Runs the step: its SQL at the top level, or, for a backfill, its batches
+/// (`crate::deferred::backfill`).
+fn perform(step: &StepRow) -> Result<(), (String, String)> {
+    match step.completion {
+        Completion::Backfilled { .. } => backfill::run(step),
+        _ => toplevel(&step.sql),
+    }
+}
+
+/// Whether the step's object is complete (see [`completed`]); a backfill's check runs in
+/// transactions of its own (`backfill::filled`).
+fn check(c: &Completion) -> Result<(), String> {
+    match c {
+        Completion::Backfilled { .. } => backfill::filled(c),
+        _ => tx(|| completed(c)),
+    }
+}
+
+/// The check after a step ran: a backfill's run ends with its completion check (`backfill::run`
+/// returns Ok only once no row is NULL), which is not read again; every other step's object is
+/// checked here.
+fn verified(step: &StepRow) -> Result<(), String> {
+    match step.completion {
+        Completion::Backfilled { .. } => Ok(()),
+        _ => check(&step.completion),
+    }
 }
 
 /// Lock timeouts, deadlocks and serialization failures: the step runs again later.
@@ -321,11 +351,13 @@ fn completed(c: &Completion) -> Result<(), String> {
             name,
             "a validated constraint",
         ),
+        Completion::Added { name, .. } => (constraint_query("true"), name, "a constraint"),
         Completion::Dropped { name, .. } => (
             format!("SELECT NOT EXISTS ({})", constraint_query("true")),
             name,
             "no constraint",
         ),
+        Completion::Backfilled { .. } => return Err("checked by backfill::filled".into()),
         Completion::NotNull { column, .. } => (
             "SELECT a.attnotnull FROM pg_catalog.pg_attribute a
               WHERE a.attrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c

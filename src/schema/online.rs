@@ -9,11 +9,14 @@
 //! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan)               | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan)                | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `SET NOT NULL` (ACCESS EXCL., scans)          | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` | `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
+//! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
 //! A changed check or foreign key (`DROP CONSTRAINT, ADD CONSTRAINT` in one statement) takes the
 //! same form. Everything else stays where it was: steps on tables this plan creates (empty, so
-//! nothing to scan), catalog-only steps, and steps that have no lock-light form — a type change or
-//! an `ADD COLUMN` that rewrites the table, a primary key added to an existing table, a unique key a
+//! nothing to scan), catalog-only steps, and steps that have no lock-light form — a type change, an
+//! `ADD COLUMN` of a stored generated or identity column, an `ADD COLUMN` with a volatile default
+//! on a table whose forced tenant policy would hide its rows from the applying role (neither a
+//! superuser nor BYPASSRLS: the backfill is an UPDATE run as that role), a primary key added to an existing table, a unique key a
 //! foreign key of this plan needs at once, and the tenant backfill of a retrofit (it must fill the
 //! column before the tenant policy, created in the same transaction, hides the rows from anyone
 //! who is not a superuser). Those are named in a warning.
@@ -28,7 +31,7 @@ use std::collections::HashSet;
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
 use crate::schema::model::{Check, Column, ForeignKey, Index, Online, Schema, Table, Unique};
-use crate::schema::plan::{col_list, fk_sql, index_sql};
+use crate::schema::plan::{col_list, column_sql, fk_sql, index_sql};
 use crate::schema::steps::{Cost, Lock, Plan, Step};
 
 /// Tables estimated above this many rows get the online forms when `options.online` is absent.
@@ -40,6 +43,14 @@ use crate::schema::steps::{Cost, Lock, Plan, Step};
 /// the caller's transaction (`applied` then means complete, nothing is left for after the commit).
 pub const ONLINE_ROWS: i64 = 100_000;
 
+/// The batched backfill: each batch's UPDATE takes ROW EXCLUSIVE (writers go on; the batch's own
+/// rows stay locked until it commits), and every page is read; no rewrite of the table (each row
+/// gets one new version, as any UPDATE gives it).
+const BATCHED_BACKFILL: Cost = Cost {
+    lock: Some(Lock::RowExclusive),
+    rewrites: false,
+    scans: true,
+};
 /// A deferred step's lock: SHARE UPDATE EXCLUSIVE (writers go on), reads every row.
 const CONCURRENT_SCAN: Cost = Cost {
     lock: Some(Lock::ShareUpdateExclusive),
@@ -73,11 +84,25 @@ pub enum Completion {
         table: String,
         column: String,
     },
+    /// The constraint `name` is on the table, validated or not (revos's NOT NULL helper, added
+    /// `NOT VALID` after a backfill).
+    Added {
+        schema: String,
+        table: String,
+        name: String,
+    },
     /// The constraint `name` is gone from the table (revos's NOT NULL helper).
     Dropped {
         schema: String,
         table: String,
         name: String,
+    },
+    /// No row of the table has `column` NULL (a batched backfill filled every row; the worker
+    /// runs it, `crate::deferred::backfill`, and checks this after its last pass).
+    Backfilled {
+        schema: String,
+        table: String,
+        column: String,
     },
 }
 
@@ -88,7 +113,9 @@ impl Completion {
             Completion::Index { schema, table, .. }
             | Completion::Validated { schema, table, .. }
             | Completion::NotNull { schema, table, .. }
-            | Completion::Dropped { schema, table, .. } => (schema, table),
+            | Completion::Dropped { schema, table, .. }
+            | Completion::Added { schema, table, .. }
+            | Completion::Backfilled { schema, table, .. } => (schema, table),
         }
     }
 }
@@ -154,8 +181,15 @@ struct Form {
 /// Rewrites `p`'s steps into their online forms where the table is online (see the module
 /// comment) and returns the deferred steps. `unavailable`: why this server or role cannot run
 /// deferred steps (then `options.online: true` is an issue, and the size threshold keeps the
-/// blocking forms with a warning).
-pub fn transform(p: &mut Plan, s: &Schema, unavailable: Option<&str>) -> Result<OnlinePlan, Issue> {
+/// blocking forms with a warning). `sees_every_row`: the applying role is a superuser or has
+/// BYPASSRLS (the deferred worker runs as it: a batched backfill is an UPDATE, which a forced
+/// tenant policy would limit to no rows).
+pub fn transform(
+    p: &mut Plan,
+    s: &Schema,
+    unavailable: Option<&str>,
+    sees_every_row: bool,
+) -> Result<OnlinePlan, Issue> {
     let created: HashSet<String> = p
         .steps
         .iter()
@@ -172,18 +206,10 @@ pub fn transform(p: &mut Plan, s: &Schema, unavailable: Option<&str>) -> Result<
             .filter(|_| !created.contains(&step.object))
             .filter(|t| t.partition_by.is_none())
             .filter(|_| wants_online(s.options.online, step.est_rows))
-            .and_then(|t| recognize(step, t, s));
+            .and_then(|t| recognize(step, t, s, sees_every_row));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
-                let why = if t.partition_by.is_some() {
-                    "a partitioned table: its steps have no lock-light form"
-                } else {
-                    "this step has no lock-light form"
-                };
-                out.warnings.push(format!(
-                    "{}: {why} and runs in the transaction as planned (lock {}, rewrites: {}, scans: {}): {}",
-                    object(t), lock_name(step.lock), step.rewrites, step.scans, short(&step.sql)
-                ));
+                out.warnings.push(blocking_warning(step, t));
             }
         }
         forms.push(form);
@@ -239,6 +265,29 @@ pub fn transform(p: &mut Plan, s: &Schema, unavailable: Option<&str>) -> Result<
     }
     stale_cost_warnings(p, &out.tables, &validated);
     Ok(out)
+}
+
+/// Why a scanning or rewriting step on an online table keeps its blocking form.
+fn blocking_warning(step: &Step, t: &Table) -> String {
+    let why = if t.partition_by.is_some() {
+        "a partitioned table: its steps have no lock-light form"
+    } else if t
+        .columns
+        .iter()
+        .any(|c| backfill_form(step, t, c).is_some())
+    {
+        "the tenant policy (FORCE ROW LEVEL SECURITY) would hide the rows from a batched backfill run as this role (neither a superuser nor BYPASSRLS): this step has no lock-light form here"
+    } else {
+        "this step has no lock-light form"
+    };
+    format!(
+        "{}: {why} and runs in the transaction as planned (lock {}, rewrites: {}, scans: {}): {}",
+        object(t),
+        lock_name(step.lock),
+        step.rewrites,
+        step.scans,
+        short(&step.sql)
+    )
 }
 
 /// The plan's cost warnings that the online forms made untrue: "<table> holds about N rows and is
@@ -309,7 +358,14 @@ fn unanalyzed_warnings(p: &Plan, s: &Schema, created: &HashSet<String>, w: &mut 
 
 /// The step's online form, when it is one of the forms revos plans (the SQL must be exactly what
 /// `plan` writes; anything else keeps its blocking form).
-fn recognize(step: &Step, t: &Table, s: &Schema) -> Option<Form> {
+fn recognize(step: &Step, t: &Table, s: &Schema, sees_every_row: bool) -> Option<Form> {
+    let backfill = || {
+        let hidden = t.rls && t.force_rls && !sees_every_row;
+        t.columns
+            .iter()
+            .find_map(|c| backfill_form(step, t, c))
+            .filter(|_| !hidden)
+    };
     t.indexes
         .iter()
         .find_map(|x| index_form(step, t, x))
@@ -317,6 +373,7 @@ fn recognize(step: &Step, t: &Table, s: &Schema) -> Option<Form> {
         .or_else(|| t.checks.iter().find_map(|c| check_form(step, t, c)))
         .or_else(|| t.foreign_keys.iter().find_map(|f| fk_form(step, t, f, s)))
         .or_else(|| t.columns.iter().find_map(|c| not_null_form(step, t, c)))
+        .or_else(backfill)
 }
 
 fn keyed(t: &Table) -> (String, String) {
@@ -563,6 +620,95 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     })
 }
 
+/// `ADD COLUMN c <type> [NOT NULL] DEFAULT (<volatile>)` (a rewrite under ACCESS EXCLUSIVE) → in
+/// the transaction `ADD COLUMN c <type>` (nullable, no default: catalog only) and `SET DEFAULT`
+/// (rows written from now on get it: catalog only); deferred: the batched backfill
+/// (`crate::deferred::backfill`: `UPDATE … SET c = DEFAULT WHERE c IS NULL` over ctid page ranges,
+/// each batch its own transaction). NOT NULL: then the NOT NULL form ([`not_null_form`]: its
+/// helper check added `NOT VALID`, validated, `SET NOT NULL`, dropped, after the backfill, in the
+/// same chain — a failed backfill skips them and drops the helper). The helper is
+/// added `NOT VALID` after the backfill, not in the transaction: it would refuse every update of
+/// a row not filled yet.
+fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
+    let q = t.qualified();
+    let default = c.default.as_ref()?;
+    if !step.rewrites
+        || c.generated.is_some()
+        || c.identity.is_some()
+        || step.sql != format!("ALTER TABLE {q} ADD COLUMN {}", column_sql(c))
+    {
+        return None;
+    }
+    let bare = Column {
+        not_null: false,
+        default: None,
+        ..c.clone()
+    };
+    let in_tx = vec![
+        like(
+            step,
+            "column",
+            format!("ALTER TABLE {q} ADD COLUMN {}", column_sql(&bare)),
+            Cost::ALTER,
+        ),
+        like(
+            step,
+            "column",
+            format!(
+                "ALTER TABLE {q} ALTER COLUMN {} SET DEFAULT ({default})",
+                c.name
+            ),
+            Cost::ALTER,
+        ),
+    ];
+    let (schema, table) = keyed(t);
+    let mut deferred = vec![(
+        like(
+            step,
+            "backfill",
+            backfill_sql(&q, &c.name),
+            BATCHED_BACKFILL,
+        ),
+        Completion::Backfilled {
+            schema,
+            table,
+            column: c.name.as_str().to_string(),
+        },
+    )];
+    let mut cleanup = None;
+    if c.not_null {
+        // the helper check comes after the backfill: added in the transaction, it would refuse
+        // every update of a row not filled yet
+        let set = format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name);
+        let nn = not_null_form(&like(step, "column", set, Cost::ALTER_SCAN), t, c)?;
+        let (schema, table) = keyed(t);
+        let name = not_null_helper(&c.name).as_str().to_string();
+        deferred.extend(nn.in_tx.into_iter().map(|add| {
+            let completion = Completion::Added {
+                schema: schema.clone(),
+                table: table.clone(),
+                name: name.clone(),
+            };
+            (add, completion)
+        }));
+        deferred.extend(nn.deferred);
+        cleanup = nn.cleanup;
+    }
+    Some(Form {
+        in_tx,
+        deferred,
+        cleanup,
+    })
+}
+
+/// The backfill step's SQL, as the plan shows it: what each batch runs, the page range left out.
+/// (Not run as written: the worker adds `ctid >= '(a,0)' AND ctid < '(b,0)'` per batch.)
+pub fn backfill_sql(table: &str, column: &Name) -> String {
+    format!(
+        "UPDATE {table} SET {column} = DEFAULT WHERE {column} IS NULL /* in batches of revos.backfill_batch_pages pages by ctid range, each in its own transaction */"
+    )
+}
+
 /// The schema as the catalog will show it when the apply's transaction commits, before the
 /// deferred steps ran: what they create is not there yet (indexes, unique keys built
 /// concurrently), NOT NULL columns whose `SET NOT NULL` waits are still nullable. `verify` checks
@@ -678,7 +824,7 @@ mod tests {
         let s = schema(v);
         let st = state(&s, rows);
         let mut p = plan(&s, &st);
-        let o = transform(&mut p, &s, unavailable);
+        let o = transform(&mut p, &s, unavailable, true);
         (p, o)
     }
 
@@ -864,7 +1010,7 @@ mod tests {
         let s = schema(v2(Some(true)));
         let mut p = plan(&s, &CatalogState::default());
         let before = p.script();
-        let o = transform(&mut p, &s, None).unwrap();
+        let o = transform(&mut p, &s, None, true).unwrap();
         assert!(o.deferred.is_empty());
         assert_eq!(p.script(), before);
     }
@@ -879,5 +1025,142 @@ mod tests {
         assert!(big.uniques.is_empty());
         assert!(!big.column(&Name::from_catalog("a")).unwrap().not_null);
         assert_eq!(big.checks.len(), 1);
+    }
+    /// `big` exists (with rows, per `state`); `email` is new, with a volatile default.
+    fn with_new_column(column: Value, rls: bool) -> Value {
+        json!({"schema_version": "2", "description": "d",
+            "options": {"default_indexes": false, "online": true},
+            "tables": [{"name": "big", "tenant_scoped": false, "timestamps": false,
+                "soft_delete": false, "rls": rls,
+                "columns": [{"name": "a", "type": "integer"}, column]}]})
+    }
+
+    fn sqls(steps: &[Step]) -> Vec<&str> {
+        steps.iter().map(|x| x.sql.as_str()).collect()
+    }
+
+    #[test]
+    fn a_volatile_default_is_added_in_the_catalog_and_backfilled_in_batches() {
+        let col = json!({"name": "email", "type": "text", "not_null": true,
+                         "default": "gen_random_uuid()::text"});
+        let v = with_new_column(col, false);
+        let s = schema(v.clone());
+        let blocking = plan(&s, &state(&s, Some(10)));
+        let add = blocking
+            .steps
+            .iter()
+            .find(|x| x.sql.contains("ADD COLUMN"))
+            .unwrap();
+        assert!(
+            add.rewrites && add.lock == Some(Lock::AccessExclusive),
+            "{add:?}"
+        );
+        let (p, o) = planned(v, Some(10), None);
+        let o = o.unwrap();
+        let q = r#""public"."big""#;
+        assert_eq!(
+            sqls(&p.steps),
+            [
+                format!(r#"ALTER TABLE {q} ADD COLUMN "email" text"#),
+                format!(
+                    r#"ALTER TABLE {q} ALTER COLUMN "email" SET DEFAULT (gen_random_uuid()::text)"#
+                ),
+            ]
+        );
+        // in the transaction: catalog only, nothing scans or rewrites
+        assert!(
+            p.steps.iter().all(|x| !x.scans && !x.rewrites),
+            "{:#?}",
+            p.steps
+        );
+        let deferred: Vec<&Step> = o.deferred.iter().map(|d| &d.step).collect();
+        assert_eq!(
+            deferred.iter().map(|x| x.sql.as_str()).collect::<Vec<_>>(),
+            [
+                backfill_sql(q, &Name::from_catalog("email")).as_str(),
+                // after the backfill: in the transaction it would refuse updates of unfilled rows
+                r#"ALTER TABLE "public"."big" ADD CONSTRAINT "revos_nn_email" CHECK (("email" IS NOT NULL)) NOT VALID"#,
+                r#"ALTER TABLE "public"."big" VALIDATE CONSTRAINT "revos_nn_email""#,
+                r#"ALTER TABLE "public"."big" ALTER COLUMN "email" SET NOT NULL"#,
+                r#"ALTER TABLE "public"."big" DROP CONSTRAINT "revos_nn_email""#,
+            ]
+        );
+        // the backfill: ROW EXCLUSIVE per batch, reads every page, no rewrite
+        let b = deferred[0];
+        assert_eq!(
+            (b.kind, b.lock, b.rewrites, b.scans),
+            ("backfill", Some(Lock::RowExclusive), false, true)
+        );
+        assert_eq!(
+            o.deferred[0].completion,
+            Completion::Backfilled {
+                schema: "public".into(),
+                table: "big".into(),
+                column: "email".into()
+            }
+        );
+        // one chain: a failed backfill skips the NOT NULL steps and drops the helper
+        assert!(o.deferred.iter().all(|d| d.chain == 0));
+        assert!(matches!(
+            o.deferred[0].cleanup,
+            Some(Cleanup::Constraint { .. })
+        ));
+        assert!(
+            o.warnings.iter().all(|w| !w.contains("no lock-light form")),
+            "{:?}",
+            o.warnings
+        );
+        // what verify sees at the commit: the column there, still nullable
+        let view = pending_view(&s, &o);
+        let big = view
+            .tables
+            .iter()
+            .find(|t| t.name.as_str() == "big")
+            .unwrap();
+        assert!(!big.column(&Name::from_catalog("email")).unwrap().not_null);
+    }
+
+    #[test]
+    fn a_nullable_volatile_default_is_only_backfilled() {
+        let col = json!({"name": "email", "type": "text", "default": "clock_timestamp()::text"});
+        let (p, o) = planned(with_new_column(col, false), Some(10), None);
+        let o = o.unwrap();
+        assert_eq!(p.steps.len(), 2, "{:#?}", p.steps);
+        assert_eq!(o.deferred.len(), 1);
+        assert_eq!(o.deferred[0].step.kind, "backfill");
+        assert!(o.deferred[0].cleanup.is_none());
+    }
+
+    /// The backfill is an UPDATE run as the applying role: a forced tenant policy would hide the
+    /// rows from a role that is neither a superuser nor BYPASSRLS. Such a column keeps the blocking
+    /// form, and the warning says why; a stored generated column has no batched form either.
+    #[test]
+    fn a_backfill_the_policy_would_hide_or_a_generated_column_stays_blocking() {
+        let col = json!({"name": "email", "type": "text", "default": "gen_random_uuid()::text"});
+        let s = schema(with_new_column(col.clone(), true));
+        let mut p = plan(&s, &state(&s, Some(10)));
+        let o = transform(&mut p, &s, None, false).unwrap();
+        assert!(o.deferred.is_empty(), "{:?}", o.deferred);
+        assert!(p
+            .steps
+            .iter()
+            .any(|x| x.rewrites && x.sql.contains("ADD COLUMN")));
+        assert!(
+            o.warnings
+                .iter()
+                .any(|w| w.contains("tenant policy") && w.contains("no lock-light form")),
+            "{:?}",
+            o.warnings
+        );
+        // a superuser or BYPASSRLS role: batched
+        let mut p = plan(&s, &state(&s, Some(10)));
+        let o = transform(&mut p, &s, None, true).unwrap();
+        assert_eq!(o.deferred.len(), 1);
+        let generated = json!({"name": "email", "type": "text", "generated": "md5(a::text)"});
+        let (p, o) = planned(with_new_column(generated, false), Some(10), None);
+        let o = o.unwrap();
+        assert!(o.deferred.is_empty());
+        assert!(p.steps.iter().any(|x| x.rewrites));
+        assert!(o.warnings.iter().any(|w| w.contains("no lock-light form")));
     }
 }
