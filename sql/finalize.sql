@@ -20,6 +20,8 @@ GRANT EXECUTE ON FUNCTION revos.pre_request() TO PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.jwt_claims_tenant(text) TO PUBLIC;
 -- The membership tenancy mode's policies call current_user_id() (issue 25).
 GRANT EXECUTE ON FUNCTION revos.current_user_id() TO PUBLIC;
+-- The claims tenancy mode's policies call current_tenant_ids() (issue 25).
+GRANT EXECUTE ON FUNCTION revos.current_tenant_ids() TO PUBLIC;
 
 -- Internal helpers and trigger functions: not for PUBLIC (CREATE TRIGGER needs EXECUTE on the
 -- function, so nobody else can attach them to a table). revos_admin runs apply_schema as itself,

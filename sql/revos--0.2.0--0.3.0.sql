@@ -600,3 +600,13 @@ BEGIN
     RETURN NEW;
 END
 $$;
+
+-- The tenants of this request (the claims tenancy mode, issue 25): the JWT claim array tenant_ids
+-- of request.jwt.claims (top level, else app_metadata), else current_tenant_id() as one element,
+-- else empty. C (src/tenant_ids.rs), PARALLEL SAFE, never an error.
+CREATE FUNCTION revos.current_tenant_ids() RETURNS text[]
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'current_tenant_ids_wrapper';
+COMMENT ON FUNCTION revos.current_tenant_ids() IS
+    'Tenants of this request: the request.jwt.claims array tenant_ids (or app_metadata.tenant_ids), else current_tenant_id(); empty when none.';
+GRANT EXECUTE ON FUNCTION revos.current_tenant_ids() TO PUBLIC;

@@ -282,6 +282,15 @@ LANGUAGE c STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'current_user_id_wrapper';
 COMMENT ON FUNCTION revos.current_user_id() IS
     'User of this request: request.jwt.claim.sub, else the sub claim of request.jwt.claims; NULL when unset.';
+
+-- The tenants of this request (the claims tenancy mode, issue 25): the JWT claim array tenant_ids
+-- of request.jwt.claims (top level, else app_metadata), else current_tenant_id() as one element,
+-- else empty. C (src/tenant_ids.rs), PARALLEL SAFE, never an error.
+CREATE FUNCTION revos.current_tenant_ids() RETURNS text[]
+LANGUAGE c STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'current_tenant_ids_wrapper';
+COMMENT ON FUNCTION revos.current_tenant_ids() IS
+    'Tenants of this request: the request.jwt.claims array tenant_ids (or app_metadata.tenant_ids), else current_tenant_id(); empty when none.';
 "#)]
 fn jwt_claims_tenant(claims: &str) -> Option<String> {
     claims_tenant(claims)

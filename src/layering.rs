@@ -65,6 +65,8 @@ const MAY_CALL: &[(&str, &[&str])] = &[
     ("tenant", &["schema", "privilege", "error", "ident"]),
     // revos.current_user_id(): the JWT's sub claim (the membership tenancy mode)
     ("user", &["schema"]),
+    // revos.current_tenant_ids(): the JWT's tenant_ids array, else current_tenant_id() (claims mode)
+    ("tenant_ids", &["schema", "ledger"]),
     ("schema", &["error", "ident"]),
     // how revos acts: the pinned search_path, another role; SPI-free, below every runtime folder
     ("privilege", &[]),

@@ -13,6 +13,7 @@
 //! schema/        the declarative pipeline, pure Rust (no SPI): spec -> normalize -> validate ->
 //!                evolve -> plan -> compare/verify; `cargo test --lib` runs it without a server
 //! tenant         set_tenant: the transaction's tenant, checked against the tenant tables
+//! user, tenant_ids  current_user_id / current_tenant_ids: who a request is, which tenants it has
 //! privilege      how revos acts: the pinned search_path, another role (docs/security.md)
 //! ident, error   the base every module uses: checked identifiers, issues and SQLSTATEs
 //! ```
@@ -22,6 +23,7 @@ pub mod ident;
 pub mod privilege;
 pub mod schema;
 pub mod tenant;
+pub mod tenant_ids;
 pub mod user;
 
 /// A V1 C function taking the raw `fcinfo` (triggers and event triggers that return a tuple or

@@ -28,6 +28,22 @@ use crate::schema::steps::{Plan, Step};
 
 pub use crate::citus::state::{CitusState, Placement};
 
+/// Why a tenancy mode cannot be placed on Citus (issue 25: neither is supported there yet): the
+/// membership policy is a sub-select over another table, the claims policy a sub-select too (the
+/// array cast once per statement), and Citus refuses a sub-select in a distributed table's policy.
+fn tenancy_refused(t: &crate::schema::model::Tenancy) -> Option<&'static str> {
+    use crate::schema::model::Tenancy;
+    match t {
+        Tenancy::Transaction => None,
+        Tenancy::Membership(_) => Some(
+            "the membership tenancy mode is not supported on Citus (its policy reads the membership table in a sub-select, which Citus refuses in a distributed table's policy); set \"distribute\": false to apply it on this node alone",
+        ),
+        Tenancy::Claims => Some(
+            "the claims tenancy mode is not supported on Citus (its policy compares with revos.current_tenant_ids() in a sub-select, which Citus refuses in a distributed table's policy, and Citus routes a query by one tenant); set \"distribute\": false to apply it on this node alone",
+        ),
+    }
+}
+
 /// Decides the mode (sets `options.citus`) and makes the schema one Citus accepts: the primary
 /// key of a tenant table leads with the tenant column, and so do its unique indexes. Returns what
 /// Citus would refuse (issues) and what was adapted (warnings).
@@ -38,14 +54,8 @@ pub fn prepare(s: &mut Schema, st: &CatalogState, citus: &CitusState) -> (Vec<Is
     if !s.options.citus {
         return (issues, warnings);
     }
-    if s.options.tenancy.membership().is_some() {
-        // the membership policy is a sub-select over another table, which Citus refuses in a
-        // distributed table's policy (issue 25: not supported on Citus yet)
-        issues.push(Issue::new(
-            "options.tenancy",
-            code::NOT_DISTRIBUTABLE,
-            "the membership tenancy mode is not supported on Citus (its policy reads the membership table in a sub-select, which Citus refuses in a distributed table's policy); set \"distribute\": false to apply it on this node alone",
-        ));
+    if let Some(why) = tenancy_refused(&s.options.tenancy) {
+        issues.push(Issue::new("options.tenancy", code::NOT_DISTRIBUTABLE, why));
         return (issues, warnings);
     }
     let tenant = s.options.tenant_column.clone();
@@ -465,6 +475,19 @@ mod tests {
         assert_eq!(issues[0].path, "options.distribute");
     }
 
+    /// A payload whose tenancy mode Citus cannot take: on a cluster, `not_distributable` at
+    /// options.tenancy and nothing else; with distribute false, or without Citus, it plans.
+    fn refused_on_citus_only(v: serde_json::Value) {
+        let (_, _, issues) = planned(v.clone(), &cluster());
+        let got: Vec<_> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
+        assert_eq!(got, [("options.tenancy", code::NOT_DISTRIBUTABLE)]);
+        let mut off = v.clone();
+        off["options"]["distribute"] = json!(false);
+        let (s, _, issues) = planned(off, &cluster());
+        assert!(issues.is_empty() && !s.options.citus, "{issues:?}");
+        assert!(planned(v, &CitusState::default()).2.is_empty());
+    }
+
     /// Issue 25: the membership tenancy mode is refused on a Citus cluster (its policy reads the
     /// membership table in a sub-select), at options.tenancy; with distribute false it plans.
     #[test]
@@ -474,14 +497,17 @@ mod tests {
             "tables": [{"name": "members", "tenant_scoped": false, "primary_key": ["user_id", "tenant_id"],
                         "columns": [{"name": "user_id", "type": "uuid"}, {"name": "tenant_id", "type": "uuid"}]},
                        {"name": "t", "columns": []}]});
-        let (_, _, issues) = planned(v.clone(), &cluster());
-        let got: Vec<_> = issues.iter().map(|i| (i.path.as_str(), i.code)).collect();
-        assert_eq!(got, [("options.tenancy", code::NOT_DISTRIBUTABLE)]);
-        let mut off = v.clone();
-        off["options"]["distribute"] = json!(false);
-        let (s, _, issues) = planned(off, &cluster());
-        assert!(issues.is_empty() && !s.options.citus, "{issues:?}");
-        assert!(planned(v, &CitusState::default()).2.is_empty());
+        refused_on_citus_only(v);
+    }
+
+    /// Issue 25: the claims tenancy mode is refused on a Citus cluster too, at options.tenancy;
+    /// with distribute false, or without Citus, it plans.
+    #[test]
+    fn the_claims_mode_is_not_distributable() {
+        let v = json!({"schema_version": "1", "description": "d",
+            "options": {"tenancy": {"mode": "claims"}},
+            "tables": [{"name": "t", "columns": []}]});
+        refused_on_citus_only(v);
     }
 
     #[test]

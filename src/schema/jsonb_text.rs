@@ -57,6 +57,20 @@ impl Doc {
         self.text_of(self.field(self.field(self.root, outer)?, key)?)
     }
 
+    /// The elements of the array at `-> key` of the root (`-> outer -> key` with `outer`), each
+    /// as `->>` reads it (`jsonb_array_elements_text`: a JSON null as None); None unless that
+    /// value is an array.
+    pub fn get_array(&self, outer: Option<&str>, key: &str) -> Option<Vec<Option<String>>> {
+        let holder = match outer {
+            Some(o) => self.field(self.root, o)?,
+            None => self.root,
+        };
+        match &self.nodes[self.field(holder, key)?] {
+            Node::Array(items) => Some(items.iter().map(|i| self.text_of(*i)).collect()),
+            _ => None,
+        }
+    }
+
     fn field(&self, node: usize, key: &str) -> Option<usize> {
         match &self.nodes[node] {
             Node::Object(pairs) => pairs.iter().rev().find(|(k, _)| k == key).map(|p| p.1),
@@ -562,6 +576,40 @@ mod tests {
         assert_eq!(
             tenant(r#"{"tenant_id": "\ud83d\ude00 \u00e9\/"}"#).as_deref(),
             Some("😀 é/")
+        );
+    }
+
+    /// Issue 25 (the claims tenancy mode): an array's elements as `jsonb_array_elements_text`
+    /// reads them; not an array, or no such key: None.
+    #[test]
+    fn arrays_read_element_by_element() {
+        let d = Doc::parse(
+            r#"{"a": ["x", 1.50, null, {"b": 1, "a": [2]}, 123456789012345678901234567891],
+                "m": {"a": [true]}, "s": "x", "o": {}}"#,
+        )
+        .expect("json");
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            d.get_array(None, "a"),
+            Some(vec![
+                s("x"),
+                s("1.50"),
+                None,
+                s(r#"{"a": [2], "b": 1}"#),
+                s("123456789012345678901234567891")
+            ])
+        );
+        assert_eq!(d.get_array(Some("m"), "a"), Some(vec![s("true")]));
+        assert_eq!(d.get_array(None, "s"), None);
+        assert_eq!(d.get_array(None, "o"), None);
+        assert_eq!(d.get_array(None, "nope"), None);
+        assert_eq!(d.get_array(Some("s"), "a"), None);
+        assert_eq!(Doc::parse("[1]").expect("json").get_array(None, "a"), None);
+        assert_eq!(
+            Doc::parse(r#"{"a": []}"#)
+                .expect("json")
+                .get_array(None, "a"),
+            Some(vec![])
         );
     }
 

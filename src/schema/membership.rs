@@ -9,6 +9,9 @@
 //!   membership table gets RLS with a policy of the same name letting a user see their own rows
 //!   (so the sub-select runs under RLS as the querying user, without recursion and without any
 //!   SECURITY DEFINER function).
+//! * `{"mode": "claims"}` (or `"claims"`): a user acts for every tenant of the JWT claim array
+//!   `tenant_ids` (`revos.current_tenant_ids()`; `schema::tenancy::tenant_ids`). The tenant policy
+//!   is `tenant = ANY ((SELECT revos.current_tenant_ids())::type[])`; no other table is involved.
 //!
 //! Every name is checked (`Name::normalize`) and quoted; every operator is
 //! `OPERATOR(pg_catalog.=)` and every relation and function schema-qualified, so a policy never
@@ -41,13 +44,20 @@ pub fn resolve(
                 format!("{PATH}.mode is required"),
             ))
         }
-        Some("transaction") => return only_mode(raw, issues),
+        Some("transaction") => return only_mode(raw, "transaction", issues),
+        Some("claims") => {
+            only_mode(raw, "claims", issues);
+            s.options.tenancy = Tenancy::Claims;
+            return;
+        }
         Some("membership") => {}
         Some(other) => {
             return issues.push(Issue::new(
                 mode_path,
                 code::INVALID_VALUE,
-                format!("tenancy mode is \"transaction\" or \"membership\", not {other:?}"),
+                format!(
+                    "tenancy mode is \"transaction\", \"membership\" or \"claims\", not {other:?}"
+                ),
             ))
         }
     }
@@ -80,8 +90,8 @@ pub fn resolve(
     s.options.tenancy = Tenancy::Membership(Membership { user_type, ..m });
 }
 
-/// `"transaction"` takes no table or columns.
-fn only_mode(raw: &RawTenancy, issues: &mut Vec<Issue>) {
+/// `"transaction"` and `"claims"` take no table or columns.
+fn only_mode(raw: &RawTenancy, mode: &str, issues: &mut Vec<Issue>) {
     for (key, given) in [
         ("table", &raw.table),
         ("tenant_column", &raw.tenant_column),
@@ -91,7 +101,7 @@ fn only_mode(raw: &RawTenancy, issues: &mut Vec<Issue>) {
             issues.push(Issue::new(
                 format!("{PATH}.{key}"),
                 code::INVALID_VALUE,
-                format!("{key} belongs to the membership mode; the transaction mode takes none"),
+                format!("{key} belongs to the membership mode; the {mode} mode takes none"),
             ));
         }
     }

@@ -106,3 +106,40 @@ fn each_bad_tenancy_alone_names_its_path() {
     );
     assert_eq!(bad(json!(7)), at("options.tenancy", "wrong_type"));
 }
+
+/// Issue 25, the claims mode: no table is marked, every tenant table's policy compares its
+/// tenant with `revos.current_tenant_ids()` cast to the tenant type's array, both ways.
+#[test]
+fn claims_mode_builds_a_qualified_array_predicate() {
+    for written in [json!({"mode": "claims"}), json!("claims")] {
+        let (s, issues) = normalized(written);
+        assert!(issues.is_empty(), "{issues:?}");
+        assert_eq!(s.options.tenancy, Tenancy::Claims);
+        assert!(s.tables.iter().all(|t| !t.membership));
+        let notes = &s.tables[1];
+        assert!(notes.has_revos_policy() && !s.tables[0].has_revos_policy());
+        assert_eq!(
+            crate::schema::tenancy::tenant_policy_sql("\"app\".\"notes\"", notes, &s.options),
+            r#"CREATE POLICY "revos_tenant_isolation" ON "app"."notes" AS PERMISSIVE FOR ALL TO PUBLIC USING ("account_id" OPERATOR(pg_catalog.=) ANY ((SELECT revos.current_tenant_ids())::uuid[])) WITH CHECK ("account_id" OPERATOR(pg_catalog.=) ANY ((SELECT revos.current_tenant_ids())::uuid[]))"#
+        );
+    }
+}
+
+#[test]
+fn claims_mode_refuses_the_keys_of_the_membership_mode_each_alone() {
+    let at = |p: &str, c: &str| (p.to_string(), c.to_string());
+    for key in ["table", "tenant_column", "user_column"] {
+        assert_eq!(
+            only_issue(json!({"mode": "claims", key: "account_user"})),
+            at(&format!("options.tenancy.{key}"), "invalid_value")
+        );
+    }
+    assert_eq!(
+        only_issue(json!({"mode": "claims", "claim": "tenant_ids"})),
+        at("options.tenancy.claim", "unknown_key")
+    );
+    assert_eq!(
+        only_issue(json!({"mode": "Claims"})),
+        at("options.tenancy.mode", "invalid_value")
+    );
+}

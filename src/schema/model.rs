@@ -137,7 +137,8 @@ pub struct Options {
     #[serde(skip)]
     pub expected_plan_hash: Option<String>,
     /// `options.tenancy` (issue 25): one tenant per transaction (the default), or the tenants a
-    /// user belongs to through a membership table. Hashed only when it is membership.
+    /// user belongs to through a membership table, or of a JWT claim array. Hashed unless it is
+    /// the transaction mode.
     #[serde(skip_serializing_if = "Tenancy::is_transaction")]
     pub tenancy: Tenancy,
 }
@@ -151,6 +152,8 @@ pub enum Tenancy {
     Transaction,
     /// Every tenant the user (`revos.current_user_id()`) has a row for in the membership table.
     Membership(Membership),
+    /// Every tenant of the JWT's `tenant_ids` claim array (`revos.current_tenant_ids()`).
+    Claims,
 }
 
 impl Tenancy {
@@ -160,7 +163,7 @@ impl Tenancy {
     pub fn membership(&self) -> Option<&Membership> {
         match self {
             Tenancy::Membership(m) => Some(m),
-            Tenancy::Transaction => None,
+            Tenancy::Transaction | Tenancy::Claims => None,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::schema::jsonb_text::Doc;
 use crate::schema::membership;
-use crate::schema::model::{Options, Table};
+use crate::schema::model::{Options, Table, Tenancy};
 
 /// The tenant predicate, in the sub-select form Postgres evaluates once per statement; on Citus
 /// (`o.citus`) the bare form, because Citus refuses sub-selects in a distributed table's policy.
@@ -26,11 +26,23 @@ pub fn tenant_predicate(o: &Options) -> String {
 /// the membership mode (`schema::membership`) the user's tenants, and on the membership table
 /// itself the user's own rows.
 pub fn policy_predicate(t: &Table, o: &Options) -> String {
-    match o.tenancy.membership() {
-        Some(m) if t.membership => membership::own_rows_predicate(m),
-        Some(m) => membership::tenant_predicate(m, &o.tenant_column),
-        None => tenant_predicate(o),
+    match &o.tenancy {
+        Tenancy::Membership(m) if t.membership => membership::own_rows_predicate(m),
+        Tenancy::Membership(m) => membership::tenant_predicate(m, &o.tenant_column),
+        Tenancy::Claims => claims_predicate(o),
+        Tenancy::Transaction => tenant_predicate(o),
     }
+}
+
+/// The tenant policy's predicate in the claims mode (issue 25): the row's tenant is one of
+/// `revos.current_tenant_ids()`, cast to an array of the tenant type in a sub-select Postgres
+/// evaluates once per statement. The operator and the function are schema-qualified.
+pub fn claims_predicate(o: &Options) -> String {
+    format!(
+        "({} OPERATOR(pg_catalog.=) ANY ((SELECT revos.current_tenant_ids())::{}[]))",
+        o.tenant_column,
+        o.tenant_type.sql()
+    )
 }
 
 /// The policy on the relation `on` (the table `t`, or a partition of it):
@@ -76,6 +88,34 @@ pub fn claims_user(claims: &str) -> Option<String> {
     Doc::parse(claims)?
         .get_text("sub")
         .filter(|s| !s.is_empty())
+}
+
+/// The tenants of a request in the claims mode, as `revos.current_tenant_ids()` answers: the
+/// array `tenant_ids` of the claims JSON (top level, else `app_metadata.tenant_ids`; a value that
+/// is not an array counts as absent), each element as `->>` reads it (a number with every digit,
+/// as jsonb prints it), JSON nulls and empty strings left out; without such an array the one
+/// tenant `fallback` gives (`revos.current_tenant_id()`: `set_tenant`, the `tenant_id` claim);
+/// else none. Never fails: claims that are not JSON have no array.
+pub fn tenant_ids(claims: Option<&str>, fallback: impl FnOnce() -> Option<String>) -> Vec<String> {
+    match claims.and_then(claims_tenant_ids) {
+        Some(ids) => ids,
+        None => fallback().into_iter().collect(),
+    }
+}
+
+/// The `tenant_ids` array of claims text (see [`tenant_ids`]); None when there is none.
+pub fn claims_tenant_ids(claims: &str) -> Option<Vec<String>> {
+    let doc = Doc::parse(claims)?;
+    let items = doc
+        .get_array(None, "tenant_ids")
+        .or_else(|| doc.get_array(Some("app_metadata"), "tenant_ids"))?;
+    Some(
+        items
+            .into_iter()
+            .flatten()
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
 }
 
 /// Whether PostgreSQL's input function of the tenant type `type_name` (as `format_type` names it:
@@ -180,6 +220,52 @@ mod tests {
         assert_eq!(claims_user(r#"{"tenant_id":"acme"}"#), None);
         assert_eq!(claims_user(r#"{"sub":42}"#).as_deref(), Some("42"));
         assert_eq!(claims_user("not json"), None);
+    }
+
+    /// Issue 25, the claims mode: the array of the claims, element by element as `->>` reads
+    /// them; without one, the transaction's tenant; else nothing.
+    #[test]
+    fn tenant_ids_come_from_the_claim_array() {
+        let ids = |c: &str| tenant_ids(Some(c), || Some("fallback".into()));
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(r#"{"sub": "u1", "tenant_ids": ["t1", "t3"]}"#),
+            v(&["t1", "t3"])
+        );
+        assert_eq!(
+            ids(r#"{"app_metadata": {"tenant_ids": ["t2"]}}"#),
+            v(&["t2"])
+        );
+        // the top level first; an empty array is an array (no tenant), not a missing one
+        assert_eq!(
+            ids(r#"{"tenant_ids": [], "app_metadata": {"tenant_ids": ["t2"]}}"#),
+            v(&[])
+        );
+        // nulls and empty strings left out; numbers keep every digit; containers as jsonb text
+        assert_eq!(
+            ids(
+                r#"{"tenant_ids": [null, "", 123456789012345678901234567891, 1e2, {"b": 1, "a": 2}, [1]]}"#
+            ),
+            v(&[
+                "123456789012345678901234567891",
+                "100",
+                r#"{"a": 2, "b": 1}"#,
+                "[1]"
+            ])
+        );
+        // not an array: as if absent (the fallback)
+        assert_eq!(ids(r#"{"tenant_ids": "t1"}"#), v(&["fallback"]));
+        assert_eq!(ids(r#"{"tenant_ids": {"0": "t1"}}"#), v(&["fallback"]));
+        assert_eq!(
+            ids(r#"{"tenant_ids": null, "app_metadata": {"tenant_ids": ["t4"]}}"#),
+            v(&["t4"])
+        );
+        assert_eq!(ids(r#"{"app_metadata": ["t1"]}"#), v(&["fallback"]));
+        assert_eq!(ids("not json"), v(&["fallback"]));
+        assert_eq!(ids(r#"["t1"]"#), v(&["fallback"]));
+        assert_eq!(tenant_ids(None, || Some("t9".into())), v(&["t9"]));
+        assert_eq!(tenant_ids(Some("{}"), || None), v(&[]));
+        assert_eq!(tenant_ids(None, || None), v(&[]));
     }
 
     /// Issue 19: two tenants whose ids differ in the 18th digit are two tenants (parsed as f64,
