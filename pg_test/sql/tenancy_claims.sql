@@ -101,6 +101,16 @@ SELECT line FROM regress.plan(jsonb_set(:'v1'::jsonb, '{schema_version}', '"002"
 SELECT regress.outcome(revos.apply_schema(jsonb_set(:'v1'::jsonb, '{schema_version}', '"002"'))) AS v2;
 SELECT pg_get_expr(polqual, polrelid) ~ 'current_tenant_ids' AS restored FROM pg_policy WHERE polrelid = 'claimed.notes'::regclass;
 
+-- 11. switching an existing table between modes replaces its policy: to the transaction mode (one
+--     tenant, current_tenant_id()) and back to the claims mode, each verified; the rows stay
+\set v3 '{"schema_version": "003", "description": "claims", "schema": "claimed", "options": {"tenant_type": "text", "tenancy": "transaction"}, "tables": [{"name": "notes", "soft_delete": false, "timestamps": false, "columns": [{"name": "body", "type": "text", "not_null": true}]}]}'
+SELECT line FROM regress.plan(:'v3') line WHERE line ~ 'POLICY';
+SELECT regress.outcome(revos.apply_schema(:'v3')) AS v3;
+SELECT pg_get_expr(polqual, polrelid) AS using_expr FROM pg_policy WHERE polrelid = 'claimed.notes'::regclass;
+SELECT regress.outcome(revos.apply_schema(jsonb_set(:'v1'::jsonb, '{schema_version}', '"004"'))) AS v4_claims_again;
+SELECT pg_get_expr(polqual, polrelid) AS using_expr FROM pg_policy WHERE polrelid = 'claimed.notes'::regclass;
+SELECT count(*) AS notes_kept FROM claimed.notes;
+
 SET client_min_messages = warning;
 DROP SCHEMA claimed CASCADE;
 DROP FUNCTION regress.claims_plan(text);
