@@ -143,9 +143,30 @@ fn batch(id: i64, t: &Target, p: &Progress, to: i64) -> Result<Progress, (String
 /// role (a superuser applied a change to another role's table): its trigger would otherwise run
 /// with the applying role's privileges, which the blocking form (a rewrite fires no trigger) never
 /// gave it. Refused: the batch fails (42501), and with it the step.
+///
+/// The batch's statements name the table; the lock taken by that name must be on the table found
+/// when the step started (`t.oid`), whose dependencies are checked: otherwise its owner could
+/// rename it between two batches and put a table of its own, with a trigger of its own, under its
+/// name — the check would read the old table while the UPDATE ran the new one's trigger as the
+/// applying role. Once locked, the name cannot change hands until the batch commits.
 fn guard(t: &Target) {
     Spi::run(&format!("LOCK TABLE {} IN ROW EXCLUSIVE MODE", t.table))
         .unwrap_or_else(|e| pgrx::error!("revos backfill: {e}"));
+    let now = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
+        &[t.table.as_str().into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos backfill: {e}"));
+    if now != Some(t.oid) {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "revos backfill refused: {} is no longer the table the step started on (renamed or replaced since)",
+                t.table
+            )
+        );
+    }
     crate::dependencies::check(&[t.oid], &crate::dependencies::trusted_owners());
 }
 
