@@ -183,6 +183,8 @@ parts(classid, objid) AS (
     UNION ALL
     SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, g.oid FROM pg_catalog.pg_trigger g JOIN t ON g.tgrelid OPERATOR(pg_catalog.=) t.rel
      WHERE NOT g.tgisinternal
+    UNION ALL
+    SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM pg_catalog.pg_rewrite w JOIN t ON w.ev_class OPERATOR(pg_catalog.=) t.rel
 ),
 refs AS (
     SELECT DISTINCT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid

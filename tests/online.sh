@@ -503,4 +503,35 @@ check "the worker's next batch refuses the table now under the name (42501); onl
                                       (SELECT count(*) FROM public.sw_log)
                                  FROM revos.deferred_steps d WHERE d.version = 'o-19' AND d.kind = 'backfill'")"
 
+# An online backfill of table $1's new column tok, applied by the superuser while online_admin (the table's
+# owner) waits behind the apply's lock with DDL $2 that it runs right after the commit, before the first
+# batch; prints the step's "status sqlstate" and how many times sw_spy logged a role other than online_admin.
+owner_between() { # TABLE DDL
+  local p1 p2
+  p1="{\"schema_version\": \"$1-1\", \"description\": \"$1\", \"tables\": [{\"name\": \"$1\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}"
+  p2="{\"schema_version\": \"$1-2\", \"description\": \"$1\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"$1\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"tok\", \"type\": \"text\", \"default\": \"bf_token()\"}]}]}"
+  apply_as "$A" "$p1" >/dev/null
+  qdb "$S" "INSERT INTO $1 (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 300) i; TRUNCATE public.sw_log" >/dev/null
+  qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$p2\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
+  sleep 1
+  qdb "$A" "SET lock_timeout = '20s'; $2" >/dev/null
+  wait
+  wait_done "$1-2" >/dev/null
+  echo "$(head -1 "$TMPF") $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = '$1-2' AND kind = 'backfill'") $(qdb "$S" "SELECT count(*) FROM public.sw_log WHERE who <> 'online_admin'")"
+}
+
+echo "# a rule added by the table's owner after the commit, calling its own function: each batch refuses it (42501)"
+qdb "$A" "CREATE FUNCTION public.sw_spy_fn(integer) RETURNS integer LANGUAGE plpgsql
+            AS \$f\$ BEGIN INSERT INTO public.sw_log VALUES (current_user); RETURN \$1; END \$f\$;
+          CREATE TABLE public.rl_sink (v integer, tok text); INSERT INTO public.rl_sink SELECT i FROM generate_series(1, 300) i" >/dev/null
+check "applied; the backfill failed 42501; the rule's function never ran as the applier" "applied failed 42501 0" \
+  "$(owner_between rl "CREATE RULE rl_spy AS ON UPDATE TO public.rl DO INSTEAD
+                        UPDATE public.rl_sink SET v = public.sw_spy_fn(rl_sink.v) WHERE rl_sink.v = new.v RETURNING new.*")"
+
+echo "# a table made to inherit from it by the table's owner after the commit, with its own trigger: never updated by the worker"
+check "applied; the backfill failed (the inheriting table's rows stay NULL); its trigger never ran as the applier" "applied failed P0004 0" \
+  "$(owner_between ih "CREATE TABLE public.ih_kid () INHERITS (public.ih);
+                        CREATE TRIGGER sw_spy BEFORE UPDATE ON public.ih_kid FOR EACH ROW EXECUTE FUNCTION public.sw_spy();
+                        INSERT INTO public.ih_kid (tenant_id, v, tok) SELECT '$TA', i, NULL FROM generate_series(1, 10) i")"
+
 finish

@@ -102,9 +102,15 @@ pub fn run(step: &StepRow) -> Result<(), (String, String)> {
 
 /// One batch, in its own transaction: the UPDATE of pages `[p.next_page, to)` and the progress
 /// it makes. Returns the progress after it.
+///
+/// `UPDATE ONLY`: the pages are this table's, and so are the parts [`guard`] checks. Without ONLY
+/// the UPDATE also updated the rows of every table that inherits from it — a table its owner can
+/// create at any moment (`CREATE TABLE … () INHERITS`), with a trigger of its own that no check
+/// read and that ran with the applying role's privileges. An inheriting table's rows stay NULL
+/// (its pages are not the parent's): the completion check, which reads them, fails the step.
 fn batch(id: i64, t: &Target, p: &Progress, to: i64) -> Result<Progress, (String, String)> {
     let sql = format!(
-        "WITH filled AS (UPDATE {table} SET {c} = DEFAULT
+        "WITH filled AS (UPDATE ONLY {table} SET {c} = DEFAULT
                           WHERE ctid OPERATOR(pg_catalog.>=) '({from},0)'::pg_catalog.tid
                             AND ctid OPERATOR(pg_catalog.<) '({to},0)'::pg_catalog.tid
                             AND {c} IS NULL RETURNING 1)
@@ -137,7 +143,7 @@ fn batch(id: i64, t: &Target, p: &Progress, to: i64) -> Result<Progress, (String
 
 /// Before each batch's UPDATE, with the table locked ROW EXCLUSIVE (no trigger, check or index can
 /// be added until the batch commits: each needs a lock that conflicts with it): what the UPDATE
-/// runs besides the default — triggers, checks, index expressions — may depend on nothing the
+/// runs besides the default — triggers, rules, checks, index expressions — may depend on nothing the
 /// applying role does not trust (`crate::dependencies`: a function of a role that is neither a
 /// superuser, nor the applying role, nor one it is a member of). The table's owner may be such a
 /// role (a superuser applied a change to another role's table): its trigger would otherwise run
