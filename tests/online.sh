@@ -534,4 +534,17 @@ check "applied; the backfill failed (the inheriting table's rows stay NULL); its
                         CREATE TRIGGER sw_spy BEFORE UPDATE ON public.ih_kid FOR EACH ROW EXECUTE FUNCTION public.sw_spy();
                         INSERT INTO public.ih_kid (tenant_id, v, tok) SELECT '$TA', i, NULL FROM generate_series(1, 10) i")"
 
+echo "# a constraint the worker will VALIDATE, replaced by the table's owner after the commit with one calling its own function: refused (42501)"
+qdb "$S" "TRUNCATE public.sw_log" >/dev/null
+apply_as "$A" '{"schema_version": "vl-1", "description": "vl", "tables": [{"name": "vl", "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
+qdb "$S" "INSERT INTO vl (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 300) i" >/dev/null
+VL2='{"schema_version": "vl-2", "description": "vl", "options": {"online": true}, "tables": [{"name": "vl", "columns": [{"name": "v", "type": "integer", "check": "v >= 0"}]}]}'
+qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$VL2\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
+sleep 1
+qdb "$A" "SET lock_timeout = '20s'; ALTER TABLE vl DROP CONSTRAINT ck_vl_v,
+            ADD CONSTRAINT ck_vl_v CHECK (public.sw_spy_fn(v) IS NOT NULL) NOT VALID" >/dev/null
+wait
+check "applied; the VALIDATE step failed 42501; online_admin's function never ran as the applier" "applied 0 1 failed 42501 0" \
+  "$(head -1 "$TMPF") $(wait_done vl-2) $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'vl-2'") $(qdb "$S" "SELECT count(*) FROM public.sw_log WHERE who <> 'online_admin'")"
+
 finish

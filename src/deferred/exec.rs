@@ -13,6 +13,12 @@ use crate::ledger::writer::own_toplevel_statement;
 /// with its transaction aborted. The statement is announced to the drift capture as revos's own
 /// (`own_toplevel_statement`) and shown in `pg_stat_activity` while it runs.
 pub fn toplevel(sql: &str) -> Result<(), (String, String)> {
+    toplevel_after(sql, || ())
+}
+
+/// [`toplevel`], with `before` run first in the statement's own transaction (what it locks stays
+/// locked while the statement runs; an error it raises is the step's).
+pub fn toplevel_after(sql: &str, before: impl FnOnce()) -> Result<(), (String, String)> {
     let text = CString::new(sql).map_err(|_| {
         (
             "a NUL byte in the statement".to_string(),
@@ -20,6 +26,7 @@ pub fn toplevel(sql: &str) -> Result<(), (String, String)> {
         )
     })?;
     own_transaction(&text, || {
+        before();
         own_toplevel_statement(|| unsafe { utility(&text) });
     })
 }

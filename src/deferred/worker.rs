@@ -26,7 +26,7 @@ use pgrx::prelude::*;
 use std::time::Duration;
 
 use crate::deferred::backfill;
-use crate::deferred::exec::toplevel;
+use crate::deferred::exec::{toplevel, toplevel_after};
 use crate::deferred::store::{self, StepRow};
 use crate::deferred::{launch::role_key, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
 use crate::ident::quote_ident;
@@ -234,10 +234,33 @@ fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {
 /// Runs the step: its SQL at the top level, or, for a backfill, its batches
 /// (`crate::deferred::backfill`).
 fn perform(step: &StepRow) -> Result<(), (String, String)> {
-    match step.completion {
+    match &step.completion {
         Completion::Backfilled { .. } => backfill::run(step),
+        Completion::Validated { schema, table, .. } => {
+            toplevel_after(&step.sql, || before_validate(schema, table))
+        }
         _ => toplevel(&step.sql),
     }
+}
+
+/// Before `VALIDATE CONSTRAINT`, in its transaction: the table locked as VALIDATE locks it (SHARE
+/// UPDATE EXCLUSIVE: writers go on; the constraint cannot be dropped, added or the table renamed
+/// until the commit), then what it depends on checked (`crate::dependencies`, 42501). The
+/// constraint validated is found by name after the apply's commit: the table's owner may have
+/// dropped revos's and added one of the same name `NOT VALID` calling a function of its own,
+/// which VALIDATE would run with the applying role's privileges.
+fn before_validate(schema: &str, table: &str) {
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+    Spi::run(&format!(
+        "LOCK TABLE {}.{} IN SHARE UPDATE EXCLUSIVE MODE",
+        quote_ident(schema),
+        quote_ident(table)
+    ))
+    .unwrap_or_else(|e| pgrx::error!("revos deferred: {e}"));
+    if let Some(oid) = table_oid(schema, table) {
+        crate::dependencies::check(&[oid], &crate::dependencies::trusted_owners());
+    }
+    unsafe { pg_sys::PopActiveSnapshot() };
 }
 
 /// Whether the step's object is complete (see [`completed`]); a backfill's check runs in
