@@ -14,7 +14,12 @@
 //!   one, since the overload runs with its privileges while an index is built): an overload another role planted
 //!   in a shared schema (`public.is_email(varchar)` beside the caller's `public.is_email(text)`)
 //!   would otherwise capture the call, and every role that uses the table would run that role's
-//!   code (the class of CVE-2018-1058).
+//!   code (the class of CVE-2018-1058);
+//! * a table another such role owns that a policy reads (the membership table of the membership
+//!   tenancy mode, issue 25): its owner decides, by writing rows no policy checks, which tenants'
+//!   rows every user sees — a table pre-created by another role in a schema it can create in, then
+//!   declared by the payload, was adopted by a superuser's apply (the adversarial review). A policy
+//!   on its own table (the tenant column) and a foreign key to another role's table are not refused.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -130,7 +135,7 @@ pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
         ERROR,
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("revos: refused: {}", found.join("; ")),
-        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object."
+        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object; a table a policy reads (the membership table) must be owned by you, a role of yours or a superuser (ALTER TABLE … OWNER TO)."
     );
 }
 
@@ -221,6 +226,11 @@ SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg
  WHERE n.nspname OPERATOR(pg_catalog.~) '^pg_(toast_)?temp_'
     OR (w.kind OPERATOR(pg_catalog.<>) 'relation'
         AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'
+        AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
+    OR (w.kind OPERATOR(pg_catalog.=) 'relation'
+        AND w.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+        AND NOT w.refobjid OPERATOR(pg_catalog.=) ANY (SELECT p.polrelid FROM pg_catalog.pg_policy p
+                                                       WHERE p.oid OPERATOR(pg_catalog.=) w.objid)
         AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
  ORDER BY 1
 "#;

@@ -944,6 +944,32 @@ attack_set_tenant_squat() {
   q "DROP TABLE public.sq_tenant_squat" >/dev/null
 }
 
+# B13. A membership table squatted (the adversarial review of issue 25's membership mode): atk_owner
+# (CREATE on public) creates public.m_account_user before a superuser applies a payload that declares
+# it as the membership table. The apply adopted it: RLS enabled, not forced, so its owner atk_owner
+# could insert any (user, tenant) row — and the tenant tables' policy, which reads it, then showed that
+# user every tenant's rows. Refused (failed, 42501): a policy reads a table of a role neither the
+# caller's nor a superuser's.
+attack_membership_squat() {
+  echo "# B13. a membership table pre-created by another role, adopted by a superuser's apply"
+  as atk_owner "CREATE TABLE public.m_account_user (user_id uuid NOT NULL, tenant_id uuid NOT NULL,
+                  PRIMARY KEY (user_id, tenant_id))" >/dev/null
+  local out
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"m-squat-1\", \"description\": \"x\",
+      \"options\": {\"tenancy\": {\"mode\": \"membership\", \"table\": \"m_account_user\"}},
+      \"tables\": [{\"name\": \"m_account_user\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+                    \"primary_key\": [\"user_id\", \"tenant_id\"],
+                    \"columns\": [{\"name\": \"user_id\", \"type\": \"uuid\", \"not_null\": true},
+                                  {\"name\": \"tenant_id\", \"type\": \"uuid\", \"not_null\": true}]},
+                   {\"name\": \"m_notes\", \"soft_delete\": false, \"columns\": [{\"name\": \"body\", \"type\": \"text\"}]}]}')")
+  check "superuser's apply declaring atk_owner's table as the membership table: refused (failed, 42501)" "failed 42501" \
+    "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+  check "  ... no policy reads it, and no tenant table was left" "0 0" \
+    "$(q "SELECT (SELECT count(*) FROM pg_depend WHERE classid = 'pg_policy'::regclass AND refobjid = 'public.m_account_user'::regclass)
+            || ' ' || (SELECT count(*) FROM pg_class WHERE relname = 'm_notes')")"
+  q "DROP TABLE public.m_account_user" >/dev/null
+}
+
 attack_tenant_values
 attack_cross_tenant
 attack_internals
@@ -961,5 +987,6 @@ attack_forged_snapshot
 attack_unmanage
 attack_superuser_overload
 attack_set_tenant_squat
+attack_membership_squat
 end_state
 finish
