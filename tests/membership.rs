@@ -47,6 +47,9 @@ fn existing_tenant_tables_switch_to_the_membership_mode() {
     let env = apply(&mut c, &payload("2", true, true));
     assert_eq!(status(&env), "applied", "{env:#}");
     assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    // the membership table has revos's own policy: no warning says it has none
+    let warnings = env["result"]["primary_outputs"]["warnings"].to_string();
+    assert!(!warnings.contains("declares no policy"), "{warnings}");
     assert_eq!(status(&apply(&mut c, &payload("2", true, true))), "noop");
     let p = plan(&mut c, &payload("3", true, true));
     assert_eq!(p["result"]["plan"]["steps"], json!([]), "{p:#}");
