@@ -19,7 +19,12 @@
 //!   tenancy mode, issue 25): its owner decides, by writing rows no policy checks, which tenants'
 //!   rows every user sees — a table pre-created by another role in a schema it can create in, then
 //!   declared by the payload, was adopted by a superuser's apply (the adversarial review). A policy
-//!   on its own table (the tenant column) and a foreign key to another role's table are not refused.
+//!   on its own table (the tenant column) and a foreign key to another role's table are not refused;
+//! * a table of the payload owned by such a role: its owner bypasses the tenant policy (it may
+//!   `set_tenant` any tenant, or turn RLS off), and a trigger or rule it put there runs with the
+//!   privileges of whoever writes the table — revos's backfill UPDATE ran a plain role's trigger as
+//!   a superuser (`COPY … TO PROGRAM`), in `plan_schema` too. Checked before the statements run
+//!   (the tables as they exist, and under the name a table is renamed from) and again after.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -135,7 +140,7 @@ pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
         ERROR,
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("revos: refused: {}", found.join("; ")),
-        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object; a table a policy reads (the membership table) must be owned by you, a role of yours or a superuser (ALTER TABLE … OWNER TO)."
+        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object. A table of the payload, and one a policy reads (the membership table), must be owned by you, a role of yours or a superuser (ALTER TABLE … OWNER TO)."
     );
 }
 
@@ -232,6 +237,13 @@ SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg
         AND NOT w.refobjid OPERATOR(pg_catalog.=) ANY (SELECT p.polrelid FROM pg_catalog.pg_policy p
                                                        WHERE p.oid OPERATOR(pg_catalog.=) w.objid)
         AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
+UNION ALL
+SELECT pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, k.oid, 0)
+       OPERATOR(pg_catalog.||) ' is owned by ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(ro.rolname)
+       OPERATOR(pg_catalog.||) ', a role neither yours nor a superuser''s: its owner bypasses row-level security, and its triggers and rules would run with your privileges'
+  FROM t JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) t.rel
+  JOIN pg_catalog.pg_roles ro ON ro.oid OPERATOR(pg_catalog.=) k.relowner
+ WHERE NOT k.relowner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
  ORDER BY 1
 "#;
 

@@ -970,6 +970,57 @@ attack_membership_squat() {
   q "DROP TABLE public.m_account_user" >/dev/null
 }
 
+# B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
+# 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
+# it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
+# trigger ran as the superuser (in plan_schema's rehearsal too), where COPY … TO PROGRAM acts outside
+# the transaction before the check after the DDL refuses it. Here the trigger advances a sequence (not
+# rolled back) when it runs as a superuser. plan_schema and apply_schema, each alone: refused before
+# anything runs, the trigger never ran as the superuser.
+attack_squatted_table_trigger() {
+  echo "# B14. another role's table with a trigger, made tenant-scoped by a superuser's payload"
+  as atk_owner "CREATE SEQUENCE public.b14_ran; GRANT USAGE ON SEQUENCE public.b14_ran TO PUBLIC;
+    CREATE TABLE public.b14_t (secret text); INSERT INTO public.b14_t VALUES ('row');
+    CREATE FUNCTION public.b14_trig() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+      BEGIN
+        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+          PERFORM pg_catalog.nextval('public.b14_ran');
+        END IF;
+        RETURN NEW;
+      END \$f\$;
+    CREATE TRIGGER b14 BEFORE UPDATE ON public.b14_t FOR EACH ROW EXECUTE FUNCTION public.b14_trig()" >/dev/null
+  local fn out v=0
+  for fn in plan_schema apply_schema; do
+    v=$((v + 1))
+    q "SELECT pg_catalog.setval('public.b14_ran', 1, false)" >/dev/null
+    out=$(q "SELECT revos.$fn('{\"schema_version\": \"b14-$v\", \"description\": \"x\",
+        \"options\": {\"backfill_tenant\": \"$T1\"},
+        \"tables\": [{\"name\": \"b14_t\", \"timestamps\": false, \"soft_delete\": false,
+                      \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
+    check "superuser's $fn on atk_owner's table: refused (42501)" "42501" \
+      "$(grep -o '42501' <<<"$out" | head -1)"
+    check "  ... atk_owner's trigger never ran as the superuser" f \
+      "$(q "SELECT is_called FROM public.b14_ran")"
+  done
+  check "  ... and the table is as atk_owner left it (no tenant column)" 0 \
+    "$(q "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.b14_t'::regclass AND attname = 'tenant_id'")"
+}
+
+# B15. A table another role owns, adopted (the adversarial review of issue 25): atk_owner creates
+# public.b15_t; a superuser's payload declares a tenant table of that name. It was "applied": the table
+# kept its owner, who reads every tenant's rows (revos.set_tenant of any tenant, or RLS turned off).
+attack_squatted_table_owner() {
+  echo "# B15. another role's empty table, declared as a tenant table by a superuser's payload"
+  as atk_owner "CREATE TABLE public.b15_t (secret text)" >/dev/null
+  local out
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b15-1\", \"description\": \"x\",
+      \"tables\": [{\"name\": \"b15_t\", \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
+  check "superuser's apply declaring atk_owner's table: refused (failed, 42501)" "failed 42501" \
+    "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+  check "  ... and it is not row-level secured as if revos managed it" f \
+    "$(q "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.b15_t'::regclass")"
+}
+
 attack_tenant_values
 attack_cross_tenant
 attack_internals
@@ -988,5 +1039,7 @@ attack_unmanage
 attack_superuser_overload
 attack_set_tenant_squat
 attack_membership_squat
+attack_squatted_table_trigger
+attack_squatted_table_owner
 end_state
 finish
