@@ -975,35 +975,40 @@ attack_membership_squat() {
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
 # trigger ran as the superuser (in plan_schema's rehearsal too), where COPY … TO PROGRAM acts outside
 # the transaction before the check after the DDL refuses it. Here the trigger advances a sequence (not
-# rolled back) when it runs as a superuser. plan_schema and apply_schema, each alone: refused before
+# rolled back) when it runs as a superuser. plan_schema and apply_schema, each alone: refused before (a table of atk_owner, a plain role, and of atk_admin, a revos_admin member)
 # anything runs, the trigger never ran as the superuser.
 attack_squatted_table_trigger() {
   echo "# B14. another role's table with a trigger, made tenant-scoped by a superuser's payload"
-  as atk_owner "CREATE SEQUENCE public.b14_ran; GRANT USAGE ON SEQUENCE public.b14_ran TO PUBLIC;
-    CREATE TABLE public.b14_t (secret text); INSERT INTO public.b14_t VALUES ('row');
-    CREATE FUNCTION public.b14_trig() RETURNS trigger LANGUAGE plpgsql AS \$f\$
-      BEGIN
-        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
-          PERFORM pg_catalog.nextval('public.b14_ran');
-        END IF;
-        RETURN NEW;
-      END \$f\$;
-    CREATE TRIGGER b14 BEFORE UPDATE ON public.b14_t FOR EACH ROW EXECUTE FUNCTION public.b14_trig()" >/dev/null
-  local fn out v=0
-  for fn in plan_schema apply_schema; do
-    v=$((v + 1))
-    q "SELECT pg_catalog.setval('public.b14_ran', 1, false)" >/dev/null
-    out=$(q "SELECT revos.$fn('{\"schema_version\": \"b14-$v\", \"description\": \"x\",
-        \"options\": {\"backfill_tenant\": \"$T1\"},
-        \"tables\": [{\"name\": \"b14_t\", \"timestamps\": false, \"soft_delete\": false,
-                      \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
-    check "superuser's $fn on atk_owner's table: refused (42501)" "42501" \
-      "$(grep -o '42501' <<<"$out" | head -1)"
-    check "  ... atk_owner's trigger never ran as the superuser" f \
-      "$(q "SELECT is_called FROM public.b14_ran")"
+  local who t fn out v=0
+  # atk_owner: a plain role; atk_admin: a revos_admin member, whose table a superuser may change,
+  # but whose trigger function is not the superuser's
+  for who in atk_owner atk_admin; do
+    t=b14_$who
+    as "$who" "CREATE SEQUENCE public.${t}_ran; GRANT USAGE ON SEQUENCE public.${t}_ran TO PUBLIC;
+      CREATE TABLE public.$t (secret text); INSERT INTO public.$t VALUES ('row');
+      CREATE FUNCTION public.${t}_trig() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+        BEGIN
+          IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+            PERFORM pg_catalog.nextval('public.${t}_ran');
+          END IF;
+          RETURN NEW;
+        END \$f\$;
+      CREATE TRIGGER b14 BEFORE UPDATE ON public.$t FOR EACH ROW EXECUTE FUNCTION public.${t}_trig()" >/dev/null
+    for fn in plan_schema apply_schema; do
+      v=$((v + 1))
+      q "SELECT pg_catalog.setval('public.${t}_ran', 1, false)" >/dev/null
+      out=$(q "SELECT revos.$fn('{\"schema_version\": \"b14-$v\", \"description\": \"x\",
+          \"options\": {\"backfill_tenant\": \"$T1\"},
+          \"tables\": [{\"name\": \"$t\", \"timestamps\": false, \"soft_delete\": false,
+                        \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
+      check "superuser's $fn on $who's table with $who's trigger: refused (42501)" "42501" \
+        "$(grep -o '42501' <<<"$out" | head -1)"
+      check "  ... $who's trigger never ran as the superuser" f \
+        "$(q "SELECT is_called FROM public.${t}_ran")"
+    done
+    check "  ... and the table is as $who left it (no tenant column)" 0 \
+      "$(q "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.$t'::regclass AND attname = 'tenant_id'")"
   done
-  check "  ... and the table is as atk_owner left it (no tenant column)" 0 \
-    "$(q "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.b14_t'::regclass AND attname = 'tenant_id'")"
 }
 
 # B15. A table another role owns, adopted (the adversarial review of issue 25): atk_owner creates
