@@ -975,8 +975,9 @@ attack_membership_squat() {
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
 # trigger ran as the superuser (in plan_schema's rehearsal too), where COPY … TO PROGRAM acts outside
 # the transaction before the check after the DDL refuses it. Here the trigger advances a sequence (not
-# rolled back) when it runs as a superuser. plan_schema and apply_schema, each alone: refused before (a table of atk_owner, a plain role, and of atk_admin, a revos_admin member)
-# anything runs, the trigger never ran as the superuser.
+# rolled back) when it runs as a superuser. A table of atk_owner (a plain role) and one of atk_admin (a
+# revos_admin member: its table may be changed, its function still runs no code as the superuser);
+# plan_schema and apply_schema, each alone: refused before anything runs, the trigger never ran.
 attack_squatted_table_trigger() {
   echo "# B14. another role's table with a trigger, made tenant-scoped by a superuser's payload"
   local who t fn out v=0
