@@ -14,7 +14,20 @@
 //!   one, since the overload runs with its privileges while an index is built): an overload another role planted
 //!   in a shared schema (`public.is_email(varchar)` beside the caller's `public.is_email(text)`)
 //!   would otherwise capture the call, and every role that uses the table would run that role's
-//!   code (the class of CVE-2018-1058).
+//!   code (the class of CVE-2018-1058);
+//! * a table of the payload, or a table a policy reads (the membership table of the membership
+//!   tenancy mode, issue 25), owned by such a role that is not a `revos_admin` member either (a
+//!   migration role, whose tables a superuser may change — the online backfill needs one): its
+//!   owner bypasses the tenant policy (it may `set_tenant` any tenant, or turn RLS off), and the
+//!   membership table's owner decides, by writing rows no policy checks, which tenants every user
+//!   sees. A table pre-created by another role in a schema it can create in, then declared by a
+//!   payload, was adopted as is (the adversarial review). A policy on its own table and a foreign
+//!   key to another role's table are not refused.
+//!
+//! Checked before the statements run (the payload's tables as they exist, and under the name a
+//! table is renamed from) and again after: a trigger of another role's on an existing table runs
+//! with the privileges of whoever writes it, and revos's backfill UPDATE ran a plain role's
+//! trigger as a superuser (`COPY … TO PROGRAM`), in `plan_schema` too.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -130,7 +143,7 @@ pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
         ERROR,
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("revos: refused: {}", found.join("; ")),
-        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object."
+        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object. A table of the payload, and one a policy reads (the membership table), must be owned by you, a role of yours, a superuser or a revos_admin member (ALTER TABLE … OWNER TO)."
     );
 }
 
@@ -224,6 +237,20 @@ SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg
     OR (w.kind OPERATOR(pg_catalog.<>) 'relation'
         AND n.nspname OPERATOR(pg_catalog.<>) 'pg_catalog'
         AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
+    OR (w.kind OPERATOR(pg_catalog.=) 'relation'
+        AND w.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+        AND NOT w.refobjid OPERATOR(pg_catalog.=) ANY (SELECT p.polrelid FROM pg_catalog.pg_policy p
+                                                       WHERE p.oid OPERATOR(pg_catalog.=) w.objid)
+        AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
+        AND NOT pg_catalog.pg_has_role(w.owner, 'revos_admin'::pg_catalog.name, 'MEMBER'))
+UNION ALL
+SELECT pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, k.oid, 0)
+       OPERATOR(pg_catalog.||) ' is owned by ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(ro.rolname)
+       OPERATOR(pg_catalog.||) ', a role neither yours, nor a superuser, nor a revos_admin member: its owner bypasses row-level security'
+  FROM t JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) t.rel
+  JOIN pg_catalog.pg_roles ro ON ro.oid OPERATOR(pg_catalog.=) k.relowner
+ WHERE NOT k.relowner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
+   AND NOT pg_catalog.pg_has_role(k.relowner, 'revos_admin'::pg_catalog.name, 'MEMBER')
  ORDER BY 1
 "#;
 

@@ -944,6 +944,89 @@ attack_set_tenant_squat() {
   q "DROP TABLE public.sq_tenant_squat" >/dev/null
 }
 
+# B13. A membership table squatted (the adversarial review of issue 25's membership mode): atk_owner
+# (CREATE on public) creates public.m_account_user before a superuser applies a payload that declares
+# it as the membership table. The apply adopted it: RLS enabled, not forced, so its owner atk_owner
+# could insert any (user, tenant) row — and the tenant tables' policy, which reads it, then showed that
+# user every tenant's rows. Refused (failed, 42501): a policy reads a table of a role neither the
+# caller's nor a superuser's.
+attack_membership_squat() {
+  echo "# B13. a membership table pre-created by another role, adopted by a superuser's apply"
+  as atk_owner "CREATE TABLE public.m_account_user (user_id uuid NOT NULL, tenant_id uuid NOT NULL,
+                  PRIMARY KEY (user_id, tenant_id))" >/dev/null
+  local out
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"m-squat-1\", \"description\": \"x\",
+      \"options\": {\"tenancy\": {\"mode\": \"membership\", \"table\": \"m_account_user\"}},
+      \"tables\": [{\"name\": \"m_account_user\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+                    \"primary_key\": [\"user_id\", \"tenant_id\"],
+                    \"columns\": [{\"name\": \"user_id\", \"type\": \"uuid\", \"not_null\": true},
+                                  {\"name\": \"tenant_id\", \"type\": \"uuid\", \"not_null\": true}]},
+                   {\"name\": \"m_notes\", \"soft_delete\": false, \"columns\": [{\"name\": \"body\", \"type\": \"text\"}]}]}')")
+  check "superuser's apply declaring atk_owner's table as the membership table: refused (failed, 42501)" "failed 42501" \
+    "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+  check "  ... no policy reads it, and no tenant table was left" "0 0" \
+    "$(q "SELECT (SELECT count(*) FROM pg_depend WHERE classid = 'pg_policy'::regclass AND refobjid = 'public.m_account_user'::regclass)
+            || ' ' || (SELECT count(*) FROM pg_class WHERE relname = 'm_notes')")"
+  q "DROP TABLE public.m_account_user" >/dev/null
+}
+
+# B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
+# 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
+# it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
+# trigger ran as the superuser (in plan_schema's rehearsal too), where COPY … TO PROGRAM acts outside
+# the transaction before the check after the DDL refuses it. Here the trigger advances a sequence (not
+# rolled back) when it runs as a superuser. A table of atk_owner (a plain role) and one of atk_admin (a
+# revos_admin member: its table may be changed, its function still runs no code as the superuser);
+# plan_schema and apply_schema, each alone: refused before anything runs, the trigger never ran.
+attack_squatted_table_trigger() {
+  echo "# B14. another role's table with a trigger, made tenant-scoped by a superuser's payload"
+  local who t fn out v=0
+  # atk_owner: a plain role; atk_admin: a revos_admin member, whose table a superuser may change,
+  # but whose trigger function is not the superuser's
+  for who in atk_owner atk_admin; do
+    t=b14_$who
+    as "$who" "CREATE SEQUENCE public.${t}_ran; GRANT USAGE ON SEQUENCE public.${t}_ran TO PUBLIC;
+      CREATE TABLE public.$t (secret text); INSERT INTO public.$t VALUES ('row');
+      CREATE FUNCTION public.${t}_trig() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+        BEGIN
+          IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+            PERFORM pg_catalog.nextval('public.${t}_ran');
+          END IF;
+          RETURN NEW;
+        END \$f\$;
+      CREATE TRIGGER b14 BEFORE UPDATE ON public.$t FOR EACH ROW EXECUTE FUNCTION public.${t}_trig()" >/dev/null
+    for fn in plan_schema apply_schema; do
+      v=$((v + 1))
+      q "SELECT pg_catalog.setval('public.${t}_ran', 1, false)" >/dev/null
+      out=$(q "SELECT revos.$fn('{\"schema_version\": \"b14-$v\", \"description\": \"x\",
+          \"options\": {\"backfill_tenant\": \"$T1\"},
+          \"tables\": [{\"name\": \"$t\", \"timestamps\": false, \"soft_delete\": false,
+                        \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
+      check "superuser's $fn on $who's table with $who's trigger: refused (42501)" "42501" \
+        "$(grep -o '42501' <<<"$out" | head -1)"
+      check "  ... $who's trigger never ran as the superuser" f \
+        "$(q "SELECT is_called FROM public.${t}_ran")"
+    done
+    check "  ... and the table is as $who left it (no tenant column)" 0 \
+      "$(q "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.$t'::regclass AND attname = 'tenant_id'")"
+  done
+}
+
+# B15. A table another role owns, adopted (the adversarial review of issue 25): atk_owner creates
+# public.b15_t; a superuser's payload declares a tenant table of that name. It was "applied": the table
+# kept its owner, who reads every tenant's rows (revos.set_tenant of any tenant, or RLS turned off).
+attack_squatted_table_owner() {
+  echo "# B15. another role's empty table, declared as a tenant table by a superuser's payload"
+  as atk_owner "CREATE TABLE public.b15_t (secret text)" >/dev/null
+  local out
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b15-1\", \"description\": \"x\",
+      \"tables\": [{\"name\": \"b15_t\", \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
+  check "superuser's apply declaring atk_owner's table: refused (failed, 42501)" "failed 42501" \
+    "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+  check "  ... and it is not row-level secured as if revos managed it" f \
+    "$(q "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.b15_t'::regclass")"
+}
+
 attack_tenant_values
 attack_cross_tenant
 attack_internals
@@ -961,5 +1044,8 @@ attack_forged_snapshot
 attack_unmanage
 attack_superuser_overload
 attack_set_tenant_squat
+attack_membership_squat
+attack_squatted_table_trigger
+attack_squatted_table_owner
 end_state
 finish

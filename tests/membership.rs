@@ -1,7 +1,7 @@
 //! The membership tenancy mode on a database that already has tenant tables (issue 25): existing
 //! tenant tables switch from the transaction's tenant to the user's tenants, their rows kept; the
 //! membership table and the switch in one version cannot compare the new policy before the table
-//! exists (`cannot_compare`), which docs/format.md says.
+//! exists (`cannot_compare`), which docs/format.md says; no collation on a column the policies compare.
 mod common;
 
 use common::*;
@@ -47,6 +47,9 @@ fn existing_tenant_tables_switch_to_the_membership_mode() {
     let env = apply(&mut c, &payload("2", true, true));
     assert_eq!(status(&env), "applied", "{env:#}");
     assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    // the membership table has revos's own policy: no warning says it has none
+    let warnings = env["result"]["primary_outputs"]["warnings"].to_string();
+    assert!(!warnings.contains("declares no policy"), "{warnings}");
     assert_eq!(status(&apply(&mut c, &payload("2", true, true))), "noop");
     let p = plan(&mut c, &payload("3", true, true));
     assert_eq!(p["result"]["plan"]["steps"], json!([]), "{p:#}");
@@ -82,4 +85,52 @@ fn the_membership_table_and_the_switch_in_one_version_cannot_compare() {
         "applied"
     );
     assert_eq!(status(&apply(&mut c, &payload("3", true, true))), "applied");
+}
+
+/// The adversarial review: a nondeterministic collation on a column the tenant policy compares
+/// made tenant `Acme` read tenant `acme`'s rows. A collation on the tenant column, or on the
+/// membership table's tenant or user column, is refused (each alone), before anything runs.
+#[test]
+fn a_collation_on_a_compared_column_is_refused() {
+    let mut c = fresh_db("membership_collation");
+    let tenant = json!({"schema_version": "1", "description": "c", "schema": "co",
+        "options": {"tenant_type": "text"},
+        "tables": [{"name": "docs", "columns": [
+            {"name": "tenant_id", "type": "text", "collation": "C"},
+            {"name": "body", "type": "text", "collation": "C"}]}]});
+    let mut member_user = payload("1", true, true);
+    member_user["tables"][0]["columns"][0]["collation"] = json!("C");
+    let mut member_tenant = payload("1", true, true);
+    member_tenant["options"]["tenant_type"] = json!("text");
+    member_tenant["tables"][0]["columns"][1] =
+        json!({"name": "account_id", "type": "text", "not_null": true, "collation": "C"});
+    for (what, p, at) in [
+        (
+            "the tenant column",
+            tenant,
+            "tables[0].columns[0].collation",
+        ),
+        (
+            "the membership user column",
+            member_user,
+            "tables[0].columns[0].collation",
+        ),
+        (
+            "the membership tenant column",
+            member_tenant,
+            "tables[0].columns[1].collation",
+        ),
+    ] {
+        let env = plan(&mut c, &p);
+        assert_eq!(status(&env), "blocked", "{what}: {env:#}");
+        let errors = &env["result"]["validation_errors"];
+        let paths: Vec<&str> = errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["code"] == "conflicting_definition")
+            .filter_map(|e| e["path"].as_str())
+            .collect();
+        assert_eq!(paths, [at], "{what}: {errors:#}");
+    }
 }

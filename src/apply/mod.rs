@@ -1040,6 +1040,9 @@ fn execute(
         subtransaction(|| {
             // before anything runs: no other role's function where the statements could bind it
             crate::dependencies::check_before(&statements, &trusted);
+            // nor a table another role owns, or a trigger, index, default … of another role's
+            // on one: the statements (a backfill UPDATE, a rewrite) would run them as the caller
+            crate::dependencies::check(&tables_before(schema), &trusted);
             Spi::connect_mut(|c| {
                 for (i, step) in p.steps.iter().enumerate() {
                     // Each step under a search_path pinned afresh: a caller's function that an
@@ -1099,7 +1102,23 @@ fn execute(
 /// The OIDs of the tables a schema declares, as they exist now (after its DDL), read as the caller
 /// under the pinned search_path from quoted, schema-qualified names.
 fn declared_tables(schema: &crate::schema::model::Schema) -> Vec<pg_sys::Oid> {
-    let names: Vec<String> = schema.tables.iter().map(|t| t.qualified()).collect();
+    table_oids(schema.tables.iter().map(|t| t.qualified()).collect())
+}
+
+/// The payload's tables that exist before its statements run: under their names, and under the
+/// name a table is renamed from.
+fn tables_before(schema: &crate::schema::model::Schema) -> Vec<pg_sys::Oid> {
+    let mut names: Vec<String> = schema.tables.iter().map(|t| t.qualified()).collect();
+    names.extend(schema.tables.iter().filter_map(|t| {
+        t.renamed_from
+            .as_ref()
+            .map(|old| format!("{}.{old}", t.schema))
+    }));
+    table_oids(names)
+}
+
+/// The OIDs of the relations named (qualified, quoted) that exist.
+fn table_oids(names: Vec<String>) -> Vec<pg_sys::Oid> {
     Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
         "SELECT pg_catalog.array_agg(c.oid) FROM pg_catalog.unnest($1::pg_catalog.text[]) n,
                 LATERAL (SELECT pg_catalog.to_regclass(n)::pg_catalog.oid AS oid) c

@@ -78,6 +78,43 @@ pub fn as_hashed(s: &Schema) -> Cow<'_, Schema> {
     Cow::Owned(h)
 }
 
+/// `validate`: no collation on a column the tenant policies compare — an app-declared tenant
+/// column, and the membership table's tenant and user columns. A nondeterministic collation
+/// makes `=` case- or accent-insensitive, and tenant `Acme` read tenant `acme`'s rows (the
+/// adversarial review of issue 25); a deterministic one changes nothing equality sees.
+pub fn check_tenant_collation(s: &Schema, issues: &mut Vec<Issue>) {
+    let membership = match &s.options.tenancy {
+        Tenancy::Membership(m) => Some(m),
+        _ => None,
+    };
+    for t in &s.tables {
+        let mut compared = vec![];
+        if t.tenant_scoped {
+            compared.push(&s.options.tenant_column);
+        }
+        if let Some(m) = membership.filter(|m| m.schema == t.schema && m.table == t.name) {
+            compared.extend([&m.tenant_column, &m.user_column]);
+        }
+        for name in compared {
+            let Some(c) = t
+                .column(name)
+                .filter(|c| !c.auto && c.collation_text.is_some())
+            else {
+                continue;
+            };
+            issues.push(Issue::new(
+                format!("{}.collation", c.path),
+                code::CONFLICTING_DEFINITION,
+                format!(
+                    "{} of {} is compared by the tenant policy: it takes its type's own collation (a nondeterministic one would make tenant ids that differ in case or accents one tenant)",
+                    c.name.as_str(),
+                    t.qualified()
+                ),
+            ));
+        }
+    }
+}
+
 /// `validate`, once the types are resolved: an app-declared tenant column has the tenant type
 /// (the tenant policy compares it with `current_tenant_id()::<tenant_type>`).
 pub fn check_tenant_type(s: &Schema, issues: &mut Vec<Issue>) {

@@ -230,7 +230,8 @@ pub fn tenant_predicate(m: &Membership, tenant_column: &Name) -> String {
     )
 }
 
-/// The policy of the membership table itself: a user sees (and writes) their own rows.
+/// The policy of the membership table itself (FOR SELECT): a user reads their own rows; writing
+/// them is for the table's owner, or for policies the application declares.
 pub fn own_rows_predicate(m: &Membership) -> String {
     format!(
         "({} OPERATOR(pg_catalog.=) {})",

@@ -141,6 +141,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     enums(s, cat, &mut state, &mut issues);
     types(s, cat, &mut issues);
     crate::schema::additions::check_tenant_type(s, &mut issues);
+    crate::schema::additions::check_tenant_collation(s, &mut issues);
     collations(s, cat, &mut issues);
     for key in crate::schema::catalog::catalog_keys(s) {
         if let Some(snap) = cat.table(&key.0, &key.1) {

@@ -63,7 +63,8 @@ pub fn before_tables(s: &Schema, st: &CatalogState, p: &mut Plan) {
     let pl = &mut Planner { s, st, p };
     for t in &pl.s.tables {
         pl.p.warnings.extend(t.notes.iter().cloned());
-        if t.rls && !t.tenant_scoped && t.policies.is_empty() {
+        // the membership table has revos's own policy (a user reads their rows, issue 25)
+        if t.rls && !t.tenant_scoped && !t.membership && t.policies.is_empty() {
             pl.p.warnings.push(format!(
                 "{}: row-level security is on and the table declares no policy: every role but its owner (and a superuser) sees no rows",
                 t.qualified()
