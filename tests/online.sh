@@ -377,6 +377,19 @@ plan=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$(bf_payload o-16 "$TOKEN")\$p\$:
 check "planned by online_admin (the forced tenant policy would hide the rows from its UPDATE): the blocking rewrite, and a warning saying why" \
   "0 True True" \
   "$(echo "$plan" | field "str(len(r['plan']['deferred'])) + ' ' + str(any(s['rewrites'] for s in r['plan']['steps'])) + ' ' + str(any('tenant policy' in w and 'no lock-light form' in w for w in r['primary_outputs']['warnings']))")"
+# A superuser never defers a step on a table another role owns (adversarial review, F1): after the
+# commit the owner could change what the step runs (ALTER COLUMN … SET DEFAULT, a check, a rule) and the
+# worker would run it with the superuser's rights. Blocking form, a warning naming why.
+plan=$(qdb "$S" "SELECT revos.plan_schema(\$p\$$(bf_payload o-16 "$TOKEN")\$p\$::jsonb) -> 'result'")
+check "planned by a superuser on online_admin's table: nothing deferred, the blocking rewrite, a warning that the owner is not trusted" \
+  "0 True True" \
+  "$(echo "$plan" | field "str(len(r['plan']['deferred'])) + ' ' + str(any(s['rewrites'] for s in r['plan']['steps'])) + ' ' + str(any('does not trust' in w for w in r['primary_outputs']['warnings']))")"
+VLX='{"schema_version": "o-16x", "description": "x", "options": {"online": true}, "tables": [{"name": "bf", "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
+check "…and a check on it: validated in the transaction, not deferred" "0 True" \
+  "$(qdb "$S" "SELECT revos.plan_schema(\$p\$$VLX\$p\$::jsonb) -> 'result'" | field "str(len(r['plan']['deferred'])) + ' ' + str(any('does not trust' in w for w in r['primary_outputs']['warnings']))")"
+# From here the superuser trusts online_admin (a member of it): the cases below exercise the worker's own
+# defenses against what such an owner changes after the commit (each batch and each VALIDATE re-checks).
+qdb "$S" "GRANT online_admin TO postgres" >/dev/null
 plan=$(qdb "$S" "SELECT revos.plan_schema(\$p\$$(bf_payload o-16 "$TOKEN")\$p\$::jsonb) -> 'result'")
 check "planned by a superuser: in the transaction the column and its default, nothing scans or rewrites" \
   'ALTER TABLE public.bf ADD COLUMN token text
@@ -461,6 +474,9 @@ check "a schema_deferred_step_failed event with the error and the progress" 1 \
 
 echo "# a trigger of a role the applier does not trust, added after the commit: each batch refuses it (42501), nothing filled"
 qdb "$A" "CREATE FUNCTION public.bf_audit() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NEW; END \$f\$" >/dev/null
+# the superuser trusts online_admin (a member of it since o-16) but not online_squatter: the code the
+# trusted owner wires in below belongs to online_squatter, whom each batch must refuse
+qdb "$S" "ALTER FUNCTION public.bf_audit() OWNER TO online_squatter" >/dev/null
 TOK3="$TOKEN"', {"name": "tok3", "type": "text", "default": "bf_token()"}'
 qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$(bf_payload o-18 "$TOK3")\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
 sleep 1
@@ -468,7 +484,7 @@ sleep 1
 qdb "$A" "SET lock_timeout = '20s'; CREATE TRIGGER bf_audit BEFORE UPDATE ON bf FOR EACH ROW EXECUTE FUNCTION public.bf_audit()" >/dev/null
 wait
 check "o-18 applied by a superuser (online_admin's trigger came after its commit)" applied "$(head -1 "$TMPF")"
-check "the backfill failed, refused (42501): the trigger's function belongs to online_admin; no row filled" "0 1 42501 True 3001" \
+check "the backfill failed, refused (42501): the trigger's function belongs to online_squatter; no row filled" "0 1 42501 True 3001" \
   "$(wait_done o-18) $(qdb "$S" "SELECT d.sqlstate || ' ' || CASE WHEN d.error_message LIKE '%refused%bf_audit%' THEN 'True' ELSE d.error_message END || ' ' ||
                                       (SELECT count(*) FROM bf WHERE tok3 IS NULL)
                                  FROM revos.deferred_steps d WHERE d.version = 'o-18'")"
@@ -487,6 +503,7 @@ echo "# the table renamed away between two batches and another put under its nam
 qdb "$A" "DROP TRIGGER bf_audit ON bf; CREATE TABLE public.sw_log (who text); GRANT INSERT ON public.sw_log TO PUBLIC;
           CREATE FUNCTION public.sw_spy() RETURNS trigger LANGUAGE plpgsql
             AS \$f\$ BEGIN INSERT INTO public.sw_log VALUES (current_user); RETURN NEW; END \$f\$" >/dev/null
+qdb "$S" "ALTER FUNCTION public.sw_spy() OWNER TO online_squatter" >/dev/null
 TOK4="$TOKEN"', {"name": "tok3", "type": "text", "default": "bf_token()"}, {"name": "tok4", "type": "text", "default": "bf_token()"}'
 check "o-19 applied by a superuser, the backfill of tok4 pending" "applied 1" \
   "$(apply_as "$S" "$(bf_payload o-19 "$TOK4")" | field "r['status'] + ' ' + str(len(r['pending']))")"
@@ -520,10 +537,11 @@ owner_between() { # TABLE DDL
   echo "$(head -1 "$TMPF") $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = '$1-2' AND kind = 'backfill'") $(qdb "$S" "SELECT count(*) FROM public.sw_log WHERE who <> 'online_admin'")"
 }
 
-echo "# a rule added by the table's owner after the commit, calling its own function: each batch refuses it (42501)"
+echo "# a rule added by the table's owner after the commit, calling an untrusted role's function: each batch refuses it (42501)"
 qdb "$A" "CREATE FUNCTION public.sw_spy_fn(integer) RETURNS integer LANGUAGE plpgsql
             AS \$f\$ BEGIN INSERT INTO public.sw_log VALUES (current_user); RETURN \$1; END \$f\$;
           CREATE TABLE public.rl_sink (v integer, tok text); INSERT INTO public.rl_sink SELECT i FROM generate_series(1, 300) i" >/dev/null
+qdb "$S" "ALTER FUNCTION public.sw_spy_fn(integer) OWNER TO online_squatter" >/dev/null
 check "applied; the backfill failed 42501; the rule's function never ran as the applier" "applied failed 42501 0" \
   "$(owner_between rl "CREATE RULE rl_spy AS ON UPDATE TO public.rl DO INSTEAD
                         UPDATE public.rl_sink SET v = public.sw_spy_fn(rl_sink.v) WHERE rl_sink.v = new.v RETURNING new.*")"
@@ -544,7 +562,9 @@ sleep 1
 qdb "$A" "SET lock_timeout = '20s'; ALTER TABLE vl DROP CONSTRAINT ck_vl_v,
             ADD CONSTRAINT ck_vl_v CHECK (public.sw_spy_fn(v) IS NOT NULL) NOT VALID" >/dev/null
 wait
-check "applied; the VALIDATE step failed 42501; online_admin's function never ran as the applier" "applied 0 1 failed 42501 0" \
+check "applied; the VALIDATE step failed 42501; online_squatter's function never ran as the applier" "applied 0 1 failed 42501 0" \
   "$(head -1 "$TMPF") $(wait_done vl-2) $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'vl-2'") $(qdb "$S" "SELECT count(*) FROM public.sw_log WHERE who <> 'online_admin'")"
+
+qdb "$S" "REVOKE online_admin FROM postgres" >/dev/null
 
 finish

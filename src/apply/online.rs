@@ -4,6 +4,7 @@
 
 use pgrx::prelude::*;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 
 use crate::apply::fingerprint::fingerprint;
 use crate::deferred::{launch, store};
@@ -34,9 +35,52 @@ pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
     } else {
         launch::unavailable()
     };
-    let o = transform(p, schema, unavailable.as_deref(), sees_every_row())?;
+    let foreign = if wanted {
+        foreign_owned(schema)
+    } else {
+        HashSet::new()
+    };
+    let o = transform(
+        p,
+        schema,
+        unavailable.as_deref(),
+        sees_every_row(),
+        &foreign,
+    )?;
     p.warnings.extend(o.warnings.iter().cloned());
     Ok(o)
+}
+
+/// The payload's existing tables (as `schema::online` names them: `schema.table`) whose owner is
+/// not a role the current one trusts (`dependencies::trusted_owners`: a superuser, this role, a
+/// role it is a member of). Their steps are never deferred: after the commit the owner could
+/// change what a deferred step runs — `SET DEFAULT`, a check, a rule, a trigger — and the worker
+/// would run it with the applying role's privileges (adversarial review, F1).
+fn foreign_owned(schema: &Schema) -> HashSet<String> {
+    let keys: Vec<String> = schema
+        .tables
+        .iter()
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    let names: Vec<String> = schema.tables.iter().map(|t| t.qualified()).collect();
+    let trusted = crate::dependencies::trusted_owners();
+    Spi::connect(|c| {
+        let rows = c.select(
+            "SELECT x.k FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS x(k, q)
+               JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(x.q)
+              WHERE r.relowner OPERATOR(pg_catalog.<>) ALL ($3::pg_catalog.oid[])",
+            None,
+            &[keys.into(), names.into(), trusted.into()],
+        )?;
+        let mut out = HashSet::new();
+        for row in rows {
+            if let Some(k) = row.get::<String>(1)? {
+                out.insert(k);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the tables' owners failed: {e}"))
 }
 
 /// Whether the current role sees every row whatever the tables' policies (a superuser, or

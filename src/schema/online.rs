@@ -189,6 +189,7 @@ pub fn transform(
     s: &Schema,
     unavailable: Option<&str>,
     sees_every_row: bool,
+    foreign_owned: &HashSet<String>,
 ) -> Result<OnlinePlan, Issue> {
     let created: HashSet<String> = p
         .steps
@@ -205,11 +206,16 @@ pub fn transform(
         let form = t
             .filter(|_| !created.contains(&step.object))
             .filter(|t| t.partition_by.is_none())
+            // a table another role owns: between the commit and a deferred step that role could
+            // change what the step runs (a default, a check, a rule, a trigger) and have it run
+            // with this role's privileges; its steps stay in the transaction, under its locks
+            .filter(|t| !foreign_owned.contains(&object(t)))
             .filter(|_| wants_online(s.options.online, step.est_rows))
             .and_then(|t| recognize(step, t, s, sees_every_row));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
-                out.warnings.push(blocking_warning(step, t));
+                let owned = foreign_owned.contains(&object(t));
+                out.warnings.push(blocking_warning(step, t, owned));
             }
         }
         forms.push(form);
@@ -268,8 +274,10 @@ pub fn transform(
 }
 
 /// Why a scanning or rewriting step on an online table keeps its blocking form.
-fn blocking_warning(step: &Step, t: &Table) -> String {
-    let why = if t.partition_by.is_some() {
+fn blocking_warning(step: &Step, t: &Table, foreign_owned: bool) -> String {
+    let why = if foreign_owned {
+        "the table is owned by a role this one does not trust (neither this role, nor a role it is a member of, nor a superuser): after the commit that role could change what a deferred step runs (a default, a check, a rule, a trigger) and have it run with this role's privileges, so no step is deferred"
+    } else if t.partition_by.is_some() {
         "a partitioned table: its steps have no lock-light form"
     } else if t
         .columns
@@ -824,7 +832,7 @@ mod tests {
         let s = schema(v);
         let st = state(&s, rows);
         let mut p = plan(&s, &st);
-        let o = transform(&mut p, &s, unavailable, true);
+        let o = transform(&mut p, &s, unavailable, true, &HashSet::new());
         (p, o)
     }
 
@@ -1005,12 +1013,34 @@ mod tests {
         assert!(p.steps.iter().any(|x| x.scans));
     }
 
+    /// A table another role owns (one the applying role does not trust) keeps every blocking
+    /// form, with a warning that says why; the same plan with a trusted owner defers its steps.
+    #[test]
+    fn a_table_of_an_untrusted_owner_defers_nothing() {
+        let s = schema(v2(Some(true)));
+        let st = state(&s, Some(10));
+        let mut trusted = plan(&s, &st);
+        let o = transform(&mut trusted, &s, None, true, &HashSet::new()).unwrap();
+        assert!(!o.deferred.is_empty());
+        let owned: HashSet<String> = s.tables.iter().map(object).collect();
+        let mut p = plan(&s, &st);
+        let before = p.script();
+        let o = transform(&mut p, &s, None, true, &owned).unwrap();
+        assert!(o.deferred.is_empty());
+        assert_eq!(p.script(), before);
+        assert!(
+            o.warnings.iter().any(|w| w.contains("does not trust")),
+            "{:?}",
+            o.warnings
+        );
+    }
+
     #[test]
     fn a_table_created_by_the_plan_keeps_its_steps() {
         let s = schema(v2(Some(true)));
         let mut p = plan(&s, &CatalogState::default());
         let before = p.script();
-        let o = transform(&mut p, &s, None, true).unwrap();
+        let o = transform(&mut p, &s, None, true, &HashSet::new()).unwrap();
         assert!(o.deferred.is_empty());
         assert_eq!(p.script(), before);
     }
@@ -1139,7 +1169,7 @@ mod tests {
         let col = json!({"name": "email", "type": "text", "default": "gen_random_uuid()::text"});
         let s = schema(with_new_column(col.clone(), true));
         let mut p = plan(&s, &state(&s, Some(10)));
-        let o = transform(&mut p, &s, None, false).unwrap();
+        let o = transform(&mut p, &s, None, false, &HashSet::new()).unwrap();
         assert!(o.deferred.is_empty(), "{:?}", o.deferred);
         assert!(p
             .steps
@@ -1154,7 +1184,7 @@ mod tests {
         );
         // a superuser or BYPASSRLS role: batched
         let mut p = plan(&s, &state(&s, Some(10)));
-        let o = transform(&mut p, &s, None, true).unwrap();
+        let o = transform(&mut p, &s, None, true, &HashSet::new()).unwrap();
         assert_eq!(o.deferred.len(), 1);
         let generated = json!({"name": "email", "type": "text", "generated": "md5(a::text)"});
         let (p, o) = planned(with_new_column(generated, false), Some(10), None);
