@@ -387,6 +387,9 @@ check "planned by a superuser on online_admin's table: nothing deferred, the blo
 VLX='{"schema_version": "o-16x", "description": "x", "options": {"online": true}, "tables": [{"name": "bf", "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
 check "…and a check on it: validated in the transaction, not deferred" "0 True" \
   "$(qdb "$S" "SELECT revos.plan_schema(\$p\$$VLX\$p\$::jsonb) -> 'result'" | field "str(len(r['plan']['deferred'])) + ' ' + str(any('does not trust' in w for w in r['primary_outputs']['warnings']))")"
+VLR='{"schema_version": "o-16r", "description": "x", "options": {"online": true}, "tables": [{"name": "bf_r", "renamed_from": "bf", "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
+check "…and the same table renamed by the plan: still not deferred" "0 True" \
+  "$(qdb "$S" "SELECT revos.plan_schema(\$p\$$VLR\$p\$::jsonb) -> 'result'" | field "str(len(r['plan']['deferred'])) + ' ' + str(any('does not trust' in w for w in r['primary_outputs']['warnings']))")"
 # From here the superuser trusts online_admin (a member of it): the cases below exercise the worker's own
 # defenses against what such an owner changes after the commit (each batch and each VALIDATE re-checks).
 qdb "$S" "GRANT online_admin TO postgres" >/dev/null

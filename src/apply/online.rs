@@ -57,12 +57,16 @@ pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
 /// change what a deferred step runs — `SET DEFAULT`, a check, a rule, a trigger — and the worker
 /// would run it with the applying role's privileges (adversarial review, F1).
 fn foreign_owned(schema: &Schema) -> HashSet<String> {
-    let keys: Vec<String> = schema
-        .tables
-        .iter()
-        .map(|t| format!("{}.{}", t.schema, t.name))
-        .collect();
-    let names: Vec<String> = schema.tables.iter().map(|t| t.qualified()).collect();
+    // each table under its name, and a renamed one under its old name too (the table the plan
+    // renames is still there under it while the plan is made)
+    let (mut keys, mut names) = (vec![], vec![]);
+    for t in &schema.tables {
+        let key = format!("{}.{}", t.schema, t.name);
+        for name in std::iter::once(&t.name).chain(t.renamed_from.as_ref()) {
+            keys.push(key.clone());
+            names.push(format!("{}.{}", t.schema, name));
+        }
+    }
     let trusted = crate::dependencies::trusted_owners();
     Spi::connect(|c| {
         let rows = c.select(
