@@ -190,6 +190,10 @@ RULES = [
          "have options.tenant_type and its user column a type revos.current_user_id() is cast to (uuid, "
          "text, bigint, integer); the schema sees names only",
          issue({"unknown_type", "invalid_value"}, None, r"^options\.tenancy\.")),
+    Rule("policy-column-collation", "revos",
+         "a column the tenant policies compare (the tenant column, the membership table's tenant and "
+         "user columns) takes its type's own collation; the schema cannot tell which columns those are",
+         issue({"conflicting_definition"}, r"is compared by the tenant policy", r"\.collation$")),
     Rule("version-alias-ignored", "schema",
          "revos reads `version` only when `schema_version` is absent, so a bad `version` beside a good "
          "`schema_version` passes revos; the schema flags it",
@@ -381,6 +385,9 @@ def options(**over):
 PROBES = [
     ("type that does not exist", new_column(type="no_such_type")),
     ("tenant column of another type", new_column(name="tenant_id", type="text")),
+    ("tenant column with a collation", {**options(tenant_type="text"), "tables": [
+        {**BASELINE["tables"][0], "columns": BASELINE["tables"][0]["columns"]
+         + [{"name": "tenant_id", "type": "text", "collation": "C"}]}] + BASELINE["tables"][1:]}),
     ("unique_scope without unique", new_column(unique_scope="global")),
     ("unique_scope tenant on a shared table", {**BASELINE, "tables": BASELINE["tables"][:2] + [
         {**BASELINE["tables"][2], "columns": [{"name": "code", "type": "text", "primary_key": True,
