@@ -390,6 +390,19 @@ check "…and a check on it: validated in the transaction, not deferred" "0 True
 VLR='{"schema_version": "o-16r", "description": "x", "options": {"online": true}, "tables": [{"name": "bf_r", "renamed_from": "bf", "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
 check "…and the same table renamed by the plan: still not deferred" "0 True" \
   "$(qdb "$S" "SELECT revos.plan_schema(\$p\$$VLR\$p\$::jsonb) -> 'result'" | field "str(len(r['plan']['deferred'])) + ' ' + str(any('does not trust' in w for w in r['primary_outputs']['warnings']))")"
+# A foreign key to a table of a role the applier does not trust is validated in the transaction, never by
+# the worker (adversarial review 5): validating it plans a query over that table, and the planner runs an
+# immutable function of its owner's in one of its index predicates (WHERE public.f(0) = 0) with the
+# worker's privileges, planted after the commit. The same key to the superuser's own table is deferred.
+qdb "$S" "CREATE TABLE public.fk_su (id integer PRIMARY KEY); SET ROLE online_squatter;
+          CREATE TABLE public.fk_sq (id integer PRIMARY KEY); RESET ROLE" >/dev/null
+apply_as "$S" '{"schema_version": "fk-1", "description": "x", "tables": [{"name": "fkr", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
+fk_plan() { # TARGET -> deferred foreign keys, and whether a warning says the owner is not trusted
+  qdb "$S" "SELECT revos.plan_schema(\$p\$"'{"schema_version": "fk-2", "description": "x", "options": {"online": true}, "tables": [{"name": "fkr", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer", "references": {"table": "'"$1"'", "column": "id"}}]}]}'"\$p\$::jsonb) -> 'result'" \
+    | field "str(sum(d['kind'] == 'foreign_key' for d in r['plan']['deferred'])) + ' ' + str(any('does not trust' in w for w in r['primary_outputs']['warnings']))"
+}
+check "a foreign key to online_squatter's table, planned by a superuser: validated in the transaction, a warning" "0 True" "$(fk_plan fk_sq)"
+check "…the same key to the superuser's own table: deferred" "1 False" "$(fk_plan fk_su)"
 # From here the superuser trusts online_admin (a member of it): the cases below exercise the worker's own
 # defenses against what such an owner changes after the commit (each batch and each VALIDATE re-checks).
 qdb "$S" "GRANT online_admin TO postgres" >/dev/null

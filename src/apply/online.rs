@@ -10,7 +10,7 @@ use crate::apply::fingerprint::fingerprint;
 use crate::deferred::{launch, store};
 use crate::error::{code, Issue};
 use crate::schema::model::{Online, Schema};
-use crate::schema::online::{transform, OnlinePlan, ONLINE_ROWS};
+use crate::schema::online::{fk_target, transform, OnlinePlan, ONLINE_ROWS};
 use crate::schema::plan_hash::{plan_hash, touched};
 use crate::schema::steps::Plan;
 
@@ -65,6 +65,11 @@ fn foreign_owned(schema: &Schema) -> HashSet<String> {
         for name in std::iter::once(&t.name).chain(t.renamed_from.as_ref()) {
             keys.push(key.clone());
             names.push(format!("{}.{}", t.schema, name));
+        }
+        // the tables its foreign keys reference: validating one plans a query over that table
+        for f in &t.foreign_keys {
+            keys.push(fk_target(f));
+            names.push(fk_target(f));
         }
     }
     let trusted = crate::dependencies::trusted_owners();

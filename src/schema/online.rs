@@ -211,10 +211,11 @@ pub fn transform(
             // with this role's privileges; its steps stay in the transaction, under its locks
             .filter(|t| !foreign_owned.contains(&object(t)))
             .filter(|_| wants_online(s.options.online, step.est_rows))
-            .and_then(|t| recognize(step, t, s, sees_every_row));
+            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
-                let owned = foreign_owned.contains(&object(t));
+                let owned = foreign_owned.contains(&object(t))
+                    || to_foreign_table(step, t, s, foreign_owned);
                 out.warnings.push(blocking_warning(step, t, owned));
             }
         }
@@ -276,7 +277,7 @@ pub fn transform(
 /// Why a scanning or rewriting step on an online table keeps its blocking form.
 fn blocking_warning(step: &Step, t: &Table, foreign_owned: bool) -> String {
     let why = if foreign_owned {
-        "the table is owned by a role this one does not trust (neither this role, nor a role it is a member of, nor a superuser): after the commit that role could change what a deferred step runs (a default, a check, a rule, a trigger) and have it run with this role's privileges, so no step is deferred"
+        "the table (or the table its foreign key references) is owned by a role this one does not trust (neither this role, nor a role it is a member of, nor a superuser): after the commit that role could change what a deferred step runs (a default, a check, a rule, a trigger, an index predicate the planner evaluates) and have it run with this role's privileges, so the step is not deferred"
     } else if t.partition_by.is_some() {
         "a partitioned table: its steps have no lock-light form"
     } else if t
@@ -319,6 +320,22 @@ fn stale_cost_warnings(p: &mut Plan, tables: &[String], validated: &[String]) {
 /// `"schema"."table"`, as a step's `object`.
 fn object(t: &Table) -> String {
     format!("{}.{}", t.schema, t.name)
+}
+
+/// The table a foreign key references, named as [`object`] names a table.
+pub fn fk_target(f: &ForeignKey) -> String {
+    format!("{}.{}", f.target_schema, f.target_table)
+}
+
+/// Whether `step` adds a foreign key of `t` that references a table in `foreign_owned`: its
+/// validation runs a query over that table, whose owner chooses code the planner runs (an
+/// immutable function in an index predicate is evaluated while the query is planned), so it is
+/// never deferred (adversarial review 5).
+fn to_foreign_table(step: &Step, t: &Table, s: &Schema, foreign_owned: &HashSet<String>) -> bool {
+    t.foreign_keys
+        .iter()
+        .filter(|f| foreign_owned.contains(&fk_target(f)))
+        .any(|f| fk_form(step, t, f, s).is_some())
 }
 
 fn wants_online(mode: Online, est_rows: Option<i64>) -> bool {
@@ -366,7 +383,13 @@ fn unanalyzed_warnings(p: &Plan, s: &Schema, created: &HashSet<String>, w: &mut 
 
 /// The step's online form, when it is one of the forms revos plans (the SQL must be exactly what
 /// `plan` writes; anything else keeps its blocking form).
-fn recognize(step: &Step, t: &Table, s: &Schema, sees_every_row: bool) -> Option<Form> {
+fn recognize(
+    step: &Step,
+    t: &Table,
+    s: &Schema,
+    sees_every_row: bool,
+    foreign_owned: &HashSet<String>,
+) -> Option<Form> {
     let backfill = || {
         let hidden = t.rls && t.force_rls && !sees_every_row;
         t.columns
@@ -379,7 +402,12 @@ fn recognize(step: &Step, t: &Table, s: &Schema, sees_every_row: bool) -> Option
         .find_map(|x| index_form(step, t, x))
         .or_else(|| t.uniques.iter().find_map(|u| unique_form(step, t, u, s)))
         .or_else(|| t.checks.iter().find_map(|c| check_form(step, t, c)))
-        .or_else(|| t.foreign_keys.iter().find_map(|f| fk_form(step, t, f, s)))
+        .or_else(|| {
+            t.foreign_keys
+                .iter()
+                .filter(|f| !foreign_owned.contains(&fk_target(f)))
+                .find_map(|f| fk_form(step, t, f, s))
+        })
         .or_else(|| t.columns.iter().find_map(|c| not_null_form(step, t, c)))
         .or_else(backfill)
 }
@@ -1033,6 +1061,30 @@ mod tests {
             "{:?}",
             o.warnings
         );
+    }
+
+    /// A foreign key to a table of an untrusted role is validated in the transaction (validating
+    /// it plans a query over that table, whose index predicates the planner evaluates: adversarial
+    /// review 5); the referencing table's other steps are still deferred.
+    #[test]
+    fn a_foreign_key_to_an_untrusted_table_is_not_deferred() {
+        let s = schema(v2(Some(true)));
+        let st = state(&s, Some(10));
+        let fk = |o: &OnlinePlan| {
+            o.deferred
+                .iter()
+                .filter(|d| d.step.kind == "foreign_key")
+                .count()
+        };
+        let mut trusted = plan(&s, &st);
+        let o = transform(&mut trusted, &s, None, true, &HashSet::new()).unwrap();
+        assert_eq!(fk(&o), 1, "{:?}", o.deferred);
+        let parent: HashSet<String> = [fk_target(&s.tables[1].foreign_keys[0])].into();
+        let mut p = plan(&s, &st);
+        let o = transform(&mut p, &s, None, true, &parent).unwrap();
+        assert_eq!(fk(&o), 0, "{:?}", o.deferred);
+        assert!(!o.deferred.is_empty());
+        assert!(o.warnings.iter().any(|w| w.contains("does not trust")));
     }
 
     #[test]
