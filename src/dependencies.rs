@@ -147,6 +147,29 @@ pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
     );
 }
 
+/// Fails (42501) when `table`'s owner is not in `trusted` — the deferred worker's check before
+/// each batch and each `VALIDATE`, as strict as the decision to defer (`apply::online::foreign_owned`):
+/// a role that owns the table's schema (a database owner owns `public`) may drop the applier's table
+/// after the commit and put its own under the name, with a constraint of the same name `NOT VALID`
+/// calling `pg_catalog.lo_export`; `check` admits a `revos_admin` member's table (adversarial review 5).
+pub fn check_owner(table: pg_sys::Oid, trusted: &[pg_sys::Oid]) {
+    let foreign: Option<String> = Spi::get_one_with_args(
+        "SELECT (SELECT pg_catalog.quote_ident(r.rolname::pg_catalog.text) FROM pg_catalog.pg_class k
+                   JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) k.relowner
+                  WHERE k.oid OPERATOR(pg_catalog.=) $1 AND NOT k.relowner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))",
+        &[table.into(), trusted.to_vec().into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the table's owner failed: {e}"));
+    if let Some(owner) = foreign {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos: refused: the table is now owned by {owner}, a role the applying role does not trust (neither itself, nor a role it is a member of, nor a superuser): no deferred step runs on it"),
+            "The table was replaced or given away after the apply; apply again (its steps then run in the transaction)."
+        );
+    }
+}
+
 /// The superusers, the caller, and the roles it is a member of through `pg_auth_members` (not
 /// every role, as `pg_has_role` says of a superuser).
 const TRUSTED_SQL: &str = r#"

@@ -583,4 +583,21 @@ check "applied; the VALIDATE step failed 42501; online_squatter's function never
 
 qdb "$S" "REVOKE online_admin FROM postgres" >/dev/null
 
+echo "# the superuser's table dropped by the owner of its schema after the commit, its own put under the name: the VALIDATE refuses it (42501)"
+# online_admin (a revos_admin member, no longer trusted by the superuser) owns schema sw5, not the table;
+# a schema's owner may drop any table in it (a database owner owns public). The dependency check admits a
+# revos_admin member's table, so the worker validated online_admin's same-named NOT VALID check — which
+# could call pg_catalog.lo_export — as the superuser (adversarial review 5); now the owner must be trusted.
+qdb "$S" "CREATE SCHEMA sw5 AUTHORIZATION online_admin" >/dev/null
+apply_as "$S" '{"schema_version": "sw5-1", "description": "x", "tables": [{"name": "t5", "schema": "sw5", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
+qdb "$S" "INSERT INTO sw5.t5 (v) SELECT generate_series(1, 10)" >/dev/null
+SW5='{"schema_version": "sw5-2", "description": "x", "options": {"online": true}, "tables": [{"name": "t5", "schema": "sw5", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
+qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$SW5\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
+sleep 1
+qdb "$A" "SET lock_timeout = '20s'; BEGIN; DROP TABLE sw5.t5; CREATE TABLE sw5.t5 (v integer); INSERT INTO sw5.t5 VALUES (1);
+          ALTER TABLE sw5.t5 ADD CONSTRAINT ck_t5_v CHECK (v IS NOT NULL) NOT VALID; COMMIT" >/dev/null
+wait
+check "applied; the VALIDATE step failed 42501 (online_admin's table under the name)" "applied failed 42501" \
+  "$(head -1 "$TMPF") $(wait_done sw5-2 >/dev/null; qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'sw5-2'")"
+
 finish

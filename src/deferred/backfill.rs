@@ -173,7 +173,9 @@ fn guard(t: &Target) {
             )
         );
     }
-    crate::dependencies::check(&[t.oid], &crate::dependencies::trusted_owners());
+    let trusted = crate::dependencies::trusted_owners();
+    crate::dependencies::check_owner(t.oid, &trusted);
+    crate::dependencies::check(&[t.oid], &trusted);
 }
 
 /// The next pass: from page 0 to the relation's size now, with the batch size set now (the first

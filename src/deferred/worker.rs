@@ -258,7 +258,9 @@ fn before_validate(schema: &str, table: &str) {
     ))
     .unwrap_or_else(|e| pgrx::error!("revos deferred: {e}"));
     if let Some(oid) = table_oid(schema, table) {
-        crate::dependencies::check(&[oid], &crate::dependencies::trusted_owners());
+        let trusted = crate::dependencies::trusted_owners();
+        crate::dependencies::check_owner(oid, &trusted);
+        crate::dependencies::check(&[oid], &trusted);
     }
     unsafe { pg_sys::PopActiveSnapshot() };
 }
