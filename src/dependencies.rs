@@ -43,15 +43,43 @@ pub fn trusted_owners() -> Vec<pg_sys::Oid> {
         .unwrap_or_default()
 }
 
+/// The superusers (the roles whose objects a superuser's work may depend on): what the
+/// extension's owner trusts when revos reads a table as it (`apply::pg_catalog::owner_view`).
+pub fn superusers() -> Vec<pg_sys::Oid> {
+    Spi::get_one::<Vec<pg_sys::Oid>>(
+        "SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r WHERE r.rolsuper",
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the superusers failed: {e}"))
+    .unwrap_or_default()
+}
+
 /// The dependencies of `tables`' parts that revos refuses, described (empty: none); `trusted`:
 /// the roles read by `trusted_owners` before the statements ran (None: read now).
 pub fn refused(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
+    refused_parts(tables, trusted, true)
+}
+
+/// As [`refused`], without the tables' owners: only what their parts' code depends on (for a
+/// table revos reads or plans a query over without changing it: a foreign key's target).
+pub fn refused_code(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
+    refused_parts(tables, trusted, false)
+}
+
+fn refused_parts(
+    tables: &[pg_sys::Oid],
+    trusted: Option<&[pg_sys::Oid]>,
+    owners: bool,
+) -> Vec<String> {
     if tables.is_empty() {
         return vec![];
     }
     let trusted = trusted.map_or_else(trusted_owners, <[pg_sys::Oid]>::to_vec);
     Spi::connect(|c| {
-        let rows = c.select(REFUSED_SQL, None, &[tables.to_vec().into(), trusted.into()])?;
+        let rows = c.select(
+            REFUSED_SQL,
+            None,
+            &[tables.to_vec().into(), trusted.into(), owners.into()],
+        )?;
         let mut out = vec![];
         for row in rows {
             if let Some(s) = row.get::<String>(1)? {
@@ -135,7 +163,16 @@ pub fn check_before(statements: &[&str], trusted: &[pg_sys::Oid]) {
 /// Fails the apply (42501) when a part of the payload's tables depends on what revos refuses;
 /// `trusted`: `trusted_owners()` as it was before the apply's statements ran.
 pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
-    let found = refused(tables, Some(trusted));
+    raise(refused(tables, Some(trusted)));
+}
+
+/// As [`check`] for the tables a foreign key of the payload references: their parts' code only
+/// (planning the key's check over such a table evaluates its index predicates' constant calls).
+pub fn check_code(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
+    raise(refused_code(tables, Some(trusted)));
+}
+
+fn raise(found: Vec<String>) {
     if found.is_empty() {
         return;
     }
@@ -221,6 +258,8 @@ parts(classid, objid) AS (
      WHERE NOT g.tgisinternal
     UNION ALL
     SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM pg_catalog.pg_rewrite w JOIN t ON w.ev_class OPERATOR(pg_catalog.=) t.rel
+    UNION ALL
+    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, x.oid FROM pg_catalog.pg_statistic_ext x JOIN t ON x.stxrelid OPERATOR(pg_catalog.=) t.rel
 ),
 refs AS (
     SELECT DISTINCT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid
@@ -272,7 +311,8 @@ SELECT pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass,
        OPERATOR(pg_catalog.||) ', a role neither yours, nor a superuser, nor a revos_admin member: its owner bypasses row-level security'
   FROM t JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) t.rel
   JOIN pg_catalog.pg_roles ro ON ro.oid OPERATOR(pg_catalog.=) k.relowner
- WHERE NOT k.relowner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
+ WHERE $3
+   AND NOT k.relowner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
    AND NOT pg_catalog.pg_has_role(k.relowner, 'revos_admin'::pg_catalog.name, 'MEMBER')
  ORDER BY 1
 "#;

@@ -970,6 +970,39 @@ attack_membership_squat() {
   q "DROP TABLE public.m_account_user" >/dev/null
 }
 
+# B16. Planning a count runs a table's index predicate's constant calls (the fifth adversarial
+# review): revos counts a table's rows as the extension's owner (a superuser) so that row-level
+# security hides none. A revos_admin member's IMMUTABLE function in a partial index of its own table
+# ran as the superuser through plan_schema alone; and a superuser's payload referencing a plain
+# role's such table ran it too. The function advances a sequence (not rolled back) when it runs as a
+# superuser. Each alone: the member's plan_schema on its table; a superuser's plan_schema whose column
+# references the plain role's table.
+attack_index_predicate_planning() {
+  echo "# B16. a table's index predicate calling its owner's IMMUTABLE function, planned as a superuser"
+  local who t out
+  for who in atk_admin atk_owner; do
+    t=b16_$who
+    as "$who" "CREATE SEQUENCE public.${t}_ran; GRANT USAGE ON SEQUENCE public.${t}_ran TO PUBLIC;
+      CREATE FUNCTION public.${t}_f(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS \$f\$
+        BEGIN
+          IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+            PERFORM pg_catalog.nextval('public.${t}_ran');
+          END IF;
+          RETURN \$1;
+        END \$f\$;
+      CREATE TABLE public.$t (id integer PRIMARY KEY); INSERT INTO public.$t VALUES (1);
+      CREATE INDEX ${t}_p ON public.$t (id) WHERE public.${t}_f(0) = 0" >/dev/null
+  done
+  out=$(as atk_admin "SELECT revos.plan_schema('{\"schema_version\": \"b16-1\", \"description\": \"x\",
+      \"tables\": [{\"name\": \"b16_atk_admin\", \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}]}]}') -> 'result' ->> 'status'")
+  check "atk_admin's plan_schema on its own table answers ($out)" "t" "$([ -n "$out" ] && echo t)"
+  check "  ... atk_admin's function never ran as a superuser" f "$(q "SELECT is_called FROM public.b16_atk_admin_ran")"
+  out=$(q "SELECT revos.plan_schema('{\"schema_version\": \"b16-2\", \"description\": \"x\", \"tables\": [{\"name\": \"b16_ref\",
+      \"columns\": [{\"name\": \"owner_id\", \"type\": \"integer\", \"references\": {\"table\": \"b16_atk_owner\", \"column\": \"id\"}}]}]}') -> 'result' ->> 'status'")
+  check "a superuser's plan_schema referencing atk_owner's table answers ($out)" "t" "$([ -n "$out" ] && echo t)"
+  check "  ... atk_owner's function never ran as a superuser" f "$(q "SELECT is_called FROM public.b16_atk_owner_ran")"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1047,5 +1080,6 @@ attack_set_tenant_squat
 attack_membership_squat
 attack_squatted_table_trigger
 attack_squatted_table_owner
+attack_index_predicate_planning
 end_state
 finish

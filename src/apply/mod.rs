@@ -1043,6 +1043,7 @@ fn execute(
             // nor a table another role owns, or a trigger, index, default … of another role's
             // on one: the statements (a backfill UPDATE, a rewrite) would run them as the caller
             crate::dependencies::check(&tables_before(schema), &trusted);
+            crate::dependencies::check_code(&referenced_tables(schema), &trusted);
             Spi::connect_mut(|c| {
                 for (i, step) in p.steps.iter().enumerate() {
                     // Each step under a search_path pinned afresh: a caller's function that an
@@ -1115,6 +1116,25 @@ fn tables_before(schema: &crate::schema::model::Schema) -> Vec<pg_sys::Oid> {
             .map(|old| format!("{}.{old}", t.schema))
     }));
     table_oids(names)
+}
+
+/// The tables the payload's foreign keys reference: adding or validating a key plans a query
+/// over the referenced table, and planning evaluates its index predicates' and expressions'
+/// constant calls (the fifth adversarial review: a plain role's IMMUTABLE function ran as a
+/// superuser). Their parts' code is checked before any statement runs (not their owners: a key
+/// may reference a table of another role, Supabase's auth.users).
+fn referenced_tables(schema: &crate::schema::model::Schema) -> Vec<pg_sys::Oid> {
+    table_oids(
+        schema
+            .tables
+            .iter()
+            .flat_map(|t| {
+                t.foreign_keys
+                    .iter()
+                    .map(|k| format!("{}.{}", k.target_schema, k.target_table))
+            })
+            .collect(),
+    )
 }
 
 /// The OIDs of the relations named (qualified, quoted) that exist.

@@ -114,11 +114,14 @@ impl PgCatalog {
                 q(c)
             ),
         };
-        owner_view(schema, table, || Spi::get_one::<i64>(&sql))
-            .unwrap_or_else(|e| {
-                pgrx::error!("revos: counting rows of {schema}.{table} failed: {e}")
-            })
-            .unwrap_or(0)
+        owner_view(
+            schema,
+            table,
+            || Spi::get_one::<i64>(&sql),
+            not_read(schema, table),
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos: counting rows of {schema}.{table} failed: {e}"))
+        .unwrap_or(0)
     }
 
     /// The rows whose value the conversion `from` -> `to` changes: converted and back, the value
@@ -149,7 +152,7 @@ impl PgCatalog {
         let builtin = |t: &str| !t.contains("\".\"");
         let count = || Spi::get_one::<i64>(&sql);
         let n = if builtin(from) && builtin(to) {
-            owner_view(schema, table, count)
+            owner_view(schema, table, count, not_read(schema, table))
         } else if caller_may_read(schema, table) {
             count()
         } else {
@@ -209,9 +212,12 @@ impl PgCatalog {
                     q(&s),
                     q(&t)
                 );
-                let rows = owner_view(&s, &t, || {
-                    Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()])
-                })
+                let rows = owner_view(
+                    &s,
+                    &t,
+                    || Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()]),
+                    not_read(&s, &t),
+                )
                 .unwrap_or_else(|e| pgrx::error!("revos: counting enum values failed: {e}"))
                 .unwrap_or(0);
                 EnumUse {
@@ -573,10 +579,17 @@ fn table_has_rows(schema: &str, name: &str) -> bool {
     );
     // as the extension's owner: the caller's row-level security must not hide the rows that
     // decide whether a tenant backfill is required
-    owner_view(schema, name, || Spi::get_one::<bool>(&sql))
-        .ok()
-        .flatten()
-        .unwrap_or(false)
+    // (not readable as the owner and hidden from the caller: counted as having rows, the
+    // conservative answer — a retrofit then asks for backfill_tenant)
+    owner_view(
+        schema,
+        name,
+        || Spi::get_one::<bool>(&sql),
+        |_| Ok(Some(true)),
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false)
 }
 
 /// Whether revos may run a query of the caller's (an expression of the payload's) on
@@ -600,24 +613,67 @@ pub fn caller_may_read(schema: &str, table: &str) -> bool {
 /// row-level security hides no row from it — unless the table has a foreign table among its
 /// partitions or children (reading it as the owner would use the owner's user mapping on a
 /// remote server): then as the caller.
-fn owner_view<R>(schema: &str, table: &str, f: impl FnOnce() -> R) -> R {
-    let foreign: bool = Spi::get_one_with_args(
-        "WITH RECURSIVE t(oid) AS (
-             SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-              WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2
-             UNION
-             SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent OPERATOR(pg_catalog.=) t.oid)
-         SELECT EXISTS (SELECT 1 FROM t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid
-                         WHERE c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::\"char\"[]))",
-        &[schema.into(), table.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(true);
-    if foreign {
-        f()
-    } else {
-        crate::privilege::as_extension_owner(f)
+///
+/// Never as the extension's owner when a part of the table or of one of its children (an index's
+/// expression or predicate, a statistics object, a check, a default, a policy, a trigger, a
+/// rule) depends on a function, operator or type that a role other than a superuser owns:
+/// planning the count evaluates such an index predicate's or expression's constant calls (an
+/// adversarial review made a revos_admin member's `IMMUTABLE` function run as a superuser through
+/// `plan_schema` alone). Then the count is the caller's — `f` when that code is one the caller
+/// trusts (its own) and the caller sees every row (no row-level security for it) — or not made:
+/// `hidden` says what to do without it (a superuser caller would run another role's code too).
+fn owner_view<R>(
+    schema: &str,
+    table: &str,
+    f: impl FnOnce() -> R,
+    hidden: impl FnOnce(&str) -> R,
+) -> R {
+    let rels: Vec<(pg_sys::Oid, bool)> = Spi::connect(|c| {
+        let rows = c.select(
+            "WITH RECURSIVE t(oid) AS (
+                 SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                  WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2
+                 UNION
+                 SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent OPERATOR(pg_catalog.=) t.oid)
+             SELECT c.oid, c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::\"char\"[])
+               FROM t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid",
+            None,
+            &[schema.into(), table.into()],
+        )?;
+        let mut out = vec![];
+        for row in rows {
+            if let (Some(oid), Some(foreign)) = (row.get::<pg_sys::Oid>(1)?, row.get::<bool>(2)?) {
+                out.push((oid, foreign));
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default();
+    if rels.is_empty() || rels.iter().any(|r| r.1) {
+        return f();
+    }
+    let oids: Vec<pg_sys::Oid> = rels.iter().map(|r| r.0).collect();
+    let refused =
+        crate::dependencies::refused_code(&oids, Some(&crate::dependencies::superusers()));
+    if refused.is_empty() {
+        return crate::privilege::as_extension_owner(f);
+    }
+    // the caller's own (or trusted) code runs as the caller; anyone else's is not run at all
+    let by_caller = crate::dependencies::refused_code(&oids, None);
+    match by_caller.first() {
+        None if caller_may_read(schema, table) => f(),
+        None => hidden(&refused[0]),
+        Some(why) => hidden(why),
+    }
+}
+
+/// `owner_view`'s answer for a count that can be read neither as the extension's owner nor by
+/// the caller: an error (the count's subtransaction reports the rows as not counted).
+fn not_read<'a, R>(schema: &'a str, table: &'a str) -> impl FnOnce(&str) -> R + 'a {
+    move |why: &str| {
+        pgrx::error!(
+            "revos: the rows of {schema}.{table} are not counted: {why} (read as the extension's owner, planning the count would run it with a superuser's rights; and row-level security hides rows from the caller)"
+        )
     }
 }
 
