@@ -74,21 +74,97 @@ fn refused_parts(
         return vec![];
     }
     let trusted = trusted.map_or_else(trusted_owners, <[pg_sys::Oid]>::to_vec);
-    Spi::connect(|c| {
-        let rows = c.select(
+    let parts_of = lock_hierarchy(tables);
+    Spi::connect(|_| unsafe {
+        latest(
             REFUSED_SQL,
-            None,
-            &[tables.to_vec().into(), trusted.into(), owners.into()],
-        )?;
-        let mut out = vec![];
-        for row in rows {
-            if let Some(s) = row.get::<String>(1)? {
-                out.push(s);
-            }
-        }
-        Ok::<_, pgrx::spi::Error>(out)
+            &[
+                (tables.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+                (trusted.into_datum(), pg_sys::OIDARRAYOID),
+                (owners.into_datum(), pg_sys::BOOLOID),
+                (parts_of.into_datum(), pg_sys::OIDARRAYOID),
+            ],
+        )
     })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading the dependencies failed: {e}"))
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Locks `tables`, then their inheritance and partition descendants and their partition
+/// ancestors, SHARE UPDATE EXCLUSIVE until the transaction ends, and returns them all. That lock
+/// keeps every part the check reads as it is until the statements that follow have run: it
+/// conflicts with `CREATE INDEX` (concurrently or not), `CREATE STATISTICS`, `CREATE TRIGGER`,
+/// `CREATE POLICY`, `CREATE RULE`, `ALTER TABLE` and attaching a partition, and not with reads or
+/// writes of rows (the sixth adversarial review: an owner that held a lock on its table added an
+/// index after the check and before the count, which then ran its function as a superuser).
+/// The ancestors count because planning a query over a partition can evaluate the partitioned
+/// parent's key expression (under `constraint_exclusion = on`).
+fn lock_hierarchy(tables: &[pg_sys::Oid]) -> Vec<pg_sys::Oid> {
+    let mode = pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE;
+    for &t in tables {
+        unsafe { pg_sys::LockRelationOid(t, mode) };
+    }
+    let all: Vec<pg_sys::Oid> = Spi::connect(|_| unsafe {
+        latest(
+            HIERARCHY_SQL,
+            &[(tables.to_vec().into_datum(), pg_sys::OIDARRAYOID)],
+        )
+    })
+    .into_iter()
+    .flatten()
+    .filter_map(|o| o.parse::<u32>().ok().map(pg_sys::Oid::from))
+    .collect();
+    for &o in &all {
+        if !tables.contains(&o) {
+            unsafe { pg_sys::LockRelationOid(o, mode) };
+        }
+    }
+    all
+}
+
+/// Runs `sql` (inside an SPI connection) under the **latest** snapshot, not the transaction's: a
+/// `REPEATABLE READ` caller's snapshot would hide an index committed after it was taken, which
+/// the planner (reading the relation cache) would still use (the sixth adversarial review). The
+/// first column of each row, as text.
+unsafe fn latest(sql: &str, args: &[(Option<pg_sys::Datum>, pg_sys::Oid)]) -> Vec<Option<String>> {
+    let text = std::ffi::CString::new(sql).expect("no NUL");
+    let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.1).collect();
+    let mut values: Vec<pg_sys::Datum> = args
+        .iter()
+        .map(|a| a.0.unwrap_or(pg_sys::Datum::from(0usize)))
+        .collect();
+    let nulls: Vec<std::ffi::c_char> = args
+        .iter()
+        .map(|a| if a.0.is_some() { b' ' } else { b'n' } as std::ffi::c_char)
+        .collect();
+    let plan = pg_sys::SPI_prepare(text.as_ptr(), args.len() as i32, types.as_mut_ptr());
+    if plan.is_null() {
+        let code = pg_sys::SPI_result;
+        pgrx::error!("revos: preparing a catalog read failed ({code})");
+    }
+    let rc = pg_sys::SPI_execute_snapshot(
+        plan,
+        values.as_mut_ptr(),
+        nulls.as_ptr(),
+        pg_sys::GetLatestSnapshot(),
+        std::ptr::null_mut(),
+        false,
+        false,
+        0,
+    );
+    if rc != pg_sys::SPI_OK_SELECT as i32 {
+        pgrx::error!("revos: reading the dependencies failed ({rc})");
+    }
+    let table = pg_sys::SPI_tuptable;
+    let out = (0..pg_sys::SPI_processed as usize)
+        .map(|i| {
+            let v = pg_sys::SPI_getvalue(*(*table).vals.add(i), (*table).tupdesc, 1);
+            (!v.is_null()).then(|| std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
+        })
+        .collect();
+    pg_sys::SPI_freeplan(plan);
+    out
 }
 
 /// Functions another role planted where the plan's statements could bind them, found **before**
@@ -241,25 +317,43 @@ SELECT pg_catalog.lower(n.nspname::pg_catalog.text), o.oprname::pg_catalog.text,
    AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'revos']::pg_catalog.name[])
 "#;
 
+/// The tables $1, their inheritance and partition descendants, and their partition ancestors.
+const HIERARCHY_SQL: &str = r#"
+WITH RECURSIVE down(rel) AS (
+    SELECT r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r
+    UNION
+    SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN down ON i.inhparent OPERATOR(pg_catalog.=) down.rel
+), up(rel) AS (
+    SELECT r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r
+    UNION
+    SELECT i.inhparent FROM pg_catalog.pg_inherits i JOIN up ON i.inhrelid OPERATOR(pg_catalog.=) up.rel
+)
+SELECT rel::pg_catalog.text FROM down UNION SELECT rel::pg_catalog.text FROM up
+"#;
+
+/// What refuses a table (see the module's comment): $1 the tables, $2 the trusted roles, $3
+/// whether the tables' owners count, $4 the relations whose parts' code counts (the tables'
+/// hierarchy).
 const REFUSED_SQL: &str = r#"
 WITH t(rel) AS (SELECT r FROM pg_catalog.unnest($1::pg_catalog.oid[]) r),
+h(rel) AS (SELECT r FROM pg_catalog.unnest($4::pg_catalog.oid[]) r),
 parts(classid, objid) AS (
-    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, t.rel FROM t
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, h.rel FROM h
     UNION ALL
-    SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid FROM pg_catalog.pg_attrdef d JOIN t ON d.adrelid OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_attrdef'::pg_catalog.regclass, d.oid FROM pg_catalog.pg_attrdef d JOIN h ON d.adrelid OPERATOR(pg_catalog.=) h.rel
     UNION ALL
-    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid FROM pg_catalog.pg_constraint c JOIN t ON c.conrelid OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid FROM pg_catalog.pg_constraint c JOIN h ON c.conrelid OPERATOR(pg_catalog.=) h.rel
     UNION ALL
-    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid FROM pg_catalog.pg_index i JOIN t ON i.indrelid OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, i.indexrelid FROM pg_catalog.pg_index i JOIN h ON i.indrelid OPERATOR(pg_catalog.=) h.rel
     UNION ALL
-    SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_policy p JOIN t ON p.polrelid OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_policy'::pg_catalog.regclass, p.oid FROM pg_catalog.pg_policy p JOIN h ON p.polrelid OPERATOR(pg_catalog.=) h.rel
     UNION ALL
-    SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, g.oid FROM pg_catalog.pg_trigger g JOIN t ON g.tgrelid OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass, g.oid FROM pg_catalog.pg_trigger g JOIN h ON g.tgrelid OPERATOR(pg_catalog.=) h.rel
      WHERE NOT g.tgisinternal
     UNION ALL
-    SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM pg_catalog.pg_rewrite w JOIN t ON w.ev_class OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_rewrite'::pg_catalog.regclass, w.oid FROM pg_catalog.pg_rewrite w JOIN h ON w.ev_class OPERATOR(pg_catalog.=) h.rel
     UNION ALL
-    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, x.oid FROM pg_catalog.pg_statistic_ext x JOIN t ON x.stxrelid OPERATOR(pg_catalog.=) t.rel
+    SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, x.oid FROM pg_catalog.pg_statistic_ext x JOIN h ON x.stxrelid OPERATOR(pg_catalog.=) h.rel
 ),
 refs AS (
     SELECT DISTINCT d.classid, d.objid, d.objsubid, d.refclassid, d.refobjid

@@ -977,20 +977,25 @@ attack_membership_squat() {
 # role's such table ran it too. The function advances a sequence (not rolled back) when it runs as a
 # superuser. Each alone: the member's plan_schema on its table; a superuser's plan_schema whose column
 # references the plain role's table.
+spy_fn() { # ROLE NAME: a sequence NAME_ran and an IMMUTABLE NAME_f(integer) that advances it as a superuser
+  as "$1" "CREATE SEQUENCE public.$2_ran; GRANT USAGE ON SEQUENCE public.$2_ran TO PUBLIC;
+    CREATE FUNCTION public.$2_f(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS \$f\$
+      BEGIN
+        IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
+          PERFORM pg_catalog.nextval('public.$2_ran');
+        END IF;
+        RETURN \$1;
+      END \$f\$;
+    CREATE FUNCTION public.$2_trig() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+      BEGIN PERFORM public.$2_f(1); RETURN NEW; END \$f\$" >/dev/null
+}
 attack_index_predicate_planning() {
   echo "# B16. a table's index predicate calling its owner's IMMUTABLE function, planned as a superuser"
   local who t out
   for who in atk_admin atk_owner; do
     t=b16_$who
-    as "$who" "CREATE SEQUENCE public.${t}_ran; GRANT USAGE ON SEQUENCE public.${t}_ran TO PUBLIC;
-      CREATE FUNCTION public.${t}_f(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS \$f\$
-        BEGIN
-          IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) current_user) THEN
-            PERFORM pg_catalog.nextval('public.${t}_ran');
-          END IF;
-          RETURN \$1;
-        END \$f\$;
-      CREATE TABLE public.$t (id integer PRIMARY KEY); INSERT INTO public.$t VALUES (1);
+    spy_fn "$who" "$t"
+    as "$who" "CREATE TABLE public.$t (id integer PRIMARY KEY); INSERT INTO public.$t VALUES (1);
       CREATE INDEX ${t}_p ON public.$t (id) WHERE public.${t}_f(0) = 0" >/dev/null
   done
   out=$(as atk_admin "SELECT revos.plan_schema('{\"schema_version\": \"b16-1\", \"description\": \"x\",
@@ -1001,6 +1006,96 @@ attack_index_predicate_planning() {
       \"columns\": [{\"name\": \"owner_id\", \"type\": \"integer\", \"references\": {\"table\": \"b16_atk_owner\", \"column\": \"id\"}}]}]}') -> 'result' ->> 'status'")
   check "a superuser's plan_schema referencing atk_owner's table answers ($out)" "t" "$([ -n "$out" ] && echo t)"
   check "  ... atk_owner's function never ran as a superuser" f "$(q "SELECT is_called FROM public.b16_atk_owner_ran")"
+}
+
+# B17. Around B16's check (the sixth adversarial review): the count was planned as a superuser once a
+# check had found no other role's code on the table and its children. (a) a partitioned parent's key
+# expression, not checked, is evaluated while planning a count over a partition under a caller-set
+# constraint_exclusion = on; (b) no lock kept the table as checked: its owner, holding a lock, added
+# the index after the check and before the count; (c) a REPEATABLE READ caller's snapshot hid from the
+# check an index the planner used; (d) a foreign key's target got the index between the check and
+# the ALTER that validates the key; (e) a payload table of a revos_admin member got a trigger
+# between the check and the backfill UPDATE. Each alone; the function (or trigger) advances a
+# sequence when it runs as a superuser.
+b17_hold() { # ROLE TABLE SQL: ROLE holds TABLE ACCESS EXCLUSIVE for 3 s, then runs SQL and commits
+  psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
+SET ROLE $1;
+BEGIN;
+LOCK TABLE public.$2 IN ACCESS EXCLUSIVE MODE;
+SELECT pg_sleep(3);
+$3;
+COMMIT;
+SQL
+  B17_PID=$!
+  sleep 1
+}
+b17_ran() { q "SELECT is_called FROM public.$1_ran"; }
+attack_around_the_count_check() {
+  echo "# B17. around the check before a count or a key: a parent's key, a lock-free window, an old snapshot"
+  local out
+  # (a) the partitioned parent's key expression, constraint_exclusion = on
+  spy_fn atk_admin b17a
+  as atk_admin "CREATE TABLE public.b17a (id integer) PARTITION BY RANGE ((id + public.b17a_f(0)));
+    CREATE TABLE public.b17a_c1 PARTITION OF public.b17a FOR VALUES FROM (0) TO (100);
+    INSERT INTO public.b17a VALUES (1)" >/dev/null
+  out=$(as atk_admin "SET constraint_exclusion = on; SELECT revos.plan_schema('{\"schema_version\": \"b17-a\", \"description\": \"x\",
+      \"options\": {\"backfill_tenant\": \"$T1\"},
+      \"tables\": [{\"name\": \"b17a_c1\", \"columns\": [{\"name\": \"id\", \"type\": \"integer\", \"not_null\": true}]}]}') -> 'result' ->> 'status'")
+  check "(a) atk_admin's plan_schema on a partition of its parent keyed by its function answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... the parent's key function never ran as a superuser" f "$(b17_ran b17a)"
+  # (b) the index added after the check, before the count
+  spy_fn atk_admin b17b
+  as atk_admin "CREATE TABLE public.b17b (id integer); INSERT INTO public.b17b VALUES (1)" >/dev/null
+  b17_hold atk_admin b17b "CREATE INDEX b17b_p ON public.b17b (id) WHERE public.b17b_f(0) = 0"
+  out=$(as atk_admin "SELECT revos.plan_schema('{\"schema_version\": \"b17-b\", \"description\": \"x\",
+      \"options\": {\"backfill_tenant\": \"$T1\"},
+      \"tables\": [{\"name\": \"b17b\", \"columns\": [{\"name\": \"id\", \"type\": \"integer\", \"not_null\": true}]}]}') -> 'result' ->> 'status'")
+  wait "$B17_PID"
+  check "(b) atk_admin's plan_schema while it adds an index under its lock answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... the index predicate's function never ran as a superuser" f "$(b17_ran b17b)"
+  # (c) a REPEATABLE READ snapshot taken before the index
+  spy_fn atk_admin b17c
+  as atk_admin "CREATE TABLE public.b17c (id integer); INSERT INTO public.b17c VALUES (1)" >/dev/null
+  psql -X -q -At -d "$T" >/tmp/b17c.$$ 2>&1 <<SQL &
+SET ROLE atk_admin;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM pg_catalog.pg_class;
+SELECT pg_sleep(3);
+SELECT revos.plan_schema('{"schema_version": "b17-c", "description": "x", "options": {"backfill_tenant": "$T1"},
+  "tables": [{"name": "b17c", "columns": [{"name": "id", "type": "integer", "not_null": true}]}]}') -> 'result' ->> 'status';
+COMMIT;
+SQL
+  local rr=$!
+  sleep 1
+  as atk_admin "CREATE INDEX b17c_p ON public.b17c (id) WHERE public.b17c_f(0) = 0" >/dev/null
+  wait "$rr"
+  check "(c) atk_admin's plan_schema in a REPEATABLE READ transaction older than its index answers" t \
+    "$(tail -1 /tmp/b17c.$$ | grep -q . && echo t)"
+  rm -f /tmp/b17c.$$
+  check "  ... the index predicate's function never ran as a superuser" f "$(b17_ran b17c)"
+  # (d) a foreign key's target gets the index between the check and the ALTER
+  spy_fn atk_owner b17d
+  as atk_owner "CREATE TABLE public.b17d (id integer PRIMARY KEY); INSERT INTO public.b17d VALUES (1)" >/dev/null
+  q "CREATE TABLE public.b17d_ref (id integer PRIMARY KEY, owner_id integer); INSERT INTO public.b17d_ref VALUES (1, 1)" >/dev/null
+  b17_hold atk_owner b17d "CREATE INDEX b17d_p ON public.b17d (id) WHERE public.b17d_f(0) = 0"
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b17-d\", \"description\": \"x\",
+      \"tables\": [{\"name\": \"b17d_ref\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+                    \"columns\": [{\"name\": \"id\", \"type\": \"integer\", \"primary_key\": true},
+                                  {\"name\": \"owner_id\", \"type\": \"integer\", \"references\": {\"table\": \"b17d\", \"column\": \"id\"}}]}]}')")
+  wait "$B17_PID"
+  check "(d) a superuser's apply adding a key to atk_owner's table while it adds an index: $(status_of "$out")" t "$([ -n "$(status_of "$out")" ] && echo t)"
+  check "  ... the index predicate's function never ran as a superuser" f "$(b17_ran b17d)"
+  # (e) a revos_admin member's payload table gets a trigger between the check and the backfill UPDATE
+  spy_fn atk_admin b17e
+  as atk_admin "CREATE TABLE public.b17e (secret text); INSERT INTO public.b17e VALUES ('row')" >/dev/null
+  b17_hold atk_admin b17e "CREATE TRIGGER b17e BEFORE UPDATE ON public.b17e FOR EACH ROW EXECUTE FUNCTION public.b17e_trig()"
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b17-e\", \"description\": \"x\",
+      \"options\": {\"backfill_tenant\": \"$T1\"},
+      \"tables\": [{\"name\": \"b17e\", \"timestamps\": false, \"soft_delete\": false,
+                    \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}')")
+  wait "$B17_PID"
+  check "(e) a superuser's backfill of atk_admin's table while it adds a trigger: $(status_of "$out")" t "$([ -n "$(status_of "$out")" ] && echo t)"
+  check "  ... the trigger never ran as a superuser" f "$(b17_ran b17e)"
 }
 
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
@@ -1081,5 +1176,6 @@ attack_membership_squat
 attack_squatted_table_trigger
 attack_squatted_table_owner
 attack_index_predicate_planning
+attack_around_the_count_check
 end_state
 finish

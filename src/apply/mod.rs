@@ -33,6 +33,7 @@ pub mod objects;
 pub mod online;
 pub mod pg_catalog;
 pub mod rehearse;
+pub mod row_scan;
 pub mod shadow;
 
 use pgrx::pg_sys;

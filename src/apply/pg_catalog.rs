@@ -8,6 +8,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::CString;
 
+use super::row_scan;
 use crate::schema::model::*;
 
 pub struct PgCatalog {
@@ -117,6 +118,7 @@ impl PgCatalog {
         owner_view(
             schema,
             table,
+            |rels| Ok(Some(row_scan::count(rels, null_in))),
             || Spi::get_one::<i64>(&sql),
             not_read(schema, table),
         )
@@ -139,11 +141,15 @@ impl PgCatalog {
         let q = crate::ident::quote_ident;
         let col = q(column);
         let zone = ["timestamp with time zone", "timestamp without time zone"];
-        let changed = if zone.contains(&from) && zone.contains(&to) {
-            "true".to_string()
-        } else {
-            format!("(({col})::{to})::{from} IS DISTINCT FROM {col}")
+        let all = zone.contains(&from) && zone.contains(&to);
+        let on = |v: &str| {
+            if all {
+                "true".to_string()
+            } else {
+                format!("(({v})::{to})::{from} IS DISTINCT FROM {v}")
+            }
         };
+        let (changed, condition) = (on(&col), on("v"));
         let sql = format!(
             "SELECT pg_catalog.count(*) FROM {}.{} WHERE {col} IS NOT NULL AND {changed}",
             q(schema),
@@ -152,7 +158,13 @@ impl PgCatalog {
         let builtin = |t: &str| !t.contains("\".\"");
         let count = || Spi::get_one::<i64>(&sql);
         let n = if builtin(from) && builtin(to) {
-            owner_view(schema, table, count, not_read(schema, table))
+            owner_view(
+                schema,
+                table,
+                |rels| Ok(Some(row_scan::count_where(rels, column, &condition))),
+                count,
+                not_read(schema, table),
+            )
         } else if caller_may_read(schema, table) {
             count()
         } else {
@@ -196,6 +208,7 @@ impl PgCatalog {
             });
         restore_search_path(saved);
         let cols = cols.unwrap_or_else(|e| pgrx::error!("revos: reading enum usage failed: {e}"));
+        let labels = enum_label_oids(schema, name, removed);
         let q = crate::ident::quote_ident;
         cols.into_iter()
             .map(|(s, t, col, array, default)| {
@@ -215,6 +228,7 @@ impl PgCatalog {
                 let rows = owner_view(
                     &s,
                     &t,
+                    |rels| Ok(Some(row_scan::count_labels(rels, &col, array, &labels))),
                     || Spi::get_one_with_args::<i64>(&sql, &[removed.to_vec().into()]),
                     not_read(&s, &t),
                 )
@@ -571,6 +585,20 @@ pub fn load_snapshots_with(
     map
 }
 
+/// The `pg_enum` OIDs of `schema.name`'s labels among `labels` (an enum datum holds its label's OID).
+fn enum_label_oids(schema: &str, name: &str, labels: &[String]) -> Vec<pg_sys::Oid> {
+    Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
+        "SELECT pg_catalog.array_agg(e.oid) FROM pg_catalog.pg_enum e
+           JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) e.enumtypid
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.typnamespace
+          WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND t.typname OPERATOR(pg_catalog.=) $2
+            AND e.enumlabel OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.name[])",
+        &[schema.into(), name.into(), labels.to_vec().into()],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: reading enum labels failed: {e}"))
+    .unwrap_or_default()
+}
+
 fn table_has_rows(schema: &str, name: &str) -> bool {
     let sql = format!(
         "SELECT EXISTS (SELECT 1 FROM {}.{})",
@@ -584,6 +612,7 @@ fn table_has_rows(schema: &str, name: &str) -> bool {
     owner_view(
         schema,
         name,
+        |rels| Ok(Some(row_scan::any(rels))),
         || Spi::get_one::<bool>(&sql),
         |_| Ok(Some(true)),
     )
@@ -609,57 +638,46 @@ pub fn caller_may_read(schema: &str, table: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// Runs a count of revos's own on `schema.table` as the extension's owner, so that the caller's
-/// row-level security hides no row from it — unless the table has a foreign table among its
-/// partitions or children (reading it as the owner would use the owner's user mapping on a
-/// remote server): then as the caller.
-///
-/// Never as the extension's owner when a part of the table or of one of its children (an index's
-/// expression or predicate, a statistics object, a check, a default, a policy, a trigger, a
-/// rule) depends on a function, operator or type that a role other than a superuser owns:
-/// planning the count evaluates such an index predicate's or expression's constant calls (an
-/// adversarial review made a revos_admin member's `IMMUTABLE` function run as a superuser through
-/// `plan_schema` alone). Then the count is the caller's — `f` when that code is one the caller
-/// trusts (its own) and the caller sees every row (no row-level security for it) — or not made:
-/// `hidden` says what to do without it (a superuser caller would run another role's code too).
+/// Reads a count of revos's own on `schema.table` so that the caller's row-level security hides
+/// no row from it, and no code of the table's owner runs with anyone's privileges:
+/// `here(relations)` scans the rows without a planner (`row_scan`; the sixth adversarial review
+/// made an owner's `IMMUTABLE` function run as a superuser while a count was planned, around the
+/// check that was to prevent it). A table with a foreign table among its partitions or children
+/// is counted by `f` as the caller (reading it as the owner would use the owner's user mapping on
+/// a remote server); one Citus places, by `f` as in [`elsewhere`].
 fn owner_view<R>(
     schema: &str,
     table: &str,
+    here: impl FnOnce(&[pg_sys::Oid]) -> R,
     f: impl FnOnce() -> R,
     hidden: impl FnOnce(&str) -> R,
 ) -> R {
-    let rels: Vec<(pg_sys::Oid, bool)> = Spi::connect(|c| {
-        let rows = c.select(
-            "WITH RECURSIVE t(oid) AS (
-                 SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                  WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2
-                 UNION
-                 SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN t ON i.inhparent OPERATOR(pg_catalog.=) t.oid)
-             SELECT c.oid, c.relkind OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::\"char\"[])
-               FROM t JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.oid",
-            None,
-            &[schema.into(), table.into()],
-        )?;
-        let mut out = vec![];
-        for row in rows {
-            if let (Some(oid), Some(foreign)) = (row.get::<pg_sys::Oid>(1)?, row.get::<bool>(2)?) {
-                out.push((oid, foreign));
-            }
-        }
-        Ok::<_, pgrx::spi::Error>(out)
-    })
-    .unwrap_or_default();
-    if rels.is_empty() || rels.iter().any(|r| r.1) {
-        return f();
+    match row_scan::locate(schema, table) {
+        row_scan::Found::Here(rels) => here(&rels),
+        row_scan::Found::Missing | row_scan::Found::Elsewhere(_, true) => f(),
+        row_scan::Found::Elsewhere(rels, false) => elsewhere(schema, table, &rels, f, hidden),
     }
-    let oids: Vec<pg_sys::Oid> = rels.iter().map(|r| r.0).collect();
-    let refused =
-        crate::dependencies::refused_code(&oids, Some(&crate::dependencies::superusers()));
+}
+
+/// A count whose rows Citus holds: planned, as the extension's owner only when no part of the
+/// table, of its partitions or of its partition ancestors depends on code of a role other than a
+/// superuser (`dependencies::refused_code`, which locks them all first and reads the catalogs
+/// under the latest snapshot), with `constraint_exclusion` pinned (`as_extension_owner`);
+/// otherwise as the caller when that code is the caller's own and no row-level security hides
+/// rows from it; else not at all: `hidden` says what to do without it.
+fn elsewhere<R>(
+    schema: &str,
+    table: &str,
+    oids: &[pg_sys::Oid],
+    f: impl FnOnce() -> R,
+    hidden: impl FnOnce(&str) -> R,
+) -> R {
+    let refused = crate::dependencies::refused_code(oids, Some(&crate::dependencies::superusers()));
     if refused.is_empty() {
         return crate::privilege::as_extension_owner(f);
     }
     // the caller's own (or trusted) code runs as the caller; anyone else's is not run at all
-    let by_caller = crate::dependencies::refused_code(&oids, None);
+    let by_caller = crate::dependencies::refused_code(oids, None);
     match by_caller.first() {
         None if caller_may_read(schema, table) => f(),
         None => hidden(&refused[0]),
