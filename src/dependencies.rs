@@ -56,25 +56,36 @@ pub fn superusers() -> Vec<pg_sys::Oid> {
 /// The dependencies of `tables`' parts that revos refuses, described (empty: none); `trusted`:
 /// the roles read by `trusted_owners` before the statements ran (None: read now).
 pub fn refused(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
-    refused_parts(tables, trusted, true)
+    refused_parts(tables, trusted, true, true)
 }
 
 /// As [`refused`], without the tables' owners: only what their parts' code depends on (for a
 /// table revos reads or plans a query over without changing it: a foreign key's target).
 pub fn refused_code(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
-    refused_parts(tables, trusted, false)
+    refused_parts(tables, trusted, false, true)
+}
+
+/// As [`refused_code`] for a count revos would plan over the tables (in a subtransaction that
+/// is rolled back afterwards): when a lock the check needs is held by another session (an index
+/// built concurrently), it does not wait: the tables count as refused ("busy"), and the count is
+/// reported as not made.
+pub fn refused_code_now(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
+    refused_parts(tables, trusted, false, false)
 }
 
 fn refused_parts(
     tables: &[pg_sys::Oid],
     trusted: Option<&[pg_sys::Oid]>,
     owners: bool,
+    wait: bool,
 ) -> Vec<String> {
     if tables.is_empty() {
         return vec![];
     }
     let trusted = trusted.map_or_else(trusted_owners, <[pg_sys::Oid]>::to_vec);
-    let parts_of = lock_hierarchy(tables);
+    let Some(parts_of) = lock_hierarchy(tables, wait) else {
+        return vec!["the table is busy (another session holds a lock that keeps its parts from being checked)".into()];
+    };
     Spi::connect(|_| unsafe {
         latest(
             REFUSED_SQL,
@@ -100,10 +111,19 @@ fn refused_parts(
 /// index after the check and before the count, which then ran its function as a superuser).
 /// The ancestors count because planning a query over a partition can evaluate the partitioned
 /// parent's key expression (under `constraint_exclusion = on`).
-fn lock_hierarchy(tables: &[pg_sys::Oid]) -> Vec<pg_sys::Oid> {
+/// With `wait` false, None as soon as a lock is held elsewhere.
+fn lock_hierarchy(tables: &[pg_sys::Oid], wait: bool) -> Option<Vec<pg_sys::Oid>> {
     let mode = pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE;
-    for &t in tables {
-        unsafe { pg_sys::LockRelationOid(t, mode) };
+    let lock = |o: pg_sys::Oid| unsafe {
+        if wait {
+            pg_sys::LockRelationOid(o, mode);
+            true
+        } else {
+            pg_sys::ConditionalLockRelationOid(o, mode)
+        }
+    };
+    if !tables.iter().all(|&t| lock(t)) {
+        return None;
     }
     let all: Vec<pg_sys::Oid> = Spi::connect(|_| unsafe {
         latest(
@@ -115,12 +135,72 @@ fn lock_hierarchy(tables: &[pg_sys::Oid]) -> Vec<pg_sys::Oid> {
     .flatten()
     .filter_map(|o| o.parse::<u32>().ok().map(pg_sys::Oid::from))
     .collect();
-    for &o in &all {
-        if !tables.contains(&o) {
-            unsafe { pg_sys::LockRelationOid(o, mode) };
-        }
+    if !all.iter().filter(|o| !tables.contains(o)).all(|&o| lock(o)) {
+        return None;
     }
-    all
+    tables
+        .iter()
+        .all(|&o| unsafe { lock_schema_row(o, wait) })
+        .then_some(all)
+}
+
+/// Keeps the schema of table `rel` under its name until the transaction ends: a share lock on its
+/// `pg_namespace` row. No lock of PostgreSQL's stops `ALTER SCHEMA … RENAME` (the adversarial
+/// review of 1d8f8d6, F4): while one of the apply's statements waited for another session's lock on
+/// the checked table, the schema's owner swapped in a schema of its own under the name, and the
+/// statements that followed (a backfill `UPDATE`) ran on its table, with its trigger, as the
+/// applier. The rename updates that row, so it waits for this transaction (renaming a table, or
+/// moving it to another schema, needs a lock the check already holds).
+unsafe fn lock_schema_row(rel: pg_sys::Oid, wait: bool) -> bool {
+    let nsp = pg_sys::get_rel_namespace(rel);
+    if nsp == pg_sys::InvalidOid {
+        return true;
+    }
+    // the lock a rename of the schema takes on the schema object conflicts with this one (in the
+    // servers revos is tested on: a rename waited for it, where the row lock alone deadlocked)
+    let share = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+    if !wait && !pg_sys::ConditionalLockDatabaseObject(pg_sys::NamespaceRelationId, nsp, 0, share) {
+        return false;
+    }
+    if wait {
+        pg_sys::LockDatabaseObject(pg_sys::NamespaceRelationId, nsp, 0, share);
+    }
+    let cached = pg_sys::SearchSysCache1(
+        pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
+        pg_sys::Datum::from(nsp),
+    );
+    if cached.is_null() {
+        return true;
+    }
+    let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+    tuple.t_self = (*cached).t_self;
+    pg_sys::ReleaseSysCache(cached);
+    let catalog = pg_sys::table_open(
+        pg_sys::NamespaceRelationId,
+        pg_sys::RowShareLock as pg_sys::LOCKMODE,
+    );
+    let mut buffer: pg_sys::Buffer = 0;
+    let mut failure: pg_sys::TM_FailureData = std::mem::zeroed();
+    // TM_Updated (renamed meanwhile, committed): the check that follows reads the latest catalog
+    let result = pg_sys::heap_lock_tuple(
+        catalog,
+        &mut tuple,
+        pg_sys::GetCurrentCommandId(true),
+        pg_sys::LockTupleMode::LockTupleShare,
+        if wait {
+            pg_sys::LockWaitPolicy::LockWaitBlock
+        } else {
+            pg_sys::LockWaitPolicy::LockWaitSkip
+        },
+        false,
+        &mut buffer,
+        &mut failure,
+    );
+    if buffer != 0 {
+        pg_sys::ReleaseBuffer(buffer);
+    }
+    pg_sys::table_close(catalog, pg_sys::NoLock as pg_sys::LOCKMODE);
+    result != pg_sys::TM_Result::TM_WouldBlock
 }
 
 /// Runs `sql` (inside an SPI connection) under the **latest** snapshot, not the transaction's: a

@@ -1098,6 +1098,79 @@ SQL
   check "  ... the trigger never ran as a superuser" f "$(b17_ran b17e)"
 }
 
+# B18. The adversarial review of 1d8f8d6, each alone; the function or trigger advances a sequence when
+# it runs as a superuser. F1: a check's violations were counted by a query planned as the (superuser)
+# caller over atk_admin's table, whose partial index calls atk_admin's function (the live check NOT
+# VALID forces the count). F2: a type change from atk_admin's domain was counted as the caller: the
+# domain's CHECK ran for each row. F3: a foreign table inheriting from atk_admin's table sent the NULL
+# count back to the planner, as the caller. F4: while the first statement waited for a reader's lock,
+# atk_admin swapped a schema of its own under the checked table's schema name; the backfill UPDATE
+# then ran on its table, with its trigger, as the superuser (plan_schema's rehearsal too).
+# plain_plan TABLE VERSION COLUMNS [EXTRA]: a superuser's plan_schema of public.TABLE as a plain table
+# (no tenant, no timestamps) with COLUMNS (JSON) and EXTRA keys; prints the status
+plain_plan() {
+  q "SELECT revos.plan_schema('{\"schema_version\": \"$2\", \"description\": \"x\", \"tables\": [{\"name\": \"$1\",
+      \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false, \"columns\": $3${4:+, $4}}]}') -> 'result' ->> 'status'"
+}
+attack_review_1d8f8d6() {
+  echo "# B18. a check's count, a domain's conversion, a foreign child, a schema swapped during a lock wait"
+  local out fn v=0
+  # F1
+  spy_fn atk_admin b18a
+  as atk_admin "CREATE TABLE public.b18a (id integer PRIMARY KEY, amount integer); INSERT INTO public.b18a VALUES (1, 5);
+    ALTER TABLE public.b18a ADD CONSTRAINT b18a_pos CHECK (amount > 0) NOT VALID;
+    CREATE INDEX b18a_p ON public.b18a (id) WHERE public.b18a_f(0) = 0" >/dev/null
+  out=$(plain_plan b18a b18-a '[{"name": "id", "type": "integer", "primary_key": true}, {"name": "amount", "type": "integer"}]' \
+    '"checks": [{"name": "b18a_pos", "expression": "amount > 0"}]')
+  check "F1: a superuser's plan_schema declaring the NOT VALID check of atk_admin's table answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... the index predicate's function never ran as a superuser" f "$(b17_ran b18a)"
+  # F2
+  spy_fn atk_admin b18b
+  as atk_admin "CREATE DOMAIN public.b18b_dom AS integer CHECK (public.b18b_f(VALUE) IS NOT NULL);
+    CREATE TABLE public.b18b (id integer, c public.b18b_dom); INSERT INTO public.b18b VALUES (1, 5)" >/dev/null
+  out=$(plain_plan b18b b18-b '[{"name": "id", "type": "integer"}, {"name": "c", "type": "bigint"}]')
+  check "F2: a superuser's plan_schema changing atk_admin's domain column to bigint answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... the domain's check never ran as a superuser" f "$(b17_ran b18b)"
+  # F3
+  spy_fn atk_admin b18c
+  q "CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER b18_nowhere FOREIGN DATA WRAPPER postgres_fdw
+       OPTIONS (host '127.0.0.1', port '1', dbname 'nothing');
+     GRANT USAGE ON FOREIGN SERVER b18_nowhere TO atk_admin" >/dev/null
+  as atk_admin "CREATE TABLE public.b18c (id integer, v text); INSERT INTO public.b18c VALUES (1, NULL);
+    CREATE INDEX b18c_p ON public.b18c (id) WHERE public.b18c_f(0) = 0;
+    CREATE FOREIGN TABLE public.b18c_remote () INHERITS (public.b18c) SERVER b18_nowhere OPTIONS (table_name 'nothing')" >/dev/null
+  out=$(plain_plan b18c b18-c '[{"name": "id", "type": "integer"}, {"name": "v", "type": "text", "not_null": true}]')
+  check "F3: a superuser's plan_schema on atk_admin's table with a foreign child answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... the index predicate's function never ran as a superuser" f "$(b17_ran b18c)"
+  # F4, plan_schema and apply_schema
+  spy_fn atk_admin b18d
+  for fn in plan_schema apply_schema; do
+    v=$((v + 1))
+    q "SELECT pg_catalog.setval('public.b18d_ran', 1, false)" >/dev/null
+    as atk_admin "CREATE SCHEMA b18_app$v; CREATE TABLE b18_app$v.t (secret text); INSERT INTO b18_app$v.t VALUES ('row');
+      CREATE SCHEMA b18_evil$v; CREATE TABLE b18_evil$v.t (secret text); INSERT INTO b18_evil$v.t VALUES ('evil');
+      CREATE TRIGGER spy BEFORE UPDATE ON b18_evil$v.t FOR EACH ROW EXECUTE FUNCTION public.b18d_trig()" >/dev/null
+    psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
+SET ROLE atk_admin;
+BEGIN;
+LOCK TABLE b18_app$v.t IN ACCESS SHARE MODE;
+SELECT pg_sleep(4);
+COMMIT;
+SQL
+    local holder=$!
+    ( sleep 2; as atk_admin "ALTER SCHEMA b18_app$v RENAME TO b18_old$v; ALTER SCHEMA b18_evil$v RENAME TO b18_app$v" >/dev/null 2>&1 ) &
+    local swapper=$!
+    sleep 0.5
+    out=$(q "SELECT revos.$fn('{\"schema_version\": \"b18-d$v\", \"description\": \"x\",
+        \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
+        \"tables\": [{\"name\": \"t\", \"schema\": \"b18_app$v\", \"timestamps\": false, \"soft_delete\": false,
+                      \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}') -> 'result' ->> 'status'")
+    wait "$holder" "$swapper"
+    check "F4: a superuser's $fn while atk_admin swaps the table's schema under a reader's lock answers ($out)" t "$([ -n "$out" ] && echo t)"
+    check "  ... atk_admin's trigger never ran as a superuser" f "$(b17_ran b18d)"
+  done
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1177,5 +1250,6 @@ attack_squatted_table_trigger
 attack_squatted_table_owner
 attack_index_predicate_planning
 attack_around_the_count_check
+attack_review_1d8f8d6
 end_state
 finish

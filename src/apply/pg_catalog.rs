@@ -165,7 +165,10 @@ impl PgCatalog {
                 count,
                 not_read(schema, table),
             )
-        } else if caller_may_read(schema, table) {
+        } else if caller_may_read(schema, table)
+            && caller_trusts_code(schema, table)
+            && types_trusted(&[from, to])
+        {
             count()
         } else {
             pgrx::error!("revos: {schema}.{table} is not the caller's and has row-level security: its rows are not read as the caller")
@@ -654,8 +657,10 @@ fn owner_view<R>(
 ) -> R {
     match row_scan::locate(schema, table) {
         row_scan::Found::Here(rels) => here(&rels),
-        row_scan::Found::Missing | row_scan::Found::Elsewhere(_, true) => f(),
-        row_scan::Found::Elsewhere(rels, false) => elsewhere(schema, table, &rels, f, hidden),
+        row_scan::Found::Missing => f(),
+        row_scan::Found::Elsewhere(rels, foreign) => {
+            elsewhere(schema, table, &rels, foreign, f, hidden)
+        }
     }
 }
 
@@ -669,20 +674,61 @@ fn elsewhere<R>(
     schema: &str,
     table: &str,
     oids: &[pg_sys::Oid],
+    foreign: bool,
     f: impl FnOnce() -> R,
     hidden: impl FnOnce(&str) -> R,
 ) -> R {
-    let refused = crate::dependencies::refused_code(oids, Some(&crate::dependencies::superusers()));
-    if refused.is_empty() {
+    let refused =
+        crate::dependencies::refused_code_now(oids, Some(&crate::dependencies::superusers()));
+    // a foreign table is never read as the extension's owner (its user mapping would be used)
+    if refused.is_empty() && !foreign {
         return crate::privilege::as_extension_owner(f);
     }
     // the caller's own (or trusted) code runs as the caller; anyone else's is not run at all
-    let by_caller = crate::dependencies::refused_code(oids, None);
+    let by_caller = crate::dependencies::refused_code_now(oids, None);
     match by_caller.first() {
         None if caller_may_read(schema, table) => f(),
-        None => hidden(&refused[0]),
+        None => hidden(
+            refused
+                .first()
+                .map_or("row-level security hides rows from the caller", |r| r),
+        ),
         Some(why) => hidden(why),
     }
+}
+
+/// Whether every part of `schema.table`, of its descendants and of its partition ancestors
+/// depends only on code of roles the caller trusts (itself, its roles, superusers): a query the
+/// caller plans over it (a check's violations, a user type's conversion) then runs nobody else's
+/// code with the caller's privileges (the adversarial review of 1d8f8d6: a superuser's
+/// `plan_schema` counted a check's violations over a plain role's table with an index predicate
+/// calling that role's function). Checked under the locks `dependencies` takes.
+pub fn caller_trusts_code(schema: &str, table: &str) -> bool {
+    let oids = match row_scan::locate(schema, table) {
+        row_scan::Found::Here(o) | row_scan::Found::Elsewhere(o, _) => o,
+        row_scan::Found::Missing => return true,
+    };
+    crate::dependencies::refused_code_now(&oids, None).is_empty()
+}
+
+/// Whether each of `types` (SQL type names, as the plan writes them) is owned by a role the caller
+/// trusts, and a domain's base type too: a type's input, output and cast functions, and a domain's
+/// checks, run in a conversion.
+fn types_trusted(types: &[&str]) -> bool {
+    let trusted = crate::dependencies::trusted_owners();
+    types.iter().all(|t| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT y.typowner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
+                    AND (y.typbasetype OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                         OR (SELECT b.typowner FROM pg_catalog.pg_type b WHERE b.oid OPERATOR(pg_catalog.=) y.typbasetype)
+                            OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[]))
+               FROM pg_catalog.pg_type y WHERE y.oid OPERATOR(pg_catalog.=) pg_catalog.to_regtype($1)",
+            &[(*t).into(), trusted.clone().into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+    })
 }
 
 /// `owner_view`'s answer for a count that can be read neither as the extension's owner nor by

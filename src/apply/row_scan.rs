@@ -165,15 +165,21 @@ unsafe fn array_holds(d: pg_sys::Datum, labels: &[pg_sys::Oid]) -> bool {
 /// the values are handed to `changed_sql`'s query in arrays of `BATCH` (the query reads no table).
 pub fn count_where(rels: &[pg_sys::Oid], column: &str, changed: &str) -> i64 {
     const BATCH: usize = 10_000;
+    // and at most this many bytes of values at once (ten thousand 1 MB values would take 10 GB:
+    // the adversarial review of 1d8f8d6)
+    const BATCH_BYTES: usize = 16 << 20;
     let mut batch = PgMemoryContexts::new("revos value batch");
-    let (mut values, mut n, mut ty) = (Vec::with_capacity(BATCH), 0i64, None);
+    let (mut values, mut n, mut ty, mut bytes) = (Vec::with_capacity(BATCH), 0i64, None, 0usize);
     each_value_typed(rels, column, |d, null, typ| {
         if null {
             return true;
         }
         ty = Some(typ);
-        values.push(unsafe { batch.switch_to(|_| copy_datum(d, typ)) });
-        if values.len() == BATCH {
+        let (copy, size) = unsafe { batch.switch_to(|_| copy_datum(d, typ)) };
+        values.push(copy);
+        bytes += size;
+        if values.len() == BATCH || bytes >= BATCH_BYTES {
+            bytes = 0;
             n += unsafe { batch.switch_to(|_| count_batch(&values, typ, changed)) };
             values.clear();
             unsafe { pg_sys::MemoryContextReset(batch.value()) };
@@ -190,11 +196,13 @@ pub fn count_where(rels: &[pg_sys::Oid], column: &str, changed: &str) -> i64 {
 #[derive(Clone, Copy)]
 pub struct Typ(pg_sys::Oid, i16, bool, std::ffi::c_char);
 
-unsafe fn copy_datum(d: pg_sys::Datum, t: Typ) -> pg_sys::Datum {
+/// A copy of the value in the current memory context, and its size in bytes.
+unsafe fn copy_datum(d: pg_sys::Datum, t: Typ) -> (pg_sys::Datum, usize) {
     if t.2 {
-        d
+        (d, 8)
     } else if t.1 == -1 {
-        pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(d.cast_mut_ptr()))
+        let v = pg_sys::pg_detoast_datum_copy(d.cast_mut_ptr());
+        (pg_sys::Datum::from(v), pgrx::varlena::varsize_any(v))
     } else {
         let len = if t.1 > 0 {
             t.1 as usize
@@ -203,7 +211,7 @@ unsafe fn copy_datum(d: pg_sys::Datum, t: Typ) -> pg_sys::Datum {
         };
         let p = pg_sys::palloc(len) as *mut u8;
         std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p, len);
-        pg_sys::Datum::from(p)
+        (pg_sys::Datum::from(p), len)
     }
 }
 
@@ -271,6 +279,14 @@ fn scan(
             return;
         }
         let r = pg_sys::table_open(rel, pg_sys::AccessShareLock as pg_sys::LOCKMODE);
+        // another session's temporary table (inheriting from this one) cannot be read here; the
+        // planner skips it too
+        if (*(*r).rd_rel).relpersistence == pg_sys::RELPERSISTENCE_TEMP as std::ffi::c_char
+            && !(*r).rd_islocaltemp
+        {
+            pg_sys::table_close(r, pg_sys::NoLock as pg_sys::LOCKMODE);
+            return;
+        }
         let (attnum, typ) = match column {
             None => (0, Typ(pg_sys::InvalidOid, 0, true, 0)),
             Some(c) => {
