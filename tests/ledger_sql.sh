@@ -101,6 +101,12 @@ r=$(q "SELECT revos.log_event('{\"event_type\": \"order.created\", \"tenant_id\"
 check "flat: status recorded" recorded "$(q "SELECT '$r'::jsonb->>'status'")"
 check "flat: returned id/event_id are the stored row" 1 \
   "$(q "SELECT count(*) FROM revos.events WHERE id = ('$r'::jsonb->>'id')::bigint AND event_id = ('$r'::jsonb->>'event_id')::uuid")"
+# event_id: a version 7 UUID (RFC 9562) whose first 48 bits are the Unix time in milliseconds, now
+check "flat: event_id is a version 7 UUID of this millisecond (within 10 s), variant RFC 9562" "7 true true" \
+  "$(q "SELECT substr(u, 15, 1) || ' ' || (substr(u, 20, 1) IN ('8', '9', 'a', 'b'))::text || ' '
+              || (abs(('x' || lpad(replace(substr(u, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                      - (extract(epoch FROM clock_timestamp()) * 1000)::bigint) < 10000)::text
+           FROM (SELECT '$r'::jsonb->>'event_id' AS u) x")"
 check "flat: columns stored" \
   'tenant-a|order.created|order|o-1|u-1|{"items": [1, 2], "total": 12.50}||2024-05-01 12:00:00+00' \
   "$(q "SET TIME ZONE 'UTC'; SELECT tenant_id, event_type, subject_type, subject_id, actor_id, payload, idempotency_key, occurred_at

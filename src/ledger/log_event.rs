@@ -34,8 +34,8 @@ use std::ffi::CStr;
 use pgrx::fcinfo::direct_function_call_as_datum;
 
 const INSERT_SQL: &str = "INSERT INTO revos.events (id, tenant_id, event_type, subject_type, \
-     subject_id, actor_id, payload, idempotency_key, occurred_at) \
-     VALUES (NULL, $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id, event_id";
+     subject_id, actor_id, payload, idempotency_key, occurred_at, event_id) \
+     VALUES (NULL, $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
 const SEEN_SQL: &str = "SELECT e.id, e.event_id, e.tenant_id FROM revos.events e \
      WHERE e.idempotency_key OPERATOR(pg_catalog.=) $1";
 
@@ -285,6 +285,7 @@ unsafe fn insert(
         Some(t) => Some(to_text(t)),
         None => current.map(to_text),
     };
+    let uuid = pgrx::Uuid::from_bytes(time_ordered_uuid());
     let args = [
         raw(tenant_datum, pg_sys::TEXTOID),
         raw(text(EVENT_TYPE).bytes().map(to_text), pg_sys::TEXTOID),
@@ -294,11 +295,29 @@ unsafe fn insert(
         raw(Some(payload), pg_sys::JSONBOID),
         raw(key_datum, pg_sys::TEXTOID),
         occurred,
+        DatumWithOid::from(uuid),
     ];
     let row = run(c, 0, &args)?.first();
     let id: i64 = row.get(1)?.expect("events.id is NOT NULL");
-    let uuid: pgrx::Uuid = row.get(2)?.expect("events.event_id is NOT NULL");
     Ok(Outcome::Recorded(id, uuid))
+}
+
+/// A version 7 UUID (RFC 9562): the Unix time in milliseconds, then 74 random bits (PostgreSQL's
+/// `pg_strong_random`, as `gen_random_uuid()`). Ids that grow with time go to the right end of
+/// `events_event_id_key` (the primary key's identity does too) instead of a random leaf page
+/// each (bench/FINDINGS.md, 2026-12-05: log_event against the bare insert, A/B).
+fn time_ordered_uuid() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    if !unsafe { pg_sys::pg_strong_random(b[6..].as_mut_ptr().cast(), 10) } {
+        pgrx::error!("revos.log_event: could not generate random values");
+    }
+    b[6] = (b[6] & 0x0f) | 0x70; // version 7
+    b[8] = (b[8] & 0x3f) | 0x80; // variant RFC 9562
+    b
 }
 
 /// Runs one of the two statements of the hot path (0: INSERT, 1: the key's first event),
@@ -321,6 +340,7 @@ fn run<'c>(
                 PgOid::from(pg_sys::JSONBOID),
                 t,
                 PgOid::from(pg_sys::TIMESTAMPTZOID),
+                PgOid::from(pg_sys::UUIDOID),
             ];
             *slot = Some([
                 c.prepare_mut(INSERT_SQL, &insert_types)?.keep(),
