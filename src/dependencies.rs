@@ -158,11 +158,10 @@ unsafe fn lock_schema_row(rel: pg_sys::Oid, wait: bool) -> bool {
     }
     // the lock a rename of the schema takes on the schema object conflicts with this one (in the
     // servers revos is tested on: a rename waited for it, where the row lock alone deadlocked)
-    let share = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
-    if !wait && !pg_sys::ConditionalLockDatabaseObject(pg_sys::NamespaceRelationId, nsp, 0, share) {
-        return false;
-    }
+    // (not when it must not wait: PostgreSQL 16 has no conditional form; the row lock below,
+    // which it skips when it would wait, still keeps the name)
     if wait {
+        let share = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
         pg_sys::LockDatabaseObject(pg_sys::NamespaceRelationId, nsp, 0, share);
     }
     let cached = pg_sys::SearchSysCache1(
