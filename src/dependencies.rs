@@ -56,13 +56,13 @@ pub fn superusers() -> Vec<pg_sys::Oid> {
 /// The dependencies of `tables`' parts that revos refuses, described (empty: none); `trusted`:
 /// the roles read by `trusted_owners` before the statements ran (None: read now).
 pub fn refused(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
-    refused_parts(tables, trusted, true, true)
+    refused_parts(tables, trusted, true, Lock::Wait)
 }
 
 /// As [`refused`], without the tables' owners: only what their parts' code depends on (for a
 /// table revos reads or plans a query over without changing it: a foreign key's target).
 pub fn refused_code(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
-    refused_parts(tables, trusted, false, true)
+    refused_parts(tables, trusted, false, Lock::Wait)
 }
 
 /// As [`refused_code`] for a count revos would plan over the tables (in a subtransaction that
@@ -70,20 +70,32 @@ pub fn refused_code(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> 
 /// built concurrently), it does not wait: the tables count as refused ("busy"), and the count is
 /// reported as not made.
 pub fn refused_code_now(tables: &[pg_sys::Oid], trusted: Option<&[pg_sys::Oid]>) -> Vec<String> {
-    refused_parts(tables, trusted, false, false)
+    refused_parts(tables, trusted, false, Lock::Skip)
+}
+
+/// How a check locks what it reads (see [`lock_hierarchy`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Lock {
+    /// Lock, waiting for other sessions.
+    Wait,
+    /// Lock without waiting; a lock held elsewhere makes the tables "busy".
+    Skip,
+    /// Read as they are (the check after the apply's statements: nothing that follows in the
+    /// transaction runs the tables' code, and a lock taken there would be held to the commit).
+    Off,
 }
 
 fn refused_parts(
     tables: &[pg_sys::Oid],
     trusted: Option<&[pg_sys::Oid]>,
     owners: bool,
-    wait: bool,
+    lock: Lock,
 ) -> Vec<String> {
     if tables.is_empty() {
         return vec![];
     }
     let trusted = trusted.map_or_else(trusted_owners, <[pg_sys::Oid]>::to_vec);
-    let Some(parts_of) = lock_hierarchy(tables, wait) else {
+    let Some(parts_of) = lock_hierarchy(tables, lock) else {
         return vec!["the table is busy (another session holds a lock that keeps its parts from being checked)".into()];
     };
     Spi::connect(|_| unsafe {
@@ -111,11 +123,14 @@ fn refused_parts(
 /// index after the check and before the count, which then ran its function as a superuser).
 /// The ancestors count because planning a query over a partition can evaluate the partitioned
 /// parent's key expression (under `constraint_exclusion = on`).
-/// With `wait` false, None as soon as a lock is held elsewhere.
-fn lock_hierarchy(tables: &[pg_sys::Oid], wait: bool) -> Option<Vec<pg_sys::Oid>> {
+/// With `Lock::Skip`, None as soon as a lock is held elsewhere; with `Lock::Off`, nothing locked.
+fn lock_hierarchy(tables: &[pg_sys::Oid], how: Lock) -> Option<Vec<pg_sys::Oid>> {
     let mode = pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE;
+    let wait = how == Lock::Wait;
     let lock = |o: pg_sys::Oid| unsafe {
-        if wait {
+        if how == Lock::Off {
+            true
+        } else if wait {
             pg_sys::LockRelationOid(o, mode);
             true
         } else {
@@ -140,36 +155,55 @@ fn lock_hierarchy(tables: &[pg_sys::Oid], wait: bool) -> Option<Vec<pg_sys::Oid>
     }
     tables
         .iter()
-        .all(|&o| unsafe { lock_schema_row(o, wait) })
+        .all(|&o| how == Lock::Off || unsafe { lock_schema_row(o, wait) })
         .then_some(all)
 }
 
-/// Keeps the schema of table `rel` under its name until the transaction ends: a share lock on its
-/// `pg_namespace` row. No lock of PostgreSQL's stops `ALTER SCHEMA … RENAME` (the adversarial
-/// review of 1d8f8d6, F4): while one of the apply's statements waited for another session's lock on
-/// the checked table, the schema's owner swapped in a schema of its own under the name, and the
-/// statements that followed (a backfill `UPDATE`) ran on its table, with its trigger, as the
-/// applier. The rename updates that row, so it waits for this transaction (renaming a table, or
-/// moving it to another schema, needs a lock the check already holds).
+/// Keeps the schema of table `rel` under its name until the transaction ends (see
+/// [`lock_namespace`]); the adversarial review of 1d8f8d6 (F4): while one of the apply's statements
+/// waited for another session's lock on the checked table, the schema's owner swapped in a schema
+/// of its own under the name, and the statements that followed (a backfill `UPDATE`) ran on its
+/// table, with its trigger, as the applier.
 unsafe fn lock_schema_row(rel: pg_sys::Oid, wait: bool) -> bool {
     let nsp = pg_sys::get_rel_namespace(rel);
-    if nsp == pg_sys::InvalidOid {
-        return true;
-    }
-    // the lock a rename of the schema takes on the schema object conflicts with this one (in the
-    // servers revos is tested on: a rename waited for it, where the row lock alone deadlocked)
-    // (not when it must not wait: PostgreSQL 16 has no conditional form; the row lock below,
-    // which it skips when it would wait, still keeps the name)
+    nsp == pg_sys::InvalidOid || lock_namespace(nsp, wait)
+}
+
+/// Keeps the schema `nsp` under its name until the transaction ends: no lock of PostgreSQL's on a
+/// table stops `ALTER SCHEMA … RENAME`. A lock on the schema object (ACCESS SHARE: the rename's
+/// lock on it conflicts with it, in the servers revos is tested on) and a share lock on its
+/// `pg_namespace` row (which the rename updates) make a rename wait for this transaction. With
+/// `wait` false, false as soon as one would wait (and no lock on the schema object: PostgreSQL 16
+/// has no conditional form of it; the row lock alone keeps the name).
+unsafe fn lock_namespace(nsp: pg_sys::Oid, wait: bool) -> bool {
     if wait {
         let share = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
         pg_sys::LockDatabaseObject(pg_sys::NamespaceRelationId, nsp, 0, share);
     }
+    // a row updated (renamed, committed) since the cache read it: read it again and lock that
+    // version (the adversarial review of 5057330, G4: the lock was reported held without it)
+    for _ in 0..5 {
+        match lock_namespace_row(nsp, wait) {
+            Some(pg_sys::TM_Result::TM_Ok) | None => return true,
+            Some(pg_sys::TM_Result::TM_WouldBlock) => return false,
+            Some(_) => pg_sys::AcceptInvalidationMessages(),
+        }
+    }
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+        "revos: a schema the plan names keeps changing while it is locked; retry"
+    );
+}
+
+/// One attempt at the share lock on `nsp`'s `pg_namespace` row (None: no such schema).
+unsafe fn lock_namespace_row(nsp: pg_sys::Oid, wait: bool) -> Option<pg_sys::TM_Result::Type> {
     let cached = pg_sys::SearchSysCache1(
         pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
         pg_sys::Datum::from(nsp),
     );
     if cached.is_null() {
-        return true;
+        return None;
     }
     let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
     tuple.t_self = (*cached).t_self;
@@ -180,7 +214,6 @@ unsafe fn lock_schema_row(rel: pg_sys::Oid, wait: bool) -> bool {
     );
     let mut buffer: pg_sys::Buffer = 0;
     let mut failure: pg_sys::TM_FailureData = std::mem::zeroed();
-    // TM_Updated (renamed meanwhile, committed): the check that follows reads the latest catalog
     let result = pg_sys::heap_lock_tuple(
         catalog,
         &mut tuple,
@@ -199,7 +232,68 @@ unsafe fn lock_schema_row(rel: pg_sys::Oid, wait: bool) -> bool {
         pg_sys::ReleaseBuffer(buffer);
     }
     pg_sys::table_close(catalog, pg_sys::NoLock as pg_sys::LOCKMODE);
-    result != pg_sys::TM_Result::TM_WouldBlock
+    Some(result)
+}
+
+/// Keeps every existing schema the plan's statements name (a word before a `.`, coarse as
+/// [`squatted`]) under its name until the transaction ends, **before** any of the names is
+/// resolved to a table (the adversarial review of 5057330, G1–G3: names resolved before a lock
+/// wait, a rename committed while revos waited, the schema of an enum or a function in a default
+/// never locked). Each schema is locked by the OID its name has, then its name is looked up again:
+/// a rename that committed while revos waited is seen, and the new schema under the name is
+/// locked instead (40001 when it keeps changing).
+pub fn hold_schemas(statements: &[&str]) {
+    let text = lowered(statements);
+    let names: Vec<String> = Spi::connect(|c| {
+        let rows = c.select(
+            "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n
+              WHERE n.nspname OPERATOR(pg_catalog.!~) '^pg_' AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema'",
+            None,
+            &[],
+        )?;
+        let mut out = vec![];
+        for row in rows {
+            out.extend(row.get::<String>(1)?);
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading the schemas failed: {e}"));
+    for name in names {
+        if named_before(&text, &name.to_lowercase(), '.') {
+            hold_schema(&name);
+        }
+    }
+}
+
+fn hold_schema(name: &str) {
+    let c = std::ffi::CString::new(name).expect("no NUL in a schema name");
+    for _ in 0..5 {
+        let nsp = unsafe { pg_sys::get_namespace_oid(c.as_ptr(), true) };
+        if nsp == pg_sys::InvalidOid {
+            return;
+        }
+        unsafe {
+            lock_namespace(nsp, true);
+            pg_sys::AcceptInvalidationMessages();
+            if pg_sys::get_namespace_oid(c.as_ptr(), true) == nsp {
+                return;
+            }
+        }
+    }
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+        format!("revos: the schema {name} keeps being renamed while the apply locks it; retry")
+    );
+}
+
+/// The statements in lower case, without double quotes (for [`named_before`]).
+fn lowered(statements: &[&str]) -> String {
+    statements
+        .iter()
+        .map(|s| s.to_lowercase().replace('"', ""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Runs `sql` (inside an SPI connection) under the **latest** snapshot, not the transaction's: a
@@ -255,11 +349,7 @@ unsafe fn latest(sql: &str, args: &[(Option<pg_sys::Datum>, pg_sys::Oid)]) -> Ve
 /// (`ALTER FUNCTION … OWNER TO` a superuser); a false alarm refuses an apply that only looked
 /// like one.
 pub fn squatted(statements: &[&str], trusted: &[pg_sys::Oid]) -> Vec<String> {
-    let text: String = statements
-        .iter()
-        .map(|s| s.to_lowercase().replace('"', ""))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = lowered(statements);
     let candidates = Spi::connect(|c| {
         let rows = c.select(SQUAT_SQL, None, &[trusted.to_vec().into()])?;
         let mut out = vec![];
@@ -319,6 +409,37 @@ pub fn check_before(statements: &[&str], trusted: &[pg_sys::Oid]) {
 /// `trusted`: `trusted_owners()` as it was before the apply's statements ran.
 pub fn check(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
     raise(refused(tables, Some(trusted)));
+}
+
+/// As [`check`] before the apply's statements: the tables they name (their quoted qualified name
+/// appears in one) are locked first, so that nothing is added to them between the check and the
+/// statements; the others (an online change's table, whose steps all run after the commit, in the
+/// worker, which checks again under its own lock) are read as they are, and keep no lock the plan
+/// does not state until the commit.
+pub fn check_named(tables: &[pg_sys::Oid], statements: &[&str], trusted: &[pg_sys::Oid]) {
+    let text = statements.join("\n");
+    let (named, other): (Vec<pg_sys::Oid>, Vec<pg_sys::Oid>) = tables
+        .iter()
+        .partition(|&&t| qualified_name(t).is_some_and(|n| text.contains(&n)));
+    raise(refused_parts(&named, Some(trusted), true, Lock::Wait));
+    raise(refused_parts(&other, Some(trusted), true, Lock::Off));
+}
+
+/// The table's name as revos's statements write it, `"name"` (quoted always; a table of the same
+/// name in another schema counts too: coarse on purpose, it only locks more).
+fn qualified_name(rel: pg_sys::Oid) -> Option<String> {
+    Spi::get_one_with_args::<String>(
+        "SELECT '\"' OPERATOR(pg_catalog.||) pg_catalog.replace(c.relname::pg_catalog.text, '\"', '\"\"') OPERATOR(pg_catalog.||) '\"'
+           FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
+        &[rel.into()],
+    )
+    .ok()
+    .flatten()
+}
+
+/// As [`check`] after the apply's statements, reading the tables as they are.
+pub fn check_after(tables: &[pg_sys::Oid], trusted: &[pg_sys::Oid]) {
+    raise(refused_parts(tables, Some(trusted), true, Lock::Off));
 }
 
 /// As [`check`] for the tables a foreign key of the payload references: their parts' code only

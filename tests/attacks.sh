@@ -1171,6 +1171,86 @@ SQL
   done
 }
 
+# B19. The adversarial review of 5057330 (G1-G3), each alone: B18's schema lock came after the names
+# were resolved, and only for the payload tables' schemas. G1: atk_admin held a lock on its table and,
+# in the same transaction, swapped its schemas while revos's check waited for that lock; G2: atk_owner
+# (a plain role owning the schema of a superuser's table) swapped them in a transaction left open
+# before the apply started; G3: the schema of an enum the payload uses, or of a function a default
+# calls, was swapped while the first ALTER waited for a reader. The trigger, domain check or function
+# advances a sequence when it runs as a superuser.
+b19_run() { # FN PAYLOAD: the superuser's call, after 0.5 s; prints its status
+  sleep 0.5
+  q "SELECT revos.$1('$2') -> 'result' ->> 'status'"
+}
+b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant column
+  echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
+      \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
+}
+attack_review_5057330() {
+  echo "# B19. schemas swapped before the names are resolved, and the schemas of enums and functions"
+  local out p
+  spy_fn atk_admin b19
+  q "GRANT CREATE ON DATABASE $DB TO atk_owner" >/dev/null
+  spy_fn atk_owner b19o
+  # G1
+  as atk_admin "CREATE SCHEMA b19_g1; CREATE TABLE b19_g1.t (secret text); INSERT INTO b19_g1.t VALUES ('row');
+    CREATE SCHEMA b19_g1_evil; CREATE TABLE b19_g1_evil.t (secret text); INSERT INTO b19_g1_evil.t VALUES ('evil');
+    CREATE TRIGGER spy BEFORE UPDATE ON b19_g1_evil.t FOR EACH ROW EXECUTE FUNCTION public.b19_trig()" >/dev/null
+  psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
+SET ROLE atk_admin;
+BEGIN;
+LOCK TABLE b19_g1.t IN SHARE UPDATE EXCLUSIVE MODE;
+SELECT pg_sleep(3);
+ALTER SCHEMA b19_g1 RENAME TO b19_g1_old; ALTER SCHEMA b19_g1_evil RENAME TO b19_g1;
+COMMIT;
+SQL
+  p=$(b19_backfill b19-1 b19_g1)
+  out=$(b19_run plan_schema "$p"); wait
+  check "G1: a superuser's plan_schema while atk_admin swaps its schemas under its own lock answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... atk_admin's trigger never ran as a superuser" f "$(b17_ran b19)"
+  # G2
+  q "CREATE SCHEMA b19_g2 AUTHORIZATION atk_owner; CREATE TABLE b19_g2.t (secret text); INSERT INTO b19_g2.t VALUES ('row');
+     GRANT SELECT ON b19_g2.t TO atk_owner" >/dev/null
+  as atk_owner "CREATE SCHEMA b19_g2_evil; CREATE TABLE b19_g2_evil.t (secret text); INSERT INTO b19_g2_evil.t VALUES ('evil');
+    CREATE TRIGGER spy BEFORE UPDATE ON b19_g2_evil.t FOR EACH ROW EXECUTE FUNCTION public.b19o_trig()" >/dev/null
+  psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
+SET ROLE atk_owner;
+BEGIN;
+ALTER SCHEMA b19_g2 RENAME TO b19_g2_old; ALTER SCHEMA b19_g2_evil RENAME TO b19_g2;
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+  p=$(b19_backfill b19-2 b19_g2)
+  out=$(b19_run apply_schema "$p"); wait
+  check "G2: a superuser's apply_schema while atk_owner's swap of the table's schema is uncommitted answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... atk_owner's trigger never ran as a superuser" f "$(b17_ran b19o)"
+  # G3, an enum's schema
+  q "SELECT pg_catalog.setval('public.b19_ran', 1, false)" >/dev/null
+  as atk_admin "CREATE SCHEMA b19_e; CREATE TYPE b19_e.mood AS ENUM ('a', 'b');
+    CREATE SCHEMA b19_e_evil; CREATE DOMAIN b19_e_evil.mood AS text CHECK (public.b19_f(1) = 1);
+    CREATE TABLE public.b19_et (id integer); INSERT INTO public.b19_et VALUES (1)" >/dev/null
+  as atk_admin "BEGIN; LOCK TABLE public.b19_et IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
+  ( sleep 2; as atk_admin "ALTER SCHEMA b19_e RENAME TO b19_e_old; ALTER SCHEMA b19_e_evil RENAME TO b19_e" >/dev/null 2>&1 ) &
+  p="{\"schema_version\": \"b19-3\", \"description\": \"x\", \"enums\": [{\"name\": \"mood\", \"schema\": \"b19_e\", \"values\": [\"a\", \"b\"]}],
+      \"tables\": [{\"name\": \"b19_et\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+                    \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"m\", \"type\": \"b19_e.mood\"}]}]}"
+  out=$(b19_run plan_schema "$p"); wait
+  check "G3: a superuser's plan_schema while atk_admin swaps the schema of the payload's enum answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... atk_admin's domain check never ran as a superuser" f "$(b17_ran b19)"
+  # G3, a function's schema (the function, in a default, runs for the existing row)
+  q "CREATE SCHEMA b19_fn AUTHORIZATION atk_admin; CREATE FUNCTION b19_fn.gen() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1';
+     GRANT USAGE ON SCHEMA b19_fn TO PUBLIC" >/dev/null
+  as atk_admin "CREATE SCHEMA b19_fn_evil; CREATE FUNCTION b19_fn_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.b19_f(1); END \$f\$;
+    CREATE TABLE public.b19_ft (id integer); INSERT INTO public.b19_ft VALUES (1)" >/dev/null
+  as atk_admin "BEGIN; LOCK TABLE public.b19_ft IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
+  ( sleep 2; as atk_admin "ALTER SCHEMA b19_fn RENAME TO b19_fn_old; ALTER SCHEMA b19_fn_evil RENAME TO b19_fn" >/dev/null 2>&1 ) &
+  p="{\"schema_version\": \"b19-4\", \"description\": \"x\", \"tables\": [{\"name\": \"b19_ft\", \"tenant_scoped\": false, \"timestamps\": false,
+      \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\", \"default\": \"b19_fn.gen()\"}]}]}"
+  out=$(b19_run plan_schema "$p"); wait
+  check "G3: a superuser's plan_schema while atk_admin swaps the schema of a default's function answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... atk_admin's function never ran as a superuser" f "$(b17_ran b19)"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1251,5 +1331,6 @@ attack_squatted_table_owner
 attack_index_predicate_planning
 attack_around_the_count_check
 attack_review_1d8f8d6
+attack_review_5057330
 end_state
 finish

@@ -1039,12 +1039,22 @@ fn execute(
     let statements: Vec<&str> = p.steps.iter().map(|s| s.sql.as_str()).collect();
     let result = {
         subtransaction(|| {
+            // every schema the statements name keeps its name from here on, before any name is
+            // resolved (a schema swapped in under a checked table's name: docs/security.md)
+            crate::dependencies::hold_schemas(&statements);
             // before anything runs: no other role's function where the statements could bind it
             crate::dependencies::check_before(&statements, &trusted);
             // nor a table another role owns, or a trigger, index, default … of another role's
             // on one: the statements (a backfill UPDATE, a rewrite) would run them as the caller
-            crate::dependencies::check(&tables_before(schema), &trusted);
-            crate::dependencies::check_code(&referenced_tables(schema), &trusted);
+            // (the tables the statements name are locked first, so that nothing is added to them
+            // between the check and the statements; the others are checked as they are)
+            let before = tables_before(schema);
+            crate::dependencies::check_named(&before, &statements, &trusted);
+            let referenced = referenced_tables(schema);
+            crate::dependencies::check_code(&referenced, &trusted);
+            // and the names still name what was checked (a table renamed before its lock)
+            same_tables(&before, &tables_before(schema));
+            same_tables(&referenced, &referenced_tables(schema));
             Spi::connect_mut(|c| {
                 for (i, step) in p.steps.iter().enumerate() {
                     // Each step under a search_path pinned afresh: a caller's function that an
@@ -1073,8 +1083,9 @@ fn execute(
                 Ok::<_, pgrx::spi::Error>(())
             })
             .unwrap_or_else(|e| pgrx::error!("{e}"));
-            // nothing the apply leaves may depend on a temporary or an untrusted object
-            crate::dependencies::check(&declared_tables(schema), &trusted);
+            // nothing the apply leaves may depend on a temporary or an untrusted object (read as
+            // it is: no statement of the apply follows that could run the tables' code)
+            crate::dependencies::check_after(&declared_tables(schema), &trusted);
             let v = verify_catalog(schema, p);
             if !v.ok {
                 pgrx::ereport!(
@@ -1139,10 +1150,22 @@ fn referenced_tables(schema: &crate::schema::model::Schema) -> Vec<pg_sys::Oid> 
 }
 
 /// The OIDs of the relations named (qualified, quoted) that exist.
+/// Fails (40001) when the tables the payload names are not, after the check locked them, the
+/// ones it checked: a table renamed away and another put under its name before the lock.
+fn same_tables(checked: &[pg_sys::Oid], now: &[pg_sys::Oid]) {
+    if checked != now {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            "revos: a table the plan names was renamed or replaced while it was checked; nothing ran, retry"
+        );
+    }
+}
+
 fn table_oids(names: Vec<String>) -> Vec<pg_sys::Oid> {
     Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
-        "SELECT pg_catalog.array_agg(c.oid) FROM pg_catalog.unnest($1::pg_catalog.text[]) n,
-                LATERAL (SELECT pg_catalog.to_regclass(n)::pg_catalog.oid AS oid) c
+        "SELECT pg_catalog.array_agg(c.oid ORDER BY n.i) FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY n(name, i),
+                LATERAL (SELECT pg_catalog.to_regclass(n.name)::pg_catalog.oid AS oid) c
           WHERE c.oid IS NOT NULL",
         &[names.into()],
     )

@@ -678,14 +678,26 @@ fn elsewhere<R>(
     f: impl FnOnce() -> R,
     hidden: impl FnOnce(&str) -> R,
 ) -> R {
-    let refused =
+    let mut refused =
         crate::dependencies::refused_code_now(oids, Some(&crate::dependencies::superusers()));
+    // under those locks the name must still be the table checked
+    if row_scan::relation(schema, table) != oids.first().copied() {
+        refused.push(format!(
+            "{schema}.{table} was replaced while it was checked"
+        ));
+    }
     // a foreign table is never read as the extension's owner (its user mapping would be used)
     if refused.is_empty() && !foreign {
         return crate::privilege::as_extension_owner(f);
     }
     // the caller's own (or trusted) code runs as the caller; anyone else's is not run at all
-    let by_caller = crate::dependencies::refused_code_now(oids, None);
+    let mut by_caller = crate::dependencies::refused_code_now(oids, None);
+    by_caller.extend(
+        refused
+            .iter()
+            .filter(|r| r.ends_with("while it was checked"))
+            .cloned(),
+    );
     match by_caller.first() {
         None if caller_may_read(schema, table) => f(),
         None => hidden(
@@ -708,7 +720,10 @@ pub fn caller_trusts_code(schema: &str, table: &str) -> bool {
         row_scan::Found::Here(o) | row_scan::Found::Elsewhere(o, _) => o,
         row_scan::Found::Missing => return true,
     };
+    // under the locks the check took, the name must still be the table checked (a schema or
+    // table swapped in meanwhile would be what the caller's query reads)
     crate::dependencies::refused_code_now(&oids, None).is_empty()
+        && row_scan::relation(schema, table) == oids.first().copied()
 }
 
 /// Whether each of `types` (SQL type names, as the plan writes them) is owned by a role the caller

@@ -34,16 +34,9 @@ pub enum Found {
 
 /// Locks `schema.table` (ACCESS SHARE), then its descendants, and says where its rows are.
 pub fn locate(schema: &str, table: &str) -> Found {
-    let root: Option<pg_sys::Oid> = Spi::get_one_with_args(
-        "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-          WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2",
-        &[schema.into(), table.into()],
-    )
-    .unwrap_or_else(|e| pgrx::error!("revos: finding {schema}.{table} failed: {e}"));
-    let Some(root) = root else {
+    let Some(root) = locked(schema, table) else {
         return Found::Missing;
     };
-    unsafe { pg_sys::LockRelationOid(root, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
     // read after the lock: what was dropped or attached meanwhile is seen
     let rels: Vec<(pg_sys::Oid, String)> = Spi::connect(|c| {
         let rows = c.select(
@@ -76,6 +69,35 @@ pub fn locate(schema: &str, table: &str) -> Found {
         return Found::Elsewhere(oids, foreign);
     }
     Found::Here(oids)
+}
+
+/// `schema.table`'s OID, locked ACCESS SHARE, looked up again after the lock (as PostgreSQL does
+/// for a statement: a table renamed or replaced while revos waited is seen), from the catalog
+/// caches (no search_path, no SQL).
+fn locked(schema: &str, table: &str) -> Option<pg_sys::Oid> {
+    let mut held = None;
+    for _ in 0..5 {
+        let now = relation(schema, table)?;
+        if held == Some(now) {
+            return held;
+        }
+        unsafe { pg_sys::LockRelationOid(now, pg_sys::AccessShareLock as pg_sys::LOCKMODE) };
+        held = Some(now);
+    }
+    pgrx::error!("revos: {schema}.{table} keeps being replaced while it is counted")
+}
+
+/// The OID `schema.table` names now (the catalog caches: what the latest commit says).
+pub fn relation(schema: &str, table: &str) -> Option<pg_sys::Oid> {
+    let (s, t) = (CString::new(schema).ok()?, CString::new(table).ok()?);
+    unsafe {
+        let nsp = pg_sys::get_namespace_oid(s.as_ptr(), true);
+        if nsp == pg_sys::InvalidOid {
+            return None;
+        }
+        let rel = pg_sys::get_relname_relid(t.as_ptr(), nsp);
+        (rel != pg_sys::InvalidOid).then_some(rel)
+    }
 }
 
 /// Whether Citus places one of `rels` (its rows are on the nodes, not here).
