@@ -259,7 +259,9 @@ pub fn hold_schemas(statements: &[&str]) {
     })
     .unwrap_or_else(|e| pgrx::error!("revos: reading the schemas failed: {e}"));
     for name in names {
-        if named_before(&text, &name.to_lowercase(), '.') {
+        // compared as the statements were (lower case, double quotes dropped): a name with a
+        // quote in it (`f"q`, written `"f""q"`) was never found (the adversarial review of 08eb1c3)
+        if named_before(&text, &name.to_lowercase().replace('"', ""), '.') {
             hold_schema(&name);
         }
     }
@@ -500,7 +502,7 @@ SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
 
 /// Functions and operators owned by a role outside $1, outside the system schemas.
 const SQUAT_SQL: &str = r#"
-SELECT pg_catalog.lower(n.nspname::pg_catalog.text), pg_catalog.lower(p.proname::pg_catalog.text),
+SELECT pg_catalog.replace(pg_catalog.lower(n.nspname::pg_catalog.text), '"', ''), pg_catalog.replace(pg_catalog.lower(p.proname::pg_catalog.text), '"', ''),
        p.oid::pg_catalog.regprocedure::pg_catalog.text OPERATOR(pg_catalog.||) ', owned by '
          OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.rolname), false
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
@@ -508,7 +510,7 @@ SELECT pg_catalog.lower(n.nspname::pg_catalog.text), pg_catalog.lower(p.proname:
  WHERE NOT p.proowner OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
    AND n.nspname OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', 'revos']::pg_catalog.name[])
 UNION ALL
-SELECT pg_catalog.lower(n.nspname::pg_catalog.text), o.oprname::pg_catalog.text,
+SELECT pg_catalog.replace(pg_catalog.lower(n.nspname::pg_catalog.text), '"', ''), o.oprname::pg_catalog.text,
        'operator ' OPERATOR(pg_catalog.||) o.oid::pg_catalog.regoperator::pg_catalog.text OPERATOR(pg_catalog.||) ', owned by '
          OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.rolname), true
   FROM pg_catalog.pg_operator o JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) o.oprnamespace

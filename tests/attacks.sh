@@ -1251,6 +1251,51 @@ SQL
   check "  ... atk_admin's function never ran as a superuser" f "$(b17_ran b19)"
 }
 
+# B20. The adversarial review of 08eb1c3, each alone (both reproduced by the reviewer on 08eb1c3, the
+# function or trigger running as the superuser). H2: a schema whose name holds a double quote (b20_"q,
+# written "b20_""q") was never locked: G3's swap of a default's function schema worked again. H1: the
+# deferred backfill checked its table, then waited for the swapper's open transaction, and a batch's
+# UPDATE ran on the swapped-in table, with its trigger, as the applier (atk_owner owns the schema of a
+# superuser's table and may CREATE in the database).
+attack_review_08eb1c3() {
+  echo "# B20. a quoted schema name, and a schema swapped under the deferred backfill"
+  local out p
+  spy_fn atk_admin b20
+  # H2
+  q "CREATE SCHEMA \"b20_\"\"q\" AUTHORIZATION atk_admin; CREATE FUNCTION \"b20_\"\"q\".gen() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1';
+     GRANT USAGE ON SCHEMA \"b20_\"\"q\" TO PUBLIC" >/dev/null
+  as atk_admin "CREATE SCHEMA b20_evil; CREATE FUNCTION b20_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.b20_f(1); END \$f\$;
+    CREATE TABLE public.b20_ft (id integer); INSERT INTO public.b20_ft VALUES (1)" >/dev/null
+  as atk_admin "BEGIN; LOCK TABLE public.b20_ft IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
+  ( sleep 2; as atk_admin "ALTER SCHEMA \"b20_\"\"q\" RENAME TO b20_old; ALTER SCHEMA b20_evil RENAME TO \"b20_\"\"q\"" >/dev/null 2>&1 ) &
+  p="{\"schema_version\": \"b20-1\", \"description\": \"x\", \"tables\": [{\"name\": \"b20_ft\", \"tenant_scoped\": false, \"timestamps\": false,
+      \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\", \"default\": \"\\\"b20_\\\"\\\"q\\\".gen()\"}]}]}"
+  out=$(b19_run apply_schema "$p"); wait
+  check "H2: a superuser's apply while atk_admin swaps a quoted schema of a default's function answers ($out)" t "$([ -n "$out" ] && echo t)"
+  check "  ... atk_admin's function never ran as a superuser" f "$(b17_ran b20)"
+  # H1
+  q "GRANT CREATE ON DATABASE $DB TO atk_owner; CREATE SCHEMA b20_w AUTHORIZATION atk_owner;
+     CREATE OR REPLACE FUNCTION pg_catalog.b20_token() RETURNS text VOLATILE LANGUAGE plpgsql
+       AS \$f\$ BEGIN PERFORM pg_catalog.pg_sleep(0.002); RETURN pg_catalog.md5(pg_catalog.random()::text); END \$f\$" >/dev/null
+  spy_fn atk_owner b20o
+  q "SELECT revos.apply_schema('{\"schema_version\": \"b20-2\", \"description\": \"x\", \"tables\": [{\"name\": \"bf\", \"schema\": \"b20_w\",
+      \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}')" >/dev/null
+  q "INSERT INTO b20_w.bf (v) SELECT i FROM generate_series(1, 3000) i; ANALYZE b20_w.bf" >/dev/null
+  as atk_owner "CREATE SCHEMA b20_w_evil; CREATE TABLE b20_w_evil.bf (id uuid DEFAULT gen_random_uuid(), v integer, token text);
+    INSERT INTO b20_w_evil.bf (v) SELECT i FROM generate_series(1, 3000) i;
+    CREATE TRIGGER spy BEFORE UPDATE ON b20_w_evil.bf FOR EACH ROW EXECUTE FUNCTION public.b20o_trig()" >/dev/null
+  q "ALTER ROLE postgres IN DATABASE $DB SET revos.backfill_batch_pages = '2'" >/dev/null
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b20-3\", \"description\": \"x\", \"options\": {\"online\": true},
+      \"tables\": [{\"name\": \"bf\", \"schema\": \"b20_w\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+                    \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b20_token()\"}]}]}') -> 'result' ->> 'status'")
+  sleep 1.5
+  as atk_owner "BEGIN; ALTER SCHEMA b20_w RENAME TO b20_w_old; ALTER SCHEMA b20_w_evil RENAME TO b20_w; SELECT pg_sleep(3); COMMIT" >/dev/null 2>&1
+  sleep 8
+  q "ALTER ROLE postgres IN DATABASE $DB RESET revos.backfill_batch_pages" >/dev/null
+  check "H1: a superuser's online backfill of b20_w.bf answers ($out); atk_owner swaps the schema under the worker" t "$([ -n "$out" ] && echo t)"
+  check "  ... atk_owner's trigger never ran as the superuser" f "$(b17_ran b20o)"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1332,5 +1377,6 @@ attack_index_predicate_planning
 attack_around_the_count_check
 attack_review_1d8f8d6
 attack_review_5057330
+attack_review_08eb1c3
 end_state
 finish

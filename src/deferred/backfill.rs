@@ -155,9 +155,24 @@ fn batch(id: i64, t: &Target, p: &Progress, to: i64) -> Result<Progress, (String
 /// rename it between two batches and put a table of its own, with a trigger of its own, under its
 /// name — the check would read the old table while the UPDATE ran the new one's trigger as the
 /// applying role. Once locked, the name cannot change hands until the batch commits.
+///
+/// The table's schema is locked first (`dependencies::hold_schemas`), and the name compared again
+/// after the check's waits: a schema swapped under the name while the check waited for the
+/// swapper's transaction made a batch's UPDATE run on the swapper's table, with its trigger, as the
+/// applying role (the adversarial review of 08eb1c3, H1).
 fn guard(t: &Target) {
+    crate::dependencies::hold_schemas(&[t.table.as_str()]);
     Spi::run(&format!("LOCK TABLE {} IN ROW EXCLUSIVE MODE", t.table))
         .unwrap_or_else(|e| pgrx::error!("revos backfill: {e}"));
+    same_table(t);
+    let trusted = crate::dependencies::trusted_owners();
+    crate::dependencies::check_owner(t.oid, &trusted);
+    crate::dependencies::check(&[t.oid], &trusted);
+    same_table(t);
+}
+
+/// Fails (42501) when `t.table` no longer names the table the step started on.
+fn same_table(t: &Target) {
     let now = Spi::get_one_with_args::<pg_sys::Oid>(
         "SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
         &[t.table.as_str().into()],
@@ -173,9 +188,6 @@ fn guard(t: &Target) {
             )
         );
     }
-    let trusted = crate::dependencies::trusted_owners();
-    crate::dependencies::check_owner(t.oid, &trusted);
-    crate::dependencies::check(&[t.oid], &trusted);
 }
 
 /// The next pass: from page 0 to the relation's size now, with the batch size set now (the first

@@ -249,18 +249,25 @@ fn perform(step: &StepRow) -> Result<(), (String, String)> {
 /// constraint validated is found by name after the apply's commit: the table's owner may have
 /// dropped revos's and added one of the same name `NOT VALID` calling a function of its own,
 /// which VALIDATE would run with the applying role's privileges.
+/// The table's schema is locked first and the name compared again after the check's waits (the
+/// adversarial review of 08eb1c3: a schema swapped under the name while the check waited).
 fn before_validate(schema: &str, table: &str) {
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
-    Spi::run(&format!(
-        "LOCK TABLE {}.{} IN SHARE UPDATE EXCLUSIVE MODE",
-        quote_ident(schema),
-        quote_ident(table)
-    ))
-    .unwrap_or_else(|e| pgrx::error!("revos deferred: {e}"));
+    let name = format!("{}.{}", quote_ident(schema), quote_ident(table));
+    crate::dependencies::hold_schemas(&[name.as_str()]);
+    Spi::run(&format!("LOCK TABLE {name} IN SHARE UPDATE EXCLUSIVE MODE"))
+        .unwrap_or_else(|e| pgrx::error!("revos deferred: {e}"));
     if let Some(oid) = table_oid(schema, table) {
         let trusted = crate::dependencies::trusted_owners();
         crate::dependencies::check_owner(oid, &trusted);
         crate::dependencies::check(&[oid], &trusted);
+        if table_oid(schema, table) != Some(oid) {
+            pgrx::ereport!(
+                ERROR,
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("revos deferred: {name} was replaced while it was checked; the step does not run")
+            );
+        }
     }
     unsafe { pg_sys::PopActiveSnapshot() };
 }
