@@ -1186,6 +1186,22 @@ b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant c
   echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
       \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
 }
+# fn_schema_swap FN VERSION TABLE SCHEMA_SQL SCHEMA_JSON SPY: a superuser's FN of a payload adding to
+# atk_admin's public.TABLE a column whose default calls SCHEMA.gen() (the superuser's function, in a schema
+# atk_admin owns), while a reader's lock holds the first ALTER and atk_admin swaps TABLE_evil (its own gen()
+# calling public.SPY_f) in under the schema's name; prints the status
+fn_schema_swap() {
+  local fn=$1 v=$2 t=$3 s=$4 js=$5 spy=$6
+  q "CREATE SCHEMA $s AUTHORIZATION atk_admin; CREATE FUNCTION $s.gen() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1';
+     GRANT USAGE ON SCHEMA $s TO PUBLIC" >/dev/null
+  as atk_admin "CREATE SCHEMA ${t}_evil; CREATE FUNCTION ${t}_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.${spy}_f(1); END \$f\$;
+    CREATE TABLE public.$t (id integer); INSERT INTO public.$t VALUES (1)" >/dev/null
+  as atk_admin "BEGIN; LOCK TABLE public.$t IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
+  ( sleep 2; as atk_admin "ALTER SCHEMA $s RENAME TO ${t}_old; ALTER SCHEMA ${t}_evil RENAME TO $s" >/dev/null 2>&1 ) &
+  b19_run "$fn" "{\"schema_version\": \"$v\", \"description\": \"x\", \"tables\": [{\"name\": \"$t\", \"tenant_scoped\": false, \"timestamps\": false,
+      \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\", \"default\": \"$js.gen()\"}]}]}"
+  wait
+}
 attack_review_5057330() {
   echo "# B19. schemas swapped before the names are resolved, and the schemas of enums and functions"
   local out p
@@ -1238,15 +1254,7 @@ SQL
   check "G3: a superuser's plan_schema while atk_admin swaps the schema of the payload's enum answers ($out)" t "$([ -n "$out" ] && echo t)"
   check "  ... atk_admin's domain check never ran as a superuser" f "$(b17_ran b19)"
   # G3, a function's schema (the function, in a default, runs for the existing row)
-  q "CREATE SCHEMA b19_fn AUTHORIZATION atk_admin; CREATE FUNCTION b19_fn.gen() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1';
-     GRANT USAGE ON SCHEMA b19_fn TO PUBLIC" >/dev/null
-  as atk_admin "CREATE SCHEMA b19_fn_evil; CREATE FUNCTION b19_fn_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.b19_f(1); END \$f\$;
-    CREATE TABLE public.b19_ft (id integer); INSERT INTO public.b19_ft VALUES (1)" >/dev/null
-  as atk_admin "BEGIN; LOCK TABLE public.b19_ft IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
-  ( sleep 2; as atk_admin "ALTER SCHEMA b19_fn RENAME TO b19_fn_old; ALTER SCHEMA b19_fn_evil RENAME TO b19_fn" >/dev/null 2>&1 ) &
-  p="{\"schema_version\": \"b19-4\", \"description\": \"x\", \"tables\": [{\"name\": \"b19_ft\", \"tenant_scoped\": false, \"timestamps\": false,
-      \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\", \"default\": \"b19_fn.gen()\"}]}]}"
-  out=$(b19_run plan_schema "$p"); wait
+  out=$(fn_schema_swap plan_schema b19-4 b19_ft b19_fn b19_fn b19)
   check "G3: a superuser's plan_schema while atk_admin swaps the schema of a default's function answers ($out)" t "$([ -n "$out" ] && echo t)"
   check "  ... atk_admin's function never ran as a superuser" f "$(b17_ran b19)"
 }
@@ -1262,15 +1270,7 @@ attack_review_08eb1c3() {
   local out p
   spy_fn atk_admin b20
   # H2
-  q "CREATE SCHEMA \"b20_\"\"q\" AUTHORIZATION atk_admin; CREATE FUNCTION \"b20_\"\"q\".gen() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1';
-     GRANT USAGE ON SCHEMA \"b20_\"\"q\" TO PUBLIC" >/dev/null
-  as atk_admin "CREATE SCHEMA b20_evil; CREATE FUNCTION b20_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.b20_f(1); END \$f\$;
-    CREATE TABLE public.b20_ft (id integer); INSERT INTO public.b20_ft VALUES (1)" >/dev/null
-  as atk_admin "BEGIN; LOCK TABLE public.b20_ft IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
-  ( sleep 2; as atk_admin "ALTER SCHEMA \"b20_\"\"q\" RENAME TO b20_old; ALTER SCHEMA b20_evil RENAME TO \"b20_\"\"q\"" >/dev/null 2>&1 ) &
-  p="{\"schema_version\": \"b20-1\", \"description\": \"x\", \"tables\": [{\"name\": \"b20_ft\", \"tenant_scoped\": false, \"timestamps\": false,
-      \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\", \"default\": \"\\\"b20_\\\"\\\"q\\\".gen()\"}]}]}"
-  out=$(b19_run apply_schema "$p"); wait
+  out=$(fn_schema_swap apply_schema b20-1 b20_ft '"b20_""q"' '\"b20_\"\"q\"' b20)
   check "H2: a superuser's apply while atk_admin swaps a quoted schema of a default's function answers ($out)" t "$([ -n "$out" ] && echo t)"
   check "  ... atk_admin's function never ran as a superuser" f "$(b17_ran b20)"
   # H1
