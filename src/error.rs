@@ -80,6 +80,10 @@ pub mod code {
     /// Deferred steps of an earlier version are still pending or running on a table this
     /// version changes.
     pub const DEFERRED_PENDING: &str = "deferred_pending";
+    /// An expression or type names a schema another role owns or may create in (or an object
+    /// there of another role's), or a schema that does not exist: what it binds could be that
+    /// role's code, run as the caller (`schema::trusted_names`).
+    pub const UNTRUSTED_NAME: &str = "untrusted_name";
 
     /// Every code above; the unit tests check that each is produced by some input.
     pub const ALL: &[&str] = &[
@@ -111,6 +115,7 @@ pub mod code {
         STALE_PLAN,
         ONLINE_UNAVAILABLE,
         DEFERRED_PENDING,
+        UNTRUSTED_NAME,
     ];
 }
 

@@ -31,6 +31,13 @@ drift_on() { q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_dri
 spied() { q "SELECT coalesce(string_agg(who || '|' || what, ',' ORDER BY n), '') FROM public.atk_log ${1:+WHERE $1}"; }
 forget_spies() { q "TRUNCATE public.atk_log" >/dev/null; }
 status_of() { sed -n 's/.*"status": "\([a-z]*\)".*/\1/p' <<<"$1" | head -1; }
+# "status sqlstate" of an answer, or "status code" (its first validation error's) when it has no sqlstate
+verdict_of() {
+  local c
+  c=$(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$1" | head -1)
+  [ -n "$c" ] || c=$(grep -o '"code": "[a-z_]*"' <<<"$1" | head -1 | sed 's/.*: "\(.*\)"/\1/')
+  echo "$(status_of "$1") $c"
+}
 qual() { q "SELECT pg_get_expr(polqual, polrelid) FROM pg_policy WHERE polrelid = '$1'::regclass AND polname = 'revos_tenant_isolation'"; }
 # everything revos created on the tables $1 (a regclass[] literal) that depends on an object in a
 # schema named in $2 (a text[] literal) or in a temporary schema
@@ -80,6 +87,14 @@ CREATE FUNCTION public.atk_ddl(sql text, x int) RETURNS boolean LANGUAGE plpgsql
   AS \$\$ BEGIN RETURN public.atk_ddl(sql); END \$\$;
 CREATE FUNCTION public.atk_ddl_trigger() RETURNS trigger LANGUAGE plpgsql
   AS \$\$ BEGIN PERFORM public.atk_ddl(TG_ARGV[0]); RETURN NEW; END \$\$;
+-- atk_admin's own schema (nobody else may create in it): what its payloads' expressions may name. A
+-- payload naming public.* is refused (untrusted_name), since the attackers may create in public.
+CREATE SCHEMA adm AUTHORIZATION atk_admin;
+GRANT USAGE ON SCHEMA adm TO PUBLIC;
+CREATE FUNCTION adm.atk_ddl(sql text) RETURNS boolean LANGUAGE plpgsql VOLATILE
+  AS \$\$ BEGIN EXECUTE sql; RETURN true; END \$\$;
+CREATE FUNCTION adm.atk_ddl(sql text, x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE
+  AS \$\$ BEGIN RETURN adm.atk_ddl(sql); END \$\$;
 SELECT revos.set_tenant('$T1') \g /dev/null
 SQL
   ) || die "setup failed: $out"
@@ -278,15 +293,15 @@ CREATE FUNCTION mal3.now() RETURNS timestamptz LANGUAGE plpgsql AS
 CREATE FUNCTION mal3.gen_random_uuid() RETURNS pg_catalog.uuid LANGUAGE plpgsql AS
   $$ BEGIN PERFORM public.atk_note('mal3.gen_random_uuid'); RETURN pg_catalog.gen_random_uuid(); END $$;
 GRANT USAGE ON SCHEMA mal3 TO PUBLIC;
-CREATE FUNCTION public.atk_setpath(int) RETURNS boolean LANGUAGE plpgsql AS
+CREATE FUNCTION mal3.atk_setpath(int) RETURNS boolean LANGUAGE plpgsql AS
   $$ BEGIN PERFORM pg_catalog.set_config('search_path', 'mal3, pg_catalog', true); RETURN true; END $$;
 CREATE TABLE public.a3_pre (id int);
 INSERT INTO public.a3_pre VALUES (1);
 SQL
   forget_spies
-  check "apply: an existing table gets a check calling public.atk_setpath(), then a new tenant table" applied \
+  check "apply: an existing table gets a check calling mal3.atk_setpath() (atk_admin's own schema), then a new tenant table" applied \
     "$(q "SET ROLE atk_admin; SELECT revos.apply_schema('{\"schema_version\": \"atk-a3\", \"description\": \"x\", \"tables\": [
-        {\"name\": \"a3_pre\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"id\", \"type\": \"int\", \"check\": \"public.atk_setpath(id)\"}]},
+        {\"name\": \"a3_pre\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"id\", \"type\": \"int\", \"check\": \"mal3.atk_setpath(id)\"}]},
         {\"name\": \"a3_new\", \"columns\": [{\"name\": \"n\", \"type\": \"int\"}]}]}') -> 'result' ->> 'status'")"
   check "  ... the defaults revos wrote on a3_new (gen_random_uuid(), now()) are pg_catalog's, not mal3's" 0 \
     "$(bound_to '{public.a3_new}' '{mal3}')"
@@ -307,7 +322,7 @@ SET ROLE atk_admin;
 CREATE FUNCTION pg_temp.atk_tchk(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
 CREATE DOMAIN pg_temp.atk_tdom AS int;
 SELECT revos.apply_schema('{"schema_version": "atk-a4", "description": "x", "tables": [{"name": "a4_t",
-  "columns": [{"name": "n", "type": "int", "check": "pg_temp.atk_tchk(n)"}, {"name": "m", "type": "atk_tdom"}]}]}')
+  "columns": [{"name": "n", "type": "int"}, {"name": "m", "type": "atk_tdom"}]}]}')
   -> 'result' ->> 'status';
 SELECT count(*) FROM pg_class WHERE oid = to_regclass('public.a4_t');
 SQL
@@ -321,6 +336,10 @@ SQL
   check "apply_schema does not bind a managed table to the session's temporary function and domain" \
     "0" "$(sed -n 2p <<<"$out")"
   check "  ... it refuses: failed, nothing left" "failed" "$(head -1 <<<"$out")"
+  check "a check calling pg_temp.atk_tchk() (a temporary function of the session): blocked before anything runs (untrusted_name)" \
+    "blocked untrusted_name" "$(verdict_of "$(as atk_admin "CREATE FUNCTION pg_temp.atk_tchk(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';
+      SELECT revos.apply_schema('{\"schema_version\": \"atk-a4f\", \"description\": \"x\", \"tables\": [{\"name\": \"a4_f\",
+      \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"pg_temp.atk_tchk(n)\"}]}]}')")")"
   local kept drift i
   # the session's temporary objects go when its backend exits, a moment after psql returned
   for i in $(seq 50); do
@@ -395,11 +414,13 @@ CREATE FUNCTION public.atk_is_email(varchar) RETURNS boolean LANGUAGE plpgsql IM
 SQL
   forget_spies
   local a6
-  a6=$(as atk_admin "SELECT r -> 'result' ->> 'status' || '|' || (r -> 'result' -> 'error' ->> 'sqlstate')
+  a6=$(as atk_admin "SELECT r -> 'result' ->> 'status' || '|' || coalesce(r -> 'result' -> 'error' ->> 'sqlstate',
+      r -> 'result' -> 'validation_errors' -> 0 ->> 'code')
     FROM revos.apply_schema('{\"schema_version\": \"atk-a6\", \"description\": \"x\", \"tables\": [{\"name\": \"a6_t\",
     \"columns\": [{\"name\": \"email\", \"type\": \"varchar(200)\", \"check\": \"public.atk_is_email(email)\"}]}]}') r")
-  # the check resolves to atk_owner's exact overload, so revos refuses to leave it (42501)
-  check "the check on a6_t is never bound to atk_owner's overload: the apply is refused (42501)" "failed|42501" "$a6"
+  # public, where atk_owner may create, is refused before anything runs; before that check, the check
+  # resolved to atk_owner's exact overload, and revos refused to leave it (failed, 42501)
+  check "the check on a6_t is never bound to atk_owner's overload: refused (blocked, untrusted_name)" "blocked|untrusted_name" "$a6"
   check "  ... and no a6_t was left" "" "$(q "SELECT to_regclass('public.a6_t')")"
   q "CREATE TABLE IF NOT EXISTS public.a6_t (email varchar(200)); GRANT ALL ON public.a6_t TO atk_app" >/dev/null
   as atk_app "SELECT revos.set_tenant('$T1'); INSERT INTO public.a6_t (email) VALUES ('nobody')" >/dev/null 2>&1
@@ -615,7 +636,7 @@ SQL
 attack_nested_in_apply() {
   echo "# B3. DDL from the caller's expressions during apply_schema and plan_schema"
   managed b3
-  local m open="public.atk_ddl(''ALTER POLICY revos_tenant_isolation ON public.b3 USING (true)''"
+  local m open="adm.atk_ddl(''ALTER POLICY revos_tenant_isolation ON public.b3 USING (true)''"
   local cases=(
     "a check validated by ADD CONSTRAINT|{\"name\": \"n\", \"type\": \"int\", \"check\": \"$open)\"}"
     "a volatile default evaluated by ADD COLUMN|{\"name\": \"n\", \"type\": \"int\"}, {\"name\": \"d\", \"type\": \"boolean\", \"default\": \"$open)\"}"
@@ -713,8 +734,9 @@ CREATE TABLE public.b6_parent (id int PRIMARY KEY);
 CREATE TABLE public.b6_parent2 (id int PRIMARY KEY);
 GRANT SELECT, REFERENCES ON public.b6_parent, public.b6_parent2 TO atk_admin;
 SQL
-  check "atk_admin's b6 with a check, a default and an index predicate calling atk_owner's functions and a column of its type: refused (42501)" \
-    "failed|42501" "$(as atk_admin "SELECT r -> 'result' ->> 'status' || '|' || (r -> 'result' -> 'error' ->> 'sqlstate')
+  check "atk_admin's b6 with a check, a default and an index predicate calling atk_owner's functions and a column of its type: refused (untrusted_name: public, where atk_owner may create)" \
+    "blocked|untrusted_name" "$(as atk_admin "SELECT r -> 'result' ->> 'status' || '|' || coalesce(r -> 'result' -> 'error' ->> 'sqlstate',
+      r -> 'result' -> 'validation_errors' -> 0 ->> 'code')
       FROM revos.apply_schema('{\"schema_version\": \"atk-b6x\", \"description\": \"x\", \"tables\": [{\"name\": \"b6x\",
       \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"public.atk_positive(n)\", \"default\": \"public.atk_one()\"},
                     {\"name\": \"mood\", \"type\": \"public.atk_mood\"}],
@@ -722,23 +744,23 @@ SQL
   # what it may depend on: its own functions and type, and foreign keys to atk_owner's tables
   q - >/dev/null <<'SQL'
 SET ROLE atk_admin;
-CREATE FUNCTION public.adm_positive(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0';
-CREATE FUNCTION public.adm_one() RETURNS int LANGUAGE sql AS 'SELECT 1';
-CREATE FUNCTION public.adm_big(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 100';
-CREATE TYPE public.adm_mood AS ENUM ('calm', 'angry');
+CREATE FUNCTION adm.adm_positive(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 0';
+CREATE FUNCTION adm.adm_one() RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION adm.adm_big(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT $1 > 100';
+CREATE TYPE adm.adm_mood AS ENUM ('calm', 'angry');
 SQL
   check "atk_admin applies b6 (a check, a default and an index predicate calling its own functions, a column of its own type, two foreign keys to atk_owner's tables)" \
     applied "$(as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b6\", \"description\": \"x\", \"tables\": [{\"name\": \"b6\",
-      \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"public.adm_positive(n)\", \"default\": \"public.adm_one()\"},
-                    {\"name\": \"mood\", \"type\": \"public.adm_mood\"},
+      \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"adm.adm_positive(n)\", \"default\": \"adm.adm_one()\"},
+                    {\"name\": \"mood\", \"type\": \"adm.adm_mood\"},
                     {\"name\": \"p\", \"type\": \"int\", \"references\": {\"table\": \"public.b6_parent\", \"column\": \"id\"}},
                     {\"name\": \"p2\", \"type\": \"int\", \"references\": {\"table\": \"public.b6_parent2\", \"column\": \"id\"}}],
-      \"indexes\": [{\"columns\": [\"n\"], \"where\": \"public.adm_big(n)\"}]}]}') -> 'result' ->> 'status'")"
+      \"indexes\": [{\"columns\": [\"n\"], \"where\": \"adm.adm_big(n)\"}]}]}') -> 'result' ->> 'status'")"
   local c m
-  for c in "atk_admin|DROP FUNCTION public.adm_positive(int) CASCADE|the check" \
-           "atk_admin|DROP FUNCTION public.adm_one() CASCADE|the default" \
-           "atk_admin|DROP FUNCTION public.adm_big(int) CASCADE|the partial index" \
-           "atk_admin|DROP TYPE public.adm_mood CASCADE|the column mood" \
+  for c in "atk_admin|DROP FUNCTION adm.adm_positive(int) CASCADE|the check" \
+           "atk_admin|DROP FUNCTION adm.adm_one() CASCADE|the default" \
+           "atk_admin|DROP FUNCTION adm.adm_big(int) CASCADE|the partial index" \
+           "atk_admin|DROP TYPE adm.adm_mood CASCADE|the column mood" \
            "atk_owner|DROP TABLE public.b6_parent CASCADE|the foreign key on p" \
            "atk_owner|ALTER TABLE public.b6_parent2 DROP CONSTRAINT b6_parent2_pkey CASCADE|the foreign key on p2"; do
     local who=${c%%|*} rest=${c#*|}
@@ -800,11 +822,11 @@ trusted_extension() {
 # B8. Changing what a managed table's check calls, without touching the table
 attack_replaced_function() {
   echo "# B8. CREATE OR REPLACE of a function a managed table's check calls"
-  q "SET ROLE atk_admin; CREATE FUNCTION public.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 BETWEEN 1 AND 10'" >/dev/null
+  q "SET ROLE atk_admin; CREATE FUNCTION adm.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 BETWEEN 1 AND 10'" >/dev/null
   as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b8\", \"description\": \"x\", \"tables\": [{\"name\": \"b8\",
-    \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"public.atk_valid(n)\"}]}]}')" >/dev/null
+    \"columns\": [{\"name\": \"n\", \"type\": \"int\", \"check\": \"adm.atk_valid(n)\"}]}]}')" >/dev/null
   local m
-  attempt "the check of managed b8 now accepts everything (its function replaced): recorded" b8 "CREATE OR REPLACE FUNCTION public.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true'"
+  attempt "the check of managed b8 now accepts everything (its function replaced): recorded" b8 "CREATE OR REPLACE FUNCTION adm.atk_valid(int) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true'"
 }
 
 # B9. The capture's snapshot is a setting anyone can set: a plain role's DDL, whose own code runs in
@@ -901,8 +923,8 @@ attack_superuser_overload() {
       [ "$(q "SELECT count(*) FROM revos.deferred_steps WHERE status IN ('pending', 'running')" 2>/dev/null || echo 0)" = 0 ] && break
       sleep 0.5
     done
-    check "superuser's apply with options.online $mode: the planted overload is refused (failed, 42501)" "failed 42501" \
-      "$st $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+    check "superuser's apply with options.online $mode: the planted overload is refused (blocked, untrusted_name: public, where atk_owner may create)" \
+      "blocked untrusted_name" "$(verdict_of "$out")"
     check "  ... and atk_owner is not a superuser" f "$(q "SELECT rolsuper FROM pg_roles WHERE rolname = 'atk_owner'")"
     check "  ... and no index binds the overload" 0 "$(q "SELECT count(*) FROM pg_class WHERE relname = '${t}_norm'")"
   done
@@ -922,8 +944,8 @@ attack_superuser_overload() {
   out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"$t-3\", \"description\": \"x\",
       \"tables\": [{\"name\": \"$t\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"code\", \"type\": \"varchar(20)\"}],
       \"indexes\": [{\"name\": \"${t}_norm2\", \"columns\": [\"code\"], \"where\": \"public.sq_norm2(code) <> ''x''\"}]}]}')")
-  check "superuser's apply, an overload that would hand itself to the superuser: refused before it runs (failed, 42501)" \
-    "failed 42501" "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
+  check "superuser's apply, an overload that would hand itself to the superuser: refused before it runs (blocked, untrusted_name)" \
+    "blocked untrusted_name" "$(verdict_of "$out")"
   check "  ... atk_owner is not a superuser and still owns its overload" "false atk_owner" \
     "$(q "SELECT (SELECT rolsuper FROM pg_roles WHERE rolname = 'atk_owner') || ' ' || (SELECT proowner::regrole FROM pg_proc WHERE oid = 'public.sq_norm2(varchar)'::regprocedure)")"
 }
@@ -1296,6 +1318,200 @@ attack_review_08eb1c3() {
   check "  ... atk_owner's trigger never ran as the superuser" f "$(b17_ran b20o)"
 }
 
+# B21. The adversarial review of cf35c2f, each alone (a payload with one risk only; each reproduced by
+# the reviewer on cf35c2f, the attacker's function running as the superuser). F1: planning ran the
+# payload's expressions before any lock or check: (a) the count of the rows a changed check rejects,
+# (b) the shadow index's predicate (constant-folded), (c) the trial of a declared domain's new check;
+# the function they name is in a schema atk_owner owns (it dropped the superuser's function and created
+# its own) or may CREATE in (it planted a better-matching overload). F2: a schema spelled U&"…" evaded
+# the text-based schema lock. F4: the held schema's contents changed while the first ALTER waited for
+# atk_owner's reader lock (an overload planted with CREATE only; the superuser's function replaced by
+# the schema's owner). Since the fix, each is refused before anything is evaluated: blocked, with
+# untrusted_name at the expression's path. F3: the deferred backfill's completion check planned its
+# query over a table swapped in under the schema's name (the worker paused by atk_owner's hold of its
+# advisory lock), ran the swapped-in table's index predicate and recorded the step done; now the batch
+# guard runs first: the step fails (42501). A control: the superuser's own schema, nobody else's
+# CREATE, is still applied. The attacker's function advances a sequence when it runs as a superuser.
+b21_pay() { # VERSION TABLE EXTRA [COLUMN]: a payload of public.TABLE (n integer[, COLUMN]) with EXTRA keys (", ..." or "")
+  echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"tables\": [{\"name\": \"$2\", \"tenant_scoped\": false,
+      \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"n\", \"type\": \"integer\"}${4:+, $4}]$3}]}"
+}
+b21_call() { # FN PAYLOAD PATH: the superuser's FN; prints STATUS|CODE: CODE is untrusted_name when such an error
+             # is at a path starting with PATH, else the first validation error's code or the error's sqlstate
+  q "SELECT r -> 'result' ->> 'status' || '|' || coalesce(
+       (SELECT e ->> 'code' FROM jsonb_array_elements(CASE jsonb_typeof(r -> 'result' -> 'validation_errors')
+                                 WHEN 'array' THEN r -> 'result' -> 'validation_errors' ELSE '[]' END) e
+         WHERE e ->> 'code' = 'untrusted_name' AND starts_with(e ->> 'path', '$3') LIMIT 1),
+       r -> 'result' -> 'validation_errors' -> 0 ->> 'code', r -> 'result' -> 'error' ->> 'sqlstate', '-')
+     FROM revos.$1('$2') r"
+}
+b21_window() { # ROLE TABLE ACTION FN PAYLOAD PATH: ROLE holds TABLE (ACCESS SHARE) for 4 s and runs ACTION at
+               # 2 s; the superuser's FN of PAYLOAD at 0.5 s; prints b21_call's answer
+  as "$1" "BEGIN; LOCK TABLE $2 IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
+  ( sleep 2; as "$1" "$3" >/dev/null 2>&1 ) &
+  sleep 0.5
+  b21_call "$4" "$5" "$6"
+  wait
+}
+b21_evil() { # SIGNATURE SPY: atk_owner's CREATE FUNCTION SIGNATURE (returning what its name says) that calls SPY_f
+  local ret=integer
+  [[ "$1" == *.ok\(* ]] && ret=boolean
+  echo "CREATE FUNCTION $1 RETURNS $ret LANGUAGE plpgsql IMMUTABLE AS \$f\$ BEGIN
+      PERFORM public.$2_f(1); RETURN $([ $ret = boolean ] && echo true || echo "\$1"); END \$f\$"
+}
+attack_review_cf35c2f() {
+  echo "# B21. the payload's own expressions naming a schema a plain role controls; a swapped table under the backfill's check"
+  local out fn v=0 p
+  q "GRANT CREATE ON DATABASE $DB TO atk_owner" >/dev/null
+  # F1a: the schema's owner replaces the function a changed check calls (apply_schema, plan_schema)
+  for fn in apply_schema plan_schema; do
+    v=$((v + 1))
+    spy_fn atk_owner "b21ck$v"
+    q "CREATE SCHEMA b21_ck$v AUTHORIZATION atk_owner;
+       CREATE FUNCTION b21_ck$v.ok(integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 > 0'" >/dev/null
+    q "SELECT revos.apply_schema('$(b21_pay "b21-ck$v-1" "b21_ckt$v" ", \"checks\": [{\"name\": \"b21_ckt${v}_pos\", \"expression\": \"n >= 0\"}]")')" >/dev/null
+    q "INSERT INTO public.b21_ckt$v (n) VALUES (1), (2)" >/dev/null
+    as atk_owner "DROP FUNCTION b21_ck$v.ok(integer); $(b21_evil "b21_ck$v.ok(integer)" "b21ck$v")" >/dev/null
+    out=$(b21_call "$fn" "$(b21_pay "b21-ck$v-2" "b21_ckt$v" ", \"checks\": [{\"name\": \"b21_ckt${v}_pos\", \"expression\": \"b21_ck$v.ok(n)\"}]")" "tables[0].checks[0]")
+    check "F1a: a superuser's $fn changing a check to call a function in atk_owner's schema (replaced by atk_owner): blocked, untrusted_name at tables[0].checks[0]" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_owner's function never ran as the superuser (the count of the rows the check rejects)" f "$(b17_ran "b21ck$v")"
+  done
+  # F1a': atk_owner has only CREATE on the superuser's schema and plants ok(integer) beside ok(numeric)
+  spy_fn atk_owner b21co
+  q "CREATE SCHEMA b21_co; GRANT USAGE, CREATE ON SCHEMA b21_co TO atk_owner;
+     CREATE FUNCTION b21_co.ok(numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 > 0'" >/dev/null
+  q "SELECT revos.apply_schema('$(b21_pay b21-co-1 b21_cot ", \"checks\": [{\"name\": \"b21_cot_pos\", \"expression\": \"n >= 0\"}]")')" >/dev/null
+  q "INSERT INTO public.b21_cot (n) VALUES (1), (2)" >/dev/null
+  as atk_owner "$(b21_evil "b21_co.ok(integer)" b21co)" >/dev/null
+  out=$(b21_call plan_schema "$(b21_pay b21-co-2 b21_cot ", \"checks\": [{\"name\": \"b21_cot_pos\", \"expression\": \"b21_co.ok(n)\"}]")" "tables[0].checks[0]")
+  check "F1a': a superuser's plan_schema of a check calling its function in its schema where atk_owner may CREATE (an overload planted): blocked, untrusted_name at tables[0].checks[0]" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's overload never ran as the superuser" f "$(b17_ran b21co)"
+  # F1b: an index predicate calling an IMMUTABLE function with a constant (folded while the shadow's index is built)
+  spy_fn atk_owner b21ix
+  q "CREATE SCHEMA b21_ix AUTHORIZATION atk_owner;
+     CREATE FUNCTION b21_ix.lim(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT \$1'" >/dev/null
+  q "SELECT revos.apply_schema('$(b21_pay b21-ix-1 b21_ixt "")')" >/dev/null
+  as atk_owner "DROP FUNCTION b21_ix.lim(integer); $(b21_evil "b21_ix.lim(integer)" b21ix)" >/dev/null
+  out=$(b21_call plan_schema "$(b21_pay b21-ix-2 b21_ixt ", \"indexes\": [{\"columns\": [\"n\"], \"where\": \"n > b21_ix.lim(0)\"}]")" "tables[0].indexes[0].where")
+  check "F1b: a superuser's plan_schema adding an index whose predicate calls a function in atk_owner's schema: blocked, untrusted_name at tables[0].indexes[0].where" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's function never ran as the superuser (the shadow index's predicate)" f "$(b17_ran b21ix)"
+  # F1c: a declared domain's changed check (tried on the domain's columns while planning); the domain and
+  # the column's type are in the superuser's own schema, only the check's function is in atk_owner's
+  spy_fn atk_owner b21dm
+  q "CREATE SCHEMA b21_dom; CREATE SCHEMA b21_cd AUTHORIZATION atk_owner;
+     CREATE FUNCTION b21_cd.ok(integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 > 0'" >/dev/null
+  p='{"schema_version": "b21-dm-VER", "description": "x",
+      "domains": [{"name": "posint", "schema": "b21_dom", "type": "integer", "checks": [{"name": "pos", "expression": "EXPR"}]}],
+      "tables": [{"name": "b21_dmt", "tenant_scoped": false, "timestamps": false, "soft_delete": false,
+                  "columns": [{"name": "n", "type": "b21_dom.posint"}]}]}'
+  p=${p//VER/1}
+  q "SELECT revos.apply_schema('${p//EXPR/VALUE > 0}')" >/dev/null
+  q "INSERT INTO public.b21_dmt (n) VALUES (1), (2)" >/dev/null
+  as atk_owner "DROP FUNCTION b21_cd.ok(integer); $(b21_evil "b21_cd.ok(integer)" b21dm)" >/dev/null
+  p=${p//b21-dm-1/b21-dm-2}
+  out=$(b21_call plan_schema "${p//EXPR/b21_cd.ok(VALUE)}" "domains[0]")
+  check "F1c: a superuser's plan_schema changing a declared domain's check to call a function in atk_owner's schema: blocked, untrusted_name at domains[0]" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's function never ran as the superuser (the domain's trial on its column's rows)" f "$(b17_ran b21dm)"
+  # F2: the default's function schema spelled U&"b21\0075" (PostgreSQL reads b21u); atk_owner owns b21u and
+  # swaps its own schema in under that name while the ALTER waits for its reader lock
+  spy_fn atk_owner b21u
+  q "CREATE SCHEMA b21u AUTHORIZATION atk_owner; CREATE FUNCTION b21u.gen() RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1';
+     CREATE TABLE public.b21_ut (n integer); INSERT INTO public.b21_ut VALUES (1); GRANT SELECT ON public.b21_ut TO atk_owner" >/dev/null
+  as atk_owner "CREATE SCHEMA b21u_evil;
+    CREATE FUNCTION b21u_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.b21u_f(1); END \$f\$" >/dev/null
+  local u='U&\"b21\\0075\"'
+  out=$(b21_window atk_owner public.b21_ut "ALTER SCHEMA b21u RENAME TO b21u_old; ALTER SCHEMA b21u_evil RENAME TO b21u" apply_schema \
+    "$(b21_pay b21-u b21_ut "" "{\"name\": \"m\", \"type\": \"integer\", \"default\": \"$u.gen()\"}")" "tables[0].columns[1].default")
+  check "F2: a superuser's apply of a default calling U&\"b21\\0075\".gen() (atk_owner's schema b21u, swapped during a lock wait): blocked, untrusted_name at tables[0].columns[1].default" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's function never ran as the superuser" f "$(b17_ran b21u)"
+  # F4: the default's function schema is held, its contents are not: while the ALTER waits for atk_owner's
+  # reader lock, atk_owner plants gen(integer) beside the superuser's gen(numeric) (CREATE only), or, owning
+  # the schema, drops the superuser's gen(integer) and creates its own
+  local mode s
+  for mode in overload replace; do
+    s=b21_$mode
+    spy_fn atk_owner "b21$mode"
+    if [ "$mode" = overload ]; then
+      q "CREATE SCHEMA $s; GRANT USAGE, CREATE ON SCHEMA $s TO atk_owner;
+         CREATE FUNCTION $s.gen(numeric) RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1'" >/dev/null
+      p=""
+    else
+      q "CREATE SCHEMA $s AUTHORIZATION atk_owner;
+         CREATE FUNCTION $s.gen(integer) RETURNS integer LANGUAGE sql VOLATILE AS 'SELECT 1'" >/dev/null
+      p="DROP FUNCTION $s.gen(integer);"
+    fi
+    q "CREATE TABLE public.${s}_t (n integer); INSERT INTO public.${s}_t VALUES (1); GRANT SELECT ON public.${s}_t TO atk_owner" >/dev/null
+    out=$(b21_window atk_owner "public.${s}_t" "$p CREATE FUNCTION $s.gen(integer) RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$
+        BEGIN RETURN public.b21${mode}_f(1); END \$f\$" apply_schema \
+      "$(b21_pay "b21-$mode" "${s}_t" "" "{\"name\": \"m\", \"type\": \"integer\", \"default\": \"$s.gen(1)\"}")" "tables[0].columns[1].default")
+    check "F4 ($mode): a superuser's apply of a default calling $s.gen(1) while atk_owner $([ $mode = overload ] && echo "plants an overload (CREATE only)" || echo "replaces the function (owns the schema)") during a lock wait: blocked, untrusted_name at tables[0].columns[1].default" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_owner's function never ran as the superuser" f "$(b17_ran "b21$mode")"
+  done
+  # F3: atk_owner owns the schema of the superuser's table b21_w.bf; it pauses the superuser's deferred
+  # worker (the worker's advisory lock, which anyone may take), swaps its own bf in under the schema's name
+  # after the online apply commits (token filled, a partial index whose predicate calls its IMMUTABLE
+  # function with a constant), then lets the worker go
+  spy_fn atk_owner b21bf
+  q "CREATE SCHEMA b21_w AUTHORIZATION atk_owner;
+     CREATE OR REPLACE FUNCTION pg_catalog.b21_token() RETURNS text VOLATILE LANGUAGE plpgsql
+       AS \$f\$ BEGIN PERFORM pg_catalog.pg_sleep(0.002); RETURN pg_catalog.md5(pg_catalog.random()::text); END \$f\$" >/dev/null
+  q "SELECT revos.apply_schema('{\"schema_version\": \"b21-bf-1\", \"description\": \"x\", \"tables\": [{\"name\": \"bf\", \"schema\": \"b21_w\",
+      \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}')" >/dev/null
+  q "INSERT INTO b21_w.bf (v) SELECT i FROM generate_series(1, 3000) i; ANALYZE b21_w.bf" >/dev/null
+  as atk_owner "CREATE SCHEMA b21_w_evil; CREATE TABLE b21_w_evil.bf (id uuid DEFAULT gen_random_uuid(), v integer, token text);
+    INSERT INTO b21_w_evil.bf (v, token) SELECT i, 'x' FROM generate_series(1, 10) i;
+    CREATE INDEX ON b21_w_evil.bf (v) WHERE public.b21bf_f(0) = 0" >/dev/null
+  local su pause i
+  su=$(q "SELECT oid FROM pg_roles WHERE rolname = current_user")
+  # no worker of the superuser's left from an earlier section: the pause below must be atk_owner's
+  for i in $(seq 60); do
+    [ "$(q "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE status = 'running')
+                 + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = x'72766466'::int::oid
+                      AND objid = $su AND objsubid = 2)")" = 0 ] && break
+    sleep 0.5
+  done
+  PGAPPNAME=b21_pause as atk_owner "SELECT pg_advisory_lock(x'72766466'::int, $su); SELECT pg_sleep(4)" >/dev/null 2>&1 &
+  pause=$!
+  for i in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
+              AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 2 AND a.application_name = 'b21_pause'")" = 1 ] && break
+    sleep 0.1
+  done
+  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b21-bf-2\", \"description\": \"x\", \"options\": {\"online\": true},
+      \"tables\": [{\"name\": \"bf\", \"schema\": \"b21_w\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+                    \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b21_token()\"}]}]}') -> 'result' ->> 'status'")
+  as atk_owner "BEGIN; ALTER SCHEMA b21_w RENAME TO b21_w_old; ALTER SCHEMA b21_w_evil RENAME TO b21_w; COMMIT" >/dev/null 2>&1
+  wait "$pause"
+  # the worker goes on: wait for the version's steps (30 s at most)
+  for i in $(seq 60); do
+    [ "$(q "SELECT count(*) FROM revos.deferred_steps WHERE version = 'b21-bf-2' AND status IN ('pending', 'running')")" = 0 ] && break
+    sleep 0.5
+  done
+  check "F3: a superuser's online apply of b21_w.bf ($out), atk_owner's table swapped in under the paused worker: the backfill step is failed (42501), not done" \
+    "failed|42501" "$(q "SELECT coalesce(string_agg(status || '|' || coalesce(sqlstate, ''), ',' ORDER BY id), 'no backfill step')
+                          FROM revos.deferred_steps WHERE version = 'b21-bf-2' AND kind = 'backfill'")"
+  check "  ... the real table (now b21_w_old.bf) keeps its 3000 NULL tokens and no backfill step of it says done" "3000|0" \
+    "$(q "SELECT (SELECT count(*) FROM b21_w_old.bf WHERE token IS NULL) || '|' ||
+                 (SELECT count(*) FROM revos.deferred_steps WHERE version = 'b21-bf-2' AND kind = 'backfill' AND status = 'done')")"
+  check "  ... atk_owner's index predicate never ran as the superuser (the completion check's planning)" f "$(b17_ran b21bf)"
+  # the control: the superuser's own schema, no one else's CREATE in it, named by a changed check and a
+  # new index's predicate (both evaluated while planning): applied
+  q "CREATE SCHEMA b21_ok;
+     CREATE FUNCTION b21_ok.pos(integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT \$1 > 0';
+     CREATE FUNCTION b21_ok.lim(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT \$1'" >/dev/null
+  q "SELECT revos.apply_schema('$(b21_pay b21-ok-1 b21_okt ", \"checks\": [{\"name\": \"b21_okt_pos\", \"expression\": \"n >= 0\"}]")')" >/dev/null
+  q "INSERT INTO public.b21_okt (n) VALUES (1), (2)" >/dev/null
+  out=$(b21_call apply_schema "$(b21_pay b21-ok-2 b21_okt ", \"checks\": [{\"name\": \"b21_okt_pos\", \"expression\": \"b21_ok.pos(n)\"}],
+      \"indexes\": [{\"columns\": [\"n\"], \"where\": \"n > b21_ok.lim(0)\"}]")" "tables[0]")
+  check "control: a superuser's apply naming its functions in its own schema (no other role's CREATE) answers ($out): applied" "applied" "${out%%|*}"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1378,5 +1594,6 @@ attack_around_the_count_check
 attack_review_1d8f8d6
 attack_review_5057330
 attack_review_08eb1c3
+attack_review_cf35c2f
 end_state
 finish

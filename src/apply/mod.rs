@@ -23,6 +23,7 @@ pub mod app_role;
 pub mod citus_rows;
 pub mod conflict;
 pub mod direct;
+pub mod expression_names;
 pub mod failure;
 pub mod fast;
 pub mod fingerprint;
@@ -312,6 +313,14 @@ fn decide_locked(
     };
     let (more, mut state) = objects::validated(&mut schema, &cat);
     issues.extend(more);
+    // nothing of the payload is tried or evaluated (objects::read's trials) while it names a schema
+    // another role controls (schema::trusted_names)
+    if issues
+        .iter()
+        .any(|i| i.code == crate::error::code::UNTRUSTED_NAME)
+    {
+        return blocked_at_version(issues, &schema.version);
+    }
     let evolution = evolve::evolve(&schema, &mut state);
     issues.extend(evolution.issues.iter().cloned());
     // extensions, functions, views, triggers, policies, grants: live and declared forms

@@ -19,6 +19,8 @@ pub struct PgCatalog {
     types: std::cell::RefCell<HashMap<String, Result<String, String>>>,
     /// Snapshots loaded in one query up front, keyed by (schema, table).
     cache: std::cell::RefCell<HashMap<(String, String), Option<TableSnapshot>>>,
+    /// `dependencies::trusted_owners()`, read once, before anything of the payload ran.
+    trusted: std::cell::OnceCell<Vec<pg_sys::Oid>>,
 }
 
 /// A Postgres error caught while asking the catalog or parser: message and SQLSTATE.
@@ -64,6 +66,7 @@ impl PgCatalog {
             tenant_column: tenant_column.to_string(),
             types: Default::default(),
             cache: Default::default(),
+            trusted: Default::default(),
         }
     }
 
@@ -345,6 +348,13 @@ impl Catalog for PgCatalog {
         .catch_others(|e| Err(caught_message(&e).0))
         .finally(|| unsafe { pg_sys::standard_conforming_strings = scs })
         .execute()
+    }
+
+    fn untrusted_names(&self, text: &str, is_type: bool, declared: &[&str]) -> Result<(), String> {
+        let trusted = self
+            .trusted
+            .get_or_init(crate::dependencies::trusted_owners);
+        super::expression_names::untrusted(text, is_type, declared, trusted)
     }
 
     fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {

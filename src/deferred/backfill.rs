@@ -255,6 +255,14 @@ fn target(c: &Completion) -> Result<Target, (String, String)> {
 
 /// The completion check: no row of the table has the column NULL (Err says how it is not: row
 /// security hiding rows from this role counts as not checked).
+///
+/// The query is planned over the table only after the batch's [`guard`] in the same transaction:
+/// the schema held, the table locked by name and compared with the one found, its owner and parts
+/// checked. Without it the check planned `… FROM "w"."bf"` over whatever table a schema swap had
+/// put under the name — the planner evaluated that table's index predicate, its owner's function,
+/// as the applying role — and answered "filled" from that table: the step was recorded done while
+/// the real table kept every NULL (the adversarial review of cf35c2f, F3). `guard` fails the step
+/// (42501) instead.
 pub fn filled(c: &Completion) -> Result<(), String> {
     let t = target(c).map_err(|(m, _)| m)?;
     let sql = format!(
@@ -264,6 +272,7 @@ pub fn filled(c: &Completion) -> Result<(), String> {
     let activity = CString::new(sql.as_str()).map_err(|_| nul().0)?;
     let ok = own_transaction(&activity, || {
         unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+        guard(&t);
         Spi::get_one::<bool>(&sql).unwrap_or_else(|e| pgrx::error!("revos backfill: {e}"))
     })
     .map_err(|(m, _)| m)?;

@@ -36,6 +36,7 @@ pub mod spec;
 pub mod steps;
 pub mod suggest;
 pub mod tenancy;
+pub mod trusted_names;
 pub mod validate;
 pub mod verify;
 pub mod versions;

@@ -138,6 +138,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
     let mut state = CatalogState::default();
     structure(s, &mut issues);
     expressions(s, cat, &mut issues);
+    crate::schema::trusted_names::check(s, cat, &mut issues);
     enums(s, cat, &mut state, &mut issues);
     types(s, cat, &mut issues);
     crate::schema::additions::check_tenant_type(s, &mut issues);
@@ -1017,6 +1018,13 @@ pub mod tests {
             };
             Ok(format!("{known}{}", "[]".repeat(dims)))
         }
+        fn untrusted_names(&self, text: &str, _: bool, declared: &[&str]) -> Result<(), String> {
+            // the live catalog reads names with PostgreSQL's parser; here a plain substring
+            match text.contains("evil.") && !declared.contains(&"evil") {
+                true => Err("it names schema evil, owned by mallory".into()),
+                false => Ok(()),
+            }
+        }
         fn resolve_collation(&self, text: &str) -> Result<String, String> {
             match text {
                 "C" | "POSIX" => Ok(format!("pg_catalog.\"{text}\"")),
@@ -1143,6 +1151,61 @@ pub mod tests {
         ] {
             assert!(precheck_expression(e).is_ok(), "{e:?} should pass");
         }
+    }
+
+    #[test]
+    fn expressions_and_types_naming_an_untrusted_schema_are_refused_at_their_path() {
+        let cat = MemCatalog::default();
+        let table = |col: serde_json::Value| {
+            json!({"schema_version": "1", "description": "d",
+                   "tables": [{"name": "t", "columns": [col], "checks": []}]})
+        };
+        // each place an expression or a type is written, alone
+        for (col, path) in [
+            (
+                json!({"name": "a", "type": "int", "default": "evil.f()"}),
+                ".default",
+            ),
+            (
+                json!({"name": "a", "type": "int", "check": "evil.ok(a)"}),
+                ".check",
+            ),
+            (
+                json!({"name": "a", "type": "int", "generated": "evil.g(1)"}),
+                ".generated",
+            ),
+            (json!({"name": "a", "type": "evil.t"}), ".type"),
+        ] {
+            let (_, _, issues) = run(table(col.clone()), &cat);
+            let found: Vec<_> = issues
+                .iter()
+                .filter(|i| i.code == code::UNTRUSTED_NAME)
+                .collect();
+            assert_eq!(found.len(), 1, "{col}: {issues:?}");
+            assert!(found[0].path.contains(path), "{col}: {:?}", found[0].path);
+        }
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": [{"name": "t",
+                   "columns": [{"name": "a", "type": "int"}],
+                   "indexes": [{"columns": ["a"], "where": "a > evil.lim()"}]}]}),
+            &cat,
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.code == code::UNTRUSTED_NAME && i.path.ends_with(".where")),
+            "{issues:?}"
+        );
+        // a schema the payload creates is the caller's own
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "schema": "evil",
+                   "tables": [{"name": "t", "columns": [{"name": "a", "type": "int", "default": "evil.f()"}]}]}),
+            &cat,
+        );
+        assert!(
+            issues.iter().all(|i| i.code != code::UNTRUSTED_NAME),
+            "{issues:?}"
+        );
     }
 
     #[test]

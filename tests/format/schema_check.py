@@ -143,6 +143,11 @@ RULES = [
          "default, check, generated, using, where and checks[].expression must be one SQL expression "
          "as PostgreSQL's parser reads it; the schema checks only that they are not blank or too long",
          issue({"invalid_expression"})),
+    Rule("trusted-schemas", "revos",
+         "a schema an expression or a type names must exist (or be created by the payload) and be "
+         "controlled only by trusted roles (its owner, who may CREATE there, who owns objects of the "
+         "name there): the database's roles decide, not the payload's shape",
+         issue({"untrusted_name"})),
     Rule("reference-exists", "revos",
          "a referenced table must be in the payload or the database, with the referenced column",
          issue({"unknown_reference"})),

@@ -1,0 +1,220 @@
+//! The live answer to `Catalog::untrusted_names` (the validation step `schema::trusted_names`):
+//! which schemas an expression or a type names, as PostgreSQL's own parser reads them, and
+//! whether each is one that only trusted roles control.
+//!
+//! The names come from `raw_parser` and `raw_expression_tree_walker`: a function's name
+//! (`FuncCall`), an operator's (`A_Expr`, `OPERATOR(schema.op)`), a type's (`TypeName`), a
+//! collation's (`CollateClause`), a relation's (`RangeVar`). Identifiers there are already
+//! de-escaped (`U&"f\0075"` is `fu`), folded to lower case as PostgreSQL folds them (ASCII only)
+//! and truncated to 63 bytes: the schema checked is the schema PostgreSQL will look in. The
+//! catalog is read as the caller, schema-qualified, under the pinned search_path.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgTryBuilder;
+use std::ffi::{c_void, CStr, CString};
+
+use crate::deferred::exec::caught as caught_message;
+
+/// Err (why) when `text` names a schema another role controls (see `schema::trusted_names`).
+pub fn untrusted(
+    text: &str,
+    is_type: bool,
+    declared: &[&str],
+    trusted: &[pg_sys::Oid],
+) -> Result<(), String> {
+    let names = qualified_names(text, is_type)?;
+    let mut why = vec![];
+    for (schema, name) in names {
+        if let Some(w) = schema_refused(&schema, &name, declared, trusted, is_type) {
+            if !why.contains(&w) {
+                why.push(w);
+            }
+        }
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        Err(why.join("; "))
+    }
+}
+
+/// (schema, object name) of every qualified name in the expression (or type), as parsed.
+fn qualified_names(text: &str, is_type: bool) -> Result<Vec<(String, String)>, String> {
+    let sql = if is_type {
+        format!("SELECT NULL::{text}")
+    } else {
+        format!("SELECT ({text})")
+    };
+    let sql = CString::new(sql).map_err(|_| "NUL byte".to_string())?;
+    let scs = unsafe { pg_sys::standard_conforming_strings };
+    unsafe { pg_sys::standard_conforming_strings = true };
+    PgTryBuilder::new(|| unsafe {
+        let mut found: Vec<(String, String)> = vec![];
+        let Some(list) = parsed(&sql) else {
+            return Ok(found); // not one expression: `invalid_expression` says so, at this path
+        };
+        let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+        let ctx = (&raw mut found).cast::<c_void>();
+        walk((*raw).stmt, ctx);
+        Ok(found)
+    })
+    .catch_others(|e| {
+        Err(format!(
+            "revos could not read the names it uses: {}",
+            caught_message(&e).0
+        ))
+    })
+    .finally(|| unsafe { pg_sys::standard_conforming_strings = scs })
+    .execute()
+}
+
+/// The parse of `SELECT …`, when it is exactly one SELECT (else None: a parse error, or more
+/// than one statement, is `invalid_expression`'s to report).
+unsafe fn parsed(sql: &CStr) -> Option<*mut pg_sys::List> {
+    PgTryBuilder::new(|| {
+        let list = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        if list.is_null() || (*list).length != 1 {
+            return None;
+        }
+        let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+        let stmt = (*raw).stmt;
+        (!stmt.is_null() && (*stmt).type_ == pg_sys::NodeTag::T_SelectStmt).then_some(list)
+    })
+    .catch_others(|_| None)
+    .execute()
+}
+
+/// The walker: records the qualified names of the node, then walks its children.
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    let found = &mut *ctx.cast::<Vec<(String, String)>>();
+    use pg_sys::NodeTag::*;
+    match (*node).type_ {
+        T_FuncCall => record(found, (*node.cast::<pg_sys::FuncCall>()).funcname),
+        T_A_Expr => record(found, (*node.cast::<pg_sys::A_Expr>()).name),
+        T_TypeName => record(found, (*node.cast::<pg_sys::TypeName>()).names),
+        T_CollateClause => record(found, (*node.cast::<pg_sys::CollateClause>()).collname),
+        T_RangeVar => {
+            let r = node.cast::<pg_sys::RangeVar>();
+            if !(*r).schemaname.is_null() && !(*r).relname.is_null() {
+                found.push((text_of((*r).schemaname), text_of((*r).relname)));
+            }
+        }
+        _ => {}
+    }
+    pg_sys::raw_expression_tree_walker(node, Some(walk), ctx)
+}
+
+/// A qualified name list (`schema.name`, `catalog.schema.name`): its schema and last name.
+unsafe fn record(found: &mut Vec<(String, String)>, names: *mut pg_sys::List) {
+    if names.is_null() || (*names).length < 2 {
+        return;
+    }
+    let n = (*names).length as usize;
+    let part = |i: usize| {
+        let s = (*(*names).elements.add(i)).ptr_value.cast::<pg_sys::Node>();
+        if s.is_null() || (*s).type_ != pg_sys::NodeTag::T_String {
+            return None;
+        }
+        Some(text_of((*s.cast::<pg_sys::String>()).sval))
+    };
+    if let (Some(schema), Some(name)) = (part(n - 2), part(n - 1)) {
+        found.push((schema, name));
+    }
+}
+
+unsafe fn text_of(p: *const std::ffi::c_char) -> String {
+    CStr::from_ptr(p).to_string_lossy().into_owned()
+}
+
+/// The schema's owner and the roles with CREATE on it; `pg_database_owner` (the owner of `public`
+/// since PostgreSQL 15) stands for the current database's owner, who is that role's only member.
+const SCHEMA_SQL: &str = r#"
+WITH dbo AS (SELECT d.datdba FROM pg_catalog.pg_database d
+              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()),
+     nsp AS (SELECT n.oid, n.nspacl,
+                    CASE WHEN n.nspowner OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole THEN (SELECT datdba FROM dbo)
+                         ELSE n.nspowner END AS owner
+               FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) $1)
+SELECT n.oid IS NOT NULL,
+       pg_catalog.pg_get_userbyid(n.owner)::pg_catalog.text,
+       n.owner OPERATOR(pg_catalog.=) ANY ($3),
+       (SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                          ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ')
+          FROM pg_catalog.aclexplode(n.nspacl) a
+         WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+           AND NOT (CASE WHEN a.grantee OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole THEN (SELECT datdba FROM dbo)
+                         ELSE a.grantee END OPERATOR(pg_catalog.=) ANY ($3))),
+       (SELECT pg_catalog.string_agg(o.what, ', ') FROM (
+            SELECT pg_catalog.concat(p.oid::pg_catalog.regprocedure, ' of ', pg_catalog.pg_get_userbyid(p.proowner)) AS what
+              FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) n.oid AND p.proname OPERATOR(pg_catalog.=) $2
+               AND NOT (p.proowner OPERATOR(pg_catalog.=) ANY ($3))
+            UNION ALL
+            SELECT pg_catalog.concat('operator ', o.oprname, ' of ', pg_catalog.pg_get_userbyid(o.oprowner))
+              FROM pg_catalog.pg_operator o
+             WHERE o.oprnamespace OPERATOR(pg_catalog.=) n.oid AND o.oprname OPERATOR(pg_catalog.=) $2
+               AND NOT (o.oprowner OPERATOR(pg_catalog.=) ANY ($3))
+            UNION ALL
+            SELECT pg_catalog.concat('type ', t.typname, ' of ', pg_catalog.pg_get_userbyid(t.typowner))
+              FROM pg_catalog.pg_type t
+             WHERE t.typnamespace OPERATOR(pg_catalog.=) n.oid AND t.typname OPERATOR(pg_catalog.=) $2
+               AND NOT (t.typowner OPERATOR(pg_catalog.=) ANY ($3))
+            UNION ALL
+            SELECT pg_catalog.concat('collation ', c.collname, ' of ', pg_catalog.pg_get_userbyid(c.collowner))
+              FROM pg_catalog.pg_collation c
+             WHERE c.collnamespace OPERATOR(pg_catalog.=) n.oid AND c.collname OPERATOR(pg_catalog.=) $2
+               AND NOT (c.collowner OPERATOR(pg_catalog.=) ANY ($3))
+        ) o)
+  FROM (SELECT 1) one LEFT JOIN nsp n ON true
+"#;
+
+/// Why `schema` (named before `name`) is not one only trusted roles control; None when it is.
+fn schema_refused(
+    schema: &str,
+    name: &str,
+    declared: &[&str],
+    trusted: &[pg_sys::Oid],
+    is_type: bool,
+) -> Option<String> {
+    type Row = (
+        Option<bool>,
+        Option<String>,
+        Option<bool>,
+        Option<String>,
+        Option<String>,
+    );
+    let row: Row = Spi::connect(|c| {
+        let args = [schema.into(), name.into(), trusted.to_vec().into()];
+        let r = c.select(SCHEMA_SQL, Some(1), &args)?.first();
+        Ok::<_, pgrx::spi::Error>((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading schema {schema} failed: {e}"));
+    let q = crate::ident::quote_ident(schema);
+    if schema == "pg_temp" || schema.starts_with("pg_temp_") {
+        return Some(format!(
+            "it names {q}.{name}, a temporary object: PostgreSQL drops it, and what depends on it, when the session ends"
+        ));
+    }
+    match row {
+        // a type in a schema that does not exist: `unknown_type` (the type is resolved now)
+        (Some(false), ..) if declared.contains(&schema) || is_type => None,
+        (Some(false), ..) => Some(format!(
+            "it names schema {q}, which does not exist and which the payload does not create: a role that creates it first would choose what runs"
+        )),
+        (_, owner, Some(false), ..) => Some(format!(
+            "it names schema {q}, owned by {} — a role that is neither a superuser nor yours nor one you are a member of: it can put its own {name} there, which planning and applying would run as you (ALTER SCHEMA {q} OWNER TO a trusted role, or use another schema)",
+            owner.unwrap_or_default()
+        )),
+        (_, _, _, Some(creators), _) => Some(format!(
+            "it names schema {q}, where {creators} may CREATE: such a role can plant a better-matching {name} there, which planning and applying would run as you (REVOKE CREATE ON SCHEMA {q} FROM {creators})"
+        )),
+        (_, _, _, _, Some(objects)) => Some(format!(
+            "it names {q}.{name}, and schema {q} holds {objects}: a role other than a trusted one owns what the name could bind"
+        )),
+        _ => None,
+    }
+}
