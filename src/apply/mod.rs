@@ -264,6 +264,35 @@ fn decide(
     outcome
 }
 
+/// The catalog could not be read (another session held a table past lock_timeout): failed as the
+/// DDL would have, named; recorded by apply_schema.
+fn preload_failed(
+    schema: &crate::schema::model::Schema,
+    hash: &str,
+    payload_hash: &str,
+    env: &Envelope,
+    run_id: &str,
+    mode: Mode,
+    e: (String, String),
+) -> Outcome {
+    if mode == Mode::Plan {
+        return failed_before_planning(e);
+    }
+    let outputs = plan_outputs(schema, &Plan::default(), &OnlinePlan::default(), hash);
+    execute_and_record(
+        schema,
+        &Plan::default(),
+        &OnlinePlan::default(),
+        outputs,
+        hash,
+        payload_hash,
+        env,
+        run_id,
+        Some(e),
+        &serde_json::to_value(&*additions::as_hashed(schema)).unwrap_or_default(),
+    )
+}
+
 /// Under the advisory lock: the ledger first (noop / conflict without reading the catalog), then
 /// validate → evolve → plan → risks → (plan_schema: the plan) → execute → ledger.
 #[allow(clippy::too_many_arguments)]
@@ -286,24 +315,7 @@ fn decide_locked(
     // Only now is the catalog needed (a noop or conflict never reads it): one query for all
     // tables, their old names and the tables to drop.
     if let Err(e) = cat.preload(&catalog::catalog_keys(&schema)) {
-        // another session held a table past lock_timeout: failed as the DDL would have, named
-        if mode == Mode::Plan {
-            return failed_before_planning(e);
-        }
-        let outputs = plan_outputs(&schema, &Plan::default(), &OnlinePlan::default(), &hash);
-        let nothing = Plan::default();
-        return execute_and_record(
-            &schema,
-            &nothing,
-            &OnlinePlan::default(),
-            outputs,
-            &hash,
-            payload_hash,
-            env,
-            run_id,
-            Some(e),
-            &serde_json::to_value(&*additions::as_hashed(&schema)).unwrap_or_default(),
-        );
+        return preload_failed(&schema, &hash, payload_hash, env, run_id, mode, e);
     }
     // the normalized schema as hashed (validate adopts live forms into it), for the ledger row
     let normalized = if mode == Mode::Apply {
