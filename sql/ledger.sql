@@ -66,9 +66,13 @@ COMMENT ON COLUMN revos.events.hash IS
 -- other. last_id = the chain's newest event, prev_id = the one before it (the trigger reads that
 -- event's hash as the new event's prev_hash). verify_ledger checks last_id against the events.
 CREATE TABLE revos.event_chain_heads (
-    chain   text PRIMARY KEY,
-    last_id bigint,
-    prev_id bigint
+    chain     text PRIMARY KEY,
+    last_id   bigint,
+    prev_id   bigint,
+    -- '<last_id>:<hash of that event>', written by the chain trigger so that the next event need not
+    -- read it from revos.events; it counts only while its id is last_id (anything that moves the
+    -- head without it leaves a value that no longer matches, and the event's hash is read instead)
+    last_hash text
 );
 -- pg_dump / pg_restore keep the events (contract section 11): the table and its sequence are
 -- extension configuration, so their rows are dumped. 'ORDER BY id' is appended to pg_dump's

@@ -610,3 +610,7 @@ AS 'MODULE_PATHNAME', 'current_tenant_ids_wrapper';
 COMMENT ON FUNCTION revos.current_tenant_ids() IS
     'Tenants of this request: the request.jwt.claims array tenant_ids (or app_metadata.tenant_ids), else current_tenant_id(); empty when none.';
 GRANT EXECUTE ON FUNCTION revos.current_tenant_ids() TO PUBLIC;
+
+-- The chain heads keep the hash of their last event ('<last_id>:<hash>'; src/ledger/chain_head.rs):
+-- NULL until a chain's next event, which then reads the previous hash from revos.events once.
+ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;

@@ -366,6 +366,26 @@ check "chain heads point at each chain's last event" 0 \
                        WHERE (CASE WHEN e.tenant_id IS NULL THEN 'global' ELSE 'tenant:' || e.tenant_id END) = h.chain
                        ORDER BY e.id DESC LIMIT 1) l
         WHERE l.id = h.last_id)")"
+check "each chain head's last_hash, where set, is '<last_id>:<that event's hash>' (the concurrent writers' heads among them)" "0|t" \
+  "$(q "SELECT count(*) FILTER (WHERE h.last_hash <> e.id || ':' || e.hash), bool_or(h.chain = 'tenant:tenant-load' AND h.last_hash IS NOT NULL)
+          FROM revos.event_chain_heads h JOIN revos.events e ON e.id = h.last_id")"
+q "UPDATE revos.event_chain_heads SET last_hash = '1:' || repeat('f', 64) WHERE chain = 'tenant:tenant-load'" >/dev/null
+q "SELECT revos.log_event('{\"event_type\": \"load.after\", \"tenant_id\": \"tenant-load\"}')" >/dev/null
+check "a head whose last_hash names another id than its last_id is not used: the next event chains on (verify_ledger ok)" "true|401" \
+  "$(q "SELECT v->>'ok', v->>'events_checked' FROM revos.verify_ledger('tenant-load') v")"
+# log_event inserts its row without a statement only when the statement would do nothing more: a
+# statement-level trigger (or a second row trigger) on revos.events takes the statement
+q "CREATE SEQUENCE public.events_stmt_seq;
+   CREATE FUNCTION public.events_stmt() RETURNS trigger LANGUAGE plpgsql AS
+     \$f\$ BEGIN PERFORM nextval('public.events_stmt_seq'); RETURN NULL; END \$f\$;
+   CREATE TRIGGER events_stmt AFTER INSERT ON revos.events FOR EACH STATEMENT EXECUTE FUNCTION public.events_stmt();
+   CREATE TRIGGER events_row2 AFTER INSERT ON revos.events FOR EACH ROW EXECUTE FUNCTION public.events_stmt()" >/dev/null
+q "SELECT revos.log_event('{\"event_type\": \"load.stmt\", \"tenant_id\": \"tenant-load\"}')" >/dev/null
+check "a statement-level and a second row trigger on revos.events both fire for log_event (the statement path)" 2 \
+  "$(q "SELECT last_value FROM public.events_stmt_seq")"
+q "DROP TRIGGER events_stmt ON revos.events; DROP TRIGGER events_row2 ON revos.events;
+   DROP FUNCTION public.events_stmt(); DROP SEQUENCE public.events_stmt_seq" >/dev/null
+check "... and the ledger still verifies" "true|402" "$(q "SELECT v->>'ok', v->>'events_checked' FROM revos.verify_ledger('tenant-load') v")"
 
 # ---------------------------------------------------------------------------------------------
 echo "# tamper evidence"

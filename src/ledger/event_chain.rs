@@ -26,6 +26,7 @@ use pgrx::spi::OwnedPreparedStatement;
 use pgrx::{Internal, PgOid};
 use std::cell::RefCell;
 
+use crate::ledger::chain_head::Finished;
 use crate::ledger::event_hash::{hash_fields, layout_of, text_bytes};
 use crate::ledger::index_scan::{begin_key_scan, primary_key};
 
@@ -93,29 +94,7 @@ unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         return pg_sys::Datum::from(tuple);
     }
 
-    let chain: Vec<u8> = if nulls[tenant_at] {
-        b"global".to_vec()
-    } else {
-        let mut c = b"tenant:".to_vec();
-        c.extend_from_slice(text_bytes(values[tenant_at]));
-        c
-    };
-    let chain_text = pg_sys::cstring_to_text_with_len(chain.as_ptr().cast(), chain.len() as i32);
-    let (id, prev_id) = link(pg_sys::Datum::from(chain_text));
-    let prev_hash = match prev_id {
-        None => vec![b'0'; 64],
-        // Only if the previous event was removed behind revos's back (triggers disabled): the
-        // chain goes on and verify_ledger reports the break here.
-        Some(p) => stored_hash(rel, p, hash_at).unwrap_or_else(|| b"missing".to_vec()),
-    };
-
-    values[id_at] = pg_sys::Datum::from(id);
-    nulls[id_at] = false;
-    values[prev_at] = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
-        prev_hash.as_ptr().cast(),
-        prev_hash.len() as i32,
-    ));
-    nulls[prev_at] = false;
+    let chain = chain_of((!nulls[tenant_at]).then(|| values[tenant_at]));
     let now = pg_sys::GetCurrentTimestamp();
     values[rec_at] = pg_sys::Datum::from(now);
     nulls[rec_at] = false;
@@ -123,15 +102,106 @@ unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         values[occ_at] = pg_sys::Datum::from(now);
         nulls[occ_at] = false;
     }
+    let at = Layout {
+        idx,
+        id: id_at,
+        prev: prev_at,
+        hash: hash_at,
+    };
     let mut buf = Vec::with_capacity(512);
-    let hash = hash_fields(&values, &nulls, &idx, &mut buf);
-    values[hash_at] = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+    // an existing chain, in READ COMMITTED: without the executor (chain_head), again when a
+    // concurrent writer of the chain committed first
+    for _ in 0..5 {
+        let Some(head) = crate::ledger::chain_head::begin(chain) else {
+            break;
+        };
+        let known = head.prev_hash.clone();
+        let hash = complete(
+            rel,
+            &at,
+            &mut values,
+            &mut nulls,
+            head.id,
+            head.prev_id,
+            known,
+            &mut buf,
+        );
+        match crate::ledger::chain_head::finish(head, &hash) {
+            Finished::Done => {
+                let out = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                return pg_sys::Datum::from(out);
+            }
+            Finished::Changed => continue,
+            Finished::Other => break,
+        }
+    }
+    let (id, prev_id) = link(chain);
+    complete(
+        rel,
+        &at,
+        &mut values,
+        &mut nulls,
+        id,
+        prev_id,
+        None,
+        &mut buf,
+    );
+    let out = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
+    pg_sys::Datum::from(out)
+}
+
+/// The chain's name as a text datum: `tenant:<tenant_id>`, or `global` for an event without one.
+unsafe fn chain_of(tenant: Option<pg_sys::Datum>) -> pg_sys::Datum {
+    let chain: Vec<u8> = match tenant {
+        None => b"global".to_vec(),
+        Some(t) => [b"tenant:".as_slice(), text_bytes(t)].concat(),
+    };
+    let text = pg_sys::cstring_to_text_with_len(chain.as_ptr().cast(), chain.len() as i32);
+    pg_sys::Datum::from(text)
+}
+
+/// Where the trigger writes in the row: the hash's fields, id, prev_hash, hash.
+struct Layout {
+    idx: [Option<usize>; 12],
+    id: usize,
+    prev: usize,
+    hash: usize,
+}
+
+/// Sets the row's id, prev_hash (`known`, else the stored hash of event `prev_id`; 64 zeros for a
+/// chain's first event) and hash; returns the hash.
+#[allow(clippy::too_many_arguments)]
+unsafe fn complete(
+    rel: pg_sys::Relation,
+    at: &Layout,
+    values: &mut [pg_sys::Datum; 64],
+    nulls: &mut [bool; 64],
+    id: i64,
+    prev_id: Option<i64>,
+    known: Option<Vec<u8>>,
+    buf: &mut Vec<u8>,
+) -> [u8; 64] {
+    let prev_hash = match (prev_id, known) {
+        (None, _) => vec![b'0'; 64],
+        (Some(_), Some(h)) => h,
+        // Only if the previous event was removed behind revos's back (triggers disabled): the
+        // chain goes on and verify_ledger reports the break here.
+        (Some(p), None) => stored_hash(rel, p, at.hash).unwrap_or_else(|| b"missing".to_vec()),
+    };
+    values[at.id] = pg_sys::Datum::from(id);
+    nulls[at.id] = false;
+    values[at.prev] = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+        prev_hash.as_ptr().cast(),
+        prev_hash.len() as i32,
+    ));
+    nulls[at.prev] = false;
+    let hash = hash_fields(&values[..], &nulls[..], &at.idx, buf);
+    values[at.hash] = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
         hash.as_ptr().cast(),
         hash.len() as i32,
     ));
-    nulls[hash_at] = false;
-    let out = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
-    pg_sys::Datum::from(out)
+    nulls[at.hash] = false;
+    hash
 }
 
 /// Is `rel` revos.events? (its name and schema; the trigger refuses any other table)
@@ -148,10 +218,6 @@ unsafe fn is_revos_events(rel: pg_sys::Relation) -> bool {
 /// Locks the chain's head and moves it: (the new event's id, the id of the chain's previous
 /// event; None for the chain's first event).
 unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
-    // an existing chain, in READ COMMITTED: without the executor (chain_head)
-    if let Some(done) = crate::ledger::chain_head::advance(chain) {
-        return done;
-    }
     PLANS
         .with(|slot| {
             Spi::connect_mut(|c| {

@@ -125,12 +125,54 @@ unsafe fn call(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         Outcome::Recorded(id, u) => ("recorded", id, u),
         Outcome::Duplicate(id, u) => ("duplicate", id, u),
     };
-    let json = format!(
-        "{{\"id\": {id}, \"status\": \"{status}\", \"event_id\": \"{}\"}}",
-        hyphenated(&uuid)
+    answer(id, status, &hyphenated(&uuid))
+}
+
+/// `{"id": <id>, "status": <status>, "event_id": <uuid>}` as jsonb, built as a value (parsing its
+/// text with jsonb_in cost about 2 % of a call; bench/FINDINGS.md, P4).
+unsafe fn answer(id: i64, status: &str, event_id: &str) -> pg_sys::Datum {
+    let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+    pg_sys::pushJsonbValue(
+        &mut state,
+        pg_sys::JsonbIteratorToken::WJB_BEGIN_OBJECT,
+        std::ptr::null_mut(),
     );
-    let cjson = std::ffi::CString::new(json).expect("no NUL in the answer");
-    jsonb_in(&cjson)
+    let number =
+        direct_function_call_as_datum(pg_sys::int8_numeric, &[Some(pg_sys::Datum::from(id))])
+            .expect("int8_numeric returns a value");
+    let mut id_value: pg_sys::JsonbValue = std::mem::zeroed();
+    id_value.type_ = pg_sys::jbvType::jbvNumeric;
+    id_value.val.numeric = number.cast_mut_ptr();
+    for (key, mut value) in [
+        ("id", id_value),
+        ("status", jsonb_string(status)),
+        ("event_id", jsonb_string(event_id)),
+    ] {
+        let mut k = jsonb_string(key);
+        pg_sys::pushJsonbValue(&mut state, pg_sys::JsonbIteratorToken::WJB_KEY, &mut k);
+        pg_sys::pushJsonbValue(
+            &mut state,
+            pg_sys::JsonbIteratorToken::WJB_VALUE,
+            &mut value,
+        );
+    }
+    let done = pg_sys::pushJsonbValue(
+        &mut state,
+        pg_sys::JsonbIteratorToken::WJB_END_OBJECT,
+        std::ptr::null_mut(),
+    );
+    pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(done))
+}
+
+/// A jsonb string value of `s` (copied into palloc'd memory).
+unsafe fn jsonb_string(s: &str) -> pg_sys::JsonbValue {
+    let p = pg_sys::palloc(s.len().max(1)).cast::<u8>();
+    std::ptr::copy_nonoverlapping(s.as_ptr(), p, s.len());
+    let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+    v.type_ = pg_sys::jbvType::jbvString;
+    v.val.string.len = s.len() as i32;
+    v.val.string.val = p.cast();
+    v
 }
 
 unsafe fn log_event(
@@ -264,18 +306,16 @@ unsafe fn insert(
 ) -> Result<Outcome, pgrx::spi::Error> {
     let text = |i: usize| &texts[i];
     let occurred = match text(OCCURRED).non_empty() {
-        None => raw(None, pg_sys::TIMESTAMPTZOID),
-        Some(b) => {
-            let ts = c
-                .update(
-                    "SELECT revos.log_event_time($1)",
-                    None,
-                    &[raw(Some(to_text(b)), pg_sys::TEXTOID)],
-                )?
-                .first()
-                .get::<TimestampWithTimeZone>(1)?;
-            DatumWithOid::new(ts, pg_sys::TIMESTAMPTZOID)
-        }
+        None => None,
+        Some(b) => c
+            .update(
+                "SELECT revos.log_event_time($1)",
+                None,
+                &[raw(Some(to_text(b)), pg_sys::TEXTOID)],
+            )?
+            .first()
+            .get::<TimestampWithTimeZone>(1)?
+            .map(|ts| pg_sys::Datum::from(pg_sys::TimestampTz::from(ts))),
     };
     let payload = match payload.filter(|v| v.type_ == pg_sys::jbvType::jbvBinary) {
         Some(mut v) => pg_sys::Datum::from(pg_sys::JsonbValueToJsonb(&mut v)),
@@ -286,17 +326,51 @@ unsafe fn insert(
         None => current.map(to_text),
     };
     let uuid = pgrx::Uuid::from_bytes(time_ordered_uuid());
-    let args = [
-        raw(tenant_datum, pg_sys::TEXTOID),
-        raw(text(EVENT_TYPE).bytes().map(to_text), pg_sys::TEXTOID),
-        raw(text(SUBJECT_TYPE).non_empty().map(to_text), pg_sys::TEXTOID),
-        raw(text(SUBJECT_ID).non_empty().map(to_text), pg_sys::TEXTOID),
-        raw(text(ACTOR).non_empty().map(to_text), pg_sys::TEXTOID),
-        raw(Some(payload), pg_sys::JSONBOID),
-        raw(key_datum, pg_sys::TEXTOID),
+    let fields = [
+        tenant_datum,
+        text(EVENT_TYPE).bytes().map(to_text),
+        text(SUBJECT_TYPE).non_empty().map(to_text),
+        text(SUBJECT_ID).non_empty().map(to_text),
+        text(ACTOR).non_empty().map(to_text),
+        Some(payload),
+        key_datum,
         occurred,
-        DatumWithOid::from(uuid),
     ];
+    // without a statement where that is exactly the same (src/ledger/direct_insert.rs)
+    let uuid_datum = {
+        let p = pg_sys::palloc(16).cast::<u8>();
+        std::ptr::copy_nonoverlapping(uuid.as_bytes().as_ptr(), p, 16);
+        pg_sys::Datum::from(p)
+    };
+    let [t, e, st, si, a, p, k, o] = fields;
+    let row = [
+        None,
+        Some(uuid_datum),
+        t,
+        e,
+        st,
+        si,
+        a,
+        p,
+        k,
+        o,
+        None,
+        None,
+        None,
+    ];
+    if let Some(id) = crate::ledger::direct_insert::insert(&row) {
+        return Ok(Outcome::Recorded(id, uuid));
+    }
+    let types = [pg_sys::TEXTOID; 5];
+    let mut args: Vec<DatumWithOid<'_>> = fields[..5]
+        .iter()
+        .zip(types)
+        .map(|(d, oid)| raw(*d, oid))
+        .collect();
+    args.push(raw(fields[5], pg_sys::JSONBOID));
+    args.push(raw(fields[6], pg_sys::TEXTOID));
+    args.push(raw(fields[7], pg_sys::TIMESTAMPTZOID));
+    args.push(DatumWithOid::from(uuid));
     let row = run(c, 0, &args)?.first();
     let id: i64 = row.get(1)?.expect("events.id is NOT NULL");
     Ok(Outcome::Recorded(id, uuid))
@@ -312,12 +386,35 @@ fn time_ordered_uuid() -> [u8; 16] {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
-    if !unsafe { pg_sys::pg_strong_random(b[6..].as_mut_ptr().cast(), 10) } {
-        pgrx::error!("revos.log_event: could not generate random values");
-    }
+    random_bytes(&mut b[6..]);
     b[6] = (b[6] & 0x0f) | 0x70; // version 7
     b[8] = (b[8] & 0x3f) | 0x80; // variant RFC 9562
     b
+}
+
+/// Bytes from `pg_strong_random`, drawn 4,000 at a time into a buffer of this backend's and used
+/// once each: one call per event cost about 3 % of a log_event (most of it per call, not per
+/// byte; bench/FINDINGS.md, P4). The buffer lives in the backend process, which PostgreSQL forks
+/// before it is ever filled, so no two backends share bytes; a used byte is overwritten with zero.
+fn random_bytes(out: &mut [u8]) {
+    const SIZE: usize = 4000;
+    thread_local! {
+        static POOL: RefCell<(Vec<u8>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+    }
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.0.len() != SIZE || pool.1 + out.len() > SIZE {
+            pool.0.resize(SIZE, 0);
+            if !unsafe { pg_sys::pg_strong_random(pool.0.as_mut_ptr().cast(), SIZE) } {
+                pgrx::error!("revos.log_event: could not generate random values");
+            }
+            pool.1 = 0;
+        }
+        let at = pool.1;
+        out.copy_from_slice(&pool.0[at..at + out.len()]);
+        pool.0[at..at + out.len()].fill(0);
+        pool.1 = at + out.len();
+    });
 }
 
 /// Runs one of the two statements of the hot path (0: INSERT, 1: the key's first event),
@@ -545,7 +642,7 @@ fn hyphenated(u: &pgrx::Uuid) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push_str(&format!("{x:02x}"));
+        s.push_str(&crate::ident::hex(&[*x]));
     }
     s
 }

@@ -6,6 +6,7 @@
 //! `crate::ident`. Never `apply` or `api`.
 
 pub mod chain_head;
+pub mod direct_insert;
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
