@@ -244,20 +244,18 @@ unsafe fn lock_namespace_row(nsp: pg_sys::Oid, wait: bool) -> Option<pg_sys::TM_
 /// locked instead (40001 when it keeps changing).
 pub fn hold_schemas(statements: &[&str]) {
     let text = lowered(statements);
-    let names: Vec<String> = Spi::connect(|c| {
-        let rows = c.select(
+    // the latest catalog, not the caller's statement's snapshot (taken before any wait of the
+    // apply's: the fifth adversarial review's F3)
+    let names: Vec<String> = Spi::connect(|_| unsafe {
+        latest(
             "SELECT n.nspname::pg_catalog.text FROM pg_catalog.pg_namespace n
               WHERE n.nspname OPERATOR(pg_catalog.!~) '^pg_' AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema'",
-            None,
             &[],
-        )?;
-        let mut out = vec![];
-        for row in rows {
-            out.extend(row.get::<String>(1)?);
-        }
-        Ok::<_, pgrx::spi::Error>(out)
+        )
     })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading the schemas failed: {e}"));
+    .into_iter()
+    .flatten()
+    .collect();
     for name in names {
         // compared as the statements were (lower case, double quotes dropped): a name with a
         // quote in it (`f"q`, written `"f""q"`) was never found (the adversarial review of 08eb1c3)
@@ -302,7 +300,10 @@ fn lowered(statements: &[&str]) -> String {
 /// `REPEATABLE READ` caller's snapshot would hide an index committed after it was taken, which
 /// the planner (reading the relation cache) would still use (the sixth adversarial review). The
 /// first column of each row, as text.
-unsafe fn latest(sql: &str, args: &[(Option<pg_sys::Datum>, pg_sys::Oid)]) -> Vec<Option<String>> {
+pub unsafe fn latest(
+    sql: &str,
+    args: &[(Option<pg_sys::Datum>, pg_sys::Oid)],
+) -> Vec<Option<String>> {
     let text = std::ffi::CString::new(sql).expect("no NUL");
     let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.1).collect();
     let mut values: Vec<pg_sys::Datum> = args
@@ -352,20 +353,34 @@ unsafe fn latest(sql: &str, args: &[(Option<pg_sys::Datum>, pg_sys::Oid)]) -> Ve
 /// like one.
 pub fn squatted(statements: &[&str], trusted: &[pg_sys::Oid]) -> Vec<String> {
     let text = lowered(statements);
-    let candidates = Spi::connect(|c| {
-        let rows = c.select(SQUAT_SQL, None, &[trusted.to_vec().into()])?;
-        let mut out = vec![];
-        for row in rows {
-            out.push((
-                row.get::<String>(1)?.unwrap_or_default(),
-                row.get::<String>(2)?.unwrap_or_default(),
-                row.get::<String>(3)?.unwrap_or_default(),
-                row.get::<bool>(4)?.unwrap_or_default(),
-            ));
-        }
-        Ok::<_, pgrx::spi::Error>(out)
-    })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading the functions of other roles failed: {e}"));
+    // under the latest snapshot: the caller's statement's one predates the apply's lock waits, and
+    // a function committed during them was not seen (the fifth adversarial review, F3)
+    let rows: Vec<Option<String>> = Spi::connect(|_| unsafe {
+        latest(
+            &format!("SELECT pg_catalog.json_build_array(q.s, q.n, q.w, q.o)::pg_catalog.text FROM ({SQUAT_SQL}) q(s, n, w, o)"),
+            &[(trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID)],
+        )
+    });
+    let candidates: Vec<(String, String, String, bool)> = rows
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            serde_json::from_str::<(Option<String>, Option<String>, Option<String>, Option<bool>)>(
+                &row,
+            )
+            .map(|(a, b, c, d)| {
+                (
+                    a.unwrap_or_default(),
+                    b.unwrap_or_default(),
+                    c.unwrap_or_default(),
+                    d.unwrap_or_default(),
+                )
+            })
+            .unwrap_or_else(|e| {
+                pgrx::error!("revos: reading the functions of other roles failed: {e}")
+            })
+        })
+        .collect();
     candidates
         .into_iter()
         .filter(|(schema, name, _, operator)| {
@@ -460,6 +475,49 @@ fn raise(found: Vec<String>) {
         format!("revos: refused: {}", found.join("; ")),
         "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object. A table of the payload, and one a policy reads (the membership table), must be owned by you, a role of yours, a superuser or a revos_admin member (ALTER TABLE … OWNER TO)."
     );
+}
+
+/// Fails (42501) when schema `name` — just created by the apply's `CREATE SCHEMA IF NOT EXISTS`,
+/// which adopts one that exists — is owned by a role outside `trusted` or lets such a role (or
+/// PUBLIC) create in it: a role that created it first, while the apply waited, would own what the
+/// payload's names there bind (the fifth adversarial review, F4). `pg_database_owner` stands for
+/// the database's owner. Read under the latest snapshot.
+pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
+    let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
+        latest(
+            "WITH dbo AS (SELECT d.datdba FROM pg_catalog.pg_database d
+                           WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+             SELECT CASE WHEN r.role OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                         ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.role)::pg_catalog.text) END
+               FROM pg_catalog.pg_namespace n,
+                    LATERAL (SELECT n.nspowner AS role
+                             UNION SELECT a.grantee FROM pg_catalog.aclexplode(n.nspacl) a
+                                    WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') g,
+                    LATERAL (SELECT CASE WHEN g.role OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+                                         THEN (SELECT datdba FROM dbo) ELSE g.role END AS role) r
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                AND NOT r.role OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+            &[
+                (name.into_datum(), pg_sys::TEXTOID),
+                (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+            ],
+        )
+    });
+    let roles: Vec<String> = found
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| "PUBLIC".into()))
+        .collect();
+    if !roles.is_empty() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "revos: refused: schema {name} is owned by, or lets create in it, {} — a role that is neither a superuser nor yours (it existed before the apply's CREATE SCHEMA, which adopted it)",
+                roles.join(", ")
+            ),
+            "Drop or take over that schema (ALTER SCHEMA … OWNER TO, REVOKE CREATE), then apply again."
+        );
+    }
 }
 
 /// Fails (42501) when `table`'s owner is not in `trusted` — the deferred worker's check before

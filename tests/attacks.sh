@@ -1208,6 +1208,26 @@ b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant c
   echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
       \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
 }
+# worker_pause APPNAME: atk_owner takes the superuser's deferred worker lock for 4 s (in the background,
+# PAUSE_PID), once no worker of the superuser's is left from an earlier section, and waits until it holds it.
+worker_pause() {
+  local su i
+  su=$(q "SELECT oid FROM pg_roles WHERE rolname = current_user")
+  for i in $(seq 60); do
+    [ "$(q "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE status = 'running')
+                 + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = x'72766466'::int::oid
+                      AND objid = $su AND objsubid = 2)")" = 0 ] && break
+    sleep 0.5
+  done
+  PGAPPNAME=$1 as atk_owner "SELECT pg_advisory_lock(x'72766466'::int, $su); SELECT pg_sleep(4)" >/dev/null 2>&1 &
+  PAUSE_PID=$!
+  for i in $(seq 50); do
+    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
+              AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 2 AND a.application_name = '$1'")" = 1 ] && break
+    sleep 0.1
+  done
+}
+
 # fn_schema_swap FN VERSION TABLE SCHEMA_SQL SCHEMA_JSON SPY: a superuser's FN of a payload adding to
 # atk_admin's public.TABLE a column whose default calls SCHEMA.gen() (the superuser's function, in a schema
 # atk_admin owns), while a reader's lock holds the first ALTER and atk_admin swaps TABLE_evil (its own gen()
@@ -1468,21 +1488,8 @@ attack_review_cf35c2f() {
     INSERT INTO b21_w_evil.bf (v, token) SELECT i, 'x' FROM generate_series(1, 10) i;
     CREATE INDEX ON b21_w_evil.bf (v) WHERE public.b21bf_f(0) = 0" >/dev/null
   local su pause i
-  su=$(q "SELECT oid FROM pg_roles WHERE rolname = current_user")
-  # no worker of the superuser's left from an earlier section: the pause below must be atk_owner's
-  for i in $(seq 60); do
-    [ "$(q "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE status = 'running')
-                 + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = x'72766466'::int::oid
-                      AND objid = $su AND objsubid = 2)")" = 0 ] && break
-    sleep 0.5
-  done
-  PGAPPNAME=b21_pause as atk_owner "SELECT pg_advisory_lock(x'72766466'::int, $su); SELECT pg_sleep(4)" >/dev/null 2>&1 &
-  pause=$!
-  for i in $(seq 50); do
-    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
-              AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 2 AND a.application_name = 'b21_pause'")" = 1 ] && break
-    sleep 0.1
-  done
+  worker_pause b21_pause
+  pause=$PAUSE_PID
   out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b21-bf-2\", \"description\": \"x\", \"options\": {\"online\": true},
       \"tables\": [{\"name\": \"bf\", \"schema\": \"b21_w\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
                     \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b21_token()\"}]}]}') -> 'result' ->> 'status'")
@@ -1510,6 +1517,201 @@ attack_review_cf35c2f() {
   out=$(b21_call apply_schema "$(b21_pay b21-ok-2 b21_okt ", \"checks\": [{\"name\": \"b21_okt_pos\", \"expression\": \"b21_ok.pos(n)\"}],
       \"indexes\": [{\"columns\": [\"n\"], \"where\": \"n > b21_ok.lim(0)\"}]")" "tables[0]")
   check "control: a superuser's apply naming its functions in its own schema (no other role's CREATE) answers ($out): applied" "applied" "${out%%|*}"
+}
+
+# B22. The adversarial review of f0637ad, each alone (a payload with one risk only; each reproduced by
+# the reviewer on f0637ad, the attacker's code running as the superuser or a step recorded falsely).
+# The superuser's own objects are in its schema b22 (only USAGE granted), so that the one risk of each
+# payload is the one named. F1: the untrusted_name gate did not read objects' texts: (a) a new
+# materialized view WITH DATA over atk_owner's table (its partial index's predicate folded while the
+# query is planned: plan_schema's rehearsal and the apply, which answered applied); (b) an existing
+# materialized view's changed query calling a function in atk_owner's schema (replaced by atk_owner),
+# run by planning's trial; (c) an existing partition's bound calling such a function, run by the
+# trial (applied). F2: a view bound atk_owner's function, replaced (atk_owner owns the schema) or
+# planted as a better overload (CREATE only), while the first ALTER waited for atk_owner's reader lock;
+# revos answered applied, and every later reader of the view ran it. Each is now refused before
+# anything is evaluated: blocked, untrusted_name at the query's (or bound's) path. F3: while planning's
+# trial of an existing declared view waited for atk_owner's reader lock, atk_owner created a schema
+# and a function a new view names; after the count of a changed check, check_before read a stale
+# catalog and the view bound it (applied). F4: a schema the payload creates, named by a changed check,
+# was created by atk_owner during the same wait: the count and the ADD CONSTRAINT ran its function.
+# F3 and F4 are refused now (blocked with untrusted_name, or failed 42501) and nothing is applied.
+# F5: the deferred worker read a VALIDATE step's completion by name from atk_owner's look-alike table
+# (swapped in under the schema's name while atk_owner held the worker's advisory lock) and recorded it
+# done while the real constraint stayed NOT VALID; now the step fails (42501). A control: a
+# materialized view over the superuser's own table in its own schema and a partition with a constant
+# bound are applied. The attacker's function advances a sequence when it runs as a superuser.
+b22_t() { # NAME [COLUMNS] [EXTRA]: a plain table b22.NAME (columns "" or absent: n integer) with EXTRA keys (", ...")
+  local cols=${2:-}
+  [ -n "$cols" ] || cols='[{"name": "n", "type": "integer"}]'
+  echo "{\"name\": \"$1\", \"schema\": \"b22\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+      \"columns\": $cols${3:-}}"
+}
+b22_pay() { # VERSION TABLES [EXTRA]: a payload of the tables (JSON, comma-separated) with EXTRA top-level keys
+  echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"tables\": [$2]${3:-}}"
+}
+b22_apply() { # WHAT PAYLOAD: the superuser's apply of a case's starting point, which must be applied
+  check "  (setup: $1) applied" applied "$(q "SELECT revos.apply_schema('$2') -> 'result' ->> 'status'")"
+}
+b22_evil() { # SIGNATURE RETURNS VALUE SPY: atk_owner's function SIGNATURE (plpgsql) that calls SPY_f and returns VALUE
+  echo "CREATE FUNCTION $1 RETURNS $2 LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN
+      PERFORM public.$4_f(1); RETURN $3; END \$f\$"
+}
+b22_refused() { # ANSWER: "refused" when b21_call's ANSWER is blocked|untrusted_name or failed|42501, else ANSWER
+  case "$1" in "blocked|untrusted_name" | "failed|42501") echo refused ;; *) echo "$1" ;; esac
+}
+b22_ledger() { # VERSION: the ledger's statuses of VERSION ("none" when no row)
+  q "SELECT coalesce(string_agg(status, ',' ORDER BY applied_at), 'none') FROM revos.schema_migrations WHERE version = '$1'"
+}
+b22_read() { # VIEW: the superuser reads VIEW when it exists (an attacker's function it binds then runs)
+  [ -n "$(q "SELECT to_regclass('$1')")" ] && q "SELECT count(*) FROM $1" >/dev/null 2>&1
+  true
+}
+attack_review_f0637ad() {
+  echo "# B22. objects' texts (a view's query, a partition's bound), a schema created during a wait, a deferred step done by name"
+  local out fn mode s p su pause i
+  q "GRANT CREATE ON DATABASE $DB TO atk_owner; CREATE SCHEMA b22; GRANT USAGE ON SCHEMA b22 TO PUBLIC" >/dev/null
+  # F1a: a new materialized view over atk_owner's table, whose partial index's predicate calls its
+  # IMMUTABLE function with a constant (plan_schema, then apply_schema)
+  spy_fn atk_owner b22mv
+  q "CREATE SCHEMA b22_mva AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b22_mva TO PUBLIC" >/dev/null
+  as atk_owner "CREATE TABLE b22_mva.src (a integer); INSERT INTO b22_mva.src VALUES (1), (2);
+    CREATE INDEX b22_src_p ON b22_mva.src (a) WHERE a > public.b22mv_f(0); GRANT SELECT ON b22_mva.src TO PUBLIC" >/dev/null
+  for fn in plan_schema apply_schema; do
+    q "SELECT pg_catalog.setval('public.b22mv_ran', 1, false)" >/dev/null
+    out=$(b21_call "$fn" "$(b22_pay "b22-mv-$fn" "$(b22_t b22_mvnote)" ", \"views\": [{\"name\": \"b22_mv\", \"schema\": \"b22\",
+        \"materialized\": true, \"query\": \"SELECT a FROM b22_mva.src\"}]")" "views[0].query")
+    check "F1a: a superuser's $fn of a new materialized view (WITH DATA) reading atk_owner's table b22_mva.src: blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_owner's index predicate never ran as the superuser (the view's query planned)" f "$(b17_ran b22mv)"
+  done
+  # F1b: an existing materialized view's query changed to call a function in atk_owner's schema (the
+  # superuser's function, dropped and replaced by atk_owner); the trial of the change ran it
+  spy_fn atk_owner b22mt
+  q "CREATE SCHEMA b22_rep AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b22_rep TO PUBLIC;
+     CREATE FUNCTION b22_rep.fmt(integer) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''#'' || \$1'" >/dev/null
+  p=", \"views\": [{\"name\": \"b22_mtv\", \"schema\": \"b22\", \"materialized\": true, \"query\": \"QUERY\"}]"
+  b22_apply "F1b's materialized view" "$(b22_pay b22-mt-1 "$(b22_t b22_mtt)" "${p//QUERY/SELECT n FROM b22.b22_mtt}")"
+  q "INSERT INTO b22.b22_mtt (n) VALUES (1), (2)" >/dev/null
+  as atk_owner "DROP FUNCTION b22_rep.fmt(integer); $(b22_evil "b22_rep.fmt(integer)" text "'x'" b22mt)" >/dev/null
+  out=$(b21_call plan_schema "$(b22_pay b22-mt-2 "$(b22_t b22_mtt)" "${p//QUERY/SELECT n, b22_rep.fmt(n) AS label FROM b22.b22_mtt}")" "views[0].query")
+  check "F1b: a superuser's plan_schema changing a materialized view's query to call b22_rep.fmt (atk_owner's schema, replaced by atk_owner): blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's function never ran as the superuser (the trial of the changed view)" f "$(b17_ran b22mt)"
+  # F1c: an existing partition whose bound calls a function in atk_owner's schema (replaced by atk_owner);
+  # the trial (DETACH, ATTACH … FOR VALUES) evaluated it, and the apply answered applied
+  spy_fn atk_owner b22pb
+  q "CREATE SCHEMA b22_pb AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b22_pb TO PUBLIC;
+     CREATE FUNCTION b22_pb.lo() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 0'" >/dev/null
+  p=$(b22_t b22_ev '[{"name": "id", "type": "integer"}, {"name": "k", "type": "integer"}]' ', "primary_key": ["id", "k"],
+      "partition_by": {"method": "range", "columns": ["k"]}, "partitions": [{"name": "b22_ev_p0", "values": "BOUND"}]')
+  b22_apply "F1c's partitioned table" "$(b22_pay b22-pb-1 "${p//BOUND/FROM (0) TO (100)}")"
+  as atk_owner "DROP FUNCTION b22_pb.lo(); $(b22_evil "b22_pb.lo()" integer 0 b22pb)" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b22-pb-2 "${p//BOUND/FROM (b22_pb.lo()) TO (100)}")" "tables[0].partitions[0].values")
+  check "F1c: a superuser's apply of an existing partition whose bound calls b22_pb.lo() (atk_owner's schema, replaced by atk_owner): blocked, untrusted_name at tables[0].partitions[0].values" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's function never ran as the superuser (the trial's ATTACH)" f "$(b17_ran b22pb)"
+  # F2: a view calling $s.label(id) while the first ALTER waits for atk_owner's reader lock: atk_owner
+  # replaces the superuser's label(integer) (owns the schema), or plants label(integer) beside the
+  # superuser's label(numeric) (CREATE only); afterwards the superuser reads the view
+  for mode in replace overload; do
+    s=b22_v$mode
+    spy_fn atk_owner "b22v$mode"
+    if [ "$mode" = overload ]; then
+      q "CREATE SCHEMA $s; GRANT USAGE ON SCHEMA $s TO PUBLIC; GRANT CREATE ON SCHEMA $s TO atk_owner;
+         CREATE FUNCTION $s.label(numeric) RETURNS text LANGUAGE sql STABLE AS 'SELECT ''n'' || \$1'" >/dev/null
+      p=""
+    else
+      q "CREATE SCHEMA $s AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA $s TO PUBLIC;
+         CREATE FUNCTION $s.label(integer) RETURNS text LANGUAGE sql STABLE AS 'SELECT ''n'' || \$1'" >/dev/null
+      p="DROP FUNCTION $s.label(integer);"
+    fi
+    q "CREATE TABLE b22.${s}_t (id integer); INSERT INTO b22.${s}_t VALUES (1); GRANT SELECT ON b22.${s}_t TO atk_owner" >/dev/null
+    out=$(b21_window atk_owner "b22.${s}_t" "$p $(b22_evil "$s.label(integer)" text "'evil'" "b22v$mode")" apply_schema \
+      "$(b22_pay "b22-v$mode" "$(b22_t "${s}_t" '[{"name": "id", "type": "integer"}, {"name": "n", "type": "integer"}]')" \
+         ", \"views\": [{\"name\": \"${s}_v\", \"schema\": \"b22\", \"query\": \"SELECT id, $s.label(id) AS l FROM b22.${s}_t\"}]")" "views[0].query")
+    check "F2 ($mode): a superuser's apply of a view calling $s.label(id) while atk_owner $([ $mode = overload ] && echo "plants label(integer) beside label(numeric) (CREATE only)" || echo "replaces label(integer) (owns the schema)") during a lock wait: blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    b22_read "b22.${s}_v"
+    check "  ... atk_owner's function never ran as the superuser (the superuser reads the view afterwards)" f "$(b17_ran "b22v$mode")"
+    check "  ... and the version is not applied" none "$(b22_ledger "b22-v$mode")"
+  done
+  # F3: planning's trial of the existing declared view b22_f3v0 waits for atk_owner's reader lock; meanwhile
+  # atk_owner creates schema b22_f3n and b22_f3n.ok(integer), which the payload's new view calls; a changed
+  # check on b22_f3t makes planning count its violations (after which check_before read a stale catalog)
+  spy_fn atk_owner b22f3
+  p="$(b22_t b22_f3t "" ', "checks": [{"name": "b22_f3t_pos", "expression": "CHECK"}]')"
+  b22_apply "F3's table and view" "$(b22_pay b22-f3-1 "${p//CHECK/n >= 0}" ', "views": [{"name": "b22_f3v0", "schema": "b22", "query": "SELECT n FROM b22.b22_f3t"}]')"
+  q "INSERT INTO b22.b22_f3t (n) VALUES (1), (2); GRANT SELECT ON b22.b22_f3v0, b22.b22_f3t TO atk_owner" >/dev/null
+  out=$(b21_window atk_owner b22.b22_f3v0 "CREATE SCHEMA b22_f3n; GRANT USAGE ON SCHEMA b22_f3n TO PUBLIC;
+      $(b22_evil "b22_f3n.ok(integer)" boolean true b22f3)" apply_schema \
+    "$(b22_pay b22-f3-2 "${p//CHECK/n >= 1}" ', "options": {"allow_destructive": true},
+        "views": [{"name": "b22_f3v0", "schema": "b22", "query": "SELECT n FROM b22.b22_f3t"},
+                  {"name": "b22_f3vq", "schema": "b22", "query": "SELECT b22_f3n.ok(1) AS x"}]')" "views[1].query")
+  check "F3: a superuser's apply (a changed check counted) of a view calling b22_f3n.ok(1), created by atk_owner during planning's lock wait ($out): refused (blocked|untrusted_name or failed|42501)" \
+    refused "$(b22_refused "$out")"
+  b22_read b22.b22_f3vq
+  check "  ... atk_owner's function never ran as the superuser (the superuser reads the view afterwards)" f "$(b17_ran b22f3)"
+  check "  ... and nothing is applied (the version's ledger rows, the view)" "none|" \
+    "$(b22_ledger b22-f3-2 | sed 's/^failed$/none/')|$(q "SELECT to_regclass('b22.b22_f3vq')")"
+  # F4: the payload creates schema b22_na (a table and ok(bigint) in it) and changes b22_f4t's check to
+  # b22_na.ok(n); atk_owner creates b22_na with its own ok(integer) while planning's trial of the
+  # declared view b22_f4v0 waits for its reader lock (the count and the ADD CONSTRAINT ran it)
+  spy_fn atk_owner b22f4
+  p="$(b22_t b22_f4t "" ', "checks": [{"name": "b22_f4t_pos", "expression": "CHECK"}]')"
+  local v0=', "views": [{"name": "b22_f4v0", "schema": "b22", "query": "SELECT n FROM b22.b22_f4t"}]'
+  b22_apply "F4's table and view" "$(b22_pay b22-f4-1 "${p//CHECK/n >= 0}" "$v0")"
+  q "INSERT INTO b22.b22_f4t (n) VALUES (1), (2); GRANT SELECT ON b22.b22_f4v0, b22.b22_f4t TO atk_owner" >/dev/null
+  out=$(b21_window atk_owner b22.b22_f4v0 "CREATE SCHEMA b22_na; GRANT USAGE ON SCHEMA b22_na TO PUBLIC;
+      $(b22_evil "b22_na.ok(integer)" boolean true b22f4)" apply_schema \
+    "$(b22_pay b22-f4-2 "${p//CHECK/b22_na.ok(n)}, {\"name\": \"items\", \"schema\": \"b22_na\", \"tenant_scoped\": false, \"timestamps\": false,
+        \"soft_delete\": false, \"columns\": [{\"name\": \"n\", \"type\": \"integer\"}]}" ', "options": {"allow_destructive": true},
+        "functions": [{"name": "ok", "schema": "b22_na", "arguments": "v bigint", "returns": "boolean", "language": "sql",
+                       "body": "SELECT v >= 0", "volatility": "immutable"}]'"$v0")" "tables[0].checks[0]")
+  check "F4: a superuser's apply creating schema b22_na (its check names b22_na.ok), squatted by atk_owner during planning's lock wait ($out): refused (blocked|untrusted_name or failed|42501)" \
+    refused "$(b22_refused "$out")"
+  check "  ... atk_owner's function never ran as the superuser (the count, the ADD CONSTRAINT)" f "$(b17_ran b22f4)"
+  check "  ... and nothing is applied (the version's ledger rows, the check)" "none|(n >= 0)" \
+    "$(b22_ledger b22-f4-2 | sed 's/^failed$/none/')|$(q "SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint WHERE conrelid = 'b22.b22_f4t'::regclass AND conname = 'b22_f4t_pos'")"
+  # F5: atk_owner owns the schema of the superuser's b22_w.ct (3000 rows and one that violates the new
+  # check); it pauses the superuser's deferred worker, swaps in its b22_w_evil.ct (a validated ct_pos of
+  # the same name) after the online apply commits, lets the worker go, and swaps back
+  spy_fn atk_owner b22w
+  q "CREATE SCHEMA b22_w AUTHORIZATION atk_owner" >/dev/null
+  p='{"name": "ct", "schema": "b22_w", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "columns": [{"name": "n", "type": "integer"}]'
+  b22_apply "F5's table" "$(b22_pay b22-w-1 "$p}")"
+  q "INSERT INTO b22_w.ct (n) SELECT i FROM generate_series(1, 3000) i; INSERT INTO b22_w.ct (n) VALUES (-1); ANALYZE b22_w.ct" >/dev/null
+  as atk_owner "CREATE SCHEMA b22_w_evil; CREATE TABLE b22_w_evil.ct (id uuid, n integer, CONSTRAINT ct_pos CHECK (n >= 0));
+    CREATE INDEX ON b22_w_evil.ct (n) WHERE public.b22w_f(0) = 0" >/dev/null
+  worker_pause b22_pause
+  pause=$PAUSE_PID
+  out=$(q "SELECT revos.apply_schema('$(b22_pay b22-w-2 "$p, \"checks\": [{\"name\": \"ct_pos\", \"expression\": \"n >= 0\"}]}" \
+      ', "options": {"online": true, "allow_destructive": true}')') -> 'result' ->> 'status'")
+  as atk_owner "BEGIN; ALTER SCHEMA b22_w RENAME TO b22_w_old; ALTER SCHEMA b22_w_evil RENAME TO b22_w; COMMIT" >/dev/null 2>&1
+  wait "$pause"
+  # the worker goes on: wait for the version's steps (30 s at most), then atk_owner swaps back
+  for i in $(seq 60); do
+    [ "$(q "SELECT count(*) FROM revos.deferred_steps WHERE version = 'b22-w-2' AND status IN ('pending', 'running')")" = 0 ] && break
+    sleep 0.5
+  done
+  as atk_owner "BEGIN; ALTER SCHEMA b22_w RENAME TO b22_w_evil; ALTER SCHEMA b22_w_old RENAME TO b22_w; COMMIT" >/dev/null 2>&1
+  check "F5: a superuser's online apply of a check on b22_w.ct ($out), atk_owner's look-alike (a validated ct_pos) swapped in under the paused worker: the VALIDATE step is failed (42501), not done" \
+    "failed|42501" "$(q "SELECT coalesce(string_agg(status || '|' || coalesce(sqlstate, ''), ',' ORDER BY id), 'no deferred step')
+                          FROM revos.deferred_steps WHERE version = 'b22-w-2'")"
+  check "  ... no step of it says done (the real b22_w.ct's ct_pos, NOT VALID, is validated by nothing)" "false|0" \
+    "$(q "SELECT (SELECT convalidated FROM pg_constraint WHERE conrelid = 'b22_w.ct'::regclass AND conname = 'ct_pos') || '|' ||
+                 (SELECT count(*) FROM revos.deferred_steps WHERE version = 'b22-w-2' AND status = 'done')")"
+  check "  ... atk_owner's index predicate never ran as the superuser" f "$(b17_ran b22w)"
+  # the control: a materialized view over the superuser's own table in its own schema (nobody else's
+  # CREATE), and a partition with a constant bound: applied
+  q "CREATE SCHEMA b22_ok; CREATE TABLE b22_ok.src (a integer); INSERT INTO b22_ok.src VALUES (1), (2)" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b22-ok-1 "{\"name\": \"pev\", \"schema\": \"b22_ok\", \"tenant_scoped\": false, \"timestamps\": false,
+      \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"k\", \"type\": \"integer\"}],
+      \"primary_key\": [\"id\", \"k\"], \"partition_by\": {\"method\": \"range\", \"columns\": [\"k\"]},
+      \"partitions\": [{\"name\": \"pev_p0\", \"values\": \"FROM (0) TO (100)\"}]}" ', "views": [{"name": "mv", "schema": "b22_ok",
+      "materialized": true, "query": "SELECT a FROM b22_ok.src"}]')" "views[0]")
+  check "control: a superuser's apply of a materialized view over its own table in its own schema and a partition with a constant bound answers ($out): applied" \
+    "applied|2" "${out%%|*}|$(q "SELECT count(*) FROM b22_ok.mv" 2>&1)"
 }
 
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
@@ -1595,5 +1797,6 @@ attack_review_1d8f8d6
 attack_review_5057330
 attack_review_08eb1c3
 attack_review_cf35c2f
+attack_review_f0637ad
 end_state
 finish

@@ -15,17 +15,19 @@ use pgrx::PgTryBuilder;
 use std::ffi::{c_void, CStr, CString};
 
 use crate::deferred::exec::caught as caught_message;
+use crate::schema::model::NameContext;
 
 /// Err (why) when `text` names a schema another role controls (see `schema::trusted_names`).
 pub fn untrusted(
     text: &str,
-    is_type: bool,
+    ctx: NameContext,
     declared: &[&str],
     trusted: &[pg_sys::Oid],
 ) -> Result<(), String> {
-    let names = qualified_names(text, is_type)?;
+    let names = qualified_names(text, ctx)?;
     let mut why = vec![];
     for (schema, name) in names {
+        let is_type = ctx == NameContext::Type;
         if let Some(w) = schema_refused(&schema, &name, declared, trusted, is_type) {
             if !why.contains(&w) {
                 why.push(w);
@@ -39,24 +41,51 @@ pub fn untrusted(
     }
 }
 
-/// (schema, object name) of every qualified name in the expression (or type), as parsed.
-fn qualified_names(text: &str, is_type: bool) -> Result<Vec<(String, String)>, String> {
-    let sql = if is_type {
-        format!("SELECT NULL::{text}")
-    } else {
-        format!("SELECT ({text})")
+/// The statement `text` is read in, and the kind of statement it must parse to.
+fn wrapped(text: &str, ctx: NameContext) -> (String, pg_sys::NodeTag) {
+    use pg_sys::NodeTag::*;
+    let routine = |args: &str, ret: &str| {
+        format!(
+            "CREATE FUNCTION pg_temp.revos_gate({args}) RETURNS {ret} LANGUAGE sql AS 'SELECT 1'"
+        )
     };
+    match ctx {
+        NameContext::Expression => (format!("SELECT ({text})"), T_SelectStmt),
+        NameContext::Type => (format!("SELECT NULL::{text}"), T_SelectStmt),
+        NameContext::Function => (format!("SELECT {text}()"), T_SelectStmt),
+        NameContext::Query => (text.to_string(), T_SelectStmt),
+        NameContext::Bound => (
+            format!(
+                "CREATE TABLE pg_temp.revos_gate PARTITION OF pg_temp.revos_gate FOR VALUES {text}"
+            ),
+            T_CreateStmt,
+        ),
+        NameContext::Arguments => (routine(text, "int"), T_CreateFunctionStmt),
+        NameContext::Returns => (routine("", text), T_CreateFunctionStmt),
+    }
+}
+
+/// (schema, object name) of every qualified name in `text`, as parsed.
+fn qualified_names(text: &str, ctx: NameContext) -> Result<Vec<(String, String)>, String> {
+    let (sql, tag) = wrapped(text, ctx);
     let sql = CString::new(sql).map_err(|_| "NUL byte".to_string())?;
     let scs = unsafe { pg_sys::standard_conforming_strings };
     unsafe { pg_sys::standard_conforming_strings = true };
     PgTryBuilder::new(|| unsafe {
         let mut found: Vec<(String, String)> = vec![];
-        let Some(list) = parsed(&sql) else {
-            return Ok(found); // not one expression: `invalid_expression` says so, at this path
+        let parse = parsed(&sql, tag).or_else(|| {
+            // an aggregate's arguments (`int ORDER BY text`) are not a function's
+            let alt = (ctx == NameContext::Arguments).then(|| {
+                format!("CREATE AGGREGATE pg_temp.revos_gate({text}) (SFUNC = f, STYPE = int)")
+            })?;
+            parsed(&CString::new(alt).ok()?, pg_sys::NodeTag::T_DefineStmt)
+        });
+        let Some(stmt) = parse else {
+            // not what it should be: the fragment's own check (`invalid_expression`, …) says so
+            return Ok(found);
         };
-        let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
         let ctx = (&raw mut found).cast::<c_void>();
-        walk((*raw).stmt, ctx);
+        statement(stmt, ctx);
         Ok(found)
     })
     .catch_others(|e| {
@@ -69,9 +98,8 @@ fn qualified_names(text: &str, is_type: bool) -> Result<Vec<(String, String)>, S
     .execute()
 }
 
-/// The parse of `SELECT …`, when it is exactly one SELECT (else None: a parse error, or more
-/// than one statement, is `invalid_expression`'s to report).
-unsafe fn parsed(sql: &CStr) -> Option<*mut pg_sys::List> {
+/// The one statement `sql` parses to, when it is one of kind `tag` (else None).
+unsafe fn parsed(sql: &CStr, tag: pg_sys::NodeTag) -> Option<*mut pg_sys::Node> {
     PgTryBuilder::new(|| {
         let list = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
         if list.is_null() || (*list).length != 1 {
@@ -79,10 +107,58 @@ unsafe fn parsed(sql: &CStr) -> Option<*mut pg_sys::List> {
         }
         let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
         let stmt = (*raw).stmt;
-        (!stmt.is_null() && (*stmt).type_ == pg_sys::NodeTag::T_SelectStmt).then_some(list)
+        (!stmt.is_null() && (*stmt).type_ == tag).then_some(stmt)
     })
     .catch_others(|_| None)
     .execute()
+}
+
+/// Walks what in a statement can name something: a SELECT whole; a partition's bound; a
+/// routine's parameters (types, defaults) and result; an aggregate's arguments.
+unsafe fn statement(stmt: *mut pg_sys::Node, ctx: *mut c_void) {
+    use pg_sys::NodeTag::*;
+    match (*stmt).type_ {
+        T_CreateStmt => {
+            let b = (*stmt.cast::<pg_sys::CreateStmt>()).partbound;
+            if !b.is_null() {
+                for l in [(*b).listdatums, (*b).lowerdatums, (*b).upperdatums] {
+                    walk(l.cast(), ctx);
+                }
+            }
+        }
+        T_CreateFunctionStmt => {
+            let f = stmt.cast::<pg_sys::CreateFunctionStmt>();
+            parameters((*f).parameters, ctx);
+            walk((*f).returnType.cast(), ctx);
+        }
+        T_DefineStmt => {
+            let args = (*stmt.cast::<pg_sys::DefineStmt>()).args;
+            if !args.is_null() && (*args).length > 0 {
+                let first = (*(*args).elements).ptr_value.cast::<pg_sys::Node>();
+                if !first.is_null() && (*first).type_ == T_List {
+                    parameters(first.cast(), ctx);
+                }
+            }
+        }
+        _ => {
+            walk(stmt, ctx);
+        }
+    }
+}
+
+/// A routine's parameters: each one's type and default.
+unsafe fn parameters(list: *mut pg_sys::List, ctx: *mut c_void) {
+    if list.is_null() {
+        return;
+    }
+    for i in 0..(*list).length as usize {
+        let p = (*(*list).elements.add(i)).ptr_value.cast::<pg_sys::Node>();
+        if !p.is_null() && (*p).type_ == pg_sys::NodeTag::T_FunctionParameter {
+            let p = p.cast::<pg_sys::FunctionParameter>();
+            walk((*p).argType.cast(), ctx);
+            walk((*p).defexpr, ctx);
+        }
+    }
 }
 
 /// The walker: records the qualified names of the node, then walks its children.
@@ -187,12 +263,23 @@ fn schema_refused(
         Option<String>,
         Option<String>,
     );
-    let row: Row = Spi::connect(|c| {
-        let args = [schema.into(), name.into(), trusted.to_vec().into()];
-        let r = c.select(SCHEMA_SQL, Some(1), &args)?.first();
-        Ok::<_, pgrx::spi::Error>((r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-    })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading schema {schema} failed: {e}"));
+    // under the latest snapshot, as every check of revos's that may follow a lock wait
+    let text = Spi::connect(|_| unsafe {
+        crate::dependencies::latest(
+            &format!("SELECT pg_catalog.json_build_array(q.a, q.b, q.c, q.d, q.e)::pg_catalog.text FROM ({SCHEMA_SQL}) q(a, b, c, d, e)"),
+            &[
+                (schema.into_datum(), pg_sys::TEXTOID),
+                (name.into_datum(), pg_sys::TEXTOID),
+                (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+            ],
+        )
+    });
+    let row: Row = text
+        .into_iter()
+        .flatten()
+        .next()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| pgrx::error!("revos: reading schema {schema} failed"));
     let q = crate::ident::quote_ident(schema);
     if schema == "pg_temp" || schema.starts_with("pg_temp_") {
         return Some(format!(

@@ -337,6 +337,10 @@ fn decide_locked(
     issues.extend(evolution.issues.iter().cloned());
     // extensions, functions, views, triggers, policies, grants: live and declared forms
     issues.extend(objects::read(&schema, &mut state));
+    // again after the trials, which may wait for a lock: nothing is evaluated (the counts, the
+    // shadows) while a schema created or given away meanwhile is another role's (the fifth
+    // adversarial review, F4)
+    crate::schema::trusted_names::check(&schema, &cat, &mut issues);
     // Citus (contract §13): the mode, and what Citus would refuse, before anything runs.
     let mut citus = citus_state();
     let (more, citus_warnings) = distribute::prepare(&mut schema, &state, &citus);
@@ -1038,6 +1042,45 @@ fn set_local(name: &str, value: &str) {
 
 /// Runs the plan in a subtransaction and verifies the result; on any error rolls the
 /// subtransaction back and returns (message, sqlstate).
+/// What is checked before the first statement, inside the apply's subtransaction.
+fn checks_before(
+    schema: &crate::schema::model::Schema,
+    statements: &[&str],
+    trusted: &[pg_sys::Oid],
+) {
+    // every schema the statements name keeps its name from here on, before any name is
+    // resolved (a schema swapped in under a checked table's name: docs/security.md)
+    crate::dependencies::hold_schemas(statements);
+    // before anything runs: no other role's function where the statements could bind it
+    crate::dependencies::check_before(statements, trusted);
+    // nor a table another role owns, or a trigger, index, default … of another role's
+    // on one: the statements (a backfill UPDATE, a rewrite) would run them as the caller
+    // (the tables the statements name are locked first, so that nothing is added to them
+    // between the check and the statements; the others are checked as they are)
+    let before = tables_before(schema);
+    crate::dependencies::check_named(&before, statements, trusted);
+    let referenced = referenced_tables(schema);
+    crate::dependencies::check_code(&referenced, trusted);
+    // and the names still name what was checked (a table renamed before its lock)
+    same_tables(&before, &tables_before(schema));
+    same_tables(&referenced, &referenced_tables(schema));
+    // and, after those waits, the schemas the payload names are still controlled by trusted
+    // roles only (one created meanwhile under a name the payload creates: the fifth review, F4)
+    let mut issues = vec![];
+    let cat = PgCatalog::new(schema.options.tenant_column.as_str());
+    crate::schema::trusted_names::check(schema, &cat, &mut issues);
+    if let Some(i) = issues.first() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "revos: refused before running anything: {}: {}",
+                i.path, i.message
+            )
+        );
+    }
+}
+
 fn execute(
     schema: &crate::schema::model::Schema,
     p: &Plan,
@@ -1060,22 +1103,7 @@ fn execute(
     let statements: Vec<&str> = p.steps.iter().map(|s| s.sql.as_str()).collect();
     let result = {
         subtransaction(|| {
-            // every schema the statements name keeps its name from here on, before any name is
-            // resolved (a schema swapped in under a checked table's name: docs/security.md)
-            crate::dependencies::hold_schemas(&statements);
-            // before anything runs: no other role's function where the statements could bind it
-            crate::dependencies::check_before(&statements, &trusted);
-            // nor a table another role owns, or a trigger, index, default … of another role's
-            // on one: the statements (a backfill UPDATE, a rewrite) would run them as the caller
-            // (the tables the statements name are locked first, so that nothing is added to them
-            // between the check and the statements; the others are checked as they are)
-            let before = tables_before(schema);
-            crate::dependencies::check_named(&before, &statements, &trusted);
-            let referenced = referenced_tables(schema);
-            crate::dependencies::check_code(&referenced, &trusted);
-            // and the names still name what was checked (a table renamed before its lock)
-            same_tables(&before, &tables_before(schema));
-            same_tables(&referenced, &referenced_tables(schema));
+            checks_before(schema, &statements, &trusted);
             Spi::connect_mut(|c| {
                 for (i, step) in p.steps.iter().enumerate() {
                     // Each step under a search_path pinned afresh: a caller's function that an
@@ -1100,6 +1128,11 @@ fn execute(
                             run()
                         }
                     })?;
+                    if step.kind == "schema" {
+                        // the schema is the caller's, or was already another trusted role's: a
+                        // role that created it first (while the apply waited) owns what is in it
+                        crate::dependencies::check_schema(&step.object, &trusted);
+                    }
                 }
                 Ok::<_, pgrx::spi::Error>(())
             })

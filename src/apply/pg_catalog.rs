@@ -350,11 +350,16 @@ impl Catalog for PgCatalog {
         .execute()
     }
 
-    fn untrusted_names(&self, text: &str, is_type: bool, declared: &[&str]) -> Result<(), String> {
+    fn untrusted_names(
+        &self,
+        text: &str,
+        ctx: NameContext,
+        declared: &[&str],
+    ) -> Result<(), String> {
         let trusted = self
             .trusted
             .get_or_init(crate::dependencies::trusted_owners);
-        super::expression_names::untrusted(text, is_type, declared, trusted)
+        super::expression_names::untrusted(text, ctx, declared, trusted)
     }
 
     fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {

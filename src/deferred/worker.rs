@@ -170,6 +170,14 @@ fn run_step(step: &StepRow) {
         session_settings(step);
     });
     if check(&step.completion).is_ok() {
+        // complete as the catalog reads by name: only on the table of a role the applier trusts —
+        // a schema swapped in under the name (its owner pausing the worker with its advisory
+        // lock) showed a look-alike's validated constraint, and the step was recorded done while
+        // the real one stayed NOT VALID (the fifth adversarial review, F5)
+        if let Err((msg, state)) = owner_trusted(step) {
+            fail_chain(step, &msg, &state);
+            return;
+        }
         finish(step);
         return;
     }
@@ -219,6 +227,18 @@ fn finish(step: &StepRow) {
         store::failed(step.id, &message, "42501");
         store::skip_rest_of_chain(step);
     });
+}
+
+/// Err (42501) when the step's table, found by name, is owned by a role the applying role does not
+/// trust (`dependencies::check_owner`); Ok when it is gone (the step's own check says so).
+fn owner_trusted(step: &StepRow) -> Result<(), (String, String)> {
+    crate::deferred::exec::own_transaction(c"revos deferred: the table's owner", || {
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+        let (s, t) = step.completion.table();
+        if let Some(oid) = table_oid(s, t) {
+            crate::dependencies::check_owner(oid, &crate::dependencies::trusted_owners());
+        }
+    })
 }
 
 fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {

@@ -781,6 +781,26 @@ impl TableSnapshot {
     }
 }
 
+/// What a text of the payload is, for reading the names in it (`Catalog::untrusted_names`): where
+/// it goes in the SQL revos writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameContext {
+    /// one expression (a default, a check, an index's `where` …)
+    Expression,
+    /// a type
+    Type,
+    /// a view's query
+    Query,
+    /// a partition's bound (`FOR VALUES …`)
+    Bound,
+    /// a function's or aggregate's argument list
+    Arguments,
+    /// a function's `RETURNS`
+    Returns,
+    /// a function's qualified name (a trigger's function, an aggregate's support functions)
+    Function,
+}
+
 /// The questions `validate` and `plan` ask of Postgres. The extension answers them from the
 /// live catalog and parser (`apply::pg_catalog`); unit tests answer from memory.
 pub trait Catalog {
@@ -788,13 +808,13 @@ pub trait Catalog {
     fn resolve_type(&self, type_text: &str) -> Result<String, String>;
     /// Parses an SQL expression with Postgres' parser; Ok when it is exactly one expression.
     fn check_expression(&self, expr: &str) -> Result<(), String>;
-    /// Err (why) when the expression — or, with `is_type`, the type — names a schema that a role
-    /// other than the trusted ones controls, or one that does not exist and is not in `declared`
+    /// Err (why) when `text` — read as `ctx` says — names a schema that a role other than the
+    /// trusted ones controls, or one that does not exist and is not in `declared`
     /// (`schema::trusted_names`). A catalog without roles (the unit tests') finds none.
     fn untrusted_names(
         &self,
         _text: &str,
-        _is_type: bool,
+        _ctx: NameContext,
         _declared: &[&str],
     ) -> Result<(), String> {
         Ok(())

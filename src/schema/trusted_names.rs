@@ -14,23 +14,27 @@
 //! * on which no other role — PUBLIC included — has CREATE, and
 //! * where no object of the name it names is owned by a role outside those.
 //!
+//! Objects' texts too: a view's query (a materialized view's runs when it is created, and its
+//! trial when it changes), a partition's bound (evaluated when it is attached), a routine's
+//! arguments and result, a trigger's function and an aggregate's support functions (bound by
+//! name when the statement runs, after any lock wait) — the fifth adversarial review, F1 and F2.
+//!
 //! The names are read by PostgreSQL's own parser (`Catalog::untrusted_names`), so a schema spelled
 //! `U&"f\0075"`, with non-ASCII letters or longer than 63 bytes is the schema PostgreSQL reads.
 //! Refused with `untrusted_name`, at the expression's path.
 
-use super::model::{Catalog, Schema};
+use super::model::{Catalog, NameContext, Schema};
 use super::objects::FragmentKind;
 use crate::error::{code, Issue};
 
-/// One text to check: its path in the payload, the text, whether it is a type (else an
-/// expression).
-type Named<'a> = (String, &'a str, bool);
+/// One text to check: its path in the payload, the text, how to read it.
+type Named<'a> = (String, &'a str, NameContext);
 
 pub fn check(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
     let declared = declared_schemas(s);
     let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
-    for (path, text, is_type) in texts(s) {
-        if let Err(why) = cat.untrusted_names(text, is_type, &declared) {
+    for (path, text, ctx) in texts(s) {
+        if let Err(why) = cat.untrusted_names(text, ctx, &declared) {
             issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
         }
     }
@@ -55,7 +59,7 @@ fn texts(s: &Schema) -> Vec<Named<'_>> {
     for t in &s.tables {
         for c in t.columns.iter().filter(|c| !c.auto) {
             if c.type_text.contains('.') {
-                out.push((format!("{}.type", c.path), &c.type_text, true));
+                out.push((format!("{}.type", c.path), &c.type_text, NameContext::Type));
             }
             for (what, e) in [
                 ("default", &c.default),
@@ -63,32 +67,47 @@ fn texts(s: &Schema) -> Vec<Named<'_>> {
                 ("using", &c.using),
             ] {
                 if let Some(e) = e {
-                    out.push((format!("{}.{what}", c.path), e, false));
+                    out.push((format!("{}.{what}", c.path), e, NameContext::Expression));
                 }
             }
         }
         for c in &t.checks {
-            out.push((c.path.clone(), &c.expression, false));
+            out.push((c.path.clone(), &c.expression, NameContext::Expression));
         }
         for x in &t.indexes {
             if let Some(w) = &x.where_ {
-                out.push((format!("{}.where", x.path), w, false));
+                out.push((format!("{}.where", x.path), w, NameContext::Expression));
             }
             for (i, k) in x.keys.iter().enumerate() {
                 if let Some(e) = &k.expression {
-                    out.push((format!("{}.columns[{i}].expression", x.path), e, false));
+                    let path = format!("{}.columns[{i}].expression", x.path);
+                    out.push((path, e, NameContext::Expression));
                 }
             }
         }
     }
     for f in s.objects.iter().flat_map(|o| o.fragments.iter()) {
-        match f.kind {
-            FragmentKind::Expression => out.push((f.path.clone(), &f.text, false)),
-            FragmentKind::Type if f.text.contains('.') => {
-                out.push((f.path.clone(), f.text.trim(), true))
-            }
-            _ => {}
+        if let Some(ctx) = context(f.kind, &f.path, &f.text) {
+            out.push((f.path.clone(), f.text.trim(), ctx));
         }
     }
     out
+}
+
+/// How an object's fragment is read: a list fragment by where it goes (a view's query, a
+/// partition's bound, a routine's arguments or result); a type only when it names a schema.
+fn context(kind: FragmentKind, path: &str, text: &str) -> Option<NameContext> {
+    let ends = |s: &str| path.ends_with(s);
+    match kind {
+        FragmentKind::Expression => Some(NameContext::Expression),
+        FragmentKind::Name => Some(NameContext::Function),
+        FragmentKind::Type => text.contains('.').then_some(NameContext::Type),
+        FragmentKind::List if text.trim().is_empty() => None,
+        FragmentKind::List if ends(".query") => Some(NameContext::Query),
+        FragmentKind::List if ends(".values") => Some(NameContext::Bound),
+        FragmentKind::List if ends(".arguments") => Some(NameContext::Arguments),
+        FragmentKind::List if ends(".returns") => Some(NameContext::Returns),
+        // a list revos does not know how to read: as a query would fail the unknown; none exists
+        FragmentKind::List => Some(NameContext::Query),
+    }
 }

@@ -1018,7 +1018,12 @@ pub mod tests {
             };
             Ok(format!("{known}{}", "[]".repeat(dims)))
         }
-        fn untrusted_names(&self, text: &str, _: bool, declared: &[&str]) -> Result<(), String> {
+        fn untrusted_names(
+            &self,
+            text: &str,
+            _: NameContext,
+            declared: &[&str],
+        ) -> Result<(), String> {
             // the live catalog reads names with PostgreSQL's parser; here a plain substring
             match text.contains("evil.") && !declared.contains(&"evil") {
                 true => Err("it names schema evil, owned by mallory".into()),

@@ -798,11 +798,13 @@ fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<O
         format!("SFUNC = {sfunc}"),
         format!("STYPE = {}", a.stype.trim()),
     ];
+    let mut finalfunc = None;
     if let Some(ff) = &a.finalfunc {
         let Some(ff) = qualified_ref(ff, &format!("{}.finalfunc", a.path), issues) else {
             return vec![];
         };
         opts.push(format!("FINALFUNC = {ff}"));
+        finalfunc = Some(ff);
     }
     if let Some(ic) = &a.initcond {
         opts.push(format!("INITCOND = {}", quote_literal(ic)));
@@ -834,10 +836,16 @@ fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<O
         expected: None,
         function_body: false,
         immutable: None,
-        fragments: vec![
+        fragments: [
             Fragment::new(format!("{}.arguments", a.path), &a.arguments, FragmentKind::List),
             Fragment::new(format!("{}.stype", a.path), &a.stype, FragmentKind::Type),
-        ],
+            Fragment::new(format!("{}.sfunc", a.path), &sfunc, FragmentKind::Name),
+        ]
+        .into_iter()
+        .chain(finalfunc.iter().map(|ff| {
+            Fragment::new(format!("{}.finalfunc", a.path), ff, FragmentKind::Name)
+        }))
+        .collect(),
     }];
     out.extend(grants_object(
         routine_grants(&schema, &n),
@@ -1071,6 +1079,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
             .when
             .iter()
             .map(|w| Fragment::new(format!("{}.when", t.path), w, FragmentKind::Expression))
+            .chain([Fragment::new(p("function"), &func, FragmentKind::Name)])
             .collect(),
     })
 }

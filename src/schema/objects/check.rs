@@ -73,6 +73,7 @@ pub fn validate(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
                 FragmentKind::List if f.text.trim().is_empty() => Ok(()),
                 FragmentKind::List => precheck_text(&f.text, true),
                 FragmentKind::Type => precheck_type(f.text.trim()),
+                FragmentKind::Name => Ok(()),
             };
             if let Err(why) = r {
                 ok = false;

@@ -141,6 +141,9 @@ pub enum FragmentKind {
     Expression,
     List,
     Type,
+    /// a function's qualified name, already checked (`build::qualified_ref`): read only for the
+    /// schemas it names (`schema::trusted_names`)
+    Name,
 }
 
 impl Fragment {
