@@ -1714,6 +1714,105 @@ attack_review_f0637ad() {
     "applied|2" "${out%%|*}|$(q "SELECT count(*) FROM b22_ok.mv" 2>&1)"
 }
 
+# B23. The adversarial review of 20c6bb9, each alone (a payload with one risk only; each reproduced by
+# the reviewer on 20c6bb9). The superuser's own objects are in its schema b23 (only USAGE granted), so
+# that the one risk of each payload is the one named. N1: the untrusted_name gate never read the
+# operator of `x OPERATOR(s.op) ANY (SELECT …)` (SubLink.operName, which raw_expression_tree_walker
+# skips): an existing materialized view's query changed to use atk_owner's operator was tried (DROP,
+# CREATE … WITH DATA) before check_before, in plan_schema and in apply_schema, and the operator ran as
+# the superuser. N2: nor an XMLTABLE column's type (RangeTableFuncCol.typeName): a new materialized
+# view over XMLTABLE(… COLUMNS v s.posint …), atk_owner's domain, ran its CHECK as the superuser in
+# planning's rehearsal and in the apply, which answered applied. Each is now refused before anything
+# is evaluated: blocked, untrusted_name at views[0].query. N3: the check after the plan's CREATE
+# SCHEMA IF NOT EXISTS looked the schema up by the step's label (`schema "b23_na"`) for a schema
+# declared in "schemas", found none and passed: atk_owner created the schema during planning's wait
+# (its reader lock on a declared view) and the apply put the superuser's function and view in it
+# (applied); now the apply fails (42501) and nothing is left in atk_owner's schema. A control: a
+# subquery comparison with built-in operators and (where the server has XML support) an XMLTABLE with
+# a built-in type and the superuser's own domain are applied. The attacker's function advances a
+# sequence when it runs as a superuser.
+b23_t() { # NAME [COLUMNS] [EXTRA]: a plain table b23.NAME (columns "" or absent: n integer) with EXTRA keys (", ...")
+  local cols=${2:-}
+  [ -n "$cols" ] || cols='[{"name": "n", "type": "integer"}]'
+  echo "{\"name\": \"$1\", \"schema\": \"b23\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
+      \"columns\": $cols${3:-}}"
+}
+attack_review_20c6bb9() {
+  echo "# B23. names the parser's walker skips (a subquery comparison's operator, an XMLTABLE column's type); a declared schema adopted"
+  local out fn p q0 xml v0
+  q "GRANT CREATE ON DATABASE $DB TO atk_owner; CREATE SCHEMA b23; GRANT USAGE ON SCHEMA b23 TO PUBLIC" >/dev/null
+  # N1: an existing materialized view's query changed to `n OPERATOR(b23_op.===) ANY (SELECT 1)`, the
+  # operator (and its function) atk_owner's, in its schema (plan_schema, then apply_schema)
+  spy_fn atk_owner b23op
+  q "CREATE SCHEMA b23_op AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b23_op TO PUBLIC" >/dev/null
+  as atk_owner "CREATE FUNCTION b23_op.eq(integer, integer) RETURNS boolean LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN
+      PERFORM public.b23op_f(1); RETURN \$1 OPERATOR(pg_catalog.=) \$2; END \$f\$;
+    CREATE OPERATOR b23_op.=== (LEFTARG = integer, RIGHTARG = integer, FUNCTION = b23_op.eq)" >/dev/null
+  p=", \"views\": [{\"name\": \"b23_opv\", \"schema\": \"b23\", \"materialized\": true, \"query\": \"QUERY\"}]"
+  b22_apply "N1's materialized view" "$(b22_pay b23-op-1 "$(b23_t b23_opt)" "${p//QUERY/SELECT n FROM b23.b23_opt}")"
+  q "INSERT INTO b23.b23_opt (n) VALUES (1), (2)" >/dev/null
+  for fn in plan_schema apply_schema; do
+    q "SELECT pg_catalog.setval('public.b23op_ran', 1, false)" >/dev/null
+    out=$(b21_call "$fn" "$(b22_pay "b23-op-$fn" "$(b23_t b23_opt)" \
+      "${p//QUERY/SELECT n FROM b23.b23_opt WHERE n OPERATOR(b23_op.===) ANY (SELECT 1)}")" "views[0].query")
+    check "N1: a superuser's $fn changing a materialized view's query to n OPERATOR(b23_op.===) ANY (SELECT 1) (atk_owner's operator): blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_owner's operator never ran as the superuser (the trial of the changed view)" f "$(b17_ran b23op)"
+  done
+  # N2: a new materialized view over XMLTABLE(… COLUMNS v b23_xt.posint …), atk_owner's domain whose
+  # CHECK calls its function (plan_schema, then apply_schema); the query's quotes doubled for the literal
+  spy_fn atk_owner b23xt
+  q "CREATE SCHEMA b23_xt AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b23_xt TO PUBLIC" >/dev/null
+  as atk_owner "$(b22_evil "b23_xt.chk(integer)" boolean true b23xt); CREATE DOMAIN b23_xt.posint AS integer CHECK (b23_xt.chk(VALUE))" >/dev/null
+  q0="SELECT x.v FROM XMLTABLE(''/r/i'' PASSING (''<r><i>1</i><i>2</i></r>''::xml) COLUMNS v b23_xt.posint PATH ''.'') x"
+  for fn in plan_schema apply_schema; do
+    q "SELECT pg_catalog.setval('public.b23xt_ran', 1, false)" >/dev/null
+    out=$(b21_call "$fn" "$(b22_pay "b23-xt-$fn" "$(b23_t b23_xnote)" ", \"views\": [{\"name\": \"b23_xv\", \"schema\": \"b23\",
+        \"materialized\": true, \"query\": \"$q0\"}]")" "views[0].query")
+    check "N2: a superuser's $fn of a new materialized view over XMLTABLE(… COLUMNS v b23_xt.posint …) (atk_owner's domain): blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_owner's domain check never ran as the superuser (the view's query run)" f "$(b17_ran b23xt)"
+  done
+  check "  ... and no view is left, nor an applied version" "|none" \
+    "$(q "SELECT to_regclass('b23.b23_xv')")|$(b22_ledger b23-xt-apply_schema | sed 's/^failed$/none/')"
+  # N3: the payload declares schema b23_na in "schemas" (a function and a view in it; no text names it);
+  # planning's trial of the existing declared view b23_s0 waits for atk_owner's reader lock, meanwhile
+  # atk_owner (CREATE on the database) creates b23_na
+  v0='{"name": "b23_s0", "schema": "b23", "query": "SELECT n FROM b23.b23_st"}'
+  b22_apply "N3's table and view" "$(b22_pay b23-so-1 "$(b23_t b23_st)" ", \"views\": [$v0]")"
+  q "INSERT INTO b23.b23_st (n) VALUES (1), (2); GRANT SELECT ON b23.b23_s0, b23.b23_st TO atk_owner" >/dev/null
+  out=$(b21_window atk_owner b23.b23_s0 "CREATE SCHEMA b23_na; GRANT USAGE ON SCHEMA b23_na TO PUBLIC" apply_schema \
+    "$(b22_pay b23-so-2 "$(b23_t b23_st)" ', "schemas": [{"name": "b23_na"}],
+        "functions": [{"name": "ok", "schema": "b23_na", "arguments": "v bigint", "returns": "boolean", "language": "sql",
+                       "body": "SELECT v >= 0", "volatility": "immutable"}],
+        "views": ['"$v0"', {"name": "report", "schema": "b23_na", "query": "SELECT n FROM b23.b23_st"}]')" "schemas")
+  check "N3: a superuser's apply creating schema b23_na (declared in \"schemas\"), created by atk_owner during planning's lock wait ($out): refused (failed|42501 or blocked|untrusted_name)" \
+    refused "$(b22_refused "$out")"
+  check "  ... b23_na is atk_owner's (created during the wait) and holds none of the superuser's objects (its function, its view)" "atk_owner|0" \
+    "$(q "SELECT (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'b23_na') || '|' ||
+                 ((SELECT count(*) FROM pg_proc WHERE pronamespace = to_regnamespace('b23_na'))
+                  + (SELECT count(*) FROM pg_class WHERE relnamespace = to_regnamespace('b23_na')))")"
+  check "  ... and the version is not applied" none "$(b22_ledger b23-so-2 | sed 's/^failed$/none/')"
+  # the control: subquery comparisons with built-in operators (unqualified and pg_catalog's) over the
+  # superuser's own table, and, where the server has XML support, an XMLTABLE whose columns are a
+  # built-in type and the superuser's own domain b23.pos: applied
+  q "CREATE TABLE b23.b23_oksrc (n integer); INSERT INTO b23.b23_oksrc VALUES (1), (2);
+     CREATE DOMAIN b23.pos AS integer CHECK (VALUE > 0)" >/dev/null
+  xml=$(q "SELECT '<r/>'::xml IS NOT NULL" 2>/dev/null)
+  p='{"name": "b23_okany", "schema": "b23", "materialized": true,
+      "query": "SELECT n FROM b23.b23_oksrc WHERE n = ANY (SELECT 1) AND n OPERATOR(pg_catalog.<) ALL (SELECT 5)"}'
+  [ "$xml" = t ] && p="$p, {\"name\": \"b23_okx\", \"schema\": \"b23\", \"materialized\": true, \"query\":
+      \"SELECT x.v, x.w FROM XMLTABLE(''/r/i'' PASSING (''<r><i>1</i><i>2</i></r>''::xml) COLUMNS v integer PATH ''.'', w b23.pos PATH ''.'') x\"}"
+  out=$(b21_call apply_schema "$(b22_pay b23-ok-1 "$(b23_t b23_oknote)" ", \"views\": [$p]")" "views")
+  if [ "$xml" = t ]; then
+    check "control: a superuser's apply of materialized views with = ANY / OPERATOR(pg_catalog.<) ALL subqueries and an XMLTABLE of integer and its own b23.pos answers ($out): applied" \
+      "applied|1|2" "${out%%|*}|$(q "SELECT count(*) FROM b23.b23_okany" 2>&1)|$(q "SELECT count(*) FROM b23.b23_okx" 2>&1)"
+  else
+    check "control: a superuser's apply of a materialized view with = ANY / OPERATOR(pg_catalog.<) ALL subqueries answers ($out): applied (no XML support in this server: no XMLTABLE)" \
+      "applied|1" "${out%%|*}|$(q "SELECT count(*) FROM b23.b23_okany" 2>&1)"
+  fi
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1798,5 +1897,6 @@ attack_review_5057330
 attack_review_08eb1c3
 attack_review_cf35c2f
 attack_review_f0637ad
+attack_review_20c6bb9
 end_state
 finish

@@ -179,10 +179,51 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut c_void) -> b
                 found.push((text_of((*r).schemaname), text_of((*r).relname)));
             }
         }
-        _ => {}
+        // names raw_expression_tree_walker does not visit (the sixth adversarial review, N1, N2):
+        // the operator of `x OPERATOR(s.op) ANY (SELECT …)`, an XMLTABLE column's type
+        T_SubLink => record(found, (*node.cast::<pg_sys::SubLink>()).operName),
+        T_RangeTableFuncCol => {
+            type_names(found, (*node.cast::<pg_sys::RangeTableFuncCol>()).typeName)
+        }
+        _ => json_names(node, found, ctx),
     }
     pg_sys::raw_expression_tree_walker(node, Some(walk), ctx)
 }
+
+unsafe fn type_names(found: &mut Vec<(String, String)>, t: *mut pg_sys::TypeName) {
+    if !t.is_null() {
+        record(found, (*t).names);
+    }
+}
+
+/// The SQL/JSON nodes' types (`RETURNING s.t`, a JSON_TABLE column's type), which the walker does
+/// not visit either; a JSON_TABLE's nested columns are walked here.
+#[cfg(any(feature = "pg17", feature = "pg18"))]
+unsafe fn json_names(node: *mut pg_sys::Node, found: &mut Vec<(String, String)>, ctx: *mut c_void) {
+    use pg_sys::NodeTag::*;
+    match (*node).type_ {
+        T_JsonOutput => type_names(found, (*node.cast::<pg_sys::JsonOutput>()).typeName),
+        T_JsonTableColumn => {
+            let c = node.cast::<pg_sys::JsonTableColumn>();
+            type_names(found, (*c).typeName);
+            walk((*c).columns.cast(), ctx);
+        }
+        T_JsonTable => {
+            walk((*node.cast::<pg_sys::JsonTable>()).columns.cast(), ctx);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(feature = "pg16")]
+unsafe fn json_names(node: *mut pg_sys::Node, found: &mut Vec<(String, String)>, _: *mut c_void) {
+    if (*node).type_ == pg_sys::NodeTag::T_JsonOutput {
+        type_names(found, (*node.cast::<pg_sys::JsonOutput>()).typeName);
+    }
+}
+
+#[cfg(feature = "pg15")]
+unsafe fn json_names(_: *mut pg_sys::Node, _: &mut Vec<(String, String)>, _: *mut c_void) {}
 
 /// A qualified name list (`schema.name`, `catalog.schema.name`): its schema and last name.
 unsafe fn record(found: &mut Vec<(String, String)>, names: *mut pg_sys::List) {

@@ -1042,6 +1042,17 @@ fn set_local(name: &str, value: &str) {
 
 /// Runs the plan in a subtransaction and verifies the result; on any error rolls the
 /// subtransaction back and returns (message, sqlstate).
+/// The schema a `schema` step creates: its object is the name (a table's or an object's schema),
+/// or the label `schema "name"` of a schema the payload declares (the sixth adversarial review,
+/// N3: the label was looked up as a name, found nothing, and passed).
+fn schema_of(object: &str) -> String {
+    let name = object.strip_prefix("schema ").unwrap_or(object);
+    match name.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => name.to_string(),
+    }
+}
+
 /// What is checked before the first statement, inside the apply's subtransaction.
 fn checks_before(
     schema: &crate::schema::model::Schema,
@@ -1131,7 +1142,7 @@ fn execute(
                     if step.kind == "schema" {
                         // the schema is the caller's, or was already another trusted role's: a
                         // role that created it first (while the apply waited) owns what is in it
-                        crate::dependencies::check_schema(&step.object, &trusted);
+                        crate::dependencies::check_schema(&schema_of(&step.object), &trusted);
                     }
                 }
                 Ok::<_, pgrx::spi::Error>(())
