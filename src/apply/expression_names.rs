@@ -185,6 +185,10 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut c_void) -> b
         T_RangeTableFuncCol => {
             type_names(found, (*node.cast::<pg_sys::RangeTableFuncCol>()).typeName)
         }
+        // and, read off PostgreSQL's walker, two more it skips: `ORDER BY x USING s.<` and
+        // `TABLESAMPLE s.method (…)` (a tablesample handler is a function)
+        T_SortBy => record(found, (*node.cast::<pg_sys::SortBy>()).useOp),
+        T_RangeTableSample => record(found, (*node.cast::<pg_sys::RangeTableSample>()).method),
         _ => json_names(node, found, ctx),
     }
     pg_sys::raw_expression_tree_walker(node, Some(walk), ctx)
