@@ -1784,6 +1784,20 @@ attack_review_20c6bb9() {
     check "a superuser's plan_schema of a view \"$q0\" (atk_owner's schema b23_op): blocked, untrusted_name at views[0].query" \
       "blocked|untrusted_name" "$out"
   done
+  # the seventh review (of 094f5f4): A, a CTE's CYCLE mark values typed with atk_owner's domain; B, a
+  # routine argument b23_xt.b23.c%TYPE (atk_owner's table named like the trusted schema b23)
+  q "SELECT pg_catalog.setval('public.b23xt_ran', 1, false)" >/dev/null
+  q0="WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t WHERE n < 3) CYCLE n SET c TO b23_xt.posint ''1'' DEFAULT b23_xt.posint ''0'' USING p SELECT n FROM t"
+  out=$(b21_call plan_schema "$(b22_pay b23-cy "$(b23_t b23_cyt)" ", \"views\": [{\"name\": \"b23_cyv\", \"schema\": \"b23\",
+      \"materialized\": true, \"query\": \"$q0\"}]")" "views[0].query")
+  check "A: a superuser's plan_schema of a materialized view whose CTE's CYCLE marks are of atk_owner's domain b23_xt.posint: blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$out"
+  check "  ... atk_owner's domain check never ran as the superuser" f "$(b17_ran b23xt)"
+  as atk_owner "CREATE TABLE b23_xt.b23 (c b23_xt.posint)" >/dev/null
+  out=$(b21_call plan_schema "$(b22_pay b23-pct "$(b23_t b23_pctt)" ', "functions": [{"name": "pf", "schema": "b23",
+      "arguments": "x b23_xt.b23.c%TYPE", "returns": "integer", "language": "sql", "body": "SELECT 1"}]')" "functions[0].arguments")
+  check "B: a superuser's plan_schema of a function whose argument is b23_xt.b23.c%TYPE (a table atk_owner named like the trusted schema b23; atk_owner's table and domain): blocked, untrusted_name at functions[0].arguments" \
+    "blocked|untrusted_name" "$out"
   # N3: the payload declares schema b23_na in "schemas" (a function and a view in it; no text names it);
   # planning's trial of the existing declared view b23_s0 waits for atk_owner's reader lock, meanwhile
   # atk_owner (CREATE on the database) creates b23_na

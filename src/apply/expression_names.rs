@@ -171,7 +171,7 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut c_void) -> b
     match (*node).type_ {
         T_FuncCall => record(found, (*node.cast::<pg_sys::FuncCall>()).funcname),
         T_A_Expr => record(found, (*node.cast::<pg_sys::A_Expr>()).name),
-        T_TypeName => record(found, (*node.cast::<pg_sys::TypeName>()).names),
+        T_TypeName => type_names(found, node.cast()),
         T_CollateClause => record(found, (*node.cast::<pg_sys::CollateClause>()).collname),
         T_RangeVar => {
             let r = node.cast::<pg_sys::RangeVar>();
@@ -188,15 +188,43 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, ctx: *mut c_void) -> b
         // and, read off PostgreSQL's walker, two more it skips: `ORDER BY x USING s.<` and
         // `TABLESAMPLE s.method (…)` (a tablesample handler is a function)
         T_SortBy => record(found, (*node.cast::<pg_sys::SortBy>()).useOp),
+        // a CTE's CYCLE mark values, `CYCLE n SET c TO s.t '1' DEFAULT s.t '0'` (the seventh
+        // adversarial review, A: the walker skips the clause, and a domain's check ran)
+        T_CommonTableExpr => {
+            let c = (*node.cast::<pg_sys::CommonTableExpr>()).cycle_clause;
+            if !c.is_null() {
+                walk((*c).cycle_mark_value, ctx);
+                walk((*c).cycle_mark_default, ctx);
+            }
+        }
         T_RangeTableSample => record(found, (*node.cast::<pg_sys::RangeTableSample>()).method),
         _ => json_names(node, found, ctx),
     }
     pg_sys::raw_expression_tree_walker(node, Some(walk), ctx)
 }
 
+/// A type's name; for `[schema.]table.column%TYPE`, the table's schema and name (the seventh
+/// adversarial review, B: the last two parts were read as schema and type, so `s.public.c%TYPE`
+/// was checked as schema `public`).
 unsafe fn type_names(found: &mut Vec<(String, String)>, t: *mut pg_sys::TypeName) {
-    if !t.is_null() {
-        record(found, (*t).names);
+    if t.is_null() {
+        return;
+    }
+    let names = (*t).names;
+    if !(*t).pct_type || names.is_null() {
+        record(found, names);
+        return;
+    }
+    let n = (*names).length as usize;
+    if n >= 3 {
+        let part = |i: usize| {
+            let s = (*(*names).elements.add(i)).ptr_value.cast::<pg_sys::Node>();
+            (!s.is_null() && (*s).type_ == pg_sys::NodeTag::T_String)
+                .then(|| text_of((*s.cast::<pg_sys::String>()).sval))
+        };
+        if let (Some(schema), Some(table)) = (part(n - 3), part(n - 2)) {
+            found.push((schema, table));
+        }
     }
 }
 
