@@ -483,9 +483,12 @@ check "nothing half-claimed: no step pending or running, no worker in a transact
                       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND state LIKE 'idle in transaction%') || ' ' ||
                       (SELECT count(*) FROM pg_constraint WHERE conname = 'revos_nn_tok2') || ' ' ||
                       (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'bf'::regclass AND attname = 'tok2')")"
-check "the rows filled are exactly the committed batches' count (between 1 and 999), the rest NULL" "True True" \
+# at most 1000: the default's 1001st call raises, and a batch that ends exactly at the 1000th row
+# commits (it did on PostgreSQL 16 in a rehearsal of CI: the rows a 2-page batch holds vary with the
+# table's dead versions)
+check "the rows filled are exactly the committed batches' count (between 1 and 1000), the rest NULL" "True True" \
   "$(qdb "$S" "SELECT ((d.progress ->> 'rows')::int = (SELECT count(*) FROM bf WHERE tok2 IS NOT NULL))::text || ' ' ||
-                      ((d.progress ->> 'rows')::int BETWEEN 1 AND 999)::text
+                      ((d.progress ->> 'rows')::int BETWEEN 1 AND 1000)::text
                  FROM revos.deferred_steps d WHERE version = 'o-17' AND kind = 'backfill'" | sed 's/true/True/g; s/false/False/g')"
 check "a schema_deferred_step_failed event with the error and the progress" 1 \
   "$(qdb "$S" "SELECT count(*) FROM revos.events WHERE event_type = 'schema_deferred_step_failed' AND payload ->> 'version' = 'o-17'
