@@ -520,6 +520,39 @@ pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
     }
 }
 
+/// Err (why) when schema `name` exists and its owner (`pg_database_owner`: the database's owner)
+/// is not in `trusted`: a schema's owner may drop any object in it, so it could replace a function,
+/// a view or a table revos creates there with its own, which a trusted role's later call, query or
+/// trigger would run (the seventh adversarial review, C). Read under the latest snapshot. Only the
+/// owner: a role with CREATE there cannot drop what others own (the gate on the names a payload's
+/// expressions use is stricter, `apply::expression_names`).
+pub fn schema_owner(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
+    let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
+        latest(
+            "WITH dbo AS (SELECT d.datdba FROM pg_catalog.pg_database d
+                           WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+             SELECT pg_catalog.concat('schema ', pg_catalog.quote_ident(n.nspname::pg_catalog.text), ' is owned by ',
+                                      pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(n.nspowner)::pg_catalog.text))
+               FROM pg_catalog.pg_namespace n
+              WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                AND NOT (CASE WHEN n.nspowner OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+                              THEN (SELECT datdba FROM dbo) ELSE n.nspowner END)
+                        OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+            &[
+                (name.into_datum(), pg_sys::TEXTOID),
+                (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+            ],
+        )
+    });
+    match found.into_iter().next() {
+        None => Ok(()),
+        Some(whose) => Err(format!(
+            "{} — a role that is neither a superuser nor yours nor one you are a member of: a schema's owner may drop what revos creates there and put its own in its place, which you (or anyone) would then run (ALTER SCHEMA … OWNER TO a trusted role, or use another schema)",
+            whose.unwrap_or_default()
+        )),
+    }
+}
+
 /// Fails (42501) when `table`'s owner is not in `trusted` — the deferred worker's check before
 /// each batch and each `VALIDATE`, as strict as the decision to defer (`apply::online::foreign_owned`):
 /// a role that owns the table's schema (a database owner owns `public`) may drop the applier's table

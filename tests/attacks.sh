@@ -1316,7 +1316,9 @@ attack_review_08eb1c3() {
   check "H2: a superuser's apply while atk_admin swaps a quoted schema of a default's function answers ($out)" t "$([ -n "$out" ] && echo t)"
   check "  ... atk_admin's function never ran as a superuser" f "$(b17_ran b20)"
   # H1
-  q "GRANT CREATE ON DATABASE $DB TO atk_owner; CREATE SCHEMA b20_w AUTHORIZATION atk_owner;
+  # (b20_w is the superuser's while it applies, and given to atk_owner in the online apply's transaction,
+  # after the apply: an apply into a schema an untrusted role owns is refused before anything runs, B24)
+  q "GRANT CREATE ON DATABASE $DB TO atk_owner; CREATE SCHEMA b20_w;
      CREATE OR REPLACE FUNCTION pg_catalog.b20_token() RETURNS text VOLATILE LANGUAGE plpgsql
        AS \$f\$ BEGIN PERFORM pg_catalog.pg_sleep(0.002); RETURN pg_catalog.md5(pg_catalog.random()::text); END \$f\$" >/dev/null
   spy_fn atk_owner b20o
@@ -1327,9 +1329,9 @@ attack_review_08eb1c3() {
     INSERT INTO b20_w_evil.bf (v) SELECT i FROM generate_series(1, 3000) i;
     CREATE TRIGGER spy BEFORE UPDATE ON b20_w_evil.bf FOR EACH ROW EXECUTE FUNCTION public.b20o_trig()" >/dev/null
   q "ALTER ROLE postgres IN DATABASE $DB SET revos.backfill_batch_pages = '2'" >/dev/null
-  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b20-3\", \"description\": \"x\", \"options\": {\"online\": true},
+  out=$(q "BEGIN; SELECT revos.apply_schema('{\"schema_version\": \"b20-3\", \"description\": \"x\", \"options\": {\"online\": true},
       \"tables\": [{\"name\": \"bf\", \"schema\": \"b20_w\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
-                    \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b20_token()\"}]}]}') -> 'result' ->> 'status'")
+                    \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b20_token()\"}]}]}') -> 'result' ->> 'status'; ALTER SCHEMA b20_w OWNER TO atk_owner; COMMIT")
   sleep 1.5
   as atk_owner "BEGIN; ALTER SCHEMA b20_w RENAME TO b20_w_old; ALTER SCHEMA b20_w_evil RENAME TO b20_w; SELECT pg_sleep(3); COMMIT" >/dev/null 2>&1
   sleep 8
@@ -1478,7 +1480,8 @@ attack_review_cf35c2f() {
   # after the online apply commits (token filled, a partial index whose predicate calls its IMMUTABLE
   # function with a constant), then lets the worker go
   spy_fn atk_owner b21bf
-  q "CREATE SCHEMA b21_w AUTHORIZATION atk_owner;
+  # (b21_w is given to atk_owner in the online apply's transaction, after the apply, as in B20's H1)
+  q "CREATE SCHEMA b21_w;
      CREATE OR REPLACE FUNCTION pg_catalog.b21_token() RETURNS text VOLATILE LANGUAGE plpgsql
        AS \$f\$ BEGIN PERFORM pg_catalog.pg_sleep(0.002); RETURN pg_catalog.md5(pg_catalog.random()::text); END \$f\$" >/dev/null
   q "SELECT revos.apply_schema('{\"schema_version\": \"b21-bf-1\", \"description\": \"x\", \"tables\": [{\"name\": \"bf\", \"schema\": \"b21_w\",
@@ -1490,9 +1493,9 @@ attack_review_cf35c2f() {
   local su pause i
   worker_pause b21_pause
   pause=$PAUSE_PID
-  out=$(q "SELECT revos.apply_schema('{\"schema_version\": \"b21-bf-2\", \"description\": \"x\", \"options\": {\"online\": true},
+  out=$(q "BEGIN; SELECT revos.apply_schema('{\"schema_version\": \"b21-bf-2\", \"description\": \"x\", \"options\": {\"online\": true},
       \"tables\": [{\"name\": \"bf\", \"schema\": \"b21_w\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
-                    \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b21_token()\"}]}]}') -> 'result' ->> 'status'")
+                    \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"token\", \"type\": \"text\", \"not_null\": true, \"default\": \"b21_token()\"}]}]}') -> 'result' ->> 'status'; ALTER SCHEMA b21_w OWNER TO atk_owner; COMMIT")
   as atk_owner "BEGIN; ALTER SCHEMA b21_w RENAME TO b21_w_old; ALTER SCHEMA b21_w_evil RENAME TO b21_w; COMMIT" >/dev/null 2>&1
   wait "$pause"
   # the worker goes on: wait for the version's steps (30 s at most)
@@ -1677,7 +1680,8 @@ attack_review_f0637ad() {
   # check); it pauses the superuser's deferred worker, swaps in its b22_w_evil.ct (a validated ct_pos of
   # the same name) after the online apply commits, lets the worker go, and swaps back
   spy_fn atk_owner b22w
-  q "CREATE SCHEMA b22_w AUTHORIZATION atk_owner" >/dev/null
+  # (b22_w is given to atk_owner in the online apply's transaction, after the apply, as in B20's H1)
+  q "CREATE SCHEMA b22_w" >/dev/null
   p='{"name": "ct", "schema": "b22_w", "tenant_scoped": false, "timestamps": false, "soft_delete": false, "columns": [{"name": "n", "type": "integer"}]'
   b22_apply "F5's table" "$(b22_pay b22-w-1 "$p}")"
   q "INSERT INTO b22_w.ct (n) SELECT i FROM generate_series(1, 3000) i; INSERT INTO b22_w.ct (n) VALUES (-1); ANALYZE b22_w.ct" >/dev/null
@@ -1685,8 +1689,8 @@ attack_review_f0637ad() {
     CREATE INDEX ON b22_w_evil.ct (n) WHERE public.b22w_f(0) = 0" >/dev/null
   worker_pause b22_pause
   pause=$PAUSE_PID
-  out=$(q "SELECT revos.apply_schema('$(b22_pay b22-w-2 "$p, \"checks\": [{\"name\": \"ct_pos\", \"expression\": \"n >= 0\"}]}" \
-      ', "options": {"online": true, "allow_destructive": true}')') -> 'result' ->> 'status'")
+  out=$(q "BEGIN; SELECT revos.apply_schema('$(b22_pay b22-w-2 "$p, \"checks\": [{\"name\": \"ct_pos\", \"expression\": \"n >= 0\"}]}" \
+      ', "options": {"online": true, "allow_destructive": true}')') -> 'result' ->> 'status'; ALTER SCHEMA b22_w OWNER TO atk_owner; COMMIT")
   as atk_owner "BEGIN; ALTER SCHEMA b22_w RENAME TO b22_w_old; ALTER SCHEMA b22_w_evil RENAME TO b22_w; COMMIT" >/dev/null 2>&1
   wait "$pause"
   # the worker goes on: wait for the version's steps (30 s at most), then atk_owner swaps back
@@ -1836,6 +1840,40 @@ attack_review_20c6bb9() {
   fi
 }
 
+# B24. The seventh adversarial review (of 094f5f4), C: an existing schema another role owns, named
+# only as the `schema` of a payload's table or object (no text of the payload names it). The apply used
+# it as it was: atk_owner, the schema's owner, then dropped the superuser's function there (a schema's
+# owner may drop anything in it) and created its own under the name, which the superuser's next call
+# ran. Now each is refused before anything runs (blocked, untrusted_name at the table's `schema` or the
+# object's path), alone: a table, a function, a view, plan_schema and apply_schema. Controls: a schema a
+# superuser owns where atk_owner may CREATE (only the owner can drop others' objects), and atk_admin's
+# own schema for atk_admin's apply, are applied.
+attack_review_094f5f4() {
+  echo "# B24. an existing schema another role owns, used only as a table's or an object's schema"
+  local out fn what body
+  q "CREATE SCHEMA b24_own AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b24_own TO PUBLIC" >/dev/null
+  for what in "a table|tables[0].schema|$(b22_pay b24-t-FN '{"name": "b24_t", "schema": "b24_own", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" \
+              "a function|functions[0]|$(b22_pay b24-f-FN "" ', "functions": [{"name": "b24_fn", "schema": "b24_own", "returns": "integer", "language": "sql", "body": "SELECT 1"}]')" \
+              "a view|views[0]|$(b22_pay b24-v-FN "" ', "views": [{"name": "b24_v", "schema": "b24_own", "query": "SELECT 1 AS one"}]')"; do
+    IFS='|' read -r label path body <<<"$what"
+    for fn in plan_schema apply_schema; do
+      out=$(b21_call "$fn" "${body//FN/$fn}" "$path")
+      check "a superuser's $fn of $label in schema b24_own (atk_owner's, named nowhere else): blocked, untrusted_name at $path" \
+        "blocked|untrusted_name" "$out"
+    done
+  done
+  check "  ... b24_own holds none of the superuser's objects, and no version was applied" "0|none" \
+    "$(q "SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'b24_own'::regnamespace)
+                 + (SELECT count(*) FROM pg_proc WHERE pronamespace = 'b24_own'::regnamespace)")|$(q "SELECT coalesce(string_agg(version, ','), 'none') FROM revos.schema_migrations WHERE version LIKE 'b24-%-apply_schema' AND status = 'applied'")"
+  # controls: a superuser's schema where atk_owner may CREATE; atk_admin's own schema for atk_admin
+  q "CREATE SCHEMA b24_shared; GRANT USAGE, CREATE ON SCHEMA b24_shared TO atk_owner" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b24-ok-1 '{"name": "b24_ok", "schema": "b24_shared", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables")
+  check "control: a superuser's apply of a table in its own schema b24_shared, where atk_owner may CREATE: applied" "applied|-" "$out"
+  q "CREATE SCHEMA b24_adm AUTHORIZATION atk_admin" >/dev/null
+  out=$(as atk_admin "SELECT revos.apply_schema('$(b22_pay b24-ok-2 '{"name": "b24_ok2", "schema": "b24_adm", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')') -> 'result' ->> 'status'")
+  check "control: atk_admin's apply of a table in its own schema b24_adm: applied" applied "$out"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1921,5 +1959,6 @@ attack_review_08eb1c3
 attack_review_cf35c2f
 attack_review_f0637ad
 attack_review_20c6bb9
+attack_review_094f5f4
 end_state
 finish

@@ -95,12 +95,13 @@ setup_db() { # DB
   qdb "$d" "\\copy hlog.candidates FROM '$W/candidates.tsv'" >/dev/null || die "loading the candidates"
   for v in "${VARIANTS[@]}"; do
     # the plain owner's managed table: applied (no attack) by the superuser, then given away
-    qdb "$d" "CREATE SCHEMA ho_$v AUTHORIZATION hn_owner; GRANT USAGE ON SCHEMA ho_$v TO hn_app" >/dev/null
+    # (the schema is the superuser's while it applies: revos refuses a schema an untrusted role owns)
+    qdb "$d" "CREATE SCHEMA ho_$v; GRANT USAGE ON SCHEMA ho_$v TO hn_app" >/dev/null
     local st
     st=$(echo "SELECT revos.apply_schema(:'p'::jsonb) -> 'result' ->> 'status'" \
       | psql -X -q -At -d "$d" -v p="$(cat "$W/$v/owned.json")" -c "SET client_min_messages = warning" -f - 2>&1)
     [ "$st" = applied ] || die "applying ho_$v.owned in $1: $st"
-    qdb "$d" "ALTER TABLE ho_$v.owned OWNER TO hn_owner; GRANT ALL ON ho_$v.owned TO hn_app" >/dev/null
+    qdb "$d" "ALTER SCHEMA ho_$v OWNER TO hn_owner; ALTER TABLE ho_$v.owned OWNER TO hn_owner; GRANT ALL ON ho_$v.owned TO hn_app" >/dev/null
     # hn_admin's managed table for the drift cases, applied by hn_admin without any attack
     st=$(echo "SELECT revos.apply_schema(:'p'::jsonb) -> 'result' ->> 'status'" \
       | psql -X -q -At -d "$d" -v p="$(cat "$W/$v/drifted.json")" -c "SET client_min_messages = warning" \

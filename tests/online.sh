@@ -596,16 +596,31 @@ echo "# the superuser's table dropped by the owner of its schema after the commi
 # a schema's owner may drop any table in it (a database owner owns public). The dependency check admits a
 # revos_admin member's table, so the worker validated online_admin's same-named NOT VALID check — which
 # could call pg_catalog.lo_export — as the superuser (adversarial review 5); now the owner must be trusted.
-qdb "$S" "CREATE SCHEMA sw5 AUTHORIZATION online_admin" >/dev/null
+# An apply into a schema an untrusted role owns is refused before anything runs (the seventh review, C),
+# so the superuser gives sw5 away inside the apply's transaction, after the apply (as a later owner change
+# would): what the worker finds after the commit is what it must refuse.
+qdb "$S" "CREATE SCHEMA sw5" >/dev/null
 apply_as "$S" '{"schema_version": "sw5-1", "description": "x", "tables": [{"name": "t5", "schema": "sw5", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
 qdb "$S" "INSERT INTO sw5.t5 (v) SELECT generate_series(1, 10)" >/dev/null
 SW5='{"schema_version": "sw5-2", "description": "x", "options": {"online": true}, "tables": [{"name": "t5", "schema": "sw5", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
-qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$SW5\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
-sleep 1
+# the superuser's worker is held (its advisory lock, taken by another session of the superuser) until
+# online_admin has swapped the table, so that the worker surely finds the swapped one
+SU=$(qdb "$S" "SELECT oid FROM pg_roles WHERE rolname = current_user")
+PGAPPNAME=sw5_pause qdb "$S" "SELECT pg_advisory_lock(x'72766466'::int, $SU); SELECT pg_sleep(4)" >/dev/null 2>&1 &
+for i in $(seq 50); do
+  [ "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
+                 AND l.classid = x'72766466'::int::oid AND l.objid = $SU AND l.objsubid = 2 AND a.application_name = 'sw5_pause'")" = 1 ] && break
+  sleep 0.1
+done
+qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$SW5\$p\$::jsonb) -> 'result' ->> 'status'; ALTER SCHEMA sw5 OWNER TO online_admin; COMMIT;" >"$TMPF" 2>&1
 qdb "$A" "SET lock_timeout = '20s'; BEGIN; DROP TABLE sw5.t5; CREATE TABLE sw5.t5 (v integer); INSERT INTO sw5.t5 VALUES (1);
           ALTER TABLE sw5.t5 ADD CONSTRAINT ck_t5_v CHECK (v IS NOT NULL) NOT VALID; COMMIT" >/dev/null
 wait
 check "applied; the VALIDATE step failed 42501 (online_admin's table under the name)" "applied failed 42501" \
   "$(head -1 "$TMPF") $(wait_done sw5-2 >/dev/null; qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'sw5-2'")"
+check "and a later apply into sw5, now online_admin's, is refused before anything runs (blocked, untrusted_name at tables[0].schema)" \
+  "blocked untrusted_name tables[0].schema" \
+  "$(qdb "$S" "SELECT r ->> 'status' || ' ' || (r -> 'validation_errors' -> 0 ->> 'code') || ' ' || (r -> 'validation_errors' -> 0 ->> 'path')
+               FROM (SELECT revos.apply_schema('{\"schema_version\": \"sw5-3\", \"description\": \"x\", \"tables\": [{\"name\": \"t6\", \"schema\": \"sw5\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}') -> 'result' AS r) x")"
 
 finish

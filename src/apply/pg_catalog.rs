@@ -362,6 +362,13 @@ impl Catalog for PgCatalog {
         super::expression_names::untrusted(text, ctx, declared, trusted)
     }
 
+    fn untrusted_schema(&self, name: &str) -> Result<(), String> {
+        let trusted = self
+            .trusted
+            .get_or_init(crate::dependencies::trusted_owners);
+        crate::dependencies::schema_owner(name, trusted)
+    }
+
     fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {
         parse_one(sql, tag)
     }

@@ -14,6 +14,10 @@
 //! * on which no other role — PUBLIC included — has CREATE, and
 //! * where no object of the name it names is owned by a role outside those.
 //!
+//! And every existing schema the payload's tables and objects live in is owned by a trusted role:
+//! a schema's owner may drop what revos creates there and put its own in its place (the seventh
+//! adversarial review, C). Only the owner: a role that may CREATE there cannot drop others' objects.
+//!
 //! Objects' texts too: a view's query (a materialized view's runs when it is created, and its
 //! trial when it changes), a partition's bound (evaluated when it is attached), a routine's
 //! arguments and result, a trigger's function and an aggregate's support functions (bound by
@@ -33,11 +37,35 @@ type Named<'a> = (String, &'a str, NameContext);
 pub fn check(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
     let declared = declared_schemas(s);
     let declared: Vec<&str> = declared.iter().map(String::as_str).collect();
+    for (path, schema) in homes(s) {
+        if let Err(why) = cat.untrusted_schema(schema) {
+            issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
+        }
+    }
     for (path, text, ctx) in texts(s) {
         if let Err(why) = cat.untrusted_names(text, ctx, &declared) {
             issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
         }
     }
+}
+
+/// Each schema the payload's tables and objects live in, once, with the path of its first use.
+fn homes(s: &Schema) -> Vec<(String, &str)> {
+    let tables = s
+        .tables
+        .iter()
+        .map(|t| (format!("{}.schema", t.path), t.schema.as_str()));
+    let objects = s
+        .objects
+        .iter()
+        .filter_map(|o| Some((o.path.clone(), o.schema.as_ref()?.as_str())));
+    let mut out: Vec<(String, &str)> = vec![];
+    for (path, schema) in tables.chain(objects) {
+        if !out.iter().any(|(_, known)| *known == schema) {
+            out.push((path, schema));
+        }
+    }
+    out
 }
 
 /// The schemas the payload's tables and objects live in (the plan creates those that are missing).

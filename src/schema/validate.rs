@@ -1030,6 +1030,12 @@ pub mod tests {
                 false => Ok(()),
             }
         }
+        fn untrusted_schema(&self, name: &str) -> Result<(), String> {
+            match name {
+                "mallory_home" => Err("schema mallory_home is owned by mallory".into()),
+                _ => Ok(()),
+            }
+        }
         fn resolve_collation(&self, text: &str) -> Result<String, String> {
             match text {
                 "C" | "POSIX" => Ok(format!("pg_catalog.\"{text}\"")),
@@ -1211,6 +1217,53 @@ pub mod tests {
             issues.iter().all(|i| i.code != code::UNTRUSTED_NAME),
             "{issues:?}"
         );
+    }
+
+    #[test]
+    fn a_table_or_object_in_a_schema_another_role_owns_is_refused_at_its_path_once() {
+        let cat = MemCatalog::default();
+        // a table alone; two tables there: one issue, at the first
+        for (tables, want) in [
+            (
+                json!([{"name": "t", "schema": "mallory_home", "columns": [{"name": "a", "type": "int"}]}]),
+                1,
+            ),
+            (
+                json!([{"name": "t", "schema": "mallory_home", "columns": [{"name": "a", "type": "int"}]},
+                    {"name": "u", "schema": "mallory_home", "columns": [{"name": "a", "type": "int"}]}]),
+                1,
+            ),
+            (
+                json!([{"name": "t", "schema": "mine", "columns": [{"name": "a", "type": "int"}]}]),
+                0,
+            ),
+        ] {
+            let (_, _, issues) = run(
+                json!({"schema_version": "1", "description": "d", "tables": tables}),
+                &cat,
+            );
+            let found: Vec<_> = issues
+                .iter()
+                .filter(|i| i.code == code::UNTRUSTED_NAME)
+                .collect();
+            assert_eq!(found.len(), want, "{issues:?}");
+            if want == 1 {
+                assert_eq!(found[0].path, "tables[0].schema", "{issues:?}");
+            }
+        }
+        // an object alone (a function: its owner could drop and replace it)
+        let (_, _, issues) = run(
+            json!({"schema_version": "1", "description": "d", "tables": [],
+                   "functions": [{"name": "f", "schema": "mallory_home", "returns": "integer",
+                                  "language": "sql", "body": "SELECT 1"}]}),
+            &cat,
+        );
+        let found: Vec<_> = issues
+            .iter()
+            .filter(|i| i.code == code::UNTRUSTED_NAME)
+            .collect();
+        assert_eq!(found.len(), 1, "{issues:?}");
+        assert!(found[0].path.starts_with("functions[0]"), "{issues:?}");
     }
 
     #[test]
