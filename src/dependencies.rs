@@ -477,6 +477,18 @@ fn raise(found: Vec<String>) {
     );
 }
 
+/// SQL for the role `role` (an expression of type `oid`) stands for when it owns or may create in a
+/// schema: `pg_database_owner` (the owner of `public` since PostgreSQL 15) is the current database's
+/// owner, its only member; any other role is itself. One spelling for every schema check.
+pub fn acting_role(role: &str) -> String {
+    format!(
+        "(CASE WHEN {role} OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+               THEN (SELECT d.datdba FROM pg_catalog.pg_database d
+                      WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+               ELSE {role} END)"
+    )
+}
+
 /// Fails (42501) when schema `name` — just created by the apply's `CREATE SCHEMA IF NOT EXISTS`,
 /// which adopts one that exists — is owned by a role outside `trusted` or lets such a role (or
 /// PUBLIC) create in it: a role that created it first, while the apply waited, would own what the
@@ -485,18 +497,18 @@ fn raise(found: Vec<String>) {
 pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
     let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
         latest(
-            "WITH dbo AS (SELECT d.datdba FROM pg_catalog.pg_database d
-                           WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
-             SELECT CASE WHEN r.role OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                         ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.role)::pg_catalog.text) END
-               FROM pg_catalog.pg_namespace n,
-                    LATERAL (SELECT n.nspowner AS role
-                             UNION SELECT a.grantee FROM pg_catalog.aclexplode(n.nspacl) a
-                                    WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') g,
-                    LATERAL (SELECT CASE WHEN g.role OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
-                                         THEN (SELECT datdba FROM dbo) ELSE g.role END AS role) r
-              WHERE n.nspname OPERATOR(pg_catalog.=) $1
-                AND NOT r.role OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+            &format!(
+                "SELECT CASE WHEN r.role OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                             ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.role)::pg_catalog.text) END
+                   FROM pg_catalog.pg_namespace n,
+                        LATERAL (SELECT n.nspowner AS role
+                                 UNION SELECT a.grantee FROM pg_catalog.aclexplode(n.nspacl) a
+                                        WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE') g,
+                        LATERAL (SELECT {} AS role) r
+                  WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                    AND NOT r.role OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+                acting_role("g.role")
+            ),
             &[
                 (name.into_datum(), pg_sys::TEXTOID),
                 (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
@@ -529,15 +541,14 @@ pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
 pub fn schema_owner(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
     let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
         latest(
-            "WITH dbo AS (SELECT d.datdba FROM pg_catalog.pg_database d
-                           WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
-             SELECT pg_catalog.concat('schema ', pg_catalog.quote_ident(n.nspname::pg_catalog.text), ' is owned by ',
-                                      pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(n.nspowner)::pg_catalog.text))
-               FROM pg_catalog.pg_namespace n
-              WHERE n.nspname OPERATOR(pg_catalog.=) $1
-                AND NOT (CASE WHEN n.nspowner OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
-                              THEN (SELECT datdba FROM dbo) ELSE n.nspowner END)
-                        OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+            &format!(
+                "SELECT pg_catalog.concat('schema ', pg_catalog.quote_ident(n.nspname::pg_catalog.text), ' is owned by ',
+                                          pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(n.nspowner)::pg_catalog.text))
+                   FROM pg_catalog.pg_namespace n
+                  WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                    AND NOT {} OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+                acting_role("n.nspowner")
+            ),
             &[
                 (name.into_datum(), pg_sys::TEXTOID),
                 (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),

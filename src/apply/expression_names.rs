@@ -284,14 +284,14 @@ unsafe fn text_of(p: *const std::ffi::c_char) -> String {
     CStr::from_ptr(p).to_string_lossy().into_owned()
 }
 
-/// The schema's owner and the roles with CREATE on it; `pg_database_owner` (the owner of `public`
-/// since PostgreSQL 15) stands for the current database's owner, who is that role's only member.
-const SCHEMA_SQL: &str = r#"
-WITH dbo AS (SELECT d.datdba FROM pg_catalog.pg_database d
-              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()),
-     nsp AS (SELECT n.oid, n.nspacl,
-                    CASE WHEN n.nspowner OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole THEN (SELECT datdba FROM dbo)
-                         ELSE n.nspowner END AS owner
+/// The schema's owner and the roles with CREATE on it (`pg_database_owner` standing for the current
+/// database's owner, `dependencies::acting_role`), and the objects of the name other roles own.
+static SCHEMA_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let owner = crate::dependencies::acting_role("n.nspowner");
+    let grantee = crate::dependencies::acting_role("a.grantee");
+    format!(
+        r#"
+WITH nsp AS (SELECT n.oid, n.nspacl, {owner} AS owner
                FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) $1)
 SELECT n.oid IS NOT NULL,
        pg_catalog.pg_get_userbyid(n.owner)::pg_catalog.text,
@@ -300,9 +300,15 @@ SELECT n.oid IS NOT NULL,
                                           ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ')
           FROM pg_catalog.aclexplode(n.nspacl) a
          WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-           AND NOT (CASE WHEN a.grantee OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole THEN (SELECT datdba FROM dbo)
-                         ELSE a.grantee END OPERATOR(pg_catalog.=) ANY ($3))),
-       (SELECT pg_catalog.string_agg(o.what, ', ') FROM (
+           AND NOT ({grantee} OPERATOR(pg_catalog.=) ANY ($3))),
+{OBJECTS}
+  FROM (SELECT 1) one LEFT JOIN nsp n ON true
+"#
+    )
+});
+
+/// The objects named `$2` in the schema that another role than the trusted ones (`$3`) owns.
+const OBJECTS: &str = r#"       (SELECT pg_catalog.string_agg(o.what, ', ') FROM (
             SELECT pg_catalog.concat(p.oid::pg_catalog.regprocedure, ' of ', pg_catalog.pg_get_userbyid(p.proowner)) AS what
               FROM pg_catalog.pg_proc p
              WHERE p.pronamespace OPERATOR(pg_catalog.=) n.oid AND p.proname OPERATOR(pg_catalog.=) $2
@@ -322,9 +328,7 @@ SELECT n.oid IS NOT NULL,
               FROM pg_catalog.pg_collation c
              WHERE c.collnamespace OPERATOR(pg_catalog.=) n.oid AND c.collname OPERATOR(pg_catalog.=) $2
                AND NOT (c.collowner OPERATOR(pg_catalog.=) ANY ($3))
-        ) o)
-  FROM (SELECT 1) one LEFT JOIN nsp n ON true
-"#;
+        ) o)"#;
 
 /// Why `schema` (named before `name`) is not one only trusted roles control; None when it is.
 fn schema_refused(
@@ -344,7 +348,7 @@ fn schema_refused(
     // under the latest snapshot, as every check of revos's that may follow a lock wait
     let text = Spi::connect(|_| unsafe {
         crate::dependencies::latest(
-            &format!("SELECT pg_catalog.json_build_array(q.a, q.b, q.c, q.d, q.e)::pg_catalog.text FROM ({SCHEMA_SQL}) q(a, b, c, d, e)"),
+            &format!("SELECT pg_catalog.json_build_array(q.a, q.b, q.c, q.d, q.e)::pg_catalog.text FROM ({}) q(a, b, c, d, e)", *SCHEMA_SQL),
             &[
                 (schema.into_datum(), pg_sys::TEXTOID),
                 (name.into_datum(), pg_sys::TEXTOID),
