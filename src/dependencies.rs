@@ -38,7 +38,7 @@ use pgrx::prelude::*;
 /// granted its owner to the caller, and would then pass as trusted (the adversarial review did
 /// the former); the failed check rolls that back with everything else.
 pub fn trusted_owners() -> Vec<pg_sys::Oid> {
-    Spi::get_one::<Vec<pg_sys::Oid>>(TRUSTED_SQL)
+    Spi::get_one::<Vec<pg_sys::Oid>>(&TRUSTED_SQL)
         .unwrap_or_else(|e| pgrx::error!("revos: reading the trusted roles failed: {e}"))
         .unwrap_or_default()
 }
@@ -588,19 +588,53 @@ pub fn check_owner(table: pg_sys::Oid, trusted: &[pg_sys::Oid]) {
 }
 
 /// The superusers, the caller, and the roles it is a member of through `pg_auth_members` (not
-/// every role, as `pg_has_role` says of a superuser).
-const TRUSTED_SQL: &str = r#"
-WITH RECURSIVE member_of(roleid) AS (
+/// every role, as `pg_has_role` says of a superuser) — but only a membership that is the caller's
+/// own choice, and only a role no one else can act as (the eighth adversarial review, D1 and D2):
+/// * each grant on the way up was made by a superuser or by the caller: a role with ADMIN OPTION on
+///   R (or, on PostgreSQL 15, CREATEROLE) could `GRANT R TO` the caller after putting its own objects
+///   under R, and then they passed as the caller's; and on PostgreSQL 16 and later the grant lets
+///   the caller inherit R's privileges or SET ROLE to it (an ADMIN-only grant does not make R yours);
+/// * every role that is a member of R, at any depth, is a superuser, the caller, or one of those
+///   roles itself: a group shared with other roles (`revos_admin`, whose members each applied)
+///   lets any of them put objects under R — another member's code ran as the caller.
+static TRUSTED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let eq = "OPERATOR(pg_catalog.=)";
+    let granted = format!(
+        "(a.grantor {eq} (SELECT oid FROM me) OR a.grantor {eq} ANY (SELECT oid FROM supers)){MEMBERSHIP_USED}"
+    );
+    format!(
+        r#"
+WITH RECURSIVE me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname {eq} CURRENT_USER),
+supers AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolsuper),
+member_of(roleid) AS (
   SELECT a.roleid FROM pg_catalog.pg_auth_members a
-    JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.member
-   WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+   WHERE a.member {eq} (SELECT oid FROM me) AND {granted}
   UNION
-  SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN member_of m ON a.member OPERATOR(pg_catalog.=) m.roleid
+  SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN member_of m ON a.member {eq} m.roleid
+   WHERE {granted}
+),
+below(root, member) AS (
+  SELECT a.roleid, a.member FROM pg_catalog.pg_auth_members a
+   WHERE a.roleid {eq} ANY (SELECT roleid FROM member_of)
+  UNION
+  SELECT b.root, a.member FROM pg_catalog.pg_auth_members a JOIN below b ON a.roleid {eq} b.member
 )
 SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
- WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
-    OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT m.roleid FROM member_of m)
-"#;
+ WHERE r.rolsuper OR r.oid {eq} (SELECT oid FROM me)
+    OR (r.oid {eq} ANY (SELECT roleid FROM member_of)
+        AND NOT EXISTS (SELECT 1 FROM below b
+                         WHERE b.root {eq} r.oid
+                           AND NOT b.member {eq} ANY (SELECT oid FROM me UNION SELECT oid FROM supers
+                                                      UNION SELECT roleid FROM member_of)))
+"#
+    )
+});
+
+/// A membership counts only when it passes privileges on (PostgreSQL 16 and later say so).
+#[cfg(any(feature = "pg16", feature = "pg17", feature = "pg18"))]
+const MEMBERSHIP_USED: &str = " AND (a.inherit_option OR a.set_option)";
+#[cfg(feature = "pg15")]
+const MEMBERSHIP_USED: &str = "";
 
 /// Functions and operators owned by a role outside $1, outside the system schemas.
 const SQUAT_SQL: &str = r#"

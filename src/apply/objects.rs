@@ -16,7 +16,7 @@ use super::pg_catalog::{
 use crate::error::{code, Issue};
 use crate::ledger::writer::own_statement;
 use crate::schema::catalog::CatalogState;
-use crate::schema::model::Schema;
+use crate::schema::model::{Catalog as _, Schema};
 use crate::schema::objects::{Kind, Object, ObjectState};
 use crate::schema::steps::Plan;
 use crate::schema::verify::Verification;
@@ -174,7 +174,15 @@ pub fn validated(
     cat: &crate::apply::pg_catalog::PgCatalog,
 ) -> (Vec<Issue>, CatalogState) {
     let declared = s.clone();
-    with_declared_types(&declared, || {
+    // no trial object goes into a schema another role owns (an extension's script runs as the
+    // caller, with that schema first on its search_path: the eighth adversarial review, X); the
+    // validation step says why the payload is refused
+    let untrusted: Vec<String> = crate::schema::trusted_names::homes(s)
+        .into_iter()
+        .filter(|(_, schema)| cat.untrusted_schema(schema).is_err())
+        .map(|(_, schema)| schema.to_string())
+        .collect();
+    with_declared_types(&declared, &untrusted, || {
         let (mut issues, state) = crate::schema::validate::validate(s, cat);
         crate::schema::objects::check::validate(s, cat, &mut issues);
         (issues, state)
@@ -185,11 +193,16 @@ pub fn validated(
 /// always rolled back, so that the types they bring resolve while the payload is validated (the
 /// apply creates them for real). One that cannot be created is left out (validation then says
 /// why: the extension's availability, the type).
-pub fn with_declared_types<R>(s: &Schema, f: impl FnOnce() -> R) -> R {
+pub fn with_declared_types<R>(s: &Schema, untrusted: &[String], f: impl FnOnce() -> R) -> R {
     let new: Vec<&Object> = s
         .objects
         .iter()
         .filter(|o| matches!(o.kind, Kind::Extension | Kind::Domain))
+        .filter(|o| {
+            o.schema
+                .as_ref()
+                .is_none_or(|n| !untrusted.iter().any(|u| u == n.as_str()))
+        })
         .filter(|o| matches!(deparse(&o.deparse), Ok(None)))
         .collect();
     if new.is_empty() {

@@ -49,18 +49,28 @@ pub fn check(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
     }
 }
 
-/// Each schema the payload's tables and objects live in, once, with the path of its first use.
-fn homes(s: &Schema) -> Vec<(String, &str)> {
+/// Each schema the payload's tables, enums and objects live in, and the schema of each table an
+/// object is on (a trigger, a policy, a grant: the eighth adversarial review, E and T), once, with
+/// the path of its first use.
+pub fn homes(s: &Schema) -> Vec<(String, &str)> {
     let tables = s
         .tables
         .iter()
         .map(|t| (format!("{}.schema", t.path), t.schema.as_str()));
+    let enums = s
+        .enums
+        .iter()
+        .map(|e| (format!("{}.schema", e.path), e.schema.as_str()));
     let objects = s
         .objects
         .iter()
         .filter_map(|o| Some((o.path.clone(), o.schema.as_ref()?.as_str())));
+    let on_tables = s
+        .objects
+        .iter()
+        .filter_map(|o| Some((o.path.clone(), o.table.as_ref()?.0.as_str())));
     let mut out: Vec<(String, &str)> = vec![];
-    for (path, schema) in tables.chain(objects) {
+    for (path, schema) in tables.chain(enums).chain(objects).chain(on_tables) {
         if !out.iter().any(|(_, known)| *known == schema) {
             out.push((path, schema));
         }
@@ -71,11 +81,12 @@ fn homes(s: &Schema) -> Vec<(String, &str)> {
 /// The schemas the payload's tables and objects live in (the plan creates those that are missing).
 fn declared_schemas(s: &Schema) -> Vec<String> {
     let tables = s.tables.iter().map(|t| t.schema.as_str().to_string());
+    let enums = s.enums.iter().map(|e| e.schema.as_str().to_string());
     let objects = s
         .objects
         .iter()
         .filter_map(|o| o.schema.as_ref().map(|n| n.as_str().to_string()));
-    let mut out: Vec<String> = tables.chain(objects).collect();
+    let mut out: Vec<String> = tables.chain(enums).chain(objects).collect();
     out.sort();
     out.dedup();
     out
