@@ -1874,6 +1874,171 @@ attack_review_094f5f4() {
   check "control: atk_admin's apply of a table in its own schema b24_adm: applied" applied "$out"
 }
 
+# B25. The eighth adversarial review (of f7370bf). D1: "trusted" was every role the caller is a member
+# of, whoever made it a member: b25_lead, a plain role holding b25_team WITH ADMIN OPTION (granted by
+# the superuser: a team lead managing its team), ran `GRANT b25_team TO postgres` in its own session;
+# b25_team's schema b25_rep and its domain then passed as trusted, and the domain's CHECK (b25_lead's
+# code) ran as the superuser in plan_schema and apply_schema (applied). D2: revos_admin's members
+# trusted objects owned by revos_admin itself: atk_admin gave its schema to revos_admin and planted a
+# domain there; atk_admin2's plan and apply ran atk_admin's code as atk_admin2. E: an enum declared in
+# an existing schema atk_owner owns was created there (applied; its owner may drop it, and the
+# superuser's column with it, CASCADE). T: a trigger on atk_owner's table in atk_owner's schema was
+# attached (applied). Now each is refused before anything runs (blocked, untrusted_name), alone: the
+# D1 domain in a materialized view and a table in b25_rep (plan_schema and apply_schema; on
+# PostgreSQL 15 also with b25_lead no longer a member, only its grant to the superuser left), the D2
+# domain and a table in revos_admin's schema for atk_admin2, the enum at enums[0].schema and the
+# trigger at triggers[0]; the attackers' functions never ran as the victim and nothing was applied.
+# Controls: b25_team granted to the superuser by the superuser itself, with no other member (a table
+# in b25_rep), atk_admin2's own schema, an enum in the superuser's schema, a trigger on the
+# superuser's own table: applied. The attacker's function advances a sequence only when it runs as
+# the victim (a superuser; atk_admin2 for D2).
+b25_call() { # ROLE FN PAYLOAD PATH: as b21_call, in ROLE's own session
+  as_login "$1" "SELECT r -> 'result' ->> 'status' || '|' || coalesce(
+       (SELECT e ->> 'code' FROM jsonb_array_elements(CASE jsonb_typeof(r -> 'result' -> 'validation_errors')
+                                 WHEN 'array' THEN r -> 'result' -> 'validation_errors' ELSE '[]' END) e
+         WHERE e ->> 'code' = 'untrusted_name' AND starts_with(e ->> 'path', '$4') LIMIT 1),
+       r -> 'result' -> 'validation_errors' -> 0 ->> 'code', r -> 'result' -> 'error' ->> 'sqlstate', '-')
+     FROM revos.$2('$3') r"
+}
+b25_spy() { # ROLE NAME VICTIM: as spy_fn, but NAME_f advances NAME_ran only when it runs as VICTIM
+  as "$1" "CREATE SEQUENCE public.$2_ran; GRANT USAGE ON SEQUENCE public.$2_ran TO PUBLIC;
+    CREATE FUNCTION public.$2_f(integer) RETURNS integer LANGUAGE plpgsql IMMUTABLE AS \$f\$
+      BEGIN
+        IF current_user OPERATOR(pg_catalog.=) '$3'::pg_catalog.name THEN
+          PERFORM pg_catalog.nextval('public.$2_ran');
+        END IF;
+        RETURN \$1;
+      END \$f\$" >/dev/null
+}
+b25_applied() { # PATTERN: the versions LIKE PATTERN the ledger has as applied ("none" when none)
+  q "SELECT coalesce(string_agg(version, ',' ORDER BY version), 'none') FROM revos.schema_migrations WHERE version LIKE '$1' AND status = 'applied'"
+}
+attack_review_f7370bf() {
+  echo "# B25. trust through a membership the caller did not choose (ADMIN OPTION, revos_admin); an enum's schema; a trigger's table"
+  local out fn su p t mv
+  su=$(q "SELECT current_user")
+  q "CREATE SCHEMA b25; GRANT USAGE ON SCHEMA b25 TO PUBLIC" >/dev/null
+  # D1: b25_lead (plain, LOGIN) holds b25_team WITH ADMIN OPTION, granted by the superuser; b25_team
+  # owns schema b25_rep (the superuser made it the team's); b25_lead grants b25_team to the superuser
+  # in its own session, then, as b25_team, plants a domain whose CHECK calls its spy
+  psql -X -q -d "$DSN" -c "DROP ROLE IF EXISTS b25_lead" -c "DROP ROLE IF EXISTS b25_team" \
+    -c "CREATE ROLE b25_lead LOGIN" -c "CREATE ROLE b25_team NOLOGIN" >/dev/null 2>&1 || die "cannot create B25's roles"
+  q "GRANT b25_team TO b25_lead WITH ADMIN OPTION; GRANT CREATE ON SCHEMA public TO b25_lead;
+     CREATE SCHEMA b25_rep AUTHORIZATION b25_team; GRANT USAGE ON SCHEMA b25_rep TO PUBLIC" >/dev/null
+  spy_fn b25_lead b25d1
+  as_login b25_lead "GRANT b25_team TO $su" >/dev/null
+  check "  (setup: b25_lead's own session granted b25_team to the superuser $su)" "b25_lead" \
+    "$(q "SELECT string_agg(grantor::regrole::text, ',') FROM pg_auth_members WHERE roleid = 'b25_team'::regrole AND member = '$su'::regrole")"
+  as_login b25_lead "SET ROLE b25_team; $(b22_evil "b25_rep.chk(integer)" boolean true b25d1);
+    CREATE DOMAIN b25_rep.posint AS integer CHECK (b25_rep.chk(VALUE))" >/dev/null
+  # the view's query (quotes doubled for the SQL literal b21_call puts the payload in)
+  mv=", \"views\": [{\"name\": \"b25_mv\", \"schema\": \"b25\", \"materialized\": true, \"query\": \"SELECT b25_rep.posint ''1'' AS v\"}]"
+  for fn in plan_schema apply_schema; do
+    q "SELECT pg_catalog.setval('public.b25d1_ran', 1, false)" >/dev/null
+    out=$(b21_call "$fn" "$(b22_pay "b25-d1v-$fn" "" "$mv")" "views[0].query")
+    check "D1: a superuser's $fn of a materialized view SELECT b25_rep.posint '1' (b25_team's domain; b25_lead, with ADMIN OPTION, made the superuser a member of b25_team): blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    check "  ... b25_lead's domain check never ran as the superuser" f "$(b17_ran b25d1)"
+    out=$(b21_call "$fn" "$(b22_pay "b25-d1t-$fn" '{"name": "b25_t", "schema": "b25_rep", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables[0].schema")
+    check "D1: a superuser's $fn of a table in schema b25_rep (b25_team's, the membership b25_lead granted): blocked, untrusted_name at tables[0].schema" \
+      "blocked|untrusted_name" "$out"
+  done
+  check "  ... no view b25.b25_mv, b25_rep holds none of the superuser's objects, no version applied" "|0|none" \
+    "$(q "SELECT to_regclass('b25.b25_mv')")|$(q "SELECT count(*) FROM pg_class WHERE relnamespace = 'b25_rep'::regnamespace AND relowner <> 'b25_team'::regrole")|$(b25_applied 'b25-d1%')"
+  # D1, the grantor alone (PostgreSQL 15 keeps a grant when its grantor's membership is revoked;
+  # 16+ refuses such a REVOKE without CASCADE): b25_lead is no member of b25_team any more, the
+  # superuser's membership it granted remains
+  q "REVOKE b25_team FROM b25_lead" >/dev/null 2>&1
+  if [ "$(q "SELECT (SELECT count(*) FROM pg_auth_members WHERE roleid = 'b25_team'::regrole AND member = 'b25_lead'::regrole)
+                || '|' || (SELECT string_agg(grantor::regrole::text, ',') FROM pg_auth_members WHERE roleid = 'b25_team'::regrole AND member = '$su'::regrole)")" = "0|b25_lead" ]; then
+    q "SELECT pg_catalog.setval('public.b25d1_ran', 1, false)" >/dev/null
+    out=$(b21_call plan_schema "$(b22_pay b25-d1g "" "$mv")" "views[0].query")
+    check "D1: the same plan_schema of the view when b25_team's only member is the superuser, by b25_lead's grant (b25_lead no longer a member): blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    check "  ... b25_lead's domain check never ran as the superuser" f "$(b17_ran b25d1)"
+  else
+    echo "# (D1 with the grantor alone: not on this server; b25_lead's grant goes with its membership)"
+  fi
+  # the control: b25_team granted to the superuser by the superuser itself, b25_lead no member
+  as_login b25_lead "REVOKE b25_team FROM $su" >/dev/null 2>&1
+  q "REVOKE b25_team FROM $su" >/dev/null 2>&1
+  q "REVOKE b25_team FROM b25_lead" >/dev/null 2>&1
+  q "GRANT b25_team TO $su" >/dev/null 2>&1
+  check "  (control's setup: b25_team's only member is $su, granted by a superuser)" "$su|true" \
+    "$(q "SELECT string_agg(member::regrole::text || '|' || (SELECT rolsuper FROM pg_roles WHERE oid = grantor), ',') FROM pg_auth_members WHERE roleid = 'b25_team'::regrole")"
+  out=$(b21_call apply_schema "$(b22_pay b25-d1-ok '{"name": "b25_ok", "schema": "b25_rep", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables")
+  check "control: a superuser's apply of a table in b25_rep once the superuser itself granted b25_team to itself, no other member: applied" "applied|-" "$out"
+  q "REVOKE b25_team FROM $su" >/dev/null
+  # D2: atk_admin (a revos_admin member) gives its new schema b25_grp to revos_admin and, as
+  # revos_admin, plants a domain whose CHECK calls its spy (advancing as atk_admin2); atk_admin2
+  # (another member) plans and applies a materialized view in its own schema naming the domain
+  q "CREATE SCHEMA b25_a2 AUTHORIZATION atk_admin2" >/dev/null
+  b25_spy atk_admin b25d2 atk_admin2
+  as_login atk_admin "CREATE SCHEMA b25_grp; ALTER SCHEMA b25_grp OWNER TO revos_admin; SET ROLE revos_admin;
+    GRANT USAGE ON SCHEMA b25_grp TO PUBLIC; $(b22_evil "b25_grp.chk(integer)" boolean true b25d2);
+    CREATE DOMAIN b25_grp.posint AS integer CHECK (b25_grp.chk(VALUE))" >/dev/null
+  mv=", \"views\": [{\"name\": \"b25_mv2\", \"schema\": \"b25_a2\", \"materialized\": true, \"query\": \"SELECT b25_grp.posint ''1'' AS v\"}]"
+  check "  (setup: atk_admin gave b25_grp to revos_admin and created the domain there)" "revos_admin|1" \
+    "$(q "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'b25_grp'")|$(q "SELECT count(*) FROM pg_type WHERE typname = 'posint' AND typnamespace = to_regnamespace('b25_grp')")"
+  for fn in plan_schema apply_schema; do
+    q "SELECT pg_catalog.setval('public.b25d2_ran', 1, false)" >/dev/null
+    out=$(b25_call atk_admin2 "$fn" "$(b22_pay "b25-d2v-$fn" "" "$mv")" "views[0].query")
+    check "D2: atk_admin2's $fn of a materialized view SELECT b25_grp.posint '1' (a domain atk_admin planted in its schema given to revos_admin): blocked, untrusted_name at views[0].query" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_admin's domain check never ran as atk_admin2" f "$(b17_ran b25d2)"
+    out=$(b25_call atk_admin2 "$fn" "$(b22_pay "b25-d2t-$fn" '{"name": "b25_t2", "schema": "b25_grp", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables[0].schema")
+    check "D2: atk_admin2's $fn of a table in schema b25_grp (revos_admin's, given by atk_admin): blocked, untrusted_name at tables[0].schema" \
+      "blocked|untrusted_name" "$out"
+  done
+  check "  ... no view b25_a2.b25_mv2, nothing of atk_admin2's in b25_grp, no version applied" "|0|none" \
+    "$(q "SELECT to_regclass('b25_a2.b25_mv2')")|$(q "SELECT count(*) FROM pg_class WHERE relnamespace = 'b25_grp'::regnamespace")|$(b25_applied 'b25-d2%')"
+  out=$(b25_call atk_admin2 apply_schema "$(b22_pay b25-d2-ok '{"name": "b25_ok2", "schema": "b25_a2", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables")
+  check "control: atk_admin2's apply of a table in its own schema b25_a2: applied" "applied|-" "$out"
+  # E: atk_owner's existing schema b25_en; the superuser's payload declares an enum there and a table
+  # in its new schema b25_eapp with a column of that type (so the plan has no CREATE SCHEMA of b25_en)
+  q "CREATE SCHEMA b25_en AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b25_en TO PUBLIC" >/dev/null
+  p=', "enums": [{"name": "b25_mood", "schema": "SCHEMA", "values": ["happy", "sad"]}]'
+  t='{"name": "b25_et", "schema": "b25_eapp", "tenant_scoped": false, "timestamps": false, "soft_delete": false,
+      "columns": [{"name": "n", "type": "integer"}, {"name": "m", "type": "b25_mood"}]}'
+  for fn in plan_schema apply_schema; do
+    out=$(b21_call "$fn" "$(b22_pay "b25-en-$fn" "$t" "${p//SCHEMA/b25_en}")" "enums[0].schema")
+    check "E: a superuser's $fn of an enum in schema b25_en (atk_owner's) and a table of its new schema b25_eapp of that type: blocked, untrusted_name at enums[0].schema" \
+      "blocked|untrusted_name" "$out"
+  done
+  check "  ... no type in b25_en, no table b25_eapp.b25_et, no version applied" "0||none" \
+    "$(q "SELECT count(*) FROM pg_type WHERE typnamespace = 'b25_en'::regnamespace")|$(q "SELECT to_regclass('b25_eapp.b25_et')")|$(b25_applied 'b25-en%')"
+  # (its own names: what the case left, on a server where it was applied, does not matter)
+  t=${t//b25_mood/b25_mood_ok}; p=${p//b25_mood/b25_mood_ok}
+  out=$(b21_call apply_schema "$(b22_pay b25-en-ok "${t//\"b25_et\"/\"b25_et_ok\"}" "${p//SCHEMA/b25}")" "enums")
+  check "control: a superuser's apply of such an enum in its own schema b25 (and a table of that type): applied" "applied|-|$su" \
+    "$out|$(q "SELECT typowner::regrole::text FROM pg_type WHERE typname = 'b25_mood_ok' AND typnamespace = 'b25'::regnamespace")"
+  # T: atk_owner's table b25_tg.t in its schema b25_tg, with a partial index whose predicate calls its
+  # spy (run when a superuser plans a query over the table); the superuser's payload declares a
+  # trigger on it (a SECURITY DEFINER function of the payload's new schema b25_tapp)
+  spy_fn atk_owner b25tg
+  q "CREATE SCHEMA b25_tg AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b25_tg TO PUBLIC;
+     CREATE TABLE b25.b25_own (n integer)" >/dev/null
+  as atk_owner "CREATE TABLE b25_tg.t (n integer); CREATE INDEX b25_tg_p ON b25_tg.t (n) WHERE n > public.b25tg_f(0);
+    GRANT SELECT ON b25_tg.t TO PUBLIC" >/dev/null
+  p=', "functions": [{"name": "b25_audit", "schema": "b25_tapp", "returns": "trigger", "language": "plpgsql",
+        "body": "BEGIN RETURN NEW; END", "security_definer": true, "search_path": ["pg_catalog"]}],
+      "triggers": [{"name": "b25_audit", "table": "TABLE", "timing": "before", "events": ["insert"], "function": "b25_tapp.b25_audit"}]'
+  t='{"name": "b25_tt", "schema": "b25_tapp", "tenant_scoped": false, "timestamps": false, "soft_delete": false,
+      "columns": [{"name": "n", "type": "integer"}]}'
+  for fn in plan_schema apply_schema; do
+    q "SELECT pg_catalog.setval('public.b25tg_ran', 1, false)" >/dev/null
+    out=$(b21_call "$fn" "$(b22_pay "b25-tg-$fn" "$t" "${p//TABLE/b25_tg.t}")" "triggers[0]")
+    check "T: a superuser's $fn of a trigger on b25_tg.t (atk_owner's table in atk_owner's schema): blocked, untrusted_name at triggers[0]" \
+      "blocked|untrusted_name" "$out"
+    check "  ... atk_owner's index predicate never ran as the superuser" f "$(b17_ran b25tg)"
+  done
+  check "  ... no trigger on b25_tg.t, no version applied" "0|none" \
+    "$(q "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'b25_tg.t'::regclass")|$(b25_applied 'b25-tg%')"
+  out=$(b21_call apply_schema "$(b22_pay b25-tg-ok "$t" "${p//TABLE/b25.b25_own}")" "triggers")
+  check "control: a superuser's apply of the same trigger on its own table b25.b25_own: applied" "applied|-|1" \
+    "$out|$(q "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'b25.b25_own'::regclass AND tgname = 'b25_audit'")"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -1960,5 +2125,6 @@ attack_review_cf35c2f
 attack_review_f0637ad
 attack_review_20c6bb9
 attack_review_094f5f4
+attack_review_f7370bf
 end_state
 finish
