@@ -66,3 +66,22 @@ REVOKE ALL ON FUNCTION revos.property_table() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.property_table() TO revos_admin;
 REVOKE ALL ON FUNCTION revos.shard_shape(regclass) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION revos.shard_shape(regclass) TO revos_admin;
+
+-- (Created here, last, as the update script 0.2.0 -> 0.3.0 creates it last: pg_dump lists the
+-- configuration tables in the order they were registered.)
+-- The roles an apply trusts besides the superusers and the applying role itself (docs/security.md,
+-- "Trusted roles"): what a payload's statements may depend on and run, and whose schemas its tables
+-- may live in, must be owned by one of them. Membership does not count (a group's admin can put its
+-- own objects under the group and leave it; a login role can be used by whoever logs in as it): a
+-- role is trusted only when the extension's owner lists it here. Readable by everyone; written only
+-- by the extension's owner. Kept by pg_dump (extension configuration), by name.
+CREATE TABLE revos.trusted_roles (
+    role      pg_catalog.regrole PRIMARY KEY,
+    note      text,
+    added_by  name NOT NULL DEFAULT CURRENT_USER,
+    added_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE revos.trusted_roles IS
+    'Roles whose objects an apply may depend on and run, besides superusers and the applying role. Written only by the extension owner.';
+GRANT SELECT ON revos.trusted_roles TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('revos.trusted_roles', '');

@@ -614,3 +614,20 @@ GRANT EXECUTE ON FUNCTION revos.current_tenant_ids() TO PUBLIC;
 -- The chain heads keep the hash of their last event ('<last_id>:<hash>'; src/ledger/chain_head.rs):
 -- NULL until a chain's next event, which then reads the previous hash from revos.events once.
 ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;
+
+-- The roles an apply trusts besides the superusers and the applying role itself (docs/security.md,
+-- "Trusted roles"): what a payload's statements may depend on and run, and whose schemas its tables
+-- may live in, must be owned by one of them. Membership does not count (a group's admin can put its
+-- own objects under the group and leave it; a login role can be used by whoever logs in as it): a
+-- role is trusted only when the extension's owner lists it here. Readable by everyone; written only
+-- by the extension's owner. Kept by pg_dump (extension configuration), by name.
+CREATE TABLE revos.trusted_roles (
+    role      pg_catalog.regrole PRIMARY KEY,
+    note      text,
+    added_by  name NOT NULL DEFAULT CURRENT_USER,
+    added_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE revos.trusted_roles IS
+    'Roles whose objects an apply may depend on and run, besides superusers and the applying role. Written only by the extension owner.';
+GRANT SELECT ON revos.trusted_roles TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('revos.trusted_roles', '');

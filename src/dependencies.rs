@@ -8,10 +8,9 @@
 //!   session ends — no event trigger fires, and the ledger would say "applied" of a table that
 //!   lost a column or a check (a `pg_temp` domain or function the pinned search_path reaches last);
 //! * a function, operator, type or collation owned by a role that is neither a superuser nor the
-//!   caller nor a role the caller is a member of (through `pg_auth_members`, not through being a
-//!   superuser: a superuser applying is refused such an overload too — `pg_has_role` is true for
-//!   every role when the caller is a superuser, and a superuser's apply was the worst victim of
-//!   one, since the overload runs with its privileges while an index is built): an overload another role planted
+//!   caller nor listed in `revos.trusted_roles` (not every role a superuser "has", as `pg_has_role`
+//!   says: a superuser applying is refused such an overload too — a superuser's apply was the worst
+//!   victim of one, since the overload runs with its privileges while an index is built): an overload another role planted
 //!   in a shared schema (`public.is_email(varchar)` beside the caller's `public.is_email(text)`)
 //!   would otherwise capture the call, and every role that uses the table would run that role's
 //!   code (the class of CVE-2018-1058);
@@ -33,12 +32,19 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 /// The roles whose objects what an apply leaves may depend on, read **before** its statements
-/// run: the superusers, the caller and the roles it is a member of. Read afterwards, an overload
+/// run: the superusers, the caller and the roles listed in `revos.trusted_roles`. Read afterwards, an overload
 /// that ran while an index was built (as the caller) could have made its owner a superuser or
 /// granted its owner to the caller, and would then pass as trusted (the adversarial review did
 /// the former); the failed check rolls that back with everything else.
 pub fn trusted_owners() -> Vec<pg_sys::Oid> {
-    Spi::get_one::<Vec<pg_sys::Oid>>(&TRUSTED_SQL)
+    // an extension still at 0.2.0 or older (its update not run yet) has no revos.trusted_roles
+    let listed =
+        Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('revos.trusted_roles') IS NOT NULL")
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+    let sql = if listed { TRUSTED_SQL } else { UNLISTED_SQL };
+    Spi::get_one::<Vec<pg_sys::Oid>>(sql)
         .unwrap_or_else(|e| pgrx::error!("revos: reading the trusted roles failed: {e}"))
         .unwrap_or_default()
 }
@@ -558,7 +564,7 @@ pub fn schema_owner(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
     match found.into_iter().next() {
         None => Ok(()),
         Some(whose) => Err(format!(
-            "{} — a role that is neither a superuser nor yours nor one you are a member of: a schema's owner may drop what revos creates there and put its own in its place, which you (or anyone) would then run (ALTER SCHEMA … OWNER TO a trusted role, or use another schema)",
+            "{} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: a schema's owner may drop what revos creates there and put its own in its place, which you (or anyone) would then run (ALTER SCHEMA … OWNER TO a trusted role, or use another schema)",
             whose.unwrap_or_default()
         )),
     }
@@ -581,60 +587,29 @@ pub fn check_owner(table: pg_sys::Oid, trusted: &[pg_sys::Oid]) {
         pgrx::ereport!(
             ERROR,
             PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!("revos: refused: the table is now owned by {owner}, a role the applying role does not trust (neither itself, nor a role it is a member of, nor a superuser): no deferred step runs on it"),
+            format!("revos: refused: the table is now owned by {owner}, a role the applying role does not trust (neither itself, nor a superuser, nor listed in revos.trusted_roles): no deferred step runs on it"),
             "The table was replaced or given away after the apply; apply again (its steps then run in the transaction)."
         );
     }
 }
 
-/// The superusers, the caller, and the roles it is a member of through `pg_auth_members` (not
-/// every role, as `pg_has_role` says of a superuser) — but only a membership that is the caller's
-/// own choice, and only a role no one else can act as (the eighth adversarial review, D1 and D2):
-/// * each grant on the way up was made by a superuser or by the caller: a role with ADMIN OPTION on
-///   R (or, on PostgreSQL 15, CREATEROLE) could `GRANT R TO` the caller after putting its own objects
-///   under R, and then they passed as the caller's; and on PostgreSQL 16 and later the grant lets
-///   the caller inherit R's privileges or SET ROLE to it (an ADMIN-only grant does not make R yours);
-/// * every role that is a member of R, at any depth, is a superuser, the caller, or one of those
-///   roles itself: a group shared with other roles (`revos_admin`, whose members each applied)
-///   lets any of them put objects under R — another member's code ran as the caller.
-static TRUSTED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let eq = "OPERATOR(pg_catalog.=)";
-    let granted = format!(
-        "(a.grantor {eq} (SELECT oid FROM me) OR a.grantor {eq} ANY (SELECT oid FROM supers)){MEMBERSHIP_USED}"
-    );
-    format!(
-        r#"
-WITH RECURSIVE me AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname {eq} CURRENT_USER),
-supers AS (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolsuper),
-member_of(roleid) AS (
-  SELECT a.roleid FROM pg_catalog.pg_auth_members a
-   WHERE a.member {eq} (SELECT oid FROM me) AND {granted}
-  UNION
-  SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN member_of m ON a.member {eq} m.roleid
-   WHERE {granted}
-),
-below(root, member) AS (
-  SELECT a.roleid, a.member FROM pg_catalog.pg_auth_members a
-   WHERE a.roleid {eq} ANY (SELECT roleid FROM member_of)
-  UNION
-  SELECT b.root, a.member FROM pg_catalog.pg_auth_members a JOIN below b ON a.roleid {eq} b.member
-)
+/// The superusers, the caller, and the roles the extension's owner lists in `revos.trusted_roles` —
+/// not the roles the caller is a member of (the eighth and ninth adversarial reviews): membership is
+/// what other roles can arrange. A role with ADMIN OPTION on R ran `GRANT R TO postgres` after putting
+/// its objects under R (D1); a group's other members put theirs under it (`revos_admin`, D2); a
+/// group's admin put its objects under the group and then revoked its own membership, leaving the
+/// caller R's only member (F1); a login role the caller was granted is used by whoever logs in as it
+/// (F2). Which roles to trust is a decision the extension's owner writes down.
+const TRUSTED_SQL: &str = r#"
 SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
- WHERE r.rolsuper OR r.oid {eq} (SELECT oid FROM me)
-    OR (r.oid {eq} ANY (SELECT roleid FROM member_of)
-        AND NOT EXISTS (SELECT 1 FROM below b
-                         WHERE b.root {eq} r.oid
-                           AND NOT b.member {eq} ANY (SELECT oid FROM me UNION SELECT oid FROM supers
-                                                      UNION SELECT roleid FROM member_of)))
-"#
-    )
-});
-
-/// A membership counts only when it passes privileges on (PostgreSQL 16 and later say so).
-#[cfg(any(feature = "pg16", feature = "pg17", feature = "pg18"))]
-const MEMBERSHIP_USED: &str = " AND (a.inherit_option OR a.set_option)";
-#[cfg(feature = "pg15")]
-const MEMBERSHIP_USED: &str = "";
+ WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+    OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT t.role::pg_catalog.oid FROM revos.trusted_roles t)
+"#;
+/// As [`TRUSTED_SQL`] before `ALTER EXTENSION revos UPDATE` created the list: none is listed.
+const UNLISTED_SQL: &str = r#"
+SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
+ WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+"#;
 
 /// Functions and operators owned by a role outside $1, outside the system schemas.
 const SQUAT_SQL: &str = r#"

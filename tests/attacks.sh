@@ -1959,16 +1959,45 @@ attack_review_f7370bf() {
   else
     echo "# (D1 with the grantor alone: not on this server; b25_lead's grant goes with its membership)"
   fi
-  # the control: b25_team granted to the superuser by the superuser itself, b25_lead no member
+  # F1 (the ninth review, of f28f571): b25_team granted to the superuser by the superuser itself, and
+  # b25_lead, who planted the domain as b25_team, no member any more (a group's admin that left, or
+  # revoked itself): the superuser is b25_team's only member, through its own grant — and still
+  # b25_lead's objects are not the superuser's. Membership does not make a role trusted; only
+  # revos.trusted_roles, which the extension's owner writes, does.
   as_login b25_lead "REVOKE b25_team FROM $su" >/dev/null 2>&1
   q "REVOKE b25_team FROM $su" >/dev/null 2>&1
   q "REVOKE b25_team FROM b25_lead" >/dev/null 2>&1
   q "GRANT b25_team TO $su" >/dev/null 2>&1
-  check "  (control's setup: b25_team's only member is $su, granted by a superuser)" "$su|true" \
+  check "  (F1's setup: b25_team's only member is $su, granted by a superuser)" "$su|true" \
     "$(q "SELECT string_agg(member::regrole::text || '|' || (SELECT rolsuper FROM pg_roles WHERE oid = grantor), ',') FROM pg_auth_members WHERE roleid = 'b25_team'::regrole")"
+  q "SELECT pg_catalog.setval('public.b25d1_ran', 1, false)" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b25-f1v "" "$mv")" "views[0].query")
+  check "F1: a superuser's apply of the view naming b25_rep.posint, b25_team's only member the superuser by its own grant (b25_lead planted it, then left): blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$out"
+  check "  ... b25_lead's domain check never ran as the superuser" f "$(b17_ran b25d1)"
+  out=$(b21_call apply_schema "$(b22_pay b25-f1t '{"name": "b25_ok", "schema": "b25_rep", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables[0].schema")
+  check "F1: a superuser's apply of a table in b25_rep (b25_team's, the superuser its only member): blocked, untrusted_name at tables[0].schema" \
+    "blocked|untrusted_name" "$out"
+  # the control: the extension's owner lists b25_team in revos.trusted_roles (a decision written down)
+  q "INSERT INTO revos.trusted_roles (role, note) VALUES ('b25_team', 'attacks.sh B25 control')" >/dev/null
   out=$(b21_call apply_schema "$(b22_pay b25-d1-ok '{"name": "b25_ok", "schema": "b25_rep", "tenant_scoped": false, "columns": [{"name": "n", "type": "integer"}]}')" "tables")
-  check "control: a superuser's apply of a table in b25_rep once the superuser itself granted b25_team to itself, no other member: applied" "applied|-" "$out"
-  q "REVOKE b25_team FROM $su" >/dev/null
+  check "control: a superuser's apply of a table in b25_rep once b25_team is listed in revos.trusted_roles: applied" "applied|-" "$out"
+  q "DELETE FROM revos.trusted_roles WHERE role = 'b25_team'::regrole; REVOKE b25_team FROM $su" >/dev/null
+  # only the extension's owner writes the list: a revos_admin member cannot add itself
+  check "atk_admin cannot add itself to revos.trusted_roles (permission denied), and is not listed" "permission denied|0" \
+    "$(as_login atk_admin "INSERT INTO revos.trusted_roles (role) VALUES ('atk_admin')" 2>&1 | grep -o 'permission denied' | head -1)|$(q "SELECT count(*) FROM revos.trusted_roles WHERE role = 'atk_admin'::regrole")"
+  # F2 (the ninth review): a login role granted to the superuser by the superuser itself — a customer's
+  # or the application's role, used by whoever logs in as it — plants a domain in its own schema
+  psql -X -q -d "$DSN" -c "DROP ROLE IF EXISTS b25_cust" -c "CREATE ROLE b25_cust LOGIN" >/dev/null 2>&1 || die "cannot create b25_cust"
+  q "GRANT b25_cust TO $su; GRANT CREATE ON SCHEMA public TO b25_cust;
+     CREATE SCHEMA b25_cs AUTHORIZATION b25_cust; GRANT USAGE ON SCHEMA b25_cs TO PUBLIC" >/dev/null
+  spy_fn b25_cust b25f2
+  as_login b25_cust "$(b22_evil "b25_cs.chk(integer)" boolean true b25f2); CREATE DOMAIN b25_cs.posint AS integer CHECK (b25_cs.chk(VALUE))" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b25-f2v "" ", \"views\": [{\"name\": \"b25_mv3\", \"schema\": \"b25\", \"materialized\": true, \"query\": \"SELECT b25_cs.posint ''1'' AS v\"}]")" "views[0].query")
+  check "F2: a superuser's apply of a view naming b25_cs.posint (login role b25_cust's, which the superuser granted to itself): blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$out"
+  check "  ... b25_cust's domain check never ran as the superuser" f "$(b17_ran b25f2)"
+  q "REVOKE b25_cust FROM $su" >/dev/null
   # D2: atk_admin (a revos_admin member) gives its new schema b25_grp to revos_admin and, as
   # revos_admin, plants a domain whose CHECK calls its spy (advancing as atk_admin2); atk_admin2
   # (another member) plans and applies a materialized view in its own schema naming the domain

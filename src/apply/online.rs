@@ -53,7 +53,7 @@ pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
 
 /// The payload's existing tables (as `schema::online` names them: `schema.table`) whose owner is
 /// not a role the current one trusts (`dependencies::trusted_owners`: a superuser, this role, a
-/// role it is a member of). Their steps are never deferred: after the commit the owner could
+/// role listed in `revos.trusted_roles`). Their steps are never deferred: after the commit the owner could
 /// change what a deferred step runs — `SET DEFAULT`, a check, a rule, a trigger — and the worker
 /// would run it with the applying role's privileges (adversarial review, F1).
 fn foreign_owned(schema: &Schema) -> HashSet<String> {

@@ -145,7 +145,7 @@ fn batch(id: i64, t: &Target, p: &Progress, to: i64) -> Result<Progress, (String
 /// be added until the batch commits: each needs a lock that conflicts with it): what the UPDATE
 /// runs besides the default — triggers, rules, checks, index expressions — may depend on nothing the
 /// applying role does not trust (`crate::dependencies`: a function of a role that is neither a
-/// superuser, nor the applying role, nor one it is a member of). The table's owner may be such a
+/// superuser, nor the applying role, nor one listed in `revos.trusted_roles`). The table's owner may be such a
 /// role (a superuser applied a change to another role's table): its trigger would otherwise run
 /// with the applying role's privileges, which the blocking form (a rewrite fires no trigger) never
 /// gave it. Refused: the batch fails (42501), and with it the step.

@@ -277,7 +277,7 @@ pub fn transform(
 /// Why a scanning or rewriting step on an online table keeps its blocking form.
 fn blocking_warning(step: &Step, t: &Table, foreign_owned: bool) -> String {
     let why = if foreign_owned {
-        "the table (or the table its foreign key references) is owned by a role this one does not trust (neither this role, nor a role it is a member of, nor a superuser): after the commit that role could change what a deferred step runs (a default, a check, a rule, a trigger, an index predicate the planner evaluates) and have it run with this role's privileges, so the step is not deferred"
+        "the table (or the table its foreign key references) is owned by a role this one does not trust (neither this role, nor a superuser, nor listed in revos.trusted_roles): after the commit that role could change what a deferred step runs (a default, a check, a rule, a trigger, an index predicate the planner evaluates) and have it run with this role's privileges, so the step is not deferred"
     } else if t.partition_by.is_some() {
         "a partitioned table: its steps have no lock-light form"
     } else if t

@@ -10,7 +10,7 @@
 //! can change while an apply waits for a lock, which no lock on the schema prevents. So a payload
 //! may name (before a dot: a function, an operator in `OPERATOR(…)`, a type, a collation) only a
 //! schema that exists, or that the payload itself creates, and
-//! * whose owner is trusted (a superuser, the caller, or a role the caller is a member of), and
+//! * whose owner is trusted (a superuser, the caller, or a role listed in `revos.trusted_roles`), and
 //! * on which no other role — PUBLIC included — has CREATE, and
 //! * where no object of the name it names is owned by a role outside those.
 //!
