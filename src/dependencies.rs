@@ -564,7 +564,7 @@ pub fn schema_owner(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
     match found.into_iter().next() {
         None => Ok(()),
         Some(whose) => Err(format!(
-            "{} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: a schema's owner may drop what revos creates there and put its own in its place, which you (or anyone) would then run (ALTER SCHEMA … OWNER TO a trusted role, or use another schema)",
+            "{} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: a schema's owner may drop what revos creates there and put its own in its place, which you (or anyone) would then run (ALTER SCHEMA … OWNER TO a trusted role, use another schema, or — if you trust that role — have the extension's owner list it: INSERT INTO revos.trusted_roles (role) VALUES (…))",
             whose.unwrap_or_default()
         )),
     }

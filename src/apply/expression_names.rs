@@ -375,7 +375,7 @@ fn schema_refused(
             "it names schema {q}, which does not exist and which the payload does not create: a role that creates it first would choose what runs"
         )),
         (_, owner, Some(false), ..) => Some(format!(
-            "it names schema {q}, owned by {} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: it can put its own {name} there, which planning and applying would run as you (ALTER SCHEMA {q} OWNER TO a trusted role, or use another schema)",
+            "it names schema {q}, owned by {} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: it can put its own {name} there, which planning and applying would run as you (ALTER SCHEMA {q} OWNER TO a trusted role, use another schema, or — if you trust that role — have the extension's owner list it: INSERT INTO revos.trusted_roles (role) VALUES (…))",
             owner.unwrap_or_default()
         )),
         (_, _, _, Some(creators), _) => Some(format!(
