@@ -620,7 +620,8 @@ ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;
 -- may live in, must be owned by one of them. Membership does not count (a group's admin can put its
 -- own objects under the group and leave it; a login role can be used by whoever logs in as it): a
 -- role is trusted only when the extension's owner lists it here. Readable by everyone; written only
--- by the extension's owner. Kept by pg_dump (extension configuration), by name.
+-- by the extension's owner. Not kept by pg_dump: roles belong to the cluster, and a dropped role's
+-- OID would be read as another role in the cluster a dump is restored into — list them again there.
 CREATE TABLE revos.trusted_roles (
     role      pg_catalog.regrole PRIMARY KEY,
     note      text,
@@ -629,5 +630,36 @@ CREATE TABLE revos.trusted_roles (
 );
 COMMENT ON TABLE revos.trusted_roles IS
     'Roles whose objects an apply may depend on and run, besides superusers and the applying role. Written only by the extension owner.';
+
+-- Default privileges (ALTER DEFAULT PRIVILEGES FOR ROLE <the installing role> GRANT … TO some_role) reach
+-- the tables, sequences and functions this script creates: such a role could write revos's ledgers,
+-- its payload memo or revos.trusted_roles (the tenth adversarial review, P1). Every grant to a role
+-- other than the owner, revos_admin, revos_app and PUBLIC is revoked here; revos.trusted_roles keeps
+-- only SELECT for PUBLIC (the library refuses to read it otherwise: dependencies::trusted_owners).
+DO $revoke$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN
+        SELECT DISTINCT pg_catalog.format('%s %s', k.what, k.obj) AS obj, a.grantee
+          FROM (SELECT 'TABLE' AS what, c.oid::pg_catalog.regclass::pg_catalog.text AS obj, c.relacl AS acl, c.relowner AS owner
+                  FROM pg_catalog.pg_class c
+                 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm']::"char"[])
+                UNION ALL
+                SELECT 'SEQUENCE', c.oid::pg_catalog.regclass::pg_catalog.text, c.relacl, c.relowner
+                  FROM pg_catalog.pg_class c
+                 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace AND c.relkind OPERATOR(pg_catalog.=) 'S'
+                UNION ALL
+                SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::pg_catalog.text, p.proacl, p.proowner
+                  FROM pg_catalog.pg_proc p
+                 WHERE p.pronamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace) k,
+               pg_catalog.aclexplode(k.acl) a
+         WHERE a.grantee OPERATOR(pg_catalog.<>) k.owner AND a.grantee OPERATOR(pg_catalog.<>) 0
+           AND NOT pg_catalog.pg_get_userbyid(a.grantee) OPERATOR(pg_catalog.=) ANY (ARRAY['revos_admin', 'revos_app'])
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %I', g.obj, pg_catalog.pg_get_userbyid(g.grantee));
+    END LOOP;
+END
+$revoke$;
+REVOKE ALL ON revos.trusted_roles FROM PUBLIC, revos_admin, revos_app;
 GRANT SELECT ON revos.trusted_roles TO PUBLIC;
-SELECT pg_catalog.pg_extension_config_dump('revos.trusted_roles', '');

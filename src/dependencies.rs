@@ -37,13 +37,20 @@ use pgrx::prelude::*;
 /// granted its owner to the caller, and would then pass as trusted (the adversarial review did
 /// the former); the failed check rolls that back with everything else.
 pub fn trusted_owners() -> Vec<pg_sys::Oid> {
-    // an extension still at 0.2.0 or older (its update not run yet) has no revos.trusted_roles
-    let listed =
-        Spi::get_one::<bool>("SELECT pg_catalog.to_regclass('revos.trusted_roles') IS NOT NULL")
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-    let sql = if listed { TRUSTED_SQL } else { UNLISTED_SQL };
+    // the list counts only while it is the extension's own, as its scripts made it (the tenth
+    // adversarial review, P1 and P2): an extension still at 0.2.0 or older has none; a table of that
+    // name someone else created, one default privileges let another role write, or one with a
+    // trigger, rule or policy is not read — no role is listed, and a warning says why
+    let why_not = Spi::get_one::<String>(LIST_INTACT_SQL)
+        .unwrap_or_else(|e| pgrx::error!("revos: reading revos.trusted_roles failed: {e}"));
+    let sql = match why_not.as_deref() {
+        None => TRUSTED_SQL,
+        Some("absent") => UNLISTED_SQL,
+        Some(why) => {
+            pgrx::warning!("revos: revos.trusted_roles is not read, so no role is trusted through it: {why} (the extension's owner can restore it: REVOKE the other grants, DROP what was added)");
+            UNLISTED_SQL
+        }
+    };
     Spi::get_one::<Vec<pg_sys::Oid>>(sql)
         .unwrap_or_else(|e| pgrx::error!("revos: reading the trusted roles failed: {e}"))
         .unwrap_or_default()
@@ -479,7 +486,7 @@ fn raise(found: Vec<String>) {
         ERROR,
         PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
         format!("revos: refused: {}", found.join("; ")),
-        "Depend only on objects of pg_catalog, of revos, of your own roles or of superusers: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object. A table of the payload, and one a policy reads (the membership table), must be owned by you, a role of yours, a superuser or a revos_admin member (ALTER TABLE … OWNER TO)."
+        "Depend only on objects of pg_catalog, of revos, your own, of superusers or of roles the extension's owner listed in revos.trusted_roles: schema-qualify functions and types with a schema only trusted roles can create in (README: Which names your expressions see); never on a temporary object. A table of the payload, and one a policy reads (the membership table), must be owned by you, a role of yours, a superuser or a revos_admin member (ALTER TABLE … OWNER TO)."
     );
 }
 
@@ -604,6 +611,36 @@ const TRUSTED_SQL: &str = r#"
 SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
  WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
     OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT t.role::pg_catalog.oid FROM revos.trusted_roles t)
+"#;
+/// Why `revos.trusted_roles` is not to be read (NULL: it is intact): `absent` (the extension is not
+/// updated yet), or not a member of the extension, not owned by the extension's owner, writable by
+/// another role (anything but SELECT granted to a role other than its owner), or with a trigger, a
+/// rule, row level security or a policy.
+const LIST_INTACT_SQL: &str = r#"
+SELECT CASE
+  WHEN c.oid IS NULL THEN 'absent'
+  WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                    WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+                      AND d.objid OPERATOR(pg_catalog.=) c.oid
+                      AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass
+                      AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
+    THEN 'it is not the extension''s own table'
+  WHEN c.relowner OPERATOR(pg_catalog.<>) e.extowner THEN 'it is not owned by the extension''s owner'
+  WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                  AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
+    THEN 'a role other than its owner may change it (default privileges?)'
+  WHEN c.relrowsecurity
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class OPERATOR(pg_catalog.=) c.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid)
+    THEN 'it has a trigger, a rule, row level security or a policy'
+END
+  FROM pg_catalog.pg_extension e
+  LEFT JOIN pg_catalog.pg_class c
+    ON c.relname OPERATOR(pg_catalog.=) 'trusted_roles'
+   AND c.relnamespace OPERATOR(pg_catalog.=) e.extnamespace AND c.relkind OPERATOR(pg_catalog.=) 'r'
+ WHERE e.extname OPERATOR(pg_catalog.=) 'revos'
 "#;
 /// As [`TRUSTED_SQL`] before `ALTER EXTENSION revos UPDATE` created the list: none is listed.
 const UNLISTED_SQL: &str = r#"

@@ -2068,6 +2068,64 @@ attack_review_f7370bf() {
     "$out|$(q "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'b25.b25_own'::regclass AND tgname = 'b25_audit'")"
 }
 
+# B26. The adversarial review of bd843a8 (revos.trusted_roles), each alone. P1: default privileges
+# (ALTER DEFAULT PRIVILEGES FOR ROLE <installer> GRANT … TO app_rw, a common DBA setup) reached the
+# tables and functions CREATE EXTENSION made: a plain role could list itself in revos.trusted_roles and
+# its domain's check then ran as the superuser (applied); the ledgers and apply_schema's EXECUTE were
+# exposed the same way. Now the install script revokes every grant to a role other than the owner,
+# revos_admin, revos_app and PUBLIC; and the library reads the list only while it is intact (the
+# extension's own table, its owner's, nobody else may change it, no trigger, rule or policy) — else
+# no role is listed and a warning says why. (P2, a table of that name made by a role with CREATE on
+# schema revos before the update, is the same check: not the extension's own table.)
+attack_review_bd843a8() {
+  echo "# B26. revos.trusted_roles written by another role: default privileges, a grant, a trigger"
+  local d out
+  # P1 at install: a fresh database whose installer's default privileges grant everything to atk_owner
+  psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b26_dp" -c "CREATE DATABASE b26_dp" >/dev/null 2>&1 || die "cannot create b26_dp"
+  d=$(db_dsn b26_dp)
+  qdb "$d" "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO atk_owner;
+            ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO atk_owner;
+            ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO atk_owner;
+            CREATE EXTENSION revos" >/dev/null
+  check "P1: CREATE EXTENSION under default privileges granting all to atk_owner leaves atk_owner no privilege on revos's tables, sequences and functions but PUBLIC's" "0" \
+    "$(qdb "$d" "SELECT count(*) FROM (
+        SELECT a.grantee FROM pg_class c, aclexplode(c.relacl) a WHERE c.relnamespace = 'revos'::regnamespace
+        UNION ALL
+        SELECT a.grantee FROM pg_proc p, aclexplode(p.proacl) a WHERE p.pronamespace = 'revos'::regnamespace) g
+       WHERE g.grantee = 'atk_owner'::regrole")"
+  check "  ... atk_owner cannot list itself there" "permission denied" \
+    "$(qdb "$d" "SET ROLE atk_owner; INSERT INTO revos.trusted_roles (role) VALUES ('atk_owner')" 2>&1 | grep -o 'permission denied' | head -1)"
+  psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b26_dp" >/dev/null 2>&1
+  # P1 after install: a grant on the list (as default privileges would have made) lets atk_owner list
+  # itself; the superuser's apply of a view naming atk_owner's domain: the list is not read
+  spy_fn atk_owner b26
+  q "CREATE SCHEMA b26_own AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b26_own TO PUBLIC; CREATE SCHEMA b26;
+     GRANT INSERT ON revos.trusted_roles TO atk_owner" >/dev/null
+  as atk_owner "$(b22_evil "b26_own.chk(integer)" boolean true b26); CREATE DOMAIN b26_own.posint AS integer CHECK (b26_own.chk(VALUE));
+    INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b26-p1 "" ", \"views\": [{\"name\": \"b26_mv\", \"schema\": \"b26\", \"materialized\": true, \"query\": \"SELECT b26_own.posint ''1'' AS v\"}]")" "views[0].query")
+  check "P1: a superuser's apply of a view naming b26_own.posint while atk_owner (granted INSERT on revos.trusted_roles) listed itself: blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$(tail -1 <<<"$out")"
+  check "  ... with a warning that the list is not read (another role may change it)" t \
+    "$(grep -q 'revos.trusted_roles is not read.*a role other than its owner may change it' <<<"$out" && echo t)"
+  check "  ... atk_owner's domain check never ran as the superuser" f "$(b17_ran b26)"
+  q "REVOKE INSERT ON revos.trusted_roles FROM atk_owner" >/dev/null
+  # a trigger on the list (its owner's own, doing nothing): the list is not read either
+  q "CREATE FUNCTION b26.noop() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+     CREATE TRIGGER b26_t BEFORE INSERT ON revos.trusted_roles FOR EACH ROW EXECUTE FUNCTION b26.noop()" >/dev/null
+  out=$(b21_call plan_schema "$(b22_pay b26-tr "" ", \"views\": [{\"name\": \"b26_mv\", \"schema\": \"b26\", \"materialized\": true, \"query\": \"SELECT b26_own.posint ''1'' AS v\"}]")" "views[0].query")
+  check "a trigger on revos.trusted_roles (which lists atk_owner): the superuser's plan_schema is blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$(tail -1 <<<"$out")"
+  check "  ... with a warning that the list is not read (a trigger)" t \
+    "$(grep -q 'revos.trusted_roles is not read.*a trigger' <<<"$out" && echo t)"
+  q "DROP TRIGGER b26_t ON revos.trusted_roles" >/dev/null
+  # the control: the list intact again (atk_owner still listed, by atk_owner): now it is read, as the
+  # extension's owner's decision would be — the owner removes the row it did not write
+  out=$(b21_call plan_schema "$(b22_pay b26-ok "" ", \"views\": [{\"name\": \"b26_mv\", \"schema\": \"b26\", \"materialized\": true, \"query\": \"SELECT b26_own.posint ''1'' AS v\"}]")" "views[0].query")
+  check "control: the list intact (no grant, no trigger) and listing atk_owner: the same plan_schema is planned" "planned|-" "$out"
+  q "DELETE FROM revos.trusted_roles WHERE role = 'atk_owner'::regrole" >/dev/null
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -2155,5 +2213,6 @@ attack_review_f0637ad
 attack_review_20c6bb9
 attack_review_094f5f4
 attack_review_f7370bf
+attack_review_bd843a8
 end_state
 finish
