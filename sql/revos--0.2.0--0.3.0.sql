@@ -632,34 +632,45 @@ COMMENT ON TABLE revos.trusted_roles IS
     'Roles whose objects an apply may depend on and run, besides superusers and the applying role. Written only by the extension owner.';
 
 -- Default privileges (ALTER DEFAULT PRIVILEGES FOR ROLE <the installing role> GRANT … TO some_role) reach
--- the tables, sequences and functions this script creates: such a role could write revos's ledgers,
--- its payload memo or revos.trusted_roles (the tenth adversarial review, P1). Every grant to a role
--- other than the owner, revos_admin, revos_app and PUBLIC is revoked here; revos.trusted_roles keeps
--- only SELECT for PUBLIC (the library refuses to read it otherwise: dependencies::trusted_owners).
+-- the schemas, tables, sequences and functions this script creates: such a role could write revos's
+-- ledgers, its payload memo, the deferred steps the worker runs or revos.trusted_roles, or create in
+-- schema revos, which revos's own search_path reads (the tenth and eleventh adversarial reviews, P1,
+-- S, D). So: the tables', sequences' and schemas' privileges are reset to exactly what revos grants
+-- (every grant to another role than the owner revoked, PUBLIC, revos_admin and revos_app included,
+-- then the intended ones again); functions keep their grants to PUBLIC, revos_admin and revos_app
+-- (set above), and lose any other role's.
 DO $revoke$
 DECLARE
     g record;
 BEGIN
     FOR g IN
         SELECT DISTINCT pg_catalog.format('%s %s', k.what, k.obj) AS obj, a.grantee
-          FROM (SELECT 'TABLE' AS what, c.oid::pg_catalog.regclass::pg_catalog.text AS obj, c.relacl AS acl, c.relowner AS owner
+          FROM (SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS what,
+                       c.oid::pg_catalog.regclass::pg_catalog.text AS obj, c.relacl AS acl, c.relowner AS owner, true AS all_roles
                   FROM pg_catalog.pg_class c
-                 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm']::"char"[])
+                 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace
+                   AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'S']::"char"[])
                 UNION ALL
-                SELECT 'SEQUENCE', c.oid::pg_catalog.regclass::pg_catalog.text, c.relacl, c.relowner
-                  FROM pg_catalog.pg_class c
-                 WHERE c.relnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace AND c.relkind OPERATOR(pg_catalog.=) 'S'
+                SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname::pg_catalog.text), n.nspacl, n.nspowner, true
+                  FROM pg_catalog.pg_namespace n
+                 WHERE n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['revos', 'revos_shadow']::pg_catalog.name[])
                 UNION ALL
-                SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::pg_catalog.text, p.proacl, p.proowner
+                SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::pg_catalog.text, p.proacl, p.proowner, false
                   FROM pg_catalog.pg_proc p
                  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace) k,
                pg_catalog.aclexplode(k.acl) a
-         WHERE a.grantee OPERATOR(pg_catalog.<>) k.owner AND a.grantee OPERATOR(pg_catalog.<>) 0
-           AND NOT pg_catalog.pg_get_userbyid(a.grantee) OPERATOR(pg_catalog.=) ANY (ARRAY['revos_admin', 'revos_app'])
+         WHERE a.grantee OPERATOR(pg_catalog.<>) k.owner
+           AND (k.all_roles OR NOT (a.grantee OPERATOR(pg_catalog.=) 0
+                                    OR pg_catalog.pg_get_userbyid(a.grantee) OPERATOR(pg_catalog.=) ANY (ARRAY['revos_admin', 'revos_app'])))
     LOOP
-        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %I', g.obj, pg_catalog.pg_get_userbyid(g.grantee));
+        EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', g.obj,
+            CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)::pg_catalog.text) END);
     END LOOP;
 END
 $revoke$;
-REVOKE ALL ON revos.trusted_roles FROM PUBLIC, revos_admin, revos_app;
+-- what revos grants (tests/ledger_trust's expected output lists it)
+GRANT USAGE ON SCHEMA revos TO PUBLIC;
+GRANT USAGE, CREATE ON SCHEMA revos_shadow TO revos_admin;
+GRANT SELECT ON revos.schema_migrations, revos.events, revos.payload_memo, revos.deferred_steps TO revos_admin;
 GRANT SELECT ON revos.trusted_roles TO PUBLIC;

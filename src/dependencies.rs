@@ -47,13 +47,77 @@ pub fn trusted_owners() -> Vec<pg_sys::Oid> {
         None => TRUSTED_SQL,
         Some("absent") => UNLISTED_SQL,
         Some(why) => {
-            pgrx::warning!("revos: revos.trusted_roles is not read, so no role is trusted through it: {why} (the extension's owner can restore it: REVOKE the other grants, DROP what was added)");
+            pgrx::warning!("revos: revos.trusted_roles is not read, so no role is trusted through it: {why} (the extension's owner can restore it: REVOKE the other grants, DROP what was added — and review every row: one written meanwhile stays)");
             UNLISTED_SQL
         }
     };
     Spi::get_one::<Vec<pg_sys::Oid>>(sql)
         .unwrap_or_else(|e| pgrx::error!("revos: reading the trusted roles failed: {e}"))
         .unwrap_or_default()
+}
+
+/// Fails (42501) unless only the extension's owner may create in schema `revos` (and in
+/// `revos_shadow`, besides `revos_admin`): revos's pinned search_path reads `revos`, so a role that may
+/// create there could put `revos.lower(varchar)` before `pg_catalog.lower(text)` and have an apply run
+/// it (the eleventh adversarial review, S: default privileges on schemas reached it at CREATE
+/// EXTENSION). Called before anything of a payload is read, and by the deferred worker.
+pub fn check_revos_schema() {
+    let who: Option<String> = Spi::get_one(
+        "SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%s on %s',
+                  CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                       ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text) END,
+                  n.nspname), ', ')
+           FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+          WHERE n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['revos', 'revos_shadow']::pg_catalog.name[])
+            AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+            AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+            AND NOT (n.nspname OPERATOR(pg_catalog.=) 'revos_shadow'
+                     AND a.grantee OPERATOR(pg_catalog.=) 'revos_admin'::pg_catalog.regrole)",
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: reading schema revos's privileges failed: {e}"));
+    if let Some(who) = who {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos: refused: CREATE is granted to {who}: revos's own search_path reads schema revos, and a role that may create there chooses what revos's statements run"),
+            "As the extension's owner: REVOKE CREATE ON SCHEMA revos FROM …; (default privileges on schemas reach it when CREATE EXTENSION runs)."
+        );
+    }
+}
+
+/// Fails (42501) when a role other than revos.deferred_steps' owner may change it — a privilege but
+/// SELECT on the table or a column, or a non-superuser member of `pg_write_all_data`: the deferred
+/// worker runs the statements recorded there as the role a row names (the eleventh adversarial
+/// review, D: a revos_admin member given INSERT by default privileges, and a `pg_write_all_data`
+/// member, each made itself a superuser through a forged row).
+pub fn check_steps_table() {
+    let why: Option<String> = Spi::get_one(
+        "SELECT CASE
+           WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                         WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                           AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+                         WHERE t.attrelid OPERATOR(pg_catalog.=) c.oid
+                           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                           AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
+             THEN 'a role other than its owner may change it'
+           WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+                         WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_write_all_data'
+                           AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'USAGE'))
+             THEN 'a role other than a superuser is a member of pg_write_all_data, which may change every table'
+         END
+           FROM pg_catalog.pg_class c
+          WHERE c.oid OPERATOR(pg_catalog.=) 'revos.deferred_steps'::pg_catalog.regclass",
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: reading revos.deferred_steps' privileges failed: {e}"));
+    if let Some(why) = why {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos deferred worker: refused: no step runs while {why} (revos.deferred_steps: the worker runs what it records)"),
+            "As the extension's owner: REVOKE the other privileges on revos.deferred_steps (default privileges reach it when CREATE EXTENSION runs), and review its pending rows."
+        );
+    }
 }
 
 /// The superusers (the roles whose objects a superuser's work may depend on): what the
@@ -610,12 +674,12 @@ pub fn check_owner(table: pg_sys::Oid, trusted: &[pg_sys::Oid]) {
 const TRUSTED_SQL: &str = r#"
 SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
  WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) CURRENT_USER
-    OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT t.role::pg_catalog.oid FROM revos.trusted_roles t)
+    OR r.oid OPERATOR(pg_catalog.=) ANY (SELECT t.role::pg_catalog.oid FROM ONLY revos.trusted_roles t)
 "#;
 /// Why `revos.trusted_roles` is not to be read (NULL: it is intact): `absent` (the extension is not
 /// updated yet), or not a member of the extension, not owned by the extension's owner, writable by
-/// another role (anything but SELECT granted to a role other than its owner), or with a trigger, a
-/// rule, row level security or a policy.
+/// another role (anything but SELECT granted to a role other than its owner, on the table or a
+/// column), inherited from, or with a trigger, a rule, row level security or a policy.
 const LIST_INTACT_SQL: &str = r#"
 SELECT CASE
   WHEN c.oid IS NULL THEN 'absent'
@@ -629,7 +693,17 @@ SELECT CASE
   WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
                 WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
                   AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+                   WHERE t.attrelid OPERATOR(pg_catalog.=) c.oid
+                     AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                     AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
     THEN 'a role other than its owner may change it (default privileges?)'
+  WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+               WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_write_all_data'
+                 AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'USAGE'))
+    THEN 'a role other than a superuser is a member of pg_write_all_data, which may change every table'
+  WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
+    THEN 'a table inherits from it'
   WHEN c.relrowsecurity
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid)
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class OPERATOR(pg_catalog.=) c.oid)

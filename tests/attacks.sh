@@ -2086,6 +2086,8 @@ attack_review_bd843a8() {
   qdb "$d" "ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO atk_owner;
             ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO atk_owner;
             ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO atk_owner;
+            ALTER DEFAULT PRIVILEGES GRANT ALL ON TABLES TO revos_admin, PUBLIC;
+            ALTER DEFAULT PRIVILEGES GRANT ALL ON SCHEMAS TO atk_owner, revos_admin;
             CREATE EXTENSION revos" >/dev/null
   check "P1: CREATE EXTENSION under default privileges granting all to atk_owner leaves atk_owner no privilege on revos's tables, sequences and functions but PUBLIC's" "0" \
     "$(qdb "$d" "SELECT count(*) FROM (
@@ -2093,6 +2095,12 @@ attack_review_bd843a8() {
         UNION ALL
         SELECT a.grantee FROM pg_proc p, aclexplode(p.proacl) a WHERE p.pronamespace = 'revos'::regnamespace) g
        WHERE g.grantee = 'atk_owner'::regrole")"
+  check "S, D (the eleventh review): ... nor may atk_owner or revos_admin create in schema revos or revos_shadow (but revos_admin there), nor may revos_admin or PUBLIC change a revos table" "||" \
+    "$(qdb "$d" "SELECT string_agg(n.nspname || ':' || a.grantee::regrole, ',') FROM pg_namespace n, aclexplode(n.nspacl) a
+                  WHERE n.nspname IN ('revos', 'revos_shadow') AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
+                    AND NOT (n.nspname = 'revos_shadow' AND a.grantee = 'revos_admin'::regrole)")|$(qdb "$d" "SELECT string_agg(DISTINCT c.relname || ':' || a.privilege_type, ',') FROM pg_class c, aclexplode(c.relacl) a
+                  WHERE c.relnamespace = 'revos'::regnamespace AND a.grantee <> c.relowner AND a.privilege_type <> 'SELECT'")|$(qdb "$d" "SELECT string_agg(c.relname, ',') FROM pg_class c, aclexplode(c.relacl) a
+                  WHERE c.relnamespace = 'revos'::regnamespace AND a.grantee = 0 AND c.relname <> 'trusted_roles'")"
   check "  ... atk_owner cannot list itself there" "permission denied" \
     "$(qdb "$d" "SET ROLE atk_owner; INSERT INTO revos.trusted_roles (role) VALUES ('atk_owner')" 2>&1 | grep -o 'permission denied' | head -1)"
   psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b26_dp" >/dev/null 2>&1
@@ -2124,6 +2132,56 @@ attack_review_bd843a8() {
   out=$(b21_call plan_schema "$(b22_pay b26-ok "" ", \"views\": [{\"name\": \"b26_mv\", \"schema\": \"b26\", \"materialized\": true, \"query\": \"SELECT b26_own.posint ''1'' AS v\"}]")" "views[0].query")
   check "control: the list intact (no grant, no trigger) and listing atk_owner: the same plan_schema is planned" "planned|-" "$out"
   q "DELETE FROM revos.trusted_roles WHERE role = 'atk_owner'::regrole" >/dev/null
+}
+
+# B27. The adversarial review of 6f079fa, each alone. S: CREATE on schema revos (default privileges on
+# schemas gave it at CREATE EXTENSION): revos's pinned search_path reads revos, and atk_owner's
+# revos.lower(varchar) beat pg_catalog.lower(text) in a superuser's applied view. Now an apply refuses
+# (42501) before it reads anything while another role may create in revos. W: a pg_write_all_data
+# member wrote revos.trusted_roles while the list looked intact. D: the deferred worker ran a forged
+# revos.deferred_steps row as the role it named; now no step runs while another role may change it.
+attack_review_6f079fa() {
+  echo "# B27. schema revos writable; pg_write_all_data and the list; revos.deferred_steps writable"
+  local out i
+  q "CREATE SCHEMA b27; GRANT USAGE ON SCHEMA b27 TO PUBLIC" >/dev/null
+  # S
+  spy_fn atk_owner b27s
+  q "GRANT CREATE ON SCHEMA revos TO atk_owner" >/dev/null
+  as atk_owner "CREATE FUNCTION revos.lower(varchar) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$ BEGIN PERFORM public.b27s_f(1); RETURN pg_catalog.lower(\$1::text); END \$f\$" >/dev/null
+  out=$(q "SELECT revos.apply_schema('$(b22_pay b27-s '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}]}' ', "views": [{"name": "b27_v", "schema": "b27", "materialized": true, "query": "SELECT lower(v) AS l FROM b27.b27_t"}]')') -> 'result'" 2>&1)
+  check "S: a superuser's apply while atk_owner may CREATE in schema revos (its revos.lower(varchar) there): refused, the message names atk_owner's CREATE" t \
+    "$(grep -q 'CREATE is granted to atk_owner on revos' <<<"$out" && echo t)"
+  check "  ... atk_owner's revos.lower never ran as the superuser, and nothing was created" "f||" \
+    "$(b17_ran b27s)|$(q "SELECT to_regclass('b27.b27_v')")|$(q "SELECT to_regclass('b27.b27_t')")"
+  q "DROP FUNCTION revos.lower(varchar); REVOKE CREATE ON SCHEMA revos FROM atk_owner" >/dev/null
+  out=$(q "SELECT revos.apply_schema('$(b22_pay b27-s-ok '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}]}')') -> 'result' ->> 'status'")
+  check "control: the same table applied once only the owner may create in revos" applied "$out"
+  # W: atk_owner, a member of pg_write_all_data, lists itself; a superuser's view naming its domain
+  spy_fn atk_owner b27w
+  q "CREATE SCHEMA b27_w AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b27_w TO PUBLIC; GRANT pg_write_all_data TO atk_owner" >/dev/null
+  as atk_owner "$(b22_evil "b27_w.chk(integer)" boolean true b27w); CREATE DOMAIN b27_w.posint AS integer CHECK (b27_w.chk(VALUE));
+    INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b27-w "" ", \"views\": [{\"name\": \"b27_mv\", \"schema\": \"b27\", \"materialized\": true, \"query\": \"SELECT b27_w.posint ''1'' AS v\"}]")" "views[0].query")
+  check "W: a superuser's apply of a view naming b27_w.posint, atk_owner (a pg_write_all_data member) having listed itself: blocked, untrusted_name at views[0].query" \
+    "blocked|untrusted_name" "$(tail -1 <<<"$out")"
+  check "  ... a warning says why the list is not read; atk_owner's domain check never ran as the superuser" "t|f" \
+    "$(grep -q 'revos.trusted_roles is not read.*pg_write_all_data' <<<"$out" && echo t)|$(b17_ran b27w)"
+  q "REVOKE pg_write_all_data FROM atk_owner; DELETE FROM revos.trusted_roles WHERE role = 'atk_owner'::regrole" >/dev/null
+  # D: INSERT on revos.deferred_steps granted to atk_admin (as default privileges to revos_admin did):
+  # an online index of the superuser's table stays pending — the worker runs nothing — until it is revoked
+  q "GRANT INSERT ON revos.deferred_steps TO atk_admin; INSERT INTO b27.b27_t (v) SELECT 'x' || i FROM generate_series(1, 10) i" >/dev/null
+  out=$(q "SELECT revos.apply_schema('$(b22_pay b27-d '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}], "indexes": [{"columns": ["v"]}]}' ', "options": {"online": true}')') -> 'result' ->> 'status'")
+  sleep 3
+  check "D: the superuser's online apply ($out) while atk_admin may INSERT into revos.deferred_steps: its step is not run (still pending), no index" "pending|" \
+    "$(q "SELECT string_agg(status, ',') FROM revos.deferred_steps WHERE version = 'b27-d'")|$(q "SELECT string_agg(indexname, ',') FROM pg_indexes WHERE schemaname = 'b27' AND tablename = 'b27_t' AND indexdef LIKE '%(v)'")"
+  q "REVOKE INSERT ON revos.deferred_steps FROM atk_admin" >/dev/null
+  for i in $(seq 40); do
+    q "SELECT count(*) FROM revos.deferred_status()" >/dev/null 2>&1
+    [ "$(q "SELECT count(*) FROM revos.deferred_steps WHERE version = 'b27-d' AND status IN ('pending', 'running')")" = 0 ] && break
+    sleep 0.5
+  done
+  check "control: once revoked, the step runs (done), the index on v exists" "done|1" \
+    "$(q "SELECT string_agg(status, ',') FROM revos.deferred_steps WHERE version = 'b27-d'")|$(q "SELECT count(*) FROM pg_indexes WHERE schemaname = 'b27' AND tablename = 'b27_t' AND indexdef LIKE '%(v)'")"
 }
 
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
@@ -2214,5 +2272,6 @@ attack_review_20c6bb9
 attack_review_094f5f4
 attack_review_f7370bf
 attack_review_bd843a8
+attack_review_6f079fa
 end_state
 finish

@@ -313,7 +313,9 @@ fn decide_locked(
         return o;
     }
     // Only now is the catalog needed (a noop or conflict never reads it): one query for all
-    // tables, their old names and the tables to drop.
+    // tables, their old names and the tables to drop. First, the schema revos's own search_path
+    // reads must be the extension owner's alone.
+    crate::dependencies::check_revos_schema();
     if let Err(e) = cat.preload(&catalog::catalog_keys(&schema)) {
         return preload_failed(&schema, &hash, payload_hash, env, run_id, mode, e);
     }

@@ -94,6 +94,10 @@ fn run(role: pg_sys::Oid) {
     if unsafe { pg_sys::GetUserId() } != role {
         pgrx::error!("revos deferred worker: connected as another role than the one that applied the steps (a role setting changed it); nothing runs");
     }
+    // nothing runs while another role may create in the schema the pinned search_path reads, or
+    // change the recorded steps (the eleventh adversarial review, S and D)
+    tx(crate::dependencies::check_revos_schema);
+    tx(crate::dependencies::check_steps_table);
     recover(role);
     while let Some(step) = tx(|| store::next_pending(role)) {
         run_step(&step);
