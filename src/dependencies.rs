@@ -41,7 +41,7 @@ pub fn trusted_owners() -> Vec<pg_sys::Oid> {
     // adversarial review, P1 and P2): an extension still at 0.2.0 or older has none; a table of that
     // name someone else created, one default privileges let another role write, or one with a
     // trigger, rule or policy is not read — no role is listed, and a warning says why
-    let why_not = Spi::get_one::<String>(LIST_INTACT_SQL)
+    let why_not = Spi::get_one::<String>(&LIST_INTACT_SQL)
         .unwrap_or_else(|e| pgrx::error!("revos: reading revos.trusted_roles failed: {e}"));
     let sql = match why_not.as_deref() {
         None => TRUSTED_SQL,
@@ -91,25 +91,13 @@ pub fn check_revos_schema() {
 /// review, D: a revos_admin member given INSERT by default privileges, and a `pg_write_all_data`
 /// member, each made itself a superuser through a forged row).
 pub fn check_steps_table() {
-    let why: Option<String> = Spi::get_one(
-        "SELECT CASE
-           WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
-                         WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
-                           AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
-             OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
-                         WHERE t.attrelid OPERATOR(pg_catalog.=) c.oid
-                           AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
-                           AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
-             THEN 'a role other than its owner may change it'
-           WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-                         WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_write_all_data'
-                           AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'USAGE'))
-             THEN 'a role other than a superuser is a member of pg_write_all_data, which may change every table'
-         END
-           FROM pg_catalog.pg_class c
-          WHERE c.oid OPERATOR(pg_catalog.=) 'revos.deferred_steps'::pg_catalog.regclass",
-    )
-    .unwrap_or_else(|e| pgrx::error!("revos: reading revos.deferred_steps' privileges failed: {e}"));
+    let why: Option<String> = Spi::get_one(&format!(
+        "SELECT CASE {WRITABLE_BY_OTHERS} END FROM pg_catalog.pg_class c
+          WHERE c.oid OPERATOR(pg_catalog.=) 'revos.deferred_steps'::pg_catalog.regclass"
+    ))
+    .unwrap_or_else(|e| {
+        pgrx::error!("revos: reading revos.deferred_steps' privileges failed: {e}")
+    });
     if let Some(why) = why {
         pgrx::ereport!(
             ERROR,
@@ -680,7 +668,9 @@ SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
 /// updated yet), or not a member of the extension, not owned by the extension's owner, writable by
 /// another role (anything but SELECT granted to a role other than its owner, on the table or a
 /// column), inherited from, or with a trigger, a rule, row level security or a policy.
-const LIST_INTACT_SQL: &str = r#"
+static LIST_INTACT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        r#"
 SELECT CASE
   WHEN c.oid IS NULL THEN 'absent'
   WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
@@ -690,18 +680,7 @@ SELECT CASE
                       AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
     THEN 'it is not the extension''s own table'
   WHEN c.relowner OPERATOR(pg_catalog.<>) e.extowner THEN 'it is not owned by the extension''s owner'
-  WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
-                WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
-                  AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
-       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
-                   WHERE t.attrelid OPERATOR(pg_catalog.=) c.oid
-                     AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
-                     AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
-    THEN 'a role other than its owner may change it (default privileges?)'
-  WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
-               WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_write_all_data'
-                 AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'USAGE'))
-    THEN 'a role other than a superuser is a member of pg_write_all_data, which may change every table'
+  {WRITABLE_BY_OTHERS}
   WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
     THEN 'a table inherits from it'
   WHEN c.relrowsecurity
@@ -715,7 +694,24 @@ END
     ON c.relname OPERATOR(pg_catalog.=) 'trusted_roles'
    AND c.relnamespace OPERATOR(pg_catalog.=) e.extnamespace AND c.relkind OPERATOR(pg_catalog.=) 'r'
  WHERE e.extname OPERATOR(pg_catalog.=) 'revos'
-"#;
+"#
+    )
+});
+
+/// SQL `WHEN … THEN why` arms over a `pg_class` row `c`: a role other than its owner may change the
+/// table — anything but SELECT granted on it or on a column, or a non-superuser in `pg_write_all_data`.
+const WRITABLE_BY_OTHERS: &str = r#"WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexplode(c.relacl) a
+                WHERE a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                  AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_attribute t, pg_catalog.aclexplode(t.attacl) a
+                   WHERE t.attrelid OPERATOR(pg_catalog.=) c.oid
+                     AND a.grantee OPERATOR(pg_catalog.<>) c.relowner
+                     AND a.privilege_type OPERATOR(pg_catalog.<>) 'SELECT')
+    THEN 'a role other than its owner may change it (default privileges?)'
+  WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
+               WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_write_all_data'
+                 AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'USAGE'))
+    THEN 'a role other than a superuser is a member of pg_write_all_data, which may change every table'"#;
 /// As [`TRUSTED_SQL`] before `ALTER EXTENSION revos UPDATE` created the list: none is listed.
 const UNLISTED_SQL: &str = r#"
 SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
