@@ -2,6 +2,27 @@
 -- Everything here is plain SQL on purpose: the tenant functions are called once per statement
 -- by every RLS policy, and the ledger is read by people with psql.
 
+-- First: schema revos is this script's alone. A schema revos another role created before the install
+-- (a database owner may), or one holding anything already, would choose what the unqualified names
+-- below resolve to while this script runs as the installing superuser (the twelfth adversarial
+-- review, P). Every name here is qualified.
+DO $guard$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+                WHERE n.nspname OPERATOR(pg_catalog.=) 'revos'
+                  AND (n.nspowner OPERATOR(pg_catalog.<>) (SELECT r.oid FROM pg_catalog.pg_roles r
+                                                             WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) n.oid)
+                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.pronamespace OPERATOR(pg_catalog.=) n.oid)
+                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) n.oid)
+                       OR EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprnamespace OPERATOR(pg_catalog.=) n.oid)))
+    THEN
+        RAISE EXCEPTION 'revos: schema revos already exists, owned by another role or not empty: CREATE EXTENSION revos refuses to run in it'
+            USING ERRCODE = '42501', HINT = 'Drop schema revos (or make it empty and the installing role''s), then CREATE EXTENSION revos.';
+    END IF;
+END
+$guard$;
+
 -- ---------------------------------------------------------------------------------------------
 -- Roles (cluster-wide, kept on DROP EXTENSION). revos_admin may change schemas through revos;
 -- revos_app may log events; everyone may use the tenant functions (every policy calls them).
@@ -13,9 +34,9 @@ DECLARE
     r text;
 BEGIN
     FOREACH r IN ARRAY ARRAY['revos_admin', 'revos_app'] LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r) THEN
             BEGIN
-                EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+                EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
             EXCEPTION WHEN duplicate_object OR unique_violation THEN
                 NULL;
             END;

@@ -62,6 +62,40 @@ pub fn trusted_owners() -> Vec<pg_sys::Oid> {
 /// it (the eleventh adversarial review, S: default privileges on schemas reached it at CREATE
 /// EXTENSION). Called before anything of a payload is read, and by the deferred worker.
 pub fn check_revos_schema() {
+    // owned by the extension's owner, holding no function or operator that is not the extension's
+    // (the twelfth adversarial review, P and O: a schema revos a database owner created before the
+    // install, or a function planted while another role could create there, survived the reset)
+    let foreign: Option<String> = Spi::get_one(
+        "SELECT pg_catalog.string_agg(x.what, ', ') FROM (
+            SELECT pg_catalog.format('schema %s is owned by %s', n.nspname, pg_catalog.pg_get_userbyid(n.nspowner)) AS what
+              FROM pg_catalog.pg_namespace n, pg_catalog.pg_extension e
+             WHERE e.extname OPERATOR(pg_catalog.=) 'revos'
+               AND n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['revos', 'revos_shadow']::pg_catalog.name[])
+               AND n.nspowner OPERATOR(pg_catalog.<>) e.extowner
+            UNION ALL
+            SELECT pg_catalog.format('%s is not the extension''s', p.oid::pg_catalog.regprocedure)
+              FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                  AND d.objid OPERATOR(pg_catalog.=) p.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
+            UNION ALL
+            SELECT pg_catalog.format('operator %s is not the extension''s', o.oid::pg_catalog.regoperator)
+              FROM pg_catalog.pg_operator o
+             WHERE o.oprnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                                WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_operator'::pg_catalog.regclass
+                                  AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')) x",
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos: reading schema revos failed: {e}"));
+    if let Some(foreign) = foreign {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos: refused: {foreign}: revos's own search_path reads schema revos, and what another role put there chooses what revos's statements run"),
+            "As the extension's owner: drop what is not the extension's from schema revos (ALTER SCHEMA … OWNER TO the extension's owner)."
+        );
+    }
     let who: Option<String> = Spi::get_one(
         "SELECT pg_catalog.string_agg(DISTINCT pg_catalog.format('%s on %s',
                   CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
@@ -710,7 +744,7 @@ const WRITABLE_BY_OTHERS: &str = r#"WHEN EXISTS (SELECT 1 FROM pg_catalog.aclexp
     THEN 'a role other than its owner may change it (default privileges?)'
   WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r
                WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_write_all_data'
-                 AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'USAGE'))
+                 AND pg_catalog.pg_has_role(r.oid, 'pg_write_all_data'::pg_catalog.regrole, 'MEMBER'))
     THEN 'a role other than a superuser is a member of pg_write_all_data, which may change every table'"#;
 /// As [`TRUSTED_SQL`] before `ALTER EXTENSION revos UPDATE` created the list: none is listed.
 const UNLISTED_SQL: &str = r#"

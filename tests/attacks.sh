@@ -2149,11 +2149,29 @@ attack_review_6f079fa() {
   q "GRANT CREATE ON SCHEMA revos TO atk_owner" >/dev/null
   as atk_owner "CREATE FUNCTION revos.lower(varchar) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$ BEGIN PERFORM public.b27s_f(1); RETURN pg_catalog.lower(\$1::text); END \$f\$" >/dev/null
   out=$(q "SELECT revos.apply_schema('$(b22_pay b27-s '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}]}' ', "views": [{"name": "b27_v", "schema": "b27", "materialized": true, "query": "SELECT lower(v) AS l FROM b27.b27_t"}]')') -> 'result'" 2>&1)
-  check "S: a superuser's apply while atk_owner may CREATE in schema revos (its revos.lower(varchar) there): refused, the message names atk_owner's CREATE" t \
-    "$(grep -q 'CREATE is granted to atk_owner on revos' <<<"$out" && echo t)"
+  check "S: a superuser's apply while atk_owner may CREATE in schema revos (its revos.lower(varchar) there): refused, the message names the planted function" t \
+    "$(grep -q 'lower(character varying) is not the extension' <<<"$out" && echo t)"
   check "  ... atk_owner's revos.lower never ran as the superuser, and nothing was created" "f||" \
     "$(b17_ran b27s)|$(q "SELECT to_regclass('b27.b27_v')")|$(q "SELECT to_regclass('b27.b27_t')")"
-  q "DROP FUNCTION revos.lower(varchar); REVOKE CREATE ON SCHEMA revos FROM atk_owner" >/dev/null
+  q "DROP FUNCTION revos.lower(varchar)" >/dev/null
+  out=$(q "SELECT revos.apply_schema('$(b22_pay b27-s2 '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}]}')') -> 'result'" 2>&1)
+  check "S: ... and while atk_owner may CREATE there, even with nothing planted: refused, the message names atk_owner's CREATE" t \
+    "$(grep -q 'CREATE is granted to atk_owner on revos' <<<"$out" && echo t)"
+  q "REVOKE CREATE ON SCHEMA revos FROM atk_owner" >/dev/null
+  # O (the twelfth review): a function left in revos by whoever could create there before (here the
+  # superuser plays the leftover), with no CREATE granted any more: still refused
+  q "CREATE FUNCTION revos.lower(varchar) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT pg_catalog.lower(\$1::text)'" >/dev/null
+  out=$(q "SELECT revos.apply_schema('$(b22_pay b27-o '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}]}')') -> 'result'" 2>&1)
+  check "O: a superuser's apply while revos holds a function that is not the extension's (no CREATE granted): refused, the message names it" t \
+    "$(grep -q 'lower(character varying) is not the extension' <<<"$out" && echo t)"
+  q "DROP FUNCTION revos.lower(varchar)" >/dev/null
+  # P (the twelfth review): a schema revos created before the install by another role: CREATE EXTENSION refuses
+  psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b27_p" -c "CREATE DATABASE b27_p" >/dev/null 2>&1 || die "cannot create b27_p"
+  qdb "$(db_dsn b27_p)" "CREATE SCHEMA revos AUTHORIZATION atk_owner" >/dev/null
+  out=$(qdb "$(db_dsn b27_p)" "CREATE EXTENSION revos" 2>&1)
+  check "P: CREATE EXTENSION revos where atk_owner created schema revos first: refused" "schema revos already exists" \
+    "$(grep -o 'schema revos already exists' <<<"$out" | head -1)${out:0:0}$([ -n "$(grep -o 'schema revos already exists' <<<"$out")" ] || echo " (got: ${out:0:300})")"
+  psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b27_p" >/dev/null 2>&1
   out=$(q "SELECT revos.apply_schema('$(b22_pay b27-s-ok '{"name": "b27_t", "schema": "b27", "tenant_scoped": false, "columns": [{"name": "v", "type": "varchar(20)"}]}')') -> 'result' ->> 'status'")
   check "control: the same table applied once only the owner may create in revos" applied "$out"
   # W: atk_owner, a member of pg_write_all_data, lists itself; a superuser's view naming its domain
@@ -2167,6 +2185,14 @@ attack_review_6f079fa() {
   check "  ... a warning says why the list is not read; atk_owner's domain check never ran as the superuser" "t|f" \
     "$(grep -q 'revos.trusted_roles is not read.*pg_write_all_data' <<<"$out" && echo t)|$(b17_ran b27w)"
   q "REVOKE pg_write_all_data FROM atk_owner; DELETE FROM revos.trusted_roles WHERE role = 'atk_owner'::regrole" >/dev/null
+  # N (the twelfth review): a NOINHERIT member of pg_write_all_data (it may SET ROLE to it) counts too:
+  # with one, the list (atk_owner listed by the superuser) is not read
+  psql -X -q -d "$DSN" -c "DROP ROLE IF EXISTS b27_ni" -c "CREATE ROLE b27_ni NOINHERIT LOGIN" >/dev/null 2>&1
+  q "GRANT pg_write_all_data TO b27_ni; INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'B27 N')" >/dev/null
+  out=$(b21_call plan_schema "$(b22_pay b27-n "" ", \"views\": [{\"name\": \"b27_mv\", \"schema\": \"b27\", \"materialized\": true, \"query\": \"SELECT b27_w.posint ''1'' AS v\"}]")" "views[0].query")
+  check "N: a NOINHERIT role in pg_write_all_data: the list is not read (a warning says why), the plan is blocked" "t|blocked|untrusted_name" \
+    "$(grep -q 'revos.trusted_roles is not read.*pg_write_all_data' <<<"$out" && echo t)|$(tail -1 <<<"$out")"
+  q "REVOKE pg_write_all_data FROM b27_ni; DELETE FROM revos.trusted_roles WHERE role = 'atk_owner'::regrole" >/dev/null
   # D: INSERT on revos.deferred_steps granted to atk_admin (as default privileges to revos_admin did):
   # an online index of the superuser's table stays pending — the worker runs nothing — until it is revoked
   q "GRANT INSERT ON revos.deferred_steps TO atk_admin; INSERT INTO b27.b27_t (v) SELECT 'x' || i FROM generate_series(1, 10) i" >/dev/null
