@@ -85,14 +85,46 @@ CREATE TABLE revos.trusted_roles (
 COMMENT ON TABLE revos.trusted_roles IS
     'Roles whose objects an apply may depend on and run, besides superusers and the applying role. Written only by the extension owner.';
 
+-- Who may write the tables whose rows revos trusts — the ledger, the payload memo, the managed
+-- tables, the deferred steps the worker runs, the trusted roles: their owner (revos writes them as
+-- the extension's owner) and superusers (a dump being restored), whatever privileges say. A row
+-- written while another role could write a table stayed after the privilege was revoked, and was
+-- trusted (the twelfth adversarial review, T: a deferred step forged by a pg_write_all_data member
+-- ran as the superuser it named). ENABLE ALWAYS: a replica's apply and session_replication_role do
+-- not skip them. revos.events' chain trigger makes the same check (its INSERT must have no other
+-- trigger: src/ledger/direct_insert.rs); the chain heads have none (moved without the executor,
+-- src/ledger/chain_head.rs; a forged head breaks the chain, which verify_ledger reports).
+CREATE FUNCTION revos.written_by_revos() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'written_by_revos_wrapper';
+COMMENT ON FUNCTION revos.written_by_revos() IS
+    'Trigger: only the table''s owner (as whom revos writes) or a superuser may write revos''s own tables (src/ledger/written_by_revos.rs).';
+DO $guard$
+DECLARE
+    t pg_catalog.text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['schema_migrations', 'payload_memo', 'managed_tables', 'deferred_steps', 'trusted_roles'] LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER written_by_revos BEFORE INSERT OR UPDATE OR DELETE ON revos.%I
+                                       FOR EACH ROW EXECUTE FUNCTION revos.written_by_revos()', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER written_by_revos_truncate BEFORE TRUNCATE ON revos.%I
+                                       FOR EACH STATEMENT EXECUTE FUNCTION revos.written_by_revos()', t);
+        EXECUTE pg_catalog.format('ALTER TABLE revos.%I ENABLE ALWAYS TRIGGER written_by_revos', t);
+        EXECUTE pg_catalog.format('ALTER TABLE revos.%I ENABLE ALWAYS TRIGGER written_by_revos_truncate', t);
+    END LOOP;
+END
+$guard$;
+-- the chain trigger too: in a session with session_replication_role = replica (a replica's apply),
+-- an ordinary trigger does not fire, and a row would go in unchecked and unchained
+ALTER TABLE revos.events ENABLE ALWAYS TRIGGER events_chain;
+
 -- Default privileges (ALTER DEFAULT PRIVILEGES FOR ROLE <the installing role> GRANT … TO some_role) reach
 -- the schemas, tables, sequences and functions this script creates: such a role could write revos's
 -- ledgers, its payload memo, the deferred steps the worker runs or revos.trusted_roles, or create in
 -- schema revos, which revos's own search_path reads (the tenth and eleventh adversarial reviews, P1,
 -- S, D). So: the tables', sequences' and schemas' privileges are reset to exactly what revos grants
 -- (every grant to another role than the owner revoked, PUBLIC, revos_admin and revos_app included,
--- then the intended ones again); functions keep their grants to PUBLIC, revos_admin and revos_app
--- (set above), and lose any other role's.
+-- then the intended ones again); so are the functions' (F, the twelfth review: EXECUTE that default
+-- privileges gave revos_admin on revos.note_restore() let a member switch the drift capture off for
+-- its session) — a function nobody granted or revoked has PUBLIC's default EXECUTE, revoked too.
 DO $revoke$
 DECLARE
     g record;
@@ -100,22 +132,21 @@ BEGIN
     FOR g IN
         SELECT DISTINCT pg_catalog.format('%s %s', k.what, k.obj) AS obj, a.grantee
           FROM (SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS what,
-                       c.oid::pg_catalog.regclass::pg_catalog.text AS obj, c.relacl AS acl, c.relowner AS owner, true AS all_roles
+                       c.oid::pg_catalog.regclass::pg_catalog.text AS obj, c.relacl AS acl, c.relowner AS owner
                   FROM pg_catalog.pg_class c
                  WHERE c.relnamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace
                    AND c.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['r', 'p', 'v', 'm', 'S']::"char"[])
                 UNION ALL
-                SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname::pg_catalog.text), n.nspacl, n.nspowner, true
+                SELECT 'SCHEMA', pg_catalog.quote_ident(n.nspname::pg_catalog.text), n.nspacl, n.nspowner
                   FROM pg_catalog.pg_namespace n
                  WHERE n.nspname OPERATOR(pg_catalog.=) ANY (ARRAY['revos', 'revos_shadow']::pg_catalog.name[])
                 UNION ALL
-                SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::pg_catalog.text, p.proacl, p.proowner, false
+                SELECT 'ROUTINE', p.oid::pg_catalog.regprocedure::pg_catalog.text,
+                       COALESCE(p.proacl, pg_catalog.acldefault('f', p.proowner)), p.proowner
                   FROM pg_catalog.pg_proc p
                  WHERE p.pronamespace OPERATOR(pg_catalog.=) 'revos'::pg_catalog.regnamespace) k,
                pg_catalog.aclexplode(k.acl) a
          WHERE a.grantee OPERATOR(pg_catalog.<>) k.owner
-           AND (k.all_roles OR NOT (a.grantee OPERATOR(pg_catalog.=) 0
-                                    OR pg_catalog.pg_get_userbyid(a.grantee) OPERATOR(pg_catalog.=) ANY (ARRAY['revos_admin', 'revos_app'])))
     LOOP
         EXECUTE pg_catalog.format('REVOKE ALL ON %s FROM %s', g.obj,
             CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
@@ -123,7 +154,14 @@ BEGIN
     END LOOP;
 END
 $revoke$;
--- what revos grants (tests/ledger_trust's expected output lists it)
+-- what revos grants (pg_test/expected/ledger_trust.out lists it)
+GRANT EXECUTE ON FUNCTION revos.current_tenant_id(), revos.current_tenant_ids(), revos.current_user_id(),
+    revos.jwt_claims_tenant(text), revos.set_tenant(text), revos.pre_request(), revos.backfilling() TO PUBLIC;
+GRANT EXECUTE ON FUNCTION revos.apply_schema(jsonb), revos.plan_schema(jsonb), revos.tenant_table(text, jsonb, jsonb),
+    revos.deferred_status(text), revos.event_hash(revos.events), revos.log_event(jsonb), revos.property_table(),
+    revos.shard_shape(regclass), revos.touch_updated_at(), revos.type_sql(oid, integer), revos.verify_ledger(text),
+    revos.verify_shards() TO revos_admin;
+GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO revos_app;
 GRANT USAGE ON SCHEMA revos TO PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA revos_shadow TO revos_admin;
 GRANT SELECT ON revos.schema_migrations, revos.events, revos.payload_memo, revos.deferred_steps TO revos_admin;

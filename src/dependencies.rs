@@ -594,6 +594,37 @@ pub fn acting_role(role: &str) -> String {
 /// payload's names there bind (the fifth adversarial review, F4). `pg_database_owner` stands for
 /// the database's owner. Read under the latest snapshot.
 pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
+    let roles = creators_outside(name, trusted);
+    if !roles.is_empty() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "revos: refused: schema {name} is owned by, or lets create in it, {} — a role that is neither a superuser nor yours (it existed before the apply's CREATE SCHEMA, which adopted it)",
+                roles.join(", ")
+            ),
+            "Drop or take over that schema (ALTER SCHEMA … OWNER TO, REVOKE CREATE), then apply again."
+        );
+    }
+}
+
+/// Err (why) when schema `name` exists and a role outside `trusted` (PUBLIC included) owns it or may
+/// create in it: where an extension is created, its script runs as the caller with that schema
+/// first on its search_path (the eighth adversarial review, X'). Read under the latest snapshot.
+pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
+    let roles = creators_outside(name, trusted);
+    if roles.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "schema {name} is owned by, or lets create in it, {} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: an extension's script runs as you with that schema first on its search_path, where a function that role creates there could be called instead of the one the script means (REVOKE CREATE ON SCHEMA {name} FROM …, or create the extension in a schema only trusted roles may create in)",
+        roles.join(", ")
+    ))
+}
+
+/// The roles outside `trusted` that own schema `name` or may create in it (PUBLIC included), quoted
+/// (`pg_database_owner` stands for the database's owner); read under the latest snapshot.
+fn creators_outside(name: &str, trusted: &[pg_sys::Oid]) -> Vec<String> {
     let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
         latest(
             &format!(
@@ -614,21 +645,10 @@ pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
             ],
         )
     });
-    let roles: Vec<String> = found
+    found
         .into_iter()
         .map(|r| r.unwrap_or_else(|| "PUBLIC".into()))
-        .collect();
-    if !roles.is_empty() {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-            format!(
-                "revos: refused: schema {name} is owned by, or lets create in it, {} — a role that is neither a superuser nor yours (it existed before the apply's CREATE SCHEMA, which adopted it)",
-                roles.join(", ")
-            ),
-            "Drop or take over that schema (ALTER SCHEMA … OWNER TO, REVOKE CREATE), then apply again."
-        );
-    }
+        .collect()
 }
 
 /// Err (why) when schema `name` exists and its owner (`pg_database_owner`: the database's owner)
@@ -701,7 +721,8 @@ SELECT pg_catalog.array_agg(r.oid) FROM pg_catalog.pg_roles r
 /// Why `revos.trusted_roles` is not to be read (NULL: it is intact): `absent` (the extension is not
 /// updated yet), or not a member of the extension, not owned by the extension's owner, writable by
 /// another role (anything but SELECT granted to a role other than its owner, on the table or a
-/// column), inherited from, or with a trigger, a rule, row level security or a policy.
+/// column), inherited from, or with a trigger (but revos's `written_by_revos`), a rule, row level
+/// security or a policy.
 static LIST_INTACT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         r#"
@@ -718,7 +739,15 @@ SELECT CASE
   WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent OPERATOR(pg_catalog.=) c.oid)
     THEN 'a table inherits from it'
   WHEN c.relrowsecurity
-       OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid
+                    -- but revos's own (sql/finalize.sql: only the owner or a superuser writes it)
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc f, pg_catalog.pg_depend d
+                                     WHERE f.oid OPERATOR(pg_catalog.=) t.tgfoid
+                                       AND f.proname OPERATOR(pg_catalog.=) 'written_by_revos'
+                                       AND t.tgqual IS NULL
+                                       AND d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                       AND d.objid OPERATOR(pg_catalog.=) f.oid
+                                       AND d.refobjid OPERATOR(pg_catalog.=) e.oid AND d.deptype OPERATOR(pg_catalog.=) 'e'))
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite w WHERE w.ev_class OPERATOR(pg_catalog.=) c.oid)
        OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid OPERATOR(pg_catalog.=) c.oid)
     THEN 'it has a trigger, a rule, row level security or a policy'

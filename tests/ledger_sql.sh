@@ -323,13 +323,16 @@ expect_error "non-superuser without grants: SELECT denied"   42501 "permission d
 expect_error "non-superuser: chain heads not writable"       42501 "permission denied" "SET ROLE $APP" "UPDATE revos.event_chain_heads SET last_id = 0"
 expect_error "non-superuser: log_event needs an explicit grant" 42501 "permission denied" "SET ROLE $APP" "SELECT revos.log_event('{\"event_type\": \"x\"}')"
 expect_error "non-superuser: verify_ledger needs an explicit grant" 42501 "permission denied" "SET ROLE $APP" "SELECT revos.verify_ledger()"
-q "GRANT UPDATE, DELETE, TRUNCATE ON revos.events TO $APP; GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO $APP" >/dev/null
+q "GRANT INSERT, UPDATE, DELETE, TRUNCATE ON revos.events TO $APP; GRANT EXECUTE ON FUNCTION revos.log_event(jsonb) TO $APP" >/dev/null
+# (an id of its own: no sequence needed; with a hash too it would be kept as a restored row)
+expect_error "non-superuser with INSERT grant: refused (only revos writes the ledger)" 42501 "written only by revos" \
+  "SET ROLE $APP" "INSERT INTO revos.events (id, event_type, prev_hash, hash) VALUES (999999999, 'forged', repeat('0', 64), repeat('0', 64))"
 expect_error "non-superuser with UPDATE grant: refused"   42501 "append-only" "SET ROLE $APP" "UPDATE revos.events SET actor_id = 'x'"
 expect_error "non-superuser with DELETE grant: refused"   42501 "append-only" "SET ROLE $APP" "DELETE FROM revos.events"
 expect_error "non-superuser with TRUNCATE grant: refused" 42501 "append-only" "SET ROLE $APP" "TRUNCATE revos.events"
 check "non-superuser with EXECUTE only can log events (SECURITY DEFINER)" recorded \
   "$(q "SET ROLE $APP; SELECT revos.log_event('{\"event_type\": \"app.event\", \"tenant_id\": \"tenant-a\"}')->>'status'")"
-q "REVOKE UPDATE, DELETE, TRUNCATE ON revos.events FROM $APP" >/dev/null
+q "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON revos.events FROM $APP" >/dev/null
 
 # ---------------------------------------------------------------------------------------------
 echo "# 8 concurrent writers x 50 events, one tenant"

@@ -46,3 +46,20 @@ SELECT p.proname, l.lanname, p.provolatile, p.proparallel
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
  WHERE p.pronamespace = 'revos'::regnamespace AND p.proname IN ('current_tenant_id', 'jwt_claims_tenant')
  ORDER BY 1;
+
+-- 7. the tables whose rows revos trusts refuse another role's writes, whatever it was granted
+--    (revos.written_by_revos(), ENABLE ALWAYS: 'A'); revos.events checks in its chain trigger
+SELECT c.relname, t.tgname, t.tgenabled, t.tgtype
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = 'revos'::regnamespace
+   AND t.tgfoid IN ('revos.written_by_revos()'::regprocedure, 'revos.events_chain()'::regprocedure)
+ ORDER BY 1, 2;
+CREATE ROLE regress_ledger_trust_writer;
+GRANT INSERT, UPDATE, DELETE, TRUNCATE ON revos.schema_migrations TO regress_ledger_trust_writer;
+SET ROLE regress_ledger_trust_writer;
+INSERT INTO revos.schema_migrations (version, description, schema_hash, checksum, status, sql_script)
+VALUES ('x', 'forged', 'x', 'x', 'applied', '');
+TRUNCATE revos.schema_migrations;
+RESET ROLE;
+DROP OWNED BY regress_ledger_trust_writer;
+DROP ROLE regress_ledger_trust_writer;

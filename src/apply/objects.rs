@@ -177,9 +177,17 @@ pub fn validated(
     // no trial object goes into a schema another role owns (an extension's script runs as the
     // caller, with that schema first on its search_path: the eighth adversarial review, X); the
     // validation step says why the payload is refused
-    let untrusted: Vec<String> = crate::schema::trusted_names::homes(s)
-        .into_iter()
+    // (nor into one another role may create in, where an extension goes: X')
+    let homes = crate::schema::trusted_names::homes(s);
+    let extension_homes = crate::schema::trusted_names::extension_homes(s);
+    let untrusted: Vec<String> = homes
+        .iter()
         .filter(|(_, schema)| cat.untrusted_schema(schema).is_err())
+        .chain(
+            extension_homes
+                .iter()
+                .filter(|(_, schema)| cat.untrusted_creators(schema).is_err()),
+        )
         .map(|(_, schema)| schema.to_string())
         .collect();
     with_declared_types(&declared, &untrusted, || {

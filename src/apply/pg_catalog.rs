@@ -369,6 +369,13 @@ impl Catalog for PgCatalog {
         crate::dependencies::schema_owner(name, trusted)
     }
 
+    fn untrusted_creators(&self, name: &str) -> Result<(), String> {
+        let trusted = self
+            .trusted
+            .get_or_init(crate::dependencies::trusted_owners);
+        crate::dependencies::schema_creators(name, trusted)
+    }
+
     fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {
         parse_one(sql, tag)
     }

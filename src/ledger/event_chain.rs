@@ -71,6 +71,8 @@ unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     if !before_row_insert || !is_revos_events(rel) {
         refuse(MISUSE);
     }
+    // a privilege granted on revos.events does not let another role add to the ledger
+    crate::ledger::written_by_revos::check_writer(rel, "INSERT");
     let desc = (*rel).rd_att;
     let natts = (*desc).natts as usize;
     if natts > 64 {

@@ -16,3 +16,4 @@ pub mod jsonb_out;
 pub mod log_event;
 pub mod verify_chains;
 pub mod writer;
+pub mod written_by_revos;

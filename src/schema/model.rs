@@ -825,6 +825,14 @@ pub trait Catalog {
     fn untrusted_schema(&self, _name: &str) -> Result<(), String> {
         Ok(())
     }
+    /// Err (why) when schema `name` exists and a role other than the trusted ones — PUBLIC
+    /// included — may create in it: an extension's script runs as the caller with that schema first
+    /// on its search_path, where such a role's function could be called instead of the one the
+    /// script means (`schema::trusted_names`, for the schemas extensions are created in). A catalog
+    /// without roles (the unit tests') finds none.
+    fn untrusted_creators(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
     /// The table as it exists now, if it does.
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot>;
     /// The labels of an existing enum type, if it exists.

@@ -16,7 +16,9 @@
 //!
 //! And every existing schema the payload's tables and objects live in is owned by a trusted role:
 //! a schema's owner may drop what revos creates there and put its own in its place (the seventh
-//! adversarial review, C). Only the owner: a role that may CREATE there cannot drop others' objects.
+//! adversarial review, C). Only the owner: a role that may CREATE there cannot drop others' objects
+//! — except where an extension is created: its script runs with that schema first on its
+//! search_path, so there no other role may CREATE either (X').
 //!
 //! Objects' texts too: a view's query (a materialized view's runs when it is created, and its
 //! trial when it changes), a partition's bound (evaluated when it is attached), a routine's
@@ -40,6 +42,13 @@ pub fn check(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
     for (path, schema) in homes(s) {
         if let Err(why) = cat.untrusted_schema(schema) {
             issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
+        }
+    }
+    for (path, schema) in extension_homes(s) {
+        if cat.untrusted_schema(schema).is_ok() {
+            if let Err(why) = cat.untrusted_creators(schema) {
+                issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
+            }
         }
     }
     for (path, text, ctx) in texts(s) {
@@ -76,6 +85,18 @@ pub fn homes(s: &Schema) -> Vec<(String, &str)> {
         }
     }
     out
+}
+
+/// The schema each of the payload's extensions is created in, with the extension's path: its
+/// script runs as the caller with that schema first on its search_path, so no role but trusted
+/// ones may create there either (the eighth adversarial review, X': PostgreSQL's own warning about
+/// extension scripts).
+pub fn extension_homes(s: &Schema) -> Vec<(String, &str)> {
+    s.objects
+        .iter()
+        .filter(|o| matches!(o.kind, super::objects::Kind::Extension))
+        .filter_map(|o| Some((o.path.clone(), o.schema.as_ref()?.as_str())))
+        .collect()
 }
 
 /// The schemas the payload's tables and objects live in (the plan creates those that are missing).

@@ -1036,6 +1036,14 @@ pub mod tests {
                 _ => Ok(()),
             }
         }
+        fn untrusted_creators(&self, name: &str) -> Result<(), String> {
+            match name {
+                "mallory_home" | "open_to_mallory" => {
+                    Err(format!("schema {name} lets mallory create in it"))
+                }
+                _ => Ok(()),
+            }
+        }
         fn resolve_collation(&self, text: &str) -> Result<String, String> {
             match text {
                 "C" | "POSIX" => Ok(format!("pg_catalog.\"{text}\"")),
@@ -1264,6 +1272,36 @@ pub mod tests {
             .collect();
         assert_eq!(found.len(), 1, "{issues:?}");
         assert!(found[0].path.starts_with("functions[0]"), "{issues:?}");
+    }
+
+    #[test]
+    fn an_extension_in_a_schema_another_role_may_create_in_is_refused_there_only() {
+        let cat = MemCatalog::default();
+        // (extension schema, where a table lives, untrusted_name issues expected)
+        for (ext_schema, table_schema, want) in [
+            // the extension's script would run with open_to_mallory first on its search_path
+            ("open_to_mallory", "mine", 1),
+            // a table there is fine: a role that may only CREATE cannot replace it
+            ("mine", "open_to_mallory", 0),
+            ("mine", "mine", 0),
+            // owned by mallory: one issue (the owner's), not two
+            ("mallory_home", "mine", 1),
+        ] {
+            let (_, _, issues) = run(
+                json!({"schema_version": "1", "description": "d",
+                       "extensions": [{"name": "citext", "schema": ext_schema}],
+                       "tables": [{"name": "t", "schema": table_schema, "columns": [{"name": "a", "type": "int"}]}]}),
+                &cat,
+            );
+            let found: Vec<_> = issues
+                .iter()
+                .filter(|i| i.code == code::UNTRUSTED_NAME)
+                .collect();
+            assert_eq!(found.len(), want, "{ext_schema}/{table_schema}: {issues:?}");
+            if want == 1 {
+                assert!(found[0].path.starts_with("extensions[0]"), "{issues:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,88 @@
+//! Who may write the tables whose rows revos trusts: only their owner (the extension's owner, as
+//! whom revos writes them — `writer::as_ledger_writer`, or a SECURITY DEFINER function of the
+//! ledger) and superusers (a dump being restored). A privilege granted on them does not let
+//! another role write them.
+//!
+//! The table's ACL is not enough: a row written while another role could write the table stayed
+//! after the privilege was revoked, and revos then trusted it (the twelfth adversarial review, T: a
+//! `revos.deferred_steps` row forged by a `pg_write_all_data` member ran as the superuser it named,
+//! after the membership was revoked). So each such table has the trigger
+//! `revos.written_by_revos()` (BEFORE each row INSERT, UPDATE, DELETE and statement TRUNCATE,
+//! `ENABLE ALWAYS`, so a replica's apply and `session_replication_role` do not skip it), and
+//! `revos.events`' chain trigger makes the same check ([`check_writer`]). Only the table's owner
+//! can drop or disable the trigger.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+// Declared in sql/finalize.sql (`LANGUAGE c … 'written_by_revos_wrapper'`, RETURNS trigger).
+crate::v1_c_function!(
+    pg_finfo_written_by_revos_wrapper,
+    written_by_revos_wrapper,
+    fire
+);
+
+unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    let ctx = (*fcinfo).context;
+    if ctx.is_null() || (*ctx).type_ != pg_sys::NodeTag::T_TriggerData {
+        misuse();
+    }
+    let td = ctx as *mut pg_sys::TriggerData;
+    let event = (*td).tg_event;
+    let rel = (*td).tg_relation;
+    if event & pg_sys::TRIGGER_EVENT_TIMINGMASK != pg_sys::TRIGGER_EVENT_BEFORE || !in_revos(rel) {
+        misuse();
+    }
+    let op = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+        pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
+        pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
+        pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
+        _ => "TRUNCATE",
+    };
+    check_writer(rel, op);
+    if event & pg_sys::TRIGGER_EVENT_ROW == 0 {
+        return pg_sys::Datum::from(0usize);
+    }
+    // a BEFORE ROW trigger returns the row to go on with: the new one for an UPDATE
+    if op == "UPDATE" {
+        pg_sys::Datum::from((*td).tg_newtuple)
+    } else {
+        pg_sys::Datum::from((*td).tg_trigtuple)
+    }
+}
+
+/// Fails (42501) unless the current user (whose privileges run the statement) owns `rel` or is a
+/// superuser.
+pub(crate) unsafe fn check_writer(rel: pg_sys::Relation, op: &str) {
+    let user = pg_sys::GetUserId();
+    if user == (*(*rel).rd_rel).relowner || pg_sys::superuser_arg(user) {
+        return;
+    }
+    let table = std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy();
+    let who = pg_sys::GetUserNameFromId(user, true);
+    let who = if who.is_null() {
+        format!("role {}", user.to_u32())
+    } else {
+        std::ffi::CStr::from_ptr(who).to_string_lossy().into_owned()
+    };
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        format!("revos.{table} is written only by revos: {op} by {who} refused"),
+        "revos writes it as the extension's owner, and trusts its rows; a privilege granted on it (or pg_write_all_data) does not let another role write it."
+    );
+}
+
+fn misuse() -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        "revos.written_by_revos() is a BEFORE trigger of revos's own tables only".to_string()
+    );
+}
+
+/// Is `rel` in schema `revos`?
+unsafe fn in_revos(rel: pg_sys::Relation) -> bool {
+    let nsp = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
+    !nsp.is_null() && std::ffi::CStr::from_ptr(nsp).to_bytes() == b"revos"
+}
