@@ -143,8 +143,11 @@ COMMENT ON FUNCTION revos.event_hash(revos.events) IS
 -- search_path wrapper costs several percent of an event). It always runs as the table owner anyway: nobody else holds INSERT
 -- on revos.events; applications, the migration trigger and the drift capture all insert through
 -- SECURITY DEFINER functions that pin search_path. Names and operators are qualified regardless.
--- Not ENABLE ALWAYS: with session_replication_role = replica (logical replication apply, or a
--- superuser on purpose) rows keep the id/hash they arrive with; verify_ledger still checks them.
+-- It refuses a row inserted by any role but the table's owner or a superuser (a grant, or
+-- pg_write_all_data, does not make one a writer of the ledger: src/ledger/written_by_revos.rs), and is
+-- ENABLE ALWAYS (sql/finalize.sql), so session_replication_role = replica (a replica's apply) does not
+-- skip that check; rows that arrive with their id and hash keep them (the restore branch), and
+-- verify_ledger checks them.
 CREATE FUNCTION revos.events_chain() RETURNS trigger
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'events_chain_wrapper';

@@ -3,6 +3,11 @@
 -- sql/ledger.sql and src/ (the test fails when they differ).
 \echo Use "ALTER EXTENSION revos UPDATE TO '0.3.0'" to load this file. \quit
 
+-- The payload memo is a cache that only revos writes; rows another role may have written while 0.2.0
+-- let it (default privileges) are not kept: the fast path would trust them (the thirteenth adversarial
+-- review). It refills itself.
+TRUNCATE revos.payload_memo;
+
 -- Issue 17: drift capture cannot be muted. The workers no longer turn their errors into warnings (a
 -- command the ledger cannot record fails); the C gate finds them by OID (src/drift_gate.rs).
 ALTER FUNCTION revos.events_chain_restore(revos.events) SET search_path = pg_catalog, pg_temp;

@@ -588,6 +588,20 @@ pub fn acting_role(role: &str) -> String {
     )
 }
 
+/// SQL naming role `role` (an OID expression) as a message should: quoted, `PUBLIC` for 0, and
+/// `pg_database_owner (the database owner, <name>)` for that role (the thirteenth adversarial review,
+/// F3: naming only the owner sent users to revoke from or list the wrong role).
+fn role_label(role: &str) -> String {
+    format!(
+        "(CASE WHEN {role} OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+               WHEN {role} OPERATOR(pg_catalog.=) 'pg_database_owner'::pg_catalog.regrole
+               THEN pg_catalog.concat('pg_database_owner (the database owner, ',
+                                      pg_catalog.quote_ident(pg_catalog.pg_get_userbyid({}::pg_catalog.oid)::pg_catalog.text), ')')
+               ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid({role})::pg_catalog.text) END)",
+        acting_role(role)
+    )
+}
+
 /// Fails (42501) when schema `name` — just created by the apply's `CREATE SCHEMA IF NOT EXISTS`,
 /// which adopts one that exists — is owned by a role outside `trusted` or lets such a role (or
 /// PUBLIC) create in it: a role that created it first, while the apply waited, would own what the
@@ -622,14 +636,44 @@ pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String
     ))
 }
 
+/// The schemas of the installed extensions that extension `name` requires, in any of its versions, and
+/// what those require in turn: `CREATE EXTENSION` and `ALTER EXTENSION … UPDATE` put the required
+/// extensions' schemas on the script's search_path after its own (the thirteenth adversarial review,
+/// F2: a database owner's function in `public`, where a required extension lived, ran as the superuser
+/// creating the extension that requires it).
+pub fn extension_required_schemas(name: &str) -> Vec<String> {
+    Spi::connect(|c| {
+        let rows = c.select(
+            "WITH RECURSIVE req(name) AS (
+                 SELECT r.name FROM pg_catalog.pg_available_extension_versions v, pg_catalog.unnest(v.requires) AS r(name)
+                  WHERE v.name OPERATOR(pg_catalog.=) $1
+                 UNION
+                 SELECT r.name FROM req JOIN pg_catalog.pg_available_extension_versions v ON v.name OPERATOR(pg_catalog.=) req.name,
+                        pg_catalog.unnest(v.requires) AS r(name))
+             SELECT DISTINCT n.nspname::pg_catalog.text FROM req
+               JOIN pg_catalog.pg_extension e ON e.extname OPERATOR(pg_catalog.=) req.name
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace",
+            None,
+            &[name.into()],
+        )?;
+        let mut out = vec![];
+        for row in rows {
+            if let Some(schema) = row.get::<String>(1)? {
+                out.push(schema);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_else(|e| pgrx::error!("revos: reading what extension {name} requires failed: {e}"))
+}
+
 /// The roles outside `trusted` that own schema `name` or may create in it (PUBLIC included), quoted
 /// (`pg_database_owner` stands for the database's owner); read under the latest snapshot.
 fn creators_outside(name: &str, trusted: &[pg_sys::Oid]) -> Vec<String> {
     let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
         latest(
             &format!(
-                "SELECT CASE WHEN r.role OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
-                             ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r.role)::pg_catalog.text) END
+                "SELECT {}
                    FROM pg_catalog.pg_namespace n,
                         LATERAL (SELECT n.nspowner AS role
                                  UNION SELECT a.grantee FROM pg_catalog.aclexplode(n.nspacl) a
@@ -637,6 +681,7 @@ fn creators_outside(name: &str, trusted: &[pg_sys::Oid]) -> Vec<String> {
                         LATERAL (SELECT {} AS role) r
                   WHERE n.nspname OPERATOR(pg_catalog.=) $1
                     AND NOT r.role OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+                role_label("g.role"),
                 acting_role("g.role")
             ),
             &[
@@ -661,11 +706,11 @@ pub fn schema_owner(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
     let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
         latest(
             &format!(
-                "SELECT pg_catalog.concat('schema ', pg_catalog.quote_ident(n.nspname::pg_catalog.text), ' is owned by ',
-                                          pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(n.nspowner)::pg_catalog.text))
+                "SELECT pg_catalog.concat('schema ', pg_catalog.quote_ident(n.nspname::pg_catalog.text), ' is owned by ', {})
                    FROM pg_catalog.pg_namespace n
                   WHERE n.nspname OPERATOR(pg_catalog.=) $1
                     AND NOT {} OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])",
+                role_label("n.nspowner"),
                 acting_role("n.nspowner")
             ),
             &[

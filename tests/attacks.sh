@@ -2256,6 +2256,21 @@ b28_stmt() { # table op -> one statement of that kind on revos.$1
     TRUNCATE) echo "TRUNCATE revos.$1" ;;
   esac
 }
+b28_ext_refused() { # CASE OPEN_SCHEMA EXT HOME: with CREATE on OPEN_SCHEMA granted to atk_owner, then to
+                   # PUBLIC, each alone: the superuser's plan and apply of extension EXT in schema HOME are
+                   # blocked (untrusted_name at extensions[0]) and EXT is not created
+  local who fn out
+  for who in atk_owner PUBLIC; do
+    q "GRANT CREATE ON SCHEMA $2 TO $who" >/dev/null
+    for fn in plan_schema apply_schema; do
+      out=$(b21_call $fn "$(b22_pay "b28-${1//\'/p}-$fn-$who" "" ", \"extensions\": [{\"name\": \"$3\", \"schema\": \"$4\"}]")" "extensions[0]")
+      check "$1: a superuser's $fn of extension $3 in $4, where $who may CREATE in $2: blocked, untrusted_name at extensions[0]" \
+        "blocked|untrusted_name" "$out"
+    done
+    check "  ... $3 was not created" 0 "$(q "SELECT count(*) FROM pg_extension WHERE extname = '$3'")"
+    q "REVOKE CREATE ON SCHEMA $2 FROM $who" >/dev/null
+  done
+}
 attack_review_72fdc99() {
   echo "# B28. revos's own tables written by another role (T); routine grants from default privileges (F)"
   local t op how pre out n d fn tables="deferred_steps schema_migrations payload_memo managed_tables trusted_roles"
@@ -2343,20 +2358,33 @@ attack_review_72fdc99() {
     return
   fi
   q "CREATE SCHEMA b28_ext; GRANT USAGE ON SCHEMA b28_ext TO PUBLIC" >/dev/null
-  for who in atk_owner PUBLIC; do
-    q "GRANT CREATE ON SCHEMA b28_ext TO $who" >/dev/null
-    for fn in plan_schema apply_schema; do
-      out=$(b21_call $fn "$(b22_pay "b28-x-$fn-$who" "" ", \"extensions\": [{\"name\": \"$ext\", \"schema\": \"b28_ext\"}]")" "extensions[0]")
-      check "X': a superuser's $fn of extension $ext in b28_ext, where $who may CREATE: blocked, untrusted_name at extensions[0]" \
-        "blocked|untrusted_name" "$out"
-    done
-    check "  ... $ext was not created" 0 "$(q "SELECT count(*) FROM pg_extension WHERE extname = '$ext'")"
-    q "REVOKE CREATE ON SCHEMA b28_ext FROM $who" >/dev/null
-  done
+  b28_ext_refused "X'" b28_ext "$ext" b28_ext
   out=$(b21_call apply_schema "$(b22_pay b28-x-ok "" ", \"extensions\": [{\"name\": \"$ext\", \"schema\": \"b28_ext\"}]")" "extensions[0]")
   check "control: the same extension once only the superuser may create in b28_ext: applied, $ext in b28_ext" "applied|-|b28_ext" \
     "$out|$(q "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = '$ext'")"
   q "DROP EXTENSION IF EXISTS $ext CASCADE" >/dev/null
+  # F2 (the thirteenth review): the schemas of the extensions it requires are on the script's search_path
+  # too. earthdistance requires cube; cube installed in b28_req, where atk_owner (or PUBLIC) may CREATE;
+  # the superuser's payload puts earthdistance in b28_ext, where nobody else may
+  if [ "$(q "SELECT count(*) FROM pg_available_extensions WHERE name IN ('cube', 'earthdistance') AND installed_version IS NULL")" != 2 ]; then
+    gaps=$((gaps + 1))
+    echo "SKIP  F2: cube and earthdistance are not both available (and not installed) here: not tested, not counted as passed"
+    return
+  fi
+  q "CREATE SCHEMA b28_req; GRANT USAGE ON SCHEMA b28_req TO PUBLIC; CREATE EXTENSION cube SCHEMA b28_req" >/dev/null
+  b28_ext_refused F2 b28_req earthdistance b28_ext
+  out=$(q "SELECT string_agg(e ->> 'message', ' | ') FROM jsonb_array_elements((SELECT revos.plan_schema('$(b22_pay b28-f3 "" ', "extensions": [{"name": "earthdistance", "schema": "b28_ext"}]')') -> 'result' -> 'validation_errors')) e" 2>&1)
+  check "control: the same once nobody else may create in b28_req: planned, no validation error" "" "$out"
+  q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube" >/dev/null
+  # F3: in a database atk_owner owns, a schema where pg_database_owner may CREATE is named so, with the
+  # database owner it stands for (REVOKE … FROM atk_owner would change nothing)
+  psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b28_dbo" -c "CREATE DATABASE b28_dbo OWNER atk_owner" >/dev/null 2>&1 || die "cannot create b28_dbo"
+  d=$(db_dsn b28_dbo)
+  qdb "$d" "CREATE EXTENSION revos; CREATE SCHEMA b28_x; GRANT CREATE ON SCHEMA b28_x TO pg_database_owner" >/dev/null
+  out=$(qdb "$d" "SELECT revos.plan_schema('$(b22_pay b28-f3 "" ", \"extensions\": [{\"name\": \"$ext\", \"schema\": \"b28_x\"}]")')" 2>&1)
+  check "F3: the refusal names pg_database_owner (the database owner, atk_owner), as granted" t \
+    "$(grep -q 'pg_database_owner (the database owner, atk_owner)' <<<"$out" && echo t || echo "${out:0:300}")"
+  psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b28_dbo" >/dev/null 2>&1
 }
 
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue

@@ -177,18 +177,24 @@ pub fn validated(
     // no trial object goes into a schema another role owns (an extension's script runs as the
     // caller, with that schema first on its search_path: the eighth adversarial review, X); the
     // validation step says why the payload is refused
-    // (nor into one another role may create in, where an extension goes: X')
+    // (nor into a schema another role may create in on an extension's script's search_path: its
+    // own, X', or a required extension's, F2)
     let homes = crate::schema::trusted_names::homes(s);
     let extension_homes = crate::schema::trusted_names::extension_homes(s);
     let untrusted: Vec<String> = homes
         .iter()
         .filter(|(_, schema)| cat.untrusted_schema(schema).is_err())
+        .map(|(_, schema)| *schema)
         .chain(
             extension_homes
                 .iter()
-                .filter(|(_, schema)| cat.untrusted_creators(schema).is_err()),
+                .filter(|(_, schema, name)| {
+                    crate::schema::trusted_names::untrusted_extension_path(cat, schema, name)
+                        .is_err()
+                })
+                .map(|(_, schema, _)| *schema),
         )
-        .map(|(_, schema)| schema.to_string())
+        .map(str::to_string)
         .collect();
     with_declared_types(&declared, &untrusted, || {
         let (mut issues, state) = crate::schema::validate::validate(s, cat);

@@ -376,6 +376,10 @@ impl Catalog for PgCatalog {
         crate::dependencies::schema_creators(name, trusted)
     }
 
+    fn extension_required_schemas(&self, name: &str) -> Vec<String> {
+        crate::dependencies::extension_required_schemas(name)
+    }
+
     fn check_statement(&self, sql: &str, tag: &str) -> Result<(), String> {
         parse_one(sql, tag)
     }

@@ -833,6 +833,12 @@ pub trait Catalog {
     fn untrusted_creators(&self, _name: &str) -> Result<(), String> {
         Ok(())
     }
+    /// The schemas of the installed extensions extension `name` requires (in any version, and what
+    /// those require): they are on its script's search_path too. A catalog without extensions (the
+    /// unit tests') has none.
+    fn extension_required_schemas(&self, _name: &str) -> Vec<String> {
+        vec![]
+    }
     /// The table as it exists now, if it does.
     fn table(&self, schema: &str, name: &str) -> Option<TableSnapshot>;
     /// The labels of an existing enum type, if it exists.

@@ -44,9 +44,9 @@ pub fn check(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
             issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
         }
     }
-    for (path, schema) in extension_homes(s) {
+    for (path, schema, name) in extension_homes(s) {
         if cat.untrusted_schema(schema).is_ok() {
-            if let Err(why) = cat.untrusted_creators(schema) {
+            if let Err(why) = untrusted_extension_path(cat, schema, name) {
                 issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
             }
         }
@@ -91,12 +91,28 @@ pub fn homes(s: &Schema) -> Vec<(String, &str)> {
 /// script runs as the caller with that schema first on its search_path, so no role but trusted
 /// ones may create there either (the eighth adversarial review, X': PostgreSQL's own warning about
 /// extension scripts).
-pub fn extension_homes(s: &Schema) -> Vec<(String, &str)> {
+pub fn extension_homes(s: &Schema) -> Vec<(String, &str, &str)> {
     s.objects
         .iter()
         .filter(|o| matches!(o.kind, super::objects::Kind::Extension))
-        .filter_map(|o| Some((o.path.clone(), o.schema.as_ref()?.as_str())))
+        .filter_map(|o| {
+            let name = o.key.strip_prefix("extension ")?;
+            Some((o.path.clone(), o.schema.as_ref()?.as_str(), name))
+        })
         .collect()
+}
+
+/// Err (why) when a role other than the trusted ones may create in a schema on extension `name`'s
+/// script's search_path: `schema`, where it goes, and the schemas of the installed extensions it
+/// requires, which PostgreSQL puts after it (the thirteenth adversarial review, F2).
+pub fn untrusted_extension_path(cat: &dyn Catalog, schema: &str, name: &str) -> Result<(), String> {
+    cat.untrusted_creators(schema)?;
+    for required in cat.extension_required_schemas(name) {
+        cat.untrusted_creators(&required).map_err(|why| {
+            format!("extension {name} requires an extension installed in schema {required}, which its script reads too: {why}")
+        })?;
+    }
+    Ok(())
 }
 
 /// The schemas the payload's tables and objects live in (the plan creates those that are missing).

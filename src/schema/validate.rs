@@ -1036,6 +1036,12 @@ pub mod tests {
                 _ => Ok(()),
             }
         }
+        fn extension_required_schemas(&self, name: &str) -> Vec<String> {
+            match name {
+                "addon" => vec!["mine".into(), "open_to_mallory".into()],
+                _ => vec![],
+            }
+        }
         fn untrusted_creators(&self, name: &str) -> Result<(), String> {
             match name {
                 "mallory_home" | "open_to_mallory" => {
@@ -1277,19 +1283,21 @@ pub mod tests {
     #[test]
     fn an_extension_in_a_schema_another_role_may_create_in_is_refused_there_only() {
         let cat = MemCatalog::default();
-        // (extension schema, where a table lives, untrusted_name issues expected)
-        for (ext_schema, table_schema, want) in [
+        // (extension, its schema, where a table lives, untrusted_name issues expected)
+        for (ext, ext_schema, table_schema, want) in [
             // the extension's script would run with open_to_mallory first on its search_path
-            ("open_to_mallory", "mine", 1),
+            ("citext", "open_to_mallory", "mine", 1),
             // a table there is fine: a role that may only CREATE cannot replace it
-            ("mine", "open_to_mallory", 0),
-            ("mine", "mine", 0),
+            ("citext", "mine", "open_to_mallory", 0),
+            ("citext", "mine", "mine", 0),
             // owned by mallory: one issue (the owner's), not two
-            ("mallory_home", "mine", 1),
+            ("citext", "mallory_home", "mine", 1),
+            // it requires an extension installed in open_to_mallory, also on its script's path
+            ("addon", "mine", "mine", 1),
         ] {
             let (_, _, issues) = run(
                 json!({"schema_version": "1", "description": "d",
-                       "extensions": [{"name": "citext", "schema": ext_schema}],
+                       "extensions": [{"name": ext, "schema": ext_schema}],
                        "tables": [{"name": "t", "schema": table_schema, "columns": [{"name": "a", "type": "int"}]}]}),
                 &cat,
             );
@@ -1297,7 +1305,11 @@ pub mod tests {
                 .iter()
                 .filter(|i| i.code == code::UNTRUSTED_NAME)
                 .collect();
-            assert_eq!(found.len(), want, "{ext_schema}/{table_schema}: {issues:?}");
+            assert_eq!(
+                found.len(),
+                want,
+                "{ext}/{ext_schema}/{table_schema}: {issues:?}"
+            );
             if want == 1 {
                 assert!(found[0].path.starts_with("extensions[0]"), "{issues:?}");
             }
