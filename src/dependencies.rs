@@ -623,16 +623,53 @@ pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
 }
 
 /// Err (why) when schema `name` exists and a role outside `trusted` (PUBLIC included) owns it or may
-/// create in it: where an extension is created, its script runs as the caller with that schema
-/// first on its search_path (the eighth adversarial review, X'). Read under the latest snapshot.
+/// create in it, or owns a function, operator, type, collation, conversion or operator class or
+/// family in it: an extension's script runs as the caller with that schema on its search_path (the
+/// eighth adversarial review, X'), and an object planted while another role could create there stays
+/// after the privilege is revoked (the fourteenth, G1). Read under the latest snapshot.
 pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
     let roles = creators_outside(name, trusted);
-    if roles.is_empty() {
+    if !roles.is_empty() {
+        return Err(format!(
+            "schema {name} is owned by, or lets create in it, {} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: an extension's script runs as you with that schema on its search_path, where a function that role creates there could be called instead of the one the script means (REVOKE CREATE ON SCHEMA {name} FROM that role, or create the extension in a schema only trusted roles control)",
+            roles.join(", ")
+        ));
+    }
+    let planted: Vec<String> = Spi::connect(|_| unsafe {
+        latest(
+            &format!(
+                "SELECT pg_catalog.concat(x.what, ', owned by ', {})
+                   FROM (SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS what, p.proowner AS owner, p.pronamespace AS nsp FROM pg_catalog.pg_proc p
+                         UNION ALL SELECT 'operator ' OPERATOR(pg_catalog.||) o.oid::pg_catalog.regoperator::pg_catalog.text, o.oprowner, o.oprnamespace FROM pg_catalog.pg_operator o
+                         UNION ALL SELECT 'type ' OPERATOR(pg_catalog.||) t.oid::pg_catalog.regtype::pg_catalog.text, t.typowner, t.typnamespace
+                                     FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.typrelid
+                                    WHERE t.typcategory OPERATOR(pg_catalog.<>) 'A' AND (t.typrelid OPERATOR(pg_catalog.=) 0 OR c.relkind OPERATOR(pg_catalog.=) 'c')
+                         UNION ALL SELECT 'collation ' OPERATOR(pg_catalog.||) l.collname::pg_catalog.text, l.collowner, l.collnamespace FROM pg_catalog.pg_collation l
+                         UNION ALL SELECT 'conversion ' OPERATOR(pg_catalog.||) v.conname::pg_catalog.text, v.conowner, v.connamespace FROM pg_catalog.pg_conversion v
+                         UNION ALL SELECT 'operator class ' OPERATOR(pg_catalog.||) k.opcname::pg_catalog.text, k.opcowner, k.opcnamespace FROM pg_catalog.pg_opclass k
+                         UNION ALL SELECT 'operator family ' OPERATOR(pg_catalog.||) f.opfname::pg_catalog.text, f.opfowner, f.opfnamespace FROM pg_catalog.pg_opfamily f) x
+                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) x.nsp
+                  WHERE n.nspname OPERATOR(pg_catalog.=) $1
+                    AND NOT {} OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
+                  LIMIT 3",
+                role_label("x.owner"),
+                acting_role("x.owner")
+            ),
+            &[
+                (name.into_datum(), pg_sys::TEXTOID),
+                (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+            ],
+        )
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    if planted.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "schema {name} is owned by, or lets create in it, {} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: an extension's script runs as you with that schema first on its search_path, where a function that role creates there could be called instead of the one the script means (REVOKE CREATE ON SCHEMA {name} FROM …, or create the extension in a schema only trusted roles may create in)",
-        roles.join(", ")
+        "schema {name} holds {} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles: an extension's script runs as you with that schema on its search_path, where such an object could be used instead of the one the script means (drop it, or create the extension in a schema that holds only trusted roles' objects)",
+        planted.join("; ")
     ))
 }
 
@@ -640,10 +677,11 @@ pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String
 /// what those require in turn: `CREATE EXTENSION` and `ALTER EXTENSION … UPDATE` put the required
 /// extensions' schemas on the script's search_path after its own (the thirteenth adversarial review,
 /// F2: a database owner's function in `public`, where a required extension lived, ran as the superuser
-/// creating the extension that requires it).
+/// creating the extension that requires it). Under the latest snapshot: one installed while the apply
+/// waited for a lock counts (the fourteenth, G2).
 pub fn extension_required_schemas(name: &str) -> Vec<String> {
-    Spi::connect(|c| {
-        let rows = c.select(
+    Spi::connect(|_| unsafe {
+        latest(
             "WITH RECURSIVE req(name) AS (
                  SELECT r.name FROM pg_catalog.pg_available_extension_versions v, pg_catalog.unnest(v.requires) AS r(name)
                   WHERE v.name OPERATOR(pg_catalog.=) $1
@@ -653,18 +691,62 @@ pub fn extension_required_schemas(name: &str) -> Vec<String> {
              SELECT DISTINCT n.nspname::pg_catalog.text FROM req
                JOIN pg_catalog.pg_extension e ON e.extname OPERATOR(pg_catalog.=) req.name
                JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace",
-            None,
-            &[name.into()],
-        )?;
-        let mut out = vec![];
-        for row in rows {
-            if let Some(schema) = row.get::<String>(1)? {
-                out.push(schema);
-            }
-        }
-        Ok::<_, pgrx::spi::Error>(out)
+            &[(name.into_datum(), pg_sys::TEXTOID)],
+        )
     })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading what extension {name} requires failed: {e}"))
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Fails (42501) right before a payload's `CREATE EXTENSION` (`creating`) or `ALTER EXTENSION` runs,
+/// as the catalog is now (the statements before it may have waited for locks): a schema on the
+/// script's search_path — `home`, where it goes, and those of the installed extensions it requires —
+/// is one another role controls or holds another role's objects ([`schema_creators`]), or, about to
+/// be created, the extension already exists elsewhere or is another role's (`IF NOT EXISTS` would
+/// keep it). The fourteenth adversarial review, G2 and G3: a database owner installed a required
+/// extension in `public` while the apply waited, and its function there ran as the superuser.
+pub fn check_extension_step(name: &str, home: &str, creating: bool, trusted: &[pg_sys::Oid]) {
+    let mut why: Vec<String> = vec![];
+    if let Err(w) = schema_creators(home, trusted) {
+        why.push(w);
+    }
+    for required in extension_required_schemas(name) {
+        if let Err(w) = schema_creators(&required, trusted) {
+            why.push(format!(
+                "it requires an extension installed in schema {required}: {w}"
+            ));
+        }
+    }
+    if creating {
+        let found = Spi::connect(|_| unsafe {
+            latest(
+                &format!(
+                    "SELECT pg_catalog.concat('it exists already, in schema ', pg_catalog.quote_ident(n.nspname::pg_catalog.text),
+                                              ', owned by ', {})
+                       FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+                      WHERE e.extname OPERATOR(pg_catalog.=) $1
+                        AND (n.nspname OPERATOR(pg_catalog.<>) $2 OR NOT {} OPERATOR(pg_catalog.=) ANY ($3::pg_catalog.oid[]))",
+                    role_label("e.extowner"),
+                    acting_role("e.extowner")
+                ),
+                &[
+                    (name.into_datum(), pg_sys::TEXTOID),
+                    (home.into_datum(), pg_sys::TEXTOID),
+                    (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+                ],
+            )
+        });
+        why.extend(found.into_iter().flatten());
+    }
+    if !why.is_empty() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos: refused: extension {name}: {}", why.join("; ")),
+            "What is on the script's search_path changed while the apply waited; nothing was applied (docs/security.md, extensions)."
+        );
+    }
 }
 
 /// The roles outside `trusted` that own schema `name` or may create in it (PUBLIC included), quoted

@@ -2376,6 +2376,45 @@ attack_review_72fdc99() {
   out=$(q "SELECT string_agg(e ->> 'message', ' | ') FROM jsonb_array_elements((SELECT revos.plan_schema('$(b22_pay b28-f3 "" ', "extensions": [{"name": "earthdistance", "schema": "b28_ext"}]')') -> 'result' -> 'validation_errors')) e" 2>&1)
   check "control: the same once nobody else may create in b28_req: planned, no validation error" "" "$out"
   q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube" >/dev/null
+  # G1 (the fourteenth review): a function atk_owner planted while it could create there stays after the
+  # revoke revos's own message advises; in the extension's schema, then in a required one's
+  q "GRANT CREATE ON SCHEMA b28_ext TO atk_owner" >/dev/null
+  as atk_owner "CREATE FUNCTION b28_ext.b28_planted(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'" >/dev/null
+  q "REVOKE CREATE ON SCHEMA b28_ext FROM atk_owner" >/dev/null
+  for fn in plan_schema apply_schema; do
+    out=$(b21_call $fn "$(b22_pay "b28-g1-$fn" "" ', "extensions": [{"name": "cube", "schema": "b28_ext"}]')" "extensions[0]")
+    check "G1: a superuser's $fn of cube in b28_ext, which holds atk_owner's function (its CREATE revoked): blocked, untrusted_name at extensions[0]" \
+      "blocked|untrusted_name" "$out"
+  done
+  q "DROP FUNCTION b28_ext.b28_planted(integer); CREATE EXTENSION cube SCHEMA b28_req; GRANT CREATE ON SCHEMA b28_req TO atk_owner" >/dev/null
+  as atk_owner "CREATE FUNCTION b28_req.b28_planted(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'" >/dev/null
+  q "REVOKE CREATE ON SCHEMA b28_req FROM atk_owner" >/dev/null
+  out=$(b21_call apply_schema "$(b22_pay b28-g1-req "" ', "extensions": [{"name": "earthdistance", "schema": "b28_ext"}]')" "extensions[0]")
+  check "G1: ... and of earthdistance in b28_ext, requiring cube in b28_req, which holds atk_owner's function: blocked, untrusted_name at extensions[0]" \
+    "blocked|untrusted_name" "$out"
+  q "DROP FUNCTION b28_req.b28_planted(integer); DROP EXTENSION cube" >/dev/null
+  # G2, G3 (the fourteenth review): what the script's search_path holds changes while the apply waits for
+  # a lock (a rename of a table atk_owner may read): atk_owner, allowed to create trusted extensions,
+  # installs the required cube (G2), or the declared cube itself (G3: IF NOT EXISTS would keep it), in
+  # its own schema b28_own. The check right before the extension's statement refuses (42501).
+  q "CREATE SCHEMA b28_own AUTHORIZATION atk_owner; GRANT CREATE ON DATABASE $DB TO atk_owner" >/dev/null
+  local case ext_json=""
+  for case in G2 G3; do
+    b22_apply "$case's table" "$(b22_pay "b28-$case-1" '{"name": "b28_r_old", "schema": "b28_ext", "tenant_scoped": false, "columns": [{"name": "v", "type": "int"}]}')"
+    q "GRANT SELECT ON b28_ext.b28_r_old TO atk_owner" >/dev/null
+    case $case in
+      G2) ext_json='{"name": "earthdistance", "schema": "b28_ext"}' ;;
+      G3) ext_json='{"name": "cube", "schema": "b28_ext"}' ;;
+    esac
+    out=$(b21_window atk_owner b28_ext.b28_r_old "CREATE EXTENSION cube SCHEMA b28_own" apply_schema \
+      "$(b22_pay "b28-$case-2" '{"name": "b28_r", "renamed_from": "b28_r_old", "schema": "b28_ext", "tenant_scoped": false, "columns": [{"name": "v", "type": "int"}]}' ", \"options\": {\"lock_timeout_ms\": 20000}, \"extensions\": [$ext_json]")" "extensions[0]")
+    check "$case: a superuser's apply of $ext_json while atk_owner installs cube in its own schema during the apply's lock wait: refused (failed, 42501)" \
+      "failed|42501" "$out"
+    check "  ... nothing applied: b28_r_old not renamed, no earthdistance, cube only where atk_owner put it" "t|0|b28_own" \
+      "$(q "SELECT to_regclass('b28_ext.b28_r_old') IS NOT NULL")|$(q "SELECT count(*) FROM pg_extension WHERE extname = 'earthdistance'")|$(q "SELECT string_agg(extnamespace::regnamespace::text, ',') FROM pg_extension WHERE extname = 'cube'")"
+    q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube; DROP TABLE IF EXISTS b28_ext.b28_r_old, b28_ext.b28_r" >/dev/null
+  done
+  q "REVOKE CREATE ON DATABASE $DB FROM atk_owner" >/dev/null
   # F3: in a database atk_owner owns, a schema where pg_database_owner may CREATE is named so, with the
   # database owner it stands for (REVOKE … FROM atk_owner would change nothing)
   psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b28_dbo" -c "CREATE DATABASE b28_dbo OWNER atk_owner" >/dev/null 2>&1 || die "cannot create b28_dbo"

@@ -1055,6 +1055,28 @@ fn schema_of(object: &str) -> String {
     }
 }
 
+/// Right before a declared extension's statement runs: its script's search_path, as the catalog is
+/// now, holds only what trusted roles control (`dependencies::check_extension_step`).
+fn check_extension_step(
+    schema: &crate::schema::model::Schema,
+    step: &crate::schema::steps::Step,
+    trusted: &[pg_sys::Oid],
+) {
+    let label = step
+        .object
+        .strip_prefix("extension ")
+        .unwrap_or(&step.object);
+    let name = match label.strip_prefix('"').and_then(|n| n.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => label.to_string(),
+    };
+    let homes = crate::schema::trusted_names::extension_homes(schema);
+    if let Some((_, home, _)) = homes.iter().find(|(_, _, n)| *n == name) {
+        let creating = step.sql.starts_with("CREATE EXTENSION");
+        crate::dependencies::check_extension_step(&name, home, creating, trusted);
+    }
+}
+
 /// What is checked before the first statement, inside the apply's subtransaction.
 fn checks_before(
     schema: &crate::schema::model::Schema,
@@ -1119,6 +1141,9 @@ fn execute(
             checks_before(schema, &statements, &trusted);
             Spi::connect_mut(|c| {
                 for (i, step) in p.steps.iter().enumerate() {
+                    if step.kind == "extension" {
+                        check_extension_step(schema, step, &trusted);
+                    }
                     // Each step under a search_path pinned afresh: a caller's function that an
                     // earlier step (or the plan) ran may have set another one for the rest of
                     // the call (`set_config('search_path', …, true)` inside revos's nest level),
