@@ -623,10 +623,12 @@ pub fn check_schema(name: &str, trusted: &[pg_sys::Oid]) {
 }
 
 /// Err (why) when schema `name` exists and a role outside `trusted` (PUBLIC included) owns it or may
-/// create in it, or owns a function, operator, type, collation, conversion or operator class or
-/// family in it: an extension's script runs as the caller with that schema on its search_path (the
-/// eighth adversarial review, X'), and an object planted while another role could create there stays
-/// after the privilege is revoked (the fourteenth, G1). Read under the latest snapshot.
+/// create in it, or owns an object in it — a function, operator, type, relation (a view the script
+/// reads runs its functions as the caller: the fifteenth review, H2), collation, conversion, operator
+/// class or family, text search configuration or dictionary, statistics object: an extension's script
+/// runs as the caller with that schema on its search_path (the eighth adversarial review, X'), and an
+/// object planted while another role could create there stays after the privilege is revoked (the
+/// fourteenth, G1). Read under the latest snapshot.
 pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String> {
     let roles = creators_outside(name, trusted);
     if !roles.is_empty() {
@@ -642,8 +644,12 @@ pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String
                    FROM (SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS what, p.proowner AS owner, p.pronamespace AS nsp FROM pg_catalog.pg_proc p
                          UNION ALL SELECT 'operator ' OPERATOR(pg_catalog.||) o.oid::pg_catalog.regoperator::pg_catalog.text, o.oprowner, o.oprnamespace FROM pg_catalog.pg_operator o
                          UNION ALL SELECT 'type ' OPERATOR(pg_catalog.||) t.oid::pg_catalog.regtype::pg_catalog.text, t.typowner, t.typnamespace
-                                     FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.typrelid
-                                    WHERE t.typcategory OPERATOR(pg_catalog.<>) 'A' AND (t.typrelid OPERATOR(pg_catalog.=) 0 OR c.relkind OPERATOR(pg_catalog.=) 'c')
+                                     FROM pg_catalog.pg_type t WHERE t.typrelid OPERATOR(pg_catalog.=) 0
+                         UNION ALL SELECT 'relation ' OPERATOR(pg_catalog.||) c.oid::pg_catalog.regclass::pg_catalog.text, c.relowner, c.relnamespace
+                                     FROM pg_catalog.pg_class c
+                         UNION ALL SELECT 'text search configuration ' OPERATOR(pg_catalog.||) g.cfgname::pg_catalog.text, g.cfgowner, g.cfgnamespace FROM pg_catalog.pg_ts_config g
+                         UNION ALL SELECT 'text search dictionary ' OPERATOR(pg_catalog.||) y.dictname::pg_catalog.text, y.dictowner, y.dictnamespace FROM pg_catalog.pg_ts_dict y
+                         UNION ALL SELECT 'statistics ' OPERATOR(pg_catalog.||) z.stxname::pg_catalog.text, z.stxowner, z.stxnamespace FROM pg_catalog.pg_statistic_ext z
                          UNION ALL SELECT 'collation ' OPERATOR(pg_catalog.||) l.collname::pg_catalog.text, l.collowner, l.collnamespace FROM pg_catalog.pg_collation l
                          UNION ALL SELECT 'conversion ' OPERATOR(pg_catalog.||) v.conname::pg_catalog.text, v.conowner, v.connamespace FROM pg_catalog.pg_conversion v
                          UNION ALL SELECT 'operator class ' OPERATOR(pg_catalog.||) k.opcname::pg_catalog.text, k.opcowner, k.opcnamespace FROM pg_catalog.pg_opclass k

@@ -2377,16 +2377,23 @@ attack_review_72fdc99() {
   check "control: the same once nobody else may create in b28_req: planned, no validation error" "" "$out"
   q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube" >/dev/null
   # G1 (the fourteenth review): a function atk_owner planted while it could create there stays after the
-  # revoke revos's own message advises; in the extension's schema, then in a required one's
-  q "GRANT CREATE ON SCHEMA b28_ext TO atk_owner" >/dev/null
-  as atk_owner "CREATE FUNCTION b28_ext.b28_planted(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'" >/dev/null
-  q "REVOKE CREATE ON SCHEMA b28_ext FROM atk_owner" >/dev/null
-  for fn in plan_schema apply_schema; do
-    out=$(b21_call $fn "$(b22_pay "b28-g1-$fn" "" ', "extensions": [{"name": "cube", "schema": "b28_ext"}]')" "extensions[0]")
-    check "G1: a superuser's $fn of cube in b28_ext, which holds atk_owner's function (its CREATE revoked): blocked, untrusted_name at extensions[0]" \
-      "blocked|untrusted_name" "$out"
+  # revoke revos's own message advises; H2 (the fifteenth): a view (one the script would read runs its
+  # functions as the caller); in the extension's schema, then (G1) in a required one's
+  local planted case kind stmt
+  for planted in "G1|function|FUNCTION b28_ext.b28_planted(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'" \
+                 "H2|view|VIEW b28_ext.b28_planted AS SELECT 1 AS one"; do
+    IFS='|' read -r case kind stmt <<<"$planted"
+    q "GRANT CREATE ON SCHEMA b28_ext TO atk_owner" >/dev/null
+    as atk_owner "CREATE $stmt" >/dev/null
+    q "REVOKE CREATE ON SCHEMA b28_ext FROM atk_owner" >/dev/null
+    for fn in plan_schema apply_schema; do
+      out=$(b21_call $fn "$(b22_pay "b28-$case-$fn" "" ', "extensions": [{"name": "cube", "schema": "b28_ext"}]')" "extensions[0]")
+      check "$case: a superuser's $fn of cube in b28_ext, which holds atk_owner's $kind (its CREATE revoked): blocked, untrusted_name at extensions[0]" \
+        "blocked|untrusted_name" "$out"
+    done
+    q "DROP $kind b28_ext.b28_planted$([ "$kind" = function ] && echo '(integer)')" >/dev/null
   done
-  q "DROP FUNCTION b28_ext.b28_planted(integer); CREATE EXTENSION cube SCHEMA b28_req; GRANT CREATE ON SCHEMA b28_req TO atk_owner" >/dev/null
+  q "CREATE EXTENSION cube SCHEMA b28_req; GRANT CREATE ON SCHEMA b28_req TO atk_owner" >/dev/null
   as atk_owner "CREATE FUNCTION b28_req.b28_planted(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'" >/dev/null
   q "REVOKE CREATE ON SCHEMA b28_req FROM atk_owner" >/dev/null
   out=$(b21_call apply_schema "$(b22_pay b28-g1-req "" ', "extensions": [{"name": "earthdistance", "schema": "b28_ext"}]')" "extensions[0]")
@@ -2398,7 +2405,7 @@ attack_review_72fdc99() {
   # installs the required cube (G2), or the declared cube itself (G3: IF NOT EXISTS would keep it), in
   # its own schema b28_own. The check right before the extension's statement refuses (42501).
   q "CREATE SCHEMA b28_own AUTHORIZATION atk_owner; GRANT CREATE ON DATABASE $DB TO atk_owner" >/dev/null
-  local case ext_json=""
+  local ext_json=""
   for case in G2 G3; do
     b22_apply "$case's table" "$(b22_pay "b28-$case-1" '{"name": "b28_r_old", "schema": "b28_ext", "tenant_scoped": false, "columns": [{"name": "v", "type": "int"}]}')"
     q "GRANT SELECT ON b28_ext.b28_r_old TO atk_owner" >/dev/null
@@ -2414,6 +2421,32 @@ attack_review_72fdc99() {
       "$(q "SELECT to_regclass('b28_ext.b28_r_old') IS NOT NULL")|$(q "SELECT count(*) FROM pg_extension WHERE extname = 'earthdistance'")|$(q "SELECT string_agg(extnamespace::regnamespace::text, ',') FROM pg_extension WHERE extname = 'cube'")"
     q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube; DROP TABLE IF EXISTS b28_ext.b28_r_old, b28_ext.b28_r" >/dev/null
   done
+  # H1 (the fifteenth review): the same race inside the rolled-back trial that creates a payload's new
+  # extensions before validation (plan and apply): atk_owner holds an uncommitted CREATE EXTENSION of the
+  # required extension in its own schema, with an overload there; the trial's CREATE of that extension
+  # waits, fails when atk_owner commits (ignored: one that cannot be created is left out), and the
+  # dependent extension's script ran with b28_own on its search_path. Two extensions of the test's own
+  # (written into the server's extension directory): revos_b28_dep requires revos_b28_base and calls
+  # revos_b28_norm(1), which atk_owner's revos_b28_norm(integer) matches better.
+  local extdir
+  extdir="$(q "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'")/extension"
+  printf "default_version = '1.0'\nrelocatable = true\ntrusted = true\n" >"$extdir/revos_b28_base.control"
+  echo "CREATE FUNCTION revos_b28_norm(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT \$1';" >"$extdir/revos_b28_base--1.0.sql"
+  printf "default_version = '1.0'\nrelocatable = true\nrequires = 'revos_b28_base'\n" >"$extdir/revos_b28_dep.control"
+  printf "CREATE TABLE revos_b28_settings (v numeric);\nINSERT INTO revos_b28_settings VALUES (revos_b28_norm(1));\n" >"$extdir/revos_b28_dep--1.0.sql"
+  spy_fn atk_owner b28h1
+  for fn in plan_schema apply_schema; do
+    as atk_owner "BEGIN; CREATE EXTENSION revos_b28_base SCHEMA b28_own;
+      $(b22_evil "b28_own.revos_b28_norm(integer)" numeric 1 b28h1); SELECT pg_sleep(3); COMMIT" >/dev/null 2>&1 &
+    sleep 0.5
+    out=$(b21_call $fn "$(b22_pay "b28-h1-$fn" "" ', "extensions": [{"name": "revos_b28_base", "schema": "b28_ext"}, {"name": "revos_b28_dep", "schema": "b28_ext"}]')" "extensions")
+    wait
+    check "H1: a superuser's $fn of revos_b28_dep while atk_owner's uncommitted revos_b28_base (in b28_own) holds the trial's CREATE: refused" \
+      refused "$(b22_refused "$out")"
+    check "  ... atk_owner's revos_b28_norm(integer) never ran as the superuser" f "$(b17_ran b28h1)"
+    q "DROP EXTENSION IF EXISTS revos_b28_dep; DROP EXTENSION IF EXISTS revos_b28_base CASCADE; DROP FUNCTION IF EXISTS b28_own.revos_b28_norm(integer)" >/dev/null
+  done
+  rm -f "$extdir"/revos_b28_base.control "$extdir"/revos_b28_base--1.0.sql "$extdir"/revos_b28_dep.control "$extdir"/revos_b28_dep--1.0.sql
   q "REVOKE CREATE ON DATABASE $DB FROM atk_owner" >/dev/null
   # F3: in a database atk_owner owns, a schema where pg_database_owner may CREATE is named so, with the
   # database owner it stands for (REVOKE … FROM atk_owner would change nothing)

@@ -1071,10 +1071,16 @@ fn check_extension_step(
         None => label.to_string(),
     };
     let homes = crate::schema::trusted_names::extension_homes(schema);
-    if let Some((_, home, _)) = homes.iter().find(|(_, _, n)| *n == name) {
-        let creating = step.sql.starts_with("CREATE EXTENSION");
-        crate::dependencies::check_extension_step(&name, home, creating, trusted);
-    }
+    let Some((_, home, _)) = homes.iter().find(|(_, _, n)| *n == name) else {
+        // fail closed (the fifteenth adversarial review, H3)
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos: refused: the plan's step on {} matches no extension of the payload, so its script's search_path cannot be checked", step.object)
+        );
+    };
+    let creating = step.sql.starts_with("CREATE EXTENSION");
+    crate::dependencies::check_extension_step(&name, home, creating, trusted);
 }
 
 /// What is checked before the first statement, inside the apply's subtransaction.
