@@ -644,7 +644,7 @@ pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String
                    FROM (SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text AS what, p.proowner AS owner, p.pronamespace AS nsp FROM pg_catalog.pg_proc p
                          UNION ALL SELECT 'operator ' OPERATOR(pg_catalog.||) o.oid::pg_catalog.regoperator::pg_catalog.text, o.oprowner, o.oprnamespace FROM pg_catalog.pg_operator o
                          UNION ALL SELECT 'type ' OPERATOR(pg_catalog.||) t.oid::pg_catalog.regtype::pg_catalog.text, t.typowner, t.typnamespace
-                                     FROM pg_catalog.pg_type t WHERE t.typrelid OPERATOR(pg_catalog.=) 0
+                                     FROM pg_catalog.pg_type t WHERE t.typrelid OPERATOR(pg_catalog.=) 0 AND t.typcategory OPERATOR(pg_catalog.<>) 'A'
                          UNION ALL SELECT 'relation ' OPERATOR(pg_catalog.||) c.oid::pg_catalog.regclass::pg_catalog.text, c.relowner, c.relnamespace
                                      FROM pg_catalog.pg_class c
                          UNION ALL SELECT 'text search configuration ' OPERATOR(pg_catalog.||) g.cfgname::pg_catalog.text, g.cfgowner, g.cfgnamespace FROM pg_catalog.pg_ts_config g
