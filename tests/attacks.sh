@@ -1560,6 +1560,16 @@ steps_settle() {
     sleep 0.5
   done
 }
+# list_self_refused WHO: atk_owner, holding a privilege on revos.trusted_roles (WHO says which), cannot
+# list itself there (written only by revos, B28); the superuser then writes that row, standing for one
+# written before the table refused such writes
+list_self_refused() {
+  local out
+  out=$(as atk_owner "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" 2>&1)
+  check "$1 cannot list itself (written only by revos)" t \
+    "$(grep -q 'written only by revos' <<<"$out" && echo t || echo "${out:0:200}")"
+  q "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" >/dev/null
+}
 b22_pay() { # VERSION TABLES [EXTRA]: a payload of the tables (JSON, comma-separated) with EXTRA top-level keys
   echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"tables\": [$2]${3:-}}"
 }
@@ -2120,11 +2130,7 @@ attack_review_bd843a8() {
   q "CREATE SCHEMA b26_own AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b26_own TO PUBLIC; CREATE SCHEMA b26;
      GRANT INSERT ON revos.trusted_roles TO atk_owner" >/dev/null
   as atk_owner "$(b22_evil "b26_own.chk(integer)" boolean true b26); CREATE DOMAIN b26_own.posint AS integer CHECK (b26_own.chk(VALUE))" >/dev/null
-  # the grant no longer lets it write the list (B28); the row stands for one written before that
-  out=$(as atk_owner "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" 2>&1)
-  check "P1: atk_owner, granted INSERT on revos.trusted_roles, cannot list itself (written only by revos)" t \
-    "$(grep -q 'written only by revos' <<<"$out" && echo t || echo "${out:0:200}")"
-  q "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" >/dev/null
+  list_self_refused "P1: atk_owner, granted INSERT on revos.trusted_roles,"
   out=$(b21_call apply_schema "$(b22_pay b26-p1 "" ", \"views\": [{\"name\": \"b26_mv\", \"schema\": \"b26\", \"materialized\": true, \"query\": \"SELECT b26_own.posint ''1'' AS v\"}]")" "views[0].query")
   check "P1: a superuser's apply of a view naming b26_own.posint while atk_owner (granted INSERT on revos.trusted_roles) listed itself: blocked, untrusted_name at views[0].query" \
     "blocked|untrusted_name" "$(tail -1 <<<"$out")"
@@ -2192,11 +2198,7 @@ attack_review_6f079fa() {
   spy_fn atk_owner b27w
   q "CREATE SCHEMA b27_w AUTHORIZATION atk_owner; GRANT USAGE ON SCHEMA b27_w TO PUBLIC; GRANT pg_write_all_data TO atk_owner" >/dev/null
   as atk_owner "$(b22_evil "b27_w.chk(integer)" boolean true b27w); CREATE DOMAIN b27_w.posint AS integer CHECK (b27_w.chk(VALUE))" >/dev/null
-  # the membership no longer lets it write the list (B28); the row stands for one written before that
-  out=$(as atk_owner "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" 2>&1)
-  check "W: atk_owner, a pg_write_all_data member, cannot list itself (written only by revos)" t \
-    "$(grep -q 'written only by revos' <<<"$out" && echo t || echo "${out:0:200}")"
-  q "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'me')" >/dev/null
+  list_self_refused "W: atk_owner, a pg_write_all_data member,"
   out=$(b21_call apply_schema "$(b22_pay b27-w "" ", \"views\": [{\"name\": \"b27_mv\", \"schema\": \"b27\", \"materialized\": true, \"query\": \"SELECT b27_w.posint ''1'' AS v\"}]")" "views[0].query")
   check "W: a superuser's apply of a view naming b27_w.posint, atk_owner (a pg_write_all_data member) having listed itself: blocked, untrusted_name at views[0].query" \
     "blocked|untrusted_name" "$(tail -1 <<<"$out")"
