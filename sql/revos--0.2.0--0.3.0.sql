@@ -643,8 +643,9 @@ COMMENT ON TABLE revos.trusted_roles IS
 -- trusted (the twelfth adversarial review, T: a deferred step forged by a pg_write_all_data member
 -- ran as the superuser it named). ENABLE ALWAYS: a replica's apply and session_replication_role do
 -- not skip them. revos.events' chain trigger makes the same check (its INSERT must have no other
--- trigger: src/ledger/direct_insert.rs); the chain heads have none (moved without the executor,
--- src/ledger/chain_head.rs; a forged head breaks the chain, which verify_ledger reports).
+-- trigger: src/ledger/direct_insert.rs). The chain heads have the guard too (the thirteenth review,
+-- F1: a forged or deleted head broke the next event's chain); revos moves them without the executor
+-- (src/ledger/chain_head.rs), making the guard's check itself.
 CREATE FUNCTION revos.written_by_revos() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'written_by_revos_wrapper';
 COMMENT ON FUNCTION revos.written_by_revos() IS
@@ -653,7 +654,7 @@ DO $guard$
 DECLARE
     t pg_catalog.text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['schema_migrations', 'payload_memo', 'managed_tables', 'deferred_steps', 'trusted_roles'] LOOP
+    FOREACH t IN ARRAY ARRAY['schema_migrations', 'payload_memo', 'managed_tables', 'deferred_steps', 'trusted_roles', 'event_chain_heads'] LOOP
         EXECUTE pg_catalog.format('CREATE TRIGGER written_by_revos BEFORE INSERT OR UPDATE OR DELETE ON revos.%I
                                        FOR EACH ROW EXECUTE FUNCTION revos.written_by_revos()', t);
         EXECUTE pg_catalog.format('CREATE TRIGGER written_by_revos_truncate BEFORE TRUNCATE ON revos.%I

@@ -2241,6 +2241,7 @@ b28_stmt() { # table op -> one statement of that kind on revos.$1
   case $1 in
     deferred_steps) c="version = 'x'" ;; schema_migrations) c="description = 'x'" ;; payload_memo) c="version = 'x'" ;;
     managed_tables) c="rel = 'public.atk_log'" ;; trusted_roles) c="note = 'x'" ;; events) c="actor_id = 'x'" ;;
+    event_chain_heads) c="last_hash = 'x'" ;;
   esac
   case $2 in
     INSERT) case $1 in
@@ -2250,6 +2251,7 @@ b28_stmt() { # table op -> one statement of that kind on revos.$1
         payload_memo) echo "INSERT INTO revos.payload_memo (jsonb_sha256, version, schema_hash, payload_hash) VALUES ('b28', 'b28', 'x', 'x')" ;;
         managed_tables) echo "INSERT INTO revos.managed_tables (rel) VALUES ('public.atk_log')" ;;
         trusted_roles) echo "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'b28')" ;;
+        event_chain_heads) echo "INSERT INTO revos.event_chain_heads (chain, last_id) VALUES ('tenant:b28', 1)" ;;
         # an id and a hash of its own (as a restored row has): no sequence is needed, the row is kept as it is
         events) echo "INSERT INTO revos.events (id, tenant_id, event_type, prev_hash, hash) VALUES (999999999, '$T1', 'b28.forged', repeat('0', 64), repeat('0', 64))" ;;
       esac ;;
@@ -2275,7 +2277,8 @@ b28_ext_refused() { # CASE OPEN_SCHEMA EXT HOME: with CREATE on OPEN_SCHEMA gran
 }
 attack_review_72fdc99() {
   echo "# B28. revos's own tables written by another role (T); routine grants from default privileges (F)"
-  local t op how pre out n d fn tables="deferred_steps schema_migrations payload_memo managed_tables trusted_roles"
+  local t op how pre out n d fn tables="deferred_steps schema_migrations payload_memo managed_tables trusted_roles event_chain_heads"
+  local heads_sql="SELECT md5(string_agg(chain || ':' || last_id || ':' || coalesce(prev_id, 0) || ':' || coalesce(last_hash, ''), ',' ORDER BY chain)) FROM revos.event_chain_heads" heads
   psql -X -q -d "$DSN" -c "DROP ROLE IF EXISTS b28_ni" -c "CREATE ROLE b28_ni NOINHERIT LOGIN" >/dev/null 2>&1
   # a row in each table, so that an UPDATE or DELETE has one to touch (the superuser's: allowed)
   q "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_other', 'B28 seed');
@@ -2283,6 +2286,7 @@ attack_review_72fdc99() {
      INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms, status)
        VALUES (gen_random_uuid(), 'b28-seed', 0, 'index', 'public', 'atk_log', 'SELECT 1', '{}', 10, 'postgres', 1000, 'done');
      INSERT INTO revos.managed_tables (rel) VALUES ('public.atk_log') ON CONFLICT DO NOTHING" >/dev/null
+  heads=$(q "$heads_sql")
   check "control: the seed rows are there (the superuser may write)" "1|1|1|1" \
     "$(q "SELECT count(*) FROM revos.trusted_roles WHERE note = 'B28 seed'")|$(q "SELECT count(*) FROM revos.payload_memo WHERE version = 'b28-seed'")|$(q "SELECT count(*) FROM revos.deferred_steps WHERE version = 'b28-seed'")|$(q "SELECT count(*) FROM revos.managed_tables WHERE rel = 'public.atk_log'::regclass")"
   for how in grant inherited set_role replica; do
@@ -2311,8 +2315,25 @@ attack_review_72fdc99() {
       set_role) q "REVOKE pg_write_all_data FROM b28_ni" >/dev/null ;;
     esac
   done
-  check "  ... the seed rows are as they were" "1|1|1|1" \
-    "$(q "SELECT count(*) FROM revos.trusted_roles WHERE note = 'B28 seed'")|$(q "SELECT count(*) FROM revos.payload_memo WHERE version = 'b28-seed'")|$(q "SELECT count(*) FROM revos.deferred_steps WHERE version = 'b28-seed'")|$(q "SELECT count(*) FROM revos.managed_tables WHERE rel = 'public.atk_log'::regclass")"
+  check "  ... the seed rows are as they were, and every chain's head (F1, the thirteenth review)" "1|1|1|1|$heads" \
+    "$(q "SELECT count(*) FROM revos.trusted_roles WHERE note = 'B28 seed'")|$(q "SELECT count(*) FROM revos.payload_memo WHERE version = 'b28-seed'")|$(q "SELECT count(*) FROM revos.deferred_steps WHERE version = 'b28-seed'")|$(q "SELECT count(*) FROM revos.managed_tables WHERE rel = 'public.atk_log'::regclass")|$(q "$heads_sql")"
+  # F1's other half: a pg_write_all_data member sets revos.events_id_seq back (a sequence has no
+  # trigger). Tenant b28-seq's chain ends at an id far above the rest; with the sequence set below
+  # it (no id taken yet there, so no collision), the chain's next event would go in under its last
+  # one and verify_ledger report a break: it is refused, with the remedy; the chain stays whole.
+  local top
+  top=$(q "SELECT setval('revos.events_id_seq', (SELECT max(id) FROM revos.events) + 1000)")
+  q "SELECT revos.log_event('{\"event_type\": \"b28.seq\", \"tenant_id\": \"b28-seq\"}')" >/dev/null
+  q "GRANT pg_write_all_data TO atk_owner" >/dev/null
+  as atk_owner "SELECT setval('revos.events_id_seq', $top - 500)" >/dev/null
+  q "REVOKE pg_write_all_data FROM atk_owner" >/dev/null
+  out=$(q "SELECT revos.log_event('{\"event_type\": \"b28.seq\", \"tenant_id\": \"b28-seq\"}')" 2>&1)
+  check "F1: after a pg_write_all_data member set revos.events_id_seq back, the chain's next event is refused (the sequence was set back), not written under the chain's last" t \
+    "$(grep -q 'the sequence was set back' <<<"$out" && echo t || echo "${out:0:200}")"
+  q "SELECT setval('revos.events_id_seq', (SELECT max(id) FROM revos.events))" >/dev/null
+  q "SELECT revos.log_event('{\"event_type\": \"b28.seq\", \"tenant_id\": \"b28-seq\"}')" >/dev/null
+  check "  ... once the owner resets it, the chain goes on: verify_ledger('b28-seq') ok, 2 events" "true|2" \
+    "$(q "SELECT v->>'ok', v->>'events_checked' FROM revos.verify_ledger('b28-seq') v")"
   q "DELETE FROM revos.trusted_roles WHERE note = 'B28 seed'; DELETE FROM revos.payload_memo WHERE version = 'b28-seed';
      DELETE FROM revos.deferred_steps WHERE version = 'b28-seed'; DELETE FROM revos.managed_tables WHERE rel = 'public.atk_log'::regclass" >/dev/null
   # T end to end (the review's stale_steps.sh): a pg_write_all_data member forges a step for the
@@ -2347,37 +2368,37 @@ attack_review_72fdc99() {
   check "F: a revos_app member may not call revos.apply_schema there" t \
     "$(grep -q 'permission denied' <<<"$out" && echo t || echo "${out:0:200}")"
   psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b28_f" >/dev/null 2>&1
+  # The extension cases below use two extensions of the test's own, written into the server's extension
+  # directory (so every PostgreSQL version runs them, contrib or not): revos_b28_base (trusted,
+  # relocatable) defines revos_b28_norm(numeric); revos_b28_dep requires it and its script calls
+  # revos_b28_norm(1), which an overload revos_b28_norm(integer) on its search_path matches better.
+  local extdir
+  extdir="$(q "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'")/extension"
+  printf "default_version = '1.0'\nrelocatable = true\ntrusted = true\n" >"$extdir/revos_b28_base.control" ||
+    die "cannot write the test's extensions into $extdir"
+  echo "CREATE FUNCTION revos_b28_norm(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT \$1';" >"$extdir/revos_b28_base--1.0.sql"
+  printf "default_version = '1.0'\nrelocatable = true\nrequires = 'revos_b28_base'\n" >"$extdir/revos_b28_dep.control"
+  printf "CREATE TABLE revos_b28_settings (v numeric);\nINSERT INTO revos_b28_settings VALUES (revos_b28_norm(1));\n" >"$extdir/revos_b28_dep--1.0.sql"
+  local base=revos_b28_base dep=revos_b28_dep
+  local base_json="{\"name\": \"$base\", \"schema\": \"b28_ext\"}" dep_json="{\"name\": \"$dep\", \"schema\": \"b28_ext\"}"
   # X' (the eighth review, by reading): an extension the superuser's payload creates in a schema the
   # superuser owns but where atk_owner, or PUBLIC, may CREATE: the extension's script runs as the
   # superuser with that schema first on its search_path (PostgreSQL's own warning). Each alone, plan
   # and apply; the control: once nobody else may create there, applied.
-  local ext
-  ext=$(q "SELECT name FROM pg_available_extensions WHERE name IN ('ltree', 'isn', 'cube', 'hstore', 'citext')
-             AND installed_version IS NULL ORDER BY name LIMIT 1")
-  if [ -z "$ext" ]; then
-    gaps=$((gaps + 1))
-    echo "SKIP  X': no contrib extension (ltree, isn, cube, hstore, citext) is available and not installed here: not tested, not counted as passed"
-    return
-  fi
   q "CREATE SCHEMA b28_ext; GRANT USAGE ON SCHEMA b28_ext TO PUBLIC" >/dev/null
-  b28_ext_refused "X'" b28_ext "$ext" b28_ext
-  out=$(b21_call apply_schema "$(b22_pay b28-x-ok "" ", \"extensions\": [{\"name\": \"$ext\", \"schema\": \"b28_ext\"}]")" "extensions[0]")
-  check "control: the same extension once only the superuser may create in b28_ext: applied, $ext in b28_ext" "applied|-|b28_ext" \
-    "$out|$(q "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = '$ext'")"
-  q "DROP EXTENSION IF EXISTS $ext CASCADE" >/dev/null
+  b28_ext_refused "X'" b28_ext $base b28_ext
+  out=$(b21_call apply_schema "$(b22_pay b28-x-ok "" ", \"extensions\": [$base_json]")" "extensions[0]")
+  check "control: the same extension once only the superuser may create in b28_ext: applied, $base in b28_ext" "applied|-|b28_ext" \
+    "$out|$(q "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = '$base'")"
+  q "DROP EXTENSION IF EXISTS $base CASCADE" >/dev/null
   # F2 (the thirteenth review): the schemas of the extensions it requires are on the script's search_path
-  # too. earthdistance requires cube; cube installed in b28_req, where atk_owner (or PUBLIC) may CREATE;
-  # the superuser's payload puts earthdistance in b28_ext, where nobody else may
-  if [ "$(q "SELECT count(*) FROM pg_available_extensions WHERE name IN ('cube', 'earthdistance') AND installed_version IS NULL")" != 2 ]; then
-    gaps=$((gaps + 1))
-    echo "SKIP  F2: cube and earthdistance are not both available (and not installed) here: not tested, not counted as passed"
-    return
-  fi
-  q "CREATE SCHEMA b28_req; GRANT USAGE ON SCHEMA b28_req TO PUBLIC; CREATE EXTENSION cube SCHEMA b28_req" >/dev/null
-  b28_ext_refused F2 b28_req earthdistance b28_ext
-  out=$(q "SELECT string_agg(e ->> 'message', ' | ') FROM jsonb_array_elements((SELECT revos.plan_schema('$(b22_pay b28-f3 "" ', "extensions": [{"name": "earthdistance", "schema": "b28_ext"}]')') -> 'result' -> 'validation_errors')) e" 2>&1)
+  # too. $base installed in b28_req, where atk_owner (or PUBLIC) may CREATE; the superuser's payload puts
+  # $dep in b28_ext, where nobody else may
+  q "CREATE SCHEMA b28_req; GRANT USAGE ON SCHEMA b28_req TO PUBLIC; CREATE EXTENSION $base SCHEMA b28_req" >/dev/null
+  b28_ext_refused F2 b28_req $dep b28_ext
+  out=$(q "SELECT string_agg(e ->> 'message', ' | ') FROM jsonb_array_elements((SELECT revos.plan_schema('$(b22_pay b28-f3 "" ", \"extensions\": [$dep_json]")') -> 'result' -> 'validation_errors')) e" 2>&1)
   check "control: the same once nobody else may create in b28_req: planned, no validation error" "" "$out"
-  q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube" >/dev/null
+  q "DROP EXTENSION IF EXISTS $dep; DROP EXTENSION IF EXISTS $base" >/dev/null
   # G1 (the fourteenth review): a function atk_owner planted while it could create there stays after the
   # revoke revos's own message advises; H2 (the fifteenth): a view (one the script would read runs its
   # functions as the caller); in the extension's schema, then (G1) in a required one's
@@ -2389,22 +2410,22 @@ attack_review_72fdc99() {
     as atk_owner "CREATE $stmt" >/dev/null
     q "REVOKE CREATE ON SCHEMA b28_ext FROM atk_owner" >/dev/null
     for fn in plan_schema apply_schema; do
-      out=$(b21_call $fn "$(b22_pay "b28-$case-$fn" "" ', "extensions": [{"name": "cube", "schema": "b28_ext"}]')" "extensions[0]")
-      check "$case: a superuser's $fn of cube in b28_ext, which holds atk_owner's $kind (its CREATE revoked): blocked, untrusted_name at extensions[0]" \
+      out=$(b21_call $fn "$(b22_pay "b28-$case-$fn" "" ", \"extensions\": [$base_json]")" "extensions[0]")
+      check "$case: a superuser's $fn of $base in b28_ext, which holds atk_owner's $kind (its CREATE revoked): blocked, untrusted_name at extensions[0]" \
         "blocked|untrusted_name" "$out"
     done
     q "DROP $kind b28_ext.b28_planted$([ "$kind" = function ] && echo '(integer)')" >/dev/null
   done
-  q "CREATE EXTENSION cube SCHEMA b28_req; GRANT CREATE ON SCHEMA b28_req TO atk_owner" >/dev/null
+  q "CREATE EXTENSION $base SCHEMA b28_req; GRANT CREATE ON SCHEMA b28_req TO atk_owner" >/dev/null
   as atk_owner "CREATE FUNCTION b28_req.b28_planted(integer) RETURNS integer LANGUAGE sql AS 'SELECT 1'" >/dev/null
   q "REVOKE CREATE ON SCHEMA b28_req FROM atk_owner" >/dev/null
-  out=$(b21_call apply_schema "$(b22_pay b28-g1-req "" ', "extensions": [{"name": "earthdistance", "schema": "b28_ext"}]')" "extensions[0]")
-  check "G1: ... and of earthdistance in b28_ext, requiring cube in b28_req, which holds atk_owner's function: blocked, untrusted_name at extensions[0]" \
+  out=$(b21_call apply_schema "$(b22_pay b28-g1-req "" ", \"extensions\": [$dep_json]")" "extensions[0]")
+  check "G1: ... and of $dep in b28_ext, requiring $base in b28_req, which holds atk_owner's function: blocked, untrusted_name at extensions[0]" \
     "blocked|untrusted_name" "$out"
-  q "DROP FUNCTION b28_req.b28_planted(integer); DROP EXTENSION cube" >/dev/null
+  q "DROP FUNCTION b28_req.b28_planted(integer); DROP EXTENSION $base" >/dev/null
   # G2, G3 (the fourteenth review): what the script's search_path holds changes while the apply waits for
   # a lock (a rename of a table atk_owner may read): atk_owner, allowed to create trusted extensions,
-  # installs the required cube (G2), or the declared cube itself (G3: IF NOT EXISTS would keep it), in
+  # installs the required $base (G2), or the declared $base itself (G3: IF NOT EXISTS would keep it), in
   # its own schema b28_own. The check right before the extension's statement refuses (42501).
   q "CREATE SCHEMA b28_own AUTHORIZATION atk_owner; GRANT CREATE ON DATABASE $DB TO atk_owner" >/dev/null
   local ext_json=""
@@ -2412,53 +2433,46 @@ attack_review_72fdc99() {
     b22_apply "$case's table" "$(b22_pay "b28-$case-1" '{"name": "b28_r_old", "schema": "b28_ext", "tenant_scoped": false, "columns": [{"name": "v", "type": "int"}]}')"
     q "GRANT SELECT ON b28_ext.b28_r_old TO atk_owner" >/dev/null
     case $case in
-      G2) ext_json='{"name": "earthdistance", "schema": "b28_ext"}' ;;
-      G3) ext_json='{"name": "cube", "schema": "b28_ext"}' ;;
+      G2) ext_json=$dep_json ;;
+      G3) ext_json=$base_json ;;
     esac
-    out=$(b21_window atk_owner b28_ext.b28_r_old "CREATE EXTENSION cube SCHEMA b28_own" apply_schema \
+    out=$(b21_window atk_owner b28_ext.b28_r_old "CREATE EXTENSION $base SCHEMA b28_own" apply_schema \
       "$(b22_pay "b28-$case-2" '{"name": "b28_r", "renamed_from": "b28_r_old", "schema": "b28_ext", "tenant_scoped": false, "columns": [{"name": "v", "type": "int"}]}' ", \"options\": {\"lock_timeout_ms\": 20000}, \"extensions\": [$ext_json]")" "extensions[0]")
-    check "$case: a superuser's apply of $ext_json while atk_owner installs cube in its own schema during the apply's lock wait: refused (failed, 42501)" \
+    check "$case: a superuser's apply of $ext_json while atk_owner installs $base in its own schema during the apply's lock wait: refused (failed, 42501)" \
       "failed|42501" "$out"
-    check "  ... nothing applied: b28_r_old not renamed, no earthdistance, cube only where atk_owner put it" "t|0|b28_own" \
-      "$(q "SELECT to_regclass('b28_ext.b28_r_old') IS NOT NULL")|$(q "SELECT count(*) FROM pg_extension WHERE extname = 'earthdistance'")|$(q "SELECT string_agg(extnamespace::regnamespace::text, ',') FROM pg_extension WHERE extname = 'cube'")"
-    q "DROP EXTENSION IF EXISTS earthdistance; DROP EXTENSION IF EXISTS cube; DROP TABLE IF EXISTS b28_ext.b28_r_old, b28_ext.b28_r" >/dev/null
+    check "  ... nothing applied: b28_r_old not renamed, no $dep, $base only where atk_owner put it" "t|0|b28_own" \
+      "$(q "SELECT to_regclass('b28_ext.b28_r_old') IS NOT NULL")|$(q "SELECT count(*) FROM pg_extension WHERE extname = '$dep'")|$(q "SELECT string_agg(extnamespace::regnamespace::text, ',') FROM pg_extension WHERE extname = '$base'")"
+    q "DROP EXTENSION IF EXISTS $dep; DROP EXTENSION IF EXISTS $base; DROP TABLE IF EXISTS b28_ext.b28_r_old, b28_ext.b28_r" >/dev/null
   done
   # H1 (the fifteenth review): the same race inside the rolled-back trial that creates a payload's new
   # extensions before validation (plan and apply): atk_owner holds an uncommitted CREATE EXTENSION of the
   # required extension in its own schema, with an overload there; the trial's CREATE of that extension
   # waits, fails when atk_owner commits (ignored: one that cannot be created is left out), and the
-  # dependent extension's script ran with b28_own on its search_path. Two extensions of the test's own
-  # (written into the server's extension directory): revos_b28_dep requires revos_b28_base and calls
-  # revos_b28_norm(1), which atk_owner's revos_b28_norm(integer) matches better.
-  local extdir
-  extdir="$(q "SELECT setting FROM pg_config WHERE name = 'SHAREDIR'")/extension"
-  printf "default_version = '1.0'\nrelocatable = true\ntrusted = true\n" >"$extdir/revos_b28_base.control"
-  echo "CREATE FUNCTION revos_b28_norm(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT \$1';" >"$extdir/revos_b28_base--1.0.sql"
-  printf "default_version = '1.0'\nrelocatable = true\nrequires = 'revos_b28_base'\n" >"$extdir/revos_b28_dep.control"
-  printf "CREATE TABLE revos_b28_settings (v numeric);\nINSERT INTO revos_b28_settings VALUES (revos_b28_norm(1));\n" >"$extdir/revos_b28_dep--1.0.sql"
+  # dependent extension's script ran with b28_own on its search_path, where atk_owner's
+  # revos_b28_norm(integer) matches revos_b28_norm(1) better.
   spy_fn atk_owner b28h1
   for fn in plan_schema apply_schema; do
-    as atk_owner "BEGIN; CREATE EXTENSION revos_b28_base SCHEMA b28_own;
+    as atk_owner "BEGIN; CREATE EXTENSION $base SCHEMA b28_own;
       $(b22_evil "b28_own.revos_b28_norm(integer)" numeric 1 b28h1); SELECT pg_sleep(3); COMMIT" >/dev/null 2>&1 &
     sleep 0.5
-    out=$(b21_call $fn "$(b22_pay "b28-h1-$fn" "" ', "extensions": [{"name": "revos_b28_base", "schema": "b28_ext"}, {"name": "revos_b28_dep", "schema": "b28_ext"}]')" "extensions")
+    out=$(b21_call $fn "$(b22_pay "b28-h1-$fn" "" ", \"extensions\": [$base_json, $dep_json]")" "extensions")
     wait
-    check "H1: a superuser's $fn of revos_b28_dep while atk_owner's uncommitted revos_b28_base (in b28_own) holds the trial's CREATE: refused" \
+    check "H1: a superuser's $fn of $dep while atk_owner's uncommitted $base (in b28_own) holds the trial's CREATE: refused" \
       refused "$(b22_refused "$out")"
     check "  ... atk_owner's revos_b28_norm(integer) never ran as the superuser" f "$(b17_ran b28h1)"
-    q "DROP EXTENSION IF EXISTS revos_b28_dep; DROP EXTENSION IF EXISTS revos_b28_base CASCADE; DROP FUNCTION IF EXISTS b28_own.revos_b28_norm(integer)" >/dev/null
+    q "DROP EXTENSION IF EXISTS $dep; DROP EXTENSION IF EXISTS $base CASCADE; DROP FUNCTION IF EXISTS b28_own.revos_b28_norm(integer)" >/dev/null
   done
-  rm -f "$extdir"/revos_b28_base.control "$extdir"/revos_b28_base--1.0.sql "$extdir"/revos_b28_dep.control "$extdir"/revos_b28_dep--1.0.sql
   q "REVOKE CREATE ON DATABASE $DB FROM atk_owner" >/dev/null
   # F3: in a database atk_owner owns, a schema where pg_database_owner may CREATE is named so, with the
   # database owner it stands for (REVOKE … FROM atk_owner would change nothing)
   psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b28_dbo" -c "CREATE DATABASE b28_dbo OWNER atk_owner" >/dev/null 2>&1 || die "cannot create b28_dbo"
   d=$(db_dsn b28_dbo)
   qdb "$d" "CREATE EXTENSION revos; CREATE SCHEMA b28_x; GRANT CREATE ON SCHEMA b28_x TO pg_database_owner" >/dev/null
-  out=$(qdb "$d" "SELECT revos.plan_schema('$(b22_pay b28-f3 "" ", \"extensions\": [{\"name\": \"$ext\", \"schema\": \"b28_x\"}]")')" 2>&1)
+  out=$(qdb "$d" "SELECT revos.plan_schema('$(b22_pay b28-f3 "" ", \"extensions\": [{\"name\": \"$base\", \"schema\": \"b28_x\"}]")')" 2>&1)
   check "F3: the refusal names pg_database_owner (the database owner, atk_owner), as granted" t \
     "$(grep -q 'pg_database_owner (the database owner, atk_owner)' <<<"$out" && echo t || echo "${out:0:300}")"
   psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS b28_dbo" >/dev/null 2>&1
+  rm -f "$extdir"/revos_b28_base.control "$extdir"/revos_b28_base--1.0.sql "$extdir"/revos_b28_dep.control "$extdir"/revos_b28_dep--1.0.sql
 }
 
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
@@ -2518,38 +2532,43 @@ attack_squatted_table_owner() {
     "$(q "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.b15_t'::regclass")"
 }
 
-attack_tenant_values
-attack_cross_tenant
-attack_internals
-attack_actor
-attack_global_chain_lock
-attack_session_objects
-attack_subtransactions
-attack_nested_in_apply
-attack_backfill_token
-attack_uncaptured_objects
-attack_cascades
-attack_schema_level
-attack_replaced_function
-attack_forged_snapshot
-attack_unmanage
-attack_superuser_overload
-attack_set_tenant_squat
-attack_membership_squat
-attack_squatted_table_trigger
-attack_squatted_table_owner
-attack_index_predicate_planning
-attack_around_the_count_check
-attack_review_1d8f8d6
-attack_review_5057330
-attack_review_08eb1c3
-attack_review_cf35c2f
-attack_review_f0637ad
-attack_review_20c6bb9
-attack_review_094f5f4
-attack_review_f7370bf
-attack_review_bd843a8
-attack_review_6f079fa
-attack_review_72fdc99
-end_state
-finish
+# The run, as one function read whole before it starts: the file may change while it runs (an edit
+# made during a run no longer shifts what bash reads next)
+main() {
+  attack_tenant_values
+  attack_cross_tenant
+  attack_internals
+  attack_actor
+  attack_global_chain_lock
+  attack_session_objects
+  attack_subtransactions
+  attack_nested_in_apply
+  attack_backfill_token
+  attack_uncaptured_objects
+  attack_cascades
+  attack_schema_level
+  attack_replaced_function
+  attack_forged_snapshot
+  attack_unmanage
+  attack_superuser_overload
+  attack_set_tenant_squat
+  attack_membership_squat
+  attack_squatted_table_trigger
+  attack_squatted_table_owner
+  attack_index_predicate_planning
+  attack_around_the_count_check
+  attack_review_1d8f8d6
+  attack_review_5057330
+  attack_review_08eb1c3
+  attack_review_cf35c2f
+  attack_review_f0637ad
+  attack_review_20c6bb9
+  attack_review_094f5f4
+  attack_review_f7370bf
+  attack_review_bd843a8
+  attack_review_6f079fa
+  attack_review_72fdc99
+  end_state
+  finish
+}
+main; exit

@@ -25,8 +25,10 @@
 //! [`begin`] answers only where it does exactly what the statement would; otherwise None, and
 //! the trigger runs the statement: the chain's first event (no visible head row), REPEATABLE READ
 //! or SERIALIZABLE (a concurrent update there is a serialization failure, which the statement
-//! raises), a head table that is not the one revos creates (other indexes, triggers, row level
-//! security, check constraints, other columns), or a row that keeps changing under us.
+//! raises), a head table that is not the one revos creates (other indexes, triggers than revos's
+//! guard, row level security, check constraints, other columns), or a row that keeps changing
+//! under us. The guard's check (only the table's owner or a superuser writes it,
+//! `written_by_revos`) is made here, as the trigger would.
 
 use pgrx::pg_sys;
 use std::ffi::CStr;
@@ -82,6 +84,8 @@ pub(crate) unsafe fn begin(chain: pg_sys::Datum) -> Option<Pending> {
         pg_sys::table_close(rel, LOCK);
         return None;
     };
+    // what the head table's guard trigger (`revos.written_by_revos()`) would check of the UPDATE
+    crate::ledger::written_by_revos::check_writer(rel, "UPDATE");
     let index = pg_sys::index_open(index_oid, LOCK);
     // what a new statement would see: earlier commands' effects, a fresh snapshot
     pg_sys::CommandCounterIncrement();
@@ -180,14 +184,14 @@ pub(crate) unsafe fn finish(p: Pending, hash: &[u8]) -> Finished {
 }
 
 /// The table's only index, when the table is exactly the one revos creates: its columns
-/// ([`COLUMNS`], or the first three), no trigger, no row level security, no constraint but
-/// NOT NULL, and one valid unique btree on (chain).
+/// ([`COLUMNS`], or the first three), no trigger but revos's guard (whose check `begin` makes), no
+/// row level security, no constraint but NOT NULL, and one valid unique btree on (chain).
 unsafe fn the_heads_index(rel: pg_sys::Relation) -> Option<pg_sys::Oid> {
     let form = (*rel).rd_rel;
     let desc = (*rel).rd_att;
     if (*form).relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char
         || (*form).relrowsecurity
-        || !(*rel).trigdesc.is_null()
+        || !crate::ledger::written_by_revos::only_guard_triggers(rel)
         || !matches!((*desc).natts, 3 | 4)
         || (!(*desc).constr.is_null() && (*(*desc).constr).num_check > 0)
     {

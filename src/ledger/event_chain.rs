@@ -183,6 +183,9 @@ unsafe fn complete(
     known: Option<Vec<u8>>,
     buf: &mut Vec<u8>,
 ) -> [u8; 64] {
+    if let Some(p) = prev_id.filter(|p| id <= *p) {
+        moved_back(id, p);
+    }
     let prev_hash = match (prev_id, known) {
         (None, _) => vec![b'0'; 64],
         (Some(_), Some(h)) => h,
@@ -204,6 +207,18 @@ unsafe fn complete(
     ));
     nulls[at.hash] = false;
     hash
+}
+
+/// Ids grow along a chain (verify_ledger walks it in id order): an id not above the chain's last
+/// one means that revos.events_id_seq was set back (`setval`, by its owner or a member of
+/// pg_write_all_data). The event is refused, rather than written where the chain would break.
+fn moved_back(id: i64, prev: i64) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("revos.events_chain: revos.events_id_seq gave {id}, not above the chain's last event {prev}: the sequence was set back"),
+        "The extension's owner sets it past the ledger's last id: SELECT setval('revos.events_id_seq', (SELECT max(id) FROM revos.events));"
+    );
 }
 
 /// Is `rel` revos.events? (its name and schema; the trigger refuses any other table)

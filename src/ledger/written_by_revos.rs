@@ -81,6 +81,48 @@ fn misuse() -> ! {
     );
 }
 
+/// Are `rel`'s triggers only revos's own guard (this module's `revos.written_by_revos()`, a C
+/// function in the table's schema)? What `chain_head` requires of `revos.event_chain_heads` before it
+/// moves a head without the executor: it makes the guard's check itself ([`check_writer`]), and any
+/// other trigger sends it to the statement.
+pub(crate) unsafe fn only_guard_triggers(rel: pg_sys::Relation) -> bool {
+    const C_LANGUAGE: u32 = 13; // ClanguageId (pg_language.dat)
+    let desc = (*rel).trigdesc;
+    if desc.is_null() {
+        return true;
+    }
+    let triggers = std::slice::from_raw_parts((*desc).triggers, (*desc).numtriggers as usize);
+    triggers.iter().all(|t| {
+        // the hot path (every event): a function found to be the guard once is not looked up again
+        let key = (t.tgfoid, (*(*rel).rd_rel).relnamespace);
+        if GUARDS.with(|g| g.borrow().contains(&key)) {
+            return true;
+        }
+        let cached = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            pg_sys::Datum::from(t.tgfoid),
+        );
+        if cached.is_null() {
+            return false;
+        }
+        let form = pg_sys::GETSTRUCT(cached) as *const pg_sys::FormData_pg_proc;
+        let ours = std::ffi::CStr::from_ptr((*form).proname.data.as_ptr()).to_bytes()
+            == b"written_by_revos"
+            && (*form).pronamespace == (*(*rel).rd_rel).relnamespace
+            && (*form).prolang == pg_sys::Oid::from(C_LANGUAGE);
+        pg_sys::ReleaseSysCache(cached);
+        if ours {
+            GUARDS.with(|g| g.borrow_mut().push(key));
+        }
+        ours
+    })
+}
+
+thread_local! {
+    /// (function, schema) pairs found to be the guard in this backend
+    static GUARDS: std::cell::RefCell<Vec<(pg_sys::Oid, pg_sys::Oid)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Is `rel` in schema `revos`?
 unsafe fn in_revos(rel: pg_sys::Relation) -> bool {
     let nsp = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
