@@ -189,6 +189,12 @@ check "v4 (v3 without the duplicate-valued unique index, with a slow one) applie
   "applied 1" "$(apply_as "$A" "$P4" | field "r['status'] + ' ' + str(len(r['pending']))")"
 w=$(wait_worker 'CREATE INDEX CONCURRENTLY "idx_big_slow"%')
 check "the worker builds it, connected as online_admin (not a superuser)" "online_admin" "${w#* }"
+# its CPU priority against the postmaster's (its parent): nice 10 lower (capped at 19), so that the
+# application's writers run first (src/deferred/worker.rs, yield_to_writers)
+nice_of() { awk '{print $19}' "/proc/$1/stat" 2>/dev/null; }
+pp=$(awk '{print $4}' "/proc/${w%% *}/stat" 2>/dev/null)
+check "  ... at a lower CPU priority than the server's other processes (nice +10, at most 19)" t \
+  "$(a=$(nice_of "${w%% *}"); b=$(nice_of "$pp"); [ -n "$a" ] && [ -n "$b" ] && [ "$a" -eq $((b + 10 > 19 ? 19 : b + 10)) ] && echo t || echo "worker ${a:-?}, postmaster ${b:-?}")"
 echo "# while it builds: the tenant policy holds, re-apply is a noop that says so, a change to big waits"
 check "tenant A reads only its 2000 rows, B its 1000, no tenant none; the policy and FORCE RLS in place" "2000
 1000

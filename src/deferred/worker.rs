@@ -3,7 +3,8 @@
 //! role's pending steps one by one after the apply that recorded them committed.
 //!
 //! ```text
-//! connect (db, role) ─ search_path pinned for the session ─ wait for the apply lock (= the commit)
+//! connect (db, role) ─ search_path pinned for the session ─ nice 10, no parallel workers (it yields
+//!   to the application's writers) ─ wait for the apply lock (= the commit)
 //!   ─ session lock (WORKER_LOCK, role): one worker per role; while held, a running step is ours
 //!   ─ orphans (running, their worker died): INVALID index dropped; pending again, or failed after
 //!     MAX_ATTEMPTS
@@ -75,6 +76,7 @@ fn run(role: pg_sys::Oid) {
     // Before any other SQL: the pinned search_path for the whole session, over the role's and the
     // database's settings (`ALTER ROLE … SET search_path`), which the connection applied.
     tx(pin_search_path);
+    yield_to_writers();
     // The apply that started this worker holds the apply lock until its transaction ends: once it
     // is ours, the steps it recorded are committed (or were rolled back, and are not there).
     tx(|| {
@@ -104,6 +106,33 @@ fn run(role: pg_sys::Oid) {
         // what the step read and wrote shows in pg_stat_user_tables now, not at the worker's exit
         unsafe { pg_sys::pgstat_report_stat(true) };
     }
+}
+
+/// How much the worker lowers its CPU priority (nice): the steps it runs are the online forms, whose
+/// point is that the application's writers go on as if nothing ran.
+const NICE: i32 = 10;
+
+/// The worker yields to the application's backends: its own process is niced by [`NICE`] (a step's
+/// scan or build takes longer when the CPU is busy; writers are not kept waiting behind it), and its
+/// statements use no parallel workers (each would be a process at normal priority, started by the
+/// postmaster, competing with the writers — on a 2-core machine one validation took every core).
+/// The blocking forms (options.online false) run in the caller's own backend, as before.
+fn yield_to_writers() {
+    unsafe {
+        // getpriority may return -1 as a value: errno tells; on any error the worker keeps its priority
+        *libc::__errno_location() = 0;
+        let now = libc::getpriority(libc::PRIO_PROCESS, 0);
+        if *libc::__errno_location() == 0 {
+            libc::setpriority(libc::PRIO_PROCESS, 0, (now + NICE).min(19));
+        }
+    }
+    tx(|| {
+        Spi::run(
+            "SELECT pg_catalog.set_config('max_parallel_workers_per_gather', '0', false),
+                    pg_catalog.set_config('max_parallel_maintenance_workers', '0', false)",
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+    });
 }
 
 fn pin_search_path() {
