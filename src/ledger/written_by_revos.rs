@@ -81,8 +81,8 @@ fn misuse() -> ! {
     );
 }
 
-/// Are `rel`'s triggers only revos's own guard (this module's `revos.written_by_revos()`, a C
-/// function in the table's schema)? What `chain_head` requires of `revos.event_chain_heads` before it
+/// Are `rel`'s triggers only revos's own guard (this module's `revos.written_by_revos()`: a C
+/// function of that name in the table's schema whose symbol is `written_by_revos_wrapper`)? What `chain_head` requires of `revos.event_chain_heads` before it
 /// moves a head without the executor: it makes the guard's check itself ([`check_writer`]), and any
 /// other trigger sends it to the statement.
 pub(crate) unsafe fn only_guard_triggers(rel: pg_sys::Relation) -> bool {
@@ -106,10 +106,20 @@ pub(crate) unsafe fn only_guard_triggers(rel: pg_sys::Relation) -> bool {
             return false;
         }
         let form = pg_sys::GETSTRUCT(cached) as *const pg_sys::FormData_pg_proc;
+        let mut no_src = true;
+        let src = pg_sys::SysCacheGetAttr(
+            pg_sys::SysCacheIdentifier::PROCOID as i32,
+            cached,
+            pg_sys::Anum_pg_proc_prosrc as pg_sys::AttrNumber,
+            &mut no_src,
+        );
+        // named so, in the table's schema, and this library's C symbol (the review of 1291b30)
         let ours = std::ffi::CStr::from_ptr((*form).proname.data.as_ptr()).to_bytes()
             == b"written_by_revos"
             && (*form).pronamespace == (*(*rel).rd_rel).relnamespace
-            && (*form).prolang == pg_sys::Oid::from(C_LANGUAGE);
+            && (*form).prolang == pg_sys::Oid::from(C_LANGUAGE)
+            && !no_src
+            && crate::ledger::event_hash::text_bytes(src) == b"written_by_revos_wrapper";
         pg_sys::ReleaseSysCache(cached);
         if ours {
             GUARDS.with(|g| g.borrow_mut().push(key));
