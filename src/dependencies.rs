@@ -31,6 +31,9 @@
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+pub mod kept;
+use kept::Snap;
+
 /// The roles whose objects what an apply leaves may depend on, read **before** its statements
 /// run: the superusers, the caller and the roles listed in `revos.trusted_roles`. Read afterwards, an overload
 /// that ran while an index was built (as the caller) could have made its owner a superuser or
@@ -41,8 +44,7 @@ pub fn trusted_owners() -> Vec<pg_sys::Oid> {
     // adversarial review, P1 and P2): an extension still at 0.2.0 or older has none; a table of that
     // name someone else created, one default privileges let another role write, or one with a
     // trigger, rule or policy is not read — no role is listed, and a warning says why
-    let why_not = Spi::get_one::<String>(&LIST_INTACT_SQL)
-        .unwrap_or_else(|e| pgrx::error!("revos: reading revos.trusted_roles failed: {e}"));
+    let why_not = statement_value(&LIST_INTACT_SQL);
     let sql = match why_not.as_deref() {
         None => TRUSTED_SQL,
         Some("absent") => UNLISTED_SQL,
@@ -51,9 +53,24 @@ pub fn trusted_owners() -> Vec<pg_sys::Oid> {
             UNLISTED_SQL
         }
     };
-    Spi::get_one::<Vec<pg_sys::Oid>>(sql)
-        .unwrap_or_else(|e| pgrx::error!("revos: reading the trusted roles failed: {e}"))
-        .unwrap_or_default()
+    statement_value(sql).map(|a| oids(&a)).unwrap_or_default()
+}
+
+/// The first column of `sql`'s first row (a read without arguments, under a statement's snapshot;
+/// its plan kept).
+fn statement_value(sql: &str) -> Option<String> {
+    Spi::connect(|_| unsafe { kept::rows(sql, &[], Snap::Statement, 1) })
+        .into_iter()
+        .next()
+        .and_then(|mut r| r.remove(0))
+}
+
+/// An `oid[]` in its text form (`{10,16384}`).
+fn oids(text: &str) -> Vec<pg_sys::Oid> {
+    text.trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .filter_map(|o| o.trim().parse::<u32>().ok().map(pg_sys::Oid::from))
+        .collect()
 }
 
 /// Fails (42501) unless only the extension's owner may create in schema `revos` (and in
@@ -403,43 +420,10 @@ pub unsafe fn latest(
     sql: &str,
     args: &[(Option<pg_sys::Datum>, pg_sys::Oid)],
 ) -> Vec<Option<String>> {
-    let text = std::ffi::CString::new(sql).expect("no NUL");
-    let mut types: Vec<pg_sys::Oid> = args.iter().map(|a| a.1).collect();
-    let mut values: Vec<pg_sys::Datum> = args
-        .iter()
-        .map(|a| a.0.unwrap_or(pg_sys::Datum::from(0usize)))
-        .collect();
-    let nulls: Vec<std::ffi::c_char> = args
-        .iter()
-        .map(|a| if a.0.is_some() { b' ' } else { b'n' } as std::ffi::c_char)
-        .collect();
-    let plan = pg_sys::SPI_prepare(text.as_ptr(), args.len() as i32, types.as_mut_ptr());
-    if plan.is_null() {
-        let code = pg_sys::SPI_result;
-        pgrx::error!("revos: preparing a catalog read failed ({code})");
-    }
-    let rc = pg_sys::SPI_execute_snapshot(
-        plan,
-        values.as_mut_ptr(),
-        nulls.as_ptr(),
-        pg_sys::GetLatestSnapshot(),
-        std::ptr::null_mut(),
-        false,
-        false,
-        0,
-    );
-    if rc != pg_sys::SPI_OK_SELECT as i32 {
-        pgrx::error!("revos: reading the dependencies failed ({rc})");
-    }
-    let table = pg_sys::SPI_tuptable;
-    let out = (0..pg_sys::SPI_processed as usize)
-        .map(|i| {
-            let v = pg_sys::SPI_getvalue(*(*table).vals.add(i), (*table).tupdesc, 1);
-            (!v.is_null()).then(|| std::ffi::CStr::from_ptr(v).to_string_lossy().into_owned())
-        })
-        .collect();
-    pg_sys::SPI_freeplan(plan);
-    out
+    kept::rows(sql, args, Snap::Latest, 1)
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect()
 }
 
 /// Functions another role planted where the plan's statements could bind them, found **before**

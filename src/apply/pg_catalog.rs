@@ -3,7 +3,7 @@
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{JsonB, PgTryBuilder};
+use pgrx::PgTryBuilder;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -586,27 +586,31 @@ pub fn load_snapshots_with(
     index_defs: &[bool],
 ) -> HashMap<(String, String), TableSnapshot> {
     let saved_path = with_catalog_search_path();
-    let rows: Vec<(String, String, Value)> = Spi::connect(|c| {
-        let table = c.select(
+    // its plan kept for the backend: verification reads it again while the apply's locks are held
+    let rows: Vec<(String, String, Value)> = Spi::connect(|_| unsafe {
+        crate::dependencies::kept::rows(
             SNAPSHOT_SQL,
-            None,
             &[
-                schemas.to_vec().into(),
-                names.to_vec().into(),
-                with_policy_expressions.into(),
-                index_defs.to_vec().into(),
+                (schemas.to_vec().into_datum(), pg_sys::TEXTARRAYOID),
+                (names.to_vec().into_datum(), pg_sys::TEXTARRAYOID),
+                (with_policy_expressions.into_datum(), pg_sys::BOOLOID),
+                (index_defs.to_vec().into_datum(), pg_sys::BOOLARRAYOID),
             ],
-        )?;
-        let mut out = vec![];
-        for row in table {
-            let s: String = row.get(1)?.unwrap_or_default();
-            let n: String = row.get(2)?.unwrap_or_default();
-            let j: JsonB = row.get(3)?.unwrap_or(JsonB(Value::Null));
-            out.push((s, n, j.0));
-        }
-        Ok::<_, pgrx::spi::Error>(out)
+            crate::dependencies::kept::Snap::Statement,
+            3,
+        )
     })
-    .unwrap_or_else(|e| pgrx::error!("revos: reading the catalog failed: {e}"));
+    .into_iter()
+    .map(|mut r| {
+        let j = r.pop().flatten().map_or(Value::Null, |t| {
+            serde_json::from_str(&t)
+                .unwrap_or_else(|e| pgrx::error!("revos: reading the catalog failed: {e}"))
+        });
+        let n = r.pop().flatten().unwrap_or_default();
+        let s = r.pop().flatten().unwrap_or_default();
+        (s, n, j)
+    })
+    .collect();
     restore_search_path(saved_path);
     let mut map = HashMap::new();
     for (s, n, j) in rows {
