@@ -289,7 +289,9 @@ fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {
 fn perform(step: &StepRow) -> Result<(), (String, String)> {
     match &step.completion {
         Completion::Backfilled { .. } => backfill::run(step),
-        Completion::Validated { schema, table, .. } => {
+        // a check added NOT VALID (its expression parsed again here, under the pinned search_path)
+        // is checked as a validation is: the table's owner and what it depends on, under its lock
+        Completion::Validated { schema, table, .. } | Completion::Added { schema, table, .. } => {
             toplevel_after(&step.sql, || before_validate(schema, table))
         }
         _ => toplevel(&step.sql),
