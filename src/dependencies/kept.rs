@@ -9,6 +9,13 @@
 //! and kept (`SPI_keepplan`); PostgreSQL's plan cache re-analyzes it when a relation it reads or
 //! the search_path changes. The texts name everything schema-qualified (`pg_catalog.`,
 //! `OPERATOR(pg_catalog.=)`, `revos.`), so what a kept plan binds is what a fresh one would.
+//!
+//! Only for small arguments: a generic plan assumes a handful of elements in an array argument, and
+//! for an apply of 1,000 tables it chose joins that made the whole apply a third slower (bench/run's
+//! P5 at e579537). A read with an array of more than [`GENERIC_MAX`] elements is planned for its
+//! values, once, as before.
+//!
+//! [`GENERIC_MAX`]: GENERIC_MAX
 
 use pgrx::pg_sys;
 use std::cell::RefCell;
@@ -17,6 +24,21 @@ use std::collections::HashMap;
 thread_local! {
     /// (query text, argument types) -> its kept plan
     static PLANS: RefCell<HashMap<(String, Vec<u32>), usize>> = RefCell::new(HashMap::new());
+}
+
+/// The most elements an array argument may have for the read to use its kept generic plan.
+const GENERIC_MAX: i32 = 32;
+
+/// Whether an argument is an array of more than [`GENERIC_MAX`] elements.
+unsafe fn large(arg: &(Option<pg_sys::Datum>, pg_sys::Oid)) -> bool {
+    let (Some(d), t) = *arg else { return false };
+    if pg_sys::get_element_type(t) == pg_sys::InvalidOid {
+        return false;
+    }
+    let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+    // ARR_DIMS: the dimensions follow the header
+    let dims = (arr as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *mut i32;
+    pg_sys::ArrayGetNItems((*arr).ndim, dims) > GENERIC_MAX
 }
 
 /// Which snapshot a read uses.
@@ -70,7 +92,19 @@ pub unsafe fn rows(
         .iter()
         .map(|a| if a.0.is_some() { b' ' } else { b'n' } as std::ffi::c_char)
         .collect();
-    let plan = plan(sql, &types);
+    let one_off = args.iter().any(|a| large(a));
+    let plan = if one_off {
+        let text = std::ffi::CString::new(sql).expect("no NUL");
+        let mut types = types.clone();
+        let p = pg_sys::SPI_prepare(text.as_ptr(), types.len() as i32, types.as_mut_ptr());
+        if p.is_null() {
+            let code = pg_sys::SPI_result;
+            pgrx::error!("revos: preparing a catalog read failed ({code})");
+        }
+        p
+    } else {
+        plan(sql, &types)
+    };
     pg_sys::SPI_tuptable = std::ptr::null_mut();
     let rc = match snap {
         Snap::Latest => pg_sys::SPI_execute_snapshot(
@@ -97,7 +131,7 @@ pub unsafe fn rows(
         pgrx::error!("revos: a catalog read failed ({rc})");
     }
     let table = pg_sys::SPI_tuptable;
-    (0..pg_sys::SPI_processed as usize)
+    let out = (0..pg_sys::SPI_processed as usize)
         .map(|i| {
             let row = *(*table).vals.add(i);
             (1..=ncols as i32)
@@ -108,5 +142,9 @@ pub unsafe fn rows(
                 })
                 .collect()
         })
-        .collect()
+        .collect();
+    if one_off {
+        pg_sys::SPI_freeplan(plan);
+    }
+    out
 }
