@@ -1719,11 +1719,11 @@ attack_review_f0637ad() {
     sleep 0.5
   done
   as atk_owner "BEGIN; ALTER SCHEMA b22_w RENAME TO b22_w_evil; ALTER SCHEMA b22_w_old RENAME TO b22_w; COMMIT" >/dev/null 2>&1
-  check "F5: a superuser's online apply of a check on b22_w.ct ($out), atk_owner's look-alike (a validated ct_pos) swapped in under the paused worker: the worker's first step (its NOT VALID add) is failed (42501), the VALIDATE not run" \
-    "failed|42501,failed|" "$(q "SELECT coalesce(string_agg(status || '|' || coalesce(sqlstate, ''), ',' ORDER BY id), 'no deferred step')
+  check "F5: a superuser's online apply of a check on b22_w.ct ($out), atk_owner's look-alike (a validated ct_pos) swapped in under the paused worker: the VALIDATE step is failed (42501), not done" \
+    "failed|42501" "$(q "SELECT coalesce(string_agg(status || '|' || coalesce(sqlstate, ''), ',' ORDER BY id), 'no deferred step')
                           FROM revos.deferred_steps WHERE version = 'b22-w-2'")"
-  check "  ... no step of it says done (the real b22_w.ct has no ct_pos: the worker adds it, and refused to)" "absent|0" \
-    "$(q "SELECT coalesce((SELECT convalidated::text FROM pg_constraint WHERE conrelid = 'b22_w.ct'::regclass AND conname = 'ct_pos'), 'absent') || '|' ||
+  check "  ... no step of it says done (the real b22_w.ct's ct_pos, NOT VALID, is validated by nothing)" "false|0" \
+    "$(q "SELECT (SELECT convalidated FROM pg_constraint WHERE conrelid = 'b22_w.ct'::regclass AND conname = 'ct_pos') || '|' ||
                  (SELECT count(*) FROM revos.deferred_steps WHERE version = 'b22-w-2' AND status = 'done')")"
   check "  ... atk_owner's index predicate never ran as the superuser" f "$(b17_ran b22w)"
   # the control: a materialized view over the superuser's own table in its own schema (nobody else's
@@ -2475,6 +2475,24 @@ attack_review_72fdc99() {
   rm -f "$extdir"/revos_b28_base.control "$extdir"/revos_b28_base--1.0.sql "$extdir"/revos_b28_dep.control "$extdir"/revos_b28_dep--1.0.sql
 }
 
+# B29. The adversarial review of 5798187 (A, C): standard_conforming_strings set off by a database
+# owner (ALTER DATABASE … SET) or by a revos_admin member for itself (ALTER ROLE … SET): a check whose
+# text the gates read (with the setting on) as one expression with two string literals became, where
+# revos's DDL ran under the session's setting, more ALTER TABLE subcommands run as the applier — in the
+# deferred worker (A: a check it added after the commit) and in plan_schema's shadow table (C). And B:
+# a name squatted by a constraint trigger counted as revos's NOT NULL helper added and validated. The
+# reviewer's scripts (tests/review/; B's narrowed to the helper), each case required "not reproduced".
+attack_review_5798187() {
+  echo "# B29. standard_conforming_strings off in the database or the role: a check's text stays one expression"
+  local f out n
+  for f in scs_worker_check scs_shadow helper_squat; do
+    out=$(timeout 600 bash "$(dirname "$0")/review/$f.sh" "$DSN" 2>&1)
+    n=$(grep -c "not reproduced" <<<"$out")
+    check "B29 $f: every case not reproduced (cases run: $n)" "0 t" \
+      "$(grep -c "REPRODUCED" <<<"$out") $([ "$n" -ge 1 ] && echo t || echo "none ran: ${out: -300}")"
+  done
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -2568,6 +2586,7 @@ main() {
   attack_review_bd843a8
   attack_review_6f079fa
   attack_review_72fdc99
+  attack_review_5798187
   end_state
   finish
 }

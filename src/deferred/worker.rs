@@ -144,7 +144,7 @@ fn pin_search_path() {
 }
 
 /// The session's settings for one step: the pinned search_path (again before every step: nothing
-/// a step's expressions do lasts into the next), and `lock_timeout` for a step whose lock stops
+/// a step's expressions do lasts into the next), `standard_conforming_strings = on`, and `lock_timeout` for a step whose lock stops
 /// writers (queued behind a long transaction, it would hold every writer behind it), none for
 /// the others (a concurrent build waits for older transactions; writers go on meanwhile).
 fn session_settings(step: &StepRow) {
@@ -153,8 +153,12 @@ fn session_settings(step: &StepRow) {
     } else {
         "0".into()
     };
+    // standard_conforming_strings as the apply parsed the statement (a database's or role's `off` turned
+    // a literal's backslash into an escape, and the rest of a check's text into more ALTER TABLE
+    // subcommands run as the applying role: the adversarial review of 5798187, A)
     Spi::run_with_args(
-        "SELECT pg_catalog.set_config('search_path', $1, false), pg_catalog.set_config('lock_timeout', $2, false)",
+        "SELECT pg_catalog.set_config('search_path', $1, false), pg_catalog.set_config('lock_timeout', $2, false),
+                pg_catalog.set_config('standard_conforming_strings', 'on', false)",
         &[PINNED_SEARCH_PATH.into(), timeout.into()],
     )
     .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
@@ -289,8 +293,8 @@ fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {
 fn perform(step: &StepRow) -> Result<(), (String, String)> {
     match &step.completion {
         Completion::Backfilled { .. } => backfill::run(step),
-        // a check added NOT VALID (its expression parsed again here, under the pinned search_path)
-        // is checked as a validation is: the table's owner and what it depends on, under its lock
+        // revos's NOT NULL helper, added NOT VALID: the table checked as before a VALIDATE (found by
+        // name and locked, its owner trusted, what it depends on)
         Completion::Validated { schema, table, .. } | Completion::Added { schema, table, .. } => {
             toplevel_after(&step.sql, || before_validate(schema, table))
         }
@@ -433,12 +437,19 @@ fn completed(c: &Completion) -> Result<(), String> {
             name,
             if *unique { "a valid unique index" } else { "a valid index" },
         ),
+        // not a constraint trigger of that name (its row in pg_constraint is "validated" too: the
+        // adversarial review of 5798187, B — a role with only TRIGGER on the table made both of a
+        // check's steps report done)
         Completion::Validated { name, .. } => (
-            constraint_query("con.convalidated"),
+            constraint_query("con.convalidated AND con.contype OPERATOR(pg_catalog.<>) 't'"),
             name,
             "a validated constraint",
         ),
-        Completion::Added { name, .. } => (constraint_query("true"), name, "a constraint"),
+        Completion::Added { name, .. } => (
+            constraint_query("con.contype OPERATOR(pg_catalog.=) 'c'"),
+            name,
+            "a check constraint",
+        ),
         Completion::Dropped { name, .. } => (
             format!("SELECT NOT EXISTS ({})", constraint_query("true")),
             name,

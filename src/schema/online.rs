@@ -6,13 +6,13 @@
 //! |-----------------------------------------------|----------------------------------------|-------------------------------------------------|
 //! | `CREATE [UNIQUE] INDEX` (SHARE, scans)        | —                                      | `CREATE [UNIQUE] INDEX CONCURRENTLY`            |
 //! | `ADD CONSTRAINT … UNIQUE` (ACCESS EXCL., scans)| —                                     | `CREATE UNIQUE INDEX CONCURRENTLY`, `ADD CONSTRAINT … UNIQUE USING INDEX` |
-//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | — (its expression qualifies a name with a schema: `… NOT VALID`, no scan) | `… NOT VALID` (ACCESS EXCL., no scan), `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE) |
+//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan)               | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan)                | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `SET NOT NULL` (ACCESS EXCL., scans)          | —                                      | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (ACCESS EXCL., no scan), `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
 //! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
-//! A changed check or foreign key (`DROP CONSTRAINT, ADD CONSTRAINT` in one statement) is added
-//! `NOT VALID` in the transaction (the drop and the add go together) and validated after it. Everything else stays where it was: steps on tables this plan creates (empty, so
+//! A changed check or foreign key (`DROP CONSTRAINT, ADD CONSTRAINT` in one statement) takes the
+//! same form. Everything else stays where it was: steps on tables this plan creates (empty, so
 //! nothing to scan), catalog-only steps, and steps that have no lock-light form — a type change, an
 //! `ADD COLUMN` of a stored generated or identity column, an `ADD COLUMN` with a volatile default
 //! on a table whose forced tenant policy would hide its rows from the applying role (neither a
@@ -535,19 +535,8 @@ fn unique_form(step: &Step, t: &Table, u: &Unique, s: &Schema) -> Option<Form> {
 }
 
 /// A statement that adds `add` (new, or replacing the constraint in one statement): the same
-/// statement with `NOT VALID`, and a deferred `VALIDATE CONSTRAINT`. `add_later`: a new
-/// constraint's `NOT VALID` statement is deferred too, to a short transaction of the worker's
-/// (its lock, which stops writers, is then held for that statement, not from it to the apply's
-/// commit — through the verification and the ledger row: bench/FINDINGS.md); a replacing
-/// statement stays in the transaction (its `DROP CONSTRAINT` and `ADD` go together).
-fn validate_later(
-    step: &Step,
-    t: &Table,
-    add: &str,
-    name: &Name,
-    cost: Cost,
-    add_later: bool,
-) -> Option<Form> {
+/// statement with `NOT VALID`, and a deferred `VALIDATE CONSTRAINT`.
+fn validate_later(step: &Step, t: &Table, add: &str, name: &Name, cost: Cost) -> Option<Form> {
     let q = t.qualified();
     let plain = step.sql == format!("ALTER TABLE {q} {add}");
     let replaced = step
@@ -560,53 +549,38 @@ fn validate_later(
     // the replacing form holds ACCESS EXCLUSIVE for its DROP CONSTRAINT either way
     let cost = if replaced { Cost::ALTER } else { cost };
     let (schema, table) = keyed(t);
-    let not_valid = like(step, step.kind, format!("{} NOT VALID", step.sql), cost);
-    let validate = (
-        like(
+    Some(Form {
+        in_tx: vec![like(
             step,
             step.kind,
-            format!("ALTER TABLE {q} VALIDATE CONSTRAINT {name}"),
-            CONCURRENT_SCAN,
-        ),
-        Completion::Validated {
-            schema: schema.clone(),
-            table: table.clone(),
-            name: name.as_str().to_string(),
-        },
-    );
-    if add_later && plain {
-        let added = Completion::Added {
-            schema,
-            table,
-            name: name.as_str().to_string(),
-        };
-        return Some(Form {
-            in_tx: vec![],
-            deferred: vec![(not_valid, added), validate],
-            cleanup: None,
-        });
-    }
-    Some(Form {
-        in_tx: vec![not_valid],
-        deferred: vec![validate],
+            format!("{} NOT VALID", step.sql),
+            cost,
+        )],
+        deferred: vec![(
+            like(
+                step,
+                step.kind,
+                format!("ALTER TABLE {q} VALIDATE CONSTRAINT {name}"),
+                CONCURRENT_SCAN,
+            ),
+            Completion::Validated {
+                schema,
+                table,
+                name: name.as_str().to_string(),
+            },
+        )],
         cleanup: None,
     })
 }
 
-/// A check: added `NOT VALID` by the worker when its expression qualifies no name with a schema
-/// (the worker parses it again, under its pinned search_path, as [`resolvable_later`] allows an
-/// index's), else in the transaction; validated by the worker.
 fn check_form(step: &Step, t: &Table, c: &Check) -> Option<Form> {
     let add = format!("ADD CONSTRAINT {} CHECK (({}))", c.name, c.expression);
-    let later = !names_other_schema(&c.expression);
-    validate_later(step, t, &add, &c.name, Cost::ALTER, later)
+    validate_later(step, t, &add, &c.name, Cost::ALTER)
 }
 
-/// A foreign key: added `NOT VALID` in the transaction (the worker would look the referenced
-/// table up by name again after the commit), validated by the worker.
 fn fk_form(step: &Step, t: &Table, f: &ForeignKey, s: &Schema) -> Option<Form> {
     let add = format!("ADD {}", fk_sql(f, &s.options));
-    validate_later(step, t, &add, &f.name, NOT_VALID_FK, false)
+    validate_later(step, t, &add, &f.name, NOT_VALID_FK)
 }
 
 /// The name of revos's helper check for a NOT NULL (`revos_nn_<column>`, cut to 63 bytes).
@@ -621,9 +595,13 @@ pub fn not_null_helper(column: &Name) -> Name {
     }
 }
 
-/// `SET NOT NULL` → deferred: a `CHECK (c IS NOT NULL) NOT VALID` (no name but the column's: added
-/// by the worker in a short transaction of its own, not held to the apply's commit), validate it,
-/// `SET NOT NULL` (proved by the validated check, no scan), drop the check.
+/// `SET NOT NULL` → deferred: a `CHECK (c IS NOT NULL) NOT VALID` (added by the worker in a short
+/// transaction of its own: its ACCESS EXCLUSIVE lock is held for that statement, not from it
+/// through the verification and the ledger row to the apply's commit, which every insert waited
+/// out; its text names the column only — no literal, no function, no operator to parse again),
+/// validate it, `SET NOT NULL` (proved by the validated check, no scan), drop the check. A declared
+/// check stays `NOT VALID` in the transaction: parsed again after the commit, its literals would
+/// depend on the worker's session settings (the adversarial review of 5798187, A).
 fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     let q = t.qualified();
     if step.sql != format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name) {
@@ -771,8 +749,7 @@ pub fn backfill_sql(table: &str, column: &Name) -> String {
 /// The schema as the catalog will show it when the apply's transaction commits, before the
 /// deferred steps ran: what they create is not there yet (indexes, unique keys built
 /// concurrently), NOT NULL columns whose `SET NOT NULL` waits are still nullable. `verify` checks
-/// this at apply; each deferred object is checked when its step completes. A check the worker adds
-/// is not there either.
+/// this at apply; each deferred object is checked when its step completes.
 pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
     let mut v = s.clone();
     for d in &o.deferred {
@@ -794,8 +771,6 @@ pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
                     c.not_null = false;
                 }
             }
-            // a check the worker adds (`NOT VALID`) after the commit
-            Completion::Added { name, .. } => t.checks.retain(|c| c.name.as_str() != name),
             _ => {}
         }
     }
@@ -996,7 +971,6 @@ mod tests {
                 r#"ALTER TABLE "public"."big" DROP CONSTRAINT "revos_nn_a""#,
                 r#"CREATE UNIQUE INDEX CONCURRENTLY "uq_big_c" ON "public"."big" ("c")"#,
                 r#"ALTER TABLE "public"."big" ADD CONSTRAINT "uq_big_c" UNIQUE USING INDEX "uq_big_c""#,
-                r#"ALTER TABLE "public"."big" ADD CONSTRAINT "ck_big_a" CHECK ((a >= 0)) NOT VALID"#,
                 r#"ALTER TABLE "public"."big" VALIDATE CONSTRAINT "ck_big_a""#,
                 r#"ALTER TABLE "public"."big" VALIDATE CONSTRAINT "fk_big_ref_id""#,
                 r#"CREATE UNIQUE INDEX CONCURRENTLY "uq_big_a" ON "public"."big" USING btree ("a")"#,
@@ -1005,26 +979,26 @@ mod tests {
             o.deferred
         );
         let chains: Vec<usize> = o.deferred.iter().map(|d| d.chain).collect();
-        assert_eq!(chains, [0, 0, 0, 0, 1, 1, 2, 2, 3, 4]);
-        // the one form left in the transaction: the foreign key, NOT VALID, no scan (the check and
-        // NOT NULL's helper are added by the worker: their lock is not held to the commit)
+        assert_eq!(chains, [0, 0, 0, 0, 1, 1, 2, 3, 4]);
+        // the forms left in the transaction: the check and the foreign key NOT VALID, no scan (NOT
+        // NULL's helper is added by the worker: its lock is not held to the commit)
         let in_tx: Vec<&Step> = p
             .steps
             .iter()
             .filter(|x| x.sql.contains("NOT VALID"))
             .collect();
-        assert_eq!(in_tx.len(), 1, "{in_tx:#?}");
-        assert!(in_tx[0].sql.contains("FOREIGN KEY"), "{in_tx:#?}");
-        // each deferred ADD takes its blocking lock without a scan
-        for d in o
-            .deferred
-            .iter()
-            .filter(|d| d.step.sql.ends_with("NOT VALID"))
-        {
-            assert!(matches!(d.completion, Completion::Added { .. }), "{d:#?}");
-            assert_eq!(d.step.lock, Some(Lock::AccessExclusive));
-            assert!(!d.step.scans);
-        }
+        assert_eq!(in_tx.len(), 2, "{in_tx:#?}");
+        assert!(
+            in_tx.iter().all(|x| !x.sql.contains("revos_nn_")),
+            "{in_tx:#?}"
+        );
+        let helper = &o.deferred[0];
+        assert!(
+            matches!(helper.completion, Completion::Added { .. }),
+            "{helper:#?}"
+        );
+        assert_eq!(helper.step.lock, Some(Lock::AccessExclusive));
+        assert!(!helper.step.scans);
         for d in &o.deferred {
             assert_ne!(d.step.lock, Some(Lock::Share));
             assert!(!d.step.rewrites);
@@ -1054,7 +1028,7 @@ mod tests {
         let (_, small) = planned(v2(None), Some(ONLINE_ROWS), None);
         assert!(small.unwrap().deferred.is_empty());
         let (_, big) = planned(v2(None), Some(ONLINE_ROWS + 1), None);
-        assert_eq!(big.unwrap().deferred.len(), 10);
+        assert_eq!(big.unwrap().deferred.len(), 9);
         let (_, off) = planned(v2(Some(false)), Some(ONLINE_ROWS * 10), None);
         assert!(off.unwrap().deferred.is_empty());
         let (_, unknown) = planned(v2(None), None, None);
@@ -1146,38 +1120,7 @@ mod tests {
         assert!(big.indexes.iter().all(|x| x.name.as_str() != "uq_big_a"));
         assert!(big.uniques.is_empty());
         assert!(!big.column(&Name::from_catalog("a")).unwrap().not_null);
-        // the check the worker adds is not there at the commit
-        assert!(big.checks.is_empty(), "{:?}", big.checks);
-    }
-
-    #[test]
-    fn a_check_that_qualifies_a_name_is_added_in_the_transaction() {
-        for expr in [
-            "public.f(a) > 0",
-            "a OPERATOR(pg_catalog.>=) 0",
-            "a::pg_catalog.int8 > 0",
-        ] {
-            let mut v = v2(Some(true));
-            v["tables"][1]["columns"][0]["check"] = json!(expr);
-            let (p, o) = planned(v, Some(10), None);
-            let o = o.unwrap();
-            let in_tx: Vec<&str> = p
-                .steps
-                .iter()
-                .filter(|x| x.sql.contains("CHECK") && x.sql.ends_with("NOT VALID"))
-                .map(|x| x.sql.as_str())
-                .collect();
-            assert_eq!(in_tx.len(), 1, "{expr}: {:#?}", p.steps);
-            assert!(in_tx[0].contains("ck_big_a"), "{in_tx:?}");
-            // validated after the commit all the same; not added there
-            let later: Vec<&str> = o.deferred.iter().map(|d| d.step.sql.as_str()).collect();
-            assert!(later
-                .iter()
-                .any(|s| s.ends_with(r#"VALIDATE CONSTRAINT "ck_big_a""#)));
-            assert!(!later
-                .iter()
-                .any(|s| s.contains(r#"ADD CONSTRAINT "ck_big_a""#)));
-        }
+        assert_eq!(big.checks.len(), 1);
     }
     /// `big` exists (with rows, per `state`); `email` is new, with a volatile default.
     fn with_new_column(column: Value, rls: bool) -> Value {
