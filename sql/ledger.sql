@@ -378,10 +378,14 @@ BEGIN
 END
 $$;
 
--- occurred_at text -> timestamptz (22023 when it is not an ISO 8601 timestamp).
+-- occurred_at text -> timestamptz (22023 when it is not an ISO 8601 timestamp). Its pattern's
+-- backslashes are read with standard strings whatever the session that first calls it in a backend
+-- had (PL/pgSQL parses the body once per backend: one SET LOCAL standard_conforming_strings = off broke
+-- occurred_at for every later role there — the review of 7ebc593, F).
 CREATE FUNCTION revos.log_event_time(v text) RETURNS timestamptz
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET standard_conforming_strings = on
 AS $$
 BEGIN
     IF v !~ '^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN

@@ -718,3 +718,7 @@ GRANT USAGE ON SCHEMA revos TO PUBLIC;
 GRANT USAGE, CREATE ON SCHEMA revos_shadow TO revos_admin;
 GRANT SELECT ON revos.schema_migrations, revos.events, revos.payload_memo, revos.deferred_steps TO revos_admin;
 GRANT SELECT ON revos.trusted_roles TO PUBLIC;
+
+-- log_event_time's pattern is read with standard strings whatever the first caller's session had
+-- (the review of 7ebc593, F): as sql/ledger.sql creates it
+ALTER FUNCTION revos.log_event_time(text) SET standard_conforming_strings = on;

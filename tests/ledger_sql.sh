@@ -227,6 +227,13 @@ expect_error "bad input with an idempotency key" 22023 "payload must be a JSON o
 check "bad input recorded nothing" "$before" "$(count_events)"
 check "bad input did not move any chain head" "$heads_before" \
   "$(q "SELECT md5(string_agg(chain || ':' || coalesce(last_id::text, '') || ':' || coalesce(prev_id::text, ''), ',' ORDER BY chain)) FROM revos.event_chain_heads")"
+# occurred_at's pattern is read with standard strings whatever the session that first calls it in a
+# backend has (the review of 7ebc593, F: one SET LOCAL standard_conforming_strings = off broke it for the
+# backend): the first call under off, and the next one after it, both accept a timestamp
+out=$(psql -X -q -At -d "$TDSN" -c "BEGIN" -c "SET LOCAL standard_conforming_strings = off" \
+  -c "SELECT revos.log_event('{\"event_type\": \"scs.off\", \"occurred_at\": \"2024-05-01T12:00:00Z\"}') ->> 'status'" -c "COMMIT" \
+  -c "SELECT revos.log_event('{\"event_type\": \"scs.on\", \"occurred_at\": \"2024-05-01T12:00:00Z\"}') ->> 'status'" 2>&1)
+check "occurred_at accepted under standard_conforming_strings = off, and after it in the same backend" "recorded recorded" "$(echo $out)"
 check "a key used by a rejected call is still free" recorded \
   "$(q "SELECT revos.log_event('{\"event_type\": \"x\", \"idempotency_key\": \"after-bad\"}')->>'status'")"
 check "payload of exactly 1048576 bytes is accepted" recorded \
