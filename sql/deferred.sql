@@ -34,7 +34,10 @@ CREATE TABLE revos.deferred_steps (
     created_at       timestamptz NOT NULL DEFAULT now(),
     -- a batched backfill's progress, written with each batch's commit: {"rows", "batches", "pass",
     -- "next_page", "end_page", "batch_pages"} (src/deferred/backfill.rs); NULL for other steps
-    progress         jsonb
+    progress         jsonb,
+    -- the apply's settings the worker reads the step under (DateStyle, TimeZone, ...:
+    -- src/deferred/settings.rs), not the database's or the role's defaults
+    settings         jsonb
 );
 COMMENT ON TABLE revos.deferred_steps IS
     'Steps of an online apply run after its commit by revos''s deferred worker: pending, running, done or failed. Written only by revos.';

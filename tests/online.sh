@@ -66,6 +66,18 @@ IDX_V2='[{"columns": ["c"]}, {"name": "uq_big_k_n", "columns": ["k", "n"], "uniq
 apply_as() { # DSN PAYLOAD -> the envelope's result
   qdb "$1" "SELECT revos.apply_schema(\$p\$$2\$p\$::jsonb) -> 'result'"
 }
+# Holds the superuser's deferred worker back for SECONDS (its one-per-role advisory lock, taken by another
+# session of the superuser, in the background: `wait` for it), once that session holds the lock.
+pause_worker() { # APPLICATION_NAME SECONDS
+  local su i
+  su=$(qdb "$S" "SELECT oid FROM pg_roles WHERE rolname = current_user")
+  PGAPPNAME=$1 qdb "$S" "SELECT pg_advisory_lock(x'72766466'::int, $su); SELECT pg_sleep($2)" >/dev/null 2>&1 &
+  for i in $(seq 50); do
+    [ "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
+                   AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 2 AND a.application_name = '$1'")" = 1 ] && break
+    sleep 0.1
+  done
+}
 field() { python3 -c "import json,sys; r=json.loads(sys.stdin.read()); print(eval(sys.argv[1], {'r': r}))" "$1"; }
 # Waits until VERSION has no step pending, running or interrupted (deferred_status starts a worker
 # where one is needed); prints the final counts "done failed".
@@ -123,27 +135,28 @@ P2=$(payload o-2 "$COLS_V2" "$IDX_V2" '{"online": true}')
 plan=$(qdb "$A" "SELECT revos.plan_schema(\$p\$$P2\$p\$::jsonb) -> 'result'")
 check "plan: no step in the transaction scans big or takes SHARE" "0 0" \
   "$(echo "$plan" | field "' '.join(str(sum(1 for s in r['plan']['steps'] if c(s))) for c in (lambda s: s['scans'], lambda s: s['lock'] == 'SHARE'))")"
-check "plan: the deferred steps, in order (NOT NULL x4, unique key x2, check, foreign key, index x2)" \
+check "plan: the deferred steps, in order (NOT NULL x4, unique key x2, check x2, foreign key, index x2)" \
   'ALTER TABLE public.big ADD CONSTRAINT revos_nn_c CHECK ((c IS NOT NULL)) NOT VALID
 ALTER TABLE public.big VALIDATE CONSTRAINT revos_nn_c
 ALTER TABLE public.big ALTER COLUMN c SET NOT NULL
 ALTER TABLE public.big DROP CONSTRAINT revos_nn_c
 CREATE UNIQUE INDEX CONCURRENTLY uq_big_k ON public.big (tenant_id, k)
 ALTER TABLE public.big ADD CONSTRAINT uq_big_k UNIQUE USING INDEX uq_big_k
+ALTER TABLE public.big ADD CONSTRAINT ck_big_n CHECK ((n >= 0)) NOT VALID
 ALTER TABLE public.big VALIDATE CONSTRAINT ck_big_n
 ALTER TABLE public.big VALIDATE CONSTRAINT fk_big_ref_id
 CREATE INDEX CONCURRENTLY idx_big_c ON public.big USING btree (c)
 CREATE UNIQUE INDEX CONCURRENTLY uq_big_k_n ON public.big USING btree (k, n)' \
   "$(echo "$plan" | field "chr(10).join(s['sql'].replace(chr(34), '') for s in r['plan']['deferred'])")"
-check "plan: in the transaction, the check and the foreign key are added NOT VALID (the worker adds NOT NULL's helper: its ACCESS EXCLUSIVE is not held to the commit)" 2 \
-  "$(echo "$plan" | field "sum(1 for s in r['plan']['steps'] if s['sql'].endswith(' NOT VALID'))")"
+check "plan: in the transaction only the foreign key is added NOT VALID (the worker adds the check and NOT NULL's helper: their ACCESS EXCLUSIVE is not held to the commit)" "1 True" \
+  "$(echo "$plan" | field "str(sum(1 for s in r['plan']['steps'] if s['sql'].endswith(' NOT VALID'))) + ' ' + str(all('FOREIGN KEY' in s['sql'] for s in r['plan']['steps'] if s['sql'].endswith(' NOT VALID')))")"
 check "plan: every deferred step takes SHARE UPDATE EXCLUSIVE or a brief ACCESS EXCLUSIVE without a scan" "True" \
   "$(echo "$plan" | field "all(s['lock'] == 'SHARE UPDATE EXCLUSIVE' or not s['scans'] for s in r['plan']['deferred'])")"
 res=$(apply_as "$A" "$P2")
-check "applied, with the deferred steps listed as pending" "applied 10 pending" \
+check "applied, with the deferred steps listed as pending" "applied 11 pending" \
   "$(echo "$res" | field "r['status'] + ' ' + str(len(r['pending'])) + ' ' + ' '.join(sorted({s['status'] for s in r['pending']}))")"
-check "the summary says so" True "$(echo "$res" | field "'10 deferred step(s) pending' in r['summary']")"
-check "all 10 done, none failed" "10 0" "$(wait_done o-2)"
+check "the summary says so" True "$(echo "$res" | field "'11 deferred step(s) pending' in r['summary']")"
+check "all 11 done, none failed" "11 0" "$(wait_done o-2)"
 check "the catalog: indexes valid, constraints validated, c NOT NULL, revos's helper check gone" \
   "idx_big_c true|uq_big_k true|uq_big_k_n true
 ck_big_n true|fk_big_ref_id true|uq_big_k true
@@ -154,12 +167,12 @@ true|0" "$(qdb "$S" "SELECT string_agg(c.relname || ' ' || i.indisvalid, '|' ORD
                   WHERE conrelid = 'big'::regclass AND conname IN ('ck_big_n', 'fk_big_ref_id', 'uq_big_k');
                  SELECT attnotnull || '|' || (SELECT count(*) FROM pg_constraint WHERE conname = 'revos_nn_c')
                    FROM pg_attribute WHERE attrelid = 'big'::regclass AND attname = 'c'")"
-check "each step's start and end in revos.events (10 pending, 10 running, 10 done), by the ledger's path" "10|10|10" \
+check "each step's start and end in revos.events (11 pending, 11 running, 11 done), by the ledger's path" "11|11|11" \
   "$(qdb "$S" "SELECT count(*) FILTER (WHERE event_type = 'schema_deferred_step_pending') || '|' ||
                       count(*) FILTER (WHERE event_type = 'schema_deferred_step_running') || '|' ||
                       count(*) FILTER (WHERE event_type = 'schema_deferred_step_done')
                  FROM revos.events WHERE payload ->> 'version' = 'o-2'")"
-check "each step row: started, finished, run as online_admin" "10" \
+check "each step row: started, finished, run as online_admin" "11" \
   "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-2' AND started_at IS NOT NULL
                  AND finished_at >= started_at AND role_name = 'online_admin' AND status = 'done'")"
 check "no drift recorded: the deferred DDL is revos's own" 0 "$(drift)"
@@ -584,38 +597,46 @@ check "applied; the backfill failed 42501 (the inheriting table's trigger is ref
                         CREATE TRIGGER sw_spy BEFORE UPDATE ON public.ih_kid FOR EACH ROW EXECUTE FUNCTION public.sw_spy();
                         INSERT INTO public.ih_kid (tenant_id, v, tok) SELECT '$TA', i, NULL FROM generate_series(1, 10) i")"
 
-echo "# an online NOT NULL: the apply's transaction holds no lock that stops inserts until its commit"
-# (the worker adds NOT NULL's helper NOT VALID after the commit, holding ACCESS EXCLUSIVE for that statement
-# only; before, the apply's own ADD … NOT VALID held it through the verification and the ledger row)
+echo "# an online check, an online NOT NULL (each alone): the apply's transaction holds no lock that stops inserts until its commit"
+# (the worker adds the NOT VALID constraint after the commit, holding ACCESS EXCLUSIVE for that statement only;
+# before, the apply's own ADD … NOT VALID held it through the verification and the ledger row to the commit)
 apply_as "$A" '{"schema_version": "lk-1", "description": "lk", "tables": [{"name": "lk", "columns": [{"name": "v", "type": "integer"}, {"name": "w", "type": "integer"}]}]}' >/dev/null
 qdb "$S" "INSERT INTO lk (tenant_id, v, w) SELECT '$TA', i, i FROM generate_series(1, 300) i" >/dev/null
-LK='{"schema_version": "lk-2", "description": "lk", "options": {"online": true}, "tables": [{"name": "lk", "columns": [{"name": "v", "type": "integer"}, {"name": "w", "type": "integer", "not_null": true}]}]}'
-qdb "$A" "BEGIN; SELECT revos.apply_schema(\$p\$$LK\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
-sleep 1
-out=$(qdb "$S" "SET lock_timeout = '500ms'; INSERT INTO lk (tenant_id, v, w) VALUES ('$TA', 1, 1) RETURNING 'inserted'" 2>&1)
-wait
-check "online NOT NULL: applied, and an insert during the apply's open transaction does not wait for it (lock_timeout 500ms)" \
-  "applied inserted" "$(head -1 "$TMPF") ${out:0:200}"
-check "  ... its 4 deferred steps done, w NOT NULL, the helper gone" "4 0 true 0" \
-  "$(wait_done lk-2) $(qdb "$S" "SELECT attnotnull || ' ' || (SELECT count(*) FROM pg_constraint WHERE conrelid = 'lk'::regclass AND conname = 'revos_nn_w')
-                                 FROM pg_attribute WHERE attrelid = 'lk'::regclass AND attname = 'w'")"
+n=1
+for lk in 'check|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "w", "type": "integer"}' \
+          'NOT NULL|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "w", "type": "integer", "not_null": true}'; do
+  what=${lk%%|*}
+  n=$((n + 1))
+  LK="{\"schema_version\": \"lk-$n\", \"description\": \"lk\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"lk\", \"columns\": [${lk#*|}]}]}"
+  qdb "$A" "BEGIN; SELECT revos.apply_schema(\$p\$$LK\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
+  sleep 1
+  out=$(qdb "$S" "SET lock_timeout = '500ms'; INSERT INTO lk (tenant_id, v, w) VALUES ('$TA', 1, 1) RETURNING 'inserted'" 2>&1)
+  wait
+  check "online $what: applied, and an insert during the apply's open transaction does not wait for it (lock_timeout 500ms)" \
+    "applied inserted" "$(head -1 "$TMPF") ${out:0:200}"
+  check "  ... its deferred steps all done" "done 0" "$(r=$(wait_done "lk-$n"); [ "${r#* }" = 0 ] && echo "done 0" || echo "$r")"
+done
+check "  ... lk's check validated, w NOT NULL" "true true" \
+  "$(qdb "$S" "SELECT (SELECT convalidated FROM pg_constraint WHERE conrelid = 'lk'::regclass AND contype = 'c' AND conname LIKE 'ck_%') || ' ' ||
+                              (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'lk'::regclass AND attname = 'w')")"
 
-echo "# a constraint the worker will VALIDATE, replaced by the table's owner after the commit with one calling its own function: refused (42501)"
+echo "# a constraint the worker will add and VALIDATE, put under its name first by the table's owner with one calling its own function: refused (42501)"
 qdb "$S" "TRUNCATE public.sw_log" >/dev/null
 apply_as "$A" '{"schema_version": "vl-1", "description": "vl", "tables": [{"name": "vl", "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
 qdb "$S" "INSERT INTO vl (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 300) i" >/dev/null
 VL2='{"schema_version": "vl-2", "description": "vl", "options": {"online": true}, "tables": [{"name": "vl", "columns": [{"name": "v", "type": "integer", "check": "v >= 0"}]}]}'
 qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$VL2\$p\$::jsonb) -> 'result' ->> 'status'; SELECT pg_sleep(2); COMMIT;" >"$TMPF" 2>&1 &
 sleep 1
-qdb "$A" "SET lock_timeout = '20s'; ALTER TABLE vl DROP CONSTRAINT ck_vl_v,
-            ADD CONSTRAINT ck_vl_v CHECK (public.sw_spy_fn(v) IS NOT NULL) NOT VALID" >/dev/null
+# (the apply's transaction holds no lock that stops it: the check is the worker's to add after the commit)
+qdb "$A" "SET lock_timeout = '20s'; ALTER TABLE vl ADD CONSTRAINT ck_vl_v CHECK (public.sw_spy_fn(v) IS NOT NULL) NOT VALID" >/dev/null
 wait
-check "applied; the VALIDATE step failed 42501; online_squatter's function never ran as the applier" "applied 0 1 failed 42501 0" \
-  "$(head -1 "$TMPF") $(wait_done vl-2) $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'vl-2'") $(qdb "$S" "SELECT count(*) FROM public.sw_log WHERE who <> 'online_admin'")"
+check "applied; the add finds the name taken by another check and is refused 42501 (what the table's checks depend on), the VALIDATE not run; online_squatter's function never ran as the applier" \
+  "applied 0 2 failed 42501, failed - 0" \
+  "$(head -1 "$TMPF") $(wait_done vl-2) $(qdb "$S" "SELECT string_agg(status || ' ' || coalesce(sqlstate, '-'), ', ' ORDER BY id) FROM revos.deferred_steps WHERE version = 'vl-2'") $(qdb "$S" "SELECT count(*) FROM public.sw_log WHERE who <> 'online_admin'")"
 
 qdb "$S" "DELETE FROM revos.trusted_roles WHERE role = 'online_admin'::regrole" >/dev/null
 
-echo "# the superuser's table dropped by the owner of its schema after the commit, its own put under the name: the VALIDATE refuses it (42501)"
+echo "# the superuser's table dropped by the owner of its schema after the commit, its own put under the name: the worker refuses it (42501)"
 # online_admin (a revos_admin member, no longer trusted by the superuser: not listed any more) owns schema sw5, not the table;
 # a schema's owner may drop any table in it (a database owner owns public). The dependency check admits a
 # revos_admin member's table, so the worker validated online_admin's same-named NOT VALID check — which
@@ -629,22 +650,82 @@ qdb "$S" "INSERT INTO sw5.t5 (v) SELECT generate_series(1, 10)" >/dev/null
 SW5='{"schema_version": "sw5-2", "description": "x", "options": {"online": true}, "tables": [{"name": "t5", "schema": "sw5", "tenant_scoped": false, "columns": [{"name": "v", "type": "integer", "check": "v > -1"}]}]}'
 # the superuser's worker is held (its advisory lock, taken by another session of the superuser) until
 # online_admin has swapped the table, so that the worker surely finds the swapped one
-SU=$(qdb "$S" "SELECT oid FROM pg_roles WHERE rolname = current_user")
-PGAPPNAME=sw5_pause qdb "$S" "SELECT pg_advisory_lock(x'72766466'::int, $SU); SELECT pg_sleep(4)" >/dev/null 2>&1 &
-for i in $(seq 50); do
-  [ "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
-                 AND l.classid = x'72766466'::int::oid AND l.objid = $SU AND l.objsubid = 2 AND a.application_name = 'sw5_pause'")" = 1 ] && break
-  sleep 0.1
-done
+pause_worker sw5_pause 4
 qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$SW5\$p\$::jsonb) -> 'result' ->> 'status'; ALTER SCHEMA sw5 OWNER TO online_admin; COMMIT;" >"$TMPF" 2>&1
 qdb "$A" "SET lock_timeout = '20s'; BEGIN; DROP TABLE sw5.t5; CREATE TABLE sw5.t5 (v integer); INSERT INTO sw5.t5 VALUES (1);
           ALTER TABLE sw5.t5 ADD CONSTRAINT ck_t5_v CHECK (v IS NOT NULL) NOT VALID; COMMIT" >/dev/null
 wait
-check "applied; the VALIDATE step failed 42501 (online_admin's table under the name)" "applied failed 42501" \
-  "$(head -1 "$TMPF") $(wait_done sw5-2 >/dev/null; qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'sw5-2'")"
+check "applied; the worker's first step failed 42501 (online_admin's table under the name), the VALIDATE not run" "applied failed 42501, failed -" \
+  "$(head -1 "$TMPF") $(wait_done sw5-2 >/dev/null; qdb "$S" "SELECT string_agg(status || ' ' || coalesce(sqlstate, '-'), ', ' ORDER BY id) FROM revos.deferred_steps WHERE version = 'sw5-2'")"
 check "and a later apply into sw5, now online_admin's, is refused before anything runs (blocked, untrusted_name at tables[0].schema)" \
   "blocked untrusted_name tables[0].schema" \
   "$(qdb "$S" "SELECT r ->> 'status' || ' ' || (r -> 'validation_errors' -> 0 ->> 'code') || ' ' || (r -> 'validation_errors' -> 0 ->> 'path')
                FROM (SELECT revos.apply_schema('{\"schema_version\": \"sw5-3\", \"description\": \"x\", \"tables\": [{\"name\": \"t6\", \"schema\": \"sw5\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}') -> 'result' AS r) x")"
+
+
+echo "# the worker reads each step under the apply's settings, not the database's defaults: an index predicate and a"
+echo "# check built after the commit are those the same payload builds in the transaction (each setting alone)"
+# (st_N exists with rows: its index and check are deferred; st_N_new is created by the same apply, in its
+# transaction. The database's default is what a worker session starts with; the apply's session sets its own.)
+n=0
+while IFS='|' read -r setting session database type value expr; do
+  n=$((n + 1))
+  tbl=st_$n
+  col="{\"name\": \"v\", \"type\": \"$type\"}"
+  with="{\"name\": \"v\", \"type\": \"$type\", \"check\": \"$expr\"}"
+  idx="[{\"name\": \"ix_${tbl}\", \"columns\": [\"v\"], \"where\": \"$expr\"}]"
+  idx_new="[{\"name\": \"ix_${tbl}_new\", \"columns\": [\"v\"], \"where\": \"$expr\"}]"
+  apply_as "$S" "{\"schema_version\": \"st-$n-1\", \"description\": \"st\", \"tables\": [{\"name\": \"$tbl\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [$col]}]}" >/dev/null
+  qdb "$S" "INSERT INTO $tbl (v) SELECT \$v\$$value\$v\$ FROM generate_series(1, 20)" >/dev/null
+  qdb "$S" "ALTER DATABASE online_test SET $setting = '$database'" >/dev/null
+  P="{\"schema_version\": \"st-$n-2\", \"description\": \"st\", \"options\": {\"online\": true}, \"tables\": [
+      {\"name\": \"$tbl\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [$with], \"indexes\": $idx},
+      {\"name\": \"${tbl}_new\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [$with], \"indexes\": $idx_new}]}"
+  st=$(qdb "$S" "SET $setting = '$session'; SELECT revos.apply_schema(\$p\$$P\$p\$::jsonb) -> 'result' ->> 'status'" 2>&1 | tail -1)
+  done_=$(wait_done "st-$n-2")
+  qdb "$S" "ALTER DATABASE online_test RESET $setting" >/dev/null
+  check "$setting (database '$database', the apply's session '$session'): applied, the deferred steps done; the check and the index predicate as in the transaction" \
+    "applied 3 0 true true" \
+    "$st $done_ $(qdb "$S" "SELECT ((SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '$tbl'::regclass AND contype = 'c')
+                             IS NOT DISTINCT FROM (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '${tbl}_new'::regclass AND contype = 'c'))::text
+                   || ' ' || ((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'ix_${tbl}'::regclass)
+                             IS NOT DISTINCT FROM (SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'ix_${tbl}_new'::regclass))::text")"
+done <<'ROWS'
+DateStyle|ISO, MDY|ISO, DMY|date|2021-05-05|v <> '01/02/2020'
+TimeZone|UTC|Asia/Tokyo|timestamptz|2021-05-05 00:00+00|v <> '2020-01-01 00:00'
+IntervalStyle|postgres|sql_standard|interval|5 days|v <> '-1 2:03:04'
+transform_null_equals|off|on|integer|5|(v = NULL) IS NOT TRUE
+array_nulls|on|off|text|z|v <> ALL ('{a,NULL}')
+standard_conforming_strings|on|off|text|z|v <> 'a\\\\b'
+extra_float_digits|1|-15|double precision|5|v <> 0.1234567890123456789
+ROWS
+
+echo "# a step's statement runs only when its parse tree is the one statement recorded for it: each other statement"
+echo "# put in the first pending step's place (a superuser may write revos.deferred_steps) is refused 42501, nothing of it runs"
+n=0
+while IFS='|' read -r what edit effect; do
+  n=$((n + 1))
+  tbl=sg_$n
+  apply_as "$S" "{\"schema_version\": \"sg-$n-1\", \"description\": \"sg\", \"tables\": [{\"name\": \"$tbl\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}" >/dev/null
+  qdb "$S" "INSERT INTO $tbl (v) SELECT generate_series(1, 20); CREATE TABLE IF NOT EXISTS public.sg_other (v integer)" >/dev/null
+  # the superuser's worker waits (its advisory lock, held here) until the step is edited
+  pause_worker sg_pause 3
+  st=$(apply_as "$S" "{\"schema_version\": \"sg-$n-2\", \"description\": \"sg\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"$tbl\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\", \"check\": \"v >= 0\"}]}]}" | field "r['status']")
+  orig=$(qdb "$S" "SELECT sql FROM revos.deferred_steps WHERE version = 'sg-$n-2' ORDER BY id LIMIT 1")
+  bad=$(ORIG="$orig" T="$tbl" python3 -c "import os; o, t = os.environ['ORIG'], os.environ['T']; print($edit)")
+  qdb "$S" "UPDATE revos.deferred_steps SET sql = \$q\$$bad\$q\$ WHERE id = (SELECT min(id) FROM revos.deferred_steps WHERE version = 'sg-$n-2')" >/dev/null
+  wait
+  wait_done "sg-$n-2" >/dev/null
+  check "$what: the step failed 42501, not the one recorded; nothing of it ran" "applied failed 42501 True 0" \
+    "$st $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') || ' ' || (error_message LIKE '%not the one recorded%')::text FROM revos.deferred_steps WHERE version = 'sg-$n-2' ORDER BY id LIMIT 1" | sed 's/true$/True/') $(qdb "$S" "$effect")"
+done <<'ROWS'
+a second subcommand|o + ', ADD COLUMN zz integer'|SELECT count(*) FROM pg_attribute WHERE attrelid = 'sg_1'::regclass AND attname = 'zz'
+ONLY the parent|o.replace('ALTER TABLE ', 'ALTER TABLE ONLY ', 1)|SELECT 0
+another table|o.replace('"' + t + '"', '"sg_other"', 1)|SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.sg_other'::regclass
+another constraint name|o.replace('"ck_' + t + '_v"', '"ck_other"')|SELECT count(*) FROM pg_constraint WHERE conname = 'ck_other'
+another command on the table|'ALTER TABLE "public"."' + t + '" OWNER TO online_reader'|SELECT count(*) FROM pg_class WHERE relname = 'sg_5' AND relowner = 'online_reader'::regrole
+another statement|'CREATE TABLE public.sg_made (x integer)'|SELECT count(*) FROM pg_class WHERE relname = 'sg_made'
+the check validated at once (not NOT VALID)|o.replace(' NOT VALID', '') if o.endswith(' NOT VALID') else o + ', ALTER COLUMN v SET NOT NULL'|SELECT count(*) FROM pg_constraint WHERE conrelid = 'sg_7'::regclass AND convalidated AND contype = 'c'
+ROWS
 
 finish

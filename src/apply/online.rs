@@ -9,14 +9,16 @@ use std::collections::HashSet;
 use crate::apply::fingerprint::fingerprint;
 use crate::deferred::{launch, store};
 use crate::error::{code, Issue};
+use crate::schema::catalog::CatalogState;
 use crate::schema::model::{Online, Schema};
 use crate::schema::online::{fk_target, transform, OnlinePlan, ONLINE_ROWS};
+use crate::schema::online_checks;
 use crate::schema::plan_hash::{plan_hash, touched};
 use crate::schema::steps::Plan;
 
 /// The plan's online forms (`schema::online`), where this server and role can run deferred
 /// steps; `Err` when `options.online: true` asks for them and they cannot run.
-pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
+pub fn forms(p: &mut Plan, schema: &Schema, state: &CatalogState) -> Result<OnlinePlan, Issue> {
     let wanted = match schema.options.online {
         Online::Off => false,
         Online::On => true,
@@ -40,13 +42,21 @@ pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
     } else {
         HashSet::new()
     };
-    let o = transform(
+    let mut o = transform(
         p,
         schema,
         unavailable.as_deref(),
         sees_every_row(),
         &foreign,
     )?;
+    // a declared check's ADD too, where the shadow deparsed it (schema::online_checks)
+    online_checks::add_later(p, schema, &mut o, |t, c| {
+        let declared = state.tables.get(&t.key())?.declared.as_ref()?;
+        if declared.failed.contains_key(c.name.as_str()) {
+            return None;
+        }
+        declared.checks.get(c.name.as_str()).cloned()
+    });
     p.warnings.extend(o.warnings.iter().cloned());
     Ok(o)
 }

@@ -8,17 +8,35 @@ use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
 use crate::ledger::writer::own_toplevel_statement;
+use crate::schema::online::Completion;
 
 /// Runs `sql` (exactly one statement) at the top level: Ok, or its error as (message, SQLSTATE)
 /// with its transaction aborted. The statement is announced to the drift capture as revos's own
 /// (`own_toplevel_statement`) and shown in `pg_stat_activity` while it runs.
 pub fn toplevel(sql: &str) -> Result<(), (String, String)> {
-    toplevel_after(sql, || ())
+    run(sql, None, || (), || ())
 }
 
-/// [`toplevel`], with `before` run first in the statement's own transaction (what it locks stays
-/// locked while the statement runs; an error it raises is the step's).
-pub fn toplevel_after(sql: &str, before: impl FnOnce()) -> Result<(), (String, String)> {
+/// A deferred step's statement: [`toplevel`], run only when its parse tree is the statement
+/// `expect` allows (`crate::deferred::shape`), with `before` run first in the statement's own
+/// transaction (what it locks stays locked while the statement runs; an error it raises is the
+/// step's) and `after` run in it before the commit (an error it raises rolls the statement back;
+/// not for a statement that commits itself, `CREATE INDEX CONCURRENTLY`).
+pub fn step_statement(
+    sql: &str,
+    expect: &Completion,
+    before: impl FnOnce(),
+    after: impl FnOnce(),
+) -> Result<(), (String, String)> {
+    run(sql, Some(expect), before, after)
+}
+
+fn run(
+    sql: &str,
+    expect: Option<&Completion>,
+    before: impl FnOnce(),
+    after: impl FnOnce(),
+) -> Result<(), (String, String)> {
     let text = CString::new(sql).map_err(|_| {
         (
             "a NUL byte in the statement".to_string(),
@@ -27,7 +45,8 @@ pub fn toplevel_after(sql: &str, before: impl FnOnce()) -> Result<(), (String, S
     })?;
     own_transaction(&text, || {
         before();
-        own_toplevel_statement(|| unsafe { utility(&text) });
+        own_toplevel_statement(|| unsafe { utility(&text, expect) });
+        after();
     })
 }
 
@@ -78,14 +97,18 @@ pub fn own_transaction<R>(activity: &CStr, f: impl FnOnce() -> R) -> Result<R, (
 }
 
 /// Parses `sql` and hands its one utility statement to `ProcessUtility` as the top-level command
-/// (`PROCESS_UTILITY_TOPLEVEL`), with an active snapshot (some commands pop it themselves).
-unsafe fn utility(sql: &CStr) {
+/// (`PROCESS_UTILITY_TOPLEVEL`), with an active snapshot (some commands pop it themselves) —
+/// when `expect` is given, only the statement it allows (`crate::deferred::shape`).
+unsafe fn utility(sql: &CStr, expect: Option<&Completion>) {
     pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
     let list = pg_sys::pg_parse_query(sql.as_ptr());
     if list.is_null() || (*list).length != 1 {
         pgrx::error!("revos: a deferred step must be exactly one statement");
     }
     let raw = (*(*list).elements).ptr_value as *mut pg_sys::RawStmt;
+    if let Some(c) = expect {
+        crate::deferred::shape::check((*raw).stmt, c);
+    }
     let pstmt =
         pg_sys::palloc0(std::mem::size_of::<pg_sys::PlannedStmt>()) as *mut pg_sys::PlannedStmt;
     (*pstmt).type_ = pg_sys::NodeTag::T_PlannedStmt;

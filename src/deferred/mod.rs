@@ -29,6 +29,8 @@
 pub mod backfill;
 pub mod exec;
 pub mod launch;
+pub mod settings;
+pub mod shape;
 pub mod status;
 pub mod store;
 pub mod worker;

@@ -24,6 +24,8 @@ pub struct StepRow {
     pub attempts: i32,
     /// What a batched backfill recorded so far (`crate::deferred::backfill::Progress`).
     pub progress: Option<Value>,
+    /// The apply's settings the step is read under (`crate::deferred::settings`).
+    pub settings: Option<Value>,
 }
 
 /// Whether this database has `revos.deferred_steps` (it has not before `ALTER EXTENSION revos
@@ -46,6 +48,8 @@ pub fn record(
     lock_timeout_ms: u64,
 ) -> Vec<Value> {
     let role = unsafe { pg_sys::GetUserId() };
+    // read as the caller, before the ledger writer's context: what the plan was read under
+    let settings = crate::deferred::settings::current();
     as_ledger_writer(|role_name| {
         deferred
             .iter()
@@ -55,8 +59,8 @@ pub fn record(
                 let id: Option<i64> = Spi::get_one_with_args(
                     "INSERT INTO revos.deferred_steps
                        (migration_id, version, tenant_id, chain, kind, schema_name, table_name, sql, lock,
-                        completion, cleanup, role_oid, role_name, lock_timeout_ms)
-                     VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                        completion, cleanup, role_oid, role_name, lock_timeout_ms, settings)
+                     VALUES ($1::pg_catalog.uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                      RETURNING id",
                     &[
                         migration_id.into(),
@@ -73,6 +77,7 @@ pub fn record(
                         role.into(),
                         role_name.into(),
                         (lock_timeout_ms.min(i32::MAX as u64) as i32).into(),
+                        JsonB(settings.clone()).into(),
                     ],
                 )
                 .unwrap_or_else(|e| spi_error("recording a deferred step failed", e));
@@ -165,7 +170,7 @@ pub fn rows_json(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<Value> {
 
 const STEP_COLUMNS: &str = "d.id, d.migration_id::text, d.chain, d.sql,
     d.lock OPERATOR(pg_catalog.=) ANY (ARRAY['SHARE', 'SHARE ROW EXCLUSIVE', 'ACCESS EXCLUSIVE']),
-    d.completion, d.cleanup, d.role_name, d.lock_timeout_ms, d.attempts, d.progress";
+    d.completion, d.cleanup, d.role_name, d.lock_timeout_ms, d.attempts, d.progress, d.settings";
 
 fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
     Spi::connect(|c| {
@@ -189,6 +194,7 @@ fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
                 lock_timeout_ms: row.get(9)?.unwrap_or_default(),
                 attempts: row.get(10)?.unwrap_or_default(),
                 progress: row.get::<JsonB>(11)?.map(|j| j.0),
+                settings: row.get::<JsonB>(12)?.map(|j| j.0),
             });
         }
         Ok::<_, pgrx::spi::Error>(out)

@@ -27,7 +27,8 @@ use pgrx::prelude::*;
 use std::time::Duration;
 
 use crate::deferred::backfill;
-use crate::deferred::exec::{toplevel, toplevel_after};
+use crate::deferred::exec::{step_statement, toplevel};
+use crate::deferred::settings;
 use crate::deferred::store::{self, StepRow};
 use crate::deferred::{launch::role_key, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
 use crate::ident::quote_ident;
@@ -205,6 +206,9 @@ fn run_step(step: &StepRow) {
     tx(|| {
         store::start(step.id);
         session_settings(step);
+        if let Some(recorded) = &step.settings {
+            settings::restore(recorded);
+        }
     });
     if check(&step.completion).is_ok() {
         // complete as the catalog reads by name: only on the table of a role the applier trusts —
@@ -288,18 +292,73 @@ fn table_oid(schema: &str, table: &str) -> Option<pg_sys::Oid> {
     .unwrap_or(None)
 }
 
-/// Runs the step: its SQL at the top level, or, for a backfill, its batches
-/// (`crate::deferred::backfill`).
+/// Runs the step: its SQL at the top level — only the statement its completion allows
+/// (`crate::deferred::shape`) — or, for a backfill, its batches (`crate::deferred::backfill`).
 fn perform(step: &StepRow) -> Result<(), (String, String)> {
-    match &step.completion {
+    let c = &step.completion;
+    match c {
         Completion::Backfilled { .. } => backfill::run(step),
+        // a declared check, added NOT VALID: checked as the helper is, and before the commit the
+        // constraint added compared with the declared one (schema::online_checks)
+        Completion::Added {
+            schema,
+            table,
+            name,
+            definition: Some(d),
+        } => step_statement(
+            &step.sql,
+            c,
+            || before_validate(schema, table),
+            || as_declared(schema, table, name, d),
+        ),
         // revos's NOT NULL helper, added NOT VALID: the table checked as before a VALIDATE (found by
         // name and locked, its owner trusted, what it depends on)
         Completion::Validated { schema, table, .. } | Completion::Added { schema, table, .. } => {
-            toplevel_after(&step.sql, || before_validate(schema, table))
+            step_statement(&step.sql, c, || before_validate(schema, table), || ())
         }
-        _ => toplevel(&step.sql),
+        _ => step_statement(&step.sql, c, || (), || ()),
     }
+}
+
+/// After a declared check's `ADD … NOT VALID`, in its transaction: the constraint added must be
+/// the one the apply declared (its `pg_get_constraintdef`, read as the shadow's was, under
+/// `search_path = pg_catalog, pg_temp` and the apply's settings), else the `ADD` is rolled back
+/// (P0004) and the chain fails.
+fn as_declared(schema: &str, table: &str, name: &str, declared: &str) {
+    let found = check_definition(schema, table, name);
+    if !same_check(found.as_deref(), declared) {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
+            format!(
+                "revos deferred: the check {name} on {schema}.{table} as added reads {}, where the apply declared {declared}; it was not added",
+                found.as_deref().unwrap_or("nothing")
+            )
+        );
+    }
+}
+
+/// Whether a check read back (`found`, validated or not) is the declared definition.
+fn same_check(found: Option<&str>, declared: &str) -> bool {
+    found.is_some_and(|f| f == declared || f.strip_suffix(" NOT VALID") == Some(declared))
+}
+
+/// `pg_get_constraintdef` of the check constraint `name` on the table, read under
+/// `search_path = pg_catalog, pg_temp` (as the apply's shadow read the declared one).
+/// (The search_path is set for the rest of the transaction: the caller's transaction ends next.)
+fn check_definition(schema: &str, table: &str, name: &str) -> Option<String> {
+    Spi::run("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
+    Spi::get_one_with_args(
+        "SELECT pg_catalog.pg_get_constraintdef(con.oid)
+           FROM pg_catalog.pg_constraint con
+          WHERE con.conrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
+                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                 WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
+            AND con.conname OPERATOR(pg_catalog.=) $3 AND con.contype OPERATOR(pg_catalog.=) 'c'",
+        &[schema.into(), table.into(), name.into()],
+    )
+    .unwrap_or(None)
 }
 
 /// Before `VALIDATE CONSTRAINT`, in its transaction: the table locked as VALIDATE locks it (SHARE
@@ -336,6 +395,23 @@ fn before_validate(schema: &str, table: &str) {
 fn check(c: &Completion) -> Result<(), String> {
     match c {
         Completion::Backfilled { .. } => backfill::filled(c),
+        // a declared check: there, and the one declared (a look-alike under its name is not it)
+        Completion::Added {
+            schema,
+            table,
+            name,
+            definition: Some(d),
+        } => {
+            let found = tx(|| check_definition(schema, table, name));
+            if same_check(found.as_deref(), d) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{schema}.{table}: expected the check {name} as declared ({d}), found {}",
+                    found.as_deref().unwrap_or("none")
+                ))
+            }
+        }
         _ => tx(|| completed(c)),
     }
 }

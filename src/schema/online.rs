@@ -6,7 +6,7 @@
 //! |-----------------------------------------------|----------------------------------------|-------------------------------------------------|
 //! | `CREATE [UNIQUE] INDEX` (SHARE, scans)        | —                                      | `CREATE [UNIQUE] INDEX CONCURRENTLY`            |
 //! | `ADD CONSTRAINT … UNIQUE` (ACCESS EXCL., scans)| —                                     | `CREATE UNIQUE INDEX CONCURRENTLY`, `ADD CONSTRAINT … UNIQUE USING INDEX` |
-//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan)               | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
+//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan); moved after the commit by `crate::schema::online_checks` when the apply could deparse it | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan)                | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `SET NOT NULL` (ACCESS EXCL., scans)          | —                                      | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (ACCESS EXCL., no scan), `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
 //! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
@@ -84,12 +84,16 @@ pub enum Completion {
         table: String,
         column: String,
     },
-    /// The constraint `name` is on the table, validated or not (revos's NOT NULL helper, added
-    /// `NOT VALID` after a backfill).
+    /// The check constraint `name` is on the table, validated or not: revos's NOT NULL helper, or a
+    /// declared check added `NOT VALID` by the worker (`crate::schema::online_checks`), whose
+    /// `definition` (`pg_get_constraintdef` of the declared check, as the apply's shadow deparsed
+    /// it) the added constraint must have.
     Added {
         schema: String,
         table: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        definition: Option<String>,
     },
     /// The constraint `name` is gone from the table (revos's NOT NULL helper).
     Dropped {
@@ -467,7 +471,7 @@ fn resolvable_later(x: &Index) -> bool {
 /// cast or a call), and any `OPERATOR`. Conservative on purpose: a false alarm only keeps the
 /// blocking form; reading the text any finer (string literals, dollar quotes, `E'\''`, comments)
 /// is where a check like this is bypassed.
-fn names_other_schema(expr: &str) -> bool {
+pub(crate) fn names_other_schema(expr: &str) -> bool {
     let b = expr.as_bytes();
     let decimal_point = |i: usize| {
         i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)
@@ -599,9 +603,9 @@ pub fn not_null_helper(column: &Name) -> Name {
 /// transaction of its own: its ACCESS EXCLUSIVE lock is held for that statement, not from it
 /// through the verification and the ledger row to the apply's commit, which every insert waited
 /// out; its text names the column only — no literal, no function, no operator to parse again),
-/// validate it, `SET NOT NULL` (proved by the validated check, no scan), drop the check. A declared
-/// check stays `NOT VALID` in the transaction: parsed again after the commit, its literals would
-/// depend on the worker's session settings (the adversarial review of 5798187, A).
+/// validate it, `SET NOT NULL` (proved by the validated check, no scan), drop the check. (A declared
+/// check's `ADD` is moved after the commit by `crate::schema::online_checks`, with the gates that
+/// make parsing it again safe.)
 fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     let q = t.qualified();
     if step.sql != format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name) {
@@ -623,6 +627,7 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         schema: schema.clone(),
         table: table.clone(),
         name: helper.as_str().to_string(),
+        definition: None,
     };
     Some(Form {
         in_tx: vec![],
@@ -771,6 +776,12 @@ pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
                     c.not_null = false;
                 }
             }
+            // a declared check the worker adds (`crate::schema::online_checks`)
+            Completion::Added {
+                name,
+                definition: Some(_),
+                ..
+            } => t.checks.retain(|c| c.name.as_str() != name),
             _ => {}
         }
     }
@@ -778,7 +789,7 @@ pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::schema::catalog::CatalogState;
     use crate::schema::model::{ColumnSnapshot, ConstraintSnapshot, TableSnapshot};
@@ -835,7 +846,7 @@ mod tests {
         st
     }
 
-    fn v2(online: Option<bool>) -> Value {
+    pub(crate) fn v2(online: Option<bool>) -> Value {
         let mut v = json!({"schema_version": "2", "description": "d", "tables": [
             {"name": "parent", "tenant_scoped": false,
              "timestamps": false, "soft_delete": false, "rls": false, "columns": []},
@@ -851,6 +862,13 @@ mod tests {
             v["options"]["online"] = json!(b);
         }
         v
+    }
+
+    /// The plan of `v` against `big` with `rows` estimated rows, before its online forms.
+    pub(crate) fn planned_plain(v: Value, rows: Option<i64>) -> (Plan, Schema) {
+        let s = schema(v);
+        let st = state(&s, rows);
+        (plan(&s, &st), s)
     }
 
     fn planned(
