@@ -6,8 +6,8 @@
 //! |-----------------------------------------------|----------------------------------------|-------------------------------------------------|
 //! | `CREATE [UNIQUE] INDEX` (SHARE, scans)        | —                                      | `CREATE [UNIQUE] INDEX CONCURRENTLY`            |
 //! | `ADD CONSTRAINT … UNIQUE` (ACCESS EXCL., scans)| —                                     | `CREATE UNIQUE INDEX CONCURRENTLY`, `ADD CONSTRAINT … UNIQUE USING INDEX` |
-//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan); moved after the commit by `crate::schema::online_checks` when the apply could deparse it | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
-//! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan)                | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
+//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan); moved after the commit by `crate::schema::online_adds` when the apply could deparse it | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
+//! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan); moved after the commit by `crate::schema::online_adds` | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `SET NOT NULL` (ACCESS EXCL., scans)          | —                                      | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (ACCESS EXCL., no scan), `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
 //! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
@@ -30,7 +30,9 @@ use std::collections::HashSet;
 
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
-use crate::schema::model::{Check, Column, ForeignKey, Index, Online, Schema, Table, Unique};
+use crate::schema::model::{
+    Check, Column, ForeignKey, ForeignKeySnapshot, Index, Online, Schema, Table, Unique,
+};
 use crate::schema::plan::{col_list, column_sql, fk_sql, index_sql};
 use crate::schema::steps::{Cost, Lock, Plan, Step};
 
@@ -85,7 +87,7 @@ pub enum Completion {
         column: String,
     },
     /// The check constraint `name` is on the table, validated or not: revos's NOT NULL helper, or a
-    /// declared check added `NOT VALID` by the worker (`crate::schema::online_checks`), whose
+    /// declared check added `NOT VALID` by the worker (`crate::schema::online_adds`), whose
     /// `definition` (`pg_get_constraintdef` of the declared check, as the apply's shadow deparsed
     /// it) the added constraint must have.
     Added {
@@ -94,6 +96,19 @@ pub enum Completion {
         name: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         definition: Option<String>,
+    },
+    /// The foreign key `name` is on the table, validated or not, as declared: `expected` (its
+    /// columns, referenced table and columns, actions, match type — `compare::fk_expected`), and
+    /// referencing the table of OID `target_oid`, the one the apply's transaction referenced
+    /// (filled by the apply after its DDL, `crate::apply::online::record`). Added `NOT VALID` by
+    /// the worker (`crate::schema::online_adds`).
+    ForeignKeyAdded {
+        schema: String,
+        table: String,
+        name: String,
+        expected: ForeignKeySnapshot,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target_oid: Option<u32>,
     },
     /// The constraint `name` is gone from the table (revos's NOT NULL helper).
     Dropped {
@@ -119,6 +134,7 @@ impl Completion {
             | Completion::NotNull { schema, table, .. }
             | Completion::Dropped { schema, table, .. }
             | Completion::Added { schema, table, .. }
+            | Completion::ForeignKeyAdded { schema, table, .. }
             | Completion::Backfilled { schema, table, .. } => (schema, table),
         }
     }
@@ -604,7 +620,7 @@ pub fn not_null_helper(column: &Name) -> Name {
 /// through the verification and the ledger row to the apply's commit, which every insert waited
 /// out; its text names the column only — no literal, no function, no operator to parse again),
 /// validate it, `SET NOT NULL` (proved by the validated check, no scan), drop the check. (A declared
-/// check's `ADD` is moved after the commit by `crate::schema::online_checks`, with the gates that
+/// check's `ADD` is moved after the commit by `crate::schema::online_adds`, with the gates that
 /// make parsing it again safe.)
 fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     let q = t.qualified();
@@ -776,12 +792,15 @@ pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
                     c.not_null = false;
                 }
             }
-            // a declared check the worker adds (`crate::schema::online_checks`)
+            // a declared check the worker adds (`crate::schema::online_adds`)
             Completion::Added {
                 name,
                 definition: Some(_),
                 ..
             } => t.checks.retain(|c| c.name.as_str() != name),
+            Completion::ForeignKeyAdded { name, .. } => {
+                t.foreign_keys.retain(|f| f.name.as_str() != name)
+            }
             _ => {}
         }
     }
