@@ -20,8 +20,8 @@ use std::ffi::CString;
 /// temporary schema explicitly last (never first, as it is when a path leaves it out).
 pub const PINNED_SEARCH_PATH: &str = "pg_catalog, revos, pg_temp";
 
-/// Runs `f` with the search_path pinned to [`PINNED_SEARCH_PATH`] and `standard_conforming_strings`
-/// on, in a GUC nest level of its own:
+/// Runs `f` with the search_path pinned to [`PINNED_SEARCH_PATH`], `standard_conforming_strings`
+/// on and `quote_all_identifiers` off, in a GUC nest level of its own:
 /// the caller's search_path is back afterwards; settings `f` changes with `SET LOCAL` (or
 /// `set_config(…, true)`) other than search_path last until the end of the transaction as usual.
 pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
@@ -31,6 +31,9 @@ pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
     // backslash into an escape, and the rest of a payload's check into more subcommands of the
     // shadow table's ALTER, run as the caller (the adversarial review of 5798187, C)
     set_setting("standard_conforming_strings", "on");
+    // what revos compares as text (deparsed definitions: the live ones with the shadow's) is read
+    // with PostgreSQL's own quoting; a session's `on` failed verification (the review of 765e4d8, B)
+    set_setting("quote_all_identifiers", "off");
     pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
         .finally(|| unsafe { pg_sys::AtEOXact_GUC(true, nest) })
         .execute()

@@ -53,6 +53,17 @@ SELECT r ->> 'code' AS code, r ->> 'path' AS path, r ->> 'message' AS message
          "tables": [{"name": "contacts", "columns": [{"name": "email", "type": "text", "check": "is_email(email)"}]}]}') -> 'result' -> 'risks') AS r \gx
 RESET search_path;
 
+-- 4. the caller's quote_all_identifiers does not reach what revos compares: a check and an index
+--    added to the existing table, from a session with it on, apply and verify (revos reads every
+--    deparsed definition with PostgreSQL's own quoting)
+SET quote_all_identifiers = on;
+SELECT regress.outcome(revos.apply_schema('{"schema_version": "s4", "description": "quoted", "schema": "paths",
+         "tables": [{"name": "contacts", "columns": [{"name": "email", "type": "text",
+                     "check": "lib.is_email(email) AND lower(email) = email"},
+                    {"name": "n", "type": "integer", "check": "n >= 0"}],
+                     "indexes": [{"columns": ["n"], "where": "n > 10"}]}]}')) AS s4;
+RESET quote_all_identifiers;
+
 SET client_min_messages = warning;
 DROP SCHEMA paths, lib CASCADE;
 RESET client_min_messages;

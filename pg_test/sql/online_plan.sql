@@ -16,9 +16,8 @@ ANALYZE live.orders;
 
 \set l2 '{"schema_version": "l2", "description": "an index and a check", "schema": "live", "options": {"online": true}, "tables": [{"name": "orders", "columns": [{"name": "qty", "type": "integer", "check": "qty > 0"}, {"name": "state", "type": "text"}], "indexes": [{"columns": ["state"]}]}]}'
 
--- 1. in the transaction: nothing that takes a lock writers wait for; after the commit: the check added
---    NOT VALID (a brief lock, no scan), the index built concurrently and the check validated (writers
---    keep writing)
+-- 1. in the transaction: the check added NOT VALID (a brief lock, no scan); after the commit: the index
+--    built concurrently and the check validated (writers keep writing)
 SELECT s ->> 'lock' AS lock, s ->> 'scans' AS scans, s ->> 'sql' AS in_transaction
   FROM jsonb_array_elements(revos.plan_schema(:'l2') -> 'result' -> 'plan' -> 'steps') AS s
  WHERE s ->> 'kind' <> 'schema';

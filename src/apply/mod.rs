@@ -361,7 +361,7 @@ fn decide_locked(
     grants::add_steps(&mut p, &schema);
     // loud about what the ledger's history shows (apply::history)
     p.warnings.extend(history::warnings(&schema));
-    let (online, plan_hash, conflicts) = match online_part(&schema, &state, &mut p, mode) {
+    let (online, plan_hash, conflicts) = match online_part(&schema, &mut p, mode) {
         Ok(x) => x,
         Err(o) => return o,
     };
@@ -400,11 +400,10 @@ fn decide_locked(
 /// is not the reviewed one (`stale_plan`), or when such steps are open (`deferred_pending`).
 fn online_part(
     schema: &crate::schema::model::Schema,
-    state: &crate::schema::catalog::CatalogState,
     p: &mut Plan,
     mode: Mode,
 ) -> Result<(OnlinePlan, Option<String>, Vec<Issue>), Outcome> {
-    let online = online::forms(p, schema, state).map_err(|issue| blocked(vec![issue], vec![]))?;
+    let online = online::forms(p, schema).map_err(|issue| blocked(vec![issue], vec![]))?;
     let plan_hash = (mode == Mode::Plan || schema.options.expected_plan_hash.is_some())
         .then(|| online::hash(schema, p, &online));
     let conflicts = online::pending_conflicts(schema);

@@ -9,16 +9,14 @@ use std::collections::HashSet;
 use crate::apply::fingerprint::fingerprint;
 use crate::deferred::{launch, store};
 use crate::error::{code, Issue};
-use crate::schema::catalog::CatalogState;
 use crate::schema::model::{Online, Schema};
-use crate::schema::online::{fk_target, transform, Completion, Deferred, OnlinePlan, ONLINE_ROWS};
-use crate::schema::online_adds;
+use crate::schema::online::{fk_target, transform, OnlinePlan, ONLINE_ROWS};
 use crate::schema::plan_hash::{plan_hash, touched};
 use crate::schema::steps::Plan;
 
 /// The plan's online forms (`schema::online`), where this server and role can run deferred
 /// steps; `Err` when `options.online: true` asks for them and they cannot run.
-pub fn forms(p: &mut Plan, schema: &Schema, state: &CatalogState) -> Result<OnlinePlan, Issue> {
+pub fn forms(p: &mut Plan, schema: &Schema) -> Result<OnlinePlan, Issue> {
     let wanted = match schema.options.online {
         Online::Off => false,
         Online::On => true,
@@ -42,21 +40,13 @@ pub fn forms(p: &mut Plan, schema: &Schema, state: &CatalogState) -> Result<Onli
     } else {
         HashSet::new()
     };
-    let mut o = transform(
+    let o = transform(
         p,
         schema,
         unavailable.as_deref(),
         sees_every_row(),
         &foreign,
     )?;
-    // a declared check's (where the shadow deparsed it) and a foreign key's ADD too (schema::online_adds)
-    online_adds::add_later(p, schema, &mut o, |t, c| {
-        let declared = state.tables.get(&t.key())?.declared.as_ref()?;
-        if declared.failed.contains_key(c.name.as_str()) {
-            return None;
-        }
-        declared.checks.get(c.name.as_str()).cloned()
-    });
     p.warnings.extend(o.warnings.iter().cloned());
     Ok(o)
 }
@@ -171,7 +161,7 @@ pub fn record(
         migration_id,
         &schema.version,
         tenant,
-        &with_target_oids(&o.deferred),
+        &o.deferred,
         schema.options.lock_timeout_ms,
     );
     let role = unsafe { pgrx::pg_sys::GetUserId() };
@@ -179,36 +169,6 @@ pub fn record(
         "the deferred worker could not be started (no free background worker slot, max_worker_processes): the steps stay pending until the next apply_schema or revos.deferred_status() call starts it".to_string()
     });
     (steps, warning)
-}
-
-/// The deferred steps, each foreign key the worker adds with the OID of the table it references
-/// now, after the apply's DDL (`Completion::ForeignKeyAdded`: the worker's key must reference that
-/// table, not one put under its name after the commit). Not found: left unrecorded, and the worker
-/// fails the step.
-fn with_target_oids(deferred: &[Deferred]) -> Vec<Deferred> {
-    let mut out = deferred.to_vec();
-    for d in &mut out {
-        if let Completion::ForeignKeyAdded {
-            expected,
-            target_oid,
-            ..
-        } = &mut d.completion
-        {
-            *target_oid = Spi::get_one_with_args::<pgrx::pg_sys::Oid>(
-                "SELECT c.oid FROM pg_catalog.pg_class c
-                   JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                  WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2",
-                &[
-                    expected.target_schema.as_str().into(),
-                    expected.target_table.as_str().into(),
-                ],
-            )
-            .ok()
-            .flatten()
-            .map(u32::from);
-        }
-    }
-    out
 }
 
 /// For a `noop`: the migration's steps that are not done, and the sentence that says so; with

@@ -12,7 +12,6 @@
 //! |-------------|----------------------------------------------------------------------------|
 //! | `Index`     | `CREATE [UNIQUE] INDEX CONCURRENTLY <name> ON <schema>.<table> …` (unique as recorded) |
 //! | `Added`     | `ALTER TABLE <schema>.<table> ADD CONSTRAINT <name> CHECK (…) NOT VALID`    |
-//! | `ForeignKeyAdded` | `ALTER TABLE <schema>.<table> ADD CONSTRAINT <name> FOREIGN KEY (…) REFERENCES <target schema>.<target table> … NOT VALID` |
 //! | `Validated` | `ALTER TABLE <schema>.<table> VALIDATE CONSTRAINT <name>`, or `ADD CONSTRAINT <name> UNIQUE USING INDEX <name>` |
 //! | `NotNull`   | `ALTER TABLE <schema>.<table> ALTER COLUMN <column> SET NOT NULL`           |
 //! | `Dropped`   | `ALTER TABLE <schema>.<table> DROP CONSTRAINT <name>`                       |
@@ -116,24 +115,11 @@ unsafe fn subcommand(cmd: *mut pg_sys::AlterTableCmd, c: &Completion) -> Result<
                 && constraint((*cmd).def, pg_sys::ConstrType::CONSTR_UNIQUE, name)
                     .is_some_and(|k| text((*k).indexname) == Some(name.as_str()))
         }
+        // revos's NOT NULL helper (after a batched backfill)
         Completion::Added { name, .. } => {
             sub == At::AT_AddConstraint
                 && constraint((*cmd).def, pg_sys::ConstrType::CONSTR_CHECK, name)
                     .is_some_and(|k| (*k).skip_validation && !(*k).is_no_inherit)
-        }
-        Completion::ForeignKeyAdded { name, expected, .. } => {
-            sub == At::AT_AddConstraint
-                && constraint((*cmd).def, pg_sys::ConstrType::CONSTR_FOREIGN, name).is_some_and(
-                    |k| {
-                        (*k).skip_validation
-                            && on_table(
-                                (*k).pktable,
-                                &expected.target_schema,
-                                &expected.target_table,
-                            )
-                            .is_ok()
-                    },
-                )
         }
         Completion::Index { .. } | Completion::Backfilled { .. } => false,
     };

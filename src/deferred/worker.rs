@@ -33,7 +33,6 @@ use crate::deferred::store::{self, StepRow};
 use crate::deferred::{launch::role_key, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
 use crate::ident::quote_ident;
 use crate::privilege::PINNED_SEARCH_PATH;
-use crate::schema::model::ForeignKeySnapshot;
 use crate::schema::online::{Cleanup, Completion};
 
 extern "C-unwind" {
@@ -299,28 +298,6 @@ fn perform(step: &StepRow) -> Result<(), (String, String)> {
     let c = &step.completion;
     match c {
         Completion::Backfilled { .. } => backfill::run(step),
-        // a declared check or foreign key, added NOT VALID: checked as the helper is, and before the
-        // commit what was added compared with what the apply declared (schema::online_adds)
-        Completion::Added {
-            schema,
-            table,
-            definition: Some(_),
-            ..
-        }
-        | Completion::ForeignKeyAdded { schema, table, .. } => step_statement(
-            &step.sql,
-            c,
-            || before_validate(schema, table),
-            || {
-                if let Some(Err(why)) = as_declared(c) {
-                    pgrx::ereport!(
-                        ERROR,
-                        PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
-                        format!("revos deferred: {why}; it was not added")
-                    );
-                }
-            },
-        ),
         // revos's NOT NULL helper, added NOT VALID: the table checked as before a VALIDATE (found by
         // name and locked, its owner trusted, what it depends on)
         Completion::Validated { schema, table, .. } | Completion::Added { schema, table, .. } => {
@@ -328,123 +305,6 @@ fn perform(step: &StepRow) -> Result<(), (String, String)> {
         }
         _ => step_statement(&step.sql, c, || (), || ()),
     }
-}
-
-/// A declared check or foreign key the worker adds: whether the catalog shows it as the apply
-/// declared it (Err says what differs) — a check's `pg_get_constraintdef`, read as the shadow's was
-/// (under `search_path = pg_catalog, pg_temp` and the apply's settings), a foreign key by
-/// [`fk_as_declared`]. None for any other step. After the `ADD`, in its transaction, an Err rolls
-/// it back (P0004) and its chain fails.
-fn as_declared(c: &Completion) -> Option<Result<(), String>> {
-    match c {
-        Completion::Added {
-            schema,
-            table,
-            name,
-            definition: Some(declared),
-        } => {
-            let found = check_definition(schema, table, name);
-            Some(if same_check(found.as_deref(), declared) {
-                Ok(())
-            } else {
-                Err(format!(
-                    "the check {name} on {schema}.{table} reads {}, where the apply declared {declared}",
-                    found.as_deref().unwrap_or("nothing")
-                ))
-            })
-        }
-        Completion::ForeignKeyAdded {
-            schema,
-            table,
-            name,
-            expected,
-            target_oid,
-        } => Some(fk_as_declared(schema, table, name, expected, *target_oid)),
-        _ => None,
-    }
-}
-
-/// Whether the foreign key `name` on the table is the declared one: `expected` (as verify compares
-/// a key, `compare::foreign_key`: columns, referenced table and columns, actions, match type; not
-/// deferrable), referencing the table of OID `target_oid` (the apply's). Err says what differs.
-fn fk_as_declared(
-    schema: &str,
-    table: &str,
-    name: &str,
-    expected: &ForeignKeySnapshot,
-    target_oid: Option<u32>,
-) -> Result<(), String> {
-    let found: Option<pgrx::JsonB> = Spi::get_one_with_args(
-        "SELECT pg_catalog.jsonb_build_object(
-                  'key', pg_catalog.jsonb_build_object(
-                    'columns', revos_cols.c, 'target_schema', tn.nspname, 'target_table', tc.relname,
-                    'target_columns', revos_cols.t, 'on_delete', con.confdeltype, 'on_update', con.confupdtype,
-                    'delete_set_columns', revos_cols.d, 'match_type', con.confmatchtype),
-                  'target_oid', con.confrelid::pg_catalog.int8, 'deferrable', con.condeferrable)
-           FROM pg_catalog.pg_constraint con
-           JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) con.confrelid
-           JOIN pg_catalog.pg_namespace tn ON tn.oid OPERATOR(pg_catalog.=) tc.relnamespace,
-           LATERAL (SELECT
-               COALESCE((SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.i)
-                  FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY AS k(n, i)
-                  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n), '{}') AS c,
-               COALESCE((SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.i)
-                  FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY AS k(n, i)
-                  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.confrelid AND a.attnum OPERATOR(pg_catalog.=) k.n), '{}') AS t,
-               COALESCE((SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY k.i)
-                  FROM pg_catalog.unnest(con.confdelsetcols) WITH ORDINALITY AS k(n, i)
-                  JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) con.conrelid AND a.attnum OPERATOR(pg_catalog.=) k.n), '{}') AS d
-           ) AS revos_cols
-          WHERE con.conrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
-                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                 WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
-            AND con.conname OPERATOR(pg_catalog.=) $3 AND con.contype OPERATOR(pg_catalog.=) 'f'",
-        &[schema.into(), table.into(), name.into()],
-    )
-    .unwrap_or(None);
-    let Some(found) = found.map(|j| j.0) else {
-        return Err(format!("{schema}.{table}: no foreign key {name}"));
-    };
-    let key: Option<ForeignKeySnapshot> = serde_json::from_value(found["key"].clone()).ok();
-    let oid = found["target_oid"].as_u64();
-    if key.as_ref() != Some(expected) || found["deferrable"] != serde_json::json!(false) {
-        return Err(format!(
-            "{schema}.{table}: the foreign key {name} is {}, not the declared {}",
-            found["key"],
-            serde_json::json!(expected)
-        ));
-    }
-    if target_oid.is_none() || oid != target_oid.map(u64::from) {
-        return Err(format!(
-            "{schema}.{table}: the foreign key {name} references the table of OID {}, not the one the apply referenced ({})",
-            oid.unwrap_or(0),
-            target_oid.map_or("not recorded".into(), |o| o.to_string())
-        ));
-    }
-    Ok(())
-}
-
-/// Whether a check read back (`found`, validated or not) is the declared definition.
-fn same_check(found: Option<&str>, declared: &str) -> bool {
-    found.is_some_and(|f| f == declared || f.strip_suffix(" NOT VALID") == Some(declared))
-}
-
-/// `pg_get_constraintdef` of the check constraint `name` on the table, read under
-/// `search_path = pg_catalog, pg_temp` (as the apply's shadow read the declared one).
-/// (The search_path is set for the rest of the transaction: the caller's transaction ends next.)
-fn check_definition(schema: &str, table: &str, name: &str) -> Option<String> {
-    Spi::run("SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true)")
-        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
-    Spi::get_one_with_args(
-        "SELECT pg_catalog.pg_get_constraintdef(con.oid)
-           FROM pg_catalog.pg_constraint con
-          WHERE con.conrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
-                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-                 WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
-            AND con.conname OPERATOR(pg_catalog.=) $3 AND con.contype OPERATOR(pg_catalog.=) 'c'",
-        &[schema.into(), table.into(), name.into()],
-    )
-    .unwrap_or(None)
 }
 
 /// Before `VALIDATE CONSTRAINT`, in its transaction: the table locked as VALIDATE locks it (SHARE
@@ -481,13 +341,6 @@ fn before_validate(schema: &str, table: &str) {
 fn check(c: &Completion) -> Result<(), String> {
     match c {
         Completion::Backfilled { .. } => backfill::filled(c),
-        // a declared check or foreign key: there, and the one declared (a look-alike under its
-        // name is not it)
-        Completion::Added {
-            definition: Some(_),
-            ..
-        }
-        | Completion::ForeignKeyAdded { .. } => tx(|| as_declared(c).unwrap_or(Ok(()))),
         _ => tx(|| completed(c)),
     }
 }
@@ -608,7 +461,6 @@ fn completed(c: &Completion) -> Result<(), String> {
             "no constraint",
         ),
         Completion::Backfilled { .. } => return Err("checked by backfill::filled".into()),
-        Completion::ForeignKeyAdded { .. } => return Err("checked by fk_as_declared".into()),
         Completion::NotNull { column, .. } => (
             "SELECT a.attnotnull FROM pg_catalog.pg_attribute a
               WHERE a.attrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c

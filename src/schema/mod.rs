@@ -27,7 +27,6 @@ pub mod model;
 pub mod normalize;
 pub mod objects;
 pub mod online;
-pub mod online_adds;
 pub mod plan;
 pub mod plan_hash;
 pub mod plan_text;

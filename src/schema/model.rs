@@ -693,7 +693,7 @@ pub struct ConstraintSnapshot {
     pub deferred: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ForeignKeySnapshot {
     pub columns: Vec<String>,
     pub target_schema: String,

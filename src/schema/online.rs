@@ -6,9 +6,14 @@
 //! |-----------------------------------------------|----------------------------------------|-------------------------------------------------|
 //! | `CREATE [UNIQUE] INDEX` (SHARE, scans)        | —                                      | `CREATE [UNIQUE] INDEX CONCURRENTLY`            |
 //! | `ADD CONSTRAINT … UNIQUE` (ACCESS EXCL., scans)| —                                     | `CREATE UNIQUE INDEX CONCURRENTLY`, `ADD CONSTRAINT … UNIQUE USING INDEX` |
-//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan); moved after the commit by `crate::schema::online_adds` when the apply could deparse it | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
-//! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan); moved after the commit by `crate::schema::online_adds` | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
-//! | `SET NOT NULL` (ACCESS EXCL., scans)          | —                                      | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (ACCESS EXCL., no scan), `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
+//! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan)               | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
+//! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan)                | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
+//! | `SET NOT NULL` (ACCESS EXCL., scans)          | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (no scan) | `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
+//!
+//! Every `ADD … NOT VALID` stays in the caller's transaction: from the commit on, new rows are checked
+//! (only the existing ones wait for the deferred `VALIDATE`). Added by the worker, nothing would check
+//! them until it ran (the adversarial review of 765e4d8, A); the exception is NOT NULL's helper after a
+//! batched backfill, which in the transaction would refuse updates of the rows not filled yet.
 //! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
 //! A changed check or foreign key (`DROP CONSTRAINT, ADD CONSTRAINT` in one statement) takes the
@@ -30,9 +35,7 @@ use std::collections::HashSet;
 
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
-use crate::schema::model::{
-    Check, Column, ForeignKey, ForeignKeySnapshot, Index, Online, Schema, Table, Unique,
-};
+use crate::schema::model::{Check, Column, ForeignKey, Index, Online, Schema, Table, Unique};
 use crate::schema::plan::{col_list, column_sql, fk_sql, index_sql};
 use crate::schema::steps::{Cost, Lock, Plan, Step};
 
@@ -86,29 +89,12 @@ pub enum Completion {
         table: String,
         column: String,
     },
-    /// The check constraint `name` is on the table, validated or not: revos's NOT NULL helper, or a
-    /// declared check added `NOT VALID` by the worker (`crate::schema::online_adds`), whose
-    /// `definition` (`pg_get_constraintdef` of the declared check, as the apply's shadow deparsed
-    /// it) the added constraint must have.
+    /// The constraint `name` is on the table, validated or not (revos's NOT NULL helper, added
+    /// `NOT VALID` after a backfill).
     Added {
         schema: String,
         table: String,
         name: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        definition: Option<String>,
-    },
-    /// The foreign key `name` is on the table, validated or not, as declared: `expected` (its
-    /// columns, referenced table and columns, actions, match type — `compare::fk_expected`), and
-    /// referencing the table of OID `target_oid`, the one the apply's transaction referenced
-    /// (filled by the apply after its DDL, `crate::apply::online::record`). Added `NOT VALID` by
-    /// the worker (`crate::schema::online_adds`).
-    ForeignKeyAdded {
-        schema: String,
-        table: String,
-        name: String,
-        expected: ForeignKeySnapshot,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target_oid: Option<u32>,
     },
     /// The constraint `name` is gone from the table (revos's NOT NULL helper).
     Dropped {
@@ -134,7 +120,6 @@ impl Completion {
             | Completion::NotNull { schema, table, .. }
             | Completion::Dropped { schema, table, .. }
             | Completion::Added { schema, table, .. }
-            | Completion::ForeignKeyAdded { schema, table, .. }
             | Completion::Backfilled { schema, table, .. } => (schema, table),
         }
     }
@@ -487,7 +472,7 @@ fn resolvable_later(x: &Index) -> bool {
 /// cast or a call), and any `OPERATOR`. Conservative on purpose: a false alarm only keeps the
 /// blocking form; reading the text any finer (string literals, dollar quotes, `E'\''`, comments)
 /// is where a check like this is bypassed.
-pub(crate) fn names_other_schema(expr: &str) -> bool {
+fn names_other_schema(expr: &str) -> bool {
     let b = expr.as_bytes();
     let decimal_point = |i: usize| {
         i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)
@@ -615,13 +600,12 @@ pub fn not_null_helper(column: &Name) -> Name {
     }
 }
 
-/// `SET NOT NULL` → deferred: a `CHECK (c IS NOT NULL) NOT VALID` (added by the worker in a short
-/// transaction of its own: its ACCESS EXCLUSIVE lock is held for that statement, not from it
-/// through the verification and the ledger row to the apply's commit, which every insert waited
-/// out; its text names the column only — no literal, no function, no operator to parse again),
-/// validate it, `SET NOT NULL` (proved by the validated check, no scan), drop the check. (A declared
-/// check's `ADD` is moved after the commit by `crate::schema::online_adds`, with the gates that
-/// make parsing it again safe.)
+/// `SET NOT NULL` → a `CHECK (c IS NOT NULL) NOT VALID` in the transaction (NULLs are refused from
+/// the commit on); deferred: validate it, `SET NOT NULL` (proved by the validated check, no scan),
+/// drop the check. Its `ADD` stays in the transaction, as a declared check's and a foreign key's
+/// do: added by the worker after the commit, nothing would refuse a NULL until it ran — and the
+/// worker may run long after (busy with an earlier step, or held back: the adversarial review of
+/// 765e4d8, A). A short ACCESS EXCLUSIVE from the `ADD` to the commit is the price.
 fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     let q = t.qualified();
     if step.sql != format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name) {
@@ -639,16 +623,9 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         table: table.clone(),
         name: helper.as_str().to_string(),
     };
-    let added = Completion::Added {
-        schema: schema.clone(),
-        table: table.clone(),
-        name: helper.as_str().to_string(),
-        definition: None,
-    };
     Some(Form {
-        in_tx: vec![],
+        in_tx: vec![like(step, "column", add, Cost::ALTER)],
         deferred: vec![
-            (like(step, "column", add, Cost::ALTER), added),
             (
                 like(
                     step,
@@ -749,6 +726,17 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         // every update of a row not filled yet
         let set = format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name);
         let nn = not_null_form(&like(step, "column", set, Cost::ALTER_SCAN), t, c)?;
+        // its helper added by the worker, after the backfill
+        let (schema, table) = keyed(t);
+        let name = not_null_helper(&c.name).as_str().to_string();
+        deferred.extend(nn.in_tx.into_iter().map(|add| {
+            let completion = Completion::Added {
+                schema: schema.clone(),
+                table: table.clone(),
+                name: name.clone(),
+            };
+            (add, completion)
+        }));
         deferred.extend(nn.deferred);
         cleanup = nn.cleanup;
     }
@@ -792,15 +780,6 @@ pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
                     c.not_null = false;
                 }
             }
-            // a declared check the worker adds (`crate::schema::online_adds`)
-            Completion::Added {
-                name,
-                definition: Some(_),
-                ..
-            } => t.checks.retain(|c| c.name.as_str() != name),
-            Completion::ForeignKeyAdded { name, .. } => {
-                t.foreign_keys.retain(|f| f.name.as_str() != name)
-            }
             _ => {}
         }
     }
@@ -808,7 +787,7 @@ pub fn pending_view(s: &Schema, o: &OnlinePlan) -> Schema {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::schema::catalog::CatalogState;
     use crate::schema::model::{ColumnSnapshot, ConstraintSnapshot, TableSnapshot};
@@ -865,7 +844,7 @@ pub(crate) mod tests {
         st
     }
 
-    pub(crate) fn v2(online: Option<bool>) -> Value {
+    fn v2(online: Option<bool>) -> Value {
         let mut v = json!({"schema_version": "2", "description": "d", "tables": [
             {"name": "parent", "tenant_scoped": false,
              "timestamps": false, "soft_delete": false, "rls": false, "columns": []},
@@ -881,13 +860,6 @@ pub(crate) mod tests {
             v["options"]["online"] = json!(b);
         }
         v
-    }
-
-    /// The plan of `v` against `big` with `rows` estimated rows, before its online forms.
-    pub(crate) fn planned_plain(v: Value, rows: Option<i64>) -> (Plan, Schema) {
-        let s = schema(v);
-        let st = state(&s, rows);
-        (plan(&s, &st), s)
     }
 
     fn planned(
@@ -1002,7 +974,6 @@ pub(crate) mod tests {
         assert_eq!(
             sql,
             [
-                r#"ALTER TABLE "public"."big" ADD CONSTRAINT "revos_nn_a" CHECK (("a" IS NOT NULL)) NOT VALID"#,
                 r#"ALTER TABLE "public"."big" VALIDATE CONSTRAINT "revos_nn_a""#,
                 r#"ALTER TABLE "public"."big" ALTER COLUMN "a" SET NOT NULL"#,
                 r#"ALTER TABLE "public"."big" DROP CONSTRAINT "revos_nn_a""#,
@@ -1016,26 +987,29 @@ pub(crate) mod tests {
             o.deferred
         );
         let chains: Vec<usize> = o.deferred.iter().map(|d| d.chain).collect();
-        assert_eq!(chains, [0, 0, 0, 0, 1, 1, 2, 3, 4]);
-        // the forms left in the transaction: the check and the foreign key NOT VALID, no scan (NOT
-        // NULL's helper is added by the worker: its lock is not held to the commit)
+        assert_eq!(chains, [0, 0, 0, 1, 1, 2, 3, 4]);
+        // the forms left in the transaction: NOT NULL's helper, the check and the foreign key, each
+        // NOT VALID (enforced on new rows from the commit on), no scan
         let in_tx: Vec<&Step> = p
             .steps
             .iter()
             .filter(|x| x.sql.contains("NOT VALID"))
             .collect();
-        assert_eq!(in_tx.len(), 2, "{in_tx:#?}");
+        assert_eq!(in_tx.len(), 3, "{in_tx:#?}");
+        for name in ["revos_nn_a", "ck_big_a", "fk_big_ref_id"] {
+            assert!(
+                in_tx.iter().any(|x| x.sql.contains(name) && !x.scans),
+                "{name}: {in_tx:#?}"
+            );
+        }
+        // nothing deferred adds a constraint (a NOT VALID ADD is the transaction's)
         assert!(
-            in_tx.iter().all(|x| !x.sql.contains("revos_nn_")),
-            "{in_tx:#?}"
+            !o.deferred
+                .iter()
+                .any(|d| matches!(d.completion, Completion::Added { .. })),
+            "{:#?}",
+            o.deferred
         );
-        let helper = &o.deferred[0];
-        assert!(
-            matches!(helper.completion, Completion::Added { .. }),
-            "{helper:#?}"
-        );
-        assert_eq!(helper.step.lock, Some(Lock::AccessExclusive));
-        assert!(!helper.step.scans);
         for d in &o.deferred {
             assert_ne!(d.step.lock, Some(Lock::Share));
             assert!(!d.step.rewrites);
@@ -1065,7 +1039,7 @@ pub(crate) mod tests {
         let (_, small) = planned(v2(None), Some(ONLINE_ROWS), None);
         assert!(small.unwrap().deferred.is_empty());
         let (_, big) = planned(v2(None), Some(ONLINE_ROWS + 1), None);
-        assert_eq!(big.unwrap().deferred.len(), 9);
+        assert_eq!(big.unwrap().deferred.len(), 8);
         let (_, off) = planned(v2(Some(false)), Some(ONLINE_ROWS * 10), None);
         assert!(off.unwrap().deferred.is_empty());
         let (_, unknown) = planned(v2(None), None, None);

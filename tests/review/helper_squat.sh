@@ -64,6 +64,9 @@ echo "constraints on app.big now: $(q "$S" "SELECT coalesce(string_agg(conname |
 echo "insert n = -5: $(q "$S" "INSERT INTO app.big (n, m) VALUES (-5, 1) RETURNING 'accepted'" | tail -1)"
 echo "revos.deferred_status('b-2'): $(q "$S" "SELECT revos.deferred_status('b-2')::text" | cut -c1-200)"
 H=$(q "$S" "SELECT string_agg(status, ',' ORDER BY id) FROM revos.deferred_steps WHERE version = 'b-2' AND (sql LIKE '%revos_nn_m%' OR sql LIKE '%SET NOT NULL%')")
-# the helper's ADD and VALIDATE counted done while only the trigger had the name (then SET NOT NULL
-# scanned the table under ACCESS EXCLUSIVE, and the DROP of the "helper" failed)
-[[ "$H" == done,done,* ]] && echo "REPRODUCED: revos's helper counted added and validated, a constraint trigger under its name ($H)" || echo "not reproduced ($H)"
+TRG=$(q "$S" "SELECT count(*) FROM pg_constraint WHERE conrelid = 'app.big'::regclass AND conname = 'revos_nn_m' AND contype = 't'")
+# the helper's steps counted done while only the trigger had the name (then SET NOT NULL scanned the
+# table under ACCESS EXCLUSIVE, and the DROP of the "helper" failed). Since the review of 765e4d8 the
+# helper is added NOT VALID in the apply's transaction: its name is taken at the commit, and the
+# trigger cannot be put under it.
+[[ "$H" == done,done,* && "$TRG" != 0 ]] && echo "REPRODUCED: revos's helper counted added and validated, a constraint trigger under its name ($H)" || echo "not reproduced ($H; constraint triggers named revos_nn_m: $TRG)"
