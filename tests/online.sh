@@ -603,23 +603,24 @@ check "applied; the backfill failed 42501 (the inheriting table's trigger is ref
 echo "# an online check, NOT NULL, foreign key (each alone): enforced on new rows from the apply's commit on, while the"
 echo "# worker has not run yet (held back here; it may be busy with an earlier step): a violating insert is refused"
 # (the adversarial review of 765e4d8, A: added by the worker after the commit, nothing checked new rows until it ran)
-apply_as "$A" '{"schema_version": "en-1", "description": "en", "tables": [{"name": "en", "columns": [{"name": "v", "type": "integer"}, {"name": "w", "type": "integer"}, {"name": "r", "type": "uuid"}]}]}' >/dev/null
-qdb "$S" "INSERT INTO en (tenant_id, v, w) SELECT '$TA', i, i FROM generate_series(1, 300) i" >/dev/null
-n=1
+n=0
 while IFS='|' read -r what cols bad state; do
   n=$((n + 1))
-  EN="{\"schema_version\": \"en-$n\", \"description\": \"en\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"en\", \"columns\": [$cols]}]}"
+  tbl=en_$n
+  apply_as "$A" "{\"schema_version\": \"en-$n-1\", \"description\": \"en\", \"tables\": [{\"name\": \"$tbl\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"w\", \"type\": \"integer\"}, {\"name\": \"r\", \"type\": \"uuid\"}]}]}" >/dev/null
+  qdb "$S" "INSERT INTO $tbl (tenant_id, v, w) SELECT '$TA', i, i FROM generate_series(1, 300) i" >/dev/null
+  EN="{\"schema_version\": \"en-$n-2\", \"description\": \"en\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"$tbl\", \"columns\": [$cols]}]}"
   pause_worker_of "$A" en_pause 3
   st=$(apply_as "$A" "$EN" | field "r['status']")
-  out=$(qdb "$S" "INSERT INTO en (tenant_id, v, w, r) VALUES ('$TA', $bad) RETURNING 'inserted'" 2>&1)
+  out=$(qdb "$S" "INSERT INTO $tbl (tenant_id, v, w, r) VALUES ('$TA', $bad) RETURNING 'inserted'" 2>&1)
   wait
-  check "online $what: applied; with the worker held back, a violating insert is refused ($state)" \
+  check "online $what: applied; with the worker held back, a violating insert is refused ($state…)" \
     "applied $state" "$st $(echo "$out" | grep -oF "$state" | head -1)"
-  check "  ... its deferred steps all done once the worker runs" "done 0" "$(r=$(wait_done "en-$n"); [ "${r#* }" = 0 ] && echo "done 0" || echo "$r")"
+  check "  ... its deferred steps all done once the worker runs" "done 0" "$(r=$(wait_done "en-$n-2"); [ "${r#* }" = 0 ] && echo "done 0" || echo "$r")"
 done <<'ROWS'
-check|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "w", "type": "integer"}, {"name": "r", "type": "uuid"}|-5, 1, NULL|violates check constraint "ck_en_v"
-NOT NULL|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "w", "type": "integer", "not_null": true}, {"name": "r", "type": "uuid"}|1, NULL, NULL|violates check constraint "revos_nn_w"
-foreign key|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "w", "type": "integer", "not_null": true}, {"name": "r", "type": "uuid", "references": "parent"}|1, 1, gen_random_uuid()|violates foreign key constraint "fk_en_r"
+check|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "w", "type": "integer"}, {"name": "r", "type": "uuid"}|-5, 1, NULL|violates check constraint "ck_en_
+NOT NULL|{"name": "v", "type": "integer"}, {"name": "w", "type": "integer", "not_null": true}, {"name": "r", "type": "uuid"}|1, NULL, NULL|violates check constraint "revos_nn_w"
+foreign key|{"name": "v", "type": "integer"}, {"name": "w", "type": "integer"}, {"name": "r", "type": "uuid", "references": "parent"}|1, 1, gen_random_uuid()|violates foreign key constraint "fk_en_
 ROWS
 
 echo "# a constraint the worker will VALIDATE, replaced by the table's owner after the commit with one calling its own function: refused (42501)"
