@@ -701,6 +701,33 @@ standard_conforming_strings|on|off|text|z|v <> 'a\\\\b'
 extra_float_digits|1|-15|double precision|5|v <> 0.1234567890123456789
 ROWS
 
+echo "# a recorded setting this server does not accept fails its step, not the worker: a later version's step runs"
+apply_as "$S" '{"schema_version": "bs-1", "description": "bs", "tables": [{"name": "bs", "tenant_scoped": false, "rls": false, "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
+qdb "$S" "INSERT INTO bs (v) SELECT generate_series(1, 20)" >/dev/null
+pause_worker bs_pause 3
+st=$(apply_as "$S" '{"schema_version": "bs-2", "description": "bs", "options": {"online": true}, "tables": [{"name": "bs", "tenant_scoped": false, "rls": false, "columns": [{"name": "v", "type": "integer"}], "indexes": [{"name": "ix_bs_v", "columns": ["v"]}]}]}' | field "r['status']")
+qdb "$S" "UPDATE revos.deferred_steps SET settings = '{\"TimeZone\": \"No/Such_Zone\"}' WHERE version = 'bs-2'" >/dev/null
+wait
+r2=$(wait_done bs-2 30)
+st3=$(apply_as "$S" '{"schema_version": "bs-3", "description": "bs", "options": {"online": true}, "tables": [{"name": "bs", "tenant_scoped": false, "rls": false, "columns": [{"name": "v", "type": "integer"}], "indexes": [{"name": "ix_bs_v2", "columns": ["v"]}]}]}' | field "r['status']")
+check "applied; the step failed (22023, the setting named), no index; the next version applied and its step done" \
+  "applied 0 1 22023 true 0 | applied 1 0" \
+  "$st $r2 $(qdb "$S" "SELECT sqlstate || ' ' || (error_message LIKE '%settings cannot be set here%TimeZone%')::text FROM revos.deferred_steps WHERE version = 'bs-2'") $(qdb "$S" "SELECT count(*) FROM pg_class WHERE relname = 'ix_bs_v'") | $st3 $(wait_done bs-3 60)"
+
+echo "# a step without recorded settings runs under the session's defaults, not the settings of the step before it"
+apply_as "$S" '{"schema_version": "co-1", "description": "co", "tables": [{"name": "co1", "tenant_scoped": false, "rls": false, "columns": [{"name": "d", "type": "date"}]}, {"name": "co2", "tenant_scoped": false, "rls": false, "columns": [{"name": "d", "type": "date"}]}]}' >/dev/null
+qdb "$S" "INSERT INTO co1 (d) VALUES ('2021-05-05'); INSERT INTO co2 (d) VALUES ('2021-05-05')" >/dev/null
+pause_worker co_pause 3
+qdb "$S" "SET DateStyle = 'ISO, DMY'; SELECT revos.apply_schema(\$p\${\"schema_version\": \"co-2\", \"description\": \"co\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"co1\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"d\", \"type\": \"date\"}], \"indexes\": [{\"name\": \"ix_co1\", \"columns\": [\"d\"], \"where\": \"d <> '01/02/2020'\"}]}]}\$p\$::jsonb) -> 'result' ->> 'status'" >/dev/null
+apply_as "$S" '{"schema_version": "co-3", "description": "co", "options": {"online": true}, "tables": [{"name": "co2", "tenant_scoped": false, "rls": false, "columns": [{"name": "d", "type": "date"}], "indexes": [{"name": "ix_co2", "columns": ["d"], "where": "d <> '"'"'01/02/2020'"'"'"}]}]}' >/dev/null
+# as a row recorded before the settings column existed
+qdb "$S" "UPDATE revos.deferred_steps SET settings = NULL WHERE version = 'co-3'" >/dev/null
+wait
+wait_done co-2 >/dev/null; wait_done co-3 >/dev/null
+check "co1's predicate read under the apply's DMY, co2's under the session's default MDY (not co1's DMY)" \
+  "2020-02-01 2020-01-02" \
+  "$(qdb "$S" "SELECT substring(pg_get_expr(indpred, indrelid) from '[0-9]{4}-[0-9]{2}-[0-9]{2}') FROM pg_index WHERE indexrelid = 'ix_co1'::regclass") $(qdb "$S" "SELECT substring(pg_get_expr(indpred, indrelid) from '[0-9]{4}-[0-9]{2}-[0-9]{2}') FROM pg_index WHERE indexrelid = 'ix_co2'::regclass")"
+
 echo "# a step's statement runs only when its parse tree is the one statement recorded for it: each other statement"
 echo "# put in the first pending step's place (a superuser may write revos.deferred_steps) is refused 42501, nothing of it runs"
 n=0

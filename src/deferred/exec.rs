@@ -14,28 +14,25 @@ use crate::schema::online::Completion;
 /// with its transaction aborted. The statement is announced to the drift capture as revos's own
 /// (`own_toplevel_statement`) and shown in `pg_stat_activity` while it runs.
 pub fn toplevel(sql: &str) -> Result<(), (String, String)> {
-    run(sql, None, || (), || ())
+    run(sql, None, || ())
 }
 
 /// A deferred step's statement: [`toplevel`], run only when its parse tree is the statement
 /// `expect` allows (`crate::deferred::shape`), with `before` run first in the statement's own
 /// transaction (what it locks stays locked while the statement runs; an error it raises is the
-/// step's) and `after` run in it before the commit (an error it raises rolls the statement back;
-/// not for a statement that commits itself, `CREATE INDEX CONCURRENTLY`).
+/// step's).
 pub fn step_statement(
     sql: &str,
     expect: &Completion,
     before: impl FnOnce(),
-    after: impl FnOnce(),
 ) -> Result<(), (String, String)> {
-    run(sql, Some(expect), before, after)
+    run(sql, Some(expect), before)
 }
 
 fn run(
     sql: &str,
     expect: Option<&Completion>,
     before: impl FnOnce(),
-    after: impl FnOnce(),
 ) -> Result<(), (String, String)> {
     let text = CString::new(sql).map_err(|_| {
         (
@@ -46,7 +43,6 @@ fn run(
     own_transaction(&text, || {
         before();
         own_toplevel_statement(|| unsafe { utility(&text, expect) });
-        after();
     })
 }
 

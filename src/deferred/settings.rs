@@ -47,21 +47,23 @@ pub fn current() -> Value {
     .unwrap_or_else(|| pgrx::error!("revos: reading the session's settings failed"))
 }
 
-/// Sets each of [`RECORDED`] that `recorded` has (session-level). A name outside the list is
-/// ignored: only revos writes the steps, and only what the list names is ever set.
-pub fn restore(recorded: &Value) {
-    let Some(map) = recorded.as_object() else {
-        return;
-    };
+/// Sets each of [`RECORDED`] as `recorded` has it (session-level), and resets the others to the
+/// session's default: nothing of an earlier step's settings carries over into this one (the review
+/// of 12af7f9, 4). A name outside the list is ignored: only revos writes the steps, and only what
+/// the list names is ever set. An error (a value this server no longer accepts) is raised.
+pub fn restore(recorded: Option<&Value>) {
+    let map = recorded.and_then(Value::as_object);
     for name in RECORDED {
-        if let Some(v) = map.get(*name).and_then(Value::as_str) {
-            Spi::run_with_args(
+        match map.and_then(|m| m.get(*name)).and_then(Value::as_str) {
+            Some(v) => Spi::run_with_args(
                 "SELECT pg_catalog.set_config($1, $2, false)",
                 &[(*name).into(), v.into()],
-            )
-            .unwrap_or_else(|e| {
-                pgrx::error!("revos deferred worker: setting {name} as the apply had it: {e}")
-            });
+            ),
+            // the name is one of RECORDED's, written here: a fixed identifier
+            None => Spi::run(&format!("RESET {name}")),
         }
+        .unwrap_or_else(|e| {
+            pgrx::error!("revos deferred worker: setting {name} as the apply had it: {e}")
+        });
     }
 }

@@ -11,7 +11,7 @@
 //! | completion  | the one statement allowed                                                  |
 //! |-------------|----------------------------------------------------------------------------|
 //! | `Index`     | `CREATE [UNIQUE] INDEX CONCURRENTLY <name> ON <schema>.<table> …` (unique as recorded) |
-//! | `Added`     | `ALTER TABLE <schema>.<table> ADD CONSTRAINT <name> CHECK (…) NOT VALID`    |
+//! | `Added`     | `ALTER TABLE <schema>.<table> ADD CONSTRAINT <name> CHECK (…) NOT VALID` (revos's NOT NULL helper, after a backfill) |
 //! | `Validated` | `ALTER TABLE <schema>.<table> VALIDATE CONSTRAINT <name>`, or `ADD CONSTRAINT <name> UNIQUE USING INDEX <name>` |
 //! | `NotNull`   | `ALTER TABLE <schema>.<table> ALTER COLUMN <column> SET NOT NULL`           |
 //! | `Dropped`   | `ALTER TABLE <schema>.<table> DROP CONSTRAINT <name>`                       |

@@ -5,12 +5,15 @@
 //! ```text
 //! connect (db, role) ─ search_path pinned for the session ─ nice 10, no parallel workers (it yields
 //!   to the application's writers) ─ wait for the apply lock (= the commit)
-//!   ─ session lock (WORKER_LOCK, role): one worker per role; while held, a running step is ours
+//!   ─ session lock (WORKER_LOCK, role), tried every 200 ms outside any transaction: one worker per
+//!     role; while held, a running step is ours
 //!   ─ orphans (running, their worker died): INVALID index dropped; pending again, or failed after
 //!     MAX_ATTEMPTS
 //!   ─ each pending step, oldest first:
 //!       already complete? -> done
-//!       running -> its SQL at top level (exec::toplevel), or a backfill's batches (backfill::run)
+//!       running -> under the apply's settings (settings::restore; one that cannot be set fails it),
+//!                  its SQL at top level, only as recorded (exec::step_statement, shape), or a
+//!                  backfill's batches (backfill::run)
 //!       -> completion checked -> done
 //!       error: lock timeout / deadlock -> pending again (backoff) up to MAX_ATTEMPTS; else failed:
 //!              cleanup (an INVALID index dropped, revos's NOT NULL helper dropped), the rest of
@@ -87,13 +90,20 @@ fn run(role: pg_sys::Oid) {
         )
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
     });
-    tx(|| {
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_lock($1, $2)",
+    // One worker per role: wait for its lock without a transaction open meanwhile — a worker waiting
+    // in pg_advisory_lock kept a virtual transaction that the running worker's CREATE INDEX
+    // CONCURRENTLY waited for, which waited for the lock: a deadlock (two applies in a row, each
+    // starting a worker; tests/online.sh, "a step without recorded settings")
+    while !tx(|| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT pg_catalog.pg_try_advisory_lock($1, $2)",
             &[WORKER_LOCK.into(), role_key(role).into()],
         )
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
-    });
+        .unwrap_or(false)
+    }) {
+        BackgroundWorker::wait_latch(Some(Duration::from_millis(200)));
+    }
     if unsafe { pg_sys::GetUserId() } != role {
         pgrx::error!("revos deferred worker: connected as another role than the one that applied the steps (a role setting changed it); nothing runs");
     }
@@ -206,10 +216,22 @@ fn run_step(step: &StepRow) {
     tx(|| {
         store::start(step.id);
         session_settings(step);
-        if let Some(recorded) = &step.settings {
-            settings::restore(recorded);
-        }
     });
+    // the apply's settings, in a transaction of their own: one this server no longer accepts (a time
+    // zone or locale gone, rows restored elsewhere) fails the step, not the worker (the review of
+    // 12af7f9, 3: the worker died on it, and every worker after it)
+    let restored = crate::deferred::exec::own_transaction(c"revos deferred: settings", || {
+        unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+        settings::restore(step.settings.as_ref())
+    });
+    if let Err((msg, state)) = restored {
+        fail_chain(
+            step,
+            &format!("the apply's settings cannot be set here: {msg}"),
+            &state,
+        );
+        return;
+    }
     if check(&step.completion).is_ok() {
         // complete as the catalog reads by name: only on the table of a role the applier trusts —
         // a schema swapped in under the name (its owner pausing the worker with its advisory
@@ -232,7 +254,13 @@ fn run_step(step: &StepRow) {
             ),
         },
         Err((msg, state)) if retryable(&state) && step.attempts + 1 < MAX_ATTEMPTS => {
-            tx(|| store::again(step.id, &msg, &state));
+            // what a concurrent build left behind (an INVALID index under the step's name) would make
+            // the next attempt fail with "already exists": dropped first, as for an orphan
+            let note = match &step.cleanup {
+                Some(c @ Cleanup::InvalidIndex { .. }) => drop_invalid(c),
+                _ => String::new(),
+            };
+            tx(|| store::again(step.id, &format!("{msg}{note}"), &state));
             let wait = Duration::from_secs(2u64.pow((step.attempts + 1) as u32));
             BackgroundWorker::wait_latch(Some(wait));
         }
@@ -301,9 +329,9 @@ fn perform(step: &StepRow) -> Result<(), (String, String)> {
         // revos's NOT NULL helper, added NOT VALID: the table checked as before a VALIDATE (found by
         // name and locked, its owner trusted, what it depends on)
         Completion::Validated { schema, table, .. } | Completion::Added { schema, table, .. } => {
-            step_statement(&step.sql, c, || before_validate(schema, table), || ())
+            step_statement(&step.sql, c, || before_validate(schema, table))
         }
-        _ => step_statement(&step.sql, c, || (), || ()),
+        _ => step_statement(&step.sql, c, || ()),
     }
 }
 

@@ -9,12 +9,12 @@
 //! | `ADD CONSTRAINT … CHECK` (ACCESS EXCL., scans) | `… NOT VALID` (no scan)               | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `ADD … FOREIGN KEY` (SHARE ROW EXCL., scans)  | `… NOT VALID` (no scan)                | `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE)  |
 //! | `SET NOT NULL` (ACCESS EXCL., scans)          | `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (no scan) | `VALIDATE` the helper, `SET NOT NULL` (the validated check spares the scan, PostgreSQL ≥ 12), `DROP CONSTRAINT <helper>` |
+//! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
 //! Every `ADD … NOT VALID` stays in the caller's transaction: from the commit on, new rows are checked
 //! (only the existing ones wait for the deferred `VALIDATE`). Added by the worker, nothing would check
 //! them until it ran (the adversarial review of 765e4d8, A); the exception is NOT NULL's helper after a
 //! batched backfill, which in the transaction would refuse updates of the rows not filled yet.
-//! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
 //! A changed check or foreign key (`DROP CONSTRAINT, ADD CONSTRAINT` in one statement) takes the
 //! same form. Everything else stays where it was: steps on tables this plan creates (empty, so
