@@ -687,6 +687,12 @@ fn execute_and_record(
 ) -> Outcome {
     let sql = script(p, online);
     let checksum = sha256_hex(sql.as_bytes());
+    // the ledger row's documents before the DDL: not made while its locks are held
+    let mut metadata = ledger_metadata(schema, p, env, payload_hash);
+    metadata["plan_hash"] = json!(outputs.get("plan_hash"));
+    metadata["online_tables"] = json!(online.tables);
+    metadata["deferred_steps"] = json!(online.deferred.len());
+    let documents = Documents::of(schema, p, normalized);
     let t0 = Instant::now();
     // What is deferred is not there before the commit: verified as it will be then, and each
     // deferred object when its step completes (deferred::worker).
@@ -711,10 +717,6 @@ fn execute_and_record(
     {
         return blocked_by_refusal(schema, p, r);
     }
-    let mut metadata = ledger_metadata(schema, p, env, payload_hash);
-    metadata["plan_hash"] = json!(outputs.get("plan_hash"));
-    metadata["online_tables"] = json!(online.tables);
-    metadata["deferred_steps"] = json!(online.deferred.len());
     let ledger = LedgerRow {
         version: &schema.version,
         description: &schema.description,
@@ -725,7 +727,7 @@ fn execute_and_record(
         sql,
         elapsed_ms,
         metadata,
-        documents: Documents::of(schema, p, normalized),
+        documents,
     };
     let mut o = match result {
         Ok(verification) => {
@@ -1122,6 +1124,50 @@ fn checks_before(
     }
 }
 
+/// Runs `steps` (the plan's, from index `offset`), each as revos's own statement under a pinned
+/// search_path; an error names the step (`failure::track`).
+fn run_steps(
+    schema: &crate::schema::model::Schema,
+    steps: &[crate::schema::steps::Step],
+    offset: usize,
+    trusted: &[pg_sys::Oid],
+) {
+    Spi::connect_mut(|c| {
+        for (i, step) in steps.iter().enumerate() {
+            if step.kind == "extension" {
+                check_extension_step(schema, step, trusted);
+            }
+            // Each step under a search_path pinned afresh: a caller's function that an
+            // earlier step (or the plan) ran may have set another one for the rest of
+            // the call (`set_config('search_path', …, true)` inside revos's nest level),
+            // and the step's unqualified names would resolve through it.
+            let mut run =
+                || crate::privilege::pinned(|| c.update(step.sql.as_str(), None, &[])).map(|_| ());
+            // which step PostgreSQL refuses, and where (issue 20: failure)
+            failure::track(offset + i, || {
+                if matches!(step.kind, "distributed_table" | "reference_table") {
+                    writer::own_call(run)
+                } else if is_ddl(&step.sql) {
+                    writer::own_statement(run)
+                } else {
+                    // not a DDL command (a backfill's UPDATE, a setting): nothing to
+                    // exempt, and DDL a trigger of the caller's runs meanwhile is captured
+                    // (a token armed for it would go to the first DDL a trigger or rule
+                    // of the table runs)
+                    run()
+                }
+            })?;
+            if step.kind == "schema" {
+                // the schema is the caller's, or was already another trusted role's: a
+                // role that created it first (while the apply waited) owns what is in it
+                crate::dependencies::check_schema(&schema_of(&step.object), trusted);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(())
+    })
+    .unwrap_or_else(|e| pgrx::error!("{e}"));
+}
+
 fn execute(
     schema: &crate::schema::model::Schema,
     p: &Plan,
@@ -1142,49 +1188,24 @@ fn execute(
     // the roles whose objects the result may depend on, before any statement could change them
     let trusted = crate::dependencies::trusted_owners();
     let statements: Vec<&str> = p.steps.iter().map(|s| s.sql.as_str()).collect();
+    // The steps that run last (the online forms' `ADD … NOT VALID`, `Plan::last`): after every
+    // other one ran and was verified, right before the ledger row and the commit — the lock writers
+    // wait for is held from them to the commit. Verified after them.
+    let (first, last) = p.steps.split_at(p.steps.len() - p.last);
+    let before_last = (!p.added_last.is_empty())
+        .then(|| crate::schema::online::without_last(schema, &p.added_last));
     let result = {
         subtransaction(|| {
             checks_before(schema, &statements, &trusted);
-            Spi::connect_mut(|c| {
-                for (i, step) in p.steps.iter().enumerate() {
-                    if step.kind == "extension" {
-                        check_extension_step(schema, step, &trusted);
-                    }
-                    // Each step under a search_path pinned afresh: a caller's function that an
-                    // earlier step (or the plan) ran may have set another one for the rest of
-                    // the call (`set_config('search_path', …, true)` inside revos's nest level),
-                    // and the step's unqualified names would resolve through it.
-                    let mut run = || {
-                        crate::privilege::pinned(|| c.update(step.sql.as_str(), None, &[]))
-                            .map(|_| ())
-                    };
-                    // which step PostgreSQL refuses, and where (issue 20: failure)
-                    failure::track(i, || {
-                        if matches!(step.kind, "distributed_table" | "reference_table") {
-                            writer::own_call(run)
-                        } else if is_ddl(&step.sql) {
-                            writer::own_statement(run)
-                        } else {
-                            // not a DDL command (a backfill's UPDATE, a setting): nothing to
-                            // exempt, and DDL a trigger of the caller's runs meanwhile is captured
-                            // (a token armed for it would go to the first DDL a trigger or rule
-                            // of the table runs)
-                            run()
-                        }
-                    })?;
-                    if step.kind == "schema" {
-                        // the schema is the caller's, or was already another trusted role's: a
-                        // role that created it first (while the apply waited) owns what is in it
-                        crate::dependencies::check_schema(&schema_of(&step.object), &trusted);
-                    }
-                }
-                Ok::<_, pgrx::spi::Error>(())
-            })
-            .unwrap_or_else(|e| pgrx::error!("{e}"));
+            run_steps(schema, first, 0, &trusted);
+            let mut v = verify_catalog(before_last.as_ref().unwrap_or(schema), p);
+            run_steps(schema, last, first.len(), &trusted);
             // nothing the apply leaves may depend on a temporary or an untrusted object (read as
             // it is: no statement of the apply follows that could run the tables' code)
             crate::dependencies::check_after(&declared_tables(schema), &trusted);
-            let v = verify_catalog(schema, p);
+            if !last.is_empty() {
+                verify_last(schema, p, &mut v);
+            }
             if !v.ok {
                 pgrx::ereport!(
                     ERROR,
@@ -1285,6 +1306,29 @@ fn is_ddl(sql: &str) -> bool {
         first.as_str(),
         "CREATE" | "ALTER" | "DROP" | "COMMENT" | "GRANT" | "REVOKE"
     )
+}
+
+/// The checks and foreign keys the steps that ran last added (`Plan::added_last`), read back
+/// and compared as `verify_catalog` compares them (their tables' constraints only: the rest of
+/// each table was verified before those steps); counted into `v`.
+fn verify_last(schema: &crate::schema::model::Schema, p: &Plan, v: &mut Verification) {
+    let only = crate::schema::online::only_last(schema, &p.added_last);
+    let mut tables = pg_catalog::load_constraints(&declared_tables(&only));
+    for (k, sn) in tables.iter_mut() {
+        sn.declared = p.declared.get(k).cloned();
+    }
+    let cx = crate::schema::verify::Context {
+        existed: p.existed.keys().cloned().collect(),
+        allow_destructive: schema.options.allow_destructive,
+        validated_later: p.validated_later.clone(),
+    };
+    let last = crate::schema::verify::verify_constraints(&only, &tables, &cx);
+    v.objects_checked += last.objects_checked;
+    v.mismatches.extend(last.mismatches);
+    v.unverified.extend(last.unverified);
+    v.not_validated.extend(last.not_validated);
+    v.validated_later.extend(last.validated_later);
+    v.ok = v.mismatches.is_empty();
 }
 
 /// Reads back every table and enum of the schema and compares (see `verify`).

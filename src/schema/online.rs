@@ -12,7 +12,9 @@
 //! | `ADD COLUMN c … DEFAULT (<volatile>)` (ACCESS EXCL., rewrites) | `ADD COLUMN c <type>` (nullable, no default), `ALTER COLUMN c SET DEFAULT (…)` (both catalog only) | the batched backfill (`UPDATE … SET c = DEFAULT WHERE c IS NULL` by ctid page ranges, ROW EXCLUSIVE, one transaction per batch: `crate::deferred::backfill`); NOT NULL declared: then `ADD CONSTRAINT <helper> CHECK (c IS NOT NULL) NOT VALID` (after the backfill: in the transaction it would refuse updates of rows not filled yet) and the three NOT NULL steps |
 //!
 //! Every `ADD … NOT VALID` stays in the caller's transaction: from the commit on, new rows are checked
-//! (only the existing ones wait for the deferred `VALIDATE`). Added by the worker, nothing would check
+//! (only the existing ones wait for the deferred `VALIDATE`). They are the plan's last steps
+//! ([`Plan::last`]): run after every other statement ran and was verified, so that the lock writers
+//! wait for is held from them to the commit only; what they add is verified after them. Added by the worker, nothing would check
 //! them until it ran (the adversarial review of 765e4d8, A); the exception is NOT NULL's helper after a
 //! batched backfill, which in the transaction would refuse updates of the rows not filled yet.
 //!
@@ -31,7 +33,7 @@
 //! below it, with a warning).
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::error::{code, Issue};
 use crate::ident::{sha256_hex, Name};
@@ -179,6 +181,10 @@ impl OnlinePlan {
 /// A recognized step in its online form.
 struct Form {
     in_tx: Vec<Step>,
+    /// In the transaction too, but last: after every other statement ran and was verified
+    /// ([`Plan::last`]). An `ADD … NOT VALID` (check, foreign key, NOT NULL's helper) holds a lock
+    /// writers wait for from that statement to the commit.
+    last: Vec<Step>,
     deferred: Vec<(Step, Completion)>,
     cleanup: Option<Cleanup>,
 }
@@ -246,6 +252,7 @@ pub fn transform(
     }
     let old = std::mem::take(&mut p.steps);
     let mut validated: Vec<String> = vec![];
+    let mut tail: Vec<Step> = vec![];
     for (step, form) in old.into_iter().zip(forms) {
         let Some(form) = form else {
             p.steps.push(step);
@@ -256,6 +263,8 @@ pub fn transform(
         }
         p.steps.extend(form.in_tx);
         let chain = out.deferred.last().map_or(0, |d| d.chain + 1);
+        let last = !form.last.is_empty();
+        tail.extend(form.last);
         for (st, completion) in form.deferred {
             if let Completion::Validated {
                 schema,
@@ -264,8 +273,11 @@ pub fn transform(
             } = &completion
             {
                 validated.push(name.clone());
-                p.validated_later
-                    .insert((schema.clone(), table.clone(), name.clone()));
+                let key = (schema.clone(), table.clone(), name.clone());
+                if last && declares(s, &key) {
+                    p.added_last.insert(key.clone());
+                }
+                p.validated_later.insert(key);
             }
             out.deferred.push(Deferred {
                 step: st,
@@ -275,6 +287,8 @@ pub fn transform(
             });
         }
     }
+    p.last = tail.len();
+    p.steps.extend(tail);
     stale_cost_warnings(p, &out.tables, &validated);
     Ok(out)
 }
@@ -439,6 +453,7 @@ fn index_form(step: &Step, t: &Table, x: &Index) -> Option<Form> {
     let concurrent = sql.replacen("INDEX ", "INDEX CONCURRENTLY ", 1);
     Some(Form {
         in_tx: vec![],
+        last: vec![],
         deferred: vec![(
             like(step, "index", concurrent, CONCURRENT_SCAN),
             Completion::Index {
@@ -516,6 +531,7 @@ fn unique_form(step: &Step, t: &Table, u: &Unique, s: &Schema) -> Option<Form> {
     );
     Some(Form {
         in_tx: vec![],
+        last: vec![],
         deferred: vec![
             (
                 like(step, "index", index, CONCURRENT_SCAN),
@@ -555,7 +571,8 @@ fn validate_later(step: &Step, t: &Table, add: &str, name: &Name, cost: Cost) ->
     let cost = if replaced { Cost::ALTER } else { cost };
     let (schema, table) = keyed(t);
     Some(Form {
-        in_tx: vec![like(
+        in_tx: vec![],
+        last: vec![like(
             step,
             step.kind,
             format!("{} NOT VALID", step.sql),
@@ -624,7 +641,8 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         name: helper.as_str().to_string(),
     };
     Some(Form {
-        in_tx: vec![like(step, "column", add, Cost::ALTER)],
+        in_tx: vec![],
+        last: vec![like(step, "column", add, Cost::ALTER)],
         deferred: vec![
             (
                 like(
@@ -729,7 +747,7 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         // its helper added by the worker, after the backfill
         let (schema, table) = keyed(t);
         let name = not_null_helper(&c.name).as_str().to_string();
-        deferred.extend(nn.in_tx.into_iter().map(|add| {
+        deferred.extend(nn.last.into_iter().map(|add| {
             let completion = Completion::Added {
                 schema: schema.clone(),
                 table: table.clone(),
@@ -742,6 +760,7 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     }
     Some(Form {
         in_tx,
+        last: vec![],
         deferred,
         cleanup,
     })
@@ -753,6 +772,64 @@ pub fn backfill_sql(table: &str, column: &Name) -> String {
     format!(
         "UPDATE {table} SET {column} = DEFAULT WHERE {column} IS NULL /* in batches of revos.backfill_batch_pages pages by ctid range, each in its own transaction */"
     )
+}
+
+/// Whether the schema declares the check or foreign key (schema, table, name) — not revos's NOT
+/// NULL helper.
+fn declares(s: &Schema, (sc, tn, name): &(String, String, String)) -> bool {
+    s.tables
+        .iter()
+        .filter(|t| t.schema.as_str() == sc && t.name.as_str() == tn)
+        .any(|t| {
+            t.checks.iter().any(|c| c.name.as_str() == name)
+                || t.foreign_keys.iter().any(|f| f.name.as_str() == name)
+        })
+}
+
+/// Whether `name` on table `t` is among the constraints added last.
+fn is_last(last: &BTreeSet<(String, String, String)>, t: &Table, name: &Name) -> bool {
+    last.contains(&(
+        t.schema.as_str().to_string(),
+        t.name.as_str().to_string(),
+        name.as_str().to_string(),
+    ))
+}
+
+/// The schema as the catalog shows it before the steps that run last ([`Plan::last`]): without
+/// the checks and foreign keys they add ([`Plan::added_last`]).
+pub fn without_last(s: &Schema, last: &BTreeSet<(String, String, String)>) -> Schema {
+    with_constraints(s, |t, n| !is_last(last, t, n))
+}
+
+/// What the steps that run last add, to verify after them: the tables with such a constraint,
+/// each with those checks and foreign keys only (the rest of the table was verified before them).
+pub fn only_last(s: &Schema, last: &BTreeSet<(String, String, String)>) -> Schema {
+    let mut v = with_constraints(s, |t, n| is_last(last, t, n));
+    v.tables
+        .retain(|t| !t.checks.is_empty() || !t.foreign_keys.is_empty());
+    v
+}
+
+/// `s` with the checks and foreign keys `keep` keeps.
+fn with_constraints(s: &Schema, keep: impl Fn(&Table, &Name) -> bool) -> Schema {
+    let mut v = s.clone();
+    for t in &mut v.tables {
+        let checks = t
+            .checks
+            .iter()
+            .filter(|c| keep(t, &c.name))
+            .cloned()
+            .collect();
+        let fks = t
+            .foreign_keys
+            .iter()
+            .filter(|f| keep(t, &f.name))
+            .cloned()
+            .collect();
+        t.checks = checks;
+        t.foreign_keys = fks;
+    }
+    v
 }
 
 /// The schema as the catalog will show it when the apply's transaction commits, before the
@@ -1015,6 +1092,58 @@ mod tests {
             assert!(!d.step.rewrites);
         }
         assert_eq!(o.tables, [r#""public"."big""#]);
+    }
+
+    #[test]
+    fn the_not_valid_adds_run_last_and_are_verified_after_them() {
+        let s = schema(v2(Some(true)));
+        let (p, _) = planned(v2(Some(true)), Some(10), None);
+        // the three ADD … NOT VALID are the plan's last steps, and only they
+        assert_eq!(p.last, 3, "{:#?}", p.steps);
+        let tail = &p.steps[p.steps.len() - p.last..];
+        assert!(
+            tail.iter().all(|x| x.sql.ends_with(" NOT VALID")),
+            "{tail:#?}"
+        );
+        assert!(
+            p.steps[..p.steps.len() - p.last]
+                .iter()
+                .all(|x| !x.sql.contains("NOT VALID")),
+            "{:#?}",
+            p.steps
+        );
+        // the declared check and foreign key are verified after them; the helper is revos's own
+        let key = |n: &str| ("public".to_string(), "big".to_string(), n.to_string());
+        let want: BTreeSet<_> = [key("ck_big_a"), key("fk_big_ref_id")].into();
+        assert_eq!(p.added_last, want);
+        let before = without_last(&s, &p.added_last);
+        let after = only_last(&s, &p.added_last);
+        let big = |v: &Schema| {
+            v.tables
+                .iter()
+                .find(|t| t.name.as_str() == "big")
+                .cloned()
+                .unwrap()
+        };
+        let (b, a, all) = (big(&before), big(&after), big(&s));
+        assert!(b.checks.iter().all(|c| c.name.as_str() != "ck_big_a"));
+        assert!(b
+            .foreign_keys
+            .iter()
+            .all(|f| f.name.as_str() != "fk_big_ref_id"));
+        assert_eq!(b.checks.len() + a.checks.len(), all.checks.len());
+        assert_eq!(
+            b.foreign_keys.len() + a.foreign_keys.len(),
+            all.foreign_keys.len()
+        );
+        assert_eq!(a.checks.len(), 1);
+        assert_eq!(a.foreign_keys.len(), 1);
+        // a table with nothing added last is not read again after those steps
+        assert_eq!(after.tables.len(), 1);
+        // without the online forms nothing runs last
+        let (blocking, _) = planned(v2(Some(false)), Some(10), None);
+        assert_eq!(blocking.last, 0);
+        assert!(blocking.added_last.is_empty());
     }
 
     #[test]

@@ -188,6 +188,15 @@ pub struct Plan {
     /// `schema::online`): (schema, table, constraint). `verify` accepts them not validated yet.
     #[serde(skip)]
     pub validated_later: std::collections::HashSet<(String, String, String)>,
+    /// How many steps at the end run last: the online forms' `ADD … NOT VALID` (`schema::online`),
+    /// run after every other step ran and was verified, right before the ledger row and the commit
+    /// (`apply::execute`): the lock writers wait for is held from them to the commit.
+    #[serde(skip)]
+    pub last: usize,
+    /// The declared checks and foreign keys those steps add: (schema, table, constraint). The
+    /// verification of the rest leaves them out; they are verified after those steps.
+    #[serde(skip)]
+    pub added_last: std::collections::BTreeSet<(String, String, String)>,
 }
 
 impl Plan {

@@ -72,15 +72,7 @@ pub fn verify_with(
             continue;
         };
         v.check(true, String::new);
-        let tc = TableCheck {
-            s,
-            t,
-            sn,
-            q,
-            created: !cx.existed.contains(&t.key()),
-            accept_unknown: cx.allow_destructive,
-            later: &cx.validated_later,
-        };
+        let tc = TableCheck::new(s, t, sn, q, cx);
         tc.columns(&mut v);
         tc.keys(&mut v);
         tc.indexes(&mut v);
@@ -89,6 +81,25 @@ pub fn verify_with(
         tc.policies(&mut v);
     }
     evolution(s, tables, &mut v);
+    v.ok = v.mismatches.is_empty();
+    v
+}
+
+/// The checks and foreign keys of `s`'s tables only, as [`verify_with`] checks them: the
+/// constraints an apply adds last (`schema::online::only_last`), against their table's
+/// constraints read after those statements (`tables`: a snapshot of the constraints alone).
+pub fn verify_constraints(s: &Schema, tables: &Snapshots, cx: &Context) -> Verification {
+    let mut v = Verification::default();
+    for t in &s.tables {
+        let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
+        let Some(sn) = tables.get(&t.key()) else {
+            v.check(false, || format!("table {q} does not exist"));
+            continue;
+        };
+        let tc = TableCheck::new(s, t, sn, q, cx);
+        tc.checks(&mut v);
+        tc.foreign_keys(&mut v);
+    }
     v.ok = v.mismatches.is_empty();
     v
 }
@@ -131,6 +142,26 @@ struct TableCheck<'a> {
     accept_unknown: bool,
     /// Constraints validated after the commit (see [`Context::validated_later`]).
     later: &'a std::collections::HashSet<(String, String, String)>,
+}
+
+impl<'a> TableCheck<'a> {
+    fn new(
+        s: &'a Schema,
+        t: &'a Table,
+        sn: &'a TableSnapshot,
+        q: String,
+        cx: &'a Context,
+    ) -> TableCheck<'a> {
+        TableCheck {
+            s,
+            t,
+            sn,
+            q,
+            created: !cx.existed.contains(&t.key()),
+            accept_unknown: cx.allow_destructive,
+            later: &cx.validated_later,
+        }
+    }
 }
 
 impl TableCheck<'_> {
@@ -327,6 +358,18 @@ impl TableCheck<'_> {
             });
         }
         self.checks(v);
+        self.foreign_keys(v);
+        self.property(
+            v,
+            compare::comment(&t.comment, &sn.comment),
+            Prop::TableComment,
+            q,
+            || format!("table {q} has another comment"),
+        );
+    }
+
+    fn foreign_keys(&self, v: &mut Verification) {
+        let (t, sn, q) = (self.t, self.sn, &self.q);
         for f in &t.foreign_keys {
             let object = format!("foreign key {} on {q}", f.name.as_str());
             self.property(v, compare::foreign_key(f, &self.s.options, sn), Prop::ForeignKey, &object, || {
@@ -343,13 +386,6 @@ impl TableCheck<'_> {
                 || format!("{object} is NOT VALID"),
             );
         }
-        self.property(
-            v,
-            compare::comment(&t.comment, &sn.comment),
-            Prop::TableComment,
-            q,
-            || format!("table {q} has another comment"),
-        );
     }
 
     fn checks(&self, v: &mut Verification) {
