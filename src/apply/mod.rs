@@ -611,7 +611,7 @@ fn plan_answer(
     // verified as it will be before they run
     let view = (!online.deferred.is_empty()).then(|| pending_view(schema, online));
     let rehearsed = view.as_ref().unwrap_or(schema);
-    let refused = rehearse::rehearse(schema, &p, || execute(rehearsed, &p)).err();
+    let refused = rehearse::rehearse(schema, &p, || execute(rehearsed, &p, &mut || {})).err();
     let risks: Vec<Value> = p.risks.iter().map(|r| json!(r)).collect();
     let gated = !risks.is_empty() && !schema.options.allow_destructive;
     match refused {
@@ -693,18 +693,37 @@ fn execute_and_record(
     metadata["online_tables"] = json!(online.tables);
     metadata["deferred_steps"] = json!(online.deferred.len());
     let documents = Documents::of(schema, p, normalized);
+    let ledger = LedgerRow {
+        version: &schema.version,
+        description: &schema.description,
+        schema_hash: hash,
+        checksum: &checksum,
+        env,
+        run_id,
+        sql,
+        elapsed_ms: std::cell::Cell::new(0.0),
+        metadata,
+        documents,
+    };
     let t0 = Instant::now();
+    let ms = || t0.elapsed().as_secs_f64() * 1000.0;
     // What is deferred is not there before the commit: verified as it will be then, and each
     // deferred object when its step completes (deferred::worker).
     let view = (!online.deferred.is_empty()).then(|| pending_view(schema, online));
+    let mut written = None;
     let (result, failed_at) = match preempted {
         Some(e) => (Err(e), None),
-        None => (
-            execute(view.as_ref().unwrap_or(schema), p),
-            failure::take_last(),
-        ),
+        None => {
+            // the `applied` row and the deferred steps, written inside the apply's subtransaction
+            // before the steps that run last (and taken back with everything if anything fails)
+            let mut write = || {
+                ledger.elapsed_ms.set(ms());
+                written = Some(write_applied(&ledger, schema, env, online));
+            };
+            let r = execute(view.as_ref().unwrap_or(schema), p, &mut write);
+            (r, failure::take_last())
+        }
     };
-    let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
     // What PostgreSQL refused: a statement the payload makes impossible is answered as
     // plan_schema's rehearsal answers it — blocked, nothing kept, nothing recorded.
     let refused = result
@@ -717,23 +736,11 @@ fn execute_and_record(
     {
         return blocked_by_refusal(schema, p, r);
     }
-    let ledger = LedgerRow {
-        version: &schema.version,
-        description: &schema.description,
-        schema_hash: hash,
-        checksum: &checksum,
-        env,
-        run_id,
-        sql,
-        elapsed_ms,
-        metadata,
-        documents,
-    };
-    let mut o = match result {
-        Ok(verification) => {
-            record_applied(&ledger, schema, p, env, online, verification, &mut outputs)
-        }
-        Err((message, sqlstate)) => {
+    let mut o = match (result, written) {
+        (Ok(verification), Some(w)) => applied_answer(w, schema, p, verification, &mut outputs),
+        (Ok(_), None) => unreachable!("execute calls write before it returns Ok"),
+        (Err((message, sqlstate)), _) => {
+            ledger.elapsed_ms.set(ms());
             let id = ledger.insert("failed", Some((&message, &sqlstate)));
             let r = refused.expect("an error was refused");
             let mut o = Outcome::new(
@@ -756,20 +763,46 @@ fn execute_and_record(
     o
 }
 
-/// The `applied` answer of a plan that ran and verified: the ledger row (with the version's
-/// tables), PostgREST told to reload, the deferred steps recorded; its id into `outputs`.
-fn record_applied(
+/// What `applied` wrote: the ledger row's id, the deferred steps recorded, a warning when no
+/// worker could be started for them.
+struct Written {
+    id: String,
+    pending: Vec<Value>,
+    warning: Option<String>,
+}
+
+/// The ledger row of a plan that ran and verified (with the version's tables), PostgREST told to
+/// reload, the deferred steps recorded. Run inside the apply's subtransaction (`execute`), before
+/// the steps that run last.
+fn write_applied(
     ledger: &LedgerRow<'_>,
     schema: &crate::schema::model::Schema,
-    p: &Plan,
     env: &Envelope,
     online: &OnlinePlan,
-    verification: Verification,
-    outputs: &mut serde_json::Map<String, Value>,
-) -> Outcome {
+) -> Written {
     let id = ledger.insert_applied(&declared_tables(schema));
     let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
     let (pending, warning) = online::record(&id, schema, env.tenant_id.as_deref(), online);
+    Written {
+        id,
+        pending,
+        warning,
+    }
+}
+
+/// The `applied` answer: what [`write_applied`] wrote, the verification; the row's id into
+/// `outputs`.
+fn applied_answer(
+    Written {
+        id,
+        pending,
+        warning,
+    }: Written,
+    schema: &crate::schema::model::Schema,
+    p: &Plan,
+    verification: Verification,
+    outputs: &mut serde_json::Map<String, Value>,
+) -> Outcome {
     let mut o = Outcome::new(
         Status::Applied,
         format!(
@@ -963,7 +996,7 @@ struct LedgerRow<'a> {
     env: &'a Envelope,
     run_id: &'a str,
     sql: String,
-    elapsed_ms: f64,
+    elapsed_ms: std::cell::Cell<f64>,
     metadata: Value,
     documents: Documents,
 }
@@ -1022,7 +1055,7 @@ impl LedgerRow<'_> {
             self.sql.clone().into(),
             error.map(|e| e.0.to_string()).into(),
             error.map(|e| e.1.to_string()).into(),
-            self.elapsed_ms.into(),
+            self.elapsed_ms.get().into(),
             JsonB(metadata).into(),
             caller.into(),
         ];
@@ -1171,6 +1204,7 @@ fn run_steps(
 fn execute(
     schema: &crate::schema::model::Schema,
     p: &Plan,
+    write: &mut dyn FnMut(),
 ) -> Result<Verification, (String, String)> {
     let saved = setting("standard_conforming_strings");
     set_local("standard_conforming_strings", "on");
@@ -1199,6 +1233,9 @@ fn execute(
             checks_before(schema, &statements, &trusted);
             run_steps(schema, first, 0, &trusted);
             let mut v = verify_catalog(before_last.as_ref().unwrap_or(schema), p);
+            // apply: the ledger row and the deferred steps — before the steps that run last, so
+            // that their lock is held only through them, their verification and the commit
+            write();
             run_steps(schema, last, first.len(), &trusted);
             // nothing the apply leaves may depend on a temporary or an untrusted object (read as
             // it is: no statement of the apply follows that could run the tables' code)
@@ -1310,10 +1347,23 @@ fn is_ddl(sql: &str) -> bool {
 
 /// The checks and foreign keys the steps that ran last added (`Plan::added_last`), read back
 /// and compared as `verify_catalog` compares them (their tables' constraints only: the rest of
-/// each table was verified before those steps); counted into `v`.
+/// each table was verified before those steps); counted into `v`. Read by the verification's own
+/// query (its plan kept for the backend: not planned again while the lock is held), without the
+/// deparse of index definitions and policies it does not compare here.
 fn verify_last(schema: &crate::schema::model::Schema, p: &Plan, v: &mut Verification) {
     let only = crate::schema::online::only_last(schema, &p.added_last);
-    let mut tables = pg_catalog::load_constraints(&declared_tables(&only));
+    let schemas: Vec<String> = only
+        .tables
+        .iter()
+        .map(|t| t.schema.as_str().to_string())
+        .collect();
+    let names: Vec<String> = only
+        .tables
+        .iter()
+        .map(|t| t.name.as_str().to_string())
+        .collect();
+    let mut tables =
+        pg_catalog::load_snapshots_with(&schemas, &names, None, false, &vec![false; names.len()]);
     for (k, sn) in tables.iter_mut() {
         sn.declared = p.declared.get(k).cloned();
     }

@@ -469,32 +469,6 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
     rendered.ok_or_else(|| "type not found".to_string())
 }
 
-/// The `constraints` member of a table snapshot (`c`: the table's pg_class row): shared by
-/// [`SNAPSHOT_SQL`] and [`CONSTRAINTS_SQL`].
-macro_rules! constraints_json {
-    () => {
-        r#"  'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text,
-                       pg_catalog.pg_get_constraintdef(co.oid),
-                       CASE WHEN co.contype = 'f' THEN jsonb_build_array(
-                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
-                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
-                         fn.nspname::text, fc.relname::text,
-                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.confkey) WITH ORDINALITY k(attnum, ord)
-                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.confrelid AND fa.attnum = k.attnum),
-                         co.confdeltype::text, co.confupdtype::text,
-                         (SELECT coalesce(jsonb_agg(fa.attname::text ORDER BY k.ord), '[]') FROM unnest(co.confdelsetcols) WITH ORDINALITY k(attnum, ord)
-                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
-                         co.confmatchtype::text) END,
-                       (SELECT coalesce(jsonb_agg(ka.attname::text ORDER BY k.ord), '[]') FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
-                          JOIN pg_catalog.pg_attribute ka ON ka.attrelid = co.conrelid AND ka.attnum = k.attnum),
-                       co.convalidated, co.condeferrable, co.condeferred))
-                FROM pg_catalog.pg_constraint co
-                LEFT JOIN pg_catalog.pg_class fc ON fc.oid = co.confrelid
-                LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
-                WHERE co.conrelid = c.oid), '[]')"#
-    };
-}
-
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
 /// triggers, comments and estimated rows, as JSON per table. Only catalogs are read: `pg_get_expr`
 /// with a table (generated expressions, policies) and `pg_get_indexdef` open it with ACCESS SHARE, so it runs only
@@ -504,8 +478,7 @@ macro_rules! constraints_json {
 /// `apply::shadow`, in a subtransaction. Defaults name no column: deparsed without the table;
 /// `pg_get_constraintdef` reads only catalogs (`pg_get_indexdef` locks the table, like pg_get_expr). [`load_snapshots`]
 /// runs it under `search_path = pg_catalog`: every deparsed name is schema-qualified.
-const SNAPSHOT_SQL: &str = concat!(
-    r#"
+const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, jsonb_build_object(
   'rls_enabled', c.relrowsecurity,
   'rls_forced',  c.relforcerowsecurity,
@@ -550,9 +523,25 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                        i.indisvalid))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
-"#,
-    constraints_json!(),
-    r#",
+  'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text,
+                       pg_catalog.pg_get_constraintdef(co.oid),
+                       CASE WHEN co.contype = 'f' THEN jsonb_build_array(
+                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
+                         fn.nspname::text, fc.relname::text,
+                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.confkey) WITH ORDINALITY k(attnum, ord)
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.confrelid AND fa.attnum = k.attnum),
+                         co.confdeltype::text, co.confupdtype::text,
+                         (SELECT coalesce(jsonb_agg(fa.attname::text ORDER BY k.ord), '[]') FROM unnest(co.confdelsetcols) WITH ORDINALITY k(attnum, ord)
+                            JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
+                         co.confmatchtype::text) END,
+                       (SELECT coalesce(jsonb_agg(ka.attname::text ORDER BY k.ord), '[]') FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
+                          JOIN pg_catalog.pg_attribute ka ON ka.attrelid = co.conrelid AND ka.attnum = k.attnum),
+                       co.convalidated, co.condeferrable, co.condeferred))
+                FROM pg_catalog.pg_constraint co
+                LEFT JOIN pg_catalog.pg_class fc ON fc.oid = co.confrelid
+                LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
+                WHERE co.conrelid = c.oid), '[]'),
   'policies', coalesce((SELECT jsonb_agg(jsonb_build_array(p.polname::text, p.polcmd::text,
                        CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polqual, p.polrelid) END,
                        CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) END,
@@ -569,54 +558,7 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
 FROM unnest($1::text[], $2::text[], $4::boolean[]) AS want(schema_name, table_name, index_defs)
 JOIN pg_catalog.pg_namespace n ON n.nspname = want.schema_name
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = want.table_name AND c.relkind IN ('r', 'p')
-"#
-);
-
-/// [`SNAPSHOT_SQL`]'s `constraints` alone, for tables given by OID (`$1`): what
-/// [`load_constraints`] reads after the statements an apply runs last.
-const CONSTRAINTS_SQL: &str = concat!(
-    r#"
-SELECT n.nspname::text, c.relname::text, jsonb_build_object(
-"#,
-    constraints_json!(),
-    r#")
-FROM pg_catalog.unnest($1::pg_catalog.oid[]) AS want(oid)
-JOIN pg_catalog.pg_class c ON c.oid = want.oid
-JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-"#
-);
-
-/// The constraints of the tables (OIDs), read as [`load_snapshots`] reads them: snapshots with
-/// nothing but `constraints` (every other member empty).
-pub fn load_constraints(tables: &[pg_sys::Oid]) -> HashMap<(String, String), TableSnapshot> {
-    let saved_path = with_catalog_search_path();
-    let rows: Vec<(String, String, Value)> = Spi::connect(|_| unsafe {
-        crate::dependencies::kept::rows(
-            CONSTRAINTS_SQL,
-            &[(tables.to_vec().into_datum(), pg_sys::OIDARRAYOID)],
-            crate::dependencies::kept::Snap::Statement,
-            3,
-        )
-    })
-    .into_iter()
-    .map(snapshot_row)
-    .collect();
-    restore_search_path(saved_path);
-    rows.into_iter()
-        .map(|(s, n, j)| ((s, n), parse_snapshot(&j)))
-        .collect()
-}
-
-/// A (schema, table, JSON) row of [`SNAPSHOT_SQL`] or [`CONSTRAINTS_SQL`].
-fn snapshot_row(mut r: Vec<Option<String>>) -> (String, String, Value) {
-    let j = r.pop().flatten().map_or(Value::Null, |t| {
-        serde_json::from_str(&t)
-            .unwrap_or_else(|e| pgrx::error!("revos: reading the catalog failed: {e}"))
-    });
-    let n = r.pop().flatten().unwrap_or_default();
-    let s = r.pop().flatten().unwrap_or_default();
-    (s, n, j)
-}
+"#;
 
 pub fn load_snapshots(
     schemas: &[String],
@@ -659,7 +601,15 @@ pub fn load_snapshots_with(
         )
     })
     .into_iter()
-    .map(snapshot_row)
+    .map(|mut r| {
+        let j = r.pop().flatten().map_or(Value::Null, |t| {
+            serde_json::from_str(&t)
+                .unwrap_or_else(|e| pgrx::error!("revos: reading the catalog failed: {e}"))
+        });
+        let n = r.pop().flatten().unwrap_or_default();
+        let s = r.pop().flatten().unwrap_or_default();
+        (s, n, j)
+    })
     .collect();
     restore_search_path(saved_path);
     let mut map = HashMap::new();
