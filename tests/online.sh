@@ -623,6 +623,20 @@ NOT NULL|{"name": "v", "type": "integer"}, {"name": "w", "type": "integer", "not
 foreign key|{"name": "v", "type": "integer"}, {"name": "w", "type": "integer"}, {"name": "r", "type": "uuid", "references": "parent"}|1, 1, gen_random_uuid()|violates foreign key constraint "fk_en_
 ROWS
 
+echo "# an online NOT NULL over rows holding NULL: its VALIDATE fails, and revos's helper stays (NOT VALID: a new NULL is"
+echo "# still refused); once the rows are fixed, the same NOT NULL in a new version replaces the helper and completes"
+# (the review of 12af7f9, 1: the chain's cleanup dropped the helper, and the column was then enforced by nothing)
+apply_as "$A" '{"schema_version": "nn-1", "description": "nn", "tables": [{"name": "nn", "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
+qdb "$S" "INSERT INTO nn (tenant_id, v) SELECT '$TA', CASE WHEN i % 100 = 0 THEN NULL ELSE i END FROM generate_series(1, 300) i" >/dev/null
+NN() { echo "{\"schema_version\": \"$1\", \"description\": \"nn\", \"options\": {\"online\": true, \"allow_destructive\": true}, \"tables\": [{\"name\": \"nn\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\", \"not_null\": true}]}]}"; }
+check "nn-2 applied; its VALIDATE failed (23514), the rest of the chain unrun" "applied 0 3 failed 23514" \
+  "$(apply_as "$A" "$(NN nn-2)" | field "r['status']") $(wait_done nn-2) $(qdb "$S" "SELECT status || ' ' || sqlstate FROM revos.deferred_steps WHERE version = 'nn-2' ORDER BY id LIMIT 1")"
+check "  ... the helper is still there, NOT VALID, and a new NULL is refused" "1 false violates check constraint \"revos_nn_v\"" \
+  "$(qdb "$S" "SELECT count(*) || ' ' || bool_or(convalidated) FROM pg_constraint WHERE conrelid = 'nn'::regclass AND conname = 'revos_nn_v'") $(qdb "$S" "INSERT INTO nn (tenant_id, v) VALUES ('$TA', NULL)" 2>&1 | grep -o 'violates check constraint "revos_nn_v"')"
+qdb "$S" "UPDATE nn SET v = 0 WHERE v IS NULL" >/dev/null
+check "  ... the rows fixed, nn-3 (the same NOT NULL) applies and completes: v NOT NULL, no helper left" "applied 3 0 t 0" \
+  "$(apply_as "$A" "$(NN nn-3)" | field "r['status']") $(wait_done nn-3) $(qdb "$S" "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'nn'::regclass AND attname = 'v'") $(qdb "$S" "SELECT count(*) FROM pg_constraint WHERE conname = 'revos_nn_v'")"
+
 echo "# an online check or foreign key (each alone) runs last in the transaction, after the rest is verified; what its"
 echo "# ADD left is verified after it: an event trigger that swaps it for another during that ADD fails the apply"
 # (the ADD … NOT VALID of the online forms run after the verification of everything else, so that writers wait
@@ -633,10 +647,12 @@ CREATE FUNCTION public.vt_swap() RETURNS event_trigger LANGUAGE plpgsql AS $f$
 DECLARE r record;
 BEGIN
   FOR r IN SELECT co.conname, co.conrelid::regclass AS t, co.contype FROM pg_constraint co
-            WHERE co.conname IN ('ck_vt_1_v', 'fk_vt_2_r')
+            WHERE co.conname IN ('ck_vt_1_v', 'fk_vt_2_r', 'ck_vt_3_v')
               AND NOT EXISTS (SELECT 1 FROM pg_constraint m WHERE m.conrelid = co.conrelid AND m.conname = 'vt_swapped')
   LOOP
-    IF r.contype = 'c' THEN
+    IF r.conname = 'ck_vt_3_v' THEN
+      EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY, ADD CONSTRAINT vt_swapped CHECK (true)', r.t);
+    ELSIF r.contype = 'c' THEN
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I CHECK (true) NOT VALID, ADD CONSTRAINT vt_swapped CHECK (true)', r.t, r.conname, r.conname);
     ELSE
       EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I, ADD CONSTRAINT %I FOREIGN KEY (r) REFERENCES public.parent (id) ON DELETE CASCADE NOT VALID, ADD CONSTRAINT vt_swapped CHECK (true)', r.t, r.conname, r.conname);
@@ -646,7 +662,7 @@ END $f$;
 CREATE EVENT TRIGGER vt_swap ON ddl_command_end WHEN TAG IN ('ALTER TABLE') EXECUTE FUNCTION public.vt_swap();
 SQL
 n=0
-while IFS='|' read -r what cols name; do
+while IFS='|' read -r what cols name names; do
   n=$((n + 1))
   tbl=vt_$n
   qdb "$S" "ALTER EVENT TRIGGER vt_swap DISABLE" >/dev/null
@@ -659,10 +675,11 @@ while IFS='|' read -r what cols name; do
   # (the 'applied' row and the deferred steps are written before that ADD, in the same subtransaction: taken back)
   check "  ... swapped during its ADD: failed, verification names it; nothing kept, the ledger has only the failed row, no step" \
     "failed True 0 failed 0" \
-    "$(echo "$res" | field "r['status'] + ' ' + str('verification failed' in r['summary'] and '$name' in r['summary'])") $(qdb "$S" "SELECT count(*) FROM pg_constraint WHERE conname = '$name'") $(qdb "$S" "SELECT string_agg(status, ',') FROM revos.schema_migrations WHERE version = 'vt-$n-2'") $(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'vt-$n-2'")"
+    "$(echo "$res" | field "r['status'] + ' ' + str('verification failed' in r['summary'] and '$names' in r['summary'])") $(qdb "$S" "SELECT count(*) FROM pg_constraint WHERE conname = '$name'") $(qdb "$S" "SELECT string_agg(status, ',') FROM revos.schema_migrations WHERE version = 'vt-$n-2'") $(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'vt-$n-2'")"
 done <<'ROWS'
-check|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "r", "type": "uuid"}|ck_vt_1_v
-foreign key|{"name": "v", "type": "integer"}, {"name": "r", "type": "uuid", "references": "parent"}|fk_vt_2_r
+check|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "r", "type": "uuid"}|ck_vt_1_v|ck_vt_1_v
+foreign key|{"name": "v", "type": "integer"}, {"name": "r", "type": "uuid", "references": "parent"}|fk_vt_2_r|fk_vt_2_r
+check, and its table's row security turned off during that ADD (the review of 7cb8d66, B)|{"name": "v", "type": "integer", "check": "v >= 0"}, {"name": "r", "type": "uuid"}|ck_vt_3_v|row level security is not enabled on public.vt_3
 ROWS
 qdb "$S" "DROP EVENT TRIGGER vt_swap" >/dev/null
 check "  ... and without the swap both apply, the constraint verified after its ADD" "applied applied" \
@@ -670,6 +687,37 @@ check "  ... and without the swap both apply, the constraint verified after its 
      b=$(apply_as "$A" "{\"schema_version\": \"vt-2-3\", \"description\": \"vt\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"vt_2\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}, {\"name\": \"r\", \"type\": \"uuid\", \"references\": \"parent\"}]}]}" | field "r['status']")
      echo "$a $b")"
 wait_done vt-1-3 >/dev/null; wait_done vt-2-3 >/dev/null
+
+echo "# a check named like the table's primary key or unique key (each alone): online, its ADD runs last, and the"
+echo "# key the plan drops to make room for it is found missing (failed, as the blocking form fails; the review of 7cb8d66, A)"
+n=0
+while IFS='|' read -r what key; do
+  n=$((n + 1))
+  tbl=kc_$n
+  KC() { echo "{\"schema_version\": \"kc-$n-$1\", \"description\": \"kc\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"$tbl\", \"columns\": [{\"name\": \"n\", \"type\": \"integer\"}, {\"name\": \"k\", \"type\": \"text\", \"unique\": true}]$2}]}"; }
+  apply_as "$A" "$(KC 1 '')" >/dev/null
+  check "online, a check named $what: failed, the key kept" "failed 1" \
+    "$(apply_as "$A" "$(KC 2 ", \"checks\": [{\"name\": \"${key//TBL/$tbl}\", \"expression\": \"n >= 0\"}]")" | field "r['status']") $(qdb "$S" "SELECT count(*) FROM pg_constraint WHERE conname = '${key//TBL/$tbl}' AND contype IN ('p', 'u')")"
+done <<'ROWS'
+like the primary key|TBL_pkey
+like the unique key|uq_TBL_k
+ROWS
+
+echo "# a foreign key re-pointed to another column while the unique index the old one used is rebuilt: its DROP stays"
+echo "# where the plan drops it, only the ADD runs last (moved whole, DROP INDEX ran first and failed, 2BP01: the review of 7cb8d66, C)"
+FB() { echo "{\"name\": \"fb\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"code\", \"type\": \"text\"}, {\"name\": \"code2\", \"type\": \"text\", \"unique\": true}, {\"name\": \"label\", \"type\": \"text\"}], \"indexes\": [{\"name\": \"ux_fb_code\", \"columns\": [\"code\"], \"unique\": true, \"include\": $1}]}"; }
+FA() { echo "{\"name\": \"fa\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"bref\", \"type\": \"text\", \"references\": {\"table\": \"fb\", \"column\": \"$1\"}}]}"; }
+FJ() { echo "{\"schema_version\": \"$1\", \"description\": \"fk\", \"options\": {\"online\": $2, \"allow_destructive\": true}, \"tables\": [$3]}"; }
+apply_as "$A" "$(FJ fk-1 false "$(FB '["label"]')")" >/dev/null
+apply_as "$A" "$(FJ fk-2 false "$(FB '["label"]'), $(FA code)")" >/dev/null
+check "the plan drops the old key, then the index; the new key's ADD … NOT VALID is last" \
+  'DROP CONSTRAINT "fk_fa_bref"|DROP INDEX "public"."ux_fb_code"|ADD CONSTRAINT "fk_fa_bref" FOREIGN KEY ("bref") REFERENCES "public"."fb" ("code2") NOT VALID' \
+  "$(qdb "$A" "SELECT string_agg(substring(s->>'sql' from '(DROP CONSTRAINT .*|DROP INDEX .*|ADD CONSTRAINT .*)'), '|' ORDER BY o)
+                 FROM revos.plan_schema(\$p\$$(FJ fk-3 true "$(FB '[]'), $(FA code2)")\$p\$::jsonb) r,
+                      jsonb_array_elements(r->'result'->'plan'->'steps') WITH ORDINALITY x(s, o)
+                WHERE s->>'sql' ~ '(fk_fa_bref|DROP INDEX)'")"
+check "  ... applied, its steps done; the key now uses code2's unique index" "applied 0 uq_fb_code2" \
+  "$(apply_as "$A" "$(FJ fk-3 true "$(FB '[]'), $(FA code2)")" | field "r['status']") $(r=$(wait_done fk-3); echo "${r#* }") $(qdb "$S" "SELECT conindid::regclass FROM pg_constraint WHERE conname = 'fk_fa_bref'")"
 
 echo "# a constraint the worker will VALIDATE, replaced by the table's owner after the commit with one calling its own function: refused (42501)"
 qdb "$S" "TRUNCATE public.sw_log" >/dev/null

@@ -1157,6 +1157,20 @@ fn checks_before(
     }
 }
 
+/// Fails the apply's subtransaction (P0004) when the verification found a mismatch.
+fn verified_or_fail(v: &Verification) {
+    if !v.ok {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
+            format!(
+                "revos: verification failed after apply: {}",
+                v.mismatches.join("; ")
+            )
+        );
+    }
+}
+
 /// Runs `steps` (the plan's, from index `offset`), each as revos's own statement under a pinned
 /// search_path; an error names the step (`failure::track`).
 fn run_steps(
@@ -1223,16 +1237,16 @@ fn execute(
     let trusted = crate::dependencies::trusted_owners();
     let statements: Vec<&str> = p.steps.iter().map(|s| s.sql.as_str()).collect();
     // The steps that run last (the online forms' `ADD … NOT VALID`, `Plan::last`): after every
-    // other one ran and was verified, right before the ledger row and the commit — the lock writers
-    // wait for is held from them to the commit. Verified after them.
+    // other one ran and everything else was verified, right before the commit — the lock writers
+    // wait for is held from them to the commit. Their tables are verified, whole, after them.
     let (first, last) = p.steps.split_at(p.steps.len() - p.last);
-    let before_last = (!p.added_last.is_empty())
-        .then(|| crate::schema::online::without_last(schema, &p.added_last));
+    let split = (!last.is_empty()).then(|| crate::schema::online::split_last(schema, last));
     let result = {
         subtransaction(|| {
             checks_before(schema, &statements, &trusted);
             run_steps(schema, first, 0, &trusted);
-            let mut v = verify_catalog(before_last.as_ref().unwrap_or(schema), p);
+            let mut v = verify_catalog(split.as_ref().map_or(schema, |s| &s.0), p);
+            verified_or_fail(&v);
             // apply: the ledger row and the deferred steps — before the steps that run last, so
             // that their lock is held only through them, their verification and the commit
             write();
@@ -1240,18 +1254,15 @@ fn execute(
             // nothing the apply leaves may depend on a temporary or an untrusted object (read as
             // it is: no statement of the apply follows that could run the tables' code)
             crate::dependencies::check_after(&declared_tables(schema), &trusted);
-            if !last.is_empty() {
-                verify_last(schema, p, &mut v);
-            }
-            if !v.ok {
-                pgrx::ereport!(
-                    ERROR,
-                    PgSqlErrorCode::ERRCODE_ASSERT_FAILURE,
-                    format!(
-                        "revos: verification failed after apply: {}",
-                        v.mismatches.join("; ")
-                    )
-                );
+            if let Some((_, late_tables)) = &split {
+                let late = verify_tables(late_tables, p);
+                v.objects_checked += late.objects_checked;
+                v.mismatches.extend(late.mismatches);
+                v.unverified.extend(late.unverified);
+                v.not_validated.extend(late.not_validated);
+                v.validated_later.extend(late.validated_later);
+                v.ok = v.mismatches.is_empty();
+                verified_or_fail(&v);
             }
             v
         })
@@ -1345,44 +1356,26 @@ fn is_ddl(sql: &str) -> bool {
     )
 }
 
-/// The checks and foreign keys the steps that ran last added (`Plan::added_last`), read back
-/// and compared as `verify_catalog` compares them (their tables' constraints only: the rest of
-/// each table was verified before those steps); counted into `v`. Read by the verification's own
-/// query (its plan kept for the backend: not planned again while the lock is held), without the
-/// deparse of index definitions and policies it does not compare here.
-fn verify_last(schema: &crate::schema::model::Schema, p: &Plan, v: &mut Verification) {
-    let only = crate::schema::online::only_last(schema, &p.added_last);
-    let schemas: Vec<String> = only
-        .tables
-        .iter()
-        .map(|t| t.schema.as_str().to_string())
-        .collect();
-    let names: Vec<String> = only
-        .tables
-        .iter()
-        .map(|t| t.name.as_str().to_string())
-        .collect();
-    let mut tables =
-        pg_catalog::load_snapshots_with(&schemas, &names, None, false, &vec![false; names.len()]);
-    for (k, sn) in tables.iter_mut() {
-        sn.declared = p.declared.get(k).cloned();
-    }
-    let cx = crate::schema::verify::Context {
-        existed: p.existed.keys().cloned().collect(),
-        allow_destructive: schema.options.allow_destructive,
-        validated_later: p.validated_later.clone(),
-    };
-    let last = crate::schema::verify::verify_constraints(&only, &tables, &cx);
-    v.objects_checked += last.objects_checked;
-    v.mismatches.extend(last.mismatches);
-    v.unverified.extend(last.unverified);
-    v.not_validated.extend(last.not_validated);
-    v.validated_later.extend(last.validated_later);
+/// Reads back every table and enum of the schema and compares (see `verify`); then the schema
+/// objects, the application role's grants and (Citus) the placement.
+fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verification {
+    let mut v = verify_tables(schema, p);
+    objects::verify(schema, p, &mut v);
+    let (n, mismatches) = app_role::verify(p);
+    v.objects_checked += n;
+    v.mismatches.extend(mismatches);
     v.ok = v.mismatches.is_empty();
+    if schema.options.citus {
+        let (n, mismatches) = distribute::verify_placement(schema, &citus_state());
+        v.objects_checked += n;
+        v.mismatches.extend(mismatches);
+        v.ok = v.mismatches.is_empty();
+    }
+    v
 }
 
-/// Reads back every table and enum of the schema and compares (see `verify`).
-fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verification {
+/// The tables and enums of the schema, read back and compared (see `verify`).
+fn verify_tables(schema: &crate::schema::model::Schema, p: &Plan) -> Verification {
     let declared = &p.declared;
     // the payload's tables, and the old names and dropped tables that must be gone
     let keys = catalog::catalog_keys(schema);
@@ -1422,17 +1415,5 @@ fn verify_catalog(schema: &crate::schema::model::Schema, p: &Plan) -> Verificati
         allow_destructive: schema.options.allow_destructive,
         validated_later: p.validated_later.clone(),
     };
-    let mut v = verify_with(schema, &tables, &enums, &cx);
-    objects::verify(schema, p, &mut v);
-    let (n, mismatches) = app_role::verify(p);
-    v.objects_checked += n;
-    v.mismatches.extend(mismatches);
-    v.ok = v.mismatches.is_empty();
-    if schema.options.citus {
-        let (n, mismatches) = distribute::verify_placement(schema, &citus_state());
-        v.objects_checked += n;
-        v.mismatches.extend(mismatches);
-        v.ok = v.mismatches.is_empty();
-    }
-    v
+    verify_with(schema, &tables, &enums, &cx)
 }

@@ -222,7 +222,7 @@ pub fn transform(
             // with this role's privileges; its steps stay in the transaction, under its locks
             .filter(|t| !foreign_owned.contains(&object(t)))
             .filter(|_| wants_online(s.options.online, step.est_rows))
-            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned));
+            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned, &p.helpers_left));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
                 let owned = foreign_owned.contains(&object(t))
@@ -263,7 +263,6 @@ pub fn transform(
         }
         p.steps.extend(form.in_tx);
         let chain = out.deferred.last().map_or(0, |d| d.chain + 1);
-        let last = !form.last.is_empty();
         tail.extend(form.last);
         for (st, completion) in form.deferred {
             if let Completion::Validated {
@@ -273,11 +272,8 @@ pub fn transform(
             } = &completion
             {
                 validated.push(name.clone());
-                let key = (schema.clone(), table.clone(), name.clone());
-                if last && declares(s, &key) {
-                    p.added_last.insert(key.clone());
-                }
-                p.validated_later.insert(key);
+                p.validated_later
+                    .insert((schema.clone(), table.clone(), name.clone()));
             }
             out.deferred.push(Deferred {
                 step: st,
@@ -408,6 +404,7 @@ fn recognize(
     s: &Schema,
     sees_every_row: bool,
     foreign_owned: &HashSet<String>,
+    left: &BTreeSet<(String, String, String)>,
 ) -> Option<Form> {
     let backfill = || {
         let hidden = t.rls && t.force_rls && !sees_every_row;
@@ -427,7 +424,11 @@ fn recognize(
                 .filter(|f| !foreign_owned.contains(&fk_target(f)))
                 .find_map(|f| fk_form(step, t, f, s))
         })
-        .or_else(|| t.columns.iter().find_map(|c| not_null_form(step, t, c)))
+        .or_else(|| {
+            t.columns
+                .iter()
+                .find_map(|c| not_null_form(step, t, c, left))
+        })
         .or_else(backfill)
 }
 
@@ -567,15 +568,26 @@ fn validate_later(step: &Step, t: &Table, add: &str, name: &Name, cost: Cost) ->
     if !plain && !replaced {
         return None;
     }
-    // the replacing form holds ACCESS EXCLUSIVE for its DROP CONSTRAINT either way
-    let cost = if replaced { Cost::ALTER } else { cost };
+    // a replaced constraint is dropped where the plan drops it (what the plan runs after it may
+    // depend on that: an index the old key used, dropped next — the review of 7cb8d66, C; and the
+    // verification before the steps that run last sees what the DROP took: a key of the same
+    // name, A); only the ADD runs last
+    let drop = replaced.then(|| {
+        let until_add = step.sql.len() - add.len() - 2;
+        like(
+            step,
+            step.kind,
+            step.sql[..until_add].to_string(),
+            Cost::ALTER,
+        )
+    });
     let (schema, table) = keyed(t);
     Some(Form {
-        in_tx: vec![],
+        in_tx: drop.into_iter().collect(),
         last: vec![like(
             step,
             step.kind,
-            format!("{} NOT VALID", step.sql),
+            format!("ALTER TABLE {q} {add} NOT VALID"),
             cost,
         )],
         deferred: vec![(
@@ -623,7 +635,19 @@ pub fn not_null_helper(column: &Name) -> Name {
 /// do: added by the worker after the commit, nothing would refuse a NULL until it ran — and the
 /// worker may run long after (busy with an earlier step, or held back: the adversarial review of
 /// 765e4d8, A). A short ACCESS EXCLUSIVE from the `ADD` to the commit is the price.
-fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
+///
+/// When the chain fails (rows already NULL, a lock timeout), the helper stays, `NOT VALID`: new
+/// rows are still refused a NULL, as a declared check that does not validate stays and checks new
+/// rows (the review of 12af7f9, 1: dropping it left the column enforced by nothing). So the `ADD`
+/// replaces a helper an earlier failed chain left (`left`: [`Plan::helpers_left`]; `DROP
+/// CONSTRAINT` in the same statement): the same NOT NULL applied again, once the rows are fixed,
+/// does not fail on its name.
+fn not_null_form(
+    step: &Step,
+    t: &Table,
+    c: &Column,
+    left: &BTreeSet<(String, String, String)>,
+) -> Option<Form> {
     let q = t.qualified();
     if step.sql != format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name) {
         return None;
@@ -631,8 +655,14 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     let helper = not_null_helper(&c.name);
     let (schema, table) = keyed(t);
     let column = c.name.as_str().to_string();
+    let was_left = left.contains(&(schema.clone(), table.clone(), helper.as_str().to_string()));
     let add = format!(
-        "ALTER TABLE {q} ADD CONSTRAINT {helper} CHECK (({} IS NOT NULL)) NOT VALID",
+        "ALTER TABLE {q} {}ADD CONSTRAINT {helper} CHECK (({} IS NOT NULL)) NOT VALID",
+        if was_left {
+            format!("DROP CONSTRAINT {helper}, ")
+        } else {
+            String::new()
+        },
         c.name
     );
     let gone = Completion::Dropped {
@@ -675,12 +705,18 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
                 gone,
             ),
         ],
-        cleanup: Some(Cleanup::Constraint {
-            schema,
-            table,
-            name: helper.as_str().to_string(),
-        }),
+        cleanup: None,
     })
+}
+
+/// The helper's `ADD … NOT VALID` as the worker runs it after a batched backfill (one subcommand:
+/// `deferred::shape` allows nothing else).
+fn helper_add(q: &str, c: &Column) -> String {
+    format!(
+        "ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({} IS NOT NULL)) NOT VALID",
+        not_null_helper(&c.name),
+        c.name
+    )
 }
 
 /// `ADD COLUMN c <type> [NOT NULL] DEFAULT (<volatile>)` (a rewrite under ACCESS EXCLUSIVE) → in
@@ -743,20 +779,30 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         // the helper check comes after the backfill: added in the transaction, it would refuse
         // every update of a row not filled yet
         let set = format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name);
-        let nn = not_null_form(&like(step, "column", set, Cost::ALTER_SCAN), t, c)?;
-        // its helper added by the worker, after the backfill
+        // (a column this apply adds has no helper an earlier chain left)
+        let nn = not_null_form(
+            &like(step, "column", set, Cost::ALTER_SCAN),
+            t,
+            c,
+            &BTreeSet::new(),
+        )?;
+        // its helper added by the worker, after the backfill; a failed backfill drops it (when the
+        // worker got that far: the column has no NOT NULL to keep from a half-filled table)
         let (schema, table) = keyed(t);
         let name = not_null_helper(&c.name).as_str().to_string();
-        deferred.extend(nn.last.into_iter().map(|add| {
-            let completion = Completion::Added {
-                schema: schema.clone(),
-                table: table.clone(),
-                name: name.clone(),
-            };
-            (add, completion)
-        }));
+        let add = like(step, "column", helper_add(&q, c), Cost::ALTER);
+        let completion = Completion::Added {
+            schema: schema.clone(),
+            table: table.clone(),
+            name: name.clone(),
+        };
+        deferred.push((add, completion));
         deferred.extend(nn.deferred);
-        cleanup = nn.cleanup;
+        cleanup = Some(Cleanup::Constraint {
+            schema,
+            table,
+            name,
+        });
     }
     Some(Form {
         in_tx,
@@ -774,62 +820,19 @@ pub fn backfill_sql(table: &str, column: &Name) -> String {
     )
 }
 
-/// Whether the schema declares the check or foreign key (schema, table, name) — not revos's NOT
-/// NULL helper.
-fn declares(s: &Schema, (sc, tn, name): &(String, String, String)) -> bool {
-    s.tables
-        .iter()
-        .filter(|t| t.schema.as_str() == sc && t.name.as_str() == tn)
-        .any(|t| {
-            t.checks.iter().any(|c| c.name.as_str() == name)
-                || t.foreign_keys.iter().any(|f| f.name.as_str() == name)
-        })
-}
-
-/// Whether `name` on table `t` is among the constraints added last.
-fn is_last(last: &BTreeSet<(String, String, String)>, t: &Table, name: &Name) -> bool {
-    last.contains(&(
-        t.schema.as_str().to_string(),
-        t.name.as_str().to_string(),
-        name.as_str().to_string(),
-    ))
-}
-
-/// The schema as the catalog shows it before the steps that run last ([`Plan::last`]): without
-/// the checks and foreign keys they add ([`Plan::added_last`]).
-pub fn without_last(s: &Schema, last: &BTreeSet<(String, String, String)>) -> Schema {
-    with_constraints(s, |t, n| !is_last(last, t, n))
-}
-
-/// What the steps that run last add, to verify after them: the tables with such a constraint,
-/// each with those checks and foreign keys only (the rest of the table was verified before them).
-pub fn only_last(s: &Schema, last: &BTreeSet<(String, String, String)>) -> Schema {
-    let mut v = with_constraints(s, |t, n| is_last(last, t, n));
-    v.tables
-        .retain(|t| !t.checks.is_empty() || !t.foreign_keys.is_empty());
-    v
-}
-
-/// `s` with the checks and foreign keys `keep` keeps.
-fn with_constraints(s: &Schema, keep: impl Fn(&Table, &Name) -> bool) -> Schema {
-    let mut v = s.clone();
-    for t in &mut v.tables {
-        let checks = t
-            .checks
-            .iter()
-            .filter(|c| keep(t, &c.name))
-            .cloned()
-            .collect();
-        let fks = t
-            .foreign_keys
-            .iter()
-            .filter(|f| keep(t, &f.name))
-            .cloned()
-            .collect();
-        t.checks = checks;
-        t.foreign_keys = fks;
-    }
-    v
+/// The schema split for the verification around the steps that run last (`last`, the online
+/// forms' `ADD … NOT VALID`): the schema without their tables (verified before them), and their
+/// tables alone, whole (verified after them: what those statements — or anything they set off,
+/// an event trigger — changed on them; the review of 7cb8d66, A and B).
+pub fn split_last(s: &Schema, last: &[Step]) -> (Schema, Schema) {
+    let late = |t: &Table| last.iter().any(|x| x.object == object(t));
+    let mut before = s.clone();
+    before.tables.retain(|t| !late(t));
+    let mut after = s.clone();
+    after.tables.retain(late);
+    after.enums.clear();
+    after.drop_tables.clear();
+    (before, after)
 }
 
 /// The schema as the catalog will show it when the apply's transaction commits, before the
@@ -1065,6 +1068,28 @@ mod tests {
         );
         let chains: Vec<usize> = o.deferred.iter().map(|d| d.chain).collect();
         assert_eq!(chains, [0, 0, 0, 1, 1, 2, 3, 4]);
+        // a failed NOT NULL chain keeps its helper (new rows stay checked), and applying the same
+        // NOT NULL again replaces a helper left that way in the statement that adds it
+        assert!(o.deferred[..3].iter().all(|d| d.cleanup.is_none()));
+        let helper_add = r#"ALTER TABLE "public"."big" ADD CONSTRAINT "revos_nn_a" CHECK"#;
+        assert!(p.steps.iter().any(|x| x.sql.starts_with(helper_add)));
+        let s = schema(v2(Some(true)));
+        let mut st = state(&s, Some(10));
+        let big = st.tables.get_mut(&("public".into(), "big".into())).unwrap();
+        big.constraints.push(ConstraintSnapshot {
+            name: "revos_nn_a".into(),
+            kind: 'c',
+            not_valid: true,
+            ..Default::default()
+        });
+        let mut again = plan(&s, &st);
+        transform(&mut again, &s, None, true, &HashSet::new()).unwrap();
+        let replaced = r#"ALTER TABLE "public"."big" DROP CONSTRAINT "revos_nn_a", ADD CONSTRAINT "revos_nn_a" CHECK"#;
+        assert!(
+            again.steps.iter().any(|x| x.sql.starts_with(replaced)),
+            "{:#?}",
+            again.steps
+        );
         // the forms left in the transaction: NOT NULL's helper, the check and the foreign key, each
         // NOT VALID (enforced on new rows from the commit on), no scan
         let in_tx: Vec<&Step> = p
@@ -1112,38 +1137,24 @@ mod tests {
             "{:#?}",
             p.steps
         );
-        // the declared check and foreign key are verified after them; the helper is revos's own
-        let key = |n: &str| ("public".to_string(), "big".to_string(), n.to_string());
-        let want: BTreeSet<_> = [key("ck_big_a"), key("fk_big_ref_id")].into();
-        assert_eq!(p.added_last, want);
-        let before = without_last(&s, &p.added_last);
-        let after = only_last(&s, &p.added_last);
-        let big = |v: &Schema| {
+        // their table is verified after them, whole; every other table before them
+        let (before, after) = split_last(&s, tail);
+        let names = |v: &Schema| {
             v.tables
                 .iter()
-                .find(|t| t.name.as_str() == "big")
-                .cloned()
-                .unwrap()
+                .map(|t| t.name.as_str().to_string())
+                .collect::<Vec<_>>()
         };
-        let (b, a, all) = (big(&before), big(&after), big(&s));
-        assert!(b.checks.iter().all(|c| c.name.as_str() != "ck_big_a"));
-        assert!(b
-            .foreign_keys
-            .iter()
-            .all(|f| f.name.as_str() != "fk_big_ref_id"));
-        assert_eq!(b.checks.len() + a.checks.len(), all.checks.len());
-        assert_eq!(
-            b.foreign_keys.len() + a.foreign_keys.len(),
-            all.foreign_keys.len()
-        );
-        assert_eq!(a.checks.len(), 1);
-        assert_eq!(a.foreign_keys.len(), 1);
-        // a table with nothing added last is not read again after those steps
-        assert_eq!(after.tables.len(), 1);
+        assert_eq!(names(&after), ["big"]);
+        assert_eq!(names(&before), ["parent"]);
+        let all = s.tables.iter().find(|t| t.name.as_str() == "big").unwrap();
+        assert_eq!(after.tables[0].checks.len(), all.checks.len());
+        assert_eq!(after.tables[0].foreign_keys.len(), all.foreign_keys.len());
+        assert_eq!(after.tables[0].columns.len(), all.columns.len());
+        assert!(after.enums.is_empty() && after.drop_tables.is_empty());
         // without the online forms nothing runs last
         let (blocking, _) = planned(v2(Some(false)), Some(10), None);
         assert_eq!(blocking.last, 0);
-        assert!(blocking.added_last.is_empty());
     }
 
     #[test]

@@ -293,6 +293,14 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
             pl.p.declared.insert(t.key(), d);
         }
         pl.p.existed.insert(t.key(), sn.unreadable.clone());
+        for c in sn
+            .constraints
+            .iter()
+            .filter(|c| c.kind == 'c' && c.name.starts_with("revos_nn_"))
+        {
+            let (sc, tn) = t.key();
+            pl.p.helpers_left.insert((sc, tn, c.name.clone()));
+        }
     }
     pl.p
 }

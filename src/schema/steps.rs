@@ -189,14 +189,16 @@ pub struct Plan {
     #[serde(skip)]
     pub validated_later: std::collections::HashSet<(String, String, String)>,
     /// How many steps at the end run last: the online forms' `ADD … NOT VALID` (`schema::online`),
-    /// run after every other step ran and was verified, right before the ledger row and the commit
-    /// (`apply::execute`): the lock writers wait for is held from them to the commit.
+    /// run after every other step ran and everything else was verified, right before the commit
+    /// (`apply::execute`): the lock writers wait for is held from them to the commit. Their
+    /// tables are verified after them.
     #[serde(skip)]
     pub last: usize,
-    /// The declared checks and foreign keys those steps add: (schema, table, constraint). The
-    /// verification of the rest leaves them out; they are verified after those steps.
+    /// revos's NOT NULL helper checks (`revos_nn_…`) on the payload's existing tables, which a
+    /// failed NOT NULL chain leaves in place: (schema, table, constraint). `schema::online`
+    /// replaces one when the same NOT NULL is applied again.
     #[serde(skip)]
-    pub added_last: std::collections::BTreeSet<(String, String, String)>,
+    pub helpers_left: std::collections::BTreeSet<(String, String, String)>,
 }
 
 impl Plan {

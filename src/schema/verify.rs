@@ -85,25 +85,6 @@ pub fn verify_with(
     v
 }
 
-/// The checks and foreign keys of `s`'s tables only, as [`verify_with`] checks them: the
-/// constraints an apply adds last (`schema::online::only_last`), against their table's
-/// constraints read after those statements (`tables`: a snapshot of the constraints alone).
-pub fn verify_constraints(s: &Schema, tables: &Snapshots, cx: &Context) -> Verification {
-    let mut v = Verification::default();
-    for t in &s.tables {
-        let q = format!("{}.{}", t.schema.as_str(), t.name.as_str());
-        let Some(sn) = tables.get(&t.key()) else {
-            v.check(false, || format!("table {q} does not exist"));
-            continue;
-        };
-        let tc = TableCheck::new(s, t, sn, q, cx);
-        tc.checks(&mut v);
-        tc.foreign_keys(&mut v);
-    }
-    v.ok = v.mismatches.is_empty();
-    v
-}
-
 impl Verification {
     /// Counts one checked object; records `what` when it does not match.
     pub fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
