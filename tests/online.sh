@@ -708,16 +708,16 @@ echo "# where the plan drops it, only the ADD runs last (moved whole, DROP INDEX
 FB() { echo "{\"name\": \"fb\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"code\", \"type\": \"text\"}, {\"name\": \"code2\", \"type\": \"text\", \"unique\": true}, {\"name\": \"label\", \"type\": \"text\"}], \"indexes\": [{\"name\": \"ux_fb_code\", \"columns\": [\"code\"], \"unique\": true, \"include\": $1}]}"; }
 FA() { echo "{\"name\": \"fa\", \"tenant_scoped\": false, \"columns\": [{\"name\": \"bref\", \"type\": \"text\", \"references\": {\"table\": \"fb\", \"column\": \"$1\"}}]}"; }
 FJ() { echo "{\"schema_version\": \"$1\", \"description\": \"fk\", \"options\": {\"online\": $2, \"allow_destructive\": true}, \"tables\": [$3]}"; }
-apply_as "$A" "$(FJ fk-1 false "$(FB '["label"]')")" >/dev/null
-apply_as "$A" "$(FJ fk-2 false "$(FB '["label"]'), $(FA code)")" >/dev/null
+apply_as "$A" "$(FJ fkp-1 false "$(FB '["label"]')")" >/dev/null
+apply_as "$A" "$(FJ fkp-2 false "$(FB '["label"]'), $(FA code)")" >/dev/null
 check "the plan drops the old key, then the index; the new key's ADD … NOT VALID is last" \
   'DROP CONSTRAINT "fk_fa_bref"|DROP INDEX "public"."ux_fb_code"|ADD CONSTRAINT "fk_fa_bref" FOREIGN KEY ("bref") REFERENCES "public"."fb" ("code2") NOT VALID' \
   "$(qdb "$A" "SELECT string_agg(substring(s->>'sql' from '(DROP CONSTRAINT .*|DROP INDEX .*|ADD CONSTRAINT .*)'), '|' ORDER BY o)
-                 FROM revos.plan_schema(\$p\$$(FJ fk-3 true "$(FB '[]'), $(FA code2)")\$p\$::jsonb) r,
+                 FROM revos.plan_schema(\$p\$$(FJ fkp-3 true "$(FB '[]'), $(FA code2)")\$p\$::jsonb) r,
                       jsonb_array_elements(r->'result'->'plan'->'steps') WITH ORDINALITY x(s, o)
                 WHERE s->>'sql' ~ '(fk_fa_bref|DROP INDEX)'")"
 check "  ... applied, its steps done; the key now uses code2's unique index" "applied 0 uq_fb_code2" \
-  "$(apply_as "$A" "$(FJ fk-3 true "$(FB '[]'), $(FA code2)")" | field "r['status']") $(r=$(wait_done fk-3); echo "${r#* }") $(qdb "$S" "SELECT conindid::regclass FROM pg_constraint WHERE conname = 'fk_fa_bref'")"
+  "$(apply_as "$A" "$(FJ fkp-3 true "$(FB '[]'), $(FA code2)")" | field "r['status']") $(r=$(wait_done fkp-3); echo "${r#* }") $(qdb "$S" "SELECT conindid::regclass FROM pg_constraint WHERE conname = 'fk_fa_bref'")"
 
 echo "# a constraint the worker will VALIDATE, replaced by the table's owner after the commit with one calling its own function: refused (42501)"
 qdb "$S" "TRUNCATE public.sw_log" >/dev/null
