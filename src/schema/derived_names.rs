@@ -21,7 +21,7 @@
 //! Pure: the snapshot is the table as `evolve` left it after the renames of the table and its
 //! columns (new column names); the names of its objects are still the old ones.
 
-use crate::ident::Name;
+use crate::ident::{sha256_hex, Name};
 use crate::schema::model::{DerivedKind, DerivedRename, Table, TableSnapshot};
 
 const PREFIXES: &[&str] = &["idx", "uq", "ck", "fk"];
@@ -185,6 +185,18 @@ fn derivable(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The name of revos's helper check for a NOT NULL (`revos_nn_<column>`, cut to 63 bytes).
+pub fn not_null_helper(column: &Name) -> Name {
+    let c = column.as_str();
+    if c.chars()
+        .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
+    {
+        Name::derived(&format!("revos_nn_{c}"))
+    } else {
+        Name::derived(&format!("revos_nn_{}", &sha256_hex(c.as_bytes())[..16]))
+    }
 }
 
 #[cfg(test)]

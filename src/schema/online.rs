@@ -33,10 +33,11 @@
 //! below it, with a warning).
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use crate::error::{code, Issue};
-use crate::ident::{sha256_hex, Name};
+use crate::ident::Name;
+pub use crate::schema::derived_names::not_null_helper;
 use crate::schema::model::{Check, Column, ForeignKey, Index, Online, Schema, Table, Unique};
 use crate::schema::plan::{col_list, column_sql, fk_sql, index_sql};
 use crate::schema::steps::{Cost, Lock, Plan, Step};
@@ -222,7 +223,7 @@ pub fn transform(
             // with this role's privileges; its steps stay in the transaction, under its locks
             .filter(|t| !foreign_owned.contains(&object(t)))
             .filter(|_| wants_online(s.options.online, step.est_rows))
-            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned, &p.helpers_left));
+            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
                 let owned = foreign_owned.contains(&object(t))
@@ -404,7 +405,6 @@ fn recognize(
     s: &Schema,
     sees_every_row: bool,
     foreign_owned: &HashSet<String>,
-    left: &BTreeSet<(String, String, String)>,
 ) -> Option<Form> {
     let backfill = || {
         let hidden = t.rls && t.force_rls && !sees_every_row;
@@ -424,11 +424,7 @@ fn recognize(
                 .filter(|f| !foreign_owned.contains(&fk_target(f)))
                 .find_map(|f| fk_form(step, t, f, s))
         })
-        .or_else(|| {
-            t.columns
-                .iter()
-                .find_map(|c| not_null_form(step, t, c, left))
-        })
+        .or_else(|| t.columns.iter().find_map(|c| not_null_form(step, t, c)))
         .or_else(backfill)
 }
 
@@ -617,18 +613,6 @@ fn fk_form(step: &Step, t: &Table, f: &ForeignKey, s: &Schema) -> Option<Form> {
     validate_later(step, t, &add, &f.name, NOT_VALID_FK)
 }
 
-/// The name of revos's helper check for a NOT NULL (`revos_nn_<column>`, cut to 63 bytes).
-pub fn not_null_helper(column: &Name) -> Name {
-    let c = column.as_str();
-    if c.chars()
-        .all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || x == '_')
-    {
-        Name::derived(&format!("revos_nn_{c}"))
-    } else {
-        Name::derived(&format!("revos_nn_{}", &sha256_hex(c.as_bytes())[..16]))
-    }
-}
-
 /// `SET NOT NULL` → a `CHECK (c IS NOT NULL) NOT VALID` in the transaction (NULLs are refused from
 /// the commit on); deferred: validate it, `SET NOT NULL` (proved by the validated check, no scan),
 /// drop the check. Its `ADD` stays in the transaction, as a declared check's and a foreign key's
@@ -638,16 +622,10 @@ pub fn not_null_helper(column: &Name) -> Name {
 ///
 /// When the chain fails (rows already NULL, a lock timeout), the helper stays, `NOT VALID`: new
 /// rows are still refused a NULL, as a declared check that does not validate stays and checks new
-/// rows (the review of 12af7f9, 1: dropping it left the column enforced by nothing). So the `ADD`
-/// replaces a helper an earlier failed chain left (`left`: [`Plan::helpers_left`]; `DROP
-/// CONSTRAINT` in the same statement): the same NOT NULL applied again, once the rows are fixed,
-/// does not fail on its name.
-fn not_null_form(
-    step: &Step,
-    t: &Table,
-    c: &Column,
-    left: &BTreeSet<(String, String, String)>,
-) -> Option<Form> {
+/// rows (the review of 12af7f9, 1: dropping it left the column enforced by nothing). The next
+/// plan drops a helper left that way (`plan`, `helpers_left`) and plans the column's NOT NULL as
+/// declared.
+fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
     let q = t.qualified();
     if step.sql != format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name) {
         return None;
@@ -655,16 +633,7 @@ fn not_null_form(
     let helper = not_null_helper(&c.name);
     let (schema, table) = keyed(t);
     let column = c.name.as_str().to_string();
-    let was_left = left.contains(&(schema.clone(), table.clone(), helper.as_str().to_string()));
-    let add = format!(
-        "ALTER TABLE {q} {}ADD CONSTRAINT {helper} CHECK (({} IS NOT NULL)) NOT VALID",
-        if was_left {
-            format!("DROP CONSTRAINT {helper}, ")
-        } else {
-            String::new()
-        },
-        c.name
-    );
+    let add = helper_add(&q, c);
     let gone = Completion::Dropped {
         schema: schema.clone(),
         table: table.clone(),
@@ -709,8 +678,8 @@ fn not_null_form(
     })
 }
 
-/// The helper's `ADD … NOT VALID` as the worker runs it after a batched backfill (one subcommand:
-/// `deferred::shape` allows nothing else).
+/// The helper's `ADD … NOT VALID` (in the transaction; after a batched backfill by the worker,
+/// where `deferred::shape` allows this one subcommand and nothing else).
 fn helper_add(q: &str, c: &Column) -> String {
     format!(
         "ALTER TABLE {q} ADD CONSTRAINT {} CHECK (({} IS NOT NULL)) NOT VALID",
@@ -774,20 +743,13 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
             column: c.name.as_str().to_string(),
         },
     )];
-    let mut cleanup = None;
     if c.not_null {
         // the helper check comes after the backfill: added in the transaction, it would refuse
         // every update of a row not filled yet
         let set = format!("ALTER TABLE {q} ALTER COLUMN {} SET NOT NULL", c.name);
-        // (a column this apply adds has no helper an earlier chain left)
-        let nn = not_null_form(
-            &like(step, "column", set, Cost::ALTER_SCAN),
-            t,
-            c,
-            &BTreeSet::new(),
-        )?;
-        // its helper added by the worker, after the backfill; a failed backfill drops it (when the
-        // worker got that far: the column has no NOT NULL to keep from a half-filled table)
+        let nn = not_null_form(&like(step, "column", set, Cost::ALTER_SCAN), t, c)?;
+        // its helper added by the worker, after the backfill; kept when a later step fails (as
+        // the plain form's: new NULLs stay refused), dropped by the next plan
         let (schema, table) = keyed(t);
         let name = not_null_helper(&c.name).as_str().to_string();
         let add = like(step, "column", helper_add(&q, c), Cost::ALTER);
@@ -798,17 +760,12 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
         };
         deferred.push((add, completion));
         deferred.extend(nn.deferred);
-        cleanup = Some(Cleanup::Constraint {
-            schema,
-            table,
-            name,
-        });
     }
     Some(Form {
         in_tx,
         last: vec![],
         deferred,
-        cleanup,
+        cleanup: None,
     })
 }
 
@@ -1068,8 +1025,8 @@ mod tests {
         );
         let chains: Vec<usize> = o.deferred.iter().map(|d| d.chain).collect();
         assert_eq!(chains, [0, 0, 0, 1, 1, 2, 3, 4]);
-        // a failed NOT NULL chain keeps its helper (new rows stay checked), and applying the same
-        // NOT NULL again replaces a helper left that way in the statement that adds it
+        // a failed NOT NULL chain keeps its helper (new rows stay checked); the next plan drops a
+        // helper left that way, and adds its own again last
         assert!(o.deferred[..3].iter().all(|d| d.cleanup.is_none()));
         let helper_add = r#"ALTER TABLE "public"."big" ADD CONSTRAINT "revos_nn_a" CHECK"#;
         assert!(p.steps.iter().any(|x| x.sql.starts_with(helper_add)));
@@ -1079,17 +1036,27 @@ mod tests {
         big.constraints.push(ConstraintSnapshot {
             name: "revos_nn_a".into(),
             kind: 'c',
+            definition: Some("CHECK ((a IS NOT NULL)) NOT VALID".into()),
             not_valid: true,
             ..Default::default()
         });
         let mut again = plan(&s, &st);
         transform(&mut again, &s, None, true, &HashSet::new()).unwrap();
-        let replaced = r#"ALTER TABLE "public"."big" DROP CONSTRAINT "revos_nn_a", ADD CONSTRAINT "revos_nn_a" CHECK"#;
-        assert!(
-            again.steps.iter().any(|x| x.sql.starts_with(replaced)),
-            "{:#?}",
-            again.steps
-        );
+        let sql: Vec<&str> = again.steps.iter().map(|x| x.sql.as_str()).collect();
+        let dropped = sql
+            .iter()
+            .position(|x| *x == r#"ALTER TABLE "public"."big" DROP CONSTRAINT "revos_nn_a""#);
+        let added = sql.iter().position(|x| x.starts_with(helper_add));
+        assert!(dropped.is_some() && dropped < added, "{sql:#?}");
+        assert!(again.warnings.iter().all(|w| !w.contains("revos_nn_a")));
+        // a check of that name but another definition, or one the schema declares, is not revos's
+        let big = st.tables.get_mut(&("public".into(), "big".into())).unwrap();
+        big.constraints.last_mut().unwrap().definition = Some("CHECK ((a > 0))".into());
+        let other = plan(&s, &st);
+        assert!(other
+            .steps
+            .iter()
+            .all(|x| !x.sql.contains("DROP CONSTRAINT \"revos_nn_a\"")));
         // the forms left in the transaction: NOT NULL's helper, the check and the foreign key, each
         // NOT VALID (enforced on new rows from the commit on), no scan
         let in_tx: Vec<&Step> = p
@@ -1346,12 +1313,10 @@ mod tests {
                 column: "email".into()
             }
         );
-        // one chain: a failed backfill skips the NOT NULL steps and drops the helper
+        // one chain: a failed backfill skips the NOT NULL steps; a helper added is kept (the next
+        // plan drops it)
         assert!(o.deferred.iter().all(|d| d.chain == 0));
-        assert!(matches!(
-            o.deferred[0].cleanup,
-            Some(Cleanup::Constraint { .. })
-        ));
+        assert!(o.deferred.iter().all(|d| d.cleanup.is_none()));
         assert!(
             o.warnings.iter().all(|w| !w.contains("no lock-light form")),
             "{:?}",

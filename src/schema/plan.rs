@@ -24,6 +24,7 @@ use crate::error::RiskCode;
 use crate::ident::{quote_literal, Name};
 use crate::schema::catalog::CatalogState;
 use crate::schema::compare::{self, Verdict};
+use crate::schema::derived_names::not_null_helper;
 use crate::schema::model::*;
 use crate::schema::properties::Prop;
 use crate::schema::steps::{Cost, Lock, Plan, Risk, Step, LARGE_TABLE_ROWS};
@@ -293,14 +294,6 @@ pub fn plan(s: &Schema, st: &CatalogState) -> Plan {
             pl.p.declared.insert(t.key(), d);
         }
         pl.p.existed.insert(t.key(), sn.unreadable.clone());
-        for c in sn
-            .constraints
-            .iter()
-            .filter(|c| c.kind == 'c' && c.name.starts_with("revos_nn_"))
-        {
-            let (sc, tn) = t.key();
-            pl.p.helpers_left.insert((sc, tn, c.name.clone()));
-        }
     }
     pl.p
 }
@@ -825,7 +818,11 @@ impl Planner<'_> {
             self.push_on("constraint", t, sql, Cost::ALTER_SCAN);
         }
         self.checks(t, sn);
+        let left = self.helpers_left(t, sn);
         for (kind, name) in compare::undeclared(self.s, t, sn) {
+            if kind == "constraint" && left.contains(&name) {
+                continue;
+            }
             self.p.warnings.push(format!(
                 "{q} has the {kind} {} that the schema does not declare; it is kept",
                 Name::from_catalog(&name)
@@ -834,6 +831,36 @@ impl Planner<'_> {
         if self.p.steps.len() > before {
             self.p.tables_altered += 1;
         }
+    }
+
+    /// revos's NOT NULL helper checks an online NOT NULL whose chain failed left on the table
+    /// (`revos_nn_<column>`, exactly `CHECK ((<column> IS NOT NULL))`, a name the schema does not
+    /// declare): dropped (catalog only). The column is then what the schema declares — NOT NULL
+    /// planned as any other (its online form adds a helper again), nullable left nullable (the
+    /// review of 0a4279f, 2: a kept helper refused NULLs after a version declared the column
+    /// nullable). Returns their names.
+    fn helpers_left(&mut self, t: &Table, sn: &TableSnapshot) -> Vec<String> {
+        let q = t.qualified();
+        let mut left = vec![];
+        for col in &sn.columns {
+            let name = not_null_helper(&Name::from_catalog(&col.name));
+            let Some(k) = sn.constraint(name.as_str()) else {
+                continue;
+            };
+            let def = k.definition.as_deref().unwrap_or_default();
+            let def = def.strip_suffix(" NOT VALID").unwrap_or(def);
+            let quoted = format!("\"{}\"", col.name.replace('"', "\"\""));
+            let shaped = [&col.name, &quoted]
+                .iter()
+                .any(|c| def == format!("CHECK (({c} IS NOT NULL))"));
+            if k.kind != 'c' || !shaped || t.checks.iter().any(|c| c.name == name) {
+                continue;
+            }
+            let sql = format!("ALTER TABLE {q} DROP CONSTRAINT {name}");
+            self.push_on("constraint", t, sql, Cost::ALTER);
+            left.push(name.as_str().to_string());
+        }
+        left
     }
 
     /// The primary key's columns: added when the table has none; another set of columns is the

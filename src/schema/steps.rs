@@ -194,11 +194,6 @@ pub struct Plan {
     /// tables are verified after them.
     #[serde(skip)]
     pub last: usize,
-    /// revos's NOT NULL helper checks (`revos_nn_…`) on the payload's existing tables, which a
-    /// failed NOT NULL chain leaves in place: (schema, table, constraint). `schema::online`
-    /// replaces one when the same NOT NULL is applied again.
-    #[serde(skip)]
-    pub helpers_left: std::collections::BTreeSet<(String, String, String)>,
 }
 
 impl Plan {
