@@ -72,7 +72,15 @@ pub fn verify_with(
             continue;
         };
         v.check(true, String::new);
-        let tc = TableCheck::new(s, t, sn, q, cx);
+        let tc = TableCheck {
+            s,
+            t,
+            sn,
+            q,
+            created: !cx.existed.contains(&t.key()),
+            accept_unknown: cx.allow_destructive,
+            later: &cx.validated_later,
+        };
         tc.columns(&mut v);
         tc.keys(&mut v);
         tc.indexes(&mut v);
@@ -123,26 +131,6 @@ struct TableCheck<'a> {
     accept_unknown: bool,
     /// Constraints validated after the commit (see [`Context::validated_later`]).
     later: &'a std::collections::HashSet<(String, String, String)>,
-}
-
-impl<'a> TableCheck<'a> {
-    fn new(
-        s: &'a Schema,
-        t: &'a Table,
-        sn: &'a TableSnapshot,
-        q: String,
-        cx: &'a Context,
-    ) -> TableCheck<'a> {
-        TableCheck {
-            s,
-            t,
-            sn,
-            q,
-            created: !cx.existed.contains(&t.key()),
-            accept_unknown: cx.allow_destructive,
-            later: &cx.validated_later,
-        }
-    }
 }
 
 impl TableCheck<'_> {
@@ -339,18 +327,6 @@ impl TableCheck<'_> {
             });
         }
         self.checks(v);
-        self.foreign_keys(v);
-        self.property(
-            v,
-            compare::comment(&t.comment, &sn.comment),
-            Prop::TableComment,
-            q,
-            || format!("table {q} has another comment"),
-        );
-    }
-
-    fn foreign_keys(&self, v: &mut Verification) {
-        let (t, sn, q) = (self.t, self.sn, &self.q);
         for f in &t.foreign_keys {
             let object = format!("foreign key {} on {q}", f.name.as_str());
             self.property(v, compare::foreign_key(f, &self.s.options, sn), Prop::ForeignKey, &object, || {
@@ -367,6 +343,13 @@ impl TableCheck<'_> {
                 || format!("{object} is NOT VALID"),
             );
         }
+        self.property(
+            v,
+            compare::comment(&t.comment, &sn.comment),
+            Prop::TableComment,
+            q,
+            || format!("table {q} has another comment"),
+        );
     }
 
     fn checks(&self, v: &mut Verification) {
