@@ -308,6 +308,29 @@ check "no step, no ledger row, no index, no worker left" "0 0 0 0" \
                       (SELECT count(*) FROM pg_class WHERE relname = 'idx_rolled_back') || ' ' ||
                       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred')")"
 
+echo "# the worker starts before the apply's statements run (its start-up is over before the late steps' lock): an apply"
+echo "# that fails at a statement has one waiting for the apply's end, which then ends without running anything"
+VF='[{"columns": ["v"]}, {"name": "idx_huge_early", "columns": ["v", "id"]}]'
+SF='[{"columns": ["v"]}, {"name": "uq_small_dup", "columns": ["tenant_id"], "unique": true}]'
+out=$(qdb "$A" - <<SQL
+BEGIN;
+SELECT revos.apply_schema(\$p\$$(two_tables o-9e "$VF" "$SF")\$p\$::jsonb) -> 'result' ->> 'status';
+SELECT count(*) FROM pg_stat_activity, pg_sleep(1) WHERE backend_type = 'revos deferred';
+COMMIT;
+SQL
+)
+check "failed (small's unique index over duplicates, 23505); meanwhile a worker waits for the apply's end" "failed
+1" "$out"
+for i in $(seq 40); do
+  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
+  sleep 0.25
+done
+check "the worker ended; no step, no applied row, no index of o-9e" "0 0 0 0" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred') || ' ' ||
+                      (SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-9e') || ' ' ||
+                      (SELECT count(*) FROM revos.schema_migrations WHERE version = 'o-9e' AND status = 'applied') || ' ' ||
+                      (SELECT count(*) FROM pg_class WHERE relname IN ('idx_huge_early', 'uq_small_dup'))")"
+
 echo "# a role that cannot log in"
 TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [
   {"name": "huge", "columns": [{"name": "v", "type": "integer"}], "indexes": [{"columns": ["v"]}, {"name": "idx_nologin", "columns": ["v", "tenant_id"]}]}]}'

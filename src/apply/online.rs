@@ -146,13 +146,25 @@ pub fn pending_conflicts(schema: &Schema) -> Vec<Issue> {
         .collect()
 }
 
-/// Records the deferred steps of the applied migration and starts the worker of this role.
-/// Returns the steps as the envelope lists them, and a warning when no worker could be started.
+/// Starts the worker of this role for a plan with deferred steps, before its statements run:
+/// the worker's start (a process forked by the postmaster, the library loaded, a connection) is
+/// CPU the writers' backends share, and started after the statements it overlapped the lock the
+/// late steps hold until the commit (bench/FINDINGS.md, 2026-12-06). The worker waits for the
+/// apply lock — the apply's commit — before it reads any step; when the apply fails there is none,
+/// and it ends. `None` without deferred steps; else whether a worker could be started.
+pub fn launch(o: &OnlinePlan) -> Option<bool> {
+    (!o.deferred.is_empty()).then(|| launch::start(unsafe { pgrx::pg_sys::GetUserId() }))
+}
+
+/// Records the deferred steps of the applied migration, for the worker [`launch`] started
+/// (`started`: whether it could be). Returns the steps as the envelope lists them, and a warning
+/// when no worker could be started.
 pub fn record(
     migration_id: &str,
     schema: &Schema,
     tenant: Option<&str>,
     o: &OnlinePlan,
+    started: bool,
 ) -> (Vec<Value>, Option<String>) {
     if o.deferred.is_empty() {
         return (vec![], None);
@@ -164,8 +176,7 @@ pub fn record(
         &o.deferred,
         schema.options.lock_timeout_ms,
     );
-    let role = unsafe { pgrx::pg_sys::GetUserId() };
-    let warning = (!launch::start(role)).then(|| {
+    let warning = (!started).then(|| {
         "the deferred worker could not be started (no free background worker slot, max_worker_processes): the steps stay pending until the next apply_schema or revos.deferred_status() call starts it".to_string()
     });
     (steps, warning)

@@ -4,9 +4,9 @@
 //!
 //! ```text
 //! apply_schema (caller's transaction)                 revos deferred worker (after the commit)
-//!   online forms in the transaction                      connects as the role that applied
-//!   store::record -> revos.deferred_steps (pending)      waits for the apply lock (= the commit)
-//!   launch::start  (a dynamic background worker) ──────> one worker per role: session lock
+//!   launch::start  (a dynamic background worker) ──────> connects as the role that applied
+//!   online forms in the transaction                      waits for the apply lock (= the commit)
+//!   store::record -> revos.deferred_steps (pending)      one worker per role: session lock
 //!   envelope: applied, `pending` steps                   orphans (running, worker gone): cleaned, again
 //!                                                        each pending step, in order:
 //!                                                          running -> its SQL at top level
@@ -14,6 +14,10 @@
 //!                                                          -> done | failed (+ cleanup, chain skipped)
 //! revos.deferred_status(): pending / running / done / failed, and a worker started when needed
 //! ```
+//!
+//! The worker is started before the apply's first statement (`apply::online::launch`): its
+//! start-up (a process, the library, a connection) is over while the statements run, not during the
+//! late steps' lock; when the apply fails or is rolled back it finds no step and ends.
 //!
 //! Why a background worker: the steps must run outside any transaction block, after the caller
 //! commits, without a client — a dynamic background worker is a server process revos starts itself
