@@ -877,4 +877,23 @@ another statement|'CREATE TABLE public.sg_made (x integer)'|SELECT count(*) FROM
 the check validated at once (not NOT VALID)|o.replace(' NOT VALID', '') if o.endswith(' NOT VALID') else o + ', ALTER COLUMN v SET NOT NULL'|SELECT count(*) FROM pg_constraint WHERE conrelid = 'sg_7'::regclass AND convalidated AND contype = 'c'
 ROWS
 
+echo "# a caller's check under the name of revos's NOT NULL helper, with a batched backfill's NOT NULL (the review of"
+echo "# 0a4279f, 4): not taken for the helper — it was validated, then dropped at the chain's end, every step done"
+apply_as "$S" '{"schema_version": "nb-1", "description": "x", "tables": [{"name": "nnb", "columns": [{"name": "v", "type": "integer"}]}]}' >/dev/null
+qdb "$S" "INSERT INTO nnb (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 500) i; ANALYZE nnb" >/dev/null
+NB2='{"schema_version": "nb-2", "description": "x", "options": {"online": true}, "tables": [{"name": "nnb", "columns": [{"name": "v", "type": "integer"}, {"name": "tk", "type": "text", "not_null": true, "default": "gen_random_uuid()::text"}], "checks": [{"name": "revos_nn_tk", "expression": "v > -5"}]}]}'
+check "nb-2 applied, 6 steps pending (the backfill, the helper's chain, the declared check's VALIDATE)" "applied 6" \
+  "$(apply_as "$S" "$NB2" | field "r['status'] + ' ' + str(len(r['pending']))")"
+check "the backfill and the declared check's VALIDATE done; the helper's ADD failed on the name, the rest of its chain unrun" "2 4" "$(wait_done nb-2)"
+check "the helper's ADD failed 42710 (the name is the caller's check's)" 42710 \
+  "$(qdb "$S" "SELECT sqlstate FROM revos.deferred_steps WHERE version = 'nb-2' AND sql LIKE '%ADD CONSTRAINT%'")"
+check "the caller's check is still there, as declared and validated; tk stays nullable" "CHECK ((v > '-5'::integer))|false" \
+  "$(qdb "$S" "SELECT pg_get_constraintdef(c.oid) || '|' || (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'nnb'::regclass AND attname = 'tk')
+                 FROM pg_constraint c WHERE c.conrelid = 'nnb'::regclass AND c.conname = 'revos_nn_tk'")"
+NB3='{"schema_version": "nb-3", "description": "x", "options": {"online": true}, "tables": [{"name": "nnb", "columns": [{"name": "v", "type": "integer"}, {"name": "tk", "type": "text", "default": "gen_random_uuid()::text"}, {"name": "tk2", "type": "text", "not_null": true, "default": "gen_random_uuid()::text"}], "checks": [{"name": "revos_nn_tk", "expression": "v > -5"}]}]}'
+apply_as "$S" "$NB3" >/dev/null
+check "another column's chain, without a name taken: all 5 done, tk2 NOT NULL, its helper gone" "5 0|true|0" \
+  "$(wait_done nb-3)|$(qdb "$S" "SELECT (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'nnb'::regclass AND attname = 'tk2') || '|' ||
+                                      (SELECT count(*) FROM pg_constraint WHERE conrelid = 'nnb'::regclass AND conname = 'revos_nn_tk2')")"
+
 finish

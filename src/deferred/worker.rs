@@ -478,6 +478,22 @@ fn completed(c: &Completion) -> Result<(), String> {
             name,
             "a validated constraint",
         ),
+        // revos's helper: a check of exactly that definition (validated or not), not a caller's
+        // check under its name (a row recorded without the column: by name, as before)
+        Completion::Added {
+            column: Some(column),
+            name,
+            ..
+        } => (
+            constraint_query(
+                "con.contype OPERATOR(pg_catalog.=) 'c' AND pg_catalog.regexp_replace(
+                   pg_catalog.pg_get_constraintdef(con.oid), ' NOT VALID$', '')
+                   OPERATOR(pg_catalog.=) ('CHECK ((' OPERATOR(pg_catalog.||) pg_catalog.quote_ident($4)
+                   OPERATOR(pg_catalog.||) ' IS NOT NULL))')",
+            ),
+            name,
+            "revos's NOT NULL helper",
+        ),
         Completion::Added { name, .. } => (
             constraint_query("con.contype OPERATOR(pg_catalog.=) 'c'"),
             name,
@@ -500,9 +516,23 @@ fn completed(c: &Completion) -> Result<(), String> {
             "a NOT NULL column",
         ),
     };
-    let ok: Option<bool> =
-        Spi::get_one_with_args(&sql, &[schema.into(), table.into(), name.as_str().into()])
-            .unwrap_or(None);
+    // $4: the helper's column (unused by the other forms' queries)
+    let column = match c {
+        Completion::Added {
+            column: Some(col), ..
+        } => col.as_str(),
+        _ => "",
+    };
+    let ok: Option<bool> = Spi::get_one_with_args(
+        &sql,
+        &[
+            schema.into(),
+            table.into(),
+            name.as_str().into(),
+            column.into(),
+        ],
+    )
+    .unwrap_or(None);
     match ok {
         Some(true) => Ok(()),
         _ => Err(format!("{schema}.{table}: expected {what} {name}")),

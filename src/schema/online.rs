@@ -93,11 +93,16 @@ pub enum Completion {
         column: String,
     },
     /// The constraint `name` is on the table, validated or not (revos's NOT NULL helper, added
-    /// `NOT VALID` after a backfill).
+    /// `NOT VALID` after a backfill) — and, when `column` is recorded, it is that helper: a check
+    /// of exactly `CHECK ((<column> IS NOT NULL))`. A caller's check under the name was counted as
+    /// the helper, validated, then dropped at the chain's end with every step `done` (the review of
+    /// 0a4279f, 4); now the step runs its ADD, which fails on the name, and the chain stops.
     Added {
         schema: String,
         table: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        column: Option<String>,
     },
     /// The constraint `name` is gone from the table (revos's NOT NULL helper).
     Dropped {
@@ -757,6 +762,7 @@ fn backfill_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
             schema: schema.clone(),
             table: table.clone(),
             name: name.clone(),
+            column: Some(c.name.as_str().to_string()),
         };
         deferred.push((add, completion));
         deferred.extend(nn.deferred);
