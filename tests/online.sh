@@ -309,9 +309,11 @@ check "no step, no ledger row, no index, no worker left" "0 0 0 0" \
                       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred')")"
 
 echo "# the worker starts before the apply's statements run (its start-up is over before the late steps' lock): an apply"
-echo "# that fails at a statement has one waiting for the apply's end, which then ends without running anything"
+echo "# that fails at a statement has one waiting for the apply's end, which then ends at once — even while the role's"
+echo "# worker lock is held (a running worker: before, each such worker waited for it, holding a slot; review of 51a6a29, F1)"
 VF='[{"columns": ["v"]}, {"name": "idx_huge_early", "columns": ["v", "id"]}]'
 SF='[{"columns": ["v"]}, {"name": "uq_small_dup", "columns": ["tenant_id"], "unique": true}]'
+pause_worker_of "$A" online_pause_9e 8
 out=$(qdb "$A" - <<SQL
 BEGIN;
 SELECT revos.apply_schema(\$p\$$(two_tables o-9e "$VF" "$SF")\$p\$::jsonb) -> 'result' ->> 'status';
@@ -321,15 +323,38 @@ SQL
 )
 check "failed (small's unique index over duplicates, 23505); meanwhile a worker waits for the apply's end" "failed
 1" "$out"
-for i in $(seq 40); do
+for i in $(seq 12); do
   [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
   sleep 0.25
 done
-check "the worker ended; no step, no applied row, no index of o-9e" "0 0 0 0" \
+check "the worker ended within 3 s, the role's worker lock still held; no step, no applied row, no index of o-9e" "0 0 0 0" \
   "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred') || ' ' ||
                       (SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-9e') || ' ' ||
                       (SELECT count(*) FROM revos.schema_migrations WHERE version = 'o-9e' AND status = 'applied') || ' ' ||
                       (SELECT count(*) FROM pg_class WHERE relname IN ('idx_huge_early', 'uq_small_dup'))")"
+wait
+
+echo "# the worker's wait for the apply's end obeys no lock_timeout of the role's (review of 51a6a29, F2: a role's"
+echo "# lock_timeout = 1s ended it during a longer apply, the step left pending without a worker)"
+qdb "$S" "ALTER ROLE online_admin IN DATABASE online_test SET lock_timeout = '1s'" >/dev/null
+VT='[{"columns": ["v"]}, {"name": "idx_huge_lt", "columns": ["id", "v"]}]'
+out=$(qdb "$A" - <<SQL
+BEGIN;
+SELECT revos.apply_schema(\$p\$$(two_tables o-9t "$VT" "$V")\$p\$::jsonb) -> 'result' ->> 'status';
+SELECT count(*) FROM pg_sleep(2.5);
+COMMIT;
+SQL
+)
+check "applied; the transaction stays open 2.5 s after it" "applied
+1" "$out"
+# read without deferred_status(), which would start a worker where one is missing (the repair path)
+for i in $(seq 60); do
+  st=$(qdb "$S" "SELECT string_agg(status, ' ') FROM revos.deferred_steps WHERE version = 'o-9t'")
+  [ "$st" = done ] && break
+  sleep 0.5
+done
+check "its step is run by the worker the apply started, and completes" done "$st"
+qdb "$S" "ALTER ROLE online_admin IN DATABASE online_test RESET lock_timeout" >/dev/null
 
 echo "# a role that cannot log in"
 TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [
@@ -895,5 +920,15 @@ apply_as "$S" "$NB3" >/dev/null
 check "another column's chain, without a name taken: all 5 done, tk2 NOT NULL, its helper gone" "5 0|true|0" \
   "$(wait_done nb-3)|$(qdb "$S" "SELECT (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'nnb'::regclass AND attname = 'tk2') || '|' ||
                                       (SELECT count(*) FROM pg_constraint WHERE conrelid = 'nnb'::regclass AND conname = 'revos_nn_tk2')")"
+
+echo "# the payload's own code switching the current role during the apply (review of 51a6a29, F3): the steps would be"
+echo "# recorded for the other role, whose worker nobody starts — the apply fails (42501), nothing kept"
+qdb "$S" "CREATE FUNCTION pg_catalog.nb_switch() RETURNS integer STABLE LANGUAGE plpgsql
+            AS \$f\$ BEGIN PERFORM pg_catalog.set_config('role', 'online_admin', false); RETURN 1; END \$f\$" >/dev/null
+NB4='{"schema_version": "nb-4", "description": "x", "options": {"online": true}, "tables": [{"name": "nnb", "indexes": [{"name": "idx_nnb_sw", "columns": ["v", "id"]}], "columns": [{"name": "v", "type": "integer"}, {"name": "tk", "type": "text", "default": "gen_random_uuid()::text"}, {"name": "tk2", "type": "text", "not_null": true, "default": "gen_random_uuid()::text"}, {"name": "sw", "type": "integer", "default": "nb_switch()"}], "checks": [{"name": "revos_nn_tk", "expression": "v > -5"}]}]}'
+res=$(apply_as "$S" "$NB4")
+check "failed, 42501, naming the role change; no step, no column sw, no index" "failed 42501 True|0 0 0" \
+  "$(echo "$res" | field "r['status'] + ' ' + r['error']['sqlstate'] + ' ' + str('current role changed' in r['error']['message'])")|$(qdb "$S" "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE version = 'nb-4') || ' ' ||
+     (SELECT count(*) FROM pg_attribute WHERE attrelid = 'nnb'::regclass AND attname = 'sw') || ' ' || (SELECT count(*) FROM pg_class WHERE relname = 'idx_nnb_sw')")"
 
 finish

@@ -716,12 +716,18 @@ fn execute_and_record(
         None => {
             // the worker for the deferred steps starts now, while the statements run (its start
             // is over before the late steps' lock is taken); it waits for the commit
-            let started = online::launch(online).unwrap_or(true);
+            let launched = online::launch(online);
             // the `applied` row and the deferred steps, written inside the apply's subtransaction
             // before the steps that run last (and taken back with everything if anything fails)
             let mut write = || {
                 ledger.elapsed_ms.set(ms());
-                written = Some(write_applied(&ledger, schema, env, online, started));
+                written = Some(write_applied(
+                    &ledger,
+                    schema,
+                    env,
+                    online,
+                    launched.as_ref(),
+                ));
             };
             let r = execute(view.as_ref().unwrap_or(schema), p, &mut write);
             (r, failure::take_last())
@@ -775,18 +781,19 @@ struct Written {
 }
 
 /// The ledger row of a plan that ran and verified (with the version's tables), PostgREST told to
-/// reload, the deferred steps recorded (`started`: whether `online::launch` started their worker). Run inside the apply's subtransaction (`execute`), before
+/// reload, the deferred steps recorded (for the worker `online::launch` started). Run inside the apply's subtransaction (`execute`), before
 /// the steps that run last.
 fn write_applied(
     ledger: &LedgerRow<'_>,
     schema: &crate::schema::model::Schema,
     env: &Envelope,
     online: &OnlinePlan,
-    started: bool,
+    launched: Option<&online::Launched>,
 ) -> Written {
     let id = ledger.insert_applied(&declared_tables(schema));
     let _ = Spi::run("NOTIFY pgrst, 'reload schema'");
-    let (pending, warning) = online::record(&id, schema, env.tenant_id.as_deref(), online, started);
+    let (pending, warning) =
+        online::record(&id, schema, env.tenant_id.as_deref(), online, launched);
     Written {
         id,
         pending,

@@ -152,23 +152,51 @@ pub fn pending_conflicts(schema: &Schema) -> Vec<Issue> {
 /// late steps hold until the commit (bench/FINDINGS.md, 2026-12-06). The worker waits for the
 /// apply lock — the apply's commit — before it reads any step; when the apply fails there is none,
 /// and it ends. `None` without deferred steps; else whether a worker could be started.
-pub fn launch(o: &OnlinePlan) -> Option<bool> {
-    (!o.deferred.is_empty()).then(|| launch::start(unsafe { pgrx::pg_sys::GetUserId() }))
+pub fn launch(o: &OnlinePlan) -> Option<Launched> {
+    (!o.deferred.is_empty()).then(|| {
+        let role = unsafe { pgrx::pg_sys::GetUserId() };
+        Launched {
+            role,
+            started: launch::start(role),
+        }
+    })
 }
 
-/// Records the deferred steps of the applied migration, for the worker [`launch`] started
-/// (`started`: whether it could be). Returns the steps as the envelope lists them, and a warning
-/// when no worker could be started.
+/// The worker [`launch`] started: as which role, and whether a background worker slot was free.
+pub struct Launched {
+    pub role: pgrx::pg_sys::Oid,
+    pub started: bool,
+}
+
+/// Records the deferred steps of the applied migration, for the worker [`launch`] started.
+/// Returns the steps as the envelope lists them, and a warning when no worker could be started.
+/// The steps are recorded for the current user, which must still be the role the worker was
+/// started as: the payload's own code may have switched it (`set_config('role', …)` in a default
+/// evaluated by a rewrite) — the steps would wait for a worker of that role that nobody starts
+/// (the review of 51a6a29, F3). Then the apply fails (42501), nothing kept.
 pub fn record(
     migration_id: &str,
     schema: &Schema,
     tenant: Option<&str>,
     o: &OnlinePlan,
-    started: bool,
+    launched: Option<&Launched>,
 ) -> (Vec<Value>, Option<String>) {
-    if o.deferred.is_empty() {
+    let Some(launched) = launched.filter(|_| !o.deferred.is_empty()) else {
         return (vec![], None);
+    };
+    let now = unsafe { pgrx::pg_sys::GetUserId() };
+    if now != launched.role {
+        pgrx::ereport!(
+            ERROR,
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!(
+                "revos: the current role changed during the apply (role {} when it began, {} now: a set_config('role', …) or SET ROLE in code the payload ran?); the deferred steps would run as neither — nothing is kept",
+                u32::from(launched.role),
+                u32::from(now)
+            )
+        );
     }
+    let started = launched.started;
     let steps = store::record(
         migration_id,
         &schema.version,

@@ -16,8 +16,12 @@
 //! ```
 //!
 //! The worker is started before the apply's first statement (`apply::online::launch`): its
-//! start-up (a process, the library, a connection) is over while the statements run, not during the
-//! late steps' lock; when the apply fails or is rolled back it finds no step and ends.
+//! start-up (a process, the library, a connection) usually ends while the statements run, before
+//! the late steps' lock. It waits for the apply lock (no lock_timeout or statement_timeout of the
+//! role's applies to that wait) until the apply's transaction ends; then, when its role has no
+//! pending step (the apply failed, was blocked or rolled back, and nothing earlier waits), it ends
+//! at once. The steps are recorded for the role it was started as (the apply fails if the payload's
+//! code switched the current role meanwhile).
 //!
 //! Why a background worker: the steps must run outside any transaction block, after the caller
 //! commits, without a client — a dynamic background worker is a server process revos starts itself

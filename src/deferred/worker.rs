@@ -83,13 +83,31 @@ fn run(role: pg_sys::Oid) {
     yield_to_writers();
     // The apply that started this worker holds the apply lock until its transaction ends: once it
     // is ours, the steps it recorded are committed (or were rolled back, and are not there).
+    // The wait spans the whole apply (the worker is started before its first statement): no
+    // lock_timeout or statement_timeout of the role's or the database's settings ends it (the
+    // review of 51a6a29, F2: a role's `lock_timeout = 1s` and an apply that waited 2 s for a writer
+    // ended the worker, the steps left pending without one). Each step sets its own lock_timeout.
     tx(|| {
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
-            &[APPLY_LOCK.into()],
+        Spi::run(
+            "SELECT pg_catalog.set_config('lock_timeout', '0', true),
+                    pg_catalog.set_config('statement_timeout', '0', true)",
         )
+        .and_then(|_| {
+            Spi::run_with_args(
+                "SELECT pg_catalog.pg_advisory_xact_lock($1)",
+                &[APPLY_LOCK.into()],
+            )
+        })
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
     });
+    // Started for an apply that failed, was blocked or rolled back, there is nothing for it: it ends
+    // now rather than wait for the role's running worker (each such worker held a background worker
+    // slot while it waited: retries of a failing apply took every slot — the review of 51a6a29, F1).
+    // Steps of a running worker's that wait are that worker's; orphans are taken up by
+    // deferred_status() and the next apply.
+    if !tx(|| store::has_pending(role)) {
+        return;
+    }
     // One worker per role: wait for its lock without a transaction open meanwhile — a worker waiting
     // in pg_advisory_lock kept a virtual transaction that the running worker's CREATE INDEX
     // CONCURRENTLY waited for, which waited for the lock: a deadlock (two applies in a row, each
@@ -481,7 +499,7 @@ fn completed(c: &Completion) -> Result<(), String> {
         // revos's helper: a check of exactly that definition (validated or not), not a caller's
         // check under its name (a row recorded without the column: by name, as before)
         Completion::Added {
-            column: Some(column),
+            column: Some(_),
             name,
             ..
         } => (
