@@ -18,10 +18,12 @@
 //! The worker is started before the apply's first statement (`apply::online::launch`): its
 //! start-up (a process, the library, a connection) usually ends while the statements run, before
 //! the late steps' lock. It waits for the apply lock (no lock_timeout or statement_timeout of the
-//! role's applies to that wait) until the apply's transaction ends; then, when its role has no
-//! pending step (the apply failed, was blocked or rolled back, and nothing earlier waits), it ends
-//! at once. The steps are recorded for the role it was started as (the apply fails if the payload's
-//! code switched the current role meanwhile).
+//! role's applies to that wait) until the apply's transaction ends; then it takes the role's worker
+//! lock as any worker does and runs the role's pending steps — none of that apply's when it failed,
+//! was blocked or rolled back (it then waits for the role's running worker, if any, holding a
+//! background worker slot: the review of 51a6a29, F1, open — docs/security.md). The steps are
+//! recorded for the role it was started as (the apply fails if the payload's code switched the
+//! current role meanwhile).
 //!
 //! Why a background worker: the steps must run outside any transaction block, after the caller
 //! commits, without a client — a dynamic background worker is a server process revos starts itself

@@ -217,21 +217,6 @@ pub fn orphans(role: pg_sys::Oid) -> Vec<StepRow> {
     })
 }
 
-/// Whether `role` has a step waiting to run.
-pub fn has_pending(role: pg_sys::Oid) -> bool {
-    as_ledger_writer(|_| {
-        Spi::get_one_with_args::<bool>(
-            "SELECT EXISTS (SELECT 1 FROM revos.deferred_steps d
-                             WHERE d.role_oid OPERATOR(pg_catalog.=) $1
-                               AND d.status OPERATOR(pg_catalog.=) 'pending')",
-            &[role.into()],
-        )
-        .ok()
-        .flatten()
-        .unwrap_or(false)
-    })
-}
-
 /// The next pending step of `role`, in the order the plans recorded them.
 pub fn next_pending(role: pg_sys::Oid) -> Option<StepRow> {
     as_ledger_writer(|_| {

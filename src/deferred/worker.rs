@@ -108,14 +108,6 @@ fn run(role: pg_sys::Oid) {
         })
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
     });
-    // Started for an apply that failed, was blocked or rolled back, there is nothing for it: it ends
-    // now rather than wait for the role's running worker (each such worker held a background worker
-    // slot while it waited: retries of a failing apply took every slot — the review of 51a6a29, F1).
-    // Steps of a running worker's that wait are that worker's; orphans are taken up by
-    // deferred_status() and the next apply.
-    if !tx(|| store::has_pending(role)) {
-        return;
-    }
     // One worker per role: wait for its lock without a transaction open meanwhile — a worker waiting
     // in pg_advisory_lock kept a virtual transaction that the running worker's CREATE INDEX
     // CONCURRENTLY waited for, which waited for the lock: a deadlock (two applies in a row, each
