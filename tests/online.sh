@@ -353,6 +353,47 @@ done
 check "its step is run by the worker the apply started, and completes" done "$st"
 qdb "$S" "ALTER ROLE online_admin IN DATABASE online_test RESET lock_timeout" >/dev/null
 
+echo "# while the role's worker runs a long step: a worker started for an apply that fails ends at once, and one started"
+echo "# for an apply that records a step hands it over (review of 51a6a29, F1; of b6da30e, G1: each waited for the"
+echo "# running worker, holding a background worker slot — a failing apply retried could take every slot)"
+IDX_G1="${IDX_V4%]}, {\"name\": \"idx_big_g1\", \"columns\": [\"c\"], \"where\": \"slow_true(n) AND slow_true(n + 1) AND slow_true(n + 2) AND slow_true(n + 3)\"}]"
+check "a slow online index on big (4 ms a row) applied, 1 pending" "applied 1" \
+  "$(apply_as "$A" "$(payload o-g1 "$COLS_V6" "$IDX_G1" '{"online": true}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
+w=$(wait_worker 'CREATE INDEX CONCURRENTLY "idx_big_g1"%')
+check "the role's worker builds it" online_admin "${w#* }"
+HG='[{"columns": ["v"]}, {"name": "idx_huge_lt", "columns": ["id", "v"]}, {"name": "idx_huge_g1", "columns": ["v", "id"]}]'
+SFG='[{"columns": ["v"]}, {"name": "uq_small_dup", "columns": ["tenant_id"], "unique": true}]'
+out=""
+for i in 1 2 3; do
+  out+="$(apply_as "$A" "$(two_tables o-g1f "$HG" "$SFG")" | field "r['status']") "
+done
+check "meanwhile three applies fail (huge's index deferred: each starts a worker; small's unique index, 23505)" \
+  "failed failed failed " "$out"
+sleep 2
+check "2 s later only the running worker is there; no step of o-g1f" "1 ${w%% *} 0" \
+  "$(qdb "$S" "SELECT count(*) || ' ' || min(pid) || ' ' || (SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-g1f')
+                 FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
+check "an apply recording a step meanwhile: applied, 1 pending" "applied 1" \
+  "$(apply_as "$A" "$(two_tables o-g1b "$HG" "$V")" | field "r['status'] + ' ' + str(len(r['pending']))")"
+sleep 2
+check "2 s later its worker has handed over and ended: one worker, the building one; the step pending" "1 ${w%% *} pending" \
+  "$(qdb "$S" "SELECT count(*) || ' ' || min(pid) || ' ' || (SELECT string_agg(status, ' ') FROM revos.deferred_steps WHERE version = 'o-g1b')
+                 FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
+# read without deferred_status(), which would start a worker where one is missing (the repair path)
+for i in $(seq 120); do
+  st=$(qdb "$S" "SELECT string_agg(status, ' ' ORDER BY id) FROM revos.deferred_steps WHERE version IN ('o-g1', 'o-g1b')")
+  [ "$st" = "done done" ] && break
+  sleep 0.5
+done
+check "both complete, run by the one worker (the handed-over step after its own)" "done done 1" \
+  "$st $(qdb "$S" "SELECT count(DISTINCT worker_pid) FROM revos.deferred_steps WHERE version IN ('o-g1', 'o-g1b')")"
+for i in $(seq 40); do
+  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
+  sleep 0.25
+done
+check "then it ends: no worker left" 0 "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
+check "big without idx_big_g1 again (o-g1c)" applied "$(apply_as "$A" "$(payload o-g1c "$COLS_V6" "$IDX_V4")" | field "r['status']")"
+
 echo "# a role that cannot log in"
 TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [
   {"name": "huge", "columns": [{"name": "v", "type": "integer"}], "indexes": [{"columns": ["v"]}, {"name": "idx_nologin", "columns": ["v", "tenant_id"]}]}]}'

@@ -20,8 +20,9 @@
 //! the late steps' lock. It waits for the apply lock (no lock_timeout or statement_timeout of the
 //! role's applies to that wait) until the apply's transaction ends; then it takes the role's worker
 //! lock as any worker does and runs the role's pending steps — none of that apply's when it failed,
-//! was blocked or rolled back (it then waits for the role's running worker, if any, holding a
-//! background worker slot: the review of 51a6a29, F1, open — docs/security.md). The steps are
+//! was blocked or rolled back. While another worker of the role holds that lock, the new one ends
+//! at once: the running worker reads the pending steps again after it releases the lock and takes
+//! it back for them (a hand-over; the review of 51a6a29, F1, and of b6da30e, G1). The steps are
 //! recorded for the role it was started as (the apply fails if the payload's code switched the
 //! current role meanwhile).
 //!
@@ -49,9 +50,9 @@ pub mod worker;
 /// worker takes it once to wait for the apply that launched it to end).
 pub const APPLY_LOCK: i64 = 0x0072_6576_6f73;
 
-/// The first key of the session-level advisory lock `(WORKER_LOCK, role oid)` a worker holds for
-/// its whole life: one worker per role and database, and a step `running` while nobody holds the
-/// lock of its role is an orphan (its worker died).
+/// The first key of the session-level advisory lock `(WORKER_LOCK, role oid)` a worker holds while
+/// it runs the role's steps: one worker per role and database, and a step `running` while nobody
+/// holds the lock of its role is an orphan (its worker died).
 pub const WORKER_LOCK: i32 = 0x7276_6466;
 
 /// How often a step is started before it counts as failed (a worker killed mid-step, a lock

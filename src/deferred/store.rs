@@ -233,6 +233,21 @@ pub fn next_pending(role: pg_sys::Oid) -> Option<StepRow> {
     })
 }
 
+/// Whether `role` has steps pending or running (read by a worker after it released the role's
+/// lock: recorded meanwhile, it takes the lock again).
+pub fn has_open_steps(role: pg_sys::Oid) -> bool {
+    as_ledger_writer(|_| {
+        Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT 1 FROM revos.deferred_steps d
+                             WHERE d.role_oid OPERATOR(pg_catalog.=) $1
+                               AND d.status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'running']))",
+            &[role.into()],
+        )
+        .unwrap_or_else(|e| spi_error("reading the open steps failed", e))
+        .unwrap_or(false)
+    })
+}
+
 /// pending -> running (one more attempt, this worker's pid, started now).
 pub fn start(id: i64) {
     update(

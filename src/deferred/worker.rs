@@ -5,8 +5,9 @@
 //! ```text
 //! connect (db, role) ─ search_path pinned for the session ─ nice 10, no parallel workers (it yields
 //!   to the application's writers) ─ wait for the apply lock (= the commit)
-//!   ─ session lock (WORKER_LOCK, role), tried every 200 ms outside any transaction: one worker per
-//!     role; while held, a running step is ours
+//!   ─ session lock (WORKER_LOCK, role), tried outside any transaction: one worker per role; while
+//!     held, a running step is ours. Held by another worker of the role: this one ends (that one
+//!     reads the steps again after releasing it); held by anything else: tried again every 200 ms
 //!   ─ orphans (running, their worker died): INVALID index dropped; pending again, or failed after
 //!     MAX_ATTEMPTS
 //!   ─ each pending step, oldest first:
@@ -18,6 +19,7 @@
 //!       error: lock timeout / deadlock -> pending again (backoff) up to MAX_ATTEMPTS; else failed:
 //!              cleanup (an INVALID index dropped, revos's NOT NULL helper dropped), the rest of
 //!              its chain failed unrun
+//!   ─ lock released; steps pending or running meanwhile (handed over)? -> the lock again, else end
 //! ```
 //!
 //! SIGTERM (`pg_terminate_backend`, a shutdown) ends the worker at once, like any backend (`die`):
@@ -108,20 +110,83 @@ fn run(role: pg_sys::Oid) {
         })
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
     });
-    // One worker per role: wait for its lock without a transaction open meanwhile — a worker waiting
-    // in pg_advisory_lock kept a virtual transaction that the running worker's CREATE INDEX
-    // CONCURRENTLY waited for, which waited for the lock: a deadlock (two applies in a row, each
-    // starting a worker; tests/online.sh, "a step without recorded settings")
-    while !tx(|| {
-        Spi::get_one_with_args::<bool>(
-            "SELECT pg_catalog.pg_try_advisory_lock($1, $2)",
+    // One worker per role, handing over: a worker that finds the role's lock held by another worker
+    // of the role ends (that one looks for pending steps again after it releases the lock); the
+    // one holding it runs every pending step, releases it, and takes it again when steps were
+    // recorded meanwhile (the review of 51a6a29, F1, and of b6da30e, G1: a worker started for an
+    // apply that failed waited for the running worker, holding a background worker slot).
+    while take_role_lock(role) {
+        run_steps(role);
+        release_role_lock(role);
+        if !tx(|| store::has_open_steps(role)) {
+            break;
+        }
+    }
+}
+
+/// Takes the role's worker lock (session level): true once held. False when another worker of
+/// the role holds it. While anything else holds it (a session pausing the worker, a backend's
+/// `launch::alive` probe), tried again every 200 ms — outside any transaction: a worker waiting in
+/// pg_advisory_lock kept a virtual transaction that the running worker's CREATE INDEX
+/// CONCURRENTLY waited for, which waited for the lock, a deadlock (two applies in a row, each
+/// starting a worker; tests/online.sh, "a step without recorded settings").
+///
+/// No step is lost when this worker ends: its try failed while the other worker held the lock,
+/// after the apply that started it ended (the apply lock); the other worker reads the steps
+/// again, in a new transaction, after it releases the lock — so after this apply's commit.
+fn take_role_lock(role: pg_sys::Oid) -> bool {
+    loop {
+        let (held, worker_holds) = tx(|| {
+            let held = Spi::get_one_with_args::<bool>(
+                "SELECT pg_catalog.pg_try_advisory_lock($1, $2)",
+                &[WORKER_LOCK.into(), role_key(role).into()],
+            )
+            .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+            .unwrap_or(false);
+            (held, !held && held_by_worker(role))
+        });
+        if held {
+            return true;
+        }
+        if worker_holds {
+            return false;
+        }
+        BackgroundWorker::wait_latch(Some(Duration::from_millis(200)));
+    }
+}
+
+/// Whether a revos deferred worker of `role` in this database holds the role's worker lock.
+fn held_by_worker(role: pg_sys::Oid) -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+                          JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
+                         WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
+                           AND l.database OPERATOR(pg_catalog.=) $1 AND l.classid OPERATOR(pg_catalog.=) $2
+                           AND l.objid OPERATOR(pg_catalog.=) $3 AND l.objsubid OPERATOR(pg_catalog.=) 2
+                           AND a.backend_type OPERATOR(pg_catalog.=) 'revos deferred'
+                           AND a.usesysid OPERATOR(pg_catalog.=) $3)",
+        &[
+            unsafe { pg_sys::MyDatabaseId }.into(),
+            pg_sys::Oid::from(WORKER_LOCK as u32).into(),
+            role.into(),
+        ],
+    )
+    .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+    .unwrap_or(false)
+}
+
+fn release_role_lock(role: pg_sys::Oid) {
+    tx(|| {
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_unlock($1, $2)",
             &[WORKER_LOCK.into(), role_key(role).into()],
         )
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
-        .unwrap_or(false)
-    }) {
-        BackgroundWorker::wait_latch(Some(Duration::from_millis(200)));
-    }
+    });
+}
+
+/// With the role's worker lock held: the orphans recovered, then every pending step, in order.
+fn run_steps(role: pg_sys::Oid) {
     if unsafe { pg_sys::GetUserId() } != role {
         pgrx::error!("revos deferred worker: connected as another role than the one that applied the steps (a role setting changed it); nothing runs");
     }
