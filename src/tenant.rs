@@ -10,10 +10,13 @@
 //!   accepts any value (up to 200 characters, as before).
 //! * It warns when called outside a transaction block: `SET LOCAL` then lasts only until the
 //!   statement ends, and the next statement sees no tenant.
-//! * Then, as before: on Citus `citus.propagate_set_commands = 'local'` for the transaction, and
-//!   `SET LOCAL app.current_tenant_id`.
+//! * Then `app.current_tenant_id` for the transaction, as `SET LOCAL` sets it (through the GUC API,
+//!   no statement); on Citus, where `SET LOCAL` statements are what it propagates to the workers,
+//!   `SET LOCAL citus.propagate_set_commands = 'local'` and `SET LOCAL app.current_tenant_id` as
+//!   statements, as before.
 //!
-//! Runs as the caller (SECURITY INVOKER) under the pinned search_path; reads only the catalog.
+//! Runs as the caller (SECURITY INVOKER) under the pinned search_path; reads only the catalog (one
+//! query, planned once per backend).
 
 use pgrx::prelude::*;
 
@@ -37,19 +40,50 @@ pub fn set(tenant: Option<&str>) -> Option<String> {
             "revos.set_tenant: called outside a transaction block, so the tenant lasts only until this statement ends; the next statement sees no tenant. Call it after BEGIN, in the transaction that reads and writes"
         );
     }
-    let citus: Option<String> =
-        Spi::get_one("SELECT pg_catalog.current_setting('citus.propagate_set_commands', true)")
-            .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
-    if citus.is_some() {
+    // Citus defines its settings when its library loads (a read of the GUC table, no SQL)
+    if !unsafe { pg_sys::GetConfigOption(c"citus.propagate_set_commands".as_ptr(), true, false) }
+        .is_null()
+    {
+        // Citus propagates SET LOCAL to its workers from the statement (its utility hook): the
+        // statements, as before
         Spi::run("SET LOCAL citus.propagate_set_commands = 'local'")
             .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
+        Spi::run(&format!(
+            "SET LOCAL app.current_tenant_id = {}",
+            literal(value)
+        ))
+        .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
+    } else {
+        set_local(TENANT_SETTING, value);
     }
-    Spi::run(&format!(
-        "SET LOCAL app.current_tenant_id = {}",
-        literal(value)
-    ))
-    .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
     tenant.map(str::to_string)
+}
+
+/// The setting the tenant is kept in for the transaction (read by `revos.current_tenant_id()`).
+const TENANT_SETTING: &std::ffi::CStr = c"app.current_tenant_id";
+
+/// `SET LOCAL name = value`, as the statement does it (`ExecSetVariableStmt`: the context of the
+/// caller, a session source, local to the transaction) without a statement parsed and run through
+/// SPI for it.
+fn set_local(name: &std::ffi::CStr, value: &str) {
+    let value = std::ffi::CString::new(value).expect("a text value has no NUL");
+    unsafe {
+        let context = if pg_sys::superuser() {
+            pg_sys::GucContext::PGC_SUSET
+        } else {
+            pg_sys::GucContext::PGC_USERSET
+        };
+        pg_sys::set_config_option(
+            name.as_ptr(),
+            value.as_ptr(),
+            context,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_LOCAL,
+            true,
+            0,
+            false,
+        );
+    }
 }
 
 /// Refuses a tenant that some tenant table's type cannot hold, naming the type and a table.
@@ -77,33 +111,46 @@ fn tenant_types() -> Vec<(String, String, i64)> {
     crate::privilege::as_extension_owner(tenant_types_of_managed_tables)
 }
 
+const TENANT_TYPES_SQL: &str = "SELECT pg_catalog.format_type(a.atttypid, NULL) AS t,
+        pg_catalog.min(ad.adrelid::pg_catalog.regclass::pg_catalog.text),
+        pg_catalog.count(DISTINCT ad.adrelid)
+   FROM pg_catalog.pg_depend d
+   JOIN pg_catalog.pg_attrdef ad ON ad.oid OPERATOR(pg_catalog.=) d.objid
+   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
+                                AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
+   JOIN revos.managed_tables mt ON mt.rel::pg_catalog.oid OPERATOR(pg_catalog.=) ad.adrelid
+  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+    AND d.refobjid OPERATOR(pg_catalog.=) 'revos.current_tenant_id()'::pg_catalog.regprocedure
+  GROUP BY 1 ORDER BY 1";
+
+thread_local! {
+    /// [`TENANT_TYPES_SQL`], planned once per backend (a four-way catalog join planned on every
+    /// call was most of set_tenant's time, and left the next query of the transaction ~60 µs
+    /// slower: bench/FINDINGS.md). The plan cache revalidates it when what it reads changes (the
+    /// extension dropped and created again included: its names are parsed again).
+    static TENANT_TYPES: std::cell::RefCell<Option<pgrx::spi::OwnedPreparedStatement>> =
+        const { std::cell::RefCell::new(None) };
+}
+
 fn tenant_types_of_managed_tables() -> Vec<(String, String, i64)> {
     Spi::connect(|c| {
-        let rows = c.select(
-            "SELECT pg_catalog.format_type(a.atttypid, NULL) AS t,
-                    pg_catalog.min(ad.adrelid::pg_catalog.regclass::pg_catalog.text),
-                    pg_catalog.count(DISTINCT ad.adrelid)
-               FROM pg_catalog.pg_depend d
-               JOIN pg_catalog.pg_attrdef ad ON ad.oid OPERATOR(pg_catalog.=) d.objid
-               JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) ad.adrelid
-                                            AND a.attnum OPERATOR(pg_catalog.=) ad.adnum
-               JOIN revos.managed_tables mt ON mt.rel::pg_catalog.oid OPERATOR(pg_catalog.=) ad.adrelid
-              WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-                AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-                AND d.refobjid OPERATOR(pg_catalog.=) 'revos.current_tenant_id()'::pg_catalog.regprocedure
-              GROUP BY 1 ORDER BY 1",
-            None,
-            &[],
-        )?;
-        let mut out = vec![];
-        for row in rows {
-            out.push((
-                row.get::<String>(1)?.unwrap_or_default(),
-                row.get::<String>(2)?.unwrap_or_default(),
-                row.get::<i64>(3)?.unwrap_or_default(),
-            ));
-        }
-        Ok::<_, pgrx::spi::Error>(out)
+        TENANT_TYPES.with(|slot| {
+            let mut slot = slot.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(c.prepare(TENANT_TYPES_SQL, &[])?.keep());
+            }
+            let rows = c.select(slot.as_ref().expect("prepared above"), None, &[])?;
+            let mut out = vec![];
+            for row in rows {
+                out.push((
+                    row.get::<String>(1)?.unwrap_or_default(),
+                    row.get::<String>(2)?.unwrap_or_default(),
+                    row.get::<i64>(3)?.unwrap_or_default(),
+                ));
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        })
     })
     .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: reading the tenant types failed: {e}"))
 }

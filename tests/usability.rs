@@ -504,6 +504,74 @@ fn set_tenant_checks_the_tenant_and_warns_outside_a_transaction() {
     );
 }
 
+/// set_tenant sets the tenant as `SET LOCAL` does (through the GUC API since it stopped running the
+/// statement): undone with a rolled-back savepoint, with the transaction, cleared by NULL; and the
+/// tenant types it reads with a plan kept per backend are read again after the extension is dropped
+/// and created anew in the same session.
+#[test]
+fn set_tenant_is_a_set_local_and_its_kept_plan_follows_the_catalog() {
+    let mut c = fresh_db("usab_tenant_local");
+    let (t1, t2) = (
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+    );
+    let v1 = json!({"schema_version": "1", "description": "t", "tables": [{"name": "patients"}]});
+    assert_eq!(status(&apply(&mut c, &v1)), "applied");
+    let mut tx = c.transaction().unwrap();
+    tx.query_one("SELECT revos.set_tenant($1)", &[&t1]).unwrap();
+    tx.batch_execute("SAVEPOINT a").unwrap();
+    tx.query_one("SELECT revos.set_tenant($1)", &[&t2]).unwrap();
+    let inner: String = tx
+        .query_one("SELECT revos.current_tenant_id()", &[])
+        .unwrap()
+        .get(0);
+    tx.batch_execute("ROLLBACK TO SAVEPOINT a").unwrap();
+    let after: String = tx
+        .query_one("SELECT revos.current_tenant_id()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        (inner.as_str(), after.as_str()),
+        (t2, t1),
+        "a savepoint's tenant is undone with it"
+    );
+    tx.query_one("SELECT revos.set_tenant(NULL)", &[]).unwrap();
+    let cleared: (Option<String>, String) = {
+        let r = tx
+            .query_one(
+                "SELECT revos.current_tenant_id(), current_setting('app.current_tenant_id')",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(cleared, (None, String::new()), "NULL clears it");
+    tx.query_one("SELECT revos.set_tenant($1)", &[&t1]).unwrap();
+    tx.commit().unwrap();
+    let gone: Option<String> = c
+        .query_one("SELECT revos.current_tenant_id()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(gone, None, "the transaction's only");
+
+    // the same session: the extension dropped and created again, text tenants, then uuid tenants
+    c.batch_execute(
+        "DROP EXTENSION revos CASCADE; DROP TABLE IF EXISTS patients; CREATE EXTENSION revos",
+    )
+    .unwrap();
+    c.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("no tenant tables in the new extension: any tenant");
+    assert_eq!(status(&apply(&mut c, &v1)), "applied");
+    let e = c
+        .query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "22023",
+        "the new tenant table's type is read: {e}"
+    );
+}
+
 /// Where tenants are text, any value is a tenant — written as a literal whatever the session's
 /// standard_conforming_strings, never as SQL.
 #[test]
