@@ -97,6 +97,18 @@ wait_done() { # VERSION [SECONDS]
   done
   echo "timeout: $out"
 }
+# Waits (up to SECONDS, default 30) until the steps of VERSIONS (a SQL list of versions), in order, have the
+# statuses WANT, read without deferred_status() (which would start a worker where one is missing: the
+# repair path); prints what they have.
+statuses_when() { # VERSIONS WANT [SECONDS]
+  local i st
+  for ((i = 0; i < ${3:-30} * 4; i++)); do
+    st=$(qdb "$S" "SELECT string_agg(status, ' ' ORDER BY id) FROM revos.deferred_steps WHERE version IN ($1)")
+    [ "$st" = "$2" ] && break
+    sleep 0.25
+  done
+  echo "$st"
+}
 # Waits until the worker runs a statement matching PATTERN; prints its pid and user.
 wait_worker() { # PATTERN
   local i out
@@ -344,12 +356,7 @@ SQL
 )
 check "applied; the transaction stays open 2.5 s after it" "applied
 1" "$out"
-# read without deferred_status(), which would start a worker where one is missing (the repair path)
-for i in $(seq 60); do
-  st=$(qdb "$S" "SELECT string_agg(status, ' ') FROM revos.deferred_steps WHERE version = 'o-9t'")
-  [ "$st" = done ] && break
-  sleep 0.5
-done
+st=$(statuses_when "'o-9t'" done)
 check "its step is run by the worker the apply started, and completes" done "$st"
 qdb "$S" "ALTER ROLE online_admin IN DATABASE online_test RESET lock_timeout" >/dev/null
 
@@ -379,12 +386,7 @@ sleep 2
 check "2 s later its worker has handed over and ended: one worker, the building one; the step pending" "1 ${w%% *} pending" \
   "$(qdb "$S" "SELECT count(*) || ' ' || min(pid) || ' ' || (SELECT string_agg(status, ' ') FROM revos.deferred_steps WHERE version = 'o-g1b')
                  FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
-# read without deferred_status(), which would start a worker where one is missing (the repair path)
-for i in $(seq 120); do
-  st=$(qdb "$S" "SELECT string_agg(status, ' ' ORDER BY id) FROM revos.deferred_steps WHERE version IN ('o-g1', 'o-g1b')")
-  [ "$st" = "done done" ] && break
-  sleep 0.5
-done
+st=$(statuses_when "'o-g1', 'o-g1b'" "done done" 60)
 check "both complete, run by the one worker (the handed-over step after its own)" "done done 1" \
   "$st $(qdb "$S" "SELECT count(DISTINCT worker_pid) FROM revos.deferred_steps WHERE version IN ('o-g1', 'o-g1b')")"
 for i in $(seq 40); do
@@ -393,6 +395,53 @@ for i in $(seq 40); do
 done
 check "then it ends: no worker left" 0 "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
 check "big without idx_big_g1 again (o-g1c)" applied "$(apply_as "$A" "$(payload o-g1c "$COLS_V6" "$IDX_V4")" | field "r['status']")"
+
+echo "# a step whose recorded completion this build cannot read (a row of another build): failed (0A000), the rest of"
+echo "# its chain unrun, and the worker ends (review of 253be3a, 1: skipped, it left the role a step open, and the worker"
+echo "# took its lock again without end, a core at 100 %)"
+aoid=$(qdb "$S" "SELECT oid FROM pg_roles WHERE rolname = 'online_admin'")
+qdb "$S" "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms)
+          SELECT g.m, 'o-fut', 0, 'index', 'public', 'nosuch', 'SELECT 1', v.c::jsonb, $aoid, 'online_admin', 0
+            FROM (SELECT gen_random_uuid()) g(m),
+                 (VALUES (1, '{\"check\": \"some_future_kind\", \"schema\": \"public\", \"table\": \"nosuch\"}'),
+                         (2, '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"nosuch\", \"name\": \"x\"}')) v(o, c)
+           ORDER BY v.o" >/dev/null
+check "deferred_status() starts a worker for them" 1 "$(qdb "$A" "SELECT revos.deferred_status('o-fut') ->> 'workers_started'")"
+for i in $(seq 40); do
+  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
+  sleep 0.25
+done
+check "the unreadable one failed 0A000, the next of its chain failed unrun; no worker left" "failed/0A000 failed/- 0" \
+  "$(qdb "$S" "SELECT string_agg(status || '/' || coalesce(sqlstate, '-'), ' ' ORDER BY id) || ' ' ||
+                      (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred')
+                 FROM revos.deferred_steps WHERE version = 'o-fut'")"
+
+echo "# pg_cancel_backend of the worker between two attempts of a step (its back-off after a lock timeout): there is no"
+echo "# step to cancel, the worker goes on (review of 253be3a, 2: the cancel failed its next bookkeeping and ended it, with"
+echo "# the steps handed over to it)"
+cx() { echo "{\"schema_version\": \"$1\", \"description\": \"cancel\", \"options\": ${3:-{\}}, \"tables\": [
+  {\"name\": \"cx\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"$2}]}]}"; }
+check "cx created" applied "$(apply_as "$A" "$(cx o-cx1 '')" | field "r['status']")"
+qdb "$S" "INSERT INTO cx (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 1000) i" >/dev/null
+pause_worker_of "$A" cx_pause 2
+check "an online NOT NULL on cx (lock_timeout 500 ms) applied, its steps held back" "applied 3" \
+  "$(apply_as "$A" "$(cx o-cx2 ', "not_null": true' '{"online": true, "lock_timeout_ms": 500}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
+PGAPPNAME=cx_block qdb "$S" "BEGIN; SELECT count(*) FROM cx; SELECT pg_sleep(30)" >/dev/null 2>&1 &
+for i in $(seq 120); do
+  [ "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-cx2' AND sqlstate = '55P03' AND status = 'pending'")" = 1 ] && break
+  sleep 0.1
+done
+wc=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred'")
+check "SET NOT NULL waited past its lock_timeout behind a reader (55P03): pending again, after a back-off" "1 1" \
+  "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-cx2' AND sqlstate = '55P03' AND status = 'pending'") $(echo "$wc" | wc -w)"
+check "pg_cancel_backend of the worker in its back-off" t "$(qdb "$S" "SELECT pg_cancel_backend($wc)")"
+sleep 0.5
+check "0.5 s later the same worker is there" "$wc" "$(qdb "$S" "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
+qdb "$S" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cx_block'" >/dev/null
+wait
+st=$(statuses_when "'o-cx2'" "done done done" 15)
+check "the reader gone, its next attempt completes the chain (without deferred_status()), by that worker" "done done done 1 true" \
+  "$st $(qdb "$S" "SELECT count(DISTINCT worker_pid) || ' ' || bool_and(worker_pid = $wc) FROM revos.deferred_steps WHERE version = 'o-cx2'")"
 
 echo "# a role that cannot log in"
 TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [

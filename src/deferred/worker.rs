@@ -24,7 +24,8 @@
 //!
 //! SIGTERM (`pg_terminate_backend`, a shutdown) ends the worker at once, like any backend (`die`):
 //! the step it ran stays `running` and is recovered by the next worker. SIGINT
-//! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup.
+//! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup; between steps (a
+//! retry's back-off, a wait for the lock) there is none to cancel, and it is dropped.
 
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys;
@@ -116,11 +117,50 @@ fn run(role: pg_sys::Oid) {
     // recorded meanwhile (the review of 51a6a29, F1, and of b6da30e, G1: a worker started for an
     // apply that failed waited for the running worker, holding a background worker slot).
     while take_role_lock(role) {
-        run_steps(role);
+        let worked = run_steps(role);
         release_role_lock(role);
         if !tx(|| store::has_open_steps(role)) {
             break;
         }
+        if !worked {
+            // open steps, none of which this pass could run or recover: not again at once (a row
+            // this pass could not act on would make it spin; the review of 253be3a, 1)
+            nap(Duration::from_millis(200));
+        }
+    }
+}
+
+/// A `pg_cancel_backend` of the worker cancels the step it runs (it fails, 57014, with its
+/// cleanup). One that arrives between steps — during a retry's back-off, a wait for the lock —
+/// has no step to cancel: it is dropped here instead of failing the worker's next bookkeeping
+/// transaction, which ended the worker with the steps handed over to it (the review of 253be3a, 2).
+fn ignore_cancel_between_steps() {
+    unsafe {
+        pg_sys::QueryCancelPending = 0;
+    }
+}
+
+/// Waits `d` outside any transaction: a cancel meanwhile is dropped
+/// ([`ignore_cancel_between_steps`]; pgrx's `wait_latch` raised it), a SIGTERM ends the worker,
+/// the postmaster's death too.
+fn nap(d: Duration) {
+    let until = std::time::Instant::now() + d;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        unsafe {
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                left.as_millis().max(1) as std::ffi::c_long,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+        }
+        ignore_cancel_between_steps();
+        pg_sys::check_for_interrupts!();
     }
 }
 
@@ -151,7 +191,7 @@ fn take_role_lock(role: pg_sys::Oid) -> bool {
         if worker_holds {
             return false;
         }
-        BackgroundWorker::wait_latch(Some(Duration::from_millis(200)));
+        nap(Duration::from_millis(200));
     }
 }
 
@@ -185,8 +225,9 @@ fn release_role_lock(role: pg_sys::Oid) {
     });
 }
 
-/// With the role's worker lock held: the orphans recovered, then every pending step, in order.
-fn run_steps(role: pg_sys::Oid) {
+/// With the role's worker lock held: the steps this build cannot read failed, the orphans
+/// recovered, then every pending step, in order. Whether it did anything.
+fn run_steps(role: pg_sys::Oid) -> bool {
     if unsafe { pg_sys::GetUserId() } != role {
         pgrx::error!("revos deferred worker: connected as another role than the one that applied the steps (a role setting changed it); nothing runs");
     }
@@ -194,12 +235,18 @@ fn run_steps(role: pg_sys::Oid) {
     // change the recorded steps (the eleventh adversarial review, S and D)
     tx(crate::dependencies::check_revos_schema);
     tx(crate::dependencies::check_steps_table);
-    recover(role);
-    while let Some(step) = tx(|| store::next_pending(role)) {
+    let mut worked = tx(|| store::fail_unreadable(role)) > 0;
+    worked |= recover(role);
+    while let Some(step) = {
+        ignore_cancel_between_steps();
+        tx(|| store::next_pending(role))
+    } {
         run_step(&step);
+        worked = true;
         // what the step read and wrote shows in pg_stat_user_tables now, not at the worker's exit
         unsafe { pg_sys::pgstat_report_stat(true) };
     }
+    worked
 }
 
 /// How much the worker lowers its CPU priority (nice): the steps it runs are the online forms, whose
@@ -225,6 +272,16 @@ fn yield_to_writers() {
             "SELECT pg_catalog.set_config('max_parallel_workers_per_gather', '0', false),
                     pg_catalog.set_config('max_parallel_maintenance_workers', '0', false)",
         )
+        // PostgreSQL 17+: no `transaction_timeout` of the role's or the database's for the whole
+        // session — it ends the process (FATAL), a long concurrent build's phase included, and the
+        // steps handed over to this worker with it (the review of 253be3a, 2). A step's own limit is
+        // its lock_timeout; a role's statement_timeout still cancels a step (failed, cleaned up).
+        .and_then(|_| {
+            Spi::run(
+                "SELECT pg_catalog.set_config('transaction_timeout', '0', false)
+                  WHERE pg_catalog.current_setting('transaction_timeout', true) IS NOT NULL",
+            )
+        })
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
     });
 }
@@ -260,8 +317,9 @@ fn session_settings(step: &StepRow) {
 
 /// Steps left `running` by a worker that died: what a killed concurrent build left (an INVALID
 /// index) is dropped, and the step runs again — or fails, after MAX_ATTEMPTS starts.
-fn recover(role: pg_sys::Oid) {
-    for o in tx(|| store::orphans(role)) {
+fn recover(role: pg_sys::Oid) -> bool {
+    let orphans = tx(|| store::orphans(role));
+    for o in &orphans {
         let mut note = String::new();
         if let Some(c @ Cleanup::InvalidIndex { .. }) = &o.cleanup {
             note = drop_invalid(c);
@@ -271,7 +329,7 @@ fn recover(role: pg_sys::Oid) {
         );
         if o.attempts >= MAX_ATTEMPTS {
             fail_chain(
-                &o,
+                o,
                 &format!("{why}; {} attempts, given up", o.attempts),
                 "57P01",
             );
@@ -279,6 +337,7 @@ fn recover(role: pg_sys::Oid) {
             tx(|| store::again(o.id, &why, "57P01"));
         }
     }
+    !orphans.is_empty()
 }
 
 fn run_step(step: &StepRow) {
@@ -345,7 +404,7 @@ fn run_step(step: &StepRow) {
             };
             tx(|| store::again(step.id, &format!("{msg}{note}"), &state));
             let wait = Duration::from_secs(2u64.pow((step.attempts + 1) as u32));
-            BackgroundWorker::wait_latch(Some(wait));
+            nap(wait);
         }
         Err((msg, state)) => fail_chain(step, &msg, &state),
     }
