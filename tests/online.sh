@@ -396,32 +396,36 @@ done
 check "then it ends: no worker left" 0 "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
 check "big without idx_big_g1 again (o-g1c)" applied "$(apply_as "$A" "$(payload o-g1c "$COLS_V6" "$IDX_V4")" | field "r['status']")"
 
-echo "# a step whose recorded completion this build cannot read (a row of another build): failed (0A000), the rest of"
-echo "# its chain unrun, and the worker ends (review of 253be3a, 1: skipped, it left the role a step open, and the worker"
-echo "# took its lock again without end, a core at 100 %)"
+echo "# a step whose recorded completion this build cannot read (a row of another build): failed (0A000), the steps after"
+echo "# it in its chain unrun, those before it run, and the worker ends (review of 253be3a, 1: skipped, it left the role a step"
+echo "# open, and the worker took its lock again without end, a core at 100 %; of c6eb313, B2: the steps before it failed too)"
 aoid=$(qdb "$S" "SELECT oid FROM pg_roles WHERE rolname = 'online_admin'")
 qdb "$S" "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms)
           SELECT g.m, 'o-fut', 0, 'index', 'public', 'nosuch', 'SELECT 1', v.c::jsonb, $aoid, 'online_admin', 0
             FROM (SELECT gen_random_uuid()) g(m),
-                 (VALUES (1, '{\"check\": \"some_future_kind\", \"schema\": \"public\", \"table\": \"nosuch\"}'),
-                         (2, '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"nosuch\", \"name\": \"x\"}')) v(o, c)
+                 (VALUES (1, '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"nosuch\", \"name\": \"x\"}'),
+                         (2, '{\"check\": \"some_future_kind\", \"schema\": \"public\", \"table\": \"nosuch\"}'),
+                         (3, '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"nosuch\", \"name\": \"x\"}')) v(o, c)
            ORDER BY v.o" >/dev/null
 check "deferred_status() starts a worker for them" 1 "$(qdb "$A" "SELECT revos.deferred_status('o-fut') ->> 'workers_started'")"
 for i in $(seq 40); do
   [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
   sleep 0.25
 done
-check "the unreadable one failed 0A000, the next of its chain failed unrun; no worker left" "failed/0A000 failed/- 0" \
+check "the step before it in its chain runs (done); the unreadable one failed 0A000, the next failed unrun; no worker left" \
+  "done/- failed/0A000 failed/- 0" \
   "$(qdb "$S" "SELECT string_agg(status || '/' || coalesce(sqlstate, '-'), ' ' ORDER BY id) || ' ' ||
                       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred')
                  FROM revos.deferred_steps WHERE version = 'o-fut'")"
 
-echo "# pg_cancel_backend of the worker between two attempts of a step (its back-off after a lock timeout): there is no"
-echo "# step to cancel, the worker goes on (review of 253be3a, 2: the cancel failed its next bookkeeping and ended it, with"
-echo "# the steps handed over to it)"
+echo "# pg_cancel_backend of the worker in a step's back-off (after a lock timeout): it cancels that step — failed 57014, its"
+echo "# chain's rest unrun, revos's helper dropped — and the worker goes on with the step handed over to it meanwhile (the"
+echo "# review of 253be3a, 2: the cancel failed the worker's next bookkeeping and ended it, the handed-over step stranded;"
+echo "# of c6eb313, B3: then dropped, a cancel could not stop the step's retries)"
 cx() { echo "{\"schema_version\": \"$1\", \"description\": \"cancel\", \"options\": ${3:-{\}}, \"tables\": [
-  {\"name\": \"cx\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"$2}]}]}"; }
-check "cx created" applied "$(apply_as "$A" "$(cx o-cx1 '')" | field "r['status']")"
+  {\"name\": \"cx\", \"columns\": [{\"name\": \"v\", \"type\": \"integer\"$2}]}${4:-}]}"; }
+CY=', {"name": "cy", "columns": [{"name": "v", "type": "integer"}]}'
+check "cx and cy created" applied "$(apply_as "$A" "$(cx o-cx1 '' '' "$CY")" | field "r['status']")"
 qdb "$S" "INSERT INTO cx (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 1000) i" >/dev/null
 pause_worker_of "$A" cx_pause 2
 check "an online NOT NULL on cx (lock_timeout 500 ms) applied, its steps held back" "applied 3" \
@@ -434,14 +438,24 @@ done
 wc=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred'")
 check "SET NOT NULL waited past its lock_timeout behind a reader (55P03): pending again, after a back-off" "1 1" \
   "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-cx2' AND sqlstate = '55P03' AND status = 'pending'") $(echo "$wc" | wc -w)"
-check "pg_cancel_backend of the worker in its back-off" t "$(qdb "$S" "SELECT pg_cancel_backend($wc)")"
-sleep 0.5
-check "0.5 s later the same worker is there" "$wc" "$(qdb "$S" "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
+check "meanwhile an online index on cy applied (its worker hands the step over)" "applied 1" \
+  "$(apply_as "$A" '{"schema_version": "o-cy2", "description": "cancel", "options": {"online": true}, "tables": [
+       {"name": "cy", "columns": [{"name": "v", "type": "integer"}], "indexes": [{"name": "idx_cy_v", "columns": ["v"]}]}]}' |
+     field "r['status'] + ' ' + str(len(r['pending']))")"
+# the reader ends (the step's next attempt would succeed), then the cancel, both within the 2 s back-off
 qdb "$S" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cx_block'" >/dev/null
+check "pg_cancel_backend of the worker in its back-off" "true pending" \
+  "$(qdb "$S" "SELECT pg_cancel_backend($wc) || ' ' || (SELECT status FROM revos.deferred_steps WHERE version = 'o-cx2' AND sqlstate = '55P03')")"
+st=$(statuses_when "'o-cx2', 'o-cy2'" "done failed failed done" 15)
+check "the step failed 57014 (canceled in its back-off), the chain's rest unrun; cy's index done, by that worker" \
+  "done failed failed done|57014|1 true" \
+  "$st|$(qdb "$S" "SELECT sqlstate FROM revos.deferred_steps WHERE version = 'o-cx2' AND status = 'failed' AND error_message LIKE 'canceled during its back-off%'")|$(
+     qdb "$S" "SELECT count(DISTINCT worker_pid) || ' ' || bool_and(worker_pid = $wc) FROM revos.deferred_steps WHERE version IN ('o-cx2', 'o-cy2') AND worker_pid IS NOT NULL")"
+check "revos's helper stays (validated: a NULL is still refused; the next version drops it), cx.v nullable; idx_cy_v valid" "1 false true" \
+  "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_constraint WHERE conrelid = 'cx'::regclass AND conname LIKE 'revos_nn_%') || ' ' ||
+                      (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'cx'::regclass AND attname = 'v') || ' ' ||
+                      (SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_cy_v'::regclass)")"
 wait
-st=$(statuses_when "'o-cx2'" "done done done" 15)
-check "the reader gone, its next attempt completes the chain (without deferred_status()), by that worker" "done done done 1 true" \
-  "$st $(qdb "$S" "SELECT count(DISTINCT worker_pid) || ' ' || bool_and(worker_pid = $wc) FROM revos.deferred_steps WHERE version = 'o-cx2'")"
 
 echo "# a role that cannot log in"
 TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [
@@ -482,7 +496,7 @@ echo "# revos.deferred_status() and revos.deferred_steps: who may do what"
 check "deferred_status() counts every version; a version that has none: no steps" "0 []" \
   "$(qdb "$A" "SELECT (s->>'pending') || ' ' || (s->'steps')::text FROM revos.deferred_status('no-such-version') s")"
 check "deferred_status() without a version: the steps not done and the recent done ones" True \
-  "$(qdb "$A" "SELECT revos.deferred_status()" | field "len(r['steps']) >= 12 and r['failed'] == 4")"  # o-3, o-12, o-fut's two
+  "$(qdb "$A" "SELECT revos.deferred_status()" | field "len(r['steps']) >= 12 and r['failed'] == 6")"  # o-3, o-12, o-fut's two, o-cx2's two
 expect_error_db "PUBLIC may not call deferred_status()" 42501 "permission denied" "$R" "SELECT revos.deferred_status()"
 expect_error_db "revos_admin may not insert a step" 42501 "permission denied" "$A" \
   "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, schema_name, table_name, sql, completion, role_oid, role_name, lock_timeout_ms)

@@ -351,7 +351,9 @@ pub fn again(id: i64, message: &str, sqlstate: &str) {
     );
 }
 
-/// The pending steps after a failed one in its chain fail too, unrun.
+/// The pending steps after a failed one in its chain fail too, unrun (only those after it: an
+/// unreadable step's chain may have earlier ones still pending, which run; the review of
+/// c6eb313, B2).
 pub fn skip_rest_of_chain(failed: &StepRow) {
     skip_chain(&failed.migration_id, failed.chain, failed.id)
 }
@@ -362,11 +364,13 @@ fn skip_chain(migration_id: &str, chain: i32, failed_id: i64) {
             "UPDATE revos.deferred_steps SET status = 'failed', finished_at = pg_catalog.clock_timestamp(),
                     error_message = 'not run: step ' || $3 || ' of its chain failed'
               WHERE migration_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid
-                AND chain OPERATOR(pg_catalog.=) $2 AND status OPERATOR(pg_catalog.=) 'pending'",
+                AND chain OPERATOR(pg_catalog.=) $2 AND status OPERATOR(pg_catalog.=) 'pending'
+                AND id OPERATOR(pg_catalog.>) $4",
             &[
                 migration_id.into(),
                 chain.into(),
                 failed_id.to_string().into(),
+                failed_id.into(),
             ],
         )
         .unwrap_or_else(|e| spi_error("skipping a chain failed", e))

@@ -24,8 +24,8 @@
 //!
 //! SIGTERM (`pg_terminate_backend`, a shutdown) ends the worker at once, like any backend (`die`):
 //! the step it ran stays `running` and is recovered by the next worker. SIGINT
-//! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup; between steps (a
-//! retry's back-off, a wait for the lock) there is none to cancel, and it is dropped.
+//! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup — in its back-off
+//! after a lock timeout too; while the worker waits for its role's lock it is dropped.
 
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys;
@@ -140,15 +140,15 @@ fn ignore_cancel_between_steps() {
     }
 }
 
-/// Waits `d` outside any transaction: a cancel meanwhile is dropped
-/// ([`ignore_cancel_between_steps`]; pgrx's `wait_latch` raised it), a SIGTERM ends the worker,
-/// the postmaster's death too.
-fn nap(d: Duration) {
+/// Waits `d` outside any transaction; true when a cancel came meanwhile (the wait then ends, and
+/// the cancel is dropped: [`ignore_cancel_between_steps`]; pgrx's `wait_latch` raised it). A
+/// SIGTERM ends the worker, the postmaster's death too.
+fn nap(d: Duration) -> bool {
     let until = std::time::Instant::now() + d;
     loop {
         let left = until.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return;
+            return false;
         }
         unsafe {
             pg_sys::WaitLatch(
@@ -159,8 +159,12 @@ fn nap(d: Duration) {
             );
             pg_sys::ResetLatch(pg_sys::MyLatch);
         }
+        let canceled = unsafe { pg_sys::QueryCancelPending } != 0;
         ignore_cancel_between_steps();
         pg_sys::check_for_interrupts!();
+        if canceled {
+            return true;
+        }
     }
 }
 
@@ -404,7 +408,14 @@ fn run_step(step: &StepRow) {
             };
             tx(|| store::again(step.id, &format!("{msg}{note}"), &state));
             let wait = Duration::from_secs(2u64.pow((step.attempts + 1) as u32));
-            nap(wait);
+            if nap(wait) {
+                // a cancel during the step's back-off cancels the step (the review of c6eb313, B3)
+                fail_chain(
+                    step,
+                    &format!("canceled during its back-off after: {msg}"),
+                    "57014",
+                );
+            }
         }
         Err((msg, state)) => fail_chain(step, &msg, &state),
     }
