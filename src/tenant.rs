@@ -121,7 +121,12 @@ const TENANT_TYPES_SQL: &str = "SELECT pg_catalog.format_type(a.atttypid, NULL) 
    JOIN revos.managed_tables mt ON mt.rel::pg_catalog.oid OPERATOR(pg_catalog.=) ad.adrelid
   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
     AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
-    AND d.refobjid OPERATOR(pg_catalog.=) $1
+    AND d.refobjid OPERATOR(pg_catalog.=) (
+        SELECT p.oid FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) p.pronamespace
+         WHERE n.nspname OPERATOR(pg_catalog.=) 'revos'
+           AND p.proname OPERATOR(pg_catalog.=) 'current_tenant_id'
+           AND p.pronargs OPERATOR(pg_catalog.=) 0)
   GROUP BY 1 ORDER BY 1";
 
 thread_local! {
@@ -134,26 +139,18 @@ thread_local! {
 }
 
 fn tenant_types_of_managed_tables() -> Vec<(String, String, i64)> {
-    // the function's OID looked up on every call and passed to the kept plan: a constant in it
-    // (a `regprocedure` literal) is not revalidated by the plan cache, and a function dropped and
-    // created again kept the old OID there (the review of c6eb313, A1)
-    let Some(function) = crate::privilege::revos_function("current_tenant_id", &[]) else {
-        return vec![];
-    };
+    // the function is found by name in the query, on every execution: a constant OID in the kept
+    // plan (a `regprocedure` literal) is not revalidated by the plan cache, and a function dropped
+    // and created again kept its old OID there (the review of c6eb313, A1); a parameter made the
+    // plan cache plan it again for the first calls of each backend, and on every call under
+    // `plan_cache_mode = force_custom_plan` (the review of 45fb852)
     Spi::connect(|c| {
         TENANT_TYPES.with(|slot| {
             let mut slot = slot.borrow_mut();
             if slot.is_none() {
-                *slot = Some(
-                    c.prepare(TENANT_TYPES_SQL, &[pgrx::PgOid::from(pg_sys::OIDOID)])?
-                        .keep(),
-                );
+                *slot = Some(c.prepare(TENANT_TYPES_SQL, &[])?.keep());
             }
-            let rows = c.select(
-                slot.as_ref().expect("prepared above"),
-                None,
-                &[function.into()],
-            )?;
+            let rows = c.select(slot.as_ref().expect("prepared above"), None, &[])?;
             let mut out = vec![];
             for row in rows {
                 out.push((

@@ -419,7 +419,7 @@ check "the step before it in its chain runs (done); the unreadable one failed 0A
                  FROM revos.deferred_steps WHERE version = 'o-fut'")"
 
 echo "# pg_cancel_backend of the worker in a step's back-off (after a lock timeout): it cancels that step — failed 57014, its"
-echo "# chain's rest unrun, revos's helper dropped — and the worker goes on with the step handed over to it meanwhile (the"
+echo "# chain's rest unrun, revos's helper kept as for any failure — and the worker goes on with the step handed over to it meanwhile (the"
 echo "# review of 253be3a, 2: the cancel failed the worker's next bookkeeping and ended it, the handed-over step stranded;"
 echo "# of c6eb313, B3: then dropped, a cancel could not stop the step's retries)"
 cx() { echo "{\"schema_version\": \"$1\", \"description\": \"cancel\", \"options\": ${3:-{\}}, \"tables\": [
@@ -456,6 +456,8 @@ check "revos's helper stays (validated: a NULL is still refused; the next versio
                       (SELECT attnotnull FROM pg_attribute WHERE attrelid = 'cx'::regclass AND attname = 'v') || ' ' ||
                       (SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_cy_v'::regclass)")"
 wait
+check "  ... o-cx3 (v nullable, as it is) drops it" "applied 0" \
+  "$(apply_as "$A" "$(cx o-cx3 '')" | field "r['status']") $(qdb "$S" "SELECT count(*) FROM pg_constraint WHERE conrelid = 'cx'::regclass AND conname LIKE 'revos_nn_%'")"
 
 echo "# a role that cannot log in"
 TN='{"schema_version": "o-10", "description": "nologin", "options": {"online": true}, "tables": [

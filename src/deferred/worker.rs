@@ -158,11 +158,18 @@ fn nap(d: Duration) -> bool {
                 pg_sys::PG_WAIT_EXTENSION,
             );
             pg_sys::ResetLatch(pg_sys::MyLatch);
+            // a SIGTERM ends the worker here; a cancel stays pending meanwhile (held off), then is
+            // taken and dropped below (read and cleared after: one arriving between the check and
+            // the clear is not raised outside any transaction; the review of 45fb852)
+            pg_sys::QueryCancelHoldoffCount += 1;
         }
-        let canceled = unsafe { pg_sys::QueryCancelPending } != 0;
-        ignore_cancel_between_steps();
         pg_sys::check_for_interrupts!();
+        let canceled = unsafe {
+            pg_sys::QueryCancelHoldoffCount -= 1;
+            pg_sys::QueryCancelPending != 0
+        };
         if canceled {
+            ignore_cancel_between_steps();
             return true;
         }
     }
@@ -279,7 +286,7 @@ fn yield_to_writers() {
         // PostgreSQL 17+: no `transaction_timeout` of the role's or the database's for the whole
         // session — it ends the process (FATAL), a long concurrent build's phase included, and the
         // steps handed over to this worker with it (the review of 253be3a, 2). A step's own limit is
-        // its lock_timeout; a role's statement_timeout still cancels a step (failed, cleaned up).
+        // its lock_timeout.
         .and_then(|_| {
             Spi::run(
                 "SELECT pg_catalog.set_config('transaction_timeout', '0', false)
