@@ -14,7 +14,7 @@
 //!   the previous user and context restored afterwards, error or not.
 
 use pgrx::pg_sys;
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
 /// The search_path revos runs under: PostgreSQL's catalog, revos's own schema, and the session's
 /// temporary schema explicitly last (never first, as it is when a path leaves it out).
@@ -45,15 +45,39 @@ fn set_search_path(path: &str) {
 
 /// Sets `name` to `value` in the current GUC nest level (undone with it).
 fn set_setting(name: &str, value: &str) {
-    let name = CString::new(name).expect("no NUL");
-    let value = CString::new(value).expect("no NUL");
+    set_config(
+        &CString::new(name).expect("no NUL"),
+        value,
+        pg_sys::GucContext::PGC_USERSET,
+        pg_sys::GucAction::GUC_ACTION_SAVE,
+    );
+}
+
+/// `SET LOCAL name = value` as the statement does it (`ExecSetVariableStmt`: the caller's context,
+/// a session source, to the transaction's end) without a statement parsed and run for it.
+pub fn set_local(name: &CStr, value: &str) {
+    let context = if unsafe { pg_sys::superuser() } {
+        pg_sys::GucContext::PGC_SUSET
+    } else {
+        pg_sys::GucContext::PGC_USERSET
+    };
+    set_config(name, value, context, pg_sys::GucAction::GUC_ACTION_LOCAL);
+}
+
+fn set_config(
+    name: &CStr,
+    value: &str,
+    context: pg_sys::GucContext::Type,
+    action: pg_sys::GucAction::Type,
+) {
+    let value = CString::new(value).expect("a text value has no NUL");
     unsafe {
         pg_sys::set_config_option(
             name.as_ptr(),
             value.as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
+            context,
             pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
+            action,
             true,
             pg_sys::PGERROR as i32,
             false,

@@ -54,37 +54,13 @@ pub fn set(tenant: Option<&str>) -> Option<String> {
         ))
         .unwrap_or_else(|e| pgrx::error!("revos: set_tenant: {e}"));
     } else {
-        set_local(TENANT_SETTING, value);
+        crate::privilege::set_local(TENANT_SETTING, value);
     }
     tenant.map(str::to_string)
 }
 
 /// The setting the tenant is kept in for the transaction (read by `revos.current_tenant_id()`).
 const TENANT_SETTING: &std::ffi::CStr = c"app.current_tenant_id";
-
-/// `SET LOCAL name = value`, as the statement does it (`ExecSetVariableStmt`: the context of the
-/// caller, a session source, local to the transaction) without a statement parsed and run through
-/// SPI for it.
-fn set_local(name: &std::ffi::CStr, value: &str) {
-    let value = std::ffi::CString::new(value).expect("a text value has no NUL");
-    unsafe {
-        let context = if pg_sys::superuser() {
-            pg_sys::GucContext::PGC_SUSET
-        } else {
-            pg_sys::GucContext::PGC_USERSET
-        };
-        pg_sys::set_config_option(
-            name.as_ptr(),
-            value.as_ptr(),
-            context,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_LOCAL,
-            true,
-            0,
-            false,
-        );
-    }
-}
 
 /// Refuses a tenant that some tenant table's type cannot hold, naming the type and a table.
 fn check_against_tables(value: &str) {

@@ -91,18 +91,12 @@ fn run(role: pg_sys::Oid) {
     // review of 51a6a29, F2: a role's `lock_timeout = 1s` and an apply that waited 2 s for a writer
     // ended the worker, the steps left pending without one). Each step sets its own lock_timeout.
     // (PostgreSQL 17+: nor `transaction_timeout`, which would end the whole process — the review of
-    // b6da30e, G2; where the setting does not exist, nothing is set)
+    // b6da30e, G2: 0 for the whole session, `yield_to_writers` above)
     tx(|| {
         Spi::run(
             "SELECT pg_catalog.set_config('lock_timeout', '0', true),
                     pg_catalog.set_config('statement_timeout', '0', true)",
         )
-        .and_then(|_| {
-            Spi::run(
-                "SELECT pg_catalog.set_config('transaction_timeout', '0', true)
-                  WHERE pg_catalog.current_setting('transaction_timeout', true) IS NOT NULL",
-            )
-        })
         .and_then(|_| {
             Spi::run_with_args(
                 "SELECT pg_catalog.pg_advisory_xact_lock($1)",
