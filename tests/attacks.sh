@@ -1208,22 +1208,27 @@ b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant c
   echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
       \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
 }
-# worker_pause APPNAME: atk_owner takes the superuser's deferred worker lock for 4 s (in the background,
-# PAUSE_PID), once no worker of the superuser's is left from an earlier section, and waits until it holds it.
+# worker_pause APPNAME: the superuser's deferred worker is held back for 4 s (in the background,
+# PAUSE_PID), once no worker of the superuser's is left from an earlier section, and waits until it is.
+# The attacker took the worker's lock itself until 2026-12-06 (an advisory lock anyone could take); no SQL
+# function reaches it since (online.sh, "any role's advisory locks"), so a superuser session holds it
+# through the test hook of revos's library, as a worker slow to start would leave the attacker the time.
 worker_pause() {
   local su i
   su=$(q "SELECT oid FROM pg_roles WHERE rolname = current_user")
   for i in $(seq 60); do
     [ "$(q "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE status = 'running')
                  + (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = x'72766466'::int::oid
-                      AND objid = $su AND objsubid = 2)")" = 0 ] && break
+                      AND objid = $su AND objsubid = 29302)")" = 0 ] && break
     sleep 0.5
   done
-  PGAPPNAME=$1 as atk_owner "SELECT pg_advisory_lock(x'72766466'::int, $su); SELECT pg_sleep(4)" >/dev/null 2>&1 &
+  PGAPPNAME=$1 q "CREATE FUNCTION pg_temp.hold_worker_lock(oid) RETURNS boolean LANGUAGE c STRICT
+                    AS '\$libdir/revos', 'hold_worker_lock_wrapper';
+                  SELECT pg_temp.hold_worker_lock($su); SELECT pg_sleep(4)" >/dev/null 2>&1 &
   PAUSE_PID=$!
   for i in $(seq 50); do
     [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
-              AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 2 AND a.application_name = '$1'")" = 1 ] && break
+              AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 29302 AND a.application_name = '$1'")" = 1 ] && break
     sleep 0.1
   done
 }
@@ -1475,8 +1480,9 @@ attack_review_cf35c2f() {
       "blocked|untrusted_name" "$out"
     check "  ... atk_owner's function never ran as the superuser" f "$(b17_ran "b21$mode")"
   done
-  # F3: atk_owner owns the schema of the superuser's table b21_w.bf; it pauses the superuser's deferred
-  # worker (the worker's advisory lock, which anyone may take), swaps its own bf in under the schema's name
+  # F3: atk_owner owns the schema of the superuser's table b21_w.bf; while the superuser's deferred worker
+  # is held back (worker_pause: a worker slow to start; atk_owner took its lock itself before 2026-12-06),
+  # it swaps its own bf in under the schema's name
   # after the online apply commits (token filled, a partial index whose predicate calls its IMMUTABLE
   # function with a constant), then lets the worker go
   spy_fn atk_owner b21bf
@@ -1540,7 +1546,7 @@ attack_review_cf35c2f() {
 # was created by atk_owner during the same wait: the count and the ADD CONSTRAINT ran its function.
 # F3 and F4 are refused now (blocked with untrusted_name, or failed 42501) and nothing is applied.
 # F5: the deferred worker read a VALIDATE step's completion by name from atk_owner's look-alike table
-# (swapped in under the schema's name while atk_owner held the worker's advisory lock) and recorded it
+# (swapped in under the schema's name while the worker was held back) and recorded it
 # done while the real constraint stayed NOT VALID; now the step fails (42501). A control: a
 # materialized view over the superuser's own table in its own schema and a partition with a constant
 # bound are applied. The attacker's function advances a sequence when it runs as a superuser.
@@ -1697,7 +1703,7 @@ attack_review_f0637ad() {
   check "  ... and nothing is applied (the version's ledger rows, the check)" "none|(n >= 0)" \
     "$(b22_ledger b22-f4-2 | sed 's/^failed$/none/')|$(q "SELECT pg_get_expr(conbin, conrelid) FROM pg_constraint WHERE conrelid = 'b22.b22_f4t'::regclass AND conname = 'b22_f4t_pos'")"
   # F5: atk_owner owns the schema of the superuser's b22_w.ct (3000 rows and one that violates the new
-  # check); it pauses the superuser's deferred worker, swaps in its b22_w_evil.ct (a validated ct_pos of
+  # check); while the superuser's deferred worker is held back (worker_pause), it swaps in its b22_w_evil.ct (a validated ct_pos of
   # the same name) after the online apply commits, lets the worker go, and swaps back
   spy_fn atk_owner b22w
   # (b22_w is given to atk_owner in the online apply's transaction, after the apply, as in B20's H1)

@@ -66,8 +66,12 @@ IDX_V2='[{"columns": ["c"]}, {"name": "uq_big_k_n", "columns": ["k", "n"], "uniq
 apply_as() { # DSN PAYLOAD -> the envelope's result
   qdb "$1" "SELECT revos.apply_schema(\$p\$$2\$p\$::jsonb) -> 'result'"
 }
-# Holds the superuser's deferred worker back for SECONDS (its one-per-role advisory lock, taken by another
-# session of the superuser, in the background: `wait` for it), once that session holds the lock.
+# Holds the superuser's deferred worker back for SECONDS (its one-per-role worker lock, taken by another
+# session of the superuser, in the background: `wait` for it), once that session holds the lock. No SQL
+# function takes that lock (its fourth key is revos's own, objsubid 29302 in pg_locks): revos's library has
+# a hook for tests, which only a superuser can declare (a C function), in pg_temp.
+HOLD_WORKER_FN="CREATE FUNCTION pg_temp.hold_worker_lock(oid) RETURNS boolean LANGUAGE c STRICT
+                  AS '\$libdir/revos', 'hold_worker_lock_wrapper'"
 pause_worker() { # APPLICATION_NAME SECONDS
   pause_worker_of "$S" "$@"
 }
@@ -76,10 +80,10 @@ pause_worker_of() { # DSN APPLICATION_NAME SECONDS
   local su i
   su=$(qdb "$1" "SELECT oid FROM pg_roles WHERE rolname = current_user")
   shift
-  PGAPPNAME=$1 qdb "$S" "SELECT pg_advisory_lock(x'72766466'::int, $su); SELECT pg_sleep($2)" >/dev/null 2>&1 &
+  PGAPPNAME=$1 qdb "$S" "$HOLD_WORKER_FN; SELECT pg_temp.hold_worker_lock($su); SELECT pg_sleep($2)" >/dev/null 2>&1 &
   for i in $(seq 50); do
     [ "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
-                   AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 2 AND a.application_name = '$1'")" = 1 ] && break
+                   AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 29302 AND a.application_name = '$1'")" = 1 ] && break
     sleep 0.1
   done
 }
@@ -360,6 +364,28 @@ st=$(statuses_when "'o-9t'" done)
 check "its step is run by the worker the apply started, and completes" done "$st"
 qdb "$S" "ALTER ROLE online_admin IN DATABASE online_test RESET lock_timeout" >/dev/null
 
+echo "# pg_cancel_backend of the worker while it waits for the apply's end is dropped: the same worker runs the step"
+echo "# after the commit, with no other call (review of b6da30e, G3: the cancel ended it, the step left pending)"
+VG3='[{"columns": ["v"]}, {"name": "idx_huge_lt", "columns": ["id", "v"]}, {"name": "idx_huge_g3", "columns": ["v", "id"]}]'
+( sleep 1
+  qdb "$S" "SELECT string_agg(pid || ' ' || pg_cancel_backend(pid), ',') FROM pg_stat_activity
+             WHERE backend_type = 'revos deferred' AND usename = 'online_admin'" > "$TMPF" ) &
+CP=$!
+out=$(qdb "$A" - <<SQL
+BEGIN;
+SELECT revos.apply_schema(\$p\$$(two_tables o-g3 "$VG3" "$V")\$p\$::jsonb) -> 'result' ->> 'status';
+SELECT count(*) FROM pg_sleep(2.5);
+COMMIT;
+SQL
+)
+wait "$CP"
+g3=$(cat "$TMPF")
+check "applied; its worker, waiting for the commit, was sent a cancel 1 s in" "applied 1 true" "$(echo $out) ${g3#* }"
+st=$(statuses_when "'o-g3'" done 20)
+check "its step completes (no other call), run by the worker that was canceled" "done ${g3%% *}" \
+  "$st $(qdb "$S" "SELECT worker_pid FROM revos.deferred_steps WHERE version = 'o-g3'")"
+check "huge without idx_huge_g3 again (o-g3r)" applied "$(apply_as "$A" "$(two_tables o-g3r "$VT" "$V")" | field "r['status']")"
+
 echo "# while the role's worker runs a long step: a worker started for an apply that fails ends at once, and one started"
 echo "# for an apply that records a step hands it over (review of 51a6a29, F1; of b6da30e, G1: each waited for the"
 echo "# running worker, holding a background worker slot — a failing apply retried could take every slot)"
@@ -395,6 +421,39 @@ for i in $(seq 40); do
 done
 check "then it ends: no worker left" 0 "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
 check "big without idx_big_g1 again (o-g1c)" applied "$(apply_as "$A" "$(payload o-g1c "$COLS_V6" "$IDX_V4")" | field "r['status']")"
+
+echo "# any role's advisory locks on the worker's keys hold no worker back (the review of 5798187, D: the role's worker"
+echo "# lock was pg_advisory_lock(x'72766466', role), which any role that can connect may take — its workers then waited,"
+echo "# each in a background worker slot, without limit, and deferred_status() believed a worker ran)"
+ADM=$(qdb "$S" "SELECT oid FROM pg_roles WHERE rolname = 'online_admin'")
+# every SQL form of an advisory lock on the worker's two keys, in either order and as one bigint, exclusive and
+# shared, session and transaction level — held together by online_reader (a plain login role)
+holds=""
+for f in pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock pg_advisory_xact_lock_shared; do
+  for k in "x'72766466'::int, $ADM" "$ADM, x'72766466'::int" "(x'72766466'::bigint << 32) | $ADM" "($ADM::bigint << 32) | x'72766466'::bigint"; do
+    holds+="SELECT $f($k); "
+  done
+done
+PGAPPNAME=d_holder qdb "$R" "${holds}SELECT pg_sleep(20)" >/dev/null 2>&1 &
+DH=$!
+for i in $(seq 50); do
+  [ "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
+                 AND a.application_name = 'd_holder'")" = 8 ] && break
+  sleep 0.1
+done
+check "online_reader holds the 16 forms (8 lock rows: 4 keys, 2 modes)" 8 \
+  "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'd_holder'")"
+# a check's VALIDATE (a concurrent build would wait for online_reader's open transaction, whatever it locks)
+COLS_D=${COLS_V6/'{"name": "extra", "type": "text"}'/'{"name": "extra", "type": "text", "check": "extra <> '"'zz'"'"}'}
+check "an online check on big meanwhile: applied, 1 pending" "applied 1" \
+  "$(apply_as "$A" "$(payload o-d1 "$COLS_D" "$IDX_V4" '{"online": true}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
+check "its step is done within 10 s, while online_reader still holds them (it held the worker 20 s)" "done" "$(statuses_when "'o-d1'" done 10)"
+check "  ... and the check is validated" t \
+  "$(qdb "$S" "SELECT bool_and(convalidated) FROM pg_constraint WHERE conrelid = 'public.big'::regclass AND pg_get_constraintdef(oid) LIKE '%zz%'")"
+check "  ... online_reader's session is still there" 1 "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'd_holder'")"
+qdb "$S" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'd_holder'" >/dev/null
+wait "$DH" 2>/dev/null
+check "big without that check again (o-d2)" applied "$(apply_as "$A" "$(payload o-d2 "$COLS_V6" "$IDX_V4")" | field "r['status']")"
 
 echo "# a step whose recorded completion this build cannot read (a row of another build): failed (0A000), the steps after"
 echo "# it in its chain unrun, those before it run, and the worker ends (review of 253be3a, 1: skipped, it left the role a step"

@@ -1,19 +1,13 @@
 //! Starting revos's deferred workers, and whether one is running.
 //!
 //! A worker is a dynamic background worker of this database connected as one role (the role
-//! that applied the steps it runs), found by its session-level advisory lock `(WORKER_LOCK,
-//! role)`: while a worker lives it holds that lock, so a free lock means no worker of that role
-//! runs here.
+//! that applied the steps it runs), found by its session-level worker lock (`role_lock`): while a
+//! worker lives it holds that lock, so a free lock means no worker of that role runs here.
 
 use pgrx::bgworkers::BackgroundWorkerBuilder;
 use pgrx::prelude::*;
 
-use crate::deferred::{store, WORKER_LOCK};
-
-/// The advisory lock's second key for `role` (the OID's bits).
-pub fn role_key(role: pg_sys::Oid) -> i32 {
-    u32::from(role) as i32
-}
+use crate::deferred::{role_lock, store};
 
 /// Whether this server can run deferred steps for the current user: None when it can, else why
 /// not (the online forms then stay off; `options.online: true` is refused with the reason).
@@ -90,13 +84,7 @@ pub fn start(role: pg_sys::Oid) -> bool {
 /// Whether a worker of `role` runs in this database (it holds the role's worker lock), or is
 /// starting (a `revos deferred` process of that role is there).
 pub fn alive(role: pg_sys::Oid) -> bool {
-    let free: Option<bool> = Spi::get_one_with_args(
-        "SELECT CASE WHEN pg_catalog.pg_try_advisory_lock($1, $2)
-                     THEN pg_catalog.pg_advisory_unlock($1, $2) ELSE false END",
-        &[WORKER_LOCK.into(), role_key(role).into()],
-    )
-    .unwrap_or(None);
-    if free != Some(true) {
+    if !role_lock::free(role) {
         return true;
     }
     starting(role)

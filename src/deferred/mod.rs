@@ -40,6 +40,7 @@
 pub mod backfill;
 pub mod exec;
 pub mod launch;
+pub mod role_lock;
 pub mod settings;
 pub mod shape;
 pub mod status;
@@ -50,9 +51,9 @@ pub mod worker;
 /// worker takes it once to wait for the apply that launched it to end).
 pub const APPLY_LOCK: i64 = 0x0072_6576_6f73;
 
-/// The first key of the session-level advisory lock `(WORKER_LOCK, role oid)` a worker holds while
-/// it runs the role's steps: one worker per role and database, and a step `running` while nobody
-/// holds the lock of its role is an orphan (its worker died).
+/// The first key of the session-level lock `(WORKER_LOCK, role oid)` (`role_lock`, a key space no
+/// SQL function reaches) a worker holds while it runs the role's steps: one worker per role and
+/// database, and a step `running` while nobody holds the lock of its role is an orphan.
 pub const WORKER_LOCK: i32 = 0x7276_6466;
 
 /// How often a step is started before it counts as failed (a worker killed mid-step, a lock

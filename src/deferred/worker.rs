@@ -25,7 +25,8 @@
 //! SIGTERM (`pg_terminate_backend`, a shutdown) ends the worker at once, like any backend (`die`):
 //! the step it ran stays `running` and is recovered by the next worker. SIGINT
 //! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup — in its back-off
-//! after a lock timeout too; while the worker waits for its role's lock it is dropped.
+//! after a lock timeout too; while the worker waits for the apply's end or its role's lock it is
+//! dropped.
 
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys;
@@ -36,7 +37,7 @@ use crate::deferred::backfill;
 use crate::deferred::exec::{step_statement, toplevel};
 use crate::deferred::settings;
 use crate::deferred::store::{self, StepRow};
-use crate::deferred::{launch::role_key, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
+use crate::deferred::{role_lock, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
 use crate::ident::quote_ident;
 use crate::privilege::PINNED_SEARCH_PATH;
 use crate::schema::online::{Cleanup, Completion};
@@ -92,19 +93,7 @@ fn run(role: pg_sys::Oid) {
     // ended the worker, the steps left pending without one). Each step sets its own lock_timeout.
     // (PostgreSQL 17+: nor `transaction_timeout`, which would end the whole process — the review of
     // b6da30e, G2: 0 for the whole session, `yield_to_writers` above)
-    tx(|| {
-        Spi::run(
-            "SELECT pg_catalog.set_config('lock_timeout', '0', true),
-                    pg_catalog.set_config('statement_timeout', '0', true)",
-        )
-        .and_then(|_| {
-            Spi::run_with_args(
-                "SELECT pg_catalog.pg_advisory_xact_lock($1)",
-                &[APPLY_LOCK.into()],
-            )
-        })
-        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
-    });
+    wait_for_apply_end();
     // One worker per role, handing over: a worker that finds the role's lock held by another worker
     // of the role ends (that one looks for pending steps again after it releases the lock); the
     // one holding it runs every pending step, releases it, and takes it again when steps were
@@ -122,6 +111,30 @@ fn run(role: pg_sys::Oid) {
             nap(Duration::from_millis(200));
         }
     }
+}
+
+/// Waits for the apply lock (= the end of the apply that started this worker), then lets it go.
+/// A `pg_cancel_backend` meanwhile is held off and dropped (the review of b6da30e, G3: it ended
+/// the worker, the apply's steps left pending until a later call started one): there is no step
+/// to cancel yet. A SIGTERM ends the worker, as anywhere.
+fn wait_for_apply_end() {
+    tx(|| {
+        Spi::run(
+            "SELECT pg_catalog.set_config('lock_timeout', '0', true),
+                    pg_catalog.set_config('statement_timeout', '0', true)",
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
+        // held off around the wait only: ProcSleep's CHECK_FOR_INTERRUPTS leaves a cancel pending
+        // (and waits on), a die is still taken; an error here ends the worker, count and all
+        unsafe { pg_sys::QueryCancelHoldoffCount += 1 };
+        Spi::run_with_args(
+            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
+            &[APPLY_LOCK.into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
+        unsafe { pg_sys::QueryCancelHoldoffCount -= 1 };
+    });
+    ignore_cancel_between_steps();
 }
 
 /// A `pg_cancel_backend` of the worker cancels the step it runs (it fails, 57014, with its
@@ -182,12 +195,7 @@ fn nap(d: Duration) -> bool {
 fn take_role_lock(role: pg_sys::Oid) -> bool {
     loop {
         let (held, worker_holds) = tx(|| {
-            let held = Spi::get_one_with_args::<bool>(
-                "SELECT pg_catalog.pg_try_advisory_lock($1, $2)",
-                &[WORKER_LOCK.into(), role_key(role).into()],
-            )
-            .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
-            .unwrap_or(false);
+            let held = role_lock::try_take(role);
             (held, !held && held_by_worker(role))
         });
         if held {
@@ -207,13 +215,14 @@ fn held_by_worker(role: pg_sys::Oid) -> bool {
                           JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
                          WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
                            AND l.database OPERATOR(pg_catalog.=) $1 AND l.classid OPERATOR(pg_catalog.=) $2
-                           AND l.objid OPERATOR(pg_catalog.=) $3 AND l.objsubid OPERATOR(pg_catalog.=) 2
+                           AND l.objid OPERATOR(pg_catalog.=) $3 AND l.objsubid OPERATOR(pg_catalog.=) $4
                            AND a.backend_type OPERATOR(pg_catalog.=) 'revos deferred'
                            AND a.usesysid OPERATOR(pg_catalog.=) $3)",
         &[
             unsafe { pg_sys::MyDatabaseId }.into(),
             pg_sys::Oid::from(WORKER_LOCK as u32).into(),
             role.into(),
+            i32::from(role_lock::SPACE).into(),
         ],
     )
     .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
@@ -221,13 +230,7 @@ fn held_by_worker(role: pg_sys::Oid) -> bool {
 }
 
 fn release_role_lock(role: pg_sys::Oid) {
-    tx(|| {
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_unlock($1, $2)",
-            &[WORKER_LOCK.into(), role_key(role).into()],
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
-    });
+    tx(|| role_lock::release(role));
 }
 
 /// With the role's worker lock held: the steps this build cannot read failed, the orphans

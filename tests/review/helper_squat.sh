@@ -44,10 +44,13 @@ apply() { q "$S" "SELECT revos.apply_schema(\$p\$$1\$p\$::jsonb) -> 'result' ->>
 echo "v1: $(apply "$(pay b-1 "$(tbl '' '')")")"
 q "$S" "INSERT INTO app.big (n, m) SELECT i, i FROM generate_series(1, 1000) i" >/dev/null
 
-# hold the superuser's worker (the session advisory lock every worker of that role takes first: any
-# role may take it) so that the squat surely comes first; a race without it works as well
+# hold the superuser's worker (the session lock every worker of that role takes first; the reviewer's
+# trg_b took it as an advisory lock, which no SQL function reaches since: the test hook of revos's library,
+# declared by a superuser session in pg_temp) so that the squat surely comes first; a race without it works as well
 SU=$(q "$S" "SELECT oid FROM pg_roles WHERE rolname = current_user")
-PGAPPNAME=b_pause psql -X -q -At -d "$T" -c "SELECT pg_advisory_lock(x'72766466'::int, $SU)" -c "SELECT pg_sleep(6)" >/dev/null 2>&1 &
+PGAPPNAME=b_pause psql -X -q -At -d "$S" \
+  -c "CREATE FUNCTION pg_temp.hold_worker_lock(oid) RETURNS boolean LANGUAGE c STRICT AS '\$libdir/revos', 'hold_worker_lock_wrapper'" \
+  -c "SELECT pg_temp.hold_worker_lock($SU)" -c "SELECT pg_sleep(6)" >/dev/null 2>&1 &
 for i in $(seq 50); do
   [ "$(q "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'b_pause'")" = 1 ] && break
   sleep 0.1
