@@ -45,6 +45,7 @@ pub mod settings;
 pub mod shape;
 pub mod status;
 pub mod store;
+pub mod successor;
 pub mod worker;
 
 /// The transaction-level advisory lock that serializes schema changes (`apply` takes it; the

@@ -23,7 +23,8 @@
 //! ```
 //!
 //! SIGTERM (`pg_terminate_backend`, a shutdown) ends the worker at once, like any backend (`die`):
-//! the step it ran stays `running` and is recovered by the next worker. SIGINT
+//! the step it ran stays `running` and is recovered by the next worker — which the terminated one
+//! starts as it exits (`successor`; none at a shutdown). SIGINT
 //! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup — in its back-off
 //! after a lock timeout too; while the worker waits for the apply's end or its role's lock it is
 //! dropped.
@@ -37,29 +38,19 @@ use crate::deferred::backfill;
 use crate::deferred::exec::{step_statement, toplevel};
 use crate::deferred::settings;
 use crate::deferred::store::{self, StepRow};
+use crate::deferred::successor;
 use crate::deferred::{role_lock, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
 use crate::ident::quote_ident;
 use crate::privilege::PINNED_SEARCH_PATH;
 use crate::schema::online::{Cleanup, Completion};
 
-extern "C-unwind" {
-    /// PostgreSQL's SIGTERM handler for backends (`die`): the process ends at its next
-    /// interrupt check, in any wait or scan. (pgrx's own bgworker handler only sets a flag.)
-    #[link_name = "die"]
-    fn backend_die(postgres_signal_arg: std::ffi::c_int);
-}
-
 /// The worker's entry point (`bgw_function_name`); `bgw_extra` is "<database oid> <role oid>".
 #[pg_guard]
 #[no_mangle]
 pub extern "C-unwind" fn revos_deferred_main(_arg: pg_sys::Datum) {
-    unsafe {
-        #[cfg(not(feature = "pg18"))]
-        pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(backend_die));
-        #[cfg(feature = "pg18")]
-        pg_sys::pqsignal_be(pg_sys::SIGTERM as i32, Some(backend_die));
-        pg_sys::BackgroundWorkerUnblockSignals();
-    }
+    // SIGTERM: PostgreSQL's `die`, and a successor started at exit (before connecting: see there)
+    successor::arm();
+    unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
     let mut ids = BackgroundWorker::get_extra()
         .split(' ')
         .map(|x| x.parse::<u32>().unwrap_or(0));
@@ -384,9 +375,10 @@ fn run_step(step: &StepRow) {
     }
     if check(&step.completion).is_ok() {
         // complete as the catalog reads by name: only on the table of a role the applier trusts —
-        // a schema swapped in under the name (its owner pausing the worker with its advisory
-        // lock) showed a look-alike's validated constraint, and the step was recorded done while
-        // the real one stayed NOT VALID (the fifth adversarial review, F5)
+        // a schema swapped in under the name before the worker ran (its owner paused it with its
+        // advisory lock then; a worker slow to start leaves the same time) showed a look-alike's
+        // validated constraint, and the step was recorded done while the real one stayed NOT VALID
+        // (the fifth adversarial review, F5)
         if let Err((msg, state)) = owner_trusted(step) {
             fail_chain(step, &msg, &state);
             return;
