@@ -113,6 +113,14 @@ statuses_when() { # VERSIONS WANT [SECONDS]
   done
   echo "$st"
 }
+# Waits (10 s at most) until no revos deferred worker runs.
+wait_no_worker() {
+  local i
+  for i in $(seq 40); do
+    [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && return
+    sleep 0.25
+  done
+}
 # Waits until the worker runs a statement matching PATTERN; prints its pid and user.
 wait_worker() { # PATTERN
   local i out
@@ -338,10 +346,7 @@ SQL
 )
 check "failed (small's unique index over duplicates, 23505); meanwhile a worker waits for the apply's end" "failed
 1" "$out"
-for i in $(seq 40); do
-  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
-  sleep 0.25
-done
+wait_no_worker
 check "the worker ended; no step, no applied row, no index of o-9e" "0 0 0 0" \
   "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred') || ' ' ||
                       (SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-9e') || ' ' ||
@@ -416,10 +421,7 @@ check "2 s later its worker has handed over and ended: one worker, the building 
 st=$(statuses_when "'o-g1', 'o-g1b'" "done done" 60)
 check "both complete, run by the one worker (the handed-over step after its own)" "done done 1" \
   "$st $(qdb "$S" "SELECT count(DISTINCT worker_pid) FROM revos.deferred_steps WHERE version IN ('o-g1', 'o-g1b')")"
-for i in $(seq 40); do
-  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
-  sleep 0.25
-done
+wait_no_worker
 check "then it ends: no worker left" 0 "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
 check "big without idx_big_g1 again (o-g1c)" applied "$(apply_as "$A" "$(payload o-g1c "$COLS_V6" "$IDX_V4")" | field "r['status']")"
 
@@ -471,14 +473,35 @@ done
 check "three times a worker builds it (start 1, 2, 3), each terminated, no call of revos's in between" "t/1 t/2 t/3 " "$ks"
 st=$(statuses_when "'o-k1'" failed 30)
 check "the third one's successor fails it: 3 starts spent" "failed 3" "$st $(qdb "$S" "SELECT attempts FROM revos.deferred_steps WHERE version = 'o-k1'")"
-for i in $(seq 40); do
-  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
-  sleep 0.25
-done
+wait_no_worker
 check "  ... then no worker is left, and no INVALID index" "0 0" \
   "$(qdb "$S" "SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred') || ' ' ||
                       (SELECT count(*) FROM pg_index WHERE indrelid = 'big'::regclass AND NOT indisvalid)")"
 check "big as before (o-k2)" applied "$(apply_as "$A" "$(payload o-k2 "$COLS_V6" "$IDX_V4")" | field "r['status']")"
+
+echo "# a cancel while the worker writes a step's bookkeeping (waiting here for the step's row, which another session"
+echo "# holds) ends it by an error — and it starts its successor, which runs the step (the review of 253be3a, 2: pending)"
+pause_worker_of "$A" bk_pause 3
+IDX_BK="${IDX_V4%]}, {\"name\": \"idx_big_bk\", \"columns\": [\"k\"]}]"
+check "an online index (o-bk1) applied, 1 pending, the worker held back" "applied 1" \
+  "$(apply_as "$A" "$(payload o-bk1 "$COLS_V6" "$IDX_BK" '{"online": true}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
+PGAPPNAME=bk_row qdb "$S" "BEGIN; SELECT 1 FROM revos.deferred_steps WHERE version = 'o-bk1' FOR UPDATE; SELECT pg_sleep(8); COMMIT" >/dev/null 2>&1 &
+BR=$!
+bk=""
+for i in $(seq 60); do
+  bk=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'
+                   AND wait_event_type = 'Lock'")
+  [ -n "$bk" ] && break
+  sleep 0.25
+done
+check "the worker waits for the step's row (marking it running)" t "$([ -n "$bk" ] && echo t)"
+check "  ... pg_cancel_backend of it" t "$([ -n "$bk" ] && qdb "$S" "SELECT pg_cancel_backend($bk)")"
+wait "$BR"
+st=$(statuses_when "'o-bk1'" done 20)
+check "the step is done once the row is free, by another worker (no call of revos's since)" "done t" \
+  "$st $(qdb "$S" "SELECT worker_pid IS DISTINCT FROM ${bk:-0} FROM revos.deferred_steps WHERE version = 'o-bk1'")"
+wait
+check "big as before (o-bk2)" applied "$(apply_as "$A" "$(payload o-bk2 "$COLS_V6" "$IDX_V4")" | field "r['status']")"
 
 echo "# a step whose recorded completion this build cannot read (a row of another build): failed (0A000), the steps after"
 echo "# it in its chain unrun, those before it run, and the worker ends (review of 253be3a, 1: skipped, it left the role a step"
@@ -492,10 +515,7 @@ qdb "$S" "INSERT INTO revos.deferred_steps (migration_id, version, chain, kind, 
                          (3, '{\"check\": \"dropped\", \"schema\": \"public\", \"table\": \"nosuch\", \"name\": \"x\"}')) v(o, c)
            ORDER BY v.o" >/dev/null
 check "deferred_status() starts a worker for them" 1 "$(qdb "$A" "SELECT revos.deferred_status('o-fut') ->> 'workers_started'")"
-for i in $(seq 40); do
-  [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")" = 0 ] && break
-  sleep 0.25
-done
+wait_no_worker
 check "the step before it in its chain runs (done); the unreadable one failed 0A000, the next failed unrun; no worker left" \
   "done/- failed/0A000 failed/- 0" \
   "$(qdb "$S" "SELECT string_agg(status || '/' || coalesce(sqlstate, '-'), ' ' ORDER BY id) || ' ' ||
