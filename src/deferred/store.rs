@@ -202,14 +202,21 @@ fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
     .unwrap_or_else(|e| spi_error("reading a step failed", e))
 }
 
-/// Steps of `role` marked running: with the role's worker lock held by this worker, every one of
-/// them is an orphan of a worker that died.
+/// Steps of `role` marked running whose worker is gone (with the role's worker lock held by this
+/// worker: orphans of a worker that died). One whose `worker_pid` is a live revos deferred process
+/// other than this one is not: a worker of an older build, running during an upgrade without the
+/// lock this build takes, keeps its step (the review of bd2108e, 1: its concurrent build was taken
+/// for an orphan, and its index dropped once valid).
 pub fn orphans(role: pg_sys::Oid) -> Vec<StepRow> {
     as_ledger_writer(|_| {
         step_rows(
             &format!(
                 "SELECT {STEP_COLUMNS} FROM revos.deferred_steps d
                   WHERE d.role_oid OPERATOR(pg_catalog.=) $1 AND d.status OPERATOR(pg_catalog.=) 'running'
+                    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+                                     WHERE a.pid OPERATOR(pg_catalog.=) d.worker_pid
+                                       AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
+                                       AND a.backend_type OPERATOR(pg_catalog.=) 'revos deferred')
                   ORDER BY d.id"
             ),
             &[role.into()],

@@ -108,23 +108,42 @@ fn run(role: pg_sys::Oid) {
 /// A `pg_cancel_backend` meanwhile is held off and dropped (the review of b6da30e, G3: it ended
 /// the worker, the apply's steps left pending until a later call started one): there is no step
 /// to cancel yet. A SIGTERM ends the worker, as anywhere.
+///
+/// The wait is a transaction that takes no snapshot (the lock taken as `pg_advisory_xact_lock`
+/// takes it, without SQL): any role may take the apply lock (it is documented, other tools
+/// serialize with revos through it) and keep it after the apply ends, and a worker waiting with a
+/// snapshot held back every `CREATE INDEX CONCURRENTLY` of the database and vacuum's horizon for as
+/// long (the review of bd2108e, 2).
 fn wait_for_apply_end() {
+    // no lock_timeout of the role's or the database's for the wait (each step sets its own)
     tx(|| {
-        Spi::run(
-            "SELECT pg_catalog.set_config('lock_timeout', '0', true),
-                    pg_catalog.set_config('statement_timeout', '0', true)",
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
+        Spi::run("SELECT pg_catalog.set_config('lock_timeout', '0', false)")
+            .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+    });
+    let key = APPLY_LOCK as u64;
+    // SET_LOCKTAG_INT64, as pg_advisory_xact_lock(bigint) sets it
+    let tag = pg_sys::LOCKTAG {
+        locktag_field1: u32::from(unsafe { pg_sys::MyDatabaseId }),
+        locktag_field2: (key >> 32) as u32,
+        locktag_field3: key as u32,
+        locktag_field4: 1,
+        locktag_type: pg_sys::LockTagType::LOCKTAG_ADVISORY as u8,
+        locktag_lockmethodid: pg_sys::USER_LOCKMETHOD as u8,
+    };
+    unsafe {
+        pg_sys::StartTransactionCommand();
         // held off around the wait only: ProcSleep's CHECK_FOR_INTERRUPTS leaves a cancel pending
         // (and waits on), a die is still taken; an error here ends the worker, count and all
-        unsafe { pg_sys::QueryCancelHoldoffCount += 1 };
-        Spi::run_with_args(
-            "SELECT pg_catalog.pg_advisory_xact_lock($1)",
-            &[APPLY_LOCK.into()],
-        )
-        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
-        unsafe { pg_sys::QueryCancelHoldoffCount -= 1 };
-    });
+        pg_sys::QueryCancelHoldoffCount += 1;
+        pg_sys::LockAcquire(
+            &tag,
+            pg_sys::ExclusiveLock as pg_sys::LOCKMODE,
+            false,
+            false,
+        );
+        pg_sys::QueryCancelHoldoffCount -= 1;
+        pg_sys::CommitTransactionCommand();
+    }
     ignore_cancel_between_steps();
 }
 
@@ -174,8 +193,9 @@ fn nap(d: Duration) -> bool {
 }
 
 /// Takes the role's worker lock (session level): true once held. False when another worker of
-/// the role holds it. While anything else holds it (a session pausing the worker, a backend's
-/// `launch::alive` probe), tried again every 200 ms — outside any transaction: a worker waiting in
+/// the role holds it (or runs without it: an older build's, [`held_by_worker`]). While anything
+/// else holds it (a backend's `launch::alive` probe, a superuser's test hook), tried again every
+/// 200 ms — outside any transaction: a worker waiting in
 /// pg_advisory_lock kept a virtual transaction that the running worker's CREATE INDEX
 /// CONCURRENTLY waited for, which waited for the lock, a deadlock (two applies in a row, each
 /// starting a worker; tests/online.sh, "a step without recorded settings").
@@ -187,7 +207,14 @@ fn take_role_lock(role: pg_sys::Oid) -> bool {
     loop {
         let (held, worker_holds) = tx(|| {
             let held = role_lock::try_take(role);
-            (held, !held && held_by_worker(role))
+            let worker_holds = held_by_worker(role);
+            if held && worker_holds {
+                // a worker of an older build runs for the role (it holds the SQL advisory lock
+                // that was the role's lock before 2026-12-06): it keeps the steps (the review of
+                // bd2108e, 1: both ran, and this one took that one's running step for an orphan)
+                role_lock::release(role);
+            }
+            (held && !worker_holds, worker_holds)
         });
         if held {
             return true;
@@ -199,14 +226,17 @@ fn take_role_lock(role: pg_sys::Oid) -> bool {
     }
 }
 
-/// Whether a revos deferred worker of `role` in this database holds the role's worker lock.
+/// Whether another revos deferred worker of `role` in this database holds the role's worker lock
+/// — or the SQL advisory lock `(WORKER_LOCK, role)` that was the role's lock before 2026-12-06
+/// (`objsubid` 2: a worker of an older build, still running during an upgrade).
 fn held_by_worker(role: pg_sys::Oid) -> bool {
     Spi::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
                           JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid
                          WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory' AND l.granted
                            AND l.database OPERATOR(pg_catalog.=) $1 AND l.classid OPERATOR(pg_catalog.=) $2
-                           AND l.objid OPERATOR(pg_catalog.=) $3 AND l.objsubid OPERATOR(pg_catalog.=) $4
+                           AND l.objid OPERATOR(pg_catalog.=) $3 AND l.objsubid OPERATOR(pg_catalog.=) ANY (ARRAY[$4, 2])
+                           AND l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
                            AND a.backend_type OPERATOR(pg_catalog.=) 'revos deferred'
                            AND a.usesysid OPERATOR(pg_catalog.=) $3)",
         &[
