@@ -393,6 +393,41 @@ check "its step completes (no other call), run by the worker that was canceled" 
   "$st $(qdb "$S" "SELECT worker_pid FROM revos.deferred_steps WHERE version = 'o-g3'")"
 check "huge without idx_huge_g3 again (o-g3r)" applied "$(apply_as "$A" "$(two_tables o-g3r "$VT" "$V")" | field "r['status']")"
 
+echo "# a worker terminated again and again while it waits for the apply's end (where no step's start is counted):"
+echo "# successors follow 3 times, each after 1 s; the fourth one terminated has none (the review of cdbae80, M1: it always"
+echo "# came back) — the apply's step then waits for the next call, which runs it"
+VCAP='[{"columns": ["v"]}, {"name": "idx_huge_lt", "columns": ["id", "v"]}, {"name": "idx_huge_cap", "columns": ["v", "id"]}]'
+qdb "$A" - > "$TMPF" <<SQL &
+BEGIN;
+SELECT revos.apply_schema(\$p\$$(two_tables o-cap "$VCAP" "$V")\$p\$::jsonb) -> 'result' ->> 'status';
+SELECT count(*) FROM pg_sleep(9);
+COMMIT;
+SQL
+AP=$!
+pids=""
+for i in 1 2 3 4; do
+  w=""
+  for j in $(seq 50); do
+    w=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'")
+    [ -n "$w" ] && break
+    sleep 0.1
+  done
+  [ -n "$w" ] || break
+  pids+="$w "
+  qdb "$S" "SELECT pg_terminate_backend($w, 5000)" >/dev/null
+done
+check "four workers in a row (the apply's, then 3 successors), each terminated while it waited" 4 "$(wc -w <<<"$pids")"
+sleep 2.5
+check "  ... the fourth has no successor: no worker 2.5 s later" 0 \
+  "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'")"
+wait "$AP"
+check "the apply: applied" "applied
+1" "$(cat "$TMPF")"
+check "its step waits, pending, with no worker (no call of revos's since)" "pending 0" \
+  "$(statuses_when "'o-cap'" pending 2) $(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred'")"
+check "deferred_status() starts a worker, which runs it" "1 0" "$(wait_done o-cap 60)"
+check "huge without idx_huge_cap again (o-capr)" applied "$(apply_as "$A" "$(two_tables o-capr "$VT" "$V")" | field "r['status']")"
+
 echo "# while the role's worker runs a long step: a worker started for an apply that fails ends at once, and one started"
 echo "# for an apply that records a step hands it over (review of 51a6a29, F1; of b6da30e, G1: each waited for the"
 echo "# running worker, holding a background worker slot — a failing apply retried could take every slot)"
@@ -481,7 +516,8 @@ check "  ... then no worker is left, and no INVALID index" "0 0" \
 check "big as before (o-k2)" applied "$(apply_as "$A" "$(payload o-k2 "$COLS_V6" "$IDX_V4")" | field "r['status']")"
 
 echo "# a cancel while the worker writes a step's bookkeeping (waiting here for the step's row, which another session"
-echo "# holds) ends it by an error — and it starts its successor, which runs the step (the review of 253be3a, 2: pending)"
+echo "# holds) is dropped: there is no step to cancel, and the same worker runs the step once the row is free (the review of"
+echo "# 253be3a, 2: it ended the worker, the step left pending; of cdbae80, L2: a successor ran a step canceled twice again)"
 pause_worker_of "$A" bk_pause 3
 IDX_BK="${IDX_V4%]}, {\"name\": \"idx_big_bk\", \"columns\": [\"k\"]}]"
 check "an online index (o-bk1) applied, 1 pending, the worker held back" "applied 1" \
@@ -499,8 +535,8 @@ check "the worker waits for the step's row (marking it running)" t "$([ -n "$bk"
 check "  ... pg_cancel_backend of it" t "$([ -n "$bk" ] && qdb "$S" "SELECT pg_cancel_backend($bk)")"
 wait "$BR"
 st=$(statuses_when "'o-bk1'" done 20)
-check "the step is done once the row is free, by another worker (no call of revos's since)" "done t" \
-  "$st $(qdb "$S" "SELECT worker_pid IS DISTINCT FROM ${bk:-0} FROM revos.deferred_steps WHERE version = 'o-bk1'")"
+check "the step is done once the row is free, by that same worker (no call of revos's since)" "done t" \
+  "$st $(qdb "$S" "SELECT worker_pid = ${bk:-0} FROM revos.deferred_steps WHERE version = 'o-bk1'")"
 wait
 check "big as before (o-bk2)" applied "$(apply_as "$A" "$(payload o-bk2 "$COLS_V6" "$IDX_V4")" | field "r['status']")"
 

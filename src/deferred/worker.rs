@@ -26,8 +26,8 @@
 //! the step it ran stays `running` and is recovered by the next worker — which the terminated one
 //! starts as it exits (`successor`; none at a shutdown). SIGINT
 //! (`pg_cancel_backend`) cancels the step: it fails (57014), with its cleanup — in its back-off
-//! after a lock timeout too; while the worker waits for the apply's end or its role's lock it is
-//! dropped.
+//! after a lock timeout too; while the worker waits for the apply's end or its role's lock, or
+//! writes its bookkeeping, it is dropped.
 
 use pgrx::bgworkers::BackgroundWorker;
 use pgrx::pg_sys;
@@ -47,7 +47,7 @@ use crate::schema::online::{Cleanup, Completion};
 /// The worker's entry point (`bgw_function_name`); `bgw_extra` is "<database oid> <role oid>".
 #[pg_guard]
 #[no_mangle]
-pub extern "C-unwind" fn revos_deferred_main(_arg: pg_sys::Datum) {
+pub extern "C-unwind" fn revos_deferred_main(arg: pg_sys::Datum) {
     // SIGTERM: PostgreSQL's `die`, and a successor started at exit (before connecting: see there)
     successor::arm();
     unsafe { pg_sys::BackgroundWorkerUnblockSignals() };
@@ -63,12 +63,36 @@ pub extern "C-unwind" fn revos_deferred_main(_arg: pg_sys::Datum) {
     let flags = 0;
     #[cfg(not(any(feature = "pg15", feature = "pg16")))]
     let flags = pg_sys::BGWORKER_BYPASS_ROLELOGINCHECK;
+    // a successor: not at once (a session that terminated the database's sessions acts first)
+    successor::delay(successor::generation(arg));
     unsafe { pg_sys::BackgroundWorkerInitializeConnectionByOid(db, role, flags) };
     run(role);
 }
 
+extern "C-unwind" {
+    /// utils/timeout.h (not in pgrx's bindings): reads a timeout's indicator, and resets it.
+    fn get_timeout_indicator(id: std::ffi::c_uint, reset_indicator: bool) -> bool;
+}
+/// `TimeoutId`'s LOCK_TIMEOUT and STATEMENT_TIMEOUT: the same in PostgreSQL 15 to 18's timeout.h.
+const LOCK_TIMEOUT: std::ffi::c_uint = 2;
+const STATEMENT_TIMEOUT: std::ffi::c_uint = 3;
+
+/// One of the worker's own transactions (bookkeeping, catalog reads; a step runs in
+/// `exec::own_transaction`). A cancel meanwhile is held off, then dropped: there is no step to
+/// cancel, and it ended the worker, stranding the steps handed over to it (the review of 253be3a,
+/// 2, and of cdbae80, L2: a second cancel while a canceled step was marked failed). A lock or
+/// statement timeout is a cancel too (PostgreSQL's handlers raise one): held off, it is dropped
+/// the same way, its indicator cleared (the next cancel would read as one).
 fn tx<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe + std::panic::RefUnwindSafe) -> R {
-    BackgroundWorker::transaction(f)
+    unsafe { pg_sys::QueryCancelHoldoffCount += 1 };
+    let r = BackgroundWorker::transaction(f);
+    unsafe {
+        pg_sys::QueryCancelHoldoffCount -= 1;
+        get_timeout_indicator(LOCK_TIMEOUT, true);
+        get_timeout_indicator(STATEMENT_TIMEOUT, true);
+    }
+    ignore_cancel_between_steps();
+    r
 }
 
 fn run(role: pg_sys::Oid) {
