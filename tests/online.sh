@@ -375,7 +375,8 @@ echo "# after the commit, with no other call (review of b6da30e, G3: the cancel 
 VG3='[{"columns": ["v"]}, {"name": "idx_huge_lt", "columns": ["id", "v"]}, {"name": "idx_huge_g3", "columns": ["v", "id"]}]'
 ( sleep 1
   qdb "$S" "SELECT string_agg(pid || ' ' || coalesce(backend_xmin::text, 'none') || ' ' || pg_cancel_backend(pid), ',')
-             FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'" > "$TMPF" ) &
+             FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'
+              AND wait_event_type = 'Lock' AND wait_event = 'advisory'" > "$TMPF" ) &
 CP=$!
 out=$(qdb "$A" - <<SQL
 BEGIN;
@@ -416,7 +417,8 @@ for i in 1 2 3 4; do
   pids+="$w "
   qdb "$S" "SELECT pg_terminate_backend($w, 5000)" >/dev/null
 done
-check "four workers in a row (the apply's, then 3 successors), each terminated while it waited" 4 "$(wc -w <<<"$pids")"
+check "four workers in a row (the apply's, then 3 successors), each terminated while it waited" "4 4" \
+  "$(wc -w <<<"$pids") $(tr ' ' '\n' <<<"$pids" | sed '/^$/d' | sort -u | wc -l)"
 sleep 2.5
 check "  ... the fourth has no successor: no worker 2.5 s later" 0 \
   "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'")"

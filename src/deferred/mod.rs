@@ -54,7 +54,7 @@ pub const APPLY_LOCK: i64 = 0x0072_6576_6f73;
 
 /// The first key of the session-level lock `(WORKER_LOCK, role oid)` (`role_lock`, a key space no
 /// SQL function reaches) a worker holds while it runs the role's steps: one worker per role and
-/// database, and a step `running` while nobody holds the lock of its role is an orphan.
+/// database; a step `running` while its role's worker holds the lock is an orphan (`store::orphans`).
 pub const WORKER_LOCK: i32 = 0x7276_6466;
 
 /// How often a step is started before it counts as failed (a worker killed mid-step, a lock

@@ -1,6 +1,7 @@
 //! The role's worker lock: one deferred worker per role and database holds it while it runs that
-//! role's steps, so a step `running` while nobody holds its role's lock is an orphan, and a free
-//! lock means no worker of the role runs (`launch::alive`).
+//! role's steps, so a step `running` while this worker holds its role's lock is an orphan (unless a
+//! live worker of an older build runs it: `store::orphans`), and a free lock means no worker of the
+//! role runs (`launch::alive`, which also counts a worker still starting).
 //!
 //! A session-level lock of the advisory lock method, keyed `(database, WORKER_LOCK, role)` like
 //! `pg_advisory_lock(WORKER_LOCK, role)` — but with a fourth key no SQL function uses

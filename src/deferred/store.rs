@@ -204,8 +204,9 @@ fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
 
 /// Steps of `role` marked running whose worker is gone (with the role's worker lock held by this
 /// worker: orphans of a worker that died). One whose `worker_pid` is a live revos deferred process
-/// other than this one is not: a worker of an older build, running during an upgrade without the
-/// lock this build takes, keeps its step (the review of bd2108e, 1: its concurrent build was taken
+/// other than this one — of this database and role, started before the step (not a process that
+/// took a dead worker's PID: the review of ff36c21, 1) — is not: a worker of an older build,
+/// running during an upgrade without the lock this build takes, keeps its step (the review of bd2108e, 1: its concurrent build was taken
 /// for an orphan, and its index dropped once valid).
 pub fn orphans(role: pg_sys::Oid) -> Vec<StepRow> {
     as_ledger_writer(|_| {
@@ -216,10 +217,13 @@ pub fn orphans(role: pg_sys::Oid) -> Vec<StepRow> {
                     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
                                      WHERE a.pid OPERATOR(pg_catalog.=) d.worker_pid
                                        AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()
-                                       AND a.backend_type OPERATOR(pg_catalog.=) 'revos deferred')
+                                       AND a.backend_type OPERATOR(pg_catalog.=) 'revos deferred'
+                                       AND a.datid OPERATOR(pg_catalog.=) $2
+                                       AND a.usesysid OPERATOR(pg_catalog.=) d.role_oid
+                                       AND a.backend_start OPERATOR(pg_catalog.<=) d.started_at)
                   ORDER BY d.id"
             ),
-            &[role.into()],
+            &[role.into(), unsafe { pg_sys::MyDatabaseId }.into()],
         )
     })
 }

@@ -16,8 +16,9 @@
 //! one ran as an orphan (its INVALID index dropped; failed after `MAX_ATTEMPTS` starts) and runs
 //! what is pending. Bounds (the review of cdbae80, M1: a terminated worker always came back):
 //! - a chain of successors ends at generation [`MAX_GENERATION`]: a worker terminated again and
-//!   again — while it waits, where no step's starts are counted — stops coming back, and its steps
-//!   wait for a later call, as before this module;
+//!   again without ending a step — while it waits, where no step's starts are counted — stops
+//!   coming back, and its steps wait for a later call, as before this module (a worker that ended a
+//!   step counts from 1 again);
 //! - a successor waits [`SUCCESSOR_DELAY`] before it connects: "terminate the database's sessions,
 //!   then `DROP DATABASE` (or `ALTER DATABASE … RENAME`, or use it as a template)" is not raced by
 //!   it (`DROP DATABASE … WITH (FORCE)` never is);
@@ -39,6 +40,14 @@ pub const MAX_GENERATION: i64 = 3;
 pub const SUCCESSOR_DELAY: Duration = Duration::from_secs(1);
 
 static TERMINATED: AtomicBool = AtomicBool::new(false);
+static PROGRESSED: AtomicBool = AtomicBool::new(false);
+
+/// A step of this worker's ran to an outcome (done, failed, or put back for a retry): its successor
+/// counts from 1 again — the bound is on workers terminated in a row without getting anywhere (the
+/// review of ff36c21, 4).
+pub fn note_progress() {
+    PROGRESSED.store(true, Ordering::Relaxed);
+}
 
 extern "C-unwind" {
     /// PostgreSQL's SIGTERM handler for backends (`die`): the process ends at its next
@@ -58,19 +67,28 @@ pub fn generation(arg: pg_sys::Datum) -> i64 {
     arg.value() as i64
 }
 
-/// A successor's wait before it connects (nothing for a worker of generation 0); the postmaster's
-/// death ends it.
+/// A successor's wait before it connects (nothing for a worker of generation 0); a SIGTERM
+/// (checked at each wake-up) or the postmaster's death ends it.
 pub fn delay(generation: i64) {
     if generation == 0 {
         return;
     }
-    unsafe {
-        pg_sys::WaitLatch(
-            pg_sys::MyLatch,
-            (pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-            SUCCESSOR_DELAY.as_millis() as std::ffi::c_long,
-            pg_sys::PG_WAIT_EXTENSION,
-        );
+    let until = std::time::Instant::now() + SUCCESSOR_DELAY;
+    loop {
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        unsafe {
+            pg_sys::WaitLatch(
+                pg_sys::MyLatch,
+                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
+                left.as_millis().max(1) as std::ffi::c_long,
+                pg_sys::PG_WAIT_EXTENSION,
+            );
+            pg_sys::ResetLatch(pg_sys::MyLatch);
+        }
+        pg_sys::check_for_interrupts!();
     }
 }
 
@@ -101,7 +119,11 @@ unsafe extern "C-unwind" fn start_successor(_code: std::ffi::c_int, _arg: pg_sys
         return;
     }
     let mut next = *pg_sys::MyBgworkerEntry;
-    let generation = generation(next.bgw_main_arg);
+    let generation = if PROGRESSED.load(Ordering::Relaxed) {
+        0
+    } else {
+        generation(next.bgw_main_arg)
+    };
     if generation >= MAX_GENERATION {
         pgrx::log!("revos deferred worker: terminated; its steps wait for the next apply_schema or deferred_status() call ({MAX_GENERATION} successors in a row already)");
         return;

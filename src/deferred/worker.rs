@@ -139,10 +139,15 @@ fn run(role: pg_sys::Oid) {
 /// snapshot held back every `CREATE INDEX CONCURRENTLY` of the database and vacuum's horizon for as
 /// long (the review of bd2108e, 2).
 fn wait_for_apply_end() {
-    // no lock_timeout of the role's or the database's for the wait (each step sets its own)
-    tx(|| {
-        Spi::run("SELECT pg_catalog.set_config('lock_timeout', '0', false)")
+    // no lock_timeout of the role's or the database's for the wait, and theirs again after it (the
+    // recovery before the first step obeys it: the review of ff36c21, 3)
+    let saved = tx(|| {
+        let saved = Spi::get_one::<String>("SELECT pg_catalog.current_setting('lock_timeout')")
             .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+            .unwrap_or_else(|| "0".into());
+        Spi::run("SELECT pg_catalog.set_config('lock_timeout', '0', false)")
+            .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"));
+        saved
     });
     let key = APPLY_LOCK as u64;
     // SET_LOCKTAG_INT64, as pg_advisory_xact_lock(bigint) sets it
@@ -165,10 +170,17 @@ fn wait_for_apply_end() {
             false,
             false,
         );
-        pg_sys::QueryCancelHoldoffCount -= 1;
         pg_sys::CommitTransactionCommand();
+        pg_sys::QueryCancelHoldoffCount -= 1;
     }
     ignore_cancel_between_steps();
+    tx(|| {
+        Spi::run_with_args(
+            "SELECT pg_catalog.set_config('lock_timeout', $1, false)",
+            &[saved.as_str().into()],
+        )
+        .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
+    });
 }
 
 /// A `pg_cancel_backend` of the worker cancels the step it runs (it fails, 57014, with its
@@ -296,6 +308,7 @@ fn run_steps(role: pg_sys::Oid) -> bool {
     } {
         run_step(&step);
         worked = true;
+        successor::note_progress();
         // what the step read and wrote shows in pg_stat_user_tables now, not at the worker's exit
         unsafe { pg_sys::pgstat_report_stat(true) };
     }
@@ -480,12 +493,29 @@ fn finish(step: &StepRow) {
         tx(|| store::done(step.id));
         return;
     };
-    let refused = tx(|| {
-        let (s, t) = step.completion.table();
-        table_oid(s, t)
-            .map(|oid| crate::dependencies::refused(&[oid], None))
-            .unwrap_or_default()
+    // in a transaction of its own, as a step's: it waits for the table's lock, and a cancel (or the
+    // step's lock_timeout) there fails the step — the index it could not vet dropped — instead of
+    // being held off as in the worker's bookkeeping (the review of ff36c21, 2)
+    let refused = crate::deferred::exec::own_transaction(
+        c"revos deferred: what the index depends on",
+        || {
+            unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot()) };
+            let (s, t) = step.completion.table();
+            table_oid(s, t)
+                .map(|oid| crate::dependencies::refused(&[oid], None))
+                .unwrap_or_default()
+        },
+    )
+    .map(|r| (r, "42501".to_string()))
+    .unwrap_or_else(|(msg, state)| {
+        (
+            vec![format!(
+                "the check of what it depends on did not end: {msg}"
+            )],
+            state,
+        )
     });
+    let (refused, sqlstate) = refused;
     if refused.is_empty() {
         tx(|| store::done(step.id));
         return;
@@ -496,7 +526,7 @@ fn finish(step: &StepRow) {
     };
     let message = format!("revos: refused: {}{note}", refused.join("; "));
     tx(|| {
-        store::failed(step.id, &message, "42501");
+        store::failed(step.id, &message, &sqlstate);
         store::skip_rest_of_chain(step);
     });
 }
