@@ -46,6 +46,7 @@ pub mod shape;
 pub mod status;
 pub mod store;
 pub mod successor;
+pub mod wait;
 pub mod worker;
 
 /// The transaction-level advisory lock that serializes schema changes (`apply` takes it; the

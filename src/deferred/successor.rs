@@ -67,28 +67,11 @@ pub fn generation(arg: pg_sys::Datum) -> i64 {
     arg.value() as i64
 }
 
-/// A successor's wait before it connects (nothing for a worker of generation 0); a SIGTERM
-/// (checked at each wake-up) or the postmaster's death ends it.
+/// A successor's wait before it connects (nothing for a worker of generation 0); a SIGTERM or the
+/// postmaster's death ends it (`wait::nap`).
 pub fn delay(generation: i64) {
-    if generation == 0 {
-        return;
-    }
-    let until = std::time::Instant::now() + SUCCESSOR_DELAY;
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return;
-        }
-        unsafe {
-            pg_sys::WaitLatch(
-                pg_sys::MyLatch,
-                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-                left.as_millis().max(1) as std::ffi::c_long,
-                pg_sys::PG_WAIT_EXTENSION,
-            );
-            pg_sys::ResetLatch(pg_sys::MyLatch);
-        }
-        pg_sys::check_for_interrupts!();
+    if generation > 0 {
+        crate::deferred::wait::nap(SUCCESSOR_DELAY);
     }
 }
 

@@ -39,6 +39,7 @@ use crate::deferred::exec::{step_statement, toplevel};
 use crate::deferred::settings;
 use crate::deferred::store::{self, StepRow};
 use crate::deferred::successor;
+use crate::deferred::wait::{ignore_cancel_between_steps, nap};
 use crate::deferred::{role_lock, APPLY_LOCK, MAX_ATTEMPTS, WORKER_LOCK};
 use crate::ident::quote_ident;
 use crate::privilege::PINNED_SEARCH_PATH;
@@ -181,51 +182,6 @@ fn wait_for_apply_end() {
         )
         .unwrap_or_else(|e| pgrx::error!("revos deferred worker: {e}"))
     });
-}
-
-/// A `pg_cancel_backend` of the worker cancels the step it runs (it fails, 57014, with its
-/// cleanup). One that arrives between steps — during a retry's back-off, a wait for the lock —
-/// has no step to cancel: it is dropped here instead of failing the worker's next bookkeeping
-/// transaction, which ended the worker with the steps handed over to it (the review of 253be3a, 2).
-fn ignore_cancel_between_steps() {
-    unsafe {
-        pg_sys::QueryCancelPending = 0;
-    }
-}
-
-/// Waits `d` outside any transaction; true when a cancel came meanwhile (the wait then ends, and
-/// the cancel is dropped: [`ignore_cancel_between_steps`]; pgrx's `wait_latch` raised it). A
-/// SIGTERM ends the worker, the postmaster's death too.
-fn nap(d: Duration) -> bool {
-    let until = std::time::Instant::now() + d;
-    loop {
-        let left = until.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            return false;
-        }
-        unsafe {
-            pg_sys::WaitLatch(
-                pg_sys::MyLatch,
-                (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32,
-                left.as_millis().max(1) as std::ffi::c_long,
-                pg_sys::PG_WAIT_EXTENSION,
-            );
-            pg_sys::ResetLatch(pg_sys::MyLatch);
-            // a SIGTERM ends the worker here; a cancel stays pending meanwhile (held off), then is
-            // taken and dropped below (read and cleared after: one arriving between the check and
-            // the clear is not raised outside any transaction; the review of 45fb852)
-            pg_sys::QueryCancelHoldoffCount += 1;
-        }
-        pg_sys::check_for_interrupts!();
-        let canceled = unsafe {
-            pg_sys::QueryCancelHoldoffCount -= 1;
-            pg_sys::QueryCancelPending != 0
-        };
-        if canceled {
-            ignore_cancel_between_steps();
-            return true;
-        }
-    }
 }
 
 /// Takes the role's worker lock (session level): true once held. False when another worker of
