@@ -206,8 +206,8 @@ fn step_rows(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<StepRow> {
 /// worker: orphans of a worker that died). One whose `worker_pid` is a live revos deferred process
 /// other than this one — of this database and role, started before the step (not a process that
 /// took a dead worker's PID: the review of ff36c21, 1) — is not: a worker of an older build,
-/// running during an upgrade without the lock this build takes, keeps its step (the review of bd2108e, 1: its concurrent build was taken
-/// for an orphan, and its index dropped once valid).
+/// running during an upgrade without the lock this build takes, keeps its step (the review of
+/// bd2108e, 1: its concurrent build was taken for an orphan, and its index dropped once valid).
 pub fn orphans(role: pg_sys::Oid) -> Vec<StepRow> {
     as_ledger_writer(|_| {
         step_rows(
