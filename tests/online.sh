@@ -398,6 +398,9 @@ echo "# a worker terminated again and again while it waits for the apply's end (
 echo "# successors follow 3 times, each after 1 s; the fourth one terminated has none (the review of cdbae80, M1: it always"
 echo "# came back) — the apply's step then waits for the next call, which runs it"
 VCAP='[{"columns": ["v"]}, {"name": "idx_huge_lt", "columns": ["id", "v"]}, {"name": "idx_huge_cap", "columns": ["v", "id"]}]'
+# the workers of the applies before (each apply starts one; on a loaded machine it may not have ended yet) are
+# gone first, and each turn takes the newest worker it has not terminated yet (one pid, whatever else runs)
+wait_no_worker
 qdb "$A" - > "$TMPF" <<SQL &
 BEGIN;
 SELECT revos.apply_schema(\$p\$$(two_tables o-cap "$VCAP" "$V")\$p\$::jsonb) -> 'result' ->> 'status';
@@ -409,7 +412,8 @@ pids=""
 for i in 1 2 3 4; do
   w=""
   for j in $(seq 50); do
-    w=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'")
+    w=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'
+                   AND pid <> ALL ('{${pids// /,}0}'::int[]) ORDER BY backend_start DESC LIMIT 1")
     [ -n "$w" ] && break
     sleep 0.1
   done
@@ -520,6 +524,7 @@ check "big as before (o-k2)" applied "$(apply_as "$A" "$(payload o-k2 "$COLS_V6"
 echo "# a cancel while the worker writes a step's bookkeeping (waiting here for the step's row, which another session"
 echo "# holds) is dropped: there is no step to cancel, and the same worker runs the step once the row is free (the review of"
 echo "# 253be3a, 2: it ended the worker, the step left pending; of cdbae80, L2: a successor ran a step canceled twice again)"
+wait_no_worker   # an earlier apply's worker (slow to end on a loaded machine) is not the one watched
 pause_worker_of "$A" bk_pause 3
 IDX_BK="${IDX_V4%]}, {\"name\": \"idx_big_bk\", \"columns\": [\"k\"]}]"
 check "an online index (o-bk1) applied, 1 pending, the worker held back" "applied 1" \
@@ -570,6 +575,7 @@ cx() { echo "{\"schema_version\": \"$1\", \"description\": \"cancel\", \"options
 CY=', {"name": "cy", "columns": [{"name": "v", "type": "integer"}]}'
 check "cx and cy created" applied "$(apply_as "$A" "$(cx o-cx1 '' '' "$CY")" | field "r['status']")"
 qdb "$S" "INSERT INTO cx (tenant_id, v) SELECT '$TA', i FROM generate_series(1, 1000) i" >/dev/null
+wait_no_worker   # an earlier apply's worker (slow to end on a loaded machine) is not the one watched
 pause_worker_of "$A" cx_pause 2
 check "an online NOT NULL on cx (lock_timeout 500 ms) applied, its steps held back" "applied 3" \
   "$(apply_as "$A" "$(cx o-cx2 ', "not_null": true' '{"online": true, "lock_timeout_ms": 500}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
