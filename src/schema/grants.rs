@@ -34,10 +34,15 @@ pub fn add_steps(p: &mut Plan, s: &Schema) {
         .filter(|st| st.kind == "table" && st.sql.starts_with("CREATE TABLE"))
         .map(|st| st.object.clone())
         .collect();
+    // each table's name formatted once, not once per created table
+    let mut by_name: std::collections::HashMap<String, &Table> = Default::default();
+    for t in &s.tables {
+        by_name.entry(t.qualified()).or_insert(t);
+    }
     for object in created {
         // a declared table only (a partition goes through its parent's privileges), and not one
         // whose grants the payload declares: its ACL is then exactly what it declares (issue 25)
-        let Some(t) = s.tables.iter().find(|t| t.qualified() == object) else {
+        let Some(&t) = by_name.get(&object) else {
             continue;
         };
         if declares_grants(s, t) {

@@ -33,7 +33,7 @@
 //! below it, with a warning).
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{code, Issue};
 use crate::ident::Name;
@@ -216,8 +216,14 @@ pub fn transform(
         .collect();
     let mut out = OnlinePlan::default();
     let mut forms: Vec<Option<Form>> = Vec::with_capacity(p.steps.len());
+    // each table by its step name, formatted once (per step and table, it was a twentieth of
+    // P1's apply: 1,332 steps × 123 tables; bench/FINDINGS.md)
+    let mut by_object: HashMap<String, &Table> = HashMap::with_capacity(s.tables.len());
+    for t in &s.tables {
+        by_object.entry(object(t)).or_insert(t);
+    }
     for step in &p.steps {
-        let t = s.tables.iter().find(|t| object(t) == step.object);
+        let t = by_object.get(&step.object).copied();
         // a partitioned table keeps the blocking forms: PostgreSQL builds no index on it
         // concurrently (and, before 18, adds no foreign key to it NOT VALID)
         let form = t
