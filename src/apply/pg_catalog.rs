@@ -470,7 +470,8 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 }
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
-/// triggers, comments and estimated rows, as JSON per table. Only catalogs are read: `pg_get_expr`
+/// triggers, comments and estimated rows, as JSON per table (`json`, not `jsonb`: the text is all
+/// that is read, and building it as text was a fifth of the query's time — bench/FINDINGS.md). Only catalogs are read: `pg_get_expr`
 /// with a table (generated expressions, policies) and `pg_get_indexdef` open it with ACCESS SHARE, so it runs only
 /// when `$3` is true (verify, which holds the table's lock already; `pg_get_indexdef`, about 0.1 ms an
 /// index, only for the tables whose `$4` flag is set: those with a deparsed spec side to compare
@@ -479,13 +480,13 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 /// `pg_get_constraintdef` reads only catalogs (`pg_get_indexdef` locks the table, like pg_get_expr). [`load_snapshots`]
 /// runs it under `search_path = pg_catalog`: every deparsed name is schema-qualified.
 const SNAPSHOT_SQL: &str = r#"
-SELECT n.nspname::text, c.relname::text, jsonb_build_object(
+SELECT n.nspname::text, c.relname::text, json_build_object(
   'rls_enabled', c.relrowsecurity,
   'rls_forced',  c.relforcerowsecurity,
   'est_rows', CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END,
   'comment', (SELECT ds.description FROM pg_catalog.pg_description ds
                WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = 0),
-  'columns', coalesce((SELECT jsonb_agg(jsonb_build_array(a.attname::text,
+  'columns', coalesce((SELECT json_agg(json_build_array(a.attname::text,
                        CASE WHEN bt.typnamespace = 11 THEN pg_catalog.format_type(a.atttypid, a.atttypmod)
                             ELSE '"' OPERATOR(pg_catalog.||) pg_catalog.replace(bn.nspname, '"', '""') OPERATOR(pg_catalog.||) '"."' OPERATOR(pg_catalog.||) pg_catalog.replace(bt.typname, '"', '""') OPERATOR(pg_catalog.||) '"'
                                  OPERATOR(pg_catalog.||) CASE WHEN a.atttypmod OPERATOR(pg_catalog.>=) 0
@@ -511,8 +512,8 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                 JOIN pg_catalog.pg_namespace bn ON bn.oid = bt.typnamespace
                 LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '[]'),
-  'indexes', coalesce((SELECT jsonb_agg(jsonb_build_array(ic.relname::text, i.indisunique, am.amname::text,
-                       (SELECT coalesce(jsonb_agg(coalesce(att.attname::text, '') ORDER BY k.ord), '[]')
+  'indexes', coalesce((SELECT json_agg(json_build_array(ic.relname::text, i.indisunique, am.amname::text,
+                       (SELECT coalesce(json_agg(coalesce(att.attname::text, '') ORDER BY k.ord), '[]')
                           FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
                           LEFT JOIN pg_catalog.pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.attnum
                          WHERE k.ord <= i.indnkeyatts),
@@ -523,33 +524,33 @@ SELECT n.nspname::text, c.relname::text, jsonb_build_object(
                        i.indisvalid))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
-  'constraints', coalesce((SELECT jsonb_agg(jsonb_build_array(co.conname::text, co.contype::text,
+  'constraints', coalesce((SELECT json_agg(json_build_array(co.conname::text, co.contype::text,
                        pg_catalog.pg_get_constraintdef(co.oid),
-                       CASE WHEN co.contype = 'f' THEN jsonb_build_array(
-                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
+                       CASE WHEN co.contype = 'f' THEN json_build_array(
+                         (SELECT json_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
                             JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
                          fn.nspname::text, fc.relname::text,
-                         (SELECT jsonb_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.confkey) WITH ORDINALITY k(attnum, ord)
+                         (SELECT json_agg(fa.attname::text ORDER BY k.ord) FROM unnest(co.confkey) WITH ORDINALITY k(attnum, ord)
                             JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.confrelid AND fa.attnum = k.attnum),
                          co.confdeltype::text, co.confupdtype::text,
-                         (SELECT coalesce(jsonb_agg(fa.attname::text ORDER BY k.ord), '[]') FROM unnest(co.confdelsetcols) WITH ORDINALITY k(attnum, ord)
+                         (SELECT coalesce(json_agg(fa.attname::text ORDER BY k.ord), '[]') FROM unnest(co.confdelsetcols) WITH ORDINALITY k(attnum, ord)
                             JOIN pg_catalog.pg_attribute fa ON fa.attrelid = co.conrelid AND fa.attnum = k.attnum),
                          co.confmatchtype::text) END,
-                       (SELECT coalesce(jsonb_agg(ka.attname::text ORDER BY k.ord), '[]') FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
+                       (SELECT coalesce(json_agg(ka.attname::text ORDER BY k.ord), '[]') FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
                           JOIN pg_catalog.pg_attribute ka ON ka.attrelid = co.conrelid AND ka.attnum = k.attnum),
                        co.convalidated, co.condeferrable, co.condeferred))
                 FROM pg_catalog.pg_constraint co
                 LEFT JOIN pg_catalog.pg_class fc ON fc.oid = co.confrelid
                 LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
                 WHERE co.conrelid = c.oid), '[]'),
-  'policies', coalesce((SELECT jsonb_agg(jsonb_build_array(p.polname::text, p.polcmd::text,
+  'policies', coalesce((SELECT json_agg(json_build_array(p.polname::text, p.polcmd::text,
                        CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polqual, p.polrelid) END,
                        CASE WHEN $3 THEN pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) END,
                        p.polpermissive,
-                       (SELECT coalesce(jsonb_agg(CASE WHEN r.role = 0 THEN 'public' ELSE pr.rolname::text END ORDER BY 1), '[]')
+                       (SELECT coalesce(json_agg(CASE WHEN r.role = 0 THEN 'public' ELSE pr.rolname::text END ORDER BY 1), '[]')
                           FROM unnest(p.polroles) AS r(role) LEFT JOIN pg_catalog.pg_roles pr ON pr.oid = r.role)))
                 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '[]'),
-  'triggers', coalesce((SELECT jsonb_agg(jsonb_build_array(t.tgname::text,
+  'triggers', coalesce((SELECT json_agg(json_build_array(t.tgname::text,
                        pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid),
                                           ' ON ' OPERATOR(pg_catalog.||) c.oid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.||) ' ',
                                           ' ON <table> ')))
