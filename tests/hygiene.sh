@@ -153,6 +153,19 @@ check "a count past lock_timeout_ms: blocked, rows_unreadable at the table, noth
 0" "$out"
 kill "$holder" 2>/dev/null; wait "$holder" 2>/dev/null; holder=
 
+echo "# a row estimate of NaN or beyond bigint (pg_class.reltuples, a float4 a table's owner can set with"
+echo "# pg_restore_relation_stats on 18): the catalog is read, not refused with 'bigint out of range' (review of 8666076, L1)"
+RT='{"schema_version": "rt-1", "description": "estimate", "tables": [{"name": "rt", "columns": [{"name": "v", "type": "integer"}]}]}'
+RT2='{"schema_version": "rt-2", "description": "estimate", "tables": [{"name": "rt", "columns": [{"name": "v", "type": "integer"}, {"name": "w", "type": "integer"}]}]}'
+qdb "$H" "SELECT revos.apply_schema('$RT')" >/dev/null
+for est in NaN 1e19 Infinity; do
+  out=$(qdb "$H" "UPDATE pg_class SET reltuples = '$est' WHERE oid = 'public.rt'::regclass;
+                  SELECT r->'result'->>'status' FROM revos.plan_schema('$RT2') r")
+  check "reltuples = $est: plan_schema plans (not an error)" planned "$out"
+done
+check "reltuples = Infinity: apply_schema applies; verified" "applied|true" \
+  "$(qdb "$H" "SELECT r->'result'->>'status' || '|' || (r->'result'->'verification'->>'ok') FROM revos.apply_schema('$RT2') r")"
+
 echo "# waiting for the apply lock is bounded by lock_timeout_ms: an envelope, not an error"
 psql -X -q -d "$H" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($((0x7265766f73)))" -c "SELECT pg_sleep(8)" -c "COMMIT" \
   >/dev/null 2>&1 &

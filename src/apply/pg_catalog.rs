@@ -471,7 +471,10 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
 /// triggers, comments and estimated rows, as JSON per table (`json`, not `jsonb`: the text is all
-/// that is read, and building it as text was a fifth of the query's time — bench/FINDINGS.md). Only catalogs are read: `pg_get_expr`
+/// that is read, and building it as text was a fifth of the query's time — bench/FINDINGS.md).
+/// An estimate of NaN or beyond bigint (`pg_class.reltuples` is a float4 its owner can set through
+/// `pg_restore_relation_stats` on PostgreSQL 18) reads as unknown or 9e18, not as an error that
+/// stops the apply (the review of 8666076, L1). Only catalogs are read: `pg_get_expr`
 /// with a table (generated expressions, policies) and `pg_get_indexdef` open it with ACCESS SHARE, so it runs only
 /// when `$3` is true (verify, which holds the table's lock already; `pg_get_indexdef`, about 0.1 ms an
 /// index, only for the tables whose `$4` flag is set: those with a deparsed spec side to compare
@@ -483,7 +486,9 @@ const SNAPSHOT_SQL: &str = r#"
 SELECT n.nspname::text, c.relname::text, json_build_object(
   'rls_enabled', c.relrowsecurity,
   'rls_forced',  c.relforcerowsecurity,
-  'est_rows', CASE WHEN c.reltuples >= 0 THEN c.reltuples::int8 END,
+  'est_rows', CASE WHEN c.reltuples = 'NaN'::float4 OR c.reltuples < 0 THEN NULL
+                   WHEN c.reltuples >= 9.0e18 THEN 9000000000000000000::int8
+                   ELSE c.reltuples::int8 END,
   'comment', (SELECT ds.description FROM pg_catalog.pg_description ds
                WHERE ds.objoid = c.oid AND ds.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND ds.objsubid = 0),
   'columns', coalesce((SELECT json_agg(json_build_array(a.attname::text,
