@@ -412,8 +412,12 @@ pids=""
 for i in 1 2 3 4; do
   w=""
   for j in $(seq 50); do
-    w=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'
-                   AND pid <> ALL ('{${pids// /,}0}'::int[]) ORDER BY backend_start DESC LIMIT 1")
+    out=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'
+                     AND pid <> ALL ('{${pids// /,}0}'::int[]) ORDER BY backend_start DESC LIMIT 1")
+    # only a line that is a pid counts; anything else psql printed (CI once collected message texts here, on
+    # a loaded machine) is shown, never taken for a worker
+    w=$(grep -E '^[0-9]+$' <<<"$out" | head -1)
+    grep -vqE '^[0-9]*$' <<<"$out" && echo "#   (psql also said: $(grep -vE '^[0-9]*$' <<<"$out" | tr '\n' ' ' | cut -c1-300))"
     [ -n "$w" ] && break
     sleep 0.1
   done
