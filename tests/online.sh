@@ -18,7 +18,8 @@ TA=11111111-1111-1111-1111-111111111111
 TB=22222222-2222-2222-2222-222222222222
 MAJOR=$(qdb "$DSN" "SELECT current_setting('server_version_num')::int / 10000")
 TMPF=$(mktemp)
-trap 'rm -f "$TMPF"' EXIT
+PAUSE_END=$(mktemp -u /tmp/revos-online-pause.XXXXXX)
+trap 'rm -f "$TMPF" "$PAUSE_END"' EXIT
 
 fresh_db online_test
 qdb "$S" - >/dev/null <<SQL || die "set-up failed"
@@ -66,8 +67,9 @@ IDX_V2='[{"columns": ["c"]}, {"name": "uq_big_k_n", "columns": ["k", "n"], "uniq
 apply_as() { # DSN PAYLOAD -> the envelope's result
   qdb "$1" "SELECT revos.apply_schema(\$p\$$2\$p\$::jsonb) -> 'result'"
 }
-# Holds the superuser's deferred worker back for SECONDS (its one-per-role worker lock, taken by another
-# session of the superuser, in the background: `wait` for it), once that session holds the lock. No SQL
+# Holds the superuser's deferred worker back for SECONDS at most (its one-per-role worker lock, taken by another
+# session of the superuser, in the background), once that session holds the lock; `unpause` ends the hold
+# early and waits for it (`wait` waits for the full SECONDS). No SQL
 # function takes that lock (its fourth key is revos's own, objsubid 29302 in pg_locks): revos's library has
 # a hook for tests, which only a superuser can declare (a C function), in pg_temp.
 HOLD_WORKER_FN="CREATE FUNCTION pg_temp.hold_worker_lock(oid) RETURNS boolean LANGUAGE c STRICT
@@ -80,24 +82,51 @@ pause_worker_of() { # DSN APPLICATION_NAME SECONDS
   local su i
   su=$(qdb "$1" "SELECT oid FROM pg_roles WHERE rolname = current_user")
   shift
-  PGAPPNAME=$1 qdb "$S" "$HOLD_WORKER_FN; SELECT pg_temp.hold_worker_lock($su); SELECT pg_sleep($2)" >/dev/null 2>&1 &
+  rm -f "$PAUSE_END"
+  # the holder polls for the file `unpause` creates (pg_stat_file: the test's superuser), SECONDS at most
+  PGAPPNAME=$1 qdb "$S" "$HOLD_WORKER_FN; SELECT pg_temp.hold_worker_lock($su);
+    DO \$d\$ BEGIN FOR i IN 1..($2 * 50)::int LOOP
+        EXIT WHEN (pg_catalog.pg_stat_file('$PAUSE_END', true)).size IS NOT NULL; PERFORM pg_catalog.pg_sleep(0.02);
+      END LOOP; END \$d\$" >/dev/null 2>&1 &
   for i in $(seq 50); do
     [ "$(qdb "$S" "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND l.granted
                    AND l.classid = x'72766466'::int::oid AND l.objid = $su AND l.objsubid = 29302 AND a.application_name = '$1'")" = 1 ] && break
     sleep 0.1
   done
 }
-field() { python3 -c "import json,sys; r=json.loads(sys.stdin.read()); print(eval(sys.argv[1], {'r': r}))" "$1"; }
+# Waits (10 s at most) until the session named APPLICATION_NAME sleeps in pg_sleep (it holds what it took before).
+sleeping() { # APPLICATION_NAME
+  local i
+  for i in $(seq 100); do
+    [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event = 'PgSleep'")" = 1 ] && return
+    sleep 0.1
+  done
+}
+# Ends the hold `pause_worker` took, and waits for its session (and any other background job) to end.
+unpause() {
+  touch "$PAUSE_END"
+  wait
+}
+# EXPR of the envelope's result read from stdin (as r); what was read instead, when it is not JSON that has it.
+field() {
+  python3 -c "
+import json, sys
+raw = sys.stdin.read()
+try:
+    print(eval(sys.argv[1], {'r': json.loads(raw)}))
+except Exception as e:
+    print('unreadable (%s): %s' % (type(e).__name__, raw.strip()[:600].replace(chr(10), ' ')))" "$1"
+}
 # Waits until VERSION has no step pending, running or interrupted (deferred_status starts a worker
 # where one is needed); prints the final counts "done failed".
 wait_done() { # VERSION [SECONDS]
   local i out
-  for ((i = 0; i < ${2:-120} * 2; i++)); do
+  for ((i = 0; i < ${2:-120} * 5; i++)); do
     out=$(qdb "$A" "SELECT (s->>'pending')::int + (s->>'running')::int + (s->>'interrupted')::int || ' ' ||
                            (s->>'done') || ' ' || (s->>'failed') FROM revos.deferred_status('$1') s")
     [ "${out%% *}" = 0 ] && { echo "${out#* }"; return; }
     [[ "$out" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || { echo "error: ${out:0:200}"; return; }
-    sleep 0.5
+    sleep 0.2
   done
   echo "timeout: $out"
 }
@@ -535,6 +564,8 @@ check "an online index (o-bk1) applied, 1 pending, the worker held back" "applie
   "$(apply_as "$A" "$(payload o-bk1 "$COLS_V6" "$IDX_BK" '{"online": true}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
 PGAPPNAME=bk_row qdb "$S" "BEGIN; SELECT 1 FROM revos.deferred_steps WHERE version = 'o-bk1' FOR UPDATE; SELECT pg_sleep(8); COMMIT" >/dev/null 2>&1 &
 BR=$!
+sleeping bk_row
+touch "$PAUSE_END"   # the step's row is held: the worker may go
 bk=""
 for i in $(seq 60); do
   bk=$(qdb "$S" "SELECT pid FROM pg_stat_activity WHERE backend_type = 'revos deferred' AND usename = 'online_admin'
@@ -544,6 +575,9 @@ for i in $(seq 60); do
 done
 check "the worker waits for the step's row (marking it running)" t "$([ -n "$bk" ] && echo t)"
 check "  ... pg_cancel_backend of it" t "$([ -n "$bk" ] && qdb "$S" "SELECT pg_cancel_backend($bk)")"
+sleep 0.5
+# the row freed (as a rollback of bk_row's transaction) instead of at the end of its 8 s
+qdb "$S" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bk_row'" >/dev/null
 wait "$BR"
 st=$(statuses_when "'o-bk1'" done 20)
 check "the step is done once the row is free, by that same worker (no call of revos's since)" "done t" \
@@ -584,6 +618,8 @@ pause_worker_of "$A" cx_pause 2
 check "an online NOT NULL on cx (lock_timeout 500 ms) applied, its steps held back" "applied 3" \
   "$(apply_as "$A" "$(cx o-cx2 ', "not_null": true' '{"online": true, "lock_timeout_ms": 500}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
 PGAPPNAME=cx_block qdb "$S" "BEGIN; SELECT count(*) FROM cx; SELECT pg_sleep(30)" >/dev/null 2>&1 &
+sleeping cx_block
+touch "$PAUSE_END"   # the reader holds its lock on cx: the worker may go
 for i in $(seq 120); do
   [ "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-cx2' AND sqlstate = '55P03' AND status = 'pending'")" = 1 ] && break
   sleep 0.1
@@ -918,7 +954,7 @@ while IFS='|' read -r what cols bad state; do
   pause_worker_of "$A" en_pause 3
   st=$(apply_as "$A" "$EN" | field "r['status']")
   out=$(qdb "$S" "INSERT INTO $tbl (tenant_id, v, w, r) VALUES ('$TA', $bad) RETURNING 'inserted'" 2>&1)
-  wait
+  unpause
   check "online $what: applied; with the worker held back, a violating insert is refused ($state…)" \
     "applied $state" "$st $(echo "$out" | grep -oF "$state" | head -1)"
   check "  ... its deferred steps all done once the worker runs" "done 0" "$(r=$(wait_done "en-$n-2"); [ "${r#* }" = 0 ] && echo "done 0" || echo "$r")"
@@ -1060,7 +1096,7 @@ pause_worker sw5_pause 4
 qdb "$S" "BEGIN; SELECT revos.apply_schema(\$p\$$SW5\$p\$::jsonb) -> 'result' ->> 'status'; ALTER SCHEMA sw5 OWNER TO online_admin; COMMIT;" >"$TMPF" 2>&1
 qdb "$A" "SET lock_timeout = '20s'; BEGIN; DROP TABLE sw5.t5; CREATE TABLE sw5.t5 (v integer); INSERT INTO sw5.t5 VALUES (1);
           ALTER TABLE sw5.t5 ADD CONSTRAINT ck_t5_v CHECK (v IS NOT NULL) NOT VALID; COMMIT" >/dev/null
-wait
+unpause
 check "applied; the VALIDATE step failed 42501 (online_admin's table under the name)" "applied failed 42501" \
   "$(head -1 "$TMPF") $(wait_done sw5-2 >/dev/null; qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') FROM revos.deferred_steps WHERE version = 'sw5-2'")"
 check "and a later apply into sw5, now online_admin's, is refused before anything runs (blocked, untrusted_name at tables[0].schema)" \
@@ -1111,7 +1147,7 @@ qdb "$S" "INSERT INTO bs (v) SELECT generate_series(1, 20)" >/dev/null
 pause_worker bs_pause 3
 st=$(apply_as "$S" '{"schema_version": "bs-2", "description": "bs", "options": {"online": true}, "tables": [{"name": "bs", "tenant_scoped": false, "rls": false, "columns": [{"name": "v", "type": "integer"}], "indexes": [{"name": "ix_bs_v", "columns": ["v"]}]}]}' | field "r['status']")
 qdb "$S" "UPDATE revos.deferred_steps SET settings = '{\"TimeZone\": \"No/Such_Zone\"}' WHERE version = 'bs-2'" >/dev/null
-wait
+unpause
 r2=$(wait_done bs-2 30)
 st3=$(apply_as "$S" '{"schema_version": "bs-3", "description": "bs", "options": {"online": true}, "tables": [{"name": "bs", "tenant_scoped": false, "rls": false, "columns": [{"name": "v", "type": "integer"}], "indexes": [{"name": "ix_bs_v2", "columns": ["v"]}]}]}' | field "r['status']")
 check "applied; the step failed (22023, the setting named), no index; the next version applied and its step done" \
@@ -1126,7 +1162,7 @@ qdb "$S" "SET DateStyle = 'ISO, DMY'; SELECT revos.apply_schema(\$p\${\"schema_v
 apply_as "$S" '{"schema_version": "co-3", "description": "co", "options": {"online": true}, "tables": [{"name": "co2", "tenant_scoped": false, "rls": false, "columns": [{"name": "d", "type": "date"}], "indexes": [{"name": "ix_co2", "columns": ["d"], "where": "d <> '"'"'01/02/2020'"'"'"}]}]}' >/dev/null
 # as a row recorded before the settings column existed
 qdb "$S" "UPDATE revos.deferred_steps SET settings = NULL WHERE version = 'co-3'" >/dev/null
-wait
+unpause
 wait_done co-2 >/dev/null; wait_done co-3 >/dev/null
 check "co1's predicate read under the apply's DMY, co2's under the session's default MDY (not co1's DMY)" \
   "2020-02-01 2020-01-02" \
@@ -1146,7 +1182,7 @@ while IFS='|' read -r what edit effect; do
   orig=$(qdb "$S" "SELECT sql FROM revos.deferred_steps WHERE version = 'sg-$n-2' ORDER BY id LIMIT 1")
   bad=$(ORIG="$orig" T="$tbl" python3 -c "import os; o, t = os.environ['ORIG'], os.environ['T']; print($edit)")
   qdb "$S" "UPDATE revos.deferred_steps SET sql = \$q\$$bad\$q\$ WHERE id = (SELECT min(id) FROM revos.deferred_steps WHERE version = 'sg-$n-2')" >/dev/null
-  wait
+  unpause
   wait_done "sg-$n-2" >/dev/null
   check "$what: the step failed 42501, not the one recorded; nothing of it ran" "applied failed 42501 True 0" \
     "$st $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') || ' ' || (error_message LIKE '%not the one recorded%')::text FROM revos.deferred_steps WHERE version = 'sg-$n-2' ORDER BY id LIMIT 1" | sed 's/true$/True/') $(qdb "$S" "$effect")"
