@@ -560,18 +560,22 @@ SQL
 attack_global_chain_lock() {
   echo "# A13. an application transaction holding the global chain"
   managed a13
-  psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
+  PGAPPNAME=a13_hold psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
 SET ROLE atk_app;
 BEGIN;
 SELECT revos.log_event('{"event_type": "atk.a13"}');
 SELECT pg_sleep(6);
 COMMIT;
 SQL
-  local holder=$!
-  sleep 2
+  local holder=$! i
+  for i in $(seq 40); do # its event logged, the transaction open
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'a13_hold' AND wait_event = 'PgSleep'")" = 1 ] && break
+    sleep 0.05
+  done
   check_or_gap "while atk_app's transaction is open, atk_admin's ALTER TABLE on a managed table completes (lock_timeout 2s)" done \
     "$(as atk_admin "SET lock_timeout = '2s'; ALTER TABLE public.a13 NO FORCE ROW LEVEL SECURITY" >/dev/null 2>&1 && echo done || echo "blocked (lock timeout)")" \
     "revos's own events share the global chain with log_event calls without a tenant: an open application transaction holds its head (docs/security.md, availability)"
+  q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'a13_hold'" >/dev/null
   wait "$holder"
 }
 
@@ -1172,22 +1176,12 @@ attack_review_1d8f8d6() {
     as atk_admin "CREATE SCHEMA b18_app$v; CREATE TABLE b18_app$v.t (secret text); INSERT INTO b18_app$v.t VALUES ('row');
       CREATE SCHEMA b18_evil$v; CREATE TABLE b18_evil$v.t (secret text); INSERT INTO b18_evil$v.t VALUES ('evil');
       CREATE TRIGGER spy BEFORE UPDATE ON b18_evil$v.t FOR EACH ROW EXECUTE FUNCTION public.b18d_trig()" >/dev/null
-    psql -X -q -At -d "$T" >/dev/null 2>&1 <<SQL &
-SET ROLE atk_admin;
-BEGIN;
-LOCK TABLE b18_app$v.t IN ACCESS SHARE MODE;
-SELECT pg_sleep(4);
-COMMIT;
-SQL
-    local holder=$!
-    ( sleep 2; as atk_admin "ALTER SCHEMA b18_app$v RENAME TO b18_old$v; ALTER SCHEMA b18_evil$v RENAME TO b18_app$v" >/dev/null 2>&1 ) &
-    local swapper=$!
-    sleep 0.5
-    out=$(q "SELECT revos.$fn('{\"schema_version\": \"b18-d$v\", \"description\": \"x\",
+    race atk_admin "b18_app$v.t" "ALTER SCHEMA b18_app$v RENAME TO b18_old$v; ALTER SCHEMA b18_evil$v RENAME TO b18_app$v"
+    out=$(PGAPPNAME=race_victim q "SELECT revos.$fn('{\"schema_version\": \"b18-d$v\", \"description\": \"x\",
         \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
         \"tables\": [{\"name\": \"t\", \"schema\": \"b18_app$v\", \"timestamps\": false, \"soft_delete\": false,
                       \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}') -> 'result' ->> 'status'")
-    wait "$holder" "$swapper"
+    wait
     check "F4: a superuser's $fn while atk_admin swaps the table's schema under a reader's lock answers ($out)" t "$([ -n "$out" ] && echo t)"
     check "  ... atk_admin's trigger never ran as a superuser" f "$(b17_ran b18d)"
   done
@@ -1200,13 +1194,36 @@ SQL
 # before the apply started; G3: the schema of an enum the payload uses, or of a function a default
 # calls, was swapped while the first ALTER waited for a reader. The trigger, domain check or function
 # advances a sequence when it runs as a superuser.
-b19_run() { # FN PAYLOAD: the superuser's call, after 0.5 s; prints its status
-  sleep 0.5
-  q "SELECT revos.$1('$2') -> 'result' ->> 'status'"
+b19_run() { # FN PAYLOAD: the superuser's call, as race_victim; prints its status
+  PGAPPNAME=race_victim q "SELECT revos.$1('$2') -> 'result' ->> 'status'"
 }
 b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant column
   echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
       \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
+}
+# race ROLE TABLE ACTION [SECONDS]: a reader's lock window. ROLE holds TABLE (ACCESS SHARE) from now on, in
+# the background. Once the session named race_victim waits for a lock (the holder's, where the victim's
+# statement conflicts with it), or after SECONDS (default 2) if it never does (revos refusing before it
+# locks), ROLE runs ACTION; then the holder's transaction ends (it only locked: terminated, as a rollback).
+# The victim runs with PGAPPNAME=race_victim after `race` returns; then `wait`. Until 2026-12-06 the window
+# was timed: the holder slept 4 s, ACTION ran at 2 s, the victim started at 0.5 s and waited for the lock
+# by then, so the order of events is the same, without the waits.
+race() {
+  local i
+  PGAPPNAME=race_hold as "$1" "BEGIN; LOCK TABLE $2 IN ACCESS SHARE MODE; SELECT pg_sleep(10); COMMIT" >/dev/null 2>&1 &
+  for i in $(seq 100); do # the holder holds its lock before the victim starts
+    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'race_hold'
+              AND l.locktype = 'relation' AND l.granted AND l.relation = '$2'::regclass")" = 1 ] && break
+    sleep 0.05
+  done
+  (
+    for i in $(seq $(awk "BEGIN { print int(${4:-2} * 20) }")); do
+      [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'race_victim' AND wait_event_type = 'Lock'")" = 1 ] && break
+      sleep 0.05
+    done
+    as "$1" "$3" >/dev/null 2>&1
+    q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'race_hold'" >/dev/null
+  ) &
 }
 # worker_pause APPNAME: the superuser's deferred worker is held back for 4 s (in the background,
 # PAUSE_PID), once no worker of the superuser's is left from an earlier section, and waits until it is.
@@ -1243,8 +1260,7 @@ fn_schema_swap() {
      GRANT USAGE ON SCHEMA $s TO PUBLIC" >/dev/null
   as atk_admin "CREATE SCHEMA ${t}_evil; CREATE FUNCTION ${t}_evil.gen() RETURNS integer LANGUAGE plpgsql VOLATILE AS \$f\$ BEGIN RETURN public.${spy}_f(1); END \$f\$;
     CREATE TABLE public.$t (id integer); INSERT INTO public.$t VALUES (1)" >/dev/null
-  as atk_admin "BEGIN; LOCK TABLE public.$t IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
-  ( sleep 2; as atk_admin "ALTER SCHEMA $s RENAME TO ${t}_old; ALTER SCHEMA ${t}_evil RENAME TO $s" >/dev/null 2>&1 ) &
+  race atk_admin "public.$t" "ALTER SCHEMA $s RENAME TO ${t}_old; ALTER SCHEMA ${t}_evil RENAME TO $s"
   b19_run "$fn" "{\"schema_version\": \"$v\", \"description\": \"x\", \"tables\": [{\"name\": \"$t\", \"tenant_scoped\": false, \"timestamps\": false,
       \"soft_delete\": false, \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"n\", \"type\": \"integer\", \"default\": \"$js.gen()\"}]}]}"
   wait
@@ -1268,6 +1284,7 @@ ALTER SCHEMA b19_g1 RENAME TO b19_g1_old; ALTER SCHEMA b19_g1_evil RENAME TO b19
 COMMIT;
 SQL
   p=$(b19_backfill b19-1 b19_g1)
+  sleep 0.5 # the holder first
   out=$(b19_run plan_schema "$p"); wait
   check "G1: a superuser's plan_schema while atk_admin swaps its schemas under its own lock answers ($out)" t "$([ -n "$out" ] && echo t)"
   check "  ... atk_admin's trigger never ran as a superuser" f "$(b17_ran b19)"
@@ -1284,6 +1301,7 @@ SELECT pg_sleep(3);
 COMMIT;
 SQL
   p=$(b19_backfill b19-2 b19_g2)
+  sleep 0.5 # the holder first
   out=$(b19_run apply_schema "$p"); wait
   check "G2: a superuser's apply_schema while atk_owner's swap of the table's schema is uncommitted answers ($out)" t "$([ -n "$out" ] && echo t)"
   check "  ... atk_owner's trigger never ran as a superuser" f "$(b17_ran b19o)"
@@ -1292,8 +1310,7 @@ SQL
   as atk_admin "CREATE SCHEMA b19_e; CREATE TYPE b19_e.mood AS ENUM ('a', 'b');
     CREATE SCHEMA b19_e_evil; CREATE DOMAIN b19_e_evil.mood AS text CHECK (public.b19_f(1) = 1);
     CREATE TABLE public.b19_et (id integer); INSERT INTO public.b19_et VALUES (1)" >/dev/null
-  as atk_admin "BEGIN; LOCK TABLE public.b19_et IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
-  ( sleep 2; as atk_admin "ALTER SCHEMA b19_e RENAME TO b19_e_old; ALTER SCHEMA b19_e_evil RENAME TO b19_e" >/dev/null 2>&1 ) &
+  race atk_admin public.b19_et "ALTER SCHEMA b19_e RENAME TO b19_e_old; ALTER SCHEMA b19_e_evil RENAME TO b19_e"
   p="{\"schema_version\": \"b19-3\", \"description\": \"x\", \"enums\": [{\"name\": \"mood\", \"schema\": \"b19_e\", \"values\": [\"a\", \"b\"]}],
       \"tables\": [{\"name\": \"b19_et\", \"tenant_scoped\": false, \"timestamps\": false, \"soft_delete\": false,
                     \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"m\", \"type\": \"b19_e.mood\"}]}]}"
@@ -1372,12 +1389,10 @@ b21_call() { # FN PAYLOAD PATH: the superuser's FN; prints STATUS|CODE: CODE is 
        r -> 'result' -> 'validation_errors' -> 0 ->> 'code', r -> 'result' -> 'error' ->> 'sqlstate', '-')
      FROM revos.$1('$2') r"
 }
-b21_window() { # ROLE TABLE ACTION FN PAYLOAD PATH: ROLE holds TABLE (ACCESS SHARE) for 4 s and runs ACTION at
-               # 2 s; the superuser's FN of PAYLOAD at 0.5 s; prints b21_call's answer
-  as "$1" "BEGIN; LOCK TABLE $2 IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
-  ( sleep 2; as "$1" "$3" >/dev/null 2>&1 ) &
-  sleep 0.5
-  b21_call "$4" "$5" "$6"
+b21_window() { # ROLE TABLE ACTION FN PAYLOAD PATH: ROLE runs ACTION while the superuser's FN of PAYLOAD waits
+               # for ROLE's lock on TABLE (`race`); prints b21_call's answer
+  race "$1" "$2" "$3"
+  PGAPPNAME=race_victim b21_call "$4" "$5" "$6"
   wait
 }
 b21_evil() { # SIGNATURE SPY: atk_owner's CREATE FUNCTION SIGNATURE (returning what its name says) that calls SPY_f
