@@ -288,7 +288,10 @@ datadir=$(qdb "$S" "SHOW data_directory")
 restarted=0
 as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$(stat -c %U "$datadir")" -- "$@"; else "$@"; fi; }
 if [ -n "$w2" ] && { [ "$(id -u)" = 0 ] || [ -w "$datadir" ]; }; then
-  as_owner "$("${PG_CONFIG:-pg_config}" --bindir)/pg_ctl" -D "$datadir" restart -m fast -w >/dev/null 2>&1 && restarted=1
+  # the server's log goes on where it went (scripts/cluster's server.log beside the data directory), not to /dev/null
+  logopt=()
+  [ -f "$(dirname "$datadir")/server.log" ] && logopt=(-l "$(dirname "$datadir")/server.log")
+  as_owner "$("${PG_CONFIG:-pg_config}" --bindir)/pg_ctl" -D "$datadir" "${logopt[@]}" restart -m fast -w >/dev/null 2>&1 && restarted=1
 fi
 if [ "$restarted" = 1 ]; then
   check "after a server restart mid-build: the step is reported interrupted, a worker started" "interrupted 1" \
