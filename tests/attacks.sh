@@ -568,10 +568,12 @@ SELECT pg_sleep(6);
 COMMIT;
 SQL
   local holder=$! i
+  local open=0
   for i in $(seq 40); do # its event logged, the transaction open
-    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'a13_hold' AND wait_event = 'PgSleep'")" = 1 ] && break
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'a13_hold' AND wait_event = 'PgSleep'")" = 1 ] && { open=1; break; }
     sleep 0.05
   done
+  [ "$open" = 1 ] || bad "A13: atk_app's open transaction (application_name a13_hold) seen" 1 0
   check_or_gap "while atk_app's transaction is open, atk_admin's ALTER TABLE on a managed table completes (lock_timeout 2s)" done \
     "$(as atk_admin "SET lock_timeout = '2s'; ALTER TABLE public.a13 NO FORCE ROW LEVEL SECURITY" >/dev/null 2>&1 && echo done || echo "blocked (lock timeout)")" \
     "revos's own events share the global chain with log_event calls without a tenant: an open application transaction holds its head (docs/security.md, availability)"
@@ -1202,27 +1204,37 @@ b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant c
       \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
 }
 # race ROLE TABLE ACTION [SECONDS]: a reader's lock window. ROLE holds TABLE (ACCESS SHARE) from now on, in
-# the background. Once the session named race_victim waits for a lock (the holder's, where the victim's
-# statement conflicts with it), or after SECONDS (default 2) if it never does (revos refusing before it
-# locks), ROLE runs ACTION; then the holder's transaction ends (it only locked: terminated, as a rollback).
-# The victim runs with PGAPPNAME=race_victim after `race` returns; then `wait`. Until 2026-12-06 the window
-# was timed: the holder slept 4 s, ACTION ran at 2 s, the victim started at 0.5 s and waited for the lock
-# by then, so the order of events is the same, without the waits.
+# the background, 4 s at most. Once the holder blocks the session named race_victim (pg_blocking_pids: not
+# any lock wait, such as revos's apply lock), or after SECONDS (default 2) if it never does (revos refusing
+# before it locks), ROLE runs ACTION; once ACTION is done, or 2 s later if it waits itself (for the
+# victim), the holder's transaction ends (it only locked: terminated, as a rollback). The victim runs with
+# PGAPPNAME=race_victim after `race` returns; then `wait`. Until 2026-12-06 the window was timed: the
+# holder slept 4 s, ACTION ran at 2 s, the victim started at 0.5 s and waited for the lock by then; the order
+# of events is that one, without the waits. A holder never seen (application_name overridden by the DSN?)
+# is a failure, not a silent fallback to the timing.
 race() {
-  local i
-  PGAPPNAME=race_hold as "$1" "BEGIN; LOCK TABLE $2 IN ACCESS SHARE MODE; SELECT pg_sleep(10); COMMIT" >/dev/null 2>&1 &
+  local i seen=0
+  PGAPPNAME=race_hold as "$1" "BEGIN; LOCK TABLE $2 IN ACCESS SHARE MODE; SELECT pg_sleep(4); COMMIT" >/dev/null 2>&1 &
   for i in $(seq 100); do # the holder holds its lock before the victim starts
     [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'race_hold'
-              AND l.locktype = 'relation' AND l.granted AND l.relation = '$2'::regclass")" = 1 ] && break
+              AND l.locktype = 'relation' AND l.granted AND l.relation = '$2'::regclass")" = 1 ] && { seen=1; break; }
     sleep 0.05
   done
+  [ "$seen" = 1 ] || bad "race: $1's lock on $2 (application_name race_hold) held before the call" 1 0
   (
     for i in $(seq $(awk "BEGIN { print int(${4:-2} * 20) }")); do
-      [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'race_victim' AND wait_event_type = 'Lock'")" = 1 ] && break
+      [ "$(q "SELECT count(*) FROM pg_stat_activity v, pg_stat_activity h WHERE v.application_name = 'race_victim'
+                AND h.application_name = 'race_hold' AND h.pid = ANY (pg_catalog.pg_blocking_pids(v.pid))")" = 1 ] && break
       sleep 0.05
     done
-    as "$1" "$3" >/dev/null 2>&1
+    as "$1" "$3" >/dev/null 2>&1 &
+    local act=$! j
+    for j in $(seq 40); do
+      kill -0 "$act" 2>/dev/null || break
+      sleep 0.05
+    done
     q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'race_hold'" >/dev/null
+    wait "$act"
   ) &
 }
 # worker_pause APPNAME: the superuser's deferred worker is held back for 4 s (in the background,
