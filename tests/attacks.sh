@@ -567,13 +567,9 @@ SELECT revos.log_event('{"event_type": "atk.a13"}');
 SELECT pg_sleep(6);
 COMMIT;
 SQL
-  local holder=$! i
-  local open=0
-  for i in $(seq 40); do # its event logged, the transaction open
-    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'a13_hold' AND wait_event = 'PgSleep'")" = 1 ] && { open=1; break; }
-    sleep 0.05
-  done
-  [ "$open" = 1 ] || bad "A13: atk_app's open transaction (application_name a13_hold) seen" 1 0
+  local holder=$!
+  # its event logged, the transaction open
+  sleeping "$T" a13_hold || bad "A13: atk_app's open transaction (application_name a13_hold) seen" 1 0
   check_or_gap "while atk_app's transaction is open, atk_admin's ALTER TABLE on a managed table completes (lock_timeout 2s)" done \
     "$(as atk_admin "SET lock_timeout = '2s'; ALTER TABLE public.a13 NO FORCE ROW LEVEL SECURITY" >/dev/null 2>&1 && echo done || echo "blocked (lock timeout)")" \
     "revos's own events share the global chain with log_event calls without a tenant: an open application transaction holds its head (docs/security.md, availability)"
@@ -1203,9 +1199,9 @@ b19_backfill() { # VERSION SCHEMA: a payload backfilling SCHEMA.t's new tenant c
   echo "{\"schema_version\": \"$1\", \"description\": \"x\", \"options\": {\"backfill_tenant\": \"$T1\", \"lock_timeout_ms\": 20000},
       \"tables\": [{\"name\": \"t\", \"schema\": \"$2\", \"timestamps\": false, \"soft_delete\": false, \"columns\": [{\"name\": \"secret\", \"type\": \"text\"}]}]}"
 }
-# race ROLE TABLE ACTION [SECONDS]: a reader's lock window. ROLE holds TABLE (ACCESS SHARE) from now on, in
+# race ROLE TABLE ACTION: a reader's lock window. ROLE holds TABLE (ACCESS SHARE) from now on, in
 # the background, 4 s at most. Once the holder blocks the session named race_victim (pg_blocking_pids: not
-# any lock wait, such as revos's apply lock), or after SECONDS (default 2) if it never does (revos refusing
+# any lock wait, such as revos's apply lock), or after 2 s if it never does (revos refusing
 # before it locks), ROLE runs ACTION; once ACTION is done, or 2 s later if it waits itself (for the
 # victim), the holder's transaction ends (it only locked: terminated, as a rollback). The victim runs with
 # PGAPPNAME=race_victim after `race` returns; then `wait`. Until 2026-12-06 the window was timed: the
@@ -1222,7 +1218,7 @@ race() {
   done
   [ "$seen" = 1 ] || bad "race: $1's lock on $2 (application_name race_hold) held before the call" 1 0
   (
-    for i in $(seq $(awk "BEGIN { print int(${4:-2} * 20) }")); do
+    for i in $(seq 40); do
       [ "$(q "SELECT count(*) FROM pg_stat_activity v, pg_stat_activity h WHERE v.application_name = 'race_victim'
                 AND h.application_name = 'race_hold' AND h.pid = ANY (pg_catalog.pg_blocking_pids(v.pid))")" = 1 ] && break
       sleep 0.05

@@ -58,6 +58,17 @@ expect_error_db() {
   fi
 }
 
+# sleeping DSN APPLICATION_NAME: waits (10 s at most) until the session named APPLICATION_NAME sleeps in
+# pg_sleep (it holds what it took before); fails (status 1) when it never does
+sleeping() {
+  local i
+  for i in $(seq 100); do
+    [ "$(qdb "$1" "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$2' AND wait_event = 'PgSleep'")" = 1 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # fresh_db NAME: drops and creates the database NAME (superuser DSN)
 fresh_db() {
   psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" \

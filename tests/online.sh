@@ -94,14 +94,6 @@ pause_worker_of() { # DSN APPLICATION_NAME SECONDS
     sleep 0.1
   done
 }
-# Waits (10 s at most) until the session named APPLICATION_NAME sleeps in pg_sleep (it holds what it took before).
-sleeping() { # APPLICATION_NAME
-  local i
-  for i in $(seq 100); do
-    [ "$(qdb "$S" "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event = 'PgSleep'")" = 1 ] && return
-    sleep 0.1
-  done
-}
 # Ends the hold `pause_worker` took, and waits for its session (and any other background job) to end.
 unpause() {
   touch "$PAUSE_END"
@@ -567,7 +559,7 @@ check "an online index (o-bk1) applied, 1 pending, the worker held back" "applie
   "$(apply_as "$A" "$(payload o-bk1 "$COLS_V6" "$IDX_BK" '{"online": true}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
 PGAPPNAME=bk_row qdb "$S" "BEGIN; SELECT 1 FROM revos.deferred_steps WHERE version = 'o-bk1' FOR UPDATE; SELECT pg_sleep(8); COMMIT" >/dev/null 2>&1 &
 BR=$!
-sleeping bk_row
+sleeping "$S" bk_row
 touch "$PAUSE_END"   # the step's row is held: the worker may go
 bk=""
 for i in $(seq 60); do
@@ -621,7 +613,7 @@ pause_worker_of "$A" cx_pause 2
 check "an online NOT NULL on cx (lock_timeout 500 ms) applied, its steps held back" "applied 3" \
   "$(apply_as "$A" "$(cx o-cx2 ', "not_null": true' '{"online": true, "lock_timeout_ms": 500}')" | field "r['status'] + ' ' + str(len(r['pending']))")"
 PGAPPNAME=cx_block qdb "$S" "BEGIN; SELECT count(*) FROM cx; SELECT pg_sleep(30)" >/dev/null 2>&1 &
-sleeping cx_block
+sleeping "$S" cx_block
 touch "$PAUSE_END"   # the reader holds its lock on cx: the worker may go
 for i in $(seq 120); do
   [ "$(qdb "$S" "SELECT count(*) FROM revos.deferred_steps WHERE version = 'o-cx2' AND sqlstate = '55P03' AND status = 'pending'")" = 1 ] && break
