@@ -526,6 +526,49 @@ check "rolled-back DDL leaves no drift event" 0 \
         SELECT count(*) FROM revos.events WHERE id > $mark")"
 
 # ---------------------------------------------------------------------------------------------
+echo "# verify_ledger over more heap than its readahead reaches (src/ledger/readahead.rs)"
+# The pass over all chains asks the kernel for the heap's blocks ahead of it (512 blocks), from
+# its hashing thread in a UTF-8 database and from its own thread where there is no hashing thread
+# (any other encoding). In both, a ledger several times that long verifies, and a row forged past
+# the first readahead is found.
+readahead_case() { # readahead_case LABEL DSN
+  local label=$1 dsn=$2 victim orig n pages
+  qdb "$dsn" "SELECT count(revos.log_event(jsonb_build_object('event_type', 'ra.tick', 'tenant_id', 'ra-' || (i % 7),
+                'payload', jsonb_build_object('i', i, 'note', repeat('x', 200))))) FROM generate_series(1, 20000) i" >/dev/null
+  qdb "$dsn" "VACUUM revos.events" >/dev/null
+  pages=$(qdb "$dsn" "SELECT pg_relation_size('revos.events') / current_setting('block_size')::int")
+  check "$label: revos.events spans more than 2 x 512 blocks" t "$([ "${pages:-0}" -gt 1024 ] && echo t || echo "f ($pages)")"
+  n=$(qdb "$dsn" "SELECT count(*) FROM revos.events")
+  check "$label: verify_ledger() ok over every event" "true|$n" \
+    "$(qdb "$dsn" "SELECT v->>'ok', v->>'events_checked' FROM revos.verify_ledger() v")"
+  victim=$(qdb "$dsn" "SELECT id FROM revos.events WHERE event_type = 'ra.tick' ORDER BY id OFFSET 18000 LIMIT 1")
+  orig=$(qdb "$dsn" "SELECT payload FROM revos.events WHERE id = $victim")
+  qdb "$dsn" - >/dev/null 2>&1 <<SQL
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+UPDATE revos.events SET payload = '{"i": -1}' WHERE id = $victim;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+SQL
+  check "$label: a row forged near the end is found" "false|$victim" \
+    "$(qdb "$dsn" "SELECT v->>'ok', v->>'first_broken_id' FROM revos.verify_ledger() v")"
+  qdb "$dsn" - >/dev/null 2>&1 <<SQL
+ALTER TABLE revos.events DISABLE TRIGGER ALL;
+UPDATE revos.events SET payload = '$orig' WHERE id = $victim;
+ALTER TABLE revos.events ENABLE TRIGGER ALL;
+SQL
+  check "$label: restored, it verifies again" true "$(qdb "$dsn" "SELECT revos.verify_ledger()->>'ok'")"
+}
+readahead_case "UTF-8 (hashing thread)" "$TDSN"
+LDB=${DB}_latin1
+psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" >/dev/null 2>"$TMP/latin1.err" <<SQL || die "cannot create $LDB: $(cat "$TMP/latin1.err")"
+DROP DATABASE IF EXISTS $LDB WITH (FORCE);
+CREATE DATABASE $LDB ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+SQL
+LDSN=$(db_dsn $LDB)
+qdb "$LDSN" "CREATE EXTENSION revos" >"$TMP/latin1.out" || die "CREATE EXTENSION revos in LATIN1 failed: $(cat "$TMP/latin1.out")"
+readahead_case "LATIN1 (no hashing thread)" "$LDSN"
+psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $LDB WITH (FORCE)" >/dev/null 2>&1
+
+# ---------------------------------------------------------------------------------------------
 echo "# end state"
 total=$(count_events)
 check "verify_ledger() ok over everything, events_checked = count(*)" "true|$total" \

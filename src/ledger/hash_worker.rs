@@ -13,12 +13,14 @@
 //! with every signal blocked, so that PostgreSQL's handlers (cancel, termination, timeouts) keep
 //! running on the backend's own thread. If the backend leaves the scan (an error, a cancel), the
 //! channel closes and the worker ends on its own. The hash is one CPU's work that the scan does
-//! not need: on two CPUs the pass takes about as long as the scan alone.
+//! not need: on two CPUs the pass takes about as long as the scan alone. The readahead's advice
+//! (`ledger::readahead`: system calls only) is given here too, before each batch is hashed.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use crate::ledger::event_hash::{digest_hex, encode, Kind};
+use crate::ledger::readahead::Readahead;
 
 /// Rows per batch handed to the worker.
 pub(crate) const BATCH: usize = 1024;
@@ -29,12 +31,15 @@ pub(crate) const BATCH: usize = 1024;
 pub(crate) struct Batch {
     pub(crate) rows: Vec<(i64, Option<[u8; 64]>, [Kind; 12])>,
     pub(crate) bytes: Vec<u8>,
+    /// the heap block of the batch's last row (for the readahead, when the worker has it)
+    pub(crate) at_block: Option<u32>,
 }
 
 impl Batch {
     pub(crate) fn clear(&mut self) {
         self.rows.clear();
         self.bytes.clear();
+        self.at_block = None;
     }
 }
 
@@ -49,11 +54,14 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread (None when it cannot be started: the caller hashes on its own).
-    pub(crate) fn start() -> Option<Worker> {
+    /// Starts the thread (None when it cannot be started: the caller hashes on its own). It
+    /// takes `ahead` (the readahead's advice is then given there, as each batch arrives; lost if
+    /// the thread cannot start — it is advice).
+    pub(crate) fn start(ahead: &mut Option<Readahead>) -> Option<Worker> {
         let (to, from) = sync_channel::<Batch>(2);
         let (back_to, back) = sync_channel::<Batch>(4);
-        let handle = spawn_without_signals(move || work(from, back_to))?;
+        let ahead = ahead.take();
+        let handle = spawn_without_signals(move || work(from, back_to, ahead))?;
         Some(Worker {
             to: Some(to),
             back,
@@ -82,10 +90,17 @@ impl Worker {
     }
 }
 
-fn work(from: Receiver<Batch>, back: SyncSender<Batch>) -> Option<i64> {
+fn work(
+    from: Receiver<Batch>,
+    back: SyncSender<Batch>,
+    mut ahead: Option<Readahead>,
+) -> Option<i64> {
     let mut out = Vec::with_capacity(1024);
     let mut first_bad = None;
     for batch in from {
+        if let (Some(a), Some(block)) = (&mut ahead, batch.at_block) {
+            a.at(block);
+        }
         // rows come in id order: once a row failed, no later one can be the first
         if first_bad.is_none() {
             for (id, stored, kinds) in &batch.rows {
@@ -155,7 +170,7 @@ mod tests {
 
     #[test]
     fn finds_the_first_row_whose_hash_differs() {
-        let mut w = Worker::start().expect("a thread");
+        let mut w = Worker::start(&mut None).expect("a thread");
         let mut b = Batch::default();
         for id in 1..=3000 {
             let text = format!("event {id}");
@@ -174,12 +189,12 @@ mod tests {
 
     #[test]
     fn all_good_and_missing_hashes() {
-        let mut w = Worker::start().expect("a thread");
+        let mut w = Worker::start(&mut None).expect("a thread");
         let mut b = Batch::default();
         row(&mut b, 1, b"a", Some(hash_of(1, b"a")));
         w.send(b).unwrap();
         assert_eq!(w.finish().unwrap(), None);
-        let mut w = Worker::start().expect("a thread");
+        let mut w = Worker::start(&mut None).expect("a thread");
         let mut b = Batch::default();
         row(&mut b, 1, b"a", Some(hash_of(1, b"a")));
         row(&mut b, 2, b"b", None);

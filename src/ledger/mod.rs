@@ -14,6 +14,7 @@ pub mod hash_worker;
 pub mod index_scan;
 pub mod jsonb_out;
 pub mod log_event;
+pub mod readahead;
 pub mod verify_chains;
 pub mod writer;
 pub mod written_by_revos;

@@ -29,6 +29,7 @@ use crate::ledger::event_hash::{
 use crate::ledger::hash_worker::{Batch, Worker, BATCH};
 use crate::ledger::index_scan::{begin_index_scan, primary_key};
 use crate::ledger::jsonb_out::json_string;
+use crate::ledger::readahead::Readahead;
 
 const GENESIS: [u8; 64] = [b'0'; 64];
 
@@ -189,7 +190,9 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
         _ => None,
     };
     let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
-    let pass = read_rows(scan, slot, (*desc).natts as usize, &cols, wanted);
+    // all chains: the primary key's order is about the heap's (ids grow as rows are added)
+    let ahead = tenant.is_none().then(|| Readahead::of(rel));
+    let pass = read_rows(scan, slot, (*desc).natts as usize, &cols, wanted, ahead);
     pg_sys::ExecDropSingleTupleTableSlot(slot);
     pg_sys::index_endscan(scan);
     pg_sys::index_close(index, lock);
@@ -317,6 +320,10 @@ unsafe fn start_scan(
     scan
 }
 
+fn block_of(tid: &pg_sys::ItemPointerData) -> pg_sys::BlockNumber {
+    (u32::from(tid.ip_blkid.bi_hi) << 16) | u32::from(tid.ip_blkid.bi_lo)
+}
+
 /// Reads every row of the scan into `slot` (`natts` attributes) and checks it against its chain:
 /// only the rows of tenant `wanted` when given.
 unsafe fn read_rows(
@@ -325,6 +332,7 @@ unsafe fn read_rows(
     natts: usize,
     cols: &Columns,
     wanted: Option<&[u8]>,
+    mut ahead: Option<Readahead>,
 ) -> Pass {
     // Scratch memory for the rows' work (detoasting a compressed or out-of-line field, a number's
     // numeric_out), reset every 256 rows.
@@ -339,8 +347,10 @@ unsafe fn read_rows(
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     // The hashes on a second thread (UTF-8 databases: the others convert the encoding through
     // PostgreSQL before hashing); on this one when it cannot start.
+    // The readahead's advice goes with the batches to that thread (the system calls off the
+    // scan's thread), here when there is none.
     let mut worker = if database_is_utf8() {
-        Worker::start()
+        Worker::start(&mut ahead)
     } else {
         None
     };
@@ -350,6 +360,11 @@ unsafe fn read_rows(
     // scans (btree's killed-items array once it meets dead tuples, for one), which must outlive
     // every row. Only the per-row work runs in the scratch context.
     while pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot) {
+        let block = block_of(&(*slot).tts_tid);
+        match &mut ahead {
+            Some(a) => a.at(block),
+            None => batch.at_block = Some(block),
+        }
         pg_sys::slot_getallattrs(slot);
         let values = std::slice::from_raw_parts((*slot).tts_values, natts);
         let isnull = std::slice::from_raw_parts((*slot).tts_isnull, natts);
