@@ -531,8 +531,9 @@ echo "# verify_ledger over more heap than its readahead reaches (src/ledger/read
 # its hashing thread in a UTF-8 database and from its own thread where there is no hashing thread
 # (any other encoding). In both, a ledger several times that long verifies, and a row forged past
 # the first readahead is found.
-readahead_case() { # readahead_case LABEL DSN
+readahead_case() { # readahead_case LABEL DSN ENCODING
   local label=$1 dsn=$2 victim orig n pages
+  check "$label: the database's encoding" "$3" "$(qdb "$dsn" "SELECT getdatabaseencoding()")"
   qdb "$dsn" "SELECT count(revos.log_event(jsonb_build_object('event_type', 'ra.tick', 'tenant_id', 'ra-' || (i % 7),
                 'payload', jsonb_build_object('i', i, 'note', repeat('x', 200))))) FROM generate_series(1, 20000) i" >/dev/null
   qdb "$dsn" "VACUUM revos.events" >/dev/null
@@ -557,7 +558,7 @@ ALTER TABLE revos.events ENABLE TRIGGER ALL;
 SQL
   check "$label: restored, it verifies again" true "$(qdb "$dsn" "SELECT revos.verify_ledger()->>'ok'")"
 }
-readahead_case "UTF-8 (hashing thread)" "$TDSN"
+readahead_case "UTF-8 (hashing thread)" "$TDSN" UTF8
 LDB=${DB}_latin1
 psql -X -q -v ON_ERROR_STOP=1 -d "$DSN" >/dev/null 2>"$TMP/latin1.err" <<SQL || die "cannot create $LDB: $(cat "$TMP/latin1.err")"
 DROP DATABASE IF EXISTS $LDB WITH (FORCE);
@@ -565,7 +566,7 @@ CREATE DATABASE $LDB ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE temp
 SQL
 LDSN=$(db_dsn $LDB)
 qdb "$LDSN" "CREATE EXTENSION revos" >"$TMP/latin1.out" || die "CREATE EXTENSION revos in LATIN1 failed: $(cat "$TMP/latin1.out")"
-readahead_case "LATIN1 (no hashing thread)" "$LDSN"
+readahead_case "LATIN1 (no hashing thread)" "$LDSN" LATIN1
 psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $LDB WITH (FORCE)" >/dev/null 2>&1
 
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ pub(crate) struct Batch {
     pub(crate) bytes: Vec<u8>,
     /// the heap block of the batch's last row (for the readahead, when the worker has it)
     pub(crate) at_block: Option<u32>,
+    /// the readahead, handed over with the first batch (the worker keeps it)
+    pub(crate) ahead: Option<Readahead>,
 }
 
 impl Batch {
@@ -54,14 +56,11 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// Starts the thread (None when it cannot be started: the caller hashes on its own). It
-    /// takes `ahead` (the readahead's advice is then given there, as each batch arrives; lost if
-    /// the thread cannot start — it is advice).
-    pub(crate) fn start(ahead: &mut Option<Readahead>) -> Option<Worker> {
+    /// Starts the thread (None when it cannot be started: the caller hashes on its own).
+    pub(crate) fn start() -> Option<Worker> {
         let (to, from) = sync_channel::<Batch>(2);
         let (back_to, back) = sync_channel::<Batch>(4);
-        let ahead = ahead.take();
-        let handle = spawn_without_signals(move || work(from, back_to, ahead))?;
+        let handle = spawn_without_signals(move || work(from, back_to))?;
         Some(Worker {
             to: Some(to),
             back,
@@ -90,14 +89,14 @@ impl Worker {
     }
 }
 
-fn work(
-    from: Receiver<Batch>,
-    back: SyncSender<Batch>,
-    mut ahead: Option<Readahead>,
-) -> Option<i64> {
+fn work(from: Receiver<Batch>, back: SyncSender<Batch>) -> Option<i64> {
     let mut out = Vec::with_capacity(1024);
     let mut first_bad = None;
-    for batch in from {
+    let mut ahead: Option<Readahead> = None;
+    for mut batch in from {
+        if let Some(a) = batch.ahead.take() {
+            ahead = Some(a);
+        }
         if let (Some(a), Some(block)) = (&mut ahead, batch.at_block) {
             a.at(block);
         }
@@ -170,7 +169,7 @@ mod tests {
 
     #[test]
     fn finds_the_first_row_whose_hash_differs() {
-        let mut w = Worker::start(&mut None).expect("a thread");
+        let mut w = Worker::start().expect("a thread");
         let mut b = Batch::default();
         for id in 1..=3000 {
             let text = format!("event {id}");
@@ -189,12 +188,12 @@ mod tests {
 
     #[test]
     fn all_good_and_missing_hashes() {
-        let mut w = Worker::start(&mut None).expect("a thread");
+        let mut w = Worker::start().expect("a thread");
         let mut b = Batch::default();
         row(&mut b, 1, b"a", Some(hash_of(1, b"a")));
         w.send(b).unwrap();
         assert_eq!(w.finish().unwrap(), None);
-        let mut w = Worker::start(&mut None).expect("a thread");
+        let mut w = Worker::start().expect("a thread");
         let mut b = Batch::default();
         row(&mut b, 1, b"a", Some(hash_of(1, b"a")));
         row(&mut b, 2, b"b", None);

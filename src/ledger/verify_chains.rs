@@ -191,7 +191,11 @@ unsafe fn scan(tenant: Option<pg_sys::Datum>) -> Pass {
     };
     let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
     // all chains: the primary key's order is about the heap's (ids grow as rows are added)
-    let ahead = tenant.is_none().then(|| Readahead::of(rel));
+    let ahead = if tenant.is_none() {
+        Readahead::of(rel)
+    } else {
+        None
+    };
     let pass = read_rows(scan, slot, (*desc).natts as usize, &cols, wanted, ahead);
     pg_sys::ExecDropSingleTupleTableSlot(slot);
     pg_sys::index_endscan(scan);
@@ -347,14 +351,17 @@ unsafe fn read_rows(
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     // The hashes on a second thread (UTF-8 databases: the others convert the encoding through
     // PostgreSQL before hashing); on this one when it cannot start.
-    // The readahead's advice goes with the batches to that thread (the system calls off the
-    // scan's thread), here when there is none.
     let mut worker = if database_is_utf8() {
-        Worker::start(&mut ahead)
+        Worker::start()
     } else {
         None
     };
+    // The readahead goes to that thread with the first batch (its system calls off the scan's
+    // thread); it stays here when there is none.
     let mut batch = Batch::default();
+    if worker.is_some() {
+        batch.ahead = ahead.take();
+    }
     let mut rows = 0u64;
     // The scan itself runs in the caller's context: the index AM allocates state lazily while it
     // scans (btree's killed-items array once it meets dead tuples, for one), which must outlive
