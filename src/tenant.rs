@@ -16,7 +16,8 @@
 //!   statements, as before.
 //!
 //! Runs as the caller (SECURITY INVOKER) under the pinned search_path; reads only the catalog (one
-//! query, planned once per backend).
+//! query, planned once per backend), and keeps what it read until PostgreSQL signals a change
+//! that could alter it (`register_forget`).
 
 use pgrx::prelude::*;
 
@@ -83,8 +84,78 @@ fn check_against_tables(value: &str) {
 /// create a table, or a temporary one, whose default calls `revos.current_tenant_id()`, and would
 /// otherwise decide the tenant type for everyone (and have set_tenant name it). The registry is
 /// read as the extension's owner (a fixed query under the pinned search_path; docs/security.md).
+///
+/// Kept per backend until PostgreSQL signals a change that could alter it ([`forget`]): the
+/// query read ~15 catalog relations on every call — set_tenant runs once per request — and the
+/// request's next statements were slower after it (bench/FINDINGS.md, P3). The answer is the
+/// same for every caller (it is read as the extension's owner).
 fn tenant_types() -> Vec<(String, String, i64)> {
-    crate::privilege::as_extension_owner(tenant_types_of_managed_tables)
+    register_forget();
+    if let Some(known) = KNOWN.with(|k| k.borrow().clone()) {
+        return known;
+    }
+    let before = GENERATION.with(std::cell::Cell::get);
+    let read = crate::privilege::as_extension_owner(tenant_types_of_managed_tables);
+    // a change signalled while it was read: not kept (read again next time)
+    if GENERATION.with(std::cell::Cell::get) == before {
+        KNOWN.with(|k| *k.borrow_mut() = Some(read.clone()));
+    }
+    read
+}
+
+thread_local! {
+    /// [`tenant_types`] as last read, until [`forget`].
+    static KNOWN: std::cell::RefCell<Option<Vec<(String, String, i64)>>> =
+        const { std::cell::RefCell::new(None) };
+    /// How many times [`forget`] ran (a read that saw it change is not kept).
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static REGISTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Forgets the tenant types on every invalidation that could change them: any relation's
+/// (a table created, dropped, renamed, a column's type or default changed — every one sends
+/// it; and revos.managed_tables', which apply sends whenever it writes the registry), a
+/// function's (`revos.current_tenant_id()` dropped and created again),
+/// a type's or a schema's (the names `format_type` prints). Over-eager on purpose: any relation's
+/// invalidation (VACUUM's statistics too) costs one read of the query, as every call did before.
+fn register_forget() {
+    if REGISTERED.with(std::cell::Cell::get) {
+        return;
+    }
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(forget_relation), pg_sys::Datum::from(0usize));
+        for cache in [
+            pg_sys::SysCacheIdentifier::PROCOID,
+            pg_sys::SysCacheIdentifier::TYPEOID,
+            pg_sys::SysCacheIdentifier::NAMESPACEOID,
+        ] {
+            pg_sys::CacheRegisterSyscacheCallback(
+                cache as i32,
+                Some(forget_syscache),
+                pg_sys::Datum::from(0usize),
+            );
+        }
+    }
+    REGISTERED.with(|r| r.set(true));
+}
+
+fn forget() {
+    GENERATION.with(|g| g.set(g.get() + 1));
+    KNOWN.with(|k| *k.borrow_mut() = None);
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_relation(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+    forget();
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn forget_syscache(
+    _arg: pg_sys::Datum,
+    _cache: std::ffi::c_int,
+    _hash: u32,
+) {
+    forget();
 }
 
 const TENANT_TYPES_SQL: &str = "SELECT pg_catalog.format_type(a.atttypid, NULL) AS t,

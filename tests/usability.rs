@@ -572,6 +572,67 @@ fn set_tenant_is_a_set_local_and_its_kept_plan_follows_the_catalog() {
     );
 }
 
+/// set_tenant keeps the tenant types per backend (src/tenant.rs): what another session commits —
+/// a tenant table applied, that table dropped by hand, a second apply changing the tenant type —
+/// is seen by this backend's next call, as is its own apply inside a transaction and that
+/// transaction's rollback.
+#[test]
+fn set_tenant_follows_tenant_tables_other_sessions_change() {
+    let mut a = fresh_db("usab_tenant_kept");
+    for _ in 0..2 {
+        a.query_one("SELECT revos.set_tenant('acme')", &[])
+            .expect("no tenant tables: any tenant (the second call from what the backend kept)");
+    }
+    let mut b = Client::connect(&dsn_for("usab_tenant_kept"), NoTls).unwrap();
+    let v1 = json!({"schema_version": "1", "description": "t", "tables": [{"name": "patients"}]});
+    assert_eq!(status(&apply(&mut b, &v1)), "applied");
+    let e = a
+        .query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22023", "another session's tenant table: {e}");
+    b.batch_execute("DROP TABLE public.patients").unwrap();
+    a.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("the table dropped in another session: any tenant again");
+
+    // this backend's own apply in a transaction, then its rollback
+    let mut tx = a.transaction().unwrap();
+    tx.query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap();
+    let v2 = json!({"schema_version": "2", "description": "t", "tables": [{"name": "patients"}]});
+    let env: Value = tx
+        .query_one("SELECT revos.apply_schema($1::jsonb)", &[&v2])
+        .unwrap()
+        .get(0);
+    assert_eq!(status(&env), "applied");
+    tx.batch_execute("SAVEPOINT s").unwrap();
+    let e = tx
+        .query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "22023",
+        "its own apply, same transaction: {e}"
+    );
+    tx.batch_execute("ROLLBACK TO SAVEPOINT s").unwrap();
+    tx.rollback().unwrap();
+    a.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("the apply rolled back: any tenant again");
+
+    // text tenants from another session: any value again; then uuid tenants once more
+    let text = json!({"schema_version": "2", "description": "t", "options": {"tenant_type": "text"},
+                      "tables": [{"name": "notes"}]});
+    assert_eq!(status(&apply(&mut b, &text)), "applied");
+    a.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("text tenant tables only: any tenant");
+    b.batch_execute("DROP TABLE public.notes").unwrap();
+    let v3 = json!({"schema_version": "3", "description": "t", "tables": [{"name": "visits"}]});
+    assert_eq!(status(&apply(&mut b, &v3)), "applied");
+    let e = a
+        .query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap_err();
+    assert_eq!(sqlstate(&e), "22023", "uuid tenants again: {e}");
+}
+
 /// Where tenants are text, any value is a tenant — written as a literal whatever the session's
 /// standard_conforming_strings, never as SQL.
 #[test]

@@ -1041,6 +1041,11 @@ impl LedgerRow<'_> {
                 )
             })
             .unwrap_or_else(|e| pgrx::error!("revos: registering the managed tables failed: {e}"));
+            // a row there changes set_tenant's tenant types, and a row alone sends no
+            // invalidation: every backend forgets them at its next transaction (src/tenant.rs)
+            if let Some(registry) = crate::privilege::revos_relation("managed_tables") {
+                unsafe { pg_sys::CacheInvalidateRelcacheByRelid(registry) };
+            }
             self.insert_as_owner("applied", None, caller)
         })
     }
