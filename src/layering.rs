@@ -60,9 +60,15 @@ const MAY_CALL: &[(&str, &[&str])] = &[
         "ledger",
         &["citus", "schema", "privilege", "error", "ident"],
     ),
-    ("citus", &["schema", "privilege", "error", "ident"]),
+    (
+        "citus",
+        &["schema", "privilege", "invalidation", "error", "ident"],
+    ),
     // set_tenant: the catalog's tenant types, the pinned search_path
-    ("tenant", &["schema", "privilege", "error", "ident"]),
+    (
+        "tenant",
+        &["schema", "privilege", "invalidation", "error", "ident"],
+    ),
     // revos.current_user_id(): the JWT's sub claim (the membership tenancy mode)
     ("user", &["schema"]),
     // revos.current_tenant_ids(): the JWT's tenant_ids array, else current_tenant_id() (claims mode)
@@ -70,6 +76,8 @@ const MAY_CALL: &[(&str, &[&str])] = &[
     ("schema", &["error", "ident"]),
     // how revos acts: the pinned search_path, another role; SPI-free, below every runtime folder
     ("privilege", &[]),
+    // revos's one relcache callback, which the caches of catalog answers share
+    ("invalidation", &[]),
     ("ident", &["error"]),
     ("error", &[]),
     ("layering", &[]),

@@ -15,11 +15,13 @@
 //! tenant         set_tenant: the transaction's tenant, checked against the tenant tables
 //! user, tenant_ids  current_user_id / current_tenant_ids: who a request is, which tenants it has
 //! privilege      how revos acts: the pinned search_path, another role (docs/security.md)
+//! invalidation   revos's one relcache callback, shared by its caches of catalog answers
 //! ident, error   the base every module uses: checked identifiers, issues and SQLSTATEs
 //! ```
 
 pub mod error;
 pub mod ident;
+pub mod invalidation;
 pub mod privilege;
 pub mod schema;
 pub mod tenant;

@@ -95,12 +95,30 @@ fn tenant_types() -> Vec<(String, String, i64)> {
         return known;
     }
     let before = GENERATION.with(std::cell::Cell::get);
-    let read = crate::privilege::as_extension_owner(tenant_types_of_managed_tables);
-    // a change signalled while it was read: not kept (read again next time)
-    if GENERATION.with(std::cell::Cell::get) == before {
+    // Kept only when nothing was forgotten while it was read, and it was read under a snapshot
+    // newer than every change already forgotten: never a transaction's snapshot (REPEATABLE READ,
+    // SERIALIZABLE: read under it, as before, and not kept), which may predate them (the review
+    // of 9b59286, 1).
+    let repeatable = unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32;
+    let read = if repeatable {
+        crate::privilege::as_extension_owner(tenant_types_of_managed_tables)
+    } else {
+        read_now()
+    };
+    if GENERATION.with(std::cell::Cell::get) == before && !repeatable {
         KNOWN.with(|k| *k.borrow_mut() = Some(read.clone()));
     }
     read
+}
+
+/// The tenant types under a snapshot taken now: the read-only query runs under the active
+/// snapshot, which is the calling statement's (taken before an invalidation this backend may
+/// have processed since); a transaction with an id gets a new one from SPI anyway.
+fn read_now() -> Vec<(String, String, i64)> {
+    unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
+    PgTryBuilder::new(|| crate::privilege::as_extension_owner(tenant_types_of_managed_tables))
+        .finally(|| unsafe { pg_sys::PopActiveSnapshot() })
+        .execute()
 }
 
 thread_local! {
@@ -114,16 +132,21 @@ thread_local! {
 
 /// Forgets the tenant types on every invalidation that could change them: any relation's
 /// (a table created, dropped, renamed, a column's type or default changed — every one sends
-/// it; and revos.managed_tables', which apply sends whenever it writes the registry), a
-/// function's (`revos.current_tenant_id()` dropped and created again),
-/// a type's or a schema's (the names `format_type` prints). Over-eager on purpose: any relation's
-/// invalidation (VACUUM's statistics too) costs one read of the query, as every call did before.
+/// it; and revos.managed_tables', which apply sends whenever it writes the registry; through
+/// revos's one relcache callback, `crate::invalidation`), a function's
+/// (`revos.current_tenant_id()` dropped and created again), a type's or a schema's (the names
+/// `format_type` prints). Over-eager on purpose: any relation's invalidation (VACUUM's
+/// statistics too) costs one read of the query, as every call did before. A backend processes
+/// another session's invalidations when its transaction starts or it takes a lock: within one
+/// transaction, set_tenant answers from what it kept (another session's commit is seen from the
+/// next transaction on); rows written into the registry other than by apply (by hand, a
+/// data-only restore, logical replication) are seen at the next invalidation.
 fn register_forget() {
     if REGISTERED.with(std::cell::Cell::get) {
         return;
     }
+    crate::invalidation::on_relation(forget_relation);
     unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(Some(forget_relation), pg_sys::Datum::from(0usize));
         for cache in [
             pg_sys::SysCacheIdentifier::PROCOID,
             pg_sys::SysCacheIdentifier::TYPEOID,
@@ -144,8 +167,7 @@ fn forget() {
     KNOWN.with(|k| *k.borrow_mut() = None);
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn forget_relation(_arg: pg_sys::Datum, _relid: pg_sys::Oid) {
+fn forget_relation(_relid: pg_sys::Oid) {
     forget();
 }
 

@@ -631,6 +631,57 @@ fn set_tenant_follows_tenant_tables_other_sessions_change() {
         .query_one("SELECT revos.set_tenant('acme')", &[])
         .unwrap_err();
     assert_eq!(sqlstate(&e), "22023", "uuid tenants again: {e}");
+
+    // an apply inside a savepoint, rolled back to it: forgotten with it
+    let mut tx = a.transaction().unwrap();
+    tx.batch_execute("SAVEPOINT s").unwrap();
+    b.batch_execute("DROP TABLE public.visits").unwrap();
+    let _ = tx.query_one("SELECT count(*) FROM pg_catalog.pg_am", &[]);
+    let v4 = json!({"schema_version": "4", "description": "t", "tables": [{"name": "rooms"}]});
+    let env: Value = tx
+        .query_one("SELECT revos.apply_schema($1::jsonb)", &[&v4])
+        .unwrap()
+        .get(0);
+    assert_eq!(status(&env), "applied");
+    tx.batch_execute("SAVEPOINT t").unwrap();
+    assert_eq!(
+        sqlstate(
+            &tx.query_one("SELECT revos.set_tenant('acme')", &[])
+                .unwrap_err()
+        ),
+        "22023"
+    );
+    tx.batch_execute("ROLLBACK TO SAVEPOINT t; ROLLBACK TO SAVEPOINT s")
+        .unwrap();
+    tx.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("the apply rolled back to its savepoint: any tenant again");
+    tx.rollback().unwrap();
+
+    // A REPEATABLE READ transaction's snapshot predates another session's apply that this backend
+    // has already taken in: what it reads there is its snapshot's answer, never kept for later
+    // transactions (the review of 9b59286, 1)
+    let mut rr = a
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .unwrap();
+    rr.query_one("SELECT 1", &[]).unwrap();
+    let v5 = json!({"schema_version": "5", "description": "t", "tables": [{"name": "rooms"}]});
+    assert_eq!(status(&apply(&mut b, &v5)), "applied");
+    // the first lock on a catalog not read yet takes the invalidation in
+    rr.query_one("SELECT count(*) FROM pg_catalog.pg_am", &[])
+        .unwrap();
+    rr.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("the transaction's snapshot has no tenant table yet");
+    rr.commit().unwrap();
+    let e = a
+        .query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "22023",
+        "the next transaction sees the table: {e}"
+    );
 }
 
 /// Where tenants are text, any value is a tenant — written as a literal whatever the session's

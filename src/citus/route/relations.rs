@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 
 thread_local! {
     /// relation OID → the attribute number of its hash distribution column, or None.
@@ -23,11 +22,10 @@ thread_local! {
 
 /// Registers the relcache callback that forgets entries (once per process, from `init`).
 pub fn register_invalidation() {
-    unsafe { pg_sys::CacheRegisterRelcacheCallback(Some(forget), pg_sys::Datum::from(0usize)) };
+    crate::invalidation::on_relation(forget);
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn forget(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+fn forget(relid: pg_sys::Oid) {
     GENERATION.with(|g| *g.borrow_mut() += 1);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
