@@ -113,12 +113,14 @@ fn tenant_types() -> Vec<(String, String, i64)> {
 
 /// The tenant types under a snapshot taken now: the read-only query runs under the active
 /// snapshot, which is the calling statement's (taken before an invalidation this backend may
-/// have processed since); a transaction with an id gets a new one from SPI anyway.
+/// have processed since); a subtransaction with an id gets a new one from SPI anyway.
 fn read_now() -> Vec<(String, String, i64)> {
     unsafe { pg_sys::PushActiveSnapshot(pg_sys::GetLatestSnapshot()) };
-    PgTryBuilder::new(|| crate::privilege::as_extension_owner(tenant_types_of_managed_tables))
-        .finally(|| unsafe { pg_sys::PopActiveSnapshot() })
-        .execute()
+    let read = crate::privilege::as_extension_owner(tenant_types_of_managed_tables);
+    // popped on success only: an error aborts the (sub)transaction, whose cleanup pops what it
+    // pushed (SPI's own snapshot may be on top of it then)
+    unsafe { pg_sys::PopActiveSnapshot() };
+    read
 }
 
 thread_local! {

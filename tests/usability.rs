@@ -682,6 +682,34 @@ fn set_tenant_follows_tenant_tables_other_sessions_change() {
         "22023",
         "the next transaction sees the table: {e}"
     );
+
+    // READ COMMITTED, run under an active snapshot older than an invalidation already taken in
+    // (a cursor's): read under a newer one, and what it reads is what is kept
+    b.batch_execute("DROP TABLE public.rooms").unwrap();
+    a.query_one("SELECT revos.set_tenant('acme')", &[])
+        .expect("no tenant table: any tenant");
+    let mut tx = a.transaction().unwrap();
+    tx.batch_execute("DECLARE c NO SCROLL CURSOR FOR SELECT revos.set_tenant('acme')")
+        .unwrap();
+    let v6 = json!({"schema_version": "6", "description": "t", "tables": [{"name": "desks"}]});
+    assert_eq!(status(&apply(&mut b, &v6)), "applied");
+    tx.query_one("SELECT count(*) FROM pg_catalog.pg_am", &[])
+        .unwrap();
+    let e = tx.batch_execute("FETCH c").unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "22023",
+        "the cursor's call sees the new table: {e}"
+    );
+    tx.rollback().unwrap();
+    let e = a
+        .query_one("SELECT revos.set_tenant('acme')", &[])
+        .unwrap_err();
+    assert_eq!(
+        sqlstate(&e),
+        "22023",
+        "and so does the next transaction: {e}"
+    );
 }
 
 /// Where tenants are text, any value is a tenant — written as a literal whatever the session's
