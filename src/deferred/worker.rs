@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! connect (db, role) ─ search_path pinned for the session ─ nice 10, no parallel workers (it yields
-//!   to the application's writers) ─ wait for the apply lock (= the commit)
+//!   to the application's writers) ─ wait for the apply lock (= the commit) ─ 5 ms more (the
+//!   writers queued behind the apply's lock run first)
 //!   ─ session lock (WORKER_LOCK, role), tried outside any transaction: one worker per role; while
 //!     held, a running step is ours. Held by another worker of the role: this one ends (that one
 //!     reads the steps again after releasing it); held by anything else: tried again every 200 ms
@@ -110,6 +111,9 @@ fn run(role: pg_sys::Oid) {
     // (PostgreSQL 17+: nor `transaction_timeout`, which would end the whole process — the review of
     // b6da30e, G2: 0 for the whole session, `yield_to_writers` above)
     wait_for_apply_end();
+    // The writers that queued behind the apply's lock (an online check's or key's `ADD … NOT
+    // VALID` holds it to the commit) were woken by the same commit as this worker: they go first.
+    nap(AFTER_COMMIT);
     // One worker per role, handing over: a worker that finds the role's lock held by another worker
     // of the role ends (that one looks for pending steps again after it releases the lock); the
     // one holding it runs every pending step, releases it, and takes it again when steps were
@@ -270,6 +274,15 @@ fn run_steps(role: pg_sys::Oid) -> bool {
     }
     worked
 }
+
+/// How long the worker waits after the apply's commit before its first statement. The commit
+/// releases the apply lock this worker waits for and the table lock the application's writers wait
+/// for at the same moment; on a busy CPU the scheduler often ran the worker's start (its lock, its
+/// recovery, the step's bookkeeping and scan, at nice +10 but woken first) while a woken writer
+/// waited ~2 ms for a CPU (`perf sched timehist`). 5 ms lets the writers' queue drain first: over 9
+/// runs each of bench/online, the writers' p99 during an online check went from a median 7.2× to
+/// 4.4× their p99 alone, NOT NULL 5.2× to 4.0× (bench/FINDINGS.md, 2026-12-06 22:10).
+const AFTER_COMMIT: Duration = Duration::from_millis(5);
 
 /// How much the worker lowers its CPU priority (nice): the steps it runs are the online forms, whose
 /// point is that the application's writers go on as if nothing ran.
