@@ -73,7 +73,14 @@ CREATE TABLE revos.event_chain_heads (
     -- read it from revos.events; it counts only while its id is last_id (anything that moves the
     -- head without it leaves a value that no longer matches, and the event's hash is read instead)
     last_hash text
-);
+) WITH (fillfactor = 10);
+-- fillfactor 10: a new head goes only to a page less than a tenth full (five or six heads a page), so
+-- each page's heads take a few of the writers' updates. Every event updates its chain's head; an
+-- update stays on its page (HOT, no index entry) while the page has room, and the room comes back only
+-- by pruning versions older than every running transaction. With all heads on one page, the versions
+-- made by 8 writers in one transaction's lifetime could fill it, and the heads then spread over new
+-- pages with an index entry for each move (bench/FINDINGS.md, 2026-12-07 01:34: 32-2,845 updates not
+-- HOT in 10 s with one page against 0 with this).
 -- pg_dump / pg_restore keep the events (contract section 11): the table and its sequence are
 -- extension configuration, so their rows are dumped. 'ORDER BY id' is appended to pg_dump's
 -- SELECT (the "filter condition" is pasted after the table name): rows come back in chain order,

@@ -86,6 +86,10 @@ failed
 20
 recorded
 true" "$out"
+  # thirty more chains, whose heads the old version put on one page
+  qdb "$OLD" "DO \$\$ BEGIN FOR i IN 1..30 LOOP
+     PERFORM revos.log_event(jsonb_build_object('event_type', 'spread.tick', 'tenant_id', 'up-' || i));
+   END LOOP; END \$\$" >/dev/null
   before=$(qdb "$OLD" "$LEDGERS")
   # the update runs under default privileges granting everything to revos's roles (a common DBA
   # setup; the twelfth adversarial review's F): what it creates must still end with exactly a fresh
@@ -98,6 +102,11 @@ true" "$out"
     "$(qdb "$OLD" "ALTER EXTENSION revos UPDATE; SELECT extversion FROM pg_extension WHERE extname = 'revos'")"
   check "every row of both ledgers kept (every column), same chain heads" "$before" "$(qdb "$OLD" "$LEDGERS")"
   check "verify_ledger() ok" true "$(qdb "$OLD" "SELECT revos.verify_ledger() ->> 'ok'")"
+  check "the chain heads written again: at most 6 a page, each with its last event's hash" "t|0" \
+    "$(qdb "$OLD" "SELECT (SELECT max(n) <= 6 FROM (SELECT (ctid::text::point)[0], count(*) AS n
+                                                     FROM revos.event_chain_heads GROUP BY 1) p),
+                          (SELECT count(*) FROM revos.event_chain_heads h LEFT JOIN revos.events e ON e.id = h.last_id
+                            WHERE h.last_hash IS DISTINCT FROM h.last_id || ':' || e.hash)")"
   objects "$OLD" >"$TMP/upgraded.sql"
   if diff -u "$TMP/fresh.sql" "$TMP/upgraded.sql" >"$TMP/objects.diff"; then
     ok "the objects equal a fresh $CURRENT install ($(grep -c '^CREATE\|^ALTER\|^GRANT\|^REVOKE\|^COMMENT' "$TMP/fresh.sql") statements compared)"

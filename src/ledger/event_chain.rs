@@ -36,12 +36,35 @@ const HEAD_SQL: &str = "INSERT INTO revos.event_chain_heads AS h (chain, last_id
         SET prev_id = h.last_id,
             last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
     RETURNING h.last_id, h.prev_id";
+/// HEAD_SQL where the head table has `last_hash` (0.3.0): a new head is inserted as wide as it will
+/// be, a placeholder in `last_hash` (room for `<id>:<hash>`: 19 digits, ':', 64 hex; no ':', so it
+/// never counts as a hash), because where a row goes is decided when it is inserted: the table's
+/// fillfactor puts five or six heads of that width on a page, and twice as many narrow ones (which
+/// then bloat, bench/FINDINGS.md 2026-12-07 01:34). LAST_HASH_SQL then writes the real value.
+const HEAD_ROOM_SQL: &str =
+    "INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id, last_hash)
+    VALUES ($1, NULL, NULL, pg_catalog.repeat('0', 84))
+    ON CONFLICT (chain) DO UPDATE
+        SET prev_id = h.last_id,
+            last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
+    RETURNING h.last_id, h.prev_id";
 const FIRST_SQL: &str = "UPDATE revos.event_chain_heads
     SET last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
     WHERE chain OPERATOR(pg_catalog.=) $1 RETURNING last_id";
+/// A chain's first event: its hash into the head it inserted (the next event reads it there).
+const LAST_HASH_SQL: &str = "UPDATE revos.event_chain_heads SET last_hash = $2
+    WHERE chain OPERATOR(pg_catalog.=) $1";
+
+/// The statement path's plans, prepared once per backend.
+struct Plans {
+    head: OwnedPreparedStatement,
+    first: OwnedPreparedStatement,
+    /// None where the head table has no `last_hash` (a database not updated to 0.3.0 yet)
+    last_hash: Option<OwnedPreparedStatement>,
+}
 
 thread_local! {
-    static PLANS: RefCell<Option<[OwnedPreparedStatement; 2]>> = const { RefCell::new(None) };
+    static PLANS: RefCell<Option<Plans>> = const { RefCell::new(None) };
 }
 
 // Declared in sql/ledger.sql (`LANGUAGE c … 'events_chain_wrapper'`, RETURNS trigger): a plain
@@ -138,7 +161,7 @@ unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         }
     }
     let (id, prev_id) = link(chain);
-    complete(
+    let hash = complete(
         rel,
         &at,
         &mut values,
@@ -148,6 +171,9 @@ unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         None,
         &mut buf,
     );
+    if prev_id.is_none() {
+        first_hash(chain, id, &hash);
+    }
     let out = pg_sys::heap_form_tuple(desc, values.as_mut_ptr(), nulls.as_mut_ptr());
     pg_sys::Datum::from(out)
 }
@@ -240,13 +266,9 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
             Spi::connect_mut(|c| {
                 let mut slot = slot.borrow_mut();
                 if slot.is_none() {
-                    let text = [PgOid::from(pg_sys::TEXTOID)];
-                    *slot = Some([
-                        c.prepare_mut(HEAD_SQL, &text)?.keep(),
-                        c.prepare_mut(FIRST_SQL, &text)?.keep(),
-                    ]);
+                    *slot = Some(prepare(c)?);
                 }
-                let [head, first] = slot.as_ref().expect("prepared above");
+                let Plans { head, first, .. } = slot.as_ref().expect("prepared above");
                 let arg = || DatumWithOid::new(Internal::from(Some(chain)), pg_sys::TEXTOID);
                 let row = c.update(head, Some(1), &[arg()])?.first();
                 let last: Option<i64> = row.get(1)?;
@@ -262,6 +284,47 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
                     return Ok::<_, pgrx::spi::Error>((id, None));
                 };
                 Ok((id, prev_id))
+            })
+        })
+        .unwrap_or_else(|e| pgrx::error!("revos.events_chain: {e}"))
+}
+
+/// The statement path's plans; HEAD_ROOM_SQL and LAST_HASH_SQL where the head table has `last_hash`.
+fn prepare(c: &mut pgrx::spi::SpiClient<'_>) -> Result<Plans, pgrx::spi::Error> {
+    let text = [PgOid::from(pg_sys::TEXTOID)];
+    let room = crate::privilege::revos_relation("event_chain_heads")
+        .is_some_and(|relid| unsafe { pg_sys::get_attnum(relid, c"last_hash".as_ptr()) > 0 });
+    let head = if room { HEAD_ROOM_SQL } else { HEAD_SQL };
+    let last_hash = if room {
+        let args = [PgOid::from(pg_sys::TEXTOID), PgOid::from(pg_sys::TEXTOID)];
+        Some(c.prepare_mut(LAST_HASH_SQL, &args)?.keep())
+    } else {
+        None
+    };
+    Ok(Plans {
+        head: c.prepare_mut(head, &text)?.keep(),
+        first: c.prepare_mut(FIRST_SQL, &text)?.keep(),
+        last_hash,
+    })
+}
+
+/// A chain's first event (`id`, `hash`) written into the head row its statement inserted, where
+/// the table has `last_hash`: `<id>:<hash>`, as the direct path writes it for every later event.
+unsafe fn first_hash(chain: pg_sys::Datum, id: i64, hash: &[u8]) {
+    let value = format!("{id}:{}", String::from_utf8_lossy(hash));
+    PLANS
+        .with(|slot| {
+            Spi::connect_mut(|c| {
+                let slot = slot.borrow();
+                let Some(plan) = slot.as_ref().and_then(|p| p.last_hash.as_ref()) else {
+                    return Ok::<_, pgrx::spi::Error>(());
+                };
+                let args = [
+                    DatumWithOid::new(Internal::from(Some(chain)), pg_sys::TEXTOID),
+                    DatumWithOid::new(value.as_str(), pg_sys::TEXTOID),
+                ];
+                c.update(plan, None, &args)?;
+                Ok(())
             })
         })
         .unwrap_or_else(|e| pgrx::error!("revos.events_chain: {e}"))
