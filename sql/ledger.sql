@@ -170,10 +170,13 @@ DECLARE
     v_prev_id bigint;
     v_prev    pg_catalog.text;
 BEGIN
-    INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id)
-    VALUES (v_chain, r.id, NULL)
+    -- the head keeps the restored event's hash as its last_hash (what the next event would read from
+    -- revos.events), so that it has its full width from the start (fillfactor: five or six heads a page)
+    INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id, last_hash)
+    VALUES (v_chain, r.id, NULL, r.id::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) r.hash)
     ON CONFLICT (chain) DO UPDATE
-        SET prev_id = h.last_id, last_id = greatest(h.last_id, r.id)
+        SET prev_id = h.last_id, last_id = greatest(h.last_id, r.id),
+            last_hash = CASE WHEN r.id OPERATOR(pg_catalog.>) h.last_id THEN excluded.last_hash ELSE h.last_hash END
     RETURNING h.prev_id INTO v_prev_id;
     IF v_prev_id IS NULL THEN
         v_prev := pg_catalog.repeat('0', 64);

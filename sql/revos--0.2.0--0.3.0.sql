@@ -620,7 +620,7 @@ COMMENT ON FUNCTION revos.current_tenant_ids() IS
 GRANT EXECUTE ON FUNCTION revos.current_tenant_ids() TO PUBLIC;
 
 -- The chain heads keep the hash of their last event ('<last_id>:<hash>'; src/ledger/chain_head.rs):
--- NULL until a chain's next event, which then reads the previous hash from revos.events once.
+-- written for the heads there by the statement below.
 ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;
 
 -- Five or six chain heads a page instead of all on one (sql/ledger.sql says why): the fillfactor for
@@ -629,10 +629,60 @@ ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;
 -- statement: each row deleted, then inserted with the same values; the old versions go at the next
 -- vacuum.
 ALTER TABLE revos.event_chain_heads SET (fillfactor = 10);
+-- 0.2.0 puts no trigger on this table: one there now was made by another role (default privileges
+-- could grant TRIGGER), and the rewrite below would run it with the privileges of this update
+-- (the review of 1402e13, L1), so the update stops instead.
+DO $heads$
+DECLARE
+    v_names pg_catalog.text;
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t.tgname), ', ') INTO v_names
+      FROM pg_catalog.pg_trigger t
+     WHERE t.tgrelid OPERATOR(pg_catalog.=) 'revos.event_chain_heads'::pg_catalog.regclass AND NOT t.tgisinternal;
+    IF v_names IS NOT NULL THEN
+        RAISE EXCEPTION 'revos: revos.event_chain_heads has triggers revos did not create: %', v_names
+            USING ERRCODE = '55000', HINT = 'Drop them (revos writes that table itself), then update again.';
+    END IF;
+END
+$heads$;
 WITH old AS (DELETE FROM revos.event_chain_heads RETURNING chain, last_id, prev_id)
 INSERT INTO revos.event_chain_heads (chain, last_id, prev_id, last_hash)
 SELECT o.chain, o.last_id, o.prev_id, o.last_id::text || ':' || e.hash
   FROM old o LEFT JOIN revos.events e ON e.id = o.last_id;
+-- the restore branch writes a head's last_hash too (its full width from the start)
+CREATE OR REPLACE FUNCTION revos.events_chain_restore(r revos.events) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_chain   pg_catalog.text := CASE WHEN r.tenant_id IS NULL THEN 'global'
+                                      ELSE 'tenant:' OPERATOR(pg_catalog.||) r.tenant_id END;
+    v_prev_id bigint;
+    v_prev    pg_catalog.text;
+BEGIN
+    -- the head keeps the restored event's hash as its last_hash (what the next event would read from
+    -- revos.events), so that it has its full width from the start (fillfactor: five or six heads a page)
+    INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id, last_hash)
+    VALUES (v_chain, r.id, NULL, r.id::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) r.hash)
+    ON CONFLICT (chain) DO UPDATE
+        SET prev_id = h.last_id, last_id = greatest(h.last_id, r.id),
+            last_hash = CASE WHEN r.id OPERATOR(pg_catalog.>) h.last_id THEN excluded.last_hash ELSE h.last_hash END
+    RETURNING h.prev_id INTO v_prev_id;
+    IF v_prev_id IS NULL THEN
+        v_prev := pg_catalog.repeat('0', 64);
+    ELSE
+        SELECT e.hash INTO v_prev FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id;
+    END IF;
+    IF r.prev_hash IS DISTINCT FROM v_prev OR r.hash OPERATOR(pg_catalog.<>) revos.event_hash(r)
+       OR r.id OPERATOR(pg_catalog.<=) v_prev_id THEN
+        RAISE WARNING 'revos: restored event % does not chain onto its predecessor; kept as it is (revos.verify_ledger() reports it)',
+            r.id;
+    END IF;
+    PERFORM pg_catalog.setval('revos.events_id_seq'::pg_catalog.regclass, r.id)
+       FROM revos.events_id_seq s WHERE r.id OPERATOR(pg_catalog.>=) s.last_value;
+    PERFORM revos.note_restore();
+END
+$$;
 
 -- The roles an apply trusts besides the superusers and the applying role itself (docs/security.md,
 -- "Trusted roles"): what a payload's statements may depend on and run, and whose schemas its tables

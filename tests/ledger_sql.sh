@@ -381,12 +381,18 @@ check "each chain head's last_hash, where set, is '<last_id>:<that event's hash>
           FROM revos.event_chain_heads h JOIN revos.events e ON e.id = h.last_id")"
 # every event updates its chain's head, and an update stays on its page only while pruning keeps
 # room there: few heads share a page (fillfactor 10, sql/ledger.sql), not all of them one
+# (each chain in its own transaction: versions a running transaction wrote cannot be pruned, and
+# would fill the pages by themselves)
 q "DO \$\$ BEGIN FOR i IN 1..60 LOOP
      PERFORM revos.log_event(jsonb_build_object('event_type', 'spread.tick', 'tenant_id', 'spread-' || i));
+     COMMIT;
    END LOOP; END \$\$" >/dev/null
 check "60 new chains' heads: at most 6 on any page of revos.event_chain_heads, on 10 pages or more" "t|t" \
   "$(q "SELECT max(n) <= 6, count(*) >= 10 FROM (SELECT (ctid::text::point)[0] AS page, count(*) AS n
           FROM revos.event_chain_heads WHERE chain LIKE 'tenant:spread-%' GROUP BY 1) p")"
+check "a chain's first event leaves '<its id>:<its hash>' in the head's last_hash (60 of 60)" 60 \
+  "$(q "SELECT count(*) FROM revos.event_chain_heads h JOIN revos.events e ON e.id = h.last_id
+          WHERE h.chain LIKE 'tenant:spread-%' AND h.last_hash = e.id || ':' || e.hash")"
 q "UPDATE revos.event_chain_heads SET last_hash = '1:' || repeat('f', 64) WHERE chain = 'tenant:tenant-load'" >/dev/null
 q "SELECT revos.log_event('{\"event_type\": \"load.after\", \"tenant_id\": \"tenant-load\"}')" >/dev/null
 check "a head whose last_hash names another id than its last_id is not used: the next event chains on (verify_ledger ok)" "true|401" \

@@ -44,6 +44,10 @@ failed
 recorded
 1
 true" "$out"
+# thirty more chains (the restore rebuilds their heads: how many share a page is checked below)
+qdb "$SRC" "DO \$\$ BEGIN FOR i IN 1..30 LOOP
+     PERFORM revos.log_event(jsonb_build_object('event_type', 'spread.tick', 'tenant_id', 'spread-' || i));
+   END LOOP; END \$\$" >/dev/null
 
 LEDGERS="SELECT (SELECT md5(string_agg(e::text, E'\n' ORDER BY e.id)) FROM revos.events e) || ' ' ||
                 (SELECT md5(string_agg(m::text, E'\n' ORDER BY m.id)) FROM revos.schema_migrations m) || ' ' ||
@@ -70,6 +74,11 @@ for fmt in custom plain; do
   check "$fmt: both ledgers row for row (ids, hashes, every column), no extra event, same chain heads" \
     "$src_ledgers" "$(qdb "$DST" "$LEDGERS")"
   check "$fmt: verify_ledger() ok" true "$(qdb "$DST" "SELECT revos.verify_ledger() ->> 'ok'")"
+  check "$fmt: the rebuilt heads at most 6 a page, each with its last event's hash" "t|0" \
+    "$(qdb "$DST" "SELECT (SELECT max(n) <= 6 FROM (SELECT (ctid::text::point)[0], count(*) AS n
+                                                     FROM revos.event_chain_heads GROUP BY 1) p),
+                          (SELECT count(*) FROM revos.event_chain_heads h LEFT JOIN revos.events e ON e.id = h.last_id
+                            WHERE h.last_hash IS DISTINCT FROM h.last_id || ':' || e.hash)")"
   check "$fmt: re-applying an applied version is a noop" noop \
     "$(qdb "$DST" "SELECT revos.apply_schema('$P1') -> 'result' ->> 'status'")"
   out=$(qdb "$DST" - <<'SQL'

@@ -36,27 +36,20 @@ const HEAD_SQL: &str = "INSERT INTO revos.event_chain_heads AS h (chain, last_id
         SET prev_id = h.last_id,
             last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
     RETURNING h.last_id, h.prev_id";
-/// HEAD_SQL where the head table has `last_hash` (0.3.0): a new head is inserted as wide as it will
-/// be, a placeholder in `last_hash` (room for `<id>:<hash>`: 19 digits, ':', 64 hex; no ':', so it
-/// never counts as a hash), because where a row goes is decided when it is inserted: the table's
-/// fillfactor puts five or six heads of that width on a page, and twice as many narrow ones (which
-/// then bloat, bench/FINDINGS.md 2026-12-07 01:34). LAST_HASH_SQL then writes the real value.
-const HEAD_ROOM_SQL: &str =
-    "INSERT INTO revos.event_chain_heads AS h (chain, last_id, prev_id, last_hash)
-    VALUES ($1, NULL, NULL, pg_catalog.repeat('0', 84))
-    ON CONFLICT (chain) DO UPDATE
-        SET prev_id = h.last_id,
-            last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
-    RETURNING h.last_id, h.prev_id";
 const FIRST_SQL: &str = "UPDATE revos.event_chain_heads
     SET last_id = pg_catalog.nextval('revos.events_id_seq'::pg_catalog.regclass)
     WHERE chain OPERATOR(pg_catalog.=) $1 RETURNING last_id";
-/// A chain's first event: its hash into the head it inserted (the next event reads it there).
+/// A chain's first event: its hash into the head it inserted, where the table has `last_hash` (0.3.0):
+/// the next event reads it there, and the head takes its full width at once — the table's
+/// fillfactor then leaves five or six heads on a page (bench/FINDINGS.md, 2026-12-07 01:34: thirteen
+/// narrow heads a page bloated).
 const LAST_HASH_SQL: &str = "UPDATE revos.event_chain_heads SET last_hash = $2
-    WHERE chain OPERATOR(pg_catalog.=) $1";
+    WHERE chain OPERATOR(pg_catalog.=) $1 AND last_id OPERATOR(pg_catalog.=) $3";
 
-/// The statement path's plans, prepared once per backend.
+/// The statement path's plans, prepared once per backend (again when the head table changes).
 struct Plans {
+    /// the head table they were prepared for, and whether it has `last_hash`
+    shape: (pg_sys::Oid, bool),
     head: OwnedPreparedStatement,
     first: OwnedPreparedStatement,
     /// None where the head table has no `last_hash` (a database not updated to 0.3.0 yet)
@@ -265,8 +258,9 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
         .with(|slot| {
             Spi::connect_mut(|c| {
                 let mut slot = slot.borrow_mut();
-                if slot.is_none() {
-                    *slot = Some(prepare(c)?);
+                let shape = heads_shape();
+                if slot.as_ref().is_none_or(|p| p.shape != shape) {
+                    *slot = Some(prepare(c, shape)?);
                 }
                 let Plans { head, first, .. } = slot.as_ref().expect("prepared above");
                 let arg = || DatumWithOid::new(Internal::from(Some(chain)), pg_sys::TEXTOID);
@@ -289,20 +283,36 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
         .unwrap_or_else(|e| pgrx::error!("revos.events_chain: {e}"))
 }
 
-/// The statement path's plans; HEAD_ROOM_SQL and LAST_HASH_SQL where the head table has `last_hash`.
-fn prepare(c: &mut pgrx::spi::SpiClient<'_>) -> Result<Plans, pgrx::spi::Error> {
+/// The head table's OID and whether it has `last_hash` (a database not updated to 0.3.0 has not;
+/// the extension dropped and created again at another version in this session changes both).
+fn heads_shape() -> (pg_sys::Oid, bool) {
+    match crate::privilege::revos_relation("event_chain_heads") {
+        Some(relid) => (relid, unsafe {
+            pg_sys::get_attnum(relid, c"last_hash".as_ptr()) > 0
+        }),
+        None => (pg_sys::InvalidOid, false),
+    }
+}
+
+/// The statement path's plans; LAST_HASH_SQL where the head table has `last_hash`.
+fn prepare(
+    c: &mut pgrx::spi::SpiClient<'_>,
+    shape: (pg_sys::Oid, bool),
+) -> Result<Plans, pgrx::spi::Error> {
     let text = [PgOid::from(pg_sys::TEXTOID)];
-    let room = crate::privilege::revos_relation("event_chain_heads")
-        .is_some_and(|relid| unsafe { pg_sys::get_attnum(relid, c"last_hash".as_ptr()) > 0 });
-    let head = if room { HEAD_ROOM_SQL } else { HEAD_SQL };
-    let last_hash = if room {
-        let args = [PgOid::from(pg_sys::TEXTOID), PgOid::from(pg_sys::TEXTOID)];
+    let last_hash = if shape.1 {
+        let args = [
+            PgOid::from(pg_sys::TEXTOID),
+            PgOid::from(pg_sys::TEXTOID),
+            PgOid::from(pg_sys::INT8OID),
+        ];
         Some(c.prepare_mut(LAST_HASH_SQL, &args)?.keep())
     } else {
         None
     };
     Ok(Plans {
-        head: c.prepare_mut(head, &text)?.keep(),
+        shape,
+        head: c.prepare_mut(HEAD_SQL, &text)?.keep(),
         first: c.prepare_mut(FIRST_SQL, &text)?.keep(),
         last_hash,
     })
@@ -322,6 +332,7 @@ unsafe fn first_hash(chain: pg_sys::Datum, id: i64, hash: &[u8]) {
                 let args = [
                     DatumWithOid::new(Internal::from(Some(chain)), pg_sys::TEXTOID),
                     DatumWithOid::new(value.as_str(), pg_sys::TEXTOID),
+                    DatumWithOid::new(id, pg_sys::INT8OID),
                 ];
                 c.update(plan, None, &args)?;
                 Ok(())
