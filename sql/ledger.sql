@@ -176,7 +176,8 @@ BEGIN
     VALUES (v_chain, r.id, NULL, r.id::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) r.hash)
     ON CONFLICT (chain) DO UPDATE
         SET prev_id = h.last_id, last_id = greatest(h.last_id, r.id),
-            last_hash = CASE WHEN r.id OPERATOR(pg_catalog.>) h.last_id THEN excluded.last_hash ELSE h.last_hash END
+            last_hash = CASE WHEN h.last_id IS NULL OR r.id OPERATOR(pg_catalog.>) h.last_id THEN excluded.last_hash
+                             ELSE h.last_hash END
     RETURNING h.prev_id INTO v_prev_id;
     IF v_prev_id IS NULL THEN
         v_prev := pg_catalog.repeat('0', 64);

@@ -3,6 +3,46 @@
 -- sql/ledger.sql and src/ (the test fails when they differ).
 \echo Use "ALTER EXTENSION revos UPDATE TO '0.3.0'" to load this file. \quit
 
+-- This update writes rows of 0.2.0's tables (the payload memo emptied, the chain heads written again)
+-- with the privileges of the role running it, before it resets those tables' privileges. 0.2.0 revoked
+-- only PUBLIC's: a role that default privileges granted TRIGGER or REFERENCES on them may have put a
+-- trigger there (which would run with the update's privileges) or a foreign key (which would stop the
+-- rewrite halfway). So the update stops first and names them (the reviews of 1402e13, L1, and of
+-- 1186671, H1 and L3); revos's own triggers are the four below.
+DO $foreign$
+DECLARE
+    v_names pg_catalog.text;
+BEGIN
+    SELECT pg_catalog.string_agg(x.what, ', ' ORDER BY x.what) INTO v_names FROM (
+        SELECT pg_catalog.format('trigger %I on %I.%I', t.tgname, n.nspname, r.relname) AS what
+          FROM pg_catalog.pg_trigger t
+          JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) t.tgrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+         WHERE t.tgrelid OPERATOR(pg_catalog.=) ANY (ARRAY['revos.schema_migrations', 'revos.payload_memo',
+                   'revos.events', 'revos.event_chain_heads']::pg_catalog.regclass[]::pg_catalog.oid[])
+           AND NOT t.tgisinternal
+           AND NOT EXISTS (
+               SELECT 1 FROM (VALUES ('revos.events'::pg_catalog.regclass, 'events_chain'::pg_catalog.name),
+                                     ('revos.events', 'events_append_only'), ('revos.events', 'events_no_truncate'),
+                                     ('revos.schema_migrations', 'schema_migrations_event')) own(rel, name)
+                WHERE own.rel::pg_catalog.oid OPERATOR(pg_catalog.=) t.tgrelid
+                  AND own.name OPERATOR(pg_catalog.=) t.tgname)
+        UNION ALL
+        SELECT pg_catalog.format('foreign key %I on %I.%I', c.conname, n.nspname, r.relname)
+          FROM pg_catalog.pg_constraint c
+          JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace
+         WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+           AND c.confrelid OPERATOR(pg_catalog.=) ANY (ARRAY['revos.schema_migrations', 'revos.payload_memo',
+                   'revos.events', 'revos.event_chain_heads']::pg_catalog.regclass[]::pg_catalog.oid[])
+    ) x;
+    IF v_names IS NOT NULL THEN
+        RAISE EXCEPTION 'revos: revos''s tables have triggers or foreign keys revos did not create: %', v_names
+            USING ERRCODE = '55000', HINT = 'Drop them (revos writes those tables itself), then update again.';
+    END IF;
+END
+$foreign$;
+
 -- The payload memo is a cache that only revos writes; rows another role may have written while 0.2.0
 -- let it (default privileges) are not kept: the fast path would trust them (the thirteenth adversarial
 -- review). It refills itself.
@@ -629,22 +669,6 @@ ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;
 -- statement: each row deleted, then inserted with the same values; the old versions go at the next
 -- vacuum.
 ALTER TABLE revos.event_chain_heads SET (fillfactor = 10);
--- 0.2.0 puts no trigger on this table: one there now was made by another role (default privileges
--- could grant TRIGGER), and the rewrite below would run it with the privileges of this update
--- (the review of 1402e13, L1), so the update stops instead.
-DO $heads$
-DECLARE
-    v_names pg_catalog.text;
-BEGIN
-    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(t.tgname), ', ') INTO v_names
-      FROM pg_catalog.pg_trigger t
-     WHERE t.tgrelid OPERATOR(pg_catalog.=) 'revos.event_chain_heads'::pg_catalog.regclass AND NOT t.tgisinternal;
-    IF v_names IS NOT NULL THEN
-        RAISE EXCEPTION 'revos: revos.event_chain_heads has triggers revos did not create: %', v_names
-            USING ERRCODE = '55000', HINT = 'Drop them (revos writes that table itself), then update again.';
-    END IF;
-END
-$heads$;
 WITH old AS (DELETE FROM revos.event_chain_heads RETURNING chain, last_id, prev_id)
 INSERT INTO revos.event_chain_heads (chain, last_id, prev_id, last_hash)
 SELECT o.chain, o.last_id, o.prev_id, o.last_id::text || ':' || e.hash
@@ -666,7 +690,8 @@ BEGIN
     VALUES (v_chain, r.id, NULL, r.id::pg_catalog.text OPERATOR(pg_catalog.||) ':' OPERATOR(pg_catalog.||) r.hash)
     ON CONFLICT (chain) DO UPDATE
         SET prev_id = h.last_id, last_id = greatest(h.last_id, r.id),
-            last_hash = CASE WHEN r.id OPERATOR(pg_catalog.>) h.last_id THEN excluded.last_hash ELSE h.last_hash END
+            last_hash = CASE WHEN h.last_id IS NULL OR r.id OPERATOR(pg_catalog.>) h.last_id THEN excluded.last_hash
+                             ELSE h.last_hash END
     RETURNING h.prev_id INTO v_prev_id;
     IF v_prev_id IS NULL THEN
         v_prev := pg_catalog.repeat('0', 64);

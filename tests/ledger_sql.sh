@@ -584,6 +584,45 @@ readahead_case "LATIN1 (no hashing thread)" "$LDSN" LATIN1
 psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $LDB WITH (FORCE)" >/dev/null 2>&1
 
 # ---------------------------------------------------------------------------------------------
+echo "# the chain trigger's plans follow the head table within one session"
+SDB=${DB}_shape
+psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $SDB WITH (FORCE)" -c "CREATE DATABASE $SDB" >/dev/null 2>&1
+SDSN=$(db_dsn $SDB)
+out=$(psql -X -q -At -v ON_ERROR_STOP=1 -d "$SDSN" 2>&1 <<'SQL'
+CREATE EXTENSION revos;
+SELECT revos.log_event('{"event_type": "shape.a", "tenant_id": "shape-a"}') ->> 'status';
+ALTER TABLE revos.event_chain_heads DROP COLUMN last_hash;
+SELECT revos.log_event('{"event_type": "shape.b", "tenant_id": "shape-b"}') ->> 'status';
+ALTER TABLE revos.event_chain_heads ADD COLUMN last_hash text;
+SELECT revos.log_event('{"event_type": "shape.c", "tenant_id": "shape-c"}') ->> 'status';
+SELECT count(*) FROM revos.event_chain_heads h JOIN revos.events e ON e.id = h.last_id
+ WHERE h.chain = 'tenant:shape-c' AND h.last_hash = e.id || ':' || e.hash;
+SELECT revos.verify_ledger() ->> 'ok';
+SQL
+)
+check "one session: a new chain after last_hash is dropped, another after it is back (its hash written), verify ok" "recorded
+recorded
+recorded
+1
+true" "$out"
+# a trigger on the head table that skips the chain trigger's upsert (the owner's or a superuser's
+# doing) makes the event fail, never a second genesis of an existing chain
+qdb "$SDSN" "CREATE FUNCTION public.skip() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NULL; END \$f\$;
+             CREATE TRIGGER skip BEFORE INSERT ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.skip()" >/dev/null
+expect_error_db "a head upsert skipped by a trigger: the event fails (55000), no new genesis" 55000 \
+  "the chain's head was not written" "$SDSN" "SELECT revos.log_event('{\"event_type\": \"shape.d\", \"tenant_id\": \"shape-a\"}')"
+qdb "$SDSN" "DROP TRIGGER skip ON revos.event_chain_heads" >/dev/null
+# one that logs an event itself: refused, not a panic of the trigger's kept plans
+qdb "$SDSN" "CREATE FUNCTION public.echo() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN
+               PERFORM revos.log_event('{\"event_type\": \"echo\"}'); RETURN NEW; END \$f\$;
+             CREATE TRIGGER echo AFTER UPDATE ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.echo()" >/dev/null
+expect_error_db "an event logged by a trigger on the head table, inside the chain trigger's statement: refused (55000)" 55000 \
+  "cannot be written from inside the chain trigger's own statement" "$SDSN" "SELECT revos.log_event('{\"event_type\": \"shape.e\", \"tenant_id\": \"shape-a\"}')"
+qdb "$SDSN" "DROP TRIGGER echo ON revos.event_chain_heads" >/dev/null
+check "… and the ledger still verifies" true "$(qdb "$SDSN" "SELECT revos.verify_ledger() ->> 'ok'")"
+psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $SDB WITH (FORCE)" >/dev/null 2>&1
+
+# ---------------------------------------------------------------------------------------------
 echo "# end state"
 total=$(count_events)
 check "verify_ledger() ok over everything, events_checked = count(*)" "true|$total" \

@@ -93,13 +93,23 @@ true" "$out"
    END LOOP; END \$\$" >/dev/null
   # and two heads the rewrite must keep as they are: one whose last event is not there, one without one
   qdb "$OLD" "INSERT INTO revos.event_chain_heads (chain, last_id, prev_id) VALUES ('tenant:ghost', 999999999, 7), ('tenant:empty', NULL, NULL)" >/dev/null
-  # a trigger on the heads table that revos did not create would run with the update's privileges
-  # while it writes the heads again: the update stops and names it
-  qdb "$OLD" "CREATE FUNCTION public.heads_spy() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NEW; END \$f\$;
-              CREATE TRIGGER heads_spy BEFORE INSERT ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.heads_spy()" >/dev/null
-  expect_error_db "a trigger revos did not create on revos.event_chain_heads stops the update (55000)" 55000 \
-    "revos.event_chain_heads has triggers revos did not create: heads_spy" "$OLD" "ALTER EXTENSION revos UPDATE"
-  qdb "$OLD" "DROP TRIGGER heads_spy ON revos.event_chain_heads; DROP FUNCTION public.heads_spy()" >/dev/null
+  # a trigger on a table the update writes, that revos did not create, would run with the update's
+  # privileges; a foreign key to one would stop it halfway: the update stops first and names it
+  # (each case alone)
+  qdb "$OLD" "CREATE FUNCTION public.spy() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NEW; END \$f\$" >/dev/null
+  for c in "trigger heads_spy on revos.event_chain_heads|CREATE TRIGGER heads_spy BEFORE INSERT ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.spy()|DROP TRIGGER heads_spy ON revos.event_chain_heads" \
+           "trigger memo_spy on revos.payload_memo|CREATE TRIGGER memo_spy BEFORE TRUNCATE ON revos.payload_memo EXECUTE FUNCTION public.spy()|DROP TRIGGER memo_spy ON revos.payload_memo" \
+           "foreign key heads_ref_chain_fkey on public.heads_ref|CREATE TABLE public.heads_ref (chain text REFERENCES revos.event_chain_heads)|DROP TABLE public.heads_ref"; do
+    IFS='|' read -r what make undo <<<"$c"
+    if ! qdb "$OLD" "$make" >/dev/null 2>&1; then
+      echo "#     not run from $v: $what cannot be made there (the table is not in $v)"
+      continue
+    fi
+    expect_error_db "$what, not revos's, stops the update (55000) and is named" 55000 \
+      "revos's tables have triggers or foreign keys revos did not create: $what" "$OLD" "ALTER EXTENSION revos UPDATE"
+    qdb "$OLD" "$undo" >/dev/null
+  done
+  qdb "$OLD" "DROP FUNCTION public.spy()" >/dev/null
   # (after the trigger's drift events)
   before=$(qdb "$OLD" "$LEDGERS")
   # the update runs under default privileges granting everything to revos's roles (a common DBA

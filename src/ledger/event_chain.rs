@@ -257,14 +257,22 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
     PLANS
         .with(|slot| {
             Spi::connect_mut(|c| {
-                let mut slot = slot.borrow_mut();
+                let Ok(mut slot) = slot.try_borrow_mut() else {
+                    reentered()
+                };
                 let shape = heads_shape();
                 if slot.as_ref().is_none_or(|p| p.shape != shape) {
                     *slot = Some(prepare(c, shape)?);
                 }
                 let Plans { head, first, .. } = slot.as_ref().expect("prepared above");
                 let arg = || DatumWithOid::new(Internal::from(Some(chain)), pg_sys::TEXTOID);
-                let row = c.update(head, Some(1), &[arg()])?.first();
+                let rows = c.update(head, Some(1), &[arg()])?;
+                if rows.is_empty() {
+                    // the upsert wrote nothing (a trigger on the head table skipped it): never a
+                    // new genesis for an existing chain
+                    unwritten();
+                }
+                let row = rows.first();
                 let last: Option<i64> = row.get(1)?;
                 let prev_id: Option<i64> = row.get(2)?;
                 let Some(id) = last else {
@@ -281,6 +289,24 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
             })
         })
         .unwrap_or_else(|e| pgrx::error!("revos.events_chain: {e}"))
+}
+
+/// An event written by something the chain trigger's own statement set off (a trigger on
+/// revos.event_chain_heads that logs one): refused, the plans being in use (the review of 1186671, L2).
+fn reentered() -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "revos.events_chain: an event cannot be written from inside the chain trigger's own statement (a trigger on revos.event_chain_heads?)"
+    );
+}
+
+fn unwritten() -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "revos.events_chain: the chain's head was not written (a trigger on revos.event_chain_heads skipped it?)"
+    );
 }
 
 /// The head table's OID and whether it has `last_hash` (a database not updated to 0.3.0 has not;
@@ -325,7 +351,9 @@ unsafe fn first_hash(chain: pg_sys::Datum, id: i64, hash: &[u8]) {
     PLANS
         .with(|slot| {
             Spi::connect_mut(|c| {
-                let slot = slot.borrow();
+                let Ok(slot) = slot.try_borrow() else {
+                    reentered()
+                };
                 let Some(plan) = slot.as_ref().and_then(|p| p.last_hash.as_ref()) else {
                     return Ok::<_, pgrx::spi::Error>(());
                 };
