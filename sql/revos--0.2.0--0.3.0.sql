@@ -8,7 +8,11 @@
 -- only PUBLIC's: a role that default privileges granted TRIGGER or REFERENCES on them may have put a
 -- trigger there (which would run with the update's privileges) or a foreign key (which would stop the
 -- rewrite halfway). So the update stops first and names them (the reviews of 1402e13, L1, and of
--- 1186671, H1 and L3); revos's own triggers are the four below.
+-- 1186671, H1 and L3); revos's own triggers are the four below, by name and function. The tables are
+-- locked first, in a mode that CREATE TRIGGER and adding a foreign key wait for, so that none can be
+-- added after the check (the review of 56b3afe, H).
+LOCK TABLE revos.schema_migrations, revos.payload_memo, revos.events, revos.event_chain_heads
+    IN SHARE ROW EXCLUSIVE MODE;
 DO $foreign$
 DECLARE
     v_names pg_catalog.text;
@@ -22,11 +26,15 @@ BEGIN
                    'revos.events', 'revos.event_chain_heads']::pg_catalog.regclass[]::pg_catalog.oid[])
            AND NOT t.tgisinternal
            AND NOT EXISTS (
-               SELECT 1 FROM (VALUES ('revos.events'::pg_catalog.regclass, 'events_chain'::pg_catalog.name),
-                                     ('revos.events', 'events_append_only'), ('revos.events', 'events_no_truncate'),
-                                     ('revos.schema_migrations', 'schema_migrations_event')) own(rel, name)
+               SELECT 1 FROM (VALUES ('revos.events'::pg_catalog.regclass, 'events_chain'::pg_catalog.name,
+                                      'revos.events_chain()'::pg_catalog.regprocedure),
+                                     ('revos.events', 'events_append_only', 'revos.events_append_only()'),
+                                     ('revos.events', 'events_no_truncate', 'revos.events_append_only()'),
+                                     ('revos.schema_migrations', 'schema_migrations_event',
+                                      'revos.schema_migration_event()')) own(rel, name, fn)
                 WHERE own.rel::pg_catalog.oid OPERATOR(pg_catalog.=) t.tgrelid
-                  AND own.name OPERATOR(pg_catalog.=) t.tgname)
+                  AND own.name OPERATOR(pg_catalog.=) t.tgname
+                  AND own.fn::pg_catalog.oid OPERATOR(pg_catalog.=) t.tgfoid)
         UNION ALL
         SELECT pg_catalog.format('foreign key %I on %I.%I', c.conname, n.nspname, r.relname)
           FROM pg_catalog.pg_constraint c

@@ -109,7 +109,19 @@ true" "$out"
       "revos's tables have triggers or foreign keys revos did not create: $what" "$OLD" "ALTER EXTENSION revos UPDATE"
     qdb "$OLD" "$undo" >/dev/null
   done
-  qdb "$OLD" "DROP FUNCTION public.spy()" >/dev/null
+  # ... and one added while the update runs: a session holding the heads table adds its trigger
+  # once the update waits (the update locks the tables before it checks, so it sees it)
+  PGAPPNAME=late_spy psql -X -q -d "$OLD" -c "BEGIN" -c "LOCK TABLE revos.event_chain_heads IN SHARE ROW EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(1.5)" \
+    -c "CREATE TRIGGER late_spy BEFORE INSERT ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.spy()" \
+    -c "COMMIT" >/dev/null 2>&1 &
+  spy=$!
+  sleeping "$OLD" late_spy || bad "the session that adds a trigger during the update (late_spy) seen" 1 0
+  expect_error_db "a trigger added while the update waits for the table, not revos's, stops the update (55000)" 55000 \
+    "revos's tables have triggers or foreign keys revos did not create: trigger late_spy on revos.event_chain_heads" \
+    "$OLD" "ALTER EXTENSION revos UPDATE"
+  wait $spy
+  qdb "$OLD" "DROP TRIGGER IF EXISTS late_spy ON revos.event_chain_heads; DROP FUNCTION public.spy()" >/dev/null
   # (after the trigger's drift events)
   before=$(qdb "$OLD" "$LEDGERS")
   # the update runs under default privileges granting everything to revos's roles (a common DBA
