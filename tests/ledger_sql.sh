@@ -622,6 +622,114 @@ qdb "$SDSN" "DROP TRIGGER echo ON revos.event_chain_heads" >/dev/null
 check "… and the ledger still verifies" true "$(qdb "$SDSN" "SELECT revos.verify_ledger() ->> 'ok'")"
 psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $SDB WITH (FORCE)" >/dev/null 2>&1
 
+# A chain with events whose head is gone or has no last_id: its next event is refused (55000), never a
+# second genesis (the review of 56b3afe, L2). In a database of its own: the head table as revos makes
+# it, so that the direct path (chain_head.rs) is the one taken where no trigger is there.
+FDB=${DB}_fork
+psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $FDB WITH (FORCE)" -c "CREATE DATABASE $FDB" >/dev/null 2>&1
+FDSN=$(db_dsn $FDB)
+qdb "$FDSN" "CREATE EXTENSION revos" >/dev/null || die "CREATE EXTENSION revos in $FDB failed"
+# Each way alone, for a tenant's chain and the global one,
+# each in a transaction that is rolled back (psql stops at the error); a fresh chain meanwhile still starts.
+qdb "$FDSN" "SELECT revos.log_event('{\"event_type\": \"fork.global\"}'); SELECT revos.log_event('{\"event_type\": \"fork.t\", \"tenant_id\": \"shape-a\"}')" >/dev/null
+qdb "$FDSN" "CREATE FUNCTION public.null_last() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN NEW.last_id := NULL; RETURN NEW; END \$f\$;
+             CREATE FUNCTION public.null_all() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN NEW.last_id := NULL; NEW.prev_id := NULL; NEW.last_hash := NULL; RETURN NEW; END \$f\$;
+             CREATE FUNCTION public.null_prev() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN NEW.prev_id := NULL; RETURN NEW; END \$f\$;
+             CREATE FUNCTION public.keep() RETURNS trigger LANGUAGE plpgsql AS \$f\$ BEGIN RETURN NEW; END \$f\$;" >/dev/null
+for chain in "tenant:shape-a|, \"tenant_id\": \"shape-a\"" "global|"; do
+  key=${chain%%|*}; extra=${chain#*|}
+  for way in "its head deleted|DELETE FROM revos.event_chain_heads WHERE chain = '$key'" \
+             "every head deleted (TRUNCATE)|TRUNCATE revos.event_chain_heads" \
+             "its head's last_id set to NULL|UPDATE revos.event_chain_heads SET last_id = NULL WHERE chain = '$key'" \
+             "its head's last_id and prev_id set to NULL|UPDATE revos.event_chain_heads SET last_id = NULL, prev_id = NULL, last_hash = NULL WHERE chain = '$key'" \
+             "a BEFORE UPDATE trigger that sets last_id to NULL|CREATE TRIGGER f BEFORE UPDATE ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.null_last()" \
+             "a BEFORE UPDATE trigger that sets last_id, prev_id, last_hash to NULL|CREATE TRIGGER f BEFORE UPDATE ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.null_all()" \
+             "a BEFORE UPDATE trigger that sets prev_id (the event before) to NULL|CREATE TRIGGER f BEFORE UPDATE ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.null_prev()"; do
+    expect_error_db "$key, $(printf '%s' "${way%%|*}"): the next event is refused, no second genesis" 55000 \
+      "chain $key has events but its head" "$FDSN" "BEGIN" "${way#*|}" \
+      "SELECT revos.log_event('{\"event_type\": \"fork\"$extra}')"
+  done
+  # the control: a trigger there that changes nothing (the statement's path, not the direct one)
+  out=$(qdb "$FDSN" "BEGIN; CREATE TRIGGER f BEFORE UPDATE ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.keep();
+                     SELECT revos.log_event('{\"event_type\": \"fork.ok\"$extra}') ->> 'status'; ROLLBACK" 2>&1)
+  check "$key, a trigger on the heads that changes nothing: recorded" recorded "$out"
+done
+out=$(qdb "$FDSN" "BEGIN; TRUNCATE revos.event_chain_heads;
+                   SELECT revos.log_event('{\"event_type\": \"fork.new\", \"tenant_id\": \"shape-fresh\"}') ->> 'status'; ROLLBACK" 2>&1)
+check "every head deleted: a chain with no event yet still starts (recorded)" recorded "$out"
+# a new chain whose head a trigger empties as the first event writes it: refused, not a panic
+expect_error_db "a new chain's head emptied by a trigger as the first event writes it: refused (55000)" 55000 \
+  "the chain's head was not written" "$FDSN" "BEGIN" \
+  "CREATE TRIGGER f BEFORE UPDATE ON revos.event_chain_heads FOR EACH ROW EXECUTE FUNCTION public.null_last()" \
+  "SELECT revos.log_event('{\"event_type\": \"fork.new\", \"tenant_id\": \"shape-new\"}')"
+# a head whose last_hash was set by hand to a genesis's 64 zeros: the next event links to its real
+# previous hash, not a genesis look-alike
+out=$(qdb "$FDSN" "BEGIN; UPDATE revos.event_chain_heads SET last_hash = last_id || ':' || repeat('0', 64) WHERE chain = 'tenant:shape-a';
+                   SELECT revos.log_event('{\"event_type\": \"fork.zero\", \"tenant_id\": \"shape-a\"}') ->> 'status';
+                   SELECT revos.verify_ledger('shape-a') ->> 'ok'; ROLLBACK" 2>&1)
+check "a head's last_hash set to 64 zeros by hand: the next event links to the stored hash (verify ok)" "recorded
+true" "$out"
+# REPEATABLE READ: a transaction whose snapshot is older than every event of the chain still sees
+# them (the chain's events all committed after it took its snapshot, then its head deleted)
+PGAPPNAME=rr_fork psql -X -q -At -d "$FDSN" -c '\set VERBOSITY verbose' -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT 1" \
+  -c "SELECT pg_sleep(1.5)" -c "SELECT revos.log_event('{\"event_type\": \"fork.rr\", \"tenant_id\": \"shape-rr\"}') ->> 'status'" \
+  -c "COMMIT" >"$TMP/rr.out" 2>&1 &
+rr=$!
+sleeping "$FDSN" rr_fork || bad "the REPEATABLE READ session (rr_fork) seen" 1 0
+qdb "$FDSN" "SELECT revos.log_event('{\"event_type\": \"fork.rr1\", \"tenant_id\": \"shape-rr\"}')" >/dev/null
+qdb "$FDSN" "SELECT revos.log_event('{\"event_type\": \"fork.rr2\", \"tenant_id\": \"shape-rr\"}')" >/dev/null
+qdb "$FDSN" "DELETE FROM revos.event_chain_heads WHERE chain = 'tenant:shape-rr'" >/dev/null
+wait $rr
+check "REPEATABLE READ, the chain's events newer than the snapshot, its head deleted: refused (55000)" 1 \
+  "$(grep -c "55000: revos.events_chain: chain tenant:shape-rr has events but its head" "$TMP/rr.out")"
+# SERIALIZABLE: the first events of two new tenants, concurrently, both commit (the look for an
+# earlier event takes no predicate lock: a shared index page would make them a write skew)
+PGAPPNAME=ser_a psql -X -q -At -d "$FDSN" -c "BEGIN ISOLATION LEVEL SERIALIZABLE" \
+  -c "SELECT revos.log_event('{\"event_type\": \"ser\", \"tenant_id\": \"shape-ser-a\"}') ->> 'status'" \
+  -c "SELECT pg_sleep(1.5)" -c "COMMIT" >"$TMP/ser_a.out" 2>&1 &
+sa=$!
+sleeping "$FDSN" ser_a || bad "the SERIALIZABLE session (ser_a) seen" 1 0
+out=$(psql -X -q -At -d "$FDSN" -c "BEGIN ISOLATION LEVEL SERIALIZABLE" \
+  -c "SELECT revos.log_event('{\"event_type\": \"ser\", \"tenant_id\": \"shape-ser-b\"}') ->> 'status'" -c "COMMIT" 2>&1)
+wait $sa
+check "SERIALIZABLE: two new tenants' first events at once both commit" "recorded|recorded|2" \
+  "$(cat "$TMP/ser_a.out")|$out|$(qdb "$FDSN" "SELECT count(*) FROM revos.events WHERE tenant_id IN ('shape-ser-a', 'shape-ser-b')")"
+# without events_tenant_id_idx (dropped by its owner): the look for an earlier event scans the table
+for chain in "tenant:shape-a|, \"tenant_id\": \"shape-a\"" "global|"; do
+  key=${chain%%|*}; extra=${chain#*|}
+  expect_error_db "$key, events_tenant_id_idx dropped, its head deleted: still refused (the table scanned)" 55000 \
+    "chain $key has events but its head" "$FDSN" "BEGIN" "DROP INDEX revos.events_tenant_id_idx" \
+    "DELETE FROM revos.event_chain_heads WHERE chain = '$key'" "SELECT revos.log_event('{\"event_type\": \"fork.noidx\"$extra}')"
+done
+out=$(qdb "$FDSN" "BEGIN; DROP INDEX revos.events_tenant_id_idx;
+                   SELECT revos.log_event('{\"event_type\": \"fork.noidx\", \"tenant_id\": \"shape-noidx\"}') ->> 'status'; ROLLBACK" 2>&1)
+check "events_tenant_id_idx dropped: a chain with no event yet still starts (recorded)" recorded "$out"
+# a head deleted for good: refused until it is rebuilt with docs/ledger.md's SQL ("A lost chain
+# head"), for a tenant's chain and the global one
+rebuild=$(awk '/<!-- lost-head:/ {m=1; next} m && /^```sql/ {b=1; next} b && /^```/ {exit} b {print}' "$ROOT/docs/ledger.md")
+check "docs/ledger.md has the lost head's SQL" 1 "$(printf '%s\n' "$rebuild" | grep -c '^INSERT INTO revos.event_chain_heads')"
+for t in shape-rr shape-a global; do
+  if [ $t = global ]; then key=global; lit=NULL; extra=""; else key=tenant:$t; lit="'$t'"; extra=", \"tenant_id\": \"$t\""; fi
+  qdb "$FDSN" "DELETE FROM revos.event_chain_heads WHERE chain = '$key'" >/dev/null
+  expect_error_db "$key: its head deleted and committed: refused" 55000 "chain $key has events but its head" "$FDSN" \
+    "SELECT revos.log_event('{\"event_type\": \"fork.after\"$extra}')"
+  qdb "$FDSN" "${rebuild//\'acme\'/$lit}" >/dev/null
+  out=$(qdb "$FDSN" "SELECT revos.log_event('{\"event_type\": \"fork.after\"$extra}') ->> 'status';
+                     SELECT revos.verify_ledger() ->> 'ok';
+                     SELECT count(*) FROM revos.events WHERE tenant_id IS NOT DISTINCT FROM $lit AND prev_hash = repeat('0', 64)" 2>&1)
+  check "$key: … rebuilt with docs/ledger.md's SQL: the next event recorded, the ledger verifies, one genesis" "recorded
+true
+1" "$out"
+done
+# the rebuild leaves a head that is there alone
+before=$(qdb "$FDSN" "SELECT last_id FROM revos.event_chain_heads WHERE chain = 'tenant:shape-a'")
+qdb "$FDSN" "${rebuild//\'acme\'/\'shape-a\'}" >/dev/null
+check "docs/ledger.md's rebuild on a chain whose head is there: the head unchanged" "$before" \
+  "$(qdb "$FDSN" "SELECT last_id FROM revos.event_chain_heads WHERE chain = 'tenant:shape-a'")"
+check "no chain started twice (one genesis each)" "0" \
+  "$(qdb "$FDSN" "SELECT count(*) FROM (SELECT tenant_id FROM revos.events WHERE prev_hash = repeat('0', 64) GROUP BY 1 HAVING count(*) > 1) d")"
+psql -X -q -d "$DSN" -c "DROP DATABASE IF EXISTS $FDB WITH (FORCE)" >/dev/null 2>&1
+
 # ---------------------------------------------------------------------------------------------
 echo "# end state"
 total=$(count_events)

@@ -23,7 +23,8 @@
 //! from the event instead.
 //!
 //! [`begin`] answers only where it does exactly what the statement would; otherwise None, and
-//! the trigger runs the statement: the chain's first event (no visible head row), REPEATABLE READ
+//! the trigger runs the statement: the chain's first event (no visible head row, or one without
+//! last_id: the statement checks the chain has no event before it starts it again), REPEATABLE READ
 //! or SERIALIZABLE (a concurrent update there is a serialization failure, which the statement
 //! raises), a head table that is not the one revos creates (other indexes, triggers than revos's
 //! guard, row level security, check constraints, other columns), or a row that keeps changing
@@ -99,7 +100,14 @@ pub(crate) unsafe fn begin(chain: pg_sys::Datum) -> Option<Pending> {
     let mut values = [pg_sys::Datum::from(0usize); 4];
     let mut nulls = [true; 4];
     pg_sys::heap_deform_tuple(old, (*rel).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
-    let prev_id = (!nulls[1]).then(|| values[1].value() as i64);
+    if nulls[1] {
+        // a head without last_id (reset by hand): the statement, which checks the chain has no
+        // event yet before it starts it (event_chain.rs, `forked_chain`)
+        pg_sys::index_close(index, LOCK);
+        pg_sys::table_close(rel, LOCK);
+        return None;
+    }
+    let prev_id = Some(values[1].value() as i64);
     let prev_hash = if natts == 4 && !nulls[3] {
         own_hash(crate::ledger::event_hash::text_bytes(values[3]), prev_id)
     } else {
@@ -129,7 +137,10 @@ fn own_hash(text: &[u8], last_id: Option<i64>) -> Option<Vec<u8>> {
     let at = text.iter().position(|b| *b == b':')?;
     let id: i64 = std::str::from_utf8(&text[..at]).ok()?.parse().ok()?;
     let hash = &text[at + 1..];
-    (Some(id) == last_id && hash.len() == 64).then(|| hash.to_vec())
+    // 64 zeros is a genesis's prev_hash, never an event's hash: a head given it by hand would make
+    // the next event a genesis look-alike (the review of the L2 fix, L-b); the stored hash then
+    (Some(id) == last_id && hash.len() == 64 && hash.iter().any(|b| *b != b'0'))
+        .then(|| hash.to_vec())
 }
 
 /// Writes the head's new version (last_id = the new event's id, prev_id = the old last_id,
@@ -215,20 +226,9 @@ unsafe fn the_heads_index(rel: pg_sys::Relation) -> Option<pg_sys::Oid> {
     let index = pg_sys::index_open(index_oid, LOCK);
     let f = (*index).rd_index;
     let ok = (*f).indisunique
-        && (*f).indisvalid
         && (*f).indnatts == 1
         && (*f).indkey.values.as_slice(1)[0] == 1
-        && (*(*index).rd_rel).relam == pg_sys::BTREE_AM_OID
-        && pg_sys::heap_attisnull(
-            (*index).rd_indextuple,
-            pg_sys::Anum_pg_index_indpred as i32,
-            std::ptr::null_mut(),
-        )
-        && pg_sys::heap_attisnull(
-            (*index).rd_indextuple,
-            pg_sys::Anum_pg_index_indexprs as i32,
-            std::ptr::null_mut(),
-        );
+        && crate::ledger::index_scan::plain_btree(index);
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);
     ok.then_some(index_oid)
 }

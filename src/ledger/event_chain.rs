@@ -153,7 +153,8 @@ unsafe fn fire(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
             Finished::Other => break,
         }
     }
-    let (id, prev_id) = link(chain);
+    let tenant = (!nulls[tenant_at]).then(|| values[tenant_at]);
+    let (id, prev_id) = link(chain, rel, tenant_at, tenant);
     let hash = complete(
         rel,
         &at,
@@ -252,8 +253,14 @@ unsafe fn is_revos_events(rel: pg_sys::Relation) -> bool {
 }
 
 /// Locks the chain's head and moves it: (the new event's id, the id of the chain's previous
-/// event; None for the chain's first event).
-unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
+/// event; None for the chain's first event). `rel`: revos.events, its tenant column at
+/// `tenant_at`; `tenant`: the event's, None for the global chain.
+unsafe fn link(
+    chain: pg_sys::Datum,
+    rel: pg_sys::Relation,
+    tenant_at: usize,
+    tenant: Option<pg_sys::Datum>,
+) -> (i64, Option<i64>) {
     PLANS
         .with(|slot| {
             Spi::connect_mut(|c| {
@@ -275,14 +282,23 @@ unsafe fn link(chain: pg_sys::Datum) -> (i64, Option<i64>) {
                 let row = rows.first();
                 let last: Option<i64> = row.get(1)?;
                 let prev_id: Option<i64> = row.get(2)?;
+                if last.is_none() || prev_id.is_none() {
+                    // The chain's first event — or a head that was deleted, or had (or was given
+                    // by a trigger) no last_id: never a second genesis of a chain with events.
+                    if crate::ledger::fork_guard::chain_has_events(rel, tenant_at, tenant) {
+                        forked_chain(chain);
+                    }
+                }
                 let Some(id) = last else {
                     // The chain's first event: we inserted (and so hold) its head row. A concurrent
                     // first writer waited on our insert and continues through the DO UPDATE branch.
-                    let id: i64 = c
-                        .update(first, Some(1), &[arg()])?
-                        .first()
-                        .get(1)?
-                        .expect("the head row exists");
+                    let rows = c.update(first, Some(1), &[arg()])?;
+                    let id: Option<i64> = if rows.is_empty() {
+                        None
+                    } else {
+                        rows.first().get(1)?
+                    };
+                    let Some(id) = id else { unwritten() };
                     return Ok::<_, pgrx::spi::Error>((id, None));
                 };
                 Ok((id, prev_id))
@@ -298,6 +314,19 @@ fn reentered() -> ! {
         ERROR,
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         "revos.events_chain: an event cannot be written from inside the chain trigger's own statement (a trigger on revos.event_chain_heads?)"
+    );
+}
+
+/// A chain with events whose head row was missing or had no `last_id`: its next event would start
+/// it again (a second genesis, which `verify_ledger` reports). Refused; the head is rebuilt as
+/// docs/ledger.md says.
+unsafe fn forked_chain(chain: pg_sys::Datum) -> ! {
+    let name = String::from_utf8_lossy(text_bytes(chain)).into_owned();
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("revos.events_chain: chain {name} has events but its head in revos.event_chain_heads is missing or does not name its last event (deleted or reset, or changed by a trigger on that table): the event would start the chain again"),
+        "Its head is rebuilt from its newest event as docs/ledger.md says (\"A lost chain head\")."
     );
 }
 

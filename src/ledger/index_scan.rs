@@ -48,3 +48,19 @@ pub(crate) unsafe fn begin_key_scan(
     pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
     scan
 }
+
+/// Whether `index` is a valid btree on plain columns, without predicate or expressions.
+pub(crate) unsafe fn plain_btree(index: pg_sys::Relation) -> bool {
+    (*(*index).rd_index).indisvalid
+        && (*(*index).rd_rel).relam == pg_sys::BTREE_AM_OID
+        && pg_sys::heap_attisnull(
+            (*index).rd_indextuple,
+            pg_sys::Anum_pg_index_indpred as i32,
+            std::ptr::null_mut(),
+        )
+        && pg_sys::heap_attisnull(
+            (*index).rd_indextuple,
+            pg_sys::Anum_pg_index_indexprs as i32,
+            std::ptr::null_mut(),
+        )
+}

@@ -10,6 +10,7 @@ pub mod direct_insert;
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
+pub mod fork_guard;
 pub mod hash_worker;
 pub mod index_scan;
 pub mod jsonb_out;
