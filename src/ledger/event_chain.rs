@@ -213,6 +213,9 @@ unsafe fn complete(
         // chain goes on and verify_ledger reports the break here.
         (Some(p), None) => stored_hash(rel, p, at.hash).unwrap_or_else(|| b"missing".to_vec()),
     };
+    if let Some(p) = prev_id.filter(|_| prev_hash.iter().all(|b| *b == b'0')) {
+        zero_hash(p);
+    }
     values[at.id] = pg_sys::Datum::from(id);
     nulls[at.id] = false;
     values[at.prev] = pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
@@ -227,6 +230,18 @@ unsafe fn complete(
     ));
     nulls[at.hash] = false;
     hash
+}
+
+/// The chain's last event has 64 zeros for its hash (a row restored or changed by hand: no event's
+/// hash is that): the next event's prev_hash would make it look like the chain's first (the review
+/// of bef818c). Refused, as a head that names no last event is.
+fn zero_hash(prev: i64) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("revos.events_chain: the chain's last event {prev} has 64 zeros for its hash (a row restored or changed by hand): the event would look like the chain's first"),
+        "verify_ledger() reports that row; the ledger's owner restores it as it was."
+    );
 }
 
 /// Ids grow along a chain (verify_ledger walks it in id order): an id not above the chain's last
@@ -325,7 +340,7 @@ unsafe fn forked_chain(chain: pg_sys::Datum) -> ! {
     pgrx::ereport!(
         ERROR,
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        format!("revos.events_chain: chain {name} has events but its head in revos.event_chain_heads is missing or does not name its last event (deleted or reset, or changed by a trigger on that table): the event would start the chain again"),
+        format!("revos.events_chain: chain {name} has events but its head in revos.event_chain_heads is missing or has no last_id (deleted or reset, or emptied by a trigger on that table): the event would start the chain again"),
         "Its head is rebuilt from its newest event as docs/ledger.md says (\"A lost chain head\")."
     );
 }
