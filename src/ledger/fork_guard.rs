@@ -13,7 +13,7 @@
 use pgrx::pg_sys;
 
 use crate::ledger::event_hash::text_bytes;
-use crate::ledger::index_scan::{begin_index_scan, plain_btree};
+use crate::ledger::index_scan::{begin_key_scan, begin_null_scan, plain_btree};
 
 const LOCK: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
 
@@ -44,31 +44,10 @@ unsafe fn probe(
     slot: *mut pg_sys::TupleTableSlot,
 ) -> bool {
     let index = pg_sys::index_open(index_oid, LOCK);
-    let scan = begin_index_scan(rel, index, snapshot, 1);
-    let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-    match tenant {
-        Some(t) => {
-            pg_sys::ScanKeyInit(
-                &mut key,
-                1,
-                pg_sys::BTEqualStrategyNumber as pg_sys::StrategyNumber,
-                pg_sys::Oid::from(pg_sys::F_TEXTEQ),
-                t,
-            );
-            key.sk_collation = *(*index).rd_indcollation;
-        }
-        None => pg_sys::ScanKeyEntryInitialize(
-            &mut key,
-            (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNULL) as i32,
-            1,
-            0 as pg_sys::StrategyNumber,
-            pg_sys::InvalidOid,
-            pg_sys::InvalidOid,
-            pg_sys::InvalidOid,
-            pg_sys::Datum::from(0usize),
-        ),
-    }
-    pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
+    let scan = match tenant {
+        Some(t) => begin_key_scan(rel, index, snapshot, t, pg_sys::F_TEXTEQ),
+        None => begin_null_scan(rel, index, snapshot),
+    };
     let found = pg_sys::index_getnext_slot(scan, pg_sys::ScanDirection::ForwardScanDirection, slot);
     pg_sys::index_endscan(scan);
     pg_sys::index_close(index, pg_sys::NoLock as pg_sys::LOCKMODE);

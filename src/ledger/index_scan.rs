@@ -49,6 +49,29 @@ pub(crate) unsafe fn begin_key_scan(
     scan
 }
 
+/// An index scan of `rel` through `index` for rows whose first key column is NULL (the scan key a
+/// `col IS NULL` qual gets), under `snapshot`; the caller ends it.
+pub(crate) unsafe fn begin_null_scan(
+    rel: pg_sys::Relation,
+    index: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
+) -> pg_sys::IndexScanDesc {
+    let scan = begin_index_scan(rel, index, snapshot, 1);
+    let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+    pg_sys::ScanKeyEntryInitialize(
+        &mut key,
+        (pg_sys::SK_ISNULL | pg_sys::SK_SEARCHNULL) as i32,
+        1,
+        0 as pg_sys::StrategyNumber,
+        pg_sys::InvalidOid,
+        pg_sys::InvalidOid,
+        pg_sys::InvalidOid,
+        pg_sys::Datum::from(0usize),
+    );
+    pg_sys::index_rescan(scan, &mut key, 1, std::ptr::null_mut(), 0);
+    scan
+}
+
 /// Whether `index` is a valid btree on plain columns, without predicate or expressions.
 pub(crate) unsafe fn plain_btree(index: pg_sys::Relation) -> bool {
     (*(*index).rd_index).indisvalid
