@@ -724,6 +724,19 @@ for t in shape-rr shape-a global; do
 true
 1" "$out"
 done
+# the rebuild is run by a superuser: a session whose search_path puts a writable schema first, with
+# look-alike || operators there (text || text, bigint || text), still writes the head's true
+# `<id>:<hash>` (the block pins search_path to pg_catalog)
+qdb "$FDSN" "CREATE SCHEMA lookalike;
+  CREATE FUNCTION lookalike.cat(text, text) RETURNS text LANGUAGE sql AS 'SELECT ''forged''';
+  CREATE FUNCTION lookalike.cat(bigint, text) RETURNS text LANGUAGE sql AS 'SELECT ''forged''';
+  CREATE OPERATOR lookalike.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = lookalike.cat);
+  CREATE OPERATOR lookalike.|| (LEFTARG = bigint, RIGHTARG = text, FUNCTION = lookalike.cat);
+  DELETE FROM revos.event_chain_heads WHERE chain = 'tenant:shape-a'" >/dev/null
+qdb "$FDSN" "SET search_path = lookalike, pg_catalog; ${rebuild//\'acme\'/\'shape-a\'}" >/dev/null
+check "docs/ledger.md's rebuild under a search_path with look-alike || operators first: the true <id>:<hash>" "t" \
+  "$(qdb "$FDSN" "SELECT h.last_hash = e.id || ':' || e.hash FROM revos.event_chain_heads h JOIN revos.events e ON e.id = h.last_id WHERE h.chain = 'tenant:shape-a'")"
+qdb "$FDSN" "DROP SCHEMA lookalike CASCADE" >/dev/null
 # the rebuild leaves a head that is there alone
 before=$(qdb "$FDSN" "SELECT last_id FROM revos.event_chain_heads WHERE chain = 'tenant:shape-a'")
 qdb "$FDSN" "${rebuild//\'acme\'/\'shape-a\'}" >/dev/null
