@@ -116,8 +116,13 @@ hand_over_n8n() { # DEST (installed, and every check of it passed)
   [ "$(cat "$n8n_dir/.installed" 2>/dev/null)" != "$n8n_stamp" ] || return 0
   mkdir -p "$(dirname "$n8n_dir")"
   [ "$(stat -c %d "$1")" = "$(stat -c %d "$(dirname "$n8n_dir")")" ] || return 0
-  rm -rf "$n8n_dir" && mv "$1" "$n8n_dir" && echo "$n8n_stamp" >"$n8n_dir/.npm-ci" \
-    && echo "# handed over to tests/callers/run.sh: $n8n_dir (its copy was not of this lock)"
+  # under run.sh's lock: scripts/test may be running the callers' tests on another version meanwhile
+  (
+    flock 9
+    [ "$(cat "$n8n_dir/.installed" 2>/dev/null)" != "$n8n_stamp" ] || exit 0
+    rm -rf "$n8n_dir" && mv "$1" "$n8n_dir" && echo "$n8n_stamp" >"$n8n_dir/.npm-ci" \
+      && echo "# handed over to tests/callers/run.sh: $n8n_dir (its copy was not of this lock)"
+  ) 9>"$n8n_dir.lock"
 }
 
 locks_install() {

@@ -47,7 +47,8 @@ HN=$here/hostile_names
 . "$here/lib.sh"
 . "$HN/harness.sh"
 HDB=hostile_names BDB=hostile_names_base RDB=hostile_names_recipe
-W=$root/target/hostile_names${MODE:+-citus}   # work files and the runs' logs; kept when a check fails
+W=$root/target/hostile_names${MODE:+-citus}${PG_MAJOR:+-pg$PG_MAJOR}   # work files and the runs' logs (one per version:
+# scripts/test runs versions side by side); kept when a check fails
 rm -rf "$W" && mkdir -p "$W" || die "cannot create $W"
 TENANT=11111111-1111-4111-8111-111111111111
 # variant: the search_path set right before each call, and the temp shadows the session has

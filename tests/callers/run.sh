@@ -24,6 +24,12 @@ mkdir -p "$work"
 
 say() { echo "callers: $*" >&2; }
 
+# One run at a time on a machine (scripts/test runs versions side by side): this run's node modules,
+# n8n's copy (tests/fresh_machine.sh hands one over under the same lock) and target/callers are shared.
+. "$here/n8n-dir.sh"
+mkdir -p "$(dirname "$n8n_dir")" && exec 9>"$n8n_dir.lock"
+flock -n 9 || { say "waiting for another run of the callers' tests"; flock 9; }
+
 # --- node modules ----------------------------------------------------------------------------
 # Always `npm ci` from the lock file (never `npm install`): a lock that does not install as it is
 # fails here, loudly, instead of being rewritten on the fly. Installed again when the lock changes.

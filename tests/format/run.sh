@@ -14,6 +14,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 py="$root/target/py-format"
+# scripts/test runs versions side by side: one of them installs, the others wait for it
+mkdir -p "$root/target" && exec 8>"$root/target/.format-install.lock" && flock 8
 JSONSCHEMA=jsonschema==4.26.0
 # python3 -S: no site-packages, so that only this copy is used, whatever the machine has installed.
 if ! PYTHONPATH="$py" python3 -S -c 'import importlib.metadata as m, sys; sys.exit(m.version("jsonschema") != sys.argv[1])' \
@@ -31,4 +33,5 @@ if [ "$(node -p 'require(process.argv[1] + "/node_modules/ajv/package.json").ver
   npm install --silent --no-audit --no-fund --prefix "$node_dir" "$AJV" >/dev/null
 fi
 export REVOS_AJV_NODE_PATH="$node_dir/node_modules"
+flock -u 8 && exec 8>&-
 PYTHONPATH="$py" exec python3 -S "$root/tests/format/schema_check.py" "$@"
