@@ -107,7 +107,8 @@ stop_our_pgbouncer() {
 trap stop_our_pgbouncer EXIT
 cd "$here"
 set +e
-node --test --test-concurrency=1 \
+# fd 9 (the lock) stays with this script: a pgbouncer or n8n that outlived the tests must not hold it
+node --test --test-concurrency=1 9>&- \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   ${REVOS_CALLERS_ONLY:-n8n.test.js n8n-cli.test.js pgbouncer.test.js postgrest.test.js}
