@@ -50,7 +50,7 @@ fi
 # n8n 1.123 pulls xlsx from a CDN that is not reachable: package.json overrides it with the registry's
 # 0.18.5. --ignore-scripts: isolated-vm's build needs Node 22 and is not used (legacy
 # expression engine); sqlite3, n8n's own database, is then built from source (node-gyp, offline).
-. "$here/n8n-dir.sh"
+# (n8n_dir and n8n_stamp: n8n-dir.sh, sourced above for the lock)
 if [ "$(cat "$n8n_dir/.installed" 2>/dev/null)" != "$n8n_stamp" ]; then
   t0=$SECONDS
   if [ "$(cat "$n8n_dir/.npm-ci" 2>/dev/null)" != "$n8n_stamp" ]; then
