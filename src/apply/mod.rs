@@ -1346,15 +1346,24 @@ fn same_tables(checked: &[pg_sys::Oid], now: &[pg_sys::Oid]) {
 }
 
 fn table_oids(names: Vec<String>) -> Vec<pg_sys::Oid> {
-    Spi::get_one_with_args::<Vec<pg_sys::Oid>>(
-        "SELECT pg_catalog.array_agg(c.oid ORDER BY n.i) FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY n(name, i),
-                LATERAL (SELECT pg_catalog.to_regclass(n.name)::pg_catalog.oid AS oid) c
-          WHERE c.oid IS NOT NULL",
-        &[names.into()],
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_default()
+    // `to_regclass` called directly, as the SQL `to_regclass(name)` was (no query planned: two of
+    // these run while an online `ADD … NOT VALID` holds its lock; bench/FINDINGS.md 2026-12-07),
+    // and read at least as fresh as that query read it (a new query took a new catalog snapshot):
+    // what other sessions committed is taken in first, and the catalog snapshot taken anew
+    unsafe {
+        pg_sys::AcceptInvalidationMessages();
+        pg_sys::InvalidateCatalogSnapshot();
+    }
+    names
+        .iter()
+        .filter_map(|name| unsafe {
+            pgrx::fcinfo::direct_function_call::<pg_sys::Oid>(
+                pg_sys::to_regclass,
+                &[name.as_str().into_datum()],
+            )
+        })
+        .filter(|o| *o != pg_sys::InvalidOid)
+        .collect()
 }
 
 /// Whether a planned statement is a DDL command (the only kind the drift capture sees, so the
