@@ -1348,9 +1348,14 @@ fn same_tables(checked: &[pg_sys::Oid], now: &[pg_sys::Oid]) {
 fn table_oids(names: Vec<String>) -> Vec<pg_sys::Oid> {
     // `to_regclass` called directly, as the SQL `to_regclass(name)` was (no query planned: two of
     // these run while an online `ADD … NOT VALID` holds its lock; bench/FINDINGS.md 2026-12-07),
-    // and read at least as fresh as that query read it (a new query took a new catalog snapshot):
-    // what other sessions committed is taken in first, and the catalog snapshot taken anew
+    // and read at least as fresh as that query read it. What running it through pgrx's SPI did is
+    // done here too (the review of 3d3889e, two Lows): a transaction id assigned (pgrx runs every
+    // later query of the transaction read-write, each under a new snapshot) and the command
+    // counter advanced (this transaction's own changes seen); then what other sessions committed is
+    // taken in and the catalog snapshot dropped (a new query took a new one in READ COMMITTED)
     unsafe {
+        let _ = pg_sys::GetCurrentTransactionId();
+        pg_sys::CommandCounterIncrement();
         pg_sys::AcceptInvalidationMessages();
         pg_sys::InvalidateCatalogSnapshot();
     }
