@@ -703,6 +703,20 @@ BEGIN
     RETURNING h.prev_id INTO v_prev_id;
     IF v_prev_id IS NULL THEN
         v_prev := pg_catalog.repeat('0', 64);
+        -- no head (or one without its last event): the chain starts here, unless events of it are in
+        -- revos.events already (its head lost, deleted or emptied): then this row starts it a second
+        -- time — kept, as every restored row, and warned (a live event there is refused:
+        -- src/ledger/fork_guard.rs). Each form reads events_tenant_id_idx (in a restore this runs
+        -- at each chain's first row).
+        IF r.tenant_id IS NULL THEN
+            PERFORM FROM revos.events e WHERE e.tenant_id IS NULL LIMIT 1;
+        ELSE
+            PERFORM FROM revos.events e WHERE e.tenant_id OPERATOR(pg_catalog.=) r.tenant_id LIMIT 1;
+        END IF;
+        IF FOUND THEN
+            RAISE WARNING 'revos: restored event % starts chain % again: it has events in revos.events but its head was missing or empty; kept as it is (revos.verify_ledger() reports it)',
+                r.id, v_chain;
+        END IF;
     ELSE
         SELECT e.hash INTO v_prev FROM revos.events e WHERE e.id OPERATOR(pg_catalog.=) v_prev_id;
     END IF;

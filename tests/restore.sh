@@ -123,4 +123,48 @@ false|41" "$out"
 check "the next event gets an id after it" t \
   "$(qdb "$SCR" "SELECT (revos.log_event('{\"event_type\": \"x\"}') ->> 'id')::bigint > 41")"
 
+# restored_first ID TENANT: the SQL inserting a restored row that starts TENANT's chain (empty: the
+# global one) — prev_hash 64 zeros, its own hash right: a first event as pg_restore brings it
+restored_first() {
+  local t=NULL
+  [ -n "$2" ] && t="'$2'"
+  echo "WITH b AS (SELECT jsonb_populate_record(NULL::revos.events, jsonb_build_object('id', $1,
+      'event_id', gen_random_uuid(), 'tenant_id', $t::text, 'event_type', 'restored', 'payload', '{}'::jsonb,
+      'occurred_at', now(), 'recorded_at', now(), 'prev_hash', repeat('0', 64), 'hash', '')) AS r)
+    INSERT INTO revos.events SELECT (jsonb_populate_record(r, jsonb_build_object('hash', revos.event_hash(r)))).* FROM b;"
+}
+echo "# a restored first event of a chain that has events but no head (deleted, or emptied) is kept, warned,"
+echo "# and verify_ledger reports it; each case alone, in a database of its own; a chain without events is not warned"
+for c in "global|deleted" "t1|deleted" "t1|emptied" "fresh|none"; do
+  tenant=${c%%|*} how=${c#*|}
+  [ "$tenant" = global ] && tenant=""
+  chain=global
+  [ -n "$tenant" ] && chain="tenant:$tenant"
+  fresh_db restore_scratch
+  SCR=$(db_dsn restore_scratch)
+  ev="{\"event_type\": \"x\"${tenant:+, \"tenant_id\": \"$tenant\"}}"
+  case $how in
+    deleted) head="DELETE FROM revos.event_chain_heads WHERE chain = '$chain';" ;;
+    emptied) head="UPDATE revos.event_chain_heads SET last_id = NULL, prev_id = NULL WHERE chain = '$chain';" ;;
+    none) head="" ;;
+  esac
+  out=$(qdb "$SCR" - <<SQL 2>&1
+CREATE EXTENSION revos;
+$( [ "$how" = none ] && echo "SELECT 0;" || echo "SELECT count(*) FROM (SELECT revos.log_event('$ev') FROM generate_series(1, 2)) s;")
+$head
+$(restored_first 100 "$tenant")
+SELECT revos.verify_ledger() ->> 'ok';
+SQL
+)
+  out=$(sed 's/^psql:<stdin>:[0-9]*: //' <<<"$out")
+  if [ "$how" = none ]; then
+    check "a chain's first restored event, the chain without events: kept, no warning, verify_ledger ok" "0
+true" "$out"
+  else
+    check "$chain's head $how, then a restored first event of it: kept, warned, reported" "2
+WARNING:  revos: restored event 100 starts chain $chain again: it has events in revos.events but its head was missing or empty; kept as it is (revos.verify_ledger() reports it)
+false" "$out"
+  fi
+done
+
 finish
