@@ -169,6 +169,7 @@ DECLARE
                                       ELSE 'tenant:' OPERATOR(pg_catalog.||) r.tenant_id END;
     v_prev_id bigint;
     v_prev    pg_catalog.text;
+    v_other   bigint;
 BEGIN
     -- the head keeps the restored event's hash as its last_hash (what the next event would read from
     -- revos.events), so that it has its full width from the start (fillfactor: five or six heads a page)
@@ -184,14 +185,17 @@ BEGIN
         -- no head (or one without its last event): the chain starts here, unless events of it are in
         -- revos.events already (its head lost, deleted or emptied): then this row starts it a second
         -- time — kept, as every restored row, and warned (a live event there is refused:
-        -- src/ledger/fork_guard.rs). Each form reads events_tenant_id_idx (in a restore this runs
-        -- at each chain's first row).
+        -- src/ledger/fork_guard.rs). In a restore this runs at each chain's first row, while the
+        -- table grows: planned on each call (EXECUTE), never a plan kept from when it was small,
+        -- and in events_tenant_id_idx's order, so the index answers it (the review of c93d189).
         IF r.tenant_id IS NULL THEN
-            PERFORM FROM revos.events e WHERE e.tenant_id IS NULL LIMIT 1;
+            EXECUTE 'SELECT e.id FROM revos.events e WHERE e.tenant_id IS NULL
+                      ORDER BY e.tenant_id, e.id LIMIT 1' INTO v_other;
         ELSE
-            PERFORM FROM revos.events e WHERE e.tenant_id OPERATOR(pg_catalog.=) r.tenant_id LIMIT 1;
+            EXECUTE 'SELECT e.id FROM revos.events e WHERE e.tenant_id OPERATOR(pg_catalog.=) $1
+                      ORDER BY e.tenant_id, e.id LIMIT 1' INTO v_other USING r.tenant_id;
         END IF;
-        IF FOUND THEN
+        IF v_other IS NOT NULL THEN
             RAISE WARNING 'revos: restored event % starts chain % again: it has events in revos.events but its head was missing or empty; kept as it is (revos.verify_ledger() reports it)',
                 r.id, v_chain;
         END IF;

@@ -690,13 +690,13 @@ check "SERIALIZABLE: a new chain's first event, no SIRead lock on events_tenant_
      -c "SELECT revos.log_event('{\"event_type\": \"ser\", \"tenant_id\": \"shape-ser-a\"}') ->> 'status'" \
      -c "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND mode = 'SIReadLock'
            AND relation = 'revos.events_tenant_id_idx'::regclass" -c "COMMIT" 2>&1 | paste -sd'|')"
-# SERIALIZABLE, two transactions starting chains: a starts one, b starts one and commits, a starts
-# another. The heads' upserts can make a the pivot of a cycle (seen: 40001 at a's second first-event
+# SERIALIZABLE, two transactions starting chains: a starts one, b starts one and commits (within a's
+# 3-s sleep), a starts another. The heads' upserts can make a the pivot of a cycle (seen: 40001 at a's second first-event
 # update of the heads, docs/ledger.md). What must hold either way: a's outcome is both events or a
 # retryable 40001 with nothing of it kept, and once a is retried every chain verifies, one event each.
 PGAPPNAME=ser_a psql -X -q -At -d "$FDSN" -c '\set VERBOSITY verbose' -c "BEGIN ISOLATION LEVEL SERIALIZABLE" \
   -c "SELECT revos.log_event('{\"event_type\": \"ser\", \"tenant_id\": \"ser-x1\"}') ->> 'status'" \
-  -c "SELECT pg_sleep(1.5)" -c "SELECT revos.log_event('{\"event_type\": \"ser\", \"tenant_id\": \"ser-x3\"}') ->> 'status'" \
+  -c "SELECT pg_sleep(3)" -c "SELECT revos.log_event('{\"event_type\": \"ser\", \"tenant_id\": \"ser-x3\"}') ->> 'status'" \
   -c "COMMIT" >"$TMP/ser.out" 2>&1 &
 sa=$!
 sleeping "$FDSN" ser_a || bad "the SERIALIZABLE session (ser_a) seen" 1 0
