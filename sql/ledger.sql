@@ -416,12 +416,21 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET standard_conforming_strings = on
 AS $$
+DECLARE
+    t timestamptz;
 BEGIN
     IF v !~ '^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*(Z|z|[+-]\d{2}(:?\d{2})?)?$' THEN
         RAISE EXCEPTION 'revos.log_event: occurred_at "%" is not an ISO 8601 timestamp', v
             USING ERRCODE = '22023';
     END IF;
-    RETURN v::timestamptz;
+    t := v::timestamptz;
+    -- the hash's encoding (to_char 'YYYY-…' in UTC) has no era: an instant before the year 1 in UTC
+    -- ("0001-01-01T00:00:00+14") would read as its twin after Christ (the drift review of d9c3a68, L1)
+    IF t < '0001-01-01 00:00:00+00'::timestamptz THEN
+        RAISE EXCEPTION 'revos.log_event: occurred_at "%" is before the year 1 (UTC)', v
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN t;
 EXCEPTION
     WHEN invalid_parameter_value THEN
         RAISE;
@@ -595,11 +604,15 @@ CREATE FUNCTION revos.drift_is_managed(rel oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-SELECT EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::pg_catalog.oid = drift_is_managed.rel)
-    OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
-               WHERE p.polrelid = drift_is_managed.rel AND p.polname = 'revos_tenant_isolation')
-    OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-               WHERE t.tgrelid = drift_is_managed.rel AND t.tgname = 'revos_touch_updated_at')
+-- never a temporary table: anyone may create one and put a marker on it, which made its DDL events of
+-- the global chain (the drift review of d9c3a68, M2); revos declares none
+SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                    WHERE c.oid = drift_is_managed.rel AND c.relpersistence = 't')
+   AND (EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::pg_catalog.oid = drift_is_managed.rel)
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                   WHERE p.polrelid = drift_is_managed.rel AND p.polname = 'revos_tenant_isolation')
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                   WHERE t.tgrelid = drift_is_managed.rel AND t.tgname = 'revos_touch_updated_at'))
 $$;
 
 -- The table a part belongs to (a column is (pg_class, table, n); an index, a constraint, a default,
@@ -626,6 +639,36 @@ SELECT CASE cls
 END
 $$;
 
+-- What depends on (cls, obj), directly or through other types and functions, as far as that decides what a
+-- managed table's part accepts: a domain over a domain, an array of a domain or an enum (the array type
+-- depends on it internally), a composite type's attribute (the composite's relation stands for its row
+-- type), a domain's constraint (stands for its domain), a function another one's body calls (BEGIN ATOMIC
+-- records it), an operator over a function. The walk goes on from types, functions, operators and
+-- collations only, 8 steps at most (the drift review of d9c3a68, H2: only direct dependents were followed).
+CREATE FUNCTION revos.drift_dependents(cls oid, obj oid) RETURNS TABLE (classid oid, objid oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH RECURSIVE walk(classid, objid, depth) AS (
+    SELECT CASE WHEN c.relkind = 'c' OR k.contypid <> 0 THEN 'pg_type'::regclass::oid ELSE cls END,
+           CASE WHEN c.relkind = 'c' THEN c.reltype WHEN k.contypid <> 0 THEN k.contypid ELSE obj END, 0
+      FROM (SELECT) one
+      LEFT JOIN pg_class c ON cls = 'pg_class'::regclass AND c.oid = obj
+      LEFT JOIN pg_constraint k ON cls = 'pg_constraint'::regclass AND k.oid = obj
+    UNION
+    SELECT CASE WHEN c.relkind = 'c' OR k.contypid <> 0 THEN 'pg_type'::regclass::oid ELSE d.classid END,
+           CASE WHEN c.relkind = 'c' THEN c.reltype WHEN k.contypid <> 0 THEN k.contypid ELSE d.objid END,
+           w.depth + 1
+      FROM walk w
+      JOIN pg_depend d ON d.refclassid = w.classid AND d.refobjid = w.objid AND d.deptype IN ('n', 'a', 'i')
+      LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
+      LEFT JOIN pg_constraint k ON d.classid = 'pg_constraint'::regclass AND k.oid = d.objid
+     WHERE w.depth < 8
+       AND w.classid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)
+)
+SELECT w.classid, w.objid FROM walk w WHERE w.depth > 0
+$$;
+
 -- The managed tables a DDL command's object touches (see above).
 CREATE FUNCTION revos.drift_tables_of(cls oid, obj oid) RETURNS SETOF oid
 LANGUAGE sql STABLE
@@ -641,10 +684,9 @@ SELECT DISTINCT t FROM (
     UNION ALL  -- an extension a managed table is made a member of
     SELECT d.objid FROM pg_depend d WHERE cls = 'pg_extension'::regclass AND d.refclassid = cls
                                       AND d.refobjid = obj AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass
-    UNION ALL  -- an object a part of a managed table depends on (a type, a function, an operator, a collation)
-    SELECT revos.drift_part_table(d.classid, d.objid) FROM pg_depend d
-     WHERE d.refclassid = cls AND d.refobjid = obj AND d.deptype IN ('n', 'a')
-       AND cls IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)
+    UNION ALL  -- an object a part of a managed table depends on (a type, a function, an operator, a
+               -- collation), directly or through others
+    SELECT revos.drift_part_table(w.classid, w.objid) FROM revos.drift_dependents(cls, obj) w
 ) x(t)
 WHERE t IS NOT NULL AND revos.drift_is_managed(t)
 $$;
@@ -699,11 +741,14 @@ BEGIN
     END IF;
     PERFORM revos.drift_frame_snapshot(coalesce((
         WITH managed AS (
-            SELECT m.rel::oid AS rel FROM revos.managed_tables m
-            UNION
-            SELECT p.polrelid FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
-            UNION
-            SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+            SELECT x.rel FROM (
+                SELECT m.rel::oid AS rel FROM revos.managed_tables m
+                UNION
+                SELECT p.polrelid FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
+                UNION
+                SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+            ) x JOIN pg_class c ON c.oid = x.rel
+            WHERE c.relpersistence <> 't'  -- never a temporary table (revos.drift_is_managed)
         )
         SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
             SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
@@ -800,6 +845,7 @@ BEGIN
     END IF;
     snap := coalesce(nullif(revos.drift_frame_snapshot(NULL), '')::jsonb, '{}'::jsonb);
     FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
+        CONTINUE WHEN r.is_temporary;  -- a temporary table and its parts are never managed
         v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
         v_nsp := NULL;
         v_name := NULL;
@@ -845,6 +891,12 @@ AS 'MODULE_PATHNAME', 'drift_gate_wrapper';
 CREATE EVENT TRIGGER revos_drift_start ON ddl_command_start EXECUTE FUNCTION revos.drift_snapshot();
 CREATE EVENT TRIGGER revos_drift ON ddl_command_end EXECUTE FUNCTION revos.drift_ddl_end();
 CREATE EVENT TRIGGER revos_drift_drop ON sql_drop EXECUTE FUNCTION revos.drift_sql_drop();
+-- ALWAYS, as the ledgers' row triggers: session_replication_role = replica (a superuser, or a role given
+-- SET on it — GRANT SET ON PARAMETER) skips event triggers enabled the default way (ORIGIN), and with
+-- them the capture (the drift review of d9c3a68, H1).
+ALTER EVENT TRIGGER revos_drift_start ENABLE ALWAYS;
+ALTER EVENT TRIGGER revos_drift ENABLE ALWAYS;
+ALTER EVENT TRIGGER revos_drift_drop ENABLE ALWAYS;
 
 -- ---------------------------------------------------------------------------------------------
 -- Privileges. Nothing for PUBLIC; granting EXECUTE on log_event / verify_ledger (and SELECT on
@@ -869,6 +921,7 @@ REVOKE EXECUTE ON FUNCTION revos.drift_record(text, text, text, text, text) FROM
 REVOKE EXECUTE ON FUNCTION revos.drift_is_managed(oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_part_table(oid, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_tables_of(oid, oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_dependents(oid, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_record_table(text, text, text, oid) FROM PUBLIC;
 REVOKE ALL ON revos.managed_tables FROM PUBLIC;
 -- Trigger functions: CREATE TRIGGER needs EXECUTE on the function, so nobody but the owner can

@@ -2522,6 +2522,90 @@ attack_review_5798187() {
   done
 }
 
+# B31. The drift review of d9c3a68, each alone. H1: session_replication_role = replica (a superuser, or
+# a role given SET on it) skipped revos's event triggers, enabled the default way. H2: only what a managed
+# table's parts depend on directly was followed — a domain over a domain, an array of a domain or an
+# enum, a composite type's attribute, a domain's check function, a function another one's body calls
+# went unrecorded. M1: DROP INDEX CONCURRENTLY of a managed index was not recorded (its commits emptied
+# the command's frame), and CREATE INDEX CONCURRENTLY's actor was the ledger's owner. M2: a temporary
+# table with a marker (anyone's, TEMP is PUBLIC's) made its DDL events of the global chain.
+b30_table() { # NAME COLUMNS: atk_admin applies a (tenant) table NAME with COLUMNS
+  check "atk_admin applies b30 table $1" applied \
+    "$(as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b30-$1\", \"description\": \"x\",
+       \"tables\": [{\"name\": \"$1\", \"columns\": $2}]}') -> 'result' ->> 'status'")"
+}
+attack_drift_review_d9c3a68() {
+  echo "# B31. drift capture: replica mode, deeper dependencies, CONCURRENTLY, temporary markers"
+  local m out idx
+  # H1
+  managed b30_rep1
+  q "GRANT SET ON PARAMETER session_replication_role TO atk_admin" >/dev/null
+  attempt "H1: atk_admin, given SET on session_replication_role, in replica mode: ALTER POLICY ... USING (true)" b30_rep1 \
+    "SET session_replication_role = replica; ALTER POLICY revos_tenant_isolation ON public.b30_rep1 USING (true)"
+  q "REVOKE SET ON PARAMETER session_replication_role FROM atk_admin" >/dev/null
+  managed b30_rep2
+  m=$(mark)
+  q "SET session_replication_role = replica; ALTER TABLE public.b30_rep2 NO FORCE ROW LEVEL SECURITY" >/dev/null
+  recorded "H1: a superuser in replica mode: NO FORCE ROW LEVEL SECURITY" b30_rep2 "$m"
+  check "H1: revos's three event triggers are ENABLE ALWAYS" "A,A,A" \
+    "$(q "SELECT string_agg(evtenabled::text, ',' ORDER BY evtname) FROM pg_event_trigger WHERE evtname LIKE 'revos_drift%'")"
+  # H2, each its own types and table
+  q "SET ROLE atk_admin; CREATE DOMAIN adm.b30_d1 AS int CHECK (VALUE > 0); CREATE DOMAIN adm.b30_d2 AS adm.b30_d1" >/dev/null
+  b30_table b30_dd '[{"name": "n", "type": "adm.b30_d2"}]'
+  attempt "H2: ALTER DOMAIN ... DROP CONSTRAINT of the domain under a managed column's domain" b30_dd \
+    "ALTER DOMAIN adm.b30_d1 DROP CONSTRAINT b30_d1_check"
+  q "SET ROLE atk_admin; CREATE DOMAIN adm.b30_d3 AS int CHECK (VALUE > 0)" >/dev/null
+  b30_table b30_arr '[{"name": "a", "type": "adm.b30_d3[]"}]'
+  attempt "H2: ALTER DOMAIN ... DROP CONSTRAINT of the element domain of a managed array column" b30_arr \
+    "ALTER DOMAIN adm.b30_d3 DROP CONSTRAINT b30_d3_check"
+  check "atk_admin applies an enum and a table with an array of it" applied \
+    "$(as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b30-enum\", \"description\": \"x\",
+       \"enums\": [{\"schema\": \"adm\", \"name\": \"b30_st\", \"values\": [\"open\", \"closed\"]}],
+       \"tables\": [{\"name\": \"b30_earr\", \"columns\": [{\"name\": \"s\", \"type\": \"adm.b30_st[]\"}]}]}') -> 'result' ->> 'status'")"
+  attempt "H2: ALTER TYPE ... RENAME VALUE of the enum of a managed array column" b30_earr \
+    "ALTER TYPE adm.b30_st RENAME VALUE 'open' TO 'anything'"
+  q "SET ROLE atk_admin; CREATE DOMAIN adm.b30_d4 AS int CHECK (VALUE > 0); CREATE TYPE adm.b30_comp AS (a int, b adm.b30_d4, z int)" >/dev/null
+  b30_table b30_comp '[{"name": "c", "type": "adm.b30_comp"}]'
+  attempt "H2: ALTER DOMAIN ... DROP CONSTRAINT of a domain a managed column's composite type has" b30_comp \
+    "ALTER DOMAIN adm.b30_d4 DROP CONSTRAINT b30_d4_check"
+  attempt "H2: ALTER TYPE ... DROP ATTRIBUTE of a managed column's composite type" b30_comp \
+    "ALTER TYPE adm.b30_comp DROP ATTRIBUTE z"
+  q "SET ROLE atk_admin; CREATE FUNCTION adm.b30_pos(int) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN \$1 > 0;
+     CREATE DOMAIN adm.b30_d5 AS int CHECK (adm.b30_pos(VALUE))" >/dev/null
+  b30_table b30_dchk '[{"name": "n", "type": "adm.b30_d5"}]'
+  attempt "H2: CREATE OR REPLACE of the function a managed column's domain check calls" b30_dchk \
+    "CREATE OR REPLACE FUNCTION adm.b30_pos(int) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN true"
+  q "SET ROLE atk_admin; CREATE FUNCTION adm.b30_inner(int) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN \$1 > 0;
+     CREATE FUNCTION adm.b30_outer(int) RETURNS boolean LANGUAGE sql IMMUTABLE BEGIN ATOMIC SELECT adm.b30_inner(\$1); END" >/dev/null
+  b30_table b30_nest '[{"name": "n", "type": "int", "check": "adm.b30_outer(n)"}]'
+  attempt "H2: CREATE OR REPLACE of a function the function of a managed check calls (BEGIN ATOMIC)" b30_nest \
+    "CREATE OR REPLACE FUNCTION adm.b30_inner(int) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN true"
+  # M1
+  managed b30_cic
+  idx=$(q "SELECT i.indexrelid::regclass FROM pg_index i WHERE i.indrelid = 'public.b30_cic'::regclass AND NOT i.indisprimary ORDER BY 1 LIMIT 1")
+  m=$(mark)
+  out=$(psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "DROP INDEX CONCURRENTLY $idx" 2>&1)
+  check "M1: DROP INDEX CONCURRENTLY $idx of managed b30_cic: dropped" "" "$out$(q "SELECT to_regclass('$idx')")"
+  recorded "M1: DROP INDEX CONCURRENTLY of a managed table's index: recorded" b30_cic "$m"
+  check "M1: ... with atk_admin as its actor" atk_admin \
+    "$(q "SELECT string_agg(DISTINCT actor_id, ',') FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b30_cic' AND id > $m")"
+  m=$(mark)
+  psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "CREATE INDEX CONCURRENTLY b30_cic_x ON public.b30_cic (secret)" >/dev/null 2>&1
+  check "M1: CREATE INDEX CONCURRENTLY on a managed table: recorded, with atk_admin as its actor" atk_admin \
+    "$(q "SELECT string_agg(DISTINCT actor_id, ',') FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b30_cic' AND id > $m")"
+  m=$(mark)
+  psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "DROP INDEX CONCURRENTLY public.b30_cic_x" -c "ALTER TABLE public.b30_cic ADD COLUMN b30_after int" >/dev/null 2>&1
+  check "M1: the statement after a DROP INDEX CONCURRENTLY has a frame of its own (two events, both atk_admin's)" "2 atk_admin" \
+    "$(q "SELECT count(*) || ' ' || string_agg(DISTINCT actor_id, ',') FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b30_cic' AND id > $m")"
+  # M2
+  m=$(mark)
+  out=$(psql -X -q -At -d "${T/postgres@/atk_owner@}" -c "CREATE TEMP TABLE b30_tmp (a int)" \
+    -c "CREATE POLICY revos_tenant_isolation ON b30_tmp USING (true)" -c "ALTER TABLE b30_tmp ADD COLUMN b int" \
+    -c "CREATE INDEX ON b30_tmp (a)" -c "DROP POLICY revos_tenant_isolation ON b30_tmp" -c "DROP TABLE b30_tmp" 2>&1)
+  check "M2: atk_owner's temporary table with a revos_tenant_isolation policy: its DDL ran and wrote no event" "0|" \
+    "$(q "SELECT count(*) FROM revos.events WHERE id > $m")|$out"
+}
+
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue
 # 25): atk_owner's existing table with a row and a BEFORE UPDATE trigger of its own; the payload makes
 # it tenant-scoped with options.backfill_tenant, so revos runs an UPDATE on it — and atk_owner's
@@ -2616,6 +2700,7 @@ main() {
   attack_review_6f079fa
   attack_review_72fdc99
   attack_review_5798187
+  attack_drift_review_d9c3a68
   end_state
   finish
 }

@@ -204,6 +204,10 @@ expect_error "occurred_at not a timestamp"   22023 "occurred_at"                
 expect_error "occurred_at impossible date"   22023 "occurred_at"                   "$(le "'{\"event_type\": \"x\", \"occurred_at\": \"2024-13-45T00:00:00Z\"}'")"
 expect_error "occurred_at is a number"       22023 "occurred_at must be a JSON string" "$(le "'{\"event_type\": \"x\", \"occurred_at\": 1700000000}'")"
 expect_error "occurred_at is 'infinity'"     22023 "occurred_at"                   "$(le "'{\"event_type\": \"x\", \"occurred_at\": \"infinity\"}'")"
+# the hash's encoding has no era: an instant before the year 1 (UTC) would read as its twin after Christ
+expect_error "occurred_at 0001-01-01T00:00:00+14 (1 BC in UTC)" 22023 "before the year 1" "$(le "'{\"event_type\": \"x\", \"occurred_at\": \"0001-01-01T00:00:00+14\"}'")"
+check "occurred_at 0001-01-01T00:00:00Z (the first instant of the year 1) is a time log_event takes" "0001-01-01 00:00:00+00" \
+  "$(q "SET TimeZone = 'UTC'; SELECT revos.log_event_time('0001-01-01T00:00:00Z')")"
 expect_error "tenant_id is a number"         22023 "tenant_id must be a JSON string" "$(le "'{\"event_type\": \"x\", \"tenant_id\": 7}'")"
 expect_error "tenant_id is an object"        22023 "tenant_id must be a JSON string" "$(le "'{\"event_type\": \"x\", \"tenant_id\": {\"id\": 1}}'")"
 expect_error "tenant_id of 201 characters"   22023 "tenant_id is longer than 200"  "$(le "jsonb_build_object('event_type', 'x', 'tenant_id', repeat('t', 201))")"

@@ -56,7 +56,10 @@ unsafe fn gate(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     };
     if !own {
         let tag = pg_sys::GetCommandTagName((*data).tag);
-        crate::privilege::pinned(|| run_worker(worker, tag));
+        let actor = crate::privilege::current_user_name();
+        writer::with_gate_actor(actor, || {
+            crate::privilege::pinned(|| run_worker(worker, tag))
+        });
     }
     if event == b"ddl_command_end" {
         writer::command_ended();

@@ -87,10 +87,23 @@ struct Frame {
     /// What ddl_command_start saw of the managed tables (classid:objid -> table), for what the
     /// command drops: this command's own, never another's, and no setting anybody could set.
     snapshot: Option<String>,
+    /// The start of the top-level statement the command belongs to
+    /// (`GetCurrentStatementStartTimestamp`, which the commits inside a statement leave alone).
+    stmt: pg_sys::TimestampTz,
+    /// Carried over a commit made inside the command itself (`CREATE INDEX CONCURRENTLY`, `DROP
+    /// INDEX CONCURRENTLY`, `DETACH PARTITION … CONCURRENTLY`, `REINDEX … CONCURRENTLY`): its
+    /// `sql_drop` and `ddl_command_end` run in a later transaction than its `ddl_command_start`, and
+    /// without the frame they lost its snapshot and its actor (the drift review of d9c3a68, M1: a
+    /// managed index dropped so was not recorded). Forgotten at the next statement.
+    carried: bool,
 }
 
 thread_local! {
     static FRAMES: std::cell::RefCell<Vec<Frame>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The role that ran the DDL, as the event trigger's gate saw it before it called its SECURITY
+    /// DEFINER worker: the actor when no frame is left (inside the worker, the current user is the
+    /// ledger's owner).
+    static GATE_ACTOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 /// The token: the next command started at depth `OWN_DEPTH` is revos's own.
 static OWN_NEXT: AtomicBool = AtomicBool::new(false);
@@ -105,7 +118,23 @@ static TOPLEVEL_ARMED: AtomicBool = AtomicBool::new(false);
 static TOPLEVEL_OWN: AtomicBool = AtomicBool::new(false);
 
 fn depth() -> u32 {
+    prune();
     FRAMES.with(|f| f.borrow().len() as u32)
+}
+
+/// Forgets a frame carried over a commit once its statement is over (a command whose end never
+/// fired must not stay under way for the statements after it).
+fn prune() {
+    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    FRAMES.with(|f| f.borrow_mut().retain(|x| !x.carried || x.stmt == now));
+}
+
+/// Runs `f` (the gate's call of its worker) with `actor` as the role that ran the DDL.
+pub fn with_gate_actor<R>(actor: String, f: impl FnOnce() -> R) -> R {
+    GATE_ACTOR.with(|a| *a.borrow_mut() = Some(actor));
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| GATE_ACTOR.with(|a| *a.borrow_mut() = None))
+        .execute()
 }
 
 /// Runs `f`, which executes exactly one statement of revos's own (a planned step, a shadow): the
@@ -162,12 +191,15 @@ pub fn command_started() -> bool {
         token || top || (DEEP.load(Ordering::Relaxed) && d >= DEEP_DEPTH.load(Ordering::Relaxed));
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     let actor = crate::privilege::current_user_name();
+    let stmt = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
     FRAMES.with(|f| {
         f.borrow_mut().push(Frame {
             own,
             subxact,
             actor,
             snapshot: None,
+            stmt,
+            carried: false,
         })
     });
     own
@@ -176,6 +208,7 @@ pub fn command_started() -> bool {
 /// `sql_drop`: whether the command under way is revos's own. No frame left while a top-level
 /// statement of revos's own runs: its own commits emptied the stack, and it is the command.
 pub fn command_is_own() -> bool {
+    prune();
     FRAMES.with(|f| match f.borrow().last() {
         Some(x) => x.own,
         None => TOPLEVEL_OWN.load(Ordering::Relaxed),
@@ -184,6 +217,7 @@ pub fn command_is_own() -> bool {
 
 /// `ddl_command_end`: pops the command's frame; true when it was revos's own.
 pub fn command_ended() -> bool {
+    prune();
     FRAMES.with(|f| match f.borrow_mut().pop() {
         Some(x) => x.own,
         None => TOPLEVEL_OWN.load(Ordering::Relaxed),
@@ -201,12 +235,25 @@ fn register_callbacks() {
 }
 
 unsafe extern "C-unwind" fn xact_callback(
-    _event: pg_sys::XactEvent::Type,
+    event: pg_sys::XactEvent::Type,
     _arg: *mut std::ffi::c_void,
 ) {
-    // Any end of the transaction (commit, abort, prepare) ends a phase and every command.
+    // Any end of the transaction (commit, abort, prepare) ends a phase and every command — but a
+    // commit made inside the one top-level command under way (a CONCURRENTLY form; a command ends,
+    // and pops its frame, before any other commit), which goes on in the next transaction.
     PHASE.store(Phase::Idle as u8, Ordering::Relaxed);
-    FRAMES.with(|f| f.borrow_mut().clear());
+    let commit = event == pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT
+        || event == pg_sys::XactEvent::XACT_EVENT_COMMIT;
+    FRAMES.with(|f| {
+        let mut frames = f.borrow_mut();
+        match frames.as_mut_slice() {
+            [top] if commit => {
+                top.carried = true;
+                top.subxact = 1; // TopSubTransactionId: the next transaction's
+            }
+            _ => frames.clear(),
+        }
+    });
     OWN_NEXT.store(false, Ordering::Relaxed);
     DEEP.store(false, Ordering::Relaxed);
 }
@@ -254,6 +301,7 @@ COMMENT ON FUNCTION revos.drift_frame_snapshot(text) IS
     'Internal (drift capture): sets (non-NULL) or reads (NULL) the snapshot of the DDL command under way, kept in backend memory.';
 "#)]
 pub fn drift_frame_snapshot(snapshot: Option<&str>) -> Option<String> {
+    prune();
     FRAMES.with(|f| {
         let mut frames = f.borrow_mut();
         let top = frames.last_mut()?;
@@ -271,8 +319,10 @@ COMMENT ON FUNCTION revos.drift_actor() IS
     'Internal (drift capture): the role whose privileges run the DDL command under way.';
 "#)]
 pub fn drift_actor() -> String {
+    prune();
     FRAMES
         .with(|f| f.borrow().last().map(|x| x.actor.clone()))
+        .or_else(|| GATE_ACTOR.with(|a| a.borrow().clone()))
         .unwrap_or_else(crate::privilege::current_user_name)
 }
 
