@@ -663,6 +663,66 @@ pub fn schema_creators(name: &str, trusted: &[pg_sys::Oid]) -> Result<(), String
     ))
 }
 
+/// Err (why) when an object named `schema`.`name` of class `class` — `relation` (`pg_class`: a view,
+/// a materialized view, a sequence, a partition), `routine` (every `pg_proc` row of the name: a
+/// function, a procedure, an aggregate) or `type` (`pg_type`: a domain, an enum) — exists and is owned by a role
+/// outside `trusted` (and, with `as_table`, not a `revos_admin` member either: the rule for the
+/// payload's tables, for a relation that runs no code, a sequence or a partition). A payload that
+/// declares it would adopt it as is — revos compared only its definition, and `CREATE OR REPLACE`
+/// keeps its owner — and its owner could change it afterwards (replace a view's query, a function's
+/// body) and have whoever uses it run that role's code (the adversarial review of the declared objects: a
+/// superuser's apply took over a plain role's view, which the superuser then selected; the check on
+/// the statements' names covered functions and operators only where they were named). Read under the
+/// latest snapshot.
+pub fn object_owner(
+    class: &str,
+    schema: &str,
+    name: &str,
+    trusted: &[pg_sys::Oid],
+    as_table: bool,
+) -> Result<(), String> {
+    let found: Vec<Option<String>> = Spi::connect(|_| unsafe {
+        latest(
+            &format!(
+                "SELECT pg_catalog.concat(pg_catalog.pg_describe_object(x.cls, x.oid, 0), ' is owned by ', {})
+                   FROM pg_catalog.pg_namespace n
+                  CROSS JOIN LATERAL (
+                        SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid, c.oid, c.relowner FROM pg_catalog.pg_class c
+                         WHERE $1 OPERATOR(pg_catalog.=) 'relation' AND c.relnamespace OPERATOR(pg_catalog.=) n.oid
+                           AND c.relname OPERATOR(pg_catalog.=) $3
+                        UNION ALL
+                        SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid, p.oid, p.proowner FROM pg_catalog.pg_proc p
+                         WHERE $1 OPERATOR(pg_catalog.=) 'routine' AND p.pronamespace OPERATOR(pg_catalog.=) n.oid
+                           AND p.proname OPERATOR(pg_catalog.=) $3
+                        UNION ALL
+                        SELECT 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid, t.oid, t.typowner FROM pg_catalog.pg_type t
+                         WHERE $1 OPERATOR(pg_catalog.=) 'type' AND t.typnamespace OPERATOR(pg_catalog.=) n.oid
+                           AND t.typname OPERATOR(pg_catalog.=) $3) x(cls, oid, owner)
+                  WHERE n.nspname OPERATOR(pg_catalog.=) $2
+                    AND NOT x.owner OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.oid[])
+                    AND NOT ($5 AND pg_catalog.pg_has_role(x.owner, 'revos_admin'::pg_catalog.name, 'MEMBER'))
+                  ORDER BY x.oid LIMIT 1",
+                role_label("x.owner")
+            ),
+            &[
+                (class.into_datum(), pg_sys::TEXTOID),
+                (schema.into_datum(), pg_sys::TEXTOID),
+                (name.into_datum(), pg_sys::TEXTOID),
+                (trusted.to_vec().into_datum(), pg_sys::OIDARRAYOID),
+                (as_table.into_datum(), pg_sys::BOOLOID),
+            ],
+        )
+    });
+    match found.into_iter().next() {
+        None => Ok(()),
+        Some(whose) => Err(format!(
+            "{} — a role that is neither a superuser nor yours nor listed in revos.trusted_roles{}: the payload declares it, and revos would adopt it as it is (it keeps its owner, who may change it afterwards — replace a view's query or a function's body — so that whoever uses it runs that role's code); ALTER … OWNER TO a trusted role or drop it, or — if you trust that role — have the extension's owner list it: INSERT INTO revos.trusted_roles (role) VALUES (…)",
+            whose.unwrap_or_default(),
+            if as_table { " nor a revos_admin member" } else { "" }
+        )),
+    }
+}
+
 /// The schemas of the installed extensions that extension `name` requires, in any of its versions, and
 /// what those require in turn: `CREATE EXTENSION` and `ALTER EXTENSION … UPDATE` put the required
 /// extensions' schemas on the script's search_path after its own (the thirteenth adversarial review,

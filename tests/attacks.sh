@@ -2663,6 +2663,79 @@ attack_squatted_table_owner() {
     "$(q "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.b15_t'::regclass")"
 }
 
+# B30. An object of the payload another role owns (the adversarial review of the declared objects, Medium: it led to
+# superuser): a superuser's apply adopted the view, materialized view, function, aggregate or sequence
+# it declared that another role had created first — "applied", that role still its owner, the declared
+# grant written onto its function, a table's default bound to its sequence; the owner then replaced its
+# view's query with a call of its own, which the superuser ran by selecting its declared view. Each kind
+# alone, in b30 (a superuser's schema where atk_owner may CREATE): created by the superuser's apply
+# and adopted by its next one (the control: the caller's own object), then given to atk_owner (the
+# definition as declared) and changed by atk_owner (another definition, which CREATE OR REPLACE would
+# have kept as atk_owner's): blocked, untrusted_name at the object's path, naming atk_owner, the object
+# as atk_owner left it; adopted again once the extension's owner lists atk_owner in
+# revos.trusted_roles (the control). And atk_owner's view and function, created while the apply waits
+# for a lock after its checks: CREATE OR REPLACE kept them as atk_owner's; refused after the statements.
+b30_call() { # PAYLOAD PATH: the superuser's apply; prints STATUS|CODE|NAMED: CODE is untrusted_name when such an
+             # error is at PATH (NAMED: whether its message names atk_owner as the owner), else the first
+             # validation error's code or the error's sqlstate
+  q "SELECT r -> 'result' ->> 'status' || '|' || coalesce(x.e ->> 'code',
+            r -> 'result' -> 'validation_errors' -> 0 ->> 'code', r -> 'result' -> 'error' ->> 'sqlstate', '-')
+            || '|' || coalesce(x.e ->> 'message' LIKE '%owned by atk_owner%', false)
+       FROM revos.apply_schema('$1') r
+       LEFT JOIN LATERAL (SELECT e FROM jsonb_array_elements(CASE jsonb_typeof(r -> 'result' -> 'validation_errors')
+                                 WHEN 'array' THEN r -> 'result' -> 'validation_errors' ELSE '[]' END) e
+                           WHERE e ->> 'code' = 'untrusted_name' AND e ->> 'path' = '$2' LIMIT 1) x ON true"
+}
+attack_squatted_objects() {
+  echo "# B30. another role's view, materialized view, function, aggregate or sequence, declared by a superuser's payload"
+  q "CREATE SCHEMA b30; GRANT USAGE, CREATE ON SCHEMA b30 TO atk_owner; GRANT USAGE ON SCHEMA b30 TO PUBLIC" >/dev/null
+  local spec kind path extra obj owner_sql change out n=0
+  # KIND|PATH|PAYLOAD'S EXTRA KEYS|THE OBJECT (for ALTER … OWNER TO)|ITS OWNER (SQL)|ATK_OWNER'S CHANGE
+  for spec in \
+    "view|views[0]|, \"views\": [{\"name\": \"b30_v\", \"schema\": \"b30\", \"query\": \"SELECT 1 AS x\"}]|VIEW b30.b30_v|SELECT relowner::regrole FROM pg_class WHERE oid = 'b30.b30_v'::regclass|CREATE OR REPLACE VIEW b30.b30_v AS SELECT 2 AS x" \
+    "materialized view|views[0]|, \"views\": [{\"name\": \"b30_mv\", \"schema\": \"b30\", \"query\": \"SELECT 1 AS x\", \"materialized\": true}]|MATERIALIZED VIEW b30.b30_mv|SELECT relowner::regrole FROM pg_class WHERE oid = 'b30.b30_mv'::regclass|DROP MATERIALIZED VIEW b30.b30_mv; CREATE MATERIALIZED VIEW b30.b30_mv AS SELECT 2 AS x" \
+    "function|functions[0]|, \"functions\": [{\"name\": \"b30_f\", \"schema\": \"b30\", \"arguments\": \"\", \"returns\": \"bigint\", \"language\": \"sql\", \"volatility\": \"stable\", \"body\": \"SELECT 1::bigint\", \"grants\": [{\"to\": [\"revos_app\"], \"privileges\": [\"EXECUTE\"]}]}]|FUNCTION b30.b30_f()|SELECT proowner::regrole FROM pg_proc WHERE oid = 'b30.b30_f()'::regprocedure|DROP FUNCTION b30.b30_f(); CREATE FUNCTION b30.b30_f() RETURNS bigint LANGUAGE sql STABLE AS \$f\$SELECT 2::bigint\$f\$" \
+    "aggregate|aggregates[0]|, \"aggregates\": [{\"name\": \"b30_agg\", \"schema\": \"b30\", \"arguments\": \"integer\", \"sfunc\": \"int4pl\", \"stype\": \"integer\", \"initcond\": \"0\"}]|AGGREGATE b30.b30_agg(integer)|SELECT proowner::regrole FROM pg_proc WHERE oid = 'b30.b30_agg(integer)'::regprocedure|CREATE OR REPLACE AGGREGATE b30.b30_agg(integer) (sfunc = int4pl, stype = integer, initcond = '1')" \
+    "sequence|sequences[0]|, \"sequences\": [{\"name\": \"b30_s\", \"schema\": \"b30\"}]|SEQUENCE b30.b30_s|SELECT relowner::regrole FROM pg_class WHERE oid = 'b30.b30_s'::regclass|ALTER SEQUENCE b30.b30_s INCREMENT BY 2"; do
+    IFS='|' read -r kind path extra obj owner_sql change <<<"$spec"
+    n=$((n + 1))
+    check "control: a superuser's apply creates the $kind" "applied|-|false" "$(b30_call "$(b22_pay "b30-$n-0" "" "$extra")" "$path")"
+    check "control: the superuser's next apply adopts its own $kind" "applied|-|false" "$(b30_call "$(b22_pay "b30-$n-1" "" "$extra")" "$path")"
+    q "ALTER $obj OWNER TO atk_owner" >/dev/null
+    check "a superuser's apply declaring atk_owner's $kind, as declared: blocked, untrusted_name at $path naming atk_owner" \
+      "blocked|untrusted_name|true" "$(b30_call "$(b22_pay "b30-$n-2" "" "$extra")" "$path")"
+    as atk_owner "$change" >/dev/null
+    check "a superuser's apply declaring atk_owner's $kind, defined otherwise: blocked, untrusted_name at $path naming atk_owner" \
+      "blocked|untrusted_name|true" "$(b30_call "$(b22_pay "b30-$n-3" "" "$extra")" "$path")"
+    check "  ... the $kind is still atk_owner's" atk_owner "$(q "$owner_sql")"
+    [ "$kind" != function ] || check "  ... and the declared grant was not written onto it (atk_owner made it again)" f \
+      "$(q "SELECT coalesce(proacl::text LIKE '%revos_app%', false) FROM pg_proc WHERE oid = 'b30.b30_f()'::regprocedure")"
+    q "INSERT INTO revos.trusted_roles (role, note) VALUES ('atk_owner', 'attacks.sh B30 control')" >/dev/null
+    check "control: once atk_owner is listed in revos.trusted_roles, the superuser's apply adopts its $kind" \
+      "applied|-|false" "$(b30_call "$(b22_pay "b30-$n-4" "" "$extra")" "$path")"
+    q "DELETE FROM revos.trusted_roles WHERE role = 'atk_owner'::regrole" >/dev/null
+  done
+  check "  ... no refused version was recorded as applied" "none" \
+    "$(q "SELECT coalesce(string_agg(version, ','), 'none') FROM revos.schema_migrations WHERE version ~ '^b30-[0-9]-[23]$' AND status = 'applied'")"
+  # the statements' window: while the superuser's apply waits for atk_owner's lock on b30.b30_r (its
+  # ALTER TABLE, after every check before the statements), atk_owner creates the view and the function
+  # the payload declares as new, which CREATE OR REPLACE then kept as atk_owner's
+  q "CREATE TABLE b30.b30_r (id integer); GRANT SELECT ON b30.b30_r TO atk_owner" >/dev/null
+  out=$(b21_window atk_owner b30.b30_r "CREATE VIEW b30.b30_rv AS SELECT 2 AS x;
+      CREATE FUNCTION b30.b30_rf() RETURNS integer LANGUAGE sql AS \$f\$SELECT 2\$f\$" apply_schema \
+    "$(b22_pay b30-r-1 '{"name": "b30_r", "schema": "b30", "tenant_scoped": false, "timestamps": false, "soft_delete": false,
+        "columns": [{"name": "id", "type": "integer"}, {"name": "n", "type": "integer"}]}' \
+       ', "views": [{"name": "b30_rv", "schema": "b30", "query": "SELECT 1 AS x"}],
+        "functions": [{"name": "b30_rf", "schema": "b30", "returns": "integer", "language": "sql", "body": "SELECT 1"}]')" "views[0]")
+  check "a superuser's apply whose new view and function atk_owner creates while it waits for a lock (CREATE OR REPLACE): refused (failed, 42501)" \
+    "failed|42501" "$out"
+  check "  ... both are as atk_owner made them, and the table has no column n" "atk_owner|atk_owner|2|0" \
+    "$(q "SELECT (SELECT relowner::regrole FROM pg_class WHERE oid = 'b30.b30_rv'::regclass) || '|' ||
+                 (SELECT proowner::regrole FROM pg_proc WHERE oid = 'b30.b30_rf()'::regprocedure) || '|' ||
+                 (SELECT x FROM b30.b30_rv) || '|' ||
+                 (SELECT count(*) FROM pg_attribute WHERE attrelid = 'b30.b30_r'::regclass AND attname = 'n')")"
+}
+
 # The run, as one function read whole before it starts: the file may change while it runs (an edit
 # made during a run no longer shifts what bash reads next)
 main() {
@@ -2686,6 +2759,7 @@ main() {
   attack_membership_squat
   attack_squatted_table_trigger
   attack_squatted_table_owner
+  attack_squatted_objects
   attack_index_predicate_planning
   attack_around_the_count_check
   attack_review_1d8f8d6

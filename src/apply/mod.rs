@@ -1270,6 +1270,9 @@ fn execute(
             // nothing the apply leaves may depend on a temporary or an untrusted object (read as
             // it is: no statement of the apply follows that could run the tables' code)
             crate::dependencies::check_after(&declared_tables(schema), &trusted);
+            // nor adopt an object of the payload another role owns (one created while the apply
+            // waited, which `CREATE OR REPLACE` kept as that role's)
+            owners_after(schema, &trusted);
             if let Some((_, late_tables)) = &split {
                 let late = verify_tables(late_tables, p);
                 v.objects_checked += late.objects_checked;
@@ -1293,6 +1296,28 @@ fn execute(
         }
     }
     result
+}
+
+/// Fails the apply (42501) when an object of the payload is owned by a role it may not be
+/// (`schema::trusted_names::owned`; read as it is after the statements, with the roles trusted before
+/// them): `CREATE OR REPLACE` (a view, a function, an aggregate) keeps the owner of an object another
+/// role created between the check before the statements and them.
+fn owners_after(schema: &crate::schema::model::Schema, trusted: &[pg_sys::Oid]) {
+    let found: Vec<String> = crate::schema::trusted_names::owned(schema)
+        .into_iter()
+        .filter_map(|o| {
+            crate::dependencies::object_owner(o.class, &o.schema, &o.name, trusted, o.as_table)
+                .err()
+                .map(|why| format!("{}: {why}", o.path))
+        })
+        .collect();
+    if !found.is_empty() {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("revos: refused: {}", found.join("; "))
+        );
+    }
 }
 
 /// The OIDs of the tables a schema declares, as they exist now (after its DDL), read as the caller

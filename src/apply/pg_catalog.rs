@@ -369,6 +369,13 @@ impl Catalog for PgCatalog {
         crate::dependencies::schema_owner(name, trusted)
     }
 
+    fn untrusted_owner(&self, o: &Owned) -> Result<(), String> {
+        let trusted = self
+            .trusted
+            .get_or_init(crate::dependencies::trusted_owners);
+        crate::dependencies::object_owner(o.class, &o.schema, &o.name, trusted, o.as_table)
+    }
+
     fn untrusted_creators(&self, name: &str) -> Result<(), String> {
         let trusted = self
             .trusted

@@ -781,6 +781,19 @@ impl TableSnapshot {
     }
 }
 
+/// An object the payload declares that may exist already, for `Catalog::untrusted_owner`: its path,
+/// its catalog class (`relation`, `routine` — every routine of the name —, `type`), schema and name,
+/// and whether its owner is held to the rule for tables (a relation that runs no code: a sequence, a
+/// partition) rather than the rule for code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owned {
+    pub path: String,
+    pub class: &'static str,
+    pub schema: String,
+    pub name: String,
+    pub as_table: bool,
+}
+
 /// What a text of the payload is, for reading the names in it (`Catalog::untrusted_names`): where
 /// it goes in the SQL revos writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -823,6 +836,13 @@ pub trait Catalog {
     /// role may drop and replace whatever revos creates in it (`schema::trusted_names`). A catalog
     /// without roles (the unit tests') finds none.
     fn untrusted_schema(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// Err (why) when the payload's object `o` exists and is owned by a role other than the trusted
+    /// ones (and, for a relation that runs no code, by no `revos_admin` member either, as a table):
+    /// declaring it would adopt it with its owner (`schema::trusted_names`). A catalog without roles
+    /// (the unit tests') finds none.
+    fn untrusted_owner(&self, _o: &Owned) -> Result<(), String> {
         Ok(())
     }
     /// Err (why) when schema `name` exists and a role other than the trusted ones — PUBLIC

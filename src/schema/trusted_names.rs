@@ -29,8 +29,8 @@
 //! `U&"f\0075"`, with non-ASCII letters or longer than 63 bytes is the schema PostgreSQL reads.
 //! Refused with `untrusted_name`, at the expression's path.
 
-use super::model::{Catalog, NameContext, Schema};
-use super::objects::FragmentKind;
+use super::model::{Catalog, NameContext, Owned, Schema};
+use super::objects::{FragmentKind, Kind};
 use crate::error::{code, Issue};
 
 /// One text to check: its path in the payload, the text, how to read it.
@@ -56,6 +56,57 @@ pub fn check(s: &Schema, cat: &dyn Catalog, issues: &mut Vec<Issue>) {
             issues.push(Issue::new(path, code::UNTRUSTED_NAME, why));
         }
     }
+    for o in owned(s) {
+        if let Err(why) = cat.untrusted_owner(&o) {
+            issues.push(Issue::new(o.path, code::UNTRUSTED_NAME, why));
+        }
+    }
+}
+
+/// The payload's objects that may exist already and whose owner counts (the adversarial review of
+/// the declared objects: a superuser's apply adopted a plain role's view, materialized view, function, aggregate
+/// and sequence as they were): views, materialized views, functions, procedures and aggregates,
+/// domains and enums — held to the rule for code (a superuser, the caller, a role listed in
+/// `revos.trusted_roles`) — and sequences and partitions — held to the rule for tables, which admits a
+/// `revos_admin` member too. Not extensions (`dependencies::check_extension_step`), schemas
+/// (`homes`), nor a table's triggers, policies and grants (its owner's: the table's check).
+pub fn owned(s: &Schema) -> Vec<Owned> {
+    let objects = s.objects.iter().filter_map(|o| {
+        let (prefix, class, as_table) = match o.kind {
+            Kind::View | Kind::MaterializedView => ("relation ", "relation", false),
+            Kind::Sequence => ("sequence ", "relation", true),
+            Kind::Partition => ("relation ", "relation", true),
+            Kind::Function | Kind::Aggregate => ("function ", "routine", false),
+            Kind::Domain => ("type ", "type", false),
+            _ => return None,
+        };
+        // a partition's schema is its table's
+        let schema = o
+            .schema
+            .as_ref()
+            .or(o.table.as_ref().map(|t| &t.0))?
+            .as_str();
+        let name = o
+            .key
+            .strip_prefix(prefix)?
+            .strip_prefix(schema)?
+            .strip_prefix('.')?;
+        Some(Owned {
+            path: o.path.clone(),
+            class,
+            schema: schema.to_string(),
+            name: name.to_string(),
+            as_table,
+        })
+    });
+    let enums = s.enums.iter().map(|e| Owned {
+        path: e.path.clone(),
+        class: "type",
+        schema: e.schema.as_str().to_string(),
+        name: e.name.as_str().to_string(),
+        as_table: false,
+    });
+    objects.chain(enums).collect()
 }
 
 /// Each schema the payload's tables, enums and objects live in, and the schema of each table an
