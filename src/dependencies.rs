@@ -21,7 +21,8 @@
 //!   membership table's owner decides, by writing rows no policy checks, which tenants every user
 //!   sees. A table pre-created by another role in a schema it can create in, then declared by a
 //!   payload, was adopted as is (the adversarial review). A policy on its own table and a foreign
-//!   key to another role's table are not refused.
+//!   key to another role's table are not refused. A default of such a table naming a relation (a
+//!   sequence, `nextval('s'::regclass)`) owned by such a role is refused too.
 //!
 //! Checked before the statements run (the payload's tables as they exist, and under the name a
 //! table is renamed from) and again after: a trigger of another role's on an existing table runs
@@ -1057,6 +1058,14 @@ SELECT pg_catalog.pg_describe_object(w.classid, w.objid, w.objsubid) OPERATOR(pg
         AND w.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
         AND NOT w.refobjid OPERATOR(pg_catalog.=) ANY (SELECT p.polrelid FROM pg_catalog.pg_policy p
                                                        WHERE p.oid OPERATOR(pg_catalog.=) w.objid)
+        AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
+        AND NOT pg_catalog.pg_has_role(w.owner, 'revos_admin'::pg_catalog.name, 'MEMBER'))
+    -- a default of the payload's tables naming a relation (a sequence: nextval('s'::regclass))
+    -- owned by a role such a table could not be owned by (the adversarial review of the declared
+    -- objects: a table's default was bound to another role's sequence, which its owner may set,
+    -- alter or drop)
+    OR (w.kind OPERATOR(pg_catalog.=) 'relation' AND $3
+        AND w.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
         AND NOT w.owner OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.oid[])
         AND NOT pg_catalog.pg_has_role(w.owner, 'revos_admin'::pg_catalog.name, 'MEMBER'))
 UNION ALL

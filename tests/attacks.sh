@@ -2675,6 +2675,7 @@ attack_squatted_table_owner() {
 # as atk_owner left it; adopted again once the extension's owner lists atk_owner in
 # revos.trusted_roles (the control). And atk_owner's view and function, created while the apply waits
 # for a lock after its checks: CREATE OR REPLACE kept them as atk_owner's; refused after the statements.
+# And a table whose default names atk_owner's sequence (not declared): refused.
 b30_call() { # PAYLOAD PATH: the superuser's apply; prints STATUS|CODE|NAMED: CODE is untrusted_name when such an
              # error is at PATH (NAMED: whether its message names atk_owner as the owner), else the first
              # validation error's code or the error's sqlstate
@@ -2717,6 +2718,12 @@ attack_squatted_objects() {
   done
   check "  ... no refused version was recorded as applied" "none" \
     "$(q "SELECT coalesce(string_agg(version, ','), 'none') FROM revos.schema_migrations WHERE version ~ '^b30-[0-9]-[23]$' AND status = 'applied'")"
+  # a table whose default names a sequence atk_owner owns (the payload does not declare it)
+  as atk_owner "CREATE SEQUENCE b30.b30_ids" >/dev/null
+  out=$(b30_call "$(b22_pay b30-d-1 "{\"name\": \"b30_items\", \"schema\": \"b30\", \"tenant_scoped\": false,
+      \"columns\": [{\"name\": \"n\", \"type\": \"bigint\", \"default\": \"pg_catalog.nextval(''b30.b30_ids''::pg_catalog.regclass)\"}]}")" "tables[0]")
+  check "a superuser's apply of a table whose default names atk_owner's sequence: refused (failed, 42501)" "failed|42501|false" "$out"
+  check "  ... and no such table" "" "$(q "SELECT to_regclass('b30.b30_items')")"
   # the statements' window: while the superuser's apply waits for atk_owner's lock on b30.b30_r (its
   # ALTER TABLE, after every check before the statements), atk_owner creates the view and the function
   # the payload declares as new, which CREATE OR REPLACE then kept as atk_owner's
