@@ -2675,20 +2675,22 @@ attack_squatted_table_owner() {
 # as atk_owner left it; adopted again once the extension's owner lists atk_owner in
 # revos.trusted_roles (the control). And atk_owner's view and function, created while the apply waits
 # for a lock after its checks: CREATE OR REPLACE kept them as atk_owner's; refused after the statements.
-# And a table whose default names atk_owner's sequence (not declared): refused.
-b30_call() { # PAYLOAD PATH: the superuser's apply; prints STATUS|CODE|NAMED: CODE is untrusted_name when such an
-             # error is at PATH (NAMED: whether its message names atk_owner as the owner), else the first
-             # validation error's code or the error's sqlstate
+# A domain and an enum of atk_owner's: blocked. A revos_admin member's sequence is adopted (the rule for
+# tables), its view refused (the rule for code). And a table whose default names atk_owner's sequence (not
+# declared): refused.
+b30_call() { # PAYLOAD PATH [WHO]: the superuser's apply; prints STATUS|CODE|NAMED: CODE is untrusted_name when such
+             # an error is at PATH (NAMED: whether its message names WHO, default atk_owner, as the owner), else
+             # the first validation error's code or the error's sqlstate
   q "SELECT r -> 'result' ->> 'status' || '|' || coalesce(x.e ->> 'code',
             r -> 'result' -> 'validation_errors' -> 0 ->> 'code', r -> 'result' -> 'error' ->> 'sqlstate', '-')
-            || '|' || coalesce(x.e ->> 'message' LIKE '%owned by atk_owner%', false)
+            || '|' || coalesce(x.e ->> 'message' LIKE '%owned by ${3:-atk_owner} %', false)
        FROM revos.apply_schema('$1') r
        LEFT JOIN LATERAL (SELECT e FROM jsonb_array_elements(CASE jsonb_typeof(r -> 'result' -> 'validation_errors')
                                  WHEN 'array' THEN r -> 'result' -> 'validation_errors' ELSE '[]' END) e
                            WHERE e ->> 'code' = 'untrusted_name' AND e ->> 'path' = '$2' LIMIT 1) x ON true"
 }
 attack_squatted_objects() {
-  echo "# B30. another role's view, materialized view, function, aggregate or sequence, declared by a superuser's payload"
+  echo "# B30. another role's view, materialized view, function, aggregate, sequence, domain or enum, declared by a superuser's payload"
   q "CREATE SCHEMA b30; GRANT USAGE, CREATE ON SCHEMA b30 TO atk_owner; GRANT USAGE ON SCHEMA b30 TO PUBLIC" >/dev/null
   local spec kind path extra obj owner_sql change out n=0
   # KIND|PATH|PAYLOAD'S EXTRA KEYS|THE OBJECT (for ALTER … OWNER TO)|ITS OWNER (SQL)|ATK_OWNER'S CHANGE
@@ -2718,6 +2720,23 @@ attack_squatted_objects() {
   done
   check "  ... no refused version was recorded as applied" "none" \
     "$(q "SELECT coalesce(string_agg(version, ','), 'none') FROM revos.schema_migrations WHERE version ~ '^b30-[0-9]-[23]$' AND status = 'applied'")"
+  # a domain atk_owner made as the payload declares it; an enum given to atk_owner in a schema where it may
+  # not create (an enum's CREATE SCHEMA IF NOT EXISTS refuses b30, where atk_owner may)
+  as atk_owner "CREATE DOMAIN b30.b30_d AS integer" >/dev/null
+  q "CREATE SCHEMA b30_x; GRANT USAGE ON SCHEMA b30_x TO PUBLIC; CREATE TYPE b30_x.b30_e AS ENUM ('a', 'b');
+     ALTER TYPE b30_x.b30_e OWNER TO atk_owner" >/dev/null
+  check "a superuser's apply declaring atk_owner's domain: blocked, untrusted_name at domains[0] naming atk_owner" "blocked|untrusted_name|true" \
+    "$(b30_call "$(b22_pay b30-t-1 "" ', "domains": [{"name": "b30_d", "schema": "b30", "type": "integer"}]')" "domains[0]")"
+  check "a superuser's apply declaring atk_owner's enum: blocked, untrusted_name at enums[0] naming atk_owner" "blocked|untrusted_name|true" \
+    "$(b30_call "$(b22_pay b30-t-2 "" ', "enums": [{"name": "b30_e", "schema": "b30_x", "values": ["a", "b"]}]')" "enums[0]")"
+  # a revos_admin member's (a migration role's): its sequence is held to the rule for tables (adopted, as
+  # its table would be), its view to the rule for code (refused: one member's code is not the superuser's)
+  q "GRANT CREATE ON SCHEMA b30 TO atk_admin" >/dev/null
+  as atk_admin "CREATE SEQUENCE b30.b30_as; CREATE VIEW b30.b30_av WITH (security_invoker = true) AS SELECT 1 AS x" >/dev/null
+  check "control: a superuser's apply declaring atk_admin's (a revos_admin member's) sequence adopts it" "applied|-|false" \
+    "$(b30_call "$(b22_pay b30-a-1 "" ', "sequences": [{"name": "b30_as", "schema": "b30"}]')" "sequences[0]" atk_admin)"
+  check "a superuser's apply declaring atk_admin's view: blocked, untrusted_name at views[0] naming atk_admin" "blocked|untrusted_name|true" \
+    "$(b30_call "$(b22_pay b30-a-2 "" ', "views": [{"name": "b30_av", "schema": "b30", "query": "SELECT 1 AS x"}]')" "views[0]" atk_admin)"
   # a table whose default names a sequence atk_owner owns (the payload does not declare it)
   as atk_owner "CREATE SEQUENCE b30.b30_ids" >/dev/null
   out=$(b30_call "$(b22_pay b30-d-1 "{\"name\": \"b30_items\", \"schema\": \"b30\", \"tenant_scoped\": false,
