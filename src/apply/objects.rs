@@ -16,8 +16,8 @@ use super::pg_catalog::{
 use crate::error::{code, Issue};
 use crate::ledger::writer::own_statement;
 use crate::schema::catalog::CatalogState;
-use crate::schema::model::{Catalog as _, Schema};
-use crate::schema::objects::{Kind, Object, ObjectState};
+use crate::schema::model::{Catalog as _, Schema, Table};
+use crate::schema::objects::{ForeignPolicy, Kind, Object, ObjectState};
 use crate::schema::steps::Plan;
 use crate::schema::verify::Verification;
 
@@ -42,6 +42,23 @@ fn names(sql: &str) -> Vec<String> {
         Ok(Ok(Some(v))) => v,
         _ => vec![],
     }
+}
+
+/// `f`'s queries under a snapshot taken now, the command counter advanced: a query in a fresh
+/// subtransaction (`deparse`, `names`) runs read-only (pgrx: no transaction id of its own yet)
+/// under the active snapshot, which misses what ran since it was taken — a function called during
+/// the apply (contract §11) that changed a policy after revos's last statement.
+fn as_now<R>(f: impl FnOnce() -> R) -> R {
+    unsafe {
+        pg_sys::CommandCounterIncrement();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        pg_sys::UpdateActiveSnapshotCommandId();
+    }
+    let r = f();
+    unsafe {
+        pg_sys::PopActiveSnapshot();
+    }
+    r
 }
 
 /// Runs revos's own statement (announced to the drift capture); raises on error.
@@ -86,6 +103,12 @@ pub fn read(s: &Schema, state: &mut CatalogState) -> Vec<Issue> {
                 continue;
             }
         }
+        if o.tenant_partition && st.live.is_some() {
+            match foreign_policies(o) {
+                Ok(f) => st.foreign = f,
+                Err(why) => st.foreign_unread = Some(why),
+            }
+        }
         if st.live.is_none() {
             if o.kind == Kind::Extension {
                 issues.extend(extension_allowed(o));
@@ -111,6 +134,45 @@ pub fn read(s: &Schema, state: &mut CatalogState) -> Vec<Issue> {
         state.objects.insert(o.key.clone(), st);
     }
     issues
+}
+
+/// The policies on tenant partition `o` (`Object::tenant_partition`) other than revos's tenant
+/// policy — partitions have no declared policies of their own — read under `pg_catalog, pg_temp`.
+fn foreign_policies(o: &Object) -> Result<Vec<ForeignPolicy>, String> {
+    let Some((schema, table)) = &o.table else {
+        return Ok(vec![]);
+    };
+    let rel = format!("{schema}.{table}");
+    let saved = with_catalog_search_path();
+    let r = subtransaction(|| {
+        Spi::connect(|c| {
+            let rows = c.select(
+                "SELECT p.polname::text, p.polpermissive, pg_catalog.pg_get_expr(p.polqual, p.polrelid)
+                   FROM pg_catalog.pg_policy p
+                  WHERE p.polrelid = pg_catalog.to_regclass($1) AND p.polname OPERATOR(pg_catalog.<>) $2
+                  ORDER BY p.polname",
+                None,
+                &[rel.as_str().into(), Table::policy_name().as_str().into()],
+            )?;
+            let mut out = vec![];
+            for row in rows {
+                out.push(ForeignPolicy {
+                    name: row.get::<String>(1)?.unwrap_or_default(),
+                    permissive: row.get::<bool>(2)?.unwrap_or(true),
+                    using: row.get::<String>(3)?,
+                });
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        })
+    });
+    restore_search_path(saved);
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("its policies could not be read: {e}")),
+        Err((m, s)) => Err(format!(
+            "its policies could not be read: {m} (SQLSTATE {s})"
+        )),
+    }
 }
 
 /// The schemas that exist, of those the payload names.
@@ -263,16 +325,53 @@ pub fn with_declared_types<R>(
 }
 
 /// After the DDL: every object as the plan expects it (the declared form where it was compared,
-/// present where it was created), and every declared function's body validated by its language.
+/// present where it was created — and, for what fences rows (a declared policy, a tenant
+/// partition), compared in full there too: a function called during the apply may have changed
+/// it, contract §11), no undeclared PERMISSIVE policy on a tenant partition, and every declared
+/// function's body validated by its language.
 pub fn verify(s: &Schema, p: &Plan, v: &mut Verification) {
     for o in &s.objects {
-        let now = deparse(&o.deparse);
+        let now = as_now(|| deparse(&o.deparse));
         match (p.object_forms.get(&o.key), now) {
             (_, Err(why)) => v.check(false, || format!("{} could not be read: {why}", o.label)),
             (Some(Some(want)), Ok(Some(have))) => v.check(&have == want, || {
                 format!("{} differs from its declaration after apply", o.label)
             }),
+            (_, Ok(Some(have))) if matches!(o.kind, Kind::Policy | Kind::Partition) => {
+                // created by this apply: its declared form is what its declared statements make
+                // of it now (the same trial as for an existing object), never "as created"
+                let live_names = as_now(|| o.names.as_deref().map(names).unwrap_or_default());
+                match trial(o, &o.change_statements(&live_names, false)) {
+                    Ok(Some(want)) => v.check(have == want, || {
+                        format!(
+                            "{} differs from its declaration after apply (it is {have}; declared {want})",
+                            o.label
+                        )
+                    }),
+                    Ok(None) => v.check(false, || {
+                        format!("{} could not be compared: gone after its declared statements ran", o.label)
+                    }),
+                    Err(why) => v.check(false, || {
+                        format!("{} could not be compared: {why}", o.label)
+                    }),
+                }
+            }
             (_, Ok(have)) => v.check(have.is_some(), || format!("{} does not exist", o.label)),
+        }
+        if o.tenant_partition {
+            match as_now(|| foreign_policies(o)) {
+                Ok(f) => {
+                    for fp in f.iter().filter(|f| f.permissive) {
+                        v.check(false, || {
+                            format!(
+                                "{} still has the PERMISSIVE policy {} that the schema does not declare",
+                                o.label, fp.name
+                            )
+                        });
+                    }
+                }
+                Err(why) => v.check(false, || format!("{}: {why}", o.label)),
+            }
         }
         if o.kind == Kind::Function {
             if let Err(why) = validate_body(o) {

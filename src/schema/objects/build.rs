@@ -262,6 +262,7 @@ fn grants_object(
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: vec![],
     })
 }
@@ -436,6 +437,7 @@ fn extension(e: &RawExtension, default: &Name, issues: &mut Vec<Issue>) -> Optio
         expected: Some(expected),
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: vec![],
     })
 }
@@ -464,6 +466,7 @@ fn schema_decl(d: &RawSchemaDecl, issues: &mut Vec<Issue>) -> Vec<Object> {
         expected: Some(n.as_str().to_string()),
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: vec![],
     }];
     let label = format!("schema {n}");
@@ -538,6 +541,7 @@ fn sequence(q: &RawSequence, default: &Name, issues: &mut Vec<Issue>) -> Vec<Obj
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: vec![],
     }];
     out.extend(grants_object(
@@ -626,6 +630,7 @@ fn domain(d: &RawDomain, default: &Name, issues: &mut Vec<Issue>) -> Option<Obje
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: frags,
     })
 }
@@ -681,6 +686,7 @@ fn function(f: &RawFunction, default: &Name, calls: &str, issues: &mut Vec<Issue
         expected: None,
         function_body: true,
         immutable: None,
+        tenant_partition: false,
         fragments: vec![
             Fragment::new(format!("{}.arguments", f.path), &f.arguments, FragmentKind::List),
             Fragment::new(format!("{}.returns", f.path), &f.returns, FragmentKind::List),
@@ -836,6 +842,7 @@ fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<O
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: [
             Fragment::new(format!("{}.arguments", a.path), &a.arguments, FragmentKind::List),
             Fragment::new(format!("{}.stype", a.path), &a.stype, FragmentKind::Type),
@@ -905,6 +912,7 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: vec![Fragment::new(format!("{}.query", v.path), &v.query, FragmentKind::List)],
     }];
     out.extend(grants_object(
@@ -1075,6 +1083,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: t
             .when
             .iter()
@@ -1183,6 +1192,7 @@ fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
         expected: None,
         function_body: false,
         immutable: None,
+        tenant_partition: false,
         fragments: [("using", &p.using), ("with_check", &p.with_check)]
             .into_iter()
             .filter_map(|(k, e)| e.as_ref().map(|e| Fragment::new(format!("{}.{k}", p.path), e, FragmentKind::Expression)))
@@ -1310,6 +1320,7 @@ fn partition_by(
         function_body: false,
         fragments: vec![],
         immutable: Some("the partition key of an existing table cannot be changed in place".into()),
+        tenant_partition: false,
     };
     Some((sql, key))
 }
@@ -1382,7 +1393,9 @@ fn partition_fk(
 
 /// One declared partition: `CREATE TABLE … PARTITION OF … FOR VALUES …` with its own indexes and
 /// foreign keys, and, on a tenant table with RLS, the tenant policy (a query on the partition
-/// itself is fenced like one through the parent).
+/// itself is fenced like one through the parent). Its deparse shows each policy in full (command,
+/// permissive, roles, USING, WITH CHECK), so a changed tenant policy differs; policies revos did
+/// not declare on it are read apart (`tenant_partition`).
 fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) -> Option<Object> {
     let n = name(&p.name, format!("{}.name", p.path), issues)?;
     let q = format!("{}.{n}", t.schema);
@@ -1448,7 +1461,13 @@ fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) 
             reg(&t.schema, &n)
         )),
         deparse: format!(
-            "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) || ' of ' || (SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) || ' rls ' || c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(x.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(x.indexrelid)) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid), '') || ' keys ' || coalesce((SELECT pg_catalog.string_agg(k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0), '') || ' policies ' || coalesce((SELECT pg_catalog.string_agg(p.polname || ' ' || p.polcmd::text || ' ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), '; ' ORDER BY p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({}) AND c.relispartition",
+            "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) || ' of ' || (SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) || ' rls ' || c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(x.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(x.indexrelid)) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid), '') || ' keys ' || coalesce((SELECT pg_catalog.string_agg(k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0), '') || ' policies ' || coalesce((SELECT pg_catalog.string_agg(p.polname || ' ' || p.polcmd::text || ' ' || CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END || ' to ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), '; ' ORDER BY p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid{}), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({}) AND c.relispartition",
+            // on a tenant partition, revos's policy: the others are foreign (`tenant_partition`)
+            if tenant {
+                format!(" AND p.polname = {}", lit(Table::policy_name().as_str()))
+            } else {
+                String::new()
+            },
             reg(&t.schema, &n)
         ),
         expected: None,
@@ -1459,5 +1478,6 @@ fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) 
             vec![Fragment::new(format!("{}.values", p.path), values, FragmentKind::List)]
         },
         immutable: None,
+        tenant_partition: tenant,
     })
 }

@@ -124,6 +124,11 @@ pub struct Object {
     /// is then "cannot compare" (the risk), never a change.
     #[serde(skip)]
     pub immutable: Option<String>,
+    /// A partition of a table with revos's tenant policy: a query on it is fenced by its own
+    /// policies, so every policy on it but revos's is foreign (`apply::objects` reads them: a
+    /// PERMISSIVE one is the risk `foreign_policy`, as on the parent; a RESTRICTIVE one a warning).
+    #[serde(skip)]
+    pub tenant_partition: bool,
 }
 
 /// A fragment of caller text inside an object's SQL, with its path.
@@ -174,6 +179,15 @@ impl Object {
     }
 }
 
+/// A policy on a tenant partition that revos did not declare: its name, whether it is PERMISSIVE,
+/// and its USING as deparsed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ForeignPolicy {
+    pub name: String,
+    pub permissive: bool,
+    pub using: Option<String>,
+}
+
 /// What the catalog shows for one object (filled in by `apply::objects` before `plan`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ObjectState {
@@ -185,4 +199,8 @@ pub struct ObjectState {
     pub declared: Option<Result<String, String>>,
     /// The trial needed drop + create (`recreate`).
     pub recreate: bool,
+    /// On a tenant partition (`Object::tenant_partition`): the policies revos did not declare.
+    pub foreign: Vec<ForeignPolicy>,
+    /// Why `foreign` could not be read, when it could not.
+    pub foreign_unread: Option<String>,
 }

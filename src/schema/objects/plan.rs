@@ -168,5 +168,49 @@ fn plan_object(pl: &mut Planner, o: &Object) {
             push(pl, o, sql);
         }
     }
+    foreign_policies(pl, o, &st);
     pl.p.object_forms.insert(o.key.clone(), expected);
+}
+
+/// The policies revos did not declare on a tenant partition, as on its parent (`plan::policies`,
+/// `compare::undeclared`): a PERMISSIVE one is OR-ed with the tenant policy and lets a tenant see
+/// other tenants' rows through the partition — the risk `foreign_policy`, dropped when allowed; a
+/// RESTRICTIVE one only narrows what a tenant sees — a warning, kept. Policies that could not be
+/// read are "cannot compare".
+fn foreign_policies(pl: &mut Planner, o: &Object, st: &ObjectState) {
+    if !o.tenant_partition {
+        return;
+    }
+    if let Some(why) = &st.foreign_unread {
+        needs_change(
+            pl.p,
+            Verdict::Unknown(why.clone()),
+            &o.path,
+            Prop::ForeignPolicy,
+            &o.label,
+        );
+        return;
+    }
+    let Some((schema, table)) = &o.table else {
+        return;
+    };
+    let q = format!("{schema}.{table}");
+    for fp in &st.foreign {
+        let name = crate::ident::Name::from_catalog(&fp.name);
+        if !fp.permissive {
+            pl.p.warnings.push(format!(
+                "{q} has the RESTRICTIVE policy {name} that the schema does not declare; it is kept (it only narrows what a tenant sees)"
+            ));
+            continue;
+        }
+        pl.p.risk(
+            o.path.clone(),
+            crate::error::RiskCode::ForeignPolicy,
+            format!(
+                "{q} (a partition of a tenant table) has the PERMISSIVE policy {name} (USING {}), which the schema does not declare; it is OR-ed with the tenant policy and lets a tenant see other rows through the partition; allow_destructive drops it",
+                fp.using.as_deref().unwrap_or("-")
+            ),
+        );
+        push(pl, o, format!("DROP POLICY {name} ON {q}"));
+    }
 }

@@ -1,0 +1,197 @@
+//! The tenant policy is compared in full wherever it guards tenant rows (contract §10): on a
+//! declared partition (its own policy: command, permissive, roles, USING, WITH CHECK; RLS enabled
+//! and forced; and any policy revos did not declare on it, as on the parent) and on a table the
+//! apply itself created (a function called during the apply — here from a materialized view's
+//! query, contract §11 — can change it: "created by this apply" is not "as declared").
+//!
+//! Generated cases, each alone in a database of its own (`each_alone`: one failing case does not
+//! hide the others). Every case below was seen failing on the code before the fix (ab5a423, the
+//! adversarial review's High 1 and High 2), except those marked `guard` (already caught then; kept
+//! so that the fix does not lose them).
+
+mod common;
+use common::*;
+use serde_json::{json, Value};
+
+const T1: &str = "11111111-1111-1111-1111-111111111111";
+const T2: &str = "22222222-2222-2222-2222-222222222222";
+const APP: &str = "revos_pd_app";
+
+/// The risk codes of an answer, and the statements a plan_schema answer plans.
+fn codes_and_steps(env: &Value) -> (Vec<String>, usize) {
+    let codes = risks(env).into_iter().map(|r| r.0).collect();
+    let steps = env["result"]["plan"]["steps"]
+        .as_array()
+        .map_or(0, Vec::len);
+    (codes, steps)
+}
+
+/// The policies and RLS flags of `rel`, one line each: what the test compares before and after.
+fn guard_state(c: &mut postgres::Client, rel: &str) -> String {
+    text(
+        c,
+        &format!(
+            "SELECT (SELECT relrowsecurity || ' ' || relforcerowsecurity FROM pg_class WHERE oid = '{rel}'::regclass) || E'\\n' ||
+                    coalesce(string_agg(polname || ' ' || polcmd::text || ' ' || polpermissive::text || ' ' || polroles::regrole[]::text || ' '
+                        || coalesce(pg_get_expr(polqual, polrelid), '-') || ' ' || coalesce(pg_get_expr(polwithcheck, polrelid), '-'),
+                        E'\\n' ORDER BY polname), '')
+               FROM pg_policy WHERE polrelid = '{rel}'::regclass"
+        ),
+    )
+    .unwrap_or_default()
+}
+
+/// The tenants a revos_app member sees in `rel` with the tenant set to T1.
+fn tenants_seen(db: &str, rel: &str) -> i64 {
+    let mut app = connect_as(db, APP);
+    let mut tx = app.transaction().unwrap();
+    tx.execute("SELECT revos.set_tenant($1)", &[&T1]).unwrap();
+    let n: i64 = tx
+        .query_one(&format!("SELECT count(DISTINCT tenant_id) FROM {rel}"), &[])
+        .unwrap()
+        .get(0);
+    tx.commit().unwrap();
+    n
+}
+
+/// Runs every case, each alone (a failing one does not hide the others), then fails naming those
+/// that failed.
+fn each_alone<X: Copy>(cases: Vec<(&str, String, X)>, f: impl Fn(&str, &str, X)) {
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|(name, sql, x)| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(name, sql, *x))).is_err()
+        })
+        .map(|(name, _, _)| *name)
+        .collect();
+    assert!(failed.is_empty(), "failed cases: {failed:?}");
+}
+
+fn events(version: &str) -> Value {
+    json!({"schema_version": version, "description": "a tenant table partitioned by day",
+        "tables": [{"name": "events", "primary_key": ["id", "day"],
+            "columns": [{"name": "day", "type": "date", "not_null": true}],
+            "partition_by": {"method": "range", "columns": ["day"]},
+            "partitions": [{"name": "events_2024", "values": "FROM ('2024-01-01') TO ('2025-01-01')"}]}]})
+}
+
+/// What the re-apply must answer after the drift.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// Blocked with the risk `foreign_policy`; allowed, the policy is dropped.
+    ForeignPolicy,
+    /// Applied with a warning naming the policy (a RESTRICTIVE one only narrows access).
+    Warning(&'static str),
+    /// Applied with statements that bring the partition's policy and flags back.
+    Restored,
+}
+
+/// High 1 of the review of ab5a423: drift on a declared partition of a tenant table, each alone.
+/// Re-applying the same payload under a new version never answers "applied, 0 statements" over
+/// it: a foreign PERMISSIVE policy is the risk `foreign_policy` (as on the parent), a RESTRICTIVE
+/// one a warning, and any change to revos's own policy or RLS flags is changed back; afterwards a
+/// revos_app member sees one tenant's rows through the partition.
+#[test]
+fn drift_on_a_declared_partition_is_never_applied_as_is() {
+    let cases: Vec<(&str, String, Expect)> = vec![
+        (
+            "extra_permissive",
+            "CREATE POLICY leak ON events_2024 USING (true)".into(),
+            Expect::ForeignPolicy,
+        ),
+        (
+            "extra_permissive_select_to_app",
+            format!("CREATE POLICY leak ON events_2024 AS PERMISSIVE FOR SELECT TO {APP} USING (true)"),
+            Expect::ForeignPolicy,
+        ),
+        (
+            "extra_restrictive",
+            "CREATE POLICY narrow ON events_2024 AS RESTRICTIVE USING (day >= '2024-01-01')".into(),
+            Expect::Warning("narrow"),
+        ),
+        (
+            "roles_changed",
+            format!("ALTER POLICY revos_tenant_isolation ON events_2024 TO {APP}"),
+            Expect::Restored,
+        ),
+        // guard: the USING was in the partition's deparse before
+        (
+            "using_changed",
+            "ALTER POLICY revos_tenant_isolation ON events_2024 USING (true)".into(),
+            Expect::Restored,
+        ),
+        (
+            "permissive_flag_changed",
+            "DO $$ DECLARE q text; w text; BEGIN
+               SELECT pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) INTO q, w
+                 FROM pg_policy WHERE polrelid = 'events_2024'::regclass AND polname = 'revos_tenant_isolation';
+               DROP POLICY revos_tenant_isolation ON events_2024;
+               EXECUTE format('CREATE POLICY revos_tenant_isolation ON events_2024 AS RESTRICTIVE USING (%s) WITH CHECK (%s)', q, w);
+             END $$"
+                .into(),
+            Expect::Restored,
+        ),
+        // guard: the RLS flags were in the partition's deparse before
+        (
+            "rls_disabled",
+            "ALTER TABLE events_2024 DISABLE ROW LEVEL SECURITY".into(),
+            Expect::Restored,
+        ),
+        (
+            "rls_not_forced",
+            "ALTER TABLE events_2024 NO FORCE ROW LEVEL SECURITY".into(),
+            Expect::Restored,
+        ),
+    ];
+    each_alone(cases, |name, drift, expect| {
+        let db = format!("pd_part_{name}");
+        let mut c = fresh_db(&db);
+        ensure_role(&mut c, APP, "");
+        let env = apply(&mut c, &events("1"));
+        assert_eq!(status(&env), "applied", "{name}: {env:#}");
+        let declared = guard_state(&mut c, "events_2024");
+        c.batch_execute(&format!(
+            "GRANT revos_app TO {APP}; GRANT CONNECT ON DATABASE {db} TO {APP};
+             GRANT USAGE ON SCHEMA public TO {APP}; GRANT SELECT ON events, events_2024 TO {APP};
+             INSERT INTO events (tenant_id, day) VALUES ('{T1}', '2024-03-01'), ('{T2}', '2024-07-01');
+             {drift};"
+        ))
+        .unwrap();
+        let (_, planned) = codes_and_steps(&plan(&mut c, &events("2")));
+        let env = apply(&mut c, &events("2"));
+        let ok_and_silent = status(&env) == "applied" && planned == 0;
+        assert!(
+            !ok_and_silent || matches!(expect, Expect::Warning(_)),
+            "{name}: the drift passed as applied with 0 statements: {env:#}"
+        );
+        match expect {
+            Expect::ForeignPolicy => {
+                assert_eq!(status(&env), "blocked", "{name}: {env:#}");
+                assert_eq!(
+                    codes_and_steps(&env).0,
+                    ["foreign_policy"],
+                    "{name}: {env:#}"
+                );
+                let env = apply(&mut c, &allow(events("2")));
+                assert_eq!(status(&env), "applied", "{name}: {env:#}");
+                assert_eq!(env["result"]["verification"]["ok"], true, "{name}");
+                assert_eq!(guard_state(&mut c, "events_2024"), declared, "{name}");
+            }
+            Expect::Warning(policy) => {
+                assert_eq!(status(&env), "applied", "{name}: {env:#}");
+                let w = warnings(&env).join("\n");
+                assert!(
+                    w.contains(policy) && w.contains("events_2024"),
+                    "{name}: the policy {policy} on the partition is not reported: {env:#}"
+                );
+            }
+            Expect::Restored => {
+                assert_eq!(status(&env), "applied", "{name}: {env:#}");
+                assert!(planned > 0, "{name}: {env:#}");
+                assert_eq!(env["result"]["verification"]["ok"], true, "{name}");
+                assert_eq!(guard_state(&mut c, "events_2024"), declared, "{name}");
+            }
+        }
+        assert_eq!(tenants_seen(&db, "events_2024"), 1, "{name}: tenants leak");
+    });
+}
