@@ -195,3 +195,180 @@ fn drift_on_a_declared_partition_is_never_applied_as_is() {
         assert_eq!(tenants_seen(&db, "events_2024"), 1, "{name}: tenants leak");
     });
 }
+
+/// What the payload of the created-table cases declares besides the function and the view.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    /// `notes`, a tenant table.
+    Plain,
+    /// `notes` partitioned by day, with the partition `notes_2024`.
+    Partitioned,
+    /// `notes` in the membership mode, with the membership table `account_user` (its own policy:
+    /// a user reads their own rows).
+    Membership,
+    /// `notes` in the claims mode (`tenant_ids` of the JWT).
+    Claims,
+    /// `notes` and a non-tenant table `shelf` with RLS and a declared policy `shelf_read`.
+    DeclaredPolicy,
+}
+
+fn notes(version: &str, sneaky: &str, shape: Shape) -> Value {
+    let mut tables = vec![json!({"name": "notes", "columns": [{"name": "body", "type": "text"}]})];
+    let mut options = json!({});
+    match shape {
+        Shape::Plain => {}
+        Shape::Partitioned => {
+            tables[0] = json!({"name": "notes", "primary_key": ["id", "day"],
+                "columns": [{"name": "body", "type": "text"}, {"name": "day", "type": "date", "not_null": true}],
+                "partition_by": {"method": "range", "columns": ["day"]},
+                "partitions": [{"name": "notes_2024", "values": "FROM ('2024-01-01') TO ('2025-01-01')"}]});
+        }
+        Shape::Membership => {
+            tables.insert(
+                0,
+                json!({"name": "account_user", "tenant_scoped": false, "timestamps": false,
+                "soft_delete": false, "primary_key": ["user_id", "account_id"],
+                "columns": [{"name": "user_id", "type": "text", "not_null": true},
+                            {"name": "account_id", "type": "uuid", "not_null": true}]}),
+            );
+            options = json!({"tenant_column": "account_id",
+                "tenancy": {"mode": "membership", "table": "account_user"}});
+        }
+        Shape::Claims => options = json!({"tenancy": {"mode": "claims"}}),
+        Shape::DeclaredPolicy => tables.push(json!({"name": "shelf", "tenant_scoped": false,
+            "rls": true, "columns": [{"name": "label", "type": "text"}],
+            "policies": [{"name": "shelf_read", "command": "select", "using": "label <> ''"}]})),
+    }
+    json!({"schema_version": version, "description": "a function changes what the apply creates",
+        "options": options, "tables": tables,
+        "functions": [{"name": "sneaky", "returns": "integer", "language": "plpgsql",
+                       "body": format!("BEGIN {sneaky}; RETURN 1; END")}],
+        "views": [{"name": format!("note_stats_{version}"), "materialized": true,
+                   "query": "SELECT public.sneaky() AS x"}]})
+}
+
+/// High 2 of the review of ab5a423: a function called during the apply (a materialized view's
+/// query) changes the tenant policy or the RLS flags of a table (or partition) the same apply
+/// created. The apply never answers "applied" over it: verification compares the created table's
+/// policy with the declared one in full, and fails (everything rolled back).
+#[test]
+fn a_policy_changed_during_the_apply_that_created_it_fails_verification() {
+    use Shape::*;
+    let cases: Vec<(&str, String, Shape)> = vec![
+        (
+            "using_and_check",
+            "ALTER POLICY revos_tenant_isolation ON public.notes USING (true) WITH CHECK (true)"
+                .into(),
+            Plain,
+        ),
+        (
+            "using",
+            "ALTER POLICY revos_tenant_isolation ON public.notes USING (true)".into(),
+            Plain,
+        ),
+        (
+            "with_check",
+            "ALTER POLICY revos_tenant_isolation ON public.notes WITH CHECK (true)".into(),
+            Plain,
+        ),
+        // guard: roles and the permissive flag were compared before
+        (
+            "roles",
+            format!("ALTER POLICY revos_tenant_isolation ON public.notes TO {APP}"),
+            Plain,
+        ),
+        (
+            "permissive",
+            "DROP POLICY revos_tenant_isolation ON public.notes;
+             CREATE POLICY revos_tenant_isolation ON public.notes AS RESTRICTIVE USING (true) WITH CHECK (true)"
+                .into(),
+            Plain,
+        ),
+        // guard: the RLS flags were checked before
+        (
+            "rls_disabled",
+            "ALTER TABLE public.notes DISABLE ROW LEVEL SECURITY".into(),
+            Plain,
+        ),
+        (
+            "extra_permissive",
+            "CREATE POLICY leak ON public.notes USING (true)".into(),
+            Plain,
+        ),
+        // a partition the apply created
+        (
+            "partition_using",
+            "ALTER POLICY revos_tenant_isolation ON public.notes_2024 USING (true)".into(),
+            Partitioned,
+        ),
+        (
+            "partition_roles",
+            format!("ALTER POLICY revos_tenant_isolation ON public.notes_2024 TO {APP}"),
+            Partitioned,
+        ),
+        (
+            "partition_extra_permissive",
+            "CREATE POLICY leak ON public.notes_2024 USING (true)".into(),
+            Partitioned,
+        ),
+        (
+            "membership_tenant_policy",
+            "ALTER POLICY revos_tenant_isolation ON public.notes USING (true)".into(),
+            Membership,
+        ),
+        (
+            "membership_table_own_rows",
+            "ALTER POLICY revos_tenant_isolation ON public.account_user USING (true)".into(),
+            Membership,
+        ),
+        (
+            "claims_tenant_policy",
+            "ALTER POLICY revos_tenant_isolation ON public.notes WITH CHECK (true)".into(),
+            Claims,
+        ),
+        // guard: an existing declared policy was compared after the apply before
+        (
+            "declared_policy",
+            "ALTER POLICY shelf_read ON public.shelf USING (true)".into(),
+            DeclaredPolicy,
+        ),
+        (
+            "declared_policy_roles",
+            format!("ALTER POLICY shelf_read ON public.shelf TO {APP}"),
+            DeclaredPolicy,
+        ),
+    ];
+    each_alone(cases, |name, sneaky, shape| {
+        let db = format!("pd_new_{name}");
+        let mut c = fresh_db(&db);
+        ensure_role(&mut c, APP, "");
+        // a declared policy is created after the views: the function changes it on the next
+        // version (a new materialized view), where it exists — and is read back as it is now, not
+        // under the snapshot of revos's last statement
+        let version = if shape == DeclaredPolicy {
+            let env = apply(&mut c, &notes("1", "PERFORM 1", shape));
+            assert_eq!(status(&env), "applied", "{name}: {env:#}");
+            "2"
+        } else {
+            "1"
+        };
+        let env = apply(&mut c, &notes(version, sneaky, shape));
+        assert_eq!(status(&env), "failed", "{name}: {env:#}");
+        assert_eq!(
+            env["result"]["error"]["sqlstate"], "P0004",
+            "{name}: {env:#}"
+        );
+        let gone = format!(
+            "SELECT count(*) FROM pg_class WHERE relname IN ('notes', 'note_stats_{version}')"
+        );
+        let left = if version == "1" { 0 } else { 1 };
+        assert_eq!(count(&mut c, &gone), left, "{name}: rolled back");
+    });
+    // the control: the same apply with a function that changes nothing is applied
+    for shape in [Plain, Partitioned, Membership, Claims, DeclaredPolicy] {
+        let mut c = fresh_db(&format!("pd_new_control_{shape:?}").to_lowercase());
+        let env = apply(&mut c, &notes("1", "PERFORM 1", shape));
+        assert_eq!(status(&env), "applied", "{env:#}");
+        assert_eq!(env["result"]["verification"]["ok"], true);
+    }
+}

@@ -1455,6 +1455,9 @@ fn verify_tables(schema: &crate::schema::model::Schema, p: &Plan) -> Verificatio
             };
         }
     }
+    // a table this apply created: its tenant policy compared in full too (a function called
+    // during the apply may have changed it), against the declared policy deparsed now
+    shadow::declare_created_policies(schema, &mut tables, |k| !p.existed.contains_key(k));
     let cat = PgCatalog::new(schema.options.tenant_column.as_str());
     let mut enums = HashMap::new();
     for e in &schema.enums {

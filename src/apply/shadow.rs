@@ -10,7 +10,8 @@
 //! "different" (it is then replaced, and verify checks it by presence).
 //!
 //! Only existing tables pay for this: a fresh create has nothing to compare (P1), and a noop or
-//! conflict never gets here (P2). Nothing of it survives the call: the subtransaction is rolled
+//! conflict never gets here (P2) — but for the tenant policy of the tables an apply created,
+//! deparsed once per distinct policy for verification ([`declare_created_policies`]). Nothing of it survives the call: the subtransaction is rolled
 //! back, and the temporary table with it.
 
 use pgrx::prelude::*;
@@ -579,5 +580,98 @@ fn try_sql(sql: &str) -> Result<(), String> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(e.to_string()),
         Err((msg, state)) => Err(format!("{msg} (SQLSTATE {state})")),
+    }
+}
+
+/// The tenant policy's USING and WITH CHECK as declared, for the tables with revos's policy that
+/// this apply created (`created`), filled into their snapshots' `declared.policy`: a function
+/// called during the apply may have changed the policy it created (contract §11), so verification
+/// compares it in full, as on a table that existed. Built like the shadows of [`declare`] — the
+/// policy created on a relation in a subtransaction that is always rolled back, read back by
+/// `pg_get_expr` under `search_path = pg_catalog, pg_temp` — but once per distinct policy (its
+/// statement and the types of the columns it names), not once per table: every tenant table of a
+/// payload shares one. Where it cannot be built, `declared.failed` says why (then "cannot
+/// compare", never equal).
+pub fn declare_created_policies(
+    s: &Schema,
+    tables: &mut HashMap<(String, String), TableSnapshot>,
+    created: impl Fn(&(String, String)) -> bool,
+) {
+    const ON: &str = "revos_policy_shadow_relation";
+    // (policy statement on ON, the columns it names with their live types) -> tables
+    let mut groups: Vec<(String, Vec<(String, String)>, Vec<(String, String)>)> = vec![];
+    for t in s.tables.iter().filter(|t| t.has_revos_policy()) {
+        let key = t.key();
+        let Some(sn) = tables.get(&key).filter(|_| created(&key)) else {
+            continue;
+        };
+        let sql = tenant_policy_sql(ON, t, &s.options);
+        let cols: Vec<(String, String)> = sn
+            .columns
+            .iter()
+            .filter(|c| sql.contains(&quote_ident(&c.name)))
+            .map(|c| (c.name.clone(), c.sql_type.clone()))
+            .collect();
+        match groups.iter_mut().find(|g| g.0 == sql && g.1 == cols) {
+            Some(g) => g.2.push(key),
+            None => groups.push((sql, cols, vec![key])),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let place = shadow_place();
+    let built = rolled_back(|| {
+        let place = match &place {
+            Ok(p) => p.clone(),
+            Err(why) => return vec![Err(why.clone()); groups.len()],
+        };
+        let mut out = vec![];
+        for (i, (sql, cols, _)) in groups.iter().enumerate() {
+            let rel = format!(
+                "{place}.{}",
+                quote_ident(&format!("revos_policy_shadow_{}_{i}", std::process::id()))
+            );
+            let columns = cols
+                .iter()
+                .map(|(n, t)| format!("{} {t}", quote_ident(n)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let made = try_sql(&format!("CREATE TABLE {rel} ({columns})"))
+                .and_then(|_| try_sql(&sql.replace(ON, &rel)));
+            out.push(made.and_then(|_| {
+                let saved = with_catalog_search_path();
+                let read = Spi::get_two_with_args::<String, String>(
+                    "SELECT pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) FROM pg_policy p WHERE p.polrelid = $1::regclass",
+                    &[rel.as_str().into()],
+                );
+                restore_search_path(saved);
+                read.map_err(|e| format!("the declared policy could not be read back: {e}"))
+            }));
+        }
+        out
+    });
+    let built = built.unwrap_or_else(|(msg, state)| {
+        vec![
+            Err(format!(
+                "building the declared policy failed: {msg} (SQLSTATE {state})"
+            ));
+            groups.len()
+        ]
+    });
+    for ((_, _, keys), form) in groups.iter().zip(built) {
+        for key in keys {
+            let Some(sn) = tables.get_mut(key) else {
+                continue;
+            };
+            let d = sn.declared.get_or_insert_with(Declared::default);
+            match &form {
+                Ok(pair) => d.policy = Some(pair.clone()),
+                Err(why) => {
+                    d.failed
+                        .insert(Table::policy_name().as_str().to_string(), why.clone());
+                }
+            }
+        }
     }
 }

@@ -271,8 +271,8 @@ pub fn fk_same_target(fk: &ForeignKey, o: &Options, sn: &TableSnapshot) -> bool 
 
 /// An index: valid, uniqueness, then method, keys, INCLUDE and WHERE as `pg_get_indexdef` shows
 /// them. On a table this call created from the spec's own text (`created`, and no deparsed spec
-/// side), the structure Postgres keeps (method, key columns, uniqueness, whether it is partial)
-/// is compared.
+/// side for the index), the structure Postgres keeps (method, key columns, uniqueness, whether it
+/// is partial) is compared.
 pub fn index(x: &Index, sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
     let Some(live) = sn.index(x.name.as_str()) else {
         return Verdict::Differs;
@@ -280,7 +280,7 @@ pub fn index(x: &Index, sn: &TableSnapshot, d: Option<&Declared>, created: bool)
     if live.unique != x.unique || live.invalid {
         return Verdict::Differs;
     }
-    if created && d.is_none() {
+    if created && d.is_none_or(|d| !d.indexes.contains_key(x.name.as_str())) {
         return Verdict::of(
             live.method == x.method.sql()
                 && live.columns == x.key_names()
@@ -349,8 +349,10 @@ pub fn needs_change(
 }
 
 /// revos's policy on `t`: PERMISSIVE, TO PUBLIC, FOR ALL (FOR SELECT on the membership table,
-/// `Table::policy_command`), and USING / WITH CHECK as deparsed.
-pub fn policy(t: &Table, sn: &TableSnapshot, d: Option<&Declared>, created: bool) -> Verdict {
+/// `Table::policy_command`), and USING / WITH CHECK as deparsed — on a table this apply created
+/// too (a function called during the apply may have changed it, contract §11): without the
+/// declared deparse, it cannot be compared, never "the same because revos created it".
+pub fn policy(t: &Table, sn: &TableSnapshot, d: Option<&Declared>) -> Verdict {
     let Some(live) = sn
         .policies
         .iter()
@@ -366,9 +368,6 @@ pub fn policy(t: &Table, sn: &TableSnapshot, d: Option<&Declared>, created: bool
     }
     if live.using.is_none() || (live.with_check.is_none() && live.command == '*') {
         return Verdict::Differs;
-    }
-    if created && d.is_none() {
-        return Verdict::Same;
     }
     match declared(sn, d).and_then(|d| {
         d.policy.as_ref().ok_or_else(|| {
@@ -586,7 +585,7 @@ mod tests {
         // the revos policy with USING (true) is not the tenant policy
         let mut bad = sn.clone();
         bad.policies[0].with_check = None;
-        assert_eq!(policy(&t, &bad, None, false), Verdict::Differs);
+        assert_eq!(policy(&t, &bad, None), Verdict::Differs);
     }
 
     /// Issue 25: on the membership table revos's policy is FOR SELECT without WITH CHECK (a user
@@ -603,21 +602,34 @@ mod tests {
             using: Some("(user_id = 1)".into()),
             with_check: None,
         };
+        let declared = Declared {
+            policy: Some((select.using.clone(), None)),
+            ..Default::default()
+        };
         let sn = |p: PolicySnapshot| TableSnapshot {
             policies: vec![p],
             ..Default::default()
         };
-        assert_eq!(
-            policy(&t, &sn(select.clone()), None, true),
-            Verdict::Differs
-        );
+        let d = Some(&declared);
+        assert_eq!(policy(&t, &sn(select.clone()), d), Verdict::Differs);
         t.membership = true;
-        assert_eq!(policy(&t, &sn(select.clone()), None, true), Verdict::Same);
+        assert_eq!(policy(&t, &sn(select.clone()), d), Verdict::Same);
         let all = PolicySnapshot {
             command: '*',
             with_check: select.using.clone(),
+            ..select.clone()
+        };
+        assert_eq!(policy(&t, &sn(all), d), Verdict::Differs);
+        // without the declared deparse (a table this apply created: a function called during
+        // the apply may have changed it), never the same
+        assert!(matches!(
+            policy(&t, &sn(select.clone()), None),
+            Verdict::Unknown(_)
+        ));
+        let widened = PolicySnapshot {
+            using: Some("true".into()),
             ..select
         };
-        assert_eq!(policy(&t, &sn(all), None, true), Verdict::Differs);
+        assert_eq!(policy(&t, &sn(widened), d), Verdict::Differs);
     }
 }

@@ -575,7 +575,7 @@ impl Planner<'_> {
             if exists {
                 let (sn, d) = live.expect("exists");
                 let object = format!("the tenant policy on {}", t.qualified());
-                let v = compare::policy(t, sn, d, false);
+                let v = compare::policy(t, sn, d);
                 if self.needs_change(v, &t.path, Prop::TenantPolicy, &object) {
                     self.push_on(
                         "policy",

@@ -36,8 +36,11 @@ pub struct Verification {
 pub type Snapshots = HashMap<(String, String), TableSnapshot>;
 
 /// What verification needs to know of the apply: the tables that existed before it (a table it
-/// created was built from the spec's own text, so what only a deparse could compare is checked
-/// by structure and presence there), and what the caller accepted with `allow_destructive`.
+/// created was built from the spec's own text, so defaults, generated expressions, checks and
+/// index predicates — what only a deparse could compare — are checked by structure and presence
+/// there; its tenant policy is not: a function called during the apply may have changed it, so
+/// `apply` deparses the declared policy for it too, `shadow::declare_created_policies`), and what
+/// the caller accepted with `allow_destructive`.
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     pub existed: std::collections::HashSet<(String, String)>,
@@ -444,7 +447,7 @@ impl TableCheck<'_> {
             return;
         }
         let object = format!("the tenant policy on {}", self.q);
-        let verdict = compare::policy(self.t, self.sn, self.sn.declared.as_ref(), self.created);
+        let verdict = compare::policy(self.t, self.sn, self.sn.declared.as_ref());
         self.property(v, verdict, Prop::TenantPolicy, &object, || {
             format!(
                 "tenant policy on {} is missing, or not FOR ALL TO PUBLIC with the tenant USING and WITH CHECK",
