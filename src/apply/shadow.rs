@@ -11,7 +11,8 @@
 //!
 //! Only existing tables pay for this: a fresh create has nothing to compare (P1), and a noop or
 //! conflict never gets here (P2) — but for the tenant policy of the tables an apply created,
-//! deparsed once per distinct policy for verification ([`declare_created_policies`]). Nothing of it survives the call: the subtransaction is rolled
+//! made again on one of them and deparsed, once per distinct policy, for verification
+//! ([`declare_created_policies`]). Nothing of it survives the call: the subtransaction is rolled
 //! back, and the temporary table with it.
 
 use pgrx::prelude::*;
@@ -586,20 +587,27 @@ fn try_sql(sql: &str) -> Result<(), String> {
 /// The tenant policy's USING and WITH CHECK as declared, for the tables with revos's policy that
 /// this apply created (`created`), filled into their snapshots' `declared.policy`: a function
 /// called during the apply may have changed the policy it created (contract §11), so verification
-/// compares it in full, as on a table that existed. Built like the shadows of [`declare`] — the
-/// policy created on a relation in a subtransaction that is always rolled back, read back by
-/// `pg_get_expr` under `search_path = pg_catalog, pg_temp` — but once per distinct policy (its
-/// statement and the types of the columns it names), not once per table: every tenant table of a
-/// payload shares one. Where it cannot be built, `declared.failed` says why (then "cannot
-/// compare", never equal).
+/// compares it in full, as on a table that existed. The declared policy is made again on the table
+/// itself (the caller just created it; no TEMP privilege needed) in a subtransaction that is always
+/// rolled back, and read back by `pg_get_expr` under `search_path = pg_catalog, pg_temp` — once
+/// per distinct policy (its statement and the types of the columns it names), not once per table:
+/// every tenant table of a payload shares one. Where it cannot be made, `declared.failed` says why
+/// (then "cannot compare", never equal).
 pub fn declare_created_policies(
     s: &Schema,
     tables: &mut HashMap<(String, String), TableSnapshot>,
     created: impl Fn(&(String, String)) -> bool,
 ) {
-    const ON: &str = "revos_policy_shadow_relation";
-    // (policy statement on ON, the columns it names with their live types) -> tables
-    let mut groups: Vec<(String, Vec<(String, String)>, Vec<(String, String)>)> = vec![];
+    const ON: &str = "revos_policy_relation";
+    // (policy statement on ON, the columns it names with their live types, the table it is made
+    // on, the tables it stands for)
+    type Group<'a> = (
+        String,
+        Vec<(String, String)>,
+        &'a Table,
+        Vec<(String, String)>,
+    );
+    let mut groups: Vec<Group> = vec![];
     for t in s.tables.iter().filter(|t| t.has_revos_policy()) {
         let key = t.key();
         let Some(sn) = tables.get(&key).filter(|_| created(&key)) else {
@@ -613,37 +621,27 @@ pub fn declare_created_policies(
             .map(|c| (c.name.clone(), c.sql_type.clone()))
             .collect();
         match groups.iter_mut().find(|g| g.0 == sql && g.1 == cols) {
-            Some(g) => g.2.push(key),
-            None => groups.push((sql, cols, vec![key])),
+            Some(g) => g.3.push(key),
+            None => groups.push((sql, cols, t, vec![key])),
         }
     }
     if groups.is_empty() {
         return;
     }
-    let place = shadow_place();
     let built = rolled_back(|| {
-        let place = match &place {
-            Ok(p) => p.clone(),
-            Err(why) => return vec![Err(why.clone()); groups.len()],
-        };
         let mut out = vec![];
-        for (i, (sql, cols, _)) in groups.iter().enumerate() {
-            let rel = format!(
-                "{place}.{}",
-                quote_ident(&format!("revos_policy_shadow_{}_{i}", std::process::id()))
-            );
-            let columns = cols
-                .iter()
-                .map(|(n, t)| format!("{} {t}", quote_ident(n)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let made = try_sql(&format!("CREATE TABLE {rel} ({columns})"))
-                .and_then(|_| try_sql(&sql.replace(ON, &rel)));
+        for (_, _, t, _) in &groups {
+            let rel = t.qualified();
+            let made = try_sql(&format!(
+                "DROP POLICY IF EXISTS {} ON {rel}",
+                Table::policy_name()
+            ))
+            .and_then(|_| try_sql(&tenant_policy_sql(&rel, t, &s.options)));
             out.push(made.and_then(|_| {
                 let saved = with_catalog_search_path();
                 let read = Spi::get_two_with_args::<String, String>(
-                    "SELECT pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) FROM pg_policy p WHERE p.polrelid = $1::regclass",
-                    &[rel.as_str().into()],
+                    "SELECT pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid) FROM pg_policy p WHERE p.polrelid = $1::regclass AND p.polname = $2",
+                    &[rel.as_str().into(), Table::policy_name().as_str().into()],
                 );
                 restore_search_path(saved);
                 read.map_err(|e| format!("the declared policy could not be read back: {e}"))
@@ -654,12 +652,12 @@ pub fn declare_created_policies(
     let built = built.unwrap_or_else(|(msg, state)| {
         vec![
             Err(format!(
-                "building the declared policy failed: {msg} (SQLSTATE {state})"
+                "making the declared policy failed: {msg} (SQLSTATE {state})"
             ));
             groups.len()
         ]
     });
-    for ((_, _, keys), form) in groups.iter().zip(built) {
+    for ((_, _, _, keys), form) in groups.iter().zip(built) {
         for key in keys {
             let Some(sn) = tables.get_mut(key) else {
                 continue;
