@@ -64,6 +64,11 @@ COLS_V1='[{"name": "n", "type": "integer"}, {"name": "c", "type": "text"}, {"nam
 COLS_V2='[{"name": "n", "type": "integer", "check": "n >= 0"}, {"name": "c", "type": "text", "not_null": true},
           {"name": "k", "type": "text", "unique": true}, {"name": "ref_id", "type": "uuid", "references": "parent"}]'
 IDX_V2='[{"columns": ["c"]}, {"name": "uq_big_k_n", "columns": ["k", "n"], "unique": true}]'
+# A payload of one table TABLE (not tenant-scoped, no RLS) with COLUMNS (JSON), OPTIONS (JSON, default {})
+# and EXTRA (more of the table's members: its indexes, keys, checks).
+one_table() { # VERSION TABLE COLUMNS [OPTIONS] [EXTRA]
+  echo "{\"schema_version\": \"$1\", \"description\": \"$1\", \"options\": ${4:-{\}}, \"tables\": [{\"name\": \"$2\", \"tenant_scoped\": false, \"rls\": false, \"columns\": $3${5:+, $5}}]}"
+}
 apply_as() { # DSN PAYLOAD -> the envelope's result
   qdb "$1" "SELECT revos.apply_schema(\$p\$$2\$p\$::jsonb) -> 'result'"
 }
@@ -1171,11 +1176,11 @@ n=0
 while IFS='|' read -r what edit effect; do
   n=$((n + 1))
   tbl=sg_$n
-  apply_as "$S" "{\"schema_version\": \"sg-$n-1\", \"description\": \"sg\", \"tables\": [{\"name\": \"$tbl\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\"}]}]}" >/dev/null
+  apply_as "$S" "$(one_table "sg-$n-1" "$tbl" '[{"name": "v", "type": "integer"}]')" >/dev/null
   qdb "$S" "INSERT INTO $tbl (v) SELECT generate_series(1, 20); CREATE TABLE IF NOT EXISTS public.sg_other (v integer)" >/dev/null
   # the superuser's worker waits (its advisory lock, held here) until the step is edited
   pause_worker sg_pause 3
-  st=$(apply_as "$S" "{\"schema_version\": \"sg-$n-2\", \"description\": \"sg\", \"options\": {\"online\": true}, \"tables\": [{\"name\": \"$tbl\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"v\", \"type\": \"integer\", \"check\": \"v >= 0\"}]}]}" | field "r['status']")
+  st=$(apply_as "$S" "$(one_table "sg-$n-2" "$tbl" '[{"name": "v", "type": "integer", "check": "v >= 0"}]' '{"online": true}')" | field "r['status']")
   orig=$(qdb "$S" "SELECT sql FROM revos.deferred_steps WHERE version = 'sg-$n-2' ORDER BY id LIMIT 1")
   bad=$(ORIG="$orig" T="$tbl" python3 -c "import os; o, t = os.environ['ORIG'], os.environ['T']; print($edit)")
   qdb "$S" "UPDATE revos.deferred_steps SET sql = \$q\$$bad\$q\$ WHERE id = (SELECT min(id) FROM revos.deferred_steps WHERE version = 'sg-$n-2')" >/dev/null
@@ -1221,5 +1226,46 @@ res=$(apply_as "$S" "$NB4")
 check "failed, 42501, naming the role change; no step, no column sw, no index" "failed 42501 True|0 0 0" \
   "$(echo "$res" | field "r['status'] + ' ' + r['error']['sqlstate'] + ' ' + str('current role changed' in r['error']['message'])")|$(qdb "$S" "SELECT (SELECT count(*) FROM revos.deferred_steps WHERE version = 'nb-4') || ' ' ||
      (SELECT count(*) FROM pg_attribute WHERE attrelid = 'nnb'::regclass AND attname = 'sw') || ' ' || (SELECT count(*) FROM pg_class WHERE relname = 'idx_nnb_sw')")"
+
+
+echo "# an index or constraint of the step's name made by someone else between the commit and the step (the adversarial"
+echo "# review of ab5a423, 1): done only when it is the one planned; any other is not taken for the step's — the step"
+echo "# fails 42710 saying so, and the object is left as it is (revos did not build it). Each case alone."
+DX_COLS='[{"name": "v", "type": "integer"}, {"name": "w", "type": "integer"}]'
+n=0
+while IFS='|' read -r what decl object by_hand want; do
+  n=$((n + 1))
+  tbl=dx_$n
+  apply_as "$S" "$(one_table "dx-$n-1" "$tbl" "$DX_COLS")" >/dev/null
+  qdb "$S" "INSERT INTO $tbl (v, w) SELECT i, -i FROM generate_series(1, 20) i" >/dev/null
+  # the superuser's worker waits (its advisory lock, held here) until the object is made by hand
+  pause_worker dx_pause 3
+  st=$(apply_as "$S" "$(one_table "dx-$n-2" "$tbl" "$DX_COLS" '{"online": true}' "${decl//@/$tbl}")" | field "r['status']")
+  before=$(qdb "$S" "${by_hand//@/$tbl}; SELECT coalesce((SELECT pg_get_indexdef(c.oid) FROM pg_class c WHERE c.relname = '${object//@/$tbl}'),
+                                                 (SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE k.conname = '${object//@/$tbl}'))")
+  unpause
+  wait_done "dx-$n-2" >/dev/null
+  after=$(qdb "$S" "SELECT coalesce((SELECT pg_get_indexdef(c.oid) FROM pg_class c WHERE c.relname = '${object//@/$tbl}'),
+                                    (SELECT pg_get_constraintdef(k.oid) FROM pg_constraint k WHERE k.conname = '${object//@/$tbl}'))")
+  got=$(qdb "$S" "SELECT string_agg(status || ' ' || coalesce(sqlstate, '-') || ' ' || (coalesce(error_message, '') LIKE '%not the one planned%')::text, ', ' ORDER BY id)
+                    FROM revos.deferred_steps WHERE version = 'dx-$n-2'")
+  check "$what: $want; the object made by hand kept as it was" "applied $want kept" \
+    "$st $got $([ -n "$before" ] && [ "$before" = "$after" ] && echo kept || echo "changed: '$before' -> '$after'")"
+done <<'ROWS'
+an index on another column|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ (w)|failed 42710 true
+an index with a predicate|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ (v) WHERE v < 0|failed 42710 true
+an index with another predicate|"indexes": [{"name": "ix_@", "columns": ["v"], "where": "v > 5"}]|ix_@|CREATE INDEX ix_@ ON @ (v) WHERE v > 6|failed 42710 true
+an index by another method|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ USING hash (v)|failed 42710 true
+a unique index where a plain one is declared|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE UNIQUE INDEX ix_@ ON @ (v)|failed 42710 true
+a plain index where a unique one is declared|"indexes": [{"name": "ix_@", "columns": ["v"], "unique": true}]|ix_@|CREATE INDEX ix_@ ON @ (v)|failed 42710 true
+an index with INCLUDE|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ (v) INCLUDE (w)|failed 42710 true
+an index in descending order|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ (v DESC)|failed 42710 true
+a unique key's index on other columns|"unique": [["v"]]|uq_@_v|CREATE UNIQUE INDEX uq_@_v ON @ (w)|failed 42710 true, failed - false
+a unique key's index, NULLS NOT DISTINCT|"unique": [["v"]]|uq_@_v|CREATE UNIQUE INDEX uq_@_v ON @ (v) NULLS NOT DISTINCT|failed 42710 true, failed - false
+a check of the planned name with another definition, validated|"checks": [{"name": "ck_@", "expression": "v >= 0"}]|ck_@|ALTER TABLE @ DROP CONSTRAINT ck_@, ADD CONSTRAINT ck_@ CHECK (v > -100)|failed 42710 true
+a check of the planned name with another definition, NOT VALID|"checks": [{"name": "ck_@", "expression": "v >= 0"}]|ck_@|ALTER TABLE @ DROP CONSTRAINT ck_@, ADD CONSTRAINT ck_@ CHECK (v > -100) NOT VALID|failed 42710 true
+the planned index, made by hand: it is the step's|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ (v)|done - false
+the planned check, validated by hand: it is the step's|"checks": [{"name": "ck_@", "expression": "v >= 0"}]|ck_@|ALTER TABLE @ VALIDATE CONSTRAINT ck_@|done - false
+ROWS
 
 finish

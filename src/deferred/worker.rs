@@ -409,6 +409,13 @@ fn run_step(step: &StepRow) {
         );
         return;
     }
+    // an object of the step's name that is not the one planned (another role's index on other
+    // columns, a constraint of another definition): the step fails, and that object is kept —
+    // revos did not build it (the adversarial review of ab5a423, 1: it was recorded done)
+    if let Some(why) = tx(|| other_object(&step.completion)) {
+        fail_chain(step, &why, "42710");
+        return;
+    }
     if check(&step.completion).is_ok() {
         // complete as the catalog reads by name: only on the table of a role the applier trusts —
         // a schema swapped in under the name before the worker ran (its owner paused it with its
@@ -735,9 +742,110 @@ fn completed(c: &Completion) -> Result<(), String> {
         ],
     )
     .unwrap_or(None);
-    match ok {
-        Some(true) => Ok(()),
-        _ => Err(format!("{schema}.{table}: expected {what} {name}")),
+    if ok != Some(true) {
+        return Err(format!("{schema}.{table}: expected {what} {name}"));
+    }
+    // and the one planned, where its definition was recorded
+    match (planned(c), live_definition(c)) {
+        (Some(want), Some(have)) if want != have => Err(format!(
+            "{schema}.{table}: {name} is not the one planned: {have}, planned {want}"
+        )),
+        (Some(_), None) => Err(format!(
+            "{schema}.{table}: the definition of {name} could not be read"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The definition planned for the step's index or constraint, as Postgres deparses it (see
+/// [`Completion::Index`], [`Completion::Validated`]; an index's led by `UNIQUE ` when it is
+/// unique, as [`live_definition`] reads it); None when it was not recorded.
+fn planned(c: &Completion) -> Option<String> {
+    let (definition, key, unique, prefix) = match c {
+        Completion::Index {
+            definition,
+            key,
+            unique,
+            ..
+        } => (definition, key, *unique, "USING btree ("),
+        Completion::Validated {
+            definition, key, ..
+        } => (definition, key, false, "UNIQUE ("),
+        _ => return None,
+    };
+    let lead = if unique { "UNIQUE " } else { "" };
+    if let Some(d) = definition {
+        return Some(format!("{lead}{d}"));
+    }
+    let key = key.as_ref()?;
+    let prefix = format!("{lead}{prefix}");
+    // quoted as pg_get_indexdef and pg_get_constraintdef quote a column
+    Spi::get_one_with_args::<String>(
+        "SELECT $1 OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.quote_ident(k.c), ', ' ORDER BY k.o)
+                OPERATOR(pg_catalog.||) ')'
+           FROM pg_catalog.unnest($2::pg_catalog.text[]) WITH ORDINALITY AS k(c, o)",
+        &[prefix.as_str().into(), key.clone().into()],
+    )
+    .unwrap_or(None)
+}
+
+/// The step's index (`pg_get_indexdef` from ` USING ` on, led by `UNIQUE ` when it is unique) or constraint (`pg_get_constraintdef`
+/// without ` NOT VALID`) of its name on its table, deparsed as the shadow deparsed the declared
+/// forms (`search_path = pg_catalog, pg_temp`); None when there is none.
+fn live_definition(c: &Completion) -> Option<String> {
+    let (schema, table) = c.table();
+    let (sql, name) = match c {
+        Completion::Index { name, .. } => (
+            "SELECT CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END
+                    OPERATOR(pg_catalog.||) pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') OPERATOR(pg_catalog.+) 1)
+               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class x ON x.oid OPERATOR(pg_catalog.=) i.indexrelid,
+                    LATERAL (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d
+              WHERE i.indrelid OPERATOR(pg_catalog.=) (SELECT c.oid FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                     WHERE n.nspname OPERATOR(pg_catalog.=) $1 AND c.relname OPERATOR(pg_catalog.=) $2)
+                AND x.relname OPERATOR(pg_catalog.=) $3"
+                .to_string(),
+            name,
+        ),
+        Completion::Validated { name, .. } => (
+            constraint_query(
+                "CASE WHEN con.contype OPERATOR(pg_catalog.=) 't' THEN 'a constraint trigger'
+                      ELSE pg_catalog.regexp_replace(pg_catalog.pg_get_constraintdef(con.oid), ' NOT VALID$', '') END",
+            ),
+            name,
+        ),
+        _ => return None,
+    };
+    let saved = crate::apply::pg_catalog::with_catalog_search_path();
+    let have = Spi::get_one_with_args::<String>(
+        &sql,
+        &[schema.into(), table.into(), name.as_str().into()],
+    )
+    .unwrap_or(None);
+    crate::apply::pg_catalog::restore_search_path(saved);
+    have
+}
+
+/// An index or constraint of the step's name on its table that is not the one planned, before
+/// the step runs: why (the step then fails, and the object is kept: revos did not build it).
+/// An index there whose planned definition was not recorded cannot be compared: the same.
+fn other_object(c: &Completion) -> Option<String> {
+    let (schema, table) = c.table();
+    let (kind, name) = match c {
+        Completion::Index { name, .. } => ("an index", name),
+        Completion::Validated { name, .. } => ("a constraint", name),
+        _ => return None,
+    };
+    let have = live_definition(c)?;
+    match planned(c) {
+        Some(want) if want == have => None,
+        Some(want) => Some(format!(
+            "{kind} {name} is on {schema}.{table}, and it is not the one planned: it is {have}, planned {want}; revos did not build it and leaves it as it is"
+        )),
+        None if matches!(c, Completion::Index { .. }) => Some(format!(
+            "{kind} {name} is on {schema}.{table} before the step ran ({have}), and the planned definition was not recorded to compare it with; revos did not build it and leaves it as it is"
+        )),
+        None => None,
     }
 }
 

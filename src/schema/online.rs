@@ -38,7 +38,9 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{code, Issue};
 use crate::ident::Name;
 pub use crate::schema::derived_names::not_null_helper;
-use crate::schema::model::{Check, Column, ForeignKey, Index, Online, Schema, Table, Unique};
+use crate::schema::model::{
+    Check, Column, Declared, ForeignKey, Index, Online, Schema, Table, Unique,
+};
 use crate::schema::plan::{col_list, column_sql, fk_sql, index_sql};
 use crate::schema::steps::{Cost, Lock, Plan, Step};
 
@@ -73,18 +75,36 @@ const NOT_VALID_FK: Cost = Cost::lock(Some(Lock::ShareRowExclusive));
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "check", rename_all = "snake_case")]
 pub enum Completion {
-    /// A valid, ready index `name` on the table (unique when `unique`).
+    /// A valid, ready index `name` on the table (unique when `unique`) — the planned one:
+    /// `pg_get_indexdef` from ` USING ` on is `definition` (a declared index, as the shadow of the
+    /// table deparsed it: `apply::shadow`), or, for a unique key's index, `USING btree (<key>)`
+    /// (`key`, quoted by Postgres's `quote_ident` as `pg_get_indexdef` quotes). Neither recorded
+    /// (the declared index could not be deparsed; a row recorded before they were): an index of
+    /// that name that the step did not build cannot be compared, and the step fails (the
+    /// adversarial review of ab5a423, 1: another role's index of that name, on other columns,
+    /// counted as the step's and the step `done`).
     Index {
         schema: String,
         table: String,
         name: String,
         unique: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        definition: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<Vec<String>>,
     },
-    /// A validated constraint `name` on the table.
+    /// A validated constraint `name` on the table — the planned one when it is known:
+    /// `pg_get_constraintdef` (without `NOT VALID`) is `definition` (a declared check, as the
+    /// shadow deparsed it), or `UNIQUE (<key>)` (a unique key attached to its index). Neither
+    /// recorded (a foreign key, revos's NOT NULL helper): by name, as before.
     Validated {
         schema: String,
         table: String,
         name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        definition: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<Vec<String>>,
     },
     /// The column is NOT NULL.
     NotNull {
@@ -234,7 +254,7 @@ pub fn transform(
             // with this role's privileges; its steps stay in the transaction, under its locks
             .filter(|t| !foreign_owned.contains(&object(t)))
             .filter(|_| wants_online(s.options.online, step.est_rows))
-            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned));
+            .and_then(|t| recognize(step, t, s, sees_every_row, foreign_owned, &p.declared));
         if form.is_none() && (step.scans || step.rewrites) && !created.contains(&step.object) {
             if let Some(t) = t.filter(|_| wants_online(s.options.online, step.est_rows)) {
                 let owned = foreign_owned.contains(&object(t))
@@ -281,6 +301,7 @@ pub fn transform(
                 schema,
                 table,
                 name,
+                ..
             } = &completion
             {
                 validated.push(name.clone());
@@ -416,7 +437,11 @@ fn recognize(
     s: &Schema,
     sees_every_row: bool,
     foreign_owned: &HashSet<String>,
+    declared: &HashMap<(String, String), Declared>,
 ) -> Option<Form> {
+    // the declared forms of the table, as the shadow deparsed them: what a deferred step's
+    // object is compared with when it completes
+    let d = declared.get(&keyed(t));
     let backfill = || {
         let hidden = t.rls && t.force_rls && !sees_every_row;
         t.columns
@@ -426,9 +451,9 @@ fn recognize(
     };
     t.indexes
         .iter()
-        .find_map(|x| index_form(step, t, x))
+        .find_map(|x| index_form(step, t, x, d))
         .or_else(|| t.uniques.iter().find_map(|u| unique_form(step, t, u, s)))
-        .or_else(|| t.checks.iter().find_map(|c| check_form(step, t, c)))
+        .or_else(|| t.checks.iter().find_map(|c| check_form(step, t, c, d)))
         .or_else(|| {
             t.foreign_keys
                 .iter()
@@ -452,7 +477,7 @@ fn like(step: &Step, kind: &'static str, sql: String, cost: Cost) -> Step {
 /// better-matching overload there — and a concurrent build runs it, committed before any check
 /// could refuse it (docs/security.md). Such an index is built in the transaction, where the
 /// dependency check refuses such an overload and everything is rolled back.
-fn index_form(step: &Step, t: &Table, x: &Index) -> Option<Form> {
+fn index_form(step: &Step, t: &Table, x: &Index, d: Option<&Declared>) -> Option<Form> {
     let sql = index_sql(t, x);
     if step.sql != sql || !resolvable_later(x) {
         return None;
@@ -469,6 +494,8 @@ fn index_form(step: &Step, t: &Table, x: &Index) -> Option<Form> {
                 table,
                 name: x.name.as_str().to_string(),
                 unique: x.unique,
+                definition: d.and_then(|d| d.indexes.get(x.name.as_str()).cloned()),
+                key: None,
             },
         )],
         cleanup: Some(Cleanup::InvalidIndex {
@@ -529,6 +556,7 @@ fn unique_form(step: &Step, t: &Table, u: &Unique, s: &Schema) -> Option<Form> {
     }
     let (schema, table) = keyed(t);
     let name = u.name.as_str().to_string();
+    let key: Vec<String> = u.columns.iter().map(|c| c.as_str().to_string()).collect();
     let index = format!(
         "CREATE UNIQUE INDEX CONCURRENTLY {} ON {q} ({cols})",
         u.name
@@ -548,6 +576,8 @@ fn unique_form(step: &Step, t: &Table, u: &Unique, s: &Schema) -> Option<Form> {
                     table: table.clone(),
                     name: name.clone(),
                     unique: true,
+                    definition: None,
+                    key: Some(key.clone()),
                 },
             ),
             (
@@ -556,6 +586,8 @@ fn unique_form(step: &Step, t: &Table, u: &Unique, s: &Schema) -> Option<Form> {
                     schema: schema.clone(),
                     table,
                     name: name.clone(),
+                    definition: None,
+                    key: Some(key),
                 },
             ),
         ],
@@ -565,7 +597,16 @@ fn unique_form(step: &Step, t: &Table, u: &Unique, s: &Schema) -> Option<Form> {
 
 /// A statement that adds `add` (new, or replacing the constraint in one statement): the same
 /// statement with `NOT VALID`, and a deferred `VALIDATE CONSTRAINT`.
-fn validate_later(step: &Step, t: &Table, add: &str, name: &Name, cost: Cost) -> Option<Form> {
+/// `definition`: the constraint's `pg_get_constraintdef` as planned, when known (see
+/// [`Completion::Validated`]).
+fn validate_later(
+    step: &Step,
+    t: &Table,
+    add: &str,
+    name: &Name,
+    cost: Cost,
+    definition: Option<String>,
+) -> Option<Form> {
     let q = t.qualified();
     let plain = step.sql == format!("ALTER TABLE {q} {add}");
     let replaced = step
@@ -608,20 +649,23 @@ fn validate_later(step: &Step, t: &Table, add: &str, name: &Name, cost: Cost) ->
                 schema,
                 table,
                 name: name.as_str().to_string(),
+                definition,
+                key: None,
             },
         )],
         cleanup: None,
     })
 }
 
-fn check_form(step: &Step, t: &Table, c: &Check) -> Option<Form> {
+fn check_form(step: &Step, t: &Table, c: &Check, d: Option<&Declared>) -> Option<Form> {
     let add = format!("ADD CONSTRAINT {} CHECK (({}))", c.name, c.expression);
-    validate_later(step, t, &add, &c.name, Cost::ALTER)
+    let definition = d.and_then(|d| d.checks.get(c.name.as_str()).cloned());
+    validate_later(step, t, &add, &c.name, Cost::ALTER, definition)
 }
 
 fn fk_form(step: &Step, t: &Table, f: &ForeignKey, s: &Schema) -> Option<Form> {
     let add = format!("ADD {}", fk_sql(f, &s.options));
-    validate_later(step, t, &add, &f.name, NOT_VALID_FK)
+    validate_later(step, t, &add, &f.name, NOT_VALID_FK, None)
 }
 
 /// `SET NOT NULL` → a `CHECK (c IS NOT NULL) NOT VALID` in the transaction (NULLs are refused from
@@ -665,6 +709,8 @@ fn not_null_form(step: &Step, t: &Table, c: &Column) -> Option<Form> {
                     schema: schema.clone(),
                     table: table.clone(),
                     name: helper.as_str().to_string(),
+                    definition: None,
+                    key: None,
                 },
             ),
             (
