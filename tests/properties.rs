@@ -505,3 +505,111 @@ fn an_allowed_primary_key_change_leaves_the_old_key_columns_as_declared() {
     );
     assert_eq!(steps(&plan(&mut c, &things("p3"))), 0);
 }
+
+/// After `mutation` and the same declaration applied again: the apply's status, the trigger's
+/// `tgenabled`, the statements the apply ran and whether verification was ok.
+fn trigger_after(db: &str, trigger: &str, mutation: &str) -> (String, String, Vec<String>, bool) {
+    let mut c = fixture_db(db);
+    c.batch_execute(mutation).unwrap();
+    let env = apply(&mut c, &things("p2"));
+    // the statements run, one a line (the ledger's script)
+    let sqls = text(
+        &mut c,
+        "SELECT sql_script FROM revos.schema_migrations WHERE version = 'p2'",
+    )
+    .unwrap_or_default()
+    .lines()
+    .map(|l| l.trim().trim_end_matches(';').to_string())
+    .filter(|l| !l.is_empty())
+    .collect();
+    let enabled = text(
+        &mut c,
+        &format!("SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = '{TABLE}'::regclass AND tgname = '{trigger}'"),
+    )
+    .unwrap_or_default();
+    (
+        status(&env).to_string(),
+        enabled,
+        sqls,
+        env["result"]["verification"]["ok"] == json!(true),
+    )
+}
+
+/// revos's `updated_at` trigger disabled, or ENABLE REPLICA (fires only where
+/// session_replication_role = replica: never in an application's session), is a difference: the
+/// same declaration applied again enables it (`ENABLE TRIGGER`, nothing dropped), and UPDATEs
+/// touch `updated_at` again. Each alone (the adversarial review of ab5a423, 2: applied, 0
+/// statements, the trigger left off).
+#[test]
+fn revos_updated_at_trigger_not_firing_is_enabled_again() {
+    for (i, state) in ["DISABLE", "ENABLE REPLICA"].iter().enumerate() {
+        let mutation = format!(
+            "ALTER TABLE {TABLE} {state} TRIGGER revos_touch_updated_at;
+             UPDATE {TABLE} SET updated_at = '2000-01-01'"
+        );
+        let db = format!("props_touch_{i}");
+        let (st, enabled, sqls, ok) = trigger_after(&db, "revos_touch_updated_at", &mutation);
+        assert_eq!(
+            (st.as_str(), enabled.as_str(), ok),
+            ("applied", "O", true),
+            "{state}: {sqls:?}"
+        );
+        assert_eq!(
+            sqls,
+            [format!(
+                r#"ALTER TABLE {} ENABLE TRIGGER "revos_touch_updated_at""#,
+                r#""public"."things""#
+            )],
+            "{state}"
+        );
+        let mut c = connect(&db);
+        c.batch_execute(&format!("UPDATE {TABLE} SET qty = qty + 1"))
+            .unwrap();
+        assert_eq!(
+            count(
+                &mut c,
+                &format!("SELECT count(*) FROM {TABLE} WHERE updated_at < '2001-01-01'")
+            ),
+            0,
+            "{state}: an UPDATE touches updated_at again"
+        );
+        assert_eq!(steps(&plan(&mut c, &things("p3"))), 0, "{state}");
+    }
+}
+
+/// A declared trigger disabled, or ENABLE REPLICA: the same declaration applied again replaces it
+/// (CREATE OR REPLACE TRIGGER), enabled. Each alone.
+#[test]
+fn a_declared_trigger_not_firing_is_enabled_again() {
+    for (i, state) in ["DISABLE", "ENABLE REPLICA"].iter().enumerate() {
+        let mutation = format!("ALTER TABLE {TABLE} {state} TRIGGER things_trg");
+        let (st, enabled, sqls, ok) =
+            trigger_after(&format!("props_trg_{i}"), "things_trg", &mutation);
+        assert_eq!(
+            (st.as_str(), enabled.as_str(), ok),
+            ("applied", "O", true),
+            "{state}: {sqls:?}"
+        );
+        assert!(
+            sqls.len() == 1 && sqls[0].starts_with(r#"CREATE OR REPLACE TRIGGER "things_trg" "#),
+            "{state}: {sqls:?}"
+        );
+    }
+}
+
+/// ENABLE ALWAYS fires in every session (an application's and a logical replica's apply): it does
+/// all the declaration asks, and is a deliberate setting (replicated rows get their updated_at
+/// too) — kept, revos's trigger and a declared one alike.
+#[test]
+fn a_trigger_enable_always_is_kept() {
+    for (i, trigger) in ["revos_touch_updated_at", "things_trg"].iter().enumerate() {
+        let mutation = format!("ALTER TABLE {TABLE} ENABLE ALWAYS TRIGGER {trigger}");
+        let (st, enabled, sqls, ok) =
+            trigger_after(&format!("props_always_{i}"), trigger, &mutation);
+        assert_eq!(
+            (st.as_str(), enabled.as_str(), sqls.len(), ok),
+            ("applied", "A", 0, true),
+            "{trigger}: {sqls:?}"
+        );
+    }
+}

@@ -565,7 +565,9 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
   'triggers', coalesce((SELECT json_agg(json_build_array(t.tgname::text,
                        pg_catalog.replace(pg_catalog.pg_get_triggerdef(t.oid),
                                           ' ON ' OPERATOR(pg_catalog.||) c.oid::pg_catalog.regclass::pg_catalog.text OPERATOR(pg_catalog.||) ' ',
-                                          ' ON <table> ')))
+                                          ' ON <table> ')
+                       OPERATOR(pg_catalog.||) CASE t.tgenabled WHEN 'D' THEN ' -- DISABLED'
+                                                                WHEN 'R' THEN ' -- ENABLE REPLICA' ELSE '' END))
                 FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
 FROM unnest($1::text[], $2::text[], $4::boolean[]) AS want(schema_name, table_name, index_defs)

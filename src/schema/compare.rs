@@ -300,13 +300,30 @@ pub fn index(x: &Index, sn: &TableSnapshot, d: Option<&Declared>, created: bool)
     }
 }
 
-/// The `updated_at` trigger, by its definition (`pg_get_triggerdef`, the table's name left out):
-/// BEFORE UPDATE, FOR EACH ROW, no WHEN, revos.touch_updated_at().
-pub fn touch_trigger(sn: &TableSnapshot) -> Verdict {
-    let want = format!(
+/// The `updated_at` trigger's definition as the snapshot reads it (`pg_get_triggerdef`, the table's
+/// name left out), enabled.
+fn touch_trigger_def() -> String {
+    format!(
         "CREATE TRIGGER {} BEFORE UPDATE ON <table> FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()",
         Table::trigger_name().as_str()
-    );
+    )
+}
+
+/// Whether the `updated_at` trigger is revos's but does not fire in an ordinary session: disabled,
+/// or ENABLE REPLICA (the snapshot's suffix after `pg_get_triggerdef`; ENABLE ALWAYS fires, and
+/// is the same). `ALTER TABLE … ENABLE TRIGGER` brings it back.
+pub fn touch_trigger_not_firing(sn: &TableSnapshot) -> bool {
+    sn.trigger_defs
+        .get(Table::trigger_name().as_str())
+        .and_then(|have| have.strip_prefix(&touch_trigger_def()))
+        .is_some_and(|rest| matches!(rest, " -- DISABLED" | " -- ENABLE REPLICA"))
+}
+
+/// The `updated_at` trigger, by its definition (`pg_get_triggerdef`, the table's name left out):
+/// BEFORE UPDATE, FOR EACH ROW, no WHEN, revos.touch_updated_at() — and firing: a trigger
+/// disabled or ENABLE REPLICA differs (the snapshot reads `tgenabled` after the definition).
+pub fn touch_trigger(sn: &TableSnapshot) -> Verdict {
+    let want = touch_trigger_def();
     if !sn
         .triggers
         .iter()

@@ -507,7 +507,9 @@ impl Planner<'_> {
     }
 
     /// 7. The `updated_at` trigger, compared by its definition: created when missing, created
-    /// again when it is not exactly revos's (a WHEN clause, another event or function).
+    /// again when it is not exactly revos's (a WHEN clause, another event or function), enabled
+    /// (`ENABLE TRIGGER`: SHARE ROW EXCLUSIVE, nothing dropped) when it is revos's but disabled
+    /// or ENABLE REPLICA — on Citus dropped and created again, as for any difference.
     fn triggers(&mut self) {
         for t in self.s.tables.iter().filter(|t| t.touch_trigger) {
             let name = Table::trigger_name();
@@ -515,6 +517,15 @@ impl Planner<'_> {
                 let v = compare::touch_trigger(sn);
                 let object = format!("trigger {name} on {}", t.qualified());
                 if !self.needs_change(v, &t.path, Prop::TouchTrigger, &object) {
+                    continue;
+                }
+                if compare::touch_trigger_not_firing(sn) && !self.s.options.citus {
+                    self.push_on(
+                        "trigger",
+                        t,
+                        format!("ALTER TABLE {} ENABLE TRIGGER {name}", t.qualified()),
+                        Cost::CREATE_TRIGGER,
+                    );
                     continue;
                 }
                 if sn.triggers.iter().any(|n| n == name.as_str()) {

@@ -258,9 +258,9 @@ pub const TABLE: &[Row] = &[
     Row {
         prop: Prop::TouchTrigger,
         name: "trigger.updated_at",
-        read: "pg_get_triggerdef, the table's name left out",
-        compared: "exactly BEFORE UPDATE … FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at(), no WHEN",
-        on_diff: "DROP TRIGGER and CREATE TRIGGER",
+        read: "pg_get_triggerdef, the table's name left out, and tgenabled",
+        compared: "exactly BEFORE UPDATE … FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at(), no WHEN, firing in an ordinary session (ENABLE or ENABLE ALWAYS; not DISABLE, not ENABLE REPLICA)",
+        on_diff: "ENABLE TRIGGER when only its firing differs (on Citus: DROP TRIGGER and CREATE TRIGGER), else DROP TRIGGER and CREATE TRIGGER",
         risk: None,
         verified: "the same comparison after the DDL",
         mutation: Some("DROP TRIGGER revos_touch_updated_at ON {table}; CREATE TRIGGER revos_touch_updated_at BEFORE UPDATE ON {table} FOR EACH ROW WHEN (false) EXECUTE FUNCTION revos.touch_updated_at()"),
@@ -412,7 +412,7 @@ pub const TABLE: &[Row] = &[
     Row {
         prop: Prop::Trigger,
         name: "trigger",
-        read: "pg_get_triggerdef",
+        read: "pg_get_triggerdef, and tgenabled (DISABLE and ENABLE REPLICA differ from the declared ENABLE; ENABLE ALWAYS is the same)",
         compared: DEPARSE_OBJ,
         on_diff: "CREATE OR REPLACE TRIGGER",
         risk: None,

@@ -129,6 +129,15 @@ struct GrantTarget {
     allowed: &'static [&'static str],
 }
 
+/// A trigger's firing state after its `pg_get_triggerdef` (which leaves it out): nothing when it
+/// fires in an ordinary session (`tgenabled` 'O', and 'A': ENABLE ALWAYS fires in every session,
+/// replicas' too — a deliberate setting, kept), a suffix when it does not ('D' disabled, 'R' ENABLE
+/// REPLICA: only under session_replication_role = replica). The declared form is 'O' (CREATE OR
+/// REPLACE TRIGGER sets it), so a trigger disabled out of band differs and is replaced, enabled.
+/// The same suffix as the table snapshot's (`apply::pg_catalog`, revos's `updated_at` trigger).
+const TRIGGER_FIRING: &str =
+    "CASE t.tgenabled WHEN 'D' THEN ' -- DISABLED' WHEN 'R' THEN ' -- ENABLE REPLICA' ELSE '' END";
+
 const TABLE_PRIVS: &[&str] = &[
     "SELECT",
     "INSERT",
@@ -1076,7 +1085,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
         drop_live: None,
         names: None,
         deparse: format!(
-            "SELECT pg_catalog.pg_get_triggerdef(t.oid) FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal",
+            "SELECT pg_catalog.pg_get_triggerdef(t.oid) OPERATOR(pg_catalog.||) {TRIGGER_FIRING} FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal",
             reg(&ts, &tn),
             lit(n.as_str())
         ),
