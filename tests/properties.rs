@@ -613,3 +613,50 @@ fn a_trigger_enable_always_is_kept() {
         );
     }
 }
+
+fn keyed_items(version: &str) -> Value {
+    json!({"schema_version": version, "description": "d", "tables": [{"name": "items", "columns": [
+        {"name": "code", "type": "text", "unique": true}, {"name": "v", "type": "integer"}],
+        "indexes": [{"name": "ux_items_v", "columns": ["v"], "unique": true}]}]})
+}
+
+/// A unique key or a declared unique index made NULLS NOT DISTINCT (PostgreSQL 15+), which refuses
+/// a second row with a NULL in the key that the declared key accepts: a difference, changed back
+/// (NULLS DISTINCT only accepts more rows: no risk). The adversarial review of ab5a423, 3: applied,
+/// ok, the key left NULLS NOT DISTINCT.
+fn nulls_not_distinct_changed_back(db: &str, object: &str, mutation: &str) {
+    let mut c = fresh_db(db);
+    assert_eq!(status(&apply(&mut c, &keyed_items("k1"))), "applied");
+    c.batch_execute(mutation).unwrap();
+    let env = apply(&mut c, &keyed_items("k2"));
+    assert_eq!(status(&env), "applied", "{object}: {env:#}");
+    assert_eq!(
+        env["result"]["verification"]["ok"],
+        json!(true),
+        "{object}: {env:#}"
+    );
+    let nnd = text(
+        &mut c,
+        &format!("SELECT indnullsnotdistinct::text FROM pg_index WHERE indexrelid = 'public.{object}'::regclass"),
+    );
+    assert_eq!(nnd.as_deref(), Some("false"), "{object}: {env:#}");
+    assert_eq!(steps(&plan(&mut c, &keyed_items("k3"))), 0, "{object}");
+}
+
+#[test]
+fn a_unique_key_nulls_not_distinct_is_changed_back() {
+    nulls_not_distinct_changed_back(
+        "props_nnd_key",
+        "uq_items_code",
+        "ALTER TABLE items DROP CONSTRAINT uq_items_code, ADD CONSTRAINT uq_items_code UNIQUE NULLS NOT DISTINCT (tenant_id, code)",
+    );
+}
+
+#[test]
+fn a_unique_index_nulls_not_distinct_is_changed_back() {
+    nulls_not_distinct_changed_back(
+        "props_nnd_index",
+        "ux_items_v",
+        "DROP INDEX ux_items_v; CREATE UNIQUE INDEX ux_items_v ON items (v) NULLS NOT DISTINCT",
+    );
+}

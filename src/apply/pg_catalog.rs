@@ -533,7 +533,7 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
                        EXISTS (SELECT 1 FROM pg_catalog.pg_constraint ico WHERE ico.conindid = i.indexrelid AND ico.conrelid = c.oid),
                        CASE WHEN $3 AND want.index_defs THEN (SELECT pg_catalog.substr(d.def, pg_catalog.strpos(d.def, ' USING ') + 1)
                           FROM (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) AS def) d) END,
-                       i.indisvalid))
+                       i.indisvalid, i.indnullsnotdistinct))
                 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
                 JOIN pg_catalog.pg_am am ON am.oid = ic.relam WHERE i.indrelid = c.oid), '[]'),
   'constraints', coalesce((SELECT json_agg(json_build_array(co.conname::text, co.contype::text,
@@ -879,6 +879,8 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                 constraint: b(&i[5]),
                 definition: os(&i[6]),
                 invalid: i[7].as_bool() == Some(false),
+                // read, never assumed: a value that is not `false` is not the declared form
+                nulls_not_distinct: i[8].as_bool() != Some(false),
             })
             .collect(),
         constraints: arr("constraints")

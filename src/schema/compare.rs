@@ -203,7 +203,8 @@ pub fn validated(name: &Name, sn: &TableSnapshot) -> Verdict {
 }
 
 /// A unique constraint: a `u` constraint whose index has exactly these key columns, not partial,
-/// valid, not deferrable.
+/// valid, not deferrable, NULLS DISTINCT (a payload cannot declare NULLS NOT DISTINCT, which
+/// refuses rows the declared key accepts).
 pub fn unique(u: &Unique, sn: &TableSnapshot) -> Verdict {
     let Some(live) = sn.constraint(u.name.as_str()) else {
         return Verdict::Differs;
@@ -213,7 +214,9 @@ pub fn unique(u: &Unique, sn: &TableSnapshot) -> Verdict {
     Verdict::of(
         live.kind == 'u'
             && !live.deferrable
-            && index.is_some_and(|i| i.unique && !i.partial && !i.invalid && i.columns == cols),
+            && index.is_some_and(|i| {
+                i.unique && !i.partial && !i.invalid && !i.nulls_not_distinct && i.columns == cols
+            }),
     )
 }
 
@@ -277,7 +280,8 @@ pub fn index(x: &Index, sn: &TableSnapshot, d: Option<&Declared>, created: bool)
     let Some(live) = sn.index(x.name.as_str()) else {
         return Verdict::Differs;
     };
-    if live.unique != x.unique || live.invalid {
+    // NULLS NOT DISTINCT: also in pg_get_indexdef, but not in the structure compared below
+    if live.unique != x.unique || live.invalid || live.nulls_not_distinct {
         return Verdict::Differs;
     }
     if created && d.is_none_or(|d| !d.indexes.contains_key(x.name.as_str())) {

@@ -672,6 +672,10 @@ pub struct IndexSnapshot {
     /// `NOT indisvalid`: an index whose concurrent build failed (it is not used, and a unique one
     /// does not enforce uniqueness).
     pub invalid: bool,
+    /// `indnullsnotdistinct` (PostgreSQL 15+): a unique index that also refuses a second row
+    /// whose key has a NULL. A payload cannot declare it: a unique key or unique index that has
+    /// it is not the one declared.
+    pub nulls_not_distinct: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

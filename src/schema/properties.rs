@@ -192,8 +192,8 @@ pub const TABLE: &[Row] = &[
     Row {
         prop: Prop::Unique,
         name: "unique",
-        read: "the u constraint and its index (indkey, indpred, indisvalid), condeferrable",
-        compared: "a valid, not partial, not deferrable UNIQUE on exactly the declared columns",
+        read: "the u constraint and its index (indkey, indpred, indisvalid, indnullsnotdistinct), condeferrable",
+        compared: "a valid, not partial, not deferrable, NULLS DISTINCT UNIQUE on exactly the declared columns",
         on_diff: "ADD CONSTRAINT … UNIQUE, or DROP and ADD in one statement",
         risk: None,
         verified: "the same comparison after the DDL",
@@ -247,7 +247,7 @@ pub const TABLE: &[Row] = &[
     Row {
         prop: Prop::Index,
         name: "index",
-        read: "pg_get_indexdef from USING on (method, keys, INCLUDE, WHERE), indisunique, indisvalid",
+        read: "pg_get_indexdef from USING on (method, keys, INCLUDE, WHERE, NULLS NOT DISTINCT), indisunique, indisvalid, indnullsnotdistinct",
         compared: DEPARSE,
         on_diff: "DROP INDEX and CREATE INDEX (an INVALID index is rebuilt)",
         risk: None,
