@@ -535,66 +535,78 @@ fn trigger_after(db: &str, trigger: &str, mutation: &str) -> (String, String, Ve
     )
 }
 
+/// [`trigger_after`], which must give: applied, the trigger enabled ('O'), verification ok; the
+/// statements run.
+fn enabled_again(db: &str, trigger: &str, mutation: &str) -> Vec<String> {
+    let (st, enabled, sqls, ok) = trigger_after(db, trigger, mutation);
+    assert_eq!(
+        (st.as_str(), enabled.as_str(), ok),
+        ("applied", "O", true),
+        "{mutation}: {sqls:?}"
+    );
+    sqls
+}
+
 /// revos's `updated_at` trigger disabled, or ENABLE REPLICA (fires only where
 /// session_replication_role = replica: never in an application's session), is a difference: the
 /// same declaration applied again enables it (`ENABLE TRIGGER`, nothing dropped), and UPDATEs
-/// touch `updated_at` again. Each alone (the adversarial review of ab5a423, 2: applied, 0
-/// statements, the trigger left off).
+/// touch `updated_at` again (the adversarial review of ab5a423, 2: applied, 0 statements, the
+/// trigger left off).
+fn touch_trigger_enabled_again(db: &str, state: &str) {
+    let mutation = format!(
+        "ALTER TABLE {TABLE} {state} TRIGGER revos_touch_updated_at;
+         UPDATE {TABLE} SET updated_at = '2000-01-01'"
+    );
+    let sqls = enabled_again(db, "revos_touch_updated_at", &mutation);
+    assert_eq!(
+        sqls,
+        [r#"ALTER TABLE "public"."things" ENABLE TRIGGER "revos_touch_updated_at""#],
+        "{state}"
+    );
+    let mut c = connect(db);
+    c.batch_execute(&format!("UPDATE {TABLE} SET qty = qty + 1"))
+        .unwrap();
+    assert_eq!(
+        count(
+            &mut c,
+            &format!("SELECT count(*) FROM {TABLE} WHERE updated_at < '2001-01-01'")
+        ),
+        0,
+        "{state}: an UPDATE touches updated_at again"
+    );
+    assert_eq!(steps(&plan(&mut c, &things("p3"))), 0, "{state}");
+}
+
 #[test]
-fn revos_updated_at_trigger_not_firing_is_enabled_again() {
-    for (i, state) in ["DISABLE", "ENABLE REPLICA"].iter().enumerate() {
-        let mutation = format!(
-            "ALTER TABLE {TABLE} {state} TRIGGER revos_touch_updated_at;
-             UPDATE {TABLE} SET updated_at = '2000-01-01'"
-        );
-        let db = format!("props_touch_{i}");
-        let (st, enabled, sqls, ok) = trigger_after(&db, "revos_touch_updated_at", &mutation);
-        assert_eq!(
-            (st.as_str(), enabled.as_str(), ok),
-            ("applied", "O", true),
-            "{state}: {sqls:?}"
-        );
-        assert_eq!(
-            sqls,
-            [format!(
-                r#"ALTER TABLE {} ENABLE TRIGGER "revos_touch_updated_at""#,
-                r#""public"."things""#
-            )],
-            "{state}"
-        );
-        let mut c = connect(&db);
-        c.batch_execute(&format!("UPDATE {TABLE} SET qty = qty + 1"))
-            .unwrap();
-        assert_eq!(
-            count(
-                &mut c,
-                &format!("SELECT count(*) FROM {TABLE} WHERE updated_at < '2001-01-01'")
-            ),
-            0,
-            "{state}: an UPDATE touches updated_at again"
-        );
-        assert_eq!(steps(&plan(&mut c, &things("p3"))), 0, "{state}");
-    }
+fn revos_updated_at_trigger_disabled_is_enabled_again() {
+    touch_trigger_enabled_again("props_touch_disabled", "DISABLE");
+}
+
+#[test]
+fn revos_updated_at_trigger_enable_replica_is_enabled_again() {
+    touch_trigger_enabled_again("props_touch_replica", "ENABLE REPLICA");
 }
 
 /// A declared trigger disabled, or ENABLE REPLICA: the same declaration applied again replaces it
-/// (CREATE OR REPLACE TRIGGER), enabled. Each alone.
+/// (CREATE OR REPLACE TRIGGER), enabled.
+fn declared_trigger_enabled_again(db: &str, state: &str) {
+    let mutation = format!("ALTER TABLE {TABLE} {state} TRIGGER things_trg");
+    let sqls = enabled_again(db, "things_trg", &mutation);
+    assert!(
+        sqls.len() == 1 && sqls[0].starts_with(r#"CREATE OR REPLACE TRIGGER "things_trg" "#),
+        "{state}: {sqls:?}"
+    );
+    assert_eq!(steps(&plan(&mut connect(db), &things("p3"))), 0, "{state}");
+}
+
 #[test]
-fn a_declared_trigger_not_firing_is_enabled_again() {
-    for (i, state) in ["DISABLE", "ENABLE REPLICA"].iter().enumerate() {
-        let mutation = format!("ALTER TABLE {TABLE} {state} TRIGGER things_trg");
-        let (st, enabled, sqls, ok) =
-            trigger_after(&format!("props_trg_{i}"), "things_trg", &mutation);
-        assert_eq!(
-            (st.as_str(), enabled.as_str(), ok),
-            ("applied", "O", true),
-            "{state}: {sqls:?}"
-        );
-        assert!(
-            sqls.len() == 1 && sqls[0].starts_with(r#"CREATE OR REPLACE TRIGGER "things_trg" "#),
-            "{state}: {sqls:?}"
-        );
-    }
+fn a_declared_trigger_disabled_is_enabled_again() {
+    declared_trigger_enabled_again("props_trg_disabled", "DISABLE");
+}
+
+#[test]
+fn a_declared_trigger_enable_replica_is_enabled_again() {
+    declared_trigger_enabled_again("props_trg_replica", "ENABLE REPLICA");
 }
 
 /// ENABLE ALWAYS fires in every session (an application's and a logical replica's apply): it does
