@@ -1267,5 +1267,23 @@ a check of the planned name with another definition, NOT VALID|"checks": [{"name
 the planned index, made by hand: it is the step's|"indexes": [{"name": "ix_@", "columns": ["v"]}]|ix_@|CREATE INDEX ix_@ ON @ (v)|done - false
 the planned check, validated by hand: it is the step's|"checks": [{"name": "ck_@", "expression": "v >= 0"}]|ck_@|ALTER TABLE @ VALIDATE CONSTRAINT ck_@|done - false
 ROWS
+# a foreign key's VALIDATE: the key the apply added NOT VALID is recorded as the catalog showed it
+FK_COLS='[{"name": "v", "type": "integer"}, {"name": "ref_id", "type": "uuid", "references": "dx_parent"}]'
+fk_payload() { # VERSION [OPTIONS]
+  echo "{\"schema_version\": \"$1\", \"description\": \"fk\", \"options\": ${2:-{\}}, \"tables\": [
+    {\"name\": \"dx_parent\", \"tenant_scoped\": false, \"rls\": false, \"columns\": [{\"name\": \"label\", \"type\": \"text\"}]},
+    {\"name\": \"dx_fk\", \"tenant_scoped\": false, \"rls\": false, \"columns\": $3}]}"
+}
+apply_as "$S" "$(fk_payload dxf-1 '' '[{"name": "v", "type": "integer"}, {"name": "ref_id", "type": "uuid"}]')" >/dev/null
+qdb "$S" "INSERT INTO dx_parent (label) VALUES ('p'); INSERT INTO dx_fk (v, ref_id) SELECT i, (SELECT id FROM dx_parent) FROM generate_series(1, 20) i" >/dev/null
+pause_worker dx_pause 3
+st=$(apply_as "$S" "$(fk_payload dxf-2 '{"online": true}' "$FK_COLS")" | field "r['status']")
+qdb "$S" "ALTER TABLE dx_fk DROP CONSTRAINT fk_dx_fk_ref_id, ADD CONSTRAINT fk_dx_fk_ref_id FOREIGN KEY (ref_id) REFERENCES dx_parent (id) ON DELETE CASCADE" >/dev/null
+unpause
+wait_done dxf-2 >/dev/null
+check "a foreign key of the planned name with another action, validated: failed 42710, the key made by hand kept" \
+  "applied failed 42710 true FOREIGN KEY (ref_id) REFERENCES dx_parent(id) ON DELETE CASCADE" \
+  "$st $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') || ' ' || (coalesce(error_message, '') LIKE '%not the one planned%')::text
+                     FROM revos.deferred_steps WHERE version = 'dxf-2'") $(qdb "$S" "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_dx_fk_ref_id'")"
 
 finish

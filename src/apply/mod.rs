@@ -730,6 +730,13 @@ fn execute_and_record(
                 ));
             };
             let r = execute(view.as_ref().unwrap_or(schema), p, &mut write);
+            // the constraints the steps that ran last added NOT VALID, as the deferred VALIDATE
+            // steps will find them
+            if let (Ok(_), Some(w)) = (&r, &written) {
+                if !w.pending.is_empty() {
+                    crate::deferred::store::record_definitions(&w.id);
+                }
+            }
             (r, failure::take_last())
         }
     };

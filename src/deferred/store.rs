@@ -88,6 +88,35 @@ pub fn record(
     })
 }
 
+/// After the steps that run last, in the apply's transaction: each `VALIDATE` step of migration
+/// `migration_id` whose planned definition was not recorded with it (a foreign key, revos's NOT
+/// NULL helper — added `NOT VALID` by those steps) records the definition of the constraint the
+/// apply just added (`pg_get_constraintdef` without ` NOT VALID`, under `search_path =
+/// pg_catalog, pg_temp`), so that the worker takes no other constraint of that name for it
+/// ([`Completion::Validated`]; the adversarial review of ab5a423, 1).
+pub fn record_definitions(migration_id: &str) {
+    let saved = crate::apply::pg_catalog::with_catalog_search_path();
+    as_ledger_writer(|_| {
+        Spi::run_with_args(
+            "UPDATE revos.deferred_steps d
+                SET completion = d.completion OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('definition',
+                      pg_catalog.regexp_replace(pg_catalog.pg_get_constraintdef(con.oid), ' NOT VALID$', ''))
+               FROM pg_catalog.pg_constraint con
+               JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) con.conrelid
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+              WHERE d.migration_id OPERATOR(pg_catalog.=) $1::pg_catalog.uuid
+                AND d.completion OPERATOR(pg_catalog.->>) 'check' OPERATOR(pg_catalog.=) 'validated'
+                AND NOT d.completion OPERATOR(pg_catalog.?) 'definition' AND NOT d.completion OPERATOR(pg_catalog.?) 'key'
+                AND n.nspname OPERATOR(pg_catalog.=) d.schema_name AND c.relname OPERATOR(pg_catalog.=) d.table_name
+                AND con.conname OPERATOR(pg_catalog.=) (d.completion OPERATOR(pg_catalog.->>) 'name')
+                AND con.contype OPERATOR(pg_catalog.<>) 't'",
+            &[migration_id.into()],
+        )
+        .unwrap_or_else(|e| spi_error("recording the deferred constraints' definitions failed", e))
+    });
+    crate::apply::pg_catalog::restore_search_path(saved);
+}
+
 /// The steps of a migration that are not done (pending, running or failed), as the envelope
 /// lists them, read as the caller (`revos_admin` may read the table).
 pub fn unfinished(migration_id: &str) -> Vec<Value> {

@@ -93,10 +93,12 @@ pub enum Completion {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<Vec<String>>,
     },
-    /// A validated constraint `name` on the table — the planned one when it is known:
-    /// `pg_get_constraintdef` (without `NOT VALID`) is `definition` (a declared check, as the
-    /// shadow deparsed it), or `UNIQUE (<key>)` (a unique key attached to its index). Neither
-    /// recorded (a foreign key, revos's NOT NULL helper): by name, as before.
+    /// A validated constraint `name` on the table — the planned one: `pg_get_constraintdef`
+    /// (without `NOT VALID`) is `definition` (a declared check, as the shadow deparsed it; any
+    /// other constraint the apply added `NOT VALID` — a foreign key, revos's NOT NULL helper — as
+    /// the catalog showed it once added, `deferred::store::record_definitions`), or `UNIQUE
+    /// (<key>)` (a unique key attached to its index). Neither recorded (a row recorded before
+    /// they were): by name.
     Validated {
         schema: String,
         table: String,
