@@ -25,15 +25,41 @@ pub const PINNED_SEARCH_PATH: &str = "pg_catalog, revos, pg_temp";
 /// the caller's search_path is back afterwards; settings `f` changes with `SET LOCAL` (or
 /// `set_config(…, true)`) other than search_path last until the end of the transaction as usual.
 pub fn pinned<R>(f: impl FnOnce() -> R) -> R {
+    nested(
+        || {
+            set_search_path(PINNED_SEARCH_PATH);
+            // every text revos runs is written for standard strings: a caller's `off` turned a
+            // literal's backslash into an escape, and the rest of a payload's check into more
+            // subcommands of the shadow table's ALTER, run as the caller (the adversarial review
+            // of 5798187, C)
+            set_setting("standard_conforming_strings", "on");
+            // what revos compares as text (deparsed definitions: the live ones with the shadow's)
+            // is read with PostgreSQL's own quoting; a session's `on` failed verification (the
+            // review of 765e4d8, B)
+            set_setting("quote_all_identifiers", "off");
+        },
+        f,
+    )
+}
+
+/// Runs `f` with the search_path `pg_catalog, pg_temp` and `quote_all_identifiers` off, in a GUC
+/// nest level of its own: a deparse (`pg_get_indexdef`, `pg_get_constraintdef`) reads every name
+/// qualified and quoted as the shadows' and the snapshot's deparses were read (`apply::shadow`),
+/// so that the two compare as text.
+pub fn catalog_path<R>(f: impl FnOnce() -> R) -> R {
+    nested(
+        || {
+            set_search_path("pg_catalog, pg_temp");
+            set_setting("quote_all_identifiers", "off");
+        },
+        f,
+    )
+}
+
+/// `f` after `set`, in a GUC nest level of its own (what `set` changed is undone afterwards).
+fn nested<R>(set: impl FnOnce(), f: impl FnOnce() -> R) -> R {
     let nest = unsafe { pg_sys::NewGUCNestLevel() };
-    set_search_path(PINNED_SEARCH_PATH);
-    // every text revos runs is written for standard strings: a caller's `off` turned a literal's
-    // backslash into an escape, and the rest of a payload's check into more subcommands of the
-    // shadow table's ALTER, run as the caller (the adversarial review of 5798187, C)
-    set_setting("standard_conforming_strings", "on");
-    // what revos compares as text (deparsed definitions: the live ones with the shadow's) is read
-    // with PostgreSQL's own quoting; a session's `on` failed verification (the review of 765e4d8, B)
-    set_setting("quote_all_identifiers", "off");
+    set();
     pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
         .finally(|| unsafe { pg_sys::AtEOXact_GUC(true, nest) })
         .execute()

@@ -730,13 +730,7 @@ fn execute_and_record(
                 ));
             };
             let r = execute(view.as_ref().unwrap_or(schema), p, &mut write);
-            // the constraints the steps that ran last added NOT VALID, as the deferred VALIDATE
-            // steps will find them
-            if let (Ok(_), Some(w)) = (&r, &written) {
-                if !w.pending.is_empty() {
-                    crate::deferred::store::record_definitions(&w.id);
-                }
-            }
+            record_definitions(r.is_ok(), written.as_ref());
             (r, failure::take_last())
         }
     };
@@ -777,6 +771,14 @@ fn execute_and_record(
     o.data_written
         .push(json!({"table": "revos.schema_migrations", "record_id": id}));
     o
+}
+
+/// After the steps that ran last (`ok`: they ran): the constraints they added NOT VALID recorded
+/// with the deferred VALIDATE steps as the catalog shows them (`deferred::store::record_definitions`).
+fn record_definitions(ok: bool, written: Option<&Written>) {
+    if let Some(w) = written.filter(|w| ok && !w.pending.is_empty()) {
+        crate::deferred::store::record_definitions(&w.id);
+    }
 }
 
 /// What `applied` wrote: the ledger row's id, the deferred steps recorded, a warning when no

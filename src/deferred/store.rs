@@ -95,9 +95,9 @@ pub fn record(
 /// pg_catalog, pg_temp`), so that the worker takes no other constraint of that name for it
 /// ([`Completion::Validated`]; the adversarial review of ab5a423, 1).
 pub fn record_definitions(migration_id: &str) {
-    let saved = crate::apply::pg_catalog::with_catalog_search_path();
-    as_ledger_writer(|_| {
-        Spi::run_with_args(
+    crate::privilege::catalog_path(|| {
+        as_ledger_writer(|_| {
+            Spi::run_with_args(
             "UPDATE revos.deferred_steps d
                 SET completion = d.completion OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('definition',
                       pg_catalog.regexp_replace(pg_catalog.pg_get_constraintdef(con.oid), ' NOT VALID$', ''))
@@ -113,8 +113,8 @@ pub fn record_definitions(migration_id: &str) {
             &[migration_id.into()],
         )
         .unwrap_or_else(|e| spi_error("recording the deferred constraints' definitions failed", e))
-    });
-    crate::apply::pg_catalog::restore_search_path(saved);
+        })
+    })
 }
 
 /// The steps of a migration that are not done (pending, running or failed), as the envelope

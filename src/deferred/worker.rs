@@ -816,14 +816,10 @@ fn live_definition(c: &Completion) -> Option<String> {
         ),
         _ => return None,
     };
-    let saved = crate::apply::pg_catalog::with_catalog_search_path();
-    let have = Spi::get_one_with_args::<String>(
-        &sql,
-        &[schema.into(), table.into(), name.as_str().into()],
-    )
-    .unwrap_or(None);
-    crate::apply::pg_catalog::restore_search_path(saved);
-    have
+    crate::privilege::catalog_path(|| {
+        Spi::get_one_with_args::<String>(&sql, &[schema.into(), table.into(), name.as_str().into()])
+            .unwrap_or(None)
+    })
 }
 
 /// An index or constraint of the step's name on its table that is not the one planned, before
