@@ -411,9 +411,13 @@ fn run_step(step: &StepRow) {
     }
     // an object of the step's name that is not the one planned (another role's index on other
     // columns, a constraint of another definition): the step fails, and that object is kept —
-    // revos did not build it (the adversarial review of ab5a423, 1: it was recorded done)
+    // revos did not build it, so no cleanup runs, not even an INVALID index's drop (the
+    // adversarial review of ab5a423, 1: it was recorded done)
     if let Some(why) = tx(|| other_object(&step.completion)) {
-        fail_chain(step, &why, "42710");
+        tx(|| {
+            store::failed(step.id, &why, "42710");
+            store::skip_rest_of_chain(step);
+        });
         return;
     }
     if check(&step.completion).is_ok() {
