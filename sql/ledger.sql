@@ -600,19 +600,49 @@ COMMENT ON TABLE revos.managed_tables IS
     'The tables revos manages (every table an applied version declares): the drift capture watches them. Written only by revos.';
 SELECT pg_catalog.pg_extension_config_dump('revos.managed_tables', '');
 
+-- A marker counts only on a table whose owner could own a table revos manages (a superuser, a
+-- revos_admin member, a role listed in revos.trusted_roles): any role that may CREATE somewhere could
+-- put one on its own table and have its DDL written into the global chain, holding it until commit (the
+-- review of 70d2215, M3). The tables revos registered count whoever owns them.
+CREATE FUNCTION revos.drift_marker_trusted(rel oid) RETURNS boolean
+LANGUAGE plpgsql STABLE  -- PL/pgSQL: revos.trusted_roles is created after it
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_owner oid;
+BEGIN
+    SELECT c.relowner INTO v_owner FROM pg_catalog.pg_class c WHERE c.oid = drift_marker_trusted.rel;
+    IF v_owner IS NULL THEN
+        RETURN false;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles o WHERE o.oid = v_owner AND o.rolsuper)
+       OR EXISTS (SELECT 1 FROM pg_catalog.pg_roles a
+                   WHERE a.rolname = 'revos_admin' AND pg_catalog.pg_has_role(v_owner, a.oid, 'MEMBER')) THEN
+        RETURN true;
+    END IF;
+    -- revos.trusted_roles is read only once it exists (the update to 0.3.0 creates it after this)
+    IF pg_catalog.to_regclass('revos.trusted_roles') IS NULL THEN
+        RETURN false;
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM revos.trusted_roles t WHERE t.role::pg_catalog.oid = v_owner);
+END
+$$;
+
 CREATE FUNCTION revos.drift_is_managed(rel oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 -- never a temporary table: anyone may create one and put a marker on it, which made its DDL events of
--- the global chain (the drift review of d9c3a68, M2); revos declares none
+-- the global chain (the drift review of d9c3a68, M2); revos declares none. A marker only on a table of
+-- a trusted owner (revos.drift_marker_trusted).
 SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
                     WHERE c.oid = drift_is_managed.rel AND c.relpersistence = 't')
    AND (EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::pg_catalog.oid = drift_is_managed.rel)
-        OR EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
-                   WHERE p.polrelid = drift_is_managed.rel AND p.polname = 'revos_tenant_isolation')
-        OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
-                   WHERE t.tgrelid = drift_is_managed.rel AND t.tgname = 'revos_touch_updated_at'))
+        OR ((EXISTS (SELECT 1 FROM pg_catalog.pg_policy p
+                      WHERE p.polrelid = drift_is_managed.rel AND p.polname = 'revos_tenant_isolation')
+             OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                         WHERE t.tgrelid = drift_is_managed.rel AND t.tgname = 'revos_touch_updated_at'))
+            AND revos.drift_marker_trusted(drift_is_managed.rel)))
 $$;
 
 -- The table a part belongs to (a column is (pg_class, table, n); an index, a constraint, a default,
@@ -639,34 +669,42 @@ SELECT CASE cls
 END
 $$;
 
--- What depends on (cls, obj), directly or through other types and functions, as far as that decides what a
--- managed table's part accepts: a domain over a domain, an array of a domain or an enum (the array type
--- depends on it internally), a composite type's attribute (the composite's relation stands for its row
--- type), a domain's constraint (stands for its domain), a function another one's body calls (BEGIN ATOMIC
--- records it), an operator over a function. The walk goes on from types, functions, operators and
--- collations only, 8 steps at most (the drift review of d9c3a68, H2: only direct dependents were followed).
+-- What depends on (cls, obj), directly or through other types, functions and relations, as far as that
+-- decides what a managed table's part accepts: a domain over a domain, an array of a domain or an enum
+-- (the array type depends on it internally), a composite type's attribute or a table's row type used as a
+-- column type (a relation stands for its row type too), a domain's constraint (stands for its domain), a
+-- function another one's body calls (BEGIN ATOMIC records it), an operator over a function, a view a
+-- policy reads and the views that view reads (a view's rule stands for its view), a sequence a default
+-- calls (from a relation only rules, policies and defaults are followed, not its own parts). Every object once: the walk ends by itself (the
+-- drift review of d9c3a68, H2, and the review of 70d2215, M2 and L1: 8 steps were easy to exceed).
 CREATE FUNCTION revos.drift_dependents(cls oid, obj oid) RETURNS TABLE (classid oid, objid oid)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-WITH RECURSIVE walk(classid, objid, depth) AS (
-    SELECT CASE WHEN c.relkind = 'c' OR k.contypid <> 0 THEN 'pg_type'::regclass::oid ELSE cls END,
-           CASE WHEN c.relkind = 'c' THEN c.reltype WHEN k.contypid <> 0 THEN k.contypid ELSE obj END, 0
+WITH RECURSIVE walk(classid, objid) AS (
+    SELECT n.classid, n.objid
       FROM (SELECT) one
       LEFT JOIN pg_class c ON cls = 'pg_class'::regclass AND c.oid = obj
       LEFT JOIN pg_constraint k ON cls = 'pg_constraint'::regclass AND k.oid = obj
+     CROSS JOIN LATERAL (VALUES (cls, obj), ('pg_type'::regclass::oid, c.reltype),
+                                ('pg_type'::regclass::oid, k.contypid)) n(classid, objid)
+     WHERE n.objid IS NOT NULL AND n.objid <> 0
     UNION
-    SELECT CASE WHEN c.relkind = 'c' OR k.contypid <> 0 THEN 'pg_type'::regclass::oid ELSE d.classid END,
-           CASE WHEN c.relkind = 'c' THEN c.reltype WHEN k.contypid <> 0 THEN k.contypid ELSE d.objid END,
-           w.depth + 1
+    SELECT n.classid, n.objid
       FROM walk w
       JOIN pg_depend d ON d.refclassid = w.classid AND d.refobjid = w.objid AND d.deptype IN ('n', 'a', 'i')
       LEFT JOIN pg_class c ON d.classid = 'pg_class'::regclass AND c.oid = d.objid
       LEFT JOIN pg_constraint k ON d.classid = 'pg_constraint'::regclass AND k.oid = d.objid
-     WHERE w.depth < 8
-       AND w.classid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)
+      LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid
+     CROSS JOIN LATERAL (VALUES (d.classid, d.objid), ('pg_type'::regclass::oid, c.reltype),
+                                ('pg_type'::regclass::oid, k.contypid),
+                                ('pg_class'::regclass::oid, r.ev_class)) n(classid, objid)
+     WHERE n.objid IS NOT NULL AND n.objid <> 0
+       AND (w.classid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_operator'::regclass, 'pg_collation'::regclass)
+            OR (w.classid = 'pg_class'::regclass
+                AND d.classid IN ('pg_rewrite'::regclass, 'pg_policy'::regclass, 'pg_attrdef'::regclass)))
 )
-SELECT w.classid, w.objid FROM walk w WHERE w.depth > 0
+SELECT w.classid, w.objid FROM walk w WHERE NOT (w.classid = cls AND w.objid = obj)
 $$;
 
 -- The managed tables a DDL command's object touches (see above).
@@ -741,14 +779,15 @@ BEGIN
     END IF;
     PERFORM revos.drift_frame_snapshot(coalesce((
         WITH managed AS (
-            SELECT x.rel FROM (
-                SELECT m.rel::oid AS rel FROM revos.managed_tables m
+            SELECT DISTINCT x.rel FROM (
+                SELECT m.rel::oid AS rel, true AS registered FROM revos.managed_tables m
                 UNION
-                SELECT p.polrelid FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
+                SELECT p.polrelid, false FROM pg_policy p WHERE p.polname = 'revos_tenant_isolation'
                 UNION
-                SELECT t.tgrelid FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
+                SELECT t.tgrelid, false FROM pg_trigger t WHERE t.tgname = 'revos_touch_updated_at'
             ) x JOIN pg_class c ON c.oid = x.rel
-            WHERE c.relpersistence <> 't'  -- never a temporary table (revos.drift_is_managed)
+            -- never a temporary table, a marker only on a trusted owner's (revos.drift_is_managed)
+            WHERE c.relpersistence <> 't' AND (x.registered OR revos.drift_marker_trusted(x.rel))
         )
         SELECT jsonb_object_agg(o.k, o.rel)::text FROM (
             SELECT 'pg_class'::regclass::oid::text || ':' || m.rel AS k, m.rel FROM managed m
@@ -845,7 +884,6 @@ BEGIN
     END IF;
     snap := coalesce(nullif(revos.drift_frame_snapshot(NULL), '')::jsonb, '{}'::jsonb);
     FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
-        CONTINUE WHEN r.is_temporary;  -- a temporary table and its parts are never managed
         v_rel := (snap ->> (r.classid::text || ':' || r.objid))::oid;
         v_nsp := NULL;
         v_name := NULL;
@@ -858,6 +896,10 @@ BEGIN
             END IF;
         END IF;
         IF r.object_type IN ('table', 'partitioned table') THEN
+            -- a temporary table is never managed (its parts: no snapshot entry, drift_is_managed); not
+            -- every object in pg_temp is skipped — a temporary statistics object on a managed table is
+            -- recorded (the review of 70d2215, L3)
+            CONTINUE WHEN r.is_temporary;
             IF v_rel IS NULL AND NOT EXISTS (SELECT 1 FROM revos.managed_tables m WHERE m.rel::oid = r.objid)
                AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
                                WHERE d.address_names[1] = r.address_names[1] AND d.address_names[2] = r.address_names[2]
@@ -922,6 +964,7 @@ REVOKE EXECUTE ON FUNCTION revos.drift_is_managed(oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_part_table(oid, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_tables_of(oid, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_dependents(oid, oid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION revos.drift_marker_trusted(oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_record_table(text, text, text, oid) FROM PUBLIC;
 REVOKE ALL ON revos.managed_tables FROM PUBLIC;
 -- Trigger functions: CREATE TRIGGER needs EXECUTE on the function, so nobody but the owner can

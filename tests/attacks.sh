@@ -2604,6 +2604,41 @@ attack_drift_review_d9c3a68() {
     -c "CREATE INDEX ON b30_tmp (a)" -c "DROP POLICY revos_tenant_isolation ON b30_tmp" -c "DROP TABLE b30_tmp" 2>&1)
   check "M2: atk_owner's temporary table with a revos_tenant_isolation policy: its DDL ran and wrote no event" "0|" \
     "$(q "SELECT count(*) FROM revos.events WHERE id > $m")|$out"
+  # the review of 70d2215, each alone. M2: a table's row type as a column type, a view a policy reads.
+  # L1: a chain of more domains than the walk's old 8 steps. L3: a temporary statistics object on a
+  # managed table. M3: a permanent (unlogged) table of a plain role with a marker.
+  q "SET ROLE atk_admin; CREATE DOMAIN adm.b31_dpos AS int CHECK (VALUE > 0); CREATE TABLE adm.b31_rowt (a adm.b31_dpos, b int)" >/dev/null
+  b30_table b31_rt '[{"name": "r", "type": "adm.b31_rowt"}]'
+  attempt "70d2215 M2: ALTER DOMAIN ... DROP CONSTRAINT of a domain in the table whose row type a managed column has" b31_rt \
+    "ALTER DOMAIN adm.b31_dpos DROP CONSTRAINT b31_dpos_check"
+  attempt "70d2215 M2: ALTER TABLE ... ADD COLUMN of the table whose row type a managed column has" b31_rt \
+    "ALTER TABLE adm.b31_rowt ADD COLUMN z int"
+  managed b31_pv
+  q "SET ROLE atk_admin; CREATE VIEW adm.b31_v1 AS SELECT 1 AS t; CREATE VIEW adm.b31_v2 AS SELECT t FROM adm.b31_v1;
+     CREATE POLICY b31_p ON public.b31_pv AS RESTRICTIVE USING (1 IN (SELECT t FROM adm.b31_v2))" >/dev/null
+  attempt "70d2215 M2: CREATE OR REPLACE VIEW of the view read by the view a managed table's policy reads" b31_pv \
+    "CREATE OR REPLACE VIEW adm.b31_v1 AS SELECT 2 AS t"
+  q "SET ROLE atk_admin; CREATE DOMAIN adm.b31_e0 AS int CHECK (VALUE > 0);
+     DO \$\$ BEGIN FOR i IN 1..11 LOOP EXECUTE format('CREATE DOMAIN adm.b31_e%s AS adm.b31_e%s', i, i - 1); END LOOP; END \$\$" >/dev/null
+  b30_table b31_deep '[{"name": "n", "type": "adm.b31_e11"}]'
+  attempt "70d2215 L1: ALTER DOMAIN ... DROP CONSTRAINT at the bottom of a chain of 12 domains" b31_deep \
+    "ALTER DOMAIN adm.b31_e0 DROP CONSTRAINT b31_e0_check"
+  q "SET ROLE atk_admin; CREATE SEQUENCE adm.b31_seq" >/dev/null
+  b30_table b31_sq '[{"name": "n", "type": "bigint", "default": "nextval('"''"'adm.b31_seq'"''"'::regclass)"}]'
+  attempt "70d2215 L4: ALTER SEQUENCE ... MAXVALUE of the sequence a managed column's default calls" b31_sq \
+    "ALTER SEQUENCE adm.b31_seq MAXVALUE 5"
+  managed b31_stat
+  m=$(mark)
+  psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "CREATE STATISTICS pg_temp.b31_st2 (ndistinct) ON tenant_id, secret FROM public.b31_stat" \
+    -c "DROP STATISTICS pg_temp.b31_st2" >/dev/null 2>&1
+  check "70d2215 L3: CREATE and DROP STATISTICS pg_temp.… on a managed table: both recorded" "CREATE STATISTICS,DROP STATISTICS" \
+    "$(q "SELECT string_agg(payload ->> 'command_tag', ',' ORDER BY id) FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b31_stat' AND id > $m")"
+  m=$(mark)
+  out=$(psql -X -q -At -d "${T/postgres@/atk_owner@}" -c "CREATE UNLOGGED TABLE public.b31_squat (a int)" \
+    -c "CREATE POLICY revos_tenant_isolation ON public.b31_squat USING (true)" -c "ALTER TABLE public.b31_squat ADD COLUMN c int" \
+    -c "DROP POLICY revos_tenant_isolation ON public.b31_squat" -c "DROP TABLE public.b31_squat" 2>&1)
+  check "70d2215 M3: atk_owner's own (unlogged) table with a revos_tenant_isolation policy: its DDL ran and wrote no event" "0|" \
+    "$(q "SELECT count(*) FROM revos.events WHERE id > $m")|$out"
 }
 
 # B14. A table another role owns, declared by a superuser's payload (the adversarial review of issue

@@ -535,7 +535,12 @@ drift "several commands in one transaction: one event each" 3 "ALTER TABLE|table
   "ALTER TABLE public.orders2 DISABLE ROW LEVEL SECURITY" "ALTER TABLE public.orders2 ADD COLUMN z int" "COMMIT"
 drift "ALTER TABLE OWNER on a managed table" 1 "ALTER TABLE|table|public|orders2" \
   "ALTER TABLE public.orders2 OWNER TO $APP"
-drift "non-superuser DDL on a managed table is recorded too" 1 "ALTER TABLE|table|public|orders2" \
+# a hand-made marker counts only on a table whose owner could own a managed table (a superuser, a
+# revos_admin member, a role listed in revos.trusted_roles): $APP is none of them
+drift "a hand-marked table of a plain role ($APP) is not managed: its DDL is not drift" 0 "" \
+  "SET ROLE $APP" "ALTER TABLE public.orders2 ADD COLUMN v int"
+q "INSERT INTO revos.trusted_roles (role, note) VALUES ('$APP', 'tests/ledger_sql.sh')" >/dev/null
+drift "non-superuser DDL on a managed table is recorded too ($APP listed in revos.trusted_roles)" 1 "ALTER TABLE|table|public|orders2" \
   "SET ROLE $APP" "ALTER TABLE public.orders2 ADD COLUMN w int"
 check "drift actor is the role that ran the DDL" "$APP" \
   "$(q "SELECT actor_id FROM revos.events WHERE id = (SELECT max(id) FROM revos.events)")"
