@@ -1289,4 +1289,16 @@ check "a foreign key of the planned name with another action, validated: failed 
   "$st $(qdb "$S" "SELECT status || ' ' || coalesce(sqlstate, '-') || ' ' || (coalesce(error_message, '') LIKE '%not the one planned%')::text
                      FROM revos.deferred_steps WHERE version = 'dxf-2'") $(qdb "$S" "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'fk_dx_fk_ref_id'")"
 
+# The review of db85aeb, M2: the applying role's quote_all_identifiers = on (the worker connects with its
+# settings) quoted every column of a unique key's planned form and failed its steps as "not the one planned".
+echo "# quote_all_identifiers = on for the applying role: a unique key's deferred steps complete"
+qdb "$S" "ALTER ROLE online_admin SET quote_all_identifiers = on" >/dev/null
+apply_as "$A" "$(one_table qai-1 qai_t '[{"name": "k", "type": "text"}]')" >/dev/null
+qdb "$S" "INSERT INTO qai_t (k) SELECT 'k' || i FROM generate_series(1, 20) i" >/dev/null
+st=$(apply_as "$A" "$(one_table qai-2 qai_t '[{"name": "k", "type": "text", "unique": true}]' '{"online": true}')" | field "r['status'] + ' ' + str(len(r.get('pending', [])))")
+check "a unique key added online by a role whose settings quote every identifier: applied, every step done, the key there" \
+  "applied 2|2 0|u" \
+  "$st|$(wait_done qai-2)|$(qdb "$S" "SELECT contype FROM pg_constraint WHERE conrelid = 'public.qai_t'::regclass AND contype = 'u'")"
+qdb "$S" "ALTER ROLE online_admin RESET quote_all_identifiers" >/dev/null
+
 finish

@@ -783,14 +783,18 @@ fn planned(c: &Completion) -> Option<String> {
     }
     let key = key.as_ref()?;
     let prefix = format!("{lead}{prefix}");
-    // quoted as pg_get_indexdef and pg_get_constraintdef quote a column
-    Spi::get_one_with_args::<String>(
-        "SELECT $1 OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.quote_ident(k.c), ', ' ORDER BY k.o)
-                OPERATOR(pg_catalog.||) ')'
-           FROM pg_catalog.unnest($2::pg_catalog.text[]) WITH ORDINALITY AS k(c, o)",
-        &[prefix.as_str().into(), key.clone().into()],
-    )
-    .unwrap_or(None)
+    // quoted as pg_get_indexdef and pg_get_constraintdef quote a column, under the settings
+    // live_definition reads them with (a role's or database's quote_all_identifiers = on quoted
+    // every column here and failed every unique key's step: the review of db85aeb, M2)
+    crate::privilege::catalog_path(|| {
+        Spi::get_one_with_args::<String>(
+            "SELECT $1 OPERATOR(pg_catalog.||) pg_catalog.string_agg(pg_catalog.quote_ident(k.c), ', ' ORDER BY k.o)
+                    OPERATOR(pg_catalog.||) ')'
+               FROM pg_catalog.unnest($2::pg_catalog.text[]) WITH ORDINALITY AS k(c, o)",
+            &[prefix.as_str().into(), key.clone().into()],
+        )
+        .unwrap_or(None)
+    })
 }
 
 /// The step's index (`pg_get_indexdef` from ` USING ` on, led by `UNIQUE ` when it is unique) or constraint (`pg_get_constraintdef`
