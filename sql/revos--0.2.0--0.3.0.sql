@@ -407,6 +407,45 @@ BEGIN
 END
 $$;
 
+-- A concurrent command (CREATE INDEX / REINDEX … CONCURRENTLY, DETACH PARTITION … CONCURRENTLY;
+-- not DROP INDEX CONCURRENTLY, which must be its transaction's first write) commits its first part before it ends; canceled or failing after that, it leaves that
+-- part (an INVALID index, a pending detach) and its ddl_command_end never fires. So at its start (the
+-- gate, src/ledger/drift_begun.rs, resolves its names as the caller and passes the table by OID) it
+-- is recorded once more, with "phase": "begun": written in its first transaction, committed with its
+-- first part. A command that ends is recorded at its end too.
+CREATE FUNCTION revos.drift_begun_run(tg_tag text, rel oid) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_nsp  text;
+    v_name text;
+BEGIN
+    IF revos.drift_paused() OR NOT revos.drift_is_managed(rel) THEN
+        RETURN;
+    END IF;
+    SELECT n.nspname, c.relname INTO v_nsp, v_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = rel;
+    IF v_name IS NULL THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = 'revos.events'::regclass
+                  AND t.tgname = 'events_chain' AND t.tgenabled = 'D') THEN
+        RAISE WARNING 'revos: the triggers of revos.events are disabled: % CONCURRENTLY on %.% is not recorded and the ledger is not tamper-protected',
+            tg_tag, quote_ident(v_nsp), quote_ident(v_name);
+        RETURN;
+    END IF;
+    INSERT INTO revos.events (id, tenant_id, event_type, subject_type, subject_id, actor_id, payload)
+    VALUES (NULL, NULL, 'schema_drift_detected', 'table', quote_ident(v_nsp) || '.' || quote_ident(v_name),
+            revos.drift_actor(),
+            jsonb_build_object('command_tag', tg_tag, 'phase', 'begun', 'concurrently', true,
+                               'object_type', 'table',
+                               'object_identity', quote_ident(v_nsp) || '.' || quote_ident(v_name),
+                               'schema', v_nsp, 'table', v_name));
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION revos.drift_begun_run(text, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_part_table(oid, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_tables_of(oid, oid) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION revos.drift_dependents(oid, oid) FROM PUBLIC;

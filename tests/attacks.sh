@@ -26,7 +26,8 @@ as() { local r=$1; shift; qdb "$T" "SET ROLE $r; $*"; } # one transaction, as ro
 as_login() { local r=$1; shift; qdb "${T/postgres@/$r@}" "$@"; } # a session of role $1 itself
 mark() { q "SELECT coalesce(max(id), 0) FROM revos.events"; }
 # drift events naming the table $1 (schema.table, as revos writes subject_id) after event id $2
-drift_on() { q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = '$1' AND id > $2"; }
+# (the events of commands, not a concurrent command's record at its start: "phase": "begun", B32)
+drift_on() { q "SELECT count(*) FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = '$1' AND id > $2 AND NOT payload ? 'phase'"; }
 # rows the look-alikes and spies logged (who|what), optionally only those matching $1
 spied() { q "SELECT coalesce(string_agg(who || '|' || what, ',' ORDER BY n), '') FROM public.atk_log ${1:+WHERE $1}"; }
 forget_spies() { q "TRUNCATE public.atk_log" >/dev/null; }
@@ -2596,7 +2597,7 @@ attack_drift_review_d9c3a68() {
   m=$(mark)
   psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "DROP INDEX CONCURRENTLY public.b30_cic_x" -c "ALTER TABLE public.b30_cic ADD COLUMN b30_after int" >/dev/null 2>&1
   check "M1: the statement after a DROP INDEX CONCURRENTLY has a frame of its own (two events, both atk_admin's)" "2 atk_admin" \
-    "$(q "SELECT count(*) || ' ' || string_agg(DISTINCT actor_id, ',') FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b30_cic' AND id > $m")"
+    "$(q "SELECT count(*) || ' ' || string_agg(DISTINCT actor_id, ',') FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.b30_cic' AND id > $m AND NOT payload ? 'phase'")"
   # M2
   m=$(mark)
   out=$(psql -X -q -At -d "${T/postgres@/atk_owner@}" -c "CREATE TEMP TABLE b30_tmp (a int)" \
@@ -2696,6 +2697,93 @@ attack_squatted_table_owner() {
     "$(status_of "$out") $(sed -n 's/.*"sqlstate": "\([0-9A-Z]*\)".*/\1/p' <<<"$out" | head -1)"
   check "  ... and it is not row-level secured as if revos managed it" f \
     "$(q "SELECT relrowsecurity FROM pg_class WHERE oid = 'public.b15_t'::regclass")"
+}
+
+# B32. A concurrent command canceled after its first internal commit (the drift review of 70d2215, M1,
+# open until 2026-12-07): CREATE INDEX CONCURRENTLY, DETACH PARTITION … CONCURRENTLY (and REINDEX … CONCURRENTLY, PostgreSQL 17+: earlier versions fire no event trigger for
+# REINDEX) commit their first part, then wait for other sessions; canceled there, that part (an INVALID
+# index, a pending detach) stayed with no event — ddl_command_end never fired. Now such a command on a
+# managed table is recorded at its start too ("phase": "begun"), in its first transaction. Each alone:
+# a session holds a lock on the table, the command (atk_admin's) waits for it after its first commit and
+# is canceled there. DROP INDEX CONCURRENTLY is a GAP: it must be the first write of its transaction.
+b32_begun() { # TABLE MARK: "begun events|their actors|events of ended commands" naming public.TABLE after MARK
+  q "SELECT count(*) FILTER (WHERE payload ->> 'phase' = 'begun') || '|'
+            || coalesce(string_agg(DISTINCT actor_id, ',') FILTER (WHERE payload ->> 'phase' = 'begun'), '') || '|'
+            || count(*) FILTER (WHERE NOT payload ? 'phase')
+       FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.$1' AND id > $2"
+}
+# b32_cancel LOCKED CMD: a session holds ROW EXCLUSIVE on LOCKED; CMD (atk_admin's) runs, and is canceled
+# once it waits for that session (after its first commit); then the holder ends. Prints CMD's output.
+b32_cancel() {
+  local i out
+  PGAPPNAME=b32_hold psql -X -q -At -d "$T" -c "BEGIN" -c "LOCK TABLE $1 IN ROW EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(60)" -c "COMMIT" >/dev/null 2>&1 &
+  for i in $(seq 1 100); do
+    [ "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE a.application_name = 'b32_hold' AND l.relation = '$1'::regclass AND l.granted")" = 1 ] && break
+    sleep 0.1
+  done
+  local f; f=$(mktemp)
+  PGAPPNAME=b32_cmd psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "$2" >"$f" 2>&1 &
+  local cmd=$!
+  for i in $(seq 1 100); do
+    [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'b32_cmd' AND wait_event_type = 'Lock'")" = 1 ] && break
+    sleep 0.1
+  done
+  q "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'b32_cmd'" >/dev/null
+  wait "$cmd"
+  q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'b32_hold'" >/dev/null
+  wait
+  cat "$f"; rm -f "$f"
+}
+attack_concurrent_begun() {
+  echo "# B32. a concurrent command canceled after its first commit: recorded at its start"
+  local m out
+  managed b32_ci
+  m=$(mark)
+  out=$(b32_cancel public.b32_ci "CREATE INDEX CONCURRENTLY b32_ci_x ON public.b32_ci (secret)")
+  check "CREATE INDEX CONCURRENTLY canceled after its first commit: canceled, its index left INVALID" "canceled|f" \
+    "$(grep -q 'canceling statement' <<<"$out" && echo canceled)|$(q "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('public.b32_ci_x')")"
+  check "  ... recorded at its start (one begun event, atk_admin's; no event of its end)" "1|atk_admin|0" "$(b32_begun b32_ci "$m")"
+  q "DROP INDEX public.b32_ci_x" >/dev/null
+  managed b32_di
+  q "CREATE INDEX b32_di_x ON public.b32_di (secret)" >/dev/null
+  m=$(mark)
+  out=$(b32_cancel public.b32_di "DROP INDEX CONCURRENTLY public.b32_di_x")
+  check "DROP INDEX CONCURRENTLY canceled after its first commit: canceled, the index left INVALID" "canceled|f" \
+    "$(grep -q 'canceling statement' <<<"$out" && echo canceled)|$(q "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass('public.b32_di_x')")"
+  check_or_gap "  ... recorded at its start" "1|atk_admin|0" "$(b32_begun b32_di "$m")" \
+    "PostgreSQL runs DROP INDEX CONCURRENTLY only as its transaction's first write: no event can precede it (docs/security.md)"
+  check "atk_admin applies a partitioned table b32_pt with a partition" applied \
+    "$(as atk_admin "SELECT revos.apply_schema('{\"schema_version\": \"atk-b32-pt\", \"description\": \"x\",
+       \"tables\": [{\"name\": \"b32_pt\", \"columns\": [{\"name\": \"id\", \"type\": \"integer\"}, {\"name\": \"k\", \"type\": \"integer\"}],
+       \"primary_key\": [\"id\", \"k\"], \"partition_by\": {\"method\": \"range\", \"columns\": [\"k\"]},
+       \"partitions\": [{\"name\": \"b32_pt_p0\", \"values\": \"FROM (0) TO (100)\"}]}]}') -> 'result' ->> 'status'")"
+  m=$(mark)
+  out=$(b32_cancel public.b32_pt "ALTER TABLE public.b32_pt DETACH PARTITION public.b32_pt_p0 CONCURRENTLY")
+  check "DETACH PARTITION CONCURRENTLY canceled after its first commit: canceled, the detach left pending" "canceled|t" \
+    "$(grep -q 'canceling statement' <<<"$out" && echo canceled)|$(q "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = 'public.b32_pt_p0'::regclass")"
+  check "  ... recorded at its start (one begun event on the parent, atk_admin's; no event of its end)" "1|atk_admin|0" "$(b32_begun b32_pt "$m")"
+  if [ "$(q "SHOW server_version_num")" -ge 170000 ]; then
+    managed b32_ri
+    q "CREATE INDEX b32_ri_x ON public.b32_ri (secret)" >/dev/null
+    m=$(mark)
+    out=$(b32_cancel public.b32_ri "REINDEX INDEX CONCURRENTLY public.b32_ri_x")
+    check "REINDEX INDEX CONCURRENTLY canceled after its first commit: canceled, an INVALID copy left" "canceled|1" \
+      "$(grep -q 'canceling statement' <<<"$out" && echo canceled)|$(q "SELECT count(*) FROM pg_index i WHERE i.indrelid = 'public.b32_ri'::regclass AND NOT i.indisvalid")"
+    check "  ... recorded at its start (one begun event, atk_admin's; no event of its end)" "1|atk_admin|0" "$(b32_begun b32_ri "$m")"
+  else
+    echo "NOTE: REINDEX … CONCURRENTLY not tried: PostgreSQL $(q "SHOW server_version") fires no event trigger for REINDEX (17+ does)"
+  fi
+  # a command that ends: its start and its end; not managed: nothing
+  m=$(mark)
+  psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "CREATE INDEX CONCURRENTLY b32_ci_y ON public.b32_ci (secret)" >/dev/null 2>&1
+  check "CREATE INDEX CONCURRENTLY that ends: a begun event and the event of its end" "1|atk_admin|1" "$(b32_begun b32_ci "$m")"
+  q "CREATE TABLE public.b32_plain (a int); ALTER TABLE public.b32_plain OWNER TO atk_admin" >/dev/null
+  m=$(mark)
+  out=$(b32_cancel public.b32_plain "CREATE INDEX CONCURRENTLY b32_plain_x ON public.b32_plain (a)")
+  check "CREATE INDEX CONCURRENTLY on a table revos does not manage, canceled: no event" "0" \
+    "$(q "SELECT count(*) FROM revos.events WHERE id > $m")"
 }
 
 # B30. An object of the payload another role owns (the adversarial review of the declared objects, Medium: it led to
@@ -2836,6 +2924,7 @@ main() {
   attack_review_72fdc99
   attack_review_5798187
   attack_drift_review_d9c3a68
+  attack_concurrent_begun
   end_state
   finish
 }

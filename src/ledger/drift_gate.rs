@@ -17,7 +17,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
-use crate::ledger::writer;
+use crate::ledger::{drift_begun, writer};
 
 // Declared in sql/ledger.sql for the three event triggers (`LANGUAGE c … 'drift_gate_wrapper'`).
 crate::v1_c_function!(pg_finfo_drift_gate_wrapper, drift_gate_wrapper, gate);
@@ -57,8 +57,19 @@ unsafe fn gate(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
     if !own {
         let tag = pg_sys::GetCommandTagName((*data).tag);
         let actor = crate::privilege::current_user_name();
+        // resolved here, as the caller, before revos's settings are pinned: the command's own names
+        let begun = if event == b"ddl_command_start" {
+            drift_begun::concurrent_tables((*data).parsetree)
+        } else {
+            vec![]
+        };
         writer::with_gate_actor(actor, || {
-            crate::privilege::pinned(|| run_worker(worker, tag))
+            crate::privilege::pinned(|| {
+                run_worker(worker, tag);
+                for table in begun {
+                    run_begun_worker(tag, table);
+                }
+            })
         });
     }
     if event == b"ddl_command_end" {
@@ -86,6 +97,31 @@ unsafe fn run_worker(worker: &str, tag: *const std::ffi::c_char) {
     };
     let tag = pg_sys::cstring_to_text(tag);
     pg_sys::OidFunctionCall1Coll(oid, pg_sys::InvalidOid, pg_sys::Datum::from(tag));
+}
+
+/// Calls `revos.drift_begun_run(tag, table)` (`ledger::drift_begun`: a concurrent command on
+/// `table` recorded at its start), found and called as `run_worker` calls its worker.
+unsafe fn run_begun_worker(tag: *const std::ffi::c_char, table: pg_sys::Oid) {
+    if writer::drift_paused() {
+        return;
+    }
+    let Some(oid) =
+        crate::privilege::revos_function("drift_begun_run", &[pg_sys::TEXTOID, pg_sys::OIDOID])
+    else {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "revos: drift capture cannot record this command: revos.drift_begun_run(text, oid) is missing",
+            "Reinstall the extension (ALTER EXTENSION revos UPDATE, or DROP and CREATE EXTENSION revos)."
+        );
+    };
+    let tag = pg_sys::cstring_to_text(tag);
+    pg_sys::OidFunctionCall2Coll(
+        oid,
+        pg_sys::InvalidOid,
+        pg_sys::Datum::from(tag),
+        pg_sys::Datum::from(table),
+    );
 }
 
 #[cfg(test)]

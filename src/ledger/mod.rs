@@ -7,6 +7,7 @@
 
 pub mod chain_head;
 pub mod direct_insert;
+pub mod drift_begun;
 pub mod drift_gate;
 pub mod event_chain;
 pub mod event_hash;
