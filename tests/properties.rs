@@ -506,22 +506,26 @@ fn an_allowed_primary_key_change_leaves_the_old_key_columns_as_declared() {
     assert_eq!(steps(&plan(&mut c, &things("p3"))), 0);
 }
 
+/// The statements `version` ran, one a line (the ledger's script).
+fn script(c: &mut Client, version: &str) -> Vec<String> {
+    text(
+        c,
+        &format!("SELECT sql_script FROM revos.schema_migrations WHERE version = '{version}'"),
+    )
+    .unwrap_or_default()
+    .lines()
+    .map(|l| l.trim().trim_end_matches(';').to_string())
+    .filter(|l| !l.is_empty())
+    .collect()
+}
+
 /// After `mutation` and the same declaration applied again: the apply's status, the trigger's
 /// `tgenabled`, the statements the apply ran and whether verification was ok.
 fn trigger_after(db: &str, trigger: &str, mutation: &str) -> (String, String, Vec<String>, bool) {
     let mut c = fixture_db(db);
     c.batch_execute(mutation).unwrap();
     let env = apply(&mut c, &things("p2"));
-    // the statements run, one a line (the ledger's script)
-    let sqls = text(
-        &mut c,
-        "SELECT sql_script FROM revos.schema_migrations WHERE version = 'p2'",
-    )
-    .unwrap_or_default()
-    .lines()
-    .map(|l| l.trim().trim_end_matches(';').to_string())
-    .filter(|l| !l.is_empty())
-    .collect();
+    let sqls = script(&mut c, "p2");
     let enabled = text(
         &mut c,
         &format!("SELECT tgenabled::text FROM pg_trigger WHERE tgrelid = '{TABLE}'::regclass AND tgname = '{trigger}'"),
@@ -623,6 +627,168 @@ fn a_trigger_enable_always_is_kept() {
             ("applied", "A", 0, true),
             "{trigger}: {sqls:?}"
         );
+    }
+}
+
+/// A table partitioned by kind with two declared partitions, revos's `updated_at` trigger and a
+/// declared trigger on it: PostgreSQL clones each onto every partition (`tgparentid`), and each
+/// clone has a firing state (`tgenabled`) of its own.
+fn logs(version: &str) -> Value {
+    json!({"schema_version": version, "description": "triggers on a partitioned table",
+        "functions": [{"name": "logs_touch", "returns": "trigger", "language": "plpgsql",
+                       "body": "BEGIN RETURN NEW; END"}],
+        "triggers": [{"name": "logs_trg", "table": "logs", "timing": "before", "events": ["insert"],
+                      "function": "public.logs_touch"}],
+        "tables": [{"name": "logs", "tenant_scoped": false, "primary_key": ["id", "kind"],
+            "columns": [{"name": "kind", "type": "text", "not_null": true}, {"name": "n", "type": "integer"}],
+            "partition_by": {"method": "list", "columns": ["kind"]},
+            "partitions": [{"name": "logs_a", "values": "IN ('a')"}, {"name": "logs_b", "values": "IN ('b')"}]}]})
+}
+
+/// A fresh database with [`logs`] applied and a row in each partition.
+fn logs_db(db: &str) -> Client {
+    let mut c = fresh_db(db);
+    let env = apply(&mut c, &logs("l1"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c.batch_execute("INSERT INTO public.logs (kind, n) VALUES ('a', 1), ('b', 2)")
+        .unwrap();
+    c
+}
+
+/// `tgenabled` of `trigger` on `logs`, `logs_a` and `logs_b`, in that order ("O O O").
+fn logs_enabled(c: &mut Client, trigger: &str) -> String {
+    text(
+        c,
+        &format!(
+            "SELECT string_agg(coalesce(t.tgenabled::text, '-'), ' ' ORDER BY r.n)
+               FROM unnest(ARRAY['logs', 'logs_a', 'logs_b']) WITH ORDINALITY r(rel, n)
+               LEFT JOIN pg_trigger t ON t.tgrelid = ('public.' || r.rel)::regclass AND t.tgname = '{trigger}'"
+        ),
+    )
+    .unwrap_or_default()
+}
+
+/// What [`partition_trigger_after`] saw: the planned statements, the statements run (the ledger's
+/// script), the status, whether verification was ok, and the trigger's `tgenabled` on the table
+/// and its partitions afterwards ([`logs_enabled`]).
+struct PartitionTrigger {
+    planned: Vec<String>,
+    ran: Vec<String>,
+    status: String,
+    verified: bool,
+    enabled: String,
+}
+
+/// [`logs_db`], `mutation` (on the partition `logs_a`), then the same declaration planned and
+/// applied again.
+fn partition_trigger_after(db: &str, trigger: &str, mutation: &str) -> PartitionTrigger {
+    let mut c = logs_db(db);
+    c.batch_execute(mutation).unwrap();
+    let planned = plan(&mut c, &logs("l2"))["result"]["plan"]["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["sql"].as_str().map(str::to_string))
+        .collect();
+    let env = apply(&mut c, &logs("l2"));
+    let ran = script(&mut c, "l2");
+    PartitionTrigger {
+        planned,
+        ran,
+        status: status(&env).to_string(),
+        verified: env["result"]["verification"]["ok"] == json!(true),
+        enabled: logs_enabled(&mut c, trigger),
+    }
+}
+
+/// revos's `updated_at` trigger DISABLEd or ENABLE REPLICA on one declared partition (its clone:
+/// the parent's stays enabled) stops `updated_at` on that partition's rows: a difference. The same
+/// declaration planned again shows `ALTER TABLE <partition> ENABLE TRIGGER`, applied runs it
+/// (nothing dropped), the clone is enabled again ('O') and UPDATEs touch `updated_at` there again;
+/// a plan after that has nothing to do (the review of db85aeb: applied, 0 statements, the clone
+/// left off).
+fn touch_trigger_enabled_on_partition(db: &str, state: &str) {
+    let mutation = format!(
+        "ALTER TABLE public.logs_a {state} TRIGGER revos_touch_updated_at;
+         UPDATE public.logs SET updated_at = '2000-01-01'"
+    );
+    let r = partition_trigger_after(db, "revos_touch_updated_at", &mutation);
+    let want = [r#"ALTER TABLE "public"."logs_a" ENABLE TRIGGER "revos_touch_updated_at""#];
+    assert_eq!(r.planned, want, "{state}: the plan");
+    assert_eq!(r.ran, want, "{state}: the apply");
+    assert_eq!(
+        (r.status.as_str(), r.verified, r.enabled.as_str()),
+        ("applied", true, "O O O"),
+        "{state}"
+    );
+    let mut c = connect(db);
+    c.batch_execute("UPDATE public.logs SET n = n + 1").unwrap();
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM public.logs WHERE updated_at < '2001-01-01'"
+        ),
+        0,
+        "{state}: an UPDATE touches updated_at on the partition again"
+    );
+    assert_eq!(steps(&plan(&mut c, &logs("l3"))), 0, "{state}");
+}
+
+#[test]
+fn revos_updated_at_trigger_disabled_on_a_partition_is_enabled_again() {
+    touch_trigger_enabled_on_partition("props_part_touch_disabled", "DISABLE");
+}
+
+#[test]
+fn revos_updated_at_trigger_enable_replica_on_a_partition_is_enabled_again() {
+    touch_trigger_enabled_on_partition("props_part_touch_replica", "ENABLE REPLICA");
+}
+
+/// A declared trigger DISABLEd or ENABLE REPLICA on one declared partition: the same declaration
+/// replaces it (CREATE OR REPLACE TRIGGER on the table, which PostgreSQL 15-18 carry to every
+/// partition's clone, enabled); a plan after that has nothing to do.
+fn declared_trigger_enabled_on_partition(db: &str, state: &str) {
+    let mutation = format!("ALTER TABLE public.logs_a {state} TRIGGER logs_trg");
+    let r = partition_trigger_after(db, "logs_trg", &mutation);
+    for (what, sqls) in [("plan", &r.planned), ("apply", &r.ran)] {
+        assert!(
+            sqls.len() == 1 && sqls[0].starts_with(r#"CREATE OR REPLACE TRIGGER "logs_trg" "#),
+            "{state}: the {what}: {sqls:?}"
+        );
+    }
+    assert_eq!(
+        (r.status.as_str(), r.verified, r.enabled.as_str()),
+        ("applied", true, "O O O"),
+        "{state}"
+    );
+    assert_eq!(steps(&plan(&mut connect(db), &logs("l3"))), 0, "{state}");
+}
+
+#[test]
+fn a_declared_trigger_disabled_on_a_partition_is_enabled_again() {
+    declared_trigger_enabled_on_partition("props_part_trg_disabled", "DISABLE");
+}
+
+#[test]
+fn a_declared_trigger_enable_replica_on_a_partition_is_enabled_again() {
+    declared_trigger_enabled_on_partition("props_part_trg_replica", "ENABLE REPLICA");
+}
+
+/// ENABLE ALWAYS on a partition's clone fires in every session: kept, revos's trigger and a
+/// declared one alike (nothing planned, nothing run, the clone still 'A').
+#[test]
+fn a_trigger_enable_always_on_a_partition_is_kept() {
+    for (i, trigger) in ["revos_touch_updated_at", "logs_trg"].iter().enumerate() {
+        let mutation = format!("ALTER TABLE public.logs_a ENABLE ALWAYS TRIGGER {trigger}");
+        let r = partition_trigger_after(&format!("props_part_always_{i}"), trigger, &mutation);
+        assert_eq!(
+            (r.planned.len(), r.ran.len(), r.status.as_str(), r.verified),
+            (0, 0, "applied", true),
+            "{trigger}: {:?} {:?}",
+            r.planned,
+            r.ran
+        );
+        assert_eq!(r.enabled, "O A O", "{trigger}");
     }
 }
 

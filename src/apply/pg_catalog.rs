@@ -477,7 +477,7 @@ fn resolve_type_uncached(type_text: &str) -> Result<String, String> {
 }
 
 /// One query for any number of tables: columns, indexes, constraints, RLS flags, policies,
-/// triggers, comments and estimated rows, as JSON per table (`json`, not `jsonb`: the text is all
+/// triggers (and their clones on the table's partitions that do not fire), comments and estimated rows, as JSON per table (`json`, not `jsonb`: the text is all
 /// that is read, and building it as text was a fifth of the query's time — bench/FINDINGS.md).
 /// An estimate of NaN or beyond bigint (`pg_class.reltuples` is a float4 its owner can set through
 /// `pg_restore_relation_stats` on PostgreSQL 18) reads as unknown or 9e18, not as an error that
@@ -569,7 +569,15 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
                        OPERATOR(pg_catalog.||) CASE t.tgenabled WHEN 'D' THEN ' -- DISABLED'
                                                                 WHEN 'R' THEN ' -- ENABLE REPLICA' ELSE '' END))
                 FROM pg_catalog.pg_trigger t
-                WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'))
+                WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'),
+  'partition_triggers_off', coalesce((SELECT json_agg(json_build_array(pn.nspname::text, pc.relname::text,
+                       t.tgname::text, pt.tgenabled::text) ORDER BY pn.nspname, pc.relname, t.tgname)
+                FROM pg_catalog.pg_inherits i
+                JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid
+                JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+                JOIN pg_catalog.pg_trigger pt ON pt.tgrelid = i.inhrelid AND pt.tgenabled IN ('D', 'R')
+                JOIN pg_catalog.pg_trigger t ON t.oid = pt.tgparentid AND t.tgrelid = c.oid
+                WHERE i.inhparent = c.oid), '[]'))
 FROM unnest($1::text[], $2::text[], $4::boolean[]) AS want(schema_name, table_name, index_defs)
 JOIN pg_catalog.pg_namespace n ON n.nspname = want.schema_name
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = want.table_name AND c.relkind IN ('r', 'p')
@@ -921,10 +929,24 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
             .iter()
             .map(|t| (s(&t[0]), s(&t[1])))
             .collect(),
+        partition_triggers_off: partition_triggers_off(&arr("partition_triggers_off")),
         has_rows: false,
         declared: None,
         unreadable: None,
     }
+}
+
+/// The snapshot's `partition_triggers_off`: `[schema, partition, trigger, tgenabled]` each.
+fn partition_triggers_off(rows: &[Value]) -> Vec<PartitionTriggerOff> {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    rows.iter()
+        .map(|t| PartitionTriggerOff {
+            schema: s(&t[0]),
+            partition: s(&t[1]),
+            trigger: s(&t[2]),
+            enabled: s(&t[3]).chars().next().unwrap_or('?'),
+        })
+        .collect()
 }
 
 /// Whether Postgres' parser reads `sql` as exactly one statement whose node is `tag` (under

@@ -315,7 +315,8 @@ fn touch_trigger_def() -> String {
 
 /// Whether the `updated_at` trigger is revos's but does not fire in an ordinary session: disabled,
 /// or ENABLE REPLICA (the snapshot's suffix after `pg_get_triggerdef`; ENABLE ALWAYS fires, and
-/// is the same). `ALTER TABLE … ENABLE TRIGGER` brings it back.
+/// is the same). `ALTER TABLE … ENABLE TRIGGER` brings it back (on the table and, PostgreSQL 15 to
+/// 18 alike, on every partition's clone).
 pub fn touch_trigger_not_firing(sn: &TableSnapshot) -> bool {
     sn.trigger_defs
         .get(Table::trigger_name().as_str())
@@ -323,10 +324,56 @@ pub fn touch_trigger_not_firing(sn: &TableSnapshot) -> bool {
         .is_some_and(|rest| matches!(rest, " -- DISABLED" | " -- ENABLE REPLICA"))
 }
 
+/// The declared partitions of `t` on which revos's `updated_at` trigger does not fire in an
+/// ordinary session: its clone there DISABLEd or ENABLE REPLICA (`ALTER TABLE <partition> …`
+/// sets a clone apart from the table's trigger; a partition's rows fire the partition's clone).
+/// ENABLE ALWAYS fires, and is the same. A partition the payload does not declare is not read.
+pub fn touch_trigger_off_on_partitions<'a>(t: &'a Table, sn: &TableSnapshot) -> Vec<&'a Name> {
+    let name = Table::trigger_name();
+    t.partitions
+        .iter()
+        .filter(|p| {
+            sn.partition_triggers_off.iter().any(|o| {
+                o.trigger == name.as_str()
+                    && o.schema == t.schema.as_str()
+                    && o.partition == p.as_str()
+                    && matches!(o.enabled, 'D' | 'R')
+            })
+        })
+        .collect()
+}
+
+/// How the `updated_at` trigger is brought back when it differs.
+#[derive(Debug, PartialEq)]
+pub enum TouchFix<'a> {
+    /// revos's, not firing on the table: `ALTER TABLE <table> ENABLE TRIGGER` (which enables the
+    /// partitions' clones too).
+    Enable,
+    /// revos's and firing on the table, not on these declared partitions: `ALTER TABLE
+    /// <partition> ENABLE TRIGGER` on each (the clone; nothing dropped, no other partition locked).
+    EnableOn(Vec<&'a Name>),
+    /// missing or not revos's: (dropped and) created.
+    Create,
+}
+
+/// What brings the `updated_at` trigger of `t` back to revos's (once [`touch_trigger`] differs).
+pub fn touch_trigger_fix<'a>(t: &'a Table, sn: &TableSnapshot) -> TouchFix<'a> {
+    if touch_trigger_not_firing(sn) {
+        return TouchFix::Enable;
+    }
+    let off = touch_trigger_off_on_partitions(t, sn);
+    let revos = sn.trigger_defs.get(Table::trigger_name().as_str()) == Some(&touch_trigger_def());
+    if revos && !off.is_empty() {
+        return TouchFix::EnableOn(off);
+    }
+    TouchFix::Create
+}
+
 /// The `updated_at` trigger, by its definition (`pg_get_triggerdef`, the table's name left out):
 /// BEFORE UPDATE, FOR EACH ROW, no WHEN, revos.touch_updated_at() — and firing: a trigger
-/// disabled or ENABLE REPLICA differs (the snapshot reads `tgenabled` after the definition).
-pub fn touch_trigger(sn: &TableSnapshot) -> Verdict {
+/// disabled or ENABLE REPLICA differs (the snapshot reads `tgenabled` after the definition), on
+/// the table or, its clone, on a declared partition ([`touch_trigger_off_on_partitions`]).
+pub fn touch_trigger(t: &Table, sn: &TableSnapshot) -> Verdict {
     let want = touch_trigger_def();
     if !sn
         .triggers
@@ -336,7 +383,9 @@ pub fn touch_trigger(sn: &TableSnapshot) -> Verdict {
         return Verdict::Differs;
     }
     match sn.trigger_defs.get(Table::trigger_name().as_str()) {
-        Some(have) => Verdict::of(*have == want),
+        Some(have) => {
+            Verdict::of(*have == want && touch_trigger_off_on_partitions(t, sn).is_empty())
+        }
         None => Verdict::Unknown("the trigger's definition was not read".into()),
     }
 }

@@ -48,4 +48,6 @@ mod fuzz;
 #[cfg(test)]
 mod membership_tests;
 #[cfg(test)]
+mod partition_trigger_tests;
+#[cfg(test)]
 mod serial_tests;

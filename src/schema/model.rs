@@ -296,6 +296,10 @@ pub struct Table {
     pub policies: Vec<String>,
     #[serde(skip)]
     pub triggers: Vec<String>,
+    /// The declared partitions (`partitions`, in this table's schema): the triggers revos
+    /// declares on this table must fire on each (their clones there, `compare::touch_trigger`).
+    #[serde(skip)]
+    pub partitions: Vec<Name>,
     /// What normalization changed or kept that the caller should know (warnings of the plan).
     #[serde(skip)]
     pub notes: Vec<String>,
@@ -606,6 +610,10 @@ pub struct TableSnapshot {
     pub triggers: Vec<String>,
     /// Trigger name -> `pg_get_triggerdef`, with the table's name as `<table>`.
     pub trigger_defs: std::collections::HashMap<String, String>,
+    /// The clones of the table's triggers on its partitions (one level down) that do not fire in
+    /// an ordinary session: each clone has a firing state of its own, and a row of a partition
+    /// fires the partition's clone, never the table's trigger.
+    pub partition_triggers_off: Vec<PartitionTriggerOff>,
     pub has_rows: bool,
     /// `pg_class.reltuples`; None when the table was never vacuumed or analyzed.
     pub est_rows: Option<i64>,
@@ -618,6 +626,16 @@ pub struct TableSnapshot {
     /// could not be read, when they could not: every comparison that needs them is then
     /// "cannot compare" (never equal).
     pub unreadable: Option<String>,
+}
+
+/// A clone of a table's trigger on one of its partitions (`pg_trigger.tgparentid`) that does not
+/// fire in an ordinary session: `tgenabled` 'D' (DISABLE) or 'R' (ENABLE REPLICA).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartitionTriggerOff {
+    pub schema: String,
+    pub partition: String,
+    pub trigger: String,
+    pub enabled: char,
 }
 
 /// A table column whose type is an enum (or an array of it), for removing enum values.

@@ -441,6 +441,7 @@ fn build_table(cx: &TableCtx, o: &Options, issues: &mut Vec<Issue>) -> Table {
         partition_by: None,
         policies: vec![],
         triggers: vec![],
+        partitions: vec![],
         notes,
         membership: false,
     }

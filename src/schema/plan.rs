@@ -509,23 +509,18 @@ impl Planner<'_> {
     /// 7. The `updated_at` trigger, compared by its definition: created when missing, created
     /// again when it is not exactly revos's (a WHEN clause, another event or function), enabled
     /// (`ENABLE TRIGGER`: SHARE ROW EXCLUSIVE, nothing dropped) when it is revos's but disabled
-    /// or ENABLE REPLICA — on Citus dropped and created again, as for any difference.
+    /// or ENABLE REPLICA, on the table or, its clone, on a declared partition (then enabled on that
+    /// partition) — on Citus dropped and created again, as for any difference.
     fn triggers(&mut self) {
         for t in self.s.tables.iter().filter(|t| t.touch_trigger) {
             let name = Table::trigger_name();
             if let Some(sn) = self.st.table(&t.schema, &t.name) {
-                let v = compare::touch_trigger(sn);
+                let v = compare::touch_trigger(t, sn);
                 let object = format!("trigger {name} on {}", t.qualified());
                 if !self.needs_change(v, &t.path, Prop::TouchTrigger, &object) {
                     continue;
                 }
-                if compare::touch_trigger_not_firing(sn) && !self.s.options.citus {
-                    self.push_on(
-                        "trigger",
-                        t,
-                        format!("ALTER TABLE {} ENABLE TRIGGER {name}", t.qualified()),
-                        Cost::CREATE_TRIGGER,
-                    );
+                if !self.s.options.citus && self.enable_touch_trigger(t, sn) {
                     continue;
                 }
                 if sn.triggers.iter().any(|n| n == name.as_str()) {
@@ -547,6 +542,29 @@ impl Planner<'_> {
                 Cost::CREATE_TRIGGER,
             );
         }
+    }
+
+    /// revos's `updated_at` trigger enabled again where only its firing differs
+    /// (`compare::touch_trigger_fix`): on the table (which carries it to the partitions' clones), or
+    /// on each declared partition whose clone does not fire. False when it must be created instead.
+    fn enable_touch_trigger(&mut self, t: &Table, sn: &TableSnapshot) -> bool {
+        let name = Table::trigger_name();
+        let on: Vec<String> = match compare::touch_trigger_fix(t, sn) {
+            compare::TouchFix::Enable => vec![t.qualified()],
+            compare::TouchFix::EnableOn(parts) => {
+                parts.iter().map(|p| format!("{}.{p}", t.schema)).collect()
+            }
+            compare::TouchFix::Create => return false,
+        };
+        for rel in on {
+            self.push_on(
+                "trigger",
+                t,
+                format!("ALTER TABLE {rel} ENABLE TRIGGER {name}"),
+                Cost::CREATE_TRIGGER,
+            );
+        }
+        true
     }
 
     /// 8. ENABLE and FORCE row level security.

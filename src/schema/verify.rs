@@ -411,17 +411,24 @@ impl TableCheck<'_> {
             let object = format!("trigger {} on {}", Table::trigger_name().as_str(), self.q);
             self.property(
                 v,
-                compare::touch_trigger(self.sn),
+                compare::touch_trigger(self.t, self.sn),
                 Prop::TouchTrigger,
                 &object,
                 || {
+                    let off = compare::touch_trigger_off_on_partitions(self.t, self.sn);
                     format!(
-                        "{object} is missing or not revos's ({})",
+                        "{object} is missing or not revos's ({}){}",
                         self.sn
                             .trigger_defs
                             .get(Table::trigger_name().as_str())
                             .map(String::as_str)
-                            .unwrap_or("missing")
+                            .unwrap_or("missing"),
+                        if off.is_empty() {
+                            String::new()
+                        } else {
+                            let names: Vec<String> = off.iter().map(|p| p.to_string()).collect();
+                            format!(", or does not fire on the partitions {}", names.join(", "))
+                        }
                     )
                 },
             );

@@ -328,7 +328,10 @@ pub fn normalize(
             }
         }
         for p in &objs.partitions {
-            out.extend(partition(p, t, &options, issues));
+            if let Some(o) = partition(p, t, &options, issues) {
+                t.partitions.extend(o.table.iter().map(|(_, n)| n.clone()));
+                out.push(o);
+            }
         }
         let target = relation_grants(&t.schema, &t.name, "TABLE");
         let label = t.qualified();
@@ -341,7 +344,7 @@ pub fn normalize(
             issues,
         ));
     }
-    for o in &out {
+    for o in &mut out {
         if o.kind == Kind::Trigger {
             if let Some((sc, tn)) = &o.table {
                 if let Some(t) = s
@@ -349,7 +352,9 @@ pub fn normalize(
                     .iter_mut()
                     .find(|t| &t.schema == sc && &t.name == tn)
                 {
-                    t.triggers.push(trigger_name_of(&o.key));
+                    let n = trigger_name_of(&o.key);
+                    o.deparse = trigger_deparse(sc, tn, &n, &t.partitions);
+                    t.triggers.push(n);
                 }
             }
         }
@@ -1084,11 +1089,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
         recreate: vec![],
         drop_live: None,
         names: None,
-        deparse: format!(
-            "SELECT pg_catalog.pg_get_triggerdef(t.oid) OPERATOR(pg_catalog.||) {TRIGGER_FIRING} FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal",
-            reg(&ts, &tn),
-            lit(n.as_str())
-        ),
+        deparse: trigger_deparse(&ts, &tn, n.as_str(), &[]),
         expected: None,
         function_body: false,
         immutable: None,
@@ -1100,6 +1101,31 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
             .chain([Fragment::new(p("function"), &func, FragmentKind::Name)])
             .collect(),
     })
+}
+
+/// A declared trigger's deparse: `pg_get_triggerdef` and its firing state ([`TRIGGER_FIRING`]),
+/// then, for each of the table's declared `partitions` on which its clone does not fire (DISABLE or
+/// ENABLE REPLICA set on the partition alone), ` -- on <partition> DISABLED` / `ENABLE REPLICA`.
+/// The declared form (CREATE OR REPLACE TRIGGER on the table, which PostgreSQL 15 to 18 carry to
+/// every partition's clone, enabled) has none, so such a clone differs and the trigger is replaced.
+fn trigger_deparse(ts: &Name, tn: &Name, trigger: &str, partitions: &[Name]) -> String {
+    let clones = if partitions.is_empty() {
+        String::new()
+    } else {
+        let regs: Vec<String> = partitions
+            .iter()
+            .map(|p| format!("pg_catalog.to_regclass({})", reg(ts, p)))
+            .collect();
+        format!(
+            " OPERATOR(pg_catalog.||) coalesce((SELECT pg_catalog.string_agg(' -- on ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pc.relname::text) OPERATOR(pg_catalog.||) CASE p.tgenabled WHEN 'D' THEN ' DISABLED' ELSE ' ENABLE REPLICA' END, '' ORDER BY pc.relname) FROM pg_catalog.pg_trigger p JOIN pg_catalog.pg_class pc ON pc.oid = p.tgrelid WHERE p.tgparentid = t.oid AND p.tgenabled IN ('D', 'R') AND p.tgrelid = ANY (ARRAY[{}])), '')",
+            regs.join(", ")
+        )
+    };
+    format!(
+        "SELECT pg_catalog.pg_get_triggerdef(t.oid) OPERATOR(pg_catalog.||) {TRIGGER_FIRING}{clones} FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal",
+        reg(ts, tn),
+        lit(trigger)
+    )
 }
 
 /// The events of trigger `t` (`INSERT`, `UPDATE OF cols`, …); None when it has none.
