@@ -792,6 +792,44 @@ fn a_trigger_enable_always_on_a_partition_is_kept() {
     }
 }
 
+/// The plan hash covers the firing state of the partitions' trigger clones: a plan reviewed before
+/// a clone was set ENABLE ALWAYS (which changes no statement) is stale, and nothing runs.
+#[test]
+fn a_partition_trigger_state_changed_after_review_makes_the_plan_stale() {
+    let mut c = logs_db("props_part_stale");
+    let reviewed = plan(&mut c, &logs("l2"));
+    let hash = reviewed["result"]["plan_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(steps(&reviewed), 0, "{reviewed:#}");
+    c.batch_execute("ALTER TABLE public.logs_b ENABLE ALWAYS TRIGGER logs_trg")
+        .unwrap();
+    let mut p = logs("l2");
+    p["options"] = json!({"expected_plan_hash": hash});
+    let env = apply(&mut c, &p);
+    let codes: Vec<&str> = env["result"]["validation_errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["code"].as_str())
+        .collect();
+    assert_eq!(
+        (status(&env), codes),
+        ("blocked", vec!["stale_plan"]),
+        "{env:#}"
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM revos.schema_migrations WHERE version = 'l2'"
+        ),
+        0,
+        "{env:#}"
+    );
+    assert_eq!(logs_enabled(&mut c, "logs_trg"), "O O A");
+}
+
 fn keyed_items(version: &str) -> Value {
     json!({"schema_version": version, "description": "d", "tables": [{"name": "items", "columns": [
         {"name": "code", "type": "text", "unique": true}, {"name": "v", "type": "integer"}],

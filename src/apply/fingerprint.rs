@@ -1,6 +1,7 @@
 //! The catalog fingerprint a plan hash covers (`schema::plan_hash`): the structure of the tables
-//! and enums a plan reads or changes, deparsed by Postgres, in one query. Statistics
-//! (`reltuples`, `relpages`) and row contents are left out.
+//! and enums a plan reads or changes, deparsed by Postgres, in one query — with the firing state
+//! of their triggers' clones on their partitions (one level down; NULL, and so nothing, for a table
+//! without partitions). Statistics (`reltuples`, `relpages`) and row contents are left out.
 
 use pgrx::prelude::*;
 
@@ -43,7 +44,13 @@ SELECT pg_catalog.string_agg(f.x, E'\n' ORDER BY f.x) FROM (
              (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', pg_catalog.pg_get_triggerdef(tg.oid),
                          tg.tgenabled), ',' ORDER BY tg.tgname)
                 FROM pg_catalog.pg_trigger tg
-               WHERE tg.tgrelid OPERATOR(pg_catalog.=) tbl.oid AND NOT tg.tgisinternal)) END
+               WHERE tg.tgrelid OPERATOR(pg_catalog.=) tbl.oid AND NOT tg.tgisinternal),
+             (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', pt.tgrelid, pg_catalog.quote_ident(pt.tgname),
+                         pt.tgenabled), ',' ORDER BY pt.tgrelid, pt.tgname)
+                FROM pg_catalog.pg_inherits i
+                JOIN pg_catalog.pg_trigger pt ON pt.tgrelid OPERATOR(pg_catalog.=) i.inhrelid
+               WHERE i.inhparent OPERATOR(pg_catalog.=) tbl.oid
+                 AND pt.tgparentid OPERATOR(pg_catalog.<>) 0)) END
       FROM tbl
     UNION ALL
     SELECT 'enum ' || pg_catalog.quote_ident(e.s) || '.' || pg_catalog.quote_ident(e.t) || ' ' ||
