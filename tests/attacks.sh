@@ -2712,6 +2712,7 @@ b32_begun() { # TABLE MARK: "begun events|their actors|events of ended commands"
             || count(*) FILTER (WHERE NOT payload ? 'phase')
        FROM revos.events WHERE event_type = 'schema_drift_detected' AND subject_id = 'public.$1' AND id > $2"
 }
+b32_wait() { local i; for i in $(seq 1 100); do [ "$(q "$1")" = 1 ] && return; sleep 0.1; done; }
 # b32_cancel LOCKED CMD: a session holds ROW EXCLUSIVE on LOCKED; CMD (atk_admin's) runs, and is canceled
 # once it waits for that session (after its first commit); then the holder ends. Prints CMD's output.
 b32_cancel() {
@@ -2775,6 +2776,41 @@ attack_concurrent_begun() {
   else
     echo "NOTE: REINDEX … CONCURRENTLY not tried: PostgreSQL $(q "SHOW server_version") fires no event trigger for REINDEX (17+ does)"
   fi
+  # the review of 4998950, each alone. F2: the begun event took the global chain's head before the
+  # command waited for its table, so DDL on any other managed table waited behind a CREATE INDEX
+  # CONCURRENTLY that waited for a VACUUM, an ANALYZE or another session's lock
+  managed b32_f2
+  PGAPPNAME=b32_f2hold psql -X -q -At -d "$T" -c "BEGIN" -c "LOCK TABLE public.b32_ci IN SHARE UPDATE EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(8)" -c "COMMIT" >/dev/null 2>&1 &
+  b32_wait "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'b32_f2hold' AND query LIKE '%pg_sleep%'"
+  PGAPPNAME=b32_f2cic psql -X -q -At -d "$T" -c "SET ROLE atk_admin" \
+    -c "CREATE INDEX CONCURRENTLY b32_f2_x ON public.b32_ci (secret)" >/dev/null 2>&1 &
+  b32_wait "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'b32_f2cic' AND wait_event_type = 'Lock'"
+  out=$(psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "SET lock_timeout = '2s'" -c "ALTER TABLE public.b32_f2 ADD COLUMN f2 int" 2>&1)
+  check "F2: while atk_admin's CREATE INDEX CONCURRENTLY waits for its table, DDL on another managed table completes" "" "$out"
+  q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name IN ('b32_f2hold', 'b32_f2cic')" >/dev/null
+  wait
+  q "DROP INDEX IF EXISTS public.b32_f2_x" >/dev/null
+  # F1: the gate resolved the command's name without a lock; a plain role whose command's begun event
+  # waited (for the chain's head) put a table of its own under that name meanwhile: an event naming a
+  # managed table it may not touch was committed, its index built on its own table
+  q "CREATE SCHEMA b32_sp AUTHORIZATION atk_owner" >/dev/null
+  m=$(mark)
+  PGAPPNAME=b32_head psql -X -q -At -d "$T" -c "BEGIN" -c "ALTER TABLE public.b32_f2 ADD COLUMN f1 int" \
+    -c "SELECT pg_sleep(4)" -c "COMMIT" >/dev/null 2>&1 &
+  b32_wait "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'b32_head' AND query LIKE '%pg_sleep%'"
+  PGAPPNAME=b32_forge psql -X -q -At -d "${T/postgres@/atk_owner@}" -c "SET search_path = b32_sp, public" \
+    -c "CREATE INDEX CONCURRENTLY b32_forge_x ON b32_ci (secret)" >/dev/null 2>&1 &
+  sleep 1
+  as_login atk_owner "CREATE TABLE b32_sp.b32_ci (secret text)" >/dev/null
+  wait
+  check "F1: atk_owner's CREATE INDEX CONCURRENTLY naming a managed table it does not own (its own table put under the name meanwhile): no event" \
+    "0" "$(q "SELECT count(*) FROM revos.events WHERE id > $m AND actor_id = 'atk_owner'")"
+  # F4: IF NOT EXISTS of an index that exists only says so: no begun event without an end
+  q "CREATE INDEX b32_ci_x ON public.b32_ci (secret)" >/dev/null
+  m=$(mark)
+  psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "CREATE INDEX CONCURRENTLY IF NOT EXISTS b32_ci_x ON public.b32_ci (secret)" >/dev/null 2>&1
+  check "F4: CREATE INDEX CONCURRENTLY IF NOT EXISTS of an existing index: no begun event" "0|" "$(b32_begun b32_ci "$m" | cut -d'|' -f1,2)"
   # a command that ends: its start and its end; not managed: nothing
   m=$(mark)
   psql -X -q -At -d "$T" -c "SET ROLE atk_admin" -c "CREATE INDEX CONCURRENTLY b32_ci_y ON public.b32_ci (secret)" >/dev/null 2>&1

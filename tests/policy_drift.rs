@@ -372,3 +372,66 @@ fn a_policy_changed_during_the_apply_that_created_it_fails_verification() {
         assert_eq!(env["result"]["verification"]["ok"], true);
     }
 }
+
+/// What a created table holds beside its policy, changed by a function during the apply that
+/// created it (the same materialized view as above): a default, a check, an index's predicate,
+/// a grant. These were verified "by construction" — presence and structure, the table having been
+/// built from the spec's own text — so the apply answered `applied` over them. Any DDL that is
+/// not revos's own during the apply now makes that unverifiable: the apply fails, everything rolled
+/// back (each case alone; each answered `applied` on 0d0e998).
+#[test]
+fn anything_changed_during_the_apply_that_created_it_is_not_taken_as_declared() {
+    let cases: Vec<(&str, String, ())> = vec![
+        (
+            "default",
+            "ALTER TABLE public.notes ALTER COLUMN body SET DEFAULT 'leaked'".into(),
+            (),
+        ),
+        (
+            "check",
+            "ALTER TABLE public.notes DROP CONSTRAINT notes_short, ADD CONSTRAINT notes_short CHECK (true)".into(),
+            (),
+        ),
+        (
+            "index_predicate",
+            "DROP INDEX public.notes_body_idx; CREATE INDEX notes_body_idx ON public.notes (body) WHERE body IS NULL".into(),
+            (),
+        ),
+        (
+            "grant",
+            "GRANT SELECT ON public.notes TO PUBLIC".into(),
+            (),
+        ),
+        (
+            "ddl_elsewhere",
+            "CREATE TABLE public.unrelated (a int)".into(),
+            (),
+        ),
+    ];
+    let payload = |version: &str, sneaky: &str| {
+        let mut p = notes(version, sneaky, Shape::Plain);
+        p["tables"][0] = json!({"name": "notes",
+            "columns": [{"name": "body", "type": "text", "default": "'empty'"}],
+            "checks": [{"name": "notes_short", "expression": "length(body) < 100"}],
+            "indexes": [{"name": "notes_body_idx", "columns": ["body"], "where": "body <> ''"}]});
+        p
+    };
+    each_alone(cases, |name, sneaky, ()| {
+        let db = format!("pd_built_{name}");
+        let mut c = fresh_db(&db);
+        let env = apply(&mut c, &payload("1", sneaky));
+        assert_eq!(status(&env), "failed", "{name}: {env:#}");
+        let msg = env["result"]["error"].to_string();
+        assert!(
+            msg.contains("that revos did not plan ran during the apply"),
+            "{name}: the error does not say why: {env:#}"
+        );
+        let gone = "SELECT count(*) FROM pg_class WHERE relname IN ('notes', 'unrelated')";
+        assert_eq!(count(&mut c, gone), 0, "{name}: rolled back");
+    });
+    // the control: the same payload with a function that runs no DDL is applied
+    let mut c = fresh_db("pd_built_control");
+    let env = apply(&mut c, &payload("1", "PERFORM 1"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(env["result"]["verification"]["ok"], true);
+}

@@ -1268,6 +1268,9 @@ fn execute(
     let split = (!last.is_empty()).then(|| crate::schema::online::split_last(schema, last));
     let result = {
         subtransaction(|| {
+            // from here on, DDL that is not revos's own makes what the apply creates unverifiable
+            // by construction (`verify::Context::foreign_ddl`)
+            writer::watch_foreign_ddl();
             checks_before(schema, &statements, &trusted);
             run_steps(schema, first, 0, &trusted);
             let mut v = verify_catalog(split.as_ref().map_or(schema, |s| &s.0), p);
@@ -1481,6 +1484,7 @@ fn verify_tables(schema: &crate::schema::model::Schema, p: &Plan) -> Verificatio
         existed: p.existed.keys().cloned().collect(),
         allow_destructive: schema.options.allow_destructive,
         validated_later: p.validated_later.clone(),
+        foreign_ddl: writer::foreign_ddl(),
     };
     verify_with(schema, &tables, &enums, &cx)
 }

@@ -11,8 +11,16 @@
 //! that left its first part behind.
 //!
 //! The tables are the ones the command's own names resolve to, resolved here in the caller's own
-//! context (its role, its search_path, before the gate pins revos's), as the command resolves them:
-//! the privileged worker `revos.drift_begun_run(text, oid)` is given OIDs, never a name.
+//! context (its role, its search_path, before the gate pins revos's), as the command resolves
+//! them: **with the command's own lock and privilege check** (the adversarial review of 4998950,
+//! F1/F2: resolved without a lock, a name could point elsewhere by the time the command resolved
+//! it — an owner's command escaped the record, a plain role's forged one on another's table — and
+//! the event took the global chain's head before the command waited for its table). So a role that
+//! may not run the command on a table writes nothing about it (the check fails first, as the
+//! command's would), and the chain's head is taken after the table's lock, in the order the
+//! event of the command's end takes them. The table is then held until the command's first commit:
+//! it cannot be renamed or dropped in between. The privileged worker `revos.drift_begun_run(text,
+//! oid)` is given OIDs, never a name.
 
 use pgrx::pg_sys;
 
@@ -41,11 +49,10 @@ unsafe fn concurrent_relations(tree: *mut pg_sys::Node) -> Vec<pg_sys::Oid> {
     match (*tree).type_ {
         pg_sys::NodeTag::T_IndexStmt => {
             let x = tree as *mut pg_sys::IndexStmt;
-            if (*x).concurrent {
-                resolve((*x).relation).into_iter().collect()
-            } else {
-                vec![]
+            if !(*x).concurrent || already_there(x) {
+                return vec![];
             }
+            owned((*x).relation).into_iter().collect()
         }
         // DROP INDEX CONCURRENTLY is not among them: PostgreSQL refuses it unless it is the first
         // action of its transaction (no transaction id yet), and an event written here takes one.
@@ -57,8 +64,22 @@ unsafe fn concurrent_relations(tree: *mut pg_sys::Node) -> Vec<pg_sys::Oid> {
     }
 }
 
-/// `REINDEX INDEX|TABLE … CONCURRENTLY`'s relation (PostgreSQL 17+ fires event triggers for
-/// REINDEX; a SCHEMA, DATABASE or SYSTEM reindex names no table and is not followed here).
+/// `CREATE INDEX CONCURRENTLY IF NOT EXISTS` of an index that exists only says so (the review of
+/// 4998950, F4: its `begun` event had no end).
+unsafe fn already_there(x: *mut pg_sys::IndexStmt) -> bool {
+    if !(*x).if_not_exists || (*x).idxname.is_null() {
+        return false;
+    }
+    resolved((*x).relation, pg_sys::NoLock, None).is_some_and(|table| {
+        pg_sys::get_relname_relid((*x).idxname, pg_sys::get_rel_namespace(table))
+            != pg_sys::InvalidOid
+    })
+}
+
+/// `REINDEX INDEX|TABLE … CONCURRENTLY`'s table (PostgreSQL 17+ fires event triggers for
+/// REINDEX; a SCHEMA, DATABASE or SYSTEM reindex names no table and is not followed here), when
+/// the caller may reindex it (MAINTAIN, as the command checks), locked as the command locks it.
+#[cfg(any(feature = "pg17", feature = "pg18"))]
 unsafe fn reindexed(x: *mut pg_sys::ReindexStmt) -> Vec<pg_sys::Oid> {
     let concurrently = elements((*x).params).into_iter().any(|d| {
         let d = d as *mut pg_sys::DefElem;
@@ -69,10 +90,28 @@ unsafe fn reindexed(x: *mut pg_sys::ReindexStmt) -> Vec<pg_sys::Oid> {
     if !concurrently || (*x).relation.is_null() {
         return vec![];
     }
-    resolve((*x).relation).into_iter().collect()
+    let Some(rel) = unlocked((*x).relation) else {
+        return vec![];
+    };
+    let table = table_of(rel);
+    if table == pg_sys::InvalidOid
+        || pg_sys::pg_class_aclcheck(table, pg_sys::GetUserId(), pg_sys::ACL_MAINTAIN as _)
+            != pg_sys::AclResult::ACLCHECK_OK
+    {
+        return vec![];
+    }
+    pg_sys::LockRelationOid(table, pg_sys::ShareUpdateExclusiveLock as pg_sys::LOCKMODE);
+    vec![table]
 }
 
-/// `ALTER TABLE parent DETACH PARTITION part CONCURRENTLY`: the parent and the partition.
+/// Before PostgreSQL 17, REINDEX fires no event trigger.
+#[cfg(not(any(feature = "pg17", feature = "pg18")))]
+unsafe fn reindexed(_x: *mut pg_sys::ReindexStmt) -> Vec<pg_sys::Oid> {
+    vec![]
+}
+
+/// `ALTER TABLE parent DETACH PARTITION part CONCURRENTLY`: the parent (its owner's, as the
+/// command checks) and the partition, both locked as the command locks them.
 unsafe fn detached(x: *mut pg_sys::AlterTableStmt) -> Vec<pg_sys::Oid> {
     let mut out = vec![];
     for cmd in elements((*x).cmds) {
@@ -81,28 +120,70 @@ unsafe fn detached(x: *mut pg_sys::AlterTableStmt) -> Vec<pg_sys::Oid> {
             continue;
         }
         let p = (*cmd).def as *mut pg_sys::PartitionCmd;
-        if (*p).concurrent {
-            out.extend(resolve((*x).relation));
-            out.extend(resolve((*p).name));
+        if !(*p).concurrent {
+            continue;
         }
+        let Some(parent) = owned((*x).relation) else {
+            continue;
+        };
+        out.push(parent);
+        out.extend(locked((*p).name, None));
     }
     out
 }
 
-/// A name resolved as the command resolves it (the caller's search_path; no lock: the command
-/// takes its own), or None when it names nothing.
-unsafe fn resolve(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+/// A table the caller owns, resolved and locked as a concurrent command resolves and locks it
+/// (SHARE UPDATE EXCLUSIVE; `RangeVarCallbackOwnsRelation` raises "must be owner" as the command
+/// would), or None when the name names nothing.
+unsafe fn owned(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+    locked(rv, Some(c::RangeVarCallbackOwnsRelation))
+}
+
+/// PostgreSQL's own check, as a C function pointer for `RangeVarGetRelidExtended` (pgrx's binding
+/// of it is a Rust wrapper).
+mod c {
+    use pgrx::pg_sys;
+    unsafe extern "C-unwind" {
+        pub fn RangeVarCallbackOwnsRelation(
+            relation: *const pg_sys::RangeVar,
+            rel_id: pg_sys::Oid,
+            old_rel_id: pg_sys::Oid,
+            arg: *mut std::ffi::c_void,
+        );
+    }
+}
+
+unsafe fn locked(
+    rv: *mut pg_sys::RangeVar,
+    check: pg_sys::RangeVarGetRelidCallback,
+) -> Option<pg_sys::Oid> {
+    resolved(rv, pg_sys::ShareUpdateExclusiveLock, check)
+}
+
+/// `rv` resolved under `lock` after `check`, or None when it names nothing.
+unsafe fn resolved(
+    rv: *mut pg_sys::RangeVar,
+    lock: u32,
+    check: pg_sys::RangeVarGetRelidCallback,
+) -> Option<pg_sys::Oid> {
     if rv.is_null() {
         return None;
     }
     let oid = pg_sys::RangeVarGetRelidExtended(
         rv,
-        pg_sys::NoLock as pg_sys::LOCKMODE,
+        lock as pg_sys::LOCKMODE,
         pg_sys::RVROption::RVR_MISSING_OK,
-        None,
+        check,
         std::ptr::null_mut(),
     );
     (oid != pg_sys::InvalidOid).then_some(oid)
+}
+
+/// A name resolved without a lock (REINDEX INDEX: the index leads to the table, which is then
+/// checked and locked).
+#[cfg(any(feature = "pg17", feature = "pg18"))]
+unsafe fn unlocked(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
+    resolved(rv, pg_sys::NoLock, None)
 }
 
 /// The table of an index, or the relation itself.

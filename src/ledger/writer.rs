@@ -105,6 +105,32 @@ thread_local! {
     /// ledger's owner).
     static GATE_ACTOR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
+thread_local! {
+    /// The first DDL command that was not revos's own since the apply began to watch (its tag):
+    /// what the apply created is then not taken as built from the spec's own text.
+    static FOREIGN_DDL: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The apply begins to watch for DDL that is not its own (before its statements): forgets what
+/// an earlier call saw.
+pub fn watch_foreign_ddl() {
+    FOREIGN_DDL.with(|f| *f.borrow_mut() = None);
+}
+
+/// The gate, at the start of a DDL command that is not revos's own and that the capture records:
+/// keeps the first one's tag.
+pub fn note_foreign_ddl(tag: &str) {
+    FOREIGN_DDL.with(|f| {
+        f.borrow_mut().get_or_insert_with(|| tag.to_string());
+    });
+}
+
+/// The tag of the first DDL command not revos's own since [`watch_foreign_ddl`], if any ran
+/// (rolled back or not: a function's DDL caught by its own EXCEPTION block counts too).
+pub fn foreign_ddl() -> Option<String> {
+    FOREIGN_DDL.with(|f| f.borrow().clone())
+}
+
 /// The token: the next command started at depth `OWN_DEPTH` is revos's own.
 static OWN_NEXT: AtomicBool = AtomicBool::new(false);
 static OWN_DEPTH: AtomicU32 = AtomicU32::new(0);

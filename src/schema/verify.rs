@@ -47,6 +47,10 @@ pub struct Context {
     pub allow_destructive: bool,
     /// Constraints whose `VALIDATE` runs after the commit (online forms): (schema, table, name).
     pub validated_later: std::collections::HashSet<(String, String, String)>,
+    /// A DDL command that was not revos's own ran during the apply (its tag; a function called
+    /// from a caller's expression, an event trigger): what the apply created is then not taken as
+    /// built from the spec's own text — what only a deparse could compare cannot be compared.
+    pub foreign_ddl: Option<String>,
 }
 
 /// The checks with a default context: every table counts as created by the apply.
@@ -83,6 +87,7 @@ pub fn verify_with(
             created: !cx.existed.contains(&t.key()),
             accept_unknown: cx.allow_destructive,
             later: &cx.validated_later,
+            foreign_ddl: cx.foreign_ddl.as_deref(),
         };
         tc.columns(&mut v);
         tc.keys(&mut v);
@@ -130,6 +135,8 @@ struct TableCheck<'a> {
     q: String,
     /// The apply created the table (from the spec's own text).
     created: bool,
+    /// [`Context::foreign_ddl`].
+    foreign_ddl: Option<&'a str>,
     /// allow_destructive: a property that cannot be compared is reported, not a mismatch.
     accept_unknown: bool,
     /// Constraints validated after the commit (see [`Context::validated_later`]).
@@ -190,12 +197,32 @@ impl TableCheck<'_> {
     }
 
     /// What only a deparse can compare, on a table the apply created from the spec's own text:
-    /// presence and structure are what is checked there.
+    /// presence and structure are what is checked there — unless DDL that was not revos's ran
+    /// during the apply ([`Self::built_as_declared`]).
     fn by_construction(&self, verdict: Verdict, present: bool) -> Verdict {
-        if self.created {
+        if self.built_as_declared() {
             verdict.or_else(|_| Verdict::of(present))
         } else {
-            verdict
+            self.unless_foreign(verdict)
+        }
+    }
+
+    /// The apply created the table, and no DDL but revos's own ran during the apply: what it
+    /// holds was built from the spec's own text.
+    fn built_as_declared(&self) -> bool {
+        self.created && self.foreign_ddl.is_none()
+    }
+
+    /// A verdict that could not be reached on a created table because other DDL ran during the
+    /// apply says so.
+    fn unless_foreign(&self, verdict: Verdict) -> Verdict {
+        match self.foreign_ddl.filter(|_| self.created) {
+            Some(tag) => verdict.or_else(|_| {
+                Verdict::Unknown(format!(
+                    "{tag} that revos did not plan ran during the apply (a function called from the payload, an event trigger), so the table it created is not taken as built from the spec"
+                ))
+            }),
+            None => verdict,
         }
     }
 
@@ -393,7 +420,13 @@ impl TableCheck<'_> {
     fn indexes(&self, v: &mut Verification) {
         for x in &self.t.indexes {
             let object = format!("index {} on {}", x.name.as_str(), self.q);
-            let verdict = compare::index(x, self.sn, self.sn.declared.as_ref(), self.created);
+            let verdict = compare::index(
+                x,
+                self.sn,
+                self.sn.declared.as_ref(),
+                self.built_as_declared(),
+            );
+            let verdict = self.unless_foreign(verdict);
             self.property(v, verdict, Prop::Index, &object, || {
                 format!(
                     "{object} is missing or defined otherwise ({})",
