@@ -34,14 +34,25 @@ fn deparse(sql: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn names(sql: &str) -> Vec<String> {
+/// The live names an object's `names` query reads (`text[]`), under `pg_catalog, pg_temp`. An
+/// error is never "none": the declared statements would then leave the live object as it is, and
+/// the trial would call it the declared form.
+fn names(sql: &str) -> Result<Vec<String>, String> {
     let saved = with_catalog_search_path();
     let r = subtransaction(|| Spi::get_one::<Vec<String>>(sql));
     restore_search_path(saved);
     match r {
-        Ok(Ok(Some(v))) => v,
-        _ => vec![],
+        Ok(Ok(v)) => Ok(v.unwrap_or_default()),
+        Ok(Err(e)) => Err(format!("what it holds could not be read: {e}")),
+        Err((m, s)) => Err(format!(
+            "what it holds could not be read: {m} (SQLSTATE {s})"
+        )),
     }
+}
+
+/// `o`'s live names, none when it has no `names` query.
+fn live_names(o: &Object) -> Result<Vec<String>, String> {
+    o.names.as_deref().map_or(Ok(vec![]), names)
 }
 
 /// `f`'s queries under a snapshot taken now, the command counter advanced: a query in a fresh
@@ -114,9 +125,14 @@ pub fn read(s: &Schema, state: &mut CatalogState) -> Vec<Issue> {
                 issues.extend(extension_allowed(o));
             }
         } else if o.expected.is_none() {
-            if let Some(q) = &o.names {
-                st.names = names(q);
-            }
+            st.names = match live_names(o) {
+                Ok(n) => n,
+                Err(why) => {
+                    st.declared = Some(Err(why));
+                    state.objects.insert(o.key.clone(), st);
+                    continue;
+                }
+            };
             st.declared = Some(match trial(o, &o.change_statements(&st.names, false)) {
                 Ok(Some(form)) => Ok(form),
                 Ok(None) => Err("it was gone after its declared statements ran".into()),
@@ -340,8 +356,8 @@ pub fn verify(s: &Schema, p: &Plan, v: &mut Verification) {
             (_, Ok(Some(have))) if matches!(o.kind, Kind::Policy | Kind::Partition) => {
                 // created by this apply: its declared form is what its declared statements make
                 // of it now (the same trial as for an existing object), never "as created"
-                let live_names = as_now(|| o.names.as_deref().map(names).unwrap_or_default());
-                match trial(o, &o.change_statements(&live_names, false)) {
+                let statements = as_now(|| live_names(o)).map(|n| o.change_statements(&n, false));
+                match statements.and_then(|st| trial(o, &st)) {
                     Ok(Some(want)) => v.check(have == want, || {
                         format!(
                             "{} differs from its declaration after apply (it is {have}; declared {want})",
