@@ -9,11 +9,14 @@
 //! table in [`touched`] (columns, constraints with their deparsed definitions and whether they are
 //! validated, indexes with theirs and whether they are valid, RLS flags, policies, triggers and
 //! the firing state of their clones on the table's partitions, comments, and the relation's OID,
-//! so a table dropped and created again differs) and every enum's labels in order. Statistics
-//! (`reltuples`, which `est_rows` shows) and row contents are not in it: an `ANALYZE` between
-//! review and apply does not make a plan stale, while a change that alters a statement (a row
-//! count that turns a check `NOT VALID`, a table crossing the online threshold) does, through the
-//! statements.
+//! so a table dropped and created again differs) and every enum's labels in order. ACLs are not in
+//! it: a declared `grants` object's statements name every grantee its ACL (column privileges
+//! included) has when it differs, so a grant added between plan and apply changes the statements
+//! (a new grantee, or a change where the plan had none); one to a grantee the plan already revokes
+//! from changes nothing that runs. Statistics (`reltuples`, which `est_rows` shows) and row
+//! contents are not in it: an `ANALYZE` between review and apply does not make a plan stale, while
+//! a change that alters a statement (a row count that turns a check `NOT VALID`, a table crossing
+//! the online threshold) does, through the statements.
 
 use crate::ident::sha256_hex;
 use crate::schema::canonical;

@@ -434,9 +434,9 @@ pub const TABLE: &[Row] = &[
     Row {
         prop: Prop::Grants,
         name: "grants",
-        read: "aclexplode of the object's ACL (acldefault when NULL), the owner left out: every grantee's privileges",
+        read: "aclexplode of the object's ACL (acldefault when NULL) and, on a table, view or sequence, of every user column's attacl (column privileges: a grant names no column, so each is a difference), the owner left out: every grantee's privileges",
         compared: DEPARSE_OBJ,
-        on_diff: "REVOKE ALL from every grantee, then the declared GRANTs (the declared grants are the whole ACL besides the owner)",
+        on_diff: "REVOKE ALL … CASCADE from every grantee and column grantor (its column privileges and what it granted onwards go too; a column grantor other than the owner first gets the column's grant option from the owner, so that the CASCADE reaches what it granted), then the declared GRANTs (the declared grants are the whole ACL besides the owner)",
         risk: None,
         verified: "the same comparison after the DDL",
         mutation: Some("GRANT INSERT ON {schema}.parts TO PUBLIC"),

@@ -126,7 +126,18 @@ struct GrantTarget {
     on: String,
     /// The ACL read: `(acl, owner, acldefault kind)` columns from a FROM clause.
     acl_query: String,
+    /// A relation's column privileges; None for a function or a schema, which have no columns.
+    columns: Option<ColumnAcl>,
     allowed: &'static [&'static str],
+}
+
+/// The column privileges of a table, view or sequence (`pg_attribute.attacl`). A grant can name
+/// no column, so every one is outside the declared ACL.
+struct ColumnAcl {
+    /// `(acl, owner, col)` rows, one per user column with an `attacl`.
+    query: String,
+    /// `TABLE "s"."t"`: how a column GRANT names the relation (a sequence's too).
+    on: String,
 }
 
 /// A trigger's firing state after its `pg_get_triggerdef` (which leaves it out): nothing when it
@@ -153,6 +164,9 @@ const FUNCTION_PRIVS: &[&str] = &["EXECUTE", "ALL"];
 const SCHEMA_PRIVS: &[&str] = &["USAGE", "CREATE", "ALL"];
 const SEQUENCE_PRIVS: &[&str] = &["USAGE", "SELECT", "UPDATE", "ALL"];
 
+/// A table's, view's or sequence's grants. Its columns' privileges (`GRANT SELECT (col) …`, in
+/// `pg_attribute.attacl`; a sequence takes them too) are part of its ACL: a role holding one
+/// reads or writes that column whatever the relation's own ACL says.
 fn relation_grants(schema: &Name, n: &Name, privs_kind: &str) -> GrantTarget {
     GrantTarget {
         on: format!("{privs_kind} {schema}.{n}"),
@@ -161,6 +175,13 @@ fn relation_grants(schema: &Name, n: &Name, privs_kind: &str) -> GrantTarget {
             if privs_kind == "SEQUENCE" { "'s'" } else { "'r'" },
             reg(schema, n)
         ),
+        columns: Some(ColumnAcl {
+            query: format!(
+                "SELECT t.attacl AS acl, r.relowner AS owner, t.attname AS col FROM pg_catalog.pg_class r JOIN pg_catalog.pg_attribute t ON t.attrelid = r.oid WHERE r.oid = pg_catalog.to_regclass({}) AND t.attnum > 0 AND NOT t.attisdropped AND t.attacl IS NOT NULL",
+                reg(schema, n)
+            ),
+            on: format!("TABLE {schema}.{n}"),
+        }),
         allowed: if privs_kind == "SEQUENCE" { SEQUENCE_PRIVS } else { TABLE_PRIVS },
     }
 }
@@ -173,6 +194,7 @@ fn routine_grants(schema: &Name, n: &Name) -> GrantTarget {
             lit(n.as_str()),
             lit(schema.as_str())
         ),
+        columns: None,
         allowed: FUNCTION_PRIVS,
     }
 }
@@ -184,8 +206,57 @@ fn schema_grants(schema: &Name) -> GrantTarget {
             "SELECT n.nspacl AS acl, n.nspowner AS owner, 'n' AS k FROM pg_catalog.pg_namespace n WHERE n.nspname = {}",
             lit(schema.as_str())
         ),
+        columns: None,
         allowed: SCHEMA_PRIVS,
     }
+}
+
+/// The grantee of `aclexplode` row `a` as GRANT names it: PUBLIC or the quoted role.
+const GRANTEE: &str = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)::text) END";
+/// `*` when `aclexplode` row `a` is held with grant option.
+const GRANTABLE: &str = "CASE WHEN a.is_grantable THEN '*' ELSE '' END";
+
+/// The queries that read `target`'s ACL: its deparsed form (one text: the entries sorted, `,`
+/// between; NULL when the object does not exist) and the statements that clear it (`text[]`,
+/// `Object::names`). An entry is `grantee:PRIVILEGE`, `*` after it with grant option, and a column
+/// privilege `grantee:PRIVILEGE(column)`; the owner's own entries are left out (the declared
+/// grants are the whole ACL besides the owner).
+fn acl_queries(target: &GrantTarget) -> (String, String) {
+    let mut with = format!("WITH o AS ({})", target.acl_query);
+    let mut entries = format!(
+        "SELECT {GRANTEE} AS who, ({GRANTEE}) || ':' || a.privilege_type || {GRANTABLE} AS g FROM o, pg_catalog.aclexplode(coalesce(o.acl, pg_catalog.acldefault(o.k::\"char\", o.owner))) a WHERE a.grantee <> o.owner"
+    );
+    let (mut first, mut grantors) = (String::new(), String::new());
+    if let Some(columns) = &target.columns {
+        with.push_str(&format!(", c AS ({})", columns.query));
+        entries.push_str(&format!(
+            " UNION ALL SELECT {GRANTEE}, ({GRANTEE}) || ':' || a.privilege_type || '(' || pg_catalog.quote_ident(c.col::text) || ')' || {GRANTABLE} FROM c, pg_catalog.aclexplode(c.acl) a WHERE a.grantee <> c.owner"
+        ));
+        first = column_grantors_first(columns);
+        grantors = " UNION SELECT pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantor)::text) FROM c, pg_catalog.aclexplode(c.acl) a WHERE a.grantor <> c.owner".into();
+    }
+    let deparse = format!(
+        "{with} SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM o) THEN NULL ELSE (SELECT coalesce(pg_catalog.string_agg(x.g, ',' ORDER BY x.g), '') FROM ({entries}) x) END"
+    );
+    // every grantee (and column grantor) loses everything, CASCADE: what it granted onwards is in
+    // this ACL too, and a table-level REVOKE takes its column privileges along
+    let revoke = lit(&format!("REVOKE ALL ON {} FROM ", target.on));
+    let statements = format!(
+        "{with} SELECT coalesce(pg_catalog.array_agg(s.sql ORDER BY s.k, s.sql), '{{}}') FROM ({first}SELECT 1 AS k, {revoke} || w.who || ' CASCADE' AS sql FROM (SELECT DISTINCT x.who FROM ({entries}) x{grantors}) w) s"
+    );
+    (deparse, statements)
+}
+
+/// The statements (rows `(0, sql)`, then `UNION ALL`) that give every column grantor other than
+/// the owner, from the owner, the grant option of what it granted on each column. Postgres keeps
+/// a column privilege granted under a table-level grant option when that option is revoked (even
+/// with CASCADE: the column ACL is not the table's), and only its grantor could revoke it then;
+/// granted the column's option from the owner, the grantor's REVOKE … CASCADE takes it along.
+fn column_grantors_first(columns: &ColumnAcl) -> String {
+    format!(
+        "SELECT 0 AS k, 'GRANT ' || g.privilege_type || ' (' || pg_catalog.string_agg(pg_catalog.quote_ident(g.col::text), ', ' ORDER BY g.col) || {} || pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantor)::text) || ' WITH GRANT OPTION' AS sql FROM (SELECT DISTINCT c.col, a.grantor, a.privilege_type FROM c, pg_catalog.aclexplode(c.acl) a WHERE a.grantor <> c.owner) g GROUP BY g.grantor, g.privilege_type UNION ALL ",
+        lit(&format!(") ON {} TO ", columns.on))
+    )
 }
 
 /// The grants object of `target`: `None` when the declaration has no `grants` key (the ACL is
@@ -242,16 +313,7 @@ fn grants_object(
             roles.join(", ")
         ));
     }
-    // The ACL as `grantee:PRIVILEGE` (sorted; the owner's own entries left out): the declared
-    // grants are the whole ACL besides the owner.
-    let acl = format!(
-        "WITH o AS ({}) SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM o) THEN NULL ELSE (SELECT coalesce(pg_catalog.string_agg(x.g, ',' ORDER BY x.g), '') FROM (SELECT (CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)::text) END) || ':' || a.privilege_type || CASE WHEN a.is_grantable THEN '*' ELSE '' END AS g FROM o, pg_catalog.aclexplode(coalesce(o.acl, pg_catalog.acldefault(o.k::\"char\", o.owner))) a WHERE a.grantee <> o.owner) x) END",
-        target.acl_query
-    );
-    let names = format!(
-        "WITH o AS ({}) SELECT coalesce(pg_catalog.array_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(a.grantee)::text) END), '{{}}') FROM o, pg_catalog.aclexplode(coalesce(o.acl, pg_catalog.acldefault(o.k::\"char\", o.owner))) a WHERE a.grantee <> o.owner",
-        target.acl_query
-    );
+    let (acl, names) = acl_queries(&target);
     let mut create = vec![format!("REVOKE ALL ON {} FROM PUBLIC", target.on)];
     create.extend(statements.iter().cloned());
     Some(Object {
@@ -264,7 +326,8 @@ fn grants_object(
         table,
         create,
         replace: statements,
-        drop_live: Some(format!("REVOKE ALL ON {} FROM ", target.on)),
+        // `names` reads whole statements (`acl_queries`): nothing before them
+        drop_live: Some(String::new()),
         names: Some(names),
         recreate: vec![],
         deparse: acl,

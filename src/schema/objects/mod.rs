@@ -95,11 +95,13 @@ pub struct Object {
     #[serde(skip)]
     pub replace: Vec<String>,
     /// A statement prefix run once for every name `names` reads from the live object before
-    /// `replace` (`REVOKE ALL ON … FROM ` per grantee; `ALTER DOMAIN … DROP CONSTRAINT ` per
-    /// check).
+    /// `replace` (`ALTER DOMAIN … DROP CONSTRAINT ` per check; nothing for grants, whose `names`
+    /// are statements).
     #[serde(skip)]
     pub drop_live: Option<String>,
-    /// A query returning the live names `drop_live` needs (`text[]`).
+    /// A query returning the live names `drop_live` needs (`text[]`); for grants, whole
+    /// statements (`drop_live` is empty): `REVOKE ALL … FROM grantee CASCADE` per grantee, after
+    /// the column grant options that make a column privilege revocable (`build::acl_queries`).
     #[serde(skip)]
     pub names: Option<String>,
     /// When Postgres refuses `replace` (a function's result type, a view's columns): drop and
