@@ -3,7 +3,8 @@
 //! `pg_attribute.attacl`) lets its grantee read or write that column whatever the relation's own
 //! ACL says. A grant names no column, so every column privilege is a difference: the next version
 //! revokes it (`REVOKE ALL … FROM grantee CASCADE`), verifies the catalog, and then plans nothing.
-//! Each case in a database of its own, the catalog checked afterwards.
+//! Each case in a database of its own, the catalog checked afterwards. Beside them, the same promise
+//! on creation: what the creator's default privileges give a new relation is revoked too.
 mod common;
 
 use common::*;
@@ -250,4 +251,45 @@ fn a_column_grant_between_plan_and_apply_is_a_stale_plan() {
         "{env:#}"
     );
     assert_eq!(column_acls(&mut c, "public.cg_items").len(), 1);
+}
+
+/// Relations created with declared grants get the creator's default privileges
+/// (`ALTER DEFAULT PRIVILEGES … GRANT`) too: revoked before the declared GRANTs, so the first
+/// apply is exact — cg_anon holds nothing, cg_reader exactly what is declared — and verified.
+#[test]
+fn default_privileges_of_created_declared_relations_are_revoked() {
+    let mut c = fresh_db("cg_defaults");
+    for r in [READER, "cg_anon"] {
+        ensure_role(&mut c, r, "");
+    }
+    c.batch_execute(
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO cg_anon, cg_reader;
+         ALTER DEFAULT PRIVILEGES GRANT ALL ON SEQUENCES TO cg_anon",
+    )
+    .unwrap();
+    let env = apply(&mut c, &payload("1"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    for rel in ["public.cg_items", "public.cg_view", "public.cg_seq"] {
+        let anon: bool = c
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a
+                  WHERE c.oid = $1::text::regclass AND a.grantee = 'cg_anon'::regrole)",
+                &[&rel],
+            )
+            .unwrap()
+            .get(0);
+        assert!(!anon, "{rel}: cg_anon kept its default privileges");
+    }
+    let reader: String = c
+        .query_one(
+            "SELECT string_agg(a.privilege_type, ',' ORDER BY a.privilege_type) FROM pg_class c, aclexplode(c.relacl) a
+              WHERE c.oid = 'public.cg_items'::regclass AND a.grantee = 'cg_reader'::regrole",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(reader, "SELECT");
+    let again = plan(&mut c, &payload("2"));
+    assert_eq!(step_sql(&again), Vec::<String>::new(), "{again:#}");
 }

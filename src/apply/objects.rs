@@ -124,6 +124,12 @@ pub fn read(s: &Schema, state: &mut CatalogState) -> Vec<Issue> {
             if o.kind == Kind::Extension {
                 issues.extend(extension_allowed(o));
             }
+            if let Some(q) = &o.names_if_created {
+                match names(q) {
+                    Ok(n) => st.names = n,
+                    Err(why) => st.declared = Some(Err(why)),
+                }
+            }
         } else if o.expected.is_none() {
             st.names = match live_names(o) {
                 Ok(n) => n,
@@ -353,9 +359,12 @@ pub fn verify(s: &Schema, p: &Plan, v: &mut Verification) {
             (Some(Some(want)), Ok(Some(have))) => v.check(&have == want, || {
                 format!("{} differs from its declaration after apply", o.label)
             }),
-            (_, Ok(Some(have))) if matches!(o.kind, Kind::Policy | Kind::Partition) => {
+            (_, Ok(Some(have)))
+                if matches!(o.kind, Kind::Policy | Kind::Partition | Kind::Grants) =>
+            {
                 // created by this apply: its declared form is what its declared statements make
-                // of it now (the same trial as for an existing object), never "as created"
+                // of it now (the same trial as for an existing object), never "as created" (grants:
+                // a default privilege or an event trigger may have given it more)
                 let statements = as_now(|| live_names(o)).map(|n| o.change_statements(&n, false));
                 match statements.and_then(|st| trial(o, &st)) {
                     Ok(Some(want)) => v.check(have == want, || {

@@ -128,6 +128,9 @@ struct GrantTarget {
     acl_query: String,
     /// A relation's column privileges; None for a function or a schema, which have no columns.
     columns: Option<ColumnAcl>,
+    /// Its `pg_default_acl.defaclobjtype` (`r` relations, `S` sequences, `f` functions, `n`
+    /// schemas) and the schema it is created in: the default privileges a new one gets.
+    defaults: (&'static str, String),
     allowed: &'static [&'static str],
 }
 
@@ -182,6 +185,10 @@ fn relation_grants(schema: &Name, n: &Name, privs_kind: &str) -> GrantTarget {
             ),
             on: format!("TABLE {schema}.{n}"),
         }),
+        defaults: (
+            if privs_kind == "SEQUENCE" { "S" } else { "r" },
+            schema.as_str().to_string(),
+        ),
         allowed: if privs_kind == "SEQUENCE" { SEQUENCE_PRIVS } else { TABLE_PRIVS },
     }
 }
@@ -195,6 +202,7 @@ fn routine_grants(schema: &Name, n: &Name) -> GrantTarget {
             lit(schema.as_str())
         ),
         columns: None,
+        defaults: ("f", schema.as_str().to_string()),
         allowed: FUNCTION_PRIVS,
     }
 }
@@ -207,6 +215,7 @@ fn schema_grants(schema: &Name) -> GrantTarget {
             lit(schema.as_str())
         ),
         columns: None,
+        defaults: ("n", schema.as_str().to_string()),
         allowed: SCHEMA_PRIVS,
     }
 }
@@ -245,6 +254,20 @@ fn acl_queries(target: &GrantTarget) -> (String, String) {
         "{with} SELECT coalesce(pg_catalog.array_agg(s.sql ORDER BY s.k, s.sql), '{{}}') FROM ({first}SELECT 1 AS k, {revoke} || w.who || ' CASCADE' AS sql FROM (SELECT DISTINCT x.who FROM ({entries}) x{grantors}) w) s"
     );
     (deparse, statements)
+}
+
+/// The statements that take back what the creator's default privileges (`ALTER DEFAULT
+/// PRIVILEGES … GRANT`, `pg_default_acl`: the global ones and its schema's) give a new object of
+/// `target`'s kind, run before `create` when it does not exist yet: `create` (in the schema hash)
+/// revokes PUBLIC's only. `REVOKE ALL … FROM grantee CASCADE` per grantee but the creator (its
+/// owner); `text[]`.
+fn default_acl_query(target: &GrantTarget) -> String {
+    let revoke = lit(&format!("REVOKE ALL ON {} FROM ", target.on));
+    let (kind, schema) = &target.defaults;
+    format!(
+        "SELECT coalesce(pg_catalog.array_agg(DISTINCT {revoke} || ({GRANTEE}) || ' CASCADE'), '{{}}') FROM pg_catalog.pg_default_acl d, pg_catalog.aclexplode(d.defaclacl) a WHERE d.defaclrole = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) AND d.defaclobjtype = '{kind}' AND d.defaclnamespace IN (0, (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = {})) AND a.grantee <> d.defaclrole",
+        lit(schema)
+    )
 }
 
 /// The statements (rows `(0, sql)`, then `UNION ALL`) that give every column grantor other than
@@ -329,6 +352,7 @@ fn grants_object(
         // `names` reads whole statements (`acl_queries`): nothing before them
         drop_live: Some(String::new()),
         names: Some(names),
+        names_if_created: Some(default_acl_query(&target)),
         recreate: vec![],
         deparse: acl,
         expected: None,
@@ -506,6 +530,7 @@ fn extension(e: &RawExtension, default: &Name, issues: &mut Vec<Issue>) -> Optio
         replace,
         drop_live: None,
         names: None,
+        names_if_created: None,
         recreate: vec![],
         deparse: format!(
             "SELECT {deparse} FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = {}",
@@ -535,6 +560,7 @@ fn schema_decl(d: &RawSchemaDecl, issues: &mut Vec<Issue>) -> Vec<Object> {
         replace: vec![],
         drop_live: None,
         names: None,
+        names_if_created: None,
         recreate: vec![],
         deparse: format!(
             "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = {}",
@@ -610,6 +636,7 @@ fn sequence(q: &RawSequence, default: &Name, issues: &mut Vec<Issue>) -> Vec<Obj
         replace: vec![format!("ALTER SEQUENCE {schema}.{n} {params}")],
         drop_live: None,
         names: None,
+        names_if_created: None,
         recreate: vec![],
         deparse: format!(
             "SELECT pg_catalog.format_type(s.seqtypid, NULL) || ' start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax || ' cache ' || s.seqcache || ' cycle ' || s.seqcycle FROM pg_catalog.pg_sequence s WHERE s.seqrelid = pg_catalog.to_regclass({})",
@@ -699,6 +726,7 @@ fn domain(d: &RawDomain, default: &Name, issues: &mut Vec<Issue>) -> Option<Obje
             "SELECT coalesce(pg_catalog.array_agg(pg_catalog.quote_ident(c.conname::text)), '{{}}') FROM pg_catalog.pg_constraint c WHERE c.contypid = pg_catalog.to_regtype({}) AND c.contype = 'c'",
             reg(&schema, &n)
         )),
+        names_if_created: None,
         recreate: vec![],
         deparse: format!(
             "SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) || ' not null ' || t.typnotnull || ' default ' || coalesce(t.typdefault, '-') || ' collation ' || t.typcollation::regcollation::text || ' checks ' || coalesce((SELECT pg_catalog.string_agg(c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid), '; ' ORDER BY c.conname) FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), '') FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.to_regtype({}) AND t.typtype = 'd'",
@@ -755,6 +783,7 @@ fn function(f: &RawFunction, default: &Name, calls: &str, issues: &mut Vec<Issue
         create,
         drop_live: None,
         names: None,
+        names_if_created: None,
         deparse: routine_deparse(
             &schema,
             &n,
@@ -911,6 +940,7 @@ fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<O
         recreate: vec![format!("DROP AGGREGATE {q}({})", a.arguments.trim()), sql],
         drop_live: None,
         names: None,
+        names_if_created: None,
         deparse: format!(
             "SELECT pg_catalog.string_agg(pg_catalog.pg_get_function_identity_arguments(p.oid) || ' sfunc ' || g.aggtransfn::regprocedure::text || ' stype ' || pg_catalog.format_type(g.aggtranstype, NULL) || ' final ' || g.aggfinalfn::text || ' init ' || coalesce(g.agginitval, '-'), E'\\n' ORDER BY p.oid) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate g ON g.aggfnoid = p.oid WHERE p.proname = {} AND p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {})",
             lit(n.as_str()),
@@ -982,6 +1012,7 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
         recreate,
         drop_live: None,
         names: None,
+        names_if_created: None,
         deparse: format!(
             "SELECT c.relkind::text || ' ' || coalesce(pg_catalog.array_to_string(c.reloptions, ','), '') || ' ' || pg_catalog.pg_get_viewdef(c.oid) || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(i.indexrelid)) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid), '') || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_class'), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
             reg(&schema, &n)
@@ -1152,6 +1183,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
         recreate: vec![],
         drop_live: None,
         names: None,
+        names_if_created: None,
         deparse: trigger_deparse(&ts, &tn, n.as_str(), &[]),
         expected: None,
         function_body: false,
@@ -1282,6 +1314,7 @@ fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
         recreate: vec![],
         drop_live: None,
         names: None,
+        names_if_created: None,
         deparse: format!(
             "SELECT p.polcmd::text || ' ' || p.polpermissive::text || ' ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' check ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-') FROM pg_catalog.pg_policy p WHERE p.polrelid = pg_catalog.to_regclass({}) AND p.polname = {}",
             lit(&q),
@@ -1410,6 +1443,7 @@ fn partition_by(
         recreate: vec![],
         drop_live: None,
         names: None,
+        names_if_created: None,
         deparse: format!(
             "SELECT pg_catalog.pg_get_partkeydef(c.oid) FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
             reg(&t.schema, &t.name)
@@ -1558,6 +1592,7 @@ fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) 
             "SELECT coalesce(pg_catalog.array_agg(pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ci.relname)), '{{}}') FROM pg_catalog.pg_index x JOIN pg_catalog.pg_class ci ON ci.oid = x.indexrelid JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace WHERE x.indrelid = pg_catalog.to_regclass({}) AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhrelid = x.indexrelid)",
             reg(&t.schema, &n)
         )),
+        names_if_created: None,
         deparse: format!(
             "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) || ' of ' || (SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) || ' rls ' || c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(x.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(x.indexrelid)) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid), '') || ' keys ' || coalesce((SELECT pg_catalog.string_agg(k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0), '') || ' policies ' || coalesce((SELECT pg_catalog.string_agg(p.polname || ' ' || p.polcmd::text || ' ' || CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END || ' to ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), '; ' ORDER BY p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid{}), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({}) AND c.relispartition",
             // on a tenant partition, revos's policy: the others are foreign (`tenant_partition`)

@@ -104,6 +104,12 @@ pub struct Object {
     /// the column grant options that make a column privilege revocable (`build::acl_queries`).
     #[serde(skip)]
     pub names: Option<String>,
+    /// A query returning statements (`text[]`) run before `create` when the object does not
+    /// exist yet: for grants, `REVOKE ALL … FROM grantee CASCADE` for every grantee the
+    /// creator's default privileges (`pg_default_acl`) give a new object, which `create` does not
+    /// know (`build::default_acl_query`).
+    #[serde(skip)]
+    pub names_if_created: Option<String>,
     /// When Postgres refuses `replace` (a function's result type, a view's columns): drop and
     /// create instead.
     #[serde(skip)]

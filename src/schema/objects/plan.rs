@@ -151,7 +151,18 @@ fn push(pl: &mut Planner, o: &Object, sql: String) {
 fn plan_object(pl: &mut Planner, o: &Object) {
     let st = pl.st.objects.get(&o.key).cloned().unwrap_or_default();
     if st.live.is_none() {
-        for sql in &o.create {
+        if let Some(Err(why)) = &st.declared {
+            // what a new one gets by default could not be read
+            needs_change(
+                pl.p,
+                Verdict::Unknown(why.clone()),
+                &o.path,
+                prop(o.kind),
+                &o.label,
+            );
+        }
+        // `names_if_created`: what the creator's default privileges give it, revoked first
+        for sql in st.names.iter().chain(&o.create) {
             push(pl, o, sql.clone());
         }
         pl.p.object_forms.insert(o.key.clone(), None);
@@ -242,6 +253,23 @@ mod tests {
         s
     }
 
+    /// The statements the after-tables stage plans on table `a` when its grants are `st`.
+    fn planned_on_a(s: &Schema, st: ObjectState) -> (Vec<String>, Plan) {
+        let mut state = CatalogState::default();
+        state
+            .objects
+            .insert("grants TABLE \"public\".\"a\"".into(), st);
+        let mut p = Plan::default();
+        after_tables(s, &state, &mut p);
+        let sql = p
+            .steps
+            .iter()
+            .filter(|x| x.object == "\"public\".\"a\"")
+            .map(|x| x.sql.clone())
+            .collect();
+        (sql, p)
+    }
+
     fn grants_on<'a>(s: &'a Schema, on: &str) -> &'a Object {
         let key = format!("grants {on}");
         s.objects.iter().find(|o| o.key == key).expect(&key)
@@ -285,10 +313,8 @@ mod tests {
     #[test]
     fn a_column_privilege_is_a_difference_revoked_from_its_grantee() {
         let s = declared();
-        let key = "grants TABLE \"public\".\"a\"".to_string();
-        let mut st = CatalogState::default();
-        st.objects.insert(
-            key.clone(),
+        let (sql, p) = planned_on_a(
+            &s,
             ObjectState {
                 live: Some("PUBLIC:SELECT(\"B c\"),reader:SELECT,\"r b\":UPDATE(a)*".into()),
                 names: vec![
@@ -302,14 +328,6 @@ mod tests {
                 ..Default::default()
             },
         );
-        let mut p = Plan::default();
-        after_tables(&s, &st, &mut p);
-        let sql: Vec<&str> = p
-            .steps
-            .iter()
-            .filter(|x| x.object == "\"public\".\"a\"")
-            .map(|x| x.sql.as_str())
-            .collect();
         assert_eq!(
             sql,
             vec![
@@ -321,18 +339,43 @@ mod tests {
             ]
         );
         assert_eq!(
-            p.object_forms.get(&key),
+            p.object_forms.get("grants TABLE \"public\".\"a\""),
             Some(&Some("reader:SELECT".to_string()))
+        );
+    }
+
+    /// A relation that does not exist yet: what the creator's default privileges will give it is
+    /// revoked first (`names_if_created`, read from pg_default_acl), then `create`.
+    #[test]
+    fn a_created_relation_loses_its_default_privileges_before_its_grants() {
+        let s = declared();
+        assert!(grants_on(&s, "TABLE \"public\".\"a\"")
+            .names_if_created
+            .as_ref()
+            .is_some_and(|q| q.contains("pg_catalog.pg_default_acl d")
+                && q.contains("d.defaclobjtype = 'r'")));
+        let (sql, _) = planned_on_a(
+            &s,
+            ObjectState {
+                names: vec!["REVOKE ALL ON TABLE \"public\".\"a\" FROM anon CASCADE".into()],
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            sql,
+            vec![
+                "REVOKE ALL ON TABLE \"public\".\"a\" FROM anon CASCADE",
+                "REVOKE ALL ON TABLE \"public\".\"a\" FROM PUBLIC",
+                "GRANT SELECT ON TABLE \"public\".\"a\" TO \"reader\"",
+            ]
         );
     }
 
     /// The same ACL, column privileges none: nothing to do.
     #[test]
     fn an_acl_without_column_privileges_as_declared_is_left_alone() {
-        let s = declared();
-        let mut st = CatalogState::default();
-        st.objects.insert(
-            "grants TABLE \"public\".\"a\"".into(),
+        let (sql, _) = planned_on_a(
+            &declared(),
             ObjectState {
                 live: Some("reader:SELECT".into()),
                 names: vec!["REVOKE ALL ON TABLE \"public\".\"a\" FROM reader CASCADE".into()],
@@ -340,12 +383,6 @@ mod tests {
                 ..Default::default()
             },
         );
-        let mut p = Plan::default();
-        after_tables(&s, &st, &mut p);
-        assert!(
-            !p.steps.iter().any(|x| x.object == "\"public\".\"a\""),
-            "{:?}",
-            p.steps
-        );
+        assert_eq!(sql, Vec::<String>::new());
     }
 }
