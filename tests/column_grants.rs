@@ -35,11 +35,11 @@ fn declared_db(db: &str) -> Client {
     c
 }
 
-/// The column privileges of `rel`'s user columns (every `attacl`, `name:acl`).
+/// The column privileges of `rel`'s columns, system columns too (every `attacl`, `name:acl`).
 fn column_acls(c: &mut Client, rel: &str) -> Vec<String> {
     c.query(
         "SELECT attname || ':' || attacl::text FROM pg_attribute
-          WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attacl IS NOT NULL
+          WHERE attrelid = $1::text::regclass AND attnum <> 0 AND NOT attisdropped AND attacl IS NOT NULL
           ORDER BY attnum",
         &[&rel],
     )
@@ -109,6 +109,21 @@ fn a_column_select_granted_to_public_on_a_declared_table_is_revoked() {
     );
     assert!(!on_items(&mut c, "cg_nobody", "secret", "SELECT"));
     assert!(on_items(&mut c, READER, "secret", "SELECT"));
+}
+
+/// System columns have privileges too (the review of 975044a, 4: `ctid` and `xmin` tell where a
+/// row lies and which transaction wrote it; they were not read).
+#[test]
+fn a_system_column_select_granted_on_a_declared_table_is_revoked() {
+    let mut c = declared_db("cg_system");
+    revoked_back(
+        &mut c,
+        "public.cg_items",
+        "GRANT SELECT (ctid), SELECT (xmin) ON public.cg_items TO cg_writer",
+    );
+    for col in ["ctid", "xmin"] {
+        assert!(!on_items(&mut c, "cg_writer", col, "SELECT"), "{col}");
+    }
 }
 
 #[test]

@@ -435,3 +435,71 @@ fn anything_changed_during_the_apply_that_created_it_is_not_taken_as_declared() 
     assert_eq!(status(&env), "applied", "{env:#}");
     assert_eq!(env["result"]["verification"]["ok"], true);
 }
+
+/// The review of 975044a, 2: an apply or plan called from a function during an apply started the
+/// outer apply's watch afresh (and a nested apply ran statements of revos's own on its tables):
+/// `applied` over a default the function had changed, or one the nested apply declared. Both are
+/// refused now: uncaught, the outer apply fails; caught by the function, nothing of the nested
+/// call stays and the outer apply is verified as declared.
+#[test]
+fn an_apply_or_plan_called_during_an_apply_is_refused() {
+    let nested = |f: &str, default: &str| {
+        format!(
+            "PERFORM revos.{f}('{{\"schema_version\": \"9\", \"description\": \"n\", \"options\": {{\"allow_destructive\": true}},
+               \"tables\": [{{\"name\": \"notes\", \"columns\": [{{\"name\": \"body\", \"type\": \"text\", \"default\": \"''{default}''\"}}]}}]}}'::jsonb)"
+        )
+    };
+    let cases: Vec<(&str, String, bool)> = vec![
+        (
+            "plan_after_a_change",
+            // the review's own case: the nested plan's rehearsal creates a table of its own
+            "ALTER TABLE public.notes ALTER COLUMN body SET DEFAULT 'leaked';
+             PERFORM revos.plan_schema('{\"schema_version\": \"7\", \"description\": \"n\",
+               \"tables\": [{\"name\": \"zz\", \"columns\": [{\"name\": \"a\", \"type\": \"text\"}]}]}')"
+                .into(),
+            false,
+        ),
+        ("nested_apply", nested("apply_schema", "leaked"), false),
+        (
+            "nested_apply_caught",
+            format!(
+                "BEGIN {} ; EXCEPTION WHEN OTHERS THEN NULL; END",
+                nested("apply_schema", "leaked")
+            ),
+            true,
+        ),
+    ];
+    each_alone(cases, |name, sneaky, caught| {
+        let mut c = fresh_db(&format!("pd_nested_{name}"));
+        let mut p = notes("1", sneaky, Shape::Plain);
+        p["tables"][0] = json!({"name": "notes",
+            "columns": [{"name": "body", "type": "text", "default": "'empty'"}]});
+        let env = apply(&mut c, &p);
+        if caught {
+            assert_eq!(status(&env), "applied", "{name}: {env:#}");
+            let default = text(
+                &mut c,
+                "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a
+                   ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+                  WHERE d.adrelid = 'public.notes'::regclass AND a.attname = 'body'",
+            );
+            assert_eq!(default.as_deref(), Some("'empty'::text"), "{name}");
+        } else {
+            assert_eq!(status(&env), "failed", "{name}: {env:#}");
+            let why = env["result"]["error"].to_string();
+            assert!(
+                why.contains("called while another apply runs its statements")
+                    || why.contains("that revos did not plan ran during the apply"),
+                "{name}: {env:#}"
+            );
+            assert_eq!(
+                count(
+                    &mut c,
+                    "SELECT count(*) FROM pg_class WHERE relname = 'notes'"
+                ),
+                0,
+                "{name}: rolled back"
+            );
+        }
+    });
+}

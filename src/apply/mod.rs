@@ -1266,11 +1266,10 @@ fn execute(
     // wait for is held from them to the commit. Their tables are verified, whole, after them.
     let (first, last) = p.steps.split_at(p.steps.len() - p.last);
     let split = (!last.is_empty()).then(|| crate::schema::online::split_last(schema, last));
-    let result = {
+    // from here on, DDL that is not revos's own makes what the apply creates unverifiable by
+    // construction (`verify::Context::foreign_ddl`); another apply or plan inside is refused
+    let result = writer::watch_foreign_ddl(|| {
         subtransaction(|| {
-            // from here on, DDL that is not revos's own makes what the apply creates unverifiable
-            // by construction (`verify::Context::foreign_ddl`)
-            writer::watch_foreign_ddl();
             checks_before(schema, &statements, &trusted);
             run_steps(schema, first, 0, &trusted);
             let mut v = verify_catalog(split.as_ref().map_or(schema, |s| &s.0), p);
@@ -1297,7 +1296,7 @@ fn execute(
             }
             v
         })
-    };
+    });
     set_local(
         "standard_conforming_strings",
         saved.as_deref().unwrap_or("on"),

@@ -111,10 +111,27 @@ thread_local! {
     static FOREIGN_DDL: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
-/// The apply begins to watch for DDL that is not its own (before its statements): forgets what
-/// an earlier call saw.
-pub fn watch_foreign_ddl() {
+/// Whether an apply's (or a plan's rehearsal's) statements are under way in this backend.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f`, an apply's statements and their verification, watching for DDL that is not revos's
+/// own (what an earlier call saw is forgotten first). Refused (55000) inside another one: an
+/// apply or plan called from a function the outer apply's statements run would start the watch
+/// afresh, and run statements of revos's own on the outer apply's tables (the review of 975044a,
+/// 2: `applied` over a created table a nested apply had changed).
+pub fn watch_foreign_ddl<R>(f: impl FnOnce() -> R) -> R {
+    if WATCHING.swap(true, Ordering::Relaxed) {
+        pgrx::ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            "revos: apply_schema or plan_schema called while another apply runs its statements in this session (from a function a payload's expression calls): refused",
+            "Call revos's functions one after another, never from a payload's expressions."
+        );
+    }
     FOREIGN_DDL.with(|f| *f.borrow_mut() = None);
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| WATCHING.store(false, Ordering::Relaxed))
+        .execute()
 }
 
 /// The gate, at the start of a DDL command that is not revos's own and that the capture records:
@@ -268,6 +285,7 @@ unsafe extern "C-unwind" fn xact_callback(
     // commit made inside the one top-level command under way (a CONCURRENTLY form; a command ends,
     // and pops its frame, before any other commit), which goes on in the next transaction.
     PHASE.store(Phase::Idle as u8, Ordering::Relaxed);
+    WATCHING.store(false, Ordering::Relaxed);
     let commit = event == pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT
         || event == pg_sys::XactEvent::XACT_EVENT_COMMIT;
     FRAMES.with(|f| {

@@ -169,7 +169,9 @@ const SEQUENCE_PRIVS: &[&str] = &["USAGE", "SELECT", "UPDATE", "ALL"];
 
 /// A table's, view's or sequence's grants. Its columns' privileges (`GRANT SELECT (col) …`, in
 /// `pg_attribute.attacl`; a sequence takes them too) are part of its ACL: a role holding one
-/// reads or writes that column whatever the relation's own ACL says.
+/// reads or writes that column whatever the relation's own ACL says — system columns too
+/// (`GRANT SELECT (ctid, xmin)`: where rows lie and which transaction wrote them; the review of
+/// 975044a, 4).
 fn relation_grants(schema: &Name, n: &Name, privs_kind: &str) -> GrantTarget {
     GrantTarget {
         on: format!("{privs_kind} {schema}.{n}"),
@@ -180,7 +182,7 @@ fn relation_grants(schema: &Name, n: &Name, privs_kind: &str) -> GrantTarget {
         ),
         columns: Some(ColumnAcl {
             query: format!(
-                "SELECT t.attacl AS acl, r.relowner AS owner, t.attname AS col FROM pg_catalog.pg_class r JOIN pg_catalog.pg_attribute t ON t.attrelid = r.oid WHERE r.oid = pg_catalog.to_regclass({}) AND t.attnum > 0 AND NOT t.attisdropped AND t.attacl IS NOT NULL",
+                "SELECT t.attacl AS acl, r.relowner AS owner, t.attname AS col FROM pg_catalog.pg_class r JOIN pg_catalog.pg_attribute t ON t.attrelid = r.oid WHERE r.oid = pg_catalog.to_regclass({}) AND t.attnum <> 0 AND NOT t.attisdropped AND t.attacl IS NOT NULL",
                 reg(schema, n)
             ),
             on: format!("TABLE {schema}.{n}"),

@@ -289,7 +289,7 @@ mod tests {
             for q in [&o.deparse, o.names.as_ref().unwrap()] {
                 assert!(q.contains("t.attacl AS acl"), "{on}: {q}");
                 assert!(
-                    q.contains("t.attnum > 0 AND NOT t.attisdropped"),
+                    q.contains("t.attnum <> 0 AND NOT t.attisdropped"),
                     "{on}: {q}"
                 );
                 assert!(q.contains("pg_catalog.aclexplode(c.acl)"), "{on}: {q}");
