@@ -503,3 +503,58 @@ fn an_apply_or_plan_called_during_an_apply_is_refused() {
         }
     });
 }
+
+/// The review of 55e129f, F1 and F2: objects the apply creates (functions, views, sequences…) were
+/// checked for presence even when other DDL ran during the apply, and a created table with nothing
+/// compared "by construction" (no default, check or index of the payload's) passed whatever was
+/// done to it. Each alone: a declared function replaced by another function during the apply; a
+/// created shared table's revos `created_at` default changed. Both answered `applied` on 55e129f.
+#[test]
+fn what_an_apply_creates_is_not_taken_as_declared_when_other_ddl_ran() {
+    let fun = |name: &str, body: &str| json!({"name": name, "returns": "integer", "language": "plpgsql", "body": body});
+    let view =
+        json!({"name": "odd_stats", "materialized": true, "query": "SELECT public.sneaky() AS x"});
+    let cases: Vec<(&str, String, ())> = vec![
+        (
+            "created_function_replaced",
+            serde_json::to_string(&json!({"schema_version": "1", "description": "objects only",
+                "tables": [{"name": "shelf", "tenant_scoped": false, "columns": [{"name": "label", "type": "text"}]}],
+                "functions": [fun("target", "BEGIN RETURN 1; END"),
+                              fun("sneaky", "BEGIN CREATE OR REPLACE FUNCTION public.target() RETURNS integer LANGUAGE plpgsql AS $x$ BEGIN RETURN 2; END $x$; RETURN 1; END")],
+                "views": [view.clone()]}))
+            .unwrap(),
+            (),
+        ),
+        (
+            "created_table_auto_default",
+            serde_json::to_string(&json!({"schema_version": "1", "description": "a bare shared table",
+                "options": {"default_indexes": false},
+                "tables": [{"name": "shelf", "tenant_scoped": false,
+                            "columns": [{"name": "label", "type": "text"}]}],
+                "functions": [fun("sneaky", "BEGIN ALTER TABLE public.shelf ALTER COLUMN created_at SET DEFAULT 'epoch'; RETURN 1; END")],
+                "views": [view.clone()]}))
+            .unwrap(),
+            (),
+        ),
+    ];
+    each_alone(cases, |name, payload, ()| {
+        let mut c = fresh_db(&format!("pd_made_{name}"));
+        let p: Value = serde_json::from_str(payload).unwrap();
+        if name == "created_function_replaced" {
+            // the table exists before: only the objects are created by the apply
+            let mut v0 = p.clone();
+            v0["schema_version"] = json!("0");
+            v0.as_object_mut().unwrap().remove("functions");
+            v0.as_object_mut().unwrap().remove("views");
+            assert_eq!(status(&apply(&mut c, &v0)), "applied", "{name}: v0");
+        }
+        let env = apply(&mut c, &p);
+        assert_eq!(status(&env), "failed", "{name}: {env:#}");
+        assert!(
+            env["result"]["error"]
+                .to_string()
+                .contains("that revos did not plan ran during the apply"),
+            "{name}: {env:#}"
+        );
+    });
+}

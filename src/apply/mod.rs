@@ -1274,6 +1274,7 @@ fn execute(
             run_steps(schema, first, 0, &trusted);
             let mut v = verify_catalog(split.as_ref().map_or(schema, |s| &s.0), p);
             verified_or_fail(&v);
+            let foreign_before_late = writer::foreign_ddl();
             // apply: the ledger row and the deferred steps — before the steps that run last, so
             // that their lock is held only through them, their verification and the commit
             write();
@@ -1291,6 +1292,15 @@ fn execute(
                 v.unverified.extend(late.unverified);
                 v.not_validated.extend(late.not_validated);
                 v.validated_later.extend(late.validated_later);
+                // other DDL during the late steps (a superuser's event trigger): what the apply
+                // created was verified before it (the review of 55e129f, F3)
+                if let (None, Some(tag)) = (&foreign_before_late, writer::foreign_ddl()) {
+                    if p.steps.iter().any(|x| x.sql.starts_with("CREATE ")) {
+                        v.mismatches.push(format!(
+                            "{tag} that revos did not plan ran during the apply's last statements, after what it created was verified: not taken as declared"
+                        ));
+                    }
+                }
                 v.ok = v.mismatches.is_empty();
                 verified_or_fail(&v);
             }

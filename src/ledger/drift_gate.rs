@@ -59,7 +59,11 @@ unsafe fn gate(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         let actor = crate::privilege::current_user_name();
         // resolved here, as the caller, before revos's settings are pinned: the command's own names
         let begun = if event == b"ddl_command_start" {
-            if !writer::drift_paused() && !pg_sys::creating_extension && !citus_installed() {
+            if writer::watching()
+                && !pg_sys::creating_extension
+                && !writer::drift_paused()
+                && !citus_installed()
+            {
                 // an apply under way no longer takes what it created as built from its own text
                 // (an extension's script, run by revos's own CREATE EXTENSION, is not other DDL;
                 // with Citus, its own re-runs of revos's statements on the coordinator's placements

@@ -120,6 +120,7 @@ static WATCHING: AtomicBool = AtomicBool::new(false);
 /// afresh, and run statements of revos's own on the outer apply's tables (the review of 975044a,
 /// 2: `applied` over a created table a nested apply had changed).
 pub fn watch_foreign_ddl<R>(f: impl FnOnce() -> R) -> R {
+    register_callbacks();
     if WATCHING.swap(true, Ordering::Relaxed) {
         pgrx::ereport!(
             ERROR,
@@ -132,6 +133,11 @@ pub fn watch_foreign_ddl<R>(f: impl FnOnce() -> R) -> R {
     pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
         .finally(|| WATCHING.store(false, Ordering::Relaxed))
         .execute()
+}
+
+/// Whether an apply's statements are under way (the gate notes foreign DDL only then).
+pub fn watching() -> bool {
+    WATCHING.load(Ordering::Relaxed)
 }
 
 /// The gate, at the start of a DDL command that is not revos's own and that the capture records:
