@@ -381,9 +381,15 @@ pub fn verify(s: &Schema, p: &Plan, v: &mut Verification) {
                     }),
                 }
             }
+            // created by this apply: a form known without PostgreSQL (an extension, a schema) is
+            // compared with it — an extension's own event trigger's GRANT (Supabase's, after CREATE
+            // EXTENSION pg_net) does not fail it (the review of 523b683, 1)
+            (_, Ok(Some(have))) if o.expected.is_some() => v.check(Some(&have) == o.expected.as_ref(), || {
+                format!("{} differs from its declaration after apply (it is {have})", o.label)
+            }),
             (_, Ok(have)) => match crate::ledger::writer::foreign_ddl() {
-                // created by this apply, checked for presence — unless other DDL ran during it (a
-                // function may have replaced what the apply had just made: the review of 55e129f, F1)
+                // checked for presence — unless other DDL ran during the apply (a function may have
+                // replaced what the apply had just made: the review of 55e129f, F1)
                 Some(tag) if have.is_some() => v.check(false, || {
                     format!(
                         "{} could not be compared: {tag} that revos did not plan ran during the apply, so what it created is not taken as declared",

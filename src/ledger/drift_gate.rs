@@ -61,6 +61,7 @@ unsafe fn gate(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
         let begun = if event == b"ddl_command_start" {
             if writer::watching()
                 && !pg_sys::creating_extension
+                && !creates_temporary_table((*data).parsetree)
                 && !writer::drift_paused()
                 && !citus_installed()
             {
@@ -113,6 +114,24 @@ unsafe fn run_worker(worker: &str, tag: *const std::ffi::c_char) {
     };
     let tag = pg_sys::cstring_to_text(tag);
     pg_sys::OidFunctionCall1Coll(oid, pg_sys::InvalidOid, pg_sys::Datum::from(tag));
+}
+
+/// `CREATE TEMP TABLE` (or `… AS`): a function's scratch table changes nothing the apply makes
+/// (and nothing the apply leaves may depend on a temporary object: `dependencies::check_after`),
+/// so it is not other DDL to the apply (the review of 523b683, 2).
+unsafe fn creates_temporary_table(tree: *mut pg_sys::Node) -> bool {
+    let rel = match tree.as_ref().map(|n| n.type_) {
+        Some(pg_sys::NodeTag::T_CreateStmt) => (*(tree as *mut pg_sys::CreateStmt)).relation,
+        Some(pg_sys::NodeTag::T_CreateTableAsStmt) => {
+            let into = (*(tree as *mut pg_sys::CreateTableAsStmt)).into;
+            if into.is_null() {
+                return false;
+            }
+            (*into).rel
+        }
+        _ => return false,
+    };
+    !rel.is_null() && (*rel).relpersistence as u8 == pg_sys::RELPERSISTENCE_TEMP
 }
 
 /// Whether this database has the Citus extension (the catalog cache; nothing in the session
