@@ -15,6 +15,7 @@ use crate::apply::fast::run_jsonb;
 use crate::apply::{read_checked, run, Mode};
 use crate::error::RevosError;
 use crate::ident::sha256_hex;
+use crate::ledger::writer::one_call;
 use crate::privilege::pinned;
 use crate::schema::normalize::canonical_json;
 use crate::schema::tenancy::claims_tenant;
@@ -60,12 +61,14 @@ COMMENT ON FUNCTION revos.apply_schema(jsonb) IS
     'Validate, normalize, plan and execute a JSON schema in this transaction; records revos.schema_migrations. Returns the envelope.';
 "#)]
 fn apply_schema(payload: Internal) -> JsonB {
-    pinned(|| {
-        JsonB(run_jsonb(
-            payload.into_datum(),
-            Mode::Apply,
-            "revos.apply_schema",
-        ))
+    one_call(|| {
+        pinned(|| {
+            JsonB(run_jsonb(
+                payload.into_datum(),
+                Mode::Apply,
+                "revos.apply_schema",
+            ))
+        })
     })
 }
 
@@ -76,12 +79,14 @@ COMMENT ON FUNCTION revos.plan_schema(jsonb) IS
     'Like apply_schema up to the plan: returns the SQL, changes and risks; executes and records nothing.';
 "#)]
 fn plan_schema(payload: Internal) -> JsonB {
-    pinned(|| {
-        JsonB(run_jsonb(
-            payload.into_datum(),
-            Mode::Plan,
-            "revos.plan_schema",
-        ))
+    one_call(|| {
+        pinned(|| {
+            JsonB(run_jsonb(
+                payload.into_datum(),
+                Mode::Plan,
+                "revos.plan_schema",
+            ))
+        })
     })
 }
 
@@ -202,7 +207,7 @@ COMMENT ON FUNCTION revos.tenant_table(text, jsonb, jsonb) IS
     'Create one tenant-aware table, or make an existing table tenant-aware (options.backfill_tenant for existing rows).';
 "#)]
 fn tenant_table(name: Option<&str>, columns: Internal, options: Internal) -> JsonB {
-    pinned(|| tenant_table_pinned(name, columns, options))
+    one_call(|| pinned(|| tenant_table_pinned(name, columns, options)))
 }
 
 fn tenant_table_pinned(name: Option<&str>, columns: Internal, options: Internal) -> JsonB {

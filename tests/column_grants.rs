@@ -308,3 +308,253 @@ fn default_privileges_of_created_declared_relations_are_revoked() {
     let again = plan(&mut c, &payload("2"));
     assert_eq!(step_sql(&again), Vec::<String>::new(), "{again:#}");
 }
+
+// ---- declared partitions (the review of 975044a, 3): a partition is a table of its own to a
+// role that names it — GRANT and REVOKE on the parent do not reach it, `TRUNCATE` of it ignores
+// row security, and it has the tenant policy but not the table's declared policies — so when the
+// table declares `grants`, a declared partition's ACL is its owner's only: every role reaches its
+// rows through the table.
+
+const PARTS: [&str; 2] = ["public.cg_days_2024", "public.cg_days_2025"];
+
+/// A tenant table partitioned by day with two declared partitions; `grants` declared or not.
+fn days(version: &str, declared: bool) -> Value {
+    let mut t = json!({"name": "cg_days", "primary_key": ["id", "day"],
+        "columns": [{"name": "day", "type": "date", "not_null": true}, {"name": "note", "type": "text"}],
+        "partition_by": {"method": "range", "columns": ["day"]},
+        "partitions": [{"name": "cg_days_2024", "values": "FROM ('2024-01-01') TO ('2025-01-01')"},
+                       {"name": "cg_days_2025", "values": "FROM ('2025-01-01') TO ('2026-01-01')"}]});
+    if declared {
+        t["grants"] = json!([{"to": [READER], "privileges": ["SELECT", "INSERT"]}]);
+    }
+    json!({"schema_version": version, "description": "partition grants", "tables": [t]})
+}
+
+/// `rel`'s ACL entries other than its owner's, `grantee:PRIVILEGE`, column privileges as
+/// `grantee:PRIVILEGE(col)`, sorted.
+fn acl(c: &mut Client, rel: &str) -> Vec<String> {
+    c.query(
+        "SELECT x FROM (
+           SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END || ':' || a.privilege_type AS x
+             FROM pg_class r, aclexplode(coalesce(r.relacl, acldefault('r', r.relowner))) a
+            WHERE r.oid = $1::text::regclass AND a.grantee <> r.relowner
+           UNION ALL
+           SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+                  || ':' || a.privilege_type || '(' || t.attname || ')'
+             FROM pg_class r JOIN pg_attribute t ON t.attrelid = r.oid, aclexplode(t.attacl) a
+            WHERE r.oid = $1::text::regclass AND t.attacl IS NOT NULL AND a.grantee <> r.relowner) e
+         ORDER BY x",
+        &[&rel],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn reader_only() -> Vec<String> {
+    vec![format!("{READER}:INSERT"), format!("{READER}:SELECT")]
+}
+
+/// The table's ACL is the declared one, each partition's its owner's only.
+fn as_declared(c: &mut Client, why: &str) {
+    assert_eq!(acl(c, "public.cg_days"), reader_only(), "{why}");
+    for p in PARTS {
+        assert_eq!(acl(c, p), Vec::<String>::new(), "{p}: {why}");
+    }
+}
+
+/// A fresh database with the roles and [`days`] applied (declared grants).
+fn days_db(db: &str) -> Client {
+    let mut c = fresh_db(db);
+    for r in [READER, "cg_anon"] {
+        ensure_role(&mut c, r, "");
+    }
+    let env = apply(&mut c, &days("1", true));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c
+}
+
+/// After one `mutation` of one partition's privileges, the next version — `applied`, verified —
+/// leaves every partition with its owner's privileges only, and then plans nothing.
+fn partition_restored(db: &str, mutation: &str) {
+    let mut c = days_db(db);
+    as_declared(&mut c, "before the mutation");
+    c.batch_execute(mutation)
+        .unwrap_or_else(|e| panic!("the mutation failed: {e}\n{mutation}"));
+    assert_ne!(
+        PARTS.iter().map(|p| acl(&mut c, p)).collect::<Vec<_>>(),
+        vec![Vec::<String>::new(), vec![]],
+        "the mutation changed nothing"
+    );
+    let planned = plan(&mut c, &days("2", true));
+    assert_eq!(status(&planned), "planned", "{planned:#}");
+    let env = apply(&mut c, &days("2", true));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    as_declared(&mut c, &format!("{env:#}"));
+    let again = plan(&mut c, &days("3", true));
+    assert_eq!(step_sql(&again), Vec::<String>::new(), "{again:#}");
+}
+
+#[test]
+fn partitions_created_with_declared_grants_have_their_owners_privileges_only() {
+    let mut c = fresh_db("cg_part_create");
+    for r in [READER, "cg_anon"] {
+        ensure_role(&mut c, r, "");
+    }
+    // the creator's default privileges give every new table ALL to cg_anon: TRUNCATE of a
+    // partition would empty every tenant's rows there
+    c.batch_execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO cg_anon")
+        .unwrap();
+    let env = apply(&mut c, &days("1", true));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    as_declared(&mut c, &format!("{env:#}"));
+    let again = plan(&mut c, &days("2", true));
+    assert_eq!(step_sql(&again), Vec::<String>::new(), "{again:#}");
+}
+
+#[test]
+fn a_truncate_granted_on_a_declared_partition_is_revoked() {
+    partition_restored(
+        "cg_part_truncate",
+        "GRANT TRUNCATE ON public.cg_days_2024 TO cg_anon",
+    );
+}
+
+#[test]
+fn a_select_granted_to_public_on_a_declared_partition_is_revoked() {
+    partition_restored(
+        "cg_part_public",
+        "GRANT SELECT ON public.cg_days_2025 TO PUBLIC",
+    );
+}
+
+#[test]
+fn a_column_grant_on_a_declared_partition_is_revoked() {
+    partition_restored(
+        "cg_part_column",
+        "GRANT UPDATE (note) ON public.cg_days_2024 TO cg_anon",
+    );
+}
+
+/// The table's own grantee is no exception: on the partition it would read around the table's
+/// declared policies.
+#[test]
+fn the_tables_grantee_granted_on_a_partition_is_revoked() {
+    partition_restored(
+        "cg_part_grantee",
+        &format!("GRANT SELECT ON public.cg_days_2025 TO {READER}"),
+    );
+}
+
+/// The review of the first form of this fix (H1; a guard: it held before the fix, whose first
+/// form broke it): a shared table with row security, a declared policy and declared grants. Its grantee reads its own rows through the table and nothing through
+/// the partition (the partition has no policy of the table's: with the table's grants copied to it,
+/// the grantee read every row there).
+#[test]
+fn a_declared_policy_is_not_read_around_through_a_partition() {
+    let mut c = fresh_db("cg_part_policy");
+    for r in [READER, "cg_alice"] {
+        ensure_role(&mut c, r, "");
+    }
+    let payload = json!({"schema_version": "1", "description": "a policy and grants",
+        "tables": [{"name": "cg_notes", "tenant_scoped": false, "rls": true, "primary_key": ["id", "day"],
+            "columns": [{"name": "day", "type": "date", "not_null": true},
+                        {"name": "owner_name", "type": "text"}, {"name": "body", "type": "text"}],
+            "partition_by": {"method": "range", "columns": ["day"]},
+            "partitions": [{"name": "cg_notes_all", "values": "DEFAULT"}],
+            "policies": [{"name": "own rows", "command": "select", "roles": [READER],
+                          "using": "owner_name = current_user"}],
+            "grants": [{"to": [READER], "privileges": ["SELECT"]}]}]});
+    let env = apply(&mut c, &payload);
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c.batch_execute(&format!(
+        "INSERT INTO public.cg_notes (day, owner_name, body) VALUES
+           ('2024-01-01', '{READER}', 'mine'), ('2024-01-02', 'cg_alice', 'secret of alice')"
+    ))
+    .unwrap();
+    let mut reader = connect_as("cg_part_policy", READER);
+    let through_table: Vec<String> = reader
+        .query("SELECT body FROM public.cg_notes ORDER BY body", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(through_table, vec!["mine"]);
+    let direct = reader.query("SELECT body FROM public.cg_notes_all", &[]);
+    assert_eq!(
+        direct
+            .as_ref()
+            .map_err(|e| e.code().map(|c| c.code().to_string()))
+            .err(),
+        Some(Some("42501".to_string())),
+        "the partition answered {direct:?}"
+    );
+}
+
+/// The review of the stop 48 change, F2: a table with row security and a declared policy but no
+/// `grants` — the partition the apply creates took the creator's default privileges (Supabase's give
+/// every table to `anon`), and that role read through it the rows the policy hid. Its declared
+/// partitions are its owner's only too.
+#[test]
+fn a_partition_of_a_table_with_row_security_and_no_grants_is_its_owners_only() {
+    let mut c = fresh_db("cg_part_rls");
+    for r in [READER, "cg_anon"] {
+        ensure_role(&mut c, r, "");
+    }
+    c.batch_execute("ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO cg_anon")
+        .unwrap();
+    let payload = |v: &str| {
+        json!({"schema_version": v, "description": "a policy, no grants",
+            "tables": [{"name": "cg_docs", "tenant_scoped": false, "rls": true, "primary_key": ["id", "day"],
+                "columns": [{"name": "day", "type": "date", "not_null": true}, {"name": "owner_name", "type": "text"}],
+                "partition_by": {"method": "range", "columns": ["day"]},
+                "partitions": [{"name": "cg_docs_all", "values": "DEFAULT"}],
+                "policies": [{"name": "own rows", "command": "select", "roles": ["cg_anon"],
+                              "using": "owner_name = current_user"}]}]})
+    };
+    let env = apply(&mut c, &payload("1"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c.batch_execute(
+        "INSERT INTO public.cg_docs (day, owner_name) VALUES ('2024-01-01', 'someone else')",
+    )
+    .unwrap();
+    assert_eq!(acl(&mut c, "public.cg_docs_all"), Vec::<String>::new());
+    let mut anon = connect_as("cg_part_rls", "cg_anon");
+    let n: i64 = anon
+        .query_one("SELECT count(*) FROM public.cg_docs", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "the policy hides the row through the table");
+    assert!(anon.query("SELECT 1 FROM public.cg_docs_all", &[]).is_err());
+    // granted by hand: revoked by the next version
+    c.batch_execute("GRANT SELECT ON public.cg_docs_all TO cg_anon")
+        .unwrap();
+    let env = apply(&mut c, &payload("2"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    assert_eq!(acl(&mut c, "public.cg_docs_all"), Vec::<String>::new());
+}
+
+/// A table with neither `grants` nor row security keeps what its partitions have, as before:
+/// nothing to read around, nothing planned.
+#[test]
+fn partitions_of_a_table_without_grants_or_row_security_keep_their_privileges() {
+    let mut c = fresh_db("cg_part_undeclared");
+    ensure_role(&mut c, "cg_anon", "");
+    let payload = |v: &str| {
+        json!({"schema_version": v, "description": "plain", "tables": [{"name": "cg_plain",
+            "tenant_scoped": false, "primary_key": ["id", "day"],
+            "columns": [{"name": "day", "type": "date", "not_null": true}],
+            "partition_by": {"method": "range", "columns": ["day"]},
+            "partitions": [{"name": "cg_plain_all", "values": "DEFAULT"}]}]})
+    };
+    let env = apply(&mut c, &payload("1"));
+    assert_eq!(status(&env), "applied", "{env:#}");
+    c.batch_execute("GRANT SELECT ON public.cg_plain_all TO cg_anon")
+        .unwrap();
+    let again = plan(&mut c, &payload("2"));
+    assert_eq!(step_sql(&again), Vec::<String>::new(), "{again:#}");
+    assert_eq!(acl(&mut c, "public.cg_plain_all"), vec!["cg_anon:SELECT"]);
+}

@@ -1301,4 +1301,32 @@ check "a unique key added online by a role whose settings quote every identifier
   "$st|$(wait_done qai-2)|$(qdb "$S" "SELECT contype FROM pg_constraint WHERE conrelid = 'public.qai_t'::regclass AND contype = 'u'")"
 qdb "$S" "ALTER ROLE online_admin RESET quote_all_identifiers" >/dev/null
 
+
+# The review of the stop 48 change, F4: a function a deferred step runs (the check's, during the worker's
+# VALIDATE) called apply_schema there, and it ran and committed. The worker refuses every revos call: the
+# check's function (in pg_catalog, where no other role can plant a look-alike) catches the refusal (55000)
+# and says so in a table; nothing of the nested call stays.
+echo "# a revos call from a function a deferred step runs: refused in the worker"
+qdb "$S" "CREATE TABLE public.nest_seen (sqlstate text);
+  GRANT INSERT ON public.nest_seen TO online_admin;
+  DROP FUNCTION IF EXISTS pg_catalog.nest_check(integer);
+  CREATE FUNCTION pg_catalog.nest_check(n integer) RETURNS boolean LANGUAGE plpgsql AS \$f\$
+  BEGIN
+    IF (SELECT backend_type FROM pg_stat_activity WHERE pid = pg_backend_pid()) <> 'client backend' THEN
+      BEGIN
+        PERFORM revos.apply_schema('{\"schema_version\": \"nest-side\", \"description\": \"s\", \"tables\": [{\"name\": \"nest_side\", \"tenant_scoped\": false}]}');
+        INSERT INTO public.nest_seen VALUES ('none');
+      EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        INSERT INTO public.nest_seen VALUES ('55000');
+      END;
+    END IF;
+    RETURN true;
+  END \$f\$" >/dev/null
+apply_as "$A" "$(one_table nest-1 nest_t '[{"name": "n", "type": "integer"}]')" >/dev/null
+qdb "$S" "INSERT INTO nest_t (n) SELECT i FROM generate_series(1, 20) i" >/dev/null
+st=$(apply_as "$A" "$(one_table nest-2 nest_t '[{"name": "n", "type": "integer", "check": "pg_catalog.nest_check(n)"}]' '{"online": true}')" | field "r['status'] + ' ' + str(len(r.get('pending', [])))")
+check "a check whose function calls apply_schema, validated by the worker: the step done, the call refused (55000), nothing of it stays" \
+  "applied 1|1 0|55000|0 0" \
+  "$st|$(wait_done nest-2)|$(qdb "$S" "SELECT string_agg(DISTINCT sqlstate, ',') FROM public.nest_seen")|$(qdb "$S" "SELECT count(*) FROM revos.schema_migrations WHERE version = 'nest-side'") $(qdb "$S" "SELECT count(*) FROM pg_class WHERE relname = 'nest_side'")"
+
 finish

@@ -41,30 +41,19 @@ fn guard_state(c: &mut postgres::Client, rel: &str) -> String {
     .unwrap_or_default()
 }
 
-/// The tenants a revos_app member sees in `rel` with the tenant set to T1.
-fn tenants_seen(db: &str, rel: &str) -> i64 {
+/// The tenants a revos_app member sees in `rel` with the tenant set to T1; None when it may not
+/// read `rel` at all (a declared partition of a tenant table is its owner's only since stop 48).
+fn tenants_seen(db: &str, rel: &str) -> Option<i64> {
     let mut app = connect_as(db, APP);
     let mut tx = app.transaction().unwrap();
     tx.execute("SELECT revos.set_tenant($1)", &[&T1]).unwrap();
-    let n: i64 = tx
-        .query_one(&format!("SELECT count(DISTINCT tenant_id) FROM {rel}"), &[])
-        .unwrap()
-        .get(0);
-    tx.commit().unwrap();
+    let n = match tx.query_one(&format!("SELECT count(DISTINCT tenant_id) FROM {rel}"), &[]) {
+        Ok(row) => Some(row.get(0)),
+        Err(e) if sqlstate(&e) == "42501" => None,
+        Err(e) => panic!("{rel}: {e}"),
+    };
+    tx.rollback().unwrap();
     n
-}
-
-/// Runs every case, each alone (a failing one does not hide the others), then fails naming those
-/// that failed.
-fn each_alone<X: Copy>(cases: Vec<(&str, String, X)>, f: impl Fn(&str, &str, X)) {
-    let failed: Vec<&str> = cases
-        .iter()
-        .filter(|(name, sql, x)| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(name, sql, *x))).is_err()
-        })
-        .map(|(name, _, _)| *name)
-        .collect();
-    assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
 
 fn events(version: &str) -> Value {
@@ -192,7 +181,14 @@ fn drift_on_a_declared_partition_is_never_applied_as_is() {
                 assert_eq!(guard_state(&mut c, "events_2024"), declared, "{name}");
             }
         }
-        assert_eq!(tenants_seen(&db, "events_2024"), 1, "{name}: tenants leak");
+        // through the table, one tenant; through the partition, nothing: the apply revoked the
+        // SELECT granted on it above (the partition is its owner's only)
+        assert_eq!(tenants_seen(&db, "events"), Some(1), "{name}: tenants leak");
+        assert_eq!(
+            tenants_seen(&db, "events_2024"),
+            None,
+            "{name}: the partition is readable"
+        );
     });
 }
 
@@ -461,6 +457,16 @@ fn an_apply_or_plan_called_during_an_apply_is_refused() {
         ),
         ("nested_apply", nested("apply_schema", "leaked"), false),
         (
+            // F7 of the review of 523b683: the nested plan's rehearsal caught the refusal and
+            // answered with a rehearsal error; now the call itself is refused, 55000
+            "nested_plan_sqlstate",
+            format!(
+                "BEGIN {} ; RAISE EXCEPTION 'the nested plan answered'; EXCEPTION WHEN object_not_in_prerequisite_state THEN NULL; END",
+                nested("plan_schema", "empty")
+            ),
+            true,
+        ),
+        (
             "nested_apply_caught",
             format!(
                 "BEGIN {} ; EXCEPTION WHEN OTHERS THEN NULL; END",
@@ -618,4 +624,74 @@ fn a_temporary_scratch_table_during_an_apply_does_not_fail_it() {
         "functions": scratch});
     let env = apply(&mut c, &v1);
     assert_eq!(status(&env), "applied", "{env:#}");
+}
+
+/// The review of the stop 48 change, M1 and M3: the refusal above held only while the outer apply
+/// ran its statements. A nested call made while the outer one *planned* (a new check's violations
+/// counted on the rows already there run the check's function) ran and stayed — its ledger row, its
+/// table — even under a `plan_schema`, which records nothing; and `tenant_table` (another entry)
+/// was not refused at all. Each alone: nothing of the nested call may stay, whatever the outer
+/// call answers.
+#[test]
+fn an_apply_called_while_another_plans_is_refused() {
+    let cases: Vec<(&str, String, bool)> = vec![
+        (
+            "apply_during_apply",
+            "PERFORM revos.apply_schema('{\"schema_version\": \"side-1\", \"description\": \"s\", \"tables\": [{\"name\": \"side_t\", \"tenant_scoped\": false}]}')".into(),
+            true,
+        ),
+        (
+            "apply_during_plan",
+            "PERFORM revos.apply_schema('{\"schema_version\": \"side-1\", \"description\": \"s\", \"tables\": [{\"name\": \"side_t\", \"tenant_scoped\": false}]}')".into(),
+            false,
+        ),
+        ("tenant_table_during_apply", "PERFORM revos.tenant_table('side_t')".into(), true),
+    ];
+    each_alone(cases, |name, nested, outer_apply| {
+        let mut c = fresh_db(&format!("pd_plannest_{name}"));
+        let table = |check: &str| {
+            json!({"name": "nums", "tenant_scoped": false,
+                   "columns": [{"name": "n", "type": "integer", "check": check}]})
+        };
+        // a changed check: its violations are counted on the rows while the outer call plans
+        let v1 = json!({"schema_version": "1", "description": "n", "tables": [table("n > 0")]});
+        assert_eq!(status(&apply(&mut c, &v1)), "applied", "{name}");
+        c.batch_execute(&format!(
+            "INSERT INTO public.nums (n) SELECT g FROM generate_series(1, 3) g;
+             CREATE FUNCTION public.pd_sneaky(n integer) RETURNS boolean LANGUAGE plpgsql AS $f$
+             BEGIN {nested}; RETURN true; END $f$"
+        ))
+        .unwrap();
+        let v2 = json!({"schema_version": "2", "description": "n",
+            "tables": [table("public.pd_sneaky(n)")]});
+        // the outer call's answer is not the point (a refusal inside a count can fail it or be
+        // reported); the nested call must leave nothing
+        let _ = if outer_apply {
+            c.query_one(
+                "SELECT revos.apply_schema($1::text::jsonb)",
+                &[&v2.to_string()],
+            )
+        } else {
+            c.query_one(
+                "SELECT revos.plan_schema($1::text::jsonb)",
+                &[&v2.to_string()],
+            )
+        };
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) FROM pg_class WHERE relname = 'side_t'"
+            ),
+            0,
+            "{name}: the nested call's table stayed"
+        );
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) FROM revos.schema_migrations WHERE version NOT IN ('1', '2')"
+            ),
+            0,
+            "{name}: the nested call's ledger row stayed"
+        );
+    });
 }

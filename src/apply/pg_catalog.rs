@@ -577,7 +577,22 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
                 JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
                 JOIN pg_catalog.pg_trigger pt ON pt.tgrelid = i.inhrelid AND pt.tgenabled IN ('D', 'R')
                 JOIN pg_catalog.pg_trigger t ON t.oid = pt.tgparentid AND t.tgrelid = c.oid
-                WHERE i.inhparent = c.oid), '[]'))
+                WHERE i.inhparent = c.oid), '[]'),
+  'children', CASE WHEN c.relhassubclass THEN coalesce((SELECT json_agg(json_build_array(pn.nspname::text,
+                       pc.relname::text, pc.relrowsecurity, pc.relispartition, k.level, qn.nspname::text, qc.relname::text)
+                       ORDER BY k.level, pn.nspname, pc.relname)
+                FROM (SELECT i.inhrelid AS relid, 1 AS level, i.inhparent AS parent
+                        FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid
+                      UNION ALL
+                      SELECT j.inhrelid, 2, j.inhparent
+                        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_inherits j ON j.inhparent = i.inhrelid
+                       WHERE i.inhparent = c.oid) k
+                JOIN pg_catalog.pg_class pc ON pc.oid = k.relid
+                JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
+                JOIN pg_catalog.pg_class qc ON qc.oid = k.parent
+                JOIN pg_catalog.pg_namespace qn ON qn.oid = qc.relnamespace), '[]') ELSE '[]' END,
+  'rules', CASE WHEN c.relhasrules THEN coalesce((SELECT json_agg(r.rulename::text ORDER BY r.rulename)
+                FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid), '[]') ELSE '[]' END)
 FROM unnest($1::text[], $2::text[], $4::boolean[]) AS want(schema_name, table_name, index_defs)
 JOIN pg_catalog.pg_namespace n ON n.nspname = want.schema_name
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = want.table_name AND c.relkind IN ('r', 'p')
@@ -913,23 +928,15 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
                 deferred: b(&c[7]),
             })
             .collect(),
-        policies: arr("policies")
-            .iter()
-            .map(|p| PolicySnapshot {
-                name: s(&p[0]),
-                command: ch(&p[1]),
-                using: os(&p[2]),
-                with_check: os(&p[3]),
-                permissive: b(&p[4]),
-                roles: names(&p[5]),
-            })
-            .collect(),
+        policies: policies(&arr("policies")),
         triggers: arr("triggers").iter().map(|t| s(&t[0])).collect(),
         trigger_defs: arr("triggers")
             .iter()
             .map(|t| (s(&t[0]), s(&t[1])))
             .collect(),
         partition_triggers_off: partition_triggers_off(&arr("partition_triggers_off")),
+        children: children(&arr("children")),
+        rules: names(&j["rules"]),
         has_rows: false,
         declared: None,
         unreadable: None,
@@ -945,6 +952,44 @@ fn partition_triggers_off(rows: &[Value]) -> Vec<PartitionTriggerOff> {
             partition: s(&t[1]),
             trigger: s(&t[2]),
             enabled: s(&t[3]).chars().next().unwrap_or('?'),
+        })
+        .collect()
+}
+
+/// The snapshot's `policies`: `[name, polcmd, USING, WITH CHECK, permissive, roles]` each.
+fn policies(rows: &[Value]) -> Vec<PolicySnapshot> {
+    let os = |v: &Value| v.as_str().map(str::to_string);
+    rows.iter()
+        .map(|p| PolicySnapshot {
+            name: p[0].as_str().unwrap_or_default().to_string(),
+            command: p[1].as_str().and_then(|x| x.chars().next()).unwrap_or('?'),
+            using: os(&p[2]),
+            with_check: os(&p[3]),
+            permissive: p[4].as_bool().unwrap_or(false),
+            roles: p[5]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|r| r.as_str().unwrap_or_default().to_string())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The snapshot's `children`: `[schema, name, relrowsecurity, relispartition, level, parent's
+/// schema, parent]` each.
+fn children(rows: &[Value]) -> Vec<ChildTable> {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    rows.iter()
+        .map(|t| ChildTable {
+            schema: s(&t[0]),
+            name: s(&t[1]),
+            rls_enabled: t[2].as_bool().unwrap_or(false),
+            partition: t[3].as_bool().unwrap_or(false),
+            level: t[4].as_i64().unwrap_or(1),
+            parent: (s(&t[5]), s(&t[6])),
         })
         .collect()
 }

@@ -98,6 +98,8 @@ fn tx<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe + std::panic::RefUnwindS
 }
 
 fn run(role: pg_sys::Oid) {
+    // no revos call from what a step runs (the review of the stop 48 change, F4)
+    crate::ledger::writer::refuse_calls_in_this_process();
     // Before any other SQL: the pinned search_path for the whole session, over the role's and the
     // database's settings (`ALTER ROLE … SET search_path`), which the connection applied.
     tx(pin_search_path);

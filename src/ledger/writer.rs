@@ -122,17 +122,67 @@ static WATCHING: AtomicBool = AtomicBool::new(false);
 pub fn watch_foreign_ddl<R>(f: impl FnOnce() -> R) -> R {
     register_callbacks();
     if WATCHING.swap(true, Ordering::Relaxed) {
-        pgrx::ereport!(
-            ERROR,
-            PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-            "revos: apply_schema or plan_schema called while another apply runs its statements in this session (from a function a payload's expression calls): refused",
-            "Call revos's functions one after another, never from a payload's expressions."
-        );
+        nested_refused();
     }
     FOREIGN_DDL.with(|f| *f.borrow_mut() = None);
     pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
         .finally(|| WATCHING.store(false, Ordering::Relaxed))
         .execute()
+}
+
+/// Whether an apply_schema, plan_schema or tenant_table call is under way in this backend.
+static IN_CALL: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f`, one apply_schema, plan_schema or tenant_table call, refusing (55000) one made while
+/// another is under way in this session — from a function a payload's expression calls, at any
+/// point of the outer call: its planning (a check's violations counted, a default's rows), its
+/// statements, its verification. A nested call during the outer one's planning ran, committed its
+/// ledger row with the outer transaction and left its changes (the review of the stop 48 change,
+/// M1: a nested apply's grants kept after the outer one failed; `planned` after a nested apply);
+/// a nested plan's rehearsal answered with a rehearsal error (the review of 523b683, F7); and
+/// `tenant_table`, which does not go through `run_jsonb`, answered `noop` (M3). Cleared when `f`
+/// returns or fails (an error caught by the caller included) and at every transaction end.
+pub fn one_call<R>(f: impl FnOnce() -> R) -> R {
+    register_callbacks();
+    if NO_CALLS.load(Ordering::Relaxed) {
+        nested_refused_in(
+            "revos's deferred worker (from a function a deferred step's statement calls)",
+        );
+    }
+    if IN_CALL.swap(true, Ordering::Relaxed) || WATCHING.load(Ordering::Relaxed) {
+        nested_refused();
+    }
+    pgrx::PgTryBuilder::new(std::panic::AssertUnwindSafe(f))
+        .finally(|| IN_CALL.store(false, Ordering::Relaxed))
+        .execute()
+}
+
+/// Set for good in a process that makes no call of its own: the deferred worker, whose steps run
+/// the payload's expressions (a check's during `VALIDATE`) outside any call (the review of the
+/// stop 48 change, F4: an apply_schema there ran and committed).
+static NO_CALLS: AtomicBool = AtomicBool::new(false);
+
+/// Refuses every apply_schema, plan_schema and tenant_table call in this process from now on.
+pub fn refuse_calls_in_this_process() {
+    NO_CALLS.store(true, Ordering::Relaxed);
+}
+
+fn nested_refused_in(place: &str) -> ! {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        format!("revos: apply_schema, plan_schema or tenant_table called in {place}: refused"),
+        "Call revos's functions one after another, never from a payload's expressions."
+    );
+}
+
+fn nested_refused() {
+    pgrx::ereport!(
+        ERROR,
+        PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        "revos: apply_schema or plan_schema called while another apply runs its statements in this session (from a function a payload's expression calls): refused",
+        "Call revos's functions one after another, never from a payload's expressions."
+    );
 }
 
 /// Whether an apply's statements are under way (the gate notes foreign DDL only then).
@@ -292,6 +342,7 @@ unsafe extern "C-unwind" fn xact_callback(
     // and pops its frame, before any other commit), which goes on in the next transaction.
     PHASE.store(Phase::Idle as u8, Ordering::Relaxed);
     WATCHING.store(false, Ordering::Relaxed);
+    IN_CALL.store(false, Ordering::Relaxed);
     let commit = event == pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT
         || event == pg_sys::XactEvent::XACT_EVENT_COMMIT;
     FRAMES.with(|f| {

@@ -614,6 +614,10 @@ pub struct TableSnapshot {
     /// an ordinary session: each clone has a firing state of its own, and a row of a partition
     /// fires the partition's clone, never the table's trigger.
     pub partition_triggers_off: Vec<PartitionTriggerOff>,
+    /// The table's partitions and inheritance children (`pg_inherits`, one level down).
+    pub children: Vec<ChildTable>,
+    /// The names of the table's rewrite rules (`pg_rewrite`).
+    pub rules: Vec<String>,
     pub has_rows: bool,
     /// `pg_class.reltuples`; None when the table was never vacuumed or analyzed.
     pub est_rows: Option<i64>,
@@ -636,6 +640,25 @@ pub struct PartitionTriggerOff {
     pub partition: String,
     pub trigger: String,
     pub enabled: char,
+}
+
+/// A partition or inheritance child of a managed table (`pg_inherits.inhrelid`), or a partition
+/// further down its partition tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChildTable {
+    pub schema: String,
+    pub name: String,
+    /// `relrowsecurity`: row security is enabled on the child itself.
+    pub rls_enabled: bool,
+    /// `relispartition`: a partition (else a table that `INHERIT`s).
+    pub partition: bool,
+    /// 1 for the table's own children, 2 for theirs (`pg_inherits`, two levels by its index —
+    /// catalogs only, no lock on a child: `pg_partition_tree` locked every partition, the second
+    /// review of the stop 48 change, F3; a recursive query made the snapshot's estimated cost
+    /// cross `jit_above_cost`, the third, 3). revos declares one level; a third is not read.
+    pub level: i64,
+    /// The child's parent: (schema, name).
+    pub parent: (String, String),
 }
 
 /// A table column whose type is an enum (or an array of it), for removing enum values.

@@ -857,6 +857,12 @@ impl Planner<'_> {
                 Name::from_catalog(&name)
             ));
         }
+        self.p
+            .warnings
+            .extend(crate::schema::children::warnings(t, sn));
+        self.p
+            .warnings
+            .extend(crate::schema::own_columns::warnings(self.s, t, sn));
         if self.p.steps.len() > before {
             self.p.tables_altered += 1;
         }
@@ -1078,6 +1084,11 @@ impl Planner<'_> {
         // revos's own columns on an adopted table keep the defaults they have (validate adopts
         // them), except the tenant column, whose default is the tenant.
         let adopted = c.auto && !(t.tenant_scoped && c.name == self.s.options.tenant_column);
+        if adopted {
+            // kept as they are, a generated expression too (`DROP EXPRESSION` of an adopted
+            // `created_at … GENERATED ALWAYS AS (…)`, the review of the stop 48 change, F1)
+            return;
+        }
         let v = compare::generated(c, live, sn, d);
         let at = path_of(&c.path, t, &format!("columns.{}", c.name.as_str()));
         let path = format!("{at}.generated");
@@ -1094,7 +1105,7 @@ impl Planner<'_> {
                 return;
             }
         }
-        if adopted || c.generated.is_some() {
+        if c.generated.is_some() {
             return;
         }
         let v = compare::default(c, live, sn, d);

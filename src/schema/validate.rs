@@ -150,6 +150,7 @@ pub fn validate(s: &mut Schema, cat: &dyn Catalog) -> (Vec<Issue>, CatalogState)
         }
     }
     adopt_live_auto_columns(s, &state);
+    crate::schema::own_columns::check_touched_type(s, &state, &mut issues);
     references(s, cat, &mut state, &mut issues);
     retrofit(s, &state, &mut issues);
     evolution_facts(s, cat, &mut state, &mut issues);
@@ -945,8 +946,23 @@ fn adopt_live_auto_columns(s: &mut Schema, state: &CatalogState) {
         {
             if let Some(live) = snap.column(c.name.as_str()) {
                 c.sql_type = Some(live.sql_type.clone());
+                // its collation too: a `text COLLATE "C"` id was planned `TYPE text COLLATE
+                // "default"`, its primary key rebuilt, without a risk (the third review of the
+                // stop 48 change, 2)
+                c.collation = live.collation.clone();
                 c.not_null = live.not_null;
                 if !live.has_default {
+                    c.default = None;
+                }
+                // an identity kept as it is: an `id bigint GENERATED … AS IDENTITY` was planned
+                // `DROP IDENTITY`, and every insert that left it out failed (the review of the
+                // stop 48 change, F1); a generated one is kept by `plan`/`verify` (adopted)
+                c.identity = match live.identity {
+                    Some('a') => Some(Identity::Always),
+                    Some('d') => Some(Identity::ByDefault),
+                    _ => None,
+                };
+                if c.identity.is_some() || live.generated {
                     c.default = None;
                 }
             }

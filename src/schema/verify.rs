@@ -345,6 +345,10 @@ impl TableCheck<'_> {
         } else if c.default.is_some() {
             v.check(live.has_default, || format!("{object} has no default"));
         }
+        if adopted && live.generated {
+            // revos's own column on a table that has it: kept as it is, a generated one too
+            return;
+        }
         let verdict = compare::generated(c, live, sn, d);
         let verdict = self.by_construction(verdict, live.generated == c.generated.is_some());
         self.property(v, verdict, Prop::Generated, object, || {

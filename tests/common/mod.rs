@@ -41,10 +41,12 @@ pub fn fresh_db(name: &str) -> Client {
     c
 }
 
-/// Creates a LOGIN role if it does not exist (roles are cluster-wide).
+/// Creates a LOGIN role if it does not exist (roles are cluster-wide; tests running at once may
+/// create the same one: the second's duplicate is not an error).
 pub fn ensure_role(c: &mut Client, role: &str, extra: &str) {
     c.batch_execute(&format!(
-        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN {extra}; END IF; END $$"
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} LOGIN {extra}; END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
     ))
     .unwrap();
 }
@@ -150,4 +152,17 @@ pub fn warnings(env: &Value) -> Vec<String> {
         .iter()
         .map(|w| w.as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// Runs every case, each alone (a failing one does not hide the others), then fails naming those
+/// that failed.
+pub fn each_alone<X: Copy>(cases: Vec<(&str, String, X)>, f: impl Fn(&str, &str, X)) {
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|(name, sql, x)| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(name, sql, *x))).is_err()
+        })
+        .map(|(name, _, _)| *name)
+        .collect();
+    assert!(failed.is_empty(), "failed cases: {failed:?}");
 }

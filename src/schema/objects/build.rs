@@ -365,6 +365,45 @@ fn grants_object(
     })
 }
 
+/// The ACL of each declared partition of `t` when `t` declares its `grants` or has row security:
+/// its owner's only (the review of 975044a, 3). A partition is a table of its own to a role that names it: GRANT and
+/// REVOKE on the parent do not reach it, and a role holding a privilege there — from the creator's
+/// default privileges, or granted by hand — reads or truncates that partition's rows whatever the
+/// parent's ACL says (`TRUNCATE` ignores row security). Nor would the parent's grants do: a
+/// partition has the tenant policy, not the parent's declared policies or its statement triggers
+/// (the review of the first form of this fix, H1: the parent's grants copied to each partition let
+/// a role read through the partition the rows a declared policy hid). So every role reaches a
+/// declared partition's rows through its table — under its ACL, policies and triggers — and the
+/// partition's own ACL is kept empty besides its owner: created so, compared, repaired. A table
+/// with row security and no `grants` too (the review of the stop 48 change, F2: a partition the
+/// apply created took the creator's default privileges — Supabase's give every table to `anon` —
+/// and `anon` read through it the rows the table's declared policy hid); a table with neither
+/// has nothing to read around, and its partitions keep what they have. Reported under the
+/// table's `grants` path.
+fn partition_grants(t: &Table, grants: &Option<Vec<RawGrant>>) -> Vec<Object> {
+    if grants.is_none() && !t.rls {
+        return vec![];
+    }
+    t.partitions
+        .iter()
+        .filter_map(|p| {
+            let target = relation_grants(&t.schema, p, "TABLE");
+            let label = format!(
+                "partition {}.{p} (no privileges besides its owner's: it is reached through its table)",
+                t.schema
+            );
+            grants_object(
+                target,
+                &Some(vec![]),
+                &t.path,
+                &label,
+                Some((t.schema.clone(), p.clone())),
+                &mut vec![],
+            )
+        })
+        .collect()
+}
+
 /// Every object of the payload, in creation order within each phase.
 pub fn normalize(
     raw: &RawObjects,
@@ -432,6 +471,7 @@ pub fn normalize(
             Some((t.schema.clone(), t.name.clone())),
             issues,
         ));
+        out.extend(partition_grants(t, &objs.grants));
     }
     for o in &mut out {
         if o.kind == Kind::Trigger {

@@ -1,0 +1,239 @@
+//! What a managed table has below it that the payload does not declare: partitions and
+//! inheritance children (`pg_inherits`), and rewrite rules (`pg_rewrite`). revos keeps them — a
+//! partition manager (pg_partman) attaches partitions of its own, and dropping one would drop its
+//! rows — but never in silence: each is a warning of the plan and of the apply (the truth review
+//! of d9c3a68, 7: the drift capture recorded them, the envelope said nothing).
+//!
+//! A child of a tenant table is one more way to its rows: row security is a property of each
+//! table, and a role that names the child is checked against the child's own (the tenant policy of
+//! the parent applies to rows read through the parent only). A child without row security of its
+//! own is therefore named as such; one with it is named too — revos compares the policies of the
+//! partitions it declares, not of these. Pure.
+
+use crate::ident::Name;
+use crate::schema::model::{ChildTable, Table, TableSnapshot};
+
+/// Children named one by one; past them, one warning counts the rest (a partition manager, or
+/// TimescaleDB's chunks, can give a table thousands).
+pub const NAMED: usize = 10;
+
+/// The warnings for `t`'s undeclared children and rules, in catalog order.
+pub fn warnings(t: &Table, sn: &TableSnapshot) -> Vec<String> {
+    let q = t.qualified();
+    let mut out = vec![];
+    let undeclared: Vec<&ChildTable> = sn
+        .children
+        .iter()
+        .filter(|c| {
+            !(c.partition
+                && c.level <= 1
+                && c.schema == t.schema.as_str()
+                && t.partitions.iter().any(|p| p.as_str() == c.name))
+        })
+        .collect();
+    let mut counted = None;
+    if undeclared.len() > NAMED {
+        let rest = &undeclared[NAMED..];
+        let bare = rest.iter().filter(|c| !c.rls_enabled).count();
+        let note = if t.has_revos_policy() && bare > 0 {
+            format!(" ({bare} of them without row security of their own)")
+        } else {
+            String::new()
+        };
+        counted = Some(format!(
+            "{q} has {} more partitions or inheritance children that the schema does not declare{note}; they are kept",
+            rest.len()
+        ));
+    }
+    out.extend(
+        undeclared
+            .into_iter()
+            .take(NAMED)
+            .map(|c| child_warning(&q, t, c)),
+    );
+    out.extend(counted);
+    for r in &sn.rules {
+        out.push(format!(
+            "{q} has the rule {} that the schema does not declare; it is kept (a rule rewrites what statements on {q} do)",
+            Name::from_catalog(r)
+        ));
+    }
+    out
+}
+
+/// One undeclared child's warning (`q`: `t` quoted).
+fn child_warning(q: &str, t: &Table, c: &ChildTable) -> String {
+    let what = if c.partition {
+        "the partition"
+    } else {
+        "the inheritance child"
+    };
+    let child = qualified(&c.schema, &c.name);
+    let below = if c.level > 1 {
+        format!(", a partition of {},", qualified(&c.parent.0, &c.parent.1))
+    } else {
+        String::new()
+    };
+    let tail = match (t.has_revos_policy(), c.rls_enabled) {
+        (true, false) => format!(
+            "; it is kept, and it has no row security of its own: the tenant policy covers its rows read through {q} only, and a role with privileges on {child} itself reads and writes every tenant's rows there (declare it in `partitions`, or give it row security and the tenant policy)"
+        ),
+        (true, true) => {
+            "; it is kept (it has row security of its own; revos does not compare its policies)"
+                .to_string()
+        }
+        _ => "; it is kept".to_string(),
+    };
+    format!("{q} has {what} {child}{below} that the schema does not declare{tail}")
+}
+
+fn qualified(schema: &str, name: &str) -> String {
+    format!(
+        "{}.{}",
+        Name::from_catalog(schema),
+        Name::from_catalog(name)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::normalize::normalize;
+    use crate::schema::spec::read_schema;
+
+    fn table(tenant: bool, partitions: &[&str]) -> Table {
+        let mut issues = vec![];
+        let parts: Vec<_> = partitions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| serde_json::json!({"name": p, "values": format!("IN ({i})")}))
+            .collect();
+        let s = normalize(
+            &read_schema(
+                &serde_json::json!({"schema_version": "1", "description": "d",
+                    "tables": [{"name": "events", "tenant_scoped": tenant, "primary_key": ["id", "n"],
+                                "columns": [{"name": "n", "type": "integer", "not_null": true}],
+                                "partition_by": {"method": "list", "columns": ["n"]},
+                                "partitions": parts}]}),
+                &mut issues,
+            ),
+            &mut issues,
+        );
+        assert!(issues.is_empty(), "{issues:?}");
+        s.tables[0].clone()
+    }
+
+    fn child(schema: &str, name: &str, rls: bool, partition: bool) -> ChildTable {
+        ChildTable {
+            schema: schema.into(),
+            name: name.into(),
+            rls_enabled: rls,
+            partition,
+            level: 1,
+            parent: ("public".into(), "events".into()),
+        }
+    }
+
+    fn snapshot(children: Vec<ChildTable>, rules: &[&str]) -> TableSnapshot {
+        TableSnapshot {
+            children,
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn declared_partitions_are_not_named() {
+        let t = table(true, &["events_2024"]);
+        let sn = snapshot(vec![child("public", "events_2024", true, true)], &[]);
+        assert_eq!(warnings(&t, &sn), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_partition_of_the_same_name_in_another_schema_is_not_the_declared_one() {
+        let t = table(false, &["events_2024"]);
+        let sn = snapshot(vec![child("other", "events_2024", false, true)], &[]);
+        let w = warnings(&t, &sn);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("\"other\".\"events_2024\""), "{w:?}");
+    }
+
+    #[test]
+    fn an_rls_less_child_of_a_tenant_table_is_named_as_such() {
+        let t = table(true, &[]);
+        for partition in [true, false] {
+            let sn = snapshot(vec![child("public", "events_x", false, partition)], &[]);
+            let w = warnings(&t, &sn);
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert!(w[0].contains("no row security of its own"), "{w:?}");
+            assert!(
+                w[0].contains(if partition {
+                    "the partition"
+                } else {
+                    "the inheritance child"
+                }),
+                "{w:?}"
+            );
+        }
+        let sn = snapshot(vec![child("public", "events_x", true, true)], &[]);
+        let w = warnings(&t, &sn);
+        assert!(w[0].contains("has row security of its own"), "{w:?}");
+    }
+
+    #[test]
+    fn a_child_of_a_shared_table_is_kept_without_a_row_security_note() {
+        let t = table(false, &[]);
+        let sn = snapshot(vec![child("public", "events_x", false, true)], &[]);
+        let w = warnings(&t, &sn);
+        assert_eq!(w.len(), 1);
+        assert!(!w[0].contains("row security"), "{w:?}");
+    }
+
+    #[test]
+    fn past_ten_children_the_rest_are_counted() {
+        let t = table(true, &["events_0"]);
+        let mut children: Vec<ChildTable> = (0..14)
+            .map(|i| child("public", &format!("events_{i}"), i % 2 == 0, true))
+            .collect();
+        children.push(child("public", "events_old", false, false));
+        let w = warnings(&t, &snapshot(children, &[]));
+        // events_0 is declared: 14 undeclared, 10 named, 4 counted (events_11, 13 and events_old
+        // without RLS)
+        assert_eq!(w.len(), 11, "{w:?}");
+        assert!(
+            w[10].contains("has 4 more partitions or inheritance children")
+                && w[10].contains("(3 of them without row security of their own)"),
+            "{w:?}"
+        );
+        assert!(!w.iter().any(|x| x.contains("\"events_0\"")), "{w:?}");
+    }
+
+    /// The review of the stop 48 change, M2: a declared partition made partitioned by hand hid
+    /// its own partitions, of any name.
+    #[test]
+    fn a_partition_of_a_declared_partition_is_named_whatever_its_name() {
+        let t = table(true, &["events_2024", "events_2024_sub"]);
+        let sub = ChildTable {
+            level: 2,
+            parent: ("public".into(), "events_2024".into()),
+            ..child("public", "events_2024_sub", false, true)
+        };
+        let sn = snapshot(vec![child("public", "events_2024", true, true), sub], &[]);
+        let w = warnings(&t, &sn);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("the partition \"public\".\"events_2024_sub\", a partition of \"public\".\"events_2024\", that")
+                && w[0].contains("no row security of its own"),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn rules_are_named() {
+        let t = table(false, &[]);
+        let sn = snapshot(vec![], &["redirect"]);
+        let w = warnings(&t, &sn);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("the rule \"redirect\""), "{w:?}");
+    }
+}
