@@ -169,10 +169,12 @@ RULES = [
     Rule("database-state", "revos",
          "what the database holds decides: Citus placement (not_distributable), rows that need a tenant "
          "(backfill_required), rows that cannot be counted (rows_unreadable), enum values in use, a "
-         "rename whose old and new names both exist, a reviewed plan the catalog no longer gives (stale_plan)",
+         "rename whose old and new names both exist, a reviewed plan the catalog no longer gives (stale_plan), "
+         "an existing updated_at whose type cannot hold revos's trigger's timestamp",
          lambda i, p: issue({"not_distributable", "backfill_required", "rows_unreadable", "enum_value_in_use",
                              "stale_plan"})(i, p)
-         or issue({"conflicting_definition"}, r"cannot rename one onto the other")(i, p)),
+         or issue({"conflicting_definition"}, r"cannot rename one onto the other")(i, p)
+         or issue({"invalid_value"}, r"revos's updated_at trigger sets it to now\(\)")(i, p)),
     Rule("bytes-not-characters", "revos",
          "revos counts bytes (comments 8192, expressions 4096, enum values 63, text tenant ids 200); JSON "
          "Schema's maxLength counts characters, so text with multi-byte characters can pass the schema",
