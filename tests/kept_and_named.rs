@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// A database name of its own for case `name`.
 fn db_of(prefix: &str, name: &str) -> String {
@@ -16,14 +16,6 @@ fn db_of(prefix: &str, name: &str) -> String {
         .take(24)
         .collect();
     format!("{prefix}_{}", tag.to_lowercase())
-}
-
-fn events(version: &str) -> Value {
-    json!({"schema_version": version, "description": "a tenant table partitioned by day",
-        "tables": [{"name": "events", "primary_key": ["id", "day"],
-            "columns": [{"name": "day", "type": "date", "not_null": true}],
-            "partition_by": {"method": "range", "columns": ["day"]},
-            "partitions": [{"name": "events_2024", "values": "FROM ('2024-01-01') TO ('2025-01-01')"}]}]})
 }
 
 /// The truth review of d9c3a68, 7: what a managed table has below it that the payload does not

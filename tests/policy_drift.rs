@@ -56,14 +56,6 @@ fn tenants_seen(db: &str, rel: &str) -> Option<i64> {
     n
 }
 
-fn events(version: &str) -> Value {
-    json!({"schema_version": version, "description": "a tenant table partitioned by day",
-        "tables": [{"name": "events", "primary_key": ["id", "day"],
-            "columns": [{"name": "day", "type": "date", "not_null": true}],
-            "partition_by": {"method": "range", "columns": ["day"]},
-            "partitions": [{"name": "events_2024", "values": "FROM ('2024-01-01') TO ('2025-01-01')"}]}]})
-}
-
 /// What the re-apply must answer after the drift.
 #[derive(Clone, Copy, Debug)]
 enum Expect {

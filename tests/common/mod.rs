@@ -166,3 +166,12 @@ pub fn each_alone<X: Copy>(cases: Vec<(&str, String, X)>, f: impl Fn(&str, &str,
         .collect();
     assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
+
+/// A tenant table `events` partitioned by day, with the declared partition `events_2024`.
+pub fn events(version: &str) -> Value {
+    serde_json::json!({"schema_version": version, "description": "a tenant table partitioned by day",
+        "tables": [{"name": "events", "primary_key": ["id", "day"],
+            "columns": [{"name": "day", "type": "date", "not_null": true}],
+            "partition_by": {"method": "range", "columns": ["day"]},
+            "partitions": [{"name": "events_2024", "values": "FROM ('2024-01-01') TO ('2025-01-01')"}]}]})
+}

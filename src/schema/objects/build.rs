@@ -380,8 +380,8 @@ fn grants_object(
 /// and `anon` read through it the rows the table's declared policy hid); a table with neither
 /// has nothing to read around, and its partitions keep what they have. Reported under the
 /// table's `grants` path.
-fn partition_grants(t: &Table, grants: &Option<Vec<RawGrant>>) -> Vec<Object> {
-    if grants.is_none() && !t.rls {
+fn partition_grants(t: &Table, declares_grants: bool) -> Vec<Object> {
+    if !declares_grants && !t.rls {
         return vec![];
     }
     t.partitions
@@ -471,7 +471,7 @@ pub fn normalize(
             Some((t.schema.clone(), t.name.clone())),
             issues,
         ));
-        out.extend(partition_grants(t, &objs.grants));
+        out.extend(partition_grants(t, objs.grants.is_some()));
     }
     for o in &mut out {
         if o.kind == Kind::Trigger {
