@@ -377,7 +377,9 @@ fn days_db(db: &str) -> Client {
 
 /// After one `mutation` of one partition's privileges, the next version — `applied`, verified —
 /// leaves every partition with its owner's privileges only, and then plans nothing.
-fn partition_restored(db: &str, mutation: &str) {
+/// The plan and the apply name the partition and what is revoked there (`granted`, an ACL entry
+/// as [`acl`] writes it).
+fn partition_restored(db: &str, mutation: &str, part: &str, granted: &str) {
     let mut c = days_db(db);
     as_declared(&mut c, "before the mutation");
     c.batch_execute(mutation)
@@ -392,6 +394,21 @@ fn partition_restored(db: &str, mutation: &str) {
     let env = apply(&mut c, &days("2", true));
     assert_eq!(status(&env), "applied", "{env:#}");
     assert_eq!(env["result"]["verification"]["ok"], json!(true), "{env:#}");
+    for e in [&planned, &env] {
+        let named = e["result"]["primary_outputs"]["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|w| w.as_str())
+            .filter(|w| {
+                w.starts_with(&format!(
+                    "\"public\".\"{part}\": the privileges granted on this partition"
+                ))
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(named.len(), 1, "the revoke named once: {e:#}");
+        assert!(named[0].contains(granted), "{granted} named: {e:#}");
+    }
     as_declared(&mut c, &format!("{env:#}"));
     let again = plan(&mut c, &days("3", true));
     assert_eq!(step_sql(&again), Vec::<String>::new(), "{again:#}");
@@ -420,6 +437,8 @@ fn a_truncate_granted_on_a_declared_partition_is_revoked() {
     partition_restored(
         "cg_part_truncate",
         "GRANT TRUNCATE ON public.cg_days_2024 TO cg_anon",
+        "cg_days_2024",
+        "cg_anon:TRUNCATE",
     );
 }
 
@@ -428,6 +447,8 @@ fn a_select_granted_to_public_on_a_declared_partition_is_revoked() {
     partition_restored(
         "cg_part_public",
         "GRANT SELECT ON public.cg_days_2025 TO PUBLIC",
+        "cg_days_2025",
+        "PUBLIC:SELECT",
     );
 }
 
@@ -436,6 +457,8 @@ fn a_column_grant_on_a_declared_partition_is_revoked() {
     partition_restored(
         "cg_part_column",
         "GRANT UPDATE (note) ON public.cg_days_2024 TO cg_anon",
+        "cg_days_2024",
+        "cg_anon:UPDATE(note)",
     );
 }
 
@@ -446,6 +469,8 @@ fn the_tables_grantee_granted_on_a_partition_is_revoked() {
     partition_restored(
         "cg_part_grantee",
         &format!("GRANT SELECT ON public.cg_days_2025 TO {READER}"),
+        "cg_days_2025",
+        &format!("{READER}:SELECT"),
     );
 }
 

@@ -486,7 +486,7 @@ fn an_apply_or_plan_called_during_an_apply_is_refused() {
             assert_eq!(status(&env), "failed", "{name}: {env:#}");
             let why = env["result"]["error"].to_string();
             assert!(
-                why.contains("called while another apply runs its statements")
+                why.contains("called while another revos call is under way")
                     || why.contains("that revos did not plan ran during the apply"),
                 "{name}: {env:#}"
             );

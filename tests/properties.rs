@@ -792,6 +792,116 @@ fn a_trigger_enable_always_on_a_partition_is_kept() {
     }
 }
 
+/// Every firing state of `trigger` on the table `logs` (`tables`: ENABLE 'O', ALWAYS 'A', DISABLE
+/// 'D') and on each of its two partitions' clones (ENABLE, ALWAYS, DISABLE, REPLICA 'R'), set one
+/// after another in one database ([`logs_db`]), each followed by the same declaration applied as a
+/// new version: `applied`, verified, `tgenabled` then as `want(table, a, b)` says ([`logs_enabled`]),
+/// and a plan after it with nothing to do. Returns each case (`"O A D"`) with the statements run.
+fn each_firing_state(
+    db: &str,
+    trigger: &str,
+    tables: &[char],
+    want: impl Fn(char, char, char) -> String,
+) -> Vec<(String, Vec<String>)> {
+    let mut c = logs_db(db);
+    let state = |s: char| match s {
+        'O' => "ENABLE",
+        'A' => "ENABLE ALWAYS",
+        'D' => "DISABLE",
+        _ => "ENABLE REPLICA",
+    };
+    let mut seen = vec![];
+    for &table in tables {
+        for a in ['O', 'A', 'D', 'R'] {
+            for b in ['O', 'A', 'D', 'R'] {
+                let case = format!("{table} {a} {b}");
+                // ONLY: the table's own trigger, not its clones (PostgreSQL 15.2+)
+                c.batch_execute(&format!(
+                    "ALTER TABLE ONLY public.logs {} TRIGGER {trigger};
+                     ALTER TABLE public.logs_a {} TRIGGER {trigger};
+                     ALTER TABLE public.logs_b {} TRIGGER {trigger}",
+                    state(table),
+                    state(a),
+                    state(b)
+                ))
+                .unwrap();
+                assert_eq!(logs_enabled(&mut c, trigger), case, "the states set");
+                let version = format!("s{}", seen.len());
+                let env = apply(&mut c, &logs(&version));
+                assert_eq!(status(&env), "applied", "{case}: {env:#}");
+                let ok = &env["result"]["verification"]["ok"];
+                assert_eq!(ok, &json!(true), "{case}: {env:#}");
+                let ran = script(&mut c, &version);
+                let now = logs_enabled(&mut c, trigger);
+                assert_eq!(now, want(table, a, b), "{case}: ran {ran:?}");
+                let again = plan(&mut c, &logs(&format!("{version}b")));
+                assert_eq!(steps(&again), 0, "{case}: {again:#}");
+                seen.push((case, ran));
+            }
+        }
+    }
+    seen
+}
+
+/// A declared trigger replaced (`CREATE OR REPLACE TRIGGER`, which sets the table's firing and
+/// every clone's back to ENABLE) keeps a deliberate ENABLE ALWAYS where it was: on the table, on a
+/// partition's clone, or both (the review of 7e4c192, T1: reset to ENABLE, and a logical
+/// replication subscriber's apply worker stopped firing it). Generated ([`each_firing_state`]):
+/// ALWAYS where it was, ENABLE everywhere else (a DISABLE or REPLICA anywhere is a difference,
+/// repaired).
+#[test]
+fn a_declared_triggers_enable_always_survives_its_replacement() {
+    let kept = |s: char| if s == 'A' { "A" } else { "O" };
+    let seen = each_firing_state(
+        "props_trg_always_kept",
+        "logs_trg",
+        &['O', 'A', 'D'],
+        |t, a, b| format!("{} {} {}", kept(t), kept(a), kept(b)),
+    );
+    // the cases with a DISABLE or REPLICA somewhere replaced it: the property was exercised
+    let replaced = seen
+        .iter()
+        .filter(|(_, ran)| {
+            ran.iter()
+                .any(|s| s.starts_with("CREATE OR REPLACE TRIGGER"))
+        })
+        .count();
+    assert_eq!(
+        replaced,
+        48 - 2 * 2 * 2,
+        "replaced in every case with a difference"
+    );
+}
+
+/// The same for revos's own `updated_at` trigger, repaired by `ALTER TABLE … ENABLE TRIGGER` on the
+/// table (which reaches every clone) or on a partition: ENABLE ALWAYS is kept where it was, and a
+/// clone enabled again takes the table's own firing — ALWAYS when the table's is ALWAYS, as a
+/// partition attached then would (the review of 7e4c192, T1: the table's `ENABLE TRIGGER` reset
+/// every ALWAYS clone; a clone enabled again was ENABLE under an ALWAYS table). Nothing dropped.
+#[test]
+fn revos_updated_at_triggers_enable_always_survives_its_repair() {
+    let seen = each_firing_state(
+        "props_touch_always_kept",
+        "revos_touch_updated_at",
+        &['O', 'A', 'D'],
+        |t, a, b| {
+            let clone = |s: char| match s {
+                'A' => "A",
+                'D' | 'R' if t == 'A' => "A",
+                _ => "O",
+            };
+            let table = if t == 'A' { "A" } else { "O" };
+            format!("{table} {} {}", clone(a), clone(b))
+        },
+    );
+    for (case, ran) in seen {
+        assert!(
+            ran.iter().all(|s| !s.starts_with("DROP TRIGGER")),
+            "{case}: nothing dropped: {ran:?}"
+        );
+    }
+}
+
 /// The plan hash covers the firing state of the partitions' trigger clones: a plan reviewed before
 /// a clone was set ENABLE ALWAYS (which changes no statement) is stale, and nothing runs.
 #[test]

@@ -55,6 +55,12 @@ fn live_names(o: &Object) -> Result<Vec<String>, String> {
     o.names.as_deref().map_or(Ok(vec![]), names)
 }
 
+/// What `o`'s `kept_after` query reads: statements that keep, after its replacement, what the
+/// replacement resets (none when it has no such query).
+fn kept_statements(o: &Object) -> Result<Vec<String>, String> {
+    o.kept_after.as_deref().map_or(Ok(vec![]), names)
+}
+
 /// `f`'s queries under a snapshot taken now, the command counter advanced: a query in a fresh
 /// subtransaction (`deparse`, `names`) runs read-only (pgrx: no transaction id of its own yet)
 /// under the active snapshot, which misses what ran since it was taken — a function called during
@@ -131,7 +137,8 @@ pub fn read(s: &Schema, state: &mut CatalogState) -> Vec<Issue> {
                 }
             }
         } else if o.expected.is_none() {
-            st.names = match live_names(o) {
+            let read = live_names(o).and_then(|n| Ok((n, kept_statements(o)?)));
+            (st.names, st.kept) = match read {
                 Ok(n) => n,
                 Err(why) => {
                     st.declared = Some(Err(why));
@@ -139,19 +146,21 @@ pub fn read(s: &Schema, state: &mut CatalogState) -> Vec<Issue> {
                     continue;
                 }
             };
-            st.declared = Some(match trial(o, &o.change_statements(&st.names, false)) {
-                Ok(Some(form)) => Ok(form),
-                Ok(None) => Err("it was gone after its declared statements ran".into()),
-                Err(why) if !o.recreate.is_empty() => match trial(o, &o.recreate) {
-                    Ok(Some(form)) => {
-                        st.recreate = true;
-                        Ok(form)
-                    }
-                    Ok(None) => Err(why),
-                    Err(again) => Err(format!("{why}; dropped and created: {again}")),
+            st.declared = Some(
+                match trial(o, &o.change_statements(&st.names, &st.kept, false)) {
+                    Ok(Some(form)) => Ok(form),
+                    Ok(None) => Err("it was gone after its declared statements ran".into()),
+                    Err(why) if !o.recreate.is_empty() => match trial(o, &o.recreate) {
+                        Ok(Some(form)) => {
+                            st.recreate = true;
+                            Ok(form)
+                        }
+                        Ok(None) => Err(why),
+                        Err(again) => Err(format!("{why}; dropped and created: {again}")),
+                    },
+                    Err(why) => Err(why),
                 },
-                Err(why) => Err(why),
-            });
+            );
         }
         state.objects.insert(o.key.clone(), st);
     }
@@ -365,7 +374,7 @@ pub fn verify(s: &Schema, p: &Plan, v: &mut Verification) {
                 // created by this apply: its declared form is what its declared statements make
                 // of it now (the same trial as for an existing object), never "as created" (grants:
                 // a default privilege or an event trigger may have given it more)
-                let statements = as_now(|| live_names(o)).map(|n| o.change_statements(&n, false));
+                let statements = as_now(|| live_names(o)).map(|n| o.change_statements(&n, &[], false));
                 match statements.and_then(|st| trial(o, &st)) {
                     Ok(Some(want)) => v.check(have == want, || {
                         format!(

@@ -570,12 +570,14 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
                                                                 WHEN 'R' THEN ' -- ENABLE REPLICA' ELSE '' END))
                 FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'),
-  'partition_triggers_off', coalesce((SELECT json_agg(json_build_array(pn.nspname::text, pc.relname::text,
+  'triggers_always', coalesce((SELECT json_agg(t.tgname::text ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled = 'A'), '[]'),
+  'partition_triggers', coalesce((SELECT json_agg(json_build_array(pn.nspname::text, pc.relname::text,
                        t.tgname::text, pt.tgenabled::text) ORDER BY pn.nspname, pc.relname, t.tgname)
                 FROM pg_catalog.pg_inherits i
                 JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid
                 JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-                JOIN pg_catalog.pg_trigger pt ON pt.tgrelid = i.inhrelid AND pt.tgenabled IN ('D', 'R')
+                JOIN pg_catalog.pg_trigger pt ON pt.tgrelid = i.inhrelid AND pt.tgenabled IN ('D', 'R', 'A')
                 JOIN pg_catalog.pg_trigger t ON t.oid = pt.tgparentid AND t.tgrelid = c.oid
                 WHERE i.inhparent = c.oid), '[]'),
   'children', CASE WHEN c.relhassubclass THEN coalesce((SELECT json_agg(json_build_array(pn.nspname::text,
@@ -934,7 +936,8 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
             .iter()
             .map(|t| (s(&t[0]), s(&t[1])))
             .collect(),
-        partition_triggers_off: partition_triggers_off(&arr("partition_triggers_off")),
+        triggers_always: names(&j["triggers_always"]),
+        partition_triggers: partition_triggers(&arr("partition_triggers")),
         children: children(&arr("children")),
         rules: names(&j["rules"]),
         has_rows: false,
@@ -943,11 +946,11 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
     }
 }
 
-/// The snapshot's `partition_triggers_off`: `[schema, partition, trigger, tgenabled]` each.
-fn partition_triggers_off(rows: &[Value]) -> Vec<PartitionTriggerOff> {
+/// The snapshot's `partition_triggers`: `[schema, partition, trigger, tgenabled]` each.
+fn partition_triggers(rows: &[Value]) -> Vec<PartitionTriggerState> {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     rows.iter()
-        .map(|t| PartitionTriggerOff {
+        .map(|t| PartitionTriggerState {
             schema: s(&t[0]),
             partition: s(&t[1]),
             trigger: s(&t[2]),

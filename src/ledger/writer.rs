@@ -180,7 +180,7 @@ fn nested_refused() {
     pgrx::ereport!(
         ERROR,
         PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
-        "revos: apply_schema or plan_schema called while another apply runs its statements in this session (from a function a payload's expression calls): refused",
+        "revos: apply_schema, plan_schema or tenant_table called while another revos call is under way in this session (from a function a payload's expression calls): refused",
         "Call revos's functions one after another, never from a payload's expressions."
     );
 }

@@ -333,7 +333,7 @@ pub fn touch_trigger_off_on_partitions<'a>(t: &'a Table, sn: &TableSnapshot) -> 
     t.partitions
         .iter()
         .filter(|p| {
-            sn.partition_triggers_off.iter().any(|o| {
+            sn.partition_triggers.iter().any(|o| {
                 o.trigger == name.as_str()
                     && o.schema == t.schema.as_str()
                     && o.partition == p.as_str()

@@ -610,10 +610,14 @@ pub struct TableSnapshot {
     pub triggers: Vec<String>,
     /// Trigger name -> `pg_get_triggerdef`, with the table's name as `<table>`.
     pub trigger_defs: std::collections::HashMap<String, String>,
-    /// The clones of the table's triggers on its partitions (one level down) that do not fire in
-    /// an ordinary session: each clone has a firing state of its own, and a row of a partition
-    /// fires the partition's clone, never the table's trigger.
-    pub partition_triggers_off: Vec<PartitionTriggerOff>,
+    /// The names of the table's own triggers set `ENABLE ALWAYS` (`tgenabled` 'A'): they fire as
+    /// an enabled one does, and a repair keeps the setting (the review of 7e4c192, T1).
+    pub triggers_always: Vec<String>,
+    /// The clones of the table's triggers on its partitions (one level down) whose firing is not
+    /// the plain ENABLE: DISABLE or ENABLE REPLICA (they do not fire in an ordinary session), or
+    /// ENABLE ALWAYS (kept by a repair). Each clone has a firing state of its own, and a row of a
+    /// partition fires the partition's clone, never the table's trigger.
+    pub partition_triggers: Vec<PartitionTriggerState>,
     /// The table's partitions and inheritance children (`pg_inherits`, one level down).
     pub children: Vec<ChildTable>,
     /// The names of the table's rewrite rules (`pg_rewrite`).
@@ -632,10 +636,10 @@ pub struct TableSnapshot {
     pub unreadable: Option<String>,
 }
 
-/// A clone of a table's trigger on one of its partitions (`pg_trigger.tgparentid`) that does not
-/// fire in an ordinary session: `tgenabled` 'D' (DISABLE) or 'R' (ENABLE REPLICA).
+/// A clone of a table's trigger on one of its partitions (`pg_trigger.tgparentid`) whose firing
+/// is not the plain ENABLE: `tgenabled` 'D' (DISABLE), 'R' (ENABLE REPLICA) or 'A' (ENABLE ALWAYS).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PartitionTriggerOff {
+pub struct PartitionTriggerState {
     pub schema: String,
     pub partition: String,
     pub trigger: String,

@@ -3,7 +3,7 @@
 //! declared trigger's deparse): no server, a payload read and normalized as apply reads it.
 
 use crate::schema::compare::{self, TouchFix, Verdict};
-use crate::schema::model::{PartitionTriggerOff, Schema, Table, TableSnapshot};
+use crate::schema::model::{PartitionTriggerState, Schema, Table, TableSnapshot};
 use crate::schema::objects::Kind;
 use serde_json::json;
 
@@ -37,9 +37,9 @@ fn snapshot(off: &[(&str, &str, &str, char)]) -> TableSnapshot {
             format!("CREATE TRIGGER {} BEFORE UPDATE ON <table> FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()", name.as_str()),
         )]
         .into(),
-        partition_triggers_off: off
+        partition_triggers: off
             .iter()
-            .map(|(s, p, t, e)| PartitionTriggerOff {
+            .map(|(s, p, t, e)| PartitionTriggerState {
                 schema: s.to_string(),
                 partition: p.to_string(),
                 trigger: t.to_string(),

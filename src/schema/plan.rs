@@ -541,6 +541,42 @@ impl Planner<'_> {
                 ),
                 Cost::CREATE_TRIGGER,
             );
+            if let Some(sn) = self.st.table(&t.schema, &t.name) {
+                if !self.s.options.citus {
+                    let on_table = sn.triggers_always.iter().any(|n| n == name.as_str());
+                    self.touch_always_kept(t, sn, on_table);
+                }
+            }
+        }
+    }
+
+    /// `ENABLE ALWAYS` set again on revos's `updated_at` trigger where it was — on the table
+    /// (`on_table`, `ALTER TABLE ONLY`) and on the declared partitions' clones — after a statement
+    /// that set it back to ENABLE: `ALTER TABLE <table> ENABLE TRIGGER` (which reaches every
+    /// clone) or its creation. ALWAYS fires in every session as ENABLE does, and is someone's
+    /// choice (a logical replication subscriber's apply worker fires only ALWAYS triggers): the
+    /// review of 7e4c192, T1.
+    fn touch_always_kept(&mut self, t: &Table, sn: &TableSnapshot, on_table: bool) {
+        let name = Table::trigger_name();
+        let mut on = vec![];
+        if on_table {
+            on.push(format!("ONLY {}", t.qualified()));
+        }
+        for c in sn.partition_triggers.iter().filter(|c| {
+            c.enabled == 'A'
+                && c.trigger == name.as_str()
+                && c.schema == t.schema.as_str()
+                && t.partitions.iter().any(|p| p.as_str() == c.partition)
+        }) {
+            on.push(format!("{}.{}", t.schema, Name::from_catalog(&c.partition)));
+        }
+        for rel in on {
+            self.push_on(
+                "trigger",
+                t,
+                format!("ALTER TABLE {rel} ENABLE ALWAYS TRIGGER {name}"),
+                Cost::CREATE_TRIGGER,
+            );
         }
     }
 
@@ -549,20 +585,28 @@ impl Planner<'_> {
     /// on each declared partition whose clone does not fire. False when it must be created instead.
     fn enable_touch_trigger(&mut self, t: &Table, sn: &TableSnapshot) -> bool {
         let name = Table::trigger_name();
-        let on: Vec<String> = match compare::touch_trigger_fix(t, sn) {
-            compare::TouchFix::Enable => vec![t.qualified()],
-            compare::TouchFix::EnableOn(parts) => {
-                parts.iter().map(|p| format!("{}.{p}", t.schema)).collect()
-            }
+        // a clone enabled again takes the table's own firing, as a partition attached now would
+        let always = sn.triggers_always.iter().any(|n| n == name.as_str());
+        let (on, how, reset_clones) = match compare::touch_trigger_fix(t, sn) {
+            compare::TouchFix::Enable => (vec![t.qualified()], "ENABLE", true),
+            compare::TouchFix::EnableOn(parts) => (
+                parts.iter().map(|p| format!("{}.{p}", t.schema)).collect(),
+                if always { "ENABLE ALWAYS" } else { "ENABLE" },
+                false,
+            ),
             compare::TouchFix::Create => return false,
         };
         for rel in on {
             self.push_on(
                 "trigger",
                 t,
-                format!("ALTER TABLE {rel} ENABLE TRIGGER {name}"),
+                format!("ALTER TABLE {rel} {how} TRIGGER {name}"),
                 Cost::CREATE_TRIGGER,
             );
+        }
+        if reset_clones {
+            // the table's own was DISABLE or REPLICA: not ALWAYS
+            self.touch_always_kept(t, sn, false);
         }
         true
     }

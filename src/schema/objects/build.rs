@@ -355,6 +355,7 @@ fn grants_object(
         drop_live: Some(String::new()),
         names: Some(names),
         names_if_created: Some(default_acl_query(&target)),
+        kept_after: None,
         recreate: vec![],
         deparse: acl,
         expected: None,
@@ -573,6 +574,7 @@ fn extension(e: &RawExtension, default: &Name, issues: &mut Vec<Issue>) -> Optio
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         recreate: vec![],
         deparse: format!(
             "SELECT {deparse} FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = {}",
@@ -603,6 +605,7 @@ fn schema_decl(d: &RawSchemaDecl, issues: &mut Vec<Issue>) -> Vec<Object> {
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         recreate: vec![],
         deparse: format!(
             "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = {}",
@@ -679,6 +682,7 @@ fn sequence(q: &RawSequence, default: &Name, issues: &mut Vec<Issue>) -> Vec<Obj
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         recreate: vec![],
         deparse: format!(
             "SELECT pg_catalog.format_type(s.seqtypid, NULL) || ' start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || s.seqmin || ' max ' || s.seqmax || ' cache ' || s.seqcache || ' cycle ' || s.seqcycle FROM pg_catalog.pg_sequence s WHERE s.seqrelid = pg_catalog.to_regclass({})",
@@ -769,6 +773,7 @@ fn domain(d: &RawDomain, default: &Name, issues: &mut Vec<Issue>) -> Option<Obje
             reg(&schema, &n)
         )),
         names_if_created: None,
+        kept_after: None,
         recreate: vec![],
         deparse: format!(
             "SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod) || ' not null ' || t.typnotnull || ' default ' || coalesce(t.typdefault, '-') || ' collation ' || t.typcollation::regcollation::text || ' checks ' || coalesce((SELECT pg_catalog.string_agg(c.conname || ' ' || pg_catalog.pg_get_constraintdef(c.oid), '; ' ORDER BY c.conname) FROM pg_catalog.pg_constraint c WHERE c.contypid = t.oid AND c.contype = 'c'), '') FROM pg_catalog.pg_type t WHERE t.oid = pg_catalog.to_regtype({}) AND t.typtype = 'd'",
@@ -826,6 +831,7 @@ fn function(f: &RawFunction, default: &Name, calls: &str, issues: &mut Vec<Issue
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         deparse: routine_deparse(
             &schema,
             &n,
@@ -983,6 +989,7 @@ fn aggregate(a: &RawAggregate, default: &Name, issues: &mut Vec<Issue>) -> Vec<O
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         deparse: format!(
             "SELECT pg_catalog.string_agg(pg_catalog.pg_get_function_identity_arguments(p.oid) || ' sfunc ' || g.aggtransfn::regprocedure::text || ' stype ' || pg_catalog.format_type(g.aggtranstype, NULL) || ' final ' || g.aggfinalfn::text || ' init ' || coalesce(g.agginitval, '-'), E'\\n' ORDER BY p.oid) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_aggregate g ON g.aggfnoid = p.oid WHERE p.proname = {} AND p.pronamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = {})",
             lit(n.as_str()),
@@ -1055,6 +1062,7 @@ fn view(v: &RawView, default: &Name, issues: &mut Vec<Issue>) -> Vec<Object> {
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         deparse: format!(
             "SELECT c.relkind::text || ' ' || coalesce(pg_catalog.array_to_string(c.reloptions, ','), '') || ' ' || pg_catalog.pg_get_viewdef(c.oid) || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(i.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(i.indexrelid)) FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid), '') || coalesce(' comment ' || pg_catalog.obj_description(c.oid, 'pg_class'), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
             reg(&schema, &n)
@@ -1226,6 +1234,7 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: Some(trigger_always_kept(&ts, &tn, n.as_str())),
         deparse: trigger_deparse(&ts, &tn, n.as_str(), &[]),
         expected: None,
         function_body: false,
@@ -1260,6 +1269,20 @@ fn trigger_deparse(ts: &Name, tn: &Name, trigger: &str, partitions: &[Name]) -> 
     };
     format!(
         "SELECT pg_catalog.pg_get_triggerdef(t.oid) OPERATOR(pg_catalog.||) {TRIGGER_FIRING}{clones} FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal",
+        reg(ts, tn),
+        lit(trigger)
+    )
+}
+
+/// The statements that set `ENABLE ALWAYS` again where the trigger had it — on the table itself
+/// (`ALTER TABLE ONLY`) and on each clone of it down the partition tree — after its `CREATE OR
+/// REPLACE TRIGGER`, which sets the table's and every clone's firing back to `ENABLE`. ALWAYS fires
+/// in every session, as the declared ENABLE does (the comparison takes them as the same); it is
+/// someone's choice — a logical replication subscriber's apply worker fires only ALWAYS triggers —
+/// and a repair keeps it (the review of 7e4c192, T1). `text[]`.
+fn trigger_always_kept(ts: &Name, tn: &Name, trigger: &str) -> String {
+    format!(
+        "WITH RECURSIVE tr AS (SELECT t.oid, t.tgrelid, t.tgname, t.tgenabled, 0 AS depth FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal UNION ALL SELECT c.oid, c.tgrelid, c.tgname, c.tgenabled, tr.depth + 1 FROM pg_catalog.pg_trigger c JOIN tr ON c.tgparentid = tr.oid) SELECT coalesce(pg_catalog.array_agg('ALTER TABLE ' OPERATOR(pg_catalog.||) CASE WHEN tr.depth = 0 THEN 'ONLY ' ELSE '' END OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname::text) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.relname::text) OPERATOR(pg_catalog.||) ' ENABLE ALWAYS TRIGGER ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(tr.tgname::text) ORDER BY tr.depth, n.nspname, r.relname), '{{}}') FROM tr JOIN pg_catalog.pg_class r ON r.oid = tr.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE tr.tgenabled = 'A'",
         reg(ts, tn),
         lit(trigger)
     )
@@ -1357,6 +1380,7 @@ fn policy(p: &RawPolicy, t: &Table, issues: &mut Vec<Issue>) -> Option<Object> {
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         deparse: format!(
             "SELECT p.polcmd::text || ' ' || p.polpermissive::text || ' ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' check ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-') FROM pg_catalog.pg_policy p WHERE p.polrelid = pg_catalog.to_regclass({}) AND p.polname = {}",
             lit(&q),
@@ -1486,6 +1510,7 @@ fn partition_by(
         drop_live: None,
         names: None,
         names_if_created: None,
+        kept_after: None,
         deparse: format!(
             "SELECT pg_catalog.pg_get_partkeydef(c.oid) FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({})",
             reg(&t.schema, &t.name)
@@ -1635,6 +1660,7 @@ fn partition(p: &RawPartition, t: &Table, o: &Options, issues: &mut Vec<Issue>) 
             reg(&t.schema, &n)
         )),
         names_if_created: None,
+        kept_after: None,
         deparse: format!(
             "SELECT pg_catalog.pg_get_expr(c.relpartbound, c.oid) || ' of ' || (SELECT i.inhparent::regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid) || ' rls ' || c.relrowsecurity::text || ' ' || c.relforcerowsecurity::text || ' indexes ' || coalesce((SELECT pg_catalog.string_agg(pg_catalog.pg_get_indexdef(x.indexrelid), '; ' ORDER BY pg_catalog.pg_get_indexdef(x.indexrelid)) FROM pg_catalog.pg_index x WHERE x.indrelid = c.oid), '') || ' keys ' || coalesce((SELECT pg_catalog.string_agg(k.conname || ' ' || pg_catalog.pg_get_constraintdef(k.oid), '; ' ORDER BY k.conname) FROM pg_catalog.pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f' AND k.conparentid = 0), '') || ' policies ' || coalesce((SELECT pg_catalog.string_agg(p.polname || ' ' || p.polcmd::text || ' ' || CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END || ' to ' || (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END, ',' ORDER BY CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)::text) END) FROM pg_catalog.unnest(p.polroles) r) || ' using ' || coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '-') || ' ' || coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '-'), '; ' ORDER BY p.polname) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid{}), '') FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass({}) AND c.relispartition",
             // on a tenant partition, revos's policy: the others are foreign (`tenant_partition`)

@@ -110,6 +110,12 @@ pub struct Object {
     /// know (`build::default_acl_query`).
     #[serde(skip)]
     pub names_if_created: Option<String>,
+    /// A query returning statements (`text[]`) run after `replace` on an existing object: what
+    /// `replace` resets that the live object has on purpose and revos keeps (a declared trigger's
+    /// `ENABLE ALWAYS` on its table and on its clones, which `CREATE OR REPLACE TRIGGER` sets back
+    /// to `ENABLE`: the review of 7e4c192, T1).
+    #[serde(skip)]
+    pub kept_after: Option<String>,
     /// When Postgres refuses `replace` (a function's result type, a view's columns): drop and
     /// create instead.
     #[serde(skip)]
@@ -171,18 +177,27 @@ impl Fragment {
 
 impl Object {
     /// The statements that bring an existing object to the declared form, given the names
-    /// `names` read from it, and whether the trial showed that it must be recreated.
-    pub fn change_statements(&self, live_names: &[String], recreate: bool) -> Vec<String> {
-        if recreate {
-            return self.recreate.clone();
-        }
-        let mut out = vec![];
-        if let Some(prefix) = &self.drop_live {
-            for n in live_names {
-                out.push(format!("{prefix}{n}"));
+    /// `names` read from it, what `kept_after` read, and whether the trial showed that it must be
+    /// recreated.
+    pub fn change_statements(
+        &self,
+        live_names: &[String],
+        kept: &[String],
+        recreate: bool,
+    ) -> Vec<String> {
+        let mut out = if recreate {
+            self.recreate.clone()
+        } else {
+            let mut out = vec![];
+            if let Some(prefix) = &self.drop_live {
+                for n in live_names {
+                    out.push(format!("{prefix}{n}"));
+                }
             }
-        }
-        out.extend(self.replace.iter().cloned());
+            out.extend(self.replace.iter().cloned());
+            out
+        };
+        out.extend(kept.iter().cloned());
         out
     }
 }
@@ -203,6 +218,8 @@ pub struct ObjectState {
     pub live: Option<String>,
     /// What `names` read.
     pub names: Vec<String>,
+    /// What `kept_after` read.
+    pub kept: Vec<String>,
     /// The declared form (the trial's deparse), or why it could not be made.
     pub declared: Option<Result<String, String>>,
     /// The trial needed drop + create (`recreate`).

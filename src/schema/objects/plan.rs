@@ -175,12 +175,38 @@ fn plan_object(pl: &mut Planner, o: &Object) {
         _ => None,
     };
     if needs_change(pl.p, v, &o.path, prop(o.kind), &o.label) {
-        for sql in o.change_statements(&st.names, st.recreate) {
+        partition_privileges_revoked(pl, o, &st);
+        for sql in o.change_statements(&st.names, &st.kept, st.recreate) {
             push(pl, o, sql);
         }
     }
     foreign_policies(pl, o, &st);
     pl.p.object_forms.insert(o.key.clone(), expected);
+}
+
+/// A declared partition's own privileges that the plan revokes (`build::partition_grants`: kept
+/// its owner's only when its table declares `grants` or has row security) are named: nothing in
+/// the payload says so, and a role that read the partition by name — `pg_dump -t`, a publication
+/// with `publish_via_partition_root = false`, a grant made by hand — loses it at this apply (the
+/// review of the stop 48 change, 4).
+fn partition_privileges_revoked(pl: &mut Planner, o: &Object, st: &ObjectState) {
+    let (Kind::Grants, Some((schema, part)), Some(live)) = (o.kind, &o.table, &st.live) else {
+        return;
+    };
+    let Some(t) =
+        pl.s.tables
+            .iter()
+            .find(|t| &t.schema == schema && t.partitions.contains(part))
+    else {
+        return;
+    };
+    if live.is_empty() {
+        return;
+    }
+    pl.p.warnings.push(format!(
+        "{schema}.{part}: the privileges granted on this partition ({live}) are revoked: a declared partition of {} is its owner's only, and every role reaches its rows through the table (under its grants and policies)",
+        t.qualified()
+    ));
 }
 
 /// The policies revos did not declare on a tenant partition, as on its parent (`plan::policies`,
