@@ -564,7 +564,7 @@ fn touch_trigger_enabled_again(db: &str, state: &str) {
     let sqls = enabled_again(db, "revos_touch_updated_at", &mutation);
     assert_eq!(
         sqls,
-        [r#"ALTER TABLE "public"."things" ENABLE TRIGGER "revos_touch_updated_at""#],
+        [r#"ALTER TABLE ONLY "public"."things" ENABLE TRIGGER "revos_touch_updated_at""#],
         "{state}"
     );
     let mut c = connect(db);
@@ -657,12 +657,18 @@ fn logs_db(db: &str) -> Client {
 
 /// `tgenabled` of `trigger` on `logs`, `logs_a` and `logs_b`, in that order ("O O O").
 fn logs_enabled(c: &mut Client, trigger: &str) -> String {
+    enabled_on(c, trigger, &["logs", "logs_a", "logs_b"])
+}
+
+/// `tgenabled` of `trigger` on each of `rels` (in `public`), in that order, '-' where it has none.
+fn enabled_on(c: &mut Client, trigger: &str, rels: &[&str]) -> String {
     text(
         c,
         &format!(
             "SELECT string_agg(coalesce(t.tgenabled::text, '-'), ' ' ORDER BY r.n)
-               FROM unnest(ARRAY['logs', 'logs_a', 'logs_b']) WITH ORDINALITY r(rel, n)
-               LEFT JOIN pg_trigger t ON t.tgrelid = ('public.' || r.rel)::regclass AND t.tgname = '{trigger}'"
+               FROM unnest($${{{}}}$$::text[]) WITH ORDINALITY r(rel, n)
+               LEFT JOIN pg_trigger t ON t.tgrelid = ('public.' || r.rel)::regclass AND t.tgname = '{trigger}'",
+            rels.join(",")
         ),
     )
     .unwrap_or_default()
@@ -713,7 +719,7 @@ fn touch_trigger_enabled_on_partition(db: &str, state: &str) {
          UPDATE public.logs SET updated_at = '2000-01-01'"
     );
     let r = partition_trigger_after(db, "revos_touch_updated_at", &mutation);
-    let want = [r#"ALTER TABLE "public"."logs_a" ENABLE TRIGGER "revos_touch_updated_at""#];
+    let want = [r#"ALTER TABLE ONLY "public"."logs_a" ENABLE TRIGGER "revos_touch_updated_at""#];
     assert_eq!(r.planned, want, "{state}: the plan");
     assert_eq!(r.ran, want, "{state}: the apply");
     assert_eq!(
@@ -843,61 +849,95 @@ fn each_firing_state(
     seen
 }
 
-/// A declared trigger replaced (`CREATE OR REPLACE TRIGGER`, which sets the table's firing and
-/// every clone's back to ENABLE) keeps a deliberate ENABLE ALWAYS where it was: on the table, on a
-/// partition's clone, or both (the review of 7e4c192, T1: reset to ENABLE, and a logical
-/// replication subscriber's apply worker stopped firing it). Generated ([`each_firing_state`]):
-/// ALWAYS where it was, ENABLE everywhere else (a DISABLE or REPLICA anywhere is a difference,
-/// repaired).
+/// A repair keeps a deliberate ENABLE ALWAYS where it was (the review of 7e4c192, T1: reset to
+/// ENABLE, and a logical replication subscriber's apply worker stopped firing it) — a declared
+/// trigger replaced (`CREATE OR REPLACE TRIGGER`, which sets the table's firing and every clone's
+/// back to ENABLE) and revos's own `updated_at` trigger enabled again (by `ALTER TABLE ONLY` on the
+/// table or a partition; a plain `ALTER TABLE <table> ENABLE TRIGGER` reaches every clone).
+/// Generated ([`each_firing_state`]): every firing state of the table and of two clones, 48 cases
+/// per trigger; a DISABLE or REPLICA anywhere is a difference, repaired, nothing dropped.
 #[test]
-fn a_declared_triggers_enable_always_survives_its_replacement() {
-    let kept = |s: char| if s == 'A' { "A" } else { "O" };
-    let seen = each_firing_state(
-        "props_trg_always_kept",
-        "logs_trg",
-        &['O', 'A', 'D'],
-        |t, a, b| format!("{} {} {}", kept(t), kept(a), kept(b)),
-    );
-    // the cases with a DISABLE or REPLICA somewhere replaced it: the property was exercised
-    let replaced = seen
-        .iter()
-        .filter(|(_, ran)| {
-            ran.iter()
-                .any(|s| s.starts_with("CREATE OR REPLACE TRIGGER"))
-        })
-        .count();
-    assert_eq!(
-        replaced,
-        48 - 2 * 2 * 2,
-        "replaced in every case with a difference"
-    );
+fn enable_always_survives_a_repair() {
+    for (db, trigger) in [
+        ("props_trg_always_kept", "logs_trg"),
+        ("props_touch_always_kept", "revos_touch_updated_at"),
+    ] {
+        let seen = each_firing_state(db, trigger, &['O', 'A', 'D'], always_where_it_was);
+        // every case with a DISABLE or REPLICA somewhere was repaired: the property was exercised
+        let repaired = seen.iter().filter(|(_, ran)| !ran.is_empty()).count();
+        assert_eq!(repaired, 48 - 2 * 2 * 2, "{trigger}: {seen:?}");
+        for (case, ran) in seen {
+            let dropped = ran.iter().any(|s| s.starts_with("DROP TRIGGER"));
+            assert!(!dropped, "{trigger} {case}: nothing dropped: {ran:?}");
+        }
+    }
 }
 
-/// The same for revos's own `updated_at` trigger, repaired by `ALTER TABLE … ENABLE TRIGGER` on the
-/// table (which reaches every clone) or on a partition: ENABLE ALWAYS is kept where it was, and a
-/// clone enabled again takes the table's own firing — ALWAYS when the table's is ALWAYS, as a
-/// partition attached then would (the review of 7e4c192, T1: the table's `ENABLE TRIGGER` reset
-/// every ALWAYS clone; a clone enabled again was ENABLE under an ALWAYS table). Nothing dropped.
+/// What a repair leaves of the firing states `t` (the table's own), `a` and `b` (the clones):
+/// ALWAYS where it was; a clone that did not fire takes the table's own firing (ALWAYS under an
+/// ALWAYS table, as a partition attached then would); ENABLE everywhere else.
+fn always_where_it_was(t: char, a: char, b: char) -> String {
+    let clone = |s: char| match s {
+        'A' => "A",
+        'D' | 'R' if t == 'A' => "A",
+        _ => "O",
+    };
+    let table = if t == 'A' { "A" } else { "O" };
+    format!("{table} {} {}", clone(a), clone(b))
+}
+
+/// Below the declared partitions (the review of f468776, 1 and 2): an undeclared partition
+/// `logs_c`, itself partitioned (`logs_c1`, `logs_c2`). A repair neither spreads ALWAYS from
+/// `logs_c` to its partitions (a plain `ALTER TABLE logs_c ENABLE ALWAYS TRIGGER` reaches them)
+/// nor sets an ALWAYS clone down there back to ENABLE (a plain `ALTER TABLE logs ENABLE TRIGGER`
+/// reaches every clone). Each case alone, in a database of its own: the trigger, the states set,
+/// the states after the apply on `logs logs_a logs_b logs_c logs_c1 logs_c2`.
 #[test]
-fn revos_updated_at_triggers_enable_always_survives_its_repair() {
-    let seen = each_firing_state(
-        "props_touch_always_kept",
-        "revos_touch_updated_at",
-        &['O', 'A', 'D'],
-        |t, a, b| {
-            let clone = |s: char| match s {
-                'A' => "A",
-                'D' | 'R' if t == 'A' => "A",
-                _ => "O",
-            };
-            let table = if t == 'A' { "A" } else { "O" };
-            format!("{table} {} {}", clone(a), clone(b))
-        },
-    );
-    for (case, ran) in seen {
-        assert!(
-            ran.iter().all(|s| !s.starts_with("DROP TRIGGER")),
-            "{case}: nothing dropped: {ran:?}"
+fn always_is_neither_lost_nor_spread_below_the_declared_partitions() {
+    let rels = ["logs", "logs_a", "logs_b", "logs_c", "logs_c1", "logs_c2"];
+    // `{t}`: the trigger
+    let cases = [
+        (
+            "spread",
+            "ALTER TABLE ONLY public.logs_c ENABLE ALWAYS TRIGGER {t};
+                    ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
+            "O O O A O O",
+        ),
+        (
+            "lost",
+            "ALTER TABLE ONLY public.logs DISABLE TRIGGER {t};
+                  ALTER TABLE public.logs_c ENABLE ALWAYS TRIGGER {t};
+                  ALTER TABLE public.logs_b ENABLE REPLICA TRIGGER {t}",
+            "O O O A A A",
+        ),
+    ];
+    let triggers = [
+        ("declared", "logs_trg"),
+        ("revos", "revos_touch_updated_at"),
+    ];
+    let cases = triggers.iter().flat_map(|(kind, trigger)| {
+        cases.iter().map(move |(case, mutation, want)| {
+            let name = format!("{kind}_{case}");
+            (name, *trigger, mutation.replace("{t}", trigger), *want)
+        })
+    });
+    for (name, trigger, mutation, want) in cases {
+        let mut c = logs_db(&format!("props_below_{name}"));
+        c.batch_execute(
+            "CREATE TABLE public.logs_c PARTITION OF public.logs FOR VALUES IN ('c', 'd') PARTITION BY LIST (kind);
+             CREATE TABLE public.logs_c1 PARTITION OF public.logs_c FOR VALUES IN ('c');
+             CREATE TABLE public.logs_c2 PARTITION OF public.logs_c FOR VALUES IN ('d')",
+        )
+        .unwrap();
+        c.batch_execute(&mutation).unwrap();
+        let env = apply(&mut c, &logs("l2"));
+        assert_eq!(status(&env), "applied", "{name}: {env:#}");
+        let ran = script(&mut c, "l2");
+        assert!(!ran.is_empty(), "{name}: a difference was repaired");
+        assert_eq!(
+            enabled_on(&mut c, trigger, &rels),
+            want,
+            "{name}: ran {ran:?}"
         );
     }
 }

@@ -573,7 +573,7 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
   'triggers_always', coalesce((SELECT json_agg(t.tgname::text ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled = 'A'), '[]'),
   'partition_triggers', coalesce((SELECT json_agg(json_build_array(pn.nspname::text, pc.relname::text,
-                       t.tgname::text, pt.tgenabled::text) ORDER BY pn.nspname, pc.relname, t.tgname)
+                       t.tgname::text, pt.tgenabled::text, pt.tgname::text) ORDER BY pn.nspname, pc.relname, t.tgname)
                 FROM pg_catalog.pg_inherits i
                 JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid
                 JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
@@ -946,7 +946,7 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
     }
 }
 
-/// The snapshot's `partition_triggers`: `[schema, partition, trigger, tgenabled]` each.
+/// The snapshot's `partition_triggers`: `[schema, partition, trigger, tgenabled, clone's name]` each.
 fn partition_triggers(rows: &[Value]) -> Vec<PartitionTriggerState> {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     rows.iter()
@@ -955,6 +955,7 @@ fn partition_triggers(rows: &[Value]) -> Vec<PartitionTriggerState> {
             partition: s(&t[1]),
             trigger: s(&t[2]),
             enabled: s(&t[3]).chars().next().unwrap_or('?'),
+            clone: s(&t[4]),
         })
         .collect()
 }

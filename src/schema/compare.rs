@@ -343,13 +343,26 @@ pub fn touch_trigger_off_on_partitions<'a>(t: &'a Table, sn: &TableSnapshot) -> 
         .collect()
 }
 
+/// The name of revos's `updated_at` trigger's clone on the declared partition `p` of `t`: the
+/// trigger's own, unless the clone was renamed (a database upgraded from PostgreSQL 14 or older,
+/// which let a clone be renamed: the review of f468776, 4).
+pub fn touch_trigger_clone(t: &Table, sn: &TableSnapshot, p: &Name) -> Name {
+    let name = Table::trigger_name();
+    sn.partition_triggers
+        .iter()
+        .find(|o| {
+            o.trigger == name.as_str() && o.schema == t.schema.as_str() && o.partition == p.as_str()
+        })
+        .map_or(name, |o| Name::from_catalog(&o.clone))
+}
+
 /// How the `updated_at` trigger is brought back when it differs.
 #[derive(Debug, PartialEq)]
 pub enum TouchFix<'a> {
-    /// revos's, not firing on the table: `ALTER TABLE <table> ENABLE TRIGGER` (which enables the
-    /// partitions' clones too).
+    /// revos's, not firing on the table: `ALTER TABLE ONLY <table> ENABLE TRIGGER`, and the
+    /// declared partitions' clones that do not fire enabled each.
     Enable,
-    /// revos's and firing on the table, not on these declared partitions: `ALTER TABLE
+    /// revos's and firing on the table, not on these declared partitions: `ALTER TABLE ONLY
     /// <partition> ENABLE TRIGGER` on each (the clone; nothing dropped, no other partition locked).
     EnableOn(Vec<&'a Name>),
     /// missing or not revos's: (dropped and) created.

@@ -642,7 +642,10 @@ pub struct TableSnapshot {
 pub struct PartitionTriggerState {
     pub schema: String,
     pub partition: String,
+    /// The table's trigger it is a clone of.
     pub trigger: String,
+    /// Its own name (the table's trigger's, unless renamed before PostgreSQL 15).
+    pub clone: String,
     pub enabled: char,
 }
 

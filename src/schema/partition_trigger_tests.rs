@@ -44,6 +44,7 @@ fn snapshot(off: &[(&str, &str, &str, char)]) -> TableSnapshot {
                 partition: p.to_string(),
                 trigger: t.to_string(),
                 enabled: *e,
+                clone: t.to_string(),
             })
             .collect(),
         ..Default::default()

@@ -551,11 +551,11 @@ impl Planner<'_> {
     }
 
     /// `ENABLE ALWAYS` set again on revos's `updated_at` trigger where it was — on the table
-    /// (`on_table`, `ALTER TABLE ONLY`) and on the declared partitions' clones — after a statement
-    /// that set it back to ENABLE: `ALTER TABLE <table> ENABLE TRIGGER` (which reaches every
-    /// clone) or its creation. ALWAYS fires in every session as ENABLE does, and is someone's
-    /// choice (a logical replication subscriber's apply worker fires only ALWAYS triggers): the
-    /// review of 7e4c192, T1.
+    /// (`on_table`) and on the declared partitions' clones, each `ALTER TABLE ONLY` — after it was
+    /// dropped and created (its clones come back ENABLE). ALWAYS fires in every session as ENABLE
+    /// does, and is someone's choice (a logical replication subscriber's apply worker fires only
+    /// ALWAYS triggers): the review of 7e4c192, T1. Clones below the declared partitions are not
+    /// read, and come back ENABLE.
     fn touch_always_kept(&mut self, t: &Table, sn: &TableSnapshot, on_table: bool) {
         let name = Table::trigger_name();
         let mut on = vec![];
@@ -568,7 +568,11 @@ impl Planner<'_> {
                 && c.schema == t.schema.as_str()
                 && t.partitions.iter().any(|p| p.as_str() == c.partition)
         }) {
-            on.push(format!("{}.{}", t.schema, Name::from_catalog(&c.partition)));
+            on.push(format!(
+                "ONLY {}.{}",
+                t.schema,
+                Name::from_catalog(&c.partition)
+            ));
         }
         for rel in on {
             self.push_on(
@@ -581,32 +585,32 @@ impl Planner<'_> {
     }
 
     /// revos's `updated_at` trigger enabled again where only its firing differs
-    /// (`compare::touch_trigger_fix`): on the table (which carries it to the partitions' clones), or
-    /// on each declared partition whose clone does not fire. False when it must be created instead.
+    /// (`compare::touch_trigger_fix`), each by `ALTER TABLE ONLY`: on the table when its own does
+    /// not fire, and on each declared partition whose clone does not fire (by the clone's own
+    /// name). Nothing else is touched: a plain `ALTER TABLE <table> ENABLE TRIGGER` reached every
+    /// clone at every level and set an ALWAYS one back to ENABLE (the review of f468776, 2). A
+    /// clone enabled again takes the table's own firing — ALWAYS under an ALWAYS table, as a
+    /// partition attached then would. False when it must be created instead.
     fn enable_touch_trigger(&mut self, t: &Table, sn: &TableSnapshot) -> bool {
         let name = Table::trigger_name();
-        // a clone enabled again takes the table's own firing, as a partition attached now would
-        let always = sn.triggers_always.iter().any(|n| n == name.as_str());
-        let (on, how, reset_clones) = match compare::touch_trigger_fix(t, sn) {
-            compare::TouchFix::Enable => (vec![t.qualified()], "ENABLE", true),
-            compare::TouchFix::EnableOn(parts) => (
-                parts.iter().map(|p| format!("{}.{p}", t.schema)).collect(),
-                if always { "ENABLE ALWAYS" } else { "ENABLE" },
-                false,
-            ),
+        let mut on = match compare::touch_trigger_fix(t, sn) {
+            compare::TouchFix::Enable => vec![(t.qualified(), name.clone(), "ENABLE")],
+            compare::TouchFix::EnableOn(_) => vec![],
             compare::TouchFix::Create => return false,
         };
-        for rel in on {
+        let always = sn.triggers_always.iter().any(|n| n == name.as_str());
+        let how = if always { "ENABLE ALWAYS" } else { "ENABLE" };
+        for p in compare::touch_trigger_off_on_partitions(t, sn) {
+            let clone = compare::touch_trigger_clone(t, sn, p);
+            on.push((format!("{}.{p}", t.schema), clone, how));
+        }
+        for (rel, trigger, how) in on {
             self.push_on(
                 "trigger",
                 t,
-                format!("ALTER TABLE {rel} {how} TRIGGER {name}"),
+                format!("ALTER TABLE ONLY {rel} {how} TRIGGER {trigger}"),
                 Cost::CREATE_TRIGGER,
             );
-        }
-        if reset_clones {
-            // the table's own was DISABLE or REPLICA: not ALWAYS
-            self.touch_always_kept(t, sn, false);
         }
         true
     }
