@@ -43,6 +43,15 @@ fn what_a_managed_table_has_below_it_undeclared_is_named_in_the_warnings() {
             "the partition \"side\".\"events_2024\" that the schema does not declare; it is kept (it has row security of its own",
         ),
         (
+            // the review of the stop 48 change, L2: who holds privileges on the child itself
+            "a partition attached by hand and granted to PUBLIC",
+            "CREATE TABLE public.events_2030 (LIKE public.events);
+             ALTER TABLE public.events ATTACH PARTITION public.events_2030 FOR VALUES FROM ('2030-01-01') TO ('2031-01-01');
+             GRANT SELECT, TRUNCATE ON public.events_2030 TO PUBLIC"
+                .into(),
+            "every tenant's rows there; PUBLIC hold privileges on \"public\".\"events_2030\" itself (TRUNCATE ignores row security)",
+        ),
+        (
             "a rule",
             "CREATE RULE events_note AS ON INSERT TO public.events DO ALSO NOTIFY revos_pd".into(),
             "the rule \"events_note\" that the schema does not declare",

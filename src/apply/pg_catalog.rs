@@ -581,7 +581,10 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
                 JOIN pg_catalog.pg_trigger t ON t.oid = pt.tgparentid AND t.tgrelid = c.oid
                 WHERE i.inhparent = c.oid), '[]'),
   'children', CASE WHEN c.relhassubclass THEN coalesce((SELECT json_agg(json_build_array(pn.nspname::text,
-                       pc.relname::text, pc.relrowsecurity, pc.relispartition, k.level, qn.nspname::text, qc.relname::text)
+                       pc.relname::text, pc.relrowsecurity, pc.relispartition, k.level, qn.nspname::text, qc.relname::text,
+                       (SELECT coalesce(json_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                                 ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END), '[]')
+                          FROM pg_catalog.aclexplode(pc.relacl) a WHERE a.grantee <> pc.relowner))
                        ORDER BY k.level, pn.nspname, pc.relname)
                 FROM (SELECT i.inhrelid AS relid, 1 AS level, i.inhparent AS parent
                         FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid
@@ -994,6 +997,7 @@ fn children(rows: &[Value]) -> Vec<ChildTable> {
             partition: t[3].as_bool().unwrap_or(false),
             level: t[4].as_i64().unwrap_or(1),
             parent: (s(&t[5]), s(&t[6])),
+            grantees: t[7].as_array().into_iter().flatten().map(s).collect(),
         })
         .collect()
 }

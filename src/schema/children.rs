@@ -8,7 +8,10 @@
 //! table, and a role that names the child is checked against the child's own (the tenant policy of
 //! the parent applies to rows read through the parent only). A child without row security of its
 //! own is therefore named as such; one with it is named too — revos compares the policies of the
-//! partitions it declares, not of these. Pure.
+//! partitions it declares, not of these. And the roles that hold privileges on such a child
+//! itself are named (`TRUNCATE` ignores row security), as on a child of any table with row
+//! security: by its own name, the child's rows are under neither the table's ACL nor its
+//! policies (the review of the stop 48 change, L2). Pure.
 
 use crate::ident::Name;
 use crate::schema::model::{ChildTable, Table, TableSnapshot};
@@ -74,17 +77,40 @@ fn child_warning(q: &str, t: &Table, c: &ChildTable) -> String {
     } else {
         String::new()
     };
-    let tail = match (t.has_revos_policy(), c.rls_enabled) {
-        (true, false) => format!(
-            "; it is kept, and it has no row security of its own: the tenant policy covers its rows read through {q} only, and a role with privileges on {child} itself reads and writes every tenant's rows there (declare it in `partitions`, or give it row security and the tenant policy)"
-        ),
-        (true, true) => {
-            "; it is kept (it has row security of its own; revos does not compare its policies)"
-                .to_string()
-        }
-        _ => "; it is kept".to_string(),
-    };
+    let tail = kept_because(q, t, c, &child);
     format!("{q} has {what} {child}{below} that the schema does not declare{tail}")
+}
+
+/// What an undeclared child's warning says after "that the schema does not declare".
+fn kept_because(q: &str, t: &Table, c: &ChildTable, child: &str) -> String {
+    let held = if c.grantees.is_empty() {
+        String::new()
+    } else {
+        let roles: Vec<String> = c
+            .grantees
+            .iter()
+            .map(|r| match r.as_str() {
+                "PUBLIC" => r.clone(),
+                _ => Name::from_catalog(r).to_string(),
+            })
+            .collect();
+        format!(
+            "; {} hold privileges on {child} itself (TRUNCATE ignores row security)",
+            roles.join(", ")
+        )
+    };
+    match (t.has_revos_policy(), t.rls, c.rls_enabled) {
+        (true, _, false) => format!(
+            "; it is kept, and it has no row security of its own: the tenant policy covers its rows read through {q} only, and a role with privileges on {child} itself reads and writes every tenant's rows there{held} (declare it in `partitions`, or give it row security and the tenant policy)"
+        ),
+        (true, _, true) => format!(
+            "; it is kept (it has row security of its own; revos does not compare its policies){held}"
+        ),
+        (false, true, _) if !held.is_empty() => format!(
+            "; it is kept; by its own name its rows are not under {q}'s policies{held}"
+        ),
+        _ => "; it is kept".to_string(),
+    }
 }
 
 fn qualified(schema: &str, name: &str) -> String {
@@ -131,6 +157,7 @@ mod tests {
             partition,
             level: 1,
             parent: ("public".into(), "events".into()),
+            grantees: vec![],
         }
     }
 
@@ -225,6 +252,41 @@ mod tests {
             w[0].contains("the partition \"public\".\"events_2024_sub\", a partition of \"public\".\"events_2024\", that")
                 && w[0].contains("no row security of its own"),
             "{w:?}"
+        );
+    }
+
+    /// The review of the stop 48 change, L2: the roles holding privileges on an undeclared child
+    /// of a table with row security are named, whatever the child's own row security; a child of
+    /// a table without row security has nothing to read around.
+    #[test]
+    fn the_roles_holding_privileges_on_a_child_are_named() {
+        let with = |rls: bool| ChildTable {
+            grantees: vec!["PUBLIC".into(), "anon".into(), "Odd Role".into()],
+            ..child("public", "events_x", rls, true)
+        };
+        let named =
+            "PUBLIC, \"anon\", \"Odd Role\" hold privileges on \"public\".\"events_x\" itself";
+        for rls in [false, true] {
+            let w = warnings(&table(true, &[]), &snapshot(vec![with(rls)], &[]));
+            assert!(w[0].contains(named), "tenant table, child rls {rls}: {w:?}");
+        }
+        let mut shared = table(false, &[]);
+        shared.rls = true;
+        let w = warnings(&shared, &snapshot(vec![with(false)], &[]));
+        assert!(
+            w[0].contains(named) && w[0].contains("not under \"public\".\"events\"'s policies"),
+            "{w:?}"
+        );
+        shared.rls = false;
+        let w = warnings(&shared, &snapshot(vec![with(false)], &[]));
+        assert!(!w[0].contains("hold privileges"), "{w:?}");
+        let w = warnings(
+            &table(true, &[]),
+            &snapshot(vec![child("public", "events_x", false, true)], &[]),
+        );
+        assert!(
+            !w[0].contains("hold privileges"),
+            "no grantee, none named: {w:?}"
         );
     }
 

@@ -666,6 +666,10 @@ pub struct ChildTable {
     pub level: i64,
     /// The child's parent: (schema, name).
     pub parent: (String, String),
+    /// The roles other than its owner that hold a privilege on the child itself (`relacl`;
+    /// `PUBLIC` as such), sorted: named by its own name, its rows are not under the table's ACL
+    /// nor its policies (the review of the stop 48 change, L2). Column privileges are not read.
+    pub grantees: Vec<String>,
 }
 
 /// A table column whose type is an enum (or an array of it), for removing enum values.
