@@ -572,19 +572,38 @@ SELECT n.nspname::text, c.relname::text, json_build_object(
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '[]'),
   'triggers_always', coalesce((SELECT json_agg(t.tgname::text ORDER BY t.tgname) FROM pg_catalog.pg_trigger t
                 WHERE t.tgrelid = c.oid AND NOT t.tgisinternal AND t.tgenabled = 'A'), '[]'),
-  'partition_triggers', coalesce((SELECT json_agg(json_build_array(pn.nspname::text, pc.relname::text,
-                       t.tgname::text, pt.tgenabled::text, pt.tgname::text) ORDER BY pn.nspname, pc.relname, t.tgname)
-                FROM pg_catalog.pg_inherits i
-                JOIN pg_catalog.pg_class pc ON pc.oid = i.inhrelid
+  'partition_triggers', CASE WHEN c.relhassubclass THEN coalesce((SELECT json_agg(json_build_array(pn.nspname::text,
+                       pc.relname::text, x.trigger, x.tgenabled::text, x.clone, x.level, qn.nspname::text, qc.relname::text)
+                       ORDER BY x.level, pn.nspname, pc.relname, x.trigger)
+                FROM (SELECT pt.tgrelid, t.tgname::text AS trigger, pt.tgenabled, pt.tgname::text AS clone, 1 AS level,
+                             c.oid AS parent
+                        FROM pg_catalog.pg_inherits i
+                        JOIN pg_catalog.pg_trigger pt ON pt.tgrelid = i.inhrelid AND pt.tgenabled IN ('D', 'R', 'A')
+                        JOIN pg_catalog.pg_trigger t ON t.oid = pt.tgparentid AND t.tgrelid = c.oid
+                       WHERE i.inhparent = c.oid
+                      UNION ALL
+                      SELECT p2.tgrelid, t.tgname::text, p2.tgenabled, p2.tgname::text, 2, i.inhrelid
+                        FROM pg_catalog.pg_inherits i
+                        JOIN pg_catalog.pg_inherits j ON j.inhparent = i.inhrelid
+                        JOIN pg_catalog.pg_trigger p2 ON p2.tgrelid = j.inhrelid AND p2.tgenabled IN ('D', 'R', 'A')
+                        JOIN pg_catalog.pg_trigger p1 ON p1.oid = p2.tgparentid
+                        JOIN pg_catalog.pg_trigger t ON t.oid = p1.tgparentid AND t.tgrelid = c.oid
+                       WHERE i.inhparent = c.oid) x
+                JOIN pg_catalog.pg_class pc ON pc.oid = x.tgrelid
                 JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace
-                JOIN pg_catalog.pg_trigger pt ON pt.tgrelid = i.inhrelid AND pt.tgenabled IN ('D', 'R', 'A')
-                JOIN pg_catalog.pg_trigger t ON t.oid = pt.tgparentid AND t.tgrelid = c.oid
-                WHERE i.inhparent = c.oid), '[]'),
+                JOIN pg_catalog.pg_class qc ON qc.oid = x.parent
+                JOIN pg_catalog.pg_namespace qn ON qn.oid = qc.relnamespace), '[]') ELSE '[]' END,
   'children', CASE WHEN c.relhassubclass THEN coalesce((SELECT json_agg(json_build_array(pn.nspname::text,
                        pc.relname::text, pc.relrowsecurity, pc.relispartition, k.level, qn.nspname::text, qc.relname::text,
-                       (SELECT coalesce(json_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                                                 ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END), '[]')
-                          FROM pg_catalog.aclexplode(pc.relacl) a WHERE a.grantee <> pc.relowner))
+                       (SELECT coalesce(json_agg(DISTINCT g.who), '[]')
+                          FROM (SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END AS who
+                                  FROM pg_catalog.aclexplode(pc.relacl) a WHERE a.grantee <> pc.relowner
+                                UNION ALL
+                                SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END
+                                  FROM pg_catalog.pg_attribute ca, pg_catalog.aclexplode(ca.attacl) a
+                                 WHERE ca.attrelid = pc.oid AND ca.attacl IS NOT NULL AND a.grantee <> pc.relowner) g),
+                       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = pc.oid
+                                  AND tg.tgname = 'revos_touch_updated_at' AND tg.tgenabled IN ('D', 'R')))
                        ORDER BY k.level, pn.nspname, pc.relname)
                 FROM (SELECT i.inhrelid AS relid, 1 AS level, i.inhparent AS parent
                         FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid
@@ -949,7 +968,8 @@ fn parse_snapshot(j: &Value) -> TableSnapshot {
     }
 }
 
-/// The snapshot's `partition_triggers`: `[schema, partition, trigger, tgenabled, clone's name]` each.
+/// The snapshot's `partition_triggers`: `[schema, partition, trigger, tgenabled, clone's name, level,
+/// parent's schema, parent's name]` each.
 fn partition_triggers(rows: &[Value]) -> Vec<PartitionTriggerState> {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     rows.iter()
@@ -959,6 +979,8 @@ fn partition_triggers(rows: &[Value]) -> Vec<PartitionTriggerState> {
             trigger: s(&t[2]),
             enabled: s(&t[3]).chars().next().unwrap_or('?'),
             clone: s(&t[4]),
+            level: t[5].as_i64().unwrap_or(1),
+            parent: (s(&t[6]), s(&t[7])),
         })
         .collect()
 }
@@ -997,7 +1019,14 @@ fn children(rows: &[Value]) -> Vec<ChildTable> {
             partition: t[3].as_bool().unwrap_or(false),
             level: t[4].as_i64().unwrap_or(1),
             parent: (s(&t[5]), s(&t[6])),
-            grantees: t[7].as_array().into_iter().flatten().map(s).collect(),
+            // PUBLIC comes as null: a role may be named "PUBLIC"
+            grantees: t[7]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|g| g.as_str().map(str::to_string))
+                .collect(),
+            touch_off: t[8].as_bool().unwrap_or(false),
         })
         .collect()
 }

@@ -38,10 +38,26 @@ pub fn warnings(t: &Table, sn: &TableSnapshot) -> Vec<String> {
     if undeclared.len() > NAMED {
         let rest = &undeclared[NAMED..];
         let bare = rest.iter().filter(|c| !c.rls_enabled).count();
-        let note = if t.has_revos_policy() && bare > 0 {
-            format!(" ({bare} of them without row security of their own)")
-        } else {
+        let mut notes = vec![];
+        if t.has_revos_policy() && bare > 0 {
+            notes.push(format!("{bare} of them without row security of their own"));
+        }
+        let granted = rest.iter().filter(|c| !c.grantees.is_empty()).count();
+        if t.rls && granted > 0 {
+            notes.push(format!(
+                "{granted} of them with privileges held by roles other than their owner"
+            ));
+        }
+        let off = rest.iter().filter(|c| c.touch_off).count();
+        if t.touch_trigger && off > 0 {
+            notes.push(format!(
+                "{off} of them where revos's `updated_at` trigger does not fire"
+            ));
+        }
+        let note = if notes.is_empty() {
             String::new()
+        } else {
+            format!(" ({})", notes.join("; "))
         };
         counted = Some(format!(
             "{q} has {} more partitions or inheritance children that the schema does not declare{note}; they are kept",
@@ -83,23 +99,13 @@ fn child_warning(q: &str, t: &Table, c: &ChildTable) -> String {
 
 /// What an undeclared child's warning says after "that the schema does not declare".
 fn kept_because(q: &str, t: &Table, c: &ChildTable, child: &str) -> String {
-    let held = if c.grantees.is_empty() {
-        String::new()
+    let held = held_by(c, child);
+    let touch = if t.touch_trigger && c.touch_off {
+        "; revos's `updated_at` trigger does not fire there (its clone is DISABLEd or ENABLE REPLICA)"
     } else {
-        let roles: Vec<String> = c
-            .grantees
-            .iter()
-            .map(|r| match r.as_str() {
-                "PUBLIC" => r.clone(),
-                _ => Name::from_catalog(r).to_string(),
-            })
-            .collect();
-        format!(
-            "; {} hold privileges on {child} itself (TRUNCATE ignores row security)",
-            roles.join(", ")
-        )
+        ""
     };
-    match (t.has_revos_policy(), t.rls, c.rls_enabled) {
+    let kept = match (t.has_revos_policy(), t.rls, c.rls_enabled) {
         (true, _, false) => format!(
             "; it is kept, and it has no row security of its own: the tenant policy covers its rows read through {q} only, and a role with privileges on {child} itself reads and writes every tenant's rows there{held} (declare it in `partitions`, or give it row security and the tenant policy)"
         ),
@@ -107,10 +113,31 @@ fn kept_because(q: &str, t: &Table, c: &ChildTable, child: &str) -> String {
             "; it is kept (it has row security of its own; revos does not compare its policies){held}"
         ),
         (false, true, _) if !held.is_empty() => format!(
-            "; it is kept; by its own name its rows are not under {q}'s policies{held}"
+            "; it is kept; read by its own name its rows are not under {q}'s policies{held}"
         ),
         _ => "; it is kept".to_string(),
+    };
+    format!("{kept}{touch}")
+}
+
+/// "; privileges on <child> itself are held by <roles>" (table or column privileges; PUBLIC as
+/// such, a role named "PUBLIC" quoted), or nothing when only its owner holds any.
+fn held_by(c: &ChildTable, child: &str) -> String {
+    if c.grantees.is_empty() {
+        return String::new();
     }
+    let roles: Vec<String> = c
+        .grantees
+        .iter()
+        .map(|r| match r {
+            None => "PUBLIC".to_string(),
+            Some(r) => Name::from_catalog(r).to_string(),
+        })
+        .collect();
+    format!(
+        "; privileges on {child} itself (or its columns) are held by {}",
+        roles.join(", ")
+    )
 }
 
 fn qualified(schema: &str, name: &str) -> String {
@@ -158,6 +185,7 @@ mod tests {
             level: 1,
             parent: ("public".into(), "events".into()),
             grantees: vec![],
+            touch_off: false,
         }
     }
 
@@ -261,11 +289,11 @@ mod tests {
     #[test]
     fn the_roles_holding_privileges_on_a_child_are_named() {
         let with = |rls: bool| ChildTable {
-            grantees: vec!["PUBLIC".into(), "anon".into(), "Odd Role".into()],
+            grantees: vec![Some("PUBLIC".into()), Some("anon".into()), None],
             ..child("public", "events_x", rls, true)
         };
         let named =
-            "PUBLIC, \"anon\", \"Odd Role\" hold privileges on \"public\".\"events_x\" itself";
+            "privileges on \"public\".\"events_x\" itself (or its columns) are held by \"PUBLIC\", \"anon\", PUBLIC";
         for rls in [false, true] {
             let w = warnings(&table(true, &[]), &snapshot(vec![with(rls)], &[]));
             assert!(w[0].contains(named), "tenant table, child rls {rls}: {w:?}");
@@ -274,18 +302,19 @@ mod tests {
         shared.rls = true;
         let w = warnings(&shared, &snapshot(vec![with(false)], &[]));
         assert!(
-            w[0].contains(named) && w[0].contains("not under \"public\".\"events\"'s policies"),
+            w[0].contains(named)
+                && w[0].contains("its rows are not under \"public\".\"events\"'s policies"),
             "{w:?}"
         );
         shared.rls = false;
         let w = warnings(&shared, &snapshot(vec![with(false)], &[]));
-        assert!(!w[0].contains("hold privileges"), "{w:?}");
+        assert!(!w[0].contains("are held by"), "{w:?}");
         let w = warnings(
             &table(true, &[]),
             &snapshot(vec![child("public", "events_x", false, true)], &[]),
         );
         assert!(
-            !w[0].contains("hold privileges"),
+            !w[0].contains("are held by"),
             "no grantee, none named: {w:?}"
         );
     }

@@ -334,7 +334,8 @@ pub fn touch_trigger_off_on_partitions<'a>(t: &'a Table, sn: &TableSnapshot) -> 
         .iter()
         .filter(|p| {
             sn.partition_triggers.iter().any(|o| {
-                o.trigger == name.as_str()
+                o.level == 1
+                    && o.trigger == name.as_str()
                     && o.schema == t.schema.as_str()
                     && o.partition == p.as_str()
                     && matches!(o.enabled, 'D' | 'R')
@@ -351,7 +352,10 @@ pub fn touch_trigger_clone(t: &Table, sn: &TableSnapshot, p: &Name) -> Name {
     sn.partition_triggers
         .iter()
         .find(|o| {
-            o.trigger == name.as_str() && o.schema == t.schema.as_str() && o.partition == p.as_str()
+            o.level == 1
+                && o.trigger == name.as_str()
+                && o.schema == t.schema.as_str()
+                && o.partition == p.as_str()
         })
         .map_or(name, |o| Name::from_catalog(&o.clone))
 }

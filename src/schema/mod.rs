@@ -38,6 +38,7 @@ pub mod spec;
 pub mod steps;
 pub mod suggest;
 pub mod tenancy;
+pub mod trigger_firing;
 pub mod trusted_names;
 pub mod validate;
 pub mod verify;

@@ -613,10 +613,11 @@ pub struct TableSnapshot {
     /// The names of the table's own triggers set `ENABLE ALWAYS` (`tgenabled` 'A'): they fire as
     /// an enabled one does, and a repair keeps the setting (the review of 7e4c192, T1).
     pub triggers_always: Vec<String>,
-    /// The clones of the table's triggers on its partitions (one level down) whose firing is not
-    /// the plain ENABLE: DISABLE or ENABLE REPLICA (they do not fire in an ordinary session), or
-    /// ENABLE ALWAYS (kept by a repair). Each clone has a firing state of its own, and a row of a
-    /// partition fires the partition's clone, never the table's trigger.
+    /// The clones of the table's triggers on its partitions, two levels down (`pg_inherits` by its
+    /// index, only when `relhassubclass`), whose firing is not the plain ENABLE: DISABLE or ENABLE
+    /// REPLICA (they do not fire in an ordinary session), or ENABLE ALWAYS (kept by a repair). Each
+    /// clone has a firing state of its own, and a row of a partition fires the partition's clone,
+    /// never the table's trigger.
     pub partition_triggers: Vec<PartitionTriggerState>,
     /// The table's partitions and inheritance children (`pg_inherits`, one level down).
     pub children: Vec<ChildTable>,
@@ -646,6 +647,10 @@ pub struct PartitionTriggerState {
     pub trigger: String,
     /// Its own name (the table's trigger's, unless renamed before PostgreSQL 15).
     pub clone: String,
+    /// 1 on the table's own partitions, 2 on theirs.
+    pub level: i64,
+    /// The partition's parent: (schema, name) — the table itself at level 1.
+    pub parent: (String, String),
     pub enabled: char,
 }
 
@@ -666,10 +671,14 @@ pub struct ChildTable {
     pub level: i64,
     /// The child's parent: (schema, name).
     pub parent: (String, String),
-    /// The roles other than its owner that hold a privilege on the child itself (`relacl`;
-    /// `PUBLIC` as such), sorted: named by its own name, its rows are not under the table's ACL
-    /// nor its policies (the review of the stop 48 change, L2). Column privileges are not read.
-    pub grantees: Vec<String>,
+    /// The roles other than its owner that hold a privilege on the child itself or on one of its
+    /// columns (`relacl`, `attacl`; None for PUBLIC), sorted: named by its own name, its rows are
+    /// not under the table's ACL nor its policies (the review of the stop 48 change, L2; of
+    /// 3e73437, 3).
+    pub grantees: Vec<Option<String>>,
+    /// revos's `updated_at` trigger's clone there is DISABLEd or ENABLE REPLICA: its rows' UPDATEs
+    /// leave `updated_at` as it was (the review of 419eb1a, 1).
+    pub touch_off: bool,
 }
 
 /// A table column whose type is an enum (or an array of it), for removing enum values.

@@ -9,7 +9,7 @@ use serde_json::json;
 
 /// `logs` partitioned by kind with the declared partitions `logs_a` and `logs_b`, revos's trigger
 /// and the declared trigger `logs_trg` on it.
-fn logs() -> Schema {
+pub(crate) fn logs() -> Schema {
     let payload = json!({"schema_version": "1", "description": "d",
         "functions": [{"name": "logs_touch", "returns": "trigger", "language": "plpgsql",
                        "body": "BEGIN RETURN NEW; END"}],
@@ -45,6 +45,8 @@ fn snapshot(off: &[(&str, &str, &str, char)]) -> TableSnapshot {
                 trigger: t.to_string(),
                 enabled: *e,
                 clone: t.to_string(),
+                level: 1,
+                parent: (s.to_string(), "logs".into()),
             })
             .collect(),
         ..Default::default()

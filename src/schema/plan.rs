@@ -28,6 +28,7 @@ use crate::schema::derived_names::not_null_helper;
 use crate::schema::model::*;
 use crate::schema::properties::Prop;
 use crate::schema::steps::{Cost, Lock, Plan, Risk, Step, LARGE_TABLE_ROWS};
+use crate::schema::trigger_firing;
 
 /// The plan under construction, with what every stage needs to know.
 pub struct Planner<'a> {
@@ -543,74 +544,63 @@ impl Planner<'_> {
             );
             if let Some(sn) = self.st.table(&t.schema, &t.name) {
                 if !self.s.options.citus {
-                    let on_table = sn.triggers_always.iter().any(|n| n == name.as_str());
-                    self.touch_always_kept(t, sn, on_table);
+                    self.touch_always_kept(t, sn, &trigger_firing::Scope::Table, true);
                 }
             }
         }
     }
 
-    /// `ENABLE ALWAYS` set again on revos's `updated_at` trigger where it was — on the table
-    /// (`on_table`) and on the declared partitions' clones, each `ALTER TABLE ONLY` — after it was
-    /// dropped and created (its clones come back ENABLE). ALWAYS fires in every session as ENABLE
-    /// does, and is someone's choice (a logical replication subscriber's apply worker fires only
-    /// ALWAYS triggers): the review of 7e4c192, T1. Clones below the declared partitions are not
-    /// read, and come back ENABLE.
-    fn touch_always_kept(&mut self, t: &Table, sn: &TableSnapshot, on_table: bool) {
-        let name = Table::trigger_name();
-        let mut on = vec![];
-        if on_table {
-            on.push(format!("ONLY {}", t.qualified()));
-        }
-        for c in sn.partition_triggers.iter().filter(|c| {
-            c.enabled == 'A'
-                && c.trigger == name.as_str()
-                && c.schema == t.schema.as_str()
-                && t.partitions.iter().any(|p| p.as_str() == c.partition)
-        }) {
-            on.push(format!(
-                "ONLY {}.{}",
-                t.schema,
-                Name::from_catalog(&c.partition)
-            ));
-        }
-        for rel in on {
+    /// `ALTER TABLE ONLY … ENABLE ALWAYS TRIGGER` where revos's trigger is to fire ALWAYS after a
+    /// repair that reached `scope` (`trigger_firing::always_after_repair`; `created`: it was
+    /// dropped and created).
+    fn touch_always_kept(
+        &mut self,
+        t: &Table,
+        sn: &TableSnapshot,
+        scope: &trigger_firing::Scope,
+        created: bool,
+    ) {
+        for (rel, trigger) in trigger_firing::always_after_repair(t, sn, scope, created) {
             self.push_on(
                 "trigger",
                 t,
-                format!("ALTER TABLE {rel} ENABLE ALWAYS TRIGGER {name}"),
+                format!("ALTER TABLE ONLY {rel} ENABLE ALWAYS TRIGGER {trigger}"),
                 Cost::CREATE_TRIGGER,
             );
         }
     }
 
     /// revos's `updated_at` trigger enabled again where only its firing differs
-    /// (`compare::touch_trigger_fix`), each by `ALTER TABLE ONLY`: on the table when its own does
-    /// not fire, and on each declared partition whose clone does not fire (by the clone's own
-    /// name). Nothing else is touched: a plain `ALTER TABLE <table> ENABLE TRIGGER` reached every
-    /// clone at every level and set an ALWAYS one back to ENABLE (the review of f468776, 2). A
-    /// clone enabled again takes the table's own firing — ALWAYS under an ALWAYS table, as a
-    /// partition attached then would. False when it must be created instead.
+    /// (`compare::touch_trigger_fix`): `ALTER TABLE … ENABLE TRIGGER` on the table when its own does
+    /// not fire, else on each declared partition whose clone does not fire (by the clone's own
+    /// name) — recursive, so every clone below fires again (the review of 419eb1a, 1) — then
+    /// ENABLE ALWAYS again where it is to stay or become so (`trigger_firing`). False when it must
+    /// be created instead.
     fn enable_touch_trigger(&mut self, t: &Table, sn: &TableSnapshot) -> bool {
         let name = Table::trigger_name();
-        let mut on = match compare::touch_trigger_fix(t, sn) {
-            compare::TouchFix::Enable => vec![(t.qualified(), name.clone(), "ENABLE")],
-            compare::TouchFix::EnableOn(_) => vec![],
+        let parts = match compare::touch_trigger_fix(t, sn) {
+            compare::TouchFix::Enable => {
+                self.push_on(
+                    "trigger",
+                    t,
+                    format!("ALTER TABLE {} ENABLE TRIGGER {name}", t.qualified()),
+                    Cost::CREATE_TRIGGER,
+                );
+                self.touch_always_kept(t, sn, &trigger_firing::Scope::Table, false);
+                return true;
+            }
+            compare::TouchFix::EnableOn(parts) => parts,
             compare::TouchFix::Create => return false,
         };
-        let always = sn.triggers_always.iter().any(|n| n == name.as_str());
-        let how = if always { "ENABLE ALWAYS" } else { "ENABLE" };
-        for p in compare::touch_trigger_off_on_partitions(t, sn) {
+        for p in parts {
             let clone = compare::touch_trigger_clone(t, sn, p);
-            on.push((format!("{}.{p}", t.schema), clone, how));
-        }
-        for (rel, trigger, how) in on {
             self.push_on(
                 "trigger",
                 t,
-                format!("ALTER TABLE ONLY {rel} {how} TRIGGER {trigger}"),
+                format!("ALTER TABLE {}.{p} ENABLE TRIGGER {clone}", t.schema),
                 Cost::CREATE_TRIGGER,
             );
+            self.touch_always_kept(t, sn, &trigger_firing::Scope::Partition(p), false);
         }
         true
     }

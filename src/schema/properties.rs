@@ -260,7 +260,7 @@ pub const TABLE: &[Row] = &[
         name: "trigger.updated_at",
         read: "pg_get_triggerdef, the table's name left out, and tgenabled — the table's, and its clone's on each declared partition",
         compared: "exactly BEFORE UPDATE … FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at(), no WHEN, firing in an ordinary session (ENABLE or ENABLE ALWAYS; not DISABLE, not ENABLE REPLICA) on the table and on each declared partition",
-        on_diff: "ALTER TABLE ONLY … ENABLE TRIGGER when only its firing differs — on the table when its own does not fire, and on each declared partition whose clone does not fire (ENABLE ALWAYS there when the table's is ALWAYS); nothing else touched (on Citus: DROP TRIGGER and CREATE TRIGGER) — else DROP TRIGGER and CREATE TRIGGER, then ENABLE ALWAYS again where it was on the table and the declared partitions",
+        on_diff: "ALTER TABLE … ENABLE TRIGGER when only its firing differs — on the table when its own does not fire, else on each declared partition whose clone does not fire (recursive: every clone below fires again; on Citus: DROP TRIGGER and CREATE TRIGGER) — else DROP TRIGGER and CREATE TRIGGER; then ALTER TABLE ONLY … ENABLE ALWAYS TRIGGER where it was ALWAYS, and on a clone that did not fire under an ALWAYS parent, two levels down",
         risk: None,
         verified: "the same comparison after the DDL",
         mutation: Some("DROP TRIGGER revos_touch_updated_at ON {table}; CREATE TRIGGER revos_touch_updated_at BEFORE UPDATE ON {table} FOR EACH ROW WHEN (false) EXECUTE FUNCTION revos.touch_updated_at()"),

@@ -1281,11 +1281,12 @@ fn trigger_deparse(ts: &Name, tn: &Name, trigger: &str, partitions: &[Name]) -> 
 /// ALWAYS fires in every session, as the declared ENABLE does (the comparison takes them as the
 /// same); it is someone's choice — a logical replication subscriber's apply worker fires only
 /// ALWAYS triggers — and a repair keeps it (the review of 7e4c192, T1). A clone DISABLEd or ENABLE
-/// REPLICA under an ALWAYS trigger takes ALWAYS, as a partition attached then would, and as
-/// revos's own trigger does (`schema::plan`, `enable_touch_trigger`). `text[]`.
+/// REPLICA takes the firing its parent has after the repair (ALWAYS under an ALWAYS one, down the
+/// tree: the review of 419eb1a, 2), as a partition attached then would, and as revos's own
+/// trigger does (`schema::trigger_firing`). `text[]`.
 fn trigger_always_kept(ts: &Name, tn: &Name, trigger: &str) -> String {
     format!(
-        "WITH RECURSIVE tr AS (SELECT t.oid, t.tgrelid, t.tgname, t.tgenabled, 'O'::\"char\" AS up, 0 AS depth FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal UNION ALL SELECT c.oid, c.tgrelid, c.tgname, c.tgenabled, tr.tgenabled, tr.depth + 1 FROM pg_catalog.pg_trigger c JOIN tr ON c.tgparentid = tr.oid) SELECT coalesce(pg_catalog.array_agg('ALTER TABLE ONLY ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname::text) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.relname::text) OPERATOR(pg_catalog.||) ' ENABLE ALWAYS TRIGGER ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(tr.tgname::text) ORDER BY tr.depth, n.nspname, r.relname), '{{}}') FROM tr JOIN pg_catalog.pg_class r ON r.oid = tr.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE tr.tgenabled = 'A' OR (tr.tgenabled IN ('D', 'R') AND tr.up = 'A')",
+        "WITH RECURSIVE tr AS (SELECT t.oid, t.tgrelid, t.tgname, (t.tgenabled = 'A') AS always, 0 AS depth FROM pg_catalog.pg_trigger t WHERE t.tgrelid = pg_catalog.to_regclass({}) AND t.tgname = {} AND NOT t.tgisinternal UNION ALL SELECT c.oid, c.tgrelid, c.tgname, (c.tgenabled = 'A' OR (c.tgenabled IN ('D', 'R') AND tr.always)), tr.depth + 1 FROM pg_catalog.pg_trigger c JOIN tr ON c.tgparentid = tr.oid) SELECT coalesce(pg_catalog.array_agg('ALTER TABLE ONLY ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname::text) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.relname::text) OPERATOR(pg_catalog.||) ' ENABLE ALWAYS TRIGGER ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(tr.tgname::text) ORDER BY tr.depth, n.nspname, r.relname), '{{}}') FROM tr JOIN pg_catalog.pg_class r ON r.oid = tr.tgrelid JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE tr.always",
         reg(ts, tn),
         lit(trigger)
     )
