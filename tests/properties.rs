@@ -984,17 +984,42 @@ fn always_is_neither_lost_nor_spread_below_the_declared_partitions() {
 #[test]
 fn a_partition_trigger_state_changed_after_review_makes_the_plan_stale() {
     let mut c = logs_db("props_part_stale");
-    let reviewed = plan(&mut c, &logs("l2"));
+    stale_after(
+        &mut c,
+        "ALTER TABLE public.logs_b ENABLE ALWAYS TRIGGER logs_trg",
+    );
+    assert_eq!(logs_enabled(&mut c, "logs_trg"), "O O A");
+}
+
+/// The same two levels down, where the snapshot reads the clones too (`schema::trigger_firing`):
+/// revos's trigger set ENABLE ALWAYS on a partition of an undeclared partitioned partition.
+#[test]
+fn a_sub_partition_trigger_state_changed_after_review_makes_the_plan_stale() {
+    let mut c = logs_db("props_sub_stale");
+    c.batch_execute(
+        "CREATE TABLE public.logs_c PARTITION OF public.logs FOR VALUES IN ('c') PARTITION BY LIST (kind);
+         CREATE TABLE public.logs_c1 PARTITION OF public.logs_c FOR VALUES IN ('c')",
+    )
+    .unwrap();
+    stale_after(
+        &mut c,
+        "ALTER TABLE ONLY public.logs_c1 ENABLE ALWAYS TRIGGER revos_touch_updated_at",
+    );
+}
+
+/// A plan of the next version with nothing to do, reviewed; then `change`; then the apply with the
+/// reviewed hash: `blocked`, `stale_plan`, nothing recorded.
+fn stale_after(c: &mut Client, change: &str) {
+    let reviewed = plan(c, &logs("l2"));
     let hash = reviewed["result"]["plan_hash"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(steps(&reviewed), 0, "{reviewed:#}");
-    c.batch_execute("ALTER TABLE public.logs_b ENABLE ALWAYS TRIGGER logs_trg")
-        .unwrap();
+    c.batch_execute(change).unwrap();
     let mut p = logs("l2");
     p["options"] = json!({"expected_plan_hash": hash});
-    let env = apply(&mut c, &p);
+    let env = apply(c, &p);
     let codes: Vec<&str> = env["result"]["validation_errors"]
         .as_array()
         .into_iter()
@@ -1008,13 +1033,12 @@ fn a_partition_trigger_state_changed_after_review_makes_the_plan_stale() {
     );
     assert_eq!(
         count(
-            &mut c,
+            c,
             "SELECT count(*) FROM revos.schema_migrations WHERE version = 'l2'"
         ),
         0,
         "{env:#}"
     );
-    assert_eq!(logs_enabled(&mut c, "logs_trg"), "O O A");
 }
 
 fn keyed_items(version: &str) -> Value {

@@ -50,6 +50,14 @@ SELECT pg_catalog.string_agg(f.x, E'\n' ORDER BY f.x) FROM (
                 FROM pg_catalog.pg_inherits i
                 JOIN pg_catalog.pg_trigger pt ON pt.tgrelid OPERATOR(pg_catalog.=) i.inhrelid
                WHERE i.inhparent OPERATOR(pg_catalog.=) tbl.oid
+                 AND pt.tgparentid OPERATOR(pg_catalog.<>) 0),
+             -- two levels down, as the snapshot reads them (schema::trigger_firing)
+             (SELECT pg_catalog.string_agg(pg_catalog.concat_ws(':', pt.tgrelid, pg_catalog.quote_ident(pt.tgname),
+                         pt.tgenabled), ',' ORDER BY pt.tgrelid, pt.tgname)
+                FROM pg_catalog.pg_inherits i
+                JOIN pg_catalog.pg_inherits j ON j.inhparent OPERATOR(pg_catalog.=) i.inhrelid
+                JOIN pg_catalog.pg_trigger pt ON pt.tgrelid OPERATOR(pg_catalog.=) j.inhrelid
+               WHERE i.inhparent OPERATOR(pg_catalog.=) tbl.oid
                  AND pt.tgparentid OPERATOR(pg_catalog.<>) 0)) END
       FROM tbl
     UNION ALL
