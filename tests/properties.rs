@@ -905,43 +905,64 @@ fn always_is_neither_lost_nor_spread_below_the_declared_partitions() {
     let a_partitioned = "ALTER TABLE public.logs DETACH PARTITION public.logs_a; DROP TABLE public.logs_a;
         CREATE TABLE public.logs_a PARTITION OF public.logs FOR VALUES IN ('a') PARTITION BY LIST (kind);
         CREATE TABLE public.logs_a1 PARTITION OF public.logs_a FOR VALUES IN ('a');";
-    // `{t}`: the trigger; the states after for a declared trigger, then for revos's
+    // `{t}`: the trigger; whether `logs_a` is made partitioned first; the states after for a
+    // declared trigger, then for revos's
     let cases = [
         (
             "spread",
+            false,
             "ALTER TABLE ONLY public.logs_c ENABLE ALWAYS TRIGGER {t};
-                    ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
+                           ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
             "O O O A O O -",
             "O O O A O O -",
         ),
         (
             "lost",
+            false,
             "ALTER TABLE ONLY public.logs DISABLE TRIGGER {t};
-                  ALTER TABLE public.logs_c ENABLE ALWAYS TRIGGER {t};
-                  ALTER TABLE public.logs_b ENABLE REPLICA TRIGGER {t}",
+                         ALTER TABLE public.logs_c ENABLE ALWAYS TRIGGER {t};
+                         ALTER TABLE public.logs_b ENABLE REPLICA TRIGGER {t}",
             "O O O A A A -",
             "O O O A A A -",
         ),
         (
             "all_disabled",
+            false,
             "ALTER TABLE public.logs DISABLE TRIGGER {t}",
             "O O O O O O -",
             "O O O O O O -",
         ),
         (
             "always_down",
+            false,
             "ALTER TABLE ONLY public.logs ENABLE ALWAYS TRIGGER {t};
-                         ALTER TABLE public.logs_c DISABLE TRIGGER {t};
-                         ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
+                                ALTER TABLE public.logs_c DISABLE TRIGGER {t};
+                                ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
             "A A O A A A -",
             "A A O D D D -",
         ),
         (
             "declared_partitioned",
+            true,
             "ALTER TABLE ONLY public.logs ENABLE ALWAYS TRIGGER {t};
-                                  ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
+                                        ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
             "A A O O O O A",
             "A A O O O O A",
+        ),
+        // the review of 2e63b4d, 4 and 1: below a declared partition made partitioned by hand
+        (
+            "declared_partitioned_disabled",
+            true,
+            "ALTER TABLE public.logs_a DISABLE TRIGGER {t}",
+            "O O O O O O O",
+            "O O O O O O O",
+        ),
+        (
+            "its_partition_disabled",
+            true,
+            "ALTER TABLE ONLY public.logs_a1 DISABLE TRIGGER {t}",
+            "O O O O O O O",
+            "O O O O O O O",
         ),
     ];
     let triggers = [
@@ -952,14 +973,16 @@ fn always_is_neither_lost_nor_spread_below_the_declared_partitions() {
         .iter()
         .enumerate()
         .flat_map(|(i, (kind, trigger))| {
-            cases.iter().map(move |(case, mutation, declared, revos)| {
-                let name = format!("{kind}_{case}");
-                let mut sql = mutation.replace("{t}", trigger);
-                if *case == "declared_partitioned" {
-                    sql = format!("{a_partitioned}{sql}");
-                }
-                (name, *trigger, sql, if i == 0 { *declared } else { *revos })
-            })
+            cases
+                .iter()
+                .map(move |(case, partitioned, mutation, declared, revos)| {
+                    let name = format!("{kind}_{case}");
+                    let mut sql = mutation.replace("{t}", trigger);
+                    if *partitioned {
+                        sql = format!("{a_partitioned}{sql}");
+                    }
+                    (name, *trigger, sql, if i == 0 { *declared } else { *revos })
+                })
         });
     for (name, trigger, mutation, want) in cases {
         let mut c = logs_db(&format!("props_below_{name}"));

@@ -14,6 +14,7 @@
 //! policies (the review of the stop 48 change, L2). Pure.
 
 use crate::ident::Name;
+use crate::schema::compare;
 use crate::schema::model::{ChildTable, Table, TableSnapshot};
 
 /// Children named one by one; past them, one warning counts the rest (a partition manager, or
@@ -48,7 +49,7 @@ pub fn warnings(t: &Table, sn: &TableSnapshot) -> Vec<String> {
                 "{granted} of them with privileges held by roles other than their owner"
             ));
         }
-        let off = rest.iter().filter(|c| c.touch_off).count();
+        let off = rest.iter().filter(|c| touch_off(t, sn, c)).count();
         if t.touch_trigger && off > 0 {
             notes.push(format!(
                 "{off} of them where revos's `updated_at` trigger does not fire"
@@ -68,7 +69,7 @@ pub fn warnings(t: &Table, sn: &TableSnapshot) -> Vec<String> {
         undeclared
             .into_iter()
             .take(NAMED)
-            .map(|c| child_warning(&q, t, c)),
+            .map(|c| child_warning(&q, t, sn, c)),
     );
     out.extend(counted);
     for r in &sn.rules {
@@ -81,7 +82,7 @@ pub fn warnings(t: &Table, sn: &TableSnapshot) -> Vec<String> {
 }
 
 /// One undeclared child's warning (`q`: `t` quoted).
-fn child_warning(q: &str, t: &Table, c: &ChildTable) -> String {
+fn child_warning(q: &str, t: &Table, sn: &TableSnapshot, c: &ChildTable) -> String {
     let what = if c.partition {
         "the partition"
     } else {
@@ -93,14 +94,14 @@ fn child_warning(q: &str, t: &Table, c: &ChildTable) -> String {
     } else {
         String::new()
     };
-    let tail = kept_because(q, t, c, &child);
+    let tail = kept_because(q, t, sn, c, &child);
     format!("{q} has {what} {child}{below} that the schema does not declare{tail}")
 }
 
 /// What an undeclared child's warning says after "that the schema does not declare".
-fn kept_because(q: &str, t: &Table, c: &ChildTable, child: &str) -> String {
+fn kept_because(q: &str, t: &Table, sn: &TableSnapshot, c: &ChildTable, child: &str) -> String {
     let held = held_by(c, child);
-    let touch = if t.touch_trigger && c.touch_off {
+    let touch = if touch_off(t, sn, c) {
         "; revos's `updated_at` trigger does not fire there (its clone is DISABLEd or ENABLE REPLICA)"
     } else {
         ""
@@ -120,8 +121,31 @@ fn kept_because(q: &str, t: &Table, c: &ChildTable, child: &str) -> String {
     format!("{kept}{touch}")
 }
 
-/// "; privileges on <child> itself are held by <roles>" (table or column privileges; PUBLIC as
-/// such, a role named "PUBLIC" quoted), or nothing when only its owner holds any.
+/// Whether revos's `updated_at` trigger's clone on child `c` is DISABLEd or ENABLE REPLICA (the
+/// snapshot's `partition_triggers`, two levels down) and stays so after this plan: not when the
+/// plan enables the trigger on the table or on the declared partition above `c`, which reaches it
+/// (the review of 2e63b4d, 2).
+fn touch_off(t: &Table, sn: &TableSnapshot, c: &ChildTable) -> bool {
+    let name = Table::trigger_name();
+    let off = t.touch_trigger
+        && sn.partition_triggers.iter().any(|o| {
+            o.trigger == name.as_str()
+                && o.schema == c.schema
+                && o.partition == c.name
+                && matches!(o.enabled, 'D' | 'R')
+        });
+    let repaired = match compare::touch_trigger_fix(t, sn) {
+        _ if !compare::touch_trigger(t, sn).differs() => false,
+        compare::TouchFix::Enable | compare::TouchFix::Create => true,
+        compare::TouchFix::EnableOn(parts) => {
+            c.parent.0 == t.schema.as_str() && parts.iter().any(|p| p.as_str() == c.parent.1)
+        }
+    };
+    off && !repaired
+}
+
+/// "; privileges on <child> itself are held by <roles>" (PUBLIC as such, a role named "PUBLIC"
+/// quoted), or nothing when only its owner holds any.
 fn held_by(c: &ChildTable, child: &str) -> String {
     if c.grantees.is_empty() {
         return String::new();
@@ -135,7 +159,7 @@ fn held_by(c: &ChildTable, child: &str) -> String {
         })
         .collect();
     format!(
-        "; privileges on {child} itself (or its columns) are held by {}",
+        "; privileges on {child} itself are held by {}",
         roles.join(", ")
     )
 }
@@ -185,7 +209,6 @@ mod tests {
             level: 1,
             parent: ("public".into(), "events".into()),
             grantees: vec![],
-            touch_off: false,
         }
     }
 
@@ -293,7 +316,7 @@ mod tests {
             ..child("public", "events_x", rls, true)
         };
         let named =
-            "privileges on \"public\".\"events_x\" itself (or its columns) are held by \"PUBLIC\", \"anon\", PUBLIC";
+            "privileges on \"public\".\"events_x\" itself are held by \"PUBLIC\", \"anon\", PUBLIC";
         for rls in [false, true] {
             let w = warnings(&table(true, &[]), &snapshot(vec![with(rls)], &[]));
             assert!(w[0].contains(named), "tenant table, child rls {rls}: {w:?}");
@@ -316,6 +339,35 @@ mod tests {
         assert!(
             !w[0].contains("are held by"),
             "no grantee, none named: {w:?}"
+        );
+    }
+
+    /// The review of 419eb1a, 1, and of 2e63b4d, 2: revos's trigger off on an undeclared child is
+    /// named — unless this plan enables it on the table, which reaches the child too.
+    #[test]
+    fn revos_trigger_off_on_a_child_is_named_unless_the_plan_enables_it() {
+        let t = table(false, &[]);
+        let name = Table::trigger_name().as_str().to_string();
+        let def = format!("CREATE TRIGGER {name} BEFORE UPDATE ON <table> FOR EACH ROW EXECUTE FUNCTION revos.touch_updated_at()");
+        let mut sn = snapshot(vec![child("public", "events_x", false, true)], &[]);
+        sn.triggers = vec![name.clone()];
+        sn.trigger_defs = [(name.clone(), def.clone())].into();
+        sn.partition_triggers = vec![crate::schema::model::PartitionTriggerState {
+            schema: "public".into(),
+            partition: "events_x".into(),
+            trigger: name.clone(),
+            enabled: 'D',
+            clone: name.clone(),
+            level: 1,
+            parent: ("public".into(), "events".into()),
+        }];
+        let w = warnings(&t, &sn);
+        assert!(w[0].contains("trigger does not fire there"), "{w:?}");
+        sn.trigger_defs = [(name.clone(), format!("{def} -- DISABLED"))].into();
+        let w = warnings(&t, &sn);
+        assert!(
+            !w[0].contains("does not fire"),
+            "enabled on the table: {w:?}"
         );
     }
 

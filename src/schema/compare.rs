@@ -326,19 +326,23 @@ pub fn touch_trigger_not_firing(sn: &TableSnapshot) -> bool {
 
 /// The declared partitions of `t` on which revos's `updated_at` trigger does not fire in an
 /// ordinary session: its clone there DISABLEd or ENABLE REPLICA (`ALTER TABLE <partition> …`
-/// sets a clone apart from the table's trigger; a partition's rows fire the partition's clone).
-/// ENABLE ALWAYS fires, and is the same. A partition the payload does not declare is not read.
+/// sets a clone apart from the table's trigger; a partition's rows fire the partition's clone), or
+/// on one of its own partitions when it was made partitioned by hand (one level below it; a
+/// further level is not read). ENABLE ALWAYS fires, and is the same. A partition the payload does
+/// not declare is not compared (`schema::children` names it).
 pub fn touch_trigger_off_on_partitions<'a>(t: &'a Table, sn: &TableSnapshot) -> Vec<&'a Name> {
     let name = Table::trigger_name();
     t.partitions
         .iter()
         .filter(|p| {
             sn.partition_triggers.iter().any(|o| {
-                o.level == 1
-                    && o.trigger == name.as_str()
-                    && o.schema == t.schema.as_str()
-                    && o.partition == p.as_str()
-                    && matches!(o.enabled, 'D' | 'R')
+                let on_p = match o.level {
+                    1 => o.schema == t.schema.as_str() && o.partition == p.as_str(),
+                    // a partition of the declared partition (made partitioned by hand): its rows
+                    // fire that clone (the review of 2e63b4d, 1)
+                    _ => o.parent.0 == t.schema.as_str() && o.parent.1 == p.as_str(),
+                };
+                on_p && o.trigger == name.as_str() && matches!(o.enabled, 'D' | 'R')
             })
         })
         .collect()

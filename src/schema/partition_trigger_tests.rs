@@ -125,7 +125,7 @@ fn a_declared_trigger_reads_its_clones_on_the_declared_partitions() {
     let o = s.objects.iter().find(|o| o.kind == Kind::Trigger).unwrap();
     assert!(
         o.deparse
-            .contains("p.tgparentid = t.oid AND p.tgenabled IN ('D', 'R')"),
+            .contains("p.tgenabled IN ('D', 'R') AND ((p.tgparentid = t.oid AND p.tgrelid = ANY"),
         "{}",
         o.deparse
     );

@@ -1251,7 +1251,9 @@ fn trigger(t: &RawTrigger, default: &Name, issues: &mut Vec<Issue>) -> Option<Ob
 
 /// A declared trigger's deparse: `pg_get_triggerdef` and its firing state ([`TRIGGER_FIRING`]),
 /// then, for each of the table's declared `partitions` on which its clone does not fire (DISABLE or
-/// ENABLE REPLICA set on the partition alone), ` -- on <partition> DISABLED` / `ENABLE REPLICA`.
+/// ENABLE REPLICA set on the partition alone) — or the clone on one of its own partitions, when it
+/// was made partitioned by hand (the review of 2e63b4d, 1) — ` -- on <partition> DISABLED` /
+/// `ENABLE REPLICA`.
 /// The declared form (CREATE OR REPLACE TRIGGER on the table, which PostgreSQL 15 to 18 carry to
 /// every partition's clone, enabled) has none, so such a clone differs and the trigger is replaced.
 fn trigger_deparse(ts: &Name, tn: &Name, trigger: &str, partitions: &[Name]) -> String {
@@ -1263,8 +1265,8 @@ fn trigger_deparse(ts: &Name, tn: &Name, trigger: &str, partitions: &[Name]) -> 
             .map(|p| format!("pg_catalog.to_regclass({})", reg(ts, p)))
             .collect();
         format!(
-            " OPERATOR(pg_catalog.||) coalesce((SELECT pg_catalog.string_agg(' -- on ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pc.relname::text) OPERATOR(pg_catalog.||) CASE p.tgenabled WHEN 'D' THEN ' DISABLED' ELSE ' ENABLE REPLICA' END, '' ORDER BY pc.relname) FROM pg_catalog.pg_trigger p JOIN pg_catalog.pg_class pc ON pc.oid = p.tgrelid WHERE p.tgparentid = t.oid AND p.tgenabled IN ('D', 'R') AND p.tgrelid = ANY (ARRAY[{}])), '')",
-            regs.join(", ")
+            " OPERATOR(pg_catalog.||) coalesce((SELECT pg_catalog.string_agg(' -- on ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(pc.relname::text) OPERATOR(pg_catalog.||) CASE p.tgenabled WHEN 'D' THEN ' DISABLED' ELSE ' ENABLE REPLICA' END, '' ORDER BY pc.relname) FROM pg_catalog.pg_trigger p JOIN pg_catalog.pg_class pc ON pc.oid = p.tgrelid WHERE p.tgenabled IN ('D', 'R') AND ((p.tgparentid = t.oid AND p.tgrelid = ANY (ARRAY[{regs}])) OR p.tgparentid IN (SELECT p1.oid FROM pg_catalog.pg_trigger p1 WHERE p1.tgparentid = t.oid AND p1.tgrelid = ANY (ARRAY[{regs}])))), '')",
+            regs = regs.join(", ")
         )
     };
     format!(
